@@ -1,0 +1,52 @@
+# Makefile: the two commands of README.md and a few more. Each target sets up what it needs
+# on a fresh Debian 12 machine (packages, build, models), so `make demo` and `make test` work
+# on a clean clone. The real build is CMake (CMakeLists.txt); this file only sequences steps.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 20
+DATA       ?= ../shared/data
+EMO        := $(BUILD)/emo
+
+.PHONY: all deps build models demo test test-asan fuzz-smoke bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DEMO_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+models: build
+	@$(EMO) models fetch
+
+# Set up everything and analyse real photos.
+demo: models
+	@scripts/demo.sh $(EMO) $(DATA)
+
+# Set up everything and run the test suite (release build).
+test: models
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: models
+	@scripts/deps.sh test
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEMO_WERROR=ON -DEMO_SANITIZE=ON -DEMO_BENCH=OFF >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+# Builds the libFuzzer harnesses with clang and runs each for FUZZ_SECONDS on its seed corpus.
+fuzz-smoke: deps
+	@scripts/deps.sh test
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEMO_FUZZ=ON -DEMO_BENCH=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: models
+	@bench/run.sh $(BUILD) $(DATA)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,274 @@
+/* main.c: the `emo` command-line tool. It uses only the public API (include/emo.h) and
+ * decides what reaches the terminal: JSON Lines results on stdout (or -o FILE), log
+ * messages on stderr.
+ *
+ *   emo image [options] FILE...     analyse photos, one JSON object per line
+ *   emo models fetch | list | dir   manage the model cache
+ *   emo version
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emo.h"
+
+static int g_verbosity = EMO_LOG_WARN;
+
+static void log_to_stderr(emo_log_level level, const char *message, void *user) {
+  (void)user;
+  static const char *const names[] = {"error", "warning", "info", "debug"};
+  fprintf(stderr, "emo: %s: %s\n", level < EMO_LOG_LEVEL_COUNT ? names[level] : "log", message);
+}
+
+static void usage(FILE *f) {
+  fputs(
+      "usage: emo image [options] FILE...   detect faces and expressions in photos (JSON Lines)\n"
+      "       emo models fetch              download the pinned models into the cache\n"
+      "       emo models list               show the models, their origin and cache status\n"
+      "       emo models dir                print the cache directory\n"
+      "       emo version\n"
+      "\n"
+      "image options:\n"
+      "  -o FILE               write JSON Lines to FILE instead of stdout\n"
+      "  --detector MODE       auto (default) | short | full\n"
+      "  --expression MODEL    fer (default) | faceapi | ensemble | none\n"
+      "  --threshold S         detection score threshold (default 0.5)\n"
+      "  --max-faces N         at most N faces per image (default 64)\n"
+      "  --max-pixels N        refuse images larger than N pixels (default 100000000)\n"
+      "  --threads N           worker threads (default: all cores)\n"
+      "  --models DIR          model cache (default $EMO_MODELS or ~/.cache/emo/models)\n"
+      "  --reference           use the plain C reference kernels (slow; for checking)\n"
+      "  -q, --quiet           only errors on stderr\n"
+      "  -v, --verbose         more messages on stderr\n",
+      f);
+}
+
+/* Parses a non-negative integer option value; returns 0 on success. */
+static int parse_long(const char *s, long long lo, long long hi, long long *out) {
+  if (!s || !*s) return -1;
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_float(const char *s, float lo, float hi, float *out) {
+  if (!s || !*s) return -1;
+  char *end = NULL;
+  errno = 0;
+  float v = strtof(s, &end);
+  if (errno || *end || !(v >= lo && v <= hi)) return -1;
+  *out = v;
+  return 0;
+}
+
+/* Parses the options shared by analysis commands; returns the index of the first operand,
+ * or -1 after printing an error. */
+static int parse_options(int argc, char **argv, int i, emo_params *p, const char **out_path) {
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
+    long long n;
+    if (strcmp(a, "--") == 0) return i + 1;
+    if (a[0] != '-' || a[1] == 0) return i;
+    if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+      if (!v) goto missing;
+      *out_path = v;
+      i++;
+    } else if (strcmp(a, "--detector") == 0) {
+      if (!v) goto missing;
+      if (strcmp(v, "auto") == 0) p->detector = EMO_DETECTOR_AUTO;
+      else if (strcmp(v, "short") == 0) p->detector = EMO_DETECTOR_SHORT;
+      else if (strcmp(v, "full") == 0) p->detector = EMO_DETECTOR_FULL;
+      else goto bad;
+      i++;
+    } else if (strcmp(a, "--expression") == 0) {
+      if (!v) goto missing;
+      if (strcmp(v, "fer") == 0) p->expression = EMO_EXPRESSION_FER;
+      else if (strcmp(v, "faceapi") == 0) p->expression = EMO_EXPRESSION_FACEAPI;
+      else if (strcmp(v, "ensemble") == 0) p->expression = EMO_EXPRESSION_ENSEMBLE;
+      else if (strcmp(v, "none") == 0) p->expression = EMO_EXPRESSION_NONE;
+      else goto bad;
+      i++;
+    } else if (strcmp(a, "--threshold") == 0) {
+      if (parse_float(v, 0.0f, 1.0f, &p->score_threshold)) goto bad;
+      i++;
+    } else if (strcmp(a, "--max-faces") == 0) {
+      if (parse_long(v, 1, 100000, &n)) goto bad;
+      p->max_faces = (int)n;
+      i++;
+    } else if (strcmp(a, "--max-pixels") == 0) {
+      if (parse_long(v, 1, (long long)1 << 40, &n)) goto bad;
+      p->max_pixels = n;
+      i++;
+    } else if (strcmp(a, "--threads") == 0) {
+      if (parse_long(v, 0, 1024, &n)) goto bad;
+      p->n_threads = (int)n;
+      i++;
+    } else if (strcmp(a, "--models") == 0) {
+      if (!v) goto missing;
+      p->models_dir = v;
+      i++;
+    } else if (strcmp(a, "--reference") == 0) {
+      p->reference_kernels = 1;
+    } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+      g_verbosity = EMO_LOG_ERROR;
+    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+      g_verbosity = g_verbosity < EMO_LOG_INFO ? EMO_LOG_INFO : EMO_LOG_DEBUG;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      usage(stdout);
+      exit(0);
+    } else {
+      fprintf(stderr, "emo: unknown option %s (see emo --help)\n", a);
+      return -1;
+    }
+    continue;
+  missing:
+    fprintf(stderr, "emo: option %s needs a value\n", a);
+    return -1;
+  bad:
+    fprintf(stderr, "emo: invalid value for %s: %s\n", a, v ? v : "(none)");
+    return -1;
+  }
+  return i;
+}
+
+static int cmd_image(int argc, char **argv) {
+  emo_params p = emo_params_default();
+  const char *out_path = NULL;
+  int first = parse_options(argc, argv, 2, &p, &out_path);
+  if (first < 0) return 2;
+  if (first >= argc) {
+    fprintf(stderr, "emo image: no input files (see emo --help)\n");
+    return 2;
+  }
+  p.log = log_to_stderr;
+  p.log_level = (emo_log_level)g_verbosity;
+
+  FILE *out = stdout;
+  if (out_path && strcmp(out_path, "-") != 0) {
+    out = fopen(out_path, "w");
+    if (!out) {
+      fprintf(stderr, "emo: cannot write %s: %s\n", out_path, strerror(errno));
+      return 1;
+    }
+  }
+  emo_model *model = NULL;
+  emo_context *ctx = NULL;
+  int rc = emo_model_load(&p, &model);
+  if (rc != EMO_OK) {
+    fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
+    if (out != stdout) fclose(out);
+    return 1;
+  }
+  rc = emo_context_create(model, &p, &ctx);
+  if (rc != EMO_OK) {
+    fprintf(stderr, "emo: cannot create context (%s)\n", emo_status_str(rc));
+    emo_model_destroy(&model);
+    if (out != stdout) fclose(out);
+    return 1;
+  }
+  int failures = 0;
+  for (int i = first; i < argc; i++) {
+    const emo_image_result *r = NULL;
+    rc = emo_analyze_file(ctx, argv[i], &r);
+    if (rc != EMO_OK) {
+      failures++;
+      fprintf(stderr, "emo: %s: %s\n", argv[i], emo_context_last_error(ctx));
+      /* Keep the output a complete record of what was asked: one line per input. */
+      char *err = emo_error_json(argv[i], rc, emo_context_last_error(ctx));
+      if (err) {
+        fputs(err, out);
+        fputc('\n', out);
+        emo_free(err);
+      }
+      continue;
+    }
+    char *json = emo_image_result_json(r, argv[i]);
+    if (!json) {
+      fprintf(stderr, "emo: out of memory\n");
+      failures++;
+      continue;
+    }
+    fputs(json, out);
+    fputc('\n', out);
+    emo_free(json);
+    fflush(out);
+  }
+  emo_context_destroy(&ctx);
+  emo_model_destroy(&model);
+  if (out != stdout && fclose(out) != 0) {
+    fprintf(stderr, "emo: error writing %s\n", out_path);
+    return 1;
+  }
+  return failures ? 1 : 0;
+}
+
+static int cmd_models(int argc, char **argv) {
+  emo_params p = emo_params_default();
+  const char *unused = NULL;
+  const char *sub = argc > 2 ? argv[2] : "list";
+  int first = parse_options(argc, argv, 3, &p, &unused);
+  if (first < 0) return 2;
+  p.log = log_to_stderr;
+  p.log_level = g_verbosity < EMO_LOG_INFO ? EMO_LOG_INFO : (emo_log_level)g_verbosity;
+  char dir[4096];
+  if (emo_models_dir(&p, dir, sizeof dir) != EMO_OK) {
+    fprintf(stderr, "emo: model directory path too long\n");
+    return 1;
+  }
+  if (strcmp(sub, "dir") == 0) {
+    printf("%s\n", dir);
+    return 0;
+  }
+  if (strcmp(sub, "fetch") == 0) {
+    int rc = emo_models_fetch(&p);
+    if (rc != EMO_OK) {
+      fprintf(stderr, "emo: models fetch failed (%s)\n", emo_status_str(rc));
+      return 1;
+    }
+    fprintf(stderr, "emo: all models verified in %s\n", dir);
+    return 0;
+  }
+  if (strcmp(sub, "list") == 0) {
+    printf("cache: %s\n", dir);
+    int missing = 0;
+    for (int i = 0; i < emo_models_count(); i++) {
+      emo_model_info info;
+      if (emo_models_info(i, &info) != EMO_OK) continue;
+      int st = emo_models_check(&p, i);
+      if (st != EMO_OK) missing++;
+      printf("%-9s %-22s %-44s %9lld  %s\n    %s (%s)\n",
+             st == EMO_OK ? "ok" : (st == EMO_ENOMODEL ? "missing" : "CORRUPT"), info.name,
+             info.file, (long long)info.size, info.package, info.task, info.license);
+    }
+    if (missing) printf("%d file(s) missing or corrupt: run \"emo models fetch\"\n", missing);
+    return missing ? 1 : 0;
+  }
+  fprintf(stderr, "emo models: unknown subcommand %s (fetch, list, dir)\n", sub);
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "image") == 0) return cmd_image(argc, argv);
+  if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("emo %s\n", EMO_VERSION_STRING);
+    return 0;
+  }
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "emo: unknown command %s\n", cmd);
+  usage(stderr);
+  return 2;
+}

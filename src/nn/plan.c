@@ -1,0 +1,274 @@
+/* plan.c: nn_plan, a finalized graph bound to buffers and to a backend. At creation it
+ * gives every activation value its own dense buffer in one 64-byte aligned arena (plus
+ * XNN_EXTRA_BYTES of slack, which XNNPACK may read past the end), and for the XNNPACK
+ * backend splits the node list into maximal runs of nodes XNNPACK can take, each run one
+ * XNNPACK runtime whose boundary values are bound to the arena; the other nodes run on the
+ * reference kernels. When XNNPACK refuses a run, the nodes it refuses individually (or the
+ * whole run, if none alone) move to the reference kernels and the runs are rebuilt; the
+ * counts are kept in nn_plan_stats so tests can tell. Running allocates nothing.
+ *
+ * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
+ * Liveness-based buffer reuse is not done: the face models' activations are a few MB. */
+#include <stdlib.h>
+#include <string.h>
+#include <xnnpack.h>
+
+#include "nn/backend_xnn.h"
+#include "nn/nn.h"
+
+typedef struct plan_seg {
+  int begin, end;  /* nodes [begin, end) */
+  nn_xnn_run *xnn; /* NULL: reference kernels */
+} plan_seg;
+
+struct nn_plan {
+  const nn_graph *g;
+  nn_backend backend;
+  void *threadpool;
+  unsigned char *arena; /* every activation buffer */
+  float **buf;          /* (n_values): dense buffer of each activation, NULL for constants */
+  plan_seg *segs;       /* (n_segs) */
+  int n_segs;
+  unsigned char *on_xnn; /* (n_nodes): 1 when the node runs inside an XNNPACK runtime */
+  nn_plan_stats stats;
+};
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+void nn_plan_destroy(nn_plan **pp) {
+  if (!pp || !*pp) return;
+  nn_plan *p = *pp;
+  for (int i = 0; i < p->n_segs; i++) nn_xnn_run_destroy(&p->segs[i].xnn);
+  free(p->segs);
+  free(p->buf);
+  free(p->arena);
+  free(p->on_xnn);
+  free(p);
+  *pp = NULL;
+}
+
+static void drop_segs(nn_plan *p) {
+  for (int i = 0; i < p->n_segs; i++) nn_xnn_run_destroy(&p->segs[i].xnn);
+  p->n_segs = 0;
+}
+
+/* Splits the nodes into runs by supported[] and builds the XNNPACK runtimes. Returns 1 when
+ * a runtime failed and supported[] was narrowed (the caller rebuilds), 0 when done, or a
+ * negative status. */
+static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
+                      const int *last_consumer, const unsigned char *is_output, emoi_err *err) {
+  const nn_graph *g = p->g;
+  drop_segs(p);
+  for (int k = 0; k < g->n_nodes;) {
+    int e = k + 1;
+    while (e < g->n_nodes && supported[e] == supported[k]) e++;
+    plan_seg *s = &p->segs[p->n_segs++];
+    s->begin = k;
+    s->end = e;
+    s->xnn = NULL;
+    if (supported[k]) {
+      emoi_err e2;
+      int st = nn_xnn_run_create(g, k, e, producer, last_consumer, is_output, p->buf,
+                                 p->threadpool, &s->xnn, &e2);
+      if (st == EMO_ENOMEM) {
+        *err = e2;
+        return st;
+      }
+      if (st) {
+        /* find the nodes XNNPACK refuses on their own */
+        int refused = 0;
+        for (int j = k; j < e && e - k > 1; j++) {
+          nn_xnn_run *one = NULL;
+          if (nn_xnn_run_create(g, j, j + 1, producer, last_consumer, is_output, p->buf,
+                                p->threadpool, &one, &e2) != EMO_OK) {
+            supported[j] = 0;
+            refused++;
+          }
+          nn_xnn_run_destroy(&one);
+        }
+        if (!refused)
+          for (int j = k; j < e; j++) supported[j] = 0, refused++;
+        p->stats.n_xnn_rejected += refused;
+        drop_segs(p);
+        return 1;
+      }
+    }
+    k = e;
+  }
+  return 0;
+}
+
+int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_plan **out,
+                   emoi_err *err) {
+  if (!out) return emoi_fail(err, EMO_EINVAL, "nn_plan_create: out is NULL");
+  *out = NULL;
+  if (!g || !g->finalized)
+    return emoi_fail(err, EMO_EINVAL, "nn_plan_create: graph missing or not finalized");
+  if (backend != NN_BACKEND_XNNPACK && backend != NN_BACKEND_REFERENCE)
+    return emoi_fail(err, EMO_EINVAL, "nn_plan_create: unknown backend %d", (int)backend);
+  int nv = g->n_values, nn = g->n_nodes, st = EMO_OK;
+  nn_plan *p = calloc(1, sizeof *p);
+  int *producer = malloc((size_t)(nv + 1) * sizeof(int));
+  int *last_consumer = malloc((size_t)(nv + 1) * sizeof(int));
+  unsigned char *is_output = calloc((size_t)nv + 1, 1);
+  unsigned char *used = calloc((size_t)nv + 1, 1);
+  unsigned char *supported = calloc((size_t)nn + 1, 1);
+  if (!p || !producer || !last_consumer || !is_output || !used || !supported) goto oom;
+  p->g = g;
+  p->backend = backend;
+  p->threadpool = threadpool;
+  p->buf = calloc((size_t)nv + 1, sizeof *p->buf);
+  p->segs = calloc((size_t)nn + 1, sizeof *p->segs);
+  p->on_xnn = calloc((size_t)nn + 1, 1);
+  if (!p->buf || !p->segs || !p->on_xnn) goto oom;
+
+  /* which values need a buffer; who computes and who last reads each */
+  for (int v = 0; v < nv; v++) producer[v] = last_consumer[v] = -1;
+  for (int i = 0; i < g->n_inputs; i++) used[g->inputs[i]] = 1;
+  for (int i = 0; i < g->n_outputs; i++) used[g->outputs[i]] = is_output[g->outputs[i]] = 1;
+  for (int k = 0; k < nn; k++) {
+    const nn_node *n = &g->nodes[k];
+    for (int j = 0; j < n->n_in; j++)
+      if (n->in[j] >= 0) {
+        used[n->in[j]] = 1;
+        last_consumer[n->in[j]] = k;
+      }
+    for (int j = 0; j < n->n_out; j++) {
+      used[n->out[j]] = 1;
+      producer[n->out[j]] = k;
+    }
+  }
+  size_t total = 0;
+  for (int v = 0; v < nv; v++)
+    if (used[v] && !g->values[v].is_const)
+      total += align64((size_t)nn_value_numel(&g->values[v]) * sizeof(float) + XNN_EXTRA_BYTES);
+  p->arena = aligned_alloc(64, total ? total : 64);
+  if (!p->arena) {
+    st = emoi_fail(err, EMO_ENOMEM, "%s: out of memory for %zu bytes of activations", g->source,
+                   total);
+    goto fail;
+  }
+  memset(p->arena, 0, total ? total : 64);
+  size_t off = 0;
+  for (int v = 0; v < nv; v++)
+    if (used[v] && !g->values[v].is_const) {
+      p->buf[v] = (float *)(p->arena + off);
+      off += align64((size_t)nn_value_numel(&g->values[v]) * sizeof(float) + XNN_EXTRA_BYTES);
+    }
+
+  if (backend == NN_BACKEND_XNNPACK) {
+    emoi_err e2;
+    if (nn_xnn_init(&e2) == EMO_OK) {
+      for (int k = 0; k < nn; k++) supported[k] = (unsigned char)nn_xnn_node_supported(g, k);
+    } else {
+      p->stats.xnn_unavailable = 1;
+    }
+  }
+  for (int tries = 0;; tries++) {
+    st = build_segs(p, supported, producer, last_consumer, is_output, err);
+    if (st < 0) goto fail;
+    if (st == 0) break;
+    if (tries > nn) {
+      st = emoi_fail(err, EMO_EINTERNAL, "%s: XNNPACK partitioning did not settle", g->source);
+      goto fail;
+    }
+  }
+  p->stats.n_nodes = nn;
+  for (int i = 0; i < p->n_segs; i++) {
+    const plan_seg *s = &p->segs[i];
+    if (s->xnn) p->stats.n_xnn_runs++;
+    for (int k = s->begin; k < s->end; k++) {
+      p->on_xnn[k] = s->xnn != NULL;
+      if (s->xnn)
+        p->stats.n_nodes_xnn++;
+      else
+        p->stats.n_nodes_ref++;
+    }
+  }
+  st = EMO_OK;
+  *out = p;
+  p = NULL;
+  goto done;
+oom:
+  st = emoi_fail(err, EMO_ENOMEM, "%s: out of memory creating a plan", g ? g->source : "");
+fail:
+  nn_plan_destroy(&p);
+done:
+  free(producer);
+  free(last_consumer);
+  free(is_output);
+  free(used);
+  free(supported);
+  return st;
+}
+
+float *nn_plan_input(nn_plan *p, int i) {
+  if (!p || i < 0 || i >= p->g->n_inputs) return NULL;
+  return p->buf[p->g->inputs[i]];
+}
+
+const float *nn_plan_output(const nn_plan *p, int i) {
+  if (!p || i < 0 || i >= p->g->n_outputs) return NULL;
+  return p->buf[p->g->outputs[i]];
+}
+
+void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s) {
+  if (!s) return;
+  memset(s, 0, sizeof *s);
+  if (p) *s = p->stats;
+}
+
+nn_backend nn_plan_node_backend(const nn_plan *p, int node) {
+  if (!p || node < 0 || node >= p->g->n_nodes) return NN_BACKEND_REFERENCE;
+  return p->on_xnn[node] ? NN_BACKEND_XNNPACK : NN_BACKEND_REFERENCE;
+}
+
+/* A dense view of value v (constant bytes in the blob, or the plan's buffer). */
+static void view(const nn_plan *p, int v, nn_tensor *t) {
+  const nn_value *val = &p->g->values[v];
+  t->dtype = val->dtype;
+  t->rank = val->rank;
+  int64_t s = 4;
+  for (int d = val->rank - 1; d >= 0; d--) {
+    t->shape[d] = val->shape[d];
+    t->stride[d] = s;
+    s *= val->shape[d];
+  }
+  t->data = val->is_const ? (void *)(p->g->blob + val->const_offset) : (void *)p->buf[v];
+}
+
+int nn_plan_run(nn_plan *p, emoi_err *err) {
+  if (!p) return emoi_fail(err, EMO_EINVAL, "nn_plan_run: plan is NULL");
+  const nn_graph *g = p->g;
+  for (int i = 0; i < p->n_segs; i++) {
+    const plan_seg *s = &p->segs[i];
+    int st;
+    if (s->xnn) {
+      if ((st = nn_xnn_run_invoke(s->xnn, err))) {
+        emoi_err_prefix(err, g->source);
+        return st;
+      }
+      continue;
+    }
+    for (int k = s->begin; k < s->end; k++) {
+      const nn_node *n = &g->nodes[k];
+      nn_tensor tin[NN_MAX_NODE_IO], tout[NN_MAX_NODE_IO];
+      const nn_tensor *ins[NN_MAX_NODE_IO] = {0};
+      nn_tensor *outs[NN_MAX_NODE_IO] = {0};
+      for (int j = 0; j < n->n_in; j++)
+        if (n->in[j] >= 0) {
+          view(p, n->in[j], &tin[j]);
+          ins[j] = &tin[j];
+        }
+      for (int j = 0; j < n->n_out; j++) {
+        view(p, n->out[j], &tout[j]);
+        outs[j] = &tout[j];
+      }
+      if ((st = nn_ref_run_node(n, ins, outs, err))) {
+        emoi_err_prefix(err, g->source);
+        return st;
+      }
+    }
+  }
+  return EMO_OK;
+}

@@ -1,0 +1,212 @@
+/* analyze_image.c: photo analysis: decode (media/), detect faces with the chosen BlazeFace
+ * model(s) (vision/face_detect.c), classify each face's expression (vision/face_expression.c)
+ * and fill the context's result.
+ *
+ * Detector choice for EMO_DETECTOR_AUTO, from what the two models are trained for:
+ *  1. short range on the whole image; if it finds faces and all are large (shorter box side
+ *     at least AUTO_CLOSE of the image's shorter side), this is a close-up: done;
+ *  2. otherwise full range on the whole image too, merged with the close faces of step 1
+ *     (short range's boxes of small faces are loose);
+ *  3. if the image is large and no face was found or some face is small (under AUTO_TINY of
+ *     the longer side), full range again on a grid of overlapping tiles, so that faces of
+ *     group photos reach the network at a usable size. Tile detections touching an inner
+ *     tile edge are dropped (the overlapping neighbour sees them whole).
+ * All candidates are merged with the same weighted NMS. EMO_DETECTOR_FULL runs steps 2-3,
+ * EMO_DETECTOR_SHORT only step 1. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "media/image_decode.h"
+#include "pipeline/internal.h"
+#include "vision/face_detect.h"
+#include "vision/face_expression.h"
+
+#define AUTO_CLOSE 0.3f
+#define AUTO_TINY 0.08f
+#define TILE_MIN_SIDE 480 /* images smaller than this (longer side) are not tiled */
+#define TILE_OVERLAP 0.35f /* fraction of the tile step added as overlap */
+
+static float min_side(const bf_detection *d) {
+  float w = d->x1 - d->x0, h = d->y1 - d->y0;
+  return w < h ? w : h;
+}
+
+/* Runs a detector on the (x, y, w, h) region of the image, appending to c->dets[n..];
+ * returns the new count or a negative status. inner_edges drops detections touching a
+ * region edge that is not an image edge. */
+static int detect_region(emo_context *c, emoi_net net, const uint8_t *rgb, int W, int H,
+                         int stride, int x, int y, int w, int h, int n, int inner_edges,
+                         emoi_err *err) {
+  emo_model *m = c->model;
+  const emo_params *p = &c->params;
+  int is_short = net == EMOI_NET_DET_SHORT;
+  const bf_model_config *cfg = is_short ? &bf_short_range : &bf_full_range;
+  bf_detection *out = c->dets + n;
+  int k = fd_detect(m->graphs[net], c->plans[net], cfg,
+                    is_short ? m->anchors_short : m->anchors_full,
+                    rgb + (size_t)y * (size_t)stride + (size_t)x * 3, w, h, stride,
+                    p->score_threshold, p->nms_iou_threshold, out, p->max_faces, err);
+  if (k < 0) return k;
+  int kept = 0;
+  for (int i = 0; i < k; i++) {
+    bf_detection d = out[i];
+    const float e = 2.0f;
+    if (inner_edges && ((x > 0 && d.x0 < e) || (y > 0 && d.y0 < e) ||
+                        (x + w < W && d.x1 > (float)w - e) || (y + h < H && d.y1 > (float)h - e)))
+      continue;
+    d.x0 += (float)x;
+    d.x1 += (float)x;
+    d.y0 += (float)y;
+    d.y1 += (float)y;
+    for (int q = 0; q < BF_KEYPOINTS; q++) {
+      d.kp[q][0] += (float)x;
+      d.kp[q][1] += (float)y;
+    }
+    out[kept++] = d;
+  }
+  return n + kept;
+}
+
+/* Keeps the candidate buffer bounded: merges when it could not take another detector run. */
+static int compact(emo_context *c, int n) {
+  if (n + BF_MAX_ANCHORS <= (int)(sizeof c->dets / sizeof c->dets[0])) return n;
+  return bf_weighted_nms(c->dets, n, c->params.nms_iou_threshold, c->params.max_faces);
+}
+
+static int detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                  emo_detector *used, emoi_err *err) {
+  const emo_params *p = &c->params;
+  int n = 0, shorter = w < h ? w : h, longer = w < h ? h : w;
+  *used = p->detector == EMO_DETECTOR_FULL ? EMO_DETECTOR_FULL : EMO_DETECTOR_SHORT;
+  if (p->detector != EMO_DETECTOR_FULL) {
+    n = detect_region(c, EMOI_NET_DET_SHORT, rgb, w, h, stride, 0, 0, w, h, 0, 0, err);
+    if (n < 0 || p->detector == EMO_DETECTOR_SHORT) return n;
+    int close = n > 0;
+    for (int i = 0; i < n; i++)
+      if (min_side(&c->dets[i]) < AUTO_CLOSE * (float)shorter) close = 0;
+    if (close) return n;
+    /* Keep only the close faces, where short range is in its element; its boxes of small
+     * faces are loose and would not merge with full range's. */
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+      if (min_side(&c->dets[i]) >= AUTO_CLOSE * (float)shorter) c->dets[kept++] = c->dets[i];
+    n = kept;
+  }
+  *used = EMO_DETECTOR_FULL;
+  n = detect_region(c, EMOI_NET_DET_FULL, rgb, w, h, stride, 0, 0, w, h, n, 0, err);
+  if (n < 0) return n;
+  int tiny = n == 0;
+  for (int i = 0; i < n; i++)
+    if (min_side(&c->dets[i]) < AUTO_TINY * (float)longer) tiny = 1;
+  if (tiny && longer >= TILE_MIN_SIDE) {
+    /* A grid of g x g tiles, g = 2 up to 1600 px, else 3. */
+    int g = longer > 1600 ? 3 : 2;
+    int tw = (int)((float)w / (float)g * (1.0f + TILE_OVERLAP));
+    int th = (int)((float)h / (float)g * (1.0f + TILE_OVERLAP));
+    if (tw > w) tw = w;
+    if (th > h) th = h;
+    for (int ty = 0; ty < g; ty++)
+      for (int tx = 0; tx < g; tx++) {
+        int x0 = g > 1 ? (int)((int64_t)(w - tw) * tx / (g - 1)) : 0;
+        int y0 = g > 1 ? (int)((int64_t)(h - th) * ty / (g - 1)) : 0;
+        n = compact(c, n);
+        n = detect_region(c, EMOI_NET_DET_FULL, rgb, w, h, stride, x0, y0, tw, th, n, 1, err);
+        if (n < 0) return n;
+      }
+  }
+  return bf_weighted_nms(c->dets, n, p->nms_iou_threshold, p->max_faces);
+}
+
+int emo_analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                    const emo_image_result **out) {
+  if (!c || !out) return EMO_EINVAL;
+  *out = NULL;
+  emoi_err err = {{0}};
+  if (!rgb || w <= 0 || h <= 0 || stride < 3 * w)
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  if ((int64_t)w * h > c->params.max_pixels) {
+    emoi_fail(&err, EMO_ELIMIT, "image of %dx%d pixels exceeds max_pixels %lld", w, h,
+              (long long)c->params.max_pixels);
+    return emoi_ctx_fail(c, EMO_ELIMIT, &err);
+  }
+  emo_detector used = EMO_DETECTOR_SHORT;
+  int n = detect(c, rgb, w, h, stride, &used, &err);
+  if (n < 0) return emoi_ctx_fail(c, n, &err);
+  const emo_params *p = &c->params;
+  for (int i = 0; i < n; i++) {
+    const bf_detection *d = &c->dets[i];
+    emo_face *f = &c->faces[i];
+    memset(f, 0, sizeof *f);
+    f->box[0] = d->x0;
+    f->box[1] = d->y0;
+    f->box[2] = d->x1 - d->x0;
+    f->box[3] = d->y1 - d->y0;
+    f->score = d->score;
+    for (int k = 0; k < EMO_KEYPOINT_COUNT; k++) {
+      f->keypoints[k][0] = d->kp[k][0];
+      f->keypoints[k][1] = d->kp[k][1];
+    }
+    f->dominant = -1;
+    if (p->expression == EMO_EXPRESSION_NONE) continue;
+    float a[EMO_EXPR_COUNT] = {0}, b[EMO_EXPR_COUNT] = {0};
+    int rc = EMO_OK;
+    int use_fer = p->expression != EMO_EXPRESSION_FACEAPI;
+    int use_fa = p->expression != EMO_EXPRESSION_FER;
+    if (use_fer)
+      rc = fe_classify(FE_NET_FER, c->plans[EMOI_NET_FER], rgb, w, h, stride, d, a, &err);
+    if (rc == EMO_OK && use_fa)
+      rc = fe_classify(FE_NET_FACEAPI, c->plans[EMOI_NET_FACEAPI], rgb, w, h, stride, d, b, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    int best = 0;
+    for (int k = 0; k < EMO_EXPR_COUNT; k++) {
+      f->expression[k] = use_fer && use_fa ? 0.5f * (a[k] + b[k]) : (use_fer ? a[k] : b[k]);
+      if (f->expression[k] > f->expression[best]) best = k;
+    }
+    f->dominant = best;
+  }
+  c->result.width = w;
+  c->result.height = h;
+  c->result.face_count = n;
+  c->result.faces = c->faces;
+  c->result.detector_used = used;
+  c->last_error[0] = 0;
+  *out = &c->result;
+  return EMO_OK;
+}
+
+int emo_analyze_encoded(emo_context *c, const void *data, size_t size,
+                        const emo_image_result **out) {
+  if (!c || !out) return EMO_EINVAL;
+  *out = NULL;
+  emoi_err err = {{0}};
+  if (!data && size) return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  img_rgb img = {0};
+  int rc = img_decode(data, size, c->params.max_pixels, &img, &err);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  rc = emo_analyze_rgb(c, img.data, img.width, img.height, img.width * 3, out);
+  img_rgb_free(&img);
+  return rc;
+}
+
+int emo_analyze_file(emo_context *c, const char *path, const emo_image_result **out) {
+  if (!c || !out || !path) return EMO_EINVAL;
+  *out = NULL;
+  emoi_err err = {{0}};
+  unsigned char *data = NULL;
+  size_t size = 0;
+  int rc = img_read_file(path, c->params.max_file_bytes, &data, &size, &err);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  rc = emo_analyze_encoded(c, data, size, out);
+  free(data);
+  if (rc == EMO_OK && (*out)->face_count == 0)
+    emoi_log(&c->params, EMO_LOG_WARN, "%s: no face found", path);
+  if (rc != EMO_OK) {
+    /* Name the file in the message. */
+    char tmp[sizeof c->last_error];
+    memcpy(tmp, c->last_error, sizeof tmp);
+    snprintf(c->last_error, sizeof c->last_error, "%.200s: %.300s", path, tmp);
+  }
+  return rc;
+}

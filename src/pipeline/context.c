@@ -1,0 +1,78 @@
+/* context.c: emo_context_create / destroy / last_error: a context binds a model to
+ * per-thread execution plans (nn_plan), a thread pool and result storage, all sized at
+ * creation so that analysing an image allocates nothing but the decoded pixels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "pipeline/internal.h"
+
+int emoi_ctx_fail(emo_context *ctx, int code, const emoi_err *err) {
+  if (ctx) {
+    snprintf(ctx->last_error, sizeof ctx->last_error, "%s",
+             err && err->msg[0] ? err->msg : emo_status_str(code));
+    emoi_log(&ctx->params, EMO_LOG_DEBUG, "%s", ctx->last_error);
+  }
+  return code;
+}
+
+static int default_threads(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+}
+
+int emo_context_create(emo_model *model, const emo_params *params, emo_context **out) {
+  if (!out || !model) return EMO_EINVAL;
+  *out = NULL;
+  emo_context *c = calloc(1, sizeof *c);
+  if (!c) return EMO_ENOMEM;
+  c->model = model;
+  c->params = params ? *params : model->params;
+  /* Which networks exist is the model's choice; the context follows it. */
+  c->params.detector = model->params.detector;
+  c->params.expression = model->params.expression;
+  c->params.models_dir = model->params.models_dir;
+  if (c->params.max_faces < 1) c->params.max_faces = 1;
+  if (c->params.max_faces > BF_MAX_ANCHORS) c->params.max_faces = BF_MAX_ANCHORS;
+  emoi_err err = {{0}};
+  int rc = EMO_OK;
+  int threads = c->params.n_threads > 0 ? c->params.n_threads : default_threads();
+  if (threads > 1) {
+    c->pool = pthreadpool_create((size_t)threads);
+    if (!c->pool) {
+      rc = emoi_fail(&err, EMO_ENOMEM, "cannot create a pool of %d threads", threads);
+      goto fail;
+    }
+  }
+  c->faces = calloc((size_t)c->params.max_faces, sizeof *c->faces);
+  if (!c->faces) {
+    rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for %d faces", c->params.max_faces);
+    goto fail;
+  }
+  nn_backend backend = c->params.reference_kernels ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
+  for (int i = 0; i < EMOI_NET_COUNT; i++) {
+    if (!model->graphs[i]) continue;
+    rc = nn_plan_create(model->graphs[i], backend, c->pool, &c->plans[i], &err);
+    if (rc != EMO_OK) goto fail;
+  }
+  *out = c;
+  return EMO_OK;
+fail:
+  emoi_log(&c->params, EMO_LOG_ERROR, "%s", err.msg);
+  emo_context_destroy(&c);
+  return rc;
+}
+
+void emo_context_destroy(emo_context **pc) {
+  if (!pc || !*pc) return;
+  emo_context *c = *pc;
+  for (int i = 0; i < EMOI_NET_COUNT; i++) nn_plan_destroy(&c->plans[i]);
+  if (c->pool) pthreadpool_destroy(c->pool);
+  free(c->faces);
+  free(c);
+  *pc = NULL;
+}
+
+const char *emo_context_last_error(const emo_context *c) { return c ? c->last_error : ""; }

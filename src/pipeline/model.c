@@ -1,0 +1,110 @@
+/* model.c: emo_model_load / emo_model_destroy: verifies the model files params needs in the
+ * cache (core/models.c), parses them into graphs (nn/ readers) and precomputes the detector
+ * anchors. A loaded model is immutable, so any number of contexts may share it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/models.h"
+#include "nn/faceapi_nets.h"
+#include "nn/tflite_reader.h"
+#include "nn/tfjs_reader.h"
+#include "pipeline/internal.h"
+
+static int load_tflite(const emo_params *p, const char *name, nn_graph **out, emoi_err *err) {
+  void *data = NULL;
+  size_t size = 0;
+  char path[4096];
+  int rc = emoi_model_path(p, name, path, sizeof path, err);
+  if (rc != EMO_OK) return rc;
+  rc = emoi_model_read(p, name, &data, &size, err);
+  if (rc != EMO_OK) return rc;
+  rc = nn_tflite_load(data, size, path, out, err);
+  free(data);
+  return rc;
+}
+
+/* Verifies every file a multi-file model needs, then returns the path of the first. */
+static int verify_all(const emo_params *p, const char *const *names, int n, char *path,
+                      size_t path_size, emoi_err *err) {
+  for (int i = 0; i < n; i++) {
+    int rc = emoi_model_verify(p, names[i], err);
+    if (rc != EMO_OK) return rc;
+  }
+  return emoi_model_path(p, names[0], path, path_size, err);
+}
+
+static int load_net(const emo_params *p, emoi_net net, nn_graph **out, emoi_err *err) {
+  char path[4096];
+  int rc;
+  switch (net) {
+    case EMOI_NET_DET_SHORT: return load_tflite(p, "blazeface_short", out, err);
+    case EMOI_NET_DET_FULL: return load_tflite(p, "blazeface_full", out, err);
+    case EMOI_NET_FER: {
+      const char *names[] = {"fer_emotion_json", "fer_emotion_bin"};
+      rc = verify_all(p, names, 2, path, sizeof path, err);
+      return rc != EMO_OK ? rc : nn_tfjs_load(path, p->max_file_bytes, out, err);
+    }
+    case EMOI_NET_FACEAPI: {
+      const char *names[] = {"faceapi_expression_json", "faceapi_expression_bin"};
+      rc = verify_all(p, names, 2, path, sizeof path, err);
+      return rc != EMO_OK ? rc : nn_faceapi_expression_load(path, p->max_file_bytes, out, err);
+    }
+    default: return emoi_fail(err, EMO_EINTERNAL, "unknown network %d", (int)net);
+  }
+}
+
+static int needs_net(const emo_params *p, emoi_net net) {
+  switch (net) {
+    case EMOI_NET_DET_SHORT: return p->detector != EMO_DETECTOR_FULL;
+    case EMOI_NET_DET_FULL: return p->detector != EMO_DETECTOR_SHORT;
+    case EMOI_NET_FER:
+      return p->expression == EMO_EXPRESSION_FER || p->expression == EMO_EXPRESSION_ENSEMBLE;
+    case EMOI_NET_FACEAPI:
+      return p->expression == EMO_EXPRESSION_FACEAPI || p->expression == EMO_EXPRESSION_ENSEMBLE;
+    default: return 0;
+  }
+}
+
+int emo_model_load(const emo_params *params, emo_model **out) {
+  if (!out) return EMO_EINVAL;
+  *out = NULL;
+  emo_params p = params ? *params : emo_params_default();
+  if ((unsigned)p.detector >= EMO_DETECTOR_COUNT ||
+      (unsigned)p.expression >= EMO_EXPRESSION_MODEL_COUNT) {
+    emoi_log(&p, EMO_LOG_ERROR, "invalid detector or expression option");
+    return EMO_EINVAL;
+  }
+  emo_model *m = calloc(1, sizeof *m);
+  if (!m) return EMO_ENOMEM;
+  emoi_err err = {{0}};
+  int rc = emoi_models_dir(&p, m->models_dir_buf, sizeof m->models_dir_buf, &err);
+  if (rc != EMO_OK) goto fail;
+  p.models_dir = m->models_dir_buf;
+  m->params = p;
+  for (int net = 0; net < EMOI_NET_COUNT; net++) {
+    if (!needs_net(&p, (emoi_net)net)) continue;
+    rc = load_net(&p, (emoi_net)net, &m->graphs[net], &err);
+    if (rc == EMO_OK && !m->graphs[net]->finalized) rc = nn_graph_finalize(m->graphs[net], &err);
+    if (rc != EMO_OK) goto fail;
+  }
+  if (bf_anchors_generate(&bf_short_range, m->anchors_short, 896) != 896 ||
+      bf_anchors_generate(&bf_full_range, m->anchors_full, 2304) != 2304) {
+    rc = emoi_fail(&err, EMO_EINTERNAL, "anchor generation failed");
+    goto fail;
+  }
+  *out = m;
+  return EMO_OK;
+fail:
+  emoi_log(&p, EMO_LOG_ERROR, "%s", err.msg);
+  emo_model_destroy(&m);
+  return rc;
+}
+
+void emo_model_destroy(emo_model **pm) {
+  if (!pm || !*pm) return;
+  emo_model *m = *pm;
+  for (int i = 0; i < EMOI_NET_COUNT; i++) nn_graph_destroy(&m->graphs[i]);
+  free(m);
+  *pm = NULL;
+}

@@ -1,0 +1,243 @@
+/* image_ops.c: bilinear resize, letterbox and affine warp of RGB8 images into normalised
+ * float NHWC tensors (see image_ops.h for the coordinate conventions).
+ *
+ * Follows TensorFlow's resize_bilinear (half_pixel_centers and legacy modes) for the resize,
+ * and MediaPipe's ImageToTensorCalculator (keep_aspect_ratio, BORDER_ZERO, value range) for
+ * the letterbox; the warp is OpenCV warpAffine-style inverse mapping (dst -> src) with
+ * pixel-centre coordinates. Plain scalar C: per output pixel one floor, four taps and a few
+ * multiply-adds, no divisions; source positions are computed as base + j*step (no error
+ * accumulation). Allocation-free. Decoding and crop selection are left to others. */
+#include "vision/image_ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "emo.h"
+
+const float img_gray_tfjs[3] = {0.2989f, 0.5870f, 0.1140f};
+const float img_gray_bt601[3] = {0.299f, 0.587f, 0.114f};
+
+img_view img_view_rgb(const uint8_t *data, int width, int height) {
+  img_view v;
+  v.data = data;
+  v.width = width;
+  v.height = height;
+  v.stride = (ptrdiff_t)width * 3;
+  return v;
+}
+
+img_norm img_norm_uniform(float scale, float offset) {
+  img_norm n;
+  for (int c = 0; c < 3; c++) {
+    n.scale[c] = scale;
+    n.offset[c] = offset;
+    n.gray[c] = img_gray_tfjs[c];
+  }
+  return n;
+}
+
+img_norm img_norm_range(float lo, float hi) {
+  return img_norm_uniform((hi - lo) / 255.0f, lo);
+}
+
+static int img_view_ok(const img_view *s) {
+  return s && s->data && s->width > 0 && s->height > 0 && s->stride >= (ptrdiff_t)s->width * 3;
+}
+
+/* ---------------------------------------------------------------- resize */
+
+/* One column's horizontal taps: byte offsets of the two pixels and the weight of the second. */
+typedef struct img_tap {
+  ptrdiff_t o0, o1;
+  float w;
+} img_tap;
+
+/* Clamped (replicate) taps for index coordinate t in a line of n pixels. */
+static img_tap img_tap_clamped(float t, int n, int bytes_per_px) {
+  img_tap tp;
+  float tc = fminf(fmaxf(t, 0.0f), (float)(n - 1)); /* NaN -> 0 */
+  int i0 = (int)tc;                                 /* tc >= 0: truncation is floor */
+  if (i0 > n - 1) i0 = n - 1;
+  int i1 = i0 + 1 < n ? i0 + 1 : n - 1;
+  tp.o0 = (ptrdiff_t)i0 * bytes_per_px;
+  tp.o1 = (ptrdiff_t)i1 * bytes_per_px;
+  tp.w = tc - (float)i0;
+  return tp;
+}
+
+#define IMG_TAP_CHUNK 256
+
+int img_resize_bilinear_f32(const img_view *src, float rx, float ry, float rw, float rh,
+                            img_sample mode, float *dst, int dw, int dh, const img_norm *norm) {
+  if (!img_view_ok(src) || !dst || !norm || dw <= 0 || dh <= 0 || !isfinite(rx) || !isfinite(ry) ||
+      !isfinite(rw) || !isfinite(rh) || rw <= 0 || rh <= 0 ||
+      (mode != IMG_SAMPLE_HALF_PIXEL && mode != IMG_SAMPLE_LEGACY))
+    return EMO_EINVAL;
+  const float c = mode == IMG_SAMPLE_HALF_PIXEL ? 0.5f : 0.0f;
+  const float sxs = rw / (float)dw, sys = rh / (float)dh;
+  const float bx = rx + c * sxs - c, by = ry + c * sys - c; /* index coordinate of dst 0 */
+  const float s0 = norm->scale[0], s1 = norm->scale[1], s2 = norm->scale[2];
+  const float f0 = norm->offset[0], f1 = norm->offset[1], f2 = norm->offset[2];
+  img_tap taps[IMG_TAP_CHUNK];
+  for (int j0 = 0; j0 < dw; j0 += IMG_TAP_CHUNK) {
+    const int nj = dw - j0 < IMG_TAP_CHUNK ? dw - j0 : IMG_TAP_CHUNK;
+    for (int j = 0; j < nj; j++)
+      taps[j] = img_tap_clamped(bx + (float)(j0 + j) * sxs, src->width, 3);
+    for (int i = 0; i < dh; i++) {
+      const img_tap ty = img_tap_clamped(by + (float)i * sys, src->height, 1);
+      const uint8_t *r0 = src->data + ty.o0 * src->stride;
+      const uint8_t *r1 = src->data + ty.o1 * src->stride;
+      const float wy = ty.w, wy0 = 1.0f - wy;
+      float *o = dst + ((size_t)i * (size_t)dw + (size_t)j0) * 3; /* row i of (dh, dw, 3) */
+      for (int j = 0; j < nj; j++, o += 3) {
+        const uint8_t *a = r0 + taps[j].o0, *b = r0 + taps[j].o1;
+        const uint8_t *e = r1 + taps[j].o0, *f = r1 + taps[j].o1;
+        const float wx = taps[j].w, wx0 = 1.0f - wx;
+        const float v0 = wy0 * (wx0 * a[0] + wx * b[0]) + wy * (wx0 * e[0] + wx * f[0]);
+        const float v1 = wy0 * (wx0 * a[1] + wx * b[1]) + wy * (wx0 * e[1] + wx * f[1]);
+        const float v2 = wy0 * (wx0 * a[2] + wx * b[2]) + wy * (wx0 * e[2] + wx * f[2]);
+        o[0] = v0 * s0 + f0;
+        o[1] = v1 * s1 + f1;
+        o[2] = v2 * s2 + f2;
+      }
+    }
+  }
+  return EMO_OK;
+}
+
+/* ---------------------------------------------------------------- affine warp */
+
+void img_affine_apply(const float m[6], float x, float y, float *ox, float *oy) {
+  *ox = m[0] * x + m[1] * y + m[2];
+  *oy = m[3] * x + m[4] * y + m[5];
+}
+
+int img_affine_invert(const float m[6], float inv[6]) {
+  const double a = m[0], b = m[1], c = m[2], d = m[3], e = m[4], f = m[5];
+  const double det = a * e - b * d;
+  if (!isfinite(det) || det == 0.0 || !isfinite(c) || !isfinite(f)) return EMO_EINVAL;
+  const double id = 1.0 / det;
+  float r[6];
+  r[0] = (float)(e * id);
+  r[1] = (float)(-b * id);
+  r[3] = (float)(-d * id);
+  r[4] = (float)(a * id);
+  r[2] = (float)(-(e * c - b * f) * id);
+  r[5] = (float)(-(-d * c + a * f) * id);
+  for (int k = 0; k < 6; k++)
+    if (!isfinite(r[k])) return EMO_EINVAL;
+  memcpy(inv, r, sizeof r);
+  return EMO_OK;
+}
+
+void img_affine_rotated_square(float m[6], float cx, float cy, float angle, float side, int n) {
+  const double k = n > 0 ? (double)side / n : 0.0, h = 0.5 * n;
+  const double co = cos(angle) * k, si = sin(angle) * k;
+  /* src = (cx, cy) + R(angle) * k * ((u, v) - (n/2, n/2)) */
+  m[0] = (float)co;
+  m[1] = (float)-si;
+  m[2] = (float)(cx - co * h + si * h);
+  m[3] = (float)si;
+  m[4] = (float)co;
+  m[5] = (float)(cy - si * h - co * h);
+}
+
+/* Bilinear RGB at index coordinate (x, y) into v[3] (0..255 scale). */
+static void img_sample_rgb(const img_view *s, float x, float y, int replicate, float v[3]) {
+  const int w = s->width, h = s->height;
+  if (replicate) {
+    const img_tap tx = img_tap_clamped(x, w, 3), ty = img_tap_clamped(y, h, 1);
+    const uint8_t *r0 = s->data + ty.o0 * s->stride;
+    const uint8_t *r1 = s->data + ty.o1 * s->stride;
+    const float wx = tx.w, wx0 = 1.0f - wx, wy = ty.w, wy0 = 1.0f - wy;
+    for (int c = 0; c < 3; c++)
+      v[c] = wy0 * (wx0 * r0[tx.o0 + c] + wx * r0[tx.o1 + c]) +
+             wy * (wx0 * r1[tx.o0 + c] + wx * r1[tx.o1 + c]);
+    return;
+  }
+  /* Zero border: every tap is inside [-1, w] x [-1, h]; NaN fails the test. */
+  if (!(x > -1.0f && x < (float)w && y > -1.0f && y < (float)h)) {
+    v[0] = v[1] = v[2] = 0.0f;
+    return;
+  }
+  const float xf = floorf(x), yf = floorf(y);
+  const int x0 = (int)xf, y0 = (int)yf; /* in [-1, w-1] x [-1, h-1] */
+  const float wx = x - xf, wy = y - yf;
+  if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) { /* all four taps inside: common case */
+    const uint8_t *r0 = s->data + (ptrdiff_t)y0 * s->stride + (ptrdiff_t)x0 * 3;
+    const uint8_t *r1 = r0 + s->stride;
+    const float wx0 = 1.0f - wx, wy0 = 1.0f - wy;
+    for (int c = 0; c < 3; c++)
+      v[c] = wy0 * (wx0 * r0[c] + wx * r0[3 + c]) + wy * (wx0 * r1[c] + wx * r1[3 + c]);
+    return;
+  }
+  const float wgt[4] = {(1.0f - wx) * (1.0f - wy), wx * (1.0f - wy), (1.0f - wx) * wy, wx * wy};
+  v[0] = v[1] = v[2] = 0.0f;
+  for (int t = 0; t < 4; t++) {
+    const int xx = x0 + (t & 1), yy = y0 + (t >> 1);
+    if (xx < 0 || xx >= w || yy < 0 || yy >= h) continue;
+    const uint8_t *p = s->data + (ptrdiff_t)yy * s->stride + (ptrdiff_t)xx * 3;
+    v[0] += wgt[t] * p[0];
+    v[1] += wgt[t] * p[1];
+    v[2] += wgt[t] * p[2];
+  }
+}
+
+int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int dw, int dh,
+                        int channels, const img_norm *norm, img_border border) {
+  if (!img_view_ok(src) || !m || !dst || !norm || dw <= 0 || dh <= 0 ||
+      (channels != 1 && channels != 3) ||
+      (border != IMG_BORDER_ZERO && border != IMG_BORDER_REPLICATE))
+    return EMO_EINVAL;
+  const int rep = border == IMG_BORDER_REPLICATE;
+  const float g0 = norm->gray[0], g1 = norm->gray[1], g2 = norm->gray[2];
+  for (int i = 0; i < dh; i++) {
+    /* index coordinate of dst pixel (j, i) = M * (j + 0.5, i + 0.5) - 0.5 = b + j * step */
+    const float yc = (float)i + 0.5f;
+    const float bx = m[0] * 0.5f + m[1] * yc + m[2] - 0.5f;
+    const float by = m[3] * 0.5f + m[4] * yc + m[5] - 0.5f;
+    float *o = dst + (size_t)i * (size_t)dw * (size_t)channels; /* row i of (dh, dw, C) */
+    for (int j = 0; j < dw; j++) {
+      float v[3];
+      img_sample_rgb(src, bx + (float)j * m[0], by + (float)j * m[3], rep, v);
+      if (channels == 3) {
+        o[0] = v[0] * norm->scale[0] + norm->offset[0];
+        o[1] = v[1] * norm->scale[1] + norm->offset[1];
+        o[2] = v[2] * norm->scale[2] + norm->offset[2];
+        o += 3;
+      } else {
+        *o++ = (g0 * v[0] + g1 * v[1] + g2 * v[2]) * norm->scale[0] + norm->offset[0];
+      }
+    }
+  }
+  return EMO_OK;
+}
+
+/* ---------------------------------------------------------------- letterbox */
+
+int img_letterbox_f32(const img_view *src, float *dst, int dw, int dh, const img_norm *norm,
+                      img_letterbox *lb) {
+  if (!img_view_ok(src) || !dst || !norm || dw <= 0 || dh <= 0) return EMO_EINVAL;
+  img_letterbox t;
+  const float sx = (float)dw / (float)src->width, sy = (float)dh / (float)src->height;
+  t.scale = sx < sy ? sx : sy;
+  t.pad_x = 0.5f * ((float)dw - (float)src->width * t.scale);
+  t.pad_y = 0.5f * ((float)dh - (float)src->height * t.scale);
+  t.dst_w = dw;
+  t.dst_h = dh;
+  /* dst -> src: (p - pad) / scale */
+  const float inv = 1.0f / t.scale;
+  const float m[6] = {inv, 0.0f, -t.pad_x * inv, 0.0f, inv, -t.pad_y * inv};
+  if (lb) *lb = t;
+  return img_warp_affine_f32(src, m, dst, dw, dh, 3, norm, IMG_BORDER_ZERO);
+}
+
+void img_letterbox_to_image(const img_letterbox *lb, float u, float v, float *x, float *y) {
+  *x = (u * (float)lb->dst_w - lb->pad_x) / lb->scale;
+  *y = (v * (float)lb->dst_h - lb->pad_y) / lb->scale;
+}
+
+void img_letterbox_to_net(const img_letterbox *lb, float x, float y, float *u, float *v) {
+  *u = (x * lb->scale + lb->pad_x) / (float)lb->dst_w;
+  *v = (y * lb->scale + lb->pad_y) / (float)lb->dst_h;
+}
