@@ -1,6 +1,7 @@
 # Makefile: the two commands of README.md and a few more. Each target sets up what it needs
 # on a fresh Debian 12 machine (packages, build, models), so `make demo` and `make test` work
 # on a clean clone. The real build is CMake (CMakeLists.txt); this file only sequences steps.
+MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz

@@ -45,6 +45,14 @@ typedef struct frames {
   int n, w, h;
 } frames;
 
+static void free_frames(frames *f) {
+  if (f->rgb)
+    for (int k = 0; k < f->n; k++) free(f->rgb[k]);
+  free(f->rgb);
+  f->rgb = NULL;
+  f->n = 0;
+}
+
 /* Reads each file as one raw frame of exactly w*h*3 bytes. Returns 0 or -1 (message
  * printed). */
 static int load_frames(frames *f, char **paths, int n) {
@@ -58,6 +66,7 @@ static int load_frames(frames *f, char **paths, int n) {
       return -1;
     }
     f->rgb[i] = malloc(size + 1);
+    f->n++; /* owned from here on (free_frames frees it) */
     size_t got = f->rgb[i] ? fread(f->rgb[i], 1, size + 1, fp) : 0;
     fclose(fp);
     if (got != size) {
@@ -65,7 +74,6 @@ static int load_frames(frames *f, char **paths, int n) {
               paths[i], got, size, f->w, f->h);
       return -1;
     }
-    f->n++;
   }
   return 0;
 }
@@ -208,9 +216,15 @@ int main(int argc, char **argv) {
     usage();
     return 2;
   }
-  if (load_frames(&f, argv + i, argc - i)) return 1;
+  if (load_frames(&f, argv + i, argc - i)) {
+    free_frames(&f);
+    return 1;
+  }
   double *t = malloc(sizeof(double) * (size_t)f.n * (size_t)passes);
-  if (!t) return 1;
+  if (!t) {
+    free_frames(&f);
+    return 1;
+  }
 
   printf("# emo %s bench_frames: %d frames %dx%d RGB in memory, warm-up pass + %d timed "
          "pass(es), expression %s, times in ms per frame\n",
@@ -248,7 +262,6 @@ int main(int argc, char **argv) {
          " - median without, over the passes) / faces\n");
   for (int k = 0; k < n_lines; k++) printf("%s\n", lines[k]);
   free(t);
-  for (int k = 0; k < f.n; k++) free(f.rgb[k]);
-  free(f.rgb);
+  free_frames(&f);
   return n_lines ? 0 : 1;
 }

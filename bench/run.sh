@@ -15,6 +15,10 @@
 #      media live there, never in the repo), OUT (default $SCRATCH/results-emo), RUNS (bench_models
 #      runs, default 300), PASSES (timed passes over the frames, default 3), SKIP_PEER=1.
 #
+# Priority: when allowed (root), emo and the peer alike run under `nice -n -10`, so that other
+# work on a shared 2-core machine disturbs the timings less; the load average is printed at the
+# start and the end (the peers' RESULTS.md were measured on an idle machine).
+#
 # What it installs, only when missing: ffmpeg, espeak-ng, sox (apt; make_media.sh needs all three),
 # nodejs/npm (apt), and the face peers' npm packages at pinned versions into $SCRATCH/npm with
 # `npm install --ignore-scripts`, as ../shared/peers/README.md describes (the audio peers'
@@ -87,27 +91,29 @@ if [ $HAVE_PEERS = 1 ] &&
     >"$OUT/npm.log" 2>&1 || { echo "npm install failed (see $OUT/npm.log): skipping the peer"; HAVE_PEERS=0; }
 fi
 
+NICE=()
+if nice -n -10 true 2>/dev/null; then NICE=(nice -n -10); fi
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 awk '{ if ($1 > 0.5) print "== WARNING: the machine is busy (load " $1 "): timings will be noisy" }' /proc/loadavg
 echo "== emo $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (work tree may differ), build $BUILD"
 
 # ---- 1. each network ----------------------------------------------------------------------
-echo; echo "== bench_models --runs $RUNS"
-"$BM" --runs "$RUNS" --threads 1,2 | tee "$OUT/bench_models.txt"
+echo; echo "== bench_models --runs $RUNS ${NICE[*]}"
+"${NICE[@]}" "$BM" --runs "$RUNS" --threads 1,2 --passes "$PASSES" "${FRAMES[@]}" | tee "$OUT/bench_models.txt"
 
 # ---- 2. frames through the public API -------------------------------------------------------
 if [ ${#FRAMES[@]} -eq 0 ]; then
   echo "== no frames (give DATA with frames/f*.rgb): skipping bench_frames"
 else
   echo; echo "== bench_frames --passes $PASSES (${#FRAMES[@]} frames from $DATA/frames)"
-  "$BF" --threads 1,2 --passes "$PASSES" --size ${W}x$H "${FRAMES[@]}" | tee "$OUT/bench_frames.txt"
+  "${NICE[@]}" "$BF" --threads 1,2 --passes "$PASSES" --size ${W}x$H "${FRAMES[@]}" | tee "$OUT/bench_frames.txt"
 fi
 
 # ---- 3. the peer ----------------------------------------------------------------------------
 : >"$OUT/human.json"
 if [ $HAVE_PEERS = 1 ] && [ ${#FRAMES[@]} -gt 0 ]; then
   echo; echo "== peer: node bench_tfjs.cjs human wasm 1 $PASSES $W $H (${#FRAMES[@]} frames)"
-  ( cd "$NPMDIR" && PEERS_NPM="$NPMDIR" node "$PEERS/scripts/bench_tfjs.cjs" human wasm 1 "$PASSES" $W $H "${FRAMES[@]}" ) \
+  ( cd "$NPMDIR" && PEERS_NPM="$NPMDIR" "${NICE[@]}" node "$PEERS/scripts/bench_tfjs.cjs" human wasm 1 "$PASSES" $W $H "${FRAMES[@]}" ) \
     2>"$OUT/human.err" | grep '^{' | tee "$OUT/human.json"
   [ -s "$OUT/human.json" ] || echo "peer failed: see $OUT/human.err"
 fi

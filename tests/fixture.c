@@ -188,6 +188,26 @@ int fx_load(const char *path, fx_file **out, char *err, size_t errlen) {
   size_t size = 0;
   unsigned char *bytes = fx_read_all(path, &size, err, errlen);
   if (!bytes) return -1;
+  int rc = fx_load_memory(bytes, size, path, out, err, errlen);
+  free(bytes);
+  return rc;
+}
+
+int fx_load_memory(const void *data, size_t size, const char *source, fx_file **out, char *err,
+                   size_t errlen) {
+  if (err && errlen) err[0] = 0;
+  if (!out) return -1;
+  *out = NULL;
+  const char *path = source ? source : "fixture";
+  const unsigned char *bytes = data;
+  if (!bytes && size) {
+    fx_seterr(err, errlen, "%s: NULL data", path);
+    return -1;
+  }
+  if (size > FX_MAX_FILE_BYTES) {
+    fx_seterr(err, errlen, "%s: larger than %d bytes", path, FX_MAX_FILE_BYTES);
+    return -1;
+  }
   fx_file *f = NULL;
   fx_cursor c = {bytes, size, 0};
   uint32_t version, n;
@@ -217,14 +237,12 @@ int fx_load(const char *path, fx_file **out, char *err, size_t errlen) {
   f->n_tensors = (int)n;
   if (fx_parse(path, bytes, size, n, f->tensors, f->storage, &storage_bytes, err, errlen) != 0)
     goto fail;
-  free(bytes);
   *out = f;
   return 0;
 oom:
   fx_seterr(err, errlen, "%s: out of memory", path);
 fail:
   fx_free(&f);
-  free(bytes);
   return -1;
 }
 

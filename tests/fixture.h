@@ -63,6 +63,11 @@ typedef struct fx_file {
  * file and the field at fault. */
 int fx_load(const char *path, fx_file **out, char *err, size_t errlen);
 
+/* Same from size bytes at data (borrowed, only read during the call); source names the
+ * bytes in messages (may be NULL). */
+int fx_load_memory(const void *data, size_t size, const char *source, fx_file **out, char *err,
+                   size_t errlen);
+
 /* The tensor with this name, or NULL. */
 const fx_tensor *fx_get(const fx_file *f, const char *name);
 

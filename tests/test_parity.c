@@ -4,11 +4,11 @@
  * TensorFlow.js for face-api's expression net) and committed as tests/fixtures/NAME.fix (format
  * in tests/fixture.h). For each fixture the model is loaded with emo's reader, the stored
  * inputs are fed to plans on the XNNPACK backend and on the plain-C reference backend, and
- * every raw output is compared with the reference: the worst absolute difference is printed
- * per model and backend and must be at most PARITY_TOL. Models come from the cache
- * ($EMO_MODELS, else ~/.cache/emo/models); the test is skipped when none is there.
- * What it leaves to others: post-processing (anchors, NMS, box-level comparison with
- * tests/fixtures/mediapipe_boxes.json) is tested with the detector code. */
+ * every raw output is compared with the reference: the worst differences are printed per
+ * model and backend and must be within PARITY_TOL (below). Models come from the cache
+ * ($EMO_MODELS, else ~/.cache/emo/models); a model that is absent is skipped with a message,
+ * and the whole test when none is there. What it leaves to others: post-processing (anchors,
+ * NMS, boxes) is tested with the detector code. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -114,10 +114,33 @@ int main(void) {
     check_faces_sane(path, r);
   }
 
-  /* Obvious expressions. */
-  expect_expression("faces/misc/single_face.jpg", EMO_EXPR_HAPPY, EMO_EXPR_HAPPY);
-  expect_expression("faces/expressions/stock-emotions-b-4.jpg", EMO_EXPR_HAPPY, EMO_EXPR_HAPPY);
-  expect_expression("faces/expressions/stock-emotions-b-5.jpg", EMO_EXPR_SURPRISE, EMO_EXPR_FEAR);
+  /* Obvious expressions (posed stock photos: b-4 laughs, b-5 and b-6 gasp with wide eyes,
+   * a-3 is at rest), with each expression model. */
+  static const emo_expression_model models[3] = {EMO_EXPRESSION_FER, EMO_EXPRESSION_FACEAPI,
+                                                 EMO_EXPRESSION_ENSEMBLE};
+  emo_context *main_ctx = g_ctx;
+  for (int m = 0; m < 3; m++) {
+    emo_params pe = p;
+    pe.expression = models[m];
+    emo_model *em = NULL;
+    emo_context *ec = NULL;
+    CHECK(emo_model_load(&pe, &em) == EMO_OK, "model load (expression %d)", m);
+    CHECK(em && emo_context_create(em, &pe, &ec) == EMO_OK, "context (expression %d)", m);
+    if (!ec) {
+      emo_model_destroy(&em);
+      continue;
+    }
+    printf("expression model %d\n", m);
+    g_ctx = ec;
+    expect_expression("faces/misc/single_face.jpg", EMO_EXPR_HAPPY, EMO_EXPR_HAPPY);
+    expect_expression("faces/expressions/stock-emotions-b-4.jpg", EMO_EXPR_HAPPY, EMO_EXPR_HAPPY);
+    expect_expression("faces/expressions/stock-emotions-b-5.jpg", EMO_EXPR_SURPRISE, EMO_EXPR_FEAR);
+    expect_expression("faces/expressions/stock-emotions-b-6.jpg", EMO_EXPR_SURPRISE, EMO_EXPR_FEAR);
+    expect_expression("faces/expressions/stock-emotions-a-3.jpg", EMO_EXPR_NEUTRAL, EMO_EXPR_NEUTRAL);
+    g_ctx = main_ctx;
+    emo_context_destroy(&ec);
+    emo_model_destroy(&em);
+  }
 
   /* Detector choice: a close single face needs only the short-range model. */
   const emo_image_result *r = analyse(th_data("faces/misc/single_face.jpg"));

@@ -10,19 +10,19 @@
 #include <math.h>
 #include <string.h>
 
-const bf_model_config bf_short_range = {128, 896, 4, {8, 16, 16, 16}, 0.1484375f, 0.75f};
-const bf_model_config bf_full_range = {192, 2304, 1, {4, 0, 0, 0}, 0.1484375f, 0.75f};
+const bf_model_config bf_short_range = {128, 896, 4, {8, 16, 16, 16}, 1};
+const bf_model_config bf_full_range = {192, 2304, 1, {4, 0, 0, 0}, 0};
 
 int bf_anchors_generate(const bf_model_config *cfg, bf_anchor *anchors, int cap) {
   int n = 0;
   int layer = 0;
   while (layer < cfg->num_layers) {
     /* Layers sharing a stride share a feature map: each contributes one anchor for aspect
-     * ratio 1 and (except full range, whose interpolated scale ratio is 0) one interpolated
-     * anchor, i.e. 2 anchors per layer per cell for short range, 1 for full range. */
+     * ratio 1 plus, when interpolated, one more: 2 anchors per layer per cell for short
+     * range, 1 for full range. With fixed-size anchors all of them are (cx, cy, 1, 1). */
     int stride = cfg->strides[layer];
     if (stride <= 0) return -1;
-    int per_layer = (cfg->num_layers == 1) ? 1 : 2;
+    int per_layer = cfg->interpolated ? 2 : 1;
     int per_cell = 0;
     int last = layer;
     while (last < cfg->num_layers && cfg->strides[last] == stride) {

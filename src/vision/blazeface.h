@@ -14,7 +14,8 @@ typedef struct bf_model_config {
   int n_anchors;    /* 896 or 2304 */
   int num_layers;   /* SSD layers */
   int strides[4];
-  float min_scale, max_scale; /* unused with fixed-size anchors; kept for the record */
+  int interpolated;  /* 1: each layer adds an interpolated-scale anchor besides aspect 1
+                        (MediaPipe's interpolated_scale_aspect_ratio 1.0); 0 for full range */
 } bf_model_config;
 
 /* The two MediaPipe configurations. */

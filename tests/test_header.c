@@ -1,0 +1,50 @@
+/* test_header.c: the public header on its own, compiled as strict C11 with -pedantic
+ * (see tests/CMakeLists.txt), plus the promises it makes without models: defaults, names,
+ * status strings and NULL-safe destroy calls. */
+#include "emo.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int failures;
+#define EXPECT(c)                                         \
+  do {                                                    \
+    if (!(c)) {                                           \
+      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
+      failures++;                                         \
+    }                                                     \
+  } while (0)
+
+int main(void) {
+  emo_params p = emo_params_default();
+  EXPECT(p.n_threads == 0 && p.detector == EMO_DETECTOR_AUTO);
+  EXPECT(p.expression == EMO_EXPRESSION_FER && p.score_threshold == 0.5f);
+  EXPECT(p.max_pixels > 0 && p.max_file_bytes > 0 && p.log == NULL);
+  for (int s = 0; s > -EMO_STATUS_COUNT_; s--) EXPECT(strcmp(emo_status_str(s), "unknown status") != 0);
+  EXPECT(strcmp(emo_status_str(-1000), "unknown status") == 0);
+  const char *names[EMO_EXPR_COUNT] = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+  for (int i = 0; i < EMO_EXPR_COUNT; i++) EXPECT(strcmp(emo_expression_name(i), names[i]) == 0);
+  EXPECT(emo_models_count() > 0);
+  emo_model_info info;
+  EXPECT(emo_models_info(-1, &info) == EMO_EINVAL);
+  EXPECT(emo_models_info(0, &info) == EMO_OK && info.sha256 && strlen(info.sha256) == 64);
+  emo_model *m = NULL;
+  emo_context *c = NULL;
+  emo_model_destroy(&m);
+  emo_context_destroy(&c);
+  EXPECT(strcmp(emo_context_last_error(NULL), "") == 0);
+  emo_face f;
+  memset(&f, 0, sizeof f);
+  f.dominant = -1;
+  emo_image_result r = {10, 20, 1, &f, EMO_DETECTOR_SHORT};
+  char *json = emo_image_result_json(&r, "a\"b.jpg");
+  EXPECT(json && strstr(json, "\"file\":\"a\\\"b.jpg\"") && strstr(json, "\"face_count\":1"));
+  EXPECT(json && !strstr(json, "\"expression\"")); /* no expression model -> no field */
+  emo_free(json);
+  char *err = emo_error_json("x.jpg", EMO_EFORMAT, "bad\nbytes");
+  EXPECT(err && strcmp(err, "{\"file\":\"x.jpg\",\"error\":\"malformed or unsupported input\","
+                            "\"message\":\"bad\\nbytes\"}") == 0);
+  emo_free(err);
+  printf("test_header: %d failed\n", failures);
+  return failures ? 1 : 0;
+}
