@@ -131,13 +131,13 @@ awk -v hms="${HUMAN_MS:-}" -v hfaces="${HUMAN_FACES:-}" '
     printf "%-22s %12s %12s %7s %14s %10s\n", "engine", "1 thread", "2 threads", "faces", "human wasm", "speed-up"
     for (i = 1; i <= n; i++) {
       d = order[i]; a = ms[d, 1]; b = ms[d, 2]; best = (b != "" && b + 0 < a + 0) ? b : a
-      r = (hms != "" && best + 0 > 0) ? sprintf("%.1fx", hms / best) : "n/a"
+      r = (hms != "" && best + 0 > 0) ? sprintf("%.2fx", hms / best) : "n/a"
       printf "%-22s %12s %12s %7s %14s %10s\n", "emo " d " + fer", a, (b == "" ? "-" : b), faces[d], (hms == "" ? "n/a" : hms), r
     }
     if (hms != "") printf "%-22s %12s %12s %7s\n", "human 3.3.6 tfjs-wasm", hms, "(1 only)", hfaces
     if (n == 0) print "(no emo frame results)"
     if (hms != "") for (i = 1; i <= n; i++) { d = order[i]; a = ms[d, 1]; if (a + 0 <= 0) continue
-      printf "target: emo %s 1 thread >= 10x faster than human wasm: %.1fx  %s\n", d, hms / a, (hms / a >= 10 ? "MET" : "MISSED") }
+      printf "target: emo %s 1 thread >= 10x faster than human wasm: %.2fx  %s\n", d, hms / a, (hms / a >= 10 ? "MET" : "MISSED") }
   }'
 grep -h '^target' "$OUT/bench_models.txt" 2>/dev/null
 echo "== load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); raw outputs in $OUT"

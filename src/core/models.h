@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/err.h"
 #include "emo.h"
@@ -89,6 +90,17 @@ int emoi_sha256_hex(const void *data, size_t n, char hex[65]);
  * EMO_EIO when unreadable. Used on each tarball before anything is extracted from it. */
 int emoi_file_integrity_check(const char *path, const char *integrity, int64_t size,
                               const char *label, emoi_err *err);
+
+/* Helpers shared by models.c and fetch.c. read(2) until n bytes or end of file; returns the
+ * bytes read or -1. */
+ssize_t emoi_read_full(int fd, void *buf, size_t n);
+/* Verifies file f at path (size + sha256); `where` names the folder or package in messages.
+ * With data non-NULL the bytes are returned (caller frees). */
+int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *where,
+                     void **data, size_t *size, emoi_err *err);
+/* Verifies f in the cache of p (see emoi_model_verify). */
+int emoi_verify_named(const emo_params *p, const emoi_manifest_file *f, void **data, size_t *size,
+                      emoi_err *err);
 
 /* emo_models_fetch with the failure reason in err (also logged). */
 int emoi_models_fetch(const emo_params *p, emoi_err *err);

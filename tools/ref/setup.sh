@@ -12,7 +12,7 @@ DIR=${1:-${EMO_REF_DIR:-/tmp/emo-ref}}
 # Two projects, because @tensorflow/tfjs-tflite pins its peer tfjs-core to 4.9.0:
 #   $DIR/tfjs:   TensorFlow.js 4.22.0 (pure-JS CPU backend) + face-api (tfjs_models.cjs)
 #   $DIR/web:    tfjs-tflite (TFLite compiled to WASM) on tfjs-core 4.9.0, run in headless
-#                Chromium (tflite_models.cjs)
+#                Chromium (tflite_models.cjs, blazeface_boxes.cjs)
 install() { # install DIR PACKAGES...
   d=$1; shift
   mkdir -p "$d"
