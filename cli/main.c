@@ -3,6 +3,7 @@
  * messages on stderr.
  *
  *   emo image [options] FILE...     analyse photos, one JSON object per line
+ *   emo video [options] FILE|URL    a per-frame timeline of tracked faces (JSON Lines)
  *   emo models fetch | list | dir   manage the model cache
  *   emo version
  */
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "emo.h"
 
@@ -24,6 +27,7 @@ static void log_to_stderr(emo_log_level level, const char *message, void *user) 
 static void usage(FILE *f) {
   fputs(
       "usage: emo image [options] FILE...   detect faces and expressions in photos (JSON Lines)\n"
+      "       emo video [options] FILE|URL  track faces through a video (JSON Lines timeline)\n"
       "       emo models fetch              download the pinned models into the cache\n"
       "       emo models list               show the models, their origin and cache status\n"
       "       emo models dir                print the cache directory\n"
@@ -39,6 +43,13 @@ static void usage(FILE *f) {
       "  --threads N           worker threads (default: all cores)\n"
       "  --models DIR          model cache (default $EMO_MODELS or ~/.cache/emo/models)\n"
       "  --reference           use the plain C reference kernels (slow; for checking)\n"
+      "\n"
+      "video options (and the image options above):\n"
+      "  --fps N               analyse N frames per second of media time (default: every frame)\n"
+      "  --detect-every K      run the detector every K frames (default: adaptive)\n"
+      "  --csv FILE            also write one CSV row per face per frame\n"
+      "  --annotate OUT.mp4    also write the video with boxes, ids and labels (audio copied)\n"
+      "  --no-reid             do not load the face-embedding model (ids by overlap only)\n"
       "  -q, --quiet           only errors on stderr\n"
       "  -v, --verbose         more messages on stderr\n",
       f);
@@ -67,6 +78,8 @@ static int parse_float(const char *s, float lo, float hi, float *out) {
 
 /* Parses the options shared by analysis commands; returns the index of the first operand,
  * or -1 after printing an error. */
+static const char *g_csv_path;
+
 static int parse_options(int argc, char **argv, int i, emo_params *p, const char **out_path) {
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -112,6 +125,25 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
       if (!v) goto missing;
       p->models_dir = v;
       i++;
+    } else if (strcmp(a, "--fps") == 0) {
+      float f;
+      if (parse_float(v, 0.0f, 1000.0f, &f)) goto bad;
+      p->analysis_fps = f;
+      i++;
+    } else if (strcmp(a, "--detect-every") == 0) {
+      if (parse_long(v, 1, 100000, &n)) goto bad;
+      p->detect_every = (int)n;
+      i++;
+    } else if (strcmp(a, "--csv") == 0) {
+      if (!v) goto missing;
+      g_csv_path = v;
+      i++;
+    } else if (strcmp(a, "--annotate") == 0) {
+      if (!v) goto missing;
+      p->annotate_path = v;
+      i++;
+    } else if (strcmp(a, "--no-reid") == 0) {
+      p->reid = 0;
     } else if (strcmp(a, "--reference") == 0) {
       p->reference_kernels = 1;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
@@ -138,6 +170,7 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
 
 static int cmd_image(int argc, char **argv) {
   emo_params p = emo_params_default();
+  p.reid = 0; /* photos need no re-identification model */
   const char *out_path = NULL;
   int first = parse_options(argc, argv, 2, &p, &out_path);
   if (first < 0) return 2;
@@ -207,6 +240,102 @@ static int cmd_image(int argc, char **argv) {
   return failures ? 1 : 0;
 }
 
+/* State of `emo video` shared with the per-frame callback. */
+typedef struct video_out {
+  FILE *out, *csv;
+  int progress; /* stderr is a terminal */
+  double started, last_print;
+  int write_failed;
+} video_out;
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void put_line(video_out *vo, FILE *f, char *s) {
+  if (!s) {
+    vo->write_failed = 1;
+    return;
+  }
+  if (fputs(s, f) < 0 || fputc('\n', f) < 0) vo->write_failed = 1;
+  emo_free(s);
+}
+
+static int on_frame(const emo_frame_result *fr, void *user) {
+  video_out *vo = user;
+  if (fr->frame >= 0) put_line(vo, vo->out, emo_frame_json(fr));
+  for (int i = 0; i < fr->event_count; i++) put_line(vo, vo->out, emo_event_json(&fr->events[i]));
+  if (vo->csv && fr->face_count > 0) {
+    char *rows = emo_frame_csv(fr);
+    if (!rows || fputs(rows, vo->csv) < 0) vo->write_failed = 1;
+    emo_free(rows);
+  }
+  fflush(vo->out);
+  if (vo->progress && fr->frame >= 0) {
+    double now = now_seconds();
+    if (now - vo->last_print > 0.25) {
+      vo->last_print = now;
+      double el = now - vo->started, speed = el > 0 ? fr->t / el : 0;
+      fprintf(stderr, "\r%lld frames, t=%.1f s, %.1fx real time", (long long)fr->frame + 1, fr->t,
+              speed);
+      if (fr->media_duration > 0 && speed > 0)
+        fprintf(stderr, ", ETA %.0f s ", (fr->media_duration - fr->t) / speed);
+    }
+  }
+  return vo->write_failed;
+}
+
+static int cmd_video(int argc, char **argv) {
+  emo_params p = emo_params_default();
+  const char *out_path = NULL;
+  int first = parse_options(argc, argv, 2, &p, &out_path);
+  if (first < 0) return 2;
+  if (first != argc - 1) {
+    fprintf(stderr, "emo video: give exactly one input (see emo --help)\n");
+    return 2;
+  }
+  p.log = log_to_stderr;
+  p.log_level = (emo_log_level)g_verbosity;
+  video_out vo = {0};
+  vo.out = stdout;
+  if (out_path && strcmp(out_path, "-") != 0 && !(vo.out = fopen(out_path, "w"))) {
+    fprintf(stderr, "emo: cannot write %s: %s\n", out_path, strerror(errno));
+    return 1;
+  }
+  if (g_csv_path) {
+    vo.csv = fopen(g_csv_path, "w");
+    if (!vo.csv) {
+      fprintf(stderr, "emo: cannot write %s: %s\n", g_csv_path, strerror(errno));
+      if (vo.out != stdout) fclose(vo.out);
+      return 1;
+    }
+    fputs(emo_csv_header(), vo.csv);
+  }
+  vo.progress = isatty(2) && g_verbosity >= EMO_LOG_WARN;
+  vo.started = now_seconds();
+  emo_model *model = NULL;
+  emo_context *ctx = NULL;
+  int rc = emo_model_load(&p, &model);
+  if (rc == EMO_OK) rc = emo_context_create(model, &p, &ctx);
+  const emo_video_summary *sum = NULL;
+  if (rc == EMO_OK) {
+    rc = emo_analyze_video(ctx, argv[first], on_frame, &vo, &sum);
+    if (vo.progress) fputc('\n', stderr);
+    if (sum) put_line(&vo, vo.out, emo_summary_json(sum));
+    if (rc != EMO_OK) fprintf(stderr, "emo: %s: %s\n", argv[first], emo_context_last_error(ctx));
+  } else {
+    fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
+  }
+  emo_context_destroy(&ctx);
+  emo_model_destroy(&model);
+  if (vo.csv && fclose(vo.csv) != 0) vo.write_failed = 1;
+  if (vo.out != stdout && fclose(vo.out) != 0) vo.write_failed = 1;
+  if (vo.write_failed) fprintf(stderr, "emo: error writing the output\n");
+  return rc != EMO_OK || vo.write_failed ? 1 : 0;
+}
+
 static int cmd_models(int argc, char **argv) {
   emo_params p = emo_params_default();
   const char *unused = NULL;
@@ -259,6 +388,7 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   if (strcmp(cmd, "image") == 0) return cmd_image(argc, argv);
+  if (strcmp(cmd, "video") == 0) return cmd_video(argc, argv);
   if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("emo %s\n", EMO_VERSION_STRING);

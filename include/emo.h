@@ -129,6 +129,20 @@ typedef struct emo_params {
   int64_t max_file_bytes;          /* largest image or model file read, default 512 MiB */
   int reference_kernels;           /* 1 = run the plain C reference kernels instead of XNNPACK
                                       (slow; for testing). Default 0 */
+  /* Video (emo_stream_*, emo_analyze_video). */
+  double analysis_fps;             /* analyse this many frames per second of media time;
+                                      0 = every frame (default) */
+  int detect_every;                /* run the detector every K analysed frames and track with
+                                      optical flow in between; 0 = adaptive (default) */
+  double track_timeout;            /* seconds a track survives unseen before it ends, 1.0 */
+  float reid_threshold;            /* cosine similarity above which a new face takes an ended
+                                      track's id back (face embedding), default 0.55 */
+  float smoothing;                 /* time constant in seconds of the per-track smoothed
+                                      expression (exponential), default 0.5 */
+  int reid;                        /* 1 = load the face-embedding model so that a person who
+                                      leaves and returns gets their id back (default 1) */
+  const char *annotate_path;       /* emo_analyze_video also writes the video with boxes,
+                                      ids and labels drawn here (audio copied); NULL = no */
   emo_log_fn log;                  /* default NULL: messages are dropped */
   void *log_user;                  /* passed to log */
   emo_log_level log_level;         /* most verbose level delivered, default EMO_LOG_WARN */
@@ -236,6 +250,92 @@ int emo_analyze_encoded(emo_context *ctx, const void *data, size_t size,
 int emo_analyze_rgb(emo_context *ctx, const uint8_t *rgb, int width, int height, int row_stride,
                     const emo_image_result **out);
 
+/* ---- Video: streaming and files --------------------------------------------------- */
+
+/* One face in a video frame, with the id of the person's track. */
+typedef struct emo_track_face {
+  int track_id;                           /* stable id of the person (1, 2, ...) */
+  float box[4];                           /* x, y, width, height in frame pixels */
+  float score;                            /* detector score (last detection for tracked) */
+  float keypoints[EMO_KEYPOINT_COUNT][2]; /* (x, y) in frame pixels */
+  float expression[EMO_EXPR_COUNT];       /* this frame's probabilities */
+  int dominant;                           /* argmax of expression, -1 when none */
+  float smoothed[EMO_EXPR_COUNT];         /* temporally smoothed probabilities of the track */
+  int detected;                           /* 1 = box from the detector this frame, 0 = moved
+                                             by optical flow */
+} emo_track_face;
+
+typedef enum emo_event_type {
+  EMO_EVENT_NO_FACE = 0,   /* a span [start, end) of media time with no face */
+  EMO_EVENT_TRACK_START,   /* a track began (start = its first time) */
+  EMO_EVENT_TRACK_END,     /* a track ended (start/end = its first/last time) */
+  EMO_EVENT_TYPE_COUNT
+} emo_event_type;
+
+typedef struct emo_event {
+  emo_event_type type;
+  double start, end; /* seconds of media time */
+  int track_id;      /* for track events, else 0 */
+} emo_event;
+
+typedef struct emo_frame_result {
+  double t;             /* media time of the frame in seconds (from its timestamp) */
+  int64_t frame;        /* index of the frame in the stream (decoded order, from 0) */
+  int width, height;    /* frame size after rotation */
+  int detector_ran;     /* 1 when the detector ran on this frame */
+  int face_count;
+  const emo_track_face *faces; /* (face_count,) */
+  int event_count;      /* events that closed or began at this frame */
+  const emo_event *events;
+  double media_duration; /* duration of the file being analysed, 0 when unknown (live) */
+} emo_frame_result;
+
+/* Per-track summary. */
+typedef struct emo_track_summary {
+  int track_id;
+  double first_t, last_t;
+  int64_t frames;                       /* analysed frames in which the track was present */
+  float mean_expression[EMO_EXPR_COUNT];
+  int dominant;
+} emo_track_summary;
+
+typedef struct emo_video_summary {
+  int64_t frames_analysed;
+  int64_t frames_no_face, frames_one_face, frames_multi_face;
+  double duration;                      /* seconds from first to last analysed frame */
+  int no_face_span_count;
+  const emo_event *no_face_spans;       /* (no_face_span_count,) */
+  int track_count;
+  const emo_track_summary *tracks;      /* (track_count,) ordered by id */
+} emo_video_summary;
+
+/* Starts (or restarts) a stream on ctx: clears tracks, ids and statistics. */
+int emo_stream_begin(emo_context *ctx);
+
+/* Analyses one frame of a stream: rgb is height rows of width*3 bytes, row_stride apart
+ * (borrowed), t its media time in seconds (non-decreasing). Detects or tracks faces,
+ * classifies expressions and fills *out, owned by ctx and valid until the next stream call.
+ * Usable on a live source. Not thread-safe on one context. */
+int emo_stream_push(emo_context *ctx, const uint8_t *rgb, int width, int height, int row_stride,
+                    double t, const emo_frame_result **out);
+
+/* Ends the stream: closes open tracks and the open no-face span, and returns the summary
+ * (owned by ctx, valid until the next emo_stream_begin) and, in *last (may be NULL), the
+ * events this closing produced. */
+int emo_stream_end(emo_context *ctx, const emo_frame_result **last,
+                   const emo_video_summary **summary);
+
+/* Called by emo_analyze_video for every analysed frame, in order; return non-zero to stop. */
+typedef int (*emo_frame_fn)(const emo_frame_result *frame, void *user);
+
+/* Decodes a video file, URL or device that FFmpeg can open (decoding runs on its own thread,
+ * overlapping analysis), analyses frames at params.analysis_fps, calls on_frame for each, and
+ * returns the summary (owned by ctx). After the last frame, on_frame is called once more
+ * with frame == -1, no faces, and the events that the end of the stream closed. A stream that breaks mid-way is analysed up to the
+ * break, then the error is returned (the summary and the frames delivered stay valid). */
+int emo_analyze_video(emo_context *ctx, const char *url, emo_frame_fn on_frame, void *user,
+                      const emo_video_summary **summary);
+
 /* ---- Output ------------------------------------------------------------------------ */
 
 /* Serialises r as one JSON object on a single line (no trailing newline): {"file", "width",
@@ -248,6 +348,23 @@ char *emo_image_result_json(const emo_image_result *r, const char *file);
 /* Serialises a failed analysis as one JSON object on a single line: {"file": file,
  * "error": emo_status_str(status), "message": message}. Same ownership as above. */
 char *emo_error_json(const char *file, int status, const char *message);
+
+/* JSON of a video frame result: {"type":"frame", ...} (no newline). The events of the frame
+ * are serialised separately with emo_event_json. Same ownership as above. */
+char *emo_frame_json(const emo_frame_result *f);
+
+/* JSON of one event: {"type":"event","event":"no_face","start":S,"end":S} or
+ * track_start / track_end with "track_id". */
+char *emo_event_json(const emo_event *e);
+
+/* JSON of a summary: {"type":"summary", ...}. */
+char *emo_summary_json(const emo_video_summary *s);
+
+/* CSV: the header line (static string) and the rows of one frame, one per face:
+ * t,frame,track_id,x,y,w,h,score,detected,<7 probabilities>,dominant. Rows are returned like
+ * the JSON strings ("" when the frame has no face). */
+const char *emo_csv_header(void);
+char *emo_frame_csv(const emo_frame_result *f);
 
 /* Frees memory returned by emo (strings). Safe on NULL. */
 void emo_free(void *ptr);

@@ -4,7 +4,8 @@
 # Usage: scripts/deps.sh [build|test]   (test adds clang + sanitizer/fuzzer runtimes)
 set -euo pipefail
 want=(build-essential cmake pkg-config ca-certificates
-      libxnnpack-dev libpthreadpool-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libwebp-dev libssl-dev)
+      libxnnpack-dev libpthreadpool-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libwebp-dev libssl-dev
+      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev)
 if [ "${1:-build}" = test ]; then
   want+=(clang libclang-rt-14-dev)
 fi

@@ -44,6 +44,13 @@ emo_params emo_params_default(void) {
   p.max_pixels = 100000000;
   p.max_file_bytes = (int64_t)512 << 20;
   p.reference_kernels = 0;
+  p.analysis_fps = 0.0;
+  p.detect_every = 0;
+  p.track_timeout = 1.0;
+  p.reid_threshold = 0.55f;
+  p.smoothing = 0.5f;
+  p.reid = 1;
+  p.annotate_path = NULL;
   p.log = NULL;
   p.log_user = NULL;
   p.log_level = EMO_LOG_WARN;

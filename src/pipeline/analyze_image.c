@@ -4,7 +4,8 @@
  *
  * Detector choice for EMO_DETECTOR_AUTO, from what the two models are trained for:
  *  1. short range on the whole image; if it finds faces and all are large (shorter box side
- *     at least AUTO_CLOSE of the image's shorter side), this is a close-up: done;
+ *     at least AUTO_CLOSE of the image's longer side, which sets the letterbox scale), this
+ *     is a close-up: done;
  *  2. otherwise full range on the whole image too, merged with the close faces of step 1
  *     (short range's boxes of small faces are loose);
  *  3. if the image is large and no face was found or some face is small (under AUTO_TINY of
@@ -23,7 +24,7 @@
 #include "vision/face_detect.h"
 #include "vision/face_expression.h"
 
-#define AUTO_CLOSE 0.3f
+#define AUTO_CLOSE 0.2f
 #define AUTO_TINY 0.08f
 #define TILE_MIN_SIDE 480 /* images smaller than this (longer side) are not tiled */
 #define TILE_OVERLAP 0.35f /* fraction of the tile step added as overlap */
@@ -75,23 +76,23 @@ static int compact(emo_context *c, int n) {
   return bf_weighted_nms(c->dets, n, c->params.nms_iou_threshold, c->params.max_faces);
 }
 
-static int detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                  emo_detector *used, emoi_err *err) {
+int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling,
+                emo_detector *used, emoi_err *err) {
   const emo_params *p = &c->params;
-  int n = 0, shorter = w < h ? w : h, longer = w < h ? h : w;
+  int n = 0, longer = w < h ? h : w;
   *used = p->detector == EMO_DETECTOR_FULL ? EMO_DETECTOR_FULL : EMO_DETECTOR_SHORT;
   if (p->detector != EMO_DETECTOR_FULL) {
     n = detect_region(c, EMOI_NET_DET_SHORT, rgb, w, h, stride, 0, 0, w, h, 0, 0, err);
     if (n < 0 || p->detector == EMO_DETECTOR_SHORT) return n;
     int close = n > 0;
     for (int i = 0; i < n; i++)
-      if (min_side(&c->dets[i]) < AUTO_CLOSE * (float)shorter) close = 0;
+      if (min_side(&c->dets[i]) < AUTO_CLOSE * (float)longer) close = 0;
     if (close) return n;
     /* Keep only the close faces, where short range is in its element; its boxes of small
      * faces are loose and would not merge with full range's. */
     int kept = 0;
     for (int i = 0; i < n; i++)
-      if (min_side(&c->dets[i]) >= AUTO_CLOSE * (float)shorter) c->dets[kept++] = c->dets[i];
+      if (min_side(&c->dets[i]) >= AUTO_CLOSE * (float)longer) c->dets[kept++] = c->dets[i];
     n = kept;
   }
   *used = EMO_DETECTOR_FULL;
@@ -100,7 +101,7 @@ static int detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
   int tiny = n == 0;
   for (int i = 0; i < n; i++)
     if (min_side(&c->dets[i]) < AUTO_TINY * (float)longer) tiny = 1;
-  if (tiny && longer >= TILE_MIN_SIDE) {
+  if (tiling && tiny && longer >= TILE_MIN_SIDE) {
     /* A grid of g x g tiles, g = 2 up to 1600 px, else 3. */
     int g = longer > 1600 ? 3 : 2;
     int tw = (int)((float)w / (float)g * (1.0f + TILE_OVERLAP));
@@ -119,6 +120,30 @@ static int detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
   return bf_weighted_nms(c->dets, n, p->nms_iou_threshold, p->max_faces);
 }
 
+int emoi_expression(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                    const bf_detection *d, float probs[EMO_EXPR_COUNT], int *dominant,
+                    emoi_err *err) {
+  const emo_params *p = &c->params;
+  *dominant = -1;
+  for (int k = 0; k < EMO_EXPR_COUNT; k++) probs[k] = 0.0f;
+  if (p->expression == EMO_EXPRESSION_NONE) return EMO_OK;
+  float a[EMO_EXPR_COUNT] = {0}, b[EMO_EXPR_COUNT] = {0};
+  int rc = EMO_OK;
+  int use_fer = p->expression != EMO_EXPRESSION_FACEAPI;
+  int use_fa = p->expression != EMO_EXPRESSION_FER;
+  if (use_fer) rc = fe_classify(FE_NET_FER, c->plans[EMOI_NET_FER], rgb, w, h, stride, d, a, err);
+  if (rc == EMO_OK && use_fa)
+    rc = fe_classify(FE_NET_FACEAPI, c->plans[EMOI_NET_FACEAPI], rgb, w, h, stride, d, b, err);
+  if (rc != EMO_OK) return rc;
+  int best = 0;
+  for (int k = 0; k < EMO_EXPR_COUNT; k++) {
+    probs[k] = use_fer && use_fa ? 0.5f * (a[k] + b[k]) : (use_fer ? a[k] : b[k]);
+    if (probs[k] > probs[best]) best = k;
+  }
+  *dominant = best;
+  return EMO_OK;
+}
+
 int emo_analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                     const emo_image_result **out) {
   if (!c || !out) return EMO_EINVAL;
@@ -132,9 +157,8 @@ int emo_analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride
     return emoi_ctx_fail(c, EMO_ELIMIT, &err);
   }
   emo_detector used = EMO_DETECTOR_SHORT;
-  int n = detect(c, rgb, w, h, stride, &used, &err);
+  int n = emoi_detect(c, rgb, w, h, stride, 1, &used, &err);
   if (n < 0) return emoi_ctx_fail(c, n, &err);
-  const emo_params *p = &c->params;
   for (int i = 0; i < n; i++) {
     const bf_detection *d = &c->dets[i];
     emo_face *f = &c->faces[i];
@@ -148,23 +172,8 @@ int emo_analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride
       f->keypoints[k][0] = d->kp[k][0];
       f->keypoints[k][1] = d->kp[k][1];
     }
-    f->dominant = -1;
-    if (p->expression == EMO_EXPRESSION_NONE) continue;
-    float a[EMO_EXPR_COUNT] = {0}, b[EMO_EXPR_COUNT] = {0};
-    int rc = EMO_OK;
-    int use_fer = p->expression != EMO_EXPRESSION_FACEAPI;
-    int use_fa = p->expression != EMO_EXPRESSION_FER;
-    if (use_fer)
-      rc = fe_classify(FE_NET_FER, c->plans[EMOI_NET_FER], rgb, w, h, stride, d, a, &err);
-    if (rc == EMO_OK && use_fa)
-      rc = fe_classify(FE_NET_FACEAPI, c->plans[EMOI_NET_FACEAPI], rgb, w, h, stride, d, b, &err);
+    int rc = emoi_expression(c, rgb, w, h, stride, d, f->expression, &f->dominant, &err);
     if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-    int best = 0;
-    for (int k = 0; k < EMO_EXPR_COUNT; k++) {
-      f->expression[k] = use_fer && use_fa ? 0.5f * (a[k] + b[k]) : (use_fer ? a[k] : b[k]);
-      if (f->expression[k] > f->expression[best]) best = k;
-    }
-    f->dominant = best;
   }
   c->result.width = w;
   c->result.height = h;

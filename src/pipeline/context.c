@@ -34,6 +34,7 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
   c->params.detector = model->params.detector;
   c->params.expression = model->params.expression;
   c->params.models_dir = model->params.models_dir;
+  c->params.reid = model->params.reid;
   if (c->params.max_faces < 1) c->params.max_faces = 1;
   if (c->params.max_faces > BF_MAX_ANCHORS) c->params.max_faces = BF_MAX_ANCHORS;
   emoi_err err = {{0}};
@@ -68,6 +69,7 @@ fail:
 void emo_context_destroy(emo_context **pc) {
   if (!pc || !*pc) return;
   emo_context *c = *pc;
+  emoi_stream_free(&c->stream);
   for (int i = 0; i < EMOI_NET_COUNT; i++) nn_plan_destroy(&c->plans[i]);
   if (c->pool) pthreadpool_destroy(c->pool);
   free(c->faces);

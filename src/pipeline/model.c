@@ -50,6 +50,11 @@ static int load_net(const emo_params *p, emoi_net net, nn_graph **out, emoi_err 
       rc = verify_all(p, names, 2, path, sizeof path, err);
       return rc != EMO_OK ? rc : nn_faceapi_expression_load(path, p->max_file_bytes, out, err);
     }
+    case EMOI_NET_EMBED: {
+      const char *names[] = {"faceres_json", "faceres_bin"};
+      rc = verify_all(p, names, 2, path, sizeof path, err);
+      return rc != EMO_OK ? rc : nn_tfjs_load(path, p->max_file_bytes, out, err);
+    }
     default: return emoi_fail(err, EMO_EINTERNAL, "unknown network %d", (int)net);
   }
 }
@@ -62,6 +67,7 @@ static int needs_net(const emo_params *p, emoi_net net) {
       return p->expression == EMO_EXPRESSION_FER || p->expression == EMO_EXPRESSION_ENSEMBLE;
     case EMOI_NET_FACEAPI:
       return p->expression == EMO_EXPRESSION_FACEAPI || p->expression == EMO_EXPRESSION_ENSEMBLE;
+    case EMOI_NET_EMBED: return p->reid != 0;
     default: return 0;
   }
 }

@@ -2,8 +2,10 @@
  *
  * Alignment: the crop is a square centred on the detector's box, side = margin * the box's
  * longer side, rotated so that the line from the right eye to the left eye (BlazeFace
- * keypoints 0 and 1) is horizontal. FER-2013 faces (and the crops human/face-api feed their
- * models) are tight face boxes, so the margin is small.
+ * keypoints 0 and 1) is horizontal. The margin follows what each network was trained on:
+ * FER-2013 faces are tight crops (1.1 x BlazeFace's box, which is itself tight: brows to
+ * chin); face-api's expression net sees its own detectors' boxes, which include forehead
+ * and chin margin (about 1.3 x BlazeFace's).
  *
  * Networks and their inputs:
  *  - FER: oarriaga mini-Xception as shipped by human (emotion.json): 64x64x1, gray
@@ -18,7 +20,8 @@
 
 #include "vision/image_ops.h"
 
-#define FE_MARGIN 1.1f
+#define FE_MARGIN_FER 1.1f
+#define FE_MARGIN_FACEAPI 1.3f
 
 static const int faceapi_to_emo[EMO_EXPR_COUNT] = {
     EMO_EXPR_NEUTRAL, EMO_EXPR_HAPPY,   EMO_EXPR_SAD,     EMO_EXPR_ANGRY,
@@ -28,7 +31,7 @@ int fe_classify(fe_net net, nn_plan *plan, const uint8_t *rgb, int w, int h, int
                 const bf_detection *d, float probs[EMO_EXPR_COUNT], emoi_err *err) {
   float cx = 0.5f * (d->x0 + d->x1), cy = 0.5f * (d->y0 + d->y1);
   float bw = d->x1 - d->x0, bh = d->y1 - d->y0;
-  float side = FE_MARGIN * (bw > bh ? bw : bh);
+  float side = (net == FE_NET_FER ? FE_MARGIN_FER : FE_MARGIN_FACEAPI) * (bw > bh ? bw : bh);
   float angle = atan2f(d->kp[1][1] - d->kp[0][1], d->kp[1][0] - d->kp[0][0]);
   int n = net == FE_NET_FER ? 64 : 112;
   float m[6];

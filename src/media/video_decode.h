@@ -1,0 +1,93 @@
+/* video_decode.h: video demuxing and decoding into upright RGB24 frames with media-time
+ * stamps, through FFmpeg (libavformat/libavcodec/libswscale, libavdevice for webcams).
+ *
+ * Inputs: any container and codec the linked FFmpeg supports, network URLs (RTSP, HTTP, ...
+ * exactly as avformat_open_input takes them) and V4L2 webcams (a url starting with
+ * "/dev/video"). The best video stream is decoded (cover-art pictures are skipped); other
+ * streams are discarded at the demuxer. Audio is only reported (vid_info.has_audio).
+ *
+ * What a frame is: every output frame is RGB24 with the stream's header dimensions after the
+ * display rotation (ISO/IEC 14496-12 display matrix, as FFmpeg exposes it in
+ * AV_PKT_DATA_DISPLAYMATRIX) has been applied in multiples of 90 degrees; a mid-stream size
+ * change is rescaled to that size so the caller sees one size. Time t is the frame's
+ * best-effort presentation timestamp minus the stream start time, in seconds (correct for
+ * variable frame rate; frame counting is used only for a frame with no timestamp at all), and
+ * is made non-decreasing. analysis_fps > 0 keeps only the first frame at or after each
+ * instant k / analysis_fps.
+ *
+ * Damage: broken packets are skipped and counted, decoding goes on, and after the last good
+ * frame vid_read reports EMO_EFORMAT ("stream damaged: ..." / "truncated at ...") so that a
+ * caller analyses every decodable frame and still learns the input was broken. Caps:
+ * max_pixels (checked on the header and inside the decoder), probe size / analyse duration,
+ * a limit on consecutive decode errors, and an interrupt callback that stops blocking network
+ * reads when the reader is closed (and a 30 s limit on opening a network URL).
+ *
+ * Logging: the library never prints; vid_open sets FFmpeg's global log level to
+ * AV_LOG_QUIET once (first call) and leaves any av_log callback an application installed
+ * untouched. An application that wants FFmpeg's messages can raise the level afterwards.
+ *
+ * Threads: with threaded = 1 decoding and colour conversion run on a pthread that fills a
+ * 3-frame queue ahead of the caller. A vid_reader is used from one thread at a time.
+ * Memory: all buffers are allocated at open (or at the first frame) and never grow. */
+#ifndef EMO_MEDIA_VIDEO_DECODE_H
+#define EMO_MEDIA_VIDEO_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+typedef struct vid_reader vid_reader;
+
+typedef struct vid_info {
+  int width, height; /* of the output frames, after rotation */
+  double fps;        /* nominal frame rate, 0 if unknown */
+  double duration;   /* seconds, 0 if unknown (live streams, devices) */
+  int rotation;      /* clockwise degrees applied to the decoded picture: 0/90/180/270 */
+  int has_audio;     /* 1 if the input has at least one audio stream */
+  char codec[32];    /* FFmpeg's short codec name, e.g. "h264" */
+} vid_info;
+
+typedef struct vid_frame {
+  const uint8_t *rgb; /* (height, stride) bytes, RGB24 rows of width*3 used bytes; owned by the
+                         reader, valid until the next vid_read or vid_close */
+  int width, height;
+  ptrdiff_t stride;   /* bytes between rows (>= width*3) */
+  double t;           /* seconds since the stream start, from the presentation timestamp */
+  int64_t index;      /* index among all decoded frames (before analysis_fps sampling) */
+} vid_frame;
+
+/* Opens url (file path, network URL, or "/dev/videoN" for a V4L2 device). max_pixels (> 0)
+ * caps width*height; analysis_fps (>= 0, 0 = every frame) picks frames; threaded = 1 decodes
+ * on a background thread. On success *out is owned by the caller (vid_close). Errors:
+ * EMO_EINVAL (arguments), EMO_EIO (cannot open: missing file, network), EMO_EFORMAT (not a
+ * media file, no video stream, no decoder), EMO_ELIMIT (larger than max_pixels),
+ * EMO_ENOMEM. err names the url and the cause. */
+int vid_open(const char *url, int64_t max_pixels, double analysis_fps, int threaded,
+             vid_reader **out, emoi_err *err);
+
+/* Same for an encoded file in memory (size bytes at data, borrowed until vid_close), decoded
+ * inline (not threaded), every frame; nested URLs (playlists) are refused. For the fuzzer
+ * and for callers holding bytes. */
+int vid_open_memory(const void *data, size_t size, int64_t max_pixels, vid_reader **out,
+                    emoi_err *err);
+
+/* Fills *info (valid right after open). */
+void vid_get_info(const vid_reader *r, vid_info *info);
+
+/* Next frame: returns 1 and fills *f, 0 at the clean end of the stream, or a negative
+ * EMO_E* code with err filled: EMO_EFORMAT when the stream was damaged or truncated (reported
+ * once, after every decodable frame was returned), EMO_EIO for a read failure, EMO_ENOMEM.
+ * After an error the next call returns 0. */
+int vid_read(vid_reader *r, vid_frame *f, emoi_err *err);
+
+/* Frees *r (stopping its thread, interrupting a blocked network read) and sets it to NULL.
+ * Safe on NULL. */
+void vid_close(vid_reader **r);
+
+/* Counters for diagnostics: packets that failed to decode and frames flagged corrupt. With
+ * threaded = 1 call it only after vid_read returned 0 or an error (the decoding thread is
+ * done then). */
+void vid_get_damage(const vid_reader *r, int64_t *failed_packets, int64_t *corrupt_frames);
+
+#endif

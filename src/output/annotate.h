@@ -1,0 +1,35 @@
+/* annotate.h: drawing of face boxes and labels onto RGB24 frames (for `emo video --annotate`
+ * and annotated photos): rectangle outlines, text in a built-in 5x7 bitmap font (printable
+ * ASCII; other bytes draw as '?'), and a distinct colour per track id. Everything is clipped
+ * to the image: any coordinates (negative, huge, NaN) are safe and nothing is written outside
+ * the (h, stride) buffer. No anti-aliasing, no Unicode; encoding the frames is
+ * media/video_encode.h's job. */
+#ifndef EMO_OUTPUT_ANNOTATE_H
+#define EMO_OUTPUT_ANNOTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Width and height in pixels of one character cell at scale 1 (glyph 5x7 plus spacing). */
+#define ANN_CELL_W 6
+#define ANN_CELL_H 9
+
+/* Outlines box = {x, y, width, height} (pixels, as emo_face.box) with lines thickness pixels
+ * wide drawn inside the box edge. rgb is (h, stride) RGB24 with w pixels a row. */
+void ann_rect(uint8_t *rgb, int w, int h, ptrdiff_t stride, const float box[4],
+              const uint8_t color[3], int thickness);
+
+/* Draws text with its cell box's top-left corner at (x, y), each glyph pixel scale x scale
+ * (scale < 1 counts as 1, capped at 16). '\n' starts a new line. bg (may be NULL = none)
+ * fills the cells behind the text. */
+void ann_text(uint8_t *rgb, int w, int h, ptrdiff_t stride, int x, int y, const char *text,
+              const uint8_t color[3], const uint8_t bg[3], int scale);
+
+/* Size in pixels of text drawn by ann_text at scale (for placing labels). */
+void ann_text_size(const char *text, int scale, int *width, int *height);
+
+/* A saturated colour for track id (golden-ratio hue steps, so ids 1, 2, 3 ... are far apart
+ * on the colour wheel; id <= 0 gives grey). */
+void ann_color_for_id(int id, uint8_t out[3]);
+
+#endif

@@ -1,0 +1,130 @@
+/* json_video.c: JSON Lines records of a video timeline (emo_frame_json, emo_event_json,
+ * emo_summary_json) and the CSV rows of --csv (emo_frame_csv). Field sets are documented in
+ * include/emo.h; pixels to 0.1, probabilities to 4 decimals, times to 3 decimals (ms). */
+#include "emo.h"
+#include "output/strbuf.h"
+
+static void probs(sb *b, const float *p) {
+  sb_puts(b, "{");
+  for (int k = 0; k < EMO_EXPR_COUNT; k++) {
+    sb_printf(b, "%s\"%s\":", k ? "," : "", emo_expression_name(k));
+    sb_json_float(b, p[k], 4);
+  }
+  sb_puts(b, "}");
+}
+
+char *emo_frame_json(const emo_frame_result *f) {
+  if (!f) return NULL;
+  sb b = {0};
+  sb_puts(&b, "{\"type\":\"frame\",\"t\":");
+  sb_json_float(&b, f->t, 3);
+  sb_printf(&b, ",\"frame\":%lld,\"face_count\":%d,\"detector_ran\":%s,\"faces\":[",
+            (long long)f->frame, f->face_count, f->detector_ran ? "true" : "false");
+  for (int i = 0; i < f->face_count; i++) {
+    const emo_track_face *x = &f->faces[i];
+    sb_printf(&b, "%s{\"track_id\":%d,\"box\":[", i ? "," : "", x->track_id);
+    for (int k = 0; k < 4; k++) {
+      if (k) sb_puts(&b, ",");
+      sb_json_float(&b, x->box[k], 1);
+    }
+    sb_puts(&b, "],\"score\":");
+    sb_json_float(&b, x->score, 4);
+    sb_puts(&b, ",\"keypoints\":[");
+    for (int k = 0; k < EMO_KEYPOINT_COUNT; k++) {
+      sb_puts(&b, k ? ",[" : "[");
+      sb_json_float(&b, x->keypoints[k][0], 1);
+      sb_puts(&b, ",");
+      sb_json_float(&b, x->keypoints[k][1], 1);
+      sb_puts(&b, "]");
+    }
+    sb_printf(&b, "],\"detected\":%s", x->detected ? "true" : "false");
+    if (x->dominant >= 0) {
+      sb_puts(&b, ",\"expression\":");
+      probs(&b, x->expression);
+      sb_printf(&b, ",\"dominant\":\"%s\",\"smoothed\":", emo_expression_name(x->dominant));
+      probs(&b, x->smoothed);
+    }
+    sb_puts(&b, "}");
+  }
+  sb_puts(&b, "]}");
+  return sb_take(&b);
+}
+
+static const char *event_name(emo_event_type t) {
+  switch (t) {
+    case EMO_EVENT_NO_FACE: return "no_face";
+    case EMO_EVENT_TRACK_START: return "track_start";
+    case EMO_EVENT_TRACK_END: return "track_end";
+    default: return "unknown";
+  }
+}
+
+char *emo_event_json(const emo_event *e) {
+  if (!e) return NULL;
+  sb b = {0};
+  sb_printf(&b, "{\"type\":\"event\",\"event\":\"%s\"", event_name(e->type));
+  if (e->type != EMO_EVENT_NO_FACE) sb_printf(&b, ",\"track_id\":%d", e->track_id);
+  sb_puts(&b, ",\"start\":");
+  sb_json_float(&b, e->start, 3);
+  if (e->type != EMO_EVENT_TRACK_START) {
+    sb_puts(&b, ",\"end\":");
+    sb_json_float(&b, e->end, 3);
+  }
+  sb_puts(&b, "}");
+  return sb_take(&b);
+}
+
+char *emo_summary_json(const emo_video_summary *s) {
+  if (!s) return NULL;
+  sb b = {0};
+  sb_printf(&b,
+            "{\"type\":\"summary\",\"frames_analysed\":%lld,\"frames_no_face\":%lld,"
+            "\"frames_one_face\":%lld,\"frames_multi_face\":%lld,\"duration\":",
+            (long long)s->frames_analysed, (long long)s->frames_no_face,
+            (long long)s->frames_one_face, (long long)s->frames_multi_face);
+  sb_json_float(&b, s->duration, 3);
+  sb_puts(&b, ",\"no_face_spans\":[");
+  for (int i = 0; i < s->no_face_span_count; i++) {
+    sb_puts(&b, i ? ",[" : "[");
+    sb_json_float(&b, s->no_face_spans[i].start, 3);
+    sb_puts(&b, ",");
+    sb_json_float(&b, s->no_face_spans[i].end, 3);
+    sb_puts(&b, "]");
+  }
+  sb_printf(&b, "],\"track_count\":%d,\"tracks\":[", s->track_count);
+  for (int i = 0; i < s->track_count; i++) {
+    const emo_track_summary *t = &s->tracks[i];
+    sb_printf(&b, "%s{\"track_id\":%d,\"first\":", i ? "," : "", t->track_id);
+    sb_json_float(&b, t->first_t, 3);
+    sb_puts(&b, ",\"last\":");
+    sb_json_float(&b, t->last_t, 3);
+    sb_printf(&b, ",\"frames\":%lld", (long long)t->frames);
+    if (t->dominant >= 0) {
+      sb_puts(&b, ",\"mean_expression\":");
+      probs(&b, t->mean_expression);
+      sb_printf(&b, ",\"dominant\":\"%s\"", emo_expression_name(t->dominant));
+    }
+    sb_puts(&b, "}");
+  }
+  sb_puts(&b, "]}");
+  return sb_take(&b);
+}
+
+const char *emo_csv_header(void) {
+  return "t,frame,track_id,x,y,w,h,score,detected,angry,disgust,fear,happy,sad,surprise,"
+         "neutral,dominant\n";
+}
+
+char *emo_frame_csv(const emo_frame_result *f) {
+  if (!f) return NULL;
+  sb b = {0};
+  sb_puts(&b, "");
+  for (int i = 0; i < f->face_count; i++) {
+    const emo_track_face *x = &f->faces[i];
+    sb_printf(&b, "%.3f,%lld,%d,%.1f,%.1f,%.1f,%.1f,%.4f,%d", f->t, (long long)f->frame,
+              x->track_id, x->box[0], x->box[1], x->box[2], x->box[3], x->score, x->detected);
+    for (int k = 0; k < EMO_EXPR_COUNT; k++) sb_printf(&b, ",%.4f", x->expression[k]);
+    sb_printf(&b, ",%s\n", x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
+  }
+  return sb_take(&b);
+}

@@ -1,0 +1,461 @@
+/* analyze_video.c: the video timeline: emo_stream_begin / push / end (frame in, result out,
+ * usable on a live source) and emo_analyze_video (a file, URL or device, built on them).
+ *
+ * Per analysed frame:
+ *  - the detector runs when the schedule says so (every params.detect_every frames, or
+ *    adaptively: at once when a track is new, lost or its optical flow is unsure; every
+ *    ADAPT_EMPTY frames while no one is on screen; up to ADAPT_MAX frames apart while every
+ *    track follows confidently); detections update the tracker (pipeline/tracker.c:
+ *    optimal assignment, re-identification by face embedding only when a track is born or
+ *    an association is ambiguous);
+ *  - on the other frames each visible track's box moves by pyramidal Lucas-Kanade flow
+ *    (vision/optical_flow.c) between the previous and the current frame;
+ *  - every visible face gets its expression, and its track a smoothed distribution;
+ *  - spans with no face become no_face events, tracks starting/ending track events.
+ * Nothing is kept per frame beyond the tracker's state: memory stays flat over hours. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "media/video_decode.h"
+#include "media/video_encode.h"
+#include "output/annotate.h"
+#include "pipeline/internal.h"
+#include "pipeline/tracker.h"
+#include "vision/face_embed.h"
+#include "vision/optical_flow.h"
+
+#define ADAPT_MAX 8        /* most frames between detections when all tracks are confident */
+#define ADAPT_EMPTY 3      /* frames between detections while nobody is visible */
+#define FLOW_LOW 0.5f      /* below this flow confidence the detector runs on the next frame */
+#define FLOW_LOST 0.15f    /* below this the box is not trusted at all: detect this frame */
+#define FLOW_MAX_SIDE 640  /* optical flow works on frames downscaled to this longer side */
+#define FLOW_LEVELS 3
+#define MAX_EVENTS 512     /* events one frame can produce (bounded by the track capacity) */
+#define BIRTH_SCORE 0.65f  /* a detection starts a new track only above this score; below it
+                              it may only continue a visible track (hysteresis: a face that
+                              is already followed keeps params.score_threshold) */
+
+struct emoi_stream {
+  trk_state *trk;
+  of_pyramid *pyr[2];
+  int cur;                 /* index of the current frame's pyramid */
+  int have_prev;
+  int64_t index;           /* frames pushed */
+  int since_detect;        /* analysed frames since the detector last ran */
+  int force_detect;
+  double first_t, last_t, last_dt;
+  int in_no_face;
+  double no_face_start;
+  emo_track_face *faces;   /* (max_faces,) */
+  emo_event events[MAX_EVENTS];
+  int n_events;
+  emo_event *spans;        /* no-face spans for the summary (grows by doubling) */
+  int n_spans, cap_spans;
+  int64_t n_frames, n0, n1, n2;
+  emo_frame_result frame;
+  emo_video_summary summary;
+  /* embedding callback arguments, valid during one push */
+  const uint8_t *rgb;
+  int w, h, stride;
+  const bf_detection *dets;
+};
+
+void emoi_stream_free(struct emoi_stream **ps) {
+  if (!ps || !*ps) return;
+  struct emoi_stream *s = *ps;
+  trk_destroy(&s->trk);
+  of_pyramid_destroy(&s->pyr[0]);
+  of_pyramid_destroy(&s->pyr[1]);
+  free(s->faces);
+  free(s->spans);
+  free(s);
+  *ps = NULL;
+}
+
+static int push_event(struct emoi_stream *s, const emo_event *e) {
+  if (s->n_events >= MAX_EVENTS) return EMO_ELIMIT;
+  s->events[s->n_events++] = *e;
+  return EMO_OK;
+}
+
+static int add_span(struct emoi_stream *s, double start, double end) {
+  if (s->n_spans == s->cap_spans) {
+    int cap = s->cap_spans ? 2 * s->cap_spans : 16;
+    emo_event *n = realloc(s->spans, (size_t)cap * sizeof *n);
+    if (!n) return EMO_ENOMEM;
+    s->spans = n;
+    s->cap_spans = cap;
+  }
+  emo_event e = {EMO_EVENT_NO_FACE, start, end, 0};
+  s->spans[s->n_spans++] = e;
+  return push_event(s, &e);
+}
+
+int emo_stream_begin(emo_context *c) {
+  if (!c) return EMO_EINVAL;
+  emoi_err err = {{0}};
+  struct emoi_stream *s = c->stream;
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s) return emoi_ctx_fail(c, EMO_ENOMEM, &err);
+    c->stream = s;
+    trk_params tp = trk_params_default();
+    tp.timeout = c->params.track_timeout;
+    tp.reid_threshold = c->params.reid_threshold;
+    tp.smoothing = c->params.smoothing;
+    tp.max_tracks = c->params.max_faces < TRK_MAX_TRACKS ? c->params.max_faces : TRK_MAX_TRACKS;
+    int rc = trk_create(&tp, &s->trk, &err);
+    if (rc == EMO_OK) rc = of_pyramid_create(&s->pyr[0], &err);
+    if (rc == EMO_OK) rc = of_pyramid_create(&s->pyr[1], &err);
+    s->faces = calloc((size_t)c->params.max_faces, sizeof *s->faces);
+    if (rc == EMO_OK && !s->faces) rc = EMO_ENOMEM;
+    if (rc != EMO_OK) {
+      emoi_stream_free(&c->stream);
+      return emoi_ctx_fail(c, rc, &err);
+    }
+  }
+  trk_reset(s->trk);
+  s->cur = 0;
+  s->have_prev = 0;
+  s->index = 0;
+  s->since_detect = 0;
+  s->force_detect = 1;
+  s->first_t = s->last_t = s->last_dt = 0.0;
+  s->in_no_face = 0;
+  s->n_events = 0;
+  s->n_spans = 0;
+  s->n_frames = s->n0 = s->n1 = s->n2 = 0;
+  memset(&s->frame, 0, sizeof s->frame);
+  memset(&s->summary, 0, sizeof s->summary);
+  return EMO_OK;
+}
+
+/* trk_embed_fn: the embedding of detection i of the frame being pushed. */
+static int embed_detection(void *user, int i, float *out) {
+  emo_context *c = user;
+  struct emoi_stream *s = c->stream;
+  emoi_err err = {{0}};
+  if (!c->plans[EMOI_NET_EMBED]) return EMO_EUNSUPPORTED; /* reid off: tracker uses IoU only */
+  return fem_embed(c->plans[EMOI_NET_EMBED], c->model->graphs[EMOI_NET_EMBED], s->rgb, s->w,
+                   s->h, s->stride, &s->dets[i], out, &err);
+}
+
+static float iou_xywh_corners(const float *b, const bf_detection *d) {
+  float ix0 = fmaxf(b[0], d->x0), iy0 = fmaxf(b[1], d->y0);
+  float ix1 = fminf(b[0] + b[2], d->x1), iy1 = fminf(b[1] + b[3], d->y1);
+  if (ix1 <= ix0 || iy1 <= iy0) return 0.0f;
+  float inter = (ix1 - ix0) * (iy1 - iy0);
+  float uni = b[2] * b[3] + (d->x1 - d->x0) * (d->y1 - d->y0) - inter;
+  return uni > 0.0f ? inter / uni : 0.0f;
+}
+
+/* Drops weak detections that overlap no visible track (see BIRTH_SCORE); returns the count. */
+static int filter_births(const struct emoi_stream *s, bf_detection *dets, int n) {
+  int kept = 0;
+  for (int i = 0; i < n; i++) {
+    int keep = dets[i].score >= BIRTH_SCORE;
+    for (int k = 0; !keep && k < trk_count(s->trk); k++)
+      keep = iou_xywh_corners(trk_get(s->trk, k)->box, &dets[i]) > 0.3f;
+    if (keep) dets[kept++] = dets[i];
+  }
+  return kept;
+}
+
+/* Decides whether the detector runs on this frame. */
+static int should_detect(const emo_context *c, const struct emoi_stream *s) {
+  if (s->force_detect || !s->have_prev) return 1;
+  int k = c->params.detect_every;
+  if (k > 0) return s->since_detect >= k;
+  if (trk_count(s->trk) == 0) return s->since_detect >= ADAPT_EMPTY;
+  return s->since_detect >= ADAPT_MAX;
+}
+
+static void track_to_face(const trk_track *t, emo_track_face *f) {
+  memset(f, 0, sizeof *f);
+  f->track_id = t->id;
+  memcpy(f->box, t->box, sizeof f->box);
+  f->score = t->score;
+  memcpy(f->keypoints, t->kp, sizeof f->keypoints);
+  memcpy(f->smoothed, t->smoothed, sizeof f->smoothed);
+  f->detected = t->detected_now;
+  f->dominant = -1;
+}
+
+static void face_to_detection(const emo_track_face *f, bf_detection *d) {
+  d->x0 = f->box[0];
+  d->y0 = f->box[1];
+  d->x1 = f->box[0] + f->box[2];
+  d->y1 = f->box[1] + f->box[3];
+  memcpy(d->kp, f->keypoints, sizeof d->kp);
+  d->score = f->score;
+}
+
+int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
+                    const emo_frame_result **out) {
+  if (!c || !out) return EMO_EINVAL;
+  *out = NULL;
+  emoi_err err = {{0}};
+  if (!c->stream) {
+    int rc = emo_stream_begin(c);
+    if (rc != EMO_OK) return rc;
+  }
+  struct emoi_stream *s = c->stream;
+  if (!rgb || w <= 0 || h <= 0 || stride < 3 * w || !isfinite(t))
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  if ((int64_t)w * h > c->params.max_pixels) {
+    emoi_fail(&err, EMO_ELIMIT, "frame of %dx%d pixels exceeds max_pixels %lld", w, h,
+              (long long)c->params.max_pixels);
+    return emoi_ctx_fail(c, EMO_ELIMIT, &err);
+  }
+  if (s->n_frames == 0) s->first_t = t;
+  if (t < s->last_t && s->n_frames) t = s->last_t; /* timestamps never go back */
+  if (s->n_frames) s->last_dt = t - s->last_t;
+  s->n_events = 0;
+  s->rgb = rgb;
+  s->w = w;
+  s->h = h;
+  s->stride = stride;
+
+  int rc;
+  int next = s->have_prev ? 1 - s->cur : s->cur;
+  rc = of_pyramid_build(s->pyr[next], rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, &err);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+
+  int detect = should_detect(c, s);
+  if (!detect) {
+    /* Move every visible track by optical flow; a lost box makes this a detection frame. */
+    float worst = 1.0f;
+    for (int i = 0; i < trk_count(s->trk); i++) {
+      const trk_track *tr = trk_get(s->trk, i);
+      of_box_result fr;
+      if (of_track_box(s->pyr[s->cur], s->pyr[next], tr->box, &fr) != EMO_OK) {
+        worst = 0.0f;
+        break;
+      }
+      if (fr.confidence < worst) worst = fr.confidence;
+      trk_set_box(s->trk, i, fr.box, fr.dx, fr.dy, fr.scale);
+    }
+    if (worst < FLOW_LOST) detect = 1;
+    else {
+      if (worst < FLOW_LOW) s->force_detect = 1;
+      rc = trk_update_flow(s->trk, t);
+      if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    }
+  }
+  if (detect) {
+    emo_detector used;
+    int n = emoi_detect(c, rgb, w, h, stride, 0, &used, &err);
+    if (n < 0) return emoi_ctx_fail(c, n, &err);
+    n = filter_births(s, c->dets, n);
+    s->dets = c->dets;
+    rc = trk_update_detections(s->trk, t, c->dets, n, embed_detection, c, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    s->since_detect = 0;
+    s->force_detect = 0;
+    /* New tracks are confirmed on the next frame. */
+    for (int i = 0; i < trk_count(s->trk); i++)
+      if (trk_get(s->trk, i)->frames <= 1) s->force_detect = 1;
+  } else {
+    s->since_detect++;
+  }
+  s->cur = next;
+  s->have_prev = 1;
+
+  /* Tracker events of this frame. */
+  const emo_event *tev = NULL;
+  int n_tev = trk_events(s->trk, &tev);
+  for (int i = 0; i < n_tev; i++) push_event(s, &tev[i]);
+
+  /* Expressions of the visible faces. */
+  int n = trk_count(s->trk);
+  if (n > c->params.max_faces) n = c->params.max_faces;
+  for (int i = 0; i < n; i++) {
+    emo_track_face *f = &s->faces[i];
+    track_to_face(trk_get(s->trk, i), f);
+    bf_detection d;
+    face_to_detection(f, &d);
+    rc = emoi_expression(c, rgb, w, h, stride, &d, f->expression, &f->dominant, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    if (f->dominant >= 0) {
+      trk_add_expression(s->trk, i, t, f->expression);
+      memcpy(f->smoothed, trk_get(s->trk, i)->smoothed, sizeof f->smoothed);
+    }
+  }
+
+  /* No-face spans and statistics. */
+  if (n == 0 && !s->in_no_face) {
+    s->in_no_face = 1;
+    s->no_face_start = t;
+    emoi_log(&c->params, EMO_LOG_INFO, "no face from %.3f s", t);
+  } else if (n > 0 && s->in_no_face) {
+    s->in_no_face = 0;
+    rc = add_span(s, s->no_face_start, t);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  }
+  s->n_frames++;
+  if (n == 0) s->n0++;
+  else if (n == 1) s->n1++;
+  else s->n2++;
+  s->last_t = t;
+
+  emo_frame_result *fr = &s->frame;
+  fr->t = t;
+  fr->frame = s->index++;
+  fr->width = w;
+  fr->height = h;
+  fr->detector_ran = detect;
+  fr->face_count = n;
+  fr->faces = s->faces;
+  fr->event_count = s->n_events;
+  fr->events = s->events;
+  c->last_error[0] = 0;
+  *out = fr;
+  return EMO_OK;
+}
+
+int emo_stream_end(emo_context *c, const emo_frame_result **last,
+                   const emo_video_summary **summary) {
+  if (!c) return EMO_EINVAL;
+  if (last) *last = NULL;
+  if (summary) *summary = NULL;
+  emoi_err err = {{0}};
+  if (!c->stream) {
+    int rc = emo_stream_begin(c);
+    if (rc != EMO_OK) return rc;
+  }
+  struct emoi_stream *s = c->stream;
+  s->n_events = 0;
+  /* The last frame lasts one frame interval. */
+  double end = s->last_t + (s->last_dt > 0 ? s->last_dt : 0.0);
+  int rc = trk_finish(s->trk, end);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  const emo_event *tev = NULL;
+  int n_tev = trk_events(s->trk, &tev);
+  for (int i = 0; i < n_tev; i++) push_event(s, &tev[i]);
+  if (s->in_no_face && s->n_frames) {
+    s->in_no_face = 0;
+    rc = add_span(s, s->no_face_start, end);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  }
+  emo_frame_result *fr = &s->frame;
+  memset(fr, 0, sizeof *fr);
+  fr->t = end;
+  fr->frame = -1;
+  fr->event_count = s->n_events;
+  fr->events = s->events;
+  emo_video_summary *sm = &s->summary;
+  sm->frames_analysed = s->n_frames;
+  sm->frames_no_face = s->n0;
+  sm->frames_one_face = s->n1;
+  sm->frames_multi_face = s->n2;
+  sm->duration = s->n_frames ? end - s->first_t : 0.0;
+  sm->no_face_span_count = s->n_spans;
+  sm->no_face_spans = s->spans;
+  sm->track_count = trk_summaries(s->trk, &sm->tracks);
+  if (last) *last = fr;
+  if (summary) *summary = sm;
+  return EMO_OK;
+}
+
+/* Draws the frame's faces (box, id, dominant expression) onto a copy for --annotate. */
+static void annotate(uint8_t *rgb, int w, int h, int stride, const emo_frame_result *f) {
+  for (int i = 0; i < f->face_count; i++) {
+    const emo_track_face *x = &f->faces[i];
+    uint8_t col[3], black[3] = {0, 0, 0};
+    ann_color_for_id(x->track_id, col);
+    ann_rect(rgb, w, h, stride, x->box, col, 3);
+    char label[64];
+    snprintf(label, sizeof label, "#%d %s", x->track_id,
+             x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
+    int y = (int)x->box[1] - 18;
+    ann_text(rgb, w, h, stride, (int)x->box[0], y < 0 ? 0 : y, label, col, black, 2);
+  }
+}
+
+int emo_analyze_video(emo_context *c, const char *url, emo_frame_fn on_frame, void *user,
+                      const emo_video_summary **summary) {
+  if (!c || !url) return EMO_EINVAL;
+  if (summary) *summary = NULL;
+  emoi_err err = {{0}};
+  vid_reader *r = NULL;
+  vid_writer *wr = NULL;
+  uint8_t *canvas = NULL;
+  int rc = vid_open(url, c->params.max_pixels, c->params.analysis_fps, 1, &r, &err);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  vid_info info;
+  vid_get_info(r, &info);
+  rc = emo_stream_begin(c);
+  if (rc != EMO_OK) goto done;
+  if (c->params.annotate_path) {
+    double fps = c->params.analysis_fps > 0 ? c->params.analysis_fps
+                                            : (info.fps > 0 ? info.fps : 30.0);
+    /* Audio is copied from the input when it is a file with audio (a device or a live
+     * stream cannot be opened twice). */
+    const char *audio = info.has_audio && info.duration > 0 && strncmp(url, "/dev/", 5) != 0 &&
+                                !strstr(url, "://")
+                            ? url
+                            : NULL;
+    rc = vidw_open(c->params.annotate_path, audio, info.width, info.height, fps, &wr, &err);
+    if (rc != EMO_OK) goto fail;
+    canvas = malloc((size_t)info.width * (size_t)info.height * 3);
+    if (!canvas) {
+      rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for the annotated frame");
+      goto fail;
+    }
+  }
+  int stopped = 0, read_rc;
+  vid_frame vf;
+  while (!stopped && (read_rc = vid_read(r, &vf, &err)) == 1) {
+    const emo_frame_result *fr = NULL;
+    rc = emo_stream_push(c, vf.rgb, vf.width, vf.height, (int)vf.stride, vf.t, &fr);
+    if (rc != EMO_OK) goto done; /* message already in the context */
+    ((emo_frame_result *)fr)->frame = vf.index;
+    ((emo_frame_result *)fr)->media_duration = info.duration;
+    if (wr && vf.width == info.width && vf.height == info.height) {
+      for (int y = 0; y < vf.height; y++)
+        memcpy(canvas + (size_t)y * (size_t)vf.width * 3, vf.rgb + (size_t)y * (size_t)vf.stride,
+               (size_t)vf.width * 3);
+      annotate(canvas, vf.width, vf.height, vf.width * 3, fr);
+      rc = vidw_write(wr, canvas, vf.width * 3, vf.t, &err);
+      if (rc != EMO_OK) goto fail;
+    }
+    if (on_frame && on_frame(fr, user)) stopped = 1;
+  }
+  if (!stopped && read_rc < 0) rc = read_rc; /* the stream broke: report after the summary */
+  else rc = EMO_OK;
+  {
+    emoi_err read_err = err;
+    const emo_frame_result *last = NULL;
+    int erc = emo_stream_end(c, &last, summary);
+    if (erc != EMO_OK) {
+      rc = erc;
+      goto done;
+    }
+    ((emo_frame_result *)last)->media_duration = info.duration;
+    if (on_frame) on_frame(last, user);
+    err = read_err;
+  }
+  if (wr) {
+    emoi_err werr = {{0}};
+    int wrc = vidw_close(&wr, &werr);
+    if (wrc != EMO_OK && rc == EMO_OK) {
+      rc = wrc;
+      err = werr;
+    }
+  }
+  if (rc != EMO_OK) goto fail;
+  goto done;
+fail:
+  emoi_ctx_fail(c, rc, &err);
+done:
+  if (wr) {
+    emoi_err ignored;
+    vidw_close(&wr, &ignored);
+  }
+  free(canvas);
+  vid_close(&r);
+  return rc;
+}

@@ -1,0 +1,514 @@
+/* tracker.c: the face tracker's state machine (see tracker.h for the behaviour).
+ *
+ * Memory: the live tracks, the per-frame scratch (IoU and cost matrices, embeddings of this
+ * frame's detections) and the event list are allocated by trk_create. Two arrays grow, by
+ * doubling, only when something new happens: the per-id summaries (a new id) and the list of
+ * ended tracks kept for re-identification (bounded by TRK_MAX_ENDED; the oldest is dropped). */
+#include "pipeline/tracker.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/assignment.h"
+
+typedef struct trk_ended {
+  int id;
+  double last_t;
+  float emb[FEM_DIM];
+} trk_ended;
+
+typedef struct trk_rec { /* per-id expression sums */
+  double sum[EMO_EXPR_COUNT];
+  int64_t n;
+} trk_rec;
+
+struct trk_state {
+  trk_params p;
+  trk_track *live; /* (p.max_tracks) live tracks, n_live used, in no particular order */
+  int n_live;
+  int vis[TRK_MAX_TRACKS]; /* (n_vis) indices into live of the visible tracks, by id */
+  int n_vis;
+  int next_id;
+  /* per id, index id - 1 */
+  emo_track_summary *sum; /* (cap_ids) */
+  trk_rec *rec;           /* (cap_ids) */
+  int n_ids, cap_ids;
+  trk_ended *ended; /* (cap_ended) oldest first */
+  int n_ended, cap_ended;
+  emo_event *ev; /* (cap_ev) events of the last call */
+  int n_ev, cap_ev;
+  /* per-frame scratch */
+  float iou[TRK_MAX_TRACKS][TRK_MAX_TRACKS];   /* (dets, live tracks) */
+  float cost[TRK_MAX_TRACKS * TRK_MAX_TRACKS]; /* (dets, live tracks) */
+  int r2c[TRK_MAX_TRACKS];
+  int matched[TRK_MAX_TRACKS]; /* per live track: 1 when matched this frame */
+  int flag[TRK_MAX_TRACKS];    /* per det: needs an embedding */
+  int has_emb[TRK_MAX_TRACKS]; /* per det */
+  int valid[TRK_MAX_TRACKS];   /* per det: finite, non-empty box (others are ignored) */
+  int tried[TRK_MAX_TRACKS];   /* per det: the callback was called this frame */
+  float (*det_emb)[FEM_DIM];   /* (TRK_MAX_TRACKS, FEM_DIM) */
+};
+
+trk_params trk_params_default(void) {
+  trk_params p = {1.0, 0.3f, 0.6f, 0.5f, TRK_MAX_TRACKS};
+  return p;
+}
+
+static float dot(const float *a, const float *b) {
+  return fem_similarity(a, b);
+}
+
+static void normalize(float *v) {
+  double ss = 0.0;
+  for (int k = 0; k < FEM_DIM; k++) ss += (double)v[k] * v[k];
+  if (!(ss > 0.0)) return;
+  float inv = (float)(1.0 / sqrt(ss));
+  for (int k = 0; k < FEM_DIM; k++) v[k] *= inv;
+}
+
+/* IoU of a track box (x, y, w, h) and a detection (corners). */
+static float box_iou(const float a[4], const bf_detection *b) {
+  float ix0 = fmaxf(a[0], b->x0), iy0 = fmaxf(a[1], b->y0);
+  float ix1 = fminf(a[0] + a[2], b->x1), iy1 = fminf(a[1] + a[3], b->y1);
+  float iw = ix1 - ix0, ih = iy1 - iy0;
+  if (!(iw > 0.0f) || !(ih > 0.0f)) return 0.0f;
+  float inter = iw * ih;
+  float u = a[2] * a[3] + (b->x1 - b->x0) * (b->y1 - b->y0) - inter;
+  return u > 0.0f ? inter / u : 0.0f;
+}
+
+int trk_create(const trk_params *p, trk_state **out, emoi_err *err) {
+  if (!out) return emoi_fail(err, EMO_EINVAL, "tracker: NULL output");
+  *out = NULL;
+  trk_params q = p ? *p : trk_params_default();
+  if (!(q.timeout >= 0.0) || !isfinite(q.timeout))
+    return emoi_fail(err, EMO_EINVAL, "tracker: track_timeout %g must be >= 0", q.timeout);
+  if (!(q.iou_min > 0.0f && q.iou_min <= 1.0f))
+    return emoi_fail(err, EMO_EINVAL, "tracker: iou_min %g must be in (0, 1]", q.iou_min);
+  if (isnan(q.reid_threshold)) return emoi_fail(err, EMO_EINVAL, "tracker: reid_threshold is NaN");
+  if (!(q.smoothing >= 0.0f) || !isfinite(q.smoothing))
+    return emoi_fail(err, EMO_EINVAL, "tracker: smoothing %g must be >= 0", q.smoothing);
+  if (q.max_tracks < 1 || q.max_tracks > TRK_MAX_TRACKS)
+    return emoi_fail(err, EMO_EINVAL, "tracker: max_tracks %d must be in 1..%d", q.max_tracks,
+                     TRK_MAX_TRACKS);
+  trk_state *s = calloc(1, sizeof *s);
+  if (!s) return emoi_fail(err, EMO_ENOMEM, "tracker: out of memory");
+  s->p = q;
+  s->live = calloc((size_t)q.max_tracks, sizeof *s->live);
+  s->cap_ev = 2 * q.max_tracks + 2 * TRK_MAX_TRACKS;
+  s->ev = calloc((size_t)s->cap_ev, sizeof *s->ev);
+  s->det_emb = calloc(TRK_MAX_TRACKS, sizeof *s->det_emb);
+  if (!s->live || !s->ev || !s->det_emb) {
+    trk_destroy(&s);
+    return emoi_fail(err, EMO_ENOMEM, "tracker: out of memory");
+  }
+  s->next_id = 1;
+  *out = s;
+  return EMO_OK;
+}
+
+void trk_destroy(trk_state **ps) {
+  if (!ps || !*ps) return;
+  trk_state *s = *ps;
+  free(s->live);
+  free(s->sum);
+  free(s->rec);
+  free(s->ended);
+  free(s->ev);
+  free(s->det_emb);
+  free(s);
+  *ps = NULL;
+}
+
+void trk_reset(trk_state *s) {
+  if (!s) return;
+  s->n_live = s->n_vis = s->n_ids = s->n_ended = s->n_ev = 0;
+  s->next_id = 1;
+}
+
+static void push_event(trk_state *s, emo_event_type type, double start, double end, int id) {
+  if (s->n_ev >= s->cap_ev) return; /* cannot happen: cap_ev bounds ends + starts per call */
+  emo_event *e = &s->ev[s->n_ev++];
+  e->type = type;
+  e->start = start;
+  e->end = end;
+  e->track_id = id;
+}
+
+static void rebuild_visible(trk_state *s) {
+  s->n_vis = 0;
+  for (int k = 0; k < s->n_live; k++) {
+    if (!s->live[k].visible) continue;
+    int j = s->n_vis++;
+    while (j > 0 && s->live[s->vis[j - 1]].id > s->live[k].id) {
+      s->vis[j] = s->vis[j - 1];
+      j--;
+    }
+    s->vis[j] = k;
+  }
+}
+
+/* Appends to the ended list, dropping the oldest when full. Returns 0 or EMO_ENOMEM. */
+static int remember_ended(trk_state *s, const trk_track *tr) {
+  if (!tr->has_emb) return 0;
+  if (s->n_ended == TRK_MAX_ENDED) {
+    memmove(s->ended, s->ended + 1, (size_t)(TRK_MAX_ENDED - 1) * sizeof *s->ended);
+    s->n_ended--;
+  }
+  if (s->n_ended == s->cap_ended) {
+    int cap = s->cap_ended ? 2 * s->cap_ended : 8;
+    if (cap > TRK_MAX_ENDED) cap = TRK_MAX_ENDED;
+    trk_ended *e = realloc(s->ended, (size_t)cap * sizeof *e);
+    if (!e) return EMO_ENOMEM;
+    s->ended = e;
+    s->cap_ended = cap;
+  }
+  trk_ended *e = &s->ended[s->n_ended++];
+  e->id = tr->id;
+  e->last_t = tr->last_seen_t;
+  memcpy(e->emb, tr->emb, sizeof e->emb);
+  return 0;
+}
+
+/* Ends live track k (event, ended list) and removes it from live (order not kept; the
+ * matched flags move along). */
+static int end_track(trk_state *s, int k) {
+  trk_track *tr = &s->live[k];
+  push_event(s, EMO_EVENT_TRACK_END, tr->span_t, tr->last_seen_t, tr->id);
+  int rc = remember_ended(s, tr);
+  s->n_live--;
+  if (k != s->n_live) {
+    s->live[k] = s->live[s->n_live];
+    s->matched[k] = s->matched[s->n_live];
+  }
+  return rc;
+}
+
+static void count_frame(trk_state *s, trk_track *tr, double t) {
+  tr->last_seen_t = t;
+  tr->frames++;
+  emo_track_summary *su = &s->sum[tr->id - 1];
+  su->last_t = t;
+  su->frames = tr->frames;
+}
+
+static void take_detection(trk_state *s, trk_track *tr, const bf_detection *d, double t) {
+  tr->box[0] = d->x0;
+  tr->box[1] = d->y0;
+  tr->box[2] = d->x1 - d->x0;
+  tr->box[3] = d->y1 - d->y0;
+  memcpy(tr->kp, d->kp, sizeof tr->kp);
+  tr->score = d->score;
+  tr->visible = 1;
+  tr->alive = 1;
+  tr->detected_now = 1;
+  tr->last_det_t = t;
+  count_frame(s, tr, t);
+}
+
+/* Blends a confirmed embedding into the track's appearance. */
+static void blend_emb(trk_track *tr, const float *e) {
+  if (!tr->has_emb) {
+    memcpy(tr->emb, e, sizeof tr->emb);
+    tr->has_emb = 1;
+    return;
+  }
+  for (int k = 0; k < FEM_DIM; k++) tr->emb[k] = 0.8f * tr->emb[k] + 0.2f * e[k];
+  normalize(tr->emb);
+}
+
+static int new_id(trk_state *s, double t) {
+  if (s->n_ids == s->cap_ids) {
+    int cap = s->cap_ids ? 2 * s->cap_ids : 16;
+    emo_track_summary *su = realloc(s->sum, (size_t)cap * sizeof *su);
+    if (!su) return EMO_ENOMEM;
+    s->sum = su;
+    trk_rec *r = realloc(s->rec, (size_t)cap * sizeof *r);
+    if (!r) return EMO_ENOMEM;
+    s->rec = r;
+    s->cap_ids = cap;
+  }
+  int id = s->next_id++;
+  s->n_ids = id;
+  emo_track_summary *su = &s->sum[id - 1];
+  memset(su, 0, sizeof *su);
+  su->track_id = id;
+  su->first_t = su->last_t = t;
+  su->dominant = -1;
+  memset(&s->rec[id - 1], 0, sizeof s->rec[id - 1]);
+  return id;
+}
+
+/* Embedding of detection i, once per frame; EMO_EUNSUPPORTED from the callback means "no
+ * embedding available" (the association goes on without appearance). */
+static int get_emb(trk_state *s, int i, trk_embed_fn embed, void *user, emoi_err *err) {
+  if (s->tried[i] || !embed) return EMO_OK;
+  s->tried[i] = 1;
+  int rc = embed(user, i, s->det_emb[i]);
+  if (rc == EMO_EUNSUPPORTED) return EMO_OK;
+  if (rc < 0) return emoi_fail(err, rc, "tracker: embedding of detection %d failed", i);
+  s->has_emb[i] = 1;
+  return EMO_OK;
+}
+
+/* Starts a track for detection d (a new id, or id revived from the ended list when >= 0). */
+static int start_track(trk_state *s, const bf_detection *d, int i, double t, int revive_id,
+                       int revive_slot) {
+  if (s->n_live == s->p.max_tracks) { /* make room: end the longest-lost track */
+    int victim = -1;
+    for (int k = 0; k < s->n_live; k++)
+      if (!s->live[k].visible && !s->matched[k] &&
+          (victim < 0 || s->live[k].last_seen_t < s->live[victim].last_seen_t))
+        victim = k;
+    if (victim < 0) return 0; /* all visible: drop this detection */
+    int rc = end_track(s, victim);
+    if (rc) return rc;
+  }
+  int id = revive_id;
+  if (id < 0) {
+    id = new_id(s, t);
+    if (id < 0) return id;
+  }
+  trk_track *tr = &s->live[s->n_live];
+  s->matched[s->n_live] = 1;
+  s->n_live++;
+  memset(tr, 0, sizeof *tr);
+  tr->id = id;
+  tr->first_t = s->sum[id - 1].first_t;
+  tr->frames = s->sum[id - 1].frames;
+  tr->span_t = t;
+  if (revive_slot >= 0) {
+    memcpy(tr->emb, s->ended[revive_slot].emb, sizeof tr->emb);
+    tr->has_emb = 1;
+    memmove(s->ended + revive_slot, s->ended + revive_slot + 1,
+            (size_t)(s->n_ended - revive_slot - 1) * sizeof *s->ended);
+    s->n_ended--;
+  }
+  if (s->has_emb[i]) blend_emb(tr, s->det_emb[i]);
+  take_detection(s, tr, d, t);
+  push_event(s, EMO_EVENT_TRACK_START, t, t, id);
+  return 0;
+}
+
+/* Ends lost tracks unseen for longer than the timeout. */
+static int expire(trk_state *s, double t) {
+  for (int k = 0; k < s->n_live;) {
+    trk_track *tr = &s->live[k];
+    if (!tr->visible && t - tr->last_seen_t > s->p.timeout) {
+      int rc = end_track(s, k);
+      if (rc) return rc;
+    } else {
+      k++;
+    }
+  }
+  return 0;
+}
+
+int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int n,
+                          trk_embed_fn embed, void *user, emoi_err *err) {
+  if (!s || (n > 0 && !dets) || n < 0 || !isfinite(t))
+    return emoi_fail(err, EMO_EINVAL, "tracker: invalid detection frame");
+  s->n_ev = 0;
+  if (n > TRK_MAX_TRACKS) n = TRK_MAX_TRACKS;
+  for (int k = 0; k < s->n_live; k++) s->matched[k] = 0;
+  int rc = expire(s, t);
+  if (rc) goto nomem;
+  const int nl = s->n_live;
+  const float gap = TRK_AMBIG_MARGIN;
+
+  /* IoU of every (detection, live track) pair; which detections need an embedding */
+  for (int i = 0; i < n; i++) {
+    const bf_detection *d = &dets[i];
+    s->has_emb[i] = 0;
+    s->tried[i] = 0;
+    s->flag[i] = 0;
+    s->valid[i] = isfinite(d->x0) && isfinite(d->y0) && isfinite(d->x1) && isfinite(d->y1) &&
+                  d->x1 > d->x0 && d->y1 > d->y0;
+    for (int j = 0; j < nl; j++) s->iou[i][j] = s->valid[i] ? box_iou(s->live[j].box, d) : 0.0f;
+  }
+  for (int i = 0; i < n; i++) { /* a detection overlapping two tracks alike, or a lost one */
+    int b1 = -1;
+    float v1 = 0.0f, v2 = 0.0f;
+    for (int j = 0; j < nl; j++) {
+      float v = s->iou[i][j];
+      if (v < s->p.iou_min) continue;
+      if (b1 < 0 || v > v1) {
+        v2 = b1 < 0 ? 0.0f : v1;
+        v1 = v;
+        b1 = j;
+      } else if (v > v2) {
+        v2 = v;
+      }
+    }
+    if (b1 >= 0 && ((v2 >= s->p.iou_min && v1 - v2 < gap) || !s->live[b1].visible)) s->flag[i] = 1;
+  }
+  for (int j = 0; j < nl; j++) { /* two detections competing for one track */
+    int b1 = -1, b2 = -1;
+    for (int i = 0; i < n; i++) {
+      float v = s->iou[i][j];
+      if (v < s->p.iou_min) continue;
+      if (b1 < 0 || v > s->iou[b1][j]) {
+        b2 = b1;
+        b1 = i;
+      } else if (b2 < 0 || v > s->iou[b2][j]) {
+        b2 = i;
+      }
+    }
+    if (b2 >= 0 && s->iou[b1][j] - s->iou[b2][j] < gap) s->flag[b1] = s->flag[b2] = 1;
+  }
+  for (int i = 0; i < n; i++)
+    if (s->flag[i] && (rc = get_emb(s, i, embed, user, err)) != EMO_OK) return rc;
+
+  /* costs: 1 - IoU, or the mean of 1 - IoU and 1 - cosine when both sides have an
+   * appearance; a lost track is continued only by a face that looks like it */
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < nl; j++) {
+      float v = s->iou[i][j], c = INFINITY;
+      if (v >= s->p.iou_min) {
+        c = 1.0f - v;
+        if (s->has_emb[i] && s->live[j].has_emb) {
+          float cs = dot(s->det_emb[i], s->live[j].emb);
+          c = (!s->live[j].visible && cs < s->p.reid_threshold)
+                  ? INFINITY
+                  : 0.5f * (1.0f - v) + 0.5f * (1.0f - cs);
+        }
+      }
+      s->cost[i * nl + j] = c;
+    }
+  rc = asg_solve(s->cost, n, nl, 2.0f, s->r2c);
+  if (rc < 0) return emoi_fail(err, rc, "tracker: assignment failed");
+
+  for (int i = 0; i < n; i++) {
+    int j = s->r2c[i];
+    if (j < 0) continue;
+    trk_track *tr = &s->live[j];
+    if (s->has_emb[i] && (!tr->has_emb || dot(s->det_emb[i], tr->emb) >= s->p.reid_threshold))
+      blend_emb(tr, s->det_emb[i]);
+    take_detection(s, tr, &dets[i], t);
+    s->matched[j] = 1;
+  }
+  for (int j = 0; j < nl; j++)
+    if (!s->matched[j]) {
+      s->live[j].visible = 0;
+      s->live[j].detected_now = 0;
+    }
+
+  /* unmatched detections: take back a lost or ended track that looks the same, else a new id */
+  for (int i = 0; i < n; i++) {
+    if (s->r2c[i] >= 0 || !s->valid[i]) continue;
+    if ((rc = get_emb(s, i, embed, user, err)) != EMO_OK) return rc;
+    int best_live = -1, best_end = -1;
+    float best = -2.0f;
+    if (s->has_emb[i]) {
+      for (int j = 0; j < s->n_live; j++) {
+        if (s->matched[j] || !s->live[j].has_emb) continue;
+        float cs = dot(s->det_emb[i], s->live[j].emb);
+        if (cs > best) best = cs, best_live = j, best_end = -1;
+      }
+      for (int e = 0; e < s->n_ended; e++) {
+        float cs = dot(s->det_emb[i], s->ended[e].emb);
+        if (cs > best) best = cs, best_end = e, best_live = -1;
+      }
+    }
+    if (best >= s->p.reid_threshold && best_live >= 0) {
+      trk_track *tr = &s->live[best_live];
+      blend_emb(tr, s->det_emb[i]);
+      take_detection(s, tr, &dets[i], t);
+      s->matched[best_live] = 1;
+    } else if (best >= s->p.reid_threshold && best_end >= 0) {
+      rc = start_track(s, &dets[i], i, t, s->ended[best_end].id, best_end);
+      if (rc) goto nomem;
+    } else {
+      rc = start_track(s, &dets[i], i, t, -1, -1);
+      if (rc) goto nomem;
+    }
+  }
+  rebuild_visible(s);
+  return EMO_OK;
+nomem:
+  rebuild_visible(s);
+  return emoi_fail(err, EMO_ENOMEM, "tracker: out of memory");
+}
+
+int trk_update_flow(trk_state *s, double t) {
+  if (!s || !isfinite(t)) return EMO_EINVAL;
+  s->n_ev = 0;
+  for (int k = 0; k < s->n_live; k++) {
+    trk_track *tr = &s->live[k];
+    tr->detected_now = 0;
+    if (tr->visible) count_frame(s, tr, t);
+  }
+  int rc = expire(s, t);
+  rebuild_visible(s);
+  return rc ? EMO_ENOMEM : EMO_OK;
+}
+
+void trk_set_box(trk_state *s, int idx, const float box[4], float dx, float dy, float scale) {
+  if (!s || !box || idx < 0 || idx >= s->n_vis) return;
+  if (!isfinite(box[0]) || !isfinite(box[1]) || !isfinite(box[2]) || !isfinite(box[3]) ||
+      !isfinite(dx) || !isfinite(dy) || !isfinite(scale))
+    return;
+  trk_track *tr = &s->live[s->vis[idx]];
+  float cx = tr->box[0] + 0.5f * tr->box[2], cy = tr->box[1] + 0.5f * tr->box[3];
+  for (int k = 0; k < BF_KEYPOINTS; k++) {
+    tr->kp[k][0] = cx + dx + scale * (tr->kp[k][0] - cx);
+    tr->kp[k][1] = cy + dy + scale * (tr->kp[k][1] - cy);
+  }
+  memcpy(tr->box, box, sizeof tr->box);
+}
+
+void trk_add_expression(trk_state *s, int idx, double t, const float probs[EMO_EXPR_COUNT]) {
+  if (!s || !probs || idx < 0 || idx >= s->n_vis) return;
+  trk_track *tr = &s->live[s->vis[idx]];
+  trk_rec *r = &s->rec[tr->id - 1];
+  emo_track_summary *su = &s->sum[tr->id - 1];
+  r->n++;
+  int dom = 0;
+  for (int k = 0; k < EMO_EXPR_COUNT; k++) {
+    r->sum[k] += probs[k];
+    su->mean_expression[k] = (float)(r->sum[k] / (double)r->n);
+    if (su->mean_expression[k] > su->mean_expression[dom]) dom = k;
+  }
+  su->dominant = dom;
+  double alpha = 1.0;
+  if (tr->has_expr && s->p.smoothing > 0.0f) {
+    double dt = t - tr->expr_t;
+    alpha = dt > 0.0 ? 1.0 - exp(-dt / s->p.smoothing) : 0.0;
+  }
+  for (int k = 0; k < EMO_EXPR_COUNT; k++)
+    tr->smoothed[k] += (float)(alpha * ((double)probs[k] - tr->smoothed[k]));
+  if (!tr->has_expr) memcpy(tr->smoothed, probs, sizeof tr->smoothed);
+  tr->has_expr = 1;
+  tr->expr_t = t;
+}
+
+int trk_count(const trk_state *s) {
+  return s ? s->n_vis : 0;
+}
+
+const trk_track *trk_get(const trk_state *s, int idx) {
+  if (!s || idx < 0 || idx >= s->n_vis) return NULL;
+  return &s->live[s->vis[idx]];
+}
+
+int trk_events(const trk_state *s, const emo_event **ev) {
+  if (ev) *ev = s ? s->ev : NULL;
+  return s ? s->n_ev : 0;
+}
+
+int trk_finish(trk_state *s, double t) {
+  (void)t; /* every live track ends at its last time seen */
+  if (!s) return EMO_EINVAL;
+  s->n_ev = 0;
+  int rc = 0;
+  while (s->n_live > 0)
+    if (end_track(s, s->n_live - 1)) rc = EMO_ENOMEM;
+  rebuild_visible(s);
+  return rc;
+}
+
+int trk_summaries(const trk_state *s, const emo_track_summary **out) {
+  if (out) *out = s ? s->sum : NULL;
+  return s ? s->n_ids : 0;
+}

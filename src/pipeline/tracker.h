@@ -1,0 +1,131 @@
+/* tracker.h: multi-face tracking for video: gives every person a stable id across frames.
+ * On detection frames, detections are associated with live tracks by box overlap (IoU) with
+ * an optimal assignment (pipeline/assignment.h); a face embedding (vision/face_embed.h),
+ * computed through a caller callback only when a track is born or an association is
+ * ambiguous, resolves crossings and re-identifies people who come back after their track
+ * ended. Between detections the caller moves boxes (optical flow) with trk_set_box. Also keeps
+ * per-track expression statistics (mean, exponential smoothing) and emits track start/end
+ * events. Running the detector, the embedding network and the flow is left to the caller
+ * (pipeline/analyze_video.c). The association scheme is SORT's (Bewley et al., "Simple Online
+ * and Realtime Tracking", ICIP 2016) without the Kalman filter (flow predicts the boxes),
+ * with DeepSORT-style appearance (Wojke et al., ICIP 2017) used sparingly.
+ *
+ * Track life: a detection that matches no track starts one at once (no tentative period:
+ * for video sampled at a few frames per second a second confirming detection would delay or
+ * lose short appearances; the detector's score threshold already filters). A track missed
+ * by a detection frame becomes "lost": it is not reported (trk_count/trk_get) nor moved by
+ * flow, but a later detection can take it back (by IoU, confirmed by the embedding when one
+ * is available). A lost track unseen for longer than params.timeout ends (event TRACK_END,
+ * end = last time seen); its embedding joins a list of the 256 most recently ended tracks,
+ * and a newborn face whose embedding has cosine similarity >= reid_threshold with one of them
+ * takes that id back (event TRACK_START again, with the same id). So an id may have several
+ * start/end spans; its summary covers them all. Ids start at 1 and are never given to a
+ * different track. */
+#ifndef EMO_PIPELINE_TRACKER_H
+#define EMO_PIPELINE_TRACKER_H
+
+#include <stdint.h>
+
+#include "core/err.h"
+#include "emo.h"
+#include "vision/blazeface.h"
+#include "vision/face_embed.h"
+
+#define TRK_MAX_TRACKS 64     /* live tracks (visible + lost) at most; detections used per frame */
+#define TRK_MAX_ENDED 256     /* ended tracks remembered for re-identification */
+#define TRK_AMBIG_MARGIN 0.3f /* IoU gap below which two candidates are "ambiguous" */
+
+typedef struct trk_params {
+  double timeout;       /* seconds a lost track waits before it ends (emo_params.track_timeout) */
+  float iou_min;        /* least IoU for a detection to continue a track, in (0, 1] (0.3) */
+  float reid_threshold; /* cosine similarity to re-identify (emo_params.reid_threshold) */
+  float smoothing;      /* time constant of the smoothed expression, s; 0 = none */
+  int max_tracks;       /* live tracks at most, 1..TRK_MAX_TRACKS */
+} trk_params;
+
+/* timeout 1 s, iou_min 0.3, reid_threshold 0.6, smoothing 0.5 s, max_tracks 64. */
+trk_params trk_params_default(void);
+
+typedef struct trk_track {
+  int id;                    /* >= 1 */
+  int alive;                 /* 1 (tracks returned by trk_get are live) */
+  float box[4];              /* x, y, width, height in image pixels (as emo_track_face and
+                                vision/optical_flow.h; detections' corners are converted) */
+  float kp[BF_KEYPOINTS][2]; /* keypoints, image pixels */
+  float score;               /* score of the last detection */
+  double first_t;            /* first time this id was seen (over all its spans) */
+  double span_t;             /* start of the current span (last TRACK_START) */
+  double last_seen_t;        /* last frame it was present (detected or moved by flow) */
+  double last_det_t;         /* last frame it was detected */
+  int64_t frames;            /* frames present, over all spans */
+  int has_emb;               /* emb is set */
+  float emb[FEM_DIM];        /* L2-normalised appearance (running blend of confirmed embeddings) */
+  float smoothed[EMO_EXPR_COUNT]; /* exponentially smoothed expression (valid if has_expr) */
+  int has_expr;
+  double expr_t;    /* time of the last expression sample */
+  int detected_now; /* 1: box from this frame's detector; 0: moved by flow */
+  int visible;      /* internal: 0 while lost */
+} trk_track;
+
+typedef struct trk_state trk_state;
+
+/* Allocates a tracker (fixed capacity) into *out (caller frees with trk_destroy). Returns
+ * EMO_OK, EMO_EINVAL (params out of range, named in err) or EMO_ENOMEM. */
+int trk_create(const trk_params *p, trk_state **out, emoi_err *err);
+/* Frees *s and sets it to NULL; safe on NULL. */
+void trk_destroy(trk_state **s);
+/* Forgets every track, id and statistic (ids restart at 1); keeps the allocations. */
+void trk_reset(trk_state *s);
+
+/* Computes the L2-normalised FEM_DIM embedding of detection det_index (of the dets passed to
+ * trk_update_detections) into out; returns 0 or a negative status. EMO_EUNSUPPORTED means
+ * "no embedding available" (e.g. re-identification is off): the tracker goes on with IoU
+ * alone; any other negative status aborts the update and is returned. */
+typedef int (*trk_embed_fn)(void *user, int det_index, float *out);
+
+/* A detection frame at media time t (non-decreasing): dets (n, image pixels, borrowed; only
+ * the first TRK_MAX_TRACKS are used) are associated with the live tracks; see the file
+ * comment. embed may be NULL (no appearance: no re-identification, IoU only); it is called
+ * at most once per detection per frame, and only for newborn faces, ambiguous associations
+ * (a detection overlapping two tracks, or two detections one track, with IoUs closer than
+ * TRK_AMBIG_MARGIN) and detections about to continue a lost track. Events of this call:
+ * trk_events. Detections with a non-finite or empty box are ignored. Returns EMO_OK, EMO_EINVAL,
+ * EMO_ENOMEM or the callback's error. */
+int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int n,
+                          trk_embed_fn embed, void *user, emoi_err *err);
+
+/* A flow frame at time t: the caller has already moved each visible track (trk_set_box).
+ * Counts the frame for visible tracks, ends lost tracks past the timeout, sets
+ * detected_now = 0. Returns EMO_OK or EMO_EINVAL (t not finite). */
+int trk_update_flow(trk_state *s, double t);
+
+/* Moves visible track idx (0 <= idx < trk_count) to box (x, y, w, h) and its keypoints by
+ * the flow's motion: kp' = c + (dx, dy) + scale * (kp - c), c the old box centre (as
+ * of_track_box's of_box_result: box, dx, dy, scale). Ignores a
+ * bad idx or a non-finite box. */
+void trk_set_box(trk_state *s, int idx, const float box[4], float dx, float dy, float scale);
+
+/* Records this frame's expression (7 probabilities) of visible track idx at time t: adds to
+ * the id's mean, and smooths: smoothed += alpha * (probs - smoothed), alpha = 1 -
+ * exp(-dt / smoothing), dt since the track's previous sample (the first sample is taken as
+ * is; smoothing 0 = no smoothing). */
+void trk_add_expression(trk_state *s, int idx, double t, const float probs[EMO_EXPR_COUNT]);
+
+/* Visible tracks of the current frame, ordered by id. trk_get returns NULL for a bad idx. */
+int trk_count(const trk_state *s);
+const trk_track *trk_get(const trk_state *s, int idx);
+
+/* Events produced by the last update/finish call (ends before starts, except a lost track
+ * ended early to make room for a newborn one when max_tracks are live); *ev owned by s, valid
+ * until the next call. Returns their count. */
+int trk_events(const trk_state *s, const emo_event **ev);
+
+/* Ends every live track (events, end = last time seen). Time t is that of the last frame. */
+int trk_finish(trk_state *s, double t);
+
+/* One summary per id ever given (index id - 1, ordered by id): first/last time, frames,
+ * mean expression (all 0 and dominant -1 without samples). *out owned by s. Returns the
+ * count. */
+int trk_summaries(const trk_state *s, const emo_track_summary **out);
+
+#endif
