@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "emo.h"
@@ -296,6 +297,46 @@ static void cli_video(void) {
   remove(csv);
 }
 
+/* A video with garbage in the middle: every decodable frame analysed, the damage reported,
+ * exit status 1, and the JSON Lines valid up to the end (including the summary). */
+static void cli_damaged(void) {
+  size_t n = 0;
+  unsigned char *v = th_read_file(th_data("video/single_face.mp4"), &n);
+  CHECK(v != NULL && n > 20000, "read single_face.mp4");
+  if (!v) return;
+  unsigned st = 7;
+  for (size_t i = n / 2; i < n / 2 + 3000; i++) v[i] = (unsigned char)th_randf(&st, 0, 255);
+  char in[256], out[256], cmd[1024];
+  snprintf(in, sizeof in, "/tmp/emo-test-damaged-%d.mp4", (int)getpid());
+  snprintf(out, sizeof out, "/tmp/emo-test-damaged-%d.jsonl", (int)getpid());
+  FILE *f = fopen(in, "wb");
+  if (f) {
+    fwrite(v, 1, n, f);
+    fclose(f);
+  }
+  free(v);
+  snprintf(cmd, sizeof cmd, "'%s/emo' video -q -o '%s' '%s' 2>/dev/null", EMO_BINARY_DIR, out, in);
+  int rc = system(cmd);
+  CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "damaged video: exit status %d, want 1",
+        WEXITSTATUS(rc));
+  char *text = (char *)th_read_file(out, &n);
+  CHECK(text != NULL, "damaged video: no output");
+  if (text) {
+    text[n] = 0;
+    int frames = 0, bad = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+      size_t l = strlen(line);
+      if (l < 2 || line[0] != '{' || line[l - 1] != '}') bad++;
+      if (strstr(line, "\"type\":\"frame\"")) frames++;
+    }
+    printf("damaged video: %d frames analysed, %d malformed lines\n", frames, bad);
+    CHECK(bad == 0 && frames >= 40, "damaged video: %d frames, %d malformed lines", frames, bad);
+    free(text);
+  }
+  remove(in);
+  remove(out);
+}
+
 int main(void) {
   if (!th_data("video")) th_skip("../shared/data is absent (set EMO_SHARED_DATA)");
   if (!th_models_ready()) th_skip("models are not in the cache: run `emo models fetch`");
@@ -313,6 +354,7 @@ int main(void) {
   else
     CHECK(0, "could not cut the identity photos");
   cli_video();
+  cli_damaged();
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   return th_finish("test_video");

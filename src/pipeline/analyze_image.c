@@ -120,10 +120,10 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
   return bf_weighted_nms(c->dets, n, p->nms_iou_threshold, p->max_faces);
 }
 
-int emoi_expression(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                    const bf_detection *d, float probs[EMO_EXPR_COUNT], int *dominant,
-                    emoi_err *err) {
-  const emo_params *p = &c->params;
+/* One face with the given plans (FER, face-api; either may be unused). */
+static int expression_one(const emo_params *p, nn_plan *fer, nn_plan *fa, const uint8_t *rgb,
+                          int w, int h, int stride, const bf_detection *d,
+                          float probs[EMO_EXPR_COUNT], int *dominant, emoi_err *err) {
   *dominant = -1;
   for (int k = 0; k < EMO_EXPR_COUNT; k++) probs[k] = 0.0f;
   if (p->expression == EMO_EXPRESSION_NONE) return EMO_OK;
@@ -131,9 +131,8 @@ int emoi_expression(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   int rc = EMO_OK;
   int use_fer = p->expression != EMO_EXPRESSION_FACEAPI;
   int use_fa = p->expression != EMO_EXPRESSION_FER;
-  if (use_fer) rc = fe_classify(FE_NET_FER, c->plans[EMOI_NET_FER], rgb, w, h, stride, d, a, err);
-  if (rc == EMO_OK && use_fa)
-    rc = fe_classify(FE_NET_FACEAPI, c->plans[EMOI_NET_FACEAPI], rgb, w, h, stride, d, b, err);
+  if (use_fer) rc = fe_classify(FE_NET_FER, fer, rgb, w, h, stride, d, a, err);
+  if (rc == EMO_OK && use_fa) rc = fe_classify(FE_NET_FACEAPI, fa, rgb, w, h, stride, d, b, err);
   if (rc != EMO_OK) return rc;
   int best = 0;
   for (int k = 0; k < EMO_EXPR_COUNT; k++) {
@@ -141,6 +140,52 @@ int emoi_expression(emo_context *c, const uint8_t *rgb, int w, int h, int stride
     if (probs[k] > probs[best]) best = k;
   }
   *dominant = best;
+  return EMO_OK;
+}
+
+typedef struct expr_job {
+  emo_context *c;
+  const uint8_t *rgb;
+  int w, h, stride;
+  const bf_detection *dets;
+  float (*probs)[EMO_EXPR_COUNT];
+  int *dominant;
+  int rc; /* first failure (written once) */
+  emoi_err err;
+} expr_job;
+
+/* pthreadpool task: face i on whichever worker plan set is free (at most n_workers tasks
+ * run at once, so one always is). */
+static void expr_task(void *arg, size_t i) {
+  expr_job *j = arg;
+  emo_context *c = j->c;
+  int slot = 0;
+  while (__atomic_exchange_n(&c->worker_busy[slot], 1, __ATOMIC_ACQUIRE))
+    slot = (slot + 1) % c->n_workers;
+  emoi_err err = {{0}};
+  int rc = expression_one(&c->params, c->expr_plans[slot][0], c->expr_plans[slot][1], j->rgb,
+                          j->w, j->h, j->stride, &j->dets[i], j->probs[i], &j->dominant[i], &err);
+  __atomic_store_n(&c->worker_busy[slot], 0, __ATOMIC_RELEASE);
+  int expected = EMO_OK;
+  if (rc != EMO_OK &&
+      __atomic_compare_exchange_n(&j->rc, &expected, rc, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    j->err = err;
+}
+
+int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                     const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT],
+                     int *dominant, emoi_err *err) {
+  if (n > 1 && c->n_workers > 1 && c->params.expression != EMO_EXPRESSION_NONE) {
+    expr_job j = {c, rgb, w, h, stride, dets, probs, dominant, EMO_OK, {{0}}};
+    pthreadpool_parallelize_1d(c->pool, expr_task, &j, (size_t)n, 0);
+    if (j.rc != EMO_OK) *err = j.err;
+    return j.rc;
+  }
+  for (int i = 0; i < n; i++) {
+    int rc = expression_one(&c->params, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI], rgb,
+                            w, h, stride, &dets[i], probs[i], &dominant[i], err);
+    if (rc != EMO_OK) return rc;
+  }
   return EMO_OK;
 }
 
@@ -172,8 +217,14 @@ int emo_analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride
       f->keypoints[k][0] = d->kp[k][0];
       f->keypoints[k][1] = d->kp[k][1];
     }
-    int rc = emoi_expression(c, rgb, w, h, stride, d, f->expression, &f->dominant, &err);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  }
+  for (int i = 0; i < n; i++) c->face_dominant[i] = -1;
+  int rc = emoi_expressions(c, rgb, w, h, stride, c->dets, n, c->face_probs, c->face_dominant,
+                            &err);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  for (int i = 0; i < n; i++) {
+    memcpy(c->faces[i].expression, c->face_probs[i], sizeof c->faces[i].expression);
+    c->faces[i].dominant = c->face_dominant[i];
   }
   c->result.width = w;
   c->result.height = h;

@@ -269,16 +269,20 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   int n_tev = trk_events(s->trk, &tev);
   for (int i = 0; i < n_tev; i++) push_event(s, &tev[i]);
 
-  /* Expressions of the visible faces. */
+  /* Expressions of the visible faces (in parallel when the context has a pool). */
   int n = trk_count(s->trk);
   if (n > c->params.max_faces) n = c->params.max_faces;
   for (int i = 0; i < n; i++) {
+    track_to_face(trk_get(s->trk, i), &s->faces[i]);
+    face_to_detection(&s->faces[i], &c->face_dets[i]);
+  }
+  rc = emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, c->face_probs, c->face_dominant,
+                        &err);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  for (int i = 0; i < n; i++) {
     emo_track_face *f = &s->faces[i];
-    track_to_face(trk_get(s->trk, i), f);
-    bf_detection d;
-    face_to_detection(f, &d);
-    rc = emoi_expression(c, rgb, w, h, stride, &d, f->expression, &f->dominant, &err);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    memcpy(f->expression, c->face_probs[i], sizeof f->expression);
+    f->dominant = c->face_dominant[i];
     if (f->dominant >= 0) {
       trk_add_expression(s->trk, i, t, f->expression);
       memcpy(f->smoothed, trk_get(s->trk, i)->smoothed, sizeof f->smoothed);

@@ -47,8 +47,12 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
       goto fail;
     }
   }
-  c->faces = calloc((size_t)c->params.max_faces, sizeof *c->faces);
-  if (!c->faces) {
+  size_t mf = (size_t)c->params.max_faces;
+  c->faces = calloc(mf, sizeof *c->faces);
+  c->face_dets = calloc(mf, sizeof *c->face_dets);
+  c->face_probs = calloc(mf, sizeof *c->face_probs);
+  c->face_dominant = calloc(mf, sizeof *c->face_dominant);
+  if (!c->faces || !c->face_dets || !c->face_probs || !c->face_dominant) {
     rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for %d faces", c->params.max_faces);
     goto fail;
   }
@@ -57,6 +61,16 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
     if (!model->graphs[i]) continue;
     rc = nn_plan_create(model->graphs[i], backend, c->pool, &c->plans[i], &err);
     if (rc != EMO_OK) goto fail;
+  }
+  if (c->pool) {
+    c->n_workers = threads < EMOI_MAX_WORKERS ? threads : EMOI_MAX_WORKERS;
+    const emoi_net nets[2] = {EMOI_NET_FER, EMOI_NET_FACEAPI};
+    for (int wk = 0; wk < c->n_workers; wk++)
+      for (int k = 0; k < 2; k++) {
+        if (!model->graphs[nets[k]]) continue;
+        rc = nn_plan_create(model->graphs[nets[k]], backend, NULL, &c->expr_plans[wk][k], &err);
+        if (rc != EMO_OK) goto fail;
+      }
   }
   *out = c;
   return EMO_OK;
@@ -71,8 +85,13 @@ void emo_context_destroy(emo_context **pc) {
   emo_context *c = *pc;
   emoi_stream_free(&c->stream);
   for (int i = 0; i < EMOI_NET_COUNT; i++) nn_plan_destroy(&c->plans[i]);
+  for (int wk = 0; wk < EMOI_MAX_WORKERS; wk++)
+    for (int k = 0; k < 2; k++) nn_plan_destroy(&c->expr_plans[wk][k]);
   if (c->pool) pthreadpool_destroy(c->pool);
   free(c->faces);
+  free(c->face_dets);
+  free(c->face_probs);
+  free(c->face_dominant);
   free(c);
   *pc = NULL;
 }

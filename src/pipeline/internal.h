@@ -29,13 +29,24 @@ struct emo_model {
   bf_anchor anchors_full[2304];
 };
 
+#define EMOI_MAX_WORKERS 16 /* expression plans for faces classified in parallel */
+
 struct emo_context {
   emo_model *model; /* borrowed */
   emo_params params;
   pthreadpool_t pool; /* NULL when single-threaded */
   nn_plan *plans[EMOI_NET_COUNT];
+  /* Single-threaded copies of the expression plans, one set per pool thread, so that the
+   * faces of a frame are classified in parallel (coarse grain beats splitting each small
+   * network's ops across threads). n_workers = 0 without a pool. */
+  nn_plan *expr_plans[EMOI_MAX_WORKERS][2];
+  int n_workers;
+  int worker_busy[EMOI_MAX_WORKERS]; /* slot in use, taken with an atomic exchange */
   bf_detection dets[BF_MAX_ANCHORS * 2]; /* candidates of up to two detectors */
   emo_face *faces;                       /* (max_faces,) */
+  bf_detection *face_dets;               /* (max_faces,) faces to classify (video) */
+  float (*face_probs)[EMO_EXPR_COUNT];   /* (max_faces, 7) */
+  int *face_dominant;                    /* (max_faces,) */
   emo_image_result result;
   struct emoi_stream *stream; /* video state, created by the first emo_stream_begin */
   char last_error[512];
@@ -47,11 +58,12 @@ struct emo_context {
 int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling,
                 emo_detector *used, emoi_err *err);
 
-/* Classifies the expression of detection d with the params' expression model(s) into probs
- * and returns the dominant class (or -1 with EMO_EXPRESSION_NONE) through *dominant. */
-int emoi_expression(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                    const bf_detection *d, float probs[EMO_EXPR_COUNT], int *dominant,
-                    emoi_err *err);
+/* Classifies the expression of detections dets (n) with the params' expression model(s) into
+ * probs[i] and dominant[i] (-1 with EMO_EXPRESSION_NONE); faces run in parallel when the
+ * context has a thread pool. */
+int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                     const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT],
+                     int *dominant, emoi_err *err);
 
 /* Frees the video state (analyze_video.c). */
 void emoi_stream_free(struct emoi_stream **s);
