@@ -55,6 +55,7 @@ static const net_desc nets[EMOI_NET_COUNT] = {
     {EMOI_NET_FER, "fer_mini_xception", "64x64x1", EMO_DETECTOR_SHORT, EMO_EXPRESSION_FER},
     {EMOI_NET_FACEAPI, "faceapi_expression", "112x112x3", EMO_DETECTOR_SHORT,
      EMO_EXPRESSION_FACEAPI},
+    {EMOI_NET_EMBED, "faceres_embedding", "224x224x3", EMO_DETECTOR_SHORT, EMO_EXPRESSION_NONE},
 };
 
 static char last_log[512];
@@ -529,6 +530,8 @@ int main(int argc, char **argv) {
     p.models_dir = o.models_dir;
     p.detector = nets[k].detector;
     p.expression = nets[k].expression;
+    p.reid = nets[k].net == EMOI_NET_EMBED;
+    p.voice = 0;
     p.log = keep_log;
     if (!dir[0]) emo_models_dir(&p, dir, sizeof dir);
     last_log[0] = 0;

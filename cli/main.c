@@ -4,6 +4,7 @@
  *
  *   emo image [options] FILE...     analyse photos, one JSON object per line
  *   emo video [options] FILE|URL    a per-frame timeline of tracked faces (JSON Lines)
+ *   emo audio [options] FILE|URL    speech segments with speaker, emotion and prosody
  *   emo models fetch | list | dir   manage the model cache
  *   emo version
  */
@@ -28,6 +29,7 @@ static void usage(FILE *f) {
   fputs(
       "usage: emo image [options] FILE...   detect faces and expressions in photos (JSON Lines)\n"
       "       emo video [options] FILE|URL  track faces through a video (JSON Lines timeline)\n"
+      "       emo audio [options] FILE|URL  speech segments: speaker, emotion, prosody (JSON Lines)\n"
       "       emo models fetch              download the pinned models into the cache\n"
       "       emo models list               show the models, their origin and cache status\n"
       "       emo models dir                print the cache directory\n"
@@ -51,6 +53,11 @@ static void usage(FILE *f) {
       "  --csv FILE            also write one CSV row per face per frame\n"
       "  --annotate OUT.mp4    also write the video with boxes, ids and labels (audio copied)\n"
       "  --no-reid             do not load the face-embedding model (ids by overlap only)\n"
+      "  --no-voice            skip the soundtrack (no speech segments on the video timeline)\n"
+      "\n"
+      "audio options:\n"
+      "  --whole               the whole file is one segment of one speaker\n"
+      "  --rttm FILE           also write who-speaks-when as NIST RTTM\n"
       "  -q, --quiet           only errors on stderr\n"
       "  -v, --verbose         more messages on stderr\n",
       f);
@@ -80,6 +87,8 @@ static int parse_float(const char *s, float lo, float hi, float *out) {
 /* Parses the options shared by analysis commands; returns the index of the first operand,
  * or -1 after printing an error. */
 static const char *g_csv_path;
+static const char *g_rttm_path;
+static int g_whole;
 
 static int parse_options(int argc, char **argv, int i, emo_params *p, const char **out_path) {
   for (; i < argc; i++) {
@@ -143,6 +152,14 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
       if (!v) goto missing;
       p->annotate_path = v;
       i++;
+    } else if (strcmp(a, "--rttm") == 0) {
+      if (!v) goto missing;
+      g_rttm_path = v;
+      i++;
+    } else if (strcmp(a, "--whole") == 0) {
+      g_whole = 1;
+    } else if (strcmp(a, "--no-voice") == 0) {
+      p->voice = 0;
     } else if (strcmp(a, "--no-reid") == 0) {
       p->reid = 0;
     } else if (strcmp(a, "--reference") == 0) {
@@ -171,7 +188,8 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
 
 static int cmd_image(int argc, char **argv) {
   emo_params p = emo_params_default();
-  p.reid = 0; /* photos need no re-identification model */
+  p.reid = 0;  /* photos need no re-identification model */
+  p.voice = 0; /* nor speech models */
   const char *out_path = NULL;
   int first = parse_options(argc, argv, 2, &p, &out_path);
   if (first < 0) return 2;
@@ -328,6 +346,11 @@ static int cmd_video(int argc, char **argv) {
   if (rc == EMO_OK) {
     rc = emo_analyze_video(ctx, argv[first], on_frame, &vo, &sum);
     if (vo.progress) fputc('\n', stderr);
+    /* The speech of the soundtrack joins the timeline (a file without audio has none). */
+    const emo_audio_result *ar = NULL;
+    if (rc == EMO_OK && p.voice && emo_analyze_audio(ctx, argv[first], 0, &ar) == EMO_OK && ar)
+      for (int i = 0; i < ar->segment_count; i++)
+        put_line(&vo, vo.out, emo_segment_json(&ar->segments[i]));
     if (sum) put_line(&vo, vo.out, emo_summary_json(sum));
     if (rc != EMO_OK) fprintf(stderr, "emo: %s: %s\n", argv[first], emo_context_last_error(ctx));
   } else {
@@ -339,6 +362,64 @@ static int cmd_video(int argc, char **argv) {
   if (vo.out != stdout && fclose(vo.out) != 0) vo.write_failed = 1;
   if (vo.write_failed) fprintf(stderr, "emo: error writing the output\n");
   return rc != EMO_OK || vo.write_failed ? 1 : 0;
+}
+
+static int cmd_audio(int argc, char **argv) {
+  emo_params p = emo_params_default();
+  p.faces = 0;
+  const char *out_path = NULL;
+  int first = parse_options(argc, argv, 2, &p, &out_path);
+  if (first < 0) return 2;
+  if (first != argc - 1) {
+    fprintf(stderr, "emo audio: give exactly one input (see emo --help)\n");
+    return 2;
+  }
+  p.log = log_to_stderr;
+  p.log_level = (emo_log_level)g_verbosity;
+  FILE *out = stdout;
+  if (out_path && strcmp(out_path, "-") != 0 && !(out = fopen(out_path, "w"))) {
+    fprintf(stderr, "emo: cannot write %s: %s\n", out_path, strerror(errno));
+    return 1;
+  }
+  emo_model *model = NULL;
+  emo_context *ctx = NULL;
+  int rc = emo_model_load(&p, &model);
+  if (rc == EMO_OK) rc = emo_context_create(model, &p, &ctx);
+  int failed = 0;
+  if (rc == EMO_OK) {
+    const emo_audio_result *r = NULL;
+    rc = emo_analyze_audio(ctx, argv[first], g_whole, &r);
+    if (rc != EMO_OK) fprintf(stderr, "emo: %s: %s\n", argv[first], emo_context_last_error(ctx));
+    if (r) {
+      for (int i = 0; i < r->segment_count; i++) {
+        char *j = emo_segment_json(&r->segments[i]);
+        if (!j || fprintf(out, "%s\n", j) < 0) failed = 1;
+        emo_free(j);
+      }
+      char *j = emo_audio_summary_json(r);
+      if (!j || fprintf(out, "%s\n", j) < 0) failed = 1;
+      emo_free(j);
+      if (g_rttm_path) {
+        const char *base = strrchr(argv[first], '/');
+        char id[256];
+        snprintf(id, sizeof id, "%s", base ? base + 1 : argv[first]);
+        char *dot = strrchr(id, '.');
+        if (dot) *dot = 0;
+        char *t = emo_audio_rttm(r, id);
+        FILE *f = fopen(g_rttm_path, "w");
+        if (!t || !f || fputs(t, f) < 0) failed = 1;
+        if (f && fclose(f) != 0) failed = 1;
+        emo_free(t);
+        if (failed) fprintf(stderr, "emo: cannot write %s\n", g_rttm_path);
+      }
+    }
+  } else {
+    fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
+  }
+  emo_context_destroy(&ctx);
+  emo_model_destroy(&model);
+  if (out != stdout && fclose(out) != 0) failed = 1;
+  return rc != EMO_OK || failed ? 1 : 0;
 }
 
 static int cmd_models(int argc, char **argv) {
@@ -394,6 +475,7 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "image") == 0) return cmd_image(argc, argv);
   if (strcmp(cmd, "video") == 0) return cmd_video(argc, argv);
+  if (strcmp(cmd, "audio") == 0) return cmd_audio(argc, argv);
   if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("emo %s\n", EMO_VERSION_STRING);

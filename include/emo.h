@@ -139,6 +139,9 @@ typedef struct emo_params {
                                       track's id back (face embedding), default 0.55 */
   float smoothing;                 /* time constant in seconds of the per-track smoothed
                                       expression (exponential), default 0.5 */
+  int faces;                       /* 1 = load the face models (detectors, expression), default 1 */
+  int voice;                       /* 1 = load the speech models (VAD, speech emotion), default 1 */
+  double max_audio_seconds;        /* longest audio emo_analyze_audio accepts, default 7200 */
   int reid;                        /* 1 = load the face-embedding model so that a person who
                                       leaves and returns gets their id back (default 1) */
   const char *annotate_path;       /* emo_analyze_video also writes the video with boxes,
@@ -335,6 +338,73 @@ typedef int (*emo_frame_fn)(const emo_frame_result *frame, void *user);
  * break, then the error is returned (the summary and the frames delivered stay valid). */
 int emo_analyze_video(emo_context *ctx, const char *url, emo_frame_fn on_frame, void *user,
                       const emo_video_summary **summary);
+
+/* ---- Speech: voice activity, speakers, speech emotion, prosody ---------------------- */
+
+/* The 8 speech emotion classes, in output order: the facial 7 plus RAVDESS's calm. */
+typedef enum emo_speech_emotion {
+  EMO_SPEECH_ANGRY = 0,
+  EMO_SPEECH_DISGUST,
+  EMO_SPEECH_FEAR,
+  EMO_SPEECH_HAPPY,
+  EMO_SPEECH_SAD,
+  EMO_SPEECH_SURPRISE,
+  EMO_SPEECH_NEUTRAL,
+  EMO_SPEECH_CALM,
+  EMO_SPEECH_EMOTION_COUNT
+} emo_speech_emotion;
+
+/* Returns "angry" ... "calm", or "unknown". */
+const char *emo_speech_emotion_name(int emotion);
+
+typedef struct emo_prosody {
+  float f0_mean;           /* Hz over voiced frames, 0 when none */
+  float f0_min, f0_max;    /* 5th / 95th percentile of F0 (Hz): the range */
+  float energy_db;         /* mean level, dBFS */
+  float voiced_ratio;      /* fraction of voiced 10 ms frames */
+  float rate;              /* syllable nuclei per second (speaking-rate proxy) */
+} emo_prosody;
+
+typedef struct emo_speech_segment {
+  double start, end;                          /* seconds */
+  int speaker;                                /* 1, 2, ... (written "S1", "S2", ...) */
+  float emotion[EMO_SPEECH_EMOTION_COUNT];    /* probabilities */
+  int dominant;
+  emo_prosody prosody;
+} emo_speech_segment;
+
+typedef struct emo_speaker_summary {
+  int speaker;
+  double talk_time;                           /* seconds */
+  float emotion[EMO_SPEECH_EMOTION_COUNT];    /* duration-weighted mean */
+  int dominant;
+} emo_speaker_summary;
+
+typedef struct emo_audio_result {
+  double duration;                            /* seconds of audio analysed */
+  int segment_count;
+  const emo_speech_segment *segments;         /* (segment_count,) in time order */
+  int speaker_count;
+  const emo_speaker_summary *speakers;        /* (speaker_count,) */
+  float emotion[EMO_SPEECH_EMOTION_COUNT];    /* whole file, duration-weighted */
+  int dominant;                               /* -1 when there is no speech */
+} emo_audio_result;
+
+/* Decodes the audio of a file or URL (any format FFmpeg reads, or a video's audio stream),
+ * resampled to 16 kHz mono; finds speech (Silero VAD), who speaks when (diarization), the
+ * emotion of each segment (emo's own SER model) and its prosody. whole = 1 treats the file
+ * as one segment of one speaker (clip-level evaluation). *out is owned by ctx, valid until
+ * the next audio call. Silent audio is a success with no segment. */
+int emo_analyze_audio(emo_context *ctx, const char *url, int whole, const emo_audio_result **out);
+
+/* JSON of one segment: {"type":"segment","start","end","speaker":"S1","emotion":{...},
+ * "dominant","prosody":{...}}, and of the summary: {"type":"summary","duration",
+ * "speakers":[{"speaker","talk_time","emotion","dominant"}],"emotion","dominant"}. */
+char *emo_segment_json(const emo_speech_segment *s);
+char *emo_audio_summary_json(const emo_audio_result *r);
+
+/* RTTM (NIST) lines of the result, one SPEAKER line per segment, file_id as given. */
+char *emo_audio_rttm(const emo_audio_result *r, const char *file_id);
 
 /* ---- Output ------------------------------------------------------------------------ */
 

@@ -76,7 +76,7 @@ static void test_manifest(void) {
   CHECK(emoi_manifest_find("nope") == NULL, "unknown name found");
   CHECK(emoi_manifest_find(NULL) == NULL, "NULL name found");
   const emoi_manifest *m = emoi_manifest_get(NULL);
-  CHECK(m && m->version == 1 && m->n_packages == 3, "packages %d", m ? m->n_packages : -1);
+  CHECK(m && m->version == 1 && m->n_packages == 4, "packages %d", m ? m->n_packages : -1);
 }
 
 static void test_sha256(void) {

@@ -847,8 +847,49 @@ static void test_names_blob(void) {
         "attr default");
 }
 
+/* SLICE and SQRT (added for the ONNX reader): backend comparison on awkward shapes, plus
+ * known values through the reference kernel directly. */
+static void test_slice_sqrt(void) {
+  in_spec sp = S(IN_GRAPH, 4, 1, 7, 13, 3);
+  nn_attr a = nn_attr_default();
+  int64_t b[4] = {0, 2, 1, 1}, en[4] = {1, 7, 12, 3};
+  for (int d = 0; d < 4; d++) a.slice_begin[d] = b[d], a.slice_end[d] = en[d];
+  op_case("slice_4d", NN_OP_SLICE, &a, 1, &sp, 0);
+  in_spec s1 = S(IN_GRAPH, 1, 127, 0, 0, 0);
+  nn_attr a1 = nn_attr_default();
+  a1.slice_begin[0] = 126;
+  a1.slice_end[0] = 127;
+  op_case("slice_last1", NN_OP_SLICE, &a1, 1, &s1, 0);
+  in_spec q = S(IN_GRAPH, 2, 7, 13, 0, 0);
+  q.lo = 0;
+  q.hi = 9;
+  op_case("sqrt_7x13", NN_OP_SQRT, &a, 1, &q, 0);
+  /* known values */
+  float xv[6] = {0, 1, 2, 3, 4, 5}, yv[2] = {0}, sv[3] = {0};
+  nn_tensor x = {NN_F32, 2, {2, 3}, {12, 4}, xv}, y = {NN_F32, 2, {2, 1}, {4, 4}, yv};
+  nn_node nd;
+  memset(&nd, 0, sizeof nd);
+  nd.op = NN_OP_SLICE;
+  nd.n_in = nd.n_out = 1;
+  nd.attr = nn_attr_default();
+  nd.attr.slice_begin[0] = 0, nd.attr.slice_end[0] = 2, nd.attr.slice_begin[1] = 2, nd.attr.slice_end[1] = 3;
+  nd.name = "slice";
+  const nn_tensor *ins[1] = {&x};
+  nn_tensor *outs[1] = {&y};
+  emoi_err e = {{0}};
+  CHECK(nn_ref_run_node(&nd, ins, outs, &e) == 0 && yv[0] == 2 && yv[1] == 5, "slice values %g %g", yv[0], yv[1]);
+  float qv[3] = {0, 4, 2.25f};
+  nn_tensor qx = {NN_F32, 1, {3}, {4}, qv}, qy = {NN_F32, 1, {3}, {4}, sv};
+  nd.op = NN_OP_SQRT;
+  nd.attr = nn_attr_default();
+  ins[0] = &qx;
+  outs[0] = &qy;
+  CHECK(nn_ref_run_node(&nd, ins, outs, &e) == 0 && sv[0] == 0 && sv[1] == 2 && sv[2] == 1.5f, "sqrt values");
+}
+
 int main(void) {
   test_names_blob();
+  test_slice_sqrt();
   test_same_padding();
   test_known_values();
   test_conv();

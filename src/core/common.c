@@ -50,6 +50,9 @@ emo_params emo_params_default(void) {
   p.reid_threshold = 0.55f;
   p.smoothing = 0.5f;
   p.reid = 1;
+  p.faces = 1;
+  p.voice = 1;
+  p.max_audio_seconds = 7200.0;
   p.annotate_path = NULL;
   p.log = NULL;
   p.log_user = NULL;

@@ -29,7 +29,8 @@ static const char *const op_names[NN_OP_COUNT] = {
     "CONV2D",  "DEPTHWISE_CONV2D", "FULLY_CONNECTED", "ADD",        "SUB",        "MUL",
     "DIV",     "MAXIMUM",          "MINIMUM",         "RELU",       "RELU6",      "SIGMOID",
     "TANH",    "LEAKY_RELU",       "PRELU",           "SOFTMAX",    "MAX_POOL2D", "AVG_POOL2D",
-    "MEAN",    "PAD",              "RESHAPE",         "CONCAT",     "RESIZE_BILINEAR"};
+    "MEAN",    "PAD",              "RESHAPE",         "CONCAT",     "RESIZE_BILINEAR",
+    "SLICE",   "SQRT"};
 
 const char *nn_op_name(nn_op op) {
   if ((int)op < 0 || op >= NN_OP_COUNT) return "UNKNOWN_OP";
@@ -690,7 +691,7 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
       return EMO_OK;
     }
     case NN_OP_RELU: case NN_OP_RELU6: case NN_OP_SIGMOID: case NN_OP_TANH:
-    case NN_OP_LEAKY_RELU:
+    case NN_OP_LEAKY_RELU: case NN_OP_SQRT:
       *orank = x->rank;
       memcpy(oshape, x->shape, sizeof x->shape);
       return EMO_OK;
@@ -856,6 +857,19 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
       if (oshape[0] * oshape[1] * oshape[2] * oshape[3] > NN_MAX_NUMEL)
         return NODE_FAIL(EMO_ELIMIT, "output too large");
       *orank = 4;
+      return EMO_OK;
+    }
+    case NN_OP_SLICE: {
+      if (x->rank < 1) return NODE_FAIL(EMO_EMODEL, "cannot slice a scalar");
+      for (int i = 0; i < x->rank; i++) {
+        if (a->slice_begin[i] < 0 || a->slice_end[i] < a->slice_begin[i] ||
+            a->slice_end[i] > x->shape[i])
+          return NODE_FAIL(EMO_EMODEL, "slice [%lld, %lld) outside dimension %d of size %lld",
+                           (long long)a->slice_begin[i], (long long)a->slice_end[i], i,
+                           (long long)x->shape[i]);
+        oshape[i] = a->slice_end[i] - a->slice_begin[i];
+      }
+      *orank = x->rank;
       return EMO_OK;
     }
     default: break;

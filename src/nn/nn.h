@@ -62,6 +62,9 @@ typedef enum nn_op {
   NN_OP_RESIZE_BILINEAR,   /* in: x (N,H,W,C) [, size (2,) int32 const] -> (N,out_h,out_w,C);
                               attr.out_h/out_w (0 = take them from the size input),
                               attr.align_corners / half_pixel_centers as in TensorFlow */
+  NN_OP_SLICE,             /* attr.slice_begin/slice_end per dimension (0 <= begin <= end <=
+                              dim, step 1; nn/onnx_reader.c resolves negatives) -> end - begin */
+  NN_OP_SQRT,              /* unary, same shape */
   NN_OP_COUNT
 } nn_op;
 
@@ -93,6 +96,7 @@ typedef struct nn_attr {
   float alpha;                  /* LEAKY_RELU */
   int out_h, out_w;             /* RESIZE_BILINEAR output size */
   int align_corners, half_pixel_centers; /* RESIZE_BILINEAR sampling (TensorFlow's flags) */
+  int64_t slice_begin[NN_MAX_RANK], slice_end[NN_MAX_RANK]; /* SLICE: [begin, end) per dim */
 } nn_attr;
 
 nn_attr nn_attr_default(void);
@@ -201,6 +205,8 @@ typedef struct nn_plan_stats {
   int n_xnn_runs;      /* XNNPACK runtimes (maximal runs of supported nodes) */
   int n_xnn_rejected;  /* nodes mapped to XNNPACK that XNNPACK refused (now on reference) */
   int xnn_unavailable; /* 1 when xnn_initialize failed (everything on reference) */
+  int n_nodes_winograd; /* 3x3 convolutions on the Winograd path (nn/winograd.c), each a
+                           step of its own; n_nodes = xnn + ref + winograd */
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);

@@ -165,6 +165,7 @@ static void unary(const nn_node *node, const nn_tensor *x, nn_tensor *y) {
       case NN_OP_SIGMOID: v = (float)(1.0 / (1.0 + exp(-(double)v))); break;
       case NN_OP_TANH: v = (float)tanh((double)v); break;
       case NN_OP_LEAKY_RELU: v = v >= 0 ? v : v * node->attr.alpha; break;
+      case NN_OP_SQRT: v = sqrtf(v); break;
       default: break;
     }
     Y[i] = v;
@@ -333,6 +334,28 @@ static void resize_bilinear(const nn_attr *a, const nn_tensor *x, nn_tensor *y) 
     }
 }
 
+/* Copies the box [slice_begin, slice_end) of x into y (both dense, row-major). */
+static void slice(const nn_attr *a, const nn_tensor *x, nn_tensor *y) {
+  int r = x->rank;
+  int64_t xst[NN_MAX_RANK], s = 1, idx[NN_MAX_RANK] = {0};
+  for (int d = r - 1; d >= 0; d--) {
+    xst[d] = s;
+    s *= x->shape[d];
+  }
+  const float *X = x->data;
+  float *Y = y->data;
+  int64_t n = numel(y);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t o = 0;
+    for (int d = 0; d < r; d++) o += (idx[d] + a->slice_begin[d]) * xst[d];
+    Y[i] = X[o];
+    for (int d = r - 1; d >= 0; d--) {
+      if (++idx[d] < y->shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 static int is_dense(const nn_tensor *t) {
   int64_t s = 4;
   for (int d = t->rank - 1; d >= 0; d--) {
@@ -366,7 +389,8 @@ int nn_ref_run_node(const nn_node *node, const nn_tensor *const *ins, nn_tensor 
     case NN_OP_ADD: case NN_OP_SUB: case NN_OP_MUL: case NN_OP_DIV: case NN_OP_MAXIMUM:
     case NN_OP_MINIMUM: case NN_OP_PRELU: binary(node->op, x, ins[1], y); break;
     case NN_OP_RELU: case NN_OP_RELU6: case NN_OP_SIGMOID: case NN_OP_TANH:
-    case NN_OP_LEAKY_RELU: unary(node, x, y); break;
+    case NN_OP_LEAKY_RELU: case NN_OP_SQRT: unary(node, x, y); break;
+    case NN_OP_SLICE: slice(&node->attr, x, y); break;
     case NN_OP_SOFTMAX: softmax(x, y); break;
     case NN_OP_MAX_POOL2D: case NN_OP_AVG_POOL2D: pool2d(node, x, y); break;
     case NN_OP_MEAN: mean(&node->attr, x, y); break;

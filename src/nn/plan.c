@@ -5,20 +5,29 @@
  * XNNPACK runtime whose boundary values are bound to the arena; the other nodes run on the
  * reference kernels. When XNNPACK refuses a run, the nodes it refuses individually (or the
  * whole run, if none alone) move to the reference kernels and the runs are rebuilt; the
- * counts are kept in nn_plan_stats so tests can tell. Running allocates nothing.
+ * counts are kept in nn_plan_stats so tests can tell. A 3x3 stride-1 CONV2D that
+ * nn_winograd_node_eligible accepts runs as a step of its own on the Winograd path
+ * (winograd.c) between the runs, in single-threaded plans, unless EMO_NO_WINOGRAD=1 (A/B
+ * timing) or the plan is NN_BACKEND_REFERENCE. Running allocates nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
  * Liveness-based buffer reuse is not done: the face models' activations are a few MB. */
+#include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xnnpack.h>
 
 #include "nn/backend_xnn.h"
 #include "nn/nn.h"
+#include "nn/winograd.h"
+
+/* What supported[k] says about node k while the plan is built. */
+enum { PLAN_REF = 0, PLAN_XNN = 1, PLAN_WINOGRAD = 2 };
 
 typedef struct plan_seg {
   int begin, end;  /* nodes [begin, end) */
-  nn_xnn_run *xnn; /* NULL: reference kernels */
+  nn_xnn_run *xnn; /* NULL: reference kernels (or Winograd) */
+  nn_winograd *wg; /* the one node [begin, begin + 1) on the Winograd path, else NULL */
 } plan_seg;
 
 struct nn_plan {
@@ -29,7 +38,7 @@ struct nn_plan {
   float **buf;          /* (n_values): dense buffer of each activation, NULL for constants */
   plan_seg *segs;       /* (n_segs) */
   int n_segs;
-  unsigned char *on_xnn; /* (n_nodes): 1 when the node runs inside an XNNPACK runtime */
+  unsigned char *on_xnn; /* (n_nodes): PLAN_XNN inside an XNNPACK runtime, PLAN_WINOGRAD */
   nn_plan_stats stats;
 };
 
@@ -38,7 +47,10 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 void nn_plan_destroy(nn_plan **pp) {
   if (!pp || !*pp) return;
   nn_plan *p = *pp;
-  for (int i = 0; i < p->n_segs; i++) nn_xnn_run_destroy(&p->segs[i].xnn);
+  for (int i = 0; i < p->n_segs; i++) {
+    nn_xnn_run_destroy(&p->segs[i].xnn);
+    nn_winograd_destroy(&p->segs[i].wg);
+  }
   free(p->segs);
   free(p->buf);
   free(p->arena);
@@ -48,7 +60,10 @@ void nn_plan_destroy(nn_plan **pp) {
 }
 
 static void drop_segs(nn_plan *p) {
-  for (int i = 0; i < p->n_segs; i++) nn_xnn_run_destroy(&p->segs[i].xnn);
+  for (int i = 0; i < p->n_segs; i++) {
+    nn_xnn_run_destroy(&p->segs[i].xnn);
+    nn_winograd_destroy(&p->segs[i].wg);
+  }
   p->n_segs = 0;
 }
 
@@ -61,12 +76,25 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
   drop_segs(p);
   for (int k = 0; k < g->n_nodes;) {
     int e = k + 1;
-    while (e < g->n_nodes && supported[e] == supported[k]) e++;
+    while (e < g->n_nodes && supported[e] == supported[k] && supported[k] != PLAN_WINOGRAD) e++;
     plan_seg *s = &p->segs[p->n_segs++];
     s->begin = k;
     s->end = e;
     s->xnn = NULL;
-    if (supported[k]) {
+    s->wg = NULL;
+    if (supported[k] == PLAN_WINOGRAD) {
+      emoi_err e2;
+      int st = nn_winograd_create_node(g, k, NN_WINOGRAD_F4X4, p->threadpool, &s->wg, &e2);
+      if (st == EMO_ENOMEM) {
+        *err = e2;
+        return st;
+      }
+      if (st) { /* back to XNNPACK's own convolution */
+        supported[k] = PLAN_XNN;
+        drop_segs(p);
+        return 1;
+      }
+    } else if (supported[k] == PLAN_XNN) {
       emoi_err e2;
       int st = nn_xnn_run_create(g, k, e, producer, last_consumer, is_output, p->buf,
                                  p->threadpool, &s->xnn, &e2);
@@ -159,7 +187,15 @@ int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_p
   if (backend == NN_BACKEND_XNNPACK) {
     emoi_err e2;
     if (nn_xnn_init(&e2) == EMO_OK) {
-      for (int k = 0; k < nn; k++) supported[k] = (unsigned char)nn_xnn_node_supported(g, k);
+      /* Winograd on single-threaded plans only: on a pool its blocks ran slower than
+         XNNPACK's own convolution in bench_winograd (the callers parallelise over faces) */
+      const char *no_wg = getenv("EMO_NO_WINOGRAD");
+      int use_wg = (!no_wg || !no_wg[0] || !strcmp(no_wg, "0")) &&
+                   (!threadpool || pthreadpool_get_threads_count(threadpool) <= 1);
+      for (int k = 0; k < nn; k++)
+        supported[k] = use_wg && nn_winograd_node_eligible(g, k)
+                           ? PLAN_WINOGRAD
+                           : (unsigned char)nn_xnn_node_supported(g, k);
     } else {
       p->stats.xnn_unavailable = 1;
     }
@@ -178,8 +214,10 @@ int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_p
     const plan_seg *s = &p->segs[i];
     if (s->xnn) p->stats.n_xnn_runs++;
     for (int k = s->begin; k < s->end; k++) {
-      p->on_xnn[k] = s->xnn != NULL;
-      if (s->xnn)
+      p->on_xnn[k] = s->xnn ? PLAN_XNN : s->wg ? PLAN_WINOGRAD : PLAN_REF;
+      if (s->wg)
+        p->stats.n_nodes_winograd++;
+      else if (s->xnn)
         p->stats.n_nodes_xnn++;
       else
         p->stats.n_nodes_ref++;
@@ -220,7 +258,8 @@ void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s) {
 
 nn_backend nn_plan_node_backend(const nn_plan *p, int node) {
   if (!p || node < 0 || node >= p->g->n_nodes) return NN_BACKEND_REFERENCE;
-  return p->on_xnn[node] ? NN_BACKEND_XNNPACK : NN_BACKEND_REFERENCE;
+  /* a Winograd node counts as XNNPACK: its GEMMs are XNNPACK's, it is no reference kernel */
+  return p->on_xnn[node] != PLAN_REF ? NN_BACKEND_XNNPACK : NN_BACKEND_REFERENCE;
 }
 
 /* A dense view of value v (constant bytes in the blob, or the plan's buffer). */
@@ -245,6 +284,14 @@ int nn_plan_run(nn_plan *p, emoi_err *err) {
     int st;
     if (s->xnn) {
       if ((st = nn_xnn_run_invoke(s->xnn, err))) {
+        emoi_err_prefix(err, g->source);
+        return st;
+      }
+      continue;
+    }
+    if (s->wg) {
+      const nn_node *n = &g->nodes[s->begin];
+      if ((st = nn_winograd_run(s->wg, p->buf[n->in[0]], p->buf[n->out[0]], err))) {
         emoi_err_prefix(err, g->source);
         return st;
       }

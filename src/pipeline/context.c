@@ -35,6 +35,8 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
   c->params.expression = model->params.expression;
   c->params.models_dir = model->params.models_dir;
   c->params.reid = model->params.reid;
+  c->params.faces = model->params.faces;
+  c->params.voice = model->params.voice;
   if (c->params.max_faces < 1) c->params.max_faces = 1;
   if (c->params.max_faces > BF_MAX_ANCHORS) c->params.max_faces = BF_MAX_ANCHORS;
   emoi_err err = {{0}};
@@ -62,6 +64,14 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
     rc = nn_plan_create(model->graphs[i], backend, c->pool, &c->plans[i], &err);
     if (rc != EMO_OK) goto fail;
   }
+  if (model->vad_graph) {
+    rc = vad_create_backend(model->vad_graph, backend, NULL, &c->vad, &err);
+    if (rc != EMO_OK) goto fail;
+  }
+  if (model->ser) {
+    rc = nn_plan_create(ser_graph(model->ser), backend, c->pool, &c->ser_plan, &err);
+    if (rc != EMO_OK) goto fail;
+  }
   if (c->pool) {
     c->n_workers = threads < EMOI_MAX_WORKERS ? threads : EMOI_MAX_WORKERS;
     const emoi_net nets[2] = {EMOI_NET_FER, EMOI_NET_FACEAPI};
@@ -84,6 +94,11 @@ void emo_context_destroy(emo_context **pc) {
   if (!pc || !*pc) return;
   emo_context *c = *pc;
   emoi_stream_free(&c->stream);
+  vad_destroy(&c->vad);
+  nn_plan_destroy(&c->ser_plan);
+  free(c->pcm);
+  free(c->segs);
+  free(c->speakers);
   for (int i = 0; i < EMOI_NET_COUNT; i++) nn_plan_destroy(&c->plans[i]);
   for (int wk = 0; wk < EMOI_MAX_WORKERS; wk++)
     for (int k = 0; k < 2; k++) nn_plan_destroy(&c->expr_plans[wk][k]);

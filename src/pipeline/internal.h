@@ -8,6 +8,8 @@
 
 #include "core/err.h"
 #include "emo.h"
+#include "audio/ser.h"
+#include "audio/vad.h"
 #include "nn/nn.h"
 #include "vision/blazeface.h"
 
@@ -25,6 +27,8 @@ struct emo_model {
   emo_params params; /* copy; models_dir points at models_dir_buf */
   char models_dir_buf[4096];
   nn_graph *graphs[EMOI_NET_COUNT]; /* NULL when not needed by params */
+  nn_graph *vad_graph; /* Silero VAD (params.voice) */
+  ser_model *ser;      /* emo's speech-emotion model, compiled into the library */
   bf_anchor anchors_short[896];
   bf_anchor anchors_full[2304];
 };
@@ -49,6 +53,15 @@ struct emo_context {
   int *face_dominant;                    /* (max_faces,) */
   emo_image_result result;
   struct emoi_stream *stream; /* video state, created by the first emo_stream_begin */
+  /* speech (analyze_audio.c) */
+  vad_state *vad;
+  nn_plan *ser_plan;
+  float *pcm; /* (pcm_len,) 16 kHz mono samples of the file being analysed */
+  size_t pcm_len, pcm_cap;
+  emo_speech_segment *segs; /* (segs_cap,) */
+  int segs_cap;
+  emo_speaker_summary *speakers;
+  emo_audio_result audio;
   char last_error[512];
 };
 

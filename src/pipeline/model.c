@@ -11,6 +11,11 @@
 #include "nn/tfjs_reader.h"
 #include "pipeline/internal.h"
 
+/* emo's speech-emotion weights (models/ser/emo_ser_v1.bin), linked in by
+ * src/audio/ser_weights.S. */
+extern const unsigned char emoi_ser_weights[];
+extern const unsigned long emoi_ser_weights_size;
+
 static int load_tflite(const emo_params *p, const char *name, nn_graph **out, emoi_err *err) {
   void *data = NULL;
   size_t size = 0;
@@ -60,6 +65,7 @@ static int load_net(const emo_params *p, emoi_net net, nn_graph **out, emoi_err 
 }
 
 static int needs_net(const emo_params *p, emoi_net net) {
+  if (!p->faces) return 0;
   switch (net) {
     case EMOI_NET_DET_SHORT: return p->detector != EMO_DETECTOR_FULL;
     case EMOI_NET_DET_FULL: return p->detector != EMO_DETECTOR_SHORT;
@@ -94,6 +100,19 @@ int emo_model_load(const emo_params *params, emo_model **out) {
     if (rc == EMO_OK && !m->graphs[net]->finalized) rc = nn_graph_finalize(m->graphs[net], &err);
     if (rc != EMO_OK) goto fail;
   }
+  if (p.voice) {
+    void *data = NULL;
+    size_t size = 0;
+    char path[4096];
+    rc = emoi_model_path(&p, "silero_vad_v5", path, sizeof path, &err);
+    if (rc == EMO_OK) rc = emoi_model_read(&p, "silero_vad_v5", &data, &size, &err);
+    if (rc == EMO_OK) rc = vad_load_graph(data, size, path, &m->vad_graph, &err);
+    free(data);
+    if (rc == EMO_OK)
+      rc = ser_load(emoi_ser_weights, (size_t)emoi_ser_weights_size, "emo_ser_v1 (built in)",
+                    &m->ser, &err);
+    if (rc != EMO_OK) goto fail;
+  }
   if (bf_anchors_generate(&bf_short_range, m->anchors_short, 896) != 896 ||
       bf_anchors_generate(&bf_full_range, m->anchors_full, 2304) != 2304) {
     rc = emoi_fail(&err, EMO_EINTERNAL, "anchor generation failed");
@@ -111,6 +130,8 @@ void emo_model_destroy(emo_model **pm) {
   if (!pm || !*pm) return;
   emo_model *m = *pm;
   for (int i = 0; i < EMOI_NET_COUNT; i++) nn_graph_destroy(&m->graphs[i]);
+  nn_graph_destroy(&m->vad_graph);
+  ser_destroy(&m->ser);
   free(m);
   *pm = NULL;
 }

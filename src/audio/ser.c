@@ -1,0 +1,434 @@
+/* ser.c: reader of emo's speech-emotion weights file (format in ser.h) into an nn_graph, and
+ * clip classification (log-mel front end, chunking, logit averaging, softmax). The reader is
+ * bounds-checked byte by byte: every count, length and shape is validated before use, so any
+ * input gives a clear error naming the field, never a crash (fuzz/fuzz_ser.c).
+ *
+ * What it leaves to others: training and export (training/train_ser.py, training/export.py),
+ * execution of the graph (nn/plan.c), audio decoding (media/). */
+#include "audio/ser.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SER_MAGIC "EMOSER\0\0"
+#define SER_VERSION 1u
+#define SER_MAX_BLOCKS 8
+#define SER_MAX_TENSORS 64
+#define SER_MAX_CHANNELS 1024
+#define SER_MAX_TENSOR_ELEMS (4 << 20)
+#define SER_TRIM_NATS 7.0 /* training/ser_common.py TRIM_NATS */
+
+static const char *const ser_expected_labels[SER_N_LABELS] = {
+    "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "calm"};
+
+struct ser_model {
+  nn_graph *g;
+  feat_config feat;
+  int chunk; /* frames per network input */
+  char labels[SER_N_LABELS][32];
+  float norm_mean[FEAT_MAX_MELS]; /* (n_mels) */
+  float norm_std[FEAT_MAX_MELS];  /* (n_mels) */
+};
+
+/* ---- byte cursor ------------------------------------------------------------------ */
+
+typedef struct rd {
+  const unsigned char *p;
+  size_t n, off;
+  const char *src;
+  emoi_err *err;
+} rd;
+
+static int rd_need(rd *r, size_t k, const char *what) {
+  if (r->n - r->off < k)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: truncated at byte %zu reading %s (need %zu more)",
+                     r->src, r->off, what, k);
+  return 0;
+}
+
+static int rd_u32(rd *r, const char *what, uint32_t *v) {
+  if (rd_need(r, 4, what)) return EMO_EMODEL;
+  const unsigned char *b = r->p + r->off;
+  *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+  r->off += 4;
+  return 0;
+}
+
+static int rd_f32(rd *r, const char *what, float *v) {
+  uint32_t u;
+  if (rd_u32(r, what, &u)) return EMO_EMODEL;
+  memcpy(v, &u, 4);
+  return 0;
+}
+
+static int rd_u8(rd *r, const char *what, unsigned *v) {
+  if (rd_need(r, 1, what)) return EMO_EMODEL;
+  *v = r->p[r->off++];
+  return 0;
+}
+
+/* ---- tensor table ------------------------------------------------------------------ */
+
+typedef struct ser_tensor {
+  char name[64];
+  int rank;
+  int64_t dims[4];
+  size_t numel;
+  size_t data_off; /* byte offset of the f32 data in the file */
+} ser_tensor;
+
+static const ser_tensor *find_tensor(const ser_tensor *t, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(t[i].name, name) == 0) return &t[i];
+  return NULL;
+}
+
+/* Checks that tensor `name` exists with the given rank and dims (-1 = any, written back). */
+static int want_tensor(rd *r, const ser_tensor *t, int n, const char *name, int rank, int64_t *dims,
+                       const ser_tensor **out) {
+  const ser_tensor *x = find_tensor(t, n, name);
+  if (!x) return emoi_fail(r->err, EMO_EMODEL, "%s: tensor '%s' missing", r->src, name);
+  int ok = x->rank == rank;
+  for (int i = 0; ok && i < rank; i++) ok = dims[i] < 0 || dims[i] == x->dims[i];
+  if (!ok) {
+    char got[96] = "", want[96] = "";
+    size_t k = 0, q = 0;
+    for (int i = 0; i < x->rank && k < sizeof got; i++)
+      k += (size_t)snprintf(got + k, sizeof got - k, i ? ",%lld" : "%lld", (long long)x->dims[i]);
+    for (int i = 0; i < rank && q < sizeof want; i++)
+      q += (size_t)snprintf(want + q, sizeof want - q, i ? ",%lld" : "%lld", (long long)dims[i]);
+    return emoi_fail(r->err, EMO_EMODEL, "%s: tensor '%s' has shape (%s), expected (%s)", r->src,
+                     name, got, want);
+  }
+  for (int i = 0; i < rank; i++) dims[i] = x->dims[i];
+  *out = x;
+  return 0;
+}
+
+/* Decodes a tensor's little-endian floats into dst (numel floats), rejecting non-finite. */
+static int tensor_floats(rd *r, const ser_tensor *t, float *dst) {
+  const unsigned char *b = r->p + t->data_off;
+  for (size_t i = 0; i < t->numel; i++, b += 4) {
+    uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    memcpy(&dst[i], &u, 4);
+    if (!isfinite(dst[i]))
+      return emoi_fail(r->err, EMO_EMODEL, "%s: tensor '%s' element %zu is not finite", r->src,
+                       t->name, i);
+  }
+  return 0;
+}
+
+/* Adds tensor t as a graph constant of the given shape; returns the value id or < 0. */
+static int add_const(rd *r, nn_graph *g, const ser_tensor *t) {
+  float *tmp = malloc(t->numel * sizeof(float));
+  if (!tmp) return emoi_fail(r->err, EMO_ENOMEM, "%s: out of memory for '%s'", r->src, t->name);
+  int id = tensor_floats(r, t, tmp);
+  if (id == 0)
+    id = nn_graph_add_const(g, t->name, NN_F32, t->rank, t->dims, tmp, t->numel * sizeof(float),
+                            r->err);
+  free(tmp);
+  return id;
+}
+
+static int add_node(nn_graph *g, nn_op op, const int *in, int n_in, const char *out_name,
+                    const nn_attr *a, emoi_err *err) {
+  int out = nn_graph_add_value(g, out_name, NN_F32, 0, NULL, err);
+  if (out < 0) return out;
+  int r = nn_graph_add_node(g, op, in, n_in, &out, 1, a, out_name, err);
+  return r < 0 ? r : out;
+}
+
+static int parse(rd *r, ser_model *m) {
+  uint32_t u, version;
+  if (rd_need(r, 8, "magic")) return EMO_EMODEL;
+  if (memcmp(r->p, SER_MAGIC, 8) != 0)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: not an emo SER weights file (bad magic)", r->src);
+  r->off = 8;
+  if (rd_u32(r, "version", &version)) return EMO_EMODEL;
+  if (version != SER_VERSION)
+    return emoi_fail(r->err, EMO_EMODEL,
+                     "%s: SER weights version %u, this build reads version %u: use the "
+                     "models/ser/emo_ser_v%u.bin of this source tree (or re-export with "
+                     "training/export.py)",
+                     r->src, version, SER_VERSION, SER_VERSION);
+  if (rd_u32(r, "n_labels", &u)) return EMO_EMODEL;
+  if (u != SER_N_LABELS)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: n_labels %u, expected %d", r->src, u, SER_N_LABELS);
+  for (int i = 0; i < SER_N_LABELS; i++) {
+    unsigned len;
+    if (rd_u8(r, "label length", &len)) return EMO_EMODEL;
+    if (len < 1 || len > 31)
+      return emoi_fail(r->err, EMO_EMODEL, "%s: label %d length %u not in 1..31", r->src, i, len);
+    if (rd_need(r, len, "label")) return EMO_EMODEL;
+    memcpy(m->labels[i], r->p + r->off, len);
+    m->labels[i][len] = '\0';
+    r->off += len;
+    if (strcmp(m->labels[i], ser_expected_labels[i]) != 0)
+      return emoi_fail(r->err, EMO_EMODEL, "%s: label %d is '%s', expected '%s'", r->src, i,
+                       m->labels[i], ser_expected_labels[i]);
+  }
+  feat_params fp = feat_params_default();
+  uint32_t sr, win, hop, nfft, nmels, scale;
+  if (rd_u32(r, "sample_rate", &sr) || rd_u32(r, "win_length", &win) ||
+      rd_u32(r, "hop_length", &hop) || rd_u32(r, "n_fft", &nfft) || rd_u32(r, "n_mels", &nmels) ||
+      rd_f32(r, "f_min", &fp.f_min) || rd_f32(r, "f_max", &fp.f_max) ||
+      rd_f32(r, "log_offset", &fp.log_offset) || rd_u32(r, "mel_scale", &scale))
+    return EMO_EMODEL;
+  if (scale != 0)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: mel_scale %u unknown (0 = HTK)", r->src, scale);
+  if (sr > 384000 || win > FEAT_MAX_NFFT || hop > (1u << 20) || nfft > FEAT_MAX_NFFT ||
+      nmels > FEAT_MAX_MELS)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: feature config out of range", r->src);
+  fp.sample_rate = (int)sr;
+  fp.win_length = (int)win;
+  fp.hop_length = (int)hop;
+  fp.n_fft = (int)nfft;
+  fp.n_mels = (int)nmels;
+  fp.n_mfcc = 0;
+  if (feat_config_init(&m->feat, &fp, r->err)) {
+    emoi_err_prefix(r->err, r->src);
+    return EMO_EMODEL;
+  }
+  if (sr != 16000)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: sample_rate %u, only 16000 is supported", r->src, sr);
+  uint32_t chunk, n_blocks, n_tensors;
+  if (rd_u32(r, "chunk_frames", &chunk) || rd_u32(r, "n_blocks", &n_blocks) ||
+      rd_u32(r, "n_tensors", &n_tensors))
+    return EMO_EMODEL;
+  if (n_blocks < 1 || n_blocks > SER_MAX_BLOCKS)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: n_blocks %u not in 1..%d", r->src, n_blocks,
+                     SER_MAX_BLOCKS);
+  if (chunk < (1u << n_blocks) || chunk > 6000)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: chunk_frames %u not in %u..6000", r->src, chunk,
+                     1u << n_blocks);
+  if (nmels < (1u << n_blocks))
+    return emoi_fail(r->err, EMO_EMODEL, "%s: n_mels %u too small for %u pooling blocks", r->src,
+                     nmels, n_blocks);
+  m->chunk = (int)chunk;
+  if (n_tensors > SER_MAX_TENSORS)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: n_tensors %u > %d", r->src, n_tensors,
+                     SER_MAX_TENSORS);
+
+  ser_tensor tabs[SER_MAX_TENSORS];
+  int nt = (int)n_tensors;
+  for (int i = 0; i < nt; i++) {
+    ser_tensor *t = &tabs[i];
+    unsigned len;
+    uint32_t rank;
+    if (rd_u8(r, "tensor name length", &len)) return EMO_EMODEL;
+    if (len < 1 || len > 63)
+      return emoi_fail(r->err, EMO_EMODEL, "%s: tensor %d name length %u not in 1..63", r->src, i,
+                       len);
+    if (rd_need(r, len, "tensor name")) return EMO_EMODEL;
+    memcpy(t->name, r->p + r->off, len);
+    t->name[len] = '\0';
+    r->off += len;
+    if (strlen(t->name) != len)
+      return emoi_fail(r->err, EMO_EMODEL, "%s: tensor %d name contains NUL", r->src, i);
+    if (find_tensor(tabs, i, t->name))
+      return emoi_fail(r->err, EMO_EMODEL, "%s: tensor '%s' repeated", r->src, t->name);
+    if (rd_u32(r, "tensor rank", &rank)) return EMO_EMODEL;
+    if (rank < 1 || rank > 4)
+      return emoi_fail(r->err, EMO_EMODEL, "%s: tensor '%s' rank %u not in 1..4", r->src, t->name,
+                       rank);
+    t->rank = (int)rank;
+    t->numel = 1;
+    for (int d = 0; d < t->rank; d++) {
+      uint32_t v;
+      if (rd_u32(r, "tensor dim", &v)) return EMO_EMODEL;
+      if (v < 1 || v > SER_MAX_TENSOR_ELEMS || t->numel * v > SER_MAX_TENSOR_ELEMS)
+        return emoi_fail(r->err, EMO_EMODEL, "%s: tensor '%s' dim %d = %u out of range", r->src,
+                         t->name, d, v);
+      t->dims[d] = v;
+      t->numel *= v;
+    }
+    if (rd_need(r, t->numel * 4, "tensor data")) return EMO_EMODEL;
+    t->data_off = r->off;
+    r->off += t->numel * 4;
+  }
+  if (r->off != r->n)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: %zu unexpected bytes after the last tensor", r->src,
+                     r->n - r->off);
+
+  /* normalization */
+  const ser_tensor *t;
+  int64_t d1[1] = {nmels};
+  if (want_tensor(r, tabs, nt, "norm.mean", 1, d1, &t) || tensor_floats(r, t, m->norm_mean))
+    return EMO_EMODEL;
+  d1[0] = nmels;
+  if (want_tensor(r, tabs, nt, "norm.std", 1, d1, &t) || tensor_floats(r, t, m->norm_std))
+    return EMO_EMODEL;
+  for (uint32_t i = 0; i < nmels; i++)
+    if (!(m->norm_std[i] > 1e-12f))
+      return emoi_fail(r->err, EMO_EMODEL, "%s: norm.std[%u] must be > 0", r->src, i);
+
+  /* network */
+  int st = nn_graph_create(r->src, &m->g, r->err);
+  if (st) return st;
+  nn_graph *g = m->g;
+  int64_t in_shape[4] = {1, chunk, nmels, 1};
+  int x = nn_graph_add_value(g, "logmel", NN_F32, 4, in_shape, r->err);
+  if (x < 0) return x;
+  int input = x;
+  int64_t cin = 1;
+  char nm[64];
+  for (uint32_t b = 0; b < n_blocks; b++) {
+    const ser_tensor *tw, *tb;
+    int64_t wd[4] = {-1, -1, -1, cin};
+    snprintf(nm, sizeof nm, "conv%u.w", b);
+    if ((st = want_tensor(r, tabs, nt, nm, 4, wd, &tw))) return st;
+    if (wd[0] > SER_MAX_CHANNELS || wd[1] > 7 || wd[2] > 7 || wd[1] % 2 == 0 || wd[2] % 2 == 0)
+      return emoi_fail(r->err, EMO_EMODEL,
+                       "%s: tensor '%s': need <= %d output channels and odd kernels <= 7", r->src,
+                       nm, SER_MAX_CHANNELS);
+    int64_t bd[1] = {wd[0]};
+    snprintf(nm, sizeof nm, "conv%u.b", b);
+    if ((st = want_tensor(r, tabs, nt, nm, 1, bd, &tb))) return st;
+    int w_id = add_const(r, g, tw);
+    if (w_id < 0) return w_id;
+    int b_id = add_const(r, g, tb);
+    if (b_id < 0) return b_id;
+    nn_attr a = nn_attr_default();
+    a.padding = NN_PAD_SAME;
+    a.act_min = 0.0f; /* fused ReLU */
+    int in3[3] = {x, w_id, b_id};
+    snprintf(nm, sizeof nm, "conv%u", b);
+    if ((x = add_node(g, NN_OP_CONV2D, in3, 3, nm, &a, r->err)) < 0) return x;
+    nn_attr p = nn_attr_default();
+    p.kernel_h = p.kernel_w = 2;
+    p.stride_h = p.stride_w = 2;
+    snprintf(nm, sizeof nm, "pool%u", b);
+    if ((x = add_node(g, NN_OP_MAX_POOL2D, &x, 1, nm, &p, r->err)) < 0) return x;
+    cin = wd[0];
+  }
+  nn_attr mean = nn_attr_default();
+  mean.n_axes = 2;
+  mean.axes[0] = 1;
+  mean.axes[1] = 2;
+  mean.keepdims = 0;
+  if ((x = add_node(g, NN_OP_MEAN, &x, 1, "gap", &mean, r->err)) < 0) return x;
+  const ser_tensor *fw, *fb;
+  int64_t fwd[2] = {SER_N_LABELS, cin}, fbd[1] = {SER_N_LABELS};
+  if ((st = want_tensor(r, tabs, nt, "fc.w", 2, fwd, &fw)) ||
+      (st = want_tensor(r, tabs, nt, "fc.b", 1, fbd, &fb)))
+    return st;
+  int fw_id = add_const(r, g, fw);
+  if (fw_id < 0) return fw_id;
+  int fb_id = add_const(r, g, fb);
+  if (fb_id < 0) return fb_id;
+  int in3[3] = {x, fw_id, fb_id};
+  if ((x = add_node(g, NN_OP_FULLY_CONNECTED, in3, 3, "logits", NULL, r->err)) < 0) return x;
+  if ((st = nn_graph_set_io(g, &input, 1, &x, 1, r->err))) return st;
+  return nn_graph_finalize(g, r->err);
+}
+
+int ser_load(const void *data, size_t size, const char *source, ser_model **out, emoi_err *err) {
+  if (!out) return emoi_fail(err, EMO_EINVAL, "ser_load: NULL out");
+  *out = NULL;
+  const char *src = source ? source : "SER weights";
+  if (!data && size) return emoi_fail(err, EMO_EINVAL, "%s: NULL data", src);
+  ser_model *m = calloc(1, sizeof *m);
+  if (!m) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", src);
+  rd r = {data, size, 0, src, err};
+  int st = parse(&r, m);
+  if (st) {
+    ser_destroy(&m);
+    return st;
+  }
+  *out = m;
+  return 0;
+}
+
+void ser_destroy(ser_model **m) {
+  if (!m || !*m) return;
+  nn_graph_destroy(&(*m)->g);
+  free(*m);
+  *m = NULL;
+}
+
+const char *ser_label(const ser_model *m, int i) {
+  return m && i >= 0 && i < SER_N_LABELS ? m->labels[i] : NULL;
+}
+
+const nn_graph *ser_graph(const ser_model *m) {
+  return m ? m->g : NULL;
+}
+const feat_config *ser_features(const ser_model *m) {
+  return m ? &m->feat : NULL;
+}
+int ser_chunk_frames(const ser_model *m) {
+  return m ? m->chunk : 0;
+}
+
+/* Mean of one log-mel row (n_mels), in double as numpy does. */
+static double frame_mean(const float *row, int M) {
+  double s = 0.0;
+  for (int k = 0; k < M; k++) s += row[k];
+  return s / M;
+}
+
+int ser_classify(const ser_model *m, nn_plan *plan, const float *pcm, int n,
+                 float probs[SER_N_LABELS], emoi_err *err) {
+  if (!m || !pcm || !probs) return emoi_fail(err, EMO_EINVAL, "ser_classify: NULL argument");
+  if (n > SER_MAX_SAMPLES)
+    return emoi_fail(err, EMO_ELIMIT, "ser_classify: %d samples, at most %d (10 min at 16 kHz)", n,
+                     SER_MAX_SAMPLES);
+  int frames = feat_num_frames(&m->feat, n), M = m->feat.p.n_mels, T = m->chunk;
+  if (frames < 1)
+    return emoi_fail(err, EMO_EINVAL, "ser_classify: %d samples, need at least %d (one frame)", n,
+                     m->feat.p.win_length);
+  float *lm = malloc((size_t)frames * (size_t)M * sizeof(float)); /* (frames, n_mels) */
+  if (!lm) return emoi_fail(err, EMO_ENOMEM, "ser_classify: out of memory for features");
+  nn_plan *own = NULL;
+  int st = 0;
+  if (!plan) {
+    if ((st = nn_plan_create(m->g, NN_BACKEND_XNNPACK, NULL, &own, err))) goto done;
+    plan = own;
+  }
+  feat_logmel(&m->feat, pcm, n, lm, &frames);
+  /* trim quiet frames at both ends: keep [first, last] frame with mean >= loudest - TRIM */
+  double emax = -INFINITY;
+  int first = 0, last = frames - 1;
+  for (int t = 0; t < frames; t++) emax = fmax(emax, frame_mean(lm + (size_t)t * M, M));
+  while (first < last && frame_mean(lm + (size_t)first * M, M) < emax - SER_TRIM_NATS) first++;
+  while (last > first && frame_mean(lm + (size_t)last * M, M) < emax - SER_TRIM_NATS) last--;
+  if (first > 0)
+    memmove(lm, lm + (size_t)first * M, sizeof(float) * (size_t)(last - first + 1) * M);
+  frames = last - first + 1;
+  double sum = 0.0;
+  for (size_t i = 0; i < (size_t)frames * (size_t)M; i++) sum += lm[i];
+  float mu = (float)(sum / ((double)frames * M));
+  for (int t = 0; t < frames; t++)
+    for (int k = 0; k < M; k++) {
+      float *v = &lm[(size_t)t * M + k];
+      *v = ((*v - mu) - m->norm_mean[k]) / m->norm_std[k];
+    }
+  double acc[SER_N_LABELS] = {0};
+  int n_chunks = 0;
+  float *in = nn_plan_input(plan, 0); /* (1, T, M, 1) */
+  for (int start = 0;; start += T / 2) {
+    int last = frames <= T || start >= frames - T;
+    if (last) start = frames <= T ? 0 : frames - T;
+    for (int t = 0; t < T; t++)
+      memcpy(in + (size_t)t * M, lm + (size_t)((start + t) % frames) * M, sizeof(float) * M);
+    if ((st = nn_plan_run(plan, err))) goto done;
+    const float *lo = nn_plan_output(plan, 0);
+    for (int i = 0; i < SER_N_LABELS; i++) acc[i] += lo[i];
+    n_chunks++;
+    if (last) break;
+  }
+  double mx = -INFINITY, z = 0.0;
+  for (int i = 0; i < SER_N_LABELS; i++) {
+    acc[i] /= n_chunks;
+    if (acc[i] > mx) mx = acc[i];
+  }
+  for (int i = 0; i < SER_N_LABELS; i++) z += exp(acc[i] - mx);
+  for (int i = 0; i < SER_N_LABELS; i++) probs[i] = (float)(exp(acc[i] - mx) / z);
+done:
+  nn_plan_destroy(&own);
+  free(lm);
+  return st;
+}

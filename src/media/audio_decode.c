@@ -1,0 +1,385 @@
+/* audio_decode.c: FFmpeg audio reader (see audio_decode.h for the contract).
+ *
+ * Pipeline: avformat demux (best audio stream, others discarded) -> avcodec decode
+ * (send/receive API) -> swr_convert to AV_SAMPLE_FMT_FLT mono at 16 kHz into a small FIFO
+ * -> copied out by aud_read. The resampler is (re)built from each frame's own layout, rate
+ * and format, so streams that change parameters mid-way still convert; at the end the decoder
+ * and the resampler's delay line are drained. Up to AUD_MAX_CONSEC_ERRORS consecutive packets
+ * that fail to decode are skipped; a demuxer error other than end-of-file, or too many bad
+ * packets, is reported after the samples already decoded. Follows FFmpeg 5.1's documented
+ * API (AVChannelLayout, swr_alloc_set_opts2). Leaves to others: what the samples mean. */
+#include "media/audio_decode.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+
+#define AUD_MEM_IO_BUF 4096
+#define AUD_MAX_CONSEC_ERRORS 100
+#define AUD_MAX_FRAME_OUT (1 << 22) /* converted samples one frame may produce */
+#define AUD_PROBESIZE (5 << 20)
+
+struct aud_reader {
+  char name[160];
+  AVFormatContext *fmt;
+  AVIOContext *avio;
+  const uint8_t *mem;
+  size_t mem_size, mem_pos;
+  int astream;
+  AVCodecContext *dec;
+  AVPacket *pkt;
+  AVFrame *frame;
+  SwrContext *swr;
+  AVChannelLayout swr_layout; /* input parameters swr was built for */
+  int swr_rate, swr_fmt;
+  float *fifo; /* (fifo_cap) converted samples; [fifo_pos, fifo_len) not yet read */
+  int fifo_cap, fifo_len, fifo_pos;
+  aud_info info;
+  int eof_demux, eof_dec, drained;
+  int consec_errors;
+  int pending;      /* status to return once the FIFO is empty (0 none) */
+  emoi_err pending_err;
+};
+
+static pthread_once_t aud_once = PTHREAD_ONCE_INIT;
+static void aud_quiet(void) { av_log_set_level(AV_LOG_QUIET); }
+
+static const char *averr(int e, char *buf, size_t n) {
+  if (av_strerror(e, buf, n) < 0) snprintf(buf, n, "error %d", e);
+  return buf;
+}
+
+static int mem_read(void *opaque, uint8_t *buf, int n) {
+  aud_reader *r = opaque;
+  if (n <= 0) return 0;
+  if (r->mem_pos >= r->mem_size) return AVERROR_EOF;
+  size_t left = r->mem_size - r->mem_pos, k = (size_t)n < left ? (size_t)n : left;
+  memcpy(buf, r->mem + r->mem_pos, k);
+  r->mem_pos += k;
+  return (int)k;
+}
+
+static int64_t mem_seek(void *opaque, int64_t off, int whence) {
+  aud_reader *r = opaque;
+  int64_t base;
+  switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return (int64_t)r->mem_size;
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = (int64_t)r->mem_pos; break;
+    case SEEK_END: base = (int64_t)r->mem_size; break;
+    default: return AVERROR(EINVAL);
+  }
+  if ((off > 0 && base > INT64_MAX - off) || (off < 0 && base + off < 0)) return AVERROR(EINVAL);
+  int64_t pos = base + off;
+  if (pos > (int64_t)r->mem_size) return AVERROR(EINVAL);
+  r->mem_pos = (size_t)pos;
+  return pos;
+}
+
+void aud_close(aud_reader **pr) {
+  if (!pr || !*pr) return;
+  aud_reader *r = *pr;
+  swr_free(&r->swr);
+  av_channel_layout_uninit(&r->swr_layout);
+  av_frame_free(&r->frame);
+  av_packet_free(&r->pkt);
+  avcodec_free_context(&r->dec);
+  if (r->fmt) avformat_close_input(&r->fmt);
+  if (r->avio) {
+    av_freep(&r->avio->buffer);
+    avio_context_free(&r->avio);
+  }
+  free(r->fifo);
+  free(r);
+  *pr = NULL;
+}
+
+static int finish_open(aud_reader *r, emoi_err *err) {
+  char eb[128];
+  const char *fname = r->fmt->iformat ? r->fmt->iformat->name : "";
+  int ret = avformat_find_stream_info(r->fmt, NULL);
+  if (ret < 0)
+    return emoi_fail(err, EMO_EFORMAT, "%s: cannot read stream info (%s)", r->name,
+                     averr(ret, eb, sizeof eb));
+  int as = av_find_best_stream(r->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+  if (as < 0) {
+    if (as == AVERROR_DECODER_NOT_FOUND)
+      return emoi_fail(err, EMO_EFORMAT, "%s: no decoder for the audio codec", r->name);
+    return emoi_fail(err, EMO_EFORMAT, "%s: no audio stream (format %s)", r->name, fname);
+  }
+  r->astream = as;
+  for (unsigned i = 0; i < r->fmt->nb_streams; i++)
+    if ((int)i != as) r->fmt->streams[i]->discard = AVDISCARD_ALL;
+  AVStream *st = r->fmt->streams[as];
+  AVCodecParameters *par = st->codecpar;
+  const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+  if (!codec)
+    return emoi_fail(err, EMO_EFORMAT, "%s: no decoder for audio codec %s", r->name,
+                     avcodec_get_name(par->codec_id));
+  snprintf(r->info.codec, sizeof r->info.codec, "%s", avcodec_get_name(par->codec_id));
+  snprintf(r->info.format, sizeof r->info.format, "%s", fname);
+  r->info.orig_rate = par->sample_rate > 0 ? par->sample_rate : 0;
+  r->info.orig_channels = par->ch_layout.nb_channels > 0 ? par->ch_layout.nb_channels : 0;
+  double dur = 0;
+  if (st->duration > 0 && st->time_base.num > 0 && st->time_base.den > 0)
+    dur = (double)st->duration * av_q2d(st->time_base);
+  else if (r->fmt->duration > 0)
+    dur = (double)r->fmt->duration / AV_TIME_BASE;
+  r->info.duration = (isfinite(dur) && dur > 0 && dur < 1e9) ? dur : 0.0;
+  r->dec = avcodec_alloc_context3(codec);
+  if (!r->dec) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory (decoder)", r->name);
+  if ((ret = avcodec_parameters_to_context(r->dec, par)) < 0)
+    return emoi_fail(err, EMO_EFORMAT, "%s: bad codec parameters (%s)", r->name,
+                     averr(ret, eb, sizeof eb));
+  r->dec->pkt_timebase = st->time_base;
+  r->dec->thread_count = 1;
+  if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0)
+    return emoi_fail(err, EMO_EFORMAT, "%s: cannot open %s decoder (%s)", r->name,
+                     avcodec_get_name(par->codec_id), averr(ret, eb, sizeof eb));
+  r->pkt = av_packet_alloc();
+  r->frame = av_frame_alloc();
+  if (!r->pkt || !r->frame) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", r->name);
+  return EMO_OK;
+}
+
+static int open_common(aud_reader *r, const char *url, aud_reader **out, emoi_err *err) {
+  char eb[128];
+  r->fmt = avformat_alloc_context();
+  if (!r->fmt) {
+    aud_close(&r);
+    return emoi_fail(err, EMO_ENOMEM, "audio: out of memory");
+  }
+  r->fmt->probesize = AUD_PROBESIZE;
+  if (r->avio) {
+    r->fmt->pb = r->avio;
+    r->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+  }
+  int ret = avformat_open_input(&r->fmt, url, NULL, NULL);
+  if (ret < 0) {
+    int code = (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EISDIR))
+                   ? EMO_EIO : EMO_EFORMAT;
+    emoi_fail(err, code, "%s: cannot open (%s)", r->name, averr(ret, eb, sizeof eb));
+    r->fmt = NULL; /* freed by avformat_open_input on failure */
+    aud_close(&r);
+    return code;
+  }
+  int st = finish_open(r, err);
+  if (st) {
+    aud_close(&r);
+    return st;
+  }
+  *out = r;
+  return EMO_OK;
+}
+
+int aud_open(const char *url, aud_reader **out, emoi_err *err) {
+  if (!out) return emoi_fail(err, EMO_EINVAL, "aud_open: out is NULL");
+  *out = NULL;
+  if (!url || !url[0]) return emoi_fail(err, EMO_EINVAL, "aud_open: empty path");
+  pthread_once(&aud_once, aud_quiet);
+  aud_reader *r = calloc(1, sizeof *r);
+  if (!r) return emoi_fail(err, EMO_ENOMEM, "aud_open: out of memory");
+  snprintf(r->name, sizeof r->name, "%s", url);
+  return open_common(r, url, out, err);
+}
+
+int aud_open_memory(const void *data, size_t size, aud_reader **out, emoi_err *err) {
+  if (!out) return emoi_fail(err, EMO_EINVAL, "aud_open_memory: out is NULL");
+  *out = NULL;
+  if (!data && size) return emoi_fail(err, EMO_EINVAL, "aud_open_memory: data is NULL");
+  pthread_once(&aud_once, aud_quiet);
+  aud_reader *r = calloc(1, sizeof *r);
+  if (!r) return emoi_fail(err, EMO_ENOMEM, "aud_open_memory: out of memory");
+  snprintf(r->name, sizeof r->name, "<memory>");
+  r->mem = data;
+  r->mem_size = size;
+  unsigned char *buf = av_malloc(AUD_MEM_IO_BUF);
+  if (buf) r->avio = avio_alloc_context(buf, AUD_MEM_IO_BUF, 0, r, mem_read, NULL, mem_seek);
+  if (!r->avio) {
+    av_free(buf);
+    aud_close(&r);
+    return emoi_fail(err, EMO_ENOMEM, "aud_open_memory: out of memory");
+  }
+  return open_common(r, NULL, out, err);
+}
+
+void aud_get_info(const aud_reader *r, aud_info *info) {
+  if (!info) return;
+  if (!r) {
+    memset(info, 0, sizeof *info);
+    return;
+  }
+  *info = r->info;
+}
+
+/* Makes room for n more samples at the FIFO's end (compacting first). */
+static int fifo_reserve(aud_reader *r, int n, emoi_err *err) {
+  if (r->fifo_pos > 0) {
+    memmove(r->fifo, r->fifo + r->fifo_pos, (size_t)(r->fifo_len - r->fifo_pos) * sizeof(float));
+    r->fifo_len -= r->fifo_pos;
+    r->fifo_pos = 0;
+  }
+  if (n > AUD_MAX_FRAME_OUT || r->fifo_len > AUD_MAX_FRAME_OUT)
+    return emoi_fail(err, EMO_ELIMIT, "%s: a frame holds too many samples", r->name);
+  if (r->fifo_len + n <= r->fifo_cap) return EMO_OK;
+  int cap = r->fifo_cap ? r->fifo_cap : 8192;
+  while (cap < r->fifo_len + n) cap *= 2;
+  float *f = realloc(r->fifo, (size_t)cap * sizeof(float));
+  if (!f) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory (audio buffer)", r->name);
+  r->fifo = f;
+  r->fifo_cap = cap;
+  return EMO_OK;
+}
+
+/* Converts frame (or drains swr when frame is NULL) into the FIFO. */
+static int convert(aud_reader *r, const AVFrame *fr, emoi_err *err) {
+  char eb[128];
+  int ret;
+  if (fr) {
+    if (fr->sample_rate <= 0 || fr->sample_rate > 1000000 || fr->nb_samples < 0 ||
+        fr->ch_layout.nb_channels <= 0 || fr->ch_layout.nb_channels > 64)
+      return emoi_fail(err, EMO_EFORMAT, "%s: decoded frame with invalid parameters", r->name);
+    if (!r->swr || r->swr_rate != fr->sample_rate || r->swr_fmt != fr->format ||
+        av_channel_layout_compare(&r->swr_layout, &fr->ch_layout) != 0) {
+      swr_free(&r->swr);
+      av_channel_layout_uninit(&r->swr_layout);
+      AVChannelLayout in;
+      if (fr->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&in, fr->ch_layout.nb_channels);
+      else if (av_channel_layout_copy(&in, &fr->ch_layout) < 0)
+        return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", r->name);
+      AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+      ret = swr_alloc_set_opts2(&r->swr, &mono, AV_SAMPLE_FMT_FLT, AUD_RATE, &in, fr->format,
+                                fr->sample_rate, 0, NULL);
+      /* Mono is the plain average of the channels (swr's default mix gains ~1.41 for stereo,
+       * which could clip loud recordings). */
+      int nch = in.nb_channels > 0 && in.nb_channels <= 64 ? in.nb_channels : 1;
+      double avg[64];
+      for (int k = 0; k < nch; k++) avg[k] = 1.0 / nch;
+      if (ret >= 0 && r->swr && nch > 1) ret = swr_set_matrix(r->swr, avg, nch);
+      av_channel_layout_uninit(&in);
+      if (ret < 0 || !r->swr || (ret = swr_init(r->swr)) < 0) {
+        swr_free(&r->swr);
+        return emoi_fail(err, EMO_EFORMAT, "%s: cannot convert %d Hz %d-channel %s audio (%s)",
+                         r->name, fr->sample_rate, fr->ch_layout.nb_channels,
+                         av_get_sample_fmt_name(fr->format) ? av_get_sample_fmt_name(fr->format) : "?",
+                         averr(ret, eb, sizeof eb));
+      }
+      if (av_channel_layout_copy(&r->swr_layout, &fr->ch_layout) < 0)
+        return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", r->name);
+      r->swr_rate = fr->sample_rate;
+      r->swr_fmt = fr->format;
+    }
+  } else if (!r->swr) {
+    return EMO_OK;
+  }
+  int in_n = fr ? fr->nb_samples : 0;
+  int64_t out_max = swr_get_out_samples(r->swr, in_n);
+  if (out_max < 0) return emoi_fail(err, EMO_EFORMAT, "%s: resampler error", r->name);
+  if (out_max == 0) return EMO_OK;
+  if (out_max > AUD_MAX_FRAME_OUT)
+    return emoi_fail(err, EMO_ELIMIT, "%s: a frame holds too many samples", r->name);
+  int st = fifo_reserve(r, (int)out_max, err);
+  if (st) return st;
+  uint8_t *outp = (uint8_t *)(r->fifo + r->fifo_len);
+  ret = swr_convert(r->swr, &outp, (int)out_max, fr ? (const uint8_t **)fr->extended_data : NULL,
+                    in_n);
+  if (ret < 0)
+    return emoi_fail(err, EMO_EFORMAT, "%s: resampling failed (%s)", r->name, averr(ret, eb, sizeof eb));
+  for (int i = 0; i < ret; i++) /* non-finite samples (float files) read as silence */
+    if (!isfinite(r->fifo[r->fifo_len + i])) r->fifo[r->fifo_len + i] = 0.0f;
+  r->fifo_len += ret;
+  return EMO_OK;
+}
+
+/* Decodes until the FIFO gains samples or the stream ends. Returns EMO_OK (check the FIFO
+ * and r->drained) or a status (stored as pending by the caller). */
+static int refill(aud_reader *r, emoi_err *err) {
+  char eb[128];
+  while (r->fifo_len == r->fifo_pos && !r->drained) {
+    int ret = avcodec_receive_frame(r->dec, r->frame);
+    if (ret == 0) {
+      r->consec_errors = 0;
+      int st = convert(r, r->frame, err);
+      av_frame_unref(r->frame);
+      if (st) return st;
+      continue;
+    }
+    if (ret == AVERROR_EOF) {
+      r->eof_dec = 1;
+      int st = convert(r, NULL, err); /* drain the resampler */
+      r->drained = 1;
+      if (st) return st;
+      break;
+    }
+    if (ret != AVERROR(EAGAIN)) {
+      if (++r->consec_errors > AUD_MAX_CONSEC_ERRORS)
+        return emoi_fail(err, EMO_EFORMAT, "%s: audio stream damaged (%s)", r->name,
+                         averr(ret, eb, sizeof eb));
+      continue;
+    }
+    /* the decoder wants input */
+    if (r->eof_demux) {
+      avcodec_send_packet(r->dec, NULL);
+      continue;
+    }
+    ret = av_read_frame(r->fmt, r->pkt);
+    if (ret == AVERROR_EOF) {
+      r->eof_demux = 1;
+      avcodec_send_packet(r->dec, NULL);
+      continue;
+    }
+    if (ret < 0) {
+      r->eof_demux = 1;
+      avcodec_send_packet(r->dec, NULL);
+      /* report after what is already decoded */
+      r->pending = emoi_fail(&r->pending_err, EMO_EFORMAT, "%s: read error (%s)", r->name,
+                             averr(ret, eb, sizeof eb));
+      continue;
+    }
+    if (r->pkt->stream_index == r->astream) {
+      ret = avcodec_send_packet(r->dec, r->pkt);
+      if (ret < 0 && ret != AVERROR(EAGAIN) && ++r->consec_errors > AUD_MAX_CONSEC_ERRORS) {
+        av_packet_unref(r->pkt);
+        return emoi_fail(err, EMO_EFORMAT, "%s: audio stream damaged (%s)", r->name,
+                         averr(ret, eb, sizeof eb));
+      }
+    }
+    av_packet_unref(r->pkt);
+  }
+  return EMO_OK;
+}
+
+int aud_read(aud_reader *r, float *buf, int max_samples, emoi_err *err) {
+  if (!r || !buf || max_samples < 1) return emoi_fail(err, EMO_EINVAL, "aud_read: invalid arguments");
+  if (r->fifo_len == r->fifo_pos && !r->drained) {
+    int st = refill(r, err);
+    if (st) {
+      r->pending = st;
+      r->pending_err = *(err ? err : &r->pending_err);
+      r->drained = 1;
+    }
+  }
+  int avail = r->fifo_len - r->fifo_pos;
+  if (avail > 0) {
+    int k = avail < max_samples ? avail : max_samples;
+    memcpy(buf, r->fifo + r->fifo_pos, (size_t)k * sizeof(float));
+    r->fifo_pos += k;
+    return k;
+  }
+  if (r->pending) {
+    if (err) *err = r->pending_err;
+    return r->pending;
+  }
+  return 0;
+}

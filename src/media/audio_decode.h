@@ -1,0 +1,47 @@
+/* audio_decode.h: FFmpeg-based audio reader: any audio FFmpeg demuxes and decodes (WAV
+ * including float32, FLAC, MP3, AAC/M4A, Opus, ...) or the audio stream of a video file,
+ * converted by libswresample to 16 kHz mono float32 (the rate speech models expect) and
+ * handed out in caller-sized chunks. Memory stays bounded whatever the file length: at most
+ * one decoded frame is buffered. Leaves to others: voice activity and speech models
+ * (audio/), video frames (media/video_decode.c). Not thread-safe per reader; separate readers
+ * are independent. Never prints (FFmpeg's log is silenced). */
+#ifndef EMO_MEDIA_AUDIO_DECODE_H
+#define EMO_MEDIA_AUDIO_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+#define AUD_RATE 16000 /* output sample rate */
+
+typedef struct aud_reader aud_reader;
+
+typedef struct aud_info {
+  double duration;   /* seconds from the container or stream header; 0 when unknown */
+  int orig_rate;     /* the stream's own sample rate (Hz) */
+  int orig_channels; /* the stream's own channel count */
+  char codec[32];    /* FFmpeg codec name, e.g. "flac", "mp3", "pcm_f32le" */
+  char format[32];   /* FFmpeg demuxer name, e.g. "wav", "mov,mp4,m4a,3gp,3g2,mj2" (cut) */
+} aud_info;
+
+/* Opens a file path or URL and its best audio stream. Returns EMO_OK with *out (close with
+ * aud_close); EMO_EIO when it cannot be opened; EMO_EFORMAT when it is not media FFmpeg reads
+ * or has no audio stream ("no audio stream"); EMO_ENOMEM. */
+int aud_open(const char *url, aud_reader **out, emoi_err *err);
+
+/* Same from size bytes at data (borrowed: must stay valid until aud_close). */
+int aud_open_memory(const void *data, size_t size, aud_reader **out, emoi_err *err);
+
+/* Reads up to max_samples (>= 1) samples at 16 kHz mono float32 into buf. Returns the number
+ * written (> 0), 0 at the end of the stream, or a negative status: a damaged stream yields
+ * its decodable samples first, then EMO_EFORMAT naming the problem. */
+int aud_read(aud_reader *r, float *buf, int max_samples, emoi_err *err);
+
+/* Fills *info (valid after aud_open). */
+void aud_get_info(const aud_reader *r, aud_info *info);
+
+/* Closes and sets *r to NULL; NULL and *r == NULL are fine. */
+void aud_close(aud_reader **r);
+
+#endif

@@ -1,0 +1,106 @@
+/* json_audio.c: JSON Lines records of `emo audio` (emo_segment_json, emo_audio_summary_json)
+ * and the RTTM text of a result (emo_audio_rttm, through output/rttm.c). Times to the
+ * millisecond, probabilities to 4 decimals, prosody to 0.1. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "emo.h"
+#include "output/rttm.h"
+#include "output/strbuf.h"
+
+static const char *const speech_names[EMO_SPEECH_EMOTION_COUNT] = {
+    "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "calm"};
+
+const char *emo_speech_emotion_name(int e) {
+  return e >= 0 && e < EMO_SPEECH_EMOTION_COUNT ? speech_names[e] : "unknown";
+}
+
+static void probs(sb *b, const float *p) {
+  sb_puts(b, "{");
+  for (int k = 0; k < EMO_SPEECH_EMOTION_COUNT; k++) {
+    sb_printf(b, "%s\"%s\":", k ? "," : "", speech_names[k]);
+    sb_json_float(b, p[k], 4);
+  }
+  sb_puts(b, "}");
+}
+
+char *emo_segment_json(const emo_speech_segment *s) {
+  if (!s) return NULL;
+  sb b = {0};
+  sb_puts(&b, "{\"type\":\"segment\",\"start\":");
+  sb_json_float(&b, s->start, 3);
+  sb_puts(&b, ",\"end\":");
+  sb_json_float(&b, s->end, 3);
+  sb_printf(&b, ",\"speaker\":\"S%d\"", s->speaker);
+  if (s->dominant >= 0) {
+    sb_puts(&b, ",\"emotion\":");
+    probs(&b, s->emotion);
+    sb_printf(&b, ",\"dominant\":\"%s\"", emo_speech_emotion_name(s->dominant));
+  }
+  const emo_prosody *p = &s->prosody;
+  sb_puts(&b, ",\"prosody\":{\"f0_mean\":");
+  sb_json_float(&b, p->f0_mean, 1);
+  sb_puts(&b, ",\"f0_range\":[");
+  sb_json_float(&b, p->f0_min, 1);
+  sb_puts(&b, ",");
+  sb_json_float(&b, p->f0_max, 1);
+  sb_puts(&b, "],\"energy_db\":");
+  sb_json_float(&b, p->energy_db, 1);
+  sb_puts(&b, ",\"voiced_ratio\":");
+  sb_json_float(&b, p->voiced_ratio, 3);
+  sb_puts(&b, ",\"rate\":");
+  sb_json_float(&b, p->rate, 2);
+  sb_puts(&b, "}}");
+  return sb_take(&b);
+}
+
+char *emo_audio_summary_json(const emo_audio_result *r) {
+  if (!r) return NULL;
+  sb b = {0};
+  sb_puts(&b, "{\"type\":\"summary\",\"duration\":");
+  sb_json_float(&b, r->duration, 3);
+  sb_printf(&b, ",\"segment_count\":%d,\"speakers\":[", r->segment_count);
+  for (int i = 0; i < r->speaker_count; i++) {
+    const emo_speaker_summary *s = &r->speakers[i];
+    sb_printf(&b, "%s{\"speaker\":\"S%d\",\"talk_time\":", i ? "," : "", s->speaker);
+    sb_json_float(&b, s->talk_time, 3);
+    if (s->dominant >= 0) {
+      sb_puts(&b, ",\"emotion\":");
+      probs(&b, s->emotion);
+      sb_printf(&b, ",\"dominant\":\"%s\"", emo_speech_emotion_name(s->dominant));
+    }
+    sb_puts(&b, "}");
+  }
+  sb_puts(&b, "]");
+  if (r->dominant >= 0) {
+    sb_puts(&b, ",\"emotion\":");
+    probs(&b, r->emotion);
+    sb_printf(&b, ",\"dominant\":\"%s\"", emo_speech_emotion_name(r->dominant));
+  }
+  sb_puts(&b, "}");
+  return sb_take(&b);
+}
+
+char *emo_audio_rttm(const emo_audio_result *r, const char *file_id) {
+  if (!r) return NULL;
+  dia_segment *segs = calloc((size_t)r->segment_count + 1, sizeof *segs);
+  if (!segs) return NULL;
+  for (int i = 0; i < r->segment_count; i++) {
+    segs[i].start = r->segments[i].start;
+    segs[i].end = r->segments[i].end;
+    segs[i].speaker = r->segments[i].speaker - 1;
+  }
+  dia_result d = {segs, r->segment_count, r->speaker_count};
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  emoi_err err = {{0}};
+  int rc = f ? rttm_write(f, file_id ? file_id : "audio", &d, &err) : EMO_ENOMEM;
+  if (f) fclose(f);
+  free(segs);
+  if (rc != EMO_OK) {
+    free(text);
+    return NULL;
+  }
+  return text;
+}
