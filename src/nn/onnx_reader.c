@@ -1312,7 +1312,7 @@ static int lower_conv(lo_ctx *L, const onnx_node *n, lo_val **in) {
     return LO_FAIL(EMO_EUNSUPPORTED, "only 1-D convolution (N, C, L) is supported");
   const char *ap = NULL;
   const onnx_attr *a = lo_attr(n, "auto_pad");
-  if (a && a->type == ONNX_ATTR_STRING) ap = a->s;
+  if (a && a->type == ONNX_ATTR_STRING && a->s) ap = a->s;
   if (ap && strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
     return LO_FAIL(EMO_EUNSUPPORTED, "auto_pad %s", ap);
   if (attr_i(n, "group", 1) != 1) return LO_FAIL(EMO_EUNSUPPORTED, "group != 1");
@@ -1424,7 +1424,7 @@ static int lower_pow(lo_ctx *L, const onnx_node *n, lo_val **in) {
 static int lower_pad(lo_ctx *L, const onnx_node *n, lo_val **in) {
   const char *mode = "constant";
   const onnx_attr *a = lo_attr(n, "mode");
-  if (a && a->type == ONNX_ATTR_STRING) mode = a->s;
+  if (a && a->type == ONNX_ATTR_STRING && a->s) mode = a->s;
   lo_val x;
   int st;
   if ((st = lo_layout(L, n, in[0], LY_PLAIN, &x))) return st;
@@ -1571,7 +1571,7 @@ static int lower_lstm(lo_ctx *L, const onnx_node *n, lo_val **in) {
   if (n->n_in > 4 && in[4]) return LO_FAIL(EMO_EUNSUPPORTED, "sequence_lens input");
   if (n->n_in > 7 && in[7]) return LO_FAIL(EMO_EUNSUPPORTED, "peepholes");
   const onnx_attr *a = lo_attr(n, "direction");
-  if (a && a->type == ONNX_ATTR_STRING && strcmp(a->s, "forward"))
+  if (a && a->type == ONNX_ATTR_STRING && a->s && strcmp(a->s, "forward"))
     return LO_FAIL(EMO_EUNSUPPORTED, "direction '%s'", a->s);
   if (lo_attr(n, "activations") || lo_attr(n, "clip") || attr_i(n, "input_forget", 0) ||
       attr_i(n, "layout", 0))
