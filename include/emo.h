@@ -136,7 +136,7 @@ typedef struct emo_params {
                                       optical flow in between; 0 = adaptive (default) */
   double track_timeout;            /* seconds a track survives unseen before it ends, 1.0 */
   float reid_threshold;            /* cosine similarity above which a new face takes an ended
-                                      track's id back (face embedding), default 0.55 */
+                                      track's id back (face embedding), default 0.65 */
   float smoothing;                 /* time constant in seconds of the per-track smoothed
                                       expression (exponential), default 0.5 */
   int faces;                       /* 1 = load the face models (detectors, expression), default 1 */

@@ -178,6 +178,13 @@ static void path(int scene, int k, double t, float *x, float *y, int *visible) {
     *x = (float)(530 - 420 * u);
     *y = 215;
   }
+  if (scene == 2) { /* a hard cut at 2 s: person 0 in the first shot, person 1 in the second,
+                       at the same place */
+    *x = 320;
+    *y = 180;
+    *visible = k == 0 ? t < 2.0 : t >= 2.0;
+    return;
+  }
   if (scene == 1) { /* person 0 stands still, leaves from 1.0 s to 3.0 s */
     if (k == 0) {
       *x = 140;
@@ -192,13 +199,15 @@ static void synthetic(emo_context *ctx, const patch pt[2]) {
   uint8_t *frame = malloc((size_t)W * H * 3), *bg = malloc((size_t)W * H * 3);
   if (!frame || !bg) return;
   background(bg);
-  for (int scene = 0; scene < 2; scene++) {
+  for (int scene = 0; scene < 3; scene++) {
     CHECK(emo_stream_begin(ctx) == EMO_OK, "stream begin");
     int id_of[2] = {0, 0}, switches = 0, misses = 0, frames = 0;
     float worst = 0;
     for (int f = 0; f < 120; f++) {
       double t = f / 30.0;
       memcpy(frame, bg, (size_t)W * H * 3);
+      if (scene == 2 && t >= 2.0) /* the second shot has another background */
+        for (size_t i = 0; i < (size_t)W * H * 3; i++) frame[i] = (uint8_t)(255 - frame[i]);
       float px[2], py[2];
       int vis[2];
       for (int k = 0; k < 2; k++) {
@@ -255,8 +264,9 @@ static void synthetic(emo_context *ctx, const patch pt[2]) {
     const emo_video_summary *sum = NULL;
     CHECK(emo_stream_end(ctx, NULL, &sum) == EMO_OK, "stream end");
     if (sum)
-      CHECK(sum->track_count == 2, "scene %d: %d tracks (want 2: the returning person keeps "
-            "the old id)", scene, sum->track_count);
+      CHECK(sum->track_count == 2, "scene %d: %d tracks (want 2: %s)", scene, sum->track_count,
+            scene == 2 ? "a new person after the cut, not the old id" : "the returning person "
+            "keeps the old id");
   }
   free(frame);
   free(bg);

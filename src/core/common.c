@@ -47,7 +47,7 @@ emo_params emo_params_default(void) {
   p.analysis_fps = 0.0;
   p.detect_every = 0;
   p.track_timeout = 1.0;
-  p.reid_threshold = 0.55f;
+  p.reid_threshold = 0.65f;
   p.smoothing = 0.5f;
   p.reid = 1;
   p.faces = 1;

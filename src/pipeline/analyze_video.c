@@ -34,6 +34,9 @@
 #define FLOW_MAX_SIDE 640  /* optical flow works on frames downscaled to this longer side */
 #define FLOW_LEVELS 3
 #define MAX_EVENTS 512     /* events one frame can produce (bounded by the track capacity) */
+#define CUT_GRID_W 32       /* shot-cut detection: a 32x18 grid of sampled luma values */
+#define CUT_GRID_H 18
+#define CUT_THRESHOLD 35.0f /* mean absolute luma change (0..255) that marks a hard cut */
 #define BIRTH_SCORE 0.65f  /* a detection starts a new track only above this score; below it
                               it may only continue a visible track (hysteresis: a face that
                               is already followed keeps params.score_threshold) */
@@ -57,6 +60,7 @@ struct emoi_stream {
   int64_t n_frames, n0, n1, n2;
   emo_frame_result frame;
   emo_video_summary summary;
+  uint8_t thumb[2][CUT_GRID_W * CUT_GRID_H]; /* luma grid of the previous / current frame */
   /* embedding callback arguments, valid during one push */
   const uint8_t *rgb;
   int w, h, stride;
@@ -164,6 +168,25 @@ static int filter_births(const struct emoi_stream *s, bf_detection *dets, int n)
   return kept;
 }
 
+/* Samples a luma grid of the frame into thumb and returns the mean absolute change from
+ * prev (0 when there is no previous frame). A hard cut between shots changes most cells a
+ * lot; camera motion and expressions change few or little. */
+static float shot_change(const uint8_t *rgb, int w, int h, int stride, const uint8_t *prev,
+                         int have_prev, uint8_t *thumb) {
+  double sum = 0.0;
+  for (int gy = 0; gy < CUT_GRID_H; gy++)
+    for (int gx = 0; gx < CUT_GRID_W; gx++) {
+      int x = (int)(((long)gx * 2 + 1) * w / (2 * CUT_GRID_W));
+      int y = (int)(((long)gy * 2 + 1) * h / (2 * CUT_GRID_H));
+      const uint8_t *p = rgb + (size_t)y * (size_t)stride + (size_t)x * 3;
+      int v = (77 * p[0] + 150 * p[1] + 29 * p[2]) >> 8;
+      int i = gy * CUT_GRID_W + gx;
+      if (have_prev) sum += abs(v - (int)prev[i]);
+      thumb[i] = (uint8_t)v;
+    }
+  return have_prev ? (float)(sum / (CUT_GRID_W * CUT_GRID_H)) : 0.0f;
+}
+
 /* Decides whether the detector runs on this frame. */
 static int should_detect(const emo_context *c, const struct emoi_stream *s) {
   if (s->force_detect || !s->have_prev) return 1;
@@ -224,7 +247,18 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   rc = of_pyramid_build(s->pyr[next], rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, &err);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
 
-  int detect = should_detect(c, s);
+  /* A hard cut: nobody is where they were. Every track becomes lost (so a face after the
+   * cut continues a track only when its embedding agrees) and the detector runs now. */
+  int cut = shot_change(rgb, w, h, stride, s->thumb[s->cur], s->have_prev, s->thumb[next]) >
+            CUT_THRESHOLD;
+  if (cut) {
+    rc = trk_update_detections(s->trk, t, NULL, 0, embed_detection, c, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    const emo_event *cev = NULL;
+    int n_cev = trk_events(s->trk, &cev);
+    for (int i = 0; i < n_cev; i++) push_event(s, &cev[i]);
+  }
+  int detect = cut || should_detect(c, s);
   if (!detect) {
     /* Move every visible track by optical flow; a lost box makes this a detection frame. */
     float worst = 1.0f;
