@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +55,7 @@ static void usage(FILE *f) {
       "  --annotate OUT.mp4    also write the video with boxes, ids and labels (audio copied)\n"
       "  --no-reid             do not load the face-embedding model (ids by overlap only)\n"
       "  --no-voice            skip the soundtrack (no speech segments on the video timeline)\n"
+      "                        (speech segments are written for files, not live sources)\n"
       "\n"
       "audio options:\n"
       "  --whole               the whole file is one segment of one speaker\n"
@@ -262,6 +264,8 @@ static int cmd_image(int argc, char **argv) {
 /* State of `emo video` shared with the per-frame callback. */
 typedef struct video_out {
   FILE *out, *csv;
+  const emo_audio_result *speech; /* the soundtrack's segments, emitted in time order */
+  int next_segment;
   int progress; /* stderr is a terminal */
   double started, last_print;
   int write_failed;
@@ -282,8 +286,17 @@ static void put_line(video_out *vo, FILE *f, char *s) {
   emo_free(s);
 }
 
+/* Writes the speech segments that start before time t (all of them when t < 0). */
+static void flush_segments(video_out *vo, double t) {
+  const emo_audio_result *a = vo->speech;
+  while (a && vo->next_segment < a->segment_count &&
+         (t < 0 || a->segments[vo->next_segment].start <= t))
+    put_line(vo, vo->out, emo_segment_json(&a->segments[vo->next_segment++]));
+}
+
 static int on_frame(const emo_frame_result *fr, void *user) {
   video_out *vo = user;
+  flush_segments(vo, fr->frame >= 0 ? fr->t : -1.0);
   if (fr->frame >= 0) put_line(vo, vo->out, emo_frame_json(fr));
   for (int i = 0; i < fr->event_count; i++) put_line(vo, vo->out, emo_event_json(&fr->events[i]));
   if (vo->csv && fr->face_count > 0) {
@@ -344,13 +357,16 @@ static int cmd_video(int argc, char **argv) {
   if (rc == EMO_OK) rc = emo_context_create(model, &p, &ctx);
   const emo_video_summary *sum = NULL;
   if (rc == EMO_OK) {
+    /* The soundtrack's speech joins the timeline, interleaved by time. It is analysed first
+     * (a fraction of the video's cost), so only for regular files: a live source would
+     * never end. */
+    struct stat st;
+    if (p.voice && stat(argv[first], &st) == 0 && S_ISREG(st.st_mode) &&
+        emo_analyze_audio(ctx, argv[first], 0, &vo.speech) != EMO_OK)
+      vo.speech = NULL; /* no audio stream, or undecodable audio: frames only */
     rc = emo_analyze_video(ctx, argv[first], on_frame, &vo, &sum);
     if (vo.progress) fputc('\n', stderr);
-    /* The speech of the soundtrack joins the timeline (a file without audio has none). */
-    const emo_audio_result *ar = NULL;
-    if (rc == EMO_OK && p.voice && emo_analyze_audio(ctx, argv[first], 0, &ar) == EMO_OK && ar)
-      for (int i = 0; i < ar->segment_count; i++)
-        put_line(&vo, vo.out, emo_segment_json(&ar->segments[i]));
+    flush_segments(&vo, -1.0);
     if (sum) put_line(&vo, vo.out, emo_summary_json(sum));
     if (rc != EMO_OK) fprintf(stderr, "emo: %s: %s\n", argv[first], emo_context_last_error(ctx));
   } else {

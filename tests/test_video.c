@@ -19,6 +19,7 @@
 #include "emo.h"
 #include "harness.h"
 #include "media/image_decode.h"
+#include "media/video_decode.h"
 
 typedef struct stats {
   int frames, max_faces, min_faces, no_face_events;
@@ -274,12 +275,31 @@ static void synthetic(emo_context *ctx, const patch pt[2]) {
 
 static void cli_video(void) {
   const char *in = th_data("video/single_face.mp4");
-  char out[256], csv[256], cmd[2048];
+  char out[256], csv[256], ann[256], cmd[2048];
   snprintf(out, sizeof out, "/tmp/emo-test-video-%d.jsonl", (int)getpid());
   snprintf(csv, sizeof csv, "/tmp/emo-test-video-%d.csv", (int)getpid());
-  snprintf(cmd, sizeof cmd, "'%s/emo' video -q -o '%s' --csv '%s' '%s'", EMO_BINARY_DIR, out, csv,
-           in);
+  snprintf(ann, sizeof ann, "/tmp/emo-test-video-%d.mp4", (int)getpid());
+  snprintf(cmd, sizeof cmd, "'%s/emo' video -q -o '%s' --csv '%s' --annotate '%s' '%s'",
+           EMO_BINARY_DIR, out, csv, ann, in);
   CHECK(system(cmd) == 0, "CLI video failed: %s", cmd);
+  /* The annotated video: every frame, the same size, the audio copied, boxes drawn. */
+  vid_reader *vr = NULL;
+  emoi_err err = {{0}};
+  CHECK(vid_open(ann, 1 << 24, 0.0, 0, &vr, &err) == EMO_OK, "annotated video: %s", err.msg);
+  if (vr) {
+    vid_info info;
+    vid_get_info(vr, &info);
+    vid_frame vf;
+    int frames = 0;
+    while (vid_read(vr, &vf, &err) == 1) frames++;
+    printf("annotated video: %dx%d, %d frames, audio %d\n", info.width, info.height, frames,
+           info.has_audio);
+    CHECK(info.width == 640 && info.height == 360 && frames == 72 && info.has_audio,
+          "annotated video %dx%d, %d frames, audio %d", info.width, info.height, frames,
+          info.has_audio);
+    vid_close(&vr);
+  }
+  remove(ann);
   size_t n = 0;
   char *text = (char *)th_read_file(out, &n);
   CHECK(text != NULL, "no output");

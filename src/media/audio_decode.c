@@ -8,6 +8,7 @@
  * that fail to decode are skipped; a demuxer error other than end-of-file, or too many bad
  * packets, is reported after the samples already decoded. Follows FFmpeg 5.1's documented
  * API (AVChannelLayout, swr_alloc_set_opts2). Leaves to others: what the samples mean. */
+#include "media/mem_io.h"
 #include "media/audio_decode.h"
 
 #include <errno.h>
@@ -33,8 +34,7 @@ struct aud_reader {
   char name[160];
   AVFormatContext *fmt;
   AVIOContext *avio;
-  const uint8_t *mem;
-  size_t mem_size, mem_pos;
+  mio_src mem; /* vid/aud_open_memory input */
   int astream;
   AVCodecContext *dec;
   AVPacket *pkt;
@@ -59,32 +59,6 @@ static const char *averr(int e, char *buf, size_t n) {
   return buf;
 }
 
-static int mem_read(void *opaque, uint8_t *buf, int n) {
-  aud_reader *r = opaque;
-  if (n <= 0) return 0;
-  if (r->mem_pos >= r->mem_size) return AVERROR_EOF;
-  size_t left = r->mem_size - r->mem_pos, k = (size_t)n < left ? (size_t)n : left;
-  memcpy(buf, r->mem + r->mem_pos, k);
-  r->mem_pos += k;
-  return (int)k;
-}
-
-static int64_t mem_seek(void *opaque, int64_t off, int whence) {
-  aud_reader *r = opaque;
-  int64_t base;
-  switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return (int64_t)r->mem_size;
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = (int64_t)r->mem_pos; break;
-    case SEEK_END: base = (int64_t)r->mem_size; break;
-    default: return AVERROR(EINVAL);
-  }
-  if ((off > 0 && base > INT64_MAX - off) || (off < 0 && base + off < 0)) return AVERROR(EINVAL);
-  int64_t pos = base + off;
-  if (pos > (int64_t)r->mem_size) return AVERROR(EINVAL);
-  r->mem_pos = (size_t)pos;
-  return pos;
-}
 
 void aud_close(aud_reader **pr) {
   if (!pr || !*pr) return;
@@ -201,10 +175,10 @@ int aud_open_memory(const void *data, size_t size, aud_reader **out, emoi_err *e
   aud_reader *r = calloc(1, sizeof *r);
   if (!r) return emoi_fail(err, EMO_ENOMEM, "aud_open_memory: out of memory");
   snprintf(r->name, sizeof r->name, "<memory>");
-  r->mem = data;
-  r->mem_size = size;
+  r->mem.data = data;
+  r->mem.size = size;
   unsigned char *buf = av_malloc(AUD_MEM_IO_BUF);
-  if (buf) r->avio = avio_alloc_context(buf, AUD_MEM_IO_BUF, 0, r, mem_read, NULL, mem_seek);
+  if (buf) r->avio = avio_alloc_context(buf, AUD_MEM_IO_BUF, 0, &r->mem, mio_read, NULL, mio_seek);
   if (!r->avio) {
     av_free(buf);
     aud_close(&r);

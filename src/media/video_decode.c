@@ -7,6 +7,7 @@
  * seeking. Follows FFmpeg 5.1's documented API (libavcodec send/receive, display matrix
  * convention of libavutil/display.h: av_display_rotation_get gives the counter-clockwise
  * angle, so the clockwise rotation to display is its negation, as ffmpeg's -autorotate). */
+#include "media/mem_io.h"
 #include "media/video_decode.h"
 
 #include <errno.h>
@@ -48,9 +49,7 @@ struct vid_reader {
   char name[160]; /* url or "<memory>", for messages */
   AVFormatContext *fmt;
   AVIOContext *avio; /* custom memory I/O, NULL for urls */
-  const uint8_t *mem;
-  size_t mem_size;
-  size_t mem_pos;
+  mio_src mem; /* vid/aud_open_memory input */
   AVStream *st;
   int vstream;
   AVCodecContext *dec;
@@ -110,36 +109,6 @@ static int interrupt_cb(void *opaque) {
   if (atomic_load(&r->abort_flag)) return 1;
   if (r->open_deadline && av_gettime_relative() > r->open_deadline) return 1;
   return 0;
-}
-
-/* ---- memory I/O --------------------------------------------------------------------- */
-
-static int mem_read(void *opaque, uint8_t *buf, int n) {
-  vid_reader *r = opaque;
-  if (n <= 0) return 0;
-  if (r->mem_pos >= r->mem_size) return AVERROR_EOF;
-  size_t left = r->mem_size - r->mem_pos;
-  size_t k = (size_t)n < left ? (size_t)n : left;
-  memcpy(buf, r->mem + r->mem_pos, k);
-  r->mem_pos += k;
-  return (int)k;
-}
-
-static int64_t mem_seek(void *opaque, int64_t off, int whence) {
-  vid_reader *r = opaque;
-  int64_t base;
-  switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return (int64_t)r->mem_size;
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = (int64_t)r->mem_pos; break;
-    case SEEK_END: base = (int64_t)r->mem_size; break;
-    default: return AVERROR(EINVAL);
-  }
-  if ((off > 0 && base > INT64_MAX - off) || (off < 0 && base + off < 0)) return AVERROR(EINVAL);
-  int64_t pos = base + off;
-  if (pos > (int64_t)r->mem_size) return AVERROR(EINVAL);
-  r->mem_pos = (size_t)pos;
-  return pos;
 }
 
 /* ---- opening ------------------------------------------------------------------------- */
@@ -385,14 +354,14 @@ int vid_open_memory(const void *data, size_t size, int64_t max_pixels, vid_reade
   pthread_once(&vid_once, vid_quiet);
   vid_reader *r = reader_alloc("<memory>");
   if (!r) return emoi_fail(err, EMO_ENOMEM, "<memory>: out of memory");
-  r->mem = data;
-  r->mem_size = size;
+  r->mem.data = data;
+  r->mem.size = size;
   char eb[128];
   int rc;
   AVDictionary *opts = NULL;
   uint8_t *iobuf = av_malloc(VID_MEM_IO_BUF);
   r->fmt = avformat_alloc_context();
-  if (iobuf) r->avio = avio_alloc_context(iobuf, VID_MEM_IO_BUF, 0, r, mem_read, NULL, mem_seek);
+  if (iobuf) r->avio = avio_alloc_context(iobuf, VID_MEM_IO_BUF, 0, &r->mem, mio_read, NULL, mio_seek);
   if (!r->fmt || !r->avio) {
     if (!r->avio) av_free(iobuf);
     rc = emoi_fail(err, EMO_ENOMEM, "<memory>: out of memory");
