@@ -120,6 +120,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (total < INT64_MAX / 4) total += nn_value_numel(&g->values[i]);
     }
   if (total > 20000) goto done;
+  /* Bound the arithmetic too (the fuzzer looks for crashes, not slow legal graphs): output
+   * elements times window size (pooling, convolution) summed over the nodes. */
+  int64_t work = 0;
+  for (int k = 0; k < g->n_nodes; k++) {
+    const nn_node *nd = &g->nodes[k];
+    int64_t win = (int64_t)nd->attr.kernel_h * nd->attr.kernel_w;
+    if (nd->op == NN_OP_CONV2D || nd->op == NN_OP_DEPTHWISE_CONV2D ||
+        nd->op == NN_OP_FULLY_CONNECTED)
+      win = nd->n_in > 1 && nd->in[1] >= 0 ? nn_value_numel(&g->values[nd->in[1]]) : 1;
+    if (nd->op == NN_OP_MEAN || nd->op == NN_OP_SOFTMAX) win = total;
+    work += nn_value_numel(&g->values[nd->out[0]]) * (win > 0 ? win : 1);
+    if (work > 4000000) goto done;
+  }
   for (int be = 0; be < 2; be++) {
     nn_plan *p = NULL;
     if (nn_plan_create(g, (nn_backend)be, NULL, &p, &err) != EMO_OK) continue;

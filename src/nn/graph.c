@@ -891,6 +891,17 @@ int nn_graph_finalize(nn_graph *g, emoi_err *err) {
       return emoi_fail(err, EMO_EUNSUPPORTED, "%s: graph input '%s' is not float32", g->source,
                        v->name);
   }
+  /* PAD, MEAN, RESHAPE and RESIZE_BILINEAR read their parameters from attributes (or a
+   * constant second input); a computed second input carries nothing they use, so it is
+   * dropped here: no backend then sees a value produced for nobody (found by fuzzing:
+   * XNNPACK leaves such a value unallocated). */
+  for (int k = 0; k < g->n_nodes; k++) {
+    nn_node *n = &g->nodes[k];
+    if ((n->op == NN_OP_PAD || n->op == NN_OP_MEAN || n->op == NN_OP_RESHAPE ||
+         n->op == NN_OP_RESIZE_BILINEAR) &&
+        n->n_in > 1 && n->in[1] >= 0 && n->in[1] < g->n_values && !g->values[n->in[1]].is_const)
+      n->n_in = 1;
+  }
   int st = sort_nodes(g, err);
   if (st) return st;
   for (int k = 0; k < g->n_nodes; k++) {
