@@ -108,13 +108,7 @@ static int embed_photo(env *e, const char *rel, int want, face_desc *out) {
   bf_detection dets[MAX_TEST_FACES];
   for (int k = 0; k < n; k++) {
     const emo_face *f = &r->faces[pick[k]];
-    bf_detection *d = &dets[k];
-    d->x0 = f->box[0];
-    d->y0 = f->box[1];
-    d->x1 = f->box[0] + f->box[2];
-    d->y1 = f->box[1] + f->box[3];
-    memcpy(d->kp, f->keypoints, sizeof d->kp);
-    d->score = f->score;
+    bf_detection_from_xywh(f->box, (const float(*)[2])f->keypoints, f->score, &dets[k]);
   }
   /* decode the same pixels the analysis saw */
   unsigned char *bytes = NULL;

@@ -207,15 +207,6 @@ static void track_to_face(const trk_track *t, emo_track_face *f) {
   f->dominant = -1;
 }
 
-static void face_to_detection(const emo_track_face *f, bf_detection *d) {
-  d->x0 = f->box[0];
-  d->y0 = f->box[1];
-  d->x1 = f->box[0] + f->box[2];
-  d->y1 = f->box[1] + f->box[3];
-  memcpy(d->kp, f->keypoints, sizeof d->kp);
-  d->score = f->score;
-}
-
 int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
                     const emo_frame_result **out) {
   if (!c || !out) return EMO_EINVAL;
@@ -308,7 +299,8 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   if (n > c->params.max_faces) n = c->params.max_faces;
   for (int i = 0; i < n; i++) {
     track_to_face(trk_get(s->trk, i), &s->faces[i]);
-    face_to_detection(&s->faces[i], &c->face_dets[i]);
+    bf_detection_from_xywh(s->faces[i].box, (const float(*)[2])s->faces[i].keypoints,
+                           s->faces[i].score, &c->face_dets[i]);
   }
   rc = emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, c->face_probs, c->face_dominant,
                         &err);

@@ -84,6 +84,16 @@ int bf_decode(const bf_model_config *cfg, const bf_anchor *anchors, const float 
   return n;
 }
 
+void bf_detection_from_xywh(const float box[4], const float kp[BF_KEYPOINTS][2], float score,
+                            bf_detection *d) {
+  d->x0 = box[0];
+  d->y0 = box[1];
+  d->x1 = box[0] + box[2];
+  d->y1 = box[1] + box[3];
+  memcpy(d->kp, kp, sizeof d->kp);
+  d->score = score;
+}
+
 float bf_iou(const bf_detection *a, const bf_detection *b) {
   float ix0 = fmaxf(a->x0, b->x0), iy0 = fmaxf(a->y0, b->y0);
   float ix1 = fminf(a->x1, b->x1), iy1 = fminf(a->y1, b->y1);

@@ -44,6 +44,11 @@ typedef struct bf_detection {
 int bf_decode(const bf_model_config *cfg, const bf_anchor *anchors, const float *regressors,
               const float *logits, float min_score, bf_detection *out, int cap);
 
+/* Fills d from an (x, y, width, height) box, keypoints (BF_KEYPOINTS, 2) and a score: the
+ * public emo_face / emo_track_face form back to the corner form the vision code uses. */
+void bf_detection_from_xywh(const float box[4], const float kp[BF_KEYPOINTS][2], float score,
+                            bf_detection *d);
+
 /* Intersection over union of two boxes (0 when either is empty). */
 float bf_iou(const bf_detection *a, const bf_detection *b);
 
