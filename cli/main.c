@@ -43,8 +43,7 @@ static void usage(FILE *f) {
       "  --threshold S         detection score threshold (default 0.5)\n"
       "  --max-faces N         at most N faces per image (default 64)\n"
       "  --max-pixels N        refuse images larger than N pixels (default 100000000)\n"
-      "  --threads N           worker threads (default: all cores for images, 1 for video,\n"
-      "                        whose decoding runs on a thread of its own)\n"
+      "  --threads N           threads classifying faces in parallel (default: all cores)\n"
       "  --models DIR          model cache (default $EMO_MODELS or ~/.cache/emo/models)\n"
       "  --reference           use the plain C reference kernels (slow; for checking)\n"
       "\n"
@@ -321,10 +320,6 @@ static int on_frame(const emo_frame_result *fr, void *user) {
 
 static int cmd_video(int argc, char **argv) {
   emo_params p = emo_params_default();
-  /* Decoding has its own thread, so one analysis thread keeps both cores busy; a pool on
-   * top of it oversubscribes the cores and, on a busy machine, its workers wait for each
-   * other (measured: 5x slower under load). --threads N overrides. */
-  p.n_threads = 1;
   const char *out_path = NULL;
   int first = parse_options(argc, argv, 2, &p, &out_path);
   if (first < 0) return 2;

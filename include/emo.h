@@ -118,7 +118,9 @@ typedef enum emo_expression {
 const char *emo_expression_name(int expression);
 
 typedef struct emo_params {
-  int n_threads;                   /* worker threads; 0 = all cores (default) */
+  int n_threads;                   /* threads classifying the faces of an image or frame in
+                                      parallel (each network runs on one thread); 0 = all
+                                      cores (default) */
   const char *models_dir;          /* NULL = $EMO_MODELS, else ~/.cache/emo/models */
   emo_detector detector;           /* default EMO_DETECTOR_AUTO */
   emo_expression_model expression; /* default EMO_EXPRESSION_FER */

@@ -154,18 +154,14 @@ typedef struct expr_job {
   emoi_err err;
 } expr_job;
 
-/* pthreadpool task: face i on whichever worker plan set is free (at most n_workers tasks
- * run at once, so one always is). */
-static void expr_task(void *arg, size_t i) {
+/* wk_run task: face i on the worker's own plans. */
+static void expr_task(void *arg, int i, int worker) {
   expr_job *j = arg;
   emo_context *c = j->c;
-  int slot = 0;
-  while (__atomic_exchange_n(&c->worker_busy[slot], 1, __ATOMIC_ACQUIRE))
-    slot = (slot + 1) % c->n_workers;
   emoi_err err = {{0}};
-  int rc = expression_one(&c->params, c->expr_plans[slot][0], c->expr_plans[slot][1], j->rgb,
-                          j->w, j->h, j->stride, &j->dets[i], j->probs[i], &j->dominant[i], &err);
-  __atomic_store_n(&c->worker_busy[slot], 0, __ATOMIC_RELEASE);
+  int rc = expression_one(&c->params, c->expr_plans[worker][0], c->expr_plans[worker][1],
+                          j->rgb, j->w, j->h, j->stride, &j->dets[i], j->probs[i],
+                          &j->dominant[i], &err);
   int expected = EMO_OK;
   if (rc != EMO_OK &&
       __atomic_compare_exchange_n(&j->rc, &expected, rc, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -175,9 +171,9 @@ static void expr_task(void *arg, size_t i) {
 int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                      const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT],
                      int *dominant, emoi_err *err) {
-  if (n > 1 && c->n_workers > 1 && c->params.expression != EMO_EXPRESSION_NONE) {
+  if (n > 1 && c->workers && c->params.expression != EMO_EXPRESSION_NONE) {
     expr_job j = {c, rgb, w, h, stride, dets, probs, dominant, EMO_OK, {{0}}};
-    pthreadpool_parallelize_1d(c->pool, expr_task, &j, (size_t)n, 0);
+    wk_run(c->workers, expr_task, &j, n);
     if (j.rc != EMO_OK) *err = j.err;
     return j.rc;
   }

@@ -294,7 +294,7 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   int n_tev = trk_events(s->trk, &tev);
   for (int i = 0; i < n_tev; i++) push_event(s, &tev[i]);
 
-  /* Expressions of the visible faces (in parallel when the context has a pool). */
+  /* Expressions of the visible faces (in parallel when the context has worker threads). */
   int n = trk_count(s->trk);
   if (n > c->params.max_faces) n = c->params.max_faces;
   for (int i = 0; i < n; i++) {

@@ -1,12 +1,11 @@
 /* internal.h: the insides of the public handles (emo_model, emo_context) shared by the files
  * of pipeline/. A model owns the parsed graphs (immutable after load); a context owns the
- * per-thread plans, thread pool and scratch, so analysing a frame allocates nothing. */
+ * plans, worker threads and scratch, so analysing a frame allocates nothing. */
 #ifndef EMO_PIPELINE_INTERNAL_H
 #define EMO_PIPELINE_INTERNAL_H
 
-#include <pthreadpool.h>
-
 #include "core/err.h"
+#include "core/workers.h"
 #include "emo.h"
 #include "audio/ser.h"
 #include "audio/vad.h"
@@ -38,14 +37,13 @@ struct emo_model {
 struct emo_context {
   emo_model *model; /* borrowed */
   emo_params params;
-  pthreadpool_t pool; /* NULL when single-threaded */
   nn_plan *plans[EMOI_NET_COUNT];
-  /* Single-threaded copies of the expression plans, one set per pool thread, so that the
-   * faces of a frame are classified in parallel (coarse grain beats splitting each small
-   * network's ops across threads). n_workers = 0 without a pool. */
+  /* Copies of the expression plans, one set per worker thread, so that the faces of a frame
+   * are classified in parallel (coarse grain beats splitting each small network's ops
+   * across threads). n_workers = 0 when single-threaded. */
   nn_plan *expr_plans[EMOI_MAX_WORKERS][2];
   int n_workers;
-  int worker_busy[EMOI_MAX_WORKERS]; /* slot in use, taken with an atomic exchange */
+  wk_set *workers; /* n_workers blocking threads (the caller is worker 0), or NULL */
   bf_detection dets[BF_MAX_ANCHORS * 2]; /* candidates of up to two detectors */
   emo_face *faces;                       /* (max_faces,) */
   bf_detection *face_dets;               /* (max_faces,) faces to classify (video) */
@@ -73,7 +71,7 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
 
 /* Classifies the expression of detections dets (n) with the params' expression model(s) into
  * probs[i] and dominant[i] (-1 with EMO_EXPRESSION_NONE); faces run in parallel when the
- * context has a thread pool. */
+ * context has worker threads. */
 int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                      const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT],
                      int *dominant, emoi_err *err);
