@@ -3,8 +3,8 @@
  * by the helpers and the caller alike from one atomic word holding (generation << 32 | next
  * item), so a helper that wakes late can never claim an item of a later loop with the task of
  * an earlier one; the last item to finish wakes the caller. */
-#include <stdint.h>
 #include "core/workers.h"
+#include <stdint.h>
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@ struct wk_set {
   void *arg;
   int n;
   uint64_t next; /* (gen << 32) | next unclaimed item; atomic */
-  int finished; /* items finished (under mu) */
+  int finished;  /* items finished (under mu) */
 };
 
 typedef struct {
@@ -129,7 +129,9 @@ void wk_run(wk_set *s, wk_task_fn task, void *arg, int n) {
   pthread_mutex_unlock(&s->mu);
 }
 
-int wk_threads(const wk_set *s) { return s ? s->n_threads : 0; }
+int wk_threads(const wk_set *s) {
+  return s ? s->n_threads : 0;
+}
 
 void wk_destroy(wk_set **ps) {
   if (!ps || !*ps) return;
