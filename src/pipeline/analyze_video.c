@@ -44,6 +44,7 @@
 struct emoi_stream {
   trk_state *trk;
   of_pyramid *pyr[2];
+  int pyr_built[2];        /* pyr[i] holds its frame (built only when flow will need it) */
   int cur;                 /* index of the current frame's pyramid */
   int have_prev;
   int64_t index;           /* frames pushed */
@@ -122,6 +123,7 @@ int emo_stream_begin(emo_context *c) {
     }
   }
   trk_reset(s->trk);
+  s->pyr_built[0] = s->pyr_built[1] = 0;
   s->cur = 0;
   s->have_prev = 0;
   s->index = 0;
@@ -235,8 +237,7 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
 
   int rc;
   int next = s->have_prev ? 1 - s->cur : s->cur;
-  rc = of_pyramid_build(s->pyr[next], rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, &err);
-  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  s->pyr_built[next] = 0;
 
   /* A hard cut: nobody is where they were. Every track becomes lost (so a face after the
    * cut continues a track only when its embedding agrees) and the detector runs now. */
@@ -249,8 +250,11 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
     int n_cev = trk_events(s->trk, &cev);
     for (int i = 0; i < n_cev; i++) push_event(s, &cev[i]);
   }
-  int detect = cut || should_detect(c, s);
+  int detect = cut || should_detect(c, s) || !s->pyr_built[s->cur];
   if (!detect) {
+    rc = of_pyramid_build(s->pyr[next], rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    s->pyr_built[next] = 1;
     /* Move every visible track by optical flow; a lost box makes this a detection frame. */
     float worst = 1.0f;
     for (int i = 0; i < trk_count(s->trk); i++) {
@@ -288,6 +292,14 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   }
   s->cur = next;
   s->have_prev = 1;
+  /* This frame's pyramid is built only when the next frame will move boxes by flow from it
+   * (should_detect depends only on the state now); detection frames and stretches without
+   * faces need none. */
+  if (!s->pyr_built[s->cur] && !should_detect(c, s)) {
+    rc = of_pyramid_build(s->pyr[s->cur], rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    s->pyr_built[s->cur] = 1;
+  }
 
   /* Tracker events of this frame. */
   const emo_event *tev = NULL;
