@@ -7,7 +7,7 @@ want=(build-essential cmake pkg-config ca-certificates
       libxnnpack-dev libpthreadpool-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libwebp-dev libssl-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(clang libclang-rt-14-dev)
+  want+=(clang libclang-rt-14-dev python3)
 fi
 command -v npm >/dev/null 2>&1 || want+=(npm)
 command -v tar >/dev/null 2>&1 || want+=(tar)
