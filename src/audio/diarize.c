@@ -20,7 +20,7 @@
 #define FPS 100          /* frames per second */
 #define HOP 160          /* samples per frame hop */
 #define CHANGE_STEP 5    /* change-detector hop, frames */
-#define MIN_MODEL_FRAMES 50 /* a resegmentation speaker with fewer frames is dropped */
+#define NPARAM (DIM + DIM * (DIM + 1) / 2) /* free parameters of a full-covariance Gaussian */
 
 typedef struct span {
   int f0, f1;    /* frames [f0, f1) */
@@ -46,7 +46,7 @@ void dia_config_default(dia_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->min_speakers = 1;
   cfg->max_speakers = DIA_MAX_SPEAKERS;
-  cfg->piece_sec = 1.5f;
+  cfg->piece_sec = 2.5f;
   cfg->min_piece_sec = 0.5f;
   cfg->change_win_sec = 1.0f;
   cfg->change_lambda = 1.0f;
@@ -55,6 +55,7 @@ void dia_config_default(dia_config *cfg) {
   cfg->reseg_iters = 3;
   cfg->switch_cost = 1000.0f;
   cfg->min_seg_sec = 0.3f;
+  cfg->min_speaker_sec = (float)NPARAM / FPS; /* 209 frames: 2.09 s */
   cfg->max_seconds = 7200.0f;
   cfg->embed_threshold = 0.5f;
 }
@@ -276,7 +277,7 @@ typedef struct ahc {
 static double bic_pair(const ahc *h, int i, int j) {
   gstat m;
   gstat_merge(&m, &h->g[i], &h->g[j]);
-  double pen = h->lambda * 0.5 * (DIM + DIM * (DIM + 1) / 2.0) * log(m.n);
+  double pen = h->lambda * 0.5 * NPARAM * log(m.n);
   return gstat_cost(&m) - h->cost[i] - h->cost[j] - pen;
 }
 
@@ -380,16 +381,17 @@ static void viterbi(const float *feat, int a, int b, const gmodel *m, int K, dou
 }
 
 /* Fits one model per label 0..K-1 from frame labels; labels of speakers with fewer than
- * MIN_MODEL_FRAMES frames are dropped (if another remains) and the rest renumbered.
+ * min_frames frames are dropped (if another remains) and the rest renumbered.
  * Returns the new K (>= 1 when any frame is labelled). */
-static int fit_models(const float *feat, int nf, int *lab, int K, gmodel *m, gstat *g) {
+static int fit_models(const float *feat, int nf, int *lab, int K, int min_frames, gmodel *m,
+                      gstat *g) {
   for (int k = 0; k < K; k++) memset(&g[k], 0, sizeof g[k]);
   for (int t = 0; t < nf; t++)
     if (lab[t] >= 0) gstat_add(&g[lab[t]], feat + (size_t)t * DIM);
   int map[DIA_MAX_SPEAKERS], nk = 0, biggest = 0;
   for (int k = 0; k < K; k++)
     if (g[k].n > g[biggest].n) biggest = k;
-  for (int k = 0; k < K; k++) map[k] = (g[k].n >= MIN_MODEL_FRAMES || k == biggest) ? nk++ : -1;
+  for (int k = 0; k < K; k++) map[k] = (g[k].n >= min_frames || k == biggest) ? nk++ : -1;
   for (int k = 0; k < K; k++)
     if (map[k] >= 0) gmodel_fit(&m[map[k]], &g[k]);
   if (nk < K) /* frames of dropped speakers go to the biggest until the next decoding */
@@ -453,6 +455,8 @@ static int check_config(const dia_config *c, emoi_err *err) {
     return emoi_fail(err, EMO_EINVAL, "diarize: reseg_iters %d not in 0..20", c->reseg_iters);
   if (!(c->min_seg_sec >= 0.0f && c->min_seg_sec <= 10.0f))
     return emoi_fail(err, EMO_EINVAL, "diarize: min_seg_sec not in [0, 10]");
+  if (!(c->min_speaker_sec >= 0.0f && c->min_speaker_sec <= 600.0f))
+    return emoi_fail(err, EMO_EINVAL, "diarize: min_speaker_sec not in [0, 600]");
   if (!(c->max_seconds > 0.0f && c->max_seconds <= 1e6f))
     return emoi_fail(err, EMO_EINVAL, "diarize: max_seconds not in (0, 1e6]");
   if (c->embed && (c->embed_dim < 1 || c->embed_dim > 4096 || !isfinite(c->embed_threshold)))
@@ -655,6 +659,8 @@ int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *s
   }
 
   /* models from the clustered frames; unclustered stretches get their likeliest speaker */
+  int min_spk = (int)(cfg->min_speaker_sec * FPS + 0.5f);
+  if (min_spk < 1) min_spk = 1;
   gk = malloc(DIA_MAX_SPEAKERS * sizeof *gk);
   models = malloc(DIA_MAX_SPEAKERS * sizeof *models);
   if (!gk || !models) goto nomem;
@@ -666,7 +672,7 @@ int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *s
       for (int t = 0; t < nf; t++) lab[t] = mask[t] ? 0 : -1;
     }
   }
-  K = fit_models(feat, nf, lab, K, models, gk);
+  K = fit_models(feat, nf, lab, K, min_spk, models, gk);
   for (int p = 0; p < npieces; p++)
     if (!pieces[p].clustered) {
       int k = best_model(feat, pieces[p].f0, pieces[p].f1, models, K);
@@ -679,7 +685,7 @@ int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *s
     bp = malloc((size_t)maxlen * DIA_MAX_SPEAKERS);
     if (!bp) goto nomem;
     for (int it = 0; it < cfg->reseg_iters && K > 1; it++) {
-      if (it > 0) K = fit_models(feat, nf, lab, K, models, gk);
+      if (it > 0) K = fit_models(feat, nf, lab, K, min_spk, models, gk);
       for (int r = 0; r < nreg; r++)
         viterbi(feat, reg[2 * r], reg[2 * r + 1], models, K, cfg->switch_cost, bp, lab);
     }

@@ -6,7 +6,10 @@
  *   2. speaker-change detection inside long speech regions by the Bayesian Information
  *      Criterion between two adjacent 1 s windows of diagonal Gaussians (Chen & Gopalakrishnan
  *      1998, "Speaker, environment and channel change detection and clustering via the BIC");
- *   3. the resulting homogeneous stretches cut into uniform pieces of at most piece_sec;
+ *   3. the resulting homogeneous stretches cut into uniform pieces of at most piece_sec
+ *      (2.5 s by default: at least as many frames as a full-covariance Gaussian has free
+ *      parameters, 19 + 190 = 209; shorter pieces give ill-conditioned covariances and noisy
+ *      BIC distances. On the tuning files 2.0 to 3.0 s did equally well, 1.0 to 1.5 s worse);
  *   4. each piece represented by a full-covariance Gaussian (sufficient statistics), or by a
  *      vector from a caller-supplied embedding function (e.g. a WeSpeaker/ECAPA ONNX model);
  *   5. agglomerative hierarchical clustering: with Gaussians, the pair with the lowest
@@ -17,7 +20,9 @@
  *   6. resegmentation: Viterbi decoding of the speech frames with one full-covariance
  *      Gaussian per speaker and a fixed log-likelihood cost per speaker change, re-estimated
  *      a few times (the resegmentation step of LIUM / Meignier & Merlin 2010), then removal
- *      of speaker runs shorter than min_seg_sec.
+ *      of speaker runs shorter than min_seg_sec. A cluster with less speech than
+ *      min_speaker_sec (by default the 209 frames a full-covariance Gaussian needs for as many
+ *      observations as parameters) is not modelled: its frames go to the other speakers.
  * Output segments never overlap (one speaker at a time; overlapped speech is left to others).
  *
  * Memory is linear in the input length plus O(P^2) for P <= max_pieces clustering pieces
@@ -27,8 +32,9 @@
  * caller's use).
  *
  * What this file leaves to others: decoding and resampling (media/audio_decode.h), neural
- * voice activity detection (audio/vad.h; dia_energy_vad here is a plain energy fallback for
- * development and for when no VAD model is present), neural speaker embeddings (plugged in
+ * voice activity detection (audio/vad.h, with a segmentation suited to diarization chosen in
+ * pipeline/analyze_audio.c; dia_energy_vad here is a plain energy fallback for development
+ * and for when no VAD model is present), neural speaker embeddings (plugged in
  * through dia_embed_fn), RTTM output (output/rttm.h). */
 #ifndef EMO_AUDIO_DIARIZE_H
 #define EMO_AUDIO_DIARIZE_H
@@ -58,27 +64,30 @@ typedef struct dia_result {
 typedef int (*dia_embed_fn)(void *user, const float *pcm, int n, float *emb, int dim);
 
 typedef struct dia_config {
-  int min_speakers;     /* 1 .. max_speakers; 1 */
-  int max_speakers;     /* 1 .. DIA_MAX_SPEAKERS; 8 */
-  float piece_sec;      /* longest clustering piece, seconds; 1.5 */
-  float min_piece_sec;  /* shorter stretches are not clustered, only labelled by the
-                           resegmentation (and by their likeliest speaker); 0.5 */
-  float change_win_sec; /* window of each side of the change detector; 1.0 (0: off) */
-  float change_lambda;  /* BIC penalty weight of change detection; see dia_config_default */
-  float bic_lambda;     /* BIC penalty weight of the clustering stop rule */
-  int max_pieces;       /* cap on clustering pieces (memory P^2 floats); 2000 */
-  int reseg_iters;      /* Viterbi resegmentation passes; 0 keeps the clustering labels */
-  float switch_cost;    /* Viterbi log-likelihood cost of a speaker change */
-  float min_seg_sec;    /* speaker runs shorter than this join a neighbour; 0.3 */
-  float max_seconds;    /* longest input accepted; 7200 */
+  int min_speakers;      /* 1 .. max_speakers; 1 */
+  int max_speakers;      /* 1 .. DIA_MAX_SPEAKERS; 8 */
+  float piece_sec;       /* longest clustering piece, seconds; 2.5 */
+  float min_piece_sec;   /* shorter stretches are not clustered, only labelled by the
+                            resegmentation (and by their likeliest speaker); 0.5 */
+  float change_win_sec;  /* window of each side of the change detector; 1.0 (0: off) */
+  float change_lambda;   /* BIC penalty weight of change detection; see dia_config_default */
+  float bic_lambda;      /* BIC penalty weight of the clustering stop rule */
+  int max_pieces;        /* cap on clustering pieces (memory P^2 floats); 2000 */
+  int reseg_iters;       /* Viterbi resegmentation passes; 0 keeps the clustering labels */
+  float switch_cost;     /* Viterbi log-likelihood cost of a speaker change */
+  float min_seg_sec;     /* speaker runs shorter than this join a neighbour; 0.3 */
+  float min_speaker_sec; /* clusters with less speech are dissolved before resegmentation;
+                            2.09 (209 frames, the parameters of a speaker's Gaussian) */
+  float max_seconds;     /* longest input accepted; 7200 */
   /* Neural embedding instead of Gaussian statistics (all three set to enable). */
   dia_embed_fn embed;
   void *embed_user;
-  int embed_dim;          /* 1 .. 4096 */
-  float embed_threshold;  /* average-linkage cosine distance at which merging stops; 0.5 */
+  int embed_dim;         /* 1 .. 4096 */
+  float embed_threshold; /* average-linkage cosine distance at which merging stops; 0.5 */
 } dia_config;
 
-/* Defaults above (penalties tuned on AMI excerpts trn00..04, see tests/test_diarize.c). */
+/* Defaults above (penalties and piece_sec chosen on AMI excerpts trn00..04 only, see
+ * tests/test_diarize.c and dev/dia_pipeline_eval.sh). */
 void dia_config_default(dia_config *cfg);
 
 /* Diarizes pcm[0..n) (16 kHz mono float) restricted to the speech spans speech[0..n_speech)
