@@ -59,6 +59,10 @@ static void usage(FILE *f) {
       "audio options:\n"
       "  --whole               the whole file is one segment of one speaker\n"
       "  --rttm FILE           also write who-speaks-when as NIST RTTM\n"
+      "  --vad-threshold P     speech starts at this VAD probability (default 0.2)\n"
+      "  --vad-pad MS          padding around speech; closes gaps under 2x (default 500)\n"
+      "  --vad-min-silence MS  silence that ends speech (default 100)\n"
+      "  --vad-min-speech MS   shorter speech is dropped (default 250)\n"
       "  -q, --quiet           only errors on stderr\n"
       "  -v, --verbose         more messages on stderr\n",
       f);
@@ -152,6 +156,21 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
     } else if (strcmp(a, "--annotate") == 0) {
       if (!v) goto missing;
       p->annotate_path = v;
+      i++;
+    } else if (strcmp(a, "--vad-threshold") == 0) {
+      if (parse_float(v, 0.001f, 0.999f, &p->vad_threshold)) goto bad;
+      i++;
+    } else if (strcmp(a, "--vad-pad") == 0) {
+      if (parse_long(v, 0, 600000, &n)) goto bad;
+      p->vad_pad_ms = (int)n;
+      i++;
+    } else if (strcmp(a, "--vad-min-silence") == 0) {
+      if (parse_long(v, 0, 600000, &n)) goto bad;
+      p->vad_min_silence_ms = (int)n;
+      i++;
+    } else if (strcmp(a, "--vad-min-speech") == 0) {
+      if (parse_long(v, 0, 600000, &n)) goto bad;
+      p->vad_min_speech_ms = (int)n;
       i++;
     } else if (strcmp(a, "--rttm") == 0) {
       if (!v) goto missing;

@@ -8,7 +8,7 @@
 set -e
 EMO=${1:-build/emo}
 OUT=${2:-/tmp/emo_dia_pipeline}
-DATA=${EMO_DATA:-/work/shared/data/diarization}
+DATA=${EMO_DATA:-../shared/data/diarization}
 mkdir -p "$OUT"
 : > "$OUT/hyp.rttm"
 for i in 0 1 2 3 4 5 6 7 8 9; do

@@ -4,7 +4,7 @@
 # analyze_audio.c reads the VAD / dia_config fields from the environment (the library itself
 # never does). Usage: dev/dia_tune.sh [EMO_BINARY]   (run from the repository root)
 EMO=${1:-build/emo}
-DATA=${EMO_DATA:-/work/shared/data/diarization}
+DATA=${EMO_DATA:-../shared/data/diarization}
 OUT=$(mktemp -d)
 for i in 0 1 2 3 4; do
   "$EMO" audio --rttm "$OUT/r$i" "$DATA/ami/trn0$i.wav" > /dev/null 2>&1

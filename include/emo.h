@@ -144,6 +144,14 @@ typedef struct emo_params {
   int faces;                       /* 1 = load the face models (detectors, expression), default 1 */
   int voice;                       /* 1 = load the speech models (VAD, speech emotion), default 1 */
   double max_audio_seconds;        /* longest audio emo_analyze_audio accepts, default 7200 */
+  /* Speech segmentation of Silero VAD's per-32 ms probabilities (the defaults were chosen for
+   * diarization on AMI meeting audio, see src/pipeline/analyze_audio.c): */
+  float vad_threshold;             /* speech starts at this probability, default 0.2; it ends
+                                      below 0.7 x this (hysteresis) */
+  int vad_min_speech_ms;           /* shorter speech is dropped, default 250 */
+  int vad_min_silence_ms;          /* silence needed to end speech, default 100 */
+  int vad_pad_ms;                  /* padding on both sides of speech (gaps shorter than twice
+                                      this are closed), default 500 */
   int reid;                        /* 1 = load the face-embedding model so that a person who
                                       leaves and returns gets their id back (default 1) */
   const char *annotate_path;       /* emo_analyze_video also writes the video with boxes,

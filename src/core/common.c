@@ -53,6 +53,10 @@ emo_params emo_params_default(void) {
   p.faces = 1;
   p.voice = 1;
   p.max_audio_seconds = 7200.0;
+  p.vad_threshold = 0.2f;
+  p.vad_min_speech_ms = 250;
+  p.vad_min_silence_ms = 100;
+  p.vad_pad_ms = 500;
   p.annotate_path = NULL;
   p.log = NULL;
   p.log_user = NULL;

@@ -61,21 +61,28 @@ static int decode_all(emo_context *c, const char *url, emoi_err *err) {
   return rc;
 }
 
-/* Silero segmentation for diarization. silero-vad's defaults (threshold 0.5, 30 ms padding,
- * 100 ms minimum silence) cut speech at every pause and miss quiet, distant talkers: on the
- * AMI tuning excerpts (trn00..04) they missed 23 % of the reference speech (17 % outside
- * overlapped speech, which one-speaker-at-a-time output cannot cover), mostly turn edges and
- * short pauses inside turns that NIST-style references count as speech. For who-spoke-when the
- * speech-activity error (miss + false alarm under the 0.25 s collar) is lowest with a lower
- * threshold and 500 ms of padding, which also closes gaps shorter than 1 s
- * (dev/vad_sad_grid.py; chosen on trn00..04 only). The segments are also the emotion
- * segments, which thereby become whole turns instead of fragments. */
-static vad_seg_params diarization_vad_params(void) {
-  vad_seg_params sp = vad_seg_params_default();
-  sp.threshold = 0.2f;
-  sp.neg_threshold = 0.14f; /* 0.7 threshold, silero-vad's hysteresis ratio at 0.5 / 0.35 */
-  sp.speech_pad_ms = 500;
-  return sp;
+/* Silero segmentation (params.vad_*). The defaults are tuned for diarization: silero-vad's own
+ * (threshold 0.5, 30 ms padding, 100 ms minimum silence) cut speech at every pause and miss
+ * quiet, distant talkers: on the AMI tuning excerpts (trn00..04) they missed 23 % of the
+ * reference speech (17 % outside overlapped speech, which one-speaker-at-a-time output cannot
+ * cover), mostly turn edges and short pauses inside turns that NIST-style references count as
+ * speech. For who-spoke-when the speech-activity error (miss + false alarm under the 0.25 s
+ * collar) is lowest with threshold 0.2 and 500 ms of padding, which also closes gaps shorter
+ * than 1 s (dev/vad_sad_grid.py; chosen on trn00..04 only). The segments are also the
+ * emotion segments, which thereby become whole turns instead of fragments. */
+static int segmentation_params(const emo_params *p, vad_seg_params *sp, emoi_err *err) {
+  if (!(p->vad_threshold > 0.0f && p->vad_threshold < 1.0f) || p->vad_min_speech_ms < 0 ||
+      p->vad_min_silence_ms < 0 || p->vad_pad_ms < 0 || p->vad_min_speech_ms > 600000 ||
+      p->vad_min_silence_ms > 600000 || p->vad_pad_ms > 600000)
+    return emoi_fail(err, EMO_EINVAL,
+                     "VAD options out of range (threshold in (0, 1), durations 0..600000 ms)");
+  *sp = vad_seg_params_default();
+  sp->threshold = p->vad_threshold;
+  sp->neg_threshold = 0.7f * p->vad_threshold; /* silero-vad's hysteresis ratio (0.35 / 0.5) */
+  sp->min_speech_ms = p->vad_min_speech_ms;
+  sp->min_silence_ms = p->vad_min_silence_ms;
+  sp->speech_pad_ms = p->vad_pad_ms;
+  return EMO_OK;
 }
 
 /* Speech regions by Silero VAD, as diarization input. */
@@ -87,7 +94,8 @@ static int find_speech(emo_context *c, dia_segment **out, int *n_out, emoi_err *
   int rc = EMO_OK;
   for (int64_t i = 0; i < n_win && rc == EMO_OK; i++)
     rc = vad_process(c->vad, c->pcm + i * VAD_WINDOW, &probs[i], err);
-  vad_seg_params sp = diarization_vad_params();
+  vad_seg_params sp;
+  if (rc == EMO_OK) rc = segmentation_params(&c->params, &sp, err);
   int n = rc == EMO_OK ? vad_segments(probs, n_win, (int64_t)c->pcm_len, &sp, NULL, 0, err) : rc;
   vad_segment *vs = n > 0 ? malloc((size_t)n * sizeof *vs) : NULL;
   dia_segment *ds = n > 0 ? malloc((size_t)n * sizeof *ds) : NULL;
