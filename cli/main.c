@@ -63,6 +63,8 @@ static void usage(FILE *f) {
       "  --vad-pad MS          padding around speech; closes gaps under 2x (default 500)\n"
       "  --vad-min-silence MS  silence that ends speech (default 100)\n"
       "  --vad-min-speech MS   shorter speech is dropped (default 250)\n"
+      "  --ser-model FILE      speech emotion from a wav2vec2 model converted by\n"
+      "                        tools/wav2vec2_convert.py (also for emo video's soundtrack)\n"
       "  -q, --quiet           only errors on stderr\n"
       "  -v, --verbose         more messages on stderr\n",
       f);
@@ -171,6 +173,10 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
     } else if (strcmp(a, "--vad-min-speech") == 0) {
       if (parse_long(v, 0, 600000, &n)) goto bad;
       p->vad_min_speech_ms = (int)n;
+      i++;
+    } else if (strcmp(a, "--ser-model") == 0) {
+      if (!v) goto missing;
+      p->ser_model = v;
       i++;
     } else if (strcmp(a, "--rttm") == 0) {
       if (!v) goto missing;

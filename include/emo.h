@@ -152,6 +152,12 @@ typedef struct emo_params {
   int vad_min_silence_ms;          /* silence needed to end speech, default 100 */
   int vad_pad_ms;                  /* padding on both sides of speech (gaps shorter than twice
                                       this are closed), default 500 */
+  const char *ser_model;           /* a wav2vec2 speech-emotion model converted to safetensors
+                                      by tools/wav2vec2_convert.py (docs/wav2vec2.md) used
+                                      instead of emo's built-in one; NULL = built-in (default).
+                                      Its labels must name emo's speech emotions (common
+                                      abbreviations such as "neu", "ang", "hap" are mapped).
+                                      Read by emo_model_load only */
   int reid;                        /* 1 = load the face-embedding model so that a person who
                                       leaves and returns gets their id back (default 1) */
   const char *annotate_path;       /* emo_analyze_video also writes the video with boxes,
@@ -378,9 +384,12 @@ typedef struct emo_prosody {
 typedef struct emo_speech_segment {
   double start, end;                          /* seconds */
   int speaker;                                /* 1, 2, ... (written "S1", "S2", ...) */
-  float emotion[EMO_SPEECH_EMOTION_COUNT];    /* probabilities */
+  float emotion[EMO_SPEECH_EMOTION_COUNT];    /* probabilities (0 for labels not in `labels`) */
   int dominant;
   emo_prosody prosody;
+  unsigned labels;                            /* bit k set: the model scores emotion k (all 8
+                                                 for the built-in model; a user's wav2vec2
+                                                 model may have fewer) */
 } emo_speech_segment;
 
 typedef struct emo_speaker_summary {
@@ -388,6 +397,7 @@ typedef struct emo_speaker_summary {
   double talk_time;                           /* seconds */
   float emotion[EMO_SPEECH_EMOTION_COUNT];    /* duration-weighted mean */
   int dominant;
+  unsigned labels;                            /* as in emo_speech_segment */
 } emo_speaker_summary;
 
 typedef struct emo_audio_result {
@@ -398,18 +408,20 @@ typedef struct emo_audio_result {
   const emo_speaker_summary *speakers;        /* (speaker_count,) */
   float emotion[EMO_SPEECH_EMOTION_COUNT];    /* whole file, duration-weighted */
   int dominant;                               /* -1 when there is no speech */
+  unsigned labels;                            /* as in emo_speech_segment */
 } emo_audio_result;
 
 /* Decodes the audio of a file or URL (any format FFmpeg reads, or a video's audio stream),
  * resampled to 16 kHz mono; finds speech (Silero VAD), who speaks when (diarization), the
- * emotion of each segment (emo's own SER model) and its prosody. whole = 1 treats the file
+ * emotion of each segment (emo's own SER model, or params.ser_model) and its prosody. whole = 1 treats the file
  * as one segment of one speaker (clip-level evaluation). *out is owned by ctx, valid until
  * the next audio call. Silent audio is a success with no segment. */
 int emo_analyze_audio(emo_context *ctx, const char *url, int whole, const emo_audio_result **out);
 
 /* JSON of one segment: {"type":"segment","start","end","speaker":"S1","emotion":{...},
  * "dominant","prosody":{...}}, and of the summary: {"type":"summary","duration",
- * "speakers":[{"speaker","talk_time","emotion","dominant"}],"emotion","dominant"}. */
+ * "speakers":[{"speaker","talk_time","emotion","dominant"}],"emotion","dominant"}. An
+ * "emotion" object lists the labels the speech-emotion model has (see `labels`). */
 char *emo_segment_json(const emo_speech_segment *s);
 char *emo_audio_summary_json(const emo_audio_result *r);
 

@@ -5,7 +5,8 @@
 set -euo pipefail
 want=(build-essential cmake pkg-config ca-certificates
       libxnnpack-dev libpthreadpool-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libwebp-dev libssl-dev
-      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev)
+      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev
+      libopenblas-dev)
 if [ "${1:-build}" = test ]; then
   want+=(clang libclang-rt-14-dev python3)
 fi

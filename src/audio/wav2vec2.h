@@ -29,8 +29,9 @@
  *                    by speechbrain, offered by the converter's --output-norm); sb_linear only
  *   labels           "l1,l2,..." n_labels names in logit order
  *   other keys (e.g. "source", written by the converter for information) are ignored
- * Tensors (float32, F16 or BF16; names of torchaudio's Wav2Vec2Model state dict, weight norm of
- * the positional conv already folded into one weight):
+ * Tensors (float32, F16 or BF16, converted to float32 at load; names of torchaudio's
+ * Wav2Vec2Model state dict, weight norm of the positional conv already folded into one weight;
+ * a tensor the configuration does not use, or a non-finite value, makes the file EMO_EMODEL):
  *   feature_extractor.conv_layers.{i}.conv.weight (C_i, C_{i-1}, K_i), C_{-1} = 1
  *   feature_extractor.conv_layers.{i}.conv.bias (C_i)              when conv_bias
  *   feature_extractor.conv_layers.{i}.layer_norm.{weight,bias} (C_i) group_norm: i = 0 only;
@@ -40,6 +41,7 @@
  *   encoder.transformer.pos_conv_embed.conv.{weight (D, D/G, K), bias (D)}
  *   encoder.transformer.layer_norm.{weight,bias} (D)   applied after adding the positional
  *       embedding and before the layers when layer_norm_first = 0, after the layers when 1
+ *       (torchaudio 0.13's Transformer receives `not layer_norm_first`, which gives this order)
  *   encoder.transformer.layers.{l}.attention.{q,k,v,out}_proj.{weight (D, D), bias (D)}
  *   encoder.transformer.layers.{l}.layer_norm.{weight,bias} (D)
  *   encoder.transformer.layers.{l}.feed_forward.intermediate_dense.{weight (F, D), bias (F)}
@@ -47,6 +49,9 @@
  *   encoder.transformer.layers.{l}.final_layer_norm.{weight,bias} (D)
  *   head.projector.{weight (P, D), bias (P)}                         hf_seqcls
  *   head.classifier.weight (n_labels, P or D), head.classifier.bias (n_labels) (hf_seqcls only)
+ * Layer l, with LN1 = layers.{l}.layer_norm and LN2 = layers.{l}.final_layer_norm:
+ *   layer_norm_first 0 (post-norm): x = LN1(x + Attn(x)); x = LN2(x + FFN(x))
+ *   layer_norm_first 1 (pre-norm):  x = x + Attn(LN1(x)); x = x + FFN(LN2(x))
  * Activation GELU (erf form), LayerNorm eps 1e-5, conv-extractor norms eps 1e-5, the positional
  * conv drops its last output frame when K is even, then GELU, added to its input.
  *
@@ -65,8 +70,10 @@
 
 typedef struct w2v_model w2v_model;
 
-/* Loads a converted model file. Returns EMO_OK and *out, or EMO_EIO / EMO_EMODEL /
- * EMO_EUNSUPPORTED / EMO_ENOMEM with err naming the file and the problem. */
+/* Loads a converted model file (mapped read-only while loading; the model keeps its own float32
+ * copy of the weights, about 4 bytes per parameter). Returns EMO_OK and *out, or EMO_EIO /
+ * EMO_EMODEL / EMO_EUNSUPPORTED / EMO_ENOMEM (EMO_EINVAL for NULL arguments) with err naming
+ * the file and the problem, and *out = NULL. */
 int w2v_load(const char *path, w2v_model **out, emoi_err *err);
 
 /* Same from a safetensors image in memory (copied; data may be freed after the call). */
@@ -83,10 +90,16 @@ int w2v_embed_dim(const w2v_model *m);
 int w2v_min_samples(const w2v_model *m);
 
 /* Runs the model on n 16 kHz mono samples (w2v_min_samples(m) <= n <= W2V_MAX_SAMPLES) with
- * n_threads BLAS threads (<= 0: 1). Writes n_labels logits (before softmax) into logits.
- * Thread-safe for distinct calls on one model (scratch is allocated per call).
- * hidden, when non-NULL, receives the last hidden state's frame-mean (embed_dim floats), the
- * pooled vector before the head. */
+ * n_threads BLAS threads (<= 0: 1; at most 64). Writes n_labels logits (before softmax) into
+ * logits. Returns EMO_OK, EMO_EINVAL (NULL argument, n out of range, NaN or infinite samples),
+ * EMO_EMODEL (a logit came out NaN or infinite: the weights overflow float32) or EMO_ENOMEM,
+ * with err filled.
+ * Thread-safe for distinct calls on one model (scratch is allocated per call); OpenBLAS's thread
+ * count is process-global, so each call holds a process-wide lock for its whole forward pass
+ * (concurrent calls run one after another) and restores the count in effect before it.
+ * hidden, when non-NULL, receives the pooled vector before the head (embed_dim floats): the
+ * frame-mean of the last hidden state after the output norm, if the model has one.
+ * EMO_W2V_REFERENCE=1 in the environment selects plain reference kernels (slow; for tests). */
 int w2v_classify(const w2v_model *m, const float *pcm, size_t n, int n_threads, float *logits,
                  float *hidden, emoi_err *err);
 

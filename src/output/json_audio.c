@@ -15,11 +15,16 @@ const char *emo_speech_emotion_name(int e) {
   return e >= 0 && e < EMO_SPEECH_EMOTION_COUNT ? speech_names[e] : "unknown";
 }
 
-static void probs(sb *b, const float *p) {
+/* The labels in mask (0: all, for results made before the field existed). */
+static void probs(sb *b, const float *p, unsigned mask) {
+  if (!mask) mask = (1u << EMO_SPEECH_EMOTION_COUNT) - 1;
   sb_puts(b, "{");
+  const char *sep = "";
   for (int k = 0; k < EMO_SPEECH_EMOTION_COUNT; k++) {
-    sb_printf(b, "%s\"%s\":", k ? "," : "", speech_names[k]);
+    if (!(mask & (1u << k))) continue;
+    sb_printf(b, "%s\"%s\":", sep, speech_names[k]);
     sb_json_float(b, p[k], 4);
+    sep = ",";
   }
   sb_puts(b, "}");
 }
@@ -34,7 +39,7 @@ char *emo_segment_json(const emo_speech_segment *s) {
   sb_printf(&b, ",\"speaker\":\"S%d\"", s->speaker);
   if (s->dominant >= 0) {
     sb_puts(&b, ",\"emotion\":");
-    probs(&b, s->emotion);
+    probs(&b, s->emotion, s->labels);
     sb_printf(&b, ",\"dominant\":\"%s\"", emo_speech_emotion_name(s->dominant));
   }
   const emo_prosody *p = &s->prosody;
@@ -66,7 +71,7 @@ char *emo_audio_summary_json(const emo_audio_result *r) {
     sb_json_float(&b, s->talk_time, 3);
     if (s->dominant >= 0) {
       sb_puts(&b, ",\"emotion\":");
-      probs(&b, s->emotion);
+      probs(&b, s->emotion, s->labels);
       sb_printf(&b, ",\"dominant\":\"%s\"", emo_speech_emotion_name(s->dominant));
     }
     sb_puts(&b, "}");
@@ -74,7 +79,7 @@ char *emo_audio_summary_json(const emo_audio_result *r) {
   sb_puts(&b, "]");
   if (r->dominant >= 0) {
     sb_puts(&b, ",\"emotion\":");
-    probs(&b, r->emotion);
+    probs(&b, r->emotion, r->labels);
     sb_printf(&b, ",\"dominant\":\"%s\"", emo_speech_emotion_name(r->dominant));
   }
   sb_puts(&b, "}");

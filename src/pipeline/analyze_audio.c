@@ -5,6 +5,7 @@
  *
  * Memory: decoding streams, but diarization clusters over the whole recording, so the
  * samples are kept (4 bytes per sample: 230 MB per hour), up to params.max_audio_seconds. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,8 +42,7 @@ static int decode_all(emo_context *c, const char *url, emoi_err *err) {
   for (;;) {
     rc = reserve(&c->pcm, &c->pcm_cap, c->pcm_len + READ_CHUNK);
     if (rc != EMO_OK) {
-      emoi_fail(err, rc, "%s: out of memory after %.0f s of audio", url,
-                (double)c->pcm_len / SR);
+      emoi_fail(err, rc, "%s: out of memory after %.0f s of audio", url, (double)c->pcm_len / SR);
       break;
     }
     int got = aud_read(r, c->pcm + c->pcm_len, READ_CHUNK, err);
@@ -124,6 +124,51 @@ static int argmax(const float *p, int n) {
   return b;
 }
 
+/* Speech emotion of n samples at x with the user's wav2vec2 model: segments longer than
+ * W2V_CHUNK are classified in chunks (attention is quadratic in length) whose distributions
+ * are averaged, weighted by their length; shorter than one frame of the model's conv stack is
+ * centred in silence. */
+#define W2V_CHUNK (16000 * 20)
+static int w2v_emotion(emo_context *c, const float *x, int n, float *emotion, emoi_err *err) {
+  const w2v_model *m = c->model->w2v;
+  const int nl = w2v_n_labels(m);
+  float logits[W2V_MAX_LABELS], acc[W2V_MAX_LABELS] = {0};
+  const int need = w2v_min_samples(m);
+  float *padded = NULL;
+  if (n < need) {
+    padded = calloc((size_t)need, sizeof *padded);
+    if (!padded) return emoi_fail(err, EMO_ENOMEM, "out of memory");
+    if (n > 0) memcpy(padded + (need - n) / 2, x, (size_t)n * sizeof *x);
+    x = padded;
+    n = need;
+  }
+  int chunks = (n + W2V_CHUNK - 1) / W2V_CHUNK;
+  for (int k = 0; k < chunks; k++) {
+    int a = (int)((int64_t)n * k / chunks), b = (int)((int64_t)n * (k + 1) / chunks);
+    int rc = w2v_classify(m, x + a, (size_t)(b - a), c->params.n_threads, logits, NULL, err);
+    if (rc != EMO_OK) {
+      free(padded);
+      return rc;
+    }
+    float mx = logits[0], z = 0.0f;
+    for (int i = 1; i < nl; i++) mx = logits[i] > mx ? logits[i] : mx;
+    for (int i = 0; i < nl; i++) z += (logits[i] = expf(logits[i] - mx));
+    for (int i = 0; i < nl; i++) acc[i] += logits[i] / z * (float)(b - a) / (float)n;
+  }
+  free(padded);
+  for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++) emotion[e] = 0.0f;
+  for (int i = 0; i < nl; i++) emotion[c->model->w2v_map[i]] = acc[i];
+  return EMO_OK;
+}
+
+/* Bit mask of the speech emotions the classifier scores. */
+static unsigned emotion_labels(const emo_context *c) {
+  if (!c->model->w2v) return (1u << EMO_SPEECH_EMOTION_COUNT) - 1;
+  unsigned m = 0;
+  for (int i = 0; i < w2v_n_labels(c->model->w2v); i++) m |= 1u << c->model->w2v_map[i];
+  return m;
+}
+
 /* Emotion and prosody of one segment. */
 static int describe(emo_context *c, emo_speech_segment *s, emoi_err *err) {
   int64_t a = (int64_t)(s->start * SR), b = (int64_t)(s->end * SR);
@@ -138,8 +183,10 @@ static int describe(emo_context *c, emo_speech_segment *s, emoi_err *err) {
     x = padded;
   }
   int ns = n < SER_MIN_SAMPLES ? SER_MIN_SAMPLES : (n > SER_MAX_SAMPLES ? SER_MAX_SAMPLES : n);
-  int rc = ser_classify(c->model->ser, c->ser_plan, x, ns, s->emotion, err);
+  int rc = c->model->w2v ? w2v_emotion(c, c->pcm + a, n, s->emotion, err)
+                         : ser_classify(c->model->ser, c->ser_plan, x, ns, s->emotion, err);
   if (rc != EMO_OK) return rc;
+  s->labels = emotion_labels(c);
   s->dominant = argmax(s->emotion, EMO_SPEECH_EMOTION_COUNT);
   prosody pr;
   rc = prosody_measure(c->pcm + a, n > 0 ? n : 0, &pr, err);
@@ -169,6 +216,7 @@ static int summarise(emo_context *c) {
     double d = s->end - s->start;
     emo_speaker_summary *k = &sp[s->speaker - 1];
     k->speaker = s->speaker;
+    k->labels = s->labels;
     k->talk_time += d;
     total += d;
     for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++) {
@@ -185,8 +233,10 @@ static int summarise(emo_context *c) {
     }
   }
   r->dominant = -1;
+  r->labels = emotion_labels(c);
   if (total > 0.0) {
-    for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++) r->emotion[e] = (float)(r->emotion[e] / total);
+    for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++)
+      r->emotion[e] = (float)(r->emotion[e] / total);
     r->dominant = argmax(r->emotion, EMO_SPEECH_EMOTION_COUNT);
   }
   r->speaker_count = max_spk;
@@ -233,7 +283,8 @@ int emo_analyze_audio(emo_context *c, const char *url, int whole, const emo_audi
   free(speech);
   if (rc == EMO_OK && dr.n > c->segs_cap) {
     emo_speech_segment *s = realloc(c->segs, (size_t)dr.n * sizeof *s);
-    if (!s) rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for %d segments", dr.n);
+    if (!s)
+      rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for %d segments", dr.n);
     else {
       c->segs = s;
       c->segs_cap = dr.n;

@@ -8,6 +8,7 @@
 #include "core/workers.h"
 #include "emo.h"
 #include "audio/ser.h"
+#include "audio/wav2vec2.h"
 #include "audio/vad.h"
 #include "nn/nn.h"
 #include "vision/blazeface.h"
@@ -28,6 +29,8 @@ struct emo_model {
   nn_graph *graphs[EMOI_NET_COUNT]; /* NULL when not needed by params */
   nn_graph *vad_graph; /* Silero VAD (params.voice) */
   ser_model *ser;      /* emo's speech-emotion model, compiled into the library */
+  w2v_model *w2v;      /* params.ser_model when given (replaces ser for classification) */
+  int w2v_map[W2V_MAX_LABELS]; /* emo_speech_emotion of each of its labels */
   bf_anchor anchors_short[896];
   bf_anchor anchors_full[2304];
 };

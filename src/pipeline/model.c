@@ -3,12 +3,13 @@
  * anchors. A loaded model is immutable, so any number of contexts may share it. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/models.h"
 #include "nn/faceapi_nets.h"
-#include "nn/tflite_reader.h"
 #include "nn/tfjs_reader.h"
+#include "nn/tflite_reader.h"
 #include "pipeline/internal.h"
 
 /* emo's speech-emotion weights (models/ser/emo_ser_v1.bin), linked in by
@@ -78,6 +79,48 @@ static int needs_net(const emo_params *p, emoi_net net) {
   }
 }
 
+/* emo_speech_emotion named by a model's label (case-insensitive; the usual abbreviations of
+ * IEMOCAP-style label sets too), or -1. */
+static int speech_label(const char *label) {
+  static const struct {
+    const char *name;
+    int e;
+  } names[] = {{"angry", EMO_SPEECH_ANGRY},       {"anger", EMO_SPEECH_ANGRY},
+               {"ang", EMO_SPEECH_ANGRY},         {"disgust", EMO_SPEECH_DISGUST},
+               {"disgusted", EMO_SPEECH_DISGUST}, {"dis", EMO_SPEECH_DISGUST},
+               {"fear", EMO_SPEECH_FEAR},         {"fearful", EMO_SPEECH_FEAR},
+               {"fea", EMO_SPEECH_FEAR},          {"happy", EMO_SPEECH_HAPPY},
+               {"happiness", EMO_SPEECH_HAPPY},   {"hap", EMO_SPEECH_HAPPY},
+               {"sad", EMO_SPEECH_SAD},           {"sadness", EMO_SPEECH_SAD},
+               {"surprise", EMO_SPEECH_SURPRISE}, {"surprised", EMO_SPEECH_SURPRISE},
+               {"sur", EMO_SPEECH_SURPRISE},      {"neutral", EMO_SPEECH_NEUTRAL},
+               {"neu", EMO_SPEECH_NEUTRAL},       {"calm", EMO_SPEECH_CALM}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcasecmp(label, names[i].name) == 0) return names[i].e;
+  return -1;
+}
+
+/* Loads params.ser_model and maps its labels onto emo's speech emotions. */
+static int load_user_ser(emo_model *m, const char *path, emoi_err *err) {
+  int rc = w2v_load(path, &m->w2v, err);
+  if (rc != EMO_OK) return rc;
+  unsigned seen = 0;
+  for (int i = 0; i < w2v_n_labels(m->w2v); i++) {
+    int e = speech_label(w2v_label(m->w2v, i));
+    if (e < 0)
+      return emoi_fail(err, EMO_EUNSUPPORTED,
+                       "%s: label \"%s\" names none of emo's speech emotions (angry disgust fear "
+                       "happy sad surprise neutral calm); rename it with the converter's --labels",
+                       path, w2v_label(m->w2v, i));
+    if (seen & (1u << e))
+      return emoi_fail(err, EMO_EUNSUPPORTED, "%s: two labels map to %s", path,
+                       emo_speech_emotion_name(e));
+    seen |= 1u << e;
+    m->w2v_map[i] = e;
+  }
+  return EMO_OK;
+}
+
 int emo_model_load(const emo_params *params, emo_model **out) {
   if (!out) return EMO_EINVAL;
   *out = NULL;
@@ -111,6 +154,7 @@ int emo_model_load(const emo_params *params, emo_model **out) {
     if (rc == EMO_OK)
       rc = ser_load(emoi_ser_weights, (size_t)emoi_ser_weights_size, "emo_ser_v1 (built in)",
                     &m->ser, &err);
+    if (rc == EMO_OK && p.ser_model) rc = load_user_ser(m, p.ser_model, &err);
     if (rc != EMO_OK) goto fail;
   }
   if (bf_anchors_generate(&bf_short_range, m->anchors_short, 896) != 896 ||
@@ -132,6 +176,7 @@ void emo_model_destroy(emo_model **pm) {
   for (int i = 0; i < EMOI_NET_COUNT; i++) nn_graph_destroy(&m->graphs[i]);
   nn_graph_destroy(&m->vad_graph);
   ser_destroy(&m->ser);
+  w2v_free(&m->w2v);
   free(m);
   *pm = NULL;
 }
