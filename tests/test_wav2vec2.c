@@ -3,8 +3,9 @@
  *     by tools/wav2vec2_convert.py, outputs computed by PyTorch in float64; written by
  *     tools/ref/wav2vec2_fixtures.py): logits and the pooled vector within 1e-3 absolute on both
  *     clips, with 1 and 2 BLAS threads (which must agree within 1e-4), from two threads at once,
- *     and on the plain reference path (EMO_W2V_REFERENCE=1: naive matmul, erff, expf) which must
- *     agree with the fast path within 1e-4; label count and names as in the file's metadata;
+ *     on the plain reference path (EMO_W2V_REFERENCE=1: naive matmul, erff, expf) and with
+ *     tiny row blocks (EMO_W2V_BLOCK), both of which must agree with the fast path within 1e-4;
+ *     label count and names as in the file's metadata, w2v_min_samples = the receptive field;
  *   - the reader: truncations, missing or malformed metadata, unknown modes, wrong shapes,
  *     missing and unexpected tensors, non-finite weights give EMO_EMODEL / EMO_EUNSUPPORTED with
  *     a message naming the problem and no model;
