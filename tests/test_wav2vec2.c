@@ -1,7 +1,7 @@
 /* test_wav2vec2.c: the wav2vec 2.0 engine (src/audio/wav2vec2.c) against PyTorch.
  *   - parity: every tests/fixtures/wav2vec2_*.fix (tiny random torchaudio 0.13 models, converted
  *     by tools/wav2vec2_convert.py, outputs computed by PyTorch in float64; written by
- *     tools/ref/wav2vec2_fixtures.py): logits and the pooled vector within 1e-3 absolute on both
+ *     tools/ref/wav2vec2_fixtures.py): logits and the pooled vector within 1e-4 absolute on both
  *     clips, with 1 and 2 BLAS threads (which must agree within 1e-4), from two threads at once,
  *     on the plain reference path (EMO_W2V_REFERENCE=1: naive matmul, erff, expf) and with
  *     tiny row blocks (EMO_W2V_BLOCK), both of which must agree with the fast path within 1e-4;
@@ -25,7 +25,7 @@
 #include "harness.h"
 #include "nn/safetensors.h"
 
-#define TOL_PARITY 1e-3
+#define TOL_PARITY 1e-4 /* the issue asks 1e-3; measured ~6e-7. 1e-4 still catches the tanh form of GELU (~1e-3) */
 #define TOL_THREADS 1e-4
 #define TOL_REFERENCE 1e-4
 
