@@ -4,7 +4,9 @@
  * per-speaker and whole-file duration-weighted summaries.
  *
  * Memory: decoding streams, but diarization clusters over the whole recording, so the
- * samples are kept (4 bytes per sample: 230 MB per hour), up to params.max_audio_seconds. */
+ * samples are kept during the call (4 bytes per sample: 230 MB per hour), up to
+ * params.max_audio_seconds, and released when it returns (so `emo video`, which analyses the
+ * soundtrack first, keeps a flat resident set while it reads frames). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,7 +246,19 @@ static int summarise(emo_context *c) {
   return EMO_OK;
 }
 
+static int analyze(emo_context *c, const char *url, int whole, const emo_audio_result **out);
+
 int emo_analyze_audio(emo_context *c, const char *url, int whole, const emo_audio_result **out) {
+  int rc = analyze(c, url, whole, out);
+  if (c) { /* the samples are not needed by the result */
+    free(c->pcm);
+    c->pcm = NULL;
+    c->pcm_len = c->pcm_cap = 0;
+  }
+  return rc;
+}
+
+static int analyze(emo_context *c, const char *url, int whole, const emo_audio_result **out) {
   if (!c || !url || !out) return EMO_EINVAL;
   *out = NULL;
   emoi_err err = {{0}};
