@@ -415,7 +415,9 @@ typedef struct emo_audio_result {
  * resampled to 16 kHz mono; finds speech (Silero VAD), who speaks when (diarization), the
  * emotion of each segment (emo's own SER model, or params.ser_model) and its prosody. whole = 1 treats the file
  * as one segment of one speaker (clip-level evaluation). *out is owned by ctx, valid until
- * the next audio call. Silent audio is a success with no segment. */
+ * the next audio call. Silent audio is a success with no segment. Memory: a regular file is
+ * read twice and never held whole (features only, about 27 MB per hour); a URL, a device or
+ * whole = 1 holds the recording's samples during the call (230 MB per hour). */
 int emo_analyze_audio(emo_context *ctx, const char *url, int whole, const emo_audio_result **out);
 
 /* JSON of one segment: {"type":"segment","start","end","speaker":"S1","emotion":{...},

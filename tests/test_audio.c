@@ -3,9 +3,13 @@
  *    two speakers, and `emo audio --rttm` scored by tools/der.py under a stated bound;
  *  - a held-out RAVDESS clip (actor 20, not trained on) with --whole: one segment, one
  *    speaker, probabilities summing to 1, prosody in a human range;
- *  - silence gives a valid empty result; a text file an error.
+ *  - silence gives a valid empty result; a text file an error;
+ *  - a file is analysed in two streaming passes (holding no more than a minute of samples),
+ *    a URL in one pass over samples held in memory: the same recording through both (as
+ *    "file:" URL) must give the same segments, speakers, emotions and prosody, bit for bit.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -40,7 +44,8 @@ static void sample_file(emo_context *ctx) {
   CHECK(fabs(r->duration - 30.0) < 0.1, "duration %.2f", r->duration);
   CHECK(r->speaker_count >= 2 && r->speaker_count <= 3, "%d speakers, want 2 (3 tolerated)",
         r->speaker_count);
-  CHECK(speech > 13.0 && speech < 25.0, "speech %.1f s (reference: 16.3 s; VAD pads turns)", speech);
+  CHECK(speech > 13.0 && speech < 25.0, "speech %.1f s (reference: 16.3 s; VAD pads turns)",
+        speech);
   double talk = 0;
   for (int k = 0; k < r->speaker_count; k++) talk += r->speakers[k].talk_time;
   CHECK(fabs(talk - speech) < 1e-3, "talk time %.3f vs segments %.3f", talk, speech);
@@ -55,8 +60,8 @@ static void sample_der(void) {
   }
   char rttm[256], cmd[4096];
   snprintf(rttm, sizeof rttm, "/tmp/emo-test-audio-%d.rttm", (int)getpid());
-  snprintf(cmd, sizeof cmd, "'%s/emo' audio -q -o /dev/null --rttm '%s' '%s'", EMO_BINARY_DIR,
-           rttm, th_data("diarization/sample/sample.wav"));
+  snprintf(cmd, sizeof cmd, "'%s/emo' audio -q -o /dev/null --rttm '%s' '%s'", EMO_BINARY_DIR, rttm,
+           th_data("diarization/sample/sample.wav"));
   CHECK(system(cmd) == 0, "emo audio --rttm failed");
   char ref[1024];
   snprintf(ref, sizeof ref, "%s", th_data("diarization/sample/sample.rttm"));
@@ -107,7 +112,8 @@ static void silence_and_junk(emo_context *ctx) {
   FILE *f = fopen(path, "wb");
   if (!f) return;
   unsigned n = 32000 * 2;
-  unsigned char h[44] = "RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80>\0\0\0}\0\0\x02\0\x10\0data";
+  unsigned char h[44] =
+      "RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80>\0\0\0}\0\0\x02\0\x10\0data";
   unsigned riff = 36 + n;
   memcpy(h + 4, &riff, 4);
   memcpy(h + 40, &n, 4);
@@ -129,6 +135,38 @@ static void silence_and_junk(emo_context *ctx) {
   remove(path);
 }
 
+/* Copies the result's segments (the context owns them until its next audio call). */
+static int copy_segments(const emo_audio_result *r, emo_speech_segment *dst, int cap) {
+  int n = r->segment_count < cap ? r->segment_count : cap;
+  memcpy(dst, r->segments, (size_t)n * sizeof *dst);
+  return r->segment_count;
+}
+
+static void two_pass_equals_one_pass(emo_context *ctx) {
+  static const char *const files[] = {"diarization/ami/trn06.wav", "diarization/sample/sample.wav"};
+  for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+    const char *path = th_data(files[f]);
+    char url[4200];
+    snprintf(url, sizeof url, "file:%s", path);
+    static emo_speech_segment a[256], b[256];
+    const emo_audio_result *r = NULL;
+    int rc = emo_analyze_audio(ctx, path, 0, &r);
+    int na = rc == EMO_OK ? copy_segments(r, a, 256) : -1;
+    double da = rc == EMO_OK ? r->duration : -1;
+    rc = emo_analyze_audio(ctx, url, 0, &r);
+    int nb = rc == EMO_OK ? copy_segments(r, b, 256) : -2;
+    double db = rc == EMO_OK ? r->duration : -2;
+    printf("%s: two passes %d segments, one pass %d\n", files[f], na, nb);
+    CHECK(na > 0 && na == nb && da == db, "%s: %d vs %d segments, %.3f vs %.3f s", files[f], na, nb,
+          da, db);
+    for (int i = 0; na == nb && i < na && i < 256; i++)
+      CHECK(a[i].start == b[i].start && a[i].end == b[i].end && a[i].speaker == b[i].speaker &&
+                memcmp(a[i].emotion, b[i].emotion, sizeof a[i].emotion) == 0 &&
+                memcmp(&a[i].prosody, &b[i].prosody, sizeof a[i].prosody) == 0,
+            "%s: segment %d differs between the two paths", files[f], i);
+  }
+}
+
 int main(void) {
   if (!th_data("diarization")) th_skip("../shared/data is absent (set EMO_SHARED_DATA)");
   if (!th_models_ready()) th_skip("models are not in the cache: run `emo models fetch`");
@@ -142,6 +180,7 @@ int main(void) {
   sample_file(ctx);
   ravdess_clip(ctx);
   silence_and_junk(ctx);
+  two_pass_equals_one_pass(ctx);
   sample_der();
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);

@@ -15,11 +15,11 @@
 
 #include "audio/features.h"
 
-#define NCEP 20          /* MFCC computed: c0..c19 */
-#define DIM (NCEP - 1)   /* c1..c19 used (c0, the frame energy, says little about the voice) */
-#define FPS 100          /* frames per second */
-#define HOP 160          /* samples per frame hop */
-#define CHANGE_STEP 5    /* change-detector hop, frames */
+#define NCEP 20        /* MFCC computed: c0..c19 */
+#define DIM (NCEP - 1) /* c1..c19 used (c0, the frame energy, says little about the voice) */
+#define FPS 100        /* frames per second */
+#define HOP 160        /* samples per frame hop */
+#define CHANGE_STEP 5  /* change-detector hop, frames */
 #define NPARAM (DIM + DIM * (DIM + 1) / 2) /* free parameters of a full-covariance Gaussian */
 
 typedef struct span {
@@ -131,7 +131,9 @@ static double gstat_cost(const gstat *g) {
   return 0.5 * g->n * gstat_chol(g, mu, m);
 }
 
-static void gmodel_fit(gmodel *gm, const gstat *g) { gm->logdet = gstat_chol(g, gm->mu, gm->chol); }
+static void gmodel_fit(gmodel *gm, const gstat *g) {
+  gm->logdet = gstat_chol(g, gm->mu, gm->chol);
+}
 
 /* log N(x; mu, Sigma) + DIM/2 log(2 pi). */
 static double gmodel_ll(const gmodel *gm, const float *x) {
@@ -148,47 +150,91 @@ static double gmodel_ll(const gmodel *gm, const float *x) {
 
 /* ---- features ----------------------------------------------------------------------- */
 
-/* MFCC c1..c19 of the whole input: *feat (nf, DIM), malloc'd. Non-finite values become 0. */
-static int compute_features(const float *pcm, int n, float **feat, int *nf, emoi_err *err) {
-  *feat = NULL;
-  *nf = 0;
-  feat_config *fc = malloc(sizeof *fc);
-  if (!fc) return emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (feature tables)");
+static feat_params dia_feat_params(void) {
   feat_params p = feat_params_default();
   p.n_mels = 40;
   p.n_mfcc = NCEP;
   p.f_min = 20.0f;
   p.f_max = 7600.0f;
-  int rc = feat_config_init(fc, &p, err);
-  if (rc) {
-    free(fc);
-    return rc;
+  return p;
+}
+
+int dia_feats_init(dia_feats *s, emoi_err *err) {
+  memset(s, 0, sizeof *s);
+  s->fc = malloc(sizeof *s->fc);
+  if (!s->fc) return emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (feature tables)");
+  feat_params p = dia_feat_params();
+  int rc = feat_config_init(s->fc, &p, err);
+  if (rc) dia_feats_free(s);
+  return rc;
+}
+
+void dia_feats_free(dia_feats *s) {
+  free(s->fc);
+  free(s->rows);
+  free(s->buf);
+  memset(s, 0, sizeof *s);
+}
+
+/* Appends the frames that pcm[0..n) completes: MFCC c0..c19 of each, written NCEP apart after
+ * the existing rows and compacted to c1..c19 in place (row t's destination never lies after
+ * its source). Non-finite values become 0. */
+int dia_feats_push(dia_feats *s, const float *pcm, int n, emoi_err *err) {
+  if (n <= 0) return EMO_OK;
+  if (s->buf_n + n > s->buf_cap) {
+    int cap = s->buf_cap ? s->buf_cap : 4096;
+    while (cap < s->buf_n + n) cap *= 2;
+    float *b = realloc(s->buf, (size_t)cap * sizeof *b);
+    if (!b) return emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (samples)");
+    s->buf = b;
+    s->buf_cap = cap;
   }
-  int frames = feat_num_frames(fc, n);
-  if (frames <= 0) {
-    free(fc);
-    return 0;
+  memcpy(s->buf + s->buf_n, pcm, (size_t)n * sizeof *pcm);
+  s->buf_n += n;
+  int frames = feat_num_frames(s->fc, s->buf_n);
+  if (frames <= 0) return EMO_OK;
+  size_t need = (size_t)s->nf * DIM + (size_t)frames * NCEP;
+  if (need > (size_t)s->cap) {
+    size_t cap = s->cap ? (size_t)s->cap : 65536;
+    while (cap < need) cap *= 2;
+    if (cap > (size_t)INT32_MAX) return emoi_fail(err, EMO_ENOMEM, "diarize: too many frames");
+    float *r = realloc(s->rows, cap * sizeof *r);
+    if (!r) return emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (%d frames)", s->nf);
+    s->rows = r;
+    s->cap = (int)cap;
   }
-  float *f = malloc((size_t)frames * NCEP * sizeof *f);
-  if (!f) {
-    free(fc);
-    return emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (%d feature frames)", frames);
-  }
+  float *f = s->rows + (size_t)s->nf * DIM;
   int got = 0;
-  rc = feat_mfcc(fc, pcm, n, f, &got);
-  free(fc);
-  if (rc || got != frames) {
-    free(f);
-    return emoi_fail(err, rc ? rc : EMO_EINTERNAL, "diarize: MFCC failed");
-  }
-  for (int t = 0; t < frames; t++) /* compact to c1..c19, in place (row t <= row t source) */
+  int rc = feat_mfcc(s->fc, s->buf, s->buf_n, f, &got);
+  if (rc || got != frames) return emoi_fail(err, rc ? rc : EMO_EINTERNAL, "diarize: MFCC failed");
+  for (int t = 0; t < frames; t++)
     for (int i = 0; i < DIM; i++) {
       float v = f[(size_t)t * NCEP + 1 + i];
       f[(size_t)t * DIM + i] = isfinite(v) ? v : 0.0f;
     }
-  *feat = f;
-  *nf = frames;
-  return 0;
+  s->nf += frames;
+  int used = frames * HOP; /* the next frame starts here */
+  memmove(s->buf, s->buf + used, (size_t)(s->buf_n - used) * sizeof *s->buf);
+  s->buf_n -= used;
+  return EMO_OK;
+}
+
+/* MFCC c1..c19 of the whole input: *feat (nf, DIM), malloc'd. */
+static int compute_features(const float *pcm, int n, float **feat, int *nf, emoi_err *err) {
+  *feat = NULL;
+  *nf = 0;
+  dia_feats s;
+  int rc = dia_feats_init(&s, err);
+  if (rc) return rc;
+  for (int at = 0; rc == EMO_OK && at < n; at += DIA_SAMPLE_RATE) /* 1 s at a time */
+    rc = dia_feats_push(&s, pcm + at, n - at < DIA_SAMPLE_RATE ? n - at : DIA_SAMPLE_RATE, err);
+  if (rc == EMO_OK) {
+    *feat = s.rows;
+    *nf = s.nf;
+    s.rows = NULL;
+  }
+  dia_feats_free(&s);
+  return rc;
 }
 
 /* Frame index of time t seconds, clamped to [0, nf]. */
@@ -264,13 +310,13 @@ static void detect_changes(const float *feat, int a, int b, int w, double lambda
 /* ---- clustering --------------------------------------------------------------------- */
 
 typedef struct ahc {
-  int P;            /* pieces */
-  float *D;         /* (P, P) merge costs of active clusters, symmetric */
-  int *nn;          /* (P) nearest active neighbour of each active cluster */
+  int P;                 /* pieces */
+  float *D;              /* (P, P) merge costs of active clusters, symmetric */
+  int *nn;               /* (P) nearest active neighbour of each active cluster */
   unsigned char *active; /* (P) */
-  gstat *g;         /* (P) cluster statistics (BIC mode) or NULL */
-  double *cost;     /* (P) gstat_cost of each cluster (BIC mode) */
-  double *w;        /* (P) pieces per cluster (embedding mode) */
+  gstat *g;              /* (P) cluster statistics (BIC mode) or NULL */
+  double *cost;          /* (P) gstat_cost of each cluster (BIC mode) */
+  double *w;             /* (P) pieces per cluster (embedding mode) */
   double lambda;
 } ahc;
 
@@ -284,7 +330,8 @@ static double bic_pair(const ahc *h, int i, int j) {
 static void ahc_nn(ahc *h, int i) {
   int best = -1;
   for (int j = 0; j < h->P; j++)
-    if (j != i && h->active[j] && (best < 0 || h->D[(size_t)i * h->P + j] < h->D[(size_t)i * h->P + best]))
+    if (j != i && h->active[j] &&
+        (best < 0 || h->D[(size_t)i * h->P + j] < h->D[(size_t)i * h->P + best]))
       best = j;
   h->nn[i] = best;
 }
@@ -492,8 +539,11 @@ static int make_pieces(const int *reg, int nreg, const int *cuts, const int *cut
   return nclust > max_pieces ? -1 : n;
 }
 
-int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *speech,
-            int n_speech, dia_result *out, emoi_err *err) {
+static int run(const dia_config *cfg, const float *pcm, int n, float *feat, int nf, double duration,
+               const dia_segment *speech, int n_speech, dia_result *out, emoi_err *err);
+
+int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *speech, int n_speech,
+            dia_result *out, emoi_err *err) {
   if (out) memset(out, 0, sizeof *out);
   if (!cfg || !out || n < 0 || n_speech < 0 || (n > 0 && !pcm) || (n_speech > 0 && !speech))
     return emoi_fail(err, EMO_EINVAL, "diarize: NULL or negative argument");
@@ -502,9 +552,35 @@ int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *s
   if ((double)n > (double)cfg->max_seconds * DIA_SAMPLE_RATE)
     return emoi_fail(err, EMO_ELIMIT, "diarize: input of %.1f s is longer than max_seconds %.1f",
                      (double)n / DIA_SAMPLE_RATE, (double)cfg->max_seconds);
-
   float *feat = NULL; /* (nf, DIM) */
   int nf = 0;
+  rc = compute_features(pcm, n, &feat, &nf, err);
+  if (rc == EMO_OK)
+    rc = run(cfg, pcm, n, feat, nf, (double)n / DIA_SAMPLE_RATE, speech, n_speech, out, err);
+  free(feat);
+  return rc;
+}
+
+int dia_run_features(const dia_config *cfg, float *feat, int nf, double duration,
+                     const dia_segment *speech, int n_speech, dia_result *out, emoi_err *err) {
+  if (out) memset(out, 0, sizeof *out);
+  if (!cfg || !out || nf < 0 || (nf > 0 && !feat) || n_speech < 0 || (n_speech > 0 && !speech) ||
+      !(duration >= 0))
+    return emoi_fail(err, EMO_EINVAL, "diarize: NULL or negative argument");
+  if (cfg->embed)
+    return emoi_fail(err, EMO_EINVAL, "diarize: a speaker-embedding model needs the samples");
+  int rc = check_config(cfg, err);
+  if (rc) return rc;
+  if (duration > (double)cfg->max_seconds)
+    return emoi_fail(err, EMO_ELIMIT, "diarize: input of %.1f s is longer than max_seconds %.1f",
+                     duration, (double)cfg->max_seconds);
+  return run(cfg, NULL, 0, feat, nf, duration, speech, n_speech, out, err);
+}
+
+/* Steps 2-6 on the features (pcm only for the embedding callback). */
+static int run(const dia_config *cfg, const float *pcm, int n, float *feat, int nf, double duration,
+               const dia_segment *speech, int n_speech, dia_result *out, emoi_err *err) {
+  int rc = EMO_OK;
   unsigned char *mask = NULL, *bp = NULL;
   int *lab = NULL, *reg = NULL, *cuts = NULL, *cut_off = NULL, *assign = NULL;
   double *score = NULL;
@@ -516,8 +592,6 @@ int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *s
   gmodel *models = NULL;
   dia_segment *segs = NULL;
 
-  rc = compute_features(pcm, n, &feat, &nf, err);
-  if (rc) goto done;
   if (nf == 0) goto done;
   mask = calloc((size_t)nf, 1);
   lab = malloc((size_t)nf * sizeof *lab);
@@ -624,7 +698,8 @@ int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *s
       for (int i = 0; i < P; i++)
         for (int j = 0; j < P; j++) {
           double dot = 0;
-          for (int k = 0; k < dim; k++) dot += (double)emb[(size_t)i * dim + k] * emb[(size_t)j * dim + k];
+          for (int k = 0; k < dim; k++)
+            dot += (double)emb[(size_t)i * dim + k] * emb[(size_t)j * dim + k];
           h.D[(size_t)i * P + j] = (float)(1.0 - dot);
         }
       stop = cfg->embed_threshold;
@@ -704,7 +779,7 @@ int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *s
     if (!segs) goto nomem;
     int map[DIA_MAX_SPEAKERS], nspk = 0, k = -1;
     for (int i = 0; i < DIA_MAX_SPEAKERS; i++) map[i] = -1;
-    double tmax = (double)n / DIA_SAMPLE_RATE;
+    double tmax = duration;
     for (int t = 0; t < nf; t++) {
       if (!mask[t]) continue;
       if (t == 0 || !mask[t - 1] || lab[t] != lab[t - 1]) {
@@ -727,7 +802,6 @@ int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *s
 nomem:
   rc = emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (%d frames)", nf);
 done:
-  free(feat);
   free(mask);
   free(lab);
   free(reg);
@@ -792,7 +866,8 @@ int dia_energy_vad(const float *pcm, int n, float threshold_db, dia_result *out,
   int last = -1;
   for (int t = 0; t < nf; t++)
     if (sp[t]) {
-      if (last >= 0 && t - last - 1 > 0 && t - last - 1 < gap) memset(sp + last + 1, 1, (size_t)(t - last - 1));
+      if (last >= 0 && t - last - 1 > 0 && t - last - 1 < gap)
+        memset(sp + last + 1, 1, (size_t)(t - last - 1));
       last = t;
     }
   int nseg = 0;
@@ -803,8 +878,10 @@ int dia_energy_vad(const float *pcm, int n, float threshold_db, dia_result *out,
     }
     int u = t;
     while (u < nf && sp[u]) u++;
-    if (u - t < minrun) memset(sp + t, 0, (size_t)(u - t));
-    else nseg++;
+    if (u - t < minrun)
+      memset(sp + t, 0, (size_t)(u - t));
+    else
+      nseg++;
     t = u;
   }
   dia_segment *segs = malloc(((size_t)nseg + 1) * sizeof *segs);

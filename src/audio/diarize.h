@@ -95,8 +95,31 @@ void dia_config_default(dia_config *cfg);
  * returns 0 and fills *out (caller frees with dia_result_free; an input without speech gives
  * n = 0). Errors: EMO_EINVAL (NULL pointers, bad config), EMO_ELIMIT (longer than
  * max_seconds), EMO_ENOMEM, EMO_EEXTERNAL (embedding callback failed); *out is then empty. */
-int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *speech,
-            int n_speech, dia_result *out, emoi_err *err);
+int dia_run(const dia_config *cfg, const float *pcm, int n, const dia_segment *speech, int n_speech,
+            dia_result *out, emoi_err *err);
+
+/* The same from the frame features alone, so that a long recording never needs its samples
+ * in memory at once: feat (nf, DIA_FEAT_DIM) as dia_feats_push makes them (modified in place:
+ * mean-normalised over the speech frames), duration the input's length in seconds. The
+ * embedding path needs samples: cfg->embed must be NULL (else EMO_EINVAL). Results are equal
+ * to dia_run's on the same samples. */
+int dia_run_features(const dia_config *cfg, float *feat, int nf, double duration,
+                     const dia_segment *speech, int n_speech, dia_result *out, emoi_err *err);
+
+/* Streaming front end of the diarizer: 19 MFCC (c1..c19) per 10 ms frame, pushed in chunks of
+ * any size; the frames are those of the whole signal (see audio/features.h). */
+#define DIA_FEAT_DIM 19
+typedef struct dia_feats {
+  struct feat_config *fc;
+  float *rows; /* (nf, DIA_FEAT_DIM) */
+  int nf, cap;
+  float *buf; /* samples from the next frame's start on: (buf_n,) of (buf_cap,) */
+  int buf_n, buf_cap;
+} dia_feats;
+
+int dia_feats_init(dia_feats *s, emoi_err *err);                          /* EMO_OK or EMO_ENOMEM */
+int dia_feats_push(dia_feats *s, const float *pcm, int n, emoi_err *err); /* EMO_OK, ENOMEM */
+void dia_feats_free(dia_feats *s); /* safe on a zeroed struct */
 
 /* Energy-based speech detector: 25 ms / 10 ms frames whose log energy exceeds the 10th
  * percentile of the file by threshold_db (e.g. 15), gaps under 0.3 s filled, runs under

@@ -3,13 +3,18 @@
  * segment its emotion (audio/ser.c, emo's own model) and prosody (audio/prosody.c); then the
  * per-speaker and whole-file duration-weighted summaries.
  *
- * Memory: decoding streams, but diarization clusters over the whole recording, so the
- * samples are kept during the call (4 bytes per sample: 230 MB per hour), up to
- * params.max_audio_seconds, and released when it returns (so `emo video`, which analyses the
- * soundtrack first, keeps a flat resident set while it reads frames). */
+ * Memory: a file is read twice. Pass 1 streams Silero VAD and the diarizer's MFCC features
+ * (the only thing kept per frame: 19 floats per 10 ms, 27 MB per hour); diarization clusters
+ * those; pass 2 decodes again and describes each segment in pieces of at most 60 s, so no
+ * more than a minute of samples is held (measured: peak RSS 68 MB for 30 s, 81 MB for 30 min,
+ * against 191 MB when the samples are held). Sources that cannot be read twice (URLs,
+ * devices) and --whole keep the recording's samples (230 MB per hour, up to
+ * params.max_audio_seconds) for the call, released when it returns. Both paths give the same
+ * result bit for bit (tests/test_audio.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "audio/diarize.h"
 #include "audio/prosody.h"
@@ -87,22 +92,17 @@ static int segmentation_params(const emo_params *p, vad_seg_params *sp, emoi_err
   return EMO_OK;
 }
 
-/* Speech regions by Silero VAD, as diarization input. */
-static int find_speech(emo_context *c, dia_segment **out, int *n_out, emoi_err *err) {
-  int64_t n_win = (int64_t)c->pcm_len / VAD_WINDOW;
-  float *probs = malloc(((size_t)n_win + 1) * sizeof *probs);
-  if (!probs) return emoi_fail(err, EMO_ENOMEM, "out of memory for VAD");
-  vad_reset(c->vad);
-  int rc = EMO_OK;
-  for (int64_t i = 0; i < n_win && rc == EMO_OK; i++)
-    rc = vad_process(c->vad, c->pcm + i * VAD_WINDOW, &probs[i], err);
+/* Speech regions (diarization input) from Silero's probabilities of n_win windows of a
+ * recording of n_samples; frees probs. */
+static int speech_from_probs(emo_context *c, float *probs, int64_t n_win, int64_t n_samples, int rc,
+                             dia_segment **out, int *n_out, emoi_err *err) {
   vad_seg_params sp;
   if (rc == EMO_OK) rc = segmentation_params(&c->params, &sp, err);
-  int n = rc == EMO_OK ? vad_segments(probs, n_win, (int64_t)c->pcm_len, &sp, NULL, 0, err) : rc;
+  int n = rc == EMO_OK ? vad_segments(probs, n_win, n_samples, &sp, NULL, 0, err) : rc;
   vad_segment *vs = n > 0 ? malloc((size_t)n * sizeof *vs) : NULL;
   dia_segment *ds = n > 0 ? malloc((size_t)n * sizeof *ds) : NULL;
   if (n > 0 && (!vs || !ds)) n = emoi_fail(err, EMO_ENOMEM, "out of memory for VAD");
-  if (n > 0) n = vad_segments(probs, n_win, (int64_t)c->pcm_len, &sp, vs, n, err);
+  if (n > 0) n = vad_segments(probs, n_win, n_samples, &sp, vs, n, err);
   for (int i = 0; i < n; i++) {
     ds[i].start = (double)vs[i].start / SR;
     ds[i].end = (double)vs[i].end / SR;
@@ -117,6 +117,65 @@ static int find_speech(emo_context *c, dia_segment **out, int *n_out, emoi_err *
   *out = ds;
   *n_out = n;
   return EMO_OK;
+}
+
+/* Speech regions by Silero VAD of the samples in c->pcm. */
+static int find_speech(emo_context *c, dia_segment **out, int *n_out, emoi_err *err) {
+  int64_t n_win = (int64_t)c->pcm_len / VAD_WINDOW;
+  float *probs = malloc(((size_t)n_win + 1) * sizeof *probs);
+  if (!probs) return emoi_fail(err, EMO_ENOMEM, "out of memory for VAD");
+  vad_reset(c->vad);
+  int rc = EMO_OK;
+  for (int64_t i = 0; i < n_win && rc == EMO_OK; i++)
+    rc = vad_process(c->vad, c->pcm + i * VAD_WINDOW, &probs[i], err);
+  return speech_from_probs(c, probs, n_win, (int64_t)c->pcm_len, rc, out, n_out, err);
+}
+
+/* Pass 1 over a file, streaming: Silero's probability of every window and the diarizer's
+ * features, nothing else (about 27 MB per hour). Returns like decode_all: EMO_OK at the end,
+ * or the decoding error after the decodable part (*n_samples then counts that part). */
+static int scan(emo_context *c, const char *url, float **probs_out, int64_t *n_win_out,
+                dia_feats *df, int64_t *n_samples, emoi_err *err) {
+  *probs_out = NULL;
+  *n_win_out = *n_samples = 0;
+  aud_reader *r = NULL;
+  int rc = aud_open(url, &r, err);
+  if (rc != EMO_OK) return rc;
+  float *buf = malloc((READ_CHUNK + VAD_WINDOW) * sizeof *buf);
+  float *probs = NULL;
+  size_t probs_cap = 0;
+  int64_t n_win = 0, total = 0, max = (int64_t)(c->params.max_audio_seconds * SR);
+  int carry = 0; /* samples of an unfinished VAD window at buf[0] */
+  if (!buf) rc = emoi_fail(err, EMO_ENOMEM, "out of memory");
+  vad_reset(c->vad);
+  while (rc == EMO_OK) {
+    int got = aud_read(r, buf + carry, READ_CHUNK, err);
+    if (got <= 0) {
+      rc = got;
+      break;
+    }
+    total += got;
+    if (total > max) {
+      rc = emoi_fail(err, EMO_ELIMIT, "%s: longer than max_audio_seconds (%.0f s)", url,
+                     c->params.max_audio_seconds);
+      break;
+    }
+    rc = dia_feats_push(df, buf + carry, got, err);
+    int avail = carry + got, w = avail / VAD_WINDOW;
+    if (rc == EMO_OK) rc = reserve(&probs, &probs_cap, (size_t)(n_win + w + 1));
+    for (int i = 0; rc == EMO_OK && i < w; i++)
+      rc = vad_process(c->vad, buf + i * VAD_WINDOW, &probs[n_win++], err);
+    carry = avail - w * VAD_WINDOW;
+    memmove(buf, buf + w * VAD_WINDOW, (size_t)carry * sizeof *buf);
+  }
+  aud_close(&r);
+  free(buf);
+  if (!probs) probs = malloc(sizeof *probs);
+  if (!probs && rc == EMO_OK) rc = emoi_fail(err, EMO_ENOMEM, "out of memory");
+  *probs_out = probs;
+  *n_win_out = n_win;
+  *n_samples = total;
+  return rc;
 }
 
 static int argmax(const float *p, int n) {
@@ -171,35 +230,143 @@ static unsigned emotion_labels(const emo_context *c) {
   return m;
 }
 
-/* Emotion and prosody of one segment. */
-static int describe(emo_context *c, emo_speech_segment *s, emoi_err *err) {
-  int64_t a = (int64_t)(s->start * SR), b = (int64_t)(s->end * SR);
-  if (a < 0) a = 0;
-  if (b > (int64_t)c->pcm_len) b = (int64_t)c->pcm_len;
-  int n = (int)(b - a);
-  const float *x = c->pcm + a;
+/* A segment is described in pieces of at most PIECE samples (60 s), so that describing it
+ * never needs more samples than that: the emotion distributions of the pieces are averaged
+ * weighted by their length; the prosody is the length-weighted mean of the pieces' (F0
+ * statistics weighted by voiced time). A segment of one piece is described exactly as a
+ * whole. */
+#define PIECE (SR * 60)
+typedef struct seg_acc {
+  double dur, voiced_dur;
+  double emotion[EMO_SPEECH_EMOTION_COUNT];
+  double f0_mean, f0_min, f0_max, energy_db, voiced_ratio, rate;
+} seg_acc;
+
+/* Emotion and prosody of the n samples at x (one piece of a segment), added to acc. */
+static int describe_piece(emo_context *c, const float *x, int n, seg_acc *acc, emoi_err *err) {
+  float emotion[EMO_SPEECH_EMOTION_COUNT];
+  const float *xs = x;
   float padded[SER_MIN_SAMPLES];
   if (n < SER_MIN_SAMPLES) { /* centre a short segment in silence */
     memset(padded, 0, sizeof padded);
     if (n > 0) memcpy(padded + (SER_MIN_SAMPLES - n) / 2, x, (size_t)n * sizeof *x);
-    x = padded;
+    xs = padded;
   }
   int ns = n < SER_MIN_SAMPLES ? SER_MIN_SAMPLES : (n > SER_MAX_SAMPLES ? SER_MAX_SAMPLES : n);
-  int rc = c->model->w2v ? w2v_emotion(c, c->pcm + a, n, s->emotion, err)
-                         : ser_classify(c->model->ser, c->ser_plan, x, ns, s->emotion, err);
+  int rc = c->model->w2v ? w2v_emotion(c, x, n, emotion, err)
+                         : ser_classify(c->model->ser, c->ser_plan, xs, ns, emotion, err);
   if (rc != EMO_OK) return rc;
+  prosody pr;
+  rc = prosody_measure(x, n > 0 ? n : 0, &pr, err);
+  if (rc != EMO_OK) return rc;
+  double d = n > 0 ? (double)n / SR : 1e-9, v = d * pr.voiced_ratio;
+  acc->dur += d;
+  acc->voiced_dur += v;
+  for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++) acc->emotion[e] += d * emotion[e];
+  acc->f0_mean += v * pr.f0_mean;
+  acc->f0_min += v * pr.f0_min;
+  acc->f0_max += v * pr.f0_max;
+  acc->energy_db += d * pr.energy_db;
+  acc->voiced_ratio += d * pr.voiced_ratio;
+  acc->rate += d * pr.rate;
+  return EMO_OK;
+}
+
+static void describe_finish(const emo_context *c, const seg_acc *acc, emo_speech_segment *s) {
+  double d = acc->dur > 0 ? acc->dur : 1, v = acc->voiced_dur;
+  for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++) s->emotion[e] = (float)(acc->emotion[e] / d);
   s->labels = emotion_labels(c);
   s->dominant = argmax(s->emotion, EMO_SPEECH_EMOTION_COUNT);
-  prosody pr;
-  rc = prosody_measure(c->pcm + a, n > 0 ? n : 0, &pr, err);
-  if (rc != EMO_OK) return rc;
-  s->prosody.f0_mean = pr.f0_mean;
-  s->prosody.f0_min = pr.f0_min;
-  s->prosody.f0_max = pr.f0_max;
-  s->prosody.energy_db = pr.energy_db;
-  s->prosody.voiced_ratio = pr.voiced_ratio;
-  s->prosody.rate = pr.rate;
+  s->prosody.f0_mean = v > 0 ? (float)(acc->f0_mean / v) : 0.0f;
+  s->prosody.f0_min = v > 0 ? (float)(acc->f0_min / v) : 0.0f;
+  s->prosody.f0_max = v > 0 ? (float)(acc->f0_max / v) : 0.0f;
+  s->prosody.energy_db = (float)(acc->energy_db / d);
+  s->prosody.voiced_ratio = (float)(acc->voiced_ratio / d);
+  s->prosody.rate = (float)(acc->rate / d);
+}
+
+/* Emotion and prosody of one segment whose samples are all in c->pcm. */
+static int describe(emo_context *c, emo_speech_segment *s, emoi_err *err) {
+  int64_t a = (int64_t)(s->start * SR), b = (int64_t)(s->end * SR);
+  if (a < 0) a = 0;
+  if (b > (int64_t)c->pcm_len) b = (int64_t)c->pcm_len;
+  if (b < a) b = a;
+  seg_acc acc;
+  memset(&acc, 0, sizeof acc);
+  int64_t pieces = (b - a + PIECE - 1) / PIECE;
+  if (pieces < 1) pieces = 1;
+  for (int64_t k = 0; k < pieces; k++) {
+    int64_t p0 = a + (b - a) * k / pieces, p1 = a + (b - a) * (k + 1) / pieces;
+    int rc = describe_piece(c, c->pcm + p0, (int)(p1 - p0), &acc, err);
+    if (rc != EMO_OK) return rc;
+  }
+  describe_finish(c, &acc, s);
   return EMO_OK;
+}
+
+/* A sequential reader of sample ranges [p0, p1) with p0 never going back: pass 2. */
+typedef struct range_reader {
+  aud_reader *r;
+  float *chunk;  /* (READ_CHUNK,) */
+  int64_t start; /* sample index of chunk[0] */
+  int n;         /* valid samples in chunk */
+  int ended;
+} range_reader;
+
+/* Copies samples [p0, p1) into dst; returns how many it could (fewer at the end). */
+static int64_t read_range(range_reader *rr, int64_t p0, int64_t p1, float *dst, emoi_err *err) {
+  int64_t done = 0;
+  while (p0 + done < p1) {
+    int64_t q = p0 + done;
+    if (q >= rr->start && q < rr->start + rr->n) {
+      int64_t k = rr->start + rr->n - q < p1 - q ? rr->start + rr->n - q : p1 - q;
+      memcpy(dst + done, rr->chunk + (q - rr->start), (size_t)k * sizeof *dst);
+      done += k;
+      continue;
+    }
+    if (rr->ended) break;
+    rr->start += rr->n;
+    rr->n = 0;
+    int got = aud_read(rr->r, rr->chunk, READ_CHUNK, err);
+    if (got <= 0)
+      rr->ended = 1;
+    else
+      rr->n = got;
+  }
+  return done;
+}
+
+/* Pass 2 over a file: decodes it again and describes segs[0..n) (sorted, disjoint) one piece at
+ * a time, holding at most one piece of samples. */
+static int describe_file(emo_context *c, const char *url, emo_speech_segment *segs, int n,
+                         int64_t n_samples, emoi_err *err) {
+  range_reader rr = {0};
+  int rc = aud_open(url, &rr.r, err);
+  if (rc != EMO_OK) return rc;
+  rr.chunk = malloc(READ_CHUNK * sizeof *rr.chunk);
+  if (!rr.chunk) rc = emoi_fail(err, EMO_ENOMEM, "out of memory");
+  if (rc == EMO_OK) rc = reserve(&c->pcm, &c->pcm_cap, PIECE);
+  emoi_err read_err = {{0}}; /* a damaged tail was reported by pass 1 */
+  for (int i = 0; rc == EMO_OK && i < n; i++) {
+    emo_speech_segment *s = &segs[i];
+    int64_t a = (int64_t)(s->start * SR), b = (int64_t)(s->end * SR);
+    if (a < 0) a = 0;
+    if (b > n_samples) b = n_samples;
+    if (b < a) b = a;
+    seg_acc acc;
+    memset(&acc, 0, sizeof acc);
+    int64_t pieces = (b - a + PIECE - 1) / PIECE;
+    if (pieces < 1) pieces = 1;
+    for (int64_t k = 0; rc == EMO_OK && k < pieces; k++) {
+      int64_t p0 = a + (b - a) * k / pieces, p1 = a + (b - a) * (k + 1) / pieces;
+      int64_t got = read_range(&rr, p0, p1, c->pcm, &read_err);
+      rc = describe_piece(c, c->pcm, (int)got, &acc, err);
+    }
+    if (rc == EMO_OK) describe_finish(c, &acc, s);
+  }
+  aud_close(&rr.r);
+  free(rr.chunk);
+  return rc;
 }
 
 static int summarise(emo_context *c) {
@@ -266,16 +433,45 @@ static int analyze(emo_context *c, const char *url, int whole, const emo_audio_r
     emoi_fail(&err, EMO_EINVAL, "the model was loaded without the speech models (params.voice)");
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
   }
-  int decode_rc = decode_all(c, url, &err);
-  if (decode_rc != EMO_OK && c->pcm_len == 0) return emoi_ctx_fail(c, decode_rc, &err);
+  /* A file is read twice, so that no more than a piece of its samples is ever held: pass 1
+   * streams VAD and diarization features, pass 2 the segments' samples. --whole and sources
+   * that cannot be read twice (URLs, devices) keep the samples of the whole recording. */
+  struct stat st;
+  const int two_pass = !whole && stat(url, &st) == 0 && S_ISREG(st.st_mode);
+  dia_feats df;
+  memset(&df, 0, sizeof df);
+  float *probs = NULL;
+  int64_t n_win = 0, n_samples = 0;
+  int decode_rc;
+  if (two_pass) {
+    decode_rc = dia_feats_init(&df, &err);
+    if (decode_rc == EMO_OK) decode_rc = scan(c, url, &probs, &n_win, &df, &n_samples, &err);
+    if (decode_rc != EMO_OK && (n_samples == 0 || !probs)) {
+      free(probs);
+      dia_feats_free(&df);
+      return emoi_ctx_fail(c, decode_rc, &err);
+    }
+  } else {
+    decode_rc = decode_all(c, url, &err);
+    if (decode_rc != EMO_OK && c->pcm_len == 0) return emoi_ctx_fail(c, decode_rc, &err);
+    n_samples = (int64_t)c->pcm_len;
+  }
   emoi_err decode_err = err;
   emo_audio_result *r = &c->audio;
   memset(r, 0, sizeof *r);
-  r->duration = (double)c->pcm_len / SR;
+  r->duration = (double)n_samples / SR;
   dia_segment *speech = NULL;
   int n_speech = 0, rc = EMO_OK;
   dia_result dr = {0};
-  if (whole) {
+  if (two_pass) {
+    rc = speech_from_probs(c, probs, n_win, n_samples, EMO_OK, &speech, &n_speech, &err);
+    if (rc == EMO_OK && n_speech > 0) {
+      dia_config cfg;
+      dia_config_default(&cfg);
+      rc = dia_run_features(&cfg, df.rows, df.nf, r->duration, speech, n_speech, &dr, &err);
+    }
+    dia_feats_free(&df);
+  } else if (whole) {
     n_speech = c->pcm_len > 0;
     dr.segs = n_speech ? malloc(sizeof *dr.segs) : NULL;
     if (n_speech && !dr.segs) return emoi_ctx_fail(c, EMO_ENOMEM, &err);
@@ -310,8 +506,10 @@ static int analyze(emo_context *c, const char *url, int whole, const emo_audio_r
     s->start = dr.segs[i].start;
     s->end = dr.segs[i].end;
     s->speaker = dr.segs[i].speaker + 1;
-    rc = describe(c, s, &err);
+    if (!two_pass) rc = describe(c, s, &err);
   }
+  if (rc == EMO_OK && two_pass && dr.n > 0)
+    rc = describe_file(c, url, c->segs, dr.n, n_samples, &err);
   r->segment_count = rc == EMO_OK ? dr.n : 0;
   r->segments = c->segs;
   dia_result_free(&dr);
