@@ -33,7 +33,9 @@
 static uint32_t rd32(const unsigned char *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t rd16(const unsigned char *p) {
+  return (uint16_t)(p[0] | p[1] << 8);
+}
 
 /* Returns malloc'd samples (16 kHz mono) or NULL; *n samples. */
 static float *read_wav(const char *path, int *n) {
@@ -193,8 +195,9 @@ static void test_rttm(void) {
   CHECK(rttm_write_path(path, "my file", &r, &err) == 0, "rttm write: %s", err.msg);
   size_t size = 0;
   char *txt = (char *)th_read_file(path, &size);
-  const char *want = "SPEAKER my_file 1 0.500 0.750 <NA> <NA> S1 <NA> <NA>\n"
-                     "SPEAKER my_file 1 2.000 1.500 <NA> <NA> S2 <NA> <NA>\n";
+  const char *want =
+      "SPEAKER my_file 1 0.500 0.750 <NA> <NA> S1 <NA> <NA>\n"
+      "SPEAKER my_file 1 2.000 1.500 <NA> <NA> S2 <NA> <NA>\n";
   CHECK(txt && size == strlen(want) && !memcmp(txt, want, size), "rttm text: %.*s", (int)size,
         txt ? txt : "");
   free(txt);
@@ -340,7 +343,8 @@ static int evaluate(const char *dir, const char *const *files, int nfiles, float
     int ami = strncmp(files[i], "trn", 3) == 0;
     char wav_rel[128], rttm_rel[128];
     snprintf(wav_rel, sizeof wav_rel, "diarization/%s/%s.wav", ami ? "ami" : "sample", files[i]);
-    snprintf(rttm_rel, sizeof rttm_rel, "diarization/%s", ami ? "ami/debug.train.rttm" : "sample/sample.rttm");
+    snprintf(rttm_rel, sizeof rttm_rel, "diarization/%s",
+             ami ? "ami/debug.train.rttm" : "sample/sample.rttm");
     char wav[600], rttm[600];
     const char *w = th_data(wav_rel);
     snprintf(wav, sizeof wav, "%s", w ? w : "");
@@ -395,8 +399,8 @@ static void print_table(const char *title, const file_der *res, int n, double au
   printf("%s (RTF %.4f)\n  %-8s %7s %7s %7s %7s %8s\n", title, audio > 0 ? cpu / audio : 0.0,
          "file", "DER%", "miss%", "FA%", "conf%", "speech_s");
   for (int i = 0; i < n; i++)
-    printf("  %-8s %7.2f %7.2f %7.2f %7.2f %8.2f\n", res[i].id, res[i].der, res[i].miss,
-           res[i].fa, res[i].conf, res[i].speech);
+    printf("  %-8s %7.2f %7.2f %7.2f %7.2f %8.2f\n", res[i].id, res[i].der, res[i].miss, res[i].fa,
+           res[i].conf, res[i].speech);
 }
 
 static const file_der *find(const file_der *res, int n, const char *id) {
@@ -479,7 +483,56 @@ static void test_real_data(void) {
   CHECK(se && se->der < 25.0, "sample energy-VAD DER %.2f", se ? se->der : -1);
 }
 
+/* Streamed features equal those of the whole signal whatever the chunk sizes, and
+ * dia_run_features gives dia_run's result. */
+static void test_streaming(void) {
+  const int n = 5 * 16000 + 123;
+  float *x = malloc((size_t)n * sizeof *x);
+  unsigned seed = 5;
+  synth_voice(x, n, 140.0, 500.0, 1500.0, &seed);
+  emoi_err err = {{0}};
+  dia_feats whole, parts;
+  CHECK(dia_feats_init(&whole, &err) == 0 && dia_feats_init(&parts, &err) == 0, "init: %s",
+        err.msg);
+  CHECK(dia_feats_push(&whole, x, n, &err) == 0, "push whole: %s", err.msg);
+  static const int sizes[] = {1, 7, 159, 160, 161, 399, 400, 401, 4096, 13};
+  int at = 0, k = 0, rc = 0;
+  while (at < n && rc == 0) {
+    int m = sizes[k++ % 10];
+    if (m > n - at) m = n - at;
+    rc = dia_feats_push(&parts, x + at, m, &err);
+    at += m;
+  }
+  CHECK(rc == 0 && whole.nf == parts.nf && whole.nf == 1 + (n - 400) / 160,
+        "frames: whole %d, streamed %d", whole.nf, parts.nf);
+  CHECK(whole.nf == parts.nf &&
+            memcmp(whole.rows, parts.rows, (size_t)whole.nf * DIA_FEAT_DIM * sizeof(float)) == 0,
+        "streamed features differ from the whole signal's");
+  dia_segment sp = {0.2, 4.9, 0};
+  dia_config c;
+  dia_config_default(&c);
+  dia_result a, b;
+  CHECK(dia_run(&c, x, n, &sp, 1, &a, &err) == 0, "dia_run: %s", err.msg);
+  CHECK(dia_run_features(&c, parts.rows, parts.nf, (double)n / 16000, &sp, 1, &b, &err) == 0,
+        "dia_run_features: %s", err.msg);
+  int same = a.n == b.n && a.n_speakers == b.n_speakers;
+  for (int i = 0; same && i < a.n; i++)
+    same = a.segs[i].start == b.segs[i].start && a.segs[i].end == b.segs[i].end &&
+           a.segs[i].speaker == b.segs[i].speaker;
+  CHECK(same && a.n > 0, "dia_run_features differs from dia_run (%d vs %d segments)", a.n, b.n);
+  c.embed = fake_embed;
+  c.embed_dim = 4;
+  CHECK(dia_run_features(&c, parts.rows, parts.nf, 5.0, &sp, 1, &b, &err) == EMO_EINVAL,
+        "the embedding path needs samples");
+  dia_result_free(&a);
+  dia_result_free(&b);
+  dia_feats_free(&whole);
+  dia_feats_free(&parts);
+  free(x);
+}
+
 int main(void) {
+  test_streaming();
   test_arguments();
   test_energy_vad();
   test_rttm();
