@@ -60,7 +60,9 @@ import torchaudio
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "training"))
 import wav2vec2_convert as conv  # noqa: E402
+from features import write_fixture  # noqa: E402  (the one EMOFIX writer)
 
 SEED = 20240611
 TOL = 1e-9  # numpy vs PyTorch, both float64 (relative to max(1, |ref|))
@@ -307,27 +309,6 @@ def np_forward(T, meta, pcm):
     else:
         logits = pooled @ T["head.classifier.weight"].T
     return logits, pooled, h
-
-
-# ----------------------------------------------------------------------------- fixture file
-
-def write_fixture(path, tensors):
-    """EMOFIX v1 (tests/fixture.h): list of (name, float32 or uint8 numpy array)."""
-    out = [b"EMOFIX\0\0", struct.pack("<II", 1, len(tensors))]
-    for name, arr in tensors:
-        nb = name.encode()
-        assert 1 <= len(nb) <= 255
-        arr = np.asarray(arr)
-        if arr.dtype == np.uint8:
-            dt = 1
-        else:
-            arr = arr.astype("<f4")
-            dt = 0
-        out.append(struct.pack("<I", len(nb)) + nb + struct.pack("<II", dt, arr.ndim))
-        out.append(struct.pack("<%dI" % arr.ndim, *arr.shape))
-        out.append(np.ascontiguousarray(arr).tobytes())
-    with open(path, "wb") as f:
-        f.write(b"".join(out))
 
 
 def worst(a, b):
