@@ -520,11 +520,12 @@ static void test_streaming(void) {
     same = a.segs[i].start == b.segs[i].start && a.segs[i].end == b.segs[i].end &&
            a.segs[i].speaker == b.segs[i].speaker;
   CHECK(same && a.n > 0, "dia_run_features differs from dia_run (%d vs %d segments)", a.n, b.n);
+  dia_result_free(&a);
+  dia_result_free(&b);
   c.embed = fake_embed;
   c.embed_dim = 4;
   CHECK(dia_run_features(&c, parts.rows, parts.nf, 5.0, &sp, 1, &b, &err) == EMO_EINVAL,
         "the embedding path needs samples");
-  dia_result_free(&a);
   dia_result_free(&b);
   dia_feats_free(&whole);
   dia_feats_free(&parts);
