@@ -39,10 +39,12 @@ nice=""
 echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 
 # ---- the models and the input
-"$py" - "$tmp" $models <<'EOF'
+"$py" - "$tmp" "$root" $models <<'EOF'
 import json, math, os, sys
-import numpy as np, torch, torchaudio
-out, names = sys.argv[1], sys.argv[2:]
+import numpy as np, torch
+out, root, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+sys.path.insert(0, os.path.join(root, "tools"))
+from wav2vec2_convert import torchaudio_model
 CFG = {
     "base": dict(extractor_mode="group_norm", conv_bias=False, embed_dim=768, num_layers=12,
                  num_heads=12, ff_dim=3072, layer_norm_first=False, proj=256,
@@ -55,14 +57,8 @@ torch.manual_seed(0)
 for name in names:
     c = CFG[name]
     conv = [[512, 10, 5]] + [[512, 3, 2]] * 4 + [[512, 2, 2]] * 2
-    m = torchaudio.models.wav2vec2_model(
-        extractor_mode=c["extractor_mode"], extractor_conv_layer_config=conv,
-        extractor_conv_bias=c["conv_bias"], encoder_embed_dim=c["embed_dim"],
-        encoder_projection_dropout=0.0, encoder_pos_conv_kernel=128, encoder_pos_conv_groups=16,
-        encoder_num_layers=c["num_layers"], encoder_num_heads=c["num_heads"],
-        encoder_attention_dropout=0.0, encoder_ff_interm_features=c["ff_dim"],
-        encoder_ff_interm_dropout=0.0, encoder_dropout=0.0,
-        encoder_layer_norm_first=c["layer_norm_first"], encoder_layer_drop=0.0, aux_num_out=None)
+    c.update(conv_layers=conv, pos_conv_kernel=128, pos_conv_groups=16)
+    m = torchaudio_model(c)
     sd = dict(m.state_dict())
     d, p, n = c["embed_dim"], c["proj"], len(c["labels"])
     sd["head.projector.weight"] = torch.randn(p, d) / math.sqrt(d)
@@ -94,22 +90,17 @@ done
 # ---- PyTorch: one process per model and thread count
 torch_run() { # MODEL THREADS WAIT_POLICY -> "median_ms p10 p90 | logits..." on the last line
   env OMP_NUM_THREADS="$2" OPENBLAS_NUM_THREADS="$2" MKL_NUM_THREADS="$2" \
-    ${3:+OMP_WAIT_POLICY=$3} $nice "$py" - "$tmp" "$1" "$2" "$runs" <<'EOF'
+    ${3:+OMP_WAIT_POLICY=$3} $nice "$py" - "$tmp" "$1" "$2" "$runs" "$root" <<'EOF'
 import json, os, sys, time
-import numpy as np, torch, torchaudio
+import numpy as np, torch
 tmp, name, nt, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+sys.path.insert(0, os.path.join(sys.argv[5], "tools"))
+from wav2vec2_convert import torchaudio_config, torchaudio_model
 torch.set_num_threads(nt)
 c = json.load(open(os.path.join(tmp, name + ".json")))
 sd = torch.load(os.path.join(tmp, name + ".pt"))
 head = {k: sd.pop(k) for k in list(sd) if k.startswith("head.")}
-m = torchaudio.models.wav2vec2_model(
-    extractor_mode=c["extractor_mode"], extractor_conv_layer_config=c["conv_layers"],
-    extractor_conv_bias=c["conv_bias"], encoder_embed_dim=c["embed_dim"],
-    encoder_projection_dropout=0.0, encoder_pos_conv_kernel=c["pos_conv_kernel"],
-    encoder_pos_conv_groups=c["pos_conv_groups"], encoder_num_layers=c["num_layers"],
-    encoder_num_heads=c["num_heads"], encoder_attention_dropout=0.0,
-    encoder_ff_interm_features=c["ff_dim"], encoder_ff_interm_dropout=0.0, encoder_dropout=0.0,
-    encoder_layer_norm_first=c["layer_norm_first"], encoder_layer_drop=0.0, aux_num_out=None)
+m = torchaudio_model(torchaudio_config(c))
 m.load_state_dict(sd)
 m.eval()
 x = torch.from_numpy(np.fromfile(os.path.join(tmp, "input.f32"), dtype="<f4"))[None]

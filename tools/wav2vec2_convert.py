@@ -915,6 +915,22 @@ def torchaudio_config(raw, what="config"):
     return cfg
 
 
+def torchaudio_model(cfg):
+    """A torchaudio Wav2Vec2Model (eval mode, no dropout) of our config dict: the one place that
+    maps our names onto torchaudio.models.wav2vec2_model's (used by the fixtures and the bench)."""
+    import torchaudio
+    m = torchaudio.models.wav2vec2_model(
+        extractor_mode=cfg["extractor_mode"], extractor_conv_layer_config=cfg["conv_layers"],
+        extractor_conv_bias=cfg["conv_bias"], encoder_embed_dim=cfg["embed_dim"],
+        encoder_projection_dropout=0.0, encoder_pos_conv_kernel=cfg["pos_conv_kernel"],
+        encoder_pos_conv_groups=cfg["pos_conv_groups"], encoder_num_layers=cfg["num_layers"],
+        encoder_num_heads=cfg["num_heads"], encoder_attention_dropout=0.0,
+        encoder_ff_interm_features=cfg["ff_dim"], encoder_ff_interm_dropout=0.0,
+        encoder_dropout=0.0, encoder_layer_norm_first=cfg["layer_norm_first"],
+        encoder_layer_drop=0.0, aux_num_out=None)
+    return m.eval()
+
+
 def from_torchaudio(sd, raw_cfg, opts=None, source="torchaudio", head=None):
     """sd: torchaudio Wav2Vec2Model state dict (name -> tensor), possibly with head.* tensors;
     head: optional extra dict of head.* tensors; raw_cfg: dict (see TORCHAUDIO_CONFIG)."""

@@ -121,14 +121,7 @@ def load_clips():
 # ----------------------------------------------------------------------------- models
 
 def build(spec, gen):
-    m = torchaudio.models.wav2vec2_model(
-        extractor_mode=spec["extractor_mode"], extractor_conv_layer_config=spec["conv_layers"],
-        extractor_conv_bias=spec["conv_bias"], encoder_embed_dim=spec["embed_dim"],
-        encoder_projection_dropout=0.0, encoder_pos_conv_kernel=spec["pos_conv_kernel"],
-        encoder_pos_conv_groups=spec["pos_conv_groups"], encoder_num_layers=spec["num_layers"],
-        encoder_num_heads=spec["num_heads"], encoder_attention_dropout=0.0,
-        encoder_ff_interm_features=spec["ff_dim"], encoder_ff_interm_dropout=0.0, encoder_dropout=0.0,
-        encoder_layer_norm_first=spec["layer_norm_first"], encoder_layer_drop=0.0, aux_num_out=None)
+    m = conv.torchaudio_model(spec)
     d, k = spec["embed_dim"], spec["pos_conv_kernel"]
 
     def randn(*shape):
