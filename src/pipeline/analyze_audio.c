@@ -285,87 +285,90 @@ static void describe_finish(const emo_context *c, const seg_acc *acc, emo_speech
   s->prosody.rate = (float)(acc->rate / d);
 }
 
-/* Emotion and prosody of one segment whose samples are all in c->pcm. */
-static int describe(emo_context *c, emo_speech_segment *s, emoi_err *err) {
-  int64_t a = (int64_t)(s->start * SR), b = (int64_t)(s->end * SR);
-  if (a < 0) a = 0;
-  if (b > (int64_t)c->pcm_len) b = (int64_t)c->pcm_len;
-  if (b < a) b = a;
-  seg_acc acc;
-  memset(&acc, 0, sizeof acc);
-  int64_t pieces = (b - a + PIECE - 1) / PIECE;
-  if (pieces < 1) pieces = 1;
-  for (int64_t k = 0; k < pieces; k++) {
-    int64_t p0 = a + (b - a) * k / pieces, p1 = a + (b - a) * (k + 1) / pieces;
-    int rc = describe_piece(c, c->pcm + p0, (int)(p1 - p0), &acc, err);
-    if (rc != EMO_OK) return rc;
+/* Where the segments' samples come from: the recording held in memory (mem), or a second
+ * sequential decode of the file (r), whose ranges [p0, p1) never go back. */
+typedef struct sample_source {
+  const float *mem; /* (n,) when held */
+  int64_t n;        /* samples in the recording */
+  aud_reader *r;    /* else: the second decode */
+  float *chunk;     /* (READ_CHUNK,) last decoded block */
+  int64_t start;    /* sample index of chunk[0] */
+  int chunk_n, ended;
+  float *piece; /* (PIECE,) the samples of one piece */
+} sample_source;
+
+/* Samples [p0, p1) (p0 <= p1 <= src->n); *got of them are available (fewer only when the
+ * second decode ends early, e.g. at a damaged tail already reported by pass 1). */
+static const float *piece_samples(sample_source *src, int64_t p0, int64_t p1, int *got) {
+  if (src->mem) {
+    *got = (int)(p1 - p0);
+    return src->mem + p0;
   }
-  describe_finish(c, &acc, s);
-  return EMO_OK;
-}
-
-/* A sequential reader of sample ranges [p0, p1) with p0 never going back: pass 2. */
-typedef struct range_reader {
-  aud_reader *r;
-  float *chunk;  /* (READ_CHUNK,) */
-  int64_t start; /* sample index of chunk[0] */
-  int n;         /* valid samples in chunk */
-  int ended;
-} range_reader;
-
-/* Copies samples [p0, p1) into dst; returns how many it could (fewer at the end). */
-static int64_t read_range(range_reader *rr, int64_t p0, int64_t p1, float *dst, emoi_err *err) {
+  emoi_err ignored;
   int64_t done = 0;
   while (p0 + done < p1) {
-    int64_t q = p0 + done;
-    if (q >= rr->start && q < rr->start + rr->n) {
-      int64_t k = rr->start + rr->n - q < p1 - q ? rr->start + rr->n - q : p1 - q;
-      memcpy(dst + done, rr->chunk + (q - rr->start), (size_t)k * sizeof *dst);
+    int64_t q = p0 + done, end = src->start + src->chunk_n;
+    if (q >= src->start && q < end) {
+      int64_t k = (end < p1 ? end : p1) - q;
+      memcpy(src->piece + done, src->chunk + (q - src->start), (size_t)k * sizeof(float));
       done += k;
       continue;
     }
-    if (rr->ended) break;
-    rr->start += rr->n;
-    rr->n = 0;
-    int got = aud_read(rr->r, rr->chunk, READ_CHUNK, err);
-    if (got <= 0)
-      rr->ended = 1;
-    else
-      rr->n = got;
+    if (src->ended) break;
+    src->start = end;
+    src->chunk_n = aud_read(src->r, src->chunk, READ_CHUNK, &ignored);
+    if (src->chunk_n <= 0) {
+      src->chunk_n = 0;
+      src->ended = 1;
+    }
   }
-  return done;
+  *got = (int)done;
+  return src->piece;
 }
 
-/* Pass 2 over a file: decodes it again and describes segs[0..n) (sorted, disjoint) one piece at
- * a time, holding at most one piece of samples. */
-static int describe_file(emo_context *c, const char *url, emo_speech_segment *segs, int n,
-                         int64_t n_samples, emoi_err *err) {
-  range_reader rr = {0};
-  int rc = aud_open(url, &rr.r, err);
-  if (rc != EMO_OK) return rc;
-  rr.chunk = malloc(READ_CHUNK * sizeof *rr.chunk);
-  if (!rr.chunk) rc = emoi_fail(err, EMO_ENOMEM, "out of memory");
-  if (rc == EMO_OK) rc = reserve(&c->pcm, &c->pcm_cap, PIECE);
-  emoi_err read_err = {{0}}; /* a damaged tail was reported by pass 1 */
-  for (int i = 0; rc == EMO_OK && i < n; i++) {
+/* Emotion and prosody of segs[0..n) (sorted, disjoint), each in pieces of at most PIECE. */
+static int describe_segments(emo_context *c, sample_source *src, emo_speech_segment *segs, int n,
+                             emoi_err *err) {
+  for (int i = 0; i < n; i++) {
     emo_speech_segment *s = &segs[i];
     int64_t a = (int64_t)(s->start * SR), b = (int64_t)(s->end * SR);
     if (a < 0) a = 0;
-    if (b > n_samples) b = n_samples;
+    if (b > src->n) b = src->n;
     if (b < a) b = a;
     seg_acc acc;
     memset(&acc, 0, sizeof acc);
     int64_t pieces = (b - a + PIECE - 1) / PIECE;
     if (pieces < 1) pieces = 1;
-    for (int64_t k = 0; rc == EMO_OK && k < pieces; k++) {
-      int64_t p0 = a + (b - a) * k / pieces, p1 = a + (b - a) * (k + 1) / pieces;
-      int64_t got = read_range(&rr, p0, p1, c->pcm, &read_err);
-      rc = describe_piece(c, c->pcm, (int)got, &acc, err);
+    for (int64_t k = 0; k < pieces; k++) {
+      int got;
+      const float *x =
+          piece_samples(src, a + (b - a) * k / pieces, a + (b - a) * (k + 1) / pieces, &got);
+      int rc = describe_piece(c, x, got, &acc, err);
+      if (rc != EMO_OK) return rc;
     }
-    if (rc == EMO_OK) describe_finish(c, &acc, s);
+    describe_finish(c, &acc, s);
   }
-  aud_close(&rr.r);
-  free(rr.chunk);
+  return EMO_OK;
+}
+
+/* Pass 2: describes the segments from the held samples, or by decoding the file again. */
+static int describe_all(emo_context *c, const char *url, int two_pass, int64_t n_samples,
+                        emo_speech_segment *segs, int n, emoi_err *err) {
+  sample_source src = {0};
+  src.n = n_samples;
+  if (!two_pass) {
+    src.mem = c->pcm;
+    return describe_segments(c, &src, segs, n, err);
+  }
+  int rc = aud_open(url, &src.r, err);
+  if (rc != EMO_OK) return rc;
+  src.chunk = malloc(READ_CHUNK * sizeof *src.chunk);
+  src.piece = malloc(PIECE * sizeof *src.piece);
+  rc = src.chunk && src.piece ? describe_segments(c, &src, segs, n, err)
+                              : emoi_fail(err, EMO_ENOMEM, "out of memory");
+  aud_close(&src.r);
+  free(src.chunk);
+  free(src.piece);
   return rc;
 }
 
@@ -506,10 +509,8 @@ static int analyze(emo_context *c, const char *url, int whole, const emo_audio_r
     s->start = dr.segs[i].start;
     s->end = dr.segs[i].end;
     s->speaker = dr.segs[i].speaker + 1;
-    if (!two_pass) rc = describe(c, s, &err);
   }
-  if (rc == EMO_OK && two_pass && dr.n > 0)
-    rc = describe_file(c, url, c->segs, dr.n, n_samples, &err);
+  if (rc == EMO_OK && dr.n > 0) rc = describe_all(c, url, two_pass, n_samples, c->segs, dr.n, &err);
   r->segment_count = rc == EMO_OK ? dr.n : 0;
   r->segments = c->segs;
   dia_result_free(&dr);
