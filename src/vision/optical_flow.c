@@ -5,8 +5,10 @@
  * built; for each point and level the previous frame's window is sampled once (bilinear, one
  * set of weights per window since the fractional offset is the same for all its pixels) with a
  * 1-pixel margin and Scharr-differentiated in place, which equals interpolating Scharr
- * gradient images. Windows are stored with rows padded to a multiple of 4 floats (padding
- * has zero gradient, so it adds nothing to the LK sums) so the inner loops vectorize. A
+ * gradient images. Windows are stored with rows padded to a multiple of OF_VW = 16 floats
+ * (padding has zero gradient, so it adds nothing to the LK sums): the 15-pixel rows of the
+ * box tracker's window are one 16-float vector each, and the point solver is compiled once
+ * per ISA (AVX-512, AVX2+FMA, baseline) and picked at load time. A
  * window fully inside the image is sampled without clamping; otherwise coordinates are
  * clamped to the border (replicate).
  *
@@ -22,10 +24,11 @@
 #define OF_MIN_LEVEL_SIDE 8
 #define OF_EPS 0.01f     /* LK stops when the update is shorter than this (pixels) */
 #define OF_MIN_EIG 0.01f /* smallest eigenvalue of G / window area, (gray levels / px)^2 */
-#define OF_PAD_W(win) (((2 * (win) + 1) + 3) & ~3)
-/* Largest window buffers: rows 2*win+3, padded columns + 4. */
+#define OF_VW 16 /* floats per vector in the window loops */
+#define OF_PAD_W(win) (((2 * (win) + 1) + OF_VW - 1) & ~(OF_VW - 1))
+/* Largest window buffers: rows 2*win+3, padded columns + OF_VW. */
 #define OF_PROWS (2 * OF_MAX_WIN + 3)
-#define OF_PCOLS (OF_PAD_W(OF_MAX_WIN) + 4)
+#define OF_PCOLS (OF_PAD_W(OF_MAX_WIN) + OF_VW)
 
 struct of_pyramid {
   int built;  /* 1 after a successful build */
@@ -64,13 +67,26 @@ int of_pyramid_info(const of_pyramid *p, int *w0, int *h0, int *levels, float *s
   return EMO_OK;
 }
 
+/* The point solver and the gray downscale are compiled once per ISA and picked at load time (gcc/clang ifunc);
+ * elsewhere (and under the sanitizers, whose runtime predates ifunc resolution) the baseline
+ * build only. */
+#if defined(__x86_64__) && defined(__ELF__) && !defined(__SANITIZE_ADDRESS__) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define OF_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef OF_CLONES
+#define OF_CLONES
+#endif
+
 /* BT.601 luma weights. */
 #define OF_WR 0.299f
 #define OF_WG 0.587f
 #define OF_WB 0.114f
 
 /* Gray + area downscale by k of the RGB frame into dst (h0, w0). acc: 12*w0 bytes. */
-static void gray_downscale(const uint8_t *rgb, ptrdiff_t stride, int k, int w0, int h0, float *dst,
+OF_CLONES static void gray_downscale(const uint8_t *rgb, ptrdiff_t stride, int k, int w0, int h0, float *dst,
                            void *acc) {
   if (k == 1) {
     for (int y = 0; y < h0; y++) {
@@ -215,26 +231,33 @@ int of_pyramid_build(of_pyramid *p, const uint8_t *rgb, int width, int height, p
   return EMO_OK;
 }
 
-/* 4-wide float vectors (GCC/clang vector extension: SSE on x86-64, NEON on arm64, plain
- * scalar code elsewhere). Unaligned loads/stores go through memcpy. */
+/* OF_VW-wide float vectors (GCC/clang vector extension: one AVX-512 register, two AVX2 ones,
+ * four SSE ones, or scalar code elsewhere). Unaligned loads/stores go through memcpy. */
 #if !defined(__GNUC__)
 #error "optical_flow.c needs the GCC/clang vector extension (vector_size)"
 #endif
-typedef float of_v4 __attribute__((vector_size(16)));
-static inline of_v4 v4_ld(const float *p) {
-  of_v4 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void v4_st(float *p, of_v4 v) {
-  memcpy(p, &v, sizeof v);
-}
-static inline of_v4 v4_set(float x) {
-  return (of_v4){x, x, x, x};
-}
-static inline float v4_sum(of_v4 v) {
-  return (v[0] + v[1]) + (v[2] + v[3]);
-}
+typedef float of_vf __attribute__((vector_size(OF_VW * sizeof(float))));
+/* Macros, not functions: a 64-byte vector never crosses a call, so nothing depends on the
+ * vector calling convention of the ISA a clone is built for. */
+#define vf_set(x) ((of_vf){0} + (float)(x))
+#define vf_ld(p)                                                                                 \
+  __extension__({                                                                                \
+    of_vf v_;                                                                                    \
+    memcpy(&v_, (p), sizeof v_);                                                                 \
+    v_;                                                                                          \
+  })
+#define vf_st(p, v)                                                                              \
+  do {                                                                                           \
+    const of_vf t_ = (v);                                                                        \
+    memcpy((p), &t_, sizeof t_);                                                                 \
+  } while (0)
+#define vf_sum(v)                                                                                \
+  __extension__({                                                                                \
+    const of_vf u_ = (v);                                                                        \
+    float s_ = 0;                                                                                \
+    for (int i_ = 0; i_ < OF_VW; i_++) s_ += u_[i_];                                             \
+    s_;                                                                                          \
+  })
 
 /* Bilinear weights and integer origin for sampling at (x0 + c, y0 + r). */
 typedef struct bil {
@@ -242,7 +265,7 @@ typedef struct bil {
   float w00, w01, w10, w11;
 } bil;
 
-static bil bil_at(float x0, float y0) {
+static inline bil bil_at(float x0, float y0) {
   bil b;
   const float fx0 = floorf(x0), fy0 = floorf(y0);
   const float ax = x0 - fx0, ay = y0 - fy0;
@@ -257,24 +280,24 @@ static bil bil_at(float x0, float y0) {
 }
 
 /* 1 when sampling cols x rows at b reads only pixels inside (h, w) without clamping. */
-static int bil_inside(const bil *b, int w, int h, int cols, int rows) {
+static inline int bil_inside(const bil *b, int w, int h, int cols, int rows) {
   return b->ix >= 0 && b->iy >= 0 && b->ix + cols < w && b->iy + rows < h;
 }
 
 /* Samples img (h, w) bilinearly at (x0 + c, y0 + r) for r < rows, c < cols (cols a multiple
- * of 4) into dst (rows, dst_stride). Fast path when every pixel read lies inside the image;
+ * of OF_VW) into dst (rows, dst_stride). Fast path when every pixel read lies inside the image;
  * otherwise sample coordinates are clamped to the image (replicated border). */
-static void sample_window(const float *img, int w, int h, float x0, float y0, int cols, int rows,
+static inline __attribute__((always_inline)) void sample_window(const float *img, int w, int h, float x0, float y0, int cols, int rows,
                           float *dst, int dst_stride) {
   const bil b = bil_at(x0, y0);
   if (bil_inside(&b, w, h, cols, rows)) {
-    const of_v4 a00 = v4_set(b.w00), a01 = v4_set(b.w01), a10 = v4_set(b.w10), a11 = v4_set(b.w11);
+    const of_vf a00 = vf_set(b.w00), a01 = vf_set(b.w01), a10 = vf_set(b.w10), a11 = vf_set(b.w11);
     for (int r = 0; r < rows; r++) {
       const float *s0 = img + (size_t)(b.iy + r) * (size_t)w + b.ix, *s1 = s0 + w;
       float *d = dst + (size_t)r * (size_t)dst_stride;
-      for (int c = 0; c < cols; c += 4)
-        v4_st(d + c, a00 * v4_ld(s0 + c) + a01 * v4_ld(s0 + c + 1) + a10 * v4_ld(s1 + c) +
-                         a11 * v4_ld(s1 + c + 1));
+      for (int c = 0; c < cols; c += OF_VW)
+        vf_st(d + c, a00 * vf_ld(s0 + c) + a01 * vf_ld(s0 + c + 1) + a10 * vf_ld(s1 + c) +
+                         a11 * vf_ld(s1 + c + 1));
     }
     return;
   }
@@ -303,18 +326,18 @@ static void sample_window(const float *img, int w, int h, float x0, float y0, in
  * point to *ox, *oy (the input point on failure) and, when ncc is non-NULL, the normalized
  * cross-correlation of the level-0 windows at the start and end points. Returns 1 on
  * success, 0 on failure. */
-static int lk_point(const of_pyramid *P, const of_pyramid *Q, int nlev, float px, float py,
+OF_CLONES static int lk_point(const of_pyramid *P, const of_pyramid *Q, int nlev, float px, float py,
                     float guess_x, float guess_y, int win, int max_iter, float *ox, float *oy,
                     float *ncc) {
-  const int side = 2 * win + 1, pw = OF_PAD_W(win), pc = pw + 4;
+  const int side = 2 * win + 1, pw = OF_PAD_W(win), pc = pw + OF_VW;
   float patch[OF_PROWS * OF_PCOLS]; /* (side + 2, pc) prev window with 1-px margin */
   float ip[OF_PROWS * OF_PCOLS];    /* (side, pw) prev window, padding columns 0 */
   float gx[OF_PROWS * OF_PCOLS];    /* (side, pw) Scharr d/dx, padding columns 0 */
   float gy[OF_PROWS * OF_PCOLS];    /* (side, pw) Scharr d/dy, padding columns 0 */
   float jp[OF_PROWS * OF_PCOLS];    /* (side, pw) next window (clamped path, NCC) */
-  of_v4 mask;                       /* lanes of the last 4 columns inside the window */
-  for (int t = 0; t < 4; t++) mask[t] = pw - 4 + t < side ? 1.0f : 0.0f;
-  const of_v4 c3 = v4_set(3.0f / 32), c10 = v4_set(10.0f / 32);
+  of_vf mask; /* lanes of the last OF_VW columns inside the window */
+  for (int t = 0; t < OF_VW; t++) mask[t] = pw - OF_VW + t < side ? 1.0f : 0.0f;
+  const of_vf c3 = vf_set(3.0f / 32), c10 = vf_set(10.0f / 32);
   /* guess at the current level: the initial displacement (level-0 px) scaled to the top */
   float g_x = guess_x / (float)(1 << (nlev - 1)), g_y = guess_y / (float)(1 << (nlev - 1));
   *ox = px;
@@ -326,26 +349,26 @@ static int lk_point(const of_pyramid *P, const of_pyramid *Q, int nlev, float px
     const float s = 1.0f / (float)(1 << L);
     const float ux = px * s, uy = py * s;
     sample_window(I, W, H, ux - (float)(win + 1), uy - (float)(win + 1), pc, side + 2, patch, pc);
-    of_v4 vxx = v4_set(0), vxy = v4_set(0), vyy = v4_set(0);
+    of_vf vxx = vf_set(0), vxy = vf_set(0), vyy = vf_set(0);
     for (int r = 0; r < side; r++) {
       const float *a = patch + (size_t)r * pc, *b = a + pc, *c = b + pc;
       float *o = ip + (size_t)r * pw, *dx = gx + (size_t)r * pw, *dy = gy + (size_t)r * pw;
-      for (int q = 0; q < pw; q += 4) {
-        const of_v4 m = q + 4 < pw ? v4_set(1) : mask;
-        const of_v4 a0 = v4_ld(a + q), a1 = v4_ld(a + q + 1), a2 = v4_ld(a + q + 2);
-        const of_v4 c0 = v4_ld(c + q), c1 = v4_ld(c + q + 1), c2 = v4_ld(c + q + 2);
-        const of_v4 b0 = v4_ld(b + q), b1 = v4_ld(b + q + 1), b2 = v4_ld(b + q + 2);
-        const of_v4 ddx = m * (c3 * ((a2 - a0) + (c2 - c0)) + c10 * (b2 - b0));
-        const of_v4 ddy = m * (c3 * ((c0 - a0) + (c2 - a2)) + c10 * (c1 - a1));
-        v4_st(o + q, m * b1);
-        v4_st(dx + q, ddx);
-        v4_st(dy + q, ddy);
+      for (int q = 0; q < pw; q += OF_VW) {
+        const of_vf m = q + OF_VW < pw ? vf_set(1) : mask;
+        const of_vf a0 = vf_ld(a + q), a1 = vf_ld(a + q + 1), a2 = vf_ld(a + q + 2);
+        const of_vf c0 = vf_ld(c + q), c1 = vf_ld(c + q + 1), c2 = vf_ld(c + q + 2);
+        const of_vf b0 = vf_ld(b + q), b1 = vf_ld(b + q + 1), b2 = vf_ld(b + q + 2);
+        const of_vf ddx = m * (c3 * ((a2 - a0) + (c2 - c0)) + c10 * (b2 - b0));
+        const of_vf ddy = m * (c3 * ((c0 - a0) + (c2 - a2)) + c10 * (c1 - a1));
+        vf_st(o + q, m * b1);
+        vf_st(dx + q, ddx);
+        vf_st(dy + q, ddy);
         vxx += ddx * ddx;
         vxy += ddx * ddy;
         vyy += ddy * ddy;
       }
     }
-    const float gxx = v4_sum(vxx), gxy = v4_sum(vxy), gyy = v4_sum(vyy);
+    const float gxx = vf_sum(vxx), gxy = vf_sum(vxy), gyy = vf_sum(vyy);
     const float area = (float)(side * side);
     const float tr = gxx + gyy, df = gxx - gyy;
     const float min_eig = 0.5f * (tr - sqrtf(df * df + 4 * gxy * gxy)) / area;
@@ -360,44 +383,38 @@ static int lk_point(const of_pyramid *P, const of_pyramid *Q, int nlev, float px
             cy < (float)(H + win)))
         return 0; /* window left the image (or NaN) */
       const bil bl = bil_at(cx - (float)win, cy - (float)win);
-      of_v4 bx0 = v4_set(0), by0 = v4_set(0), bx1 = v4_set(0), by1 = v4_set(0);
+      of_vf bx0 = vf_set(0), by0 = vf_set(0), bx1 = vf_set(0), by1 = vf_set(0);
       if (bil_inside(&bl, W, H, pw, side)) {
-        /* sample next's window and accumulate b = sum (I - J) grad I in one pass */
-        const of_v4 a00 = v4_set(bl.w00), a01 = v4_set(bl.w01), a10 = v4_set(bl.w10),
-                    a11 = v4_set(bl.w11);
+        /* sample next's window and accumulate b = sum (I - J) grad I in one pass; even and
+         * odd rows feed two independent accumulator chains */
+        const of_vf a00 = vf_set(bl.w00), a01 = vf_set(bl.w01), a10 = vf_set(bl.w10),
+                    a11 = vf_set(bl.w11);
         for (int r = 0; r < side; r++) {
           const float *s0 = J + (size_t)(bl.iy + r) * (size_t)W + bl.ix, *s1 = s0 + W;
           const float *o = ip + (size_t)r * pw, *dx = gx + (size_t)r * pw,
                       *dy = gy + (size_t)r * pw;
-          int q = 0;
-          for (; q + 8 <= pw; q += 8) { /* two independent accumulator chains */
-            const of_v4 j0 = a00 * v4_ld(s0 + q) + a01 * v4_ld(s0 + q + 1) + a10 * v4_ld(s1 + q) +
-                             a11 * v4_ld(s1 + q + 1);
-            const of_v4 j1 = a00 * v4_ld(s0 + q + 4) + a01 * v4_ld(s0 + q + 5) +
-                             a10 * v4_ld(s1 + q + 4) + a11 * v4_ld(s1 + q + 5);
-            const of_v4 e0 = v4_ld(o + q) - j0, e1 = v4_ld(o + q + 4) - j1;
-            bx0 += e0 * v4_ld(dx + q);
-            by0 += e0 * v4_ld(dy + q);
-            bx1 += e1 * v4_ld(dx + q + 4);
-            by1 += e1 * v4_ld(dy + q + 4);
-          }
-          if (q < pw) {
-            const of_v4 jv = a00 * v4_ld(s0 + q) + a01 * v4_ld(s0 + q + 1) + a10 * v4_ld(s1 + q) +
-                             a11 * v4_ld(s1 + q + 1);
-            const of_v4 e = v4_ld(o + q) - jv;
-            bx0 += e * v4_ld(dx + q);
-            by0 += e * v4_ld(dy + q);
+          for (int q = 0; q < pw; q += OF_VW) {
+            const of_vf jv = a00 * vf_ld(s0 + q) + a01 * vf_ld(s0 + q + 1) + a10 * vf_ld(s1 + q) +
+                             a11 * vf_ld(s1 + q + 1);
+            const of_vf e = vf_ld(o + q) - jv;
+            if (r & 1) {
+              bx1 += e * vf_ld(dx + q);
+              by1 += e * vf_ld(dy + q);
+            } else {
+              bx0 += e * vf_ld(dx + q);
+              by0 += e * vf_ld(dy + q);
+            }
           }
         }
       } else {
         sample_window(J, W, H, cx - (float)win, cy - (float)win, pw, side, jp, pw);
-        for (int t = 0; t < side * pw; t += 4) {
-          const of_v4 e = v4_ld(ip + t) - v4_ld(jp + t);
-          bx0 += e * v4_ld(gx + t);
-          by0 += e * v4_ld(gy + t);
+        for (int t = 0; t < side * pw; t += OF_VW) {
+          const of_vf e = vf_ld(ip + t) - vf_ld(jp + t);
+          bx0 += e * vf_ld(gx + t);
+          by0 += e * vf_ld(gy + t);
         }
       }
-      const float sbx = v4_sum(bx0 + bx1), sby = v4_sum(by0 + by1);
+      const float sbx = vf_sum(bx0 + bx1), sby = vf_sum(by0 + by1);
       const float ex = i11 * sbx + i12 * sby, ey = i12 * sbx + i22 * sby;
       if (!isfinite(ex) || !isfinite(ey)) return 0;
       v_x += ex;
@@ -420,20 +437,20 @@ static int lk_point(const of_pyramid *P, const of_pyramid *Q, int nlev, float px
   if (ncc) {
     /* ip still holds the level-0 prev window; sample next's at the result. */
     sample_window(Q->img[0], Q->w[0], Q->h[0], fx - (float)win, fy - (float)win, pw, side, jp, pw);
-    of_v4 sa = v4_set(0), sb = v4_set(0), saa = v4_set(0), sbb = v4_set(0), sab = v4_set(0);
+    of_vf sa = vf_set(0), sb = vf_set(0), saa = vf_set(0), sbb = vf_set(0), sab = vf_set(0);
     for (int r = 0; r < side; r++)
-      for (int q = 0; q < pw; q += 4) {
-        const of_v4 m = q + 4 < pw ? v4_set(1) : mask;
-        const of_v4 a = v4_ld(ip + (size_t)r * pw + q), b = m * v4_ld(jp + (size_t)r * pw + q);
+      for (int q = 0; q < pw; q += OF_VW) {
+        const of_vf m = q + OF_VW < pw ? vf_set(1) : mask;
+        const of_vf a = vf_ld(ip + (size_t)r * pw + q), b = m * vf_ld(jp + (size_t)r * pw + q);
         sa += a;
         sb += b;
         saa += a * a;
         sbb += b * b;
         sab += a * b;
       }
-    const double n = (double)side * side, A = v4_sum(sa), B = v4_sum(sb);
-    const double va = v4_sum(saa) - A * A / n, vb = v4_sum(sbb) - B * B / n,
-                 cab = v4_sum(sab) - A * B / n;
+    const double n = (double)side * side, A = vf_sum(sa), B = vf_sum(sb);
+    const double va = vf_sum(saa) - A * A / n, vb = vf_sum(sbb) - B * B / n,
+                 cab = vf_sum(sab) - A * B / n;
     *ncc = (va > 1e-6 * n && vb > 1e-6 * n) ? (float)(cab / sqrt(va * vb)) : 0.0f;
   }
   return 1;
