@@ -77,11 +77,11 @@ static int compact(emo_context *c, int n) {
 }
 
 int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling,
-                emo_detector *used, emoi_err *err) {
+                int far, emo_detector *used, emoi_err *err) {
   const emo_params *p = &c->params;
   int n = 0, longer = w < h ? h : w;
   *used = p->detector == EMO_DETECTOR_FULL ? EMO_DETECTOR_FULL : EMO_DETECTOR_SHORT;
-  if (p->detector != EMO_DETECTOR_FULL) {
+  if (p->detector == EMO_DETECTOR_SHORT || (p->detector == EMO_DETECTOR_AUTO && !far)) {
     n = detect_region(c, EMOI_NET_DET_SHORT, rgb, w, h, stride, 0, 0, w, h, 0, 0, err);
     if (n < 0 || p->detector == EMO_DETECTOR_SHORT) return n;
     int close = n > 0;
@@ -198,7 +198,7 @@ int emo_analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride
     return emoi_ctx_fail(c, EMO_ELIMIT, &err);
   }
   emo_detector used = EMO_DETECTOR_SHORT;
-  int n = emoi_detect(c, rgb, w, h, stride, 1, &used, &err);
+  int n = emoi_detect(c, rgb, w, h, stride, 1, 0, &used, &err);
   if (n < 0) return emoi_ctx_fail(c, n, &err);
   for (int i = 0; i < n; i++) {
     const bf_detection *d = &c->dets[i];

@@ -37,6 +37,7 @@
 #define CUT_GRID_W 32       /* shot-cut detection: a 32x18 grid of sampled luma values */
 #define CUT_GRID_H 18
 #define CUT_THRESHOLD 35.0f /* mean absolute luma change (0..255) that marks a hard cut */
+#define FAR_RECHECK 1.0   /* seconds between full AUTO detector procedures while faces are far */
 #define BIRTH_SCORE 0.65f  /* a detection starts a new track only above this score; below it
                               it may only continue a visible track (hysteresis: a face that
                               is already followed keeps params.score_threshold) */
@@ -50,6 +51,10 @@ struct emoi_stream {
   int64_t index;           /* frames pushed */
   int since_detect;        /* analysed frames since the detector last ran */
   int force_detect;
+  int far;                 /* the last full AUTO procedure found only faces that are not
+                              close-ups: AUTO goes straight to full range until far_since +
+                              FAR_RECHECK, a cut, or a detection that finds nobody */
+  double far_since;
   double first_t, last_t, last_dt;
   int in_no_face;
   double no_face_start;
@@ -129,6 +134,8 @@ int emo_stream_begin(emo_context *c) {
   s->index = 0;
   s->since_detect = 0;
   s->force_detect = 1;
+  s->far = 0;
+  s->far_since = 0.0;
   s->first_t = s->last_t = s->last_dt = 0.0;
   s->in_no_face = 0;
   s->n_events = 0;
@@ -276,8 +283,15 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   }
   if (detect) {
     emo_detector used;
-    int n = emoi_detect(c, rgb, w, h, stride, 0, &used, &err);
+    const int far = s->far && !cut && t - s->far_since < FAR_RECHECK;
+    int n = emoi_detect(c, rgb, w, h, stride, 0, far, &used, &err);
     if (n < 0) return emoi_ctx_fail(c, n, &err);
+    if (!far) {
+      s->far = n > 0 && used == EMO_DETECTOR_FULL;
+      s->far_since = t;
+    } else if (n == 0) {
+      s->far = 0;
+    }
     n = filter_births(s, c->dets, n);
     s->dets = c->dets;
     rc = trk_update_detections(s->trk, t, c->dets, n, embed_detection, c, &err);

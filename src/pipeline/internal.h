@@ -67,10 +67,12 @@ struct emo_context {
 };
 
 /* Detects faces in an image into ctx->dets (image pixels) with the params' detector policy
- * (analyze_image.c); tiling = 0 forbids the tiled pass (video). Returns the count or a
- * negative status; *used tells which model ran last. */
+ * (analyze_image.c); tiling = 0 forbids the tiled pass (video); far = 1 tells the AUTO policy
+ * that no close-up is expected (video: the last full procedure found only small faces), so it
+ * goes straight to full range. Returns the count or a negative status; *used tells which
+ * model ran last. */
 int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling,
-                emo_detector *used, emoi_err *err);
+                int far, emo_detector *used, emoi_err *err);
 
 /* Classifies the expression of detections dets (n) with the params' expression model(s) into
  * probs[i] and dominant[i] (-1 with EMO_EXPRESSION_NONE); faces run in parallel when the
