@@ -258,6 +258,61 @@ static void test_shifts_720p(const texture *tex) {
   free(b);
 }
 
+/* 2x2 box average of the BT.601 luma of an RGB frame, rounded to bytes: what the video
+ * decoder hands over as vid_frame.gray for a 1280x720 frame (gray_k = 2). */
+static void gray_half(const uint8_t *rgb, int w, int h, uint8_t *g) {
+  for (int y = 0; y < h / 2; y++)
+    for (int x = 0; x < w / 2; x++) {
+      double s = 0;
+      for (int d = 0; d < 4; d++) {
+        const uint8_t *p = rgb + ((size_t)(2 * y + d / 2) * w + 2 * x + d % 2) * 3;
+        s += 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+      }
+      g[(size_t)y * (w / 2) + x] = (uint8_t)(s / 4 + 0.5);
+    }
+}
+
+/* The pyramid built from an already downscaled 8-bit gray image tracks like the one built
+ * from RGB (level 0 equal up to the bytes' rounding), and its arguments are checked. */
+static void test_gray_input(const texture *tex) {
+  const int w = 1280, h = 720, gw = w / 2, gh = h / 2;
+  uint8_t *a = malloc((size_t)w * h * 3), *b = malloc((size_t)w * h * 3);
+  uint8_t *ga = malloc((size_t)gw * gh), *gb = malloc((size_t)gw * gh);
+  render_motion(tex, a, w, h, w * 3, 1, 0, 0, 0, 0);
+  const float box[4] = {500, 220, 240, 260};
+  const double shifts[][2] = {{2.5, -2.5}, {-11, 7.25}};
+  emoi_err err = {{0}};
+  gray_half(a, w, h, ga);
+  for (size_t i = 0; i < sizeof shifts / sizeof shifts[0]; i++) {
+    render_motion(tex, b, w, h, w * 3, 1, 0, 0, shifts[i][0], shifts[i][1]);
+    gray_half(b, w, h, gb);
+    CHECK(of_pyramid_build_gray(pa, ga, gw, gh, gw, 2, w, h, 4, &err) == EMO_OK, "gray a: %s",
+          err.msg);
+    CHECK(of_pyramid_build_gray(pb, gb, gw, gh, gw, 2, w, h, 4, &err) == EMO_OK, "gray b: %s",
+          err.msg);
+    int w0 = 0, h0 = 0, lv = 0;
+    float k = 0;
+    of_pyramid_info(pa, &w0, &h0, &lv, &k);
+    CHECK(w0 == gw && h0 == gh && lv == 4 && k == 2, "gray pyramid %dx%d levels %d k %g", w0, h0,
+          lv, k);
+    char what[64];
+    snprintf(what, sizeof what, "gray input, shift (%.2f, %.2f)", shifts[i][0], shifts[i][1]);
+    expect_box(what, box, shifts[i][0], shifts[i][1], 1, 0.15, 0.01, 0.8f);
+  }
+  CHECK(of_pyramid_build_gray(pa, NULL, gw, gh, gw, 2, w, h, 4, &err) == EMO_EINVAL, "NULL gray");
+  CHECK(of_pyramid_build_gray(pa, ga, gw - 1, gh, gw, 2, w, h, 4, &err) == EMO_EINVAL,
+        "width not frame / k");
+  CHECK(strstr(err.msg, "does not match") != NULL, "message: %s", err.msg);
+  CHECK(of_pyramid_build_gray(pa, ga, gw, gh, gw - 1, 2, w, h, 4, &err) == EMO_EINVAL,
+        "stride < width");
+  CHECK(of_pyramid_build_gray(pa, ga, gw, gh, gw, 0, w, h, 4, &err) == EMO_EINVAL, "k 0");
+  CHECK(of_pyramid_build_gray(pa, ga, gw, gh, gw, 2, w, h, 0, &err) == EMO_EINVAL, "levels 0");
+  free(a);
+  free(b);
+  free(ga);
+  free(gb);
+}
+
 static void test_pyramid_needed(const texture *tex) {
   /* 25 px at 640 wide: beyond one 15x15 window, needs the coarser levels */
   const int w = 640, h = 360;
@@ -375,6 +430,7 @@ int main(void) {
   texture_init(&tex, 12345u);
   test_points(&tex);
   test_shifts_720p(&tex);
+  test_gray_input(&tex);
   test_pyramid_needed(&tex);
   test_1080p_padded(&tex);
   test_photo();

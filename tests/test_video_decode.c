@@ -31,7 +31,7 @@ static void read_all(const char *path, int64_t max_pixels, double fps, int threa
   rr->monotonic = rr->consecutive_index = 1;
   vid_reader *r = NULL;
   emoi_err e = {{0}};
-  rr->open_rc = vid_open(path, max_pixels, fps, threaded, &r, &e);
+  rr->open_rc = vid_open(path, max_pixels, fps, threaded, 0, &r, &e);
   if (rr->open_rc != EMO_OK) {
     snprintf(rr->msg, sizeof rr->msg, "%s", e.msg);
     return;
@@ -136,7 +136,7 @@ static void test_real_files(void) {
   unsigned char *bytes = th_read_file(sf, &n);
   vid_reader *r = NULL;
   emoi_err e = {{0}};
-  int rc = vid_open_memory(bytes, n, BIG, &r, &e);
+  int rc = vid_open_memory(bytes, n, BIG, 0, &r, &e);
   CHECK(rc == EMO_OK, "open memory: %s", e.msg);
   int frames = 0;
   vid_frame f;
@@ -232,7 +232,7 @@ static void test_round_trip(const char *audio) {
   CHECK(rc == EMO_OK && w == NULL, "vidw_close: %s", e.msg);
 
   vid_reader *r = NULL;
-  rc = vid_open(out, BIG, 0, 0, &r, &e);
+  rc = vid_open(out, BIG, 0, 0, 0, &r, &e);
   CHECK(rc == EMO_OK, "reopen: %s", e.msg);
   if (rc != EMO_OK) {
     free(buf);
@@ -291,6 +291,52 @@ static void test_round_trip(const char *audio) {
   free(buf);
 }
 
+/* vid_frame.gray: the luma box-averaged by gray_k, full range, against the BT.601 luma of
+ * the same frame's RGB. They differ by rounding, the colour conversion's clipping, and a
+ * bias of libswscale's limited-range RGB: on this clip the RGB's luma is 1.33 levels below
+ * (Y - 16) * 255 / 219 on average, as the ffmpeg command line's own RGB is. */
+static void test_gray(const char *path) {
+  vid_reader *r = NULL;
+  emoi_err e = {{0}};
+  CHECK(vid_open(path, BIG, 0, 1, 320, &r, &e) == EMO_OK, "open with gray: %s", e.msg);
+  if (!r) return;
+  vid_frame f;
+  int n = 0;
+  double sum = 0, worst = 0;
+  long cnt = 0;
+  while (vid_read(r, &f, &e) == 1 && n < 10) {
+    n++;
+    CHECK(f.gray != NULL, "frame %d has gray", n);
+    if (!f.gray) break;
+    CHECK(f.gray_k == 2 && f.gray_w == f.width / 2 && f.gray_h == f.height / 2 &&
+              f.gray_stride >= f.gray_w,
+          "gray geometry k %d %dx%d stride %td for %dx%d", f.gray_k, f.gray_w, f.gray_h,
+          f.gray_stride, f.width, f.height);
+    for (int y = 0; y < f.gray_h; y++)
+      for (int x = 0; x < f.gray_w; x++) {
+        double l = 0;
+        for (int d = 0; d < 4; d++) {
+          const uint8_t *p = f.rgb + (ptrdiff_t)(2 * y + d / 2) * f.stride + (2 * x + d % 2) * 3;
+          l += 0.25 * (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]);
+        }
+        double dv = fabs(l - f.gray[(ptrdiff_t)y * f.gray_stride + x]);
+        sum += dv;
+        cnt++;
+        if (dv > worst) worst = dv;
+      }
+  }
+  vid_close(&r);
+  double mean = cnt ? sum / (double)cnt : 1e9;
+  printf("gray plane vs RGB luma over %d frames: mean |d| %.3f, worst %.1f (0..255)\n", n, mean,
+         worst);
+  CHECK(n == 10 && mean < 2.5 && worst < 12, "gray vs luma: mean %.3f worst %.1f", mean, worst);
+  /* not asked for: none */
+  CHECK(vid_open(path, BIG, 0, 0, 0, &r, &e) == EMO_OK, "open without gray: %s", e.msg);
+  if (r && vid_read(r, &f, &e) == 1) CHECK(f.gray == NULL, "gray without asking");
+  vid_close(&r);
+  CHECK(vid_open(path, BIG, 0, 0, -1, &r, &e) == EMO_EINVAL, "gray_max_side -1");
+}
+
 static void test_errors_and_rotation(void) {
   char txt[256];
   snprintf(txt, sizeof txt, "/tmp/emo_tvd_%d.txt", (int)getpid());
@@ -301,14 +347,14 @@ static void test_errors_and_rotation(void) {
   }
   vid_reader *r = NULL;
   emoi_err e = {{0}};
-  int rc = vid_open(txt, BIG, 0, 0, &r, &e);
+  int rc = vid_open(txt, BIG, 0, 0, 0, &r, &e);
   CHECK(rc == EMO_EFORMAT && r == NULL, "text file: %d %s", rc, e.msg);
   unlink(txt);
-  rc = vid_open("/nonexistent/emo.mp4", BIG, 0, 0, &r, &e);
+  rc = vid_open("/nonexistent/emo.mp4", BIG, 0, 0, 0, &r, &e);
   CHECK(rc == EMO_EIO && strstr(e.msg, "/nonexistent/emo.mp4"), "missing: %d %s", rc, e.msg);
-  CHECK(vid_open(NULL, BIG, 0, 0, &r, &e) == EMO_EINVAL, "NULL url");
-  CHECK(vid_open(txt, 0, 0, 0, &r, &e) == EMO_EINVAL, "max_pixels 0");
-  CHECK(vid_open_memory("abc", 3, BIG, &r, &e) == EMO_EFORMAT, "3 bytes: %s", e.msg);
+  CHECK(vid_open(NULL, BIG, 0, 0, 0, &r, &e) == EMO_EINVAL, "NULL url");
+  CHECK(vid_open(txt, 0, 0, 0, 0, &r, &e) == EMO_EINVAL, "max_pixels 0");
+  CHECK(vid_open_memory("abc", 3, BIG, 0, &r, &e) == EMO_EFORMAT, "3 bytes: %s", e.msg);
 
   /* A clip with a display matrix (rotate=90 tag written by ffmpeg 5.1, i.e. a
    * counter-clockwise 90 degree matrix) and the same clip without: the reader's frame must be
@@ -318,8 +364,8 @@ static void test_errors_and_rotation(void) {
   snprintf(a, sizeof a, "%splain.mp4", dir);
   snprintf(b, sizeof b, "%srot90.mp4", dir);
   vid_reader *ra = NULL, *rb = NULL;
-  CHECK(vid_open(a, BIG, 0, 0, &ra, &e) == EMO_OK, "plain: %s", e.msg);
-  CHECK(vid_open(b, BIG, 0, 0, &rb, &e) == EMO_OK, "rot90: %s", e.msg);
+  CHECK(vid_open(a, BIG, 0, 0, 0, &ra, &e) == EMO_OK, "plain: %s", e.msg);
+  CHECK(vid_open(b, BIG, 0, 0, 0, &rb, &e) == EMO_OK, "rot90: %s", e.msg);
   if (!ra || !rb) {
     vid_close(&ra);
     vid_close(&rb);
@@ -344,9 +390,20 @@ static void test_errors_and_rotation(void) {
           if (d > worst) worst = d;
         }
     CHECK(worst == 0, "rotated pixels match, worst difference %d", worst);
+    CHECK(fa.gray == NULL && fb.gray == NULL, "no gray plane when not asked for");
   } else {
     CHECK(0, "could not read the first frames");
   }
+  vid_close(&ra);
+  vid_close(&rb);
+  /* gray asked for: the plain clip (64x48, under max_side 320: k = 1) has it, the rotated
+   * one goes without (the caller falls back to its RGB) */
+  CHECK(vid_open(a, BIG, 0, 0, 320, &ra, &e) == EMO_OK, "plain with gray: %s", e.msg);
+  CHECK(vid_open(b, BIG, 0, 0, 320, &rb, &e) == EMO_OK, "rot90 with gray: %s", e.msg);
+  if (ra && vid_read(ra, &fa, &e) == 1)
+    CHECK(fa.gray && fa.gray_k == 1 && fa.gray_w == 64 && fa.gray_h == 48,
+          "plain: gray k %d %dx%d", fa.gray_k, fa.gray_w, fa.gray_h);
+  if (rb && vid_read(rb, &fb, &e) == 1) CHECK(fb.gray == NULL, "rotated stream has gray");
   vid_close(&ra);
   vid_close(&rb);
 }
@@ -438,5 +495,6 @@ int main(void) {
   test_round_trip(audio);
   test_round_trip(NULL);
   test_real_files();
+  test_gray(audio);
   return th_finish("test_video_decode");
 }

@@ -110,7 +110,7 @@ static int to_ts(const char *src, const char *dst) {
   emoi_err err = {{0}};
   vid_reader *r = NULL;
   vid_writer *w = NULL;
-  if (vid_open(src, 1 << 26, 0, 0, &r, &err) != EMO_OK) return -1;
+  if (vid_open(src, 1 << 26, 0, 0, 0, &r, &err) != EMO_OK) return -1;
   vid_info info;
   vid_get_info(r, &info);
   int rc = vidw_open(dst, NULL, info.width, info.height, info.fps > 0 ? info.fps : 30, &w, &err);

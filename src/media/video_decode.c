@@ -23,6 +23,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
 #include <libavutil/time.h>
 #include <libswscale/swscale.h>
 
@@ -39,7 +40,9 @@
 enum { SLOT_FREE = 0, SLOT_WRITING, SLOT_QUEUED, SLOT_HELD };
 
 typedef struct vid_slot {
-  uint8_t *rgb; /* (out_h, stride) RGB24 */
+  uint8_t *rgb;  /* (out_h, stride) RGB24 */
+  uint8_t *gray; /* (gray_h, gray_stride) luma / gray_k, NULL when not asked for */
+  int has_gray;  /* gray holds this frame's luma */
   double t;
   int64_t index;
   int state;
@@ -57,6 +60,9 @@ struct vid_reader {
   AVFrame *frame;
   struct SwsContext *sws;
   int sws_cs, sws_range; /* colorspace details last given to sws (-1 = none) */
+  int gray_max_side, gray_k, gray_w, gray_h;
+  uint32_t *gray_acc; /* (gray_w) block sums, convert_gray's scratch */
+  ptrdiff_t gray_stride;
   vid_info info;
   int dec_w, dec_h;   /* header size before rotation: frames are scaled to it */
   ptrdiff_t stride;   /* of the output slots */
@@ -244,6 +250,20 @@ static int finish_open(vid_reader *r, int64_t max_pixels, emoi_err *err) {
     r->slots[i].rgb = av_malloc(slot_bytes);
     if (!r->slots[i].rgb) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory (frames)", r->name);
   }
+  if (r->gray_max_side > 0 && r->info.rotation == 0) {
+    int longer = w > h ? w : h;
+    r->gray_k = (longer + r->gray_max_side - 1) / r->gray_max_side;
+    r->gray_w = w / r->gray_k;
+    r->gray_h = h / r->gray_k;
+    r->gray_stride = FFALIGN((ptrdiff_t)r->gray_w, 64);
+    r->gray_acc = av_malloc((size_t)(r->gray_w > 0 ? r->gray_w : 1) * sizeof *r->gray_acc);
+    if (!r->gray_acc) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory (gray)", r->name);
+    for (int i = 0; i < nslots && r->gray_w > 0 && r->gray_h > 0; i++) {
+      r->slots[i].gray = av_malloc((size_t)r->gray_stride * (size_t)r->gray_h + VID_SWS_SLACK);
+      if (!r->slots[i].gray)
+        return emoi_fail(err, EMO_ENOMEM, "%s: out of memory (gray frames)", r->name);
+    }
+  }
   if (r->info.rotation) {
     r->tmp_stride = FFALIGN((ptrdiff_t)w * 3, 64);
     r->tmp = av_malloc((size_t)r->tmp_stride * (size_t)h + VID_SWS_SLACK);
@@ -284,15 +304,17 @@ static int start_thread(vid_reader *r, emoi_err *err) {
 }
 
 int vid_open(const char *url, int64_t max_pixels, double analysis_fps, int threaded,
-             vid_reader **out, emoi_err *err) {
+             int gray_max_side, vid_reader **out, emoi_err *err) {
   if (out) *out = NULL;
-  if (!url || !out || max_pixels <= 0 || !(analysis_fps >= 0) || !isfinite(analysis_fps))
+  if (!url || !out || max_pixels <= 0 || !(analysis_fps >= 0) || !isfinite(analysis_fps) ||
+      gray_max_side < 0)
     return emoi_fail(err, EMO_EINVAL, "vid_open: invalid argument");
   pthread_once(&vid_once, vid_quiet);
   vid_reader *r = reader_alloc(url);
   if (!r) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", url);
   r->analysis_fps = analysis_fps;
   r->threaded = threaded ? 1 : 0;
+  r->gray_max_side = gray_max_side;
   char eb[128];
   int rc;
   AVDictionary *opts = NULL;
@@ -346,16 +368,17 @@ fail:
   return rc;
 }
 
-int vid_open_memory(const void *data, size_t size, int64_t max_pixels, vid_reader **out,
-                    emoi_err *err) {
+int vid_open_memory(const void *data, size_t size, int64_t max_pixels, int gray_max_side,
+                    vid_reader **out, emoi_err *err) {
   if (out) *out = NULL;
-  if ((!data && size) || !out || max_pixels <= 0)
+  if ((!data && size) || !out || max_pixels <= 0 || gray_max_side < 0)
     return emoi_fail(err, EMO_EINVAL, "vid_open_memory: invalid argument");
   pthread_once(&vid_once, vid_quiet);
   vid_reader *r = reader_alloc("<memory>");
   if (!r) return emoi_fail(err, EMO_ENOMEM, "<memory>: out of memory");
   r->mem.data = data;
   r->mem.size = size;
+  r->gray_max_side = gray_max_side;
   char eb[128];
   int rc;
   AVDictionary *opts = NULL;
@@ -444,6 +467,58 @@ static void rotate_rgb(const uint8_t *src, int sw, int sh, ptrdiff_t ss, uint8_t
   }
 }
 
+/* 1 when frames of pixel format f carry 8-bit luma as a plane of its own (planar or
+ * semi-planar YUV, gray), which convert_gray reads as is. */
+static int luma_plane_format(int f) {
+  const AVPixFmtDescriptor *d = av_pix_fmt_desc_get((enum AVPixelFormat)f);
+  return d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BE |
+                            AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM)) &&
+         d->nb_components >= 1 && d->comp[0].plane == 0 && d->comp[0].step == 1 &&
+         d->comp[0].depth == 8 && d->comp[0].shift == 0 && d->comp[0].offset == 0;
+}
+
+/* Writes r->frame's luma, box-averaged over gray_k x gray_k blocks and brought to full range,
+ * into s->gray. Only the top-left gray_k*gray_w x gray_k*gray_h of the picture is read, so
+ * that gray pixel i covers exactly frame pixels [gray_k * i, gray_k * (i + 1)). Returns 1, or
+ * 0 when the frame goes without gray (no 8-bit luma plane, or a size changed mid-stream).
+ * Done here, by hand, because it is one pass over the luma bytes the decoder just wrote;
+ * libswscale's area scaler into GRAY8 cost more than the whole RGB conversion. */
+static int convert_gray(vid_reader *r, vid_slot *s) {
+  const AVFrame *fr = r->frame;
+  if (fr->width != r->dec_w || fr->height != r->dec_h || !luma_plane_format(fr->format))
+    return 0;
+  const int k = r->gray_k, gw = r->gray_w, gh = r->gray_h;
+  /* block sum -> mean, and limited range (16..235) -> 0..255 */
+  const int full = fr->color_range == AVCOL_RANGE_JPEG;
+  const float scale = (full ? 1.0f : 255.0f / 219.0f) / (float)(k * k);
+  const float offset = (full ? 0.0f : -16.0f * 255.0f / 219.0f) + 0.5f; /* + 0.5: rounding */
+  uint32_t *acc = r->gray_acc; /* (gw) block sums of the current gray row */
+  for (int y = 0; y < gh; y++) {
+    const uint8_t *src = fr->data[0] + (ptrdiff_t)y * k * fr->linesize[0];
+    uint8_t *d = s->gray + (ptrdiff_t)y * r->gray_stride;
+    if (k == 2) {
+      const uint8_t *a = src, *b = src + fr->linesize[0];
+      for (int x = 0; x < gw; x++)
+        acc[x] = (uint32_t)(a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1]);
+    } else {
+      memset(acc, 0, (size_t)gw * sizeof *acc);
+      for (int ry = 0; ry < k; ry++) {
+        const uint8_t *row = src + (ptrdiff_t)ry * fr->linesize[0];
+        for (int x = 0; x < gw; x++) {
+          unsigned t = 0;
+          for (int rx = 0; rx < k; rx++) t += row[x * k + rx];
+          acc[x] += t;
+        }
+      }
+    }
+    for (int x = 0; x < gw; x++) {
+      const float v = (float)acc[x] * scale + offset;
+      d[x] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+    }
+  }
+  return 1;
+}
+
 /* Converts r->frame into slot s. Returns 1 on success, 0 when this frame must be skipped
  * (unsupported pixel format or bad size: counted as corrupt). */
 static int convert_frame(vid_reader *r, vid_slot *s) {
@@ -477,6 +552,7 @@ static int convert_frame(vid_reader *r, vid_slot *s) {
     return 0;
   if (r->info.rotation)
     rotate_rgb(r->tmp, r->dec_w, r->dec_h, r->tmp_stride, s->rgb, r->stride, r->info.rotation);
+  s->has_gray = s->gray && convert_gray(r, s);
   return 1;
 }
 
@@ -669,6 +745,11 @@ static void fill_frame(const vid_reader *r, const vid_slot *s, vid_frame *f) {
   f->stride = r->stride;
   f->t = s->t;
   f->index = s->index;
+  f->gray = s->has_gray ? s->gray : NULL;
+  f->gray_w = r->gray_w;
+  f->gray_h = r->gray_h;
+  f->gray_k = r->gray_k;
+  f->gray_stride = r->gray_stride;
 }
 
 int vid_read(vid_reader *r, vid_frame *f, emoi_err *err) {
@@ -722,6 +803,7 @@ void vid_close(vid_reader **rp) {
     pthread_mutex_destroy(&r->mu);
   }
   sws_freeContext(r->sws);
+  av_freep(&r->gray_acc);
   av_frame_free(&r->frame);
   av_packet_free(&r->pkt);
   avcodec_free_context(&r->dec);
@@ -730,7 +812,10 @@ void vid_close(vid_reader **rp) {
     av_freep(&r->avio->buffer);
     avio_context_free(&r->avio);
   }
-  for (int i = 0; i < VID_SLOTS; i++) av_freep(&r->slots[i].rgb);
+  for (int i = 0; i < VID_SLOTS; i++) {
+    av_freep(&r->slots[i].rgb);
+    av_freep(&r->slots[i].gray);
+  }
   av_freep(&r->tmp);
   free(r);
   *rp = NULL;

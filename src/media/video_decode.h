@@ -55,21 +55,32 @@ typedef struct vid_frame {
   ptrdiff_t stride;   /* bytes between rows (>= width*3) */
   double t;           /* seconds since the stream start, from the presentation timestamp */
   int64_t index;      /* index among all decoded frames (before analysis_fps sampling) */
+  /* Luma downscaled by gray_k (see vid_open's gray_max_side), made on the decoding thread
+   * for optical flow: (gray_h, gray_stride) bytes, gray_w = width / gray_k and gray_h =
+   * height / gray_k pixels, full range 0..255; pixel i covers frame pixels
+   * [gray_k * i, gray_k * (i + 1)). NULL when not asked for or not available (rotated
+   * streams). Owned by the reader, valid as long as rgb. */
+  const uint8_t *gray;
+  int gray_w, gray_h, gray_k;
+  ptrdiff_t gray_stride;
 } vid_frame;
 
 /* Opens url (file path, network URL, or "/dev/videoN" for a V4L2 device). max_pixels (> 0)
  * caps width*height; analysis_fps (>= 0, 0 = every frame) picks frames; threaded = 1 decodes
- * on a background thread. On success *out is owned by the caller (vid_close). Errors:
+ * on a background thread; gray_max_side > 0 also delivers each frame's luma area-downscaled
+ * by the integer gray_k = ceil(longer side / gray_max_side) (vid_frame.gray), 0 none. On success *out is owned by the caller (vid_close). Errors:
  * EMO_EINVAL (arguments), EMO_EIO (cannot open: missing file, network), EMO_EFORMAT (not a
  * media file, no video stream, no decoder), EMO_ELIMIT (larger than max_pixels),
  * EMO_ENOMEM. err names the url and the cause. */
 int vid_open(const char *url, int64_t max_pixels, double analysis_fps, int threaded,
-             vid_reader **out, emoi_err *err);
+             int gray_max_side, vid_reader **out, emoi_err *err);
 
 /* Same for an encoded file in memory (size bytes at data, borrowed until vid_close), decoded
- * inline (not threaded), every frame; nested URLs (playlists) are refused. For the fuzzer
+ * inline (not threaded), every frame, gray as vid_open's gray_max_side asks; nested URLs
+ * (playlists) are refused. For the fuzzer
  * and for callers holding bytes. */
-int vid_open_memory(const void *data, size_t size, int64_t max_pixels, vid_reader **out,
+int vid_open_memory(const void *data, size_t size, int64_t max_pixels, int gray_max_side,
+                    vid_reader **out,
                     emoi_err *err);
 
 /* Fills *info (valid right after open). */

@@ -216,8 +216,27 @@ static void track_to_face(const trk_track *t, emo_track_face *f) {
   f->dominant = -1;
 }
 
-int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
-                    const emo_frame_result **out) {
+/* The decoder's downscaled luma of a frame (see media/video_decode.h), or data NULL. */
+typedef struct frame_gray {
+  const uint8_t *data;
+  int w, h, k;
+  ptrdiff_t stride;
+} frame_gray;
+
+/* Builds pyramid i of the stream from the frame: from the decoder's luma when there is one
+ * (made on the decoding thread, a fraction of the bytes), else from the RGB. */
+static int build_pyramid(struct emoi_stream *s, int i, const uint8_t *rgb, int w, int h,
+                         int stride, const frame_gray *g, emoi_err *err) {
+  int rc = g && g->data ? of_pyramid_build_gray(s->pyr[i], g->data, g->w, g->h, g->stride, g->k,
+                                                w, h, FLOW_LEVELS, err)
+                        : of_pyramid_build(s->pyr[i], rgb, w, h, stride, FLOW_MAX_SIDE,
+                                           FLOW_LEVELS, err);
+  s->pyr_built[i] = rc == EMO_OK;
+  return rc;
+}
+
+static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
+                       const frame_gray *gray, const emo_frame_result **out) {
   if (!c || !out) return EMO_EINVAL;
   *out = NULL;
   emoi_err err = {{0}};
@@ -259,9 +278,8 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   }
   int detect = cut || should_detect(c, s) || !s->pyr_built[s->cur];
   if (!detect) {
-    rc = of_pyramid_build(s->pyr[next], rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, &err);
+    rc = build_pyramid(s, next, rgb, w, h, stride, gray, &err);
     if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-    s->pyr_built[next] = 1;
     /* Move every visible track by optical flow; a lost box makes this a detection frame. */
     float worst = 1.0f;
     for (int i = 0; i < trk_count(s->trk); i++) {
@@ -310,9 +328,8 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
    * (should_detect depends only on the state now); detection frames and stretches without
    * faces need none. */
   if (!s->pyr_built[s->cur] && !should_detect(c, s)) {
-    rc = of_pyramid_build(s->pyr[s->cur], rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, &err);
+    rc = build_pyramid(s, s->cur, rgb, w, h, stride, gray, &err);
     if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-    s->pyr_built[s->cur] = 1;
   }
 
   /* Tracker events of this frame. */
@@ -370,6 +387,11 @@ int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   c->last_error[0] = 0;
   *out = fr;
   return EMO_OK;
+}
+
+int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
+                    const emo_frame_result **out) {
+  return stream_push(c, rgb, w, h, stride, t, NULL, out);
 }
 
 int emo_stream_end(emo_context *c, const emo_frame_result **last,
@@ -439,7 +461,7 @@ int emo_analyze_video(emo_context *c, const char *url, emo_frame_fn on_frame, vo
   vid_reader *r = NULL;
   vid_writer *wr = NULL;
   uint8_t *canvas = NULL;
-  int rc = vid_open(url, c->params.max_pixels, c->params.analysis_fps, 1, &r, &err);
+  int rc = vid_open(url, c->params.max_pixels, c->params.analysis_fps, 1, FLOW_MAX_SIDE, &r, &err);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   vid_info info;
   vid_get_info(r, &info);
@@ -466,7 +488,8 @@ int emo_analyze_video(emo_context *c, const char *url, emo_frame_fn on_frame, vo
   vid_frame vf;
   while (!stopped && (read_rc = vid_read(r, &vf, &err)) == 1) {
     const emo_frame_result *fr = NULL;
-    rc = emo_stream_push(c, vf.rgb, vf.width, vf.height, (int)vf.stride, vf.t, &fr);
+    const frame_gray g = {vf.gray, vf.gray_w, vf.gray_h, vf.gray_k, vf.gray_stride};
+    rc = stream_push(c, vf.rgb, vf.width, vf.height, (int)vf.stride, vf.t, &g, &fr);
     if (rc != EMO_OK) goto done; /* message already in the context */
     ((emo_frame_result *)fr)->frame = vf.index;
     ((emo_frame_result *)fr)->media_duration = info.duration;

@@ -160,27 +160,10 @@ static void pyr_down(const float *src, int w, int h, float *dst, float *tmp) {
   }
 }
 
-int of_pyramid_build(of_pyramid *p, const uint8_t *rgb, int width, int height, ptrdiff_t stride,
-                     int max_side, int levels, emoi_err *err) {
-  if (!p || !rgb) return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: NULL argument");
-  p->built = 0;
-  if (width < 1 || height < 1 || width > OF_MAX_DIM || height > OF_MAX_DIM)
-    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: frame %dx%d outside 1..%d", width, height,
-                     OF_MAX_DIM);
-  if (stride < (ptrdiff_t)width * 3)
-    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: stride %td < 3 * width %d", stride, width);
-  if (max_side < 16)
-    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: max_side %d < 16", max_side);
-  if (levels < 1 || levels > OF_MAX_LEVELS)
-    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: levels %d outside 1..%d", levels,
-                     OF_MAX_LEVELS);
-  const int longer = width > height ? width : height;
-  const int k = (longer + max_side - 1) / max_side;
-  const int w0 = width / k, h0 = height / k;
-  if (w0 < 1 || h0 < 1)
-    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: frame %dx%d too elongated for max_side %d",
-                     width, height, max_side);
-
+/* Lays out p's levels for a level 0 of w0 x h0 (up to `levels` levels, none smaller than
+ * OF_MIN_LEVEL_SIDE), growing its buffers when needed; *tmp gets the decimation scratch. */
+static int pyramid_layout(of_pyramid *p, int w0, int h0, int levels, float **tmp,
+                          emoi_err *err) {
   int w[OF_MAX_LEVELS], h[OF_MAX_LEVELS], n = 1;
   w[0] = w0;
   h[0] = h0;
@@ -220,14 +203,73 @@ int of_pyramid_build(of_pyramid *p, const uint8_t *rgb, int width, int height, p
     p->w[l] = p->h[l] = 0;
     p->img[l] = NULL;
   }
-  float *tmp = at;
-  gray_downscale(rgb, stride, k, w0, h0, p->img[0], p->acc);
-  for (int l = 1; l < n; l++) pyr_down(p->img[l - 1], w[l - 1], h[l - 1], p->img[l], tmp);
   p->levels = n;
+  *tmp = at;
+  return EMO_OK;
+}
+
+/* Builds levels 1.. from level 0 and marks p built for a width x height frame at scale k. */
+static void pyramid_finish(of_pyramid *p, float *tmp, int k, int width, int height) {
+  for (int l = 1; l < p->levels; l++)
+    pyr_down(p->img[l - 1], p->w[l - 1], p->h[l - 1], p->img[l], tmp);
   p->scale = (float)k;
   p->frame_w = width;
   p->frame_h = height;
   p->built = 1;
+}
+
+int of_pyramid_build(of_pyramid *p, const uint8_t *rgb, int width, int height, ptrdiff_t stride,
+                     int max_side, int levels, emoi_err *err) {
+  if (!p || !rgb) return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: NULL argument");
+  p->built = 0;
+  if (width < 1 || height < 1 || width > OF_MAX_DIM || height > OF_MAX_DIM)
+    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: frame %dx%d outside 1..%d", width, height,
+                     OF_MAX_DIM);
+  if (stride < (ptrdiff_t)width * 3)
+    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: stride %td < 3 * width %d", stride, width);
+  if (max_side < 16)
+    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: max_side %d < 16", max_side);
+  if (levels < 1 || levels > OF_MAX_LEVELS)
+    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: levels %d outside 1..%d", levels,
+                     OF_MAX_LEVELS);
+  const int longer = width > height ? width : height;
+  const int k = (longer + max_side - 1) / max_side;
+  const int w0 = width / k, h0 = height / k;
+  if (w0 < 1 || h0 < 1)
+    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build: frame %dx%d too elongated for max_side %d",
+                     width, height, max_side);
+  float *tmp;
+  int rc = pyramid_layout(p, w0, h0, levels, &tmp, err);
+  if (rc != EMO_OK) return rc;
+  gray_downscale(rgb, stride, k, w0, h0, p->img[0], p->acc);
+  pyramid_finish(p, tmp, k, width, height);
+  return EMO_OK;
+}
+
+int of_pyramid_build_gray(of_pyramid *p, const uint8_t *gray, int gray_w, int gray_h,
+                          ptrdiff_t gray_stride, int k, int width, int height, int levels,
+                          emoi_err *err) {
+  if (!p || !gray) return emoi_fail(err, EMO_EINVAL, "of_pyramid_build_gray: NULL argument");
+  p->built = 0;
+  if (width < 1 || height < 1 || width > OF_MAX_DIM || height > OF_MAX_DIM || k < 1 ||
+      gray_w != width / k || gray_h != height / k || gray_w < 1 || gray_h < 1 ||
+      gray_stride < gray_w)
+    return emoi_fail(err, EMO_EINVAL,
+                     "of_pyramid_build_gray: %dx%d gray (stride %td) does not match a %dx%d "
+                     "frame at 1/%d",
+                     gray_w, gray_h, gray_stride, width, height, k);
+  if (levels < 1 || levels > OF_MAX_LEVELS)
+    return emoi_fail(err, EMO_EINVAL, "of_pyramid_build_gray: levels %d outside 1..%d", levels,
+                     OF_MAX_LEVELS);
+  float *tmp;
+  int rc = pyramid_layout(p, gray_w, gray_h, levels, &tmp, err);
+  if (rc != EMO_OK) return rc;
+  for (int y = 0; y < gray_h; y++) {
+    const uint8_t *g = gray + (ptrdiff_t)y * gray_stride;
+    float *d = p->img[0] + (size_t)y * (size_t)gray_w;
+    for (int x = 0; x < gray_w; x++) d[x] = (float)g[x];
+  }
+  pyramid_finish(p, tmp, k, width, height);
   return EMO_OK;
 }
 

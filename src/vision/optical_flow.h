@@ -57,6 +57,17 @@ void of_pyramid_destroy(of_pyramid **p);
 int of_pyramid_build(of_pyramid *p, const uint8_t *rgb, int width, int height, ptrdiff_t stride,
                      int max_side, int levels, emoi_err *err);
 
+/* Same from a gray image already downscaled by the integer k (the decoder's luma, see
+ * media/video_decode.h: gray_w = frame width / k, gray_h = frame height / k, pixel i covering
+ * frame pixels [k i, k (i + 1)), full range 0..255) of a width x height frame. The pyramid is
+ * the one of_pyramid_build would make with a max_side giving the same k, up to the
+ * difference between the gray image's and BT.601 luma of the RGB frame. Returns EMO_OK,
+ * EMO_EINVAL (NULL, k < 1, sizes that do not match width / k, height / k, gray_stride <
+ * gray_w, levels outside 1..OF_MAX_LEVELS) or EMO_ENOMEM. */
+int of_pyramid_build_gray(of_pyramid *p, const uint8_t *gray, int gray_w, int gray_h,
+                          ptrdiff_t gray_stride, int k, int width, int height, int levels,
+                          emoi_err *err);
+
 /* Geometry of a built pyramid (any pointer may be NULL): level-0 size, number of levels and
  * the frame-pixels-per-level-0-pixel factor k. Returns EMO_OK or EMO_EINVAL (not built). */
 int of_pyramid_info(const of_pyramid *p, int *w0, int *h0, int *levels, float *scale);
