@@ -1,0 +1,537 @@
+/* qconv.c: a pointwise (1x1) convolution in int8 with dynamic quantisation (qconv.h).
+ *
+ * Arithmetic. The weights w[o][c] become s8 q_w = round(w / s_w[o]) with s_w[o] =
+ * max_c |w[o][c]| / 127 (symmetric, per output channel; sum_w[o] = sum_c q_w kept). At every run
+ * the input values x seen by the GEMM (the strided pixels only) give lo = min(min x, 0),
+ * hi = max(max x, 0), s_a = (hi - lo) / 255, z_a = round(-lo / s_a), and u8 q_a = clamp(round(x /
+ * s_a) + z_a, 0, 255). Then x ~ s_a (q_a - z_a), w ~ s_w q_w, and
+ *   y[p][o] = s_a s_w[o] (sum_c q_a[p][c] q_w[o][c] - z_a sum_w[o]) + bias[o],
+ * clamped; the correction is done in int32 before the one conversion to float. With ci <=
+ * 65536 the sums (|q_a q_w| <= 255 * 127 each) cannot overflow.
+ *
+ * The GEMM. vpdpbusd multiplies 4 adjacent u8 of one operand with 4 adjacent s8 of the other
+ * and adds the 4 products to an int32 lane without saturation (vpdpbusds would saturate). The
+ * weights are packed in blocks of 16 output channels: for each group of 4 input channels, 64
+ * bytes = 16 channels x 4 values, so one zmm load feeds 16 lanes; an input pixel's 4 bytes are
+ * broadcast to all lanes. A tile is 6 pixels x 64 channels (24 accumulators); tiles walk the
+ * pixels inside a panel of 4 weight blocks so that the panel (at most 16 KiB for ci = 256)
+ * stays in L1. The dequantisation is fused into the tile's store. The scalar reference reads
+ * the same packed weights and sums in int32, so both give the same integers; with the same
+ * float operations afterwards (multiply, then add, no FMA) the outputs match too.
+ *
+ * What it leaves to others: choosing nodes and binding buffers (plan.c), the float reference
+ * (ops_ref.c), threads (one face per thread in the pipeline). */
+#include "nn/qconv.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define QC_X86 1
+#define QC_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#else
+#define QC_X86 0
+#endif
+
+#define QC_MR 6  /* pixels per tile */
+#define QC_NR 4  /* 16-channel weight blocks per tile */
+#define QC_MAX_CI 65536
+
+struct nn_qconv {
+  nn_qconv_desc d;
+  int m;           /* pixels of the output: n * ho * wo */
+  int kp;          /* bytes per quantised input row: ci rounded up to 4 */
+  int vnni;        /* 1: AVX512-VNNI kernels */
+  int8_t *packed;  /* nn_qgemm_packed_bytes(co, ci): quantised weights */
+  float *wscale;   /* (co): s_w */
+  int32_t *wsum;   /* (co): sum_c q_w */
+  float *bias;     /* (co): zeros when the conv has none */
+  uint8_t *a;      /* (m, kp): quantised input of one run */
+  int32_t *comp;   /* (co): z_a sum_w of one run */
+  float *cscale;   /* (co): s_a s_w of one run */
+  size_t *row_off; /* (m): offset in floats of output pixel i's input pixel; NULL when the
+                      pixels are the input's own, in order (stride 1, same size) */
+};
+
+/* Where the sums go: int32 c (ldc elements a row), or, when c is NULL, float y after
+ * (sum - comp) * scale + bias and the clamp. */
+typedef struct qc_out {
+  int32_t *c;
+  size_t ldc;
+  float *y;
+  size_t ldy;
+  const int32_t *comp;
+  const float *scale, *bias;
+  float lo, hi;
+} qc_out;
+
+int nn_qconv_cpu_has_vnni(void) {
+#if QC_X86
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512vnni");
+#else
+  return 0;
+#endif
+}
+
+/* ---- Packing and the scalar reference -------------------------------------------------- */
+
+size_t nn_qgemm_packed_bytes(int n, int k) {
+  if (n <= 0 || k <= 0) return 0;
+  return (size_t)((n + 31) / 32) * 2 * (size_t)((k + 3) / 4) * 64; /* even block count */
+}
+
+void nn_qgemm_pack(const int8_t *w, size_t ldw, int n, int k, int8_t *packed) {
+  int nb = ((n + 31) / 32) * 2, kg = (k + 3) / 4;
+  for (int j = 0; j < nb; j++)
+    for (int g = 0; g < kg; g++) {
+      int8_t *dst = packed + ((size_t)j * kg + g) * 64;
+      for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 4; t++) {
+          int o = j * 16 + c, i = g * 4 + t;
+          dst[c * 4 + t] = o < n && i < k ? w[(size_t)o * ldw + i] : 0;
+        }
+    }
+}
+
+/* Sum over k of row a (k bytes) times packed output channel o. */
+static int32_t ref_dot(const uint8_t *a, int k, const int8_t *packed, int o) {
+  int kg = (k + 3) / 4;
+  const int8_t *b = packed + (size_t)(o / 16) * kg * 64 + (o % 16) * 4;
+  int32_t acc = 0;
+  for (int i = 0; i < k; i++) acc += (int32_t)a[i] * (int32_t)b[(size_t)(i / 4) * 64 + i % 4];
+  return acc;
+}
+
+void nn_qgemm_ref(int m, int n, int k, const uint8_t *a, size_t lda, const int8_t *packed,
+                  int32_t *c, size_t ldc) {
+  for (int i = 0; i < m; i++)
+    for (int o = 0; o < n; o++) c[(size_t)i * ldc + o] = ref_dot(a + (size_t)i * lda, k, packed, o);
+}
+
+static void ref_out(int m, int n, int k, const uint8_t *a, size_t lda, const int8_t *packed,
+                    const qc_out *q) {
+  for (int i = 0; i < m; i++)
+    for (int o = 0; o < n; o++) {
+      int32_t s = ref_dot(a + (size_t)i * lda, k, packed, o);
+      float v = (float)(s - q->comp[o]) * q->scale[o];
+      v = v + q->bias[o];
+      v = v < q->lo ? q->lo : v;
+      q->y[(size_t)i * q->ldy + o] = v > q->hi ? q->hi : v;
+    }
+}
+
+/* lo/hi over the m rows of k values x + off[i] (off NULL: x + i*k) that the GEMM reads, both
+ * including 0; returns 1 when a value is NaN. */
+static int ref_minmax(const float *x, const size_t *off, int m, int k, float *lo, float *hi) {
+  float mn = 0, mx = 0;
+  int nan = 0;
+  for (int i = 0; i < m; i++)
+    for (int c = 0; c < k; c++) {
+      float v = x[(off ? off[i] : (size_t)i * k) + c];
+      if (v != v) nan = 1;
+      mn = v < mn ? v : mn;
+      mx = v > mx ? v : mx;
+    }
+  *lo = mn;
+  *hi = mx;
+  return nan;
+}
+
+static void ref_quantise(const float *x, int k, float inv, int zp, uint8_t *q) {
+  for (int c = 0; c < k; c++) {
+    long v = lrintf(x[c] * inv) + zp;
+    q[c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
+}
+
+/* ---- AVX512-VNNI ------------------------------------------------------------------------ */
+#if QC_X86
+
+static inline __attribute__((always_inline)) QC_TARGET __m512i bcast4(const uint8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+/* The sums of one tile, 6 rows x nr = 4 (or 2) blocks of 16 channels, into acc: written out
+ * variable by variable because compilers keep an array of accumulators in memory. Rows are
+ * ar[0..6); the weight blocks start at b, bs bytes apart. The last k % 4 values of each row
+ * go through a zero-padded copy so that no row is read past its k bytes. */
+#define QC_DP(c, a, b) c = _mm512_dpbusd_epi32(c, a, b)
+#define QC_ROW4(r, p)                                                                       \
+  do {                                                                                      \
+    __m512i av = bcast4(p);                                                                 \
+    QC_DP(c##r##0, av, b0);                                                                 \
+    QC_DP(c##r##1, av, b1);                                                                 \
+    QC_DP(c##r##2, av, b2);                                                                 \
+    QC_DP(c##r##3, av, b3);                                                             \
+  } while (0)
+#define QC_ROW2(r, p)                                                                       \
+  do {                                                                                      \
+    __m512i av = bcast4(p);                                                                 \
+    QC_DP(c##r##0, av, b0);                                                                 \
+    QC_DP(c##r##1, av, b1);                                         \
+  } while (0)
+#define QC_STEP4(p0, p1, p2, p3, p4, p5, bp)                                                \
+  do {                                                                                      \
+    __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512((bp) + bs),                \
+            b2 = _mm512_loadu_si512((bp) + 2 * bs), b3 = _mm512_loadu_si512((bp) + 3 * bs); \
+    QC_ROW4(0, p0);                                                                         \
+    QC_ROW4(1, p1);                                                                         \
+    QC_ROW4(2, p2);                                                                         \
+    QC_ROW4(3, p3);                                                                         \
+    QC_ROW4(4, p4);                                                                         \
+    QC_ROW4(5, p5);                                                                     \
+  } while (0)
+#define QC_STEP2(p0, p1, p2, p3, p4, p5, bp)                                                \
+  do {                                                                                      \
+    __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512((bp) + bs);                \
+    QC_ROW2(0, p0);                                                                         \
+    QC_ROW2(1, p1);                                                                         \
+    QC_ROW2(2, p2);                                                                         \
+    QC_ROW2(3, p3);                                                                         \
+    QC_ROW2(4, p4);                                                                         \
+    QC_ROW2(5, p5);                                                                     \
+  } while (0)
+
+static QC_TARGET void sums4(const uint8_t *const *ar, int k, const int8_t *b, size_t bs,
+                            __m512i acc[QC_MR][QC_NR]) {
+  const uint8_t *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
+  __m512i z = _mm512_setzero_si512();
+  __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+  __m512i c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+  __m512i c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+  int kfull = k / 4;
+  for (int g = 0; g < kfull; g++) {
+    size_t o = (size_t)g * 4;
+    const int8_t *bp = b + (size_t)g * 64;
+    QC_STEP4(a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o, bp);
+  }
+  if (k % 4) {
+    uint8_t t[QC_MR][4] = {{0}};
+    for (int r = 0; r < QC_MR; r++) memcpy(t[r], ar[r] + (size_t)kfull * 4, (size_t)(k % 4));
+    const int8_t *bp = b + (size_t)kfull * 64;
+    QC_STEP4(t[0], t[1], t[2], t[3], t[4], t[5], bp);
+  }
+  acc[0][0] = c00, acc[0][1] = c01, acc[0][2] = c02, acc[0][3] = c03;
+  acc[1][0] = c10, acc[1][1] = c11, acc[1][2] = c12, acc[1][3] = c13;
+  acc[2][0] = c20, acc[2][1] = c21, acc[2][2] = c22, acc[2][3] = c23;
+  acc[3][0] = c30, acc[3][1] = c31, acc[3][2] = c32, acc[3][3] = c33;
+  acc[4][0] = c40, acc[4][1] = c41, acc[4][2] = c42, acc[4][3] = c43;
+  acc[5][0] = c50, acc[5][1] = c51, acc[5][2] = c52, acc[5][3] = c53;
+}
+
+static QC_TARGET void sums2(const uint8_t *const *ar, int k, const int8_t *b, size_t bs,
+                            __m512i acc[QC_MR][QC_NR]) {
+  const uint8_t *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
+  __m512i z = _mm512_setzero_si512();
+  __m512i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
+  __m512i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+  int kfull = k / 4;
+  for (int g = 0; g < kfull; g++) {
+    size_t o = (size_t)g * 4;
+    const int8_t *bp = b + (size_t)g * 64;
+    QC_STEP2(a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o, bp);
+  }
+  if (k % 4) {
+    uint8_t t[QC_MR][4] = {{0}};
+    for (int r = 0; r < QC_MR; r++) memcpy(t[r], ar[r] + (size_t)kfull * 4, (size_t)(k % 4));
+    const int8_t *bp = b + (size_t)kfull * 64;
+    QC_STEP2(t[0], t[1], t[2], t[3], t[4], t[5], bp);
+  }
+  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
+  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
+  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+}
+
+/* Stores the first mr rows of a tile's sums for output columns [n0, n0 + 16 nr) (those
+ * below ncols columns from n0), as int32 or dequantised. */
+static QC_TARGET void store_tile(__m512i acc[QC_MR][QC_NR], int row0, int mr, int nr, int n0,
+                                 int ncols, const qc_out *o) {
+  for (int q = 0; q < nr; q++) {
+    int col = n0 + q * 16, left = ncols - q * 16;
+    if (left <= 0) break;
+    __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    if (o->c) {
+      for (int r = 0; r < mr; r++)
+        _mm512_mask_storeu_epi32(o->c + (size_t)(row0 + r) * o->ldc + col, mk, acc[r][q]);
+      continue;
+    }
+    __m512i comp = _mm512_maskz_loadu_epi32(mk, o->comp + col);
+    __m512 sc = _mm512_maskz_loadu_ps(mk, o->scale + col);
+    __m512 bi = _mm512_maskz_loadu_ps(mk, o->bias + col);
+    __m512 lo = _mm512_set1_ps(o->lo), hi = _mm512_set1_ps(o->hi);
+    for (int r = 0; r < mr; r++) {
+      __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][q], comp));
+      v = _mm512_add_ps(_mm512_mul_ps(v, sc), bi);
+      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+      _mm512_mask_storeu_ps(o->y + (size_t)(row0 + r) * o->ldy + col, mk, v);
+    }
+  }
+}
+
+/* Panels of 4 weight blocks (the last one 2: the packing pads to an even count), inside each
+ * the tiles of 6 rows; a short last tile repeats its last row. */
+static QC_TARGET void gemm_vnni(int m, int n, int k, const uint8_t *a, size_t lda,
+                                const int8_t *packed, const qc_out *o) {
+  int nb = ((n + 31) / 32) * 2, kg = (k + 3) / 4;
+  size_t bs = (size_t)kg * 64;
+  __m512i acc[QC_MR][QC_NR];
+  for (int j0 = 0; j0 < nb;) {
+    int nr = nb - j0 >= 4 ? 4 : 2;
+    const int8_t *b = packed + (size_t)j0 * bs;
+    int n0 = j0 * 16, ncols = n - n0;
+    for (int i = 0; i < m; i += QC_MR) {
+      int mr = m - i < QC_MR ? m - i : QC_MR;
+      const uint8_t *ar[QC_MR];
+      for (int r = 0; r < QC_MR; r++) ar[r] = a + (size_t)(i + (r < mr ? r : mr - 1)) * lda;
+      if (nr == 4)
+        sums4(ar, k, b, bs, acc);
+      else
+        sums2(ar, k, b, bs, acc);
+      store_tile(acc, i, mr, nr, n0, ncols, o);
+    }
+    j0 += nr;
+  }
+}
+
+/* As ref_minmax (the same lo/hi: min and max do not depend on the order). */
+static QC_TARGET int minmax_avx512(const float *x0, const size_t *off, int m, int k, float *lo,
+                                   float *hi) {
+  __m512 mn = _mm512_setzero_ps(), mx = _mm512_setzero_ps();
+  __mmask16 nan = 0;
+  for (int i = 0; i < m; i++) {
+    const float *x = x0 + (off ? off[i] : (size_t)i * k);
+    for (int c = 0; c < k; c += 16) {
+      __mmask16 mk = k - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - c)) - 1);
+      __m512 v = _mm512_maskz_loadu_ps(mk, x + c);
+      nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+      mn = _mm512_min_ps(mn, v);
+      mx = _mm512_max_ps(mx, v);
+    }
+  }
+  *lo = _mm512_reduce_min_ps(mn);
+  *hi = _mm512_reduce_max_ps(mx);
+  return nan != 0;
+}
+
+/* As ref_quantise: cvtps rounds to nearest even as lrintf does (default MXCSR). */
+static QC_TARGET void quantise_avx512(const float *x, int k, float inv, int zp, uint8_t *q) {
+  __m512 vi = _mm512_set1_ps(inv);
+  __m512i vz = _mm512_set1_epi32(zp), v0 = _mm512_setzero_si512(), v255 = _mm512_set1_epi32(255);
+  for (int c = 0; c < k; c += 16) {
+    __mmask16 mk = k - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - c)) - 1);
+    __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + c), vi));
+    v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, vz), v0), v255);
+    _mm_mask_storeu_epi8(q + c, mk, _mm512_cvtepi32_epi8(v));
+  }
+}
+
+#endif
+
+int nn_qgemm_vnni(int m, int n, int k, const uint8_t *a, size_t lda, const int8_t *packed,
+                  int32_t *c, size_t ldc) {
+#if QC_X86
+  if (!nn_qconv_cpu_has_vnni()) return EMO_EUNSUPPORTED;
+  if (m <= 0 || n <= 0 || k <= 0) return EMO_OK;
+  qc_out o = {c, ldc, NULL, 0, NULL, NULL, NULL, 0, 0};
+  gemm_vnni(m, n, k, a, lda, packed, &o);
+  return EMO_OK;
+#else
+  (void)m, (void)n, (void)k, (void)a, (void)lda, (void)packed, (void)c, (void)ldc;
+  return EMO_EUNSUPPORTED;
+#endif
+}
+
+/* ---- The node ---------------------------------------------------------------------------- */
+
+void nn_qconv_destroy(nn_qconv **pq) {
+  if (!pq || !*pq) return;
+  nn_qconv *q = *pq;
+  free(q->packed);
+  free(q->wscale);
+  free(q->wsum);
+  free(q->bias);
+  free(q->a);
+  free(q->comp);
+  free(q->cscale);
+  free(q->row_off);
+  free(q);
+  *pq = NULL;
+}
+
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+int nn_qconv_create(const nn_qconv_desc *d, const float *weights, const float *bias,
+                    nn_qconv **out, emoi_err *err) {
+  if (out) *out = NULL;
+  if (!d || !weights || !out) return emoi_fail(err, EMO_EINVAL, "nn_qconv_create: NULL argument");
+  int64_t m = (int64_t)d->n * d->ho * d->wo;
+  if (d->n < 1 || d->h < 1 || d->w < 1 || d->ci < 1 || d->co < 1 || d->ho < 1 || d->wo < 1 ||
+      d->stride_h < 1 || d->stride_w < 1 || d->ci > QC_MAX_CI ||
+      (int64_t)(d->ho - 1) * d->stride_h >= d->h || (int64_t)(d->wo - 1) * d->stride_w >= d->w ||
+      m * d->ci > INT32_MAX || (int64_t)d->n * d->h * d->w * d->ci > INT32_MAX)
+    return emoi_fail(err, EMO_EINVAL, "qconv %dx%dx%dx%d -> %dx%dx%d stride %dx%d: bad shape",
+                     d->n, d->h, d->w, d->ci, d->ho, d->wo, d->co, d->stride_h, d->stride_w);
+  nn_qconv *q = calloc(1, sizeof *q);
+  if (!q) goto oom;
+  q->d = *d;
+  q->m = (int)m;
+  q->kp = (d->ci + 3) & ~3;
+  q->vnni = !d->force_scalar && nn_qconv_cpu_has_vnni();
+  size_t co = (size_t)d->co;
+  q->packed = aligned_alloc(64, round64(nn_qgemm_packed_bytes(d->co, d->ci)));
+  q->a = aligned_alloc(64, round64((size_t)q->m * q->kp));
+  q->wscale = malloc(co * sizeof *q->wscale);
+  q->wsum = malloc(co * sizeof *q->wsum);
+  q->bias = calloc(co, sizeof *q->bias);
+  q->comp = malloc(co * sizeof *q->comp);
+  q->cscale = malloc(co * sizeof *q->cscale);
+  int8_t *wq = malloc(co * (size_t)d->ci);
+  if (!q->packed || !q->a || !q->wscale || !q->wsum || !q->bias || !q->comp || !q->cscale || !wq) {
+    free(wq);
+    goto oom;
+  }
+  memset(q->a, 0, (size_t)q->m * q->kp); /* the padding bytes of each row stay 0 */
+  if (bias) memcpy(q->bias, bias, co * sizeof *bias);
+  for (int o = 0; o < d->co; o++) {
+    const float *w = weights + (size_t)o * d->ci;
+    float mx = 0;
+    for (int c = 0; c < d->ci; c++)
+      if (isfinite(w[c]) && fabsf(w[c]) > mx) mx = fabsf(w[c]);
+    float s = mx / 127.0f, inv = s > 0 ? 1.0f / s : 0.0f;
+    int32_t sum = 0;
+    for (int c = 0; c < d->ci; c++) {
+      float v = w[c] != w[c] ? 0.0f : w[c] * inv; /* inf * inv: +-inf, clamped below */
+      if (!(inv > 0)) v = 0; /* all-zero (or all non-finite) channel: 0 * inf would be NaN */
+      long r = v > 127.0f ? 127 : v < -127.0f ? -127 : lrintf(v);
+      wq[(size_t)o * d->ci + c] = (int8_t)r;
+      sum += (int32_t)r;
+    }
+    q->wscale[o] = s;
+    q->wsum[o] = sum;
+  }
+  nn_qgemm_pack(wq, (size_t)d->ci, d->co, d->ci, q->packed);
+  free(wq);
+  if (d->stride_h != 1 || d->stride_w != 1 || d->ho != d->h || d->wo != d->w) {
+    q->row_off = malloc((size_t)q->m * sizeof *q->row_off);
+    if (!q->row_off) goto oom;
+    size_t i = 0;
+    for (int b = 0; b < d->n; b++)
+      for (int y = 0; y < d->ho; y++)
+        for (int x = 0; x < d->wo; x++)
+          q->row_off[i++] =
+              (((size_t)b * d->h + (size_t)y * d->stride_h) * d->w + (size_t)x * d->stride_w) *
+              d->ci;
+  }
+  *out = q;
+  return EMO_OK;
+oom:
+  nn_qconv_destroy(&q);
+  return emoi_fail(err, EMO_ENOMEM, "qconv: out of memory");
+}
+
+int nn_qconv_run(nn_qconv *q, const float *x, float *y, emoi_err *err) {
+  if (!q || !x || !y) return emoi_fail(err, EMO_EINVAL, "nn_qconv_run: NULL argument");
+  const nn_qconv_desc *d = &q->d;
+  int m = q->m, k = d->ci, n = d->co;
+  /* contiguous rows of ci values with no padding are one long row */
+  int flat = !q->row_off, mm = flat ? 1 : m, kk = flat ? m * k : k;
+  float lo, hi;
+  int nan;
+#if QC_X86
+  if (q->vnni)
+    nan = minmax_avx512(x, q->row_off, mm, kk, &lo, &hi);
+  else
+#endif
+    nan = ref_minmax(x, q->row_off, mm, kk, &lo, &hi);
+  float sa = (hi - lo) / 255.0f;
+  if (nan || !isfinite(sa)) {
+    for (size_t i = 0; i < (size_t)m * n; i++) y[i] = NAN;
+    return EMO_OK;
+  }
+  int zp = 0;
+  float inv = 0;
+  if (sa > 0) {
+    inv = 1.0f / sa;
+    long z = lrintf(-lo * inv);
+    zp = (int)(z < 0 ? 0 : z > 255 ? 255 : z);
+  } /* else: the input is all zeros, every q_a is 0 */
+  for (int o = 0; o < n; o++) {
+    q->comp[o] = zp * q->wsum[o];
+    q->cscale[o] = sa * q->wscale[o];
+  }
+  int qm = flat && k == q->kp ? 1 : m, qk = qm == 1 ? m * k : k;
+  for (int i = 0; i < qm; i++) {
+    const float *xr = x + (q->row_off ? q->row_off[i] : (size_t)i * k);
+    uint8_t *ar = q->a + (size_t)i * q->kp;
+#if QC_X86
+    if (q->vnni) {
+      quantise_avx512(xr, qk, inv, zp, ar);
+      continue;
+    }
+#endif
+    ref_quantise(xr, qk, inv, zp, ar);
+  }
+  qc_out o = {NULL, 0, y, (size_t)n, q->comp, q->cscale, q->bias, d->act_min, d->act_max};
+#if QC_X86
+  if (q->vnni) {
+    gemm_vnni(m, n, k, q->a, (size_t)q->kp, q->packed, &o);
+    return EMO_OK;
+  }
+#endif
+  ref_out(m, n, k, q->a, (size_t)q->kp, q->packed, &o);
+  return EMO_OK;
+}
+
+int nn_qconv_node_eligible(const nn_graph *g, int k) {
+  if (!g || k < 0 || k >= g->n_nodes) return 0;
+  const nn_node *n = &g->nodes[k];
+  if (n->op != NN_OP_CONV2D || n->n_in < 2 || n->n_out != 1 || n->in[0] < 0 || n->in[1] < 0)
+    return 0;
+  const nn_attr *at = &n->attr;
+  if (at->stride_h < 1 || at->stride_w < 1 || at->pad_top != 0 || at->pad_left != 0) return 0;
+  const nn_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]],
+                 *y = &g->values[n->out[0]];
+  if (x->is_const || !w->is_const || x->dtype != NN_F32 || w->dtype != NN_F32 ||
+      y->dtype != NN_F32 || x->rank != 4 || w->rank != 4 || y->rank != 4)
+    return 0;
+  if (w->shape[1] != 1 || w->shape[2] != 1 || w->shape[3] != x->shape[3] ||
+      y->shape[3] != w->shape[0] || y->shape[0] != x->shape[0] || x->shape[3] > QC_MAX_CI)
+    return 0;
+  if ((y->shape[1] - 1) * at->stride_h >= x->shape[1] ||
+      (y->shape[2] - 1) * at->stride_w >= x->shape[2])
+    return 0;
+  if (nn_value_numel(x) > INT32_MAX || nn_value_numel(y) > INT32_MAX) return 0;
+  if (n->n_in > 2 && n->in[2] >= 0) {
+    const nn_value *b = &g->values[n->in[2]];
+    if (!b->is_const || b->dtype != NN_F32 || nn_value_numel(b) != w->shape[0]) return 0;
+  }
+  /* non-finite weights stay on the float path, which propagates them as the model says */
+  const float *wd = nn_graph_const_data(g, n->in[1]);
+  for (int64_t i = 0, cnt = nn_value_numel(w); i < cnt; i++)
+    if (!isfinite(wd[i])) return 0;
+  return 1;
+}
+
+int nn_qconv_create_node(const nn_graph *g, int k, int force_scalar, nn_qconv **out,
+                         emoi_err *err) {
+  if (out) *out = NULL;
+  if (!nn_qconv_node_eligible(g, k))
+    return emoi_fail(err, EMO_EINVAL, "node %d is not a 1x1 CONV2D for int8", k);
+  const nn_node *n = &g->nodes[k];
+  const nn_value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
+  nn_qconv_desc d = {(int)x->shape[0],  (int)x->shape[1],  (int)x->shape[2],
+                     (int)x->shape[3],  (int)y->shape[3],  (int)y->shape[1],
+                     (int)y->shape[2],  n->attr.stride_h,  n->attr.stride_w,
+                     n->attr.act_min,   n->attr.act_max,   force_scalar};
+  const float *bias = n->n_in > 2 && n->in[2] >= 0 ? nn_graph_const_data(g, n->in[2]) : NULL;
+  int st = nn_qconv_create(&d, nn_graph_const_data(g, n->in[1]), bias, out, err);
+  if (st) emoi_err_prefix(err, n->name ? n->name : "conv");
+  return st;
+}
