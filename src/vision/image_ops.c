@@ -6,11 +6,23 @@
  * the letterbox; the warp is OpenCV warpAffine-style inverse mapping (dst -> src) with
  * pixel-centre coordinates. Plain scalar C: per output pixel one floor, four taps and a few
  * multiply-adds, no divisions; source positions are computed as base + j*step (no error
- * accumulation). Allocation-free. Decoding and crop selection are left to others. */
+ * accumulation). Allocation-free. Decoding and crop selection are left to others.
+ *
+ * One vector fast path, for the hottest call (every face of every video frame goes through
+ * the FER crop: gray output, replicate border): warp_gray_avx512 does 16 output pixels at a
+ * time with one 4-byte gather per tap (R, G, B and a spare byte), chosen at run time, and
+ * computes exactly the reference's operations in the reference's order (no fused
+ * multiply-adds), so its output is bit-identical; test_image checks that. */
 #include "vision/image_ops.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define IMG_X86 1
+#endif
 
 #include "emo.h"
 
@@ -183,6 +195,84 @@ static void img_sample_rgb(const img_view *s, float x, float y, int replicate, f
   }
 }
 
+static int img_simd_off; /* img_set_simd(0) */
+
+void img_set_simd(int on) { img_simd_off = !on; }
+
+#ifdef IMG_X86
+/* img_warp_affine_f32 for channels 1 and IMG_BORDER_REPLICATE, 16 pixels at a time: the taps of
+ * img_tap_clamped, each tap's R, G, B fetched by one 4-byte gather at its byte offset. The
+ * gather at the image's very last pixel would read one byte past the data, so offsets are
+ * capped 4 bytes before the end and the loaded word shifted instead. Needs offsets that fit
+ * int32 and an image of at least 4 bytes (the caller checks). Every arithmetic step is the
+ * reference's, in its order, unfused. */
+__attribute__((target("avx512f"))) static void warp_gray_avx512(const img_view *s, const float m[6],
+                                                                float *dst, int dw, int dh,
+                                                                const img_norm *norm) {
+  const int w = s->width, h = s->height;
+  const int last = (int)((ptrdiff_t)(h - 1) * s->stride + (ptrdiff_t)(w - 1) * 3);
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  const __m512 xmax = _mm512_set1_ps((float)(w - 1)), ymax = _mm512_set1_ps((float)(h - 1));
+  const __m512i wm1 = _mm512_set1_epi32(w - 1), hm1 = _mm512_set1_epi32(h - 1);
+  const __m512i k1 = _mm512_set1_epi32(1), k3 = _mm512_set1_epi32(3), k8 = _mm512_set1_epi32(8);
+  const __m512i stride = _mm512_set1_epi32((int)s->stride), cap = _mm512_set1_epi32(last - 1);
+  const __m512i ff = _mm512_set1_epi32(0xff);
+  const __m512 g0 = _mm512_set1_ps(norm->gray[0]), g1 = _mm512_set1_ps(norm->gray[1]);
+  const __m512 g2 = _mm512_set1_ps(norm->gray[2]);
+  const __m512 sc = _mm512_set1_ps(norm->scale[0]), of = _mm512_set1_ps(norm->offset[0]);
+  const __m512 m0 = _mm512_set1_ps(m[0]), m3 = _mm512_set1_ps(m[3]);
+  const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int i = 0; i < dh; i++) {
+    const float yc = (float)i + 0.5f;
+    const __m512 bx = _mm512_set1_ps(m[0] * 0.5f + m[1] * yc + m[2] - 0.5f);
+    const __m512 by = _mm512_set1_ps(m[3] * 0.5f + m[4] * yc + m[5] - 0.5f);
+    float *o = dst + (size_t)i * (size_t)dw;
+    for (int j = 0; j < dw; j += 16) {
+      const __m512 jf = _mm512_add_ps(_mm512_set1_ps((float)j), iota); /* exact: small ints */
+      const __m512 x = _mm512_add_ps(bx, _mm512_mul_ps(jf, m0));
+      const __m512 y = _mm512_add_ps(by, _mm512_mul_ps(jf, m3));
+      /* img_tap_clamped: max(t, 0) (NaN -> 0, as maxps returns its second operand), min n-1 */
+      const __m512 tx = _mm512_min_ps(_mm512_max_ps(x, zero), xmax);
+      const __m512 ty = _mm512_min_ps(_mm512_max_ps(y, zero), ymax);
+      const __m512i ix0 = _mm512_min_epi32(_mm512_cvttps_epi32(tx), wm1);
+      const __m512i iy0 = _mm512_min_epi32(_mm512_cvttps_epi32(ty), hm1);
+      const __m512i ix1 = _mm512_min_epi32(_mm512_add_epi32(ix0, k1), wm1);
+      const __m512i iy1 = _mm512_min_epi32(_mm512_add_epi32(iy0, k1), hm1);
+      const __m512 wx = _mm512_sub_ps(tx, _mm512_cvtepi32_ps(ix0));
+      const __m512 wy = _mm512_sub_ps(ty, _mm512_cvtepi32_ps(iy0));
+      const __m512 wx0 = _mm512_sub_ps(one, wx), wy0 = _mm512_sub_ps(one, wy);
+      const __m512i r0 = _mm512_mullo_epi32(iy0, stride), r1 = _mm512_mullo_epi32(iy1, stride);
+      const __m512i c0 = _mm512_mullo_epi32(ix0, k3), c1 = _mm512_mullo_epi32(ix1, k3);
+      const __m512i off[4] = {_mm512_add_epi32(r0, c0), _mm512_add_epi32(r0, c1),
+                              _mm512_add_epi32(r1, c0), _mm512_add_epi32(r1, c1)};
+      __m512 ch[4][3]; /* [tap a, b, e, f][R, G, B] */
+      for (int t = 0; t < 4; t++) {
+        const __m512i at = _mm512_min_epi32(off[t], cap);
+        __m512i v = _mm512_i32gather_epi32(at, (const void *)s->data, 1);
+        v = _mm512_srlv_epi32(v, _mm512_mullo_epi32(_mm512_sub_epi32(off[t], at), k8));
+        ch[t][0] = _mm512_cvtepi32_ps(_mm512_and_si512(v, ff));
+        ch[t][1] = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v, 8), ff));
+        ch[t][2] = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v, 16), ff));
+      }
+      __m512 v[3];
+      for (int c = 0; c < 3; c++) {
+        /* wy0 * (wx0 * a + wx * b) + wy * (wx0 * e + wx * f) */
+        const __m512 top = _mm512_add_ps(_mm512_mul_ps(wx0, ch[0][c]), _mm512_mul_ps(wx, ch[1][c]));
+        const __m512 bot = _mm512_add_ps(_mm512_mul_ps(wx0, ch[2][c]), _mm512_mul_ps(wx, ch[3][c]));
+        v[c] = _mm512_add_ps(_mm512_mul_ps(wy0, top), _mm512_mul_ps(wy, bot));
+      }
+      /* (g0 * v0 + g1 * v1 + g2 * v2) * scale + offset */
+      const __m512 g = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(g0, v[0]), _mm512_mul_ps(g1, v[1])),
+                                     _mm512_mul_ps(g2, v[2]));
+      const __m512 r = _mm512_add_ps(_mm512_mul_ps(g, sc), of);
+      const int left = dw - j;
+      const __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+      _mm512_mask_storeu_ps(o + j, mk, r);
+    }
+  }
+}
+#endif
+
 int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int dw, int dh,
                         int channels, const img_norm *norm, img_border border) {
   if (!img_view_ok(src) || !m || !dst || !norm || dw <= 0 || dh <= 0 ||
@@ -190,6 +280,15 @@ int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int d
       (border != IMG_BORDER_ZERO && border != IMG_BORDER_REPLICATE))
     return EMO_EINVAL;
   const int rep = border == IMG_BORDER_REPLICATE;
+#ifdef IMG_X86
+  if (channels == 1 && rep && !img_simd_off && __builtin_cpu_supports("avx512f")) {
+    const ptrdiff_t end = (ptrdiff_t)(src->height - 1) * src->stride + (ptrdiff_t)src->width * 3;
+    if (end >= 4 && end <= INT32_MAX) {
+      warp_gray_avx512(src, m, dst, dw, dh, norm);
+      return EMO_OK;
+    }
+  }
+#endif
   const float g0 = norm->gray[0], g1 = norm->gray[1], g2 = norm->gray[2];
   for (int i = 0; i < dh; i++) {
     /* index coordinate of dst pixel (j, i) = M * (j + 0.5, i + 0.5) - 0.5 = b + j * step */
