@@ -17,9 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emo.h"
 #include "harness.h"
+#include "media/image_decode.h"
+#include "nn/faceapi_nets.h"
 #include "nn/nn.h"
 #include "nn/qconv.h"
+#include "nn/tfjs_reader.h"
+#include "vision/blazeface.h"
+#include "vision/face_expression.h"
 
 /* Output error of one int8 1x1 conv, relative to max |reference output|. The input is
  * quantised with (range / 255) / 2 worst-case error per value and each weight with
@@ -27,6 +33,12 @@
  * k = 256 (all cases below), so 2% leaves a margin without hiding an error of layout or
  * zero point (those are O(1)). */
 #define QC_TOL 0.02
+
+/* The expression networks int8 vs float on the 36 real faces, per probability: measured
+ * worst 0.066 (FER) and 0.075 (face-api), mean 0.0036 and 0.0026, argmax the same on all;
+ * the bounds leave a 2x margin. */
+#define QC_MEAN_DP 0.01
+#define QC_WORST_DP 0.15
 
 static unsigned rng = 777u;
 
@@ -263,11 +275,248 @@ static void test_edges(void) {
   nn_qconv_destroy(NULL);
 }
 
+/* ---- 3. plans ------------------------------------------------------------------------- */
+
+/* x (1,h,h,ci) -> RELU -> CONV2D 1x1 (co) -> ADD(y, y) -> out: the conv sits between two
+ * XNNPACK runs. */
+static nn_graph *pw_graph(int h, int ci, int co, emoi_err *e) {
+  nn_graph *g = NULL;
+  if (nn_graph_create("qconv_graph", &g, e)) return NULL;
+  int64_t xs[4] = {1, h, h, ci}, u[4] = {-1, -1, -1, -1};
+  int x = nn_graph_add_value(g, "x", NN_F32, 4, xs, e);
+  float *wd = malloc((size_t)co * ci * sizeof *wd), *bd = malloc((size_t)co * sizeof *bd);
+  if (!wd || !bd) {
+    free(wd);
+    free(bd);
+    nn_graph_destroy(&g);
+    return NULL;
+  }
+  for (int i = 0; i < co * ci; i++) wd[i] = th_randf(&rng, -0.3f, 0.3f);
+  for (int i = 0; i < co; i++) bd[i] = th_randf(&rng, -1, 1);
+  int w = nn_graph_add_const(g, "w", NN_F32, 4, (int64_t[]){co, 1, 1, ci}, wd,
+                             (size_t)co * ci * sizeof *wd, e);
+  int b = nn_graph_add_const(g, "b", NN_F32, 1, (int64_t[]){co}, bd, (size_t)co * sizeof *bd, e);
+  free(wd);
+  free(bd);
+  int r = nn_graph_add_value(g, "r", NN_F32, 4, u, e);
+  int y = nn_graph_add_value(g, "y", NN_F32, 4, u, e);
+  int z = nn_graph_add_value(g, "z", NN_F32, 4, u, e);
+  nn_graph_add_node(g, NN_OP_RELU, &x, 1, &r, 1, NULL, "relu", e);
+  nn_attr a = nn_attr_default();
+  a.padding = NN_PAD_SAME;
+  nn_graph_add_node(g, NN_OP_CONV2D, (int[]){r, w, b}, 3, &y, 1, &a, "conv", e);
+  nn_graph_add_node(g, NN_OP_ADD, (int[]){y, y}, 2, &z, 1, NULL, "add", e);
+  if (nn_graph_set_io(g, &x, 1, &z, 1, e) || nn_graph_finalize(g, e)) nn_graph_destroy(&g);
+  return g;
+}
+
+/* Plans over pw_graph: float, int8 asked, the reference; want_q: int8 nodes expected. */
+static void plan_case(int h, int ci, int co, int want_q, const char *label) {
+  emoi_err e = {{0}};
+  nn_graph *g = pw_graph(h, ci, co, &e);
+  CHECK(g != NULL, "%s: graph: %s", label, e.msg);
+  if (!g) return;
+  nn_plan *pr = NULL, *pf = NULL, *pq = NULL;
+  nn_plan_options on = {1};
+  int st = nn_plan_create(g, NN_BACKEND_REFERENCE, NULL, &pr, &e);
+  if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, NULL, &pf, &e);
+  if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e);
+  CHECK(st == 0, "%s: plan: %s", label, e.msg);
+  if (!st) {
+    nn_plan_stats sr, sf, sq;
+    nn_plan_get_stats(pr, &sr);
+    nn_plan_get_stats(pf, &sf);
+    nn_plan_get_stats(pq, &sq);
+    CHECK(sr.n_nodes_qconv == 0 && sf.n_nodes_qconv == 0, "%s: int8 without being asked", label);
+    CHECK(sq.n_nodes_qconv == want_q, "%s: %d int8 nodes, expected %d", label, sq.n_nodes_qconv,
+          want_q);
+    CHECK(sq.n_nodes_xnn + sq.n_nodes_ref + sq.n_nodes_winograd + sq.n_nodes_qconv ==
+              sq.n_nodes,
+          "%s: node counts do not add up", label);
+    size_t nx = (size_t)h * h * ci, ny = (size_t)h * h * co;
+    for (size_t i = 0; i < nx; i++) {
+      float v = th_randf(&rng, -1, 2);
+      nn_plan_input(pr, 0)[i] = nn_plan_input(pf, 0)[i] = nn_plan_input(pq, 0)[i] = v;
+    }
+    st = nn_plan_run(pr, &e);
+    if (!st) st = nn_plan_run(pf, &e);
+    if (!st) st = nn_plan_run(pq, &e);
+    CHECK(st == 0, "%s: run: %s", label, e.msg);
+    double mx = 0, df = 0, dq = 0;
+    for (size_t i = 0; i < ny && !st; i++) {
+      double r = nn_plan_output(pr, 0)[i];
+      if (fabs(r) > mx) mx = fabs(r);
+      if (fabs(r - nn_plan_output(pf, 0)[i]) > df) df = fabs(r - nn_plan_output(pf, 0)[i]);
+      if (fabs(r - nn_plan_output(pq, 0)[i]) > dq) dq = fabs(r - nn_plan_output(pq, 0)[i]);
+    }
+    printf("  plan %s: int8 nodes %d, worst |float - ref| %.3g, |int8 - ref| %.3g of max %.3g\n",
+           label, sq.n_nodes_qconv, df, dq, mx);
+    CHECK(df <= 1e-4 * (mx > 1 ? mx : 1), "%s: float plan off the reference", label);
+    CHECK(dq <= QC_TOL * mx, "%s: int8 plan off the reference", label);
+    if (!want_q) CHECK(dq == df, "%s: no int8 node but a different result", label);
+  }
+  nn_plan_destroy(&pr);
+  nn_plan_destroy(&pf);
+  nn_plan_destroy(&pq);
+  nn_graph_destroy(&g);
+}
+
+static void test_plan(void) {
+  int v = nn_qconv_cpu_has_vnni();
+  if (!v) printf("  no AVX512-VNNI: plans asked for int8 must stay float\n");
+  plan_case(29, 64, 128, v, "29x29x64->128");       /* 6.9M multiply-adds */
+  plan_case(8, 32, 32, 0, "8x8x32->32 (too small)"); /* 65k */
+  setenv("EMO_NO_INT8", "1", 1);
+  plan_case(29, 64, 128, 0, "EMO_NO_INT8=1");
+  unsetenv("EMO_NO_INT8");
+}
+
+/* ---- 4. real faces ---------------------------------------------------------------------- */
+
+static const char *photos[] = {
+    "faces/expressions/stock-emotions-a-1.jpg", "faces/expressions/stock-emotions-a-2.jpg",
+    "faces/expressions/stock-emotions-a-3.jpg", "faces/expressions/stock-emotions-a-4.jpg",
+    "faces/expressions/stock-emotions-a-5.jpg", "faces/expressions/stock-emotions-a-6.jpg",
+    "faces/expressions/stock-emotions-a-7.jpg", "faces/expressions/stock-emotions-a-8.jpg",
+    "faces/expressions/stock-emotions-b-1.jpg", "faces/expressions/stock-emotions-b-2.jpg",
+    "faces/expressions/stock-emotions-b-3.jpg", "faces/expressions/stock-emotions-b-4.jpg",
+    "faces/expressions/stock-emotions-b-5.jpg", "faces/expressions/stock-emotions-b-6.jpg",
+    "faces/expressions/stock-emotions-b-7.jpg", "faces/expressions/stock-emotions-b-8.jpg",
+    "faces/groups/group-1.jpg",                "faces/misc/single_face.jpg",
+    "faces/misc/multi_face.jpg",
+};
+
+typedef struct agree {
+  int faces, same;
+  double worst, sum;
+} agree;
+
+/* Every face the pipeline finds in the photos: net in float and in int8. */
+static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, agree *ag) {
+  emoi_err e = {{0}};
+  nn_plan *pf = NULL, *pq = NULL;
+  nn_plan_options on = {1};
+  if (nn_plan_create(g, NN_BACKEND_XNNPACK, NULL, &pf, &e) ||
+      nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e)) {
+    CHECK(0, "plan: %s", e.msg);
+    goto done;
+  }
+  nn_plan_stats sq;
+  nn_plan_get_stats(pq, &sq);
+  printf("  %s: %d of %d nodes in int8\n", net == FE_NET_FER ? "FER" : "face-api",
+         sq.n_nodes_qconv, sq.n_nodes);
+  for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
+    const char *path = th_data(photos[i]);
+    const emo_image_result *r = NULL;
+    unsigned char *bytes = NULL;
+    size_t size = 0;
+    img_rgb img = {0};
+    if (!path || emo_analyze_file(ctx, path, &r) != EMO_OK || !r) continue;
+    if (img_read_file(path, 1 << 28, &bytes, &size, &e) ||
+        img_decode(bytes, size, 100000000, &img, &e)) {
+      CHECK(0, "%s: %s", path, e.msg);
+      free(bytes);
+      continue;
+    }
+    for (int f = 0; f < r->face_count; f++) {
+      bf_detection d;
+      bf_detection_from_xywh(r->faces[f].box, r->faces[f].keypoints, r->faces[f].score, &d);
+      float a[EMO_EXPR_COUNT], b[EMO_EXPR_COUNT];
+      if (fe_classify(net, pf, img.data, img.width, img.height, img.width * 3, &d, a, &e) ||
+          fe_classify(net, pq, img.data, img.width, img.height, img.width * 3, &d, b, &e)) {
+        CHECK(0, "%s: classify: %s", path, e.msg);
+        continue;
+      }
+      int ia = 0, ib = 0;
+      for (int k = 0; k < EMO_EXPR_COUNT; k++) {
+        double dp = fabs((double)a[k] - b[k]);
+        if (dp > ag->worst) ag->worst = dp;
+        ag->sum += dp;
+        if (a[k] > a[ia]) ia = k;
+        if (b[k] > b[ib]) ib = k;
+      }
+      ag->faces++;
+      ag->same += ia == ib;
+      if (getenv("QC_VERBOSE"))
+        printf("    %s face %d: %s %.3f / %s %.3f\n", photos[i], f, emo_expression_name(ia),
+               a[ia], emo_expression_name(ib), b[ib]);
+    }
+    img_rgb_free(&img);
+    free(bytes);
+  }
+done:
+  nn_plan_destroy(&pf);
+  nn_plan_destroy(&pq);
+}
+
+static void test_real_faces(void) {
+  if (!th_data("faces/expressions")) {
+    printf("  real faces skipped: ../shared/data/faces is absent\n");
+    return;
+  }
+  if (!nn_qconv_cpu_has_vnni()) {
+    printf("  real faces skipped: no AVX512-VNNI, the plans never run int8 here\n");
+    return;
+  }
+  emo_params p = emo_params_default();
+  char dir[1024];
+  if (emo_models_dir(&p, dir, sizeof dir) != EMO_OK) {
+    printf("  real faces skipped: no model cache\n");
+    return;
+  }
+  char fer_path[1100], fa_path[1100];
+  snprintf(fer_path, sizeof fer_path, "%s/emotion.json", dir);
+  snprintf(fa_path, sizeof fa_path, "%s/face_expression_model-weights_manifest.json", dir);
+  FILE *f1 = fopen(fer_path, "rb"), *f2 = fopen(fa_path, "rb");
+  int have = f1 && f2;
+  if (f1) fclose(f1);
+  if (f2) fclose(f2);
+  if (!have || !th_models_ready()) {
+    printf("  real faces skipped: the model cache lacks emotion.json or face-api's "
+           "expression model (run `emo models fetch`)\n");
+    return;
+  }
+  p.n_threads = 1;
+  p.voice = 0;
+  p.reid = 0;
+  emo_model *model = NULL;
+  emo_context *ctx = NULL;
+  nn_graph *gf = NULL, *ga = NULL;
+  emoi_err e = {{0}};
+  int st = emo_model_load(&p, &model);
+  if (!st) st = emo_context_create(model, &p, &ctx);
+  CHECK(st == EMO_OK, "model/context: %s", emo_status_str(st));
+  if (!st) st = nn_tfjs_load(fer_path, 0, &gf, &e);
+  if (!st) st = nn_faceapi_expression_load(fa_path, 0, &ga, &e);
+  CHECK(st == EMO_OK, "expression graphs: %s", e.msg);
+  for (int n = 0; n < 2 && !st; n++) {
+    agree ag = {0, 0, 0, 0};
+    compare_net(ctx, n == 0 ? FE_NET_FER : FE_NET_FACEAPI, n == 0 ? gf : ga, &ag);
+    double mean = ag.faces ? ag.sum / (ag.faces * EMO_EXPR_COUNT) : 0;
+    printf("  %s int8 vs float on %d real faces: argmax agrees on %d (%.1f%%), |dp| worst %.4f, "
+           "mean %.5f\n",
+           n == 0 ? "FER" : "face-api", ag.faces, ag.same,
+           ag.faces ? 100.0 * ag.same / ag.faces : 0.0, ag.worst, mean);
+    CHECK(ag.faces >= 20, "only %d faces found in the photos", ag.faces);
+    CHECK(ag.same >= 0.95 * ag.faces, "argmax agreement %d of %d below 95%%", ag.same, ag.faces);
+    CHECK(mean <= QC_MEAN_DP, "mean |dp| %.5f above %g", mean, QC_MEAN_DP);
+    CHECK(ag.worst <= QC_WORST_DP, "worst |dp| %.4f above %g", ag.worst, QC_WORST_DP);
+  }
+  nn_graph_destroy(&gf);
+  nn_graph_destroy(&ga);
+  emo_context_destroy(&ctx);
+  emo_model_destroy(&model);
+}
+
 int main(void) {
   printf("test_qconv: gemm\n");
   test_gemm();
   printf("test_qconv: node\n");
   test_node();
   test_edges();
+  printf("test_qconv: plans\n");
+  test_plan();
+  printf("test_qconv: real faces\n");
+  test_real_faces();
   return th_finish("test_qconv");
 }

@@ -11,7 +11,8 @@
  * its bytes by offset so the blob may grow while a reader builds the graph.
  *
  * What this file leaves to others: parsing (nn/tflite_reader.c, nn/tfjs_reader.c,
- * nn/faceapi_nets.c), execution (nn/plan.c with nn/ops_ref.c and nn/backend_xnn.c). */
+ * nn/faceapi_nets.c), execution (nn/plan.c with nn/ops_ref.c, nn/backend_xnn.c and the fast
+ * paths nn/winograd.c and nn/qconv.c). */
 #ifndef EMO_NN_H
 #define EMO_NN_H
 
@@ -186,6 +187,19 @@ typedef struct nn_plan nn_plan;
 
 int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_plan **out,
                    emoi_err *err);
+
+/* What a plan may do beyond the exact float path; nn_plan_create is nn_plan_create_ex with
+ * every field 0 (or opt NULL). */
+typedef struct nn_plan_options {
+  int int8; /* 1: run 1x1 CONV2D nodes of at least 1M multiply-adds in dynamic-quantised int8
+               (nn/qconv.c): XNNPACK backend only, on CPUs with AVX512-VNNI, and not when
+               the environment has EMO_NO_INT8=1 (A/B timing). The outputs then differ from
+               float by quantisation noise (about 1% of a layer's range); for networks whose
+               callers accept that (the expression classifiers), never for parity tests. */
+} nn_plan_options;
+
+int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
+                      const nn_plan_options *opt, nn_plan **out, emoi_err *err);
 void nn_plan_destroy(nn_plan **p);
 
 /* Buffer of graph input i (dense, shape of the input value), to be filled before run. */
@@ -206,7 +220,9 @@ typedef struct nn_plan_stats {
   int n_xnn_rejected;  /* nodes mapped to XNNPACK that XNNPACK refused (now on reference) */
   int xnn_unavailable; /* 1 when xnn_initialize failed (everything on reference) */
   int n_nodes_winograd; /* 3x3 convolutions on the Winograd path (nn/winograd.c), each a
-                           step of its own; n_nodes = xnn + ref + winograd */
+                           step of its own; n_nodes = xnn + ref + winograd + qconv */
+  int n_nodes_qconv;    /* 1x1 convolutions in int8 (nn/qconv.c, nn_plan_options.int8),
+                           each a step of its own */
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);

@@ -8,7 +8,11 @@
  * counts are kept in nn_plan_stats so tests can tell. A 3x3 stride-1 CONV2D that
  * nn_winograd_node_eligible accepts runs as a step of its own on the Winograd path
  * (winograd.c) between the runs, in single-threaded plans, unless EMO_NO_WINOGRAD=1 (A/B
- * timing) or the plan is NN_BACKEND_REFERENCE. Running allocates nothing.
+ * timing) or the plan is NN_BACKEND_REFERENCE. Likewise, when the plan was asked for int8
+ * (nn_plan_options), a 1x1 CONV2D of at least PLAN_QCONV_MIN_MACS multiply-adds that
+ * nn_qconv_node_eligible accepts runs as a step of its own in int8 (qconv.c) on a CPU with
+ * AVX512-VNNI, unless EMO_NO_INT8=1; it runs on the calling thread. Running allocates
+ * nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
  * Liveness-based buffer reuse is not done: the face models' activations are a few MB. */
@@ -19,15 +23,21 @@
 
 #include "nn/backend_xnn.h"
 #include "nn/nn.h"
+#include "nn/qconv.h"
 #include "nn/winograd.h"
 
 /* What supported[k] says about node k while the plan is built. */
-enum { PLAN_REF = 0, PLAN_XNN = 1, PLAN_WINOGRAD = 2 };
+enum { PLAN_REF = 0, PLAN_XNN = 1, PLAN_WINOGRAD = 2, PLAN_QCONV = 3 };
+
+/* Below this a 1x1 convolution stays on XNNPACK: the int8 step's fixed costs (quantising the
+ * input, a runtime boundary) outweigh what VNNI saves. */
+#define PLAN_QCONV_MIN_MACS (1 << 20)
 
 typedef struct plan_seg {
   int begin, end;  /* nodes [begin, end) */
-  nn_xnn_run *xnn; /* NULL: reference kernels (or Winograd) */
+  nn_xnn_run *xnn; /* NULL: reference kernels (or Winograd, or int8) */
   nn_winograd *wg; /* the one node [begin, begin + 1) on the Winograd path, else NULL */
+  nn_qconv *qc;    /* the one node [begin, begin + 1) in int8, else NULL */
 } plan_seg;
 
 struct nn_plan {
@@ -38,7 +48,8 @@ struct nn_plan {
   float **buf;          /* (n_values): dense buffer of each activation, NULL for constants */
   plan_seg *segs;       /* (n_segs) */
   int n_segs;
-  unsigned char *on_xnn; /* (n_nodes): PLAN_XNN inside an XNNPACK runtime, PLAN_WINOGRAD */
+  unsigned char *on_xnn; /* (n_nodes): PLAN_XNN inside an XNNPACK runtime, PLAN_WINOGRAD,
+                            PLAN_QCONV, or PLAN_REF */
   nn_plan_stats stats;
 };
 
@@ -50,6 +61,7 @@ void nn_plan_destroy(nn_plan **pp) {
   for (int i = 0; i < p->n_segs; i++) {
     nn_xnn_run_destroy(&p->segs[i].xnn);
     nn_winograd_destroy(&p->segs[i].wg);
+    nn_qconv_destroy(&p->segs[i].qc);
   }
   free(p->segs);
   free(p->buf);
@@ -63,6 +75,7 @@ static void drop_segs(nn_plan *p) {
   for (int i = 0; i < p->n_segs; i++) {
     nn_xnn_run_destroy(&p->segs[i].xnn);
     nn_winograd_destroy(&p->segs[i].wg);
+    nn_qconv_destroy(&p->segs[i].qc);
   }
   p->n_segs = 0;
 }
@@ -76,13 +89,28 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
   drop_segs(p);
   for (int k = 0; k < g->n_nodes;) {
     int e = k + 1;
-    while (e < g->n_nodes && supported[e] == supported[k] && supported[k] != PLAN_WINOGRAD) e++;
+    while (e < g->n_nodes && supported[e] == supported[k] && supported[k] != PLAN_WINOGRAD &&
+           supported[k] != PLAN_QCONV)
+      e++;
     plan_seg *s = &p->segs[p->n_segs++];
     s->begin = k;
     s->end = e;
     s->xnn = NULL;
     s->wg = NULL;
-    if (supported[k] == PLAN_WINOGRAD) {
+    s->qc = NULL;
+    if (supported[k] == PLAN_QCONV) {
+      emoi_err e2;
+      int st = nn_qconv_create_node(g, k, 0, &s->qc, &e2);
+      if (st == EMO_ENOMEM) {
+        *err = e2;
+        return st;
+      }
+      if (st) { /* back to XNNPACK's float convolution */
+        supported[k] = PLAN_XNN;
+        drop_segs(p);
+        return 1;
+      }
+    } else if (supported[k] == PLAN_WINOGRAD) {
       emoi_err e2;
       int st = nn_winograd_create_node(g, k, NN_WINOGRAD_F4X4, p->threadpool, &s->wg, &e2);
       if (st == EMO_ENOMEM) {
@@ -126,8 +154,23 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
   return 0;
 }
 
+/* 1 when node k should run in int8: a 1x1 CONV2D qconv takes with at least
+ * PLAN_QCONV_MIN_MACS multiply-adds. */
+static int qconv_worth_it(const nn_graph *g, int k) {
+  if (!nn_qconv_node_eligible(g, k)) return 0;
+  const nn_node *n = &g->nodes[k];
+  double macs = (double)nn_value_numel(&g->values[n->out[0]]) *
+                (double)g->values[n->in[0]].shape[3];
+  return macs >= PLAN_QCONV_MIN_MACS;
+}
+
 int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_plan **out,
                    emoi_err *err) {
+  return nn_plan_create_ex(g, backend, threadpool, NULL, out, err);
+}
+
+int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
+                      const nn_plan_options *opt, nn_plan **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "nn_plan_create: out is NULL");
   *out = NULL;
   if (!g || !g->finalized)
@@ -192,10 +235,17 @@ int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_p
       const char *no_wg = getenv("EMO_NO_WINOGRAD");
       int use_wg = (!no_wg || !no_wg[0] || !strcmp(no_wg, "0")) &&
                    (!threadpool || pthreadpool_get_threads_count(threadpool) <= 1);
-      for (int k = 0; k < nn; k++)
-        supported[k] = use_wg && nn_winograd_node_eligible(g, k)
-                           ? PLAN_WINOGRAD
-                           : (unsigned char)nn_xnn_node_supported(g, k);
+      const char *no_i8 = getenv("EMO_NO_INT8");
+      int use_i8 =
+          opt && opt->int8 && (!no_i8 || strcmp(no_i8, "1")) && nn_qconv_cpu_has_vnni();
+      for (int k = 0; k < nn; k++) {
+        if (use_i8 && qconv_worth_it(g, k))
+          supported[k] = PLAN_QCONV;
+        else if (use_wg && nn_winograd_node_eligible(g, k))
+          supported[k] = PLAN_WINOGRAD;
+        else
+          supported[k] = (unsigned char)nn_xnn_node_supported(g, k);
+      }
     } else {
       p->stats.xnn_unavailable = 1;
     }
@@ -214,9 +264,11 @@ int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_p
     const plan_seg *s = &p->segs[i];
     if (s->xnn) p->stats.n_xnn_runs++;
     for (int k = s->begin; k < s->end; k++) {
-      p->on_xnn[k] = s->xnn ? PLAN_XNN : s->wg ? PLAN_WINOGRAD : PLAN_REF;
+      p->on_xnn[k] = s->xnn ? PLAN_XNN : s->wg ? PLAN_WINOGRAD : s->qc ? PLAN_QCONV : PLAN_REF;
       if (s->wg)
         p->stats.n_nodes_winograd++;
+      else if (s->qc)
+        p->stats.n_nodes_qconv++;
       else if (s->xnn)
         p->stats.n_nodes_xnn++;
       else
@@ -258,7 +310,8 @@ void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s) {
 
 nn_backend nn_plan_node_backend(const nn_plan *p, int node) {
   if (!p || node < 0 || node >= p->g->n_nodes) return NN_BACKEND_REFERENCE;
-  /* a Winograd node counts as XNNPACK: its GEMMs are XNNPACK's, it is no reference kernel */
+  /* a Winograd node counts as XNNPACK (its GEMMs are XNNPACK's), and so does an int8 node:
+     neither is a reference kernel, which is what callers ask this to find */
   return p->on_xnn[node] != PLAN_REF ? NN_BACKEND_XNNPACK : NN_BACKEND_REFERENCE;
 }
 
@@ -292,6 +345,14 @@ int nn_plan_run(nn_plan *p, emoi_err *err) {
     if (s->wg) {
       const nn_node *n = &g->nodes[s->begin];
       if ((st = nn_winograd_run(s->wg, p->buf[n->in[0]], p->buf[n->out[0]], err))) {
+        emoi_err_prefix(err, g->source);
+        return st;
+      }
+      continue;
+    }
+    if (s->qc) {
+      const nn_node *n = &g->nodes[s->begin];
+      if ((st = nn_qconv_run(s->qc, p->buf[n->in[0]], p->buf[n->out[0]], err))) {
         emoi_err_prefix(err, g->source);
         return st;
       }

@@ -162,7 +162,10 @@ static inline __attribute__((always_inline)) QC_TARGET __m512i bcast4(const uint
  * variable by variable because compilers keep an array of accumulators in memory. Rows are
  * ar[0..6); the weight blocks start at b, bs bytes apart. The last k % 4 values of each row
  * go through a zero-padded copy so that no row is read past its k bytes. */
-#define QC_DP(c, a, b) c = _mm512_dpbusd_epi32(c, a, b)
+/* c += a (u8) . b (s8). In asm because GCC 12 copies the accumulator of
+ * _mm512_dpbusd_epi32 to a new register on every call (twice the instructions, half the
+ * speed, measured); "+v" keeps it in place. */
+#define QC_DP(c, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(a), "v"(b))
 #define QC_ROW4(r, p)                                                                       \
   do {                                                                                      \
     __m512i av = bcast4(p);                                                                 \
