@@ -46,6 +46,8 @@ static void usage(FILE *f) {
       "  --threads N           threads classifying faces in parallel (default: all cores)\n"
       "  --models DIR          model cache (default $EMO_MODELS or ~/.cache/emo/models)\n"
       "  --reference           use the plain C reference kernels (slow; for checking)\n"
+      "  --float-expression    run the expression networks in float32 (default: their big\n"
+      "                        1x1 convolutions in int8 on CPUs with AVX512-VNNI)\n"
       "\n"
       "video options (and the image options above):\n"
       "  --fps N               analyse N frames per second of media time (default: every frame)\n"
@@ -190,6 +192,8 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
       p->reid = 0;
     } else if (strcmp(a, "--reference") == 0) {
       p->reference_kernels = 1;
+    } else if (strcmp(a, "--float-expression") == 0) {
+      p->float_expression = 1;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
       g_verbosity = EMO_LOG_ERROR;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {

@@ -44,6 +44,7 @@ emo_params emo_params_default(void) {
   p.max_pixels = 100000000;
   p.max_file_bytes = (int64_t)512 << 20;
   p.reference_kernels = 0;
+  p.float_expression = 0;
   p.analysis_fps = 0.0;
   p.detect_every = 0;
   p.track_timeout = 1.0;

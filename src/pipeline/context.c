@@ -56,9 +56,15 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
     goto fail;
   }
   nn_backend backend = c->params.reference_kernels ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
+  /* the expression networks in int8 (their big 1x1 convolutions, where the CPU has
+     AVX512-VNNI) unless float_expression: a class distribution tolerates the quantisation
+     noise; detector boxes and identity embeddings stay float32 */
+  nn_plan_options expr_opt = {!c->params.float_expression};
   for (int i = 0; i < EMOI_NET_COUNT; i++) {
     if (!model->graphs[i]) continue;
-    rc = nn_plan_create(model->graphs[i], backend, NULL, &c->plans[i], &err);
+    int expr = i == EMOI_NET_FER || i == EMOI_NET_FACEAPI;
+    rc = nn_plan_create_ex(model->graphs[i], backend, NULL, expr ? &expr_opt : NULL,
+                           &c->plans[i], &err);
     if (rc != EMO_OK) goto fail;
   }
   if (model->vad_graph) {
@@ -80,7 +86,8 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
     for (int wk = 0; wk < c->n_workers; wk++)
       for (int k = 0; k < 2; k++) {
         if (!model->graphs[nets[k]]) continue;
-        rc = nn_plan_create(model->graphs[nets[k]], backend, NULL, &c->expr_plans[wk][k], &err);
+        rc = nn_plan_create_ex(model->graphs[nets[k]], backend, NULL, &expr_opt,
+                               &c->expr_plans[wk][k], &err);
         if (rc != EMO_OK) goto fail;
       }
   }
