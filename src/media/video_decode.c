@@ -483,39 +483,59 @@ static int luma_plane_format(int f) {
  * 0 when the frame goes without gray (no 8-bit luma plane, or a size changed mid-stream).
  * Done here, by hand, because it is one pass over the luma bytes the decoder just wrote;
  * libswscale's area scaler into GRAY8 cost more than the whole RGB conversion. */
-static int convert_gray(vid_reader *r, vid_slot *s) {
-  const AVFrame *fr = r->frame;
-  if (fr->width != r->dec_w || fr->height != r->dec_h || !luma_plane_format(fr->format))
-    return 0;
-  const int k = r->gray_k, gw = r->gray_w, gh = r->gray_h;
-  /* block sum -> mean, and limited range (16..235) -> 0..255 */
-  const int full = fr->color_range == AVCOL_RANGE_JPEG;
-  const float scale = (full ? 1.0f : 255.0f / 219.0f) / (float)(k * k);
-  const float offset = (full ? 0.0f : -16.0f * 255.0f / 219.0f) + 0.5f; /* + 0.5: rounding */
-  uint32_t *acc = r->gray_acc; /* (gw) block sums of the current gray row */
+/* Compiled per ISA and picked at load time (gcc/clang ifunc; baseline only elsewhere and
+ * under the sanitizers): the plain loops below vectorise ~3.5x better with AVX2. */
+#if defined(__x86_64__) && defined(__ELF__) && !defined(__SANITIZE_ADDRESS__) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define VID_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef VID_CLONES
+#define VID_CLONES
+#endif
+
+/* gh rows of gw gray pixels (dst, dst_stride) from the k x k blocks of the luma plane (src,
+ * src_stride): block sum * scale + offset, clamped; acc: (gw) scratch. */
+VID_CLONES static void gray_rows(const uint8_t *src, ptrdiff_t src_stride, int k, int gw, int gh,
+                                 float scale, float offset, uint32_t *acc, uint8_t *dst,
+                                 ptrdiff_t dst_stride) {
   for (int y = 0; y < gh; y++) {
-    const uint8_t *src = fr->data[0] + (ptrdiff_t)y * k * fr->linesize[0];
-    uint8_t *d = s->gray + (ptrdiff_t)y * r->gray_stride;
+    const uint8_t *row = src + (ptrdiff_t)y * k * src_stride;
     if (k == 2) {
-      const uint8_t *a = src, *b = src + fr->linesize[0];
+      const uint8_t *a = row, *b = row + src_stride;
       for (int x = 0; x < gw; x++)
         acc[x] = (uint32_t)(a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1]);
     } else {
       memset(acc, 0, (size_t)gw * sizeof *acc);
       for (int ry = 0; ry < k; ry++) {
-        const uint8_t *row = src + (ptrdiff_t)ry * fr->linesize[0];
+        const uint8_t *q = row + (ptrdiff_t)ry * src_stride;
         for (int x = 0; x < gw; x++) {
           unsigned t = 0;
-          for (int rx = 0; rx < k; rx++) t += row[x * k + rx];
+          for (int rx = 0; rx < k; rx++) t += q[x * k + rx];
           acc[x] += t;
         }
       }
     }
+    uint8_t *d = dst + (ptrdiff_t)y * dst_stride;
     for (int x = 0; x < gw; x++) {
       const float v = (float)acc[x] * scale + offset;
       d[x] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
     }
   }
+}
+
+static int convert_gray(vid_reader *r, vid_slot *s) {
+  const AVFrame *fr = r->frame;
+  if (fr->width != r->dec_w || fr->height != r->dec_h || !luma_plane_format(fr->format))
+    return 0;
+  const int k = r->gray_k;
+  /* block sum -> mean, and limited range (16..235) -> 0..255; + 0.5 rounds */
+  const int full = fr->color_range == AVCOL_RANGE_JPEG;
+  const float scale = (full ? 1.0f : 255.0f / 219.0f) / (float)(k * k);
+  const float offset = (full ? 0.0f : -16.0f * 255.0f / 219.0f) + 0.5f;
+  gray_rows(fr->data[0], fr->linesize[0], k, r->gray_w, r->gray_h, scale, offset, r->gray_acc,
+            s->gray, r->gray_stride);
   return 1;
 }
 
