@@ -49,7 +49,8 @@ static void gemm_case(int m, int n, int k, int have_vnni, int *n_vnni) {
   unsigned char *abuf = malloc((size_t)m * lda + 1), *wbuf = malloc((size_t)n * ldw + 1);
   size_t pb = nn_qgemm_packed_bytes(n, k);
   int8_t *pbuf = malloc(pb + 1);
-  int32_t *c0 = malloc((size_t)m * ldc * sizeof *c0), *c1 = malloc((size_t)m * ldc * sizeof *c1 + 4),
+  int32_t *c0 = malloc((size_t)m * ldc * sizeof *c0),
+          *c1 = malloc((size_t)m * ldc * sizeof *c1 + 4),
           *c2 = malloc((size_t)m * ldc * sizeof *c2);
   if (!abuf || !wbuf || !pbuf || !c0 || !c1 || !c2) {
     CHECK(0, "out of memory");
@@ -178,8 +179,8 @@ static void node_case(int n, int h, int w, int ci, int co, int s, int bias, floa
   nn_qconv *qs = NULL, *qv = NULL;
   emoi_err e = {{0}};
   char label[128];
-  snprintf(label, sizeof label, "%dx%dx%dx%d->%d s%d bias %d clamp [%g,%g] x [%g,%g]", n, h, w,
-           ci, co, s, bias, lo, hi, xlo, xhi);
+  snprintf(label, sizeof label, "%dx%dx%dx%d->%d s%d bias %d clamp [%g,%g] x [%g,%g]", n, h, w, ci,
+           co, s, bias, lo, hi, xlo, xhi);
   if (!x || !wt || !b || !yr || !ys || !yv) {
     CHECK(0, "out of memory");
     goto done;
@@ -208,7 +209,8 @@ static void node_case(int n, int h, int w, int ci, int co, int s, int bias, floa
     st = nn_qconv_create(&d, wt, bias ? b : NULL, &qv, &e);
     for (int r = 0; r < 2 && !st; r++) st = nn_qconv_run(qv, x, yv, &e);
     CHECK(st == 0, "%s: vnni: %s", label, e.msg);
-    if (!st) CHECK(memcmp(ys, yv, ny * sizeof *ys) == 0, "%s: VNNI node differs from scalar", label);
+    if (!st)
+      CHECK(memcmp(ys, yv, ny * sizeof *ys) == 0, "%s: VNNI node differs from scalar", label);
   }
 done:
   nn_qconv_destroy(&qs);
@@ -330,8 +332,7 @@ static void plan_case(int h, int ci, int co, int want_q, const char *label) {
     CHECK(sr.n_nodes_qconv == 0 && sf.n_nodes_qconv == 0, "%s: int8 without being asked", label);
     CHECK(sq.n_nodes_qconv == want_q, "%s: %d int8 nodes, expected %d", label, sq.n_nodes_qconv,
           want_q);
-    CHECK(sq.n_nodes_xnn + sq.n_nodes_ref + sq.n_nodes_winograd + sq.n_nodes_qconv ==
-              sq.n_nodes,
+    CHECK(sq.n_nodes_xnn + sq.n_nodes_ref + sq.n_nodes_winograd + sq.n_nodes_qconv == sq.n_nodes,
           "%s: node counts do not add up", label);
     size_t nx = (size_t)h * h * ci, ny = (size_t)h * h * co;
     for (size_t i = 0; i < nx; i++) {
@@ -364,7 +365,7 @@ static void plan_case(int h, int ci, int co, int want_q, const char *label) {
 static void test_plan(void) {
   int v = nn_qconv_cpu_has_vnni();
   if (!v) printf("  no AVX512-VNNI: plans asked for int8 must stay float\n");
-  plan_case(29, 64, 128, v, "29x29x64->128");       /* 6.9M multiply-adds */
+  plan_case(29, 64, 128, v, "29x29x64->128");        /* 6.9M multiply-adds */
   plan_case(8, 32, 32, 0, "8x8x32->32 (too small)"); /* 65k */
   setenv("EMO_NO_INT8", "1", 1);
   plan_case(29, 64, 128, 0, "EMO_NO_INT8=1");
@@ -374,15 +375,24 @@ static void test_plan(void) {
 /* ---- 4. real faces ---------------------------------------------------------------------- */
 
 static const char *photos[] = {
-    "faces/expressions/stock-emotions-a-1.jpg", "faces/expressions/stock-emotions-a-2.jpg",
-    "faces/expressions/stock-emotions-a-3.jpg", "faces/expressions/stock-emotions-a-4.jpg",
-    "faces/expressions/stock-emotions-a-5.jpg", "faces/expressions/stock-emotions-a-6.jpg",
-    "faces/expressions/stock-emotions-a-7.jpg", "faces/expressions/stock-emotions-a-8.jpg",
-    "faces/expressions/stock-emotions-b-1.jpg", "faces/expressions/stock-emotions-b-2.jpg",
-    "faces/expressions/stock-emotions-b-3.jpg", "faces/expressions/stock-emotions-b-4.jpg",
-    "faces/expressions/stock-emotions-b-5.jpg", "faces/expressions/stock-emotions-b-6.jpg",
-    "faces/expressions/stock-emotions-b-7.jpg", "faces/expressions/stock-emotions-b-8.jpg",
-    "faces/groups/group-1.jpg",                "faces/misc/single_face.jpg",
+    "faces/expressions/stock-emotions-a-1.jpg",
+    "faces/expressions/stock-emotions-a-2.jpg",
+    "faces/expressions/stock-emotions-a-3.jpg",
+    "faces/expressions/stock-emotions-a-4.jpg",
+    "faces/expressions/stock-emotions-a-5.jpg",
+    "faces/expressions/stock-emotions-a-6.jpg",
+    "faces/expressions/stock-emotions-a-7.jpg",
+    "faces/expressions/stock-emotions-a-8.jpg",
+    "faces/expressions/stock-emotions-b-1.jpg",
+    "faces/expressions/stock-emotions-b-2.jpg",
+    "faces/expressions/stock-emotions-b-3.jpg",
+    "faces/expressions/stock-emotions-b-4.jpg",
+    "faces/expressions/stock-emotions-b-5.jpg",
+    "faces/expressions/stock-emotions-b-6.jpg",
+    "faces/expressions/stock-emotions-b-7.jpg",
+    "faces/expressions/stock-emotions-b-8.jpg",
+    "faces/groups/group-1.jpg",
+    "faces/misc/single_face.jpg",
     "faces/misc/multi_face.jpg",
 };
 
@@ -403,8 +413,8 @@ static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, agree *
   }
   nn_plan_stats sq;
   nn_plan_get_stats(pq, &sq);
-  printf("  %s: %d of %d nodes in int8\n", net == FE_NET_FER ? "FER" : "face-api",
-         sq.n_nodes_qconv, sq.n_nodes);
+  printf("  %s: %d of %d nodes in int8\n", net == FE_NET_FER ? "FER" : "face-api", sq.n_nodes_qconv,
+         sq.n_nodes);
   for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
     const char *path = th_data(photos[i]);
     const emo_image_result *r = NULL;
@@ -438,8 +448,8 @@ static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, agree *
       ag->faces++;
       ag->same += ia == ib;
       if (getenv("QC_VERBOSE"))
-        printf("    %s face %d: %s %.3f / %s %.3f\n", photos[i], f, emo_expression_name(ia),
-               a[ia], emo_expression_name(ib), b[ib]);
+        printf("    %s face %d: %s %.3f / %s %.3f\n", photos[i], f, emo_expression_name(ia), a[ia],
+               emo_expression_name(ib), b[ib]);
     }
     img_rgb_free(&img);
     free(bytes);
@@ -472,8 +482,9 @@ static void test_real_faces(void) {
   if (f1) fclose(f1);
   if (f2) fclose(f2);
   if (!have || !th_models_ready()) {
-    printf("  real faces skipped: the model cache lacks emotion.json or face-api's "
-           "expression model (run `emo models fetch`)\n");
+    printf(
+        "  real faces skipped: the model cache lacks emotion.json or face-api's "
+        "expression model (run `emo models fetch`)\n");
     return;
   }
   p.n_threads = 1;
@@ -493,10 +504,11 @@ static void test_real_faces(void) {
     agree ag = {0, 0, 0, 0};
     compare_net(ctx, n == 0 ? FE_NET_FER : FE_NET_FACEAPI, n == 0 ? gf : ga, &ag);
     double mean = ag.faces ? ag.sum / (ag.faces * EMO_EXPR_COUNT) : 0;
-    printf("  %s int8 vs float on %d real faces: argmax agrees on %d (%.1f%%), |dp| worst %.4f, "
-           "mean %.5f\n",
-           n == 0 ? "FER" : "face-api", ag.faces, ag.same,
-           ag.faces ? 100.0 * ag.same / ag.faces : 0.0, ag.worst, mean);
+    printf(
+        "  %s int8 vs float on %d real faces: argmax agrees on %d (%.1f%%), |dp| worst %.4f, "
+        "mean %.5f\n",
+        n == 0 ? "FER" : "face-api", ag.faces, ag.same, ag.faces ? 100.0 * ag.same / ag.faces : 0.0,
+        ag.worst, mean);
     CHECK(ag.faces >= 20, "only %d faces found in the photos", ag.faces);
     CHECK(ag.same >= 0.95 * ag.faces, "argmax agreement %d of %d below 95%%", ag.same, ag.faces);
     CHECK(mean <= QC_MEAN_DP, "mean |dp| %.5f above %g", mean, QC_MEAN_DP);

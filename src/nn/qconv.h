@@ -40,12 +40,11 @@ int nn_qconv_node_eligible(const nn_graph *g, int k);
 /* Quantises and packs the weights (co,1,1,ci) (read only during the call; a non-finite weight
  * becomes 0 or +-127, an all-zero channel gets scale 0 and outputs its bias) and the bias (co)
  * or NULL; allocates all scratch, so running allocates nothing. */
-int nn_qconv_create(const nn_qconv_desc *d, const float *weights, const float *bias,
-                    nn_qconv **out, emoi_err *err);
+int nn_qconv_create(const nn_qconv_desc *d, const float *weights, const float *bias, nn_qconv **out,
+                    emoi_err *err);
 
 /* The same for node k of g (the node must be eligible). */
-int nn_qconv_create_node(const nn_graph *g, int k, int force_scalar, nn_qconv **out,
-                         emoi_err *err);
+int nn_qconv_create_node(const nn_graph *g, int k, int force_scalar, nn_qconv **out, emoi_err *err);
 
 /* y (n,ho,wo,co) = conv(x (n,h,w,ci)); x and y dense, not overlapping. An input holding inf
  * or NaN makes every output NaN. One object must not run from two threads at once. */
