@@ -561,7 +561,7 @@ static float median_of(float *a, int n) {
 
 #define OF_NPTS (OF_GRID * OF_GRID)
 #define OF_PROBES 5      /* points tracked through the whole pyramid to seed the grid */
-#define OF_FINE_LEVELS 2 /* levels the grid points use after seeding */
+#define OF_FINE_LEVELS 1 /* levels the grid points use after seeding */
 
 int of_track_box(const of_pyramid *prev, const of_pyramid *next, const float box[4],
                  of_box_result *out) {
