@@ -298,7 +298,8 @@ static int cmd_image(int argc, char **argv) {
 
 typedef struct soundtrack {
   pthread_t th;
-  int running; /* the thread was started and not yet joined */
+  int running;       /* the thread was started and not yet joined */
+  emo_model *model;  /* the speech models only: the frames' context holds the face models */
   emo_context *ctx;
   const char *path;
   const emo_audio_result *result; /* NULL: no audio stream, or undecodable audio */
@@ -472,26 +473,32 @@ static int cmd_video(int argc, char **argv) {
   }
   vo.progress = isatty(2) && g_verbosity >= EMO_LOG_WARN;
   vo.started = now_seconds();
+  /* The soundtrack's speech joins the timeline, interleaved by time. It is analysed while the
+   * frames are, on a thread, model and context of its own (speech models only, one thread;
+   * the frames' model gets the face models only), and only for regular files: a live source
+   * would never end. No audio stream, or undecodable audio: frames only. */
+  struct stat st;
+  const int voice = p.voice && stat(argv[first], &st) == 0 && S_ISREG(st.st_mode);
+  emo_params pv = p;
+  pv.faces = 0;
+  pv.n_threads = 1;
+  p.voice = 0;
   emo_model *model = NULL;
   emo_context *ctx = NULL;
+  soundtrack audio = {0};
+  audio.path = argv[first];
   int rc = emo_model_load(&p, &model);
   if (rc == EMO_OK) rc = emo_context_create(model, &p, &ctx);
+  if (rc == EMO_OK && voice) rc = emo_model_load(&pv, &audio.model);
+  if (rc == EMO_OK && voice) rc = emo_context_create(audio.model, &pv, &audio.ctx);
   const emo_video_summary *sum = NULL;
-  soundtrack audio = {0};
   if (rc == EMO_OK) {
-    /* The soundtrack's speech joins the timeline, interleaved by time. It is analysed while
-     * the frames are, on a context of its own (one thread), and only for regular files: a
-     * live source would never end. No audio stream, or undecodable audio: frames only. */
-    struct stat st;
-    if (p.voice && stat(argv[first], &st) == 0 && S_ISREG(st.st_mode)) {
-      emo_params pa = p;
-      pa.n_threads = 1;
-      audio.path = argv[first];
-      if (emo_context_create(model, &pa, &audio.ctx) == EMO_OK &&
-          pthread_create(&audio.th, NULL, soundtrack_main, &audio) == 0) {
-        audio.running = 1;
-        vo.audio = &audio;
-      }
+    if (voice && pthread_create(&audio.th, NULL, soundtrack_main, &audio) == 0) {
+      audio.running = 1;
+      vo.audio = &audio;
+    } else if (voice) { /* no thread to be had: first, as one thread */
+      soundtrack_main(&audio);
+      vo.speech = audio.result;
     }
     rc = emo_analyze_video(ctx, argv[first], on_frame, &vo, &sum);
     if (vo.progress) fputc('\n', stderr);
@@ -503,6 +510,7 @@ static int cmd_video(int argc, char **argv) {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
   }
   emo_context_destroy(&audio.ctx);
+  emo_model_destroy(&audio.model);
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   if (vo.csv && fclose(vo.csv) != 0) vo.write_failed = 1;
