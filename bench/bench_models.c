@@ -13,8 +13,9 @@
  * bench_frames.c's job.
  *
  * The expression networks are timed twice, in float and in int8 (nn_plan_options.int8: their
- * 1x1 convolutions on nn/qconv.c, as the pipeline runs them unless emo_params.float_expression
- * is set; EMO_NO_INT8=1 turns int8 off for an A/B run).
+ * 1x1 convolutions on nn/qconv.c, fused with the 3x3 depthwise convolutions before them on
+ * nn/dwq.c, as the pipeline runs them unless emo_params.float_expression is set; EMO_NO_INT8=1
+ * turns int8 off for an A/B run, EMO_NO_DWQ=1 only the fusion).
  *
  * Targets it reports against (never asserts): BlazeFace short-range <= 1 ms and the FER step
  * <= 0.5 ms per face on one thread.
@@ -199,13 +200,13 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
       if (time_plan(plan, warmup, runs, t) == 0) {
         nn_plan_stats ps;
         nn_plan_get_stats(plan, &ps);
-        char extra[400], refs[300], i8[48] = "";
+        char extra[460], refs[300], i8[96] = "";
         ref_ops(g, plan, refs, sizeof refs);
         bu_stats st = bu_summarize(t, runs);
         double mflop = graph_mflop(g);
         if (v == V_INT8)
-          snprintf(i8, sizeof i8, ", int8 %d%s", ps.n_nodes_qconv,
-                   ps.n_nodes_qconv ? "" : " (no AVX512-VNNI or EMO_NO_INT8=1)");
+          snprintf(i8, sizeof i8, ", int8 %d%s (%d with their depthwise)", ps.n_nodes_qconv,
+                   ps.n_nodes_qconv ? "" : " (no AVX512-VNNI or EMO_NO_INT8=1)", ps.n_nodes_dwq);
         snprintf(extra, sizeof extra,
                  "%.1f MFLOP, %.1f GFLOP/s; nodes %d: xnn %d (%d runtimes), ref %d [%s]%s", mflop,
                  st.median > 0 ? mflop / st.median : 0.0, ps.n_nodes, ps.n_nodes_xnn,

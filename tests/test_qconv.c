@@ -11,7 +11,14 @@
  *   3. plans (test_qconv_plan below): the option, the size threshold, EMO_NO_INT8=1;
  *   4. the real expression networks (FER mini-Xception, face-api) int8 against float on the
  *      faces found in ../shared/data/faces (skipped, with the reason, without the photos or
- *      the models): worst and mean |delta p| and argmax agreement are printed and bounded. */
+ *      the models): worst and mean |delta p| and argmax agreement are printed and bounded;
+ *   5. the 3x3 depthwise kernel of the fused step (src/nn/dwq.c): the scalar reference against
+ *      ops_ref.c's DEPTHWISE_CONV2D, and the AVX-512 kernel against the scalar one (equal
+ *      floats, the same range and NaN flag) on random awkward sizes;
+ *   6. the fused depthwise + int8 1x1 step in plans: it is chosen (nn_plan_stats.n_nodes_dwq),
+ *      not when the depthwise output has another reader or with EMO_NO_DWQ=1, and its output
+ *      stays within QC_TOL of the float reference plan; the scalar and vector steps agree bit
+ *      for bit. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +27,7 @@
 #include "emo.h"
 #include "harness.h"
 #include "media/image_decode.h"
+#include "nn/dwq.h"
 #include "nn/faceapi_nets.h"
 #include "nn/nn.h"
 #include "nn/qconv.h"
@@ -332,8 +340,10 @@ static void plan_case(int h, int ci, int co, int want_q, const char *label) {
     CHECK(sr.n_nodes_qconv == 0 && sf.n_nodes_qconv == 0, "%s: int8 without being asked", label);
     CHECK(sq.n_nodes_qconv == want_q, "%s: %d int8 nodes, expected %d", label, sq.n_nodes_qconv,
           want_q);
-    CHECK(sq.n_nodes_xnn + sq.n_nodes_ref + sq.n_nodes_winograd + sq.n_nodes_qconv == sq.n_nodes,
-          "%s: node counts do not add up", label);
+    CHECK(
+        sq.n_nodes_xnn + sq.n_nodes_ref + sq.n_nodes_winograd + sq.n_nodes_qconv + sq.n_nodes_dwq ==
+            sq.n_nodes,
+        "%s: node counts do not add up", label);
     size_t nx = (size_t)h * h * ci, ny = (size_t)h * h * co;
     for (size_t i = 0; i < nx; i++) {
       float v = th_randf(&rng, -1, 2);
@@ -413,8 +423,8 @@ static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, agree *
   }
   nn_plan_stats sq;
   nn_plan_get_stats(pq, &sq);
-  printf("  %s: %d of %d nodes in int8\n", net == FE_NET_FER ? "FER" : "face-api", sq.n_nodes_qconv,
-         sq.n_nodes);
+  printf("  %s: %d of %d nodes in int8, %d depthwise fused into them\n",
+         net == FE_NET_FER ? "FER" : "face-api", sq.n_nodes_qconv, sq.n_nodes, sq.n_nodes_dwq);
   for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
     const char *path = th_data(photos[i]);
     const emo_image_result *r = NULL;
@@ -520,6 +530,265 @@ static void test_real_faces(void) {
   emo_model_destroy(&model);
 }
 
+/* ---- 5. the depthwise kernel of the fused step ------------------------------------------ */
+
+/* ops_ref.c's DEPTHWISE_CONV2D, SAME 3x3 stride 1, into y. */
+static int ref_dw(const nn_dw3_desc *d, const float *x, const float *w, const float *b, float *y) {
+  nn_node node = {0};
+  node.op = NN_OP_DEPTHWISE_CONV2D;
+  node.n_in = 3;
+  node.n_out = 1;
+  node.attr = nn_attr_default();
+  node.attr.padding = NN_PAD_EXPLICIT;
+  node.attr.pad_top = node.attr.pad_bottom = node.attr.pad_left = node.attr.pad_right = 1;
+  node.attr.act_min = d->act_min;
+  node.attr.act_max = d->act_max;
+  node.name = "dw";
+  nn_tensor tx = {NN_F32, 4, {d->n, d->h, d->w, d->c}, {0}, (void *)x};
+  nn_tensor tw = {NN_F32, 4, {1, 3, 3, d->c}, {0}, (void *)w};
+  nn_tensor tb = {NN_F32, 1, {d->c}, {4}, (void *)b};
+  nn_tensor ty = {NN_F32, 4, {d->n, d->h, d->w, d->c}, {0}, y};
+  nn_tensor *ts[3] = {&tx, &tw, &ty};
+  for (int t = 0; t < 3; t++) {
+    int64_t s = 4;
+    for (int k = 3; k >= 0; k--) ts[t]->stride[k] = s, s *= ts[t]->shape[k];
+  }
+  const nn_tensor *ins[3] = {&tx, &tw, b ? &tb : NULL};
+  nn_tensor *outs[1] = {&ty};
+  emoi_err e = {{0}};
+  int st = nn_ref_run_node(&node, ins, outs, &e);
+  CHECK(st == 0, "reference depthwise: %s", e.msg);
+  return st;
+}
+
+static double dw_worst_ref;
+static int dw_n_vec;
+
+/* One random case: scalar reference vs ops_ref (1e-5 of max |output|: fmaf against separate
+ * multiply and add), AVX-512 vs scalar (equal floats, same lo, hi, NaN flag). The buffers
+ * sit one float past an aligned address. nan_at >= 0 puts a NaN into the input there. */
+static void dw_case(int n, int h, int w, int c, int bias, float amin, float amax, long nan_at) {
+  nn_dw3_desc d = {n, h, w, c, amin, amax};
+  size_t nx = (size_t)n * h * w * c;
+  float *xb = malloc((nx + 1) * sizeof *xb), *wt = malloc(9 * (size_t)c * sizeof *wt);
+  float *b = malloc((size_t)c * sizeof *b), *y0 = malloc(nx * sizeof *y0);
+  float *y1 = malloc(nx * sizeof *y1), *y2b = malloc((nx + 1) * sizeof *y2b);
+  char label[128];
+  snprintf(label, sizeof label, "dw %dx%dx%dx%d bias %d clamp [%g,%g] nan %ld", n, h, w, c, bias,
+           amin, amax, nan_at);
+  if (!xb || !wt || !b || !y0 || !y1 || !y2b) {
+    CHECK(0, "out of memory");
+    goto done;
+  }
+  float *x = xb + 1, *y2 = y2b + 1;
+  for (size_t i = 0; i < nx; i++) x[i] = th_randf(&rng, -2, 2);
+  for (int i = 0; i < 9 * c; i++) wt[i] = th_randf(&rng, -1, 1);
+  for (int i = 0; i < c; i++) b[i] = th_randf(&rng, -1, 1);
+  if (nan_at >= 0) x[nan_at] = NAN;
+  float lo1, hi1, lo2, hi2;
+  int nan1, nan2;
+  nn_dw3_ref(&d, x, wt, bias ? b : NULL, y1, &lo1, &hi1, &nan1);
+  if (nan_at < 0) {
+    if (ref_dw(&d, x, wt, bias ? b : NULL, y0)) goto done;
+    double mx = 0, dd = 0;
+    float mn0 = 0, mx0 = 0;
+    for (size_t i = 0; i < nx; i++) {
+      if (fabs(y0[i]) > mx) mx = fabs(y0[i]);
+      if (fabs((double)y0[i] - y1[i]) > dd) dd = fabs((double)y0[i] - y1[i]);
+      mn0 = y1[i] < mn0 ? y1[i] : mn0;
+      mx0 = y1[i] > mx0 ? y1[i] : mx0;
+    }
+    double rel = dd / (mx > 1 ? mx : 1);
+    if (rel > dw_worst_ref) dw_worst_ref = rel;
+    CHECK(rel <= 1e-5, "%s: scalar reference off ops_ref by %.3g", label, rel);
+    CHECK(!nan1 && lo1 == mn0 && hi1 == mx0, "%s: range [%g,%g] nan %d, want [%g,%g]", label, lo1,
+          hi1, nan1, mn0, mx0);
+  } else {
+    CHECK(nan1, "%s: NaN input, NaN flag not set", label);
+  }
+  if (nn_dw3_cpu_has_avx512()) {
+    memset(y2, 0, nx * sizeof *y2);
+    CHECK(nn_dw3_avx512(&d, x, wt, bias ? b : NULL, y2, &lo2, &hi2, &nan2) == EMO_OK,
+          "%s: avx512 refused", label);
+    size_t bad = nx;
+    for (size_t i = 0; i < nx && bad == nx; i++)
+      if (!(y1[i] == y2[i] || (y1[i] != y1[i] && y2[i] != y2[i]))) bad = i;
+    CHECK(bad == nx, "%s: avx512 y[%zu] = %.9g, scalar %.9g", label, bad, bad < nx ? y2[bad] : 0,
+          bad < nx ? y1[bad] : 0);
+    CHECK(nan1 == nan2 && (nan1 || (lo1 == lo2 && hi1 == hi2)),
+          "%s: avx512 range [%g,%g] nan %d, scalar [%g,%g] nan %d", label, lo2, hi2, nan2, lo1, hi1,
+          nan1);
+    dw_n_vec++;
+  } else {
+    float z;
+    int zn;
+    CHECK(nn_dw3_avx512(&d, x, wt, b, y2, &z, &z, &zn) == EMO_EUNSUPPORTED, "no AVX-512: refuse");
+  }
+done:
+  free(xb);
+  free(wt);
+  free(b);
+  free(y0);
+  free(y1);
+  free(y2b);
+}
+
+static void test_dw(void) {
+  if (!nn_dw3_cpu_has_avx512()) printf("  AVX-512 depthwise not tested: this CPU lacks AVX-512F\n");
+  static const int hw[] = {1, 2, 3, 5, 6, 13};
+  static const int cs[] = {1, 7, 13, 16, 17, 127};
+  for (int i = 0; i < 6; i++)
+    for (int j = 0; j < 6; j++)
+      for (int l = 0; l < 6; l++)
+        dw_case(1 + ((i + j + l) % 2), hw[i], hw[j], cs[l], (i + l) % 2, -INFINITY, INFINITY, -1);
+  dw_case(1, 29, 29, 64, 0, -INFINITY, INFINITY, -1); /* the FER sizes */
+  dw_case(1, 29, 29, 128, 0, -INFINITY, INFINITY, -1);
+  dw_case(1, 15, 15, 128, 1, -INFINITY, INFINITY, -1);
+  dw_case(1, 15, 15, 256, 1, -INFINITY, INFINITY, -1);
+  dw_case(1, 9, 10, 33, 1, 0, 6, -1); /* clamps */
+  dw_case(1, 9, 10, 33, 1, -0.5f, INFINITY, -1);
+  dw_case(1, 9, 10, 33, 1, 0, INFINITY, 9 * 10 * 33 - 1); /* a NaN through a ReLU clamp */
+  dw_case(2, 4, 7, 20, 0, -INFINITY, INFINITY, 5);
+  printf("  depthwise: scalar vs ops_ref worst %.3g; %d AVX-512 cases equal to the scalar\n",
+         dw_worst_ref, dw_n_vec);
+}
+
+/* ---- 6. the fused step in plans --------------------------------------------------------- */
+
+/* x (1,h,h,c) -> DEPTHWISE 3x3 SAME (bias) -> CONV2D 1x1 (co, ReLU) -> ADD(y, y) -> out; with
+ * second_reader, RELU(t) of the depthwise output is a second graph output. */
+static nn_graph *dw_graph(int h, int c, int co, int second_reader, emoi_err *e) {
+  nn_graph *g = NULL;
+  if (nn_graph_create("dwq_graph", &g, e)) return NULL;
+  int64_t xs[4] = {1, h, h, c}, u[4] = {-1, -1, -1, -1};
+  int x = nn_graph_add_value(g, "x", NN_F32, 4, xs, e);
+  size_t nw = (size_t)co * c + 9 * (size_t)c + c + co;
+  float *wd = malloc(nw * sizeof *wd);
+  if (!wd) {
+    nn_graph_destroy(&g);
+    return NULL;
+  }
+  for (size_t i = 0; i < nw; i++) wd[i] = th_randf(&rng, -0.5f, 0.5f);
+  float *dwd = wd + (size_t)co * c, *dbd = dwd + 9 * c, *bd = dbd + c;
+  int dw = nn_graph_add_const(g, "dw_w", NN_F32, 4, (int64_t[]){1, 3, 3, c}, dwd,
+                              9 * (size_t)c * sizeof *wd, e);
+  int db = nn_graph_add_const(g, "dw_b", NN_F32, 1, (int64_t[]){c}, dbd, (size_t)c * sizeof *wd, e);
+  int w = nn_graph_add_const(g, "w", NN_F32, 4, (int64_t[]){co, 1, 1, c}, wd,
+                             (size_t)co * c * sizeof *wd, e);
+  int b = nn_graph_add_const(g, "b", NN_F32, 1, (int64_t[]){co}, bd, (size_t)co * sizeof *wd, e);
+  free(wd);
+  int t = nn_graph_add_value(g, "t", NN_F32, 4, u, e);
+  int y = nn_graph_add_value(g, "y", NN_F32, 4, u, e);
+  int z = nn_graph_add_value(g, "z", NN_F32, 4, u, e);
+  int r = nn_graph_add_value(g, "r", NN_F32, 4, u, e);
+  nn_attr a = nn_attr_default();
+  a.padding = NN_PAD_SAME;
+  nn_graph_add_node(g, NN_OP_DEPTHWISE_CONV2D, (int[]){x, dw, db}, 3, &t, 1, &a, "dw", e);
+  a.act_min = 0;
+  nn_graph_add_node(g, NN_OP_CONV2D, (int[]){t, w, b}, 3, &y, 1, &a, "conv", e);
+  nn_graph_add_node(g, NN_OP_ADD, (int[]){y, y}, 2, &z, 1, NULL, "add", e);
+  if (second_reader) nn_graph_add_node(g, NN_OP_RELU, &t, 1, &r, 1, NULL, "relu", e);
+  if (nn_graph_set_io(g, &x, 1, (int[]){z, r}, second_reader ? 2 : 1, e) || nn_graph_finalize(g, e))
+    nn_graph_destroy(&g);
+  return g;
+}
+
+static int find_op(const nn_graph *g, nn_op op) {
+  for (int k = 0; k < g->n_nodes; k++)
+    if (g->nodes[k].op == op) return k;
+  return -1;
+}
+
+/* Reference plan, int8 plan (fused where want_dwq), int8 with EMO_NO_DWQ=1; the fused step
+ * scalar vs vector. */
+static void dwq_case(int h, int c, int co, int second_reader, int want_dwq, const char *label) {
+  emoi_err e = {{0}};
+  nn_graph *g = dw_graph(h, c, co, second_reader, &e);
+  CHECK(g != NULL, "%s: graph: %s", label, e.msg);
+  if (!g) return;
+  nn_plan *pr = NULL, *pq = NULL, *pu = NULL;
+  nn_dwq *fs = NULL, *fv = NULL;
+  float *ys = NULL, *yv = NULL;
+  nn_plan_options on = {1};
+  int st = nn_plan_create(g, NN_BACKEND_REFERENCE, NULL, &pr, &e);
+  if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e);
+  setenv("EMO_NO_DWQ", "1", 1);
+  if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pu, &e);
+  unsetenv("EMO_NO_DWQ");
+  CHECK(st == 0, "%s: plan: %s", label, e.msg);
+  if (st) goto done;
+  nn_plan_stats sq, su;
+  nn_plan_get_stats(pq, &sq);
+  nn_plan_get_stats(pu, &su);
+  CHECK(sq.n_nodes_dwq == want_dwq, "%s: %d fused depthwise nodes, expected %d", label,
+        sq.n_nodes_dwq, want_dwq);
+  CHECK(su.n_nodes_dwq == 0, "%s: fused with EMO_NO_DWQ=1", label);
+  CHECK(sq.n_nodes_xnn + sq.n_nodes_ref + sq.n_nodes_winograd + sq.n_nodes_qconv + sq.n_nodes_dwq ==
+            sq.n_nodes,
+        "%s: node counts do not add up", label);
+  size_t nx = (size_t)h * h * c, ny = (size_t)h * h * co;
+  for (size_t i = 0; i < nx; i++)
+    nn_plan_input(pr, 0)[i] = nn_plan_input(pq, 0)[i] = nn_plan_input(pu, 0)[i] =
+        th_randf(&rng, -1, 2);
+  st = nn_plan_run(pr, &e);
+  if (!st) st = nn_plan_run(pq, &e);
+  if (!st) st = nn_plan_run(pu, &e);
+  CHECK(st == 0, "%s: run: %s", label, e.msg);
+  if (st) goto done;
+  double mx = 0, dq = 0, du = 0;
+  for (size_t i = 0; i < ny; i++) {
+    double r = nn_plan_output(pr, 0)[i];
+    if (fabs(r) > mx) mx = fabs(r);
+    if (!(fabs(r - nn_plan_output(pq, 0)[i]) <= dq)) dq = fabs(r - nn_plan_output(pq, 0)[i]);
+    if (!(fabs(r - nn_plan_output(pu, 0)[i]) <= du)) du = fabs(r - nn_plan_output(pu, 0)[i]);
+  }
+  printf("  dwq %s: fused %d, worst |int8 - ref| / max: fused %.4g, unfused %.4g (bound %g)\n",
+         label, sq.n_nodes_dwq, dq / mx, du / mx, QC_TOL);
+  CHECK(dq <= QC_TOL * mx, "%s: fused int8 plan off the reference", label);
+  CHECK(du <= QC_TOL * mx, "%s: unfused int8 plan off the reference", label);
+  if (second_reader) {
+    const float *r0 = nn_plan_output(pr, 1), *r1 = nn_plan_output(pq, 1);
+    double d1 = 0;
+    for (size_t i = 0; i < nx; i++)
+      if (fabs((double)r0[i] - r1[i]) > d1) d1 = fabs((double)r0[i] - r1[i]);
+    CHECK(d1 <= 1e-4, "%s: second reader of the depthwise output off by %g", label, d1);
+  }
+  int kd = find_op(g, NN_OP_DEPTHWISE_CONV2D), kc = find_op(g, NN_OP_CONV2D);
+  if (!nn_qconv_cpu_has_vnni() || !nn_dwq_nodes_eligible(g, kd, kc)) goto done;
+  ys = malloc(ny * sizeof *ys);
+  yv = malloc(ny * sizeof *yv);
+  st = !ys || !yv ? EMO_ENOMEM : nn_dwq_create_node(g, kd, kc, 1, &fs, &e);
+  if (!st) st = nn_dwq_create_node(g, kd, kc, 0, &fv, &e);
+  for (int rep = 0; rep < 2 && !st; rep++) {
+    st = nn_dwq_run(fs, nn_plan_input(pr, 0), ys, &e);
+    if (!st) st = nn_dwq_run(fv, nn_plan_input(pr, 0), yv, &e);
+  }
+  CHECK(st == 0, "%s: fused step: %s", label, e.msg);
+  if (!st)
+    CHECK(memcmp(ys, yv, ny * sizeof *ys) == 0, "%s: vector step differs from scalar", label);
+done:
+  nn_dwq_destroy(&fs);
+  nn_dwq_destroy(&fv);
+  free(ys);
+  free(yv);
+  nn_plan_destroy(&pr);
+  nn_plan_destroy(&pq);
+  nn_plan_destroy(&pu);
+  nn_graph_destroy(&g);
+}
+
+static void test_dwq(void) {
+  int v = nn_qconv_cpu_has_vnni();
+  dwq_case(29, 64, 128, 0, v, "29x29x64->128");
+  dwq_case(23, 37, 67, 0, v, "23x23x37->67");
+  dwq_case(29, 64, 128, 1, 0, "29x29x64->128, depthwise read twice");
+  nn_dwq *q = NULL;
+  emoi_err e = {{0}};
+  CHECK(nn_dwq_create_node(NULL, 0, 1, 0, &q, &e) == EMO_EINVAL && !q, "NULL graph accepted");
+  CHECK(nn_dwq_run(NULL, NULL, NULL, &e) == EMO_EINVAL, "run on NULL");
+  nn_dwq_destroy(NULL);
+}
+
 int main(void) {
   printf("test_qconv: gemm\n");
   test_gemm();
@@ -528,6 +797,10 @@ int main(void) {
   test_edges();
   printf("test_qconv: plans\n");
   test_plan();
+  printf("test_qconv: depthwise\n");
+  test_dw();
+  printf("test_qconv: fused depthwise + int8\n");
+  test_dwq();
   printf("test_qconv: real faces\n");
   test_real_faces();
   return th_finish("test_qconv");

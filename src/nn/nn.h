@@ -192,10 +192,12 @@ int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_p
  * every field 0 (or opt NULL). */
 typedef struct nn_plan_options {
   int int8; /* 1: run 1x1 CONV2D nodes of at least 1M multiply-adds in dynamic-quantised int8
-               (nn/qconv.c): XNNPACK backend only, on CPUs with AVX512-VNNI, and not when
-               the environment has EMO_NO_INT8=1 (A/B timing). The outputs then differ from
-               float by quantisation noise (about 1% of a layer's range); for networks whose
-               callers accept that (the expression classifiers), never for parity tests. */
+               (nn/qconv.c), each fused with the 3x3 depthwise convolution it reads where
+               there is one (nn/dwq.c; not with EMO_NO_DWQ=1): XNNPACK backend only, on CPUs
+               with AVX512-VNNI, and not when the environment has EMO_NO_INT8=1 (A/B timing). The
+               outputs then differ from float by quantisation noise (about 1% of a layer's range);
+               for networks whose callers accept that (the expression classifiers), never for parity
+               tests. */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
@@ -220,9 +222,12 @@ typedef struct nn_plan_stats {
   int n_xnn_rejected;  /* nodes mapped to XNNPACK that XNNPACK refused (now on reference) */
   int xnn_unavailable; /* 1 when xnn_initialize failed (everything on reference) */
   int n_nodes_winograd; /* 3x3 convolutions on the Winograd path (nn/winograd.c), each a
-                           step of its own; n_nodes = xnn + ref + winograd + qconv */
+                           step of its own */
   int n_nodes_qconv;    /* 1x1 convolutions in int8 (nn/qconv.c, nn_plan_options.int8),
-                           each a step of its own */
+                           each a step of its own (or fused, below) */
+  int n_nodes_dwq;      /* 3x3 depthwise convolutions run inside the int8 step of the 1x1
+                           convolution that reads them (nn/dwq.c); n_nodes = xnn + ref +
+                           winograd + qconv + dwq */
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);

@@ -11,8 +11,11 @@
  * timing) or the plan is NN_BACKEND_REFERENCE. Likewise, when the plan was asked for int8
  * (nn_plan_options), a 1x1 CONV2D of at least PLAN_QCONV_MIN_MACS multiply-adds that
  * nn_qconv_node_eligible accepts runs as a step of its own in int8 (qconv.c) on a CPU with
- * AVX512-VNNI, unless EMO_NO_INT8=1; it runs on the calling thread. Running allocates
- * nothing.
+ * AVX512-VNNI, unless EMO_NO_INT8=1; it runs on the calling thread. When such a node reads
+ * the output of a 3x3 depthwise convolution that nothing else reads and nn_dwq_nodes_eligible
+ * accepts the pair, the two run as one fused step (dwq.c) at the 1x1 node's place, unless
+ * EMO_NO_DWQ=1 (A/B timing): the depthwise node then has no step of its own. Running
+ * allocates nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
  * Liveness-based buffer reuse is not done: the face models' activations are a few MB. */
@@ -22,12 +25,20 @@
 #include <xnnpack.h>
 
 #include "nn/backend_xnn.h"
+#include "nn/dwq.h"
 #include "nn/nn.h"
 #include "nn/qconv.h"
 #include "nn/winograd.h"
 
 /* What supported[k] says about node k while the plan is built. */
-enum { PLAN_REF = 0, PLAN_XNN = 1, PLAN_WINOGRAD = 2, PLAN_QCONV = 3 };
+enum {
+  PLAN_REF = 0,
+  PLAN_XNN = 1,
+  PLAN_WINOGRAD = 2,
+  PLAN_QCONV = 3,
+  PLAN_DWQ = 4,   /* a 1x1 CONV2D run with the depthwise node before it (nn_dwq) */
+  PLAN_DWQ_DW = 5 /* that depthwise node: no step of its own */
+};
 
 /* Below this a 1x1 convolution stays on XNNPACK: the int8 step's fixed costs (quantising the
  * input, a runtime boundary) outweigh what VNNI saves. */
@@ -38,6 +49,9 @@ typedef struct plan_seg {
   nn_xnn_run *xnn; /* NULL: reference kernels (or Winograd, or int8) */
   nn_winograd *wg; /* the one node [begin, begin + 1) on the Winograd path, else NULL */
   nn_qconv *qc;    /* the one node [begin, begin + 1) in int8, else NULL */
+  nn_dwq *dq;      /* the one node [begin, begin + 1) in int8 fused with depthwise node
+                      dw_node before it, else NULL */
+  int dw_node;
 } plan_seg;
 
 struct nn_plan {
@@ -49,7 +63,7 @@ struct nn_plan {
   plan_seg *segs;       /* (n_segs) */
   int n_segs;
   unsigned char *on_xnn; /* (n_nodes): PLAN_XNN inside an XNNPACK runtime, PLAN_WINOGRAD,
-                            PLAN_QCONV, or PLAN_REF */
+                            PLAN_QCONV, PLAN_DWQ, PLAN_DWQ_DW or PLAN_REF */
   nn_plan_stats stats;
 };
 
@@ -62,6 +76,7 @@ void nn_plan_destroy(nn_plan **pp) {
     nn_xnn_run_destroy(&p->segs[i].xnn);
     nn_winograd_destroy(&p->segs[i].wg);
     nn_qconv_destroy(&p->segs[i].qc);
+    nn_dwq_destroy(&p->segs[i].dq);
   }
   free(p->segs);
   free(p->buf);
@@ -76,6 +91,7 @@ static void drop_segs(nn_plan *p) {
     nn_xnn_run_destroy(&p->segs[i].xnn);
     nn_winograd_destroy(&p->segs[i].wg);
     nn_qconv_destroy(&p->segs[i].qc);
+    nn_dwq_destroy(&p->segs[i].dq);
   }
   p->n_segs = 0;
 }
@@ -88,9 +104,13 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
   const nn_graph *g = p->g;
   drop_segs(p);
   for (int k = 0; k < g->n_nodes;) {
+    if (supported[k] == PLAN_DWQ_DW) { /* runs in the step of the 1x1 node that reads it */
+      k++;
+      continue;
+    }
     int e = k + 1;
     while (e < g->n_nodes && supported[e] == supported[k] && supported[k] != PLAN_WINOGRAD &&
-           supported[k] != PLAN_QCONV)
+           supported[k] != PLAN_QCONV && supported[k] != PLAN_DWQ)
       e++;
     plan_seg *s = &p->segs[p->n_segs++];
     s->begin = k;
@@ -98,7 +118,24 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
     s->xnn = NULL;
     s->wg = NULL;
     s->qc = NULL;
-    if (supported[k] == PLAN_QCONV) {
+    s->dq = NULL;
+    s->dw_node = -1;
+    if (supported[k] == PLAN_DWQ) {
+      emoi_err e2;
+      int kd = producer[g->nodes[k].in[0]];
+      int st = nn_dwq_create_node(g, kd, k, 0, &s->dq, &e2);
+      if (st == EMO_ENOMEM) {
+        *err = e2;
+        return st;
+      }
+      if (st) { /* the depthwise node back to XNNPACK, the 1x1 node int8 on its own */
+        supported[kd] = (unsigned char)nn_xnn_node_supported(g, kd);
+        supported[k] = PLAN_QCONV;
+        drop_segs(p);
+        return 1;
+      }
+      s->dw_node = kd;
+    } else if (supported[k] == PLAN_QCONV) {
       emoi_err e2;
       int st = nn_qconv_create_node(g, k, 0, &s->qc, &e2);
       if (st == EMO_ENOMEM) {
@@ -162,6 +199,18 @@ static int qconv_worth_it(const nn_graph *g, int k) {
   double macs = (double)nn_value_numel(&g->values[n->out[0]]) *
                 (double)g->values[n->in[0]].shape[3];
   return macs >= PLAN_QCONV_MIN_MACS;
+}
+
+/* The node that computes the input of node k when it is a depthwise convolution that can run
+ * fused with k (nn_dwq) and nothing else reads its output; else -1. */
+static int dwq_partner(const nn_graph *g, int k, const int *producer,
+                       const unsigned char *is_output) {
+  int v = g->nodes[k].in[0], kd = v >= 0 ? producer[v] : -1;
+  if (kd < 0 || is_output[v] || !nn_dwq_nodes_eligible(g, kd, k)) return -1;
+  for (int j = 0; j < g->n_nodes; j++)
+    for (int i = 0; i < g->nodes[j].n_in; i++)
+      if (g->nodes[j].in[i] == v && j != k) return -1;
+  return kd;
 }
 
 int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_plan **out,
@@ -246,6 +295,15 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
         else
           supported[k] = (unsigned char)nn_xnn_node_supported(g, k);
       }
+      const char *no_dwq = getenv("EMO_NO_DWQ");
+      if (use_i8 && (!no_dwq || strcmp(no_dwq, "1")))
+        for (int k = 0; k < nn; k++) {
+          int kd = supported[k] == PLAN_QCONV ? dwq_partner(g, k, producer, is_output) : -1;
+          if (kd >= 0 && supported[kd] != PLAN_QCONV && supported[kd] != PLAN_DWQ) {
+            supported[kd] = PLAN_DWQ_DW;
+            supported[k] = PLAN_DWQ;
+          }
+        }
     } else {
       p->stats.xnn_unavailable = 1;
     }
@@ -263,11 +321,19 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
   for (int i = 0; i < p->n_segs; i++) {
     const plan_seg *s = &p->segs[i];
     if (s->xnn) p->stats.n_xnn_runs++;
+    if (s->dq) {
+      p->on_xnn[s->dw_node] = PLAN_DWQ_DW;
+      p->stats.n_nodes_dwq++;
+    }
     for (int k = s->begin; k < s->end; k++) {
-      p->on_xnn[k] = s->xnn ? PLAN_XNN : s->wg ? PLAN_WINOGRAD : s->qc ? PLAN_QCONV : PLAN_REF;
+      p->on_xnn[k] = s->xnn  ? PLAN_XNN
+                     : s->wg ? PLAN_WINOGRAD
+                     : s->qc ? PLAN_QCONV
+                     : s->dq ? PLAN_DWQ
+                             : PLAN_REF;
       if (s->wg)
         p->stats.n_nodes_winograd++;
-      else if (s->qc)
+      else if (s->qc || s->dq)
         p->stats.n_nodes_qconv++;
       else if (s->xnn)
         p->stats.n_nodes_xnn++;
@@ -310,8 +376,8 @@ void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s) {
 
 nn_backend nn_plan_node_backend(const nn_plan *p, int node) {
   if (!p || node < 0 || node >= p->g->n_nodes) return NN_BACKEND_REFERENCE;
-  /* a Winograd node counts as XNNPACK (its GEMMs are XNNPACK's), and so does an int8 node:
-     neither is a reference kernel, which is what callers ask this to find */
+  /* a Winograd node counts as XNNPACK (its GEMMs are XNNPACK's), and so does an int8 node
+     (fused or not): none is a reference kernel, which is what callers ask this to find */
   return p->on_xnn[node] != PLAN_REF ? NN_BACKEND_XNNPACK : NN_BACKEND_REFERENCE;
 }
 
@@ -345,6 +411,14 @@ int nn_plan_run(nn_plan *p, emoi_err *err) {
     if (s->wg) {
       const nn_node *n = &g->nodes[s->begin];
       if ((st = nn_winograd_run(s->wg, p->buf[n->in[0]], p->buf[n->out[0]], err))) {
+        emoi_err_prefix(err, g->source);
+        return st;
+      }
+      continue;
+    }
+    if (s->dq) {
+      const nn_node *n = &g->nodes[s->begin], *nd = &g->nodes[s->dw_node];
+      if ((st = nn_dwq_run(s->dq, p->buf[nd->in[0]], p->buf[n->out[0]], err))) {
         emoi_err_prefix(err, g->source);
         return st;
       }

@@ -444,8 +444,7 @@ oom:
 
 int nn_qconv_run(nn_qconv *q, const float *x, float *y, emoi_err *err) {
   if (!q || !x || !y) return emoi_fail(err, EMO_EINVAL, "nn_qconv_run: NULL argument");
-  const nn_qconv_desc *d = &q->d;
-  int m = q->m, k = d->ci, n = d->co;
+  int m = q->m, k = q->d.ci;
   /* contiguous rows of ci values with no padding are one long row */
   int flat = !q->row_off, mm = flat ? 1 : m, kk = flat ? m * k : k;
   float lo, hi;
@@ -456,6 +455,14 @@ int nn_qconv_run(nn_qconv *q, const float *x, float *y, emoi_err *err) {
   else
 #endif
     nan = ref_minmax(x, q->row_off, mm, kk, &lo, &hi);
+  return nn_qconv_run_range(q, x, lo, hi, nan, y, err);
+}
+
+int nn_qconv_run_range(nn_qconv *q, const float *x, float lo, float hi, int nan, float *y,
+                       emoi_err *err) {
+  if (!q || !x || !y) return emoi_fail(err, EMO_EINVAL, "nn_qconv_run_range: NULL argument");
+  const nn_qconv_desc *d = &q->d;
+  int m = q->m, k = d->ci, n = d->co, flat = !q->row_off;
   float sa = (hi - lo) / 255.0f;
   if (nan || !isfinite(sa)) {
     for (size_t i = 0; i < (size_t)m * n; i++) y[i] = NAN;

@@ -50,6 +50,12 @@ int nn_qconv_create_node(const nn_graph *g, int k, int force_scalar, nn_qconv **
  * or NaN makes every output NaN. One object must not run from two threads at once. */
 int nn_qconv_run(nn_qconv *q, const float *x, float *y, emoi_err *err);
 
+/* nn_qconv_run with the range of the input already known (nn_dwq computes it while it
+ * writes x): lo = min(0, min x), hi = max(0, max x) over the values the GEMM reads, and nan = 1
+ * when one of them is NaN or infinite (every output is then NaN). */
+int nn_qconv_run_range(nn_qconv *q, const float *x, float lo, float hi, int nan, float *y,
+                       emoi_err *err);
+
 void nn_qconv_destroy(nn_qconv **q);
 
 /* ---- The int32 GEMM, exposed for tests ------------------------------------------------
