@@ -1,9 +1,10 @@
-/* test_qconv.c: the int8 pointwise convolution (src/nn/qconv.c).
+/* test_qconv.c: the int8 convolution (src/nn/qconv.c) and its fused depthwise step (dwq.c).
  *   1. the packed scalar GEMM against a naive loop on the unpacked weights, and the
  *      AVX512-VNNI kernel against the scalar one, bit-identical int32, for m, k, n in
  *      {1, 7, 13, 127} and the FER model's sizes, at odd addresses and row strides (the
  *      VNNI part is skipped, with the reason printed, on a CPU without AVX512-VNNI);
- *   2. a whole node against the float CONV2D of ops_ref.c on random data (stride 1 and 2,
+ *   2. a whole node against the float CONV2D of ops_ref.c on random data (1x1 kernels and
+ *      larger ones gathered im2col: FER's 3x3 dense conv, 2x3, 1x7; stride 1, 2 and 3,
  *      bias or none, clamps, ReLU-like and signed inputs): the worst |difference| relative to
  *      max |reference| is printed and must stay within QC_TOL; the scalar and the VNNI node
  *      must agree bit for bit; weights with inf/NaN or all-zero channels and inputs that are
@@ -154,11 +155,12 @@ static int ref_conv(const nn_qconv_desc *d, const float *x, const float *w, cons
   /* the bottom/right padding that makes the output size come out (may be negative: the
      last rows are not read) */
   node.attr.padding = NN_PAD_EXPLICIT;
-  node.attr.pad_bottom = (d->ho - 1) * d->stride_h + 1 - d->h;
-  node.attr.pad_right = (d->wo - 1) * d->stride_w + 1 - d->w;
+  int kh = d->kh ? d->kh : 1, kw = d->kw ? d->kw : 1;
+  node.attr.pad_bottom = (d->ho - 1) * d->stride_h + kh - d->h;
+  node.attr.pad_right = (d->wo - 1) * d->stride_w + kw - d->w;
   node.name = "conv";
   nn_tensor tx = {NN_F32, 4, {d->n, d->h, d->w, d->ci}, {0}, (void *)x};
-  nn_tensor tw = {NN_F32, 4, {d->co, 1, 1, d->ci}, {0}, (void *)w};
+  nn_tensor tw = {NN_F32, 4, {d->co, kh, kw, d->ci}, {0}, (void *)w};
   nn_tensor tb = {NN_F32, 1, {d->co}, {4}, (void *)b};
   nn_tensor ty = {NN_F32, 4, {d->n, d->ho, d->wo, d->co}, {0}, y};
   nn_tensor *ts[3] = {&tx, &tw, &ty};
@@ -176,19 +178,20 @@ static int ref_conv(const nn_qconv_desc *d, const float *x, const float *w, cons
 
 static double worst_rel;
 
-/* One random node: float reference, scalar int8, VNNI int8. xlo/xhi: input range. */
-static void node_case(int n, int h, int w, int ci, int co, int s, int bias, float lo, float hi,
-                      float xlo, float xhi) {
-  int ho = (h - 1) / s + 1, wo = (w - 1) / s + 1;
-  nn_qconv_desc d = {n, h, w, ci, co, ho, wo, s, s, lo, hi, 0};
-  size_t nx = (size_t)n * h * w * ci, nw = (size_t)co * ci, ny = (size_t)n * ho * wo * co;
+/* One random node with a kh x kw kernel (VALID): float reference, scalar int8, VNNI int8.
+ * xlo/xhi: input range. */
+static void node_case_k(int n, int h, int w, int ci, int co, int kh, int kw, int s, int bias,
+                        float lo, float hi, float xlo, float xhi) {
+  int ho = (h - kh) / s + 1, wo = (w - kw) / s + 1;
+  nn_qconv_desc d = {n, h, w, ci, co, ho, wo, s, s, lo, hi, 0, kh, kw};
+  size_t nx = (size_t)n * h * w * ci, nw = (size_t)co * kh * kw * ci, ny = (size_t)n * ho * wo * co;
   float *x = malloc(nx * sizeof *x), *wt = malloc(nw * sizeof *wt), *b = malloc(co * sizeof *b);
   float *yr = malloc(ny * sizeof *yr), *ys = malloc(ny * sizeof *ys), *yv = malloc(ny * sizeof *yv);
   nn_qconv *qs = NULL, *qv = NULL;
   emoi_err e = {{0}};
   char label[128];
-  snprintf(label, sizeof label, "%dx%dx%dx%d->%d s%d bias %d clamp [%g,%g] x [%g,%g]", n, h, w, ci,
-           co, s, bias, lo, hi, xlo, xhi);
+  snprintf(label, sizeof label, "%dx%dx%dx%d->%d k%dx%d s%d bias %d clamp [%g,%g] x [%g,%g]", n, h,
+           w, ci, co, kh, kw, s, bias, lo, hi, xlo, xhi);
   if (!x || !wt || !b || !yr || !ys || !yv) {
     CHECK(0, "out of memory");
     goto done;
@@ -231,6 +234,11 @@ done:
   free(yv);
 }
 
+static void node_case(int n, int h, int w, int ci, int co, int s, int bias, float lo, float hi,
+                      float xlo, float xhi) {
+  node_case_k(n, h, w, ci, co, 1, 1, s, bias, lo, hi, xlo, xhi);
+}
+
 static void test_node(void) {
   node_case(1, 29, 29, 64, 128, 1, 1, 0, INFINITY, 0, 3);          /* FER after ReLU */
   node_case(1, 29, 29, 64, 128, 2, 1, -INFINITY, INFINITY, -2, 1); /* FER shortcut */
@@ -240,13 +248,18 @@ static void test_node(void) {
   node_case(1, 1, 1, 127, 1, 1, 1, -0.5f, 0.5f, -3, -1); /* negative only: zero point 255 */
   node_case(1, 8, 9, 1, 127, 3, 1, -INFINITY, INFINITY, 0, 1);
   node_case(1, 127, 1, 17, 33, 1, 0, 0, INFINITY, -1, 1);
+  node_case_k(1, 31, 31, 32, 64, 3, 3, 1, 1, 0, INFINITY, 0, 2); /* FER's 3x3 dense conv */
+  node_case_k(1, 7, 9, 13, 7, 3, 3, 1, 0, -INFINITY, INFINITY, -1, 3);
+  node_case_k(2, 9, 8, 5, 17, 2, 3, 2, 1, 0, 6, -1, 1);
+  node_case_k(1, 3, 3, 1, 1, 3, 3, 1, 1, -INFINITY, INFINITY, -1, 1);
+  node_case_k(1, 5, 13, 127, 13, 1, 7, 3, 1, -INFINITY, INFINITY, -2, 1);
   printf("  node: worst |int8 - float| / max|float| %.4g (bound %g)\n", worst_rel, QC_TOL);
 }
 
 /* Weights with inf/NaN and an all-zero channel, inputs all zero or with NaN. */
 static void test_edges(void) {
   enum { CI = 20, CO = 18, H = 3 };
-  nn_qconv_desc d = {1, H, H, CI, CO, H, H, 1, 1, -INFINITY, INFINITY, 0};
+  nn_qconv_desc d = {1, H, H, CI, CO, H, H, 1, 1, -INFINITY, INFINITY, 0, 1, 1};
   float w[CO * CI], b[CO], x[H * H * CI], y[H * H * CO];
   for (int i = 0; i < CO * CI; i++) w[i] = th_randf(&rng, -1, 1);
   for (int i = 0; i < CO; i++) b[i] = (float)i;

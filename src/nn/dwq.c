@@ -194,7 +194,8 @@ int nn_dwq_nodes_eligible(const nn_graph *g, int kd, int kc) {
       nd->in[1] < 0)
     return 0;
   if (!nn_qconv_node_eligible(g, kc) || nc->in[0] != nd->out[0] || nc->attr.stride_h != 1 ||
-      nc->attr.stride_w != 1)
+      nc->attr.stride_w != 1 || g->values[nc->in[1]].shape[1] != 1 ||
+      g->values[nc->in[1]].shape[2] != 1)
     return 0;
   const nn_attr *at = &nd->attr;
   if (at->stride_h != 1 || at->stride_w != 1 || at->dilation_h != 1 || at->dilation_w != 1 ||

@@ -191,7 +191,8 @@ int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_p
 /* What a plan may do beyond the exact float path; nn_plan_create is nn_plan_create_ex with
  * every field 0 (or opt NULL). */
 typedef struct nn_plan_options {
-  int int8; /* 1: run 1x1 CONV2D nodes of at least 1M multiply-adds in dynamic-quantised int8
+  int int8; /* 1: run CONV2D nodes of at least 1M multiply-adds (1x1, or larger without
+               padding) in dynamic-quantised int8
                (nn/qconv.c), each fused with the 3x3 depthwise convolution it reads where
                there is one (nn/dwq.c; not with EMO_NO_DWQ=1): XNNPACK backend only, on CPUs
                with AVX512-VNNI, and not when the environment has EMO_NO_INT8=1 (A/B timing). The
@@ -223,7 +224,7 @@ typedef struct nn_plan_stats {
   int xnn_unavailable; /* 1 when xnn_initialize failed (everything on reference) */
   int n_nodes_winograd; /* 3x3 convolutions on the Winograd path (nn/winograd.c), each a
                            step of its own */
-  int n_nodes_qconv;    /* 1x1 convolutions in int8 (nn/qconv.c, nn_plan_options.int8),
+  int n_nodes_qconv;    /* convolutions in int8 (nn/qconv.c, nn_plan_options.int8),
                            each a step of its own (or fused, below) */
   int n_nodes_dwq;      /* 3x3 depthwise convolutions run inside the int8 step of the 1x1
                            convolution that reads them (nn/dwq.c); n_nodes = xnn + ref +

@@ -9,12 +9,12 @@
  * nn_winograd_node_eligible accepts runs as a step of its own on the Winograd path
  * (winograd.c) between the runs, in single-threaded plans, unless EMO_NO_WINOGRAD=1 (A/B
  * timing) or the plan is NN_BACKEND_REFERENCE. Likewise, when the plan was asked for int8
- * (nn_plan_options), a 1x1 CONV2D of at least PLAN_QCONV_MIN_MACS multiply-adds that
- * nn_qconv_node_eligible accepts runs as a step of its own in int8 (qconv.c) on a CPU with
- * AVX512-VNNI, unless EMO_NO_INT8=1; it runs on the calling thread. When such a node reads
- * the output of a 3x3 depthwise convolution that nothing else reads and nn_dwq_nodes_eligible
- * accepts the pair, the two run as one fused step (dwq.c) at the 1x1 node's place, unless
- * EMO_NO_DWQ=1 (A/B timing): the depthwise node then has no step of its own. Running
+ * (nn_plan_options), a CONV2D of at least PLAN_QCONV_MIN_MACS multiply-adds that
+ * nn_qconv_node_eligible accepts (1x1, or larger without padding) runs as a step of its own in int8
+ * (qconv.c) on a CPU with AVX512-VNNI, unless EMO_NO_INT8=1; it runs on the calling thread. When
+ * such a node reads the output of a 3x3 depthwise convolution that nothing else reads and
+ * nn_dwq_nodes_eligible accepts the pair, the two run as one fused step (dwq.c) at the 1x1 node's
+ * place, unless EMO_NO_DWQ=1 (A/B timing): the depthwise node then has no step of its own. Running
  * allocates nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
@@ -191,13 +191,14 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
   return 0;
 }
 
-/* 1 when node k should run in int8: a 1x1 CONV2D qconv takes with at least
- * PLAN_QCONV_MIN_MACS multiply-adds. */
+/* 1 when node k should run in int8: a CONV2D qconv takes (1x1, or larger without padding) with
+ * at least PLAN_QCONV_MIN_MACS multiply-adds. */
 static int qconv_worth_it(const nn_graph *g, int k) {
   if (!nn_qconv_node_eligible(g, k)) return 0;
   const nn_node *n = &g->nodes[k];
+  const nn_value *w = &g->values[n->in[1]];
   double macs = (double)nn_value_numel(&g->values[n->out[0]]) *
-                (double)g->values[n->in[0]].shape[3];
+                (double)(w->shape[1] * w->shape[2] * w->shape[3]);
   return macs >= PLAN_QCONV_MIN_MACS;
 }
 

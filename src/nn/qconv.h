@@ -1,4 +1,6 @@
-/* qconv.h: dynamic-quantised int8 execution of one pointwise (1x1) CONV2D node. Weights are
+/* qconv.h: dynamic-quantised int8 execution of one CONV2D node without padding, pointwise (1x1)
+ * or larger (the FER network's 3x3 dense conv: each output pixel's window is gathered, im2col,
+ * from the input quantised once). Weights are
  * quantised once, per output channel, symmetric s8 (scale = max|w| / 127); at every run the
  * input is quantised per tensor to u8 with a zero point taken from its min/max (so ReLU
  * outputs and signed depthwise outputs both use the whole range), multiplied in int32 and
@@ -16,14 +18,16 @@
 
 #include "nn/nn.h"
 
-/* One 1x1 convolution: x (n,h,w,ci) -> y (n,ho,wo,co), output pixel (oy,ox) reads input pixel
- * (oy*stride_h, ox*stride_w) (no padding), then clamps to [act_min, act_max]. */
+/* One convolution: x (n,h,w,ci) -> y (n,ho,wo,co), output pixel (oy,ox) reads the kh x kw
+ * input pixels from (oy*stride_h, ox*stride_w) (no padding, dilation 1), then clamps to
+ * [act_min, act_max]. */
 typedef struct nn_qconv_desc {
   int n, h, w, ci;
   int co, ho, wo;
   int stride_h, stride_w;
   float act_min, act_max;
   int force_scalar; /* 1: the scalar reference GEMM even where VNNI exists (tests) */
+  int kh, kw;       /* kernel; 0 means 1 */
 } nn_qconv_desc;
 
 typedef struct nn_qconv nn_qconv;
@@ -32,12 +36,13 @@ typedef struct nn_qconv nn_qconv;
 int nn_qconv_cpu_has_vnni(void);
 
 /* 1 when node k of the finalized graph g is a CONV2D this path can take: float32, constant
- * (co,1,1,ci) weights that are all finite, constant or absent bias, no padding on the top or
- * left, every output pixel inside the input, ci <= 65536 (int32 sums cannot overflow).
+ * (co,kh,kw,ci) weights that are all finite, constant or absent bias, no padding on the top or
+ * left, every output pixel's window inside the input, dilation 1 for kernels larger than 1x1,
+ * kh * kw * ci <= 65536 (int32 sums cannot overflow).
  * Whether it is worth it (size, CPU) is the caller's choice. */
 int nn_qconv_node_eligible(const nn_graph *g, int k);
 
-/* Quantises and packs the weights (co,1,1,ci) (read only during the call; a non-finite weight
+/* Quantises and packs the weights (co,kh,kw,ci) (read only during the call; a non-finite weight
  * becomes 0 or +-127, an all-zero channel gets scale 0 and outputs its bias) and the bias (co)
  * or NULL; allocates all scratch, so running allocates nothing. */
 int nn_qconv_create(const nn_qconv_desc *d, const float *weights, const float *bias, nn_qconv **out,
@@ -51,7 +56,8 @@ int nn_qconv_create_node(const nn_graph *g, int k, int force_scalar, nn_qconv **
 int nn_qconv_run(nn_qconv *q, const float *x, float *y, emoi_err *err);
 
 /* nn_qconv_run with the range of the input already known (nn_dwq computes it while it
- * writes x): lo = min(0, min x), hi = max(0, max x) over the values the GEMM reads, and nan = 1
+ * writes x): lo = min(0, min x), hi = max(0, max x) over the values the GEMM reads (for a kernel
+ * larger than 1x1, over the whole input), and nan = 1
  * when one of them is NaN or infinite (every output is then NaN). */
 int nn_qconv_run_range(nn_qconv *q, const float *x, float lo, float hi, int nan, float *y,
                        emoi_err *err);
