@@ -2,8 +2,9 @@
 # video.sh BUILD_DIR [VIDEO]: the video benchmark of issue 3, all in one run on the same file:
 #   - ffmpeg decode-only throughput (the ceiling), 2 threads,
 #   - emo video with default settings (tracking, expression on every face of every frame,
-#     JSON Lines written to a file), and with --detect-every 1 (detector on every frame),
-#     each with its peak resident memory,
+#     JSON Lines written to a file), with --detect-every 1 (detector on every frame), and
+#     with --float-expression (what the int8 expression networks save), each with its peak
+#     resident memory,
 #   - the human library (TF.js WASM in Node) on the same stream, per-frame latency, when the
 #     peer is installed (bench/run.sh installs it into /tmp/peers-build/npm).
 # Default video: ../shared/peers/media/test_720p30.mp4 (30 s, 1280x720, 30 fps, 3-4 faces).
@@ -37,6 +38,7 @@ echo "video: $video ($frames frames, $dur s); load average: $(cut -d' ' -f1-3 /p
 time_cmd "ffmpeg decode only" ffmpeg -v error -threads 2 -i "$video" -an -f null -
 time_cmd "emo default (tracking)" "$build/emo" video -q -o "$out/a.jsonl" "$video"
 time_cmd "emo --detect-every 1" "$build/emo" video -q --detect-every 1 -o "$out/b.jsonl" "$video"
+time_cmd "emo --float-expression" "$build/emo" video -q --float-expression -o "$out/c.jsonl" "$video"
 d=$(cat "$out/ffmpeg decode only.median"); a=$(cat "$out/emo default (tracking).median")
 b=$(cat "$out/emo --detect-every 1.median")
 awk -v d="$d" -v a="$a" -v b="$b" 'BEGIN {printf "emo default = %.0f%% of decode-only throughput (target >= 50%%); --detect-every 1 = %.0f%% (target >= 35%%)\n", 100*d/a, 100*d/b}'
