@@ -15,6 +15,37 @@
 #define YIN_THRESHOLD 0.15f
 #define MAX_FRAMES (PROSODY_MAX_SECONDS * SR / HOP)
 
+/* Compiled per ISA and picked at load time (gcc/clang ifunc; baseline only elsewhere and under
+ * the sanitizers). */
+#if defined(__x86_64__) && defined(__ELF__) && !defined(__SANITIZE_ADDRESS__) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define YIN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#endif
+#ifndef YIN_CLONES
+#define YIN_CLONES
+#endif
+
+/* sum over j < w of (x[j] - y[j])^2 in double, in 8 interleaved partial sums so it vectorises
+ * (the order differs from a plain loop by rounding in the last bits of a double). */
+YIN_CLONES static double sq_diff(const float *x, const float *y, int w) {
+  double acc[8] = {0};
+  int j = 0;
+  for (; j + 8 <= w; j += 8)
+    for (int k = 0; k < 8; k++) {
+      const float e = x[j + k] - y[j + k];
+      acc[k] += (double)e * e;
+    }
+  double s = 0.0;
+  for (; j < w; j++) {
+    const float e = x[j] - y[j];
+    s += (double)e * e;
+  }
+  for (int k = 0; k < 8; k++) s += acc[k];
+  return s;
+}
+
 float prosody_yin(const float *x, int n, float f0_min, float f0_max, float threshold) {
   int tau_min = (int)(SR / f0_max), tau_max = (int)(SR / f0_min);
   int w = n - tau_max;
@@ -25,16 +56,13 @@ float prosody_yin(const float *x, int n, float f0_min, float f0_max, float thres
   double running = 0.0;
   int best = -1;
   float prev = 1.0f;
-  for (int tau = 1; tau <= tau_max; tau++) {
-    double s = 0.0;
-    for (int j = 0; j < w; j++) {
-      float e = x[j] - x[j + tau];
-      s += (double)e * e;
-    }
+  /* stops once the period is found: d(best + 1) is the last value the interpolation needs */
+  for (int tau = 1; tau <= tau_max && best < 0; tau++) {
+    const double s = sq_diff(x, x + tau, w);
     running += s;
     /* cumulative mean normalised difference d'(tau) */
     d[tau] = running > 0.0 ? (float)(s * tau / running) : 1.0f;
-    if (tau > tau_min && best < 0 && prev < threshold && d[tau] > prev) best = tau - 1;
+    if (tau > tau_min && prev < threshold && d[tau] > prev) best = tau - 1;
     prev = d[tau];
   }
   if (best < 0) return 0.0f;
