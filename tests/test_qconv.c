@@ -141,6 +141,22 @@ static void test_gemm(void) {
 /* ---- 2. the node --------------------------------------------------------------------- */
 
 /* Float reference of the conv (ops_ref.c) into y. */
+/* Runs node on ops_ref with x, w, optional b and y (rank-4 x, w, y get dense strides). */
+static int run_ref(const nn_node *node, nn_tensor *tx, nn_tensor *tw, nn_tensor *tb,
+                   nn_tensor *ty) {
+  nn_tensor *ts[3] = {tx, tw, ty};
+  for (int t = 0; t < 3; t++) {
+    int64_t s = 4;
+    for (int k = 3; k >= 0; k--) ts[t]->stride[k] = s, s *= ts[t]->shape[k];
+  }
+  const nn_tensor *ins[3] = {tx, tw, tb};
+  nn_tensor *outs[1] = {ty};
+  emoi_err e = {{0}};
+  int st = nn_ref_run_node(node, ins, outs, &e);
+  CHECK(st == 0, "reference %s: %s", node->name, e.msg);
+  return st;
+}
+
 static int ref_conv(const nn_qconv_desc *d, const float *x, const float *w, const float *b,
                     float *y) {
   nn_node node = {0};
@@ -163,17 +179,7 @@ static int ref_conv(const nn_qconv_desc *d, const float *x, const float *w, cons
   nn_tensor tw = {NN_F32, 4, {d->co, kh, kw, d->ci}, {0}, (void *)w};
   nn_tensor tb = {NN_F32, 1, {d->co}, {4}, (void *)b};
   nn_tensor ty = {NN_F32, 4, {d->n, d->ho, d->wo, d->co}, {0}, y};
-  nn_tensor *ts[3] = {&tx, &tw, &ty};
-  for (int t = 0; t < 3; t++) {
-    int64_t s = 4;
-    for (int k = 3; k >= 0; k--) ts[t]->stride[k] = s, s *= ts[t]->shape[k];
-  }
-  const nn_tensor *ins[3] = {&tx, &tw, b ? &tb : NULL};
-  nn_tensor *outs[1] = {&ty};
-  emoi_err e = {{0}};
-  int st = nn_ref_run_node(&node, ins, outs, &e);
-  CHECK(st == 0, "reference conv: %s", e.msg);
-  return st;
+  return run_ref(&node, &tx, &tw, b ? &tb : NULL, &ty);
 }
 
 static double worst_rel;
@@ -561,17 +567,7 @@ static int ref_dw(const nn_dw3_desc *d, const float *x, const float *w, const fl
   nn_tensor tw = {NN_F32, 4, {1, 3, 3, d->c}, {0}, (void *)w};
   nn_tensor tb = {NN_F32, 1, {d->c}, {4}, (void *)b};
   nn_tensor ty = {NN_F32, 4, {d->n, d->h, d->w, d->c}, {0}, y};
-  nn_tensor *ts[3] = {&tx, &tw, &ty};
-  for (int t = 0; t < 3; t++) {
-    int64_t s = 4;
-    for (int k = 3; k >= 0; k--) ts[t]->stride[k] = s, s *= ts[t]->shape[k];
-  }
-  const nn_tensor *ins[3] = {&tx, &tw, b ? &tb : NULL};
-  nn_tensor *outs[1] = {&ty};
-  emoi_err e = {{0}};
-  int st = nn_ref_run_node(&node, ins, outs, &e);
-  CHECK(st == 0, "reference depthwise: %s", e.msg);
-  return st;
+  return run_ref(&node, &tx, &tw, b ? &tb : NULL, &ty);
 }
 
 static double dw_worst_ref;
