@@ -180,7 +180,7 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
   for (int v = 0; v < V_COUNT; v++) {
     if ((v == V_INT8 && !expr) || (v == V_REF && !o->reference)) continue;
     nn_backend backend = v == V_REF ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
-    nn_plan_options popt = {v == V_INT8};
+    nn_plan_options popt = {.int8 = v == V_INT8};
     for (int ti = 0; ti < o->n_threads; ti++) {
       int threads = o->threads[ti];
       /* the reference kernels are single-threaded: time them once */
@@ -340,7 +340,7 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
       if (!m) continue;
       nn_plan *plan = NULL;
       emoi_err err = {{0}};
-      nn_plan_options popt = {k >= 2}; /* int8, as the pipeline runs them */
+      nn_plan_options popt = {.int8 = k >= 2}; /* int8, as the pipeline runs them */
       if (nn_plan_create_ex(m->graphs[net], NN_BACKEND_XNNPACK, pools[ti], &popt, &plan, &err) !=
           EMO_OK)
         continue;

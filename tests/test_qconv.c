@@ -346,7 +346,7 @@ static void plan_case(int h, int ci, int co, int want_q, const char *label) {
   CHECK(g != NULL, "%s: graph: %s", label, e.msg);
   if (!g) return;
   nn_plan *pr = NULL, *pf = NULL, *pq = NULL;
-  nn_plan_options on = {1};
+  nn_plan_options on = {.int8 = 1};
   int st = nn_plan_create(g, NN_BACKEND_REFERENCE, NULL, &pr, &e);
   if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, NULL, &pf, &e);
   if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e);
@@ -434,7 +434,7 @@ typedef struct agree {
 static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, agree *ag) {
   emoi_err e = {{0}};
   nn_plan *pf = NULL, *pq = NULL;
-  nn_plan_options on = {1};
+  nn_plan_options on = {.int8 = 1};
   if (nn_plan_create(g, NN_BACKEND_XNNPACK, NULL, &pf, &e) ||
       nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e)) {
     CHECK(0, "plan: %s", e.msg);
@@ -718,7 +718,7 @@ static void dwq_case(int h, int c, int co, int second_reader, int want_dwq, cons
   nn_plan *pr = NULL, *pq = NULL, *pu = NULL;
   nn_dwq *fs = NULL, *fv = NULL;
   float *ys = NULL, *yv = NULL;
-  nn_plan_options on = {1};
+  nn_plan_options on = {.int8 = 1};
   int st = nn_plan_create(g, NN_BACKEND_REFERENCE, NULL, &pr, &e);
   if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e);
   setenv("EMO_NO_DWQ", "1", 1);

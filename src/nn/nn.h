@@ -199,6 +199,8 @@ typedef struct nn_plan_options {
                outputs then differ from float by quantisation noise (about 1% of a layer's range);
                for networks whose callers accept that (the expression classifiers), never for parity
                tests. */
+  int64_t int8_min_macs; /* the "1M" above: 0 = 2^20; 1 puts every eligible convolution in
+                            int8 (the graph fuzzer's setting) */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,

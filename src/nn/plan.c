@@ -192,14 +192,14 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
 }
 
 /* 1 when node k should run in int8: a CONV2D qconv takes (1x1, or larger without padding) with
- * at least PLAN_QCONV_MIN_MACS multiply-adds. */
-static int qconv_worth_it(const nn_graph *g, int k) {
+ * at least min_macs multiply-adds. */
+static int qconv_worth_it(const nn_graph *g, int k, double min_macs) {
   if (!nn_qconv_node_eligible(g, k)) return 0;
   const nn_node *n = &g->nodes[k];
   const nn_value *w = &g->values[n->in[1]];
   double macs = (double)nn_value_numel(&g->values[n->out[0]]) *
                 (double)(w->shape[1] * w->shape[2] * w->shape[3]);
-  return macs >= PLAN_QCONV_MIN_MACS;
+  return macs >= min_macs;
 }
 
 /* The node that computes the input of node k when it is a depthwise convolution that can run
@@ -288,8 +288,10 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
       const char *no_i8 = getenv("EMO_NO_INT8");
       int use_i8 =
           opt && opt->int8 && (!no_i8 || strcmp(no_i8, "1")) && nn_qconv_cpu_has_vnni();
+      const double min_macs =
+          opt && opt->int8_min_macs > 0 ? (double)opt->int8_min_macs : PLAN_QCONV_MIN_MACS;
       for (int k = 0; k < nn; k++) {
-        if (use_i8 && qconv_worth_it(g, k))
+        if (use_i8 && qconv_worth_it(g, k, min_macs))
           supported[k] = PLAN_QCONV;
         else if (use_wg && nn_winograd_node_eligible(g, k))
           supported[k] = PLAN_WINOGRAD;

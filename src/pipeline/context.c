@@ -59,7 +59,7 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
   /* the expression networks in int8 (their big 1x1 convolutions, where the CPU has
      AVX512-VNNI) unless float_expression: a class distribution tolerates the quantisation
      noise; detector boxes and identity embeddings stay float32 */
-  nn_plan_options expr_opt = {!c->params.float_expression};
+  nn_plan_options expr_opt = {.int8 = !c->params.float_expression};
   for (int i = 0; i < EMOI_NET_COUNT; i++) {
     if (!model->graphs[i]) continue;
     int expr = i == EMOI_NET_FER || i == EMOI_NET_FACEAPI;
