@@ -398,61 +398,48 @@ static void view(const nn_plan *p, int v, nn_tensor *t) {
   t->data = val->is_const ? (void *)(p->g->blob + val->const_offset) : (void *)p->buf[v];
 }
 
+/* Runs the reference kernels on nodes [begin, end). */
+static int run_ref(nn_plan *p, int begin, int end, emoi_err *err) {
+  for (int k = begin; k < end; k++) {
+    const nn_node *n = &p->g->nodes[k];
+    nn_tensor tin[NN_MAX_NODE_IO], tout[NN_MAX_NODE_IO];
+    const nn_tensor *ins[NN_MAX_NODE_IO] = {0};
+    nn_tensor *outs[NN_MAX_NODE_IO] = {0};
+    for (int j = 0; j < n->n_in; j++)
+      if (n->in[j] >= 0) {
+        view(p, n->in[j], &tin[j]);
+        ins[j] = &tin[j];
+      }
+    for (int j = 0; j < n->n_out; j++) {
+      view(p, n->out[j], &tout[j]);
+      outs[j] = &tout[j];
+    }
+    int st = nn_ref_run_node(n, ins, outs, err);
+    if (st) return st;
+  }
+  return EMO_OK;
+}
+
 int nn_plan_run(nn_plan *p, emoi_err *err) {
   if (!p) return emoi_fail(err, EMO_EINVAL, "nn_plan_run: plan is NULL");
   const nn_graph *g = p->g;
   for (int i = 0; i < p->n_segs; i++) {
     const plan_seg *s = &p->segs[i];
+    const nn_node *n = &g->nodes[s->begin]; /* the node of a one-node step */
     int st;
-    if (s->xnn) {
-      if ((st = nn_xnn_run_invoke(s->xnn, err))) {
-        emoi_err_prefix(err, g->source);
-        return st;
-      }
-      continue;
-    }
-    if (s->wg) {
-      const nn_node *n = &g->nodes[s->begin];
-      if ((st = nn_winograd_run(s->wg, p->buf[n->in[0]], p->buf[n->out[0]], err))) {
-        emoi_err_prefix(err, g->source);
-        return st;
-      }
-      continue;
-    }
-    if (s->dq) {
-      const nn_node *n = &g->nodes[s->begin], *nd = &g->nodes[s->dw_node];
-      if ((st = nn_dwq_run(s->dq, p->buf[nd->in[0]], p->buf[n->out[0]], err))) {
-        emoi_err_prefix(err, g->source);
-        return st;
-      }
-      continue;
-    }
-    if (s->qc) {
-      const nn_node *n = &g->nodes[s->begin];
-      if ((st = nn_qconv_run(s->qc, p->buf[n->in[0]], p->buf[n->out[0]], err))) {
-        emoi_err_prefix(err, g->source);
-        return st;
-      }
-      continue;
-    }
-    for (int k = s->begin; k < s->end; k++) {
-      const nn_node *n = &g->nodes[k];
-      nn_tensor tin[NN_MAX_NODE_IO], tout[NN_MAX_NODE_IO];
-      const nn_tensor *ins[NN_MAX_NODE_IO] = {0};
-      nn_tensor *outs[NN_MAX_NODE_IO] = {0};
-      for (int j = 0; j < n->n_in; j++)
-        if (n->in[j] >= 0) {
-          view(p, n->in[j], &tin[j]);
-          ins[j] = &tin[j];
-        }
-      for (int j = 0; j < n->n_out; j++) {
-        view(p, n->out[j], &tout[j]);
-        outs[j] = &tout[j];
-      }
-      if ((st = nn_ref_run_node(n, ins, outs, err))) {
-        emoi_err_prefix(err, g->source);
-        return st;
-      }
+    if (s->xnn)
+      st = nn_xnn_run_invoke(s->xnn, err);
+    else if (s->wg)
+      st = nn_winograd_run(s->wg, p->buf[n->in[0]], p->buf[n->out[0]], err);
+    else if (s->dq) /* the depthwise node's input in, the pointwise node's output out */
+      st = nn_dwq_run(s->dq, p->buf[g->nodes[s->dw_node].in[0]], p->buf[n->out[0]], err);
+    else if (s->qc)
+      st = nn_qconv_run(s->qc, p->buf[n->in[0]], p->buf[n->out[0]], err);
+    else
+      st = run_ref(p, s->begin, s->end, err);
+    if (st) {
+      emoi_err_prefix(err, g->source);
+      return st;
     }
   }
   return EMO_OK;
