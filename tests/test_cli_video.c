@@ -127,7 +127,8 @@ int main(void) {
     const char *l = la.line[i];
     if (is_type(l, "segment")) {
       while (k_seg < lc.n && !is_type(lc.line[k_seg], "segment")) k_seg++;
-      CHECK(k_seg < lc.n && strcmp(l, lc.line[k_seg]) == 0, "segment line %d differs from emo audio's", i);
+      CHECK(k_seg < lc.n && strcmp(l, lc.line[k_seg]) == 0,
+            "segment line %d differs from emo audio's", i);
       k_seg++;
       /* frames before it start earlier; the next frame starts at or after it */
       const double start = number_after(l, "start");
