@@ -200,7 +200,9 @@ static void decode_tree(const char *dir) {
           sum += img.data[i];
         }
         CHECK(hi - lo > 100, "%s: value range %d..%d looks flat", path, lo, hi);
-        CHECK(sum / n > 20 && sum / n < 235, "%s: mean %.1f", path, sum / n);
+        /* not blank white; a photo may be nearly black (KDEF has a few under-exposed
+           frames, mean 0.6 with a full value range), so no lower bound on the mean */
+        CHECK(sum / n < 235, "%s: mean %.1f", path, sum / n);
         CHECK(img.orientation == 1, "%s: orientation %d", path, img.orientation);
         /* the bottom rows were decoded, not left grey/black from a failed read */
         const uint8_t *last = img.data + (size_t)(img.height - 1) * img.width * 3;
