@@ -9,11 +9,9 @@
  *   emo version
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -290,43 +288,9 @@ static int cmd_image(int argc, char **argv) {
   return failures ? 1 : 0;
 }
 
-/* The soundtrack's analysis, run on a thread of its own with a context of its own while the
- * frames are analysed (it is a few percent of the video's cost, and fills the cores' idle
- * time). The frames' lines wait in memory until it is done, because speech segments are
- * interleaved with them by time; past HELD_MAX bytes the video waits for it instead. */
-#define HELD_MAX ((size_t)16 << 20)
-
-typedef struct soundtrack {
-  pthread_t th;
-  int running;       /* the thread was started and not yet joined */
-  emo_model *model;  /* the speech models only: the frames' context holds the face models */
-  emo_context *ctx;
-  const char *path;
-  const emo_audio_result *result; /* NULL: no audio stream, or undecodable audio */
-} soundtrack;
-
-static void *soundtrack_main(void *arg) {
-  soundtrack *a = arg;
-  if (emo_analyze_audio(a->ctx, a->path, 0, &a->result) != EMO_OK) a->result = NULL;
-  return NULL;
-}
-
-/* Lines of frames written while the soundtrack is still being analysed. */
-typedef struct held_frame {
-  double t;   /* frame time (segments starting at or before it go first), < 0: end */
-  size_t end; /* its lines are held.buf[previous end, end) */
-} held_frame;
-
-/* State of `emo video` shared with the per-frame callback. */
+/* State of `emo video` shared with the callbacks of emo_analyze_media. */
 typedef struct video_out {
   FILE *out, *csv;
-  const emo_audio_result *speech; /* the soundtrack's segments, emitted in time order */
-  int next_segment;
-  soundtrack *audio;              /* non-NULL while its analysis may still be running */
-  char *held;                     /* (held_len) lines waiting for the soundtrack */
-  size_t held_len, held_cap;
-  held_frame *held_frames;        /* (n_held) */
-  size_t n_held, cap_held;
   int progress; /* stderr is a terminal */
   double started, last_print;
   int write_failed;
@@ -338,93 +302,23 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Writes line s (owned, freed here) and a newline to f, or to the held lines while the
- * soundtrack is being analysed and f is the JSON output. */
+/* Writes line s (owned, freed here) and a newline to f. */
 static void put_line(video_out *vo, FILE *f, char *s) {
-  if (!s) {
-    vo->write_failed = 1;
-    return;
-  }
-  if (vo->audio && f == vo->out) {
-    size_t n = strlen(s);
-    if (vo->held_len + n + 1 > vo->held_cap) {
-      size_t cap = vo->held_cap ? vo->held_cap : 1 << 16;
-      while (cap < vo->held_len + n + 1) cap *= 2;
-      char *b = realloc(vo->held, cap);
-      if (!b) {
-        vo->write_failed = 1;
-        emo_free(s);
-        return;
-      }
-      vo->held = b;
-      vo->held_cap = cap;
-    }
-    memcpy(vo->held + vo->held_len, s, n);
-    vo->held[vo->held_len + n] = '\n';
-    vo->held_len += n + 1;
-  } else if (fputs(s, f) < 0 || fputc('\n', f) < 0) {
-    vo->write_failed = 1;
-  }
+  if (!s || fputs(s, f) < 0 || fputc('\n', f) < 0) vo->write_failed = 1;
   emo_free(s);
 }
 
-/* Writes the speech segments that start before time t (all of them when t < 0). */
-static void flush_segments(video_out *vo, double t) {
-  const emo_audio_result *a = vo->speech;
-  while (a && vo->next_segment < a->segment_count &&
-         (t < 0 || a->segments[vo->next_segment].start <= t))
-    put_line(vo, vo->out, emo_segment_json(&a->segments[vo->next_segment++]));
-}
-
-/* Marks the end of a held frame's lines. */
-static void hold_frame(video_out *vo, double t) {
-  if (vo->n_held == vo->cap_held) {
-    size_t cap = vo->cap_held ? 2 * vo->cap_held : 1024;
-    held_frame *h = realloc(vo->held_frames, cap * sizeof *h);
-    if (!h) {
-      vo->write_failed = 1;
-      return;
-    }
-    vo->held_frames = h;
-    vo->cap_held = cap;
-  }
-  vo->held_frames[vo->n_held].t = t;
-  vo->held_frames[vo->n_held].end = vo->held_len;
-  vo->n_held++;
-}
-
-/* Waits for the soundtrack's analysis, then writes the held frames with the speech segments
- * interleaved by time. */
-static void finish_soundtrack(video_out *vo) {
-  if (!vo->audio) return;
-  if (vo->audio->running) {
-    pthread_join(vo->audio->th, NULL);
-    vo->audio->running = 0;
-  }
-  vo->speech = vo->audio->result;
-  vo->audio = NULL;
-  size_t begin = 0;
-  for (size_t i = 0; i < vo->n_held; i++) {
-    const held_frame *h = &vo->held_frames[i];
-    flush_segments(vo, h->t);
-    if (h->end > begin && fwrite(vo->held + begin, 1, h->end - begin, vo->out) != h->end - begin)
-      vo->write_failed = 1;
-    begin = h->end;
-  }
-  free(vo->held);
-  free(vo->held_frames);
-  vo->held = NULL;
-  vo->held_frames = NULL;
-  vo->held_len = vo->held_cap = vo->n_held = vo->cap_held = 0;
+static int on_segment(const emo_speech_segment *s, void *user) {
+  video_out *vo = user;
+  put_line(vo, vo->out, emo_segment_json(s));
+  fflush(vo->out);
+  return vo->write_failed;
 }
 
 static int on_frame(const emo_frame_result *fr, void *user) {
   video_out *vo = user;
-  if (vo->audio && (fr->frame < 0 || vo->held_len > HELD_MAX)) finish_soundtrack(vo);
-  if (!vo->audio) flush_segments(vo, fr->frame >= 0 ? fr->t : -1.0);
   if (fr->frame >= 0) put_line(vo, vo->out, emo_frame_json(fr));
   for (int i = 0; i < fr->event_count; i++) put_line(vo, vo->out, emo_event_json(&fr->events[i]));
-  if (vo->audio) hold_frame(vo, fr->t);
   if (vo->csv && fr->face_count > 0) {
     char *rows = emo_frame_csv(fr);
     if (!rows || fputs(rows, vo->csv) < 0) vo->write_failed = 1;
@@ -473,44 +367,21 @@ static int cmd_video(int argc, char **argv) {
   }
   vo.progress = isatty(2) && g_verbosity >= EMO_LOG_WARN;
   vo.started = now_seconds();
-  /* The soundtrack's speech joins the timeline, interleaved by time. It is analysed while the
-   * frames are, on a thread, model and context of its own (speech models only, one thread;
-   * the frames' model gets the face models only), and only for regular files: a live source
-   * would never end. No audio stream, or undecodable audio: frames only. */
-  struct stat st;
-  const int voice = p.voice && stat(argv[first], &st) == 0 && S_ISREG(st.st_mode);
-  emo_params pv = p;
-  pv.faces = 0;
-  pv.n_threads = 1;
-  p.voice = 0;
   emo_model *model = NULL;
   emo_context *ctx = NULL;
-  soundtrack audio = {0};
-  audio.path = argv[first];
   int rc = emo_model_load(&p, &model);
   if (rc == EMO_OK) rc = emo_context_create(model, &p, &ctx);
-  if (rc == EMO_OK && voice) rc = emo_model_load(&pv, &audio.model);
-  if (rc == EMO_OK && voice) rc = emo_context_create(audio.model, &pv, &audio.ctx);
-  const emo_video_summary *sum = NULL;
   if (rc == EMO_OK) {
-    if (voice && pthread_create(&audio.th, NULL, soundtrack_main, &audio) == 0) {
-      audio.running = 1;
-      vo.audio = &audio;
-    } else if (voice) { /* no thread to be had: first, as one thread */
-      soundtrack_main(&audio);
-      vo.speech = audio.result;
-    }
-    rc = emo_analyze_video(ctx, argv[first], on_frame, &vo, &sum);
+    /* The soundtrack's speech segments join the timeline (emo.h says in which order). */
+    const emo_media_callbacks cb = {on_frame, on_segment, &vo};
+    const emo_media_summary *sum = NULL;
+    rc = emo_analyze_media(ctx, argv[first], &cb, &sum);
     if (vo.progress) fputc('\n', stderr);
-    finish_soundtrack(&vo); /* when the video stopped before its last callback */
-    flush_segments(&vo, -1.0);
-    if (sum) put_line(&vo, vo.out, emo_summary_json(sum));
+    if (sum) put_line(&vo, vo.out, emo_summary_json(sum->video));
     if (rc != EMO_OK) fprintf(stderr, "emo: %s: %s\n", argv[first], emo_context_last_error(ctx));
   } else {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
   }
-  emo_context_destroy(&audio.ctx);
-  emo_model_destroy(&audio.model);
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   if (vo.csv && fclose(vo.csv) != 0) vo.write_failed = 1;

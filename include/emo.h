@@ -137,7 +137,7 @@ typedef struct emo_params {
                                       about 2x faster, probabilities within ~0.01 on average
                                       (the argmax the same on the test photos). Detection and
                                       face embeddings are always float32 */
-  /* Video (emo_stream_*, emo_analyze_video). */
+  /* Video (emo_stream_*, emo_analyze_media). */
   double analysis_fps;             /* analyse this many frames per second of media time;
                                       0 = every frame (default) */
   int detect_every;                /* run the detector every K analysed frames and track with
@@ -166,7 +166,7 @@ typedef struct emo_params {
                                       Read by emo_model_load only */
   int reid;                        /* 1 = load the face-embedding model so that a person who
                                       leaves and returns gets their id back (default 1) */
-  const char *annotate_path;       /* emo_analyze_video also writes the video with boxes,
+  const char *annotate_path;       /* emo_analyze_media also writes the video with boxes,
                                       ids and labels drawn here (audio copied); NULL = no */
   emo_log_fn log;                  /* default NULL: messages are dropped */
   void *log_user;                  /* passed to log */
@@ -332,6 +332,8 @@ typedef struct emo_video_summary {
   const emo_event *no_face_spans;       /* (no_face_span_count,) */
   int track_count;
   const emo_track_summary *tracks;      /* (track_count,) ordered by id */
+  int interrupted;                      /* 1 when the analysis was stopped before the end of
+                                           the stream (a callback, emo_context_interrupt) */
 } emo_video_summary;
 
 /* Starts (or restarts) a stream on ctx: clears tracks, ids and statistics. */
@@ -349,17 +351,6 @@ int emo_stream_push(emo_context *ctx, const uint8_t *rgb, int width, int height,
  * events this closing produced. */
 int emo_stream_end(emo_context *ctx, const emo_frame_result **last,
                    const emo_video_summary **summary);
-
-/* Called by emo_analyze_video for every analysed frame, in order; return non-zero to stop. */
-typedef int (*emo_frame_fn)(const emo_frame_result *frame, void *user);
-
-/* Decodes a video file, URL or device that FFmpeg can open (decoding runs on its own thread,
- * overlapping analysis), analyses frames at params.analysis_fps, calls on_frame for each, and
- * returns the summary (owned by ctx). After the last frame, on_frame is called once more
- * with frame == -1, no faces, and the events that the end of the stream closed. A stream that breaks mid-way is analysed up to the
- * break, then the error is returned (the summary and the frames delivered stay valid). */
-int emo_analyze_video(emo_context *ctx, const char *url, emo_frame_fn on_frame, void *user,
-                      const emo_video_summary **summary);
 
 /* ---- Speech: voice activity, speakers, speech emotion, prosody ---------------------- */
 
@@ -415,6 +406,9 @@ typedef struct emo_audio_result {
   float emotion[EMO_SPEECH_EMOTION_COUNT];    /* whole file, duration-weighted */
   int dominant;                               /* -1 when there is no speech */
   unsigned labels;                            /* as in emo_speech_segment */
+  int interrupted;                            /* 1 when emo_context_interrupt stopped the
+                                                 analysis: the segments are those described
+                                                 until then */
 } emo_audio_result;
 
 /* Decodes the audio of a file or URL (any format FFmpeg reads, or a video's audio stream),
@@ -435,6 +429,58 @@ char *emo_audio_summary_json(const emo_audio_result *r);
 
 /* RTTM (NIST) lines of the result, one SPEAKER line per segment, file_id as given. */
 char *emo_audio_rttm(const emo_audio_result *r, const char *file_id);
+
+/* ---- Media: a video's frames and its soundtrack on one timeline ------------------- */
+
+/* What emo_analyze_media delivers, on the calling thread, in the order described there.
+ * Each callback may be NULL; a non-zero return from one stops the analysis after the current
+ * frame (the summary is still produced, marked interrupted). */
+typedef struct emo_media_callbacks {
+  /* Every analysed frame in time order, with the track and no-face events it produced; after
+   * the last frame, once more with frame == -1, no faces, and the events that the end of the
+   * stream closed. */
+  int (*on_frame)(const emo_frame_result *frame, void *user);
+  /* Every speech segment of the soundtrack, complete (speaker, emotion, prosody), in time
+   * order. */
+  int (*on_segment)(const emo_speech_segment *segment, void *user);
+  void *user;
+} emo_media_callbacks;
+
+typedef struct emo_media_summary {
+  const emo_video_summary *video; /* the frames' summary */
+  const emo_audio_result *audio;  /* the soundtrack's segments and summaries; NULL when it was
+                                     not analysed (params.voice = 0, no audio stream, a live
+                                     source) or could not be decoded */
+  int interrupted;                /* 1 when a callback or emo_context_interrupt stopped it */
+} emo_media_summary;
+
+/* Analyses a video file, URL or device that FFmpeg can open: its frames (as the stream calls
+ * above do, decoding on a thread of its own) and, for a regular file with an audio stream when
+ * the model has the speech models (params.voice), its soundtrack (as emo_analyze_audio does),
+ * the two at the same time on separate threads. Delivers everything through cb on the calling
+ * thread, in an order a reader can rely on:
+ *   - frames in time order, each as soon as it is analysed;
+ *   - a speech segment [start, end) right after the last frame with t < end, before the first
+ *     frame with t >= end (segments ending after the last frame come after it, before the
+ *     end-of-stream call with frame == -1). So the output is the same on every run, and a
+ *     segment follows the frames it covers at once. The soundtrack is read twice (see
+ *     emo_analyze_audio); segments are known only after its first pass (voice activity and
+ *     speaker features over the whole file), so the first frame waits for that pass, while
+ *     the frames already decoded wait in a 3-frame queue.
+ * Nothing is held beyond the current frame and the segments not yet due.
+ * params.annotate_path also writes the annotated video. On success *summary (may be NULL) is
+ * owned by ctx, valid until the next analysis call. A stream that breaks mid-way is analysed
+ * up to the break, then the error is returned (what was delivered and the summary stay
+ * valid); a soundtrack that cannot be decoded is a warning, not an error. Not thread-safe on
+ * one context (it uses a second, internal context for the soundtrack). */
+int emo_analyze_media(emo_context *ctx, const char *url, const emo_media_callbacks *cb,
+                      const emo_media_summary **summary);
+
+/* Asks the analysis running on ctx (emo_analyze_media) to stop after the current frame, as if a
+ * callback had returned non-zero. Async-signal-safe and callable from any thread: an
+ * application's SIGINT handler may call it. The request is cleared when the next analysis
+ * starts. */
+void emo_context_interrupt(emo_context *ctx);
 
 /* ---- Output ------------------------------------------------------------------------ */
 

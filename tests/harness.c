@@ -64,3 +64,13 @@ float th_randf(unsigned *state, float lo, float hi) {
   *state = *state * 1664525u + 1013904223u;
   return lo + (hi - lo) * (float)((*state >> 8) & 0xFFFFFF) / (float)0xFFFFFF;
 }
+
+int th_analyze_frames(emo_context *ctx, const char *url,
+                      int (*on_frame)(const emo_frame_result *, void *), void *user,
+                      const emo_video_summary **summary) {
+  const emo_media_callbacks cb = {on_frame, NULL, user};
+  const emo_media_summary *ms = NULL;
+  int rc = emo_analyze_media(ctx, url, &cb, &ms);
+  if (summary) *summary = ms ? ms->video : NULL;
+  return rc;
+}

@@ -37,6 +37,15 @@ int th_models_ready(void);
 /* Reads a whole file into a malloc'd buffer; NULL on failure. */
 unsigned char *th_read_file(const char *path, size_t *size);
 
+/* emo_analyze_media for a test that looks at frames only: calls on_frame for every frame and
+ * returns the status; *summary (may be NULL) is the frames' summary. */
+struct emo_context;
+struct emo_frame_result;
+struct emo_video_summary;
+int th_analyze_frames(struct emo_context *ctx, const char *url,
+                      int (*on_frame)(const struct emo_frame_result *, void *), void *user,
+                      const struct emo_video_summary **summary);
+
 /* Deterministic pseudo-random numbers for kernel tests. */
 float th_randf(unsigned *state, float lo, float hi);
 

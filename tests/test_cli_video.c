@@ -1,11 +1,11 @@
 /* test_cli_video.c: `emo video` as a user runs it, on a clip with speech: the soundtrack is
- * analysed on a thread of its own while the frames are, and its speech segments must still
- * land on the timeline exactly where the serial order puts them. The test writes a 4 s clip
+ * analysed on a thread of its own while the frames are (emo_analyze_media), and its speech
+ * segments must land on the timeline exactly where emo.h's order puts them. The test writes a 4 s clip
  * (moving synthetic frames, the audio of a RAVDESS sentence from ../shared/data copied in),
  * then runs the CLI three ways and checks:
  *   - `emo video` holds every segment line of `emo audio` on the same file, identical, in order;
- *   - each segment line comes after the frames before its start and before the first frame at
- *     or after it;
+ *   - each segment line comes right after the frames before its end, before the first frame
+ *     at or after its end;
  *   - without the segment lines, the output equals `emo video --no-voice` line for line.
  * Skips without the shared data, the models or the built CLI. */
 #include <math.h>
@@ -130,16 +130,17 @@ int main(void) {
       CHECK(k_seg < lc.n && strcmp(l, lc.line[k_seg]) == 0,
             "segment line %d differs from emo audio's", i);
       k_seg++;
-      /* frames before it start earlier; the next frame starts at or after it */
-      const double start = number_after(l, "start");
+      /* it follows the frames it covers at once: the frame before it is earlier than its
+         end, the next frame is at or after its end */
+      const double end = number_after(l, "end");
       for (int j = i - 1; j >= 0; j--)
         if (is_type(la.line[j], "frame")) {
-          if (!(number_after(la.line[j], "t") < start)) misplaced++;
+          if (!(number_after(la.line[j], "t") < end)) misplaced++;
           break;
         }
       for (int j = i + 1; j < la.n; j++)
         if (is_type(la.line[j], "frame")) {
-          if (!(number_after(la.line[j], "t") >= start)) misplaced++;
+          if (!(number_after(la.line[j], "t") >= end)) misplaced++;
           break;
         }
     } else {

@@ -53,7 +53,7 @@ static const emo_video_summary *run_video(emo_context *ctx, const char *rel, sta
   memset(s, 0, sizeof *s);
   s->min_faces = 1000;
   const emo_video_summary *sum = NULL;
-  int rc = emo_analyze_video(ctx, th_data(rel), collect, s, &sum);
+  int rc = th_analyze_frames(ctx, th_data(rel), collect, s, &sum);
   CHECK(rc == EMO_OK, "%s: %s (%s)", rel, emo_status_str(rc), emo_context_last_error(ctx));
   printf("%s: %d frames, faces %d..%d, ids %d, no_face spans %d\n", rel, s->frames,
          s->min_faces, s->max_faces, s->n_ids, s->no_face_events);

@@ -99,7 +99,7 @@ static int run(emo_context *ctx, const unsigned char *data, size_t size, size_t 
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/live.ts", s.port);
   memset(t, 0, sizeof *t);
-  *rc = emo_analyze_video(ctx, url, count, t, NULL);
+  *rc = th_analyze_frames(ctx, url, count, t, NULL);
   pthread_join(th, NULL);
   close(s.listen_fd);
   return 0;
@@ -143,7 +143,7 @@ int main(void) {
   /* The file itself, for the frame count the stream must match. */
   tally file;
   memset(&file, 0, sizeof file);
-  CHECK(emo_analyze_video(ctx, th_data("video/single_face.mp4"), count, &file, NULL) == EMO_OK,
+  CHECK(th_analyze_frames(ctx, th_data("video/single_face.mp4"), count, &file, NULL) == EMO_OK,
         "file: %s", emo_context_last_error(ctx));
 
   tally t;

@@ -52,6 +52,7 @@ static int decode_all(emo_context *c, const char *url, emoi_err *err) {
       emoi_fail(err, rc, "%s: out of memory after %.0f s of audio", url, (double)c->pcm_len / SR);
       break;
     }
+    if (atomic_load(&c->interrupt)) break;
     int got = aud_read(r, c->pcm + c->pcm_len, READ_CHUNK, err);
     if (got <= 0) {
       rc = got; /* 0 = end; negative = damaged after the decodable part */
@@ -148,7 +149,7 @@ static int scan(emo_context *c, const char *url, float **probs_out, int64_t *n_w
   int carry = 0; /* samples of an unfinished VAD window at buf[0] */
   if (!buf) rc = emoi_fail(err, EMO_ENOMEM, "out of memory");
   vad_reset(c->vad);
-  while (rc == EMO_OK) {
+  while (rc == EMO_OK && !atomic_load(&c->interrupt)) {
     int got = aud_read(r, buf + carry, READ_CHUNK, err);
     if (got <= 0) {
       rc = got;
@@ -326,10 +327,20 @@ static const float *piece_samples(sample_source *src, int64_t p0, int64_t p1, in
   return src->piece;
 }
 
-/* Emotion and prosody of segs[0..n) (sorted, disjoint), each in pieces of at most PIECE. */
+/* Who hears of each segment as soon as it is described (emo_analyze_media), and how many
+ * were described before an interruption. */
+typedef struct seg_sink {
+  emoi_segment_fn fn; /* may be NULL */
+  void *user;
+  int n_done;
+} seg_sink;
+
+/* Emotion and prosody of segs[0..n) (sorted, disjoint), each in pieces of at most PIECE; stops
+ * early (EMO_OK, sink->n_done < n) when the context is interrupted or sink->fn says stop. */
 static int describe_segments(emo_context *c, sample_source *src, emo_speech_segment *segs, int n,
-                             emoi_err *err) {
+                             seg_sink *sink, emoi_err *err) {
   for (int i = 0; i < n; i++) {
+    if (atomic_load(&c->interrupt)) return EMO_OK;
     emo_speech_segment *s = &segs[i];
     int64_t a = (int64_t)(s->start * SR), b = (int64_t)(s->end * SR);
     if (a < 0) a = 0;
@@ -347,24 +358,29 @@ static int describe_segments(emo_context *c, sample_source *src, emo_speech_segm
       if (rc != EMO_OK) return rc;
     }
     describe_finish(c, &acc, s);
+    sink->n_done = i + 1;
+    if (sink->fn && sink->fn(s, sink->user)) {
+      atomic_store(&c->interrupt, 1);
+      return EMO_OK;
+    }
   }
   return EMO_OK;
 }
 
 /* Pass 2: describes the segments from the held samples, or by decoding the file again. */
 static int describe_all(emo_context *c, const char *url, int two_pass, int64_t n_samples,
-                        emo_speech_segment *segs, int n, emoi_err *err) {
+                        emo_speech_segment *segs, int n, seg_sink *sink, emoi_err *err) {
   sample_source src = {0};
   src.n = n_samples;
   if (!two_pass) {
     src.mem = c->pcm;
-    return describe_segments(c, &src, segs, n, err);
+    return describe_segments(c, &src, segs, n, sink, err);
   }
   int rc = aud_open(url, &src.r, err);
   if (rc != EMO_OK) return rc;
   src.chunk = malloc(READ_CHUNK * sizeof *src.chunk);
   src.piece = malloc(PIECE * sizeof *src.piece);
-  rc = src.chunk && src.piece ? describe_segments(c, &src, segs, n, err)
+  rc = src.chunk && src.piece ? describe_segments(c, &src, segs, n, sink, err)
                               : emoi_fail(err, EMO_ENOMEM, "out of memory");
   aud_close(&src.r);
   free(src.chunk);
@@ -416,10 +432,18 @@ static int summarise(emo_context *c) {
   return EMO_OK;
 }
 
-static int analyze(emo_context *c, const char *url, int whole, const emo_audio_result **out);
+static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
+                   const emo_audio_result **out);
 
 int emo_analyze_audio(emo_context *c, const char *url, int whole, const emo_audio_result **out) {
-  int rc = analyze(c, url, whole, out);
+  if (c) atomic_store(&c->interrupt, 0);
+  return emoi_analyze_audio(c, url, whole, NULL, NULL, out);
+}
+
+int emoi_analyze_audio(emo_context *c, const char *url, int whole, emoi_segment_fn on_segment,
+                       void *user, const emo_audio_result **out) {
+  seg_sink sink = {on_segment, user, 0};
+  int rc = analyze(c, url, whole, &sink, out);
   if (c) { /* the samples are not needed by the result */
     free(c->pcm);
     c->pcm = NULL;
@@ -428,7 +452,8 @@ int emo_analyze_audio(emo_context *c, const char *url, int whole, const emo_audi
   return rc;
 }
 
-static int analyze(emo_context *c, const char *url, int whole, const emo_audio_result **out) {
+static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
+                   const emo_audio_result **out) {
   if (!c || !url || !out) return EMO_EINVAL;
   *out = NULL;
   emoi_err err = {{0}};
@@ -510,13 +535,17 @@ static int analyze(emo_context *c, const char *url, int whole, const emo_audio_r
     s->end = dr.segs[i].end;
     s->speaker = dr.segs[i].speaker + 1;
   }
-  if (rc == EMO_OK && dr.n > 0) rc = describe_all(c, url, two_pass, n_samples, c->segs, dr.n, &err);
-  r->segment_count = rc == EMO_OK ? dr.n : 0;
+  const int stopped = atomic_load(&c->interrupt);
+  if (rc == EMO_OK && dr.n > 0 && !stopped)
+    rc = describe_all(c, url, two_pass, n_samples, c->segs, dr.n, sink, &err);
+  r->interrupted = atomic_load(&c->interrupt);
+  r->segment_count = rc == EMO_OK ? (r->interrupted ? sink->n_done : dr.n) : 0;
   r->segments = c->segs;
   dia_result_free(&dr);
   if (rc == EMO_OK) rc = summarise(c);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-  if (r->segment_count == 0) emoi_log(&c->params, EMO_LOG_WARN, "%s: no speech found", url);
+  if (r->segment_count == 0 && !r->interrupted)
+    emoi_log(&c->params, EMO_LOG_WARN, "%s: no speech found", url);
   *out = r;
   if (decode_rc != EMO_OK) return emoi_ctx_fail(c, decode_rc, &decode_err);
   c->last_error[0] = 0;

@@ -1,5 +1,6 @@
 /* analyze_video.c: the video timeline: emo_stream_begin / push / end (frame in, result out,
- * usable on a live source) and emo_analyze_video (a file, URL or device, built on them).
+ * usable on a live source) and emoi_analyze_video (a file, URL or device, built on them;
+ * emo_analyze_media adds the soundtrack).
  *
  * Per analysed frame:
  *  - the detector runs when the schedule says so (every params.detect_every frames, or
@@ -453,8 +454,8 @@ static void annotate(uint8_t *rgb, int w, int h, int stride, const emo_frame_res
   }
 }
 
-int emo_analyze_video(emo_context *c, const char *url, emo_frame_fn on_frame, void *user,
-                      const emo_video_summary **summary) {
+int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, void *user,
+                       const emo_video_summary **summary) {
   if (!c || !url) return EMO_EINVAL;
   if (summary) *summary = NULL;
   emoi_err err = {{0}};
@@ -501,7 +502,7 @@ int emo_analyze_video(emo_context *c, const char *url, emo_frame_fn on_frame, vo
       rc = vidw_write(wr, canvas, vf.width * 3, vf.t, &err);
       if (rc != EMO_OK) goto fail;
     }
-    if (on_frame && on_frame(fr, user)) stopped = 1;
+    if ((on_frame && on_frame(fr, user)) || atomic_load(&c->interrupt)) stopped = 1;
   }
   if (!stopped && read_rc < 0) rc = read_rc; /* the stream broke: report after the summary */
   else rc = EMO_OK;
@@ -514,6 +515,7 @@ int emo_analyze_video(emo_context *c, const char *url, emo_frame_fn on_frame, vo
       goto done;
     }
     ((emo_frame_result *)last)->media_duration = info.duration;
+    c->stream->summary.interrupted = stopped;
     if (on_frame) on_frame(last, user);
     err = read_err;
   }

@@ -27,7 +27,9 @@ static int default_threads(void) {
   return n > 0 ? (int)(n > 64 ? 64 : n) : 1;
 }
 
-int emo_context_create(emo_model *model, const emo_params *params, emo_context **out) {
+/* speech_only: only the speech scratch (VAD, speech emotion), no face plans or workers. */
+static int create(emo_model *model, const emo_params *params, int speech_only,
+                  emo_context **out) {
   if (!out || !model) return EMO_EINVAL;
   *out = NULL;
   emo_context *c = calloc(1, sizeof *c);
@@ -61,7 +63,7 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
      noise; detector boxes and identity embeddings stay float32 */
   nn_plan_options expr_opt = {.int8 = !c->params.float_expression};
   for (int i = 0; i < EMOI_NET_COUNT; i++) {
-    if (!model->graphs[i]) continue;
+    if (!model->graphs[i] || speech_only) continue;
     int expr = i == EMOI_NET_FER || i == EMOI_NET_FACEAPI;
     rc = nn_plan_create_ex(model->graphs[i], backend, NULL, expr ? &expr_opt : NULL,
                            &c->plans[i], &err);
@@ -75,7 +77,7 @@ int emo_context_create(emo_model *model, const emo_params *params, emo_context *
     rc = nn_plan_create(ser_graph(model->ser), backend, NULL, &c->ser_plan, &err);
     if (rc != EMO_OK) goto fail;
   }
-  if (threads > 1) {
+  if (threads > 1 && !speech_only) {
     c->n_workers = threads < EMOI_MAX_WORKERS ? threads : EMOI_MAX_WORKERS;
     rc = wk_create(c->n_workers, &c->workers);
     if (rc != EMO_OK) {
@@ -99,9 +101,25 @@ fail:
   return rc;
 }
 
+int emo_context_create(emo_model *model, const emo_params *params, emo_context **out) {
+  return create(model, params, 0, out);
+}
+
+int emoi_context_create_speech(emo_model *model, const emo_params *params, emo_context **out) {
+  return create(model, params, 1, out);
+}
+
+void emo_context_interrupt(emo_context *c) {
+  if (!c) return;
+  atomic_store(&c->interrupt, 1);
+  emo_context *st = c->soundtrack; /* set before any analysis that it serves starts */
+  if (st) atomic_store(&st->interrupt, 1);
+}
+
 void emo_context_destroy(emo_context **pc) {
   if (!pc || !*pc) return;
   emo_context *c = *pc;
+  emo_context_destroy(&c->soundtrack);
   emoi_stream_free(&c->stream);
   vad_destroy(&c->vad);
   nn_plan_destroy(&c->ser_plan);

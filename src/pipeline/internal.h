@@ -4,6 +4,8 @@
 #ifndef EMO_PIPELINE_INTERNAL_H
 #define EMO_PIPELINE_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "core/err.h"
 #include "core/workers.h"
 #include "emo.h"
@@ -63,6 +65,10 @@ struct emo_context {
   int segs_cap;
   emo_speaker_summary *speakers;
   emo_audio_result audio;
+  /* media (analyze_media.c) */
+  atomic_int interrupt;     /* set by emo_context_interrupt, cleared when an analysis starts */
+  emo_context *soundtrack;  /* speech-only context for the soundtrack's thread, made lazily */
+  emo_media_summary media;
   char last_error[512];
 };
 
@@ -80,6 +86,21 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
 int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                      const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT],
                      int *dominant, emoi_err *err);
+
+/* Creates a context that holds only the speech scratch (VAD, speech emotion): the soundtrack
+ * context of emo_analyze_media (context.c). */
+int emoi_context_create_speech(emo_model *model, const emo_params *p, emo_context **out);
+
+/* emo_analyze_media's two halves: the frames of url through on_frame (analyze_video.c), and
+ * the soundtrack with each segment through on_segment as soon as it is described
+ * (analyze_audio.c; on_segment may be NULL; whole = 1 is one segment of one speaker). Both
+ * stop when c->interrupt is set. */
+typedef int (*emoi_frame_fn)(const emo_frame_result *f, void *user);
+int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, void *user,
+                       const emo_video_summary **summary);
+typedef int (*emoi_segment_fn)(const emo_speech_segment *s, void *user);
+int emoi_analyze_audio(emo_context *c, const char *url, int whole, emoi_segment_fn on_segment,
+                       void *user, const emo_audio_result **out);
 
 /* Frees the video state (analyze_video.c). */
 void emoi_stream_free(struct emoi_stream **s);

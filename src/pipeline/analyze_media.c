@@ -1,0 +1,236 @@
+/* analyze_media.c: emo_analyze_media: a video's frames and its soundtrack on one timeline.
+ * The frames are analysed on the calling thread (emoi_analyze_video, which decodes on a
+ * thread of its own); the soundtrack on a second thread with a speech-only context
+ * (emoi_analyze_audio, the two-pass reading of emo_analyze_audio), made once per context and
+ * kept. The soundtrack is a few percent of a video's cost and fills the cores' idle time.
+ *
+ * Order: everything reaches the application on the calling thread. A described segment waits
+ * in a queue until the first frame with t >= its end, and is delivered just before it; before
+ * delivering a frame at t the caller waits until the soundtrack has described every segment
+ * that ends at or before t (it has described one ending after t, or it is done). Segments
+ * are disjoint and sorted, so their ends are sorted too and the output does not depend on the
+ * threads' timing. Nothing waits beyond the current frame: the frames are never held, and the
+ * queue holds only segments not yet due (a few bytes each).
+ *
+ * Logging: the soundtrack context's messages are queued and delivered on the calling thread
+ * too (emo_log_fn promises the thread that made the call). Leaves to others: the frames'
+ * analysis (analyze_video.c), the soundtrack's (analyze_audio.c), serialisation (output/). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "pipeline/internal.h"
+
+#define LOG_QUEUE_MAX 64 /* soundtrack messages held for the calling thread; more are dropped */
+
+typedef struct queued_log {
+  emo_log_level level;
+  char *text;
+} queued_log;
+
+/* State shared by the calling thread and the soundtrack's thread (under mu). */
+typedef struct media_run {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  emo_context *c;  /* the caller's context (frames) */
+  emo_context *st; /* the soundtrack's context, or NULL when there is no soundtrack */
+  const char *url;
+  const emo_media_callbacks *cb;
+  /* filled by the soundtrack thread */
+  emo_speech_segment *queue; /* (cap,) described segments not yet delivered: [head, n) */
+  int head, n, cap;
+  double last_end; /* end of the last segment described (-1: none yet) */
+  int done;        /* the soundtrack's analysis returned */
+  int audio_rc;
+  const emo_audio_result *audio;
+  int oom; /* a segment could not be queued */
+  queued_log logs[LOG_QUEUE_MAX];
+  int n_logs, dropped_logs;
+  /* calling thread only */
+  int stopped; /* a callback asked to stop */
+} media_run;
+
+/* The soundtrack context's log callback: queue the message for the calling thread. */
+static void queue_log(emo_log_level level, const char *message, void *user) {
+  media_run *m = user;
+  pthread_mutex_lock(&m->mu);
+  if (m->n_logs < LOG_QUEUE_MAX && (m->logs[m->n_logs].text = strdup(message))) {
+    m->logs[m->n_logs++].level = level;
+  } else {
+    m->dropped_logs++;
+  }
+  pthread_mutex_unlock(&m->mu);
+}
+
+/* Delivers the queued soundtrack messages through the caller's log callback. Called with mu
+ * held; the callback runs with it held too (it must not call back into emo). */
+static void deliver_logs(media_run *m) {
+  const emo_params *p = &m->c->params;
+  for (int i = 0; i < m->n_logs; i++) {
+    if (p->log && m->logs[i].level <= p->log_level)
+      p->log(m->logs[i].level, m->logs[i].text, p->log_user);
+    free(m->logs[i].text);
+  }
+  if (m->dropped_logs)
+    emoi_log(p, EMO_LOG_DEBUG, "%d soundtrack messages dropped", m->dropped_logs);
+  m->n_logs = m->dropped_logs = 0;
+}
+
+/* emoi_segment_fn of the soundtrack thread: queue the segment and wake the caller. */
+static int on_described(const emo_speech_segment *s, void *user) {
+  media_run *m = user;
+  pthread_mutex_lock(&m->mu);
+  if (m->n == m->cap) {
+    if (m->head > 0) { /* reuse the delivered slots */
+      memmove(m->queue, m->queue + m->head, (size_t)(m->n - m->head) * sizeof *m->queue);
+      m->n -= m->head;
+      m->head = 0;
+    }
+    if (m->n == m->cap) {
+      int cap = m->cap ? 2 * m->cap : 64;
+      emo_speech_segment *q = realloc(m->queue, (size_t)cap * sizeof *q);
+      if (!q) {
+        m->oom = 1;
+        pthread_cond_broadcast(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+        return 1; /* stop the soundtrack: its result would lack this segment */
+      }
+      m->queue = q;
+      m->cap = cap;
+    }
+  }
+  m->queue[m->n++] = *s;
+  m->last_end = s->end;
+  pthread_cond_broadcast(&m->cv);
+  pthread_mutex_unlock(&m->mu);
+  return 0;
+}
+
+static void *soundtrack_main(void *arg) {
+  media_run *m = arg;
+  const emo_audio_result *r = NULL;
+  int rc = emoi_analyze_audio(m->st, m->url, 0, on_described, m, &r);
+  pthread_mutex_lock(&m->mu);
+  m->audio_rc = rc;
+  m->audio = r;
+  m->done = 1;
+  pthread_cond_broadcast(&m->cv);
+  pthread_mutex_unlock(&m->mu);
+  return NULL;
+}
+
+/* Delivers, on the calling thread, every segment that ends at or before t (all when t < 0),
+ * first waiting until the soundtrack has described them. Returns non-zero when a callback
+ * asked to stop. */
+static int deliver_segments(media_run *m, double t) {
+  if (!m->st) return 0;
+  int stop = 0;
+  pthread_mutex_lock(&m->mu);
+  for (;;) {
+    deliver_logs(m);
+    while (!stop && m->head < m->n && (t < 0 || m->queue[m->head].end <= t)) {
+      emo_speech_segment s = m->queue[m->head++];
+      if (m->cb->on_segment) {
+        pthread_mutex_unlock(&m->mu); /* the application's callback runs unlocked */
+        stop = m->cb->on_segment(&s, m->cb->user) != 0;
+        pthread_mutex_lock(&m->mu);
+      }
+    }
+    if (stop || m->done || m->oom || (t >= 0 && m->last_end > t)) break;
+    pthread_cond_wait(&m->cv, &m->mu);
+  }
+  pthread_mutex_unlock(&m->mu);
+  return stop;
+}
+
+/* emoi_frame_fn of the frames: the segments due, then the frame. */
+static int on_frame(const emo_frame_result *f, void *user) {
+  media_run *m = user;
+  int stop = deliver_segments(m, f->frame >= 0 ? f->t : -1.0);
+  if (m->cb->on_frame && m->cb->on_frame(f, m->cb->user)) stop = 1;
+  if (stop) {
+    m->stopped = 1;
+    if (m->st) atomic_store(&m->st->interrupt, 1);
+  }
+  return stop;
+}
+
+/* Starts the soundtrack's analysis for url when it is a regular file and the model has the
+ * speech models: a live source would never end, so its speech is not put on the timeline. */
+static int soundtrack_start(media_run *m, pthread_t *th, emoi_err *err) {
+  emo_context *c = m->c;
+  struct stat st;
+  if (!c->model->ser || !c->model->vad_graph || stat(m->url, &st) != 0 || !S_ISREG(st.st_mode))
+    return 0;
+  if (!c->soundtrack) {
+    emo_params p = c->params;
+    p.n_threads = 1; /* the frames' analysis has the other threads */
+    int rc = emoi_context_create_speech(c->model, &p, &c->soundtrack);
+    if (rc != EMO_OK) return emoi_fail(err, rc, "cannot create the soundtrack's context");
+  }
+  m->st = c->soundtrack;
+  m->st->params.log = queue_log;
+  m->st->params.log_user = m;
+  m->st->params.log_level = c->params.log_level;
+  atomic_store(&m->st->interrupt, atomic_load(&c->interrupt));
+  if (pthread_create(th, NULL, soundtrack_main, m) != 0) {
+    m->st = NULL;
+    return emoi_fail(err, EMO_ENOMEM, "cannot start the soundtrack's thread");
+  }
+  return 1;
+}
+
+int emo_analyze_media(emo_context *c, const char *url, const emo_media_callbacks *cb,
+                      const emo_media_summary **summary) {
+  if (summary) *summary = NULL;
+  if (!c || !url) return EMO_EINVAL;
+  static const emo_media_callbacks none = {0};
+  atomic_store(&c->interrupt, 0);
+  emoi_err err = {{0}};
+  media_run m;
+  memset(&m, 0, sizeof m);
+  m.c = c;
+  m.url = url;
+  m.cb = cb ? cb : &none;
+  m.last_end = -1.0;
+  pthread_mutex_init(&m.mu, NULL);
+  pthread_cond_init(&m.cv, NULL);
+  pthread_t th;
+  int running = c->params.voice ? soundtrack_start(&m, &th, &err) : 0;
+  if (running < 0) {
+    pthread_mutex_destroy(&m.mu);
+    pthread_cond_destroy(&m.cv);
+    return emoi_ctx_fail(c, running, &err);
+  }
+  const emo_video_summary *vs = NULL;
+  int rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
+  if (running) {
+    if (rc != EMO_OK && !vs) atomic_store(&m.st->interrupt, 1); /* no frames: stop it */
+    pthread_join(th, NULL);
+    pthread_mutex_lock(&m.mu);
+    deliver_logs(&m);
+    pthread_mutex_unlock(&m.mu);
+    m.st->params.log = NULL;
+    m.st->params.log_user = NULL;
+    if (m.audio_rc != EMO_OK) {
+      const char *why = m.st->last_error[0] ? m.st->last_error : emo_status_str(m.audio_rc);
+      /* a file without sound is ordinary; a soundtrack that fails is worth a warning */
+      emoi_log(&c->params, strstr(why, "no audio stream") ? EMO_LOG_INFO : EMO_LOG_WARN,
+               "soundtrack not analysed: %s", why);
+    }
+    if (m.oom) emoi_log(&c->params, EMO_LOG_WARN, "soundtrack: out of memory for its segments");
+  }
+  free(m.queue);
+  pthread_mutex_destroy(&m.mu);
+  pthread_cond_destroy(&m.cv);
+  emo_media_summary *ms = &c->media;
+  memset(ms, 0, sizeof *ms);
+  ms->video = vs;
+  ms->audio = running && m.audio_rc == EMO_OK && !m.oom ? m.audio : NULL;
+  ms->interrupted = m.stopped || atomic_load(&c->interrupt) || (vs && vs->interrupted);
+  if (summary && vs) *summary = ms;
+  return rc; /* the frames' error, with its message already in the context */
+}
