@@ -50,6 +50,18 @@ static void test_segments_synthetic(void) {
   n = vad_segments(q, 60, 60 * 512, &p, s, 1, &e);
   CHECK(n == 2, "total count %d", n);
   CHECK(vad_segments(NULL, 5, 0, &p, s, 8, &e) < 0, "NULL probs accepted");
+  /* long durations: 135 s of padding (16000 * 135000 overflowed an int: "no speech") pads the
+     one segment to the whole stream; beyond 600000 ms, or negative, is refused */
+  for (int i = 0; i < 40; i++) pr[i] = (i >= 10 && i < 30) ? 0.9f : 0.05f;
+  vad_seg_params big = p;
+  big.speech_pad_ms = 135000;
+  n = vad_segments(pr, 40, 40 * 512, &big, s, 8, &e);
+  CHECK(n == 1 && s[0].start == 0 && s[0].end == 40 * 512, "pad 135000 ms: n %d", n);
+  big.speech_pad_ms = 600001;
+  CHECK(vad_segments(pr, 40, 40 * 512, &big, s, 8, &e) == EMO_EINVAL, "pad 600001 ms accepted");
+  big.speech_pad_ms = 0;
+  big.min_silence_ms = -1;
+  CHECK(vad_segments(pr, 40, 40 * 512, &big, s, 8, &e) == EMO_EINVAL, "negative silence accepted");
 }
 
 static unsigned char *load_model(size_t *size, char *path, size_t n) {

@@ -148,10 +148,15 @@ int vad_segments(const float *probs, int64_t n_windows, int64_t n_samples,
       (max_segs > 0 && !segs))
     return emoi_fail(err, EMO_EINVAL, "vad_segments: invalid arguments");
   vad_seg_params p = pp ? *pp : vad_seg_params_default();
+  if (p.min_speech_ms < 0 || p.min_silence_ms < 0 || p.speech_pad_ms < 0 ||
+      p.min_speech_ms > VAD_MAX_MS || p.min_silence_ms > VAD_MAX_MS ||
+      p.speech_pad_ms > VAD_MAX_MS)
+    return emoi_fail(err, EMO_EINVAL, "VAD durations must be within 0..%d ms", VAD_MAX_MS);
   const int64_t W = VAD_WINDOW;
-  double min_speech = VAD_RATE * p.min_speech_ms / 1000.0;
-  double min_silence = VAD_RATE * p.min_silence_ms / 1000.0;
-  int64_t pad = (int64_t)(VAD_RATE * p.speech_pad_ms / 1000.0);
+  /* ms to samples in double (16000 * 600000 does not fit an int) */
+  double min_speech = (double)VAD_RATE * p.min_speech_ms / 1000.0;
+  double min_silence = (double)VAD_RATE * p.min_silence_ms / 1000.0;
+  int64_t pad = (int64_t)((double)VAD_RATE * p.speech_pad_ms / 1000.0);
   vad_segment *all = NULL;
   int n = 0, cap = 0, st = EMO_OK, triggered = 0;
   int64_t start = 0, temp_end = 0;

@@ -44,6 +44,8 @@ int vad_process(vad_state *v, const float *samples, float *prob, emoi_err *err);
 /* Clears context and state (start of a new stream). */
 void vad_reset(vad_state *v);
 
+#define VAD_MAX_MS 600000 /* longest duration a segmentation parameter may name (10 min) */
+
 /* Segmentation parameters; vad_seg_params_default() gives silero-vad's defaults. */
 typedef struct vad_seg_params {
   float threshold;        /* 0.5: a window at or above starts/continues speech */

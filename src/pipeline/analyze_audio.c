@@ -457,6 +457,11 @@ static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
   if (!c || !url || !out) return EMO_EINVAL;
   *out = NULL;
   emoi_err err = {{0}};
+  if (!(c->params.max_audio_seconds > 0.0 && c->params.max_audio_seconds <= 1e7)) {
+    emoi_fail(&err, EMO_EINVAL, "max_audio_seconds must be in (0, 1e7], not %g",
+              c->params.max_audio_seconds);
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
   if (!c->model->ser || !c->vad) {
     emoi_fail(&err, EMO_EINVAL, "the model was loaded without the speech models (params.voice)");
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
