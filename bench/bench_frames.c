@@ -93,17 +93,22 @@ static run_result time_config(const frames *f, emo_detector det, emo_expression_
                               int threads, int passes, const char *models_dir, double *t) {
   run_result r;
   memset(&r, 0, sizeof r);
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.detector = det;
   p.expression = expr;
-  p.n_threads = threads;
   p.models_dir = models_dir;
   p.log = keep_log;
+  p.voice = p.reid = 0;
+  emo_context_params cp = emo_context_params_default();
+  cp.n_threads = threads;
+  cp.log = keep_log;
+  emo_run_params rp = emo_run_params_default();
+  rp.detector = det;
   emo_model *m = NULL;
   emo_context *c = NULL;
   last_log[0] = 0;
   int rc = emo_model_load(&p, &m);
-  if (rc == EMO_OK) rc = emo_context_create(m, &p, &c);
+  if (rc == EMO_OK) rc = emo_context_create(m, &cp, &c);
   if (rc != EMO_OK) {
     printf("# detector %s expression %s: cannot load (%s): %s\n", det_names[det], expr_names[expr],
            emo_status_str(rc), last_log);
@@ -111,7 +116,7 @@ static run_result time_config(const frames *f, emo_detector det, emo_expression_
   }
   const emo_image_result *res = NULL;
   for (int i = 0; i < f->n; i++)
-    if (emo_analyze_rgb(c, f->rgb[i], f->w, f->h, f->w * 3, &res) != EMO_OK) {
+    if (emo_analyze_rgb(c, &rp, f->rgb[i], f->w, f->h, f->w * 3, &res) != EMO_OK) {
       printf("# detector %s: analysis failed: %s\n", det_names[det], emo_context_last_error(c));
       goto done;
     }
@@ -119,7 +124,7 @@ static run_result time_config(const frames *f, emo_detector det, emo_expression_
   for (int pass = 0; pass < passes; pass++)
     for (int i = 0; i < f->n; i++) {
       double t0 = bu_now_ms();
-      rc = emo_analyze_rgb(c, f->rgb[i], f->w, f->h, f->w * 3, &res);
+      rc = emo_analyze_rgb(c, &rp, f->rgb[i], f->w, f->h, f->w * 3, &res);
       t[k] = bu_now_ms() - t0;
       if (rc != EMO_OK) {
         printf("# detector %s: analysis failed: %s\n", det_names[det], emo_context_last_error(c));

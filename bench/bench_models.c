@@ -14,7 +14,7 @@
  *
  * The expression networks are timed twice, in float and in int8 (nn_plan_options.int8: their
  * 1x1 convolutions on nn/qconv.c, fused with the 3x3 depthwise convolutions before them on
- * nn/dwq.c, as the pipeline runs them unless emo_params.float_expression is set; EMO_NO_INT8=1
+ * nn/dwq.c, as the pipeline runs them unless emo_context_params.float_expression is set; EMO_NO_INT8=1
  * turns int8 off for an A/B run, EMO_NO_DWQ=1 only the fusion).
  *
  * Targets it reports against (never asserts): BlazeFace short-range <= 1 ms and the FER step
@@ -544,7 +544,7 @@ int main(int argc, char **argv) {
   char dir[4096] = "";
   for (int k = 0; k < EMOI_NET_COUNT; k++) {
     if (o.only && strcmp(o.only, nets[k].name)) continue;
-    emo_params p = emo_params_default();
+    emo_model_params p = emo_model_params_default();
     p.models_dir = o.models_dir;
     p.detector = nets[k].detector;
     p.expression = nets[k].expression;

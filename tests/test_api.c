@@ -36,7 +36,7 @@ static void write_file(const char *path, const void *data, size_t n) {
 
 static void expect_status(emo_context *ctx, const char *label, const char *path, int want) {
   const emo_image_result *r = NULL;
-  int rc = emo_analyze_file(ctx, path, &r);
+  int rc = emo_analyze_file(ctx, NULL, path, &r);
   printf("%-28s -> %s: %s\n", label, emo_status_str(rc), emo_context_last_error(ctx));
   CHECK(rc == want, "%s: got %s, want %s", label, emo_status_str(rc), emo_status_str(want));
   if (rc != EMO_OK) {
@@ -73,7 +73,7 @@ static void damage_and_load(const char *cache, const char *file, const char *how
     unlink(path);
   }
   free(d);
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.models_dir = dir;
   p.log = capture_log;
   g_log[0] = 0;
@@ -114,6 +114,48 @@ static void cli_mixed_inputs(const char *good, const char *tmp) {
   free(text);
 }
 
+/* Options out of range, or asking for what the model did not load, are refused with a
+ * message naming the field; nothing is silently changed. */
+static void params_refused(emo_model *model, emo_context *ctx) {
+  const emo_image_result *r = NULL;
+  emo_run_params rp = emo_run_params_default();
+  rp.score_threshold = 1.5f;
+  CHECK(emo_analyze_file(ctx, &rp, "unused.jpg", &r) == EMO_EINVAL &&
+            strstr(emo_context_last_error(ctx), "score_threshold"),
+        "score_threshold 1.5: %s", emo_context_last_error(ctx));
+  rp = emo_run_params_default();
+  rp.vad_pad_ms = 600001;
+  const emo_audio_result *a = NULL;
+  CHECK(emo_analyze_audio(ctx, &rp, "unused.wav", &a) == EMO_EINVAL &&
+            strstr(emo_context_last_error(ctx), "vad_pad_ms"),
+        "vad_pad_ms 600001: %s", emo_context_last_error(ctx));
+  emo_context_params cp = emo_context_params_default();
+  cp.max_faces = 0; /* was silently raised to 1 */
+  emo_context *c2 = NULL;
+  CHECK(emo_context_create(model, &cp, &c2) == EMO_EINVAL && c2 == NULL, "max_faces 0 accepted");
+  /* a model with the short-range detector only cannot run the full-range one */
+  emo_model_params mp = emo_model_params_default();
+  mp.detector = EMO_DETECTOR_SHORT;
+  mp.voice = mp.reid = 0;
+  emo_model *m2 = NULL;
+  CHECK(emo_model_load(&mp, &m2) == EMO_OK && emo_context_create(m2, NULL, &c2) == EMO_OK,
+        "short-range model");
+  const char *good = th_data("faces/misc/single_face.jpg");
+  if (c2 && good) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s", good);
+    rp = emo_run_params_default(); /* AUTO needs both detectors */
+    CHECK(emo_analyze_file(c2, &rp, path, &r) == EMO_EINVAL &&
+              strstr(emo_context_last_error(c2), "full-range detector"),
+          "AUTO on a short-range model: %s", emo_context_last_error(c2));
+    rp.detector = EMO_DETECTOR_SHORT;
+    CHECK(emo_analyze_file(c2, &rp, path, &r) == EMO_OK && r->face_count == 1,
+          "SHORT on a short-range model: %s", emo_context_last_error(c2));
+  }
+  emo_context_destroy(&c2);
+  emo_model_destroy(&m2);
+}
+
 int main(void) {
   /* No models needed: argument checks and the status table. */
   CHECK(strcmp(emo_status_str(EMO_OK), "ok") == 0, "status str");
@@ -124,13 +166,16 @@ int main(void) {
   emo_context_destroy(NULL);
 
   if (!th_models_ready()) th_skip("models are not in the cache: run `emo models fetch`");
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.log = capture_log;
+  emo_context_params cp = emo_context_params_default();
+  cp.log = capture_log;
   emo_model *model = NULL;
   emo_context *ctx = NULL;
   CHECK(emo_model_load(&p, &model) == EMO_OK, "model load");
-  CHECK(emo_context_create(model, &p, &ctx) == EMO_OK, "context");
+  CHECK(emo_context_create(model, &cp, &ctx) == EMO_OK, "context");
   if (!ctx) return th_finish("test_api");
+  params_refused(model, ctx);
 
   char tmp[128];
   snprintf(tmp, sizeof tmp, "/tmp/emo-test-api-%d", (int)getpid());
@@ -150,7 +195,7 @@ int main(void) {
   write_file(path, png_1x1, sizeof png_1x1);
   expect_status(ctx, "1x1 image", path, EMO_OK);
   const emo_image_result *r = NULL;
-  if (emo_analyze_file(ctx, path, &r) == EMO_OK)
+  if (emo_analyze_file(ctx, NULL, path, &r) == EMO_OK)
     CHECK(r->width == 1 && r->height == 1 && r->face_count == 0, "1x1 result");
   snprintf(path, sizeof path, "%s/huge.png", tmp);
   write_file(path, png_huge, sizeof png_huge);
@@ -170,17 +215,13 @@ int main(void) {
         expect_status(ctx, "truncated JPEG", path, EMO_EFORMAT);
       }
       /* The same bytes from memory; and a cap on pixels. */
-      CHECK(emo_analyze_encoded(ctx, jpg, n, &r) == EMO_OK, "encoded");
+      CHECK(emo_analyze_encoded(ctx, NULL, jpg, n, &r) == EMO_OK, "encoded");
       free(jpg);
     }
-    emo_params small = p;
+    emo_run_params small = emo_run_params_default();
     small.max_pixels = 1000;
-    emo_context *c2 = NULL;
-    CHECK(emo_context_create(model, &small, &c2) == EMO_OK, "context 2");
-    if (c2) {
-      expect_status(c2, "over max_pixels", goodp, EMO_ELIMIT);
-      emo_context_destroy(&c2);
-    }
+    CHECK(emo_analyze_file(ctx, &small, goodp, &r) == EMO_ELIMIT, "over max_pixels: %s",
+          emo_context_last_error(ctx));
     snprintf(path, sizeof path, "%s/text.jpg", tmp);
     cli_mixed_inputs(goodp, tmp);
   } else {

@@ -30,7 +30,7 @@ static void check_segment(const emo_speech_segment *s, double duration) {
 static void sample_file(emo_context *ctx) {
   const char *wav = th_data("diarization/sample/sample.wav");
   const emo_audio_result *r = NULL;
-  int rc = emo_analyze_audio(ctx, wav, 0, &r);
+  int rc = emo_analyze_audio(ctx, NULL, wav, &r);
   CHECK(rc == EMO_OK, "sample: %s", emo_context_last_error(ctx));
   if (!r) return;
   double speech = 0;
@@ -88,7 +88,9 @@ static void ravdess_clip(emo_context *ctx) {
   /* Actor 20, angry (05), strong intensity: held out from training (see training/). */
   const char *clip = th_data("ser/ravdess/Actor_20/03-01-05-02-01-01-20.flac");
   const emo_audio_result *r = NULL;
-  int rc = emo_analyze_audio(ctx, clip, 1, &r);
+  emo_run_params whole = emo_run_params_default();
+  whole.audio_whole = 1;
+  int rc = emo_analyze_audio(ctx, &whole, clip, &r);
   CHECK(rc == EMO_OK, "ravdess: %s", emo_context_last_error(ctx));
   if (!r) return;
   CHECK(r->segment_count == 1 && r->speaker_count == 1, "--whole: %d segments %d speakers",
@@ -121,7 +123,7 @@ static void silence_and_junk(emo_context *ctx) {
   for (unsigned i = 0; i < n; i++) fputc(0, f);
   fclose(f);
   const emo_audio_result *r = NULL;
-  int rc = emo_analyze_audio(ctx, path, 0, &r);
+  int rc = emo_analyze_audio(ctx, NULL, path, &r);
   CHECK(rc == EMO_OK && r && r->segment_count == 0 && r->dominant == -1 &&
             fabs(r->duration - 2.0) < 0.01,
         "silence: %s, %d segments", emo_status_str(rc), r ? r->segment_count : -1);
@@ -130,7 +132,7 @@ static void silence_and_junk(emo_context *ctx) {
     fputs("not audio at all\n", f);
     fclose(f);
   }
-  rc = emo_analyze_audio(ctx, path, 0, &r);
+  rc = emo_analyze_audio(ctx, NULL, path, &r);
   CHECK(rc == EMO_EFORMAT && r == NULL, "text file: %s", emo_status_str(rc));
   remove(path);
 }
@@ -150,10 +152,10 @@ static void two_pass_equals_one_pass(emo_context *ctx) {
     snprintf(url, sizeof url, "file:%s", path);
     static emo_speech_segment a[256], b[256];
     const emo_audio_result *r = NULL;
-    int rc = emo_analyze_audio(ctx, path, 0, &r);
+    int rc = emo_analyze_audio(ctx, NULL, path, &r);
     int na = rc == EMO_OK ? copy_segments(r, a, 256) : -1;
     double da = rc == EMO_OK ? r->duration : -1;
-    rc = emo_analyze_audio(ctx, url, 0, &r);
+    rc = emo_analyze_audio(ctx, NULL, url, &r);
     int nb = rc == EMO_OK ? copy_segments(r, b, 256) : -2;
     double db = rc == EMO_OK ? r->duration : -2;
     printf("%s: two passes %d segments, one pass %d\n", files[f], na, nb);
@@ -170,12 +172,13 @@ static void two_pass_equals_one_pass(emo_context *ctx) {
 int main(void) {
   if (!th_data("diarization")) th_skip("../shared/data is absent (set EMO_SHARED_DATA)");
   if (!th_models_ready()) th_skip("models are not in the cache: run `emo models fetch`");
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.faces = 0;
+  p.reid = 0;
   emo_model *model = NULL;
   emo_context *ctx = NULL;
   CHECK(emo_model_load(&p, &model) == EMO_OK, "model load");
-  CHECK(model && emo_context_create(model, &p, &ctx) == EMO_OK, "context");
+  CHECK(model && emo_context_create(model, NULL, &ctx) == EMO_OK, "context");
   if (!ctx) return th_finish("test_audio");
   sample_file(ctx);
   ravdess_clip(ctx);

@@ -187,10 +187,12 @@ int main(void) {
     return th_finish("test_boxes");
   }
 
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.log = quiet_log;
   p.expression = EMO_EXPRESSION_NONE;
-  p.score_threshold = (float)thr->valuedouble;
+  p.voice = p.reid = 0;
+  emo_run_params rp = emo_run_params_default();
+  rp.score_threshold = (float)thr->valuedouble;
   char dir[4096], path[4200];
   if (emo_models_dir(&p, dir, sizeof dir) != EMO_OK) th_skip("model cache path too long");
   for (int mi = 0; mi < 2; mi++) {
@@ -211,15 +213,17 @@ int main(void) {
 
   for (int run = 0; run < 4; run++) {
     const int mi = run % 2, rk = run / 2; /* model; rk: 0 = XNNPACK, 1 = reference kernels */
-    emo_params pm = p;
-    pm.detector = models[mi].det;
-    pm.reference_kernels = rk;
+    emo_model_params pm = p;
+    pm.detector = rp.detector = models[mi].det;
+    emo_context_params pc = emo_context_params_default();
+    pc.log = quiet_log;
+    pc.reference_kernels = rk;
     emo_model *model = NULL;
     emo_context *ctx = NULL;
     int rc = emo_model_load(&pm, &model);
     CHECK(rc == EMO_OK, "%s: model load: %s", models[mi].key, emo_status_str(rc));
     if (rc == EMO_OK) {
-      rc = emo_context_create(model, &pm, &ctx);
+      rc = emo_context_create(model, &pc, &ctx);
       CHECK(rc == EMO_OK, "%s: context: %s", models[mi].key, emo_status_str(rc));
     }
     model_stats st = {1.0f, 0.0f, 0.0f, 0};
@@ -237,7 +241,7 @@ int main(void) {
       if (!cJSON_IsString(name) || !cJSON_IsNumber(w) || !cJSON_IsNumber(h) || n < 0) continue;
       snprintf(path, sizeof path, "%s/%s", dir, name->valuestring);
       const emo_image_result *r = NULL;
-      rc = emo_analyze_file(ctx, path, &r);
+      rc = emo_analyze_file(ctx, &rp, path, &r);
       CHECK(rc == EMO_OK, "%s: %s (%s)", path, emo_status_str(rc), emo_context_last_error(ctx));
       if (rc != EMO_OK) continue;
       CHECK(r->width == w->valueint && r->height == h->valueint,

@@ -88,7 +88,7 @@ static int embed_photo(env *e, const char *rel, int want, face_desc *out) {
   char pathbuf[4096];
   snprintf(pathbuf, sizeof pathbuf, "%s", path);
   const emo_image_result *r = NULL;
-  int rc = emo_analyze_file(e->ctx, pathbuf, &r);
+  int rc = emo_analyze_file(e->ctx, NULL, pathbuf, &r);
   CHECK(rc == EMO_OK, "%s: %s", rel, emo_context_last_error(e->ctx));
   if (rc != EMO_OK) return -1;
   CHECK(r->face_count >= want, "%s: %d faces found, expected at least %d", rel, r->face_count,
@@ -156,9 +156,11 @@ static void check_args(env *e) {
 int main(void) {
   if (!th_data("faces/identities/train"))
     th_skip("faces/identities absent from ../shared/data (set EMO_SHARED_DATA)");
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.expression = EMO_EXPRESSION_NONE;
-  p.n_threads = 2;
+  p.voice = 0;
+  emo_context_params cp = emo_context_params_default();
+  cp.n_threads = 2;
   char dir[4096], json[4200], bin[4200];
   if (emo_models_dir(&p, dir, sizeof dir) != EMO_OK) th_skip("no model cache directory");
   snprintf(json, sizeof json, "%s/faceres.json", dir);
@@ -171,7 +173,7 @@ int main(void) {
   if (rc == EMO_ENOMODEL) th_skip("detector models absent from %s (run `emo models fetch`)", dir);
   CHECK(rc == EMO_OK, "emo_model_load: %s", emo_status_str(rc));
   if (rc != EMO_OK) return th_finish("test_face_embed");
-  rc = emo_context_create(model, &p, &e.ctx);
+  rc = emo_context_create(model, &cp, &e.ctx);
   CHECK(rc == EMO_OK, "context: %s", emo_status_str(rc));
   emoi_err err = {{0}};
   rc = nn_tfjs_load(json, 64 << 20, &e.g, &err);

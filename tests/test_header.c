@@ -16,10 +16,24 @@ static int failures;
   } while (0)
 
 int main(void) {
-  emo_params p = emo_params_default();
-  EXPECT(p.n_threads == 0 && p.detector == EMO_DETECTOR_AUTO);
-  EXPECT(p.expression == EMO_EXPRESSION_FER && p.score_threshold == 0.5f);
-  EXPECT(p.max_pixels > 0 && p.max_file_bytes > 0 && p.log == NULL);
+  /* the defaults are the ones emo.h writes beside each field */
+  emo_model_params mp = emo_model_params_default();
+  EXPECT(mp.models_dir == NULL && mp.faces == 1 && mp.detector == EMO_DETECTOR_AUTO);
+  EXPECT(mp.expression == EMO_EXPRESSION_FER && mp.reid == 1 && mp.voice == 1);
+  EXPECT(mp.ser_model == NULL && mp.max_file_bytes == (int64_t)512 << 20);
+  EXPECT(mp.log == NULL && mp.log_user == NULL && mp.log_level == EMO_LOG_WARN);
+  emo_context_params cp = emo_context_params_default();
+  EXPECT(cp.n_threads == 0 && cp.max_faces == 64 && cp.reference_kernels == 0);
+  EXPECT(cp.float_expression == 0 && cp.log == NULL && cp.log_level == EMO_LOG_WARN);
+  emo_run_params rp = emo_run_params_default();
+  EXPECT(rp.detector == EMO_DETECTOR_AUTO && rp.score_threshold == 0.5f);
+  EXPECT(rp.nms_iou_threshold == 0.3f && rp.max_pixels == 100000000);
+  EXPECT(rp.max_file_bytes == (int64_t)512 << 20 && rp.analysis_fps == 0.0);
+  EXPECT(rp.detect_every == 0 && rp.track_timeout == 1.0 && rp.reid_threshold == 0.65f);
+  EXPECT(rp.smoothing == 0.5f && rp.annotate_path == NULL && rp.soundtrack == 1);
+  EXPECT(rp.audio_whole == 0 && rp.max_audio_seconds == 7200.0 && rp.vad_threshold == 0.2f);
+  EXPECT(rp.vad_min_speech_ms == 250 && rp.vad_min_silence_ms == 100 && rp.vad_pad_ms == 500);
+  EXPECT(emo_abi_version() == EMO_ABI_VERSION);
   for (int s = 0; s > -EMO_STATUS_COUNT_; s--) EXPECT(strcmp(emo_status_str(s), "unknown status") != 0);
   EXPECT(strcmp(emo_status_str(-1000), "unknown status") == 0);
   const char *names[EMO_EXPR_COUNT] = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};

@@ -184,7 +184,7 @@ static void test_manifest_parse(void) {
 }
 
 static void test_dir(void) {
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   char buf[4096], home[4200];
   const char *old = getenv("EMO_MODELS");
   char saved[4096] = "";
@@ -220,8 +220,8 @@ static void test_dir(void) {
 }
 
 static void test_cache(const char *dir) {
-  emo_params real = emo_params_default();
-  emo_params p = emo_params_default();
+  emo_model_params real = emo_model_params_default();
+  emo_model_params p = emo_model_params_default();
   p.models_dir = dir;
   emoi_err err = {{0}};
   const char *name = "blazeface_short";
@@ -272,7 +272,7 @@ static void test_cache(const char *dir) {
               memcmp(again, b, n) == 0,
           "read copy: %s", err.msg);
     free(again);
-    emo_params small = p;
+    emo_model_params small = p;
     small.max_file_bytes = 1000;
     CHECK(emoi_model_read(&small, name, &again, &n2, &err) == EMO_ELIMIT && !again, "limit");
 
@@ -333,7 +333,7 @@ static void log_keep(emo_log_level level, const char *msg, void *user) {
 static void test_fetch_without_npm(const char *dir) {
   char sub[4200], last[512] = "";
   snprintf(sub, sizeof sub, "%s/fetch/a/b", dir);
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.models_dir = sub;
   p.log = log_keep;
   p.log_user = last;

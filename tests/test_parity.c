@@ -211,7 +211,7 @@ static void run_case(const parity_case *c, const char *models_dir) {
 }
 
 int main(void) {
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   char models_dir[2048];
   if (emo_models_dir(&p, models_dir, sizeof models_dir) != EMO_OK)
     th_skip("model cache path does not fit");

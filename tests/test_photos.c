@@ -18,7 +18,7 @@ static void quiet_log(emo_log_level level, const char *msg, void *user) {
 /* Analyses path and returns the result (NULL on failure, which is counted). */
 static const emo_image_result *analyse(const char *path) {
   const emo_image_result *r = NULL;
-  int rc = emo_analyze_file(g_ctx, path, &r);
+  int rc = emo_analyze_file(g_ctx, NULL, path, &r);
   CHECK(rc == EMO_OK, "%s: %s (%s)", path, emo_status_str(rc), emo_context_last_error(g_ctx));
   return rc == EMO_OK ? r : NULL;
 }
@@ -79,11 +79,14 @@ static void expect_expression(const char *rel, int e1, int e2) {
 int main(void) {
   if (!th_data("faces")) th_skip("../shared/data is absent (set EMO_SHARED_DATA)");
   if (!th_models_ready()) th_skip("models are not in the cache: run `emo models fetch`");
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.log = quiet_log;
+  p.voice = 0;
+  emo_context_params cp = emo_context_params_default();
+  cp.log = quiet_log;
   emo_model *model = NULL;
   CHECK(emo_model_load(&p, &model) == EMO_OK, "model load");
-  CHECK(emo_context_create(model, &p, &g_ctx) == EMO_OK, "context");
+  CHECK(emo_context_create(model, &cp, &g_ctx) == EMO_OK, "context");
   if (!g_ctx) return th_finish("test_photos");
 
   expect_count("faces/misc/single_face.jpg", 1, 1);
@@ -120,12 +123,12 @@ int main(void) {
                                                  EMO_EXPRESSION_ENSEMBLE};
   emo_context *main_ctx = g_ctx;
   for (int m = 0; m < 3; m++) {
-    emo_params pe = p;
+    emo_model_params pe = p;
     pe.expression = models[m];
     emo_model *em = NULL;
     emo_context *ec = NULL;
     CHECK(emo_model_load(&pe, &em) == EMO_OK, "model load (expression %d)", m);
-    CHECK(em && emo_context_create(em, &pe, &ec) == EMO_OK, "context (expression %d)", m);
+    CHECK(em && emo_context_create(em, &cp, &ec) == EMO_OK, "context (expression %d)", m);
     if (!ec) {
       emo_model_destroy(&em);
       continue;

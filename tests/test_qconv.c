@@ -450,7 +450,7 @@ static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, agree *
     unsigned char *bytes = NULL;
     size_t size = 0;
     img_rgb img = {0};
-    if (!path || emo_analyze_file(ctx, path, &r) != EMO_OK || !r) continue;
+    if (!path || emo_analyze_file(ctx, NULL, path, &r) != EMO_OK || !r) continue;
     if (img_read_file(path, 1 << 28, &bytes, &size, &e) ||
         img_decode(bytes, size, 100000000, &img, &e)) {
       CHECK(0, "%s: %s", path, e.msg);
@@ -497,7 +497,7 @@ static void test_real_faces(void) {
     printf("  real faces skipped: no AVX512-VNNI, the plans never run int8 here\n");
     return;
   }
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   char dir[1024];
   if (emo_models_dir(&p, dir, sizeof dir) != EMO_OK) {
     printf("  real faces skipped: no model cache\n");
@@ -516,7 +516,8 @@ static void test_real_faces(void) {
         "expression model (run `emo models fetch`)\n");
     return;
   }
-  p.n_threads = 1;
+  emo_context_params cp = emo_context_params_default();
+  cp.n_threads = 1;
   p.voice = 0;
   p.reid = 0;
   emo_model *model = NULL;
@@ -524,7 +525,7 @@ static void test_real_faces(void) {
   nn_graph *gf = NULL, *ga = NULL;
   emoi_err e = {{0}};
   int st = emo_model_load(&p, &model);
-  if (!st) st = emo_context_create(model, &p, &ctx);
+  if (!st) st = emo_context_create(model, &cp, &ctx);
   CHECK(st == EMO_OK, "model/context: %s", emo_status_str(st));
   if (!st) st = nn_tfjs_load(fer_path, 0, &gf, &e);
   if (!st) st = nn_faceapi_expression_load(fa_path, 0, &ga, &e);

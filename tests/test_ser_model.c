@@ -70,16 +70,19 @@ static void one_model(const char *name, const char *clip) {
   CHECK(f && fwrite(mt->u8, 1, (size_t)mt->numel, f) == (size_t)mt->numel, "write %s", tmp);
   if (f) fclose(f);
 
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.faces = 0;
+  p.reid = 0;
   p.ser_model = tmp;
+  emo_run_params whole = emo_run_params_default();
+  whole.audio_whole = 1;
   emo_model *model = NULL;
   emo_context *ctx = NULL;
   int rc = emo_model_load(&p, &model);
   CHECK(rc == EMO_OK, "%s: load: %s", name, emo_status_str(rc));
-  if (rc == EMO_OK) rc = emo_context_create(model, &p, &ctx);
+  if (rc == EMO_OK) rc = emo_context_create(model, NULL, &ctx);
   const emo_audio_result *r = NULL;
-  if (ctx) rc = emo_analyze_audio(ctx, clip, 1, &r);
+  if (ctx) rc = emo_analyze_audio(ctx, &whole, clip, &r);
   CHECK(rc == EMO_OK && r && r->segment_count == 1, "%s: analyze: %s", name,
         ctx ? emo_context_last_error(ctx) : "");
   if (rc == EMO_OK && r && r->segment_count == 1) {

@@ -122,7 +122,7 @@ static int make_patch(emo_context *ctx, const char *rel, patch *p) {
   free(data);
   if (rc != EMO_OK) return -1;
   const emo_image_result *r = NULL;
-  rc = emo_analyze_rgb(ctx, img.data, img.width, img.height, img.width * 3, &r);
+  rc = emo_analyze_rgb(ctx, NULL, img.data, img.width, img.height, img.width * 3, &r);
   if (rc != EMO_OK || r->face_count < 1) {
     img_rgb_free(&img);
     return -1;
@@ -201,7 +201,7 @@ static void synthetic(emo_context *ctx, const patch pt[2]) {
   if (!frame || !bg) return;
   background(bg);
   for (int scene = 0; scene < 3; scene++) {
-    CHECK(emo_stream_begin(ctx) == EMO_OK, "stream begin");
+    CHECK(emo_stream_begin(ctx, NULL) == EMO_OK, "stream begin");
     int id_of[2] = {0, 0}, switches = 0, misses = 0, frames = 0;
     float worst = 0;
     for (int f = 0; f < 120; f++) {
@@ -370,11 +370,11 @@ static void cli_damaged(void) {
 int main(void) {
   if (!th_data("video")) th_skip("../shared/data is absent (set EMO_SHARED_DATA)");
   if (!th_models_ready()) th_skip("models are not in the cache: run `emo models fetch`");
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   emo_model *model = NULL;
   emo_context *ctx = NULL;
   CHECK(emo_model_load(&p, &model) == EMO_OK, "model load");
-  CHECK(model && emo_context_create(model, &p, &ctx) == EMO_OK, "context");
+  CHECK(model && emo_context_create(model, NULL, &ctx) == EMO_OK, "context");
   if (!ctx) return th_finish("test_video");
   real_videos(ctx);
   static patch pt[2];

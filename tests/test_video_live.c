@@ -3,7 +3,7 @@
  * live streams; the MP4 keeps its index at the end and cannot be streamed), over HTTP/1.0
  * from a thread of its own on 127.0.0.1 (no range requests, so FFmpeg cannot seek: it sees
  * a stream, not a file), in small chunks with pauses like a live encoder, and
- * emo_analyze_video reads the http:// URL. Checks: every frame arrives and is analysed with
+ * emo_analyze_media reads the http:// URL. Checks: every frame arrives and is analysed with
  * the one face on one track, as from the file; a server that hangs up mid-stream gives the
  * frames received and an error, not a hang. (A webcam, /dev/video0 through libavdevice,
  * goes through the same reader; this machine has none to test with.) */
@@ -132,12 +132,12 @@ int main(void) {
   unsigned char *v = th_read_file(ts, &n);
   remove(ts);
   if (!v) return th_finish("test_video_live");
-  emo_params p = emo_params_default();
+  emo_model_params p = emo_model_params_default();
   p.voice = 0;
   emo_model *model = NULL;
   emo_context *ctx = NULL;
   CHECK(emo_model_load(&p, &model) == EMO_OK, "model load");
-  CHECK(model && emo_context_create(model, &p, &ctx) == EMO_OK, "context");
+  CHECK(model && emo_context_create(model, NULL, &ctx) == EMO_OK, "context");
   if (!ctx) return th_finish("test_video_live");
 
   /* The file itself, for the frame count the stream must match. */

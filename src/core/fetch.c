@@ -25,6 +25,21 @@ extern char **environ;
 
 /* ---- Fetching ---------------------------------------------------------------------------- */
 
+
+/* Logs through the model params' callback. */
+static void mlog(const emo_model_params *p, emo_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void mlog(const emo_model_params *p, emo_log_level level, const char *fmt, ...) {
+  if (!p) return;
+  emoi_logger l = emoi_logger_make(p->log, p->log_user, p->log_level);
+  va_list ap;
+  va_start(ap, fmt);
+  emoi_vlog(&l, level, fmt, ap);
+  va_end(ap);
+}
 static int mkdir_p(const char *dir, emoi_err *err) {
   char buf[PATH_CAP];
   size_t n = strlen(dir);
@@ -78,7 +93,7 @@ static void last_line(const char *out, char *line, size_t n) {
 
 /* Runs argv (argv[0] looked up on PATH) with stdin from /dev/null and stdout+stderr into a pipe
  * whose last bytes end up in tail. Returns EMO_OK when the program exits with status 0. */
-static int run_program(const emo_params *p, char *const argv[], const char *cmd_text,
+static int run_program(const emo_model_params *p, char *const argv[], const char *cmd_text,
                        emoi_err *err) {
   int fds[2];
   if (pipe(fds) != 0)
@@ -91,7 +106,7 @@ static int run_program(const emo_params *p, char *const argv[], const char *cmd_
   posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
   posix_spawn_file_actions_addclose(&fa, fds[1]);
   pid_t pid;
-  emoi_log(p, EMO_LOG_DEBUG, "running %s", cmd_text);
+  mlog(p, EMO_LOG_DEBUG, "running %s", cmd_text);
   int se = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
@@ -224,7 +239,7 @@ static int find_tarball(const emoi_manifest_package *pk, const char *tmp, char *
 }
 
 /* Fetches the files of package k that need it (need[i] for manifest file i) into dir. */
-static int fetch_package(const emo_params *p, const emoi_manifest *m, int k, const int *need,
+static int fetch_package(const emo_model_params *p, const emoi_manifest *m, int k, const int *need,
                          const char *dir, emoi_err *err) {
   const emoi_manifest_package *pk = &m->packages[k];
   char tmp[PATH_CAP], tgz[PATH_CAP + 256], cmd[2 * PATH_CAP + 768];
@@ -234,7 +249,7 @@ static int fetch_package(const emo_params *p, const emoi_manifest *m, int k, con
   if (!mkdtemp(tmp))
     return emoi_fail(err, EMO_EIO, "cannot create a temporary folder in %s: %s", dir,
                      strerror(errno));
-  emoi_log(p, EMO_LOG_INFO, "fetching %s (npm pack)", pk->spec);
+  mlog(p, EMO_LOG_INFO, "fetching %s (npm pack)", pk->spec);
   int rc;
   {
     char *argv[] = {"npm", "pack", (char *)pk->spec, "--pack-destination", tmp, "--ignore-scripts",
@@ -251,7 +266,7 @@ static int fetch_package(const emo_params *p, const emoi_manifest *m, int k, con
   if ((rc = find_tarball(pk, tmp, tgz, sizeof tgz, err))) goto done;
   if ((rc = emoi_file_integrity_check(tgz, pk->integrity, pk->tarball_size, pk->spec, err)))
     goto done;
-  emoi_log(p, EMO_LOG_DEBUG, "%s: tarball matches its sha512 integrity", pk->spec);
+  mlog(p, EMO_LOG_DEBUG, "%s: tarball matches its sha512 integrity", pk->spec);
   {
     char *argv[8 + EMOI_MANIFEST_MAX_FILES];
     int a = 0;
@@ -282,7 +297,7 @@ static int fetch_package(const emo_params *p, const emoi_manifest *m, int k, con
       rc = emoi_fail(err, EMO_EIO, "cannot move %s to %s: %s", f->file, dst, strerror(errno));
       goto done;
     }
-    emoi_log(p, EMO_LOG_INFO, "ok %s", f->file);
+    mlog(p, EMO_LOG_INFO, "ok %s", f->file);
   }
 done:
   remove_tree(tmp, 0);
@@ -291,7 +306,7 @@ done:
 
 /* emoi_models_fetch without the logging of its final error; *logged says whether err was
  * already logged. */
-static int models_fetch(const emo_params *p, emoi_err *err, int *logged) {
+static int models_fetch(const emo_model_params *p, emoi_err *err, int *logged) {
   const emoi_manifest *m = emoi_manifest_get(err);
   if (!m) return EMO_EINTERNAL;
   char dir[PATH_CAP];
@@ -305,11 +320,11 @@ static int models_fetch(const emo_params *p, emoi_err *err, int *logged) {
     if (emoi_verify_named(p, &m->files[i], NULL, NULL, &e) != EMO_OK) {
       need[i] = 1;
       n_need++;
-      emoi_log(p, EMO_LOG_DEBUG, "%s", e.msg);
+      mlog(p, EMO_LOG_DEBUG, "%s", e.msg);
     }
   }
   if (n_need == 0) {
-    emoi_log(p, EMO_LOG_INFO, "all %d model files are present and verified in %s", m->n_files, dir);
+    mlog(p, EMO_LOG_INFO, "all %d model files are present and verified in %s", m->n_files, dir);
     return EMO_OK;
   }
   int first = EMO_OK;
@@ -320,7 +335,7 @@ static int models_fetch(const emo_params *p, emoi_err *err, int *logged) {
     emoi_err e;
     int r = fetch_package(p, m, k, need, dir, &e);
     if (r != EMO_OK) {
-      emoi_log(p, EMO_LOG_ERROR, "%s", e.msg);
+      mlog(p, EMO_LOG_ERROR, "%s", e.msg);
       if (first == EMO_OK) {
         first = r;
         *err = e;
@@ -331,26 +346,26 @@ static int models_fetch(const emo_params *p, emoi_err *err, int *logged) {
   if (first != EMO_OK) return first;
   for (int i = 0; i < m->n_files; i++) /* final check of everything, memoised */
     if ((rc = emoi_verify_named(p, &m->files[i], NULL, NULL, err)) != EMO_OK) return rc;
-  emoi_log(p, EMO_LOG_INFO, "all %d model files are present and verified in %s", m->n_files, dir);
+  mlog(p, EMO_LOG_INFO, "all %d model files are present and verified in %s", m->n_files, dir);
   return EMO_OK;
 }
 
-int emoi_models_fetch(const emo_params *p, emoi_err *err) {
-  emo_params defaults;
+int emoi_models_fetch(const emo_model_params *p, emoi_err *err) {
+  emo_model_params defaults;
   if (!p) {
-    defaults = emo_params_default();
+    defaults = emo_model_params_default();
     p = &defaults;
   }
   emoi_err e;
   int logged = 0;
   int rc = models_fetch(p, &e, &logged);
   if (rc != EMO_OK) {
-    if (!logged) emoi_log(p, EMO_LOG_ERROR, "%s", e.msg);
+    if (!logged) mlog(p, EMO_LOG_ERROR, "%s", e.msg);
     if (err) *err = e;
   }
   return rc;
 }
 
-int emo_models_fetch(const emo_params *p) {
+int emo_models_fetch(const emo_model_params *p) {
   return emoi_models_fetch(p, NULL);
 }

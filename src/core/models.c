@@ -325,7 +325,7 @@ int emo_models_info(int i, emo_model_info *info) {
 
 /* ---- Cache location ------------------------------------------------------------------- */
 
-int emoi_models_dir(const emo_params *p, char *buf, size_t n, emoi_err *err) {
+int emoi_models_dir(const emo_model_params *p, char *buf, size_t n, emoi_err *err) {
   if (!buf || n == 0) return emoi_fail(err, EMO_EINVAL, "models dir: no buffer");
   int len;
   const char *env = getenv("EMO_MODELS");
@@ -353,11 +353,11 @@ int emoi_models_dir(const emo_params *p, char *buf, size_t n, emoi_err *err) {
   return EMO_OK;
 }
 
-int emo_models_dir(const emo_params *p, char *buf, size_t buf_size) {
+int emo_models_dir(const emo_model_params *p, char *buf, size_t buf_size) {
   return emoi_models_dir(p, buf, buf_size, NULL);
 }
 
-int emoi_model_path(const emo_params *p, const char *name, char *buf, size_t n, emoi_err *err) {
+int emoi_model_path(const emo_model_params *p, const char *name, char *buf, size_t n, emoi_err *err) {
   emoi_err e2;
   if (!emoi_manifest_get(err ? err : &e2)) return EMO_EINTERNAL;
   const emoi_manifest_file *f = emoi_manifest_find(name);
@@ -559,7 +559,7 @@ done:
   return rc;
 }
 
-int emoi_verify_named(const emo_params *p, const emoi_manifest_file *f, void **data, size_t *size,
+int emoi_verify_named(const emo_model_params *p, const emoi_manifest_file *f, void **data, size_t *size,
                         emoi_err *err) {
   char dir[PATH_CAP], path[PATH_CAP + 256];
   int rc = emoi_models_dir(p, dir, sizeof dir, err);
@@ -568,7 +568,7 @@ int emoi_verify_named(const emo_params *p, const emoi_manifest_file *f, void **d
   return emoi_verify_path(f, path, dir, data, size, err);
 }
 
-int emoi_model_verify(const emo_params *p, const char *name, emoi_err *err) {
+int emoi_model_verify(const emo_model_params *p, const char *name, emoi_err *err) {
   emoi_err e2;
   if (!emoi_manifest_get(err ? err : &e2)) return EMO_EINTERNAL;
   const emoi_manifest_file *f = emoi_manifest_find(name);
@@ -576,7 +576,7 @@ int emoi_model_verify(const emo_params *p, const char *name, emoi_err *err) {
   return emoi_verify_named(p, f, NULL, NULL, err);
 }
 
-int emoi_model_read(const emo_params *p, const char *name, void **data, size_t *size,
+int emoi_model_read(const emo_model_params *p, const char *name, void **data, size_t *size,
                     emoi_err *err) {
   if (!data || !size) return emoi_fail(err, EMO_EINVAL, "model read: NULL output");
   *data = NULL;
@@ -591,7 +591,7 @@ int emoi_model_read(const emo_params *p, const char *name, void **data, size_t *
   return emoi_verify_named(p, f, data, size, err);
 }
 
-int emo_models_check(const emo_params *p, int i) {
+int emo_models_check(const emo_model_params *p, int i) {
   const emoi_manifest *m = emoi_manifest_get(NULL);
   if (!m) return EMO_EINTERNAL;
   if (i < 0 || i >= m->n_files) return EMO_EINVAL;

@@ -62,23 +62,23 @@ const emoi_manifest_file *emoi_manifest_find(const char *name);
 
 /* Cache directory in effect (p->models_dir, $EMO_MODELS, $HOME/.cache/emo/models) into buf.
  * p may be NULL (defaults). EMO_EINVAL when it does not fit in n bytes. */
-int emoi_models_dir(const emo_params *p, char *buf, size_t n, emoi_err *err);
+int emoi_models_dir(const emo_model_params *p, char *buf, size_t n, emoi_err *err);
 
 /* Full path of model `name` (short id, e.g. "blazeface_short") in the cache, into buf.
  * EMO_EINVAL for an unknown name or a path longer than n. Does not touch the file. */
-int emoi_model_path(const emo_params *p, const char *name, char *buf, size_t n, emoi_err *err);
+int emoi_model_path(const emo_model_params *p, const char *name, char *buf, size_t n, emoi_err *err);
 
 /* Checks that model `name` is in the cache with the manifest's size and sha256.
  * EMO_ENOMODEL when missing, EMO_EMODEL when the size or checksum differs, EMO_EIO when
  * unreadable; the message names the model, its file, the cache and `emo models fetch`.
  * A file verified once is not hashed again in this process while its path, inode, size and
  * times stay the same. Thread-safe. */
-int emoi_model_verify(const emo_params *p, const char *name, emoi_err *err);
+int emoi_model_verify(const emo_model_params *p, const char *name, emoi_err *err);
 
 /* Reads model `name` into a malloc'd buffer (*data, *size; caller frees) and verifies it in the
  * same pass (one read instead of verify + read). Same errors as emoi_model_verify, plus
  * EMO_ENOMEM. *data is NULL on failure. Thread-safe. */
-int emoi_model_read(const emo_params *p, const char *name, void **data, size_t *size,
+int emoi_model_read(const emo_model_params *p, const char *name, void **data, size_t *size,
                     emoi_err *err);
 
 /* sha256 of n bytes as 64 lower-case hex digits + NUL into hex (OpenSSL EVP). EMO_EINTERNAL if
@@ -99,10 +99,10 @@ ssize_t emoi_read_full(int fd, void *buf, size_t n);
 int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *where,
                      void **data, size_t *size, emoi_err *err);
 /* Verifies f in the cache of p (see emoi_model_verify). */
-int emoi_verify_named(const emo_params *p, const emoi_manifest_file *f, void **data, size_t *size,
+int emoi_verify_named(const emo_model_params *p, const emoi_manifest_file *f, void **data, size_t *size,
                       emoi_err *err);
 
 /* emo_models_fetch with the failure reason in err (also logged). */
-int emoi_models_fetch(const emo_params *p, emoi_err *err);
+int emoi_models_fetch(const emo_model_params *p, emoi_err *err);
 
 #endif

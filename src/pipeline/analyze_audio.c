@@ -45,7 +45,7 @@ static int decode_all(emo_context *c, const char *url, emoi_err *err) {
   c->pcm_len = 0;
   int rc = aud_open(url, &r, err);
   if (rc != EMO_OK) return rc;
-  size_t max = (size_t)(c->params.max_audio_seconds * SR);
+  size_t max = (size_t)(c->run.max_audio_seconds * SR);
   for (;;) {
     rc = reserve(&c->pcm, &c->pcm_cap, c->pcm_len + READ_CHUNK);
     if (rc != EMO_OK) {
@@ -61,7 +61,7 @@ static int decode_all(emo_context *c, const char *url, emoi_err *err) {
     c->pcm_len += (size_t)got;
     if (c->pcm_len > max) {
       rc = emoi_fail(err, EMO_ELIMIT, "%s: longer than max_audio_seconds (%.0f s)", url,
-                     c->params.max_audio_seconds);
+                     c->run.max_audio_seconds);
       break;
     }
   }
@@ -78,7 +78,7 @@ static int decode_all(emo_context *c, const char *url, emoi_err *err) {
  * collar) is lowest with threshold 0.2 and 500 ms of padding, which also closes gaps shorter
  * than 1 s (dev/vad_sad_grid.py; chosen on trn00..04 only). The segments are also the
  * emotion segments, which thereby become whole turns instead of fragments. */
-static int segmentation_params(const emo_params *p, vad_seg_params *sp, emoi_err *err) {
+static int segmentation_params(const emo_run_params *p, vad_seg_params *sp, emoi_err *err) {
   if (!(p->vad_threshold > 0.0f && p->vad_threshold < 1.0f) || p->vad_min_speech_ms < 0 ||
       p->vad_min_silence_ms < 0 || p->vad_pad_ms < 0 || p->vad_min_speech_ms > 600000 ||
       p->vad_min_silence_ms > 600000 || p->vad_pad_ms > 600000)
@@ -98,7 +98,7 @@ static int segmentation_params(const emo_params *p, vad_seg_params *sp, emoi_err
 static int speech_from_probs(emo_context *c, float *probs, int64_t n_win, int64_t n_samples, int rc,
                              dia_segment **out, int *n_out, emoi_err *err) {
   vad_seg_params sp;
-  if (rc == EMO_OK) rc = segmentation_params(&c->params, &sp, err);
+  if (rc == EMO_OK) rc = segmentation_params(&c->run, &sp, err);
   int n = rc == EMO_OK ? vad_segments(probs, n_win, n_samples, &sp, NULL, 0, err) : rc;
   vad_segment *vs = n > 0 ? malloc((size_t)n * sizeof *vs) : NULL;
   dia_segment *ds = n > 0 ? malloc((size_t)n * sizeof *ds) : NULL;
@@ -145,7 +145,7 @@ static int scan(emo_context *c, const char *url, float **probs_out, int64_t *n_w
   float *buf = malloc((READ_CHUNK + VAD_WINDOW) * sizeof *buf);
   float *probs = NULL;
   size_t probs_cap = 0;
-  int64_t n_win = 0, total = 0, max = (int64_t)(c->params.max_audio_seconds * SR);
+  int64_t n_win = 0, total = 0, max = (int64_t)(c->run.max_audio_seconds * SR);
   int carry = 0; /* samples of an unfinished VAD window at buf[0] */
   if (!buf) rc = emoi_fail(err, EMO_ENOMEM, "out of memory");
   vad_reset(c->vad);
@@ -158,7 +158,7 @@ static int scan(emo_context *c, const char *url, float **probs_out, int64_t *n_w
     total += got;
     if (total > max) {
       rc = emoi_fail(err, EMO_ELIMIT, "%s: longer than max_audio_seconds (%.0f s)", url,
-                     c->params.max_audio_seconds);
+                     c->run.max_audio_seconds);
       break;
     }
     rc = dia_feats_push(df, buf + carry, got, err);
@@ -435,15 +435,19 @@ static int summarise(emo_context *c) {
 static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
                    const emo_audio_result **out);
 
-int emo_analyze_audio(emo_context *c, const char *url, int whole, const emo_audio_result **out) {
-  if (c) atomic_store(&c->interrupt, 0);
-  return emoi_analyze_audio(c, url, whole, NULL, NULL, out);
+int emo_analyze_audio(emo_context *c, const emo_run_params *rp, const char *url,
+                      const emo_audio_result **out) {
+  if (!c || !url || !out) return EMO_EINVAL;
+  *out = NULL;
+  atomic_store(&c->interrupt, 0);
+  int rc = emoi_run_begin(c, rp);
+  return rc != EMO_OK ? rc : emoi_analyze_audio(c, url, NULL, NULL, out);
 }
 
-int emoi_analyze_audio(emo_context *c, const char *url, int whole, emoi_segment_fn on_segment,
-                       void *user, const emo_audio_result **out) {
+int emoi_analyze_audio(emo_context *c, const char *url, emoi_segment_fn on_segment, void *user,
+                       const emo_audio_result **out) {
   seg_sink sink = {on_segment, user, 0};
-  int rc = analyze(c, url, whole, &sink, out);
+  int rc = analyze(c, url, c->run.audio_whole, &sink, out);
   if (c) { /* the samples are not needed by the result */
     free(c->pcm);
     c->pcm = NULL;
@@ -457,13 +461,9 @@ static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
   if (!c || !url || !out) return EMO_EINVAL;
   *out = NULL;
   emoi_err err = {{0}};
-  if (!(c->params.max_audio_seconds > 0.0 && c->params.max_audio_seconds <= 1e7)) {
-    emoi_fail(&err, EMO_EINVAL, "max_audio_seconds must be in (0, 1e7], not %g",
-              c->params.max_audio_seconds);
-    return emoi_ctx_fail(c, EMO_EINVAL, &err);
-  }
   if (!c->model->ser || !c->vad) {
-    emoi_fail(&err, EMO_EINVAL, "the model was loaded without the speech models (params.voice)");
+    emoi_fail(&err, EMO_EINVAL,
+              "the model was loaded without the speech models (emo_model_params.voice)");
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
   }
   /* A file is read twice, so that no more than a piece of its samples is ever held: pass 1
@@ -550,7 +550,7 @@ static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
   if (rc == EMO_OK) rc = summarise(c);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   if (r->segment_count == 0 && !r->interrupted)
-    emoi_log(&c->params, EMO_LOG_WARN, "%s: no speech found", url);
+    emoi_log(&c->log, EMO_LOG_WARN, "%s: no speech found", url);
   *out = r;
   if (decode_rc != EMO_OK) return emoi_ctx_fail(c, decode_rc, &decode_err);
   c->last_error[0] = 0;

@@ -41,14 +41,14 @@ static int detect_region(emo_context *c, emoi_net net, const uint8_t *rgb, int W
                          int stride, int x, int y, int w, int h, int n, int inner_edges,
                          emoi_err *err) {
   emo_model *m = c->model;
-  const emo_params *p = &c->params;
+  const emo_run_params *p = &c->run;
   int is_short = net == EMOI_NET_DET_SHORT;
   const bf_model_config *cfg = is_short ? &bf_short_range : &bf_full_range;
   bf_detection *out = c->dets + n;
   int k = fd_detect(m->graphs[net], c->plans[net], cfg,
                     is_short ? m->anchors_short : m->anchors_full,
                     rgb + (size_t)y * (size_t)stride + (size_t)x * 3, w, h, stride,
-                    p->score_threshold, p->nms_iou_threshold, out, p->max_faces, err);
+                    p->score_threshold, p->nms_iou_threshold, out, c->params.max_faces, err);
   if (k < 0) return k;
   int kept = 0;
   for (int i = 0; i < k; i++) {
@@ -73,12 +73,12 @@ static int detect_region(emo_context *c, emoi_net net, const uint8_t *rgb, int W
 /* Keeps the candidate buffer bounded: merges when it could not take another detector run. */
 static int compact(emo_context *c, int n) {
   if (n + BF_MAX_ANCHORS <= (int)(sizeof c->dets / sizeof c->dets[0])) return n;
-  return bf_weighted_nms(c->dets, n, c->params.nms_iou_threshold, c->params.max_faces);
+  return bf_weighted_nms(c->dets, n, c->run.nms_iou_threshold, c->params.max_faces);
 }
 
 int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling,
                 int far, emo_detector *used, emoi_err *err) {
-  const emo_params *p = &c->params;
+  const emo_run_params *p = &c->run;
   int n = 0, longer = w < h ? h : w;
   *used = p->detector == EMO_DETECTOR_FULL ? EMO_DETECTOR_FULL : EMO_DETECTOR_SHORT;
   if (p->detector == EMO_DETECTOR_SHORT || (p->detector == EMO_DETECTOR_AUTO && !far)) {
@@ -117,20 +117,20 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
         if (n < 0) return n;
       }
   }
-  return bf_weighted_nms(c->dets, n, p->nms_iou_threshold, p->max_faces);
+  return bf_weighted_nms(c->dets, n, p->nms_iou_threshold, c->params.max_faces);
 }
 
 /* One face with the given plans (FER, face-api; either may be unused). */
-static int expression_one(const emo_params *p, nn_plan *fer, nn_plan *fa, const uint8_t *rgb,
+static int expression_one(emo_expression_model expr, nn_plan *fer, nn_plan *fa, const uint8_t *rgb,
                           int w, int h, int stride, const bf_detection *d,
                           float probs[EMO_EXPR_COUNT], int *dominant, emoi_err *err) {
   *dominant = -1;
   for (int k = 0; k < EMO_EXPR_COUNT; k++) probs[k] = 0.0f;
-  if (p->expression == EMO_EXPRESSION_NONE) return EMO_OK;
+  if (expr == EMO_EXPRESSION_NONE) return EMO_OK;
   float a[EMO_EXPR_COUNT] = {0}, b[EMO_EXPR_COUNT] = {0};
   int rc = EMO_OK;
-  int use_fer = p->expression != EMO_EXPRESSION_FACEAPI;
-  int use_fa = p->expression != EMO_EXPRESSION_FER;
+  int use_fer = expr != EMO_EXPRESSION_FACEAPI;
+  int use_fa = expr != EMO_EXPRESSION_FER;
   if (use_fer) rc = fe_classify(FE_NET_FER, fer, rgb, w, h, stride, d, a, err);
   if (rc == EMO_OK && use_fa) rc = fe_classify(FE_NET_FACEAPI, fa, rgb, w, h, stride, d, b, err);
   if (rc != EMO_OK) return rc;
@@ -159,7 +159,7 @@ static void expr_task(void *arg, int i, int worker) {
   expr_job *j = arg;
   emo_context *c = j->c;
   emoi_err err = {{0}};
-  int rc = expression_one(&c->params, c->expr_plans[worker][0], c->expr_plans[worker][1],
+  int rc = expression_one(c->model->params.expression, c->expr_plans[worker][0], c->expr_plans[worker][1],
                           j->rgb, j->w, j->h, j->stride, &j->dets[i], j->probs[i],
                           &j->dominant[i], &err);
   int expected = EMO_OK;
@@ -171,30 +171,29 @@ static void expr_task(void *arg, int i, int worker) {
 int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                      const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT],
                      int *dominant, emoi_err *err) {
-  if (n > 1 && c->workers && c->params.expression != EMO_EXPRESSION_NONE) {
+  if (n > 1 && c->workers && c->model->params.expression != EMO_EXPRESSION_NONE) {
     expr_job j = {c, rgb, w, h, stride, dets, probs, dominant, EMO_OK, {{0}}};
     wk_run(c->workers, expr_task, &j, n);
     if (j.rc != EMO_OK) *err = j.err;
     return j.rc;
   }
   for (int i = 0; i < n; i++) {
-    int rc = expression_one(&c->params, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI], rgb,
+    int rc = expression_one(c->model->params.expression, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI], rgb,
                             w, h, stride, &dets[i], probs[i], &dominant[i], err);
     if (rc != EMO_OK) return rc;
   }
   return EMO_OK;
 }
 
-int emo_analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                    const emo_image_result **out) {
-  if (!c || !out) return EMO_EINVAL;
-  *out = NULL;
+/* The three analysis calls share these steps, with c->run already set. */
+static int analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                       const emo_image_result **out) {
   emoi_err err = {{0}};
   if (!rgb || w <= 0 || h <= 0 || stride < 3 * w)
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
-  if ((int64_t)w * h > c->params.max_pixels) {
+  if ((int64_t)w * h > c->run.max_pixels) {
     emoi_fail(&err, EMO_ELIMIT, "image of %dx%d pixels exceeds max_pixels %lld", w, h,
-              (long long)c->params.max_pixels);
+              (long long)c->run.max_pixels);
     return emoi_ctx_fail(c, EMO_ELIMIT, &err);
   }
   emo_detector used = EMO_DETECTOR_SHORT;
@@ -232,32 +231,55 @@ int emo_analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride
   return EMO_OK;
 }
 
-int emo_analyze_encoded(emo_context *c, const void *data, size_t size,
-                        const emo_image_result **out) {
-  if (!c || !out) return EMO_EINVAL;
-  *out = NULL;
+static int analyze_encoded(emo_context *c, const void *data, size_t size,
+                           const emo_image_result **out) {
   emoi_err err = {{0}};
   if (!data && size) return emoi_ctx_fail(c, EMO_EINVAL, &err);
   img_rgb img = {0};
-  int rc = img_decode(data, size, c->params.max_pixels, &img, &err);
+  int rc = img_decode(data, size, c->run.max_pixels, &img, &err);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-  rc = emo_analyze_rgb(c, img.data, img.width, img.height, img.width * 3, out);
+  rc = analyze_rgb(c, img.data, img.width, img.height, img.width * 3, out);
   img_rgb_free(&img);
   return rc;
 }
 
-int emo_analyze_file(emo_context *c, const char *path, const emo_image_result **out) {
+/* Sets the call's options and checks the model can honour them. */
+static int begin(emo_context *c, const emo_run_params *rp) {
+  int rc = emoi_run_begin(c, rp);
+  return rc != EMO_OK ? rc : emoi_run_needs_faces(c);
+}
+
+int emo_analyze_rgb(emo_context *c, const emo_run_params *rp, const uint8_t *rgb, int w, int h,
+                    int stride, const emo_image_result **out) {
+  if (!c || !out) return EMO_EINVAL;
+  *out = NULL;
+  int rc = begin(c, rp);
+  return rc != EMO_OK ? rc : analyze_rgb(c, rgb, w, h, stride, out);
+}
+
+int emo_analyze_encoded(emo_context *c, const emo_run_params *rp, const void *data, size_t size,
+                        const emo_image_result **out) {
+  if (!c || !out) return EMO_EINVAL;
+  *out = NULL;
+  int rc = begin(c, rp);
+  return rc != EMO_OK ? rc : analyze_encoded(c, data, size, out);
+}
+
+int emo_analyze_file(emo_context *c, const emo_run_params *rp, const char *path,
+                     const emo_image_result **out) {
   if (!c || !out || !path) return EMO_EINVAL;
   *out = NULL;
+  int rc = begin(c, rp);
+  if (rc != EMO_OK) return rc;
   emoi_err err = {{0}};
   unsigned char *data = NULL;
   size_t size = 0;
-  int rc = img_read_file(path, c->params.max_file_bytes, &data, &size, &err);
+  rc = img_read_file(path, c->run.max_file_bytes, &data, &size, &err);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-  rc = emo_analyze_encoded(c, data, size, out);
+  rc = analyze_encoded(c, data, size, out);
   free(data);
   if (rc == EMO_OK && (*out)->face_count == 0)
-    emoi_log(&c->params, EMO_LOG_WARN, "%s: no face found", path);
+    emoi_log(&c->log, EMO_LOG_WARN, "%s: no face found", path);
   if (rc != EMO_OK) {
     /* Name the file in the message. */
     char tmp[sizeof c->last_error];

@@ -68,14 +68,13 @@ static void queue_log(emo_log_level level, const char *message, void *user) {
 /* Delivers the queued soundtrack messages through the caller's log callback. Called with mu
  * held; the callback runs with it held too (it must not call back into emo). */
 static void deliver_logs(media_run *m) {
-  const emo_params *p = &m->c->params;
+  const emoi_logger *l = &m->c->log;
   for (int i = 0; i < m->n_logs; i++) {
-    if (p->log && m->logs[i].level <= p->log_level)
-      p->log(m->logs[i].level, m->logs[i].text, p->log_user);
+    if (l->fn && m->logs[i].level <= l->level) l->fn(m->logs[i].level, m->logs[i].text, l->user);
     free(m->logs[i].text);
   }
   if (m->dropped_logs)
-    emoi_log(p, EMO_LOG_DEBUG, "%d soundtrack messages dropped", m->dropped_logs);
+    emoi_log(l, EMO_LOG_DEBUG, "%d soundtrack messages dropped", m->dropped_logs);
   m->n_logs = m->dropped_logs = 0;
 }
 
@@ -112,7 +111,7 @@ static int on_described(const emo_speech_segment *s, void *user) {
 static void *soundtrack_main(void *arg) {
   media_run *m = arg;
   const emo_audio_result *r = NULL;
-  int rc = emoi_analyze_audio(m->st, m->url, 0, on_described, m, &r);
+  int rc = emoi_analyze_audio(m->st, m->url, on_described, m, &r);
   pthread_mutex_lock(&m->mu);
   m->audio_rc = rc;
   m->audio = r;
@@ -166,15 +165,16 @@ static int soundtrack_start(media_run *m, pthread_t *th, emoi_err *err) {
   if (!c->model->ser || !c->model->vad_graph || stat(m->url, &st) != 0 || !S_ISREG(st.st_mode))
     return 0;
   if (!c->soundtrack) {
-    emo_params p = c->params;
+    emo_context_params p = c->params;
     p.n_threads = 1; /* the frames' analysis has the other threads */
+    p.log = NULL;
     int rc = emoi_context_create_speech(c->model, &p, &c->soundtrack);
     if (rc != EMO_OK) return emoi_fail(err, rc, "cannot create the soundtrack's context");
   }
   m->st = c->soundtrack;
-  m->st->params.log = queue_log;
-  m->st->params.log_user = m;
-  m->st->params.log_level = c->params.log_level;
+  m->st->run = c->run;
+  m->st->run.audio_whole = 0;
+  m->st->log = emoi_logger_make(queue_log, m, c->log.level);
   atomic_store(&m->st->interrupt, atomic_load(&c->interrupt));
   if (pthread_create(th, NULL, soundtrack_main, m) != 0) {
     m->st = NULL;
@@ -183,12 +183,14 @@ static int soundtrack_start(media_run *m, pthread_t *th, emoi_err *err) {
   return 1;
 }
 
-int emo_analyze_media(emo_context *c, const char *url, const emo_media_callbacks *cb,
-                      const emo_media_summary **summary) {
+int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
+                      const emo_media_callbacks *cb, const emo_media_summary **summary) {
   if (summary) *summary = NULL;
   if (!c || !url) return EMO_EINVAL;
   static const emo_media_callbacks none = {0};
   atomic_store(&c->interrupt, 0);
+  int rc = emoi_run_begin(c, rp);
+  if (rc != EMO_OK) return rc;
   emoi_err err = {{0}};
   media_run m;
   memset(&m, 0, sizeof m);
@@ -199,29 +201,28 @@ int emo_analyze_media(emo_context *c, const char *url, const emo_media_callbacks
   pthread_mutex_init(&m.mu, NULL);
   pthread_cond_init(&m.cv, NULL);
   pthread_t th;
-  int running = c->params.voice ? soundtrack_start(&m, &th, &err) : 0;
+  int running = c->run.soundtrack ? soundtrack_start(&m, &th, &err) : 0;
   if (running < 0) {
     pthread_mutex_destroy(&m.mu);
     pthread_cond_destroy(&m.cv);
     return emoi_ctx_fail(c, running, &err);
   }
   const emo_video_summary *vs = NULL;
-  int rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
+  rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
   if (running) {
     if (rc != EMO_OK && !vs) atomic_store(&m.st->interrupt, 1); /* no frames: stop it */
     pthread_join(th, NULL);
     pthread_mutex_lock(&m.mu);
     deliver_logs(&m);
     pthread_mutex_unlock(&m.mu);
-    m.st->params.log = NULL;
-    m.st->params.log_user = NULL;
+    m.st->log = emoi_logger_make(NULL, NULL, EMO_LOG_ERROR);
     if (m.audio_rc != EMO_OK) {
       const char *why = m.st->last_error[0] ? m.st->last_error : emo_status_str(m.audio_rc);
       /* a file without sound is ordinary; a soundtrack that fails is worth a warning */
-      emoi_log(&c->params, strstr(why, "no audio stream") ? EMO_LOG_INFO : EMO_LOG_WARN,
+      emoi_log(&c->log, strstr(why, "no audio stream") ? EMO_LOG_INFO : EMO_LOG_WARN,
                "soundtrack not analysed: %s", why);
     }
-    if (m.oom) emoi_log(&c->params, EMO_LOG_WARN, "soundtrack: out of memory for its segments");
+    if (m.oom) emoi_log(&c->log, EMO_LOG_WARN, "soundtrack: out of memory for its segments");
   }
   free(m.queue);
   pthread_mutex_destroy(&m.mu);

@@ -3,7 +3,7 @@
  * emo_analyze_media adds the soundtrack).
  *
  * Per analysed frame:
- *  - the detector runs when the schedule says so (every params.detect_every frames, or
+ *  - the detector runs when the schedule says so (every emo_run_params.detect_every frames, or
  *    adaptively: at once when a track is new, lost or its optical flow is unsure; every
  *    ADAPT_EMPTY frames while no one is on screen; up to ADAPT_MAX frames apart while every
  *    track follows confidently); detections update the tracker (pipeline/tracker.c:
@@ -105,21 +105,16 @@ static int add_span(struct emoi_stream *s, double start, double end) {
   return push_event(s, &e);
 }
 
-int emo_stream_begin(emo_context *c) {
-  if (!c) return EMO_EINVAL;
+/* Starts a stream with the options in c->run: the scratch is made by the first stream of
+ * the context; the tracker anew each time, since its options are the call's. */
+static int stream_begin(emo_context *c) {
   emoi_err err = {{0}};
   struct emoi_stream *s = c->stream;
   if (!s) {
     s = calloc(1, sizeof *s);
     if (!s) return emoi_ctx_fail(c, EMO_ENOMEM, &err);
     c->stream = s;
-    trk_params tp = trk_params_default();
-    tp.timeout = c->params.track_timeout;
-    tp.reid_threshold = c->params.reid_threshold;
-    tp.smoothing = c->params.smoothing;
-    tp.max_tracks = c->params.max_faces < TRK_MAX_TRACKS ? c->params.max_faces : TRK_MAX_TRACKS;
-    int rc = trk_create(&tp, &s->trk, &err);
-    if (rc == EMO_OK) rc = of_pyramid_create(&s->pyr[0], &err);
+    int rc = of_pyramid_create(&s->pyr[0], &err);
     if (rc == EMO_OK) rc = of_pyramid_create(&s->pyr[1], &err);
     s->faces = calloc((size_t)c->params.max_faces, sizeof *s->faces);
     if (rc == EMO_OK && !s->faces) rc = EMO_ENOMEM;
@@ -128,7 +123,17 @@ int emo_stream_begin(emo_context *c) {
       return emoi_ctx_fail(c, rc, &err);
     }
   }
-  trk_reset(s->trk);
+  trk_destroy(&s->trk);
+  trk_params tp = trk_params_default();
+  tp.timeout = c->run.track_timeout;
+  tp.reid_threshold = c->run.reid_threshold;
+  tp.smoothing = c->run.smoothing;
+  tp.max_tracks = c->params.max_faces < TRK_MAX_TRACKS ? c->params.max_faces : TRK_MAX_TRACKS;
+  int rc = trk_create(&tp, &s->trk, &err);
+  if (rc != EMO_OK) {
+    emoi_stream_free(&c->stream);
+    return emoi_ctx_fail(c, rc, &err);
+  }
   s->pyr_built[0] = s->pyr_built[1] = 0;
   s->cur = 0;
   s->have_prev = 0;
@@ -145,6 +150,13 @@ int emo_stream_begin(emo_context *c) {
   memset(&s->frame, 0, sizeof s->frame);
   memset(&s->summary, 0, sizeof s->summary);
   return EMO_OK;
+}
+
+int emo_stream_begin(emo_context *c, const emo_run_params *rp) {
+  if (!c) return EMO_EINVAL;
+  int rc = emoi_run_begin(c, rp);
+  if (rc == EMO_OK) rc = emoi_run_needs_faces(c);
+  return rc != EMO_OK ? rc : stream_begin(c);
 }
 
 /* trk_embed_fn: the embedding of detection i of the frame being pushed. */
@@ -200,7 +212,7 @@ static float shot_change(const uint8_t *rgb, int w, int h, int stride, const uin
 /* Decides whether the detector runs on this frame. */
 static int should_detect(const emo_context *c, const struct emoi_stream *s) {
   if (s->force_detect || !s->have_prev) return 1;
-  int k = c->params.detect_every;
+  int k = c->run.detect_every;
   if (k > 0) return s->since_detect >= k;
   if (trk_count(s->trk) == 0) return s->since_detect >= ADAPT_EMPTY;
   return s->since_detect >= ADAPT_MAX;
@@ -242,15 +254,15 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   *out = NULL;
   emoi_err err = {{0}};
   if (!c->stream) {
-    int rc = emo_stream_begin(c);
+    int rc = emo_stream_begin(c, NULL);
     if (rc != EMO_OK) return rc;
   }
   struct emoi_stream *s = c->stream;
   if (!rgb || w <= 0 || h <= 0 || stride < 3 * w || !isfinite(t))
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
-  if ((int64_t)w * h > c->params.max_pixels) {
+  if ((int64_t)w * h > c->run.max_pixels) {
     emoi_fail(&err, EMO_ELIMIT, "frame of %dx%d pixels exceeds max_pixels %lld", w, h,
-              (long long)c->params.max_pixels);
+              (long long)c->run.max_pixels);
     return emoi_ctx_fail(c, EMO_ELIMIT, &err);
   }
   if (s->n_frames == 0) s->first_t = t;
@@ -363,7 +375,7 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   if (n == 0 && !s->in_no_face) {
     s->in_no_face = 1;
     s->no_face_start = t;
-    emoi_log(&c->params, EMO_LOG_INFO, "no face from %.3f s", t);
+    emoi_log(&c->log, EMO_LOG_INFO, "no face from %.3f s", t);
   } else if (n > 0 && s->in_no_face) {
     s->in_no_face = 0;
     rc = add_span(s, s->no_face_start, t);
@@ -402,7 +414,7 @@ int emo_stream_end(emo_context *c, const emo_frame_result **last,
   if (summary) *summary = NULL;
   emoi_err err = {{0}};
   if (!c->stream) {
-    int rc = emo_stream_begin(c);
+    int rc = emo_stream_begin(c, NULL);
     if (rc != EMO_OK) return rc;
   }
   struct emoi_stream *s = c->stream;
@@ -462,14 +474,16 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
   vid_reader *r = NULL;
   vid_writer *wr = NULL;
   uint8_t *canvas = NULL;
-  int rc = vid_open(url, c->params.max_pixels, c->params.analysis_fps, 1, FLOW_MAX_SIDE, &r, &err);
+  int rc = emoi_run_needs_faces(c);
+  if (rc != EMO_OK) return rc;
+  rc = vid_open(url, c->run.max_pixels, c->run.analysis_fps, 1, FLOW_MAX_SIDE, &r, &err);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   vid_info info;
   vid_get_info(r, &info);
-  rc = emo_stream_begin(c);
+  rc = stream_begin(c);
   if (rc != EMO_OK) goto done;
-  if (c->params.annotate_path) {
-    double fps = c->params.analysis_fps > 0 ? c->params.analysis_fps
+  if (c->run.annotate_path) {
+    double fps = c->run.analysis_fps > 0 ? c->run.analysis_fps
                                             : (info.fps > 0 ? info.fps : 30.0);
     /* Audio is copied from the input when it is a file with audio (a device or a live
      * stream cannot be opened twice). */
@@ -477,7 +491,7 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
                                 !strstr(url, "://")
                             ? url
                             : NULL;
-    rc = vidw_open(c->params.annotate_path, audio, info.width, info.height, fps, &wr, &err);
+    rc = vidw_open(c->run.annotate_path, audio, info.width, info.height, fps, &wr, &err);
     if (rc != EMO_OK) goto fail;
     canvas = malloc((size_t)info.width * (size_t)info.height * 3);
     if (!canvas) {

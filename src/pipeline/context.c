@@ -17,7 +17,7 @@ int emoi_ctx_fail(emo_context *ctx, int code, const emoi_err *err) {
   if (ctx) {
     snprintf(ctx->last_error, sizeof ctx->last_error, "%s",
              err && err->msg[0] ? err->msg : emo_status_str(code));
-    emoi_log(&ctx->params, EMO_LOG_DEBUG, "%s", ctx->last_error);
+    emoi_log(&ctx->log, EMO_LOG_DEBUG, "%s", ctx->last_error);
   }
   return code;
 }
@@ -28,25 +28,25 @@ static int default_threads(void) {
 }
 
 /* speech_only: only the speech scratch (VAD, speech emotion), no face plans or workers. */
-static int create(emo_model *model, const emo_params *params, int speech_only,
+static int create(emo_model *model, const emo_context_params *params, int speech_only,
                   emo_context **out) {
   if (!out || !model) return EMO_EINVAL;
   *out = NULL;
   emo_context *c = calloc(1, sizeof *c);
   if (!c) return EMO_ENOMEM;
   c->model = model;
-  c->params = params ? *params : model->params;
-  /* Which networks exist is the model's choice; the context follows it. */
-  c->params.detector = model->params.detector;
-  c->params.expression = model->params.expression;
-  c->params.models_dir = model->params.models_dir;
-  c->params.reid = model->params.reid;
-  c->params.faces = model->params.faces;
-  c->params.voice = model->params.voice;
-  if (c->params.max_faces < 1) c->params.max_faces = 1;
-  if (c->params.max_faces > BF_MAX_ANCHORS) c->params.max_faces = BF_MAX_ANCHORS;
+  c->params = params ? *params : emo_context_params_default();
+  c->log = emoi_logger_make(c->params.log, c->params.log_user, c->params.log_level);
+  c->run = emo_run_params_default();
   emoi_err err = {{0}};
   int rc = EMO_OK;
+  if (c->params.max_faces < 1 || c->params.max_faces > EMOI_MAX_FACES ||
+      c->params.n_threads < 0 || c->params.n_threads > 1024) {
+    rc = emoi_fail(&err, EMO_EINVAL,
+                   "emo_context_params: max_faces must be 1..%d and n_threads 0..1024 (got %d, %d)",
+                   EMOI_MAX_FACES, c->params.max_faces, c->params.n_threads);
+    goto fail;
+  }
   int threads = c->params.n_threads > 0 ? c->params.n_threads : default_threads();
   size_t mf = (size_t)c->params.max_faces;
   c->faces = calloc(mf, sizeof *c->faces);
@@ -96,17 +96,66 @@ static int create(emo_model *model, const emo_params *params, int speech_only,
   *out = c;
   return EMO_OK;
 fail:
-  emoi_log(&c->params, EMO_LOG_ERROR, "%s", err.msg);
+  emoi_log(&c->log, EMO_LOG_ERROR, "%s", err.msg);
   emo_context_destroy(&c);
   return rc;
 }
 
-int emo_context_create(emo_model *model, const emo_params *params, emo_context **out) {
+int emo_context_create(emo_model *model, const emo_context_params *params, emo_context **out) {
   return create(model, params, 0, out);
 }
 
-int emoi_context_create_speech(emo_model *model, const emo_params *params, emo_context **out) {
+int emoi_context_create_speech(emo_model *model, const emo_context_params *params,
+                               emo_context **out) {
   return create(model, params, 1, out);
+}
+
+/* The detectors rp's policy needs, by the model's choice of detectors. */
+static const char *missing_detector(const emo_model *m, emo_detector d) {
+  if (!m->params.faces) return "face models (emo_model_params.faces = 0)";
+  if (d != EMO_DETECTOR_FULL && !m->graphs[EMOI_NET_DET_SHORT]) return "short-range detector";
+  if (d != EMO_DETECTOR_SHORT && !m->graphs[EMOI_NET_DET_FULL]) return "full-range detector";
+  return NULL;
+}
+
+int emoi_run_begin(emo_context *c, const emo_run_params *rp) {
+  emo_run_params r = rp ? *rp : emo_run_params_default();
+  emoi_err err = {{0}};
+  const char *bad = NULL;
+  if ((unsigned)r.detector >= EMO_DETECTOR_COUNT) bad = "detector";
+  else if (!(r.score_threshold >= 0.0f && r.score_threshold <= 1.0f)) bad = "score_threshold";
+  else if (!(r.nms_iou_threshold >= 0.0f && r.nms_iou_threshold <= 1.0f))
+    bad = "nms_iou_threshold";
+  else if (r.max_pixels <= 0) bad = "max_pixels";
+  else if (r.max_file_bytes <= 0) bad = "max_file_bytes";
+  else if (!(r.analysis_fps >= 0.0 && r.analysis_fps <= 1000.0)) bad = "analysis_fps";
+  else if (r.detect_every < 0) bad = "detect_every";
+  else if (!(r.track_timeout >= 0.0 && r.track_timeout <= 86400.0)) bad = "track_timeout";
+  else if (!(r.reid_threshold >= -1.0f && r.reid_threshold <= 1.0f)) bad = "reid_threshold";
+  else if (!(r.smoothing >= 0.0f && r.smoothing <= 3600.0f)) bad = "smoothing";
+  else if (!(r.max_audio_seconds > 0.0 && r.max_audio_seconds <= 1e7)) bad = "max_audio_seconds";
+  else if (!(r.vad_threshold > 0.0f && r.vad_threshold < 1.0f)) bad = "vad_threshold";
+  else if (r.vad_min_speech_ms < 0 || r.vad_min_speech_ms > VAD_MAX_MS)
+    bad = "vad_min_speech_ms";
+  else if (r.vad_min_silence_ms < 0 || r.vad_min_silence_ms > VAD_MAX_MS)
+    bad = "vad_min_silence_ms";
+  else if (r.vad_pad_ms < 0 || r.vad_pad_ms > VAD_MAX_MS) bad = "vad_pad_ms";
+  if (bad) {
+    emoi_fail(&err, EMO_EINVAL, "emo_run_params.%s is out of its range (see emo.h)", bad);
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  c->run = r;
+  return EMO_OK;
+}
+
+/* Refuses a face analysis that needs a detector the model did not load. */
+int emoi_run_needs_faces(emo_context *c) {
+  const char *missing = missing_detector(c->model, c->run.detector);
+  if (!missing) return EMO_OK;
+  emoi_err err = {{0}};
+  emoi_fail(&err, EMO_EINVAL, "emo_run_params.detector needs the %s, which the model did not load",
+            missing);
+  return emoi_ctx_fail(c, EMO_EINVAL, &err);
 }
 
 void emo_context_interrupt(emo_context *c) {

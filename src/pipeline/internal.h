@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/workers.h"
 #include "emo.h"
 #include "audio/ser.h"
@@ -26,7 +27,7 @@ typedef enum emoi_net {
 } emoi_net;
 
 struct emo_model {
-  emo_params params; /* copy; models_dir points at models_dir_buf */
+  emo_model_params params; /* copy; models_dir points at models_dir_buf */
   char models_dir_buf[4096];
   nn_graph *graphs[EMOI_NET_COUNT]; /* NULL when not needed by params */
   nn_graph *vad_graph; /* Silero VAD (params.voice) */
@@ -37,11 +38,14 @@ struct emo_model {
   bf_anchor anchors_full[2304];
 };
 
+#define EMOI_MAX_FACES 2048 /* emo_context_params.max_faces at most */
 #define EMOI_MAX_WORKERS 16 /* expression plans for faces classified in parallel */
 
 struct emo_context {
   emo_model *model; /* borrowed */
-  emo_params params;
+  emo_context_params params;
+  emoi_logger log; /* params' callback */
+  emo_run_params run; /* options of the analysis call in progress (or of the stream) */
   nn_plan *plans[EMOI_NET_COUNT];
   /* Copies of the expression plans, one set per worker thread, so that the faces of a frame
    * are classified in parallel (coarse grain beats splitting each small network's ops
@@ -89,18 +93,26 @@ int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int strid
 
 /* Creates a context that holds only the speech scratch (VAD, speech emotion): the soundtrack
  * context of emo_analyze_media (context.c). */
-int emoi_context_create_speech(emo_model *model, const emo_params *p, emo_context **out);
+int emoi_context_create_speech(emo_model *model, const emo_context_params *p, emo_context **out);
+
+/* Checks rp (NULL = defaults) against its documented ranges and the networks the model has,
+ * and makes it the context's c->run; EMO_EINVAL with the context's message otherwise. */
+int emoi_run_begin(emo_context *c, const emo_run_params *rp);
+
+/* EMO_OK when the model has the detectors c->run.detector needs, else EMO_EINVAL with the
+ * context's message saying which. */
+int emoi_run_needs_faces(emo_context *c);
 
 /* emo_analyze_media's two halves: the frames of url through on_frame (analyze_video.c), and
  * the soundtrack with each segment through on_segment as soon as it is described
- * (analyze_audio.c; on_segment may be NULL; whole = 1 is one segment of one speaker). Both
- * stop when c->interrupt is set. */
+ * (analyze_audio.c; on_segment may be NULL), both with the options in c->run. Both stop when
+ * c->interrupt is set. */
 typedef int (*emoi_frame_fn)(const emo_frame_result *f, void *user);
 int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, void *user,
                        const emo_video_summary **summary);
 typedef int (*emoi_segment_fn)(const emo_speech_segment *s, void *user);
-int emoi_analyze_audio(emo_context *c, const char *url, int whole, emoi_segment_fn on_segment,
-                       void *user, const emo_audio_result **out);
+int emoi_analyze_audio(emo_context *c, const char *url, emoi_segment_fn on_segment, void *user,
+                       const emo_audio_result **out);
 
 /* Frees the video state (analyze_video.c). */
 void emoi_stream_free(struct emoi_stream **s);

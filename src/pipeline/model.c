@@ -17,7 +17,7 @@
 extern const unsigned char emoi_ser_weights[];
 extern const unsigned long emoi_ser_weights_size;
 
-static int load_tflite(const emo_params *p, const char *name, nn_graph **out, emoi_err *err) {
+static int load_tflite(const emo_model_params *p, const char *name, nn_graph **out, emoi_err *err) {
   void *data = NULL;
   size_t size = 0;
   char path[4096];
@@ -31,7 +31,7 @@ static int load_tflite(const emo_params *p, const char *name, nn_graph **out, em
 }
 
 /* Verifies every file a multi-file model needs, then returns the path of the first. */
-static int verify_all(const emo_params *p, const char *const *names, int n, char *path,
+static int verify_all(const emo_model_params *p, const char *const *names, int n, char *path,
                       size_t path_size, emoi_err *err) {
   for (int i = 0; i < n; i++) {
     int rc = emoi_model_verify(p, names[i], err);
@@ -40,7 +40,7 @@ static int verify_all(const emo_params *p, const char *const *names, int n, char
   return emoi_model_path(p, names[0], path, path_size, err);
 }
 
-static int load_net(const emo_params *p, emoi_net net, nn_graph **out, emoi_err *err) {
+static int load_net(const emo_model_params *p, emoi_net net, nn_graph **out, emoi_err *err) {
   char path[4096];
   int rc;
   switch (net) {
@@ -65,7 +65,7 @@ static int load_net(const emo_params *p, emoi_net net, nn_graph **out, emoi_err 
   }
 }
 
-static int needs_net(const emo_params *p, emoi_net net) {
+static int needs_net(const emo_model_params *p, emoi_net net) {
   if (!p->faces) return 0;
   switch (net) {
     case EMOI_NET_DET_SHORT: return p->detector != EMO_DETECTOR_FULL;
@@ -100,7 +100,7 @@ static int speech_label(const char *label) {
   return -1;
 }
 
-/* Loads params.ser_model and maps its labels onto emo's speech emotions. */
+/* Loads emo_model_params.ser_model and maps its labels onto emo's speech emotions. */
 static int load_user_ser(emo_model *m, const char *path, emoi_err *err) {
   int rc = w2v_load(path, &m->w2v, err);
   if (rc != EMO_OK) return rc;
@@ -121,13 +121,15 @@ static int load_user_ser(emo_model *m, const char *path, emoi_err *err) {
   return EMO_OK;
 }
 
-int emo_model_load(const emo_params *params, emo_model **out) {
+int emo_model_load(const emo_model_params *params, emo_model **out) {
   if (!out) return EMO_EINVAL;
   *out = NULL;
-  emo_params p = params ? *params : emo_params_default();
+  emo_model_params p = params ? *params : emo_model_params_default();
+  emoi_logger log = emoi_logger_make(p.log, p.log_user, p.log_level);
   if ((unsigned)p.detector >= EMO_DETECTOR_COUNT ||
-      (unsigned)p.expression >= EMO_EXPRESSION_MODEL_COUNT) {
-    emoi_log(&p, EMO_LOG_ERROR, "invalid detector or expression option");
+      (unsigned)p.expression >= EMO_EXPRESSION_MODEL_COUNT || p.max_file_bytes <= 0) {
+    emoi_log(&log, EMO_LOG_ERROR,
+             "emo_model_params: detector, expression or max_file_bytes out of range");
     return EMO_EINVAL;
   }
   emo_model *m = calloc(1, sizeof *m);
@@ -165,7 +167,7 @@ int emo_model_load(const emo_params *params, emo_model **out) {
   *out = m;
   return EMO_OK;
 fail:
-  emoi_log(&p, EMO_LOG_ERROR, "%s", err.msg);
+  emoi_log(&log, EMO_LOG_ERROR, "%s", err.msg);
   emo_model_destroy(&m);
   return rc;
 }
