@@ -461,7 +461,7 @@ int emo_analyze_video(emo_context *c, const char *url, emo_frame_fn on_frame, vo
   vid_reader *r = NULL;
   vid_writer *wr = NULL;
   uint8_t *canvas = NULL;
-  int rc = vid_open(url, c->params.max_pixels, c->params.analysis_fps, 1, FLOW_MAX_SIDE, &r, &err);
+  int rc = vid_open(url, NULL, c->params.max_pixels, c->params.analysis_fps, 1, FLOW_MAX_SIDE, &r, &err);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   vid_info info;
   vid_get_info(r, &info);
@@ -476,7 +476,7 @@ int emo_analyze_video(emo_context *c, const char *url, emo_frame_fn on_frame, vo
                                 !strstr(url, "://")
                             ? url
                             : NULL;
-    rc = vidw_open(c->params.annotate_path, audio, info.width, info.height, fps, &wr, &err);
+    rc = vidw_open(c->params.annotate_path, audio, NULL, info.width, info.height, fps, &wr, &err);
     if (rc != EMO_OK) goto fail;
     canvas = malloc((size_t)info.width * (size_t)info.height * 3);
     if (!canvas) {
