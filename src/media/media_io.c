@@ -169,10 +169,12 @@ int media_guard_init(media_guard *g, const media_io *io, const char *url, emoi_e
   size_t wn = sizeof g->ff_whitelist;
   int bad = list_add(wl, wn, g->protocols[0] ? g->protocols : "none");
   if (g->is_stdin) bad |= list_add(wl, wn, "pipe");
-  static const char *const under_tcp[] = {"http", "https", "rtsp", "rtmp", "rtmps"};
+  static const char *const under_tcp[] = {"http",  "https", "rtsp",   "rtmp",    "rtmps",
+                                          "rtmpt", "ftp",   "gopher", "gophers", "mmsh"};
   for (size_t i = 0; i < sizeof under_tcp / sizeof *under_tcp; i++)
     if (in_list(g->protocols, under_tcp[i])) bad |= list_add(wl, wn, "tcp");
-  if (in_list(g->protocols, "https") || in_list(g->protocols, "rtmps"))
+  if (in_list(g->protocols, "https") || in_list(g->protocols, "rtmps") ||
+      in_list(g->protocols, "gophers"))
     bad |= list_add(wl, wn, "tls");
   if (in_list(g->protocols, "https")) bad |= list_add(wl, wn, "httpproxy");
   if (in_list(g->protocols, "rtsp")) { /* RTP over UDP for the media */
