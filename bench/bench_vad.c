@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
   else snprintf(model, sizeof model, "%s/.cache/emo/models/silero_vad_v5.onnx", home ? home : ".");
   emoi_err e = {{0}};
   aud_reader *r = NULL;
-  if (aud_open(wav, &r, &e)) {
+  if (aud_open(wav, NULL, &r, &e)) {
     fprintf(stderr, "%s\n", e.msg);
     return 1;
   }

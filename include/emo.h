@@ -206,6 +206,18 @@ typedef struct emo_run_params {
                                       (default) */
   int soundtrack;                  /* 1 = emo_analyze_media analyses the soundtrack too when
                                       the model has the speech models (default 1) */
+  /* Inputs (emo_analyze_media, emo_analyze_audio; and the audio copied by annotate_path). A
+   * url may be a file path, "-" for standard input, or use one of the protocols allowed: by
+   * default file, http, https, rtsp, rtmp, rtmps, udp, rtp, srt (tcp and tls only as their
+   * transport). Anything else (concat:, subfile:, ftp:, data:, ...) is refused with
+   * EMO_EINVAL naming the protocol. A playlist (HLS) may only open segments on its own host
+   * and port, or for a local playlist in its folder and below. */
+  const char *protocols;           /* comma-separated protocols a url may use, replacing the
+                                      default list above; NULL = that list (default) */
+  double io_timeout;               /* seconds any network open or read may wait before the
+                                      call fails with EMO_EIO "timed out"; 0 = 10 s (default) */
+  int playlist_other_hosts;        /* 1 = a playlist may open segments on other hosts or
+                                      folders; default 0 */
   /* Speech (emo_analyze_audio, the soundtrack of emo_analyze_media). */
   int audio_whole;                 /* 1 = the whole recording is one segment of one speaker
                                       (clip-level evaluation); default 0 */
@@ -228,7 +240,7 @@ emo_run_params emo_run_params_default(void);
 /* The version of the ABI this library was built with: EMO_ABI_VERSION of its emo.h. It
  * changes whenever a public struct's layout or a function's signature does, so that a binding
  * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
-#define EMO_ABI_VERSION 2
+#define EMO_ABI_VERSION 2 /* 1 was emo 0.1.0's single emo_params */
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */

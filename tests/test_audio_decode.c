@@ -54,7 +54,7 @@ static float *decode_all(const char *path, int64_t *n, int *status, aud_info *in
   emoi_err e = {{0}};
   aud_reader *r = NULL;
   *n = 0;
-  *status = aud_open(path, &r, &e);
+  *status = aud_open(path, NULL, &r, &e);
   if (*status) return NULL;
   if (info) aud_get_info(r, info);
   int64_t cap = 1 << 16;
@@ -138,13 +138,13 @@ static void test_silence_and_errors(void) {
   }
   emoi_err e = {{0}};
   aud_reader *r = NULL;
-  st = aud_open(path, &r, &e);
+  st = aud_open(path, NULL, &r, &e);
   CHECK(st == EMO_EFORMAT && !r, "text file: status %d (%s)", st, e.msg);
-  st = aud_open("/nonexistent/file.wav", &r, &e);
+  st = aud_open("/nonexistent/file.wav", NULL, &r, &e);
   CHECK(st == EMO_EIO, "missing file: status %d (%s)", st, e.msg);
   const char *img = th_data("faces/misc/single_face.jpg");
   if (img) {
-    st = aud_open(img, &r, &e);
+    st = aud_open(img, NULL, &r, &e);
     CHECK(st == EMO_EFORMAT && strstr(e.msg, "no audio stream"), "image: %d %s", st, e.msg);
   }
   st = aud_open_memory("", 0, &r, &e);

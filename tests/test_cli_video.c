@@ -66,7 +66,7 @@ static int write_clip(const char *path, const char *audio) {
   const int w = 320, h = 240;
   emoi_err err = {{0}};
   vid_writer *wr = NULL;
-  if (vidw_open(path, audio, w, h, 15.0, &wr, &err) != EMO_OK) {
+  if (vidw_open(path, audio, NULL, w, h, 15.0, &wr, &err) != EMO_OK) {
     fprintf(stderr, "vidw_open: %s\n", err.msg);
     return -1;
   }

@@ -23,7 +23,7 @@ static const char *const fixtures[] = {"wav2vec2_base", "wav2vec2_large"};
 static float *decode(const char *url, size_t *n) {
   emoi_err err = {{0}};
   aud_reader *r = NULL;
-  if (aud_open(url, &r, &err) != EMO_OK) return NULL;
+  if (aud_open(url, NULL, &r, &err) != EMO_OK) return NULL;
   size_t cap = 1 << 16, len = 0;
   float *x = malloc(cap * sizeof *x);
   int got;

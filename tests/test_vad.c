@@ -178,7 +178,7 @@ static void test_rttm(const nn_graph *g) {
   snprintf(rttm, sizeof rttm, "%s", th_data("diarization/sample/sample.rttm"));
   emoi_err e = {{0}};
   aud_reader *r = NULL;
-  if (aud_open(wavp, &r, &e)) {
+  if (aud_open(wavp, NULL, &r, &e)) {
     CHECK(0, "aud_open: %s", e.msg);
     return;
   }

@@ -285,7 +285,7 @@ static void cli_video(void) {
   /* The annotated video: every frame, the same size, the audio copied, boxes drawn. */
   vid_reader *vr = NULL;
   emoi_err err = {{0}};
-  CHECK(vid_open(ann, 1 << 24, 0.0, 0, 0, &vr, &err) == EMO_OK, "annotated video: %s", err.msg);
+  CHECK(vid_open(ann, NULL, 1 << 24, 0.0, 0, 0, &vr, &err) == EMO_OK, "annotated video: %s", err.msg);
   if (vr) {
     vid_info info;
     vid_get_info(vr, &info);

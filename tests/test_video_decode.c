@@ -31,7 +31,7 @@ static void read_all(const char *path, int64_t max_pixels, double fps, int threa
   rr->monotonic = rr->consecutive_index = 1;
   vid_reader *r = NULL;
   emoi_err e = {{0}};
-  rr->open_rc = vid_open(path, max_pixels, fps, threaded, 0, &r, &e);
+  rr->open_rc = vid_open(path, NULL, max_pixels, fps, threaded, 0, &r, &e);
   if (rr->open_rc != EMO_OK) {
     snprintf(rr->msg, sizeof rr->msg, "%s", e.msg);
     return;
@@ -216,7 +216,7 @@ static void test_round_trip(const char *audio) {
   uint8_t *buf = malloc((size_t)stride * H);
   vid_writer *w = NULL;
   emoi_err e = {{0}};
-  int rc = vidw_open(out, audio, W, H, 15.0, &w, &e);
+  int rc = vidw_open(out, audio, NULL, W, H, 15.0, &w, &e);
   CHECK(rc == EMO_OK, "vidw_open: %s", e.msg);
   if (rc != EMO_OK) {
     free(buf);
@@ -232,7 +232,7 @@ static void test_round_trip(const char *audio) {
   CHECK(rc == EMO_OK && w == NULL, "vidw_close: %s", e.msg);
 
   vid_reader *r = NULL;
-  rc = vid_open(out, BIG, 0, 0, 0, &r, &e);
+  rc = vid_open(out, NULL, BIG, 0, 0, 0, &r, &e);
   CHECK(rc == EMO_OK, "reopen: %s", e.msg);
   if (rc != EMO_OK) {
     free(buf);
@@ -275,7 +275,7 @@ static void test_round_trip(const char *audio) {
   unlink(out);
 
   /* Odd sizes are encoded at the next even size. */
-  rc = vidw_open(out, NULL, 33, 17, 25, &w, &e);
+  rc = vidw_open(out, NULL, NULL, 33, 17, 25, &w, &e);
   CHECK(rc == EMO_OK, "odd open: %s", e.msg);
   for (int i = 0; rc == EMO_OK && i < 5; i++) {
     synth(buf, 33, 17, stride, i);
@@ -298,7 +298,7 @@ static void test_round_trip(const char *audio) {
 static void test_gray(const char *path) {
   vid_reader *r = NULL;
   emoi_err e = {{0}};
-  CHECK(vid_open(path, BIG, 0, 1, 320, &r, &e) == EMO_OK, "open with gray: %s", e.msg);
+  CHECK(vid_open(path, NULL, BIG, 0, 1, 320, &r, &e) == EMO_OK, "open with gray: %s", e.msg);
   if (!r) return;
   vid_frame f;
   int n = 0;
@@ -331,10 +331,10 @@ static void test_gray(const char *path) {
          worst);
   CHECK(n == 10 && mean < 2.5 && worst < 12, "gray vs luma: mean %.3f worst %.1f", mean, worst);
   /* not asked for: none */
-  CHECK(vid_open(path, BIG, 0, 0, 0, &r, &e) == EMO_OK, "open without gray: %s", e.msg);
+  CHECK(vid_open(path, NULL, BIG, 0, 0, 0, &r, &e) == EMO_OK, "open without gray: %s", e.msg);
   if (r && vid_read(r, &f, &e) == 1) CHECK(f.gray == NULL, "gray without asking");
   vid_close(&r);
-  CHECK(vid_open(path, BIG, 0, 0, -1, &r, &e) == EMO_EINVAL, "gray_max_side -1");
+  CHECK(vid_open(path, NULL, BIG, 0, 0, -1, &r, &e) == EMO_EINVAL, "gray_max_side -1");
 }
 
 static void test_errors_and_rotation(void) {
@@ -347,13 +347,13 @@ static void test_errors_and_rotation(void) {
   }
   vid_reader *r = NULL;
   emoi_err e = {{0}};
-  int rc = vid_open(txt, BIG, 0, 0, 0, &r, &e);
+  int rc = vid_open(txt, NULL, BIG, 0, 0, 0, &r, &e);
   CHECK(rc == EMO_EFORMAT && r == NULL, "text file: %d %s", rc, e.msg);
   unlink(txt);
-  rc = vid_open("/nonexistent/emo.mp4", BIG, 0, 0, 0, &r, &e);
+  rc = vid_open("/nonexistent/emo.mp4", NULL, BIG, 0, 0, 0, &r, &e);
   CHECK(rc == EMO_EIO && strstr(e.msg, "/nonexistent/emo.mp4"), "missing: %d %s", rc, e.msg);
-  CHECK(vid_open(NULL, BIG, 0, 0, 0, &r, &e) == EMO_EINVAL, "NULL url");
-  CHECK(vid_open(txt, 0, 0, 0, 0, &r, &e) == EMO_EINVAL, "max_pixels 0");
+  CHECK(vid_open(NULL, NULL, BIG, 0, 0, 0, &r, &e) == EMO_EINVAL, "NULL url");
+  CHECK(vid_open(txt, NULL, 0, 0, 0, 0, &r, &e) == EMO_EINVAL, "max_pixels 0");
   CHECK(vid_open_memory("abc", 3, BIG, 0, &r, &e) == EMO_EFORMAT, "3 bytes: %s", e.msg);
 
   /* A clip with a display matrix (rotate=90 tag written by ffmpeg 5.1, i.e. a
@@ -364,8 +364,8 @@ static void test_errors_and_rotation(void) {
   snprintf(a, sizeof a, "%splain.mp4", dir);
   snprintf(b, sizeof b, "%srot90.mp4", dir);
   vid_reader *ra = NULL, *rb = NULL;
-  CHECK(vid_open(a, BIG, 0, 0, 0, &ra, &e) == EMO_OK, "plain: %s", e.msg);
-  CHECK(vid_open(b, BIG, 0, 0, 0, &rb, &e) == EMO_OK, "rot90: %s", e.msg);
+  CHECK(vid_open(a, NULL, BIG, 0, 0, 0, &ra, &e) == EMO_OK, "plain: %s", e.msg);
+  CHECK(vid_open(b, NULL, BIG, 0, 0, 0, &rb, &e) == EMO_OK, "rot90: %s", e.msg);
   if (!ra || !rb) {
     vid_close(&ra);
     vid_close(&rb);
@@ -398,8 +398,8 @@ static void test_errors_and_rotation(void) {
   vid_close(&rb);
   /* gray asked for: the plain clip (64x48, under max_side 320: k = 1) has it, the rotated
    * one goes without (the caller falls back to its RGB) */
-  CHECK(vid_open(a, BIG, 0, 0, 320, &ra, &e) == EMO_OK, "plain with gray: %s", e.msg);
-  CHECK(vid_open(b, BIG, 0, 0, 320, &rb, &e) == EMO_OK, "rot90 with gray: %s", e.msg);
+  CHECK(vid_open(a, NULL, BIG, 0, 0, 320, &ra, &e) == EMO_OK, "plain with gray: %s", e.msg);
+  CHECK(vid_open(b, NULL, BIG, 0, 0, 320, &rb, &e) == EMO_OK, "rot90 with gray: %s", e.msg);
   if (ra && vid_read(ra, &fa, &e) == 1)
     CHECK(fa.gray && fa.gray_k == 1 && fa.gray_w == 64 && fa.gray_h == 48,
           "plain: gray k %d %dx%d", fa.gray_k, fa.gray_w, fa.gray_h);

@@ -8,6 +8,7 @@
  * that fail to decode are skipped; a demuxer error other than end-of-file, or too many bad
  * packets, is reported after the samples already decoded. Follows FFmpeg 5.1's documented
  * API (AVChannelLayout, swr_alloc_set_opts2). Leaves to others: what the samples mean. */
+#include "media/media_io.h"
 #include "media/mem_io.h"
 #include "media/audio_decode.h"
 
@@ -49,10 +50,8 @@ struct aud_reader {
   int consec_errors;
   int pending;      /* status to return once the FIFO is empty (0 none) */
   emoi_err pending_err;
+  media_guard guard; /* protocols, deadlines, log sink (media_io.h) */
 };
-
-static pthread_once_t aud_once = PTHREAD_ONCE_INIT;
-static void aud_quiet(void) { av_log_set_level(AV_LOG_QUIET); }
 
 static const char *averr(int e, char *buf, size_t n) {
   if (av_strerror(e, buf, n) < 0) snprintf(buf, n, "error %d", e);
@@ -63,6 +62,7 @@ static const char *averr(int e, char *buf, size_t n) {
 void aud_close(aud_reader **pr) {
   if (!pr || !*pr) return;
   aud_reader *r = *pr;
+  media_guard *log_prev = media_log_enter(&r->guard);
   swr_free(&r->swr);
   av_channel_layout_uninit(&r->swr_layout);
   av_frame_free(&r->frame);
@@ -74,6 +74,7 @@ void aud_close(aud_reader **pr) {
     avio_context_free(&r->avio);
   }
   free(r->fifo);
+  media_log_leave(log_prev);
   free(r);
   *pr = NULL;
 }
@@ -82,9 +83,10 @@ static int finish_open(aud_reader *r, emoi_err *err) {
   char eb[128];
   const char *fname = r->fmt->iformat ? r->fmt->iformat->name : "";
   int ret = avformat_find_stream_info(r->fmt, NULL);
+  media_guard_disarm(&r->guard);
   if (ret < 0)
-    return emoi_fail(err, EMO_EFORMAT, "%s: cannot read stream info (%s)", r->name,
-                     averr(ret, eb, sizeof eb));
+    return media_guard_fail(&r->guard, ret, EMO_EFORMAT, r->name, "cannot read stream info", NULL,
+                            err);
   int as = av_find_best_stream(r->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
   if (as < 0) {
     if (as == AVERROR_DECODER_NOT_FOUND)
@@ -126,55 +128,63 @@ static int finish_open(aud_reader *r, emoi_err *err) {
   return EMO_OK;
 }
 
-static int open_common(aud_reader *r, const char *url, aud_reader **out, emoi_err *err) {
-  char eb[128];
+static int open_common(aud_reader *r, aud_reader **out, emoi_err *err) {
+  media_guard *log_prev = media_log_enter(&r->guard);
+  AVDictionary *opts = NULL;
+  int st;
   r->fmt = avformat_alloc_context();
   if (!r->fmt) {
-    aud_close(&r);
-    return emoi_fail(err, EMO_ENOMEM, "audio: out of memory");
+    st = emoi_fail(err, EMO_ENOMEM, "%s: out of memory", r->name);
+    goto fail;
   }
   r->fmt->probesize = AUD_PROBESIZE;
   if (r->avio) {
     r->fmt->pb = r->avio;
     r->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
   }
-  int ret = avformat_open_input(&r->fmt, url, NULL, NULL);
-  if (ret < 0) {
-    int code = (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EISDIR))
-                   ? EMO_EIO : EMO_EFORMAT;
-    emoi_fail(err, code, "%s: cannot open (%s)", r->name, averr(ret, eb, sizeof eb));
-    r->fmt = NULL; /* freed by avformat_open_input on failure */
-    aud_close(&r);
-    return code;
+  media_guard_attach(&r->guard, r->fmt, &opts);
+  media_guard_arm(&r->guard, 3); /* open + stream analysis: a few round trips */
+  int ret = avformat_open_input(&r->fmt, r->avio ? NULL : r->guard.url, NULL, &opts);
+  av_dict_free(&opts);
+  if (ret < 0) { /* avformat_open_input freed the context */
+    media_guard_disarm(&r->guard);
+    st = media_guard_fail(&r->guard, ret, EMO_EFORMAT, r->name, "cannot open", NULL, err);
+    goto fail;
   }
-  int st = finish_open(r, err);
-  if (st) {
-    aud_close(&r);
-    return st;
-  }
+  st = finish_open(r, err);
+  if (st) goto fail;
+  media_log_leave(log_prev);
   *out = r;
   return EMO_OK;
+fail:
+  aud_close(&r);
+  media_log_leave(log_prev);
+  return st;
 }
 
-int aud_open(const char *url, aud_reader **out, emoi_err *err) {
+int aud_open(const char *url, const media_io *io, aud_reader **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "aud_open: out is NULL");
   *out = NULL;
   if (!url || !url[0]) return emoi_fail(err, EMO_EINVAL, "aud_open: empty path");
-  pthread_once(&aud_once, aud_quiet);
   aud_reader *r = calloc(1, sizeof *r);
   if (!r) return emoi_fail(err, EMO_ENOMEM, "aud_open: out of memory");
   snprintf(r->name, sizeof r->name, "%s", url);
-  return open_common(r, url, out, err);
+  int st = media_guard_init(&r->guard, io, url, err);
+  if (st) {
+    free(r);
+    return st;
+  }
+  return open_common(r, out, err);
 }
 
 int aud_open_memory(const void *data, size_t size, aud_reader **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "aud_open_memory: out is NULL");
   *out = NULL;
   if (!data && size) return emoi_fail(err, EMO_EINVAL, "aud_open_memory: data is NULL");
-  pthread_once(&aud_once, aud_quiet);
   aud_reader *r = calloc(1, sizeof *r);
   if (!r) return emoi_fail(err, EMO_ENOMEM, "aud_open_memory: out of memory");
   snprintf(r->name, sizeof r->name, "<memory>");
+  media_guard_init_memory(&r->guard, NULL);
   r->mem.data = data;
   r->mem.size = size;
   unsigned char *buf = av_malloc(AUD_MEM_IO_BUF);
@@ -184,7 +194,7 @@ int aud_open_memory(const void *data, size_t size, aud_reader **out, emoi_err *e
     aud_close(&r);
     return emoi_fail(err, EMO_ENOMEM, "aud_open_memory: out of memory");
   }
-  return open_common(r, NULL, out, err);
+  return open_common(r, out, err);
 }
 
 void aud_get_info(const aud_reader *r, aud_info *info) {
@@ -307,7 +317,9 @@ static int refill(aud_reader *r, emoi_err *err) {
       avcodec_send_packet(r->dec, NULL);
       continue;
     }
+    media_guard_arm(&r->guard, 1);
     ret = av_read_frame(r->fmt, r->pkt);
+    media_guard_disarm(&r->guard);
     if (ret == AVERROR_EOF) {
       r->eof_demux = 1;
       avcodec_send_packet(r->dec, NULL);
@@ -317,8 +329,8 @@ static int refill(aud_reader *r, emoi_err *err) {
       r->eof_demux = 1;
       avcodec_send_packet(r->dec, NULL);
       /* report after what is already decoded */
-      r->pending = emoi_fail(&r->pending_err, EMO_EFORMAT, "%s: read error (%s)", r->name,
-                             averr(ret, eb, sizeof eb));
+      r->pending = media_guard_fail(&r->guard, ret, EMO_EFORMAT, r->name, "read error", NULL,
+                                    &r->pending_err);
       continue;
     }
     if (r->pkt->stream_index == r->astream) {
@@ -337,7 +349,9 @@ static int refill(aud_reader *r, emoi_err *err) {
 int aud_read(aud_reader *r, float *buf, int max_samples, emoi_err *err) {
   if (!r || !buf || max_samples < 1) return emoi_fail(err, EMO_EINVAL, "aud_read: invalid arguments");
   if (r->fifo_len == r->fifo_pos && !r->drained) {
+    media_guard *log_prev = media_log_enter(&r->guard);
     int st = refill(r, err);
+    media_log_leave(log_prev);
     if (st) {
       r->pending = st;
       r->pending_err = *(err ? err : &r->pending_err);

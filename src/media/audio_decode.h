@@ -4,7 +4,8 @@
  * handed out in caller-sized chunks. Memory stays bounded whatever the file length: at most
  * one decoded frame is buffered. Leaves to others: voice activity and speech models
  * (audio/), video frames (media/video_decode.c). Not thread-safe per reader; separate readers
- * are independent. Never prints (FFmpeg's log is silenced). */
+ * are independent. Never prints: FFmpeg's messages go to media_io's log sink; protocols,
+ * nested opens and network timeouts follow media_io.h. */
 #ifndef EMO_MEDIA_AUDIO_DECODE_H
 #define EMO_MEDIA_AUDIO_DECODE_H
 
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "media/media_io.h"
 
 #define AUD_RATE 16000 /* output sample rate */
 
@@ -25,17 +27,20 @@ typedef struct aud_info {
   char format[32];   /* FFmpeg demuxer name, e.g. "wav", "mov,mp4,m4a,3gp,3g2,mj2" (cut) */
 } aud_info;
 
-/* Opens a file path or URL and its best audio stream. Returns EMO_OK with *out (close with
- * aud_close); EMO_EIO when it cannot be opened; EMO_EFORMAT when it is not media FFmpeg reads
- * or has no audio stream ("no audio stream"); EMO_ENOMEM. */
-int aud_open(const char *url, aud_reader **out, emoi_err *err);
+/* Opens a file path, URL or "-" (standard input) and its best audio stream, under io's policy
+ * (NULL = defaults, see media_io.h; io is copied). Returns EMO_OK with *out (close with
+ * aud_close); EMO_EINVAL for a protocol io does not allow; EMO_EIO when it cannot be opened
+ * ("timed out" for a stalled network, a refused nested open); EMO_EFORMAT when it is not
+ * media FFmpeg reads or has no audio stream ("no audio stream"); EMO_ENOMEM. */
+int aud_open(const char *url, const media_io *io, aud_reader **out, emoi_err *err);
 
 /* Same from size bytes at data (borrowed: must stay valid until aud_close). */
 int aud_open_memory(const void *data, size_t size, aud_reader **out, emoi_err *err);
 
 /* Reads up to max_samples (>= 1) samples at 16 kHz mono float32 into buf. Returns the number
  * written (> 0), 0 at the end of the stream, or a negative status: a damaged stream yields
- * its decodable samples first, then EMO_EFORMAT naming the problem. */
+ * its decodable samples first, then EMO_EFORMAT naming the problem; a network that stalls
+ * for media_io's timeout, EMO_EIO "timed out". */
 int aud_read(aud_reader *r, float *buf, int max_samples, emoi_err *err);
 
 /* Fills *info (valid after aud_open). */

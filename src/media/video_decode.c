@@ -7,6 +7,7 @@
  * seeking. Follows FFmpeg 5.1's documented API (libavcodec send/receive, display matrix
  * convention of libavutil/display.h: av_display_rotation_get gives the counter-clockwise
  * angle, so the clockwise rotation to display is its negation, as ffmpeg's -autorotate). */
+#include "media/media_io.h"
 #include "media/mem_io.h"
 #include "media/video_decode.h"
 
@@ -33,8 +34,6 @@
 #define VID_MAX_READ_RETRIES 16     /* consecutive demuxer errors before giving up */
 #define VID_PROBESIZE (5 << 20)     /* bytes read to probe the format */
 #define VID_ANALYZE_US (5 * (int64_t)AV_TIME_BASE)   /* media time analysed at open */
-#define VID_OPEN_TIMEOUT_US (30 * (int64_t)1000000)  /* opening a network URL */
-#define VID_IO_TIMEOUT_US "10000000"                 /* network socket timeout */
 #define VID_MEM_IO_BUF 4096
 
 enum { SLOT_FREE = 0, SLOT_WRITING, SLOT_QUEUED, SLOT_HELD };
@@ -85,8 +84,7 @@ struct vid_reader {
   int eof_sent;
   double last_pkt_t;   /* media time of the end of the latest demuxed video packet */
   double hdr_duration; /* video stream duration stated by the container index, 0 if none */
-  atomic_int abort_flag;
-  int64_t open_deadline; /* av_gettime_relative() limit while opening, 0 = none */
+  media_guard guard; /* protocols, deadlines, abort flag, log sink (media_io.h) */
   /* Threading (threaded = 1). */
   int threaded, th_started, sync_ready;
   pthread_t th;
@@ -100,9 +98,7 @@ struct vid_reader {
   int done; /* the caller saw the end (or an error): further reads return 0 */
 };
 
-static pthread_once_t vid_once = PTHREAD_ONCE_INIT;
 static pthread_once_t vid_dev_once = PTHREAD_ONCE_INIT;
-static void vid_quiet(void) { av_log_set_level(AV_LOG_QUIET); }
 static void vid_devices(void) { avdevice_register_all(); }
 
 static const char *averr(int e, char *buf, size_t n) {
@@ -110,20 +106,7 @@ static const char *averr(int e, char *buf, size_t n) {
   return buf;
 }
 
-static int interrupt_cb(void *opaque) {
-  vid_reader *r = opaque;
-  if (atomic_load(&r->abort_flag)) return 1;
-  if (r->open_deadline && av_gettime_relative() > r->open_deadline) return 1;
-  return 0;
-}
-
 /* ---- opening ------------------------------------------------------------------------- */
-
-static int is_network_url(const char *url) {
-  const char *p = strstr(url, "://");
-  if (!p) return 0;
-  return !(p - url == 4 && strncmp(url, "file", 4) == 0);
-}
 
 /* Clockwise rotation in {0, 90, 180, 270} from the stream's display matrix (0 if none or not
  * a multiple of 90 degrees). */
@@ -176,10 +159,10 @@ static int finish_open(vid_reader *r, int64_t max_pixels, emoi_err *err) {
       hdr_dur[i] = (double)s->duration * av_q2d(s->time_base);
   }
   ret = avformat_find_stream_info(r->fmt, NULL);
+  media_guard_disarm(&r->guard);
   if (ret < 0)
-    return emoi_fail(err, EMO_EFORMAT, "%s: cannot read stream info (%s)", r->name,
-                     averr(ret, eb, sizeof eb));
-  r->open_deadline = 0;
+    return media_guard_fail(&r->guard, ret, EMO_EFORMAT, r->name, "cannot read stream info", NULL,
+                            err);
   int vs = pick_video_stream(r->fmt);
   if (vs < 0) {
     for (unsigned i = 0; i < r->fmt->nb_streams; i++)
@@ -283,7 +266,6 @@ static vid_reader *reader_alloc(const char *name) {
   r->vstream = -1;
   r->held = -1;
   r->sws_cs = r->sws_range = -1;
-  atomic_init(&r->abort_flag, 0);
   return r;
 }
 
@@ -303,20 +285,23 @@ static int start_thread(vid_reader *r, emoi_err *err) {
   return EMO_OK;
 }
 
-int vid_open(const char *url, int64_t max_pixels, double analysis_fps, int threaded,
-             int gray_max_side, vid_reader **out, emoi_err *err) {
+int vid_open(const char *url, const media_io *io, int64_t max_pixels, double analysis_fps,
+             int threaded, int gray_max_side, vid_reader **out, emoi_err *err) {
   if (out) *out = NULL;
-  if (!url || !out || max_pixels <= 0 || !(analysis_fps >= 0) || !isfinite(analysis_fps) ||
-      gray_max_side < 0)
+  if (!url || !url[0] || !out || max_pixels <= 0 || !(analysis_fps >= 0) ||
+      !isfinite(analysis_fps) || gray_max_side < 0)
     return emoi_fail(err, EMO_EINVAL, "vid_open: invalid argument");
-  pthread_once(&vid_once, vid_quiet);
   vid_reader *r = reader_alloc(url);
   if (!r) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", url);
   r->analysis_fps = analysis_fps;
   r->threaded = threaded ? 1 : 0;
   r->gray_max_side = gray_max_side;
-  char eb[128];
-  int rc;
+  int rc = media_guard_init(&r->guard, io, url, err);
+  if (rc != EMO_OK) {
+    free(r);
+    return rc;
+  }
+  media_guard *log_prev = media_log_enter(&r->guard);
   AVDictionary *opts = NULL;
   const AVInputFormat *ifmt = NULL;
   if (strncmp(url, "/dev/video", 10) == 0) {
@@ -332,27 +317,16 @@ int vid_open(const char *url, int64_t max_pixels, double analysis_fps, int threa
     rc = emoi_fail(err, EMO_ENOMEM, "%s: out of memory", url);
     goto fail;
   }
-  r->fmt->interrupt_callback.callback = interrupt_cb;
-  r->fmt->interrupt_callback.opaque = r;
+  media_guard_attach(&r->guard, r->fmt, &opts);
   r->fmt->probesize = VID_PROBESIZE;
   r->fmt->max_analyze_duration = VID_ANALYZE_US;
-  if (is_network_url(url)) {
-    r->open_deadline = av_gettime_relative() + VID_OPEN_TIMEOUT_US;
-    av_dict_set(&opts, "rw_timeout", VID_IO_TIMEOUT_US, 0);
-    av_dict_set(&opts, "timeout", VID_IO_TIMEOUT_US, 0);
-  }
-  int ret = avformat_open_input(&r->fmt, url, ifmt, &opts);
+  media_guard_arm(&r->guard, 3); /* open + stream analysis: a few round trips */
+  int ret = avformat_open_input(&r->fmt, r->guard.url, ifmt, &opts);
   av_dict_free(&opts);
-  if (ret < 0) {
-    /* avformat_open_input freed the context. */
-    int code = (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EIO) ||
-                ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT) || ret == AVERROR(ECONNREFUSED) ||
-                ret == AVERROR(EISDIR) || ret == AVERROR_PROTOCOL_NOT_FOUND ||
-                ret == AVERROR_HTTP_NOT_FOUND)
-                   ? EMO_EIO
-                   : EMO_EFORMAT;
-    rc = emoi_fail(err, code, "%s: cannot open as video (%s)%s", url, averr(ret, eb, sizeof eb),
-                   code == EMO_EFORMAT ? ": not a media file, or a corrupt/truncated container" : "");
+  if (ret < 0) { /* avformat_open_input freed the context */
+    media_guard_disarm(&r->guard);
+    rc = media_guard_fail(&r->guard, ret, EMO_EFORMAT, url, "cannot open as video",
+                          ": not a media file, or a corrupt/truncated container", err);
     goto fail;
   }
   rc = finish_open(r, max_pixels, err);
@@ -361,10 +335,12 @@ int vid_open(const char *url, int64_t max_pixels, double analysis_fps, int threa
     rc = start_thread(r, err);
     if (rc != EMO_OK) goto fail;
   }
+  media_log_leave(log_prev);
   *out = r;
   return EMO_OK;
 fail:
   vid_close(&r);
+  media_log_leave(log_prev);
   return rc;
 }
 
@@ -373,12 +349,14 @@ int vid_open_memory(const void *data, size_t size, int64_t max_pixels, int gray_
   if (out) *out = NULL;
   if ((!data && size) || !out || max_pixels <= 0 || gray_max_side < 0)
     return emoi_fail(err, EMO_EINVAL, "vid_open_memory: invalid argument");
-  pthread_once(&vid_once, vid_quiet);
   vid_reader *r = reader_alloc("<memory>");
   if (!r) return emoi_fail(err, EMO_ENOMEM, "<memory>: out of memory");
   r->mem.data = data;
   r->mem.size = size;
   r->gray_max_side = gray_max_side;
+  /* Bytes in memory must not make a playlist demuxer open other files or URLs. */
+  media_guard_init_memory(&r->guard, NULL);
+  media_guard *log_prev = media_log_enter(&r->guard);
   char eb[128];
   int rc;
   AVDictionary *opts = NULL;
@@ -391,12 +369,9 @@ int vid_open_memory(const void *data, size_t size, int64_t max_pixels, int gray_
     goto fail;
   }
   r->fmt->pb = r->avio;
-  r->fmt->interrupt_callback.callback = interrupt_cb;
-  r->fmt->interrupt_callback.opaque = r;
+  media_guard_attach(&r->guard, r->fmt, &opts);
   r->fmt->probesize = VID_PROBESIZE;
   r->fmt->max_analyze_duration = VID_ANALYZE_US;
-  /* Bytes in memory must not make a playlist demuxer open other files or URLs. */
-  av_dict_set(&opts, "protocol_whitelist", "none", 0);
   int ret = avformat_open_input(&r->fmt, NULL, NULL, &opts);
   av_dict_free(&opts);
   if (ret < 0) {
@@ -406,10 +381,12 @@ int vid_open_memory(const void *data, size_t size, int64_t max_pixels, int gray_
   }
   rc = finish_open(r, max_pixels, err);
   if (rc != EMO_OK) goto fail;
+  media_log_leave(log_prev);
   *out = r;
   return EMO_OK;
 fail:
   vid_close(&r);
+  media_log_leave(log_prev);
   return rc;
 }
 
@@ -598,14 +575,32 @@ static double frame_time(vid_reader *r) {
   return t;
 }
 
+/* 1 when the MP4/MOV sample table names bytes past the end of the file: a file cut
+ * short, fragmented MP4 included (its moof lists samples whose mdat bytes never came; the
+ * demuxer then just meets end-of-file). Only for the mov demuxer, whose index positions are
+ * offsets in this very file. */
+static int index_past_eof(vid_reader *r) {
+  if (!r->fmt->pb || !r->fmt->iformat || !strstr(r->fmt->iformat->name, "mp4")) return 0;
+  int64_t size = avio_size(r->fmt->pb);
+  if (size <= 0) return 0;
+  for (unsigned k = 0; k < r->fmt->nb_streams; k++) { /* a cut in the audio counts too */
+    int n = avformat_index_get_entries_count(r->fmt->streams[k]);
+    for (int i = n - 1; i >= 0; i--) {
+      const AVIndexEntry *e = avformat_index_get_entry(r->fmt->streams[k], i);
+      if (e && e->pos + e->size > size) return 1;
+    }
+  }
+  return 0;
+}
+
 static int end_status(vid_reader *r, emoi_err *err) {
   char eb[128];
-  if (r->read_error == AVERROR_EXIT)
-    return emoi_fail(err, EMO_EIO, "%s: reading interrupted at %.2f s", r->name, r->last_t);
-  if (r->read_error == AVERROR(EIO) || r->read_error == AVERROR(ETIMEDOUT) ||
-      r->read_error == AVERROR(ECONNRESET))
-    return emoi_fail(err, EMO_EIO, "%s: read error at %.2f s (%s)", r->name, r->last_pkt_t,
-                     averr(r->read_error, eb, sizeof eb));
+  if (r->read_error && (media_io_transport_error(r->read_error) || r->guard.timed_out ||
+                        r->guard.refused[0])) {
+    char what[64];
+    snprintf(what, sizeof what, "reading stopped at %.2f s", r->last_pkt_t);
+    return media_guard_fail(&r->guard, r->read_error, EMO_EIO, r->name, what, NULL, err);
+  }
   if (r->read_error || r->corrupt_packets)
     return emoi_fail(err, EMO_EFORMAT,
                      "%s: stream truncated or damaged at %.2f s (%s; %lld packets failed to "
@@ -617,6 +612,11 @@ static int end_status(vid_reader *r, emoi_err *err) {
   if (r->hdr_duration > 0 && gap > 0.5 && gap > 0.05 * r->hdr_duration)
     return emoi_fail(err, EMO_EFORMAT, "%s: stream truncated at %.2f s (the index says %.2f s)",
                      r->name, r->last_pkt_t, r->hdr_duration);
+  if (index_past_eof(r))
+    return emoi_fail(err, EMO_EFORMAT,
+                     "%s: stream truncated at %.2f s (the index names data past the end of "
+                     "the file)",
+                     r->name, r->last_pkt_t);
   if (r->gave_up)
     return emoi_fail(err, EMO_EFORMAT,
                      "%s: stream damaged: gave up after %d consecutive decode errors at %.2f s",
@@ -669,10 +669,12 @@ static int produce(vid_reader *r, vid_slot *s, emoi_err *err) {
       continue;
     }
     if (r->eof_sent) return end_status(r, err); /* decoder wants input after a flush */
+    media_guard_arm(&r->guard, 1);
     ret = av_read_frame(r->fmt, r->pkt);
+    media_guard_disarm(&r->guard);
     if (ret < 0) {
       int64_t pos = r->fmt->pb ? avio_tell(r->fmt->pb) : -1;
-      if (ret != AVERROR_EOF && ret != AVERROR_EXIT && ret != AVERROR(EIO) &&
+      if (ret != AVERROR_EOF && !media_io_transport_error(ret) &&
           !(r->fmt->pb && r->fmt->pb->eof_reached) &&
           ++r->read_retries <= VID_MAX_READ_RETRIES && (r->read_retries == 1 || pos != r->read_err_pos)) {
         r->read_err_pos = pos; /* a demuxer that resyncs: try again */
@@ -715,11 +717,12 @@ static int produce(vid_reader *r, vid_slot *s, emoi_err *err) {
 
 static void *worker_main(void *arg) {
   vid_reader *r = arg;
+  media_log_enter(&r->guard); /* this thread only ever works for r */
   for (;;) {
     pthread_mutex_lock(&r->mu);
     int s = -1;
     for (;;) {
-      if (atomic_load(&r->abort_flag)) break;
+      if (atomic_load(&r->guard.abort)) break;
       for (int i = 0; i < VID_SLOTS; i++)
         if (r->slots[i].state == SLOT_FREE) {
           s = i;
@@ -734,6 +737,7 @@ static void *worker_main(void *arg) {
       emoi_fail(&r->end_err, EMO_EIO, "%s: reader closed", r->name);
       pthread_cond_broadcast(&r->cv);
       pthread_mutex_unlock(&r->mu);
+      media_log_leave(NULL);
       return NULL;
     }
     r->slots[s].state = SLOT_WRITING;
@@ -754,7 +758,10 @@ static void *worker_main(void *arg) {
     }
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    if (rc != 1) return NULL;
+    if (rc != 1) {
+      media_log_leave(NULL);
+      return NULL;
+    }
   }
 }
 
@@ -776,7 +783,9 @@ int vid_read(vid_reader *r, vid_frame *f, emoi_err *err) {
   if (!r || !f) return emoi_fail(err, EMO_EINVAL, "vid_read: invalid argument");
   if (r->done) return 0;
   if (!r->threaded) {
+    media_guard *log_prev = media_log_enter(&r->guard);
     int rc = produce(r, &r->slots[0], err);
+    media_log_leave(log_prev);
     if (rc != 1) {
       r->done = 1;
       return rc;
@@ -811,7 +820,8 @@ int vid_read(vid_reader *r, vid_frame *f, emoi_err *err) {
 void vid_close(vid_reader **rp) {
   if (!rp || !*rp) return;
   vid_reader *r = *rp;
-  atomic_store(&r->abort_flag, 1);
+  atomic_store(&r->guard.abort, 1);
+  media_guard *log_prev = media_log_enter(&r->guard);
   if (r->th_started) {
     pthread_mutex_lock(&r->mu);
     pthread_cond_broadcast(&r->cv);
@@ -837,6 +847,7 @@ void vid_close(vid_reader **rp) {
     av_freep(&r->slots[i].gray);
   }
   av_freep(&r->tmp);
+  media_log_leave(log_prev);
   free(r);
   *rp = NULL;
 }

@@ -2,9 +2,10 @@
  * stamps, through FFmpeg (libavformat/libavcodec/libswscale, libavdevice for webcams).
  *
  * Inputs: any container and codec the linked FFmpeg supports, network URLs (RTSP, HTTP, ...
- * exactly as avformat_open_input takes them) and V4L2 webcams (a url starting with
- * "/dev/video"). The best video stream is decoded (cover-art pictures are skipped); other
- * streams are discarded at the demuxer. Audio is only reported (vid_info.has_audio).
+ * as avformat_open_input takes them, limited to the protocols media_io.h allows), standard
+ * input ("-") and V4L2 webcams (a url starting with "/dev/video"). The best video stream is decoded
+ * (cover-art pictures are skipped); other streams are discarded at the demuxer. Audio is only
+ * reported (vid_info.has_audio).
  *
  * What a frame is: every output frame is RGB24 with the stream's header dimensions after the
  * display rotation (ISO/IEC 14496-12 display matrix, as FFmpeg exposes it in
@@ -20,11 +21,10 @@
  * caller analyses every decodable frame and still learns the input was broken. Caps:
  * max_pixels (checked on the header and inside the decoder), probe size / analyse duration,
  * a limit on consecutive decode errors, and an interrupt callback that stops blocking network
- * reads when the reader is closed (and a 30 s limit on opening a network URL).
+ * reads when the reader is closed or media_io's timeout passes (media_io.h).
  *
- * Logging: the library never prints; vid_open sets FFmpeg's global log level to
- * AV_LOG_QUIET once (first call) and leaves any av_log callback an application installed
- * untouched. An application that wants FFmpeg's messages can raise the level afterwards.
+ * Logging: the library never prints; FFmpeg's messages about this reader go to media_io's
+ * log sink (media_io.h), on the thread that runs the FFmpeg call.
  *
  * Threads: with threaded = 1 decoding and colour conversion run on a pthread that fills a
  * 3-frame queue ahead of the caller. A vid_reader is used from one thread at a time.
@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "media/media_io.h"
 
 typedef struct vid_reader vid_reader;
 
@@ -52,9 +53,9 @@ typedef struct vid_frame {
   const uint8_t *rgb; /* (height, stride) bytes, RGB24 rows of width*3 used bytes; owned by the
                          reader, valid until the next vid_read or vid_close */
   int width, height;
-  ptrdiff_t stride;   /* bytes between rows (>= width*3) */
-  double t;           /* seconds since the stream start, from the presentation timestamp */
-  int64_t index;      /* index among all decoded frames (before analysis_fps sampling) */
+  ptrdiff_t stride; /* bytes between rows (>= width*3) */
+  double t;         /* seconds since the stream start, from the presentation timestamp */
+  int64_t index;    /* index among all decoded frames (before analysis_fps sampling) */
   /* Luma downscaled by gray_k (see vid_open's gray_max_side), made on the decoding thread
    * for optical flow: (gray_h, gray_stride) bytes, gray_w = width / gray_k and gray_h =
    * height / gray_k pixels, full range 0..255; pixel i covers frame pixels
@@ -65,30 +66,32 @@ typedef struct vid_frame {
   ptrdiff_t gray_stride;
 } vid_frame;
 
-/* Opens url (file path, network URL, or "/dev/videoN" for a V4L2 device). max_pixels (> 0)
+/* Opens url (file path, network URL, "-" for standard input, or "/dev/videoN" for a V4L2
+ * device) under io's policy (NULL = defaults: media_io.h; io is copied). max_pixels (> 0)
  * caps width*height; analysis_fps (>= 0, 0 = every frame) picks frames; threaded = 1 decodes
  * on a background thread; gray_max_side > 0 also delivers each frame's luma area-downscaled
- * by the integer gray_k = ceil(longer side / gray_max_side) (vid_frame.gray), 0 none. On success *out is owned by the caller (vid_close). Errors:
- * EMO_EINVAL (arguments), EMO_EIO (cannot open: missing file, network), EMO_EFORMAT (not a
- * media file, no video stream, no decoder), EMO_ELIMIT (larger than max_pixels),
+ * by the integer gray_k = ceil(longer side / gray_max_side) (vid_frame.gray), 0 none. On success
+ * *out is owned by the caller (vid_close). Errors: EMO_EINVAL (arguments, a protocol io does not
+ * allow), EMO_EIO (cannot open: missing file, network, "timed out", a nested open refused),
+ * EMO_EFORMAT (not a media file, no video stream, no decoder), EMO_ELIMIT (larger than max_pixels),
  * EMO_ENOMEM. err names the url and the cause. */
-int vid_open(const char *url, int64_t max_pixels, double analysis_fps, int threaded,
-             int gray_max_side, vid_reader **out, emoi_err *err);
+int vid_open(const char *url, const media_io *io, int64_t max_pixels, double analysis_fps,
+             int threaded, int gray_max_side, vid_reader **out, emoi_err *err);
 
 /* Same for an encoded file in memory (size bytes at data, borrowed until vid_close), decoded
  * inline (not threaded), every frame, gray as vid_open's gray_max_side asks; nested URLs
  * (playlists) are refused. For the fuzzer
  * and for callers holding bytes. */
 int vid_open_memory(const void *data, size_t size, int64_t max_pixels, int gray_max_side,
-                    vid_reader **out,
-                    emoi_err *err);
+                    vid_reader **out, emoi_err *err);
 
 /* Fills *info (valid right after open). */
 void vid_get_info(const vid_reader *r, vid_info *info);
 
 /* Next frame: returns 1 and fills *f, 0 at the clean end of the stream, or a negative
  * EMO_E* code with err filled: EMO_EFORMAT when the stream was damaged or truncated (reported
- * once, after every decodable frame was returned), EMO_EIO for a read failure, EMO_ENOMEM.
+ * once, after every decodable frame was returned; a raw stream cut mid-frame included), EMO_EIO
+ * for a read failure ("timed out" when the network stalls), EMO_ENOMEM.
  * After an error the next call returns 0. */
 int vid_read(vid_reader *r, vid_frame *f, emoi_err *err);
 

@@ -43,7 +43,9 @@ static int reserve(float **buf, size_t *cap, size_t need) {
 static int decode_all(emo_context *c, const char *url, emoi_err *err) {
   aud_reader *r = NULL;
   c->pcm_len = 0;
-  int rc = aud_open(url, &r, err);
+  media_io io;
+  emoi_media_io(c, &io);
+  int rc = aud_open(url, &io, &r, err);
   if (rc != EMO_OK) return rc;
   size_t max = (size_t)(c->run.max_audio_seconds * SR);
   for (;;) {
@@ -140,7 +142,9 @@ static int scan(emo_context *c, const char *url, float **probs_out, int64_t *n_w
   *probs_out = NULL;
   *n_win_out = *n_samples = 0;
   aud_reader *r = NULL;
-  int rc = aud_open(url, &r, err);
+  media_io io;
+  emoi_media_io(c, &io);
+  int rc = aud_open(url, &io, &r, err);
   if (rc != EMO_OK) return rc;
   float *buf = malloc((READ_CHUNK + VAD_WINDOW) * sizeof *buf);
   float *probs = NULL;
@@ -376,7 +380,9 @@ static int describe_all(emo_context *c, const char *url, int two_pass, int64_t n
     src.mem = c->pcm;
     return describe_segments(c, &src, segs, n, sink, err);
   }
-  int rc = aud_open(url, &src.r, err);
+  media_io io;
+  emoi_media_io(c, &io);
+  int rc = aud_open(url, &io, &src.r, err);
   if (rc != EMO_OK) return rc;
   src.chunk = malloc(READ_CHUNK * sizeof *src.chunk);
   src.piece = malloc(PIECE * sizeof *src.piece);

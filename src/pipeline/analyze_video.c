@@ -476,7 +476,9 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
   uint8_t *canvas = NULL;
   int rc = emoi_run_needs_faces(c);
   if (rc != EMO_OK) return rc;
-  rc = vid_open(url, c->run.max_pixels, c->run.analysis_fps, 1, FLOW_MAX_SIDE, &r, &err);
+  media_io io;
+  emoi_media_io(c, &io);
+  rc = vid_open(url, &io, c->run.max_pixels, c->run.analysis_fps, 1, FLOW_MAX_SIDE, &r, &err);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   vid_info info;
   vid_get_info(r, &info);
@@ -491,7 +493,7 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
                                 !strstr(url, "://")
                             ? url
                             : NULL;
-    rc = vidw_open(c->run.annotate_path, audio, info.width, info.height, fps, &wr, &err);
+    rc = vidw_open(c->run.annotate_path, audio, &io, info.width, info.height, fps, &wr, &err);
     if (rc != EMO_OK) goto fail;
     canvas = malloc((size_t)info.width * (size_t)info.height * 3);
     if (!canvas) {
@@ -516,6 +518,7 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
       rc = vidw_write(wr, canvas, vf.width * 3, vf.t, &err);
       if (rc != EMO_OK) goto fail;
     }
+    emoi_logq_drain(c); /* FFmpeg's messages from the decoding thread */
     if ((on_frame && on_frame(fr, user)) || atomic_load(&c->interrupt)) stopped = 1;
   }
   if (!stopped && read_rc < 0) rc = read_rc; /* the stream broke: report after the summary */
@@ -546,10 +549,8 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
 fail:
   emoi_ctx_fail(c, rc, &err);
 done:
-  if (wr) {
-    emoi_err ignored;
-    vidw_close(&wr, &ignored);
-  }
+  vidw_abort(&wr); /* a failed run leaves no half file under the name asked for */
+  emoi_logq_drain(c);
   free(canvas);
   vid_close(&r);
   return rc;

@@ -38,6 +38,8 @@ static int create(emo_model *model, const emo_context_params *params, int speech
   c->params = params ? *params : emo_context_params_default();
   c->log = emoi_logger_make(c->params.log, c->params.log_user, c->params.log_level);
   c->run = emo_run_params_default();
+  pthread_mutex_init(&c->logq_mu, NULL);
+  c->caller = pthread_self();
   emoi_err err = {{0}};
   int rc = EMO_OK;
   if (c->params.max_faces < 1 || c->params.max_faces > EMOI_MAX_FACES ||
@@ -140,6 +142,7 @@ int emoi_run_begin(emo_context *c, const emo_run_params *rp) {
   else if (r.vad_min_silence_ms < 0 || r.vad_min_silence_ms > VAD_MAX_MS)
     bad = "vad_min_silence_ms";
   else if (r.vad_pad_ms < 0 || r.vad_pad_ms > VAD_MAX_MS) bad = "vad_pad_ms";
+  else if (!(r.io_timeout >= 0.0 && r.io_timeout <= 86400.0)) bad = "io_timeout";
   if (bad) {
     emoi_fail(&err, EMO_EINVAL, "emo_run_params.%s is out of its range (see emo.h)", bad);
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
@@ -165,9 +168,58 @@ void emo_context_interrupt(emo_context *c) {
   if (st) atomic_store(&st->interrupt, 1);
 }
 
+/* FFmpeg's messages for the context's readers: on the thread that made the call they go to
+ * the log at once; from another thread (a video's decoding thread) they wait in a small
+ * queue that the calling thread empties (emoi_logq_drain), as emo_log_fn promises. */
+static void media_sink(int level, const char *msg, void *user) {
+  emo_context *c = user;
+  if (pthread_equal(pthread_self(), c->caller)) {
+    emoi_log(&c->log, (emo_log_level)level, "%s", msg);
+    return;
+  }
+  pthread_mutex_lock(&c->logq_mu);
+  if (c->logq_n < EMOI_LOGQ_MAX && (c->logq[c->logq_n] = strdup(msg)))
+    c->logq_level[c->logq_n++] = level;
+  else
+    c->logq_dropped++;
+  pthread_mutex_unlock(&c->logq_mu);
+}
+
+static int media_interrupt(void *user) {
+  emo_context *c = user;
+  return atomic_load(&c->interrupt);
+}
+
+void emoi_media_io(emo_context *c, media_io *io) {
+  memset(io, 0, sizeof *io);
+  io->protocols = c->run.protocols;
+  io->timeout_s = c->run.io_timeout;
+  io->other_hosts = c->run.playlist_other_hosts;
+  io->interrupt = media_interrupt;
+  io->interrupt_user = c;
+  io->log.fn = media_sink;
+  io->log.user = c;
+  io->log.level = c->log.level;
+  c->caller = pthread_self();
+}
+
+void emoi_logq_drain(emo_context *c) {
+  pthread_mutex_lock(&c->logq_mu);
+  for (int i = 0; i < c->logq_n; i++) {
+    emoi_log(&c->log, (emo_log_level)c->logq_level[i], "%s", c->logq[i]);
+    free(c->logq[i]);
+  }
+  if (c->logq_dropped)
+    emoi_log(&c->log, EMO_LOG_DEBUG, "%d FFmpeg messages dropped", c->logq_dropped);
+  c->logq_n = c->logq_dropped = 0;
+  pthread_mutex_unlock(&c->logq_mu);
+}
+
 void emo_context_destroy(emo_context **pc) {
   if (!pc || !*pc) return;
   emo_context *c = *pc;
+  emoi_logq_drain(c);
+  pthread_mutex_destroy(&c->logq_mu);
   emo_context_destroy(&c->soundtrack);
   emoi_stream_free(&c->stream);
   vad_destroy(&c->vad);

@@ -4,6 +4,7 @@
 #ifndef EMO_PIPELINE_INTERNAL_H
 #define EMO_PIPELINE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "core/err.h"
@@ -13,6 +14,7 @@
 #include "audio/ser.h"
 #include "audio/wav2vec2.h"
 #include "audio/vad.h"
+#include "media/media_io.h"
 #include "nn/nn.h"
 #include "vision/blazeface.h"
 
@@ -38,6 +40,7 @@ struct emo_model {
   bf_anchor anchors_full[2304];
 };
 
+#define EMOI_LOGQ_MAX 32    /* FFmpeg messages held for the calling thread; more are dropped */
 #define EMOI_MAX_FACES 2048 /* emo_context_params.max_faces at most */
 #define EMOI_MAX_WORKERS 16 /* expression plans for faces classified in parallel */
 
@@ -71,6 +74,11 @@ struct emo_context {
   emo_audio_result audio;
   /* media (analyze_media.c) */
   atomic_int interrupt;     /* set by emo_context_interrupt, cleared when an analysis starts */
+  pthread_t caller;         /* the thread of the call in progress (emoi_media_io) */
+  pthread_mutex_t logq_mu;  /* FFmpeg messages from other threads, for the caller's */
+  char *logq[EMOI_LOGQ_MAX];
+  int logq_level[EMOI_LOGQ_MAX];
+  int logq_n, logq_dropped;
   emo_context *soundtrack;  /* speech-only context for the soundtrack's thread, made lazily */
   emo_media_summary media;
   char last_error[512];
@@ -113,6 +121,13 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
 typedef int (*emoi_segment_fn)(const emo_speech_segment *s, void *user);
 int emoi_analyze_audio(emo_context *c, const char *url, emoi_segment_fn on_segment, void *user,
                        const emo_audio_result **out);
+
+/* The media_io (media/media_io.h) of a call on c: c->run's protocols, timeout and playlist
+ * rule, emo_context_interrupt as its interrupt, and a log sink that delivers FFmpeg's
+ * messages on the calling thread (recorded here): those from other threads wait for
+ * emoi_logq_drain. */
+void emoi_media_io(emo_context *c, media_io *io);
+void emoi_logq_drain(emo_context *c);
 
 /* Frees the video state (analyze_video.c). */
 void emoi_stream_free(struct emoi_stream **s);
