@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "harness.h"
+#include "nn/half.h"
 #include "nn/nn.h"
 #include "nn/tfjs_reader.h"
 #include "vision/faceapi_expression_net.h"
@@ -77,16 +78,16 @@ static int shape_is(const nn_value *v, int rank, int64_t a, int64_t b, int64_t c
 /* ---- half floats ---- */
 
 static void test_half(void) {
-  CHECK(nn_half_to_float(0x3c00) == 1.0f, "1.0");
-  CHECK(nn_half_to_float(0xc000) == -2.0f, "-2.0");
-  CHECK(nn_half_to_float(0x7bff) == 65504.0f, "max half");
-  CHECK(nn_half_to_float(0x0001) == ldexpf(1.0f, -24), "smallest subnormal");
-  CHECK(nn_half_to_float(0x03ff) == ldexpf(1023.0f, -24), "largest subnormal");
-  CHECK(nn_half_to_float(0x0400) == ldexpf(1.0f, -14), "smallest normal");
-  CHECK(isinf(nn_half_to_float(0x7c00)) && nn_half_to_float(0x7c00) > 0, "+inf");
-  CHECK(isnan(nn_half_to_float(0x7e00)), "nan");
-  CHECK(signbit(nn_half_to_float(0x8000)) && nn_half_to_float(0x8000) == 0.0f, "-0");
-  CHECK(nn_half_to_float(0x3555) == 0.333251953125f, "1/3 rounded");
+  CHECK(nn_f16_to_f32(0x3c00) == 1.0f, "1.0");
+  CHECK(nn_f16_to_f32(0xc000) == -2.0f, "-2.0");
+  CHECK(nn_f16_to_f32(0x7bff) == 65504.0f, "max half");
+  CHECK(nn_f16_to_f32(0x0001) == ldexpf(1.0f, -24), "smallest subnormal");
+  CHECK(nn_f16_to_f32(0x03ff) == ldexpf(1023.0f, -24), "largest subnormal");
+  CHECK(nn_f16_to_f32(0x0400) == ldexpf(1.0f, -14), "smallest normal");
+  CHECK(isinf(nn_f16_to_f32(0x7c00)) && nn_f16_to_f32(0x7c00) > 0, "+inf");
+  CHECK(isnan(nn_f16_to_f32(0x7e00)), "nan");
+  CHECK(signbit(nn_f16_to_f32(0x8000)) && nn_f16_to_f32(0x8000) == 0.0f, "-0");
+  CHECK(nn_f16_to_f32(0x3555) == 0.333251953125f, "1/3 rounded");
 }
 
 /* ---- manifest decoding ---- */

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "nn/half.h"
+
 struct st_file {
   const uint8_t *buf; /* the whole image */
   int own;            /* free(buf) in st_close */
@@ -35,26 +37,10 @@ static uint64_t rd64(const uint8_t *p) {
   return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
 }
 
-static float f32_of(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
 static double f64_of(uint64_t u) {
   double d;
   memcpy(&d, &u, 8);
   return d;
-}
-
-/* IEEE binary16 to binary32, exact: subnormals scale by 2^-24, inf/NaN keep their payload. */
-static float f16_to_f32(uint16_t h) {
-  uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 0x3ff;
-  if (e == 0) {
-    float v = (float)m * 0x1p-24f;
-    return s ? -v : v;
-  }
-  return f32_of(s | (e == 31 ? 0x7f800000u : (e + 112) << 23) | m << 13);
 }
 
 /* Names come from the file: keep the message one printable line. */
@@ -382,13 +368,13 @@ void st_to_f32(const st_tensor *t, float *dst) {
   size_t n = (size_t)t->numel;
   switch (t->dtype) {
     case ST_F32:
-      for (size_t i = 0; i < n; i++) dst[i] = f32_of(rd32(p + 4 * i));
+      for (size_t i = 0; i < n; i++) dst[i] = nn_f32_from_bits(rd32(p + 4 * i));
       break;
     case ST_F16:
-      for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32(rd16(p + 2 * i));
+      for (size_t i = 0; i < n; i++) dst[i] = nn_f16_to_f32(rd16(p + 2 * i));
       break;
     case ST_BF16:
-      for (size_t i = 0; i < n; i++) dst[i] = f32_of((uint32_t)rd16(p + 2 * i) << 16);
+      for (size_t i = 0; i < n; i++) dst[i] = nn_bf16_to_f32(rd16(p + 2 * i));
       break;
     case ST_F64:
       for (size_t i = 0; i < n; i++) dst[i] = (float)f64_of(rd64(p + 8 * i));

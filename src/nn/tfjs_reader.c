@@ -26,33 +26,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* ---- Small helpers ------------------------------------------------------------------- */
+#include "nn/half.h"
 
-float nn_half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h >> 15) << 31;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t man = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (man == 0) {
-      bits = sign; /* signed zero */
-    } else {       /* subnormal: normalise the mantissa */
-      int e = -1;
-      do {
-        e++;
-        man <<= 1;
-      } while ((man & 0x400) == 0);
-      bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (man << 13); /* inf / NaN */
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-  }
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
+/* ---- Small helpers ------------------------------------------------------------------- */
 
 /* Decodes standard base64 (RFC 4648, '=' padding optional) of src into dst (cap bytes).
  * Returns the decoded length, or -1 for a bad character, bad length or overflow. */
@@ -423,7 +399,7 @@ static int decode_one(const cJSON *jw, int gi, int wi, const void *const *shards
           memcpy(&fo[i], &u, 4); /* float32 or int32 bits, stored as they are */
           continue;
         }
-        case Q_F16: fo[i] = nn_half_to_float((uint16_t)(b[0] | b[1] << 8)); continue;
+        case Q_F16: fo[i] = nn_f16_to_f32((uint16_t)(b[0] | b[1] << 8)); continue;
         case Q_U8: v = b[0] * scale + qmin; break;
         default: v = (double)(b[0] | b[1] << 8) * scale + qmin; break;
       }

@@ -119,7 +119,4 @@ void nn_tfjs_shards_free(nn_tfjs_shards *s);
 int nn_tfjs_read_file(const char *path, int64_t max_bytes, unsigned char **data, size_t *size,
                       emoi_err *err);
 
-/* IEEE 754 binary16 to binary32 (exact, including subnormals, infinities and NaNs). */
-float nn_half_to_float(uint16_t h);
-
 #endif
