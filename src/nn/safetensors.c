@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "core/file.h"
 #include "nn/half.h"
 
 struct st_file {
@@ -289,39 +289,11 @@ done:
 int st_open_file(const char *path, size_t max_bytes, st_file **out, emoi_err *err) {
   if (!path || !out) return emoi_fail(err, EMO_EINVAL, "safetensors: NULL argument");
   *out = NULL;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return emoi_fail(err, EMO_EIO, "%.200s: cannot open: %s", path, strerror(errno));
-  /* read at most max_bytes + 1 bytes: one more than allowed tells that the file is too big */
-  size_t limit = max_bytes < SIZE_MAX ? max_bytes + 1 : SIZE_MAX, n = 0, cap = 1 << 16;
-  struct stat sb;
-  if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
-      (uint64_t)sb.st_size < limit)
-    cap = (size_t)sb.st_size + 1; /* + 1: EOF shows without growing */
-  if (cap > limit) cap = limit;
-  uint8_t *buf = malloc(cap);
-  int rc = buf ? EMO_OK : emoi_fail(err, EMO_ENOMEM, "%.200s: out of memory", path);
-  while (rc == EMO_OK) {
-    n += fread(buf + n, 1, cap - n, fp);
-    if (n < cap) { /* short read: end of file or error */
-      if (ferror(fp))
-        rc = emoi_fail(err, EMO_EIO, "%.200s: cannot read: %s", path, strerror(errno));
-      break;
-    }
-    if (cap == limit) break;
-    size_t nc = cap > limit / 2 ? limit : cap * 2;
-    uint8_t *nb = realloc(buf, nc);
-    if (!nb)
-      rc = emoi_fail(err, EMO_ENOMEM, "%.200s: out of memory for %zu bytes", path, nc);
-    else
-      buf = nb, cap = nc;
-  }
-  fclose(fp);
-  if (rc == EMO_OK && n > max_bytes)
-    rc = emoi_fail(err, EMO_ELIMIT, "%.200s: larger than the limit of %zu bytes", path, max_bytes);
-  if (rc != EMO_OK) {
-    free(buf);
-    return rc;
-  }
+  unsigned char *buf = NULL;
+  size_t n = 0;
+  int64_t cap = max_bytes > 0 && max_bytes <= (size_t)INT64_MAX ? (int64_t)max_bytes : 0;
+  int rc = emoi_file_read(path, cap, 0, &buf, &n, err); /* messages name the path */
+  if (rc != EMO_OK) return rc;
   rc = st_open_memory(buf, n, 1, out, err);
   if (rc != EMO_OK) emoi_err_prefix(err, path);
   return rc;

@@ -114,9 +114,4 @@ int nn_tfjs_shards_read(const struct cJSON *manifest, const char *json_path, int
                         nn_tfjs_shards *out, emoi_err *err);
 void nn_tfjs_shards_free(nn_tfjs_shards *s);
 
-/* Reads a whole file of at most max_bytes (<= 0: no cap) into a malloc'd buffer with a
- * trailing NUL (not counted in *size). Returns EMO_OK, EMO_EIO, EMO_ELIMIT or EMO_ENOMEM. */
-int nn_tfjs_read_file(const char *path, int64_t max_bytes, unsigned char **data, size_t *size,
-                      emoi_err *err);
-
 #endif

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "nn/tfjs_reader.h"
 
 static const float faceapi_mean_rgb[3] = {122.782f, 117.001f, 104.298f};
@@ -281,7 +282,7 @@ int fe_faceapi_net_load(const char *manifest_path, int64_t max_bytes, nn_graph *
   *out = NULL;
   unsigned char *json = NULL;
   size_t len = 0;
-  int rc = nn_tfjs_read_file(manifest_path, max_bytes, &json, &len, err);
+  int rc = emoi_file_read(manifest_path, max_bytes, 0, &json, &len, err);
   if (rc) return rc;
   cJSON *root = fa_parse((const char *)json, len, manifest_path, err, &rc);
   free(json);
