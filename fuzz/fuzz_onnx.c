@@ -1,6 +1,7 @@
-/* fuzz_onnx.c: libFuzzer harness for the ONNX reader (src/nn/onnx_reader.c): the protobuf
- * parser (nn_onnx_parse) and the lowering to nn_graph (nn_onnx_load, and the Silero VAD
- * options of vad_load_graph: fixed input shapes and a frozen integer input). Every input must
+/* fuzz_onnx.c: libFuzzer harness for the ONNX reader (src/nn/onnx_reader.c and
+ * src/nn/onnx_lower.c): the protobuf parser (nn_onnx_parse) and the lowering to nn_graph
+ * (nn_onnx_load, and the Silero VAD options of vad_load_graph: fixed input shapes and a
+ * frozen integer input). Every input must
  * give EMO_OK or an explained negative status, never a crash, leak, hang or out-of-bounds
  * access; a loaded graph is planned and run once on the reference kernels when small.
  * Seeds: fuzz/corpus/onnx/ (hand-made models written by tests/test_onnx.c with

@@ -1,6 +1,6 @@
 /* fuzz_tfjs.c: libFuzzer harness for the TF.js graph-model reader (nn/tfjs_reader.c: JSON,
  * attributes, base64, weights manifest, float16/uint8/uint16 decoding, layout conversion),
- * face-api's expression-net builder (nn/faceapi_nets.c) and, through them, the graph
+ * face-api's expression-net builder (vision/faceapi_expression_net.c) and, through them, the graph
  * builder's checks and shape inference (nn/graph.c).
  * Input layout: model JSON, a 0 byte, then the bytes of the one weight shard (no 0 byte:
  * all JSON, empty shard). The same split is fed to both loaders (a graph model is an object,
@@ -9,16 +9,16 @@
  * EMO_ENOMEM; anything else, or a sanitizer report, is a bug.
  * Seeds: fuzz/corpus/tfjs/ (small hand-made models; none taken from real model files).
  * Build: clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc fuzz/fuzz_tfjs.c
- *        src/nn/tfjs_reader.c src/nn/faceapi_nets.c src/nn/graph.c src/core/err.c
+ *        src/nn/tfjs_reader.c src/vision/faceapi_expression_net.c src/nn/graph.c src/core/err.c
  *        -lcjson -lm */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/faceapi_nets.h"
 #include "nn/nn.h"
 #include "nn/tfjs_reader.h"
+#include "vision/faceapi_expression_net.h"
 
 static void check(int rc, nn_graph *g, const emoi_err *err) {
   if (rc == EMO_OK) {
@@ -60,8 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   nn_graph_destroy(&g);
 
   err.msg[0] = 0;
-  rc = nn_faceapi_expression_load_memory((const char *)data, json_len, shards, sizes, 1,
-                                         "fuzz-manifest.json", &g, &err);
+  rc = fe_faceapi_net_load_memory((const char *)data, json_len, shards, sizes, 1,
+                                  "fuzz-manifest.json", &g, &err);
   check(rc, g, &err);
   nn_graph_destroy(&g);
   free(sh);

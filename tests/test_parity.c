@@ -19,10 +19,10 @@
 #include "emo.h"
 #include "fixture.h"
 #include "harness.h"
-#include "nn/faceapi_nets.h"
 #include "nn/nn.h"
 #include "nn/tfjs_reader.h"
 #include "nn/tflite_reader.h"
+#include "vision/faceapi_expression_net.h"
 
 /* An output element passes when |got - ref| <= PARITY_TOL * max(1, |ref|): 1e-4 absolute for
  * values up to 1 (probabilities, most regressors), 1e-4 relative above. Relative above 1
@@ -68,7 +68,7 @@ static int load_graph(const parity_case *c, const char *path, nn_graph **g, emoi
     return st;
   }
   if (c->src == SRC_TFJS) return nn_tfjs_load(path, 0, g, err);
-  return nn_faceapi_expression_load(path, 0, g, err);
+  return fe_faceapi_net_load(path, 0, g, err);
 }
 
 /* Fills the graph input (1, H, W, C) from the fixture's low-resolution uint8 input

@@ -29,12 +29,12 @@
 #include "harness.h"
 #include "media/image_decode.h"
 #include "nn/dwq.h"
-#include "nn/faceapi_nets.h"
 #include "nn/nn.h"
 #include "nn/qconv.h"
 #include "nn/tfjs_reader.h"
 #include "vision/blazeface.h"
 #include "vision/face_expression.h"
+#include "vision/faceapi_expression_net.h"
 
 /* Output error of one int8 1x1 conv, relative to max |reference output|. The input is
  * quantised with (range / 255) / 2 worst-case error per value and each weight with
@@ -528,7 +528,7 @@ static void test_real_faces(void) {
   if (!st) st = emo_context_create(model, &cp, &ctx);
   CHECK(st == EMO_OK, "model/context: %s", emo_status_str(st));
   if (!st) st = nn_tfjs_load(fer_path, 0, &gf, &e);
-  if (!st) st = nn_faceapi_expression_load(fa_path, 0, &ga, &e);
+  if (!st) st = fe_faceapi_net_load(fa_path, 0, &ga, &e);
   CHECK(st == EMO_OK, "expression graphs: %s", e.msg);
   for (int n = 0; n < 2 && !st; n++) {
     agree ag = {0, 0, 0, 0};

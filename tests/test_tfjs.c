@@ -1,5 +1,5 @@
 /* test_tfjs.c: the TF.js graph-model reader (nn/tfjs_reader.c) and face-api's expression
- * network (nn/faceapi_nets.c).
+ * network (vision/faceapi_expression_net.c).
  *  - hand-made models built here check the layout conversions numerically against a naive
  *    TensorFlow-semantics computation (Conv2D HWIO with SAME padding and stride, depthwise
  *    (Kh,Kw,C,M) with M = 2 from float16 weights, MatMul (In,Out) and transpose_b), and the
@@ -23,9 +23,10 @@
 #include <cjson/cJSON.h>
 
 #include "harness.h"
-#include "nn/faceapi_nets.h"
+#include "nn/half.h"
 #include "nn/nn.h"
 #include "nn/tfjs_reader.h"
+#include "vision/faceapi_expression_net.h"
 
 #define B64_BIASADD "Qmlhc0FkZA=="
 #define B64_RELU "UmVsdQ=="
@@ -77,16 +78,16 @@ static int shape_is(const nn_value *v, int rank, int64_t a, int64_t b, int64_t c
 /* ---- half floats ---- */
 
 static void test_half(void) {
-  CHECK(nn_half_to_float(0x3c00) == 1.0f, "1.0");
-  CHECK(nn_half_to_float(0xc000) == -2.0f, "-2.0");
-  CHECK(nn_half_to_float(0x7bff) == 65504.0f, "max half");
-  CHECK(nn_half_to_float(0x0001) == ldexpf(1.0f, -24), "smallest subnormal");
-  CHECK(nn_half_to_float(0x03ff) == ldexpf(1023.0f, -24), "largest subnormal");
-  CHECK(nn_half_to_float(0x0400) == ldexpf(1.0f, -14), "smallest normal");
-  CHECK(isinf(nn_half_to_float(0x7c00)) && nn_half_to_float(0x7c00) > 0, "+inf");
-  CHECK(isnan(nn_half_to_float(0x7e00)), "nan");
-  CHECK(signbit(nn_half_to_float(0x8000)) && nn_half_to_float(0x8000) == 0.0f, "-0");
-  CHECK(nn_half_to_float(0x3555) == 0.333251953125f, "1/3 rounded");
+  CHECK(nn_f16_to_f32(0x3c00) == 1.0f, "1.0");
+  CHECK(nn_f16_to_f32(0xc000) == -2.0f, "-2.0");
+  CHECK(nn_f16_to_f32(0x7bff) == 65504.0f, "max half");
+  CHECK(nn_f16_to_f32(0x0001) == ldexpf(1.0f, -24), "smallest subnormal");
+  CHECK(nn_f16_to_f32(0x03ff) == ldexpf(1023.0f, -24), "largest subnormal");
+  CHECK(nn_f16_to_f32(0x0400) == ldexpf(1.0f, -14), "smallest normal");
+  CHECK(isinf(nn_f16_to_f32(0x7c00)) && nn_f16_to_f32(0x7c00) > 0, "+inf");
+  CHECK(isnan(nn_f16_to_f32(0x7e00)), "nan");
+  CHECK(signbit(nn_f16_to_f32(0x8000)) && nn_f16_to_f32(0x8000) == 0.0f, "-0");
+  CHECK(nn_f16_to_f32(0x3555) == 0.333251953125f, "1/3 rounded");
 }
 
 /* ---- manifest decoding ---- */
@@ -558,7 +559,7 @@ static void test_files(void) {
   snprintf(missing, sizeof missing, "%s/none.json", dir);
   rc = nn_tfjs_load(missing, 0, &g, &err);
   CHECK(rc == EMO_EIO && !g, "missing file: %d %s", rc, err.msg);
-  rc = nn_faceapi_expression_load(jp, 0, &g, &err);
+  rc = fe_faceapi_net_load(jp, 0, &g, &err);
   CHECK(rc == EMO_EMODEL && !g && strstr(err.msg, "manifest"),
         "face-api loader on a graph model: %d %s", rc, err.msg);
   remove(jp);
@@ -691,7 +692,7 @@ static void test_real_models(int *loaded) {
   }
   nn_graph *g = NULL;
   emoi_err err = {{0}};
-  int rc = nn_faceapi_expression_load(path, 64 << 20, &g, &err);
+  int rc = fe_faceapi_net_load(path, 64 << 20, &g, &err);
   CHECK(rc == EMO_OK, "face-api expression: %s", err.msg);
   if (rc) return;
   (*loaded)++;
@@ -712,7 +713,7 @@ static void test_real_models(int *loaded) {
   if (js && bin && bn > 100) {
     const void *sh[1] = {bin};
     size_t sz[1] = {bn - 100};
-    rc = nn_faceapi_expression_load_memory((const char *)js, jn, sh, sz, 1, "fa", &g, &err);
+    rc = fe_faceapi_net_load_memory((const char *)js, jn, sh, sz, 1, "fa", &g, &err);
     CHECK(rc == EMO_EMODEL && !g, "face-api truncated: %d %s", rc, err.msg);
   }
   free(js);

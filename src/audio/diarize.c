@@ -577,175 +577,187 @@ int dia_run_features(const dia_config *cfg, float *feat, int nf, double duration
   return run(cfg, NULL, 0, feat, nf, duration, speech, n_speech, out, err);
 }
 
-/* Steps 2-6 on the features (pcm only for the embedding callback). */
-static int run(const dia_config *cfg, const float *pcm, int n, float *feat, int nf, double duration,
-               const dia_segment *speech, int n_speech, dia_result *out, emoi_err *err) {
-  int rc = EMO_OK;
-  unsigned char *mask = NULL, *bp = NULL;
-  int *lab = NULL, *reg = NULL, *cuts = NULL, *cut_off = NULL, *assign = NULL;
-  double *score = NULL;
-  span *pieces = NULL;
-  ahc h;
-  memset(&h, 0, sizeof h);
-  float *emb = NULL;
-  gstat *gk = NULL;
-  gmodel *models = NULL;
-  dia_segment *segs = NULL;
+/* ---- the stages of run() --------------------------------------------------------------- */
 
-  if (nf == 0) goto done;
-  mask = calloc((size_t)nf, 1);
-  lab = malloc((size_t)nf * sizeof *lab);
-  if (!mask || !lab) goto nomem;
+/* Marks the speech frames in mask (nf) from the speech segments and subtracts the mean of the
+ * speech frames from every frame (cepstral mean normalisation). Returns the number of speech
+ * frames; 0 means there is nothing to diarize. */
+static long mark_speech(float *feat, int nf, const dia_segment *speech, int n_speech,
+                        unsigned char *mask) {
   for (int s = 0; s < n_speech; s++) {
     if (!isfinite(speech[s].start) || !isfinite(speech[s].end)) continue;
     int f0 = sec_to_frame(speech[s].start, nf), f1 = sec_to_frame(speech[s].end, nf);
     if (f1 > f0) memset(mask + f0, 1, (size_t)(f1 - f0));
   }
-  /* cepstral mean normalization over the speech frames */
-  {
-    double mean[DIM] = {0};
-    long cnt = 0;
-    for (int t = 0; t < nf; t++)
-      if (mask[t]) {
-        cnt++;
-        for (int i = 0; i < DIM; i++) mean[i] += feat[(size_t)t * DIM + i];
-      }
-    if (cnt == 0) goto done;
-    for (int t = 0; t < nf; t++)
-      for (int i = 0; i < DIM; i++) feat[(size_t)t * DIM + i] -= (float)(mean[i] / cnt);
-  }
-  /* speech regions: runs of mask, reg (nreg, 2) */
-  int nreg = 0;
+  double mean[DIM] = {0};
+  long cnt = 0;
   for (int t = 0; t < nf; t++)
-    if (mask[t] && (t == 0 || !mask[t - 1])) nreg++;
-  reg = malloc((size_t)nreg * 2 * sizeof *reg);
-  cut_off = malloc(((size_t)nreg + 1) * sizeof *cut_off);
-  cuts = malloc(((size_t)nf / CHANGE_STEP + 1) * sizeof *cuts);
-  score = malloc(((size_t)nf / CHANGE_STEP + 2) * sizeof *score);
-  if (!reg || !cut_off || !cuts || !score) goto nomem;
-  {
-    int r = 0;
-    for (int t = 0; t < nf; t++) {
-      if (mask[t] && (t == 0 || !mask[t - 1])) reg[2 * r] = t;
-      if (mask[t] && (t == nf - 1 || !mask[t + 1])) reg[2 * r++ + 1] = t + 1;
+    if (mask[t]) {
+      cnt++;
+      for (int i = 0; i < DIM; i++) mean[i] += feat[(size_t)t * DIM + i];
+    }
+  if (cnt == 0) return 0;
+  for (int t = 0; t < nf; t++)
+    for (int i = 0; i < DIM; i++) feat[(size_t)t * DIM + i] -= (float)(mean[i] / cnt);
+  return cnt;
+}
+
+/* Number of speech regions (runs of mask); with reg non-NULL also writes them, reg (nreg, 2)
+ * as frame ranges [start, end). */
+static int speech_regions(const unsigned char *mask, int nf, int *reg) {
+  int r = 0;
+  for (int t = 0; t < nf; t++) {
+    if (mask[t] && (t == 0 || !mask[t - 1]) && reg) reg[2 * r] = t;
+    if (mask[t] && (t == nf - 1 || !mask[t + 1])) {
+      if (reg) reg[2 * r + 1] = t + 1;
+      r++;
     }
   }
-  /* change points; cut_off[r] .. cut_off[r+1] index region r's cuts */
-  {
-    int nc = 0, w = (int)(cfg->change_win_sec * FPS + 0.5f);
-    for (int r = 0; r < nreg; r++) {
-      cut_off[r] = nc;
-      detect_changes(feat, reg[2 * r], reg[2 * r + 1], w, cfg->change_lambda, score, cuts, &nc);
-    }
-    cut_off[nreg] = nc;
+  return r;
+}
+
+/* Step 2, change detection: BIC change points inside each region. Region r's cuts are
+ * cuts[cut_off[r] .. cut_off[r + 1]); score is scratch (nf / CHANGE_STEP + 2). */
+static void find_changes(const dia_config *cfg, const float *feat, const int *reg, int nreg,
+                         double *score, int *cuts, int *cut_off) {
+  int nc = 0, w = (int)(cfg->change_win_sec * FPS + 0.5f);
+  for (int r = 0; r < nreg; r++) {
+    cut_off[r] = nc;
+    detect_changes(feat, reg[2 * r], reg[2 * r + 1], w, cfg->change_lambda, score, cuts, &nc);
   }
-  /* pieces, lengthened until the clustering pieces fit max_pieces */
+  cut_off[nreg] = nc;
+}
+
+/* Step 3, pieces: the regions split at the change points and cut to piece_sec, the pieces
+ * lengthened until the clustering ones fit max_pieces. pieces has room for cap. Returns the
+ * count. */
+static int cut_pieces(const dia_config *cfg, const int *reg, int nreg, const int *cuts,
+                      const int *cut_off, span *pieces, int cap) {
   int piece = (int)(cfg->piece_sec * FPS + 0.5f), minp = (int)(cfg->min_piece_sec * FPS + 0.5f);
-  int cap = nreg + cut_off[nreg] + cfg->max_pieces + 1, npieces;
-  pieces = malloc((size_t)cap * sizeof *pieces);
-  if (!pieces) goto nomem;
+  int npieces;
   while ((npieces = make_pieces(reg, nreg, cuts, cut_off, piece, minp, cfg->max_pieces, pieces,
                                 cap)) < 0) {
     piece *= 2;
     minp *= 2;
   }
+  return npieces;
+}
 
-  /* clustering pieces */
+/* Step 4, clustering: agglomerative clustering of the clustering pieces, by BIC on their
+ * Gaussian statistics or, with cfg->embed, by cosine distance of the caller's embeddings of
+ * their samples. Labels the pieces' frames in lab (nf; other frames -1) and writes the number
+ * of clusters to *K. */
+static int cluster_pieces(const dia_config *cfg, const float *pcm, int n, const float *feat, int nf,
+                          const span *pieces, int npieces, int *lab, int *K, emoi_err *err) {
   int P = 0;
   for (int p = 0; p < npieces; p++) P += pieces[p].clustered;
   for (int t = 0; t < nf; t++) lab[t] = -1;
-  int K = 1;
-  if (P >= 2) {
-    int *pidx = malloc((size_t)P * sizeof *pidx);
-    if (!pidx) goto nomem;
-    for (int p = 0, q = 0; p < npieces; p++)
-      if (pieces[p].clustered) pidx[q++] = p;
-    h.P = P;
-    h.D = malloc((size_t)P * P * sizeof *h.D);
-    h.nn = malloc((size_t)P * sizeof *h.nn);
-    h.active = malloc((size_t)P);
-    assign = malloc((size_t)P * sizeof *assign);
-    if (!h.D || !h.nn || !h.active || !assign) {
-      free(pidx);
-      goto nomem;
-    }
-    memset(h.active, 1, (size_t)P);
-    double stop;
-    if (cfg->embed) {
-      int dim = cfg->embed_dim;
-      emb = malloc((size_t)P * dim * sizeof *emb);
-      h.w = malloc((size_t)P * sizeof *h.w);
-      if (!emb || !h.w) {
-        free(pidx);
-        goto nomem;
-      }
-      for (int q = 0; q < P; q++) {
-        const span *s = &pieces[pidx[q]];
-        long s0 = (long)s->f0 * HOP, s1 = (long)s->f1 * HOP + (400 - HOP);
-        if (s1 > n) s1 = n;
-        float *e = emb + (size_t)q * dim;
-        if (cfg->embed(cfg->embed_user, pcm + s0, (int)(s1 - s0), e, dim) != 0) {
-          free(pidx);
-          rc = emoi_fail(err, EMO_EEXTERNAL, "diarize: embedding callback failed on piece %d", q);
-          goto done;
-        }
-        double nrm = 0;
-        for (int i = 0; i < dim; i++) nrm += isfinite(e[i]) ? (double)e[i] * e[i] : 0.0;
-        nrm = nrm > 0 ? 1.0 / sqrt(nrm) : 0.0;
-        for (int i = 0; i < dim; i++) e[i] = isfinite(e[i]) ? (float)(e[i] * nrm) : 0.0f;
-        h.w[q] = 1.0;
-      }
-      for (int i = 0; i < P; i++)
-        for (int j = 0; j < P; j++) {
-          double dot = 0;
-          for (int k = 0; k < dim; k++)
-            dot += (double)emb[(size_t)i * dim + k] * emb[(size_t)j * dim + k];
-          h.D[(size_t)i * P + j] = (float)(1.0 - dot);
-        }
-      stop = cfg->embed_threshold;
-    } else {
-      h.g = calloc((size_t)P, sizeof *h.g);
-      h.cost = malloc((size_t)P * sizeof *h.cost);
-      if (!h.g || !h.cost) {
-        free(pidx);
-        goto nomem;
-      }
-      h.lambda = cfg->bic_lambda;
-      for (int q = 0; q < P; q++) {
-        const span *s = &pieces[pidx[q]];
-        for (int t = s->f0; t < s->f1; t++) gstat_add(&h.g[q], feat + (size_t)t * DIM);
-        h.cost[q] = gstat_cost(&h.g[q]);
-      }
-      for (int i = 0; i < P; i++) {
-        h.D[(size_t)i * P + i] = 0;
-        for (int j = i + 1; j < P; j++)
-          h.D[(size_t)i * P + j] = h.D[(size_t)j * P + i] = (float)bic_pair(&h, i, j);
-      }
-      stop = 0.0;
-    }
-    K = ahc_run(&h, stop, cfg->min_speakers, cfg->max_speakers, assign);
-    for (int q = 0; q < P; q++)
-      for (int t = pieces[pidx[q]].f0; t < pieces[pidx[q]].f1; t++) lab[t] = assign[q];
-    free(pidx);
-  } else {
+  *K = 1;
+  if (P < 2) {
     for (int p = 0; p < npieces; p++)
       if (pieces[p].clustered)
         for (int t = pieces[p].f0; t < pieces[p].f1; t++) lab[t] = 0;
+    return EMO_OK;
   }
+  int rc = EMO_OK;
+  ahc h;
+  memset(&h, 0, sizeof h);
+  float *emb = NULL;
+  int *assign = NULL, *pidx = malloc((size_t)P * sizeof *pidx);
+  if (!pidx) goto nomem;
+  for (int p = 0, q = 0; p < npieces; p++)
+    if (pieces[p].clustered) pidx[q++] = p;
+  h.P = P;
+  h.D = malloc((size_t)P * P * sizeof *h.D);
+  h.nn = malloc((size_t)P * sizeof *h.nn);
+  h.active = malloc((size_t)P);
+  assign = malloc((size_t)P * sizeof *assign);
+  if (!h.D || !h.nn || !h.active || !assign) goto nomem;
+  memset(h.active, 1, (size_t)P);
+  double stop;
+  if (cfg->embed) {
+    int dim = cfg->embed_dim;
+    emb = malloc((size_t)P * dim * sizeof *emb);
+    h.w = malloc((size_t)P * sizeof *h.w);
+    if (!emb || !h.w) goto nomem;
+    for (int q = 0; q < P; q++) {
+      const span *s = &pieces[pidx[q]];
+      long s0 = (long)s->f0 * HOP, s1 = (long)s->f1 * HOP + (400 - HOP);
+      if (s1 > n) s1 = n;
+      float *e = emb + (size_t)q * dim;
+      if (cfg->embed(cfg->embed_user, pcm + s0, (int)(s1 - s0), e, dim) != 0) {
+        rc = emoi_fail(err, EMO_EEXTERNAL, "diarize: embedding callback failed on piece %d", q);
+        goto done;
+      }
+      double nrm = 0;
+      for (int i = 0; i < dim; i++) nrm += isfinite(e[i]) ? (double)e[i] * e[i] : 0.0;
+      nrm = nrm > 0 ? 1.0 / sqrt(nrm) : 0.0;
+      for (int i = 0; i < dim; i++) e[i] = isfinite(e[i]) ? (float)(e[i] * nrm) : 0.0f;
+      h.w[q] = 1.0;
+    }
+    for (int i = 0; i < P; i++)
+      for (int j = 0; j < P; j++) {
+        double dot = 0;
+        for (int k = 0; k < dim; k++)
+          dot += (double)emb[(size_t)i * dim + k] * emb[(size_t)j * dim + k];
+        h.D[(size_t)i * P + j] = (float)(1.0 - dot);
+      }
+    stop = cfg->embed_threshold;
+  } else {
+    h.g = calloc((size_t)P, sizeof *h.g);
+    h.cost = malloc((size_t)P * sizeof *h.cost);
+    if (!h.g || !h.cost) goto nomem;
+    h.lambda = cfg->bic_lambda;
+    for (int q = 0; q < P; q++) {
+      const span *s = &pieces[pidx[q]];
+      for (int t = s->f0; t < s->f1; t++) gstat_add(&h.g[q], feat + (size_t)t * DIM);
+      h.cost[q] = gstat_cost(&h.g[q]);
+    }
+    for (int i = 0; i < P; i++) {
+      h.D[(size_t)i * P + i] = 0;
+      for (int j = i + 1; j < P; j++)
+        h.D[(size_t)i * P + j] = h.D[(size_t)j * P + i] = (float)bic_pair(&h, i, j);
+    }
+    stop = 0.0;
+  }
+  *K = ahc_run(&h, stop, cfg->min_speakers, cfg->max_speakers, assign);
+  for (int q = 0; q < P; q++)
+    for (int t = pieces[pidx[q]].f0; t < pieces[pidx[q]].f1; t++) lab[t] = assign[q];
+  goto done;
+nomem:
+  rc = emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (%d frames)", nf);
+done:
+  free(pidx);
+  free(assign);
+  free(h.D);
+  free(h.nn);
+  free(h.active);
+  free(h.g);
+  free(h.cost);
+  free(h.w);
+  free(emb);
+  return rc;
+}
 
-  /* models from the clustered frames; unclustered stretches get their likeliest speaker */
+/* Step 5, resegmentation: a Gaussian model per speaker from the clustered frames (one speaker
+ * over all speech when nothing was long enough to cluster); unclustered pieces take their
+ * likeliest speaker; reseg_iters passes of Viterbi decoding within each region (refitting the
+ * models between passes); then runs shorter than min_seg_sec are smoothed away. */
+static int resegment(const dia_config *cfg, const float *feat, int nf, const unsigned char *mask,
+                     const int *reg, int nreg, const span *pieces, int npieces, int *lab, int K,
+                     emoi_err *err) {
+  int rc = EMO_OK;
+  unsigned char *bp = NULL;
   int min_spk = (int)(cfg->min_speaker_sec * FPS + 0.5f);
   if (min_spk < 1) min_spk = 1;
-  gk = malloc(DIA_MAX_SPEAKERS * sizeof *gk);
-  models = malloc(DIA_MAX_SPEAKERS * sizeof *models);
+  gstat *gk = malloc(DIA_MAX_SPEAKERS * sizeof *gk);
+  gmodel *models = malloc(DIA_MAX_SPEAKERS * sizeof *models);
   if (!gk || !models) goto nomem;
-  {
-    int any = 0;
-    for (int t = 0; t < nf && !any; t++) any = lab[t] >= 0;
-    if (!any) { /* nothing long enough to cluster: one speaker */
-      K = 1;
-      for (int t = 0; t < nf; t++) lab[t] = mask[t] ? 0 : -1;
-    }
+  int any = 0;
+  for (int t = 0; t < nf && !any; t++) any = lab[t] >= 0;
+  if (!any) { /* nothing long enough to cluster: one speaker */
+    K = 1;
+    for (int t = 0; t < nf; t++) lab[t] = mask[t] ? 0 : -1;
   }
   K = fit_models(feat, nf, lab, K, min_spk, models, gk);
   for (int p = 0; p < npieces; p++)
@@ -765,40 +777,77 @@ static int run(const dia_config *cfg, const float *pcm, int n, float *feat, int 
         viterbi(feat, reg[2 * r], reg[2 * r + 1], models, K, cfg->switch_cost, bp, lab);
     }
   }
-  {
-    int minlen = (int)(cfg->min_seg_sec * FPS + 0.5f);
-    for (int r = 0; r < nreg; r++) smooth_runs(lab, reg[2 * r], reg[2 * r + 1], minlen);
-  }
-
-  /* segments: runs of one label over consecutive speech frames; speakers by first appearance */
-  {
-    int nseg = 0;
-    for (int t = 0; t < nf; t++)
-      if (mask[t] && (t == 0 || !mask[t - 1] || lab[t] != lab[t - 1])) nseg++;
-    segs = malloc(((size_t)nseg + 1) * sizeof *segs);
-    if (!segs) goto nomem;
-    int map[DIA_MAX_SPEAKERS], nspk = 0, k = -1;
-    for (int i = 0; i < DIA_MAX_SPEAKERS; i++) map[i] = -1;
-    double tmax = duration;
-    for (int t = 0; t < nf; t++) {
-      if (!mask[t]) continue;
-      if (t == 0 || !mask[t - 1] || lab[t] != lab[t - 1]) {
-        int l = lab[t] >= 0 && lab[t] < DIA_MAX_SPEAKERS ? lab[t] : 0;
-        if (map[l] < 0) map[l] = nspk++;
-        k++;
-        segs[k].start = (double)t / FPS;
-        segs[k].speaker = map[l];
-      }
-      double e = (double)(t + 1) / FPS;
-      segs[k].end = e < tmax ? e : tmax;
-    }
-    out->segs = segs;
-    out->n = nseg;
-    out->n_speakers = nspk;
-    segs = NULL;
-  }
+  int minlen = (int)(cfg->min_seg_sec * FPS + 0.5f);
+  for (int r = 0; r < nreg; r++) smooth_runs(lab, reg[2 * r], reg[2 * r + 1], minlen);
   goto done;
+nomem:
+  rc = emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (%d frames)", nf);
+done:
+  free(gk);
+  free(models);
+  free(bp);
+  return rc;
+}
 
+/* Step 6, segments: runs of one label over consecutive speech frames, speakers numbered by
+ * first appearance, ends clipped to duration. Fills out (its segs malloc'd). */
+static int make_segments(const unsigned char *mask, const int *lab, int nf, double duration,
+                         dia_result *out, emoi_err *err) {
+  int nseg = 0;
+  for (int t = 0; t < nf; t++)
+    if (mask[t] && (t == 0 || !mask[t - 1] || lab[t] != lab[t - 1])) nseg++;
+  dia_segment *segs = malloc(((size_t)nseg + 1) * sizeof *segs);
+  if (!segs) return emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (%d frames)", nf);
+  int map[DIA_MAX_SPEAKERS], nspk = 0, k = -1;
+  for (int i = 0; i < DIA_MAX_SPEAKERS; i++) map[i] = -1;
+  for (int t = 0; t < nf; t++) {
+    if (!mask[t]) continue;
+    if (t == 0 || !mask[t - 1] || lab[t] != lab[t - 1]) {
+      int l = lab[t] >= 0 && lab[t] < DIA_MAX_SPEAKERS ? lab[t] : 0;
+      if (map[l] < 0) map[l] = nspk++;
+      k++;
+      segs[k].start = (double)t / FPS;
+      segs[k].speaker = map[l];
+    }
+    double e = (double)(t + 1) / FPS;
+    segs[k].end = e < duration ? e : duration;
+  }
+  out->segs = segs;
+  out->n = nseg;
+  out->n_speakers = nspk;
+  return EMO_OK;
+}
+
+/* Steps 2-6 of diarize.h on the features (pcm only for the embedding callback), one stage
+ * function each: speech mask and mean normalisation, change detection, pieces, clustering,
+ * resegmentation, segments. */
+static int run(const dia_config *cfg, const float *pcm, int n, float *feat, int nf, double duration,
+               const dia_segment *speech, int n_speech, dia_result *out, emoi_err *err) {
+  if (nf == 0) return EMO_OK;
+  int rc = EMO_OK, *reg = NULL, *cuts = NULL, *cut_off = NULL;
+  unsigned char *mask = calloc((size_t)nf, 1);
+  int *lab = malloc((size_t)nf * sizeof *lab);
+  double *score = NULL;
+  span *pieces = NULL;
+  if (!mask || !lab) goto nomem;
+  if (mark_speech(feat, nf, speech, n_speech, mask) == 0) goto done;
+  int nreg = speech_regions(mask, nf, NULL);
+  reg = malloc((size_t)nreg * 2 * sizeof *reg);
+  cut_off = malloc(((size_t)nreg + 1) * sizeof *cut_off);
+  cuts = malloc(((size_t)nf / CHANGE_STEP + 1) * sizeof *cuts);
+  score = malloc(((size_t)nf / CHANGE_STEP + 2) * sizeof *score);
+  if (!reg || !cut_off || !cuts || !score) goto nomem;
+  speech_regions(mask, nf, reg);
+  find_changes(cfg, feat, reg, nreg, score, cuts, cut_off);
+  int cap = nreg + cut_off[nreg] + cfg->max_pieces + 1;
+  pieces = malloc((size_t)cap * sizeof *pieces);
+  if (!pieces) goto nomem;
+  int npieces = cut_pieces(cfg, reg, nreg, cuts, cut_off, pieces, cap), K;
+  if ((rc = cluster_pieces(cfg, pcm, n, feat, nf, pieces, npieces, lab, &K, err)) ||
+      (rc = resegment(cfg, feat, nf, mask, reg, nreg, pieces, npieces, lab, K, err)))
+    goto done;
+  rc = make_segments(mask, lab, nf, duration, out, err);
+  goto done;
 nomem:
   rc = emoi_fail(err, EMO_ENOMEM, "diarize: out of memory (%d frames)", nf);
 done:
@@ -809,18 +858,6 @@ done:
   free(cut_off);
   free(score);
   free(pieces);
-  free(assign);
-  free(h.D);
-  free(h.nn);
-  free(h.active);
-  free(h.g);
-  free(h.cost);
-  free(h.w);
-  free(emb);
-  free(gk);
-  free(models);
-  free(bp);
-  free(segs);
   if (rc) dia_result_free(out);
   return rc;
 }

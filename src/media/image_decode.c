@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jpeglib.h>
 /* after jpeglib.h: its jconfig.h decides which message codes jerror.h declares */
@@ -29,6 +28,8 @@
 
 #include <png.h>
 #include <webp/decode.h>
+
+#include "core/file.h"
 
 /* A progressive JPEG may legally hold any number of scans, each re-decoding the whole
  * coefficient buffer; real files have < 20. Cap it so a crafted file cannot take minutes. */
@@ -500,51 +501,12 @@ int img_read_file(const char *path, int64_t max_bytes, unsigned char **data, siz
                   emoi_err *err) {
   if (!path || !data || !size || max_bytes <= 0)
     return emoi_fail(err, EMO_EINVAL, "img_read_file: invalid arguments");
-  *data = NULL;
-  *size = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return emoi_fail(err, EMO_EIO, "%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_size > max_bytes) {
-    fclose(f);
-    return emoi_fail(err, EMO_ELIMIT, "%s: file is %lld bytes, over the limit of %lld", path,
-                     (long long)st.st_size, (long long)max_bytes);
+  /* A pipe or device is read too (emo image /dev/stdin), never past max_bytes + 1 bytes. */
+  int rc = emoi_file_read(path, max_bytes, EMOI_FILE_STREAMS, data, size, err);
+  if (rc == EMO_OK && *size == 0) {
+    free(*data);
+    *data = NULL;
+    rc = emoi_fail(err, EMO_EFORMAT, "%s: empty file", path);
   }
-  /* Read in growing chunks (works for pipes too); stop once max_bytes is exceeded. */
-  size_t cap = 0, n = 0;
-  unsigned char *buf = NULL;
-  int rc = EMO_OK;
-  for (;;) {
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 65536;
-      if ((uint64_t)ncap > (uint64_t)max_bytes + 1) ncap = (size_t)max_bytes + 1;
-      if (ncap <= cap) ncap = cap + 1;
-      unsigned char *nb = (unsigned char *)realloc(buf, ncap);
-      if (!nb) {
-        rc = emoi_fail(err, EMO_ENOMEM, "%s: out of memory reading the file", path);
-        break;
-      }
-      buf = nb, cap = ncap;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if ((uint64_t)n > (uint64_t)max_bytes) {
-      rc = emoi_fail(err, EMO_ELIMIT, "%s: file is larger than the limit of %lld bytes", path,
-                     (long long)max_bytes);
-      break;
-    }
-    if (got == 0) {
-      if (ferror(f)) rc = emoi_fail(err, EMO_EIO, "%s: read error: %s", path, strerror(errno));
-      break;
-    }
-  }
-  fclose(f);
-  if (rc == EMO_OK && n == 0) rc = emoi_fail(err, EMO_EFORMAT, "%s: empty file", path);
-  if (rc != EMO_OK) {
-    free(buf);
-    return rc;
-  }
-  *data = buf;
-  *size = n;
-  return EMO_OK;
+  return rc;
 }

@@ -11,8 +11,8 @@
  * its bytes by offset so the blob may grow while a reader builds the graph.
  *
  * What this file leaves to others: parsing (nn/tflite_reader.c, nn/tfjs_reader.c,
- * nn/faceapi_nets.c), execution (nn/plan.c with nn/ops_ref.c, nn/backend_xnn.c and the fast
- * paths nn/winograd.c and nn/qconv.c). */
+ * vision/faceapi_expression_net.c), execution (nn/plan.c with nn/ops_ref.c, nn/backend_xnn.c and
+ * the fast paths nn/winograd.c and nn/qconv.c). */
 #ifndef EMO_NN_H
 #define EMO_NN_H
 

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "core/file.h"
+#include "nn/half.h"
 
 struct st_file {
   const uint8_t *buf; /* the whole image */
@@ -35,26 +37,10 @@ static uint64_t rd64(const uint8_t *p) {
   return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
 }
 
-static float f32_of(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
 static double f64_of(uint64_t u) {
   double d;
   memcpy(&d, &u, 8);
   return d;
-}
-
-/* IEEE binary16 to binary32, exact: subnormals scale by 2^-24, inf/NaN keep their payload. */
-static float f16_to_f32(uint16_t h) {
-  uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 0x3ff;
-  if (e == 0) {
-    float v = (float)m * 0x1p-24f;
-    return s ? -v : v;
-  }
-  return f32_of(s | (e == 31 ? 0x7f800000u : (e + 112) << 23) | m << 13);
 }
 
 /* Names come from the file: keep the message one printable line. */
@@ -303,39 +289,11 @@ done:
 int st_open_file(const char *path, size_t max_bytes, st_file **out, emoi_err *err) {
   if (!path || !out) return emoi_fail(err, EMO_EINVAL, "safetensors: NULL argument");
   *out = NULL;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return emoi_fail(err, EMO_EIO, "%.200s: cannot open: %s", path, strerror(errno));
-  /* read at most max_bytes + 1 bytes: one more than allowed tells that the file is too big */
-  size_t limit = max_bytes < SIZE_MAX ? max_bytes + 1 : SIZE_MAX, n = 0, cap = 1 << 16;
-  struct stat sb;
-  if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
-      (uint64_t)sb.st_size < limit)
-    cap = (size_t)sb.st_size + 1; /* + 1: EOF shows without growing */
-  if (cap > limit) cap = limit;
-  uint8_t *buf = malloc(cap);
-  int rc = buf ? EMO_OK : emoi_fail(err, EMO_ENOMEM, "%.200s: out of memory", path);
-  while (rc == EMO_OK) {
-    n += fread(buf + n, 1, cap - n, fp);
-    if (n < cap) { /* short read: end of file or error */
-      if (ferror(fp))
-        rc = emoi_fail(err, EMO_EIO, "%.200s: cannot read: %s", path, strerror(errno));
-      break;
-    }
-    if (cap == limit) break;
-    size_t nc = cap > limit / 2 ? limit : cap * 2;
-    uint8_t *nb = realloc(buf, nc);
-    if (!nb)
-      rc = emoi_fail(err, EMO_ENOMEM, "%.200s: out of memory for %zu bytes", path, nc);
-    else
-      buf = nb, cap = nc;
-  }
-  fclose(fp);
-  if (rc == EMO_OK && n > max_bytes)
-    rc = emoi_fail(err, EMO_ELIMIT, "%.200s: larger than the limit of %zu bytes", path, max_bytes);
-  if (rc != EMO_OK) {
-    free(buf);
-    return rc;
-  }
+  unsigned char *buf = NULL;
+  size_t n = 0;
+  int64_t cap = max_bytes > 0 && max_bytes <= (size_t)INT64_MAX ? (int64_t)max_bytes : 0;
+  int rc = emoi_file_read(path, cap, 0, &buf, &n, err); /* messages name the path */
+  if (rc != EMO_OK) return rc;
   rc = st_open_memory(buf, n, 1, out, err);
   if (rc != EMO_OK) emoi_err_prefix(err, path);
   return rc;
@@ -382,13 +340,13 @@ void st_to_f32(const st_tensor *t, float *dst) {
   size_t n = (size_t)t->numel;
   switch (t->dtype) {
     case ST_F32:
-      for (size_t i = 0; i < n; i++) dst[i] = f32_of(rd32(p + 4 * i));
+      for (size_t i = 0; i < n; i++) dst[i] = nn_f32_from_bits(rd32(p + 4 * i));
       break;
     case ST_F16:
-      for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32(rd16(p + 2 * i));
+      for (size_t i = 0; i < n; i++) dst[i] = nn_f16_to_f32(rd16(p + 2 * i));
       break;
     case ST_BF16:
-      for (size_t i = 0; i < n; i++) dst[i] = f32_of((uint32_t)rd16(p + 2 * i) << 16);
+      for (size_t i = 0; i < n; i++) dst[i] = nn_bf16_to_f32(rd16(p + 2 * i));
       break;
     case ST_F64:
       for (size_t i = 0; i < n; i++) dst[i] = (float)f64_of(rd64(p + 8 * i));

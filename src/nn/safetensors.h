@@ -59,8 +59,9 @@ typedef struct st_file st_file;
  * failure position in a global, unread here, which ThreadSanitizer would report). */
 int st_open_memory(const uint8_t *data, size_t size, int own, st_file **out, emoi_err *err);
 
-/* Reads the whole file at path (at most max_bytes, else EMO_ELIMIT) and parses it.
- * EMO_EIO when it cannot be read; err messages start with path. */
+/* Reads the whole file at path (core/file.h: a regular file of at most max_bytes, 0 = no cap,
+ * else EMO_ELIMIT, checked before reading) and parses it. EMO_EIO when it cannot be read or
+ * is not a regular file (a FIFO, /dev/zero); err messages start with path, once. */
 int st_open_file(const char *path, size_t max_bytes, st_file **out, emoi_err *err);
 
 /* Frees f and sets *f to NULL; safe on NULL. */

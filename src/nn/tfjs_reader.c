@@ -24,35 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "core/file.h"
+#include "nn/half.h"
 
 /* ---- Small helpers ------------------------------------------------------------------- */
-
-float nn_half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h >> 15) << 31;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t man = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (man == 0) {
-      bits = sign; /* signed zero */
-    } else {       /* subnormal: normalise the mantissa */
-      int e = -1;
-      do {
-        e++;
-        man <<= 1;
-      } while ((man & 0x400) == 0);
-      bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (man << 13); /* inf / NaN */
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-  }
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
 
 /* Decodes standard base64 (RFC 4648, '=' padding optional) of src into dst (cap bytes).
  * Returns the decoded length, or -1 for a bad character, bad length or overflow. */
@@ -160,41 +136,6 @@ static int json_int(const cJSON *j, int64_t *v) {
 
 /* ---- Files and shards ------------------------------------------------------------------ */
 
-int nn_tfjs_read_file(const char *path, int64_t max_bytes, unsigned char **data, size_t *size,
-                      emoi_err *err) {
-  *data = NULL;
-  *size = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return emoi_fail(err, EMO_EIO, "%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return emoi_fail(err, EMO_EIO, "%s: not a regular file", path);
-  }
-  if (max_bytes > 0 && (int64_t)st.st_size > max_bytes) {
-    fclose(f);
-    return emoi_fail(err, EMO_ELIMIT, "%s: %lld bytes exceed the cap of %lld bytes", path,
-                     (long long)st.st_size, (long long)max_bytes);
-  }
-  size_t n = (size_t)st.st_size;
-  unsigned char *buf = malloc(n + 1);
-  if (!buf) {
-    fclose(f);
-    return emoi_fail(err, EMO_ENOMEM, "%s: out of memory for %zu bytes", path, n);
-  }
-  size_t got = fread(buf, 1, n, f);
-  int bad = ferror(f) || got != n;
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return emoi_fail(err, EMO_EIO, "%s: short read", path);
-  }
-  buf[n] = 0;
-  *data = buf;
-  *size = n;
-  return EMO_OK;
-}
-
 void nn_tfjs_shards_free(nn_tfjs_shards *s) {
   if (!s) return;
   for (int i = 0; i < s->n; i++) free(s->data ? s->data[i] : NULL);
@@ -264,7 +205,7 @@ int nn_tfjs_shards_read(const cJSON *manifest, const char *json_path, int64_t ma
       memcpy(full + dirlen, p->valuestring, plen + 1);
       int64_t left = max_bytes > 0 ? max_bytes - total : 0;
       if (max_bytes > 0 && left <= 0) left = 1; /* so that any non-empty shard is refused */
-      int rc = nn_tfjs_read_file(full, left, &out->data[out->n], &out->size[out->n], err);
+      int rc = emoi_file_read(full, left, 0, &out->data[out->n], &out->size[out->n], err);
       free(full);
       if (rc != EMO_OK) {
         if (rc == EMO_ELIMIT) emoi_err_prefix(err, "shards exceed the size cap");
@@ -423,7 +364,7 @@ static int decode_one(const cJSON *jw, int gi, int wi, const void *const *shards
           memcpy(&fo[i], &u, 4); /* float32 or int32 bits, stored as they are */
           continue;
         }
-        case Q_F16: fo[i] = nn_half_to_float((uint16_t)(b[0] | b[1] << 8)); continue;
+        case Q_F16: fo[i] = nn_f16_to_f32((uint16_t)(b[0] | b[1] << 8)); continue;
         case Q_U8: v = b[0] * scale + qmin; break;
         default: v = (double)(b[0] | b[1] << 8) * scale + qmin; break;
       }
@@ -1513,7 +1454,7 @@ int nn_tfjs_load(const char *model_json_path, int64_t max_bytes, nn_graph **out,
   *out = NULL;
   unsigned char *json = NULL;
   size_t len = 0;
-  int rc = nn_tfjs_read_file(model_json_path, max_bytes, &json, &len, err);
+  int rc = emoi_file_read(model_json_path, max_bytes, 0, &json, &len, err);
   if (rc) return rc;
   cJSON *root = parse_json((const char *)json, len, model_json_path, err, &rc);
   free(json);

@@ -4,7 +4,7 @@
  * (nn/nn.h), converting weight layouts at load time (HWIO conv filters to OHWI, depthwise
  * (Kh,Kw,C,M) to (1,Kh,Kw,C*M), MatMul (In,Out) to (Out,In)). Also exposes the
  * weights-manifest decoder (shards, float16 and uint8/uint16 affine dequantization) that
- * nn/faceapi_nets.c reuses. Running the graph is left to nn/plan.c. */
+ * vision/faceapi_expression_net.c reuses. Running the graph is left to nn/plan.c. */
 #ifndef EMO_NN_TFJS_READER_H
 #define EMO_NN_TFJS_READER_H
 
@@ -43,7 +43,7 @@ int nn_tfjs_load_memory(const char *json, size_t json_len, const void *const *sh
                         const size_t *shard_sizes, int n_shards, const char *source,
                         nn_graph **out, emoi_err *err);
 
-/* ---- Weights manifest (shared with nn/faceapi_nets.c) -------------------------------- */
+/* ---- Weights manifest (shared with vision/faceapi_expression_net.c) ---------------- */
 
 struct cJSON; /* <cjson/cJSON.h> */
 
@@ -113,13 +113,5 @@ void nn_tfjs_weights_free(nn_tfjs_weights *ws);
 int nn_tfjs_shards_read(const struct cJSON *manifest, const char *json_path, int64_t max_bytes,
                         nn_tfjs_shards *out, emoi_err *err);
 void nn_tfjs_shards_free(nn_tfjs_shards *s);
-
-/* Reads a whole file of at most max_bytes (<= 0: no cap) into a malloc'd buffer with a
- * trailing NUL (not counted in *size). Returns EMO_OK, EMO_EIO, EMO_ELIMIT or EMO_ENOMEM. */
-int nn_tfjs_read_file(const char *path, int64_t max_bytes, unsigned char **data, size_t *size,
-                      emoi_err *err);
-
-/* IEEE 754 binary16 to binary32 (exact, including subnormals, infinities and NaNs). */
-float nn_half_to_float(uint16_t h);
 
 #endif

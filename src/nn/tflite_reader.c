@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/half.h"
+
 /* ---- Minimal bounds-checked FlatBuffers reader ------------------------------------------ */
 
 typedef struct fb_reader {
@@ -460,29 +462,6 @@ static const char *type_name(int t) {
   return names[t];
 }
 
-/* IEEE 754 binary16 -> binary32, exact for every input (subnormals, infinities, NaN). */
-static float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1Fu;
-  uint32_t man = h & 0x3FFu;
-  uint32_t bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (man << 13); /* inf / NaN (payload kept) */
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112u) << 23) | (man << 13); /* rebias 15 -> 127 */
-  } else if (man == 0) {
-    bits = sign; /* signed zero */
-  } else {
-    /* subnormal: man * 2^-24, exact in float */
-    float f = (float)man * 5.9604644775390625e-8f;
-    memcpy(&bits, &f, 4);
-    bits |= sign;
-  }
-  float out;
-  memcpy(&out, &bits, 4);
-  return out;
-}
-
 /* ---- TFLite -> nn_graph ----------------------------------------------------------------- */
 
 /* One TFLite tensor as parsed. */
@@ -621,7 +600,7 @@ static int tensor_value(loader *L, int i, emoi_err *err) {
       id = nn_graph_add_const(L->g, name, NN_F32, t->rank, t->shape, NULL, (size_t)out_bytes, err);
       if (id < 0) return id;
       float *dst = nn_graph_const_data(L->g, id); /* (numel,) */
-      for (int64_t k = 0; k < s->numel; k++) dst[k] = half_to_float(rd_u16(s->data + 2 * k));
+      for (int64_t k = 0; k < s->numel; k++) dst[k] = nn_f16_to_f32(rd_u16(s->data + 2 * k));
     } else {
       id = nn_graph_add_const(L->g, name, dt, s->rank, s->shape, s->data, s->nbytes, err);
       if (id < 0) return id;

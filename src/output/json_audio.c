@@ -88,21 +88,12 @@ char *emo_audio_summary_json(const emo_audio_result *r) {
 
 char *emo_audio_rttm(const emo_audio_result *r, const char *file_id) {
   if (!r) return NULL;
-  dia_segment *segs = calloc((size_t)r->segment_count + 1, sizeof *segs);
-  if (!segs) return NULL;
-  for (int i = 0; i < r->segment_count; i++) {
-    segs[i].start = r->segments[i].start;
-    segs[i].end = r->segments[i].end;
-    segs[i].speaker = r->segments[i].speaker - 1;
-  }
-  dia_result d = {segs, r->segment_count, r->speaker_count};
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   emoi_err err = {{0}};
-  int rc = f ? rttm_write(f, file_id ? file_id : "audio", &d, &err) : EMO_ENOMEM;
+  int rc = f ? rttm_write(f, file_id ? file_id : "audio", r, &err) : EMO_ENOMEM;
   if (f) fclose(f);
-  free(segs);
   if (rc != EMO_OK) {
     free(text);
     return NULL;

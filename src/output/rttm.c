@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-int rttm_write(FILE *f, const char *file_id, const dia_result *r, emoi_err *err) {
-  if (!f || !r || r->n < 0 || (r->n > 0 && !r->segs))
+int rttm_write(FILE *f, const char *file_id, const emo_audio_result *r, emoi_err *err) {
+  if (!f || !r || r->segment_count < 0 || (r->segment_count > 0 && !r->segments))
     return emoi_fail(err, EMO_EINVAL, "rttm: NULL file or result");
   char id[256];
   if (!file_id || !*file_id) file_id = "unknown";
@@ -17,23 +17,24 @@ int rttm_write(FILE *f, const char *file_id, const dia_result *r, emoi_err *err)
     id[i] = (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') ? '_' : c;
   }
   id[len] = '\0';
-  for (int i = 0; i < r->n; i++) {
-    const dia_segment *s = &r->segs[i];
+  for (int i = 0; i < r->segment_count; i++) {
+    const emo_speech_segment *s = &r->segments[i];
     if (!isfinite(s->start) || !isfinite(s->end) || !(s->end > s->start)) continue;
     if (fprintf(f, "SPEAKER %s 1 %.3f %.3f <NA> <NA> S%d <NA> <NA>\n", id, s->start,
-                s->end - s->start, s->speaker + 1) < 0)
+                s->end - s->start, s->speaker) < 0)
       return emoi_fail(err, EMO_EIO, "rttm: write failed: %s", strerror(errno));
   }
   return 0;
 }
 
-int rttm_write_path(const char *path, const char *file_id, const dia_result *r, emoi_err *err) {
+int rttm_write_path(const char *path, const char *file_id, const emo_audio_result *r,
+                    emoi_err *err) {
   if (!path) return emoi_fail(err, EMO_EINVAL, "rttm: NULL path");
   FILE *f = fopen(path, "w");
   if (!f) return emoi_fail(err, EMO_EIO, "rttm: cannot create %s: %s", path, strerror(errno));
   int rc = rttm_write(f, file_id, r, err);
+  if (rc) emoi_err_prefix(err, path);
   if (fclose(f) != 0 && rc == 0)
     rc = emoi_fail(err, EMO_EIO, "rttm: cannot write %s: %s", path, strerror(errno));
-  if (rc) emoi_err_prefix(err, path);
   return rc;
 }

@@ -7,7 +7,7 @@
 
 #include "core/log.h"
 #include "core/models.h"
-#include "nn/faceapi_nets.h"
+#include "vision/faceapi_expression_net.h"
 #include "nn/tfjs_reader.h"
 #include "nn/tflite_reader.h"
 #include "pipeline/internal.h"
@@ -54,7 +54,7 @@ static int load_net(const emo_model_params *p, emoi_net net, nn_graph **out, emo
     case EMOI_NET_FACEAPI: {
       const char *names[] = {"faceapi_expression_json", "faceapi_expression_bin"};
       rc = verify_all(p, names, 2, path, sizeof path, err);
-      return rc != EMO_OK ? rc : nn_faceapi_expression_load(path, p->max_file_bytes, out, err);
+      return rc != EMO_OK ? rc : fe_faceapi_net_load(path, p->max_file_bytes, out, err);
     }
     case EMOI_NET_EMBED: {
       const char *names[] = {"faceres_json", "faceres_bin"};

@@ -67,17 +67,6 @@ static void normalize(float *v) {
   for (int k = 0; k < FEM_DIM; k++) v[k] *= inv;
 }
 
-/* IoU of a track box (x, y, w, h) and a detection (corners). */
-static float box_iou(const float a[4], const bf_detection *b) {
-  float ix0 = fmaxf(a[0], b->x0), iy0 = fmaxf(a[1], b->y0);
-  float ix1 = fminf(a[0] + a[2], b->x1), iy1 = fminf(a[1] + a[3], b->y1);
-  float iw = ix1 - ix0, ih = iy1 - iy0;
-  if (!(iw > 0.0f) || !(ih > 0.0f)) return 0.0f;
-  float inter = iw * ih;
-  float u = a[2] * a[3] + (b->x1 - b->x0) * (b->y1 - b->y0) - inter;
-  return u > 0.0f ? inter / u : 0.0f;
-}
-
 int trk_create(const trk_params *p, trk_state **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "tracker: NULL output");
   *out = NULL;
@@ -325,7 +314,7 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
     s->flag[i] = 0;
     s->valid[i] = isfinite(d->x0) && isfinite(d->y0) && isfinite(d->x1) && isfinite(d->y1) &&
                   d->x1 > d->x0 && d->y1 > d->y0;
-    for (int j = 0; j < nl; j++) s->iou[i][j] = s->valid[i] ? box_iou(s->live[j].box, d) : 0.0f;
+    for (int j = 0; j < nl; j++) s->iou[i][j] = s->valid[i] ? bf_iou_xywh(s->live[j].box, d) : 0.0f;
   }
   for (int i = 0; i < n; i++) { /* a detection overlapping two tracks alike, or a lost one */
     int b1 = -1;

@@ -10,6 +10,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "vision/box.h"
+
 const bf_model_config bf_short_range = {128, 896, 4, {8, 16, 16, 16}, 1};
 const bf_model_config bf_full_range = {192, 2304, 1, {4, 0, 0, 0}, 0};
 
@@ -95,13 +97,15 @@ void bf_detection_from_xywh(const float box[4], const float kp[BF_KEYPOINTS][2],
 }
 
 float bf_iou(const bf_detection *a, const bf_detection *b) {
-  float ix0 = fmaxf(a->x0, b->x0), iy0 = fmaxf(a->y0, b->y0);
-  float ix1 = fminf(a->x1, b->x1), iy1 = fminf(a->y1, b->y1);
-  float iw = ix1 - ix0, ih = iy1 - iy0;
-  if (!(iw > 0.0f) || !(ih > 0.0f)) return 0.0f;
-  float inter = iw * ih;
-  float ua = (a->x1 - a->x0) * (a->y1 - a->y0) + (b->x1 - b->x0) * (b->y1 - b->y0) - inter;
-  return ua > 0.0f ? inter / ua : 0.0f;
+  const float ca[4] = {a->x0, a->y0, a->x1, a->y1}, cb[4] = {b->x0, b->y0, b->x1, b->y1};
+  return box_iou(ca, cb);
+}
+
+float bf_iou_xywh(const float box[4], const bf_detection *d) {
+  float c[4];
+  box_from_xywh(box, c);
+  const float cd[4] = {d->x0, d->y0, d->x1, d->y1};
+  return box_iou(c, cd);
 }
 
 int bf_weighted_nms(bf_detection *dets, int n, float iou_threshold, int max_out) {

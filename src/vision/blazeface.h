@@ -49,8 +49,11 @@ int bf_decode(const bf_model_config *cfg, const bf_anchor *anchors, const float 
 void bf_detection_from_xywh(const float box[4], const float kp[BF_KEYPOINTS][2], float score,
                             bf_detection *d);
 
-/* Intersection over union of two boxes (0 when either is empty). */
+/* Intersection over union of two detections' boxes (vision/box.h's box_iou). */
 float bf_iou(const bf_detection *a, const bf_detection *b);
+
+/* The same for an (x, y, width, height) box (a track's, emo_face's) and a detection. */
+float bf_iou_xywh(const float box[4], const bf_detection *d);
 
 /* MediaPipe's weighted NMS: repeatedly takes the best remaining detection, merges every
  * remaining detection overlapping it by IoU > iou_threshold into a score-weighted mean of

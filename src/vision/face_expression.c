@@ -12,8 +12,8 @@
  *    g = 0.2989 R + 0.5870 G + 0.1140 B with R, G, B in [0, 1], then (g - 0.5) * 2; output
  *    softmax in emo's order (angry disgust fear happy sad surprise neutral).
  *  - face-api face_expression_model: 112x112x3 RGB; the normalisation is part of the graph
- *    built by nn/faceapi_nets.c, which takes RGB in [0, 255]; output order neutral happy sad
- *    angry fearful disgusted surprised, remapped here. */
+ *    built by vision/faceapi_expression_net.c, which takes RGB in [0, 255]; output order neutral
+ * happy sad angry fearful disgusted surprised, remapped here. */
 #include "vision/face_expression.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
-/* faceapi_nets.c: face-api's face expression network rebuilt as an nn_graph from its weights
- * (see faceapi_nets.h for the input and output contract).
+/* faceapi_expression_net.c: face-api's face expression network rebuilt as an nn_graph from its
+ * weights (see faceapi_expression_net.h for the input and output contract).
  *
  * Architecture, as read in @vladmandic/face-api 1.7.15's src/ (faceExpressionNet/,
  * faceFeatureExtractor/, faceProcessor/, common/; our own C, no code copied):
@@ -21,13 +21,14 @@
  * dense{i}/conv{j}/depthwise_filter|pointwise_filter|bias, fc/weights|bias.
  * Class order: neutral, happy, sad, angry, fearful, disgusted, surprised
  * (faceExpressionNet/FaceExpressions.ts FACE_EXPRESSION_LABELS). */
-#include "nn/faceapi_nets.h"
+#include "vision/faceapi_expression_net.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "nn/tfjs_reader.h"
 
 static const float faceapi_mean_rgb[3] = {122.782f, 117.001f, 104.298f};
@@ -54,8 +55,7 @@ static int fa_weight(fa_ctx *c, const char *name, int rank, const int64_t *shape
       k += (size_t)snprintf(want + k, sizeof want - k, i ? ",%lld" : "%lld", (long long)shape[i]);
     k = 0;
     for (int i = 0; i < w->rank && k < sizeof got; i++)
-      k += (size_t)snprintf(got + k, sizeof got - k, i ? ",%lld" : "%lld",
-                            (long long)w->shape[i]);
+      k += (size_t)snprintf(got + k, sizeof got - k, i ? ",%lld" : "%lld", (long long)w->shape[i]);
     return emoi_fail(c->err, EMO_EMODEL, "%s: weight '%s' has shape (%s)%s, expected (%s) float32",
                      c->src, name, got, w->dtype == NN_F32 ? "" : " int32", want);
   }
@@ -173,7 +173,7 @@ static int fa_dense(fa_ctx *c, int x, const char *blk, int64_t cin, int64_t cout
 
 static int fa_build(fa_ctx *c) {
   int st;
-  const int64_t in_shape[4] = {1, NN_FACEAPI_EXPR_SIZE, NN_FACEAPI_EXPR_SIZE, 3};
+  const int64_t in_shape[4] = {1, FE_FACEAPI_SIZE, FE_FACEAPI_SIZE, 3};
   int x = nn_graph_add_value(c->g, "input", NN_F32, 4, in_shape, c->err);
   if (x < 0) return x;
   /* normalize(): subtract the mean RGB, then divide by 255 */
@@ -208,7 +208,7 @@ static int fa_build(fa_ctx *c) {
   if (pooled < 0) return pooled;
   if ((pooled = fa_node(c, NN_OP_AVG_POOL2D, &h, 1, pooled, &pa, "avg_pool")) < 0) return pooled;
 
-  const int64_t fw[2] = {256, NN_FACEAPI_EXPR_CLASSES}, fb[1] = {NN_FACEAPI_EXPR_CLASSES};
+  const int64_t fw[2] = {256, FE_FACEAPI_CLASSES}, fb[1] = {FE_FACEAPI_CLASSES};
   int w = fa_weight(c, "fc/weights", 2, fw, NN_TFJS_FC);
   if (w < 0) return w;
   int b = fa_weight(c, "fc/bias", 1, fb, NN_TFJS_RAW);
@@ -227,9 +227,9 @@ static int fa_build(fa_ctx *c) {
 
   if ((st = nn_graph_set_io(c->g, &x, 1, &probs, 1, c->err))) return st;
   if ((st = nn_graph_finalize(c->g, c->err))) return st;
-  /* The contract of faceapi_nets.h: (1, 7) out. */
+  /* The contract of faceapi_expression_net.h: (1, 7) out. */
   const nn_value *o = &c->g->values[c->g->outputs[0]];
-  if (o->rank != 2 || o->shape[0] != 1 || o->shape[1] != NN_FACEAPI_EXPR_CLASSES)
+  if (o->rank != 2 || o->shape[0] != 1 || o->shape[1] != FE_FACEAPI_CLASSES)
     return emoi_fail(c->err, EMO_EINTERNAL, "%s: expression output has an unexpected shape",
                      c->src);
   return EMO_OK;
@@ -260,12 +260,11 @@ static cJSON *fa_parse(const char *json, size_t len, const char *src, emoi_err *
   return root;
 }
 
-int nn_faceapi_expression_load_memory(const char *json, size_t json_len,
-                                      const void *const *shards, const size_t *shard_sizes,
-                                      int n_shards, const char *source, nn_graph **out,
-                                      emoi_err *err) {
+int fe_faceapi_net_load_memory(const char *json, size_t json_len, const void *const *shards,
+                               const size_t *shard_sizes, int n_shards, const char *source,
+                               nn_graph **out, emoi_err *err) {
   if (!out || (!json && json_len))
-    return emoi_fail(err, EMO_EINVAL, "nn_faceapi_expression_load_memory: NULL argument");
+    return emoi_fail(err, EMO_EINVAL, "fe_faceapi_net_load_memory: NULL argument");
   *out = NULL;
   const char *src = source ? source : "(memory)";
   int rc = EMO_OK;
@@ -276,22 +275,21 @@ int nn_faceapi_expression_load_memory(const char *json, size_t json_len,
   return rc;
 }
 
-int nn_faceapi_expression_load(const char *manifest_path, int64_t max_bytes, nn_graph **out,
-                               emoi_err *err) {
+int fe_faceapi_net_load(const char *manifest_path, int64_t max_bytes, nn_graph **out,
+                        emoi_err *err) {
   if (!out || !manifest_path)
-    return emoi_fail(err, EMO_EINVAL, "nn_faceapi_expression_load: NULL argument");
+    return emoi_fail(err, EMO_EINVAL, "fe_faceapi_net_load: NULL argument");
   *out = NULL;
   unsigned char *json = NULL;
   size_t len = 0;
-  int rc = nn_tfjs_read_file(manifest_path, max_bytes, &json, &len, err);
+  int rc = emoi_file_read(manifest_path, max_bytes, 0, &json, &len, err);
   if (rc) return rc;
   cJSON *root = fa_parse((const char *)json, len, manifest_path, err, &rc);
   free(json);
   if (!root) return rc;
   nn_tfjs_shards sh;
   if ((rc = nn_tfjs_shards_read(root, manifest_path, max_bytes, &sh, err)) == EMO_OK)
-    rc = fa_load_parsed(root, (const void *const *)sh.data, sh.size, sh.n, manifest_path, out,
-                        err);
+    rc = fa_load_parsed(root, (const void *const *)sh.data, sh.size, sh.n, manifest_path, out, err);
   nn_tfjs_shards_free(&sh);
   cJSON_Delete(root);
   return rc;
