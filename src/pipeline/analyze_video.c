@@ -169,22 +169,13 @@ static int embed_detection(void *user, int i, float *out) {
                    s->h, s->stride, &s->dets[i], out, &err);
 }
 
-static float iou_xywh_corners(const float *b, const bf_detection *d) {
-  float ix0 = fmaxf(b[0], d->x0), iy0 = fmaxf(b[1], d->y0);
-  float ix1 = fminf(b[0] + b[2], d->x1), iy1 = fminf(b[1] + b[3], d->y1);
-  if (ix1 <= ix0 || iy1 <= iy0) return 0.0f;
-  float inter = (ix1 - ix0) * (iy1 - iy0);
-  float uni = b[2] * b[3] + (d->x1 - d->x0) * (d->y1 - d->y0) - inter;
-  return uni > 0.0f ? inter / uni : 0.0f;
-}
-
 /* Drops weak detections that overlap no visible track (see BIRTH_SCORE); returns the count. */
 static int filter_births(const struct emoi_stream *s, bf_detection *dets, int n) {
   int kept = 0;
   for (int i = 0; i < n; i++) {
     int keep = dets[i].score >= BIRTH_SCORE;
     for (int k = 0; !keep && k < trk_count(s->trk); k++)
-      keep = iou_xywh_corners(trk_get(s->trk, k)->box, &dets[i]) > 0.3f;
+      keep = bf_iou_xywh(trk_get(s->trk, k)->box, &dets[i]) > 0.3f;
     if (keep) dets[kept++] = dets[i];
   }
   return kept;
