@@ -3,7 +3,10 @@
  * pixel, for ASCII 32..126. Every write goes through fill_span, which clips to the image. */
 #include "output/annotate.h"
 
+#include "emo.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const uint8_t ann_font[95][7] = {
@@ -148,7 +151,9 @@ void ann_rect(uint8_t *rgb, int w, int h, ptrdiff_t stride, const float box[4],
   fill_rect(rgb, w, h, stride, x1 - t, y0 + t, x1, y1 - t, color); /* right */
 }
 
-static int clamp_scale(int scale) { return scale < 1 ? 1 : scale > 16 ? 16 : scale; }
+static int clamp_scale(int scale) {
+  return scale < 1 ? 1 : scale > 16 ? 16 : scale;
+}
 
 void ann_text_size(const char *text, int scale, int *width, int *height) {
   int s = clamp_scale(scale), cols = 0, maxcols = 0, lines = 1;
@@ -202,4 +207,18 @@ void ann_color_for_id(int id, uint8_t out[3]) {
   double pp = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
   double rgb[6][3] = {{v, t, pp}, {q, v, pp}, {pp, v, t}, {pp, q, v}, {t, pp, v}, {v, pp, q}};
   for (int i = 0; i < 3; i++) out[i] = (uint8_t)lround(rgb[sector % 6][i] * 255.0);
+}
+
+void ann_frame(uint8_t *rgb, int w, int h, ptrdiff_t stride, const emo_frame_result *f) {
+  for (int i = 0; i < f->face_count; i++) {
+    const emo_track_face *x = &f->faces[i];
+    uint8_t col[3], black[3] = {0, 0, 0};
+    ann_color_for_id(x->track_id, col);
+    ann_rect(rgb, w, h, stride, x->box, col, 3);
+    char label[64];
+    snprintf(label, sizeof label, "#%d %s", x->track_id,
+             x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
+    int y = (int)x->box[1] - 18;
+    ann_text(rgb, w, h, stride, (int)x->box[0], y < 0 ? 0 : y, label, col, black, 2);
+  }
 }

@@ -28,6 +28,11 @@ void ann_text(uint8_t *rgb, int w, int h, ptrdiff_t stride, int x, int y, const 
 /* Size in pixels of text drawn by ann_text at scale (for placing labels). */
 void ann_text_size(const char *text, int scale, int *width, int *height);
 
+/* Draws a video frame's faces onto rgb: each face's box in its track's colour, and above it
+ * "#id expression" (the dominant one, if any) on black. */
+struct emo_frame_result;
+void ann_frame(uint8_t *rgb, int w, int h, ptrdiff_t stride, const struct emo_frame_result *f);
+
 /* A saturated colour for track id (golden-ratio hue steps, so ids 1, 2, 3 ... are far apart
  * on the colour wheel; id <= 0 gives grey). */
 void ann_color_for_id(int id, uint8_t out[3]);

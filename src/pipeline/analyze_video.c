@@ -442,21 +442,6 @@ int emo_stream_end(emo_context *c, const emo_frame_result **last,
   return EMO_OK;
 }
 
-/* Draws the frame's faces (box, id, dominant expression) onto a copy for --annotate. */
-static void annotate(uint8_t *rgb, int w, int h, int stride, const emo_frame_result *f) {
-  for (int i = 0; i < f->face_count; i++) {
-    const emo_track_face *x = &f->faces[i];
-    uint8_t col[3], black[3] = {0, 0, 0};
-    ann_color_for_id(x->track_id, col);
-    ann_rect(rgb, w, h, stride, x->box, col, 3);
-    char label[64];
-    snprintf(label, sizeof label, "#%d %s", x->track_id,
-             x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
-    int y = (int)x->box[1] - 18;
-    ann_text(rgb, w, h, stride, (int)x->box[0], y < 0 ? 0 : y, label, col, black, 2);
-  }
-}
-
 int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, void *user,
                        const emo_video_summary **summary) {
   if (!c || !url) return EMO_EINVAL;
@@ -505,7 +490,7 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
       for (int y = 0; y < vf.height; y++)
         memcpy(canvas + (size_t)y * (size_t)vf.width * 3, vf.rgb + (size_t)y * (size_t)vf.stride,
                (size_t)vf.width * 3);
-      annotate(canvas, vf.width, vf.height, vf.width * 3, fr);
+      ann_frame(canvas, vf.width, vf.height, vf.width * 3, fr);
       rc = vidw_write(wr, canvas, vf.width * 3, vf.t, &err);
       if (rc != EMO_OK) goto fail;
     }
