@@ -332,6 +332,8 @@ typedef struct emo_video_summary {
   const emo_event *no_face_spans;       /* (no_face_span_count,) */
   int track_count;
   const emo_track_summary *tracks;      /* (track_count,) ordered by id */
+  int interrupted; /* the analysis was stopped early (the on_frame callback returned non-zero,
+                      e.g. on Ctrl-C); emo_summary_json then writes "interrupted":true */
 } emo_video_summary;
 
 /* Starts (or restarts) a stream on ctx: clears tracks, ids and statistics. */
