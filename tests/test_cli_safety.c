@@ -11,7 +11,8 @@
  *   - `emo models fetch` removes the temporary folders of killed fetches (their process is
  *     gone, or they are over an hour old) and keeps those of a fetch that may be running.
  * Every wait is bounded (60 s); a child still running then is killed. Skips without the shared
- * data, the models or the built CLI. */
+ * data, the models or the built CLI. EMO_TEST_CLI=PATH runs another build of the CLI instead
+ * (to see each case fail on an older one). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
