@@ -64,9 +64,10 @@ static void catch_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
-/* The exit status: 128 + the signal when one stopped the command. */
-static int exit_status(int status) {
-  return g_signal ? 128 + g_signal : status;
+/* The exit status: 128 + the signal when one stopped the work (stopped: g_signal as it was
+ * when the work ended; a signal during the final clean-up leaves the complete result alone). */
+static int exit_status(int stopped, int status) {
+  return stopped ? 128 + stopped : status;
 }
 
 /* Prints the library's message about input path; alone when it already names the path. */
@@ -330,6 +331,7 @@ static int cmd_image(int argc, char **argv) {
     outfile_line(out, json);
     emo_free(json);
   }
+  const int stopped = g_signal;
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   /* A run in which no photo could be analysed leaves an earlier output as it was. */
@@ -337,7 +339,7 @@ static int cmd_image(int argc, char **argv) {
     outfile_abort(&out);
   else if (outfile_commit(&out) != 0)
     return 1;
-  return exit_status(failures ? 1 : 0);
+  return exit_status(stopped, failures ? 1 : 0);
 }
 
 /* The soundtrack's analysis, run on a thread of its own with a context of its own while the
@@ -537,6 +539,7 @@ static int cmd_video(int argc, char **argv) {
   if (rc == EMO_OK && voice) rc = emo_model_load(&pv, &audio.model);
   if (rc == EMO_OK && voice) rc = emo_context_create(audio.model, &pv, &audio.ctx);
   const emo_video_summary *sum = NULL;
+  int stopped = 0;
   if (rc == EMO_OK) {
     if (voice && pthread_create(&audio.th, NULL, soundtrack_main, &audio) == 0) {
       audio.running = 1;
@@ -547,12 +550,13 @@ static int cmd_video(int argc, char **argv) {
     }
     g_stoppable = 1; /* Ctrl-C stops after the current frame */
     rc = emo_analyze_video(ctx, argv[first], on_frame, &vo, &sum);
+    stopped = g_signal;
     if (vo.progress) fputc('\n', stderr);
     finish_soundtrack(&vo); /* when the video stopped before its last callback */
     flush_segments(&vo, -1.0);
     if (sum) {
       emo_video_summary s = *sum;
-      s.interrupted = g_signal != 0;
+      s.interrupted = stopped != 0;
       put_line(&vo, vo.out, emo_summary_json(&s));
     }
     if (rc != EMO_OK) report(argv[first], emo_context_last_error(ctx));
@@ -572,7 +576,7 @@ static int cmd_video(int argc, char **argv) {
     fprintf(stderr, "emo: out of memory: output lines are missing\n");
   if (outfile_commit(&vo.csv) != 0) vo.write_failed = 1;
   if (outfile_commit(&vo.out) != 0) vo.write_failed = 1;
-  return exit_status(rc != EMO_OK || vo.write_failed ? 1 : 0);
+  return exit_status(stopped, rc != EMO_OK || vo.write_failed ? 1 : 0);
 }
 
 static int cmd_audio(int argc, char **argv) {
