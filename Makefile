@@ -1,6 +1,8 @@
 # Makefile: the two commands of README.md and a few more. Each target sets up what it needs
 # on a fresh Debian 12 machine (packages, build, models), so `make demo` and `make test` work
 # on a clean clone. The real build is CMake (CMakeLists.txt); this file only sequences steps.
+# Set-up chatter (packages, compiler, fetch) goes to stderr: stdout is the results' only, so
+# `make demo > out.jsonl` holds nothing but the demo's JSON Lines.
 MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -15,14 +17,14 @@ EMO        := $(BUILD)/emo
 all: build
 
 deps:
-	@scripts/deps.sh build
+	@scripts/deps.sh build >&2
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DEMO_WERROR=ON >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) >&2
 
 models: build
-	@$(EMO) models fetch
+	@$(EMO) models fetch >&2
 
 # Set up everything and analyse real photos.
 demo: models

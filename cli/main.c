@@ -9,6 +9,7 @@
  *   emo version
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "emo.h"
+#include "outfile.h"
 
 static int g_verbosity = EMO_LOG_WARN;
 
@@ -23,6 +25,72 @@ static void log_to_stderr(emo_log_level level, const char *message, void *user) 
   (void)user;
   static const char *const names[] = {"error", "warning", "info", "debug"};
   fprintf(stderr, "emo: %s: %s\n", level < EMO_LOG_LEVEL_COUNT ? names[level] : "log", message);
+}
+
+/* SIGINT and SIGTERM. While the command can stop early (between frames, between photos, in
+ * an audio analysis) the first one sets g_signal and interrupts the analysis
+ * (emo_context_interrupt): the command stops there, commits its outputs and exits with 128 +
+ * the signal. Elsewhere (loading models) it removes the output temporaries and ends the
+ * process as the signal would. Either way the default action is back
+ * for the next one, so a second Ctrl-C ends the process at once. SA_RESTART keeps a signal from
+ * turning the library's reads and writes into EINTR errors. */
+static volatile sig_atomic_t g_signal;    /* the signal that asked to stop, 0: none */
+static volatile sig_atomic_t g_stoppable; /* the command checks g_signal now */
+static emo_context *volatile g_ctx;       /* the analysis a signal interrupts, or NULL */
+static struct sigaction g_default_action;
+
+static void on_signal(int sig) {
+  sigaction(SIGINT, &g_default_action, NULL);
+  sigaction(SIGTERM, &g_default_action, NULL);
+  if (!g_stoppable) {
+    outfile_unlink_all_signal_safe();
+    raise(sig); /* delivered, with its default action, when this handler returns */
+    return;
+  }
+  g_signal = sig;
+  emo_context *c = g_ctx;
+  if (c) emo_context_interrupt(c); /* async-signal-safe */
+}
+
+/* From here a signal stops ctx's analysis (NULL: the command checks g_signal itself). */
+static void stoppable(emo_context *ctx) {
+  g_ctx = ctx;
+  g_stoppable = 1;
+}
+
+/* The analysis returned: the signal that stopped it, 0 when none. A later signal no longer
+ * touches the context (about to be destroyed) and leaves the finished result alone. */
+static int stopped_by(void) {
+  g_ctx = NULL;
+  return g_signal;
+}
+
+static void catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  g_default_action.sa_handler = SIG_DFL;
+  sigemptyset(&g_default_action.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The exit status: 128 + the signal when one stopped the work (stopped: g_signal as it was
+ * when the work ended; a signal during the final clean-up leaves the complete result alone). */
+static int exit_status(int stopped, int status) {
+  return stopped ? 128 + stopped : status;
+}
+
+/* Prints the library's message about input path; alone when it already names the path. */
+static void report(const char *path, const char *message) {
+  if (message && strstr(message, path))
+    fprintf(stderr, "emo: %s\n", message);
+  else
+    fprintf(stderr, "emo: %s: %s\n", path, message ? message : "failed");
 }
 
 static void usage(FILE *f) {
@@ -67,7 +135,15 @@ static void usage(FILE *f) {
       "  --ser-model FILE      speech emotion from a wav2vec2 model converted by\n"
       "                        tools/wav2vec2_convert.py (also for emo video's soundtrack)\n"
       "  -q, --quiet           only errors on stderr\n"
-      "  -v, --verbose         more messages on stderr\n",
+      "  -v, --verbose         more messages on stderr\n"
+      "\n"
+      "outputs: -o, --csv and --rttm never overwrite an input; a file is replaced only when the\n"
+      "run succeeds or is interrupted (until then the result is written to .NAME.XXXXXX beside\n"
+      "it, which a killed run leaves behind with whole lines only); a failed run leaves it as\n"
+      "it was\n"
+      "exit status: 0 done, 1 an input, the models or an output failed, 2 bad usage,\n"
+      "  130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM: the output so far is kept, and the\n"
+      "  video summary says \"interrupted\":true (a second Ctrl-C stops at once)\n",
       f);
 }
 
@@ -254,43 +330,36 @@ static int cmd_image(int argc, char **argv) {
   }
   cli_params_log(&p);
 
-  FILE *out = stdout;
-  if (out_path && strcmp(out_path, "-") != 0) {
-    out = fopen(out_path, "w");
-    if (!out) {
-      fprintf(stderr, "emo: cannot write %s: %s\n", out_path, strerror(errno));
-      return 1;
-    }
-  }
+  outfile *out = outfile_open(out_path, (const char *const *)argv + first, argc - first);
+  if (!out) return 1;
   emo_model *model = NULL;
   emo_context *ctx = NULL;
   int rc = emo_model_load(&p.mp, &model);
   if (rc != EMO_OK) {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
-    if (out != stdout) fclose(out);
+    outfile_abort(&out);
     return 1;
   }
   rc = emo_context_create(model, &p.cp, &ctx);
   if (rc != EMO_OK) {
     fprintf(stderr, "emo: cannot create context (%s)\n", emo_status_str(rc));
     emo_model_destroy(&model);
-    if (out != stdout) fclose(out);
+    outfile_abort(&out);
     return 1;
   }
-  int failures = 0;
-  for (int i = first; i < argc; i++) {
+  int failures = 0, tried = 0;
+  stoppable(NULL); /* Ctrl-C stops between photos */
+  for (int i = first; i < argc && !g_signal && outfile_ok(out); i++) {
     const emo_image_result *r = NULL;
+    tried++;
     rc = emo_analyze_file(ctx, &p.rp, argv[i], &r);
     if (rc != EMO_OK) {
       failures++;
-      fprintf(stderr, "emo: %s: %s\n", argv[i], emo_context_last_error(ctx));
+      report(argv[i], emo_context_last_error(ctx));
       /* Keep the output a complete record of what was asked: one line per input. */
       char *err = emo_error_json(argv[i], rc, emo_context_last_error(ctx));
-      if (err) {
-        fputs(err, out);
-        fputc('\n', out);
-        emo_free(err);
-      }
+      if (err) outfile_line(out, err);
+      emo_free(err);
       continue;
     }
     char *json = emo_image_result_json(r, argv[i]);
@@ -299,23 +368,23 @@ static int cmd_image(int argc, char **argv) {
       failures++;
       continue;
     }
-    fputs(json, out);
-    fputc('\n', out);
+    outfile_line(out, json);
     emo_free(json);
-    fflush(out);
   }
+  const int stopped = stopped_by();
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
-  if (out != stdout && fclose(out) != 0) {
-    fprintf(stderr, "emo: error writing %s\n", out_path);
+  /* A run in which no photo could be analysed leaves an earlier output as it was. */
+  if (failures == tried)
+    outfile_abort(&out);
+  else if (outfile_commit(&out) != 0)
     return 1;
-  }
-  return failures ? 1 : 0;
+  return exit_status(stopped, failures ? 1 : 0);
 }
 
 /* State of `emo video` shared with the callbacks of emo_analyze_media. */
 typedef struct video_out {
-  FILE *out, *csv;
+  outfile *out, *csv;
   int progress; /* stderr is a terminal */
   double started, last_print;
   int write_failed;
@@ -327,29 +396,27 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Writes line s (owned, freed here) and a newline to f. */
-static void put_line(video_out *vo, FILE *f, char *s) {
-  if (!s || fputs(s, f) < 0 || fputc('\n', f) < 0) vo->write_failed = 1;
+/* Writes line s (owned, freed here) to the JSON output. */
+static void put_line(video_out *vo, char *s) {
+  if (!s || outfile_line(vo->out, s) != 0) vo->write_failed = 1;
   emo_free(s);
 }
 
 static int on_segment(const emo_speech_segment *s, void *user) {
   video_out *vo = user;
-  put_line(vo, vo->out, emo_segment_json(s));
-  fflush(vo->out);
+  put_line(vo, emo_segment_json(s));
   return vo->write_failed;
 }
 
 static int on_frame(const emo_frame_result *fr, void *user) {
   video_out *vo = user;
-  if (fr->frame >= 0) put_line(vo, vo->out, emo_frame_json(fr));
-  for (int i = 0; i < fr->event_count; i++) put_line(vo, vo->out, emo_event_json(&fr->events[i]));
+  if (fr->frame >= 0) put_line(vo, emo_frame_json(fr));
+  for (int i = 0; i < fr->event_count; i++) put_line(vo, emo_event_json(&fr->events[i]));
   if (vo->csv && fr->face_count > 0) {
     char *rows = emo_frame_csv(fr);
-    if (!rows || fputs(rows, vo->csv) < 0) vo->write_failed = 1;
+    if (!rows || outfile_write(vo->csv, rows, strlen(rows)) != 0) vo->write_failed = 1;
     emo_free(rows);
   }
-  fflush(vo->out);
   if (vo->progress && fr->frame >= 0) {
     double now = now_seconds();
     if (now - vo->last_print > 0.25) {
@@ -361,7 +428,7 @@ static int on_frame(const emo_frame_result *fr, void *user) {
         fprintf(stderr, ", ETA %.0f s ", (fr->media_duration - fr->t) / speed);
     }
   }
-  return vo->write_failed;
+  return vo->write_failed; /* a signal stops it through emo_context_interrupt */
 }
 
 static int cmd_video(int argc, char **argv) {
@@ -375,19 +442,15 @@ static int cmd_video(int argc, char **argv) {
   }
   cli_params_log(&p);
   video_out vo = {0};
-  vo.out = stdout;
-  if (out_path && strcmp(out_path, "-") != 0 && !(vo.out = fopen(out_path, "w"))) {
-    fprintf(stderr, "emo: cannot write %s: %s\n", out_path, strerror(errno));
-    return 1;
-  }
+  const char *const *inputs = (const char *const *)argv + first;
+  if (!(vo.out = outfile_open(out_path, inputs, 1))) return 1;
   if (g_csv_path) {
-    vo.csv = fopen(g_csv_path, "w");
+    vo.csv = outfile_open(g_csv_path, inputs, 1);
     if (!vo.csv) {
-      fprintf(stderr, "emo: cannot write %s: %s\n", g_csv_path, strerror(errno));
-      if (vo.out != stdout) fclose(vo.out);
+      outfile_abort(&vo.out);
       return 1;
     }
-    fputs(emo_csv_header(), vo.csv);
+    outfile_write(vo.csv, emo_csv_header(), strlen(emo_csv_header()));
   }
   vo.progress = isatty(2) && g_verbosity >= EMO_LOG_WARN;
   vo.started = now_seconds();
@@ -395,23 +458,36 @@ static int cmd_video(int argc, char **argv) {
   emo_context *ctx = NULL;
   int rc = emo_model_load(&p.mp, &model);
   if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
+  const emo_media_summary *sum = NULL;
+  int stopped = 0;
   if (rc == EMO_OK) {
     /* The soundtrack's speech segments join the timeline (emo.h says in which order). */
     const emo_media_callbacks cb = {on_frame, on_segment, &vo};
-    const emo_media_summary *sum = NULL;
+    stoppable(ctx); /* Ctrl-C stops after the current frame */
     rc = emo_analyze_media(ctx, &p.rp, argv[first], &cb, &sum);
+    stopped = stopped_by();
     if (vo.progress) fputc('\n', stderr);
-    if (sum) put_line(&vo, vo.out, emo_summary_json(sum->video));
-    if (rc != EMO_OK) fprintf(stderr, "emo: %s: %s\n", argv[first], emo_context_last_error(ctx));
+    if (sum) {
+      emo_video_summary s = *sum->video;
+      s.interrupted = s.interrupted || stopped != 0;
+      put_line(&vo, emo_summary_json(&s));
+    }
+    if (rc != EMO_OK) report(argv[first], emo_context_last_error(ctx));
   } else {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
   }
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
-  if (vo.csv && fclose(vo.csv) != 0) vo.write_failed = 1;
-  if (vo.out != stdout && fclose(vo.out) != 0) vo.write_failed = 1;
-  if (vo.write_failed) fprintf(stderr, "emo: error writing the output\n");
-  return rc != EMO_OK || vo.write_failed ? 1 : 0;
+  /* Outputs are kept once the analysis ran (up to a damaged stream's break, or a Ctrl-C). */
+  if (!sum) {
+    outfile_abort(&vo.csv);
+    outfile_abort(&vo.out);
+  }
+  if (vo.write_failed && outfile_ok(vo.out) && (!vo.csv || outfile_ok(vo.csv)))
+    fprintf(stderr, "emo: out of memory: output lines are missing\n");
+  if (outfile_commit(&vo.csv) != 0) vo.write_failed = 1;
+  if (outfile_commit(&vo.out) != 0) vo.write_failed = 1;
+  return exit_status(stopped, rc != EMO_OK || vo.write_failed ? 1 : 0);
 }
 
 static int cmd_audio(int argc, char **argv) {
@@ -426,28 +502,32 @@ static int cmd_audio(int argc, char **argv) {
     return 2;
   }
   cli_params_log(&p);
-  FILE *out = stdout;
-  if (out_path && strcmp(out_path, "-") != 0 && !(out = fopen(out_path, "w"))) {
-    fprintf(stderr, "emo: cannot write %s: %s\n", out_path, strerror(errno));
+  const char *const *inputs = (const char *const *)argv + first;
+  outfile *out = outfile_open(out_path, inputs, 1), *rttm = NULL;
+  if (!out || (g_rttm_path && !(rttm = outfile_open(g_rttm_path, inputs, 1)))) {
+    outfile_abort(&out);
     return 1;
   }
   emo_model *model = NULL;
   emo_context *ctx = NULL;
   int rc = emo_model_load(&p.mp, &model);
   if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
-  int failed = 0;
+  int failed = 0, analysed = 0, stopped = 0;
   if (rc == EMO_OK) {
     const emo_audio_result *r = NULL;
+    stoppable(ctx); /* Ctrl-C ends it with the segments described so far */
     rc = emo_analyze_audio(ctx, &p.rp, argv[first], &r);
-    if (rc != EMO_OK) fprintf(stderr, "emo: %s: %s\n", argv[first], emo_context_last_error(ctx));
+    stopped = stopped_by();
+    if (rc != EMO_OK) report(argv[first], emo_context_last_error(ctx));
     if (r) {
+      analysed = 1;
       for (int i = 0; i < r->segment_count; i++) {
         char *j = emo_segment_json(&r->segments[i]);
-        if (!j || fprintf(out, "%s\n", j) < 0) failed = 1;
+        if (outfile_line(out, j) != 0) failed = 1;
         emo_free(j);
       }
       char *j = emo_audio_summary_json(r);
-      if (!j || fprintf(out, "%s\n", j) < 0) failed = 1;
+      if (outfile_line(out, j) != 0) failed = 1;
       emo_free(j);
       if (g_rttm_path) {
         const char *base = strrchr(argv[first], '/');
@@ -456,11 +536,9 @@ static int cmd_audio(int argc, char **argv) {
         char *dot = strrchr(id, '.');
         if (dot) *dot = 0;
         char *t = emo_audio_rttm(r, id);
-        FILE *f = fopen(g_rttm_path, "w");
-        if (!t || !f || fputs(t, f) < 0) failed = 1;
-        if (f && fclose(f) != 0) failed = 1;
+        if (!t) fprintf(stderr, "emo: out of memory\n");
+        if (!t || outfile_write(rttm, t, strlen(t)) != 0) failed = 1;
         emo_free(t);
-        if (failed) fprintf(stderr, "emo: cannot write %s\n", g_rttm_path);
       }
     }
   } else {
@@ -468,8 +546,13 @@ static int cmd_audio(int argc, char **argv) {
   }
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
-  if (out != stdout && fclose(out) != 0) failed = 1;
-  return rc != EMO_OK || failed ? 1 : 0;
+  if (!analysed) { /* nothing came out: earlier outputs stay as they were */
+    outfile_abort(&rttm);
+    outfile_abort(&out);
+  }
+  if (outfile_commit(&rttm) != 0) failed = 1;
+  if (outfile_commit(&out) != 0) failed = 1;
+  return exit_status(stopped, rc != EMO_OK || failed ? 1 : 0);
 }
 
 static int cmd_models(int argc, char **argv) {
@@ -524,6 +607,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
+  if (strcmp(cmd, "image") == 0 || strcmp(cmd, "video") == 0 || strcmp(cmd, "audio") == 0)
+    catch_signals();
   if (strcmp(cmd, "image") == 0) return cmd_image(argc, argv);
   if (strcmp(cmd, "video") == 0) return cmd_video(argc, argv);
   if (strcmp(cmd, "audio") == 0) return cmd_audio(argc, argv);

@@ -404,7 +404,8 @@ typedef struct emo_video_summary {
   int track_count;
   const emo_track_summary *tracks;      /* (track_count,) ordered by id */
   int interrupted;                      /* 1 when the analysis was stopped before the end of
-                                           the stream (a callback, emo_context_interrupt) */
+                                           the stream (a callback, emo_context_interrupt);
+                                           emo_summary_json then writes "interrupted":true */
 } emo_video_summary;
 
 /* Starts (or restarts) a stream on ctx with the options rp (copied; NULL = defaults), which
@@ -497,7 +498,8 @@ int emo_analyze_audio(emo_context *ctx, const emo_run_params *rp, const char *ur
 
 /* JSON of one segment: {"type":"segment","start","end","speaker":"S1","emotion":{...},
  * "dominant","prosody":{...}}, and of the summary: {"type":"summary","duration",
- * "speakers":[{"speaker","talk_time","emotion","dominant"}],"emotion","dominant"}. An
+ * "speakers":[{"speaker","talk_time","emotion","dominant"}],"emotion","dominant"} (and
+ * "interrupted":true when the analysis was interrupted). An
  * "emotion" object lists the labels the speech-emotion model has (see `labels`). */
 char *emo_segment_json(const emo_speech_segment *s);
 char *emo_audio_summary_json(const emo_audio_result *r);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh: runs emo on real photos: the shared test photos when ../shared/data is present,
-# else the face-api demo photos that `emo models fetch` put in the model cache.
+# else the face-api demo photos that `emo models fetch` put in the model cache. stdout is the
+# JSON Lines of `emo image` and nothing else (what is run, and any chatter, goes to stderr).
 set -euo pipefail
 emo=$1 data=$2
 photos=()

@@ -2,11 +2,15 @@
  * cache, check of the tarball against npm's sha512 "integrity" (Subresource-Integrity format:
  * "sha512-" + base64), `tar -xzf` of only the needed members, sha256 check of each (through
  * core/models.c), atomic rename into the cache. External programs run through posix_spawnp
- * with argv arrays (never a shell). Hashes: OpenSSL's libcrypto EVP (see models.c). */
+ * with argv arrays (never a shell). Hashes: OpenSSL's libcrypto EVP (see models.c).
+ * The temporary folder, `.fetch-PID-XXXXXX` in the cache, is removed on every return; one that
+ * a killed run left behind (its process is gone, or it is over an hour old) is removed by the
+ * next fetch. The library installs no signal handler: that is the application's to decide. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -22,6 +27,8 @@
 extern char **environ;
 
 #define PATH_CAP 4096
+#define TMP_PREFIX ".fetch-" /* then the fetching process's id, '-' and mkdtemp's six letters */
+#define STALE_SECONDS 3600
 
 /* ---- Fetching ---------------------------------------------------------------------------- */
 
@@ -77,6 +84,33 @@ static void remove_tree(const char *path, int depth) {
     closedir(d);
   }
   rmdir(path);
+}
+
+/* Removes the temporary folders of earlier fetches into dir that were killed: the process
+ * named in the folder's name is gone, or the folder is over STALE_SECONDS old (a process id
+ * may have been reused; names without an id come from versions before the id was added). */
+static void remove_stale_temporaries(const emo_model_params *p, const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  const size_t np = strlen(TMP_PREFIX);
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strncmp(de->d_name, TMP_PREFIX, np) != 0) continue;
+    char path[PATH_CAP];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
+        lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+      continue;
+    char *end = NULL;
+    long pid = strtol(de->d_name + np, &end, 10);
+    int gone = end != de->d_name + np && *end == '-' && pid > 0 && pid != (long)getpid() &&
+               kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    int old = time(NULL) - st.st_mtime > STALE_SECONDS;
+    if (!gone && !old) continue; /* another fetch may be running now */
+    mlog(p, EMO_LOG_INFO, "removing %s, left by an interrupted fetch", path);
+    remove_tree(path, 0);
+  }
+  closedir(d);
 }
 
 /* Keeps the last line of a program's output, printable ASCII only. */
@@ -243,7 +277,8 @@ static int fetch_package(const emo_model_params *p, const emoi_manifest *m, int 
                          const char *dir, emoi_err *err) {
   const emoi_manifest_package *pk = &m->packages[k];
   char tmp[PATH_CAP], tgz[PATH_CAP + 256], cmd[2 * PATH_CAP + 768];
-  if (snprintf(tmp, sizeof tmp, "%s/.fetch-XXXXXX", dir) >= (int)sizeof tmp)
+  if (snprintf(tmp, sizeof tmp, "%s/" TMP_PREFIX "%ld-XXXXXX", dir, (long)getpid()) >=
+      (int)sizeof tmp)
     return emoi_fail(err, EMO_EINVAL, "models dir path too long");
   /* a temporary folder inside the cache: the final rename stays on one file system */
   if (!mkdtemp(tmp))
@@ -313,6 +348,7 @@ static int models_fetch(const emo_model_params *p, emoi_err *err, int *logged) {
   int rc = emoi_models_dir(p, dir, sizeof dir, err);
   if (rc) return rc;
   if ((rc = mkdir_p(dir, err))) return rc;
+  remove_stale_temporaries(p, dir);
   int need[EMOI_MANIFEST_MAX_FILES] = {0};
   int n_need = 0;
   for (int i = 0; i < m->n_files; i++) {

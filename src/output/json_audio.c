@@ -82,6 +82,7 @@ char *emo_audio_summary_json(const emo_audio_result *r) {
     probs(&b, r->emotion, r->labels);
     sb_printf(&b, ",\"dominant\":\"%s\"", emo_speech_emotion_name(r->dominant));
   }
+  if (r->interrupted) sb_puts(&b, ",\"interrupted\":true");
   sb_puts(&b, "}");
   return sb_take(&b);
 }

@@ -106,7 +106,9 @@ char *emo_summary_json(const emo_video_summary *s) {
     }
     sb_puts(&b, "}");
   }
-  sb_puts(&b, "]}");
+  sb_puts(&b, "]");
+  if (s->interrupted) sb_puts(&b, ",\"interrupted\":true");
+  sb_puts(&b, "}");
   return sb_take(&b);
 }
 
