@@ -490,6 +490,20 @@ static int cmd_video(int argc, char **argv) {
   return exit_status(stopped, rc != EMO_OK || vo.write_failed ? 1 : 0);
 }
 
+/* `emo audio`'s output: each segment is written as soon as it is described. */
+typedef struct audio_out {
+  outfile *out;
+  int failed;
+} audio_out;
+
+static int audio_segment(const emo_speech_segment *s, void *user) {
+  audio_out *ao = user;
+  char *j = emo_segment_json(s);
+  if (!j || outfile_line(ao->out, j) != 0) ao->failed = 1;
+  emo_free(j);
+  return ao->failed;
+}
+
 static int cmd_audio(int argc, char **argv) {
   cli_params p = cli_params_default();
   p.mp.faces = 0;
@@ -516,16 +530,14 @@ static int cmd_audio(int argc, char **argv) {
   if (rc == EMO_OK) {
     const emo_audio_result *r = NULL;
     stoppable(ctx); /* Ctrl-C ends it with the segments described so far */
-    rc = emo_analyze_audio(ctx, &p.rp, argv[first], &r);
+    audio_out ao = {out, 0};
+    const emo_media_callbacks cb = {NULL, audio_segment, &ao};
+    rc = emo_analyze_audio(ctx, &p.rp, argv[first], &cb, &r);
     stopped = stopped_by();
+    failed = ao.failed;
     if (rc != EMO_OK) report(argv[first], emo_context_last_error(ctx));
     if (r) {
-      analysed = 1;
-      for (int i = 0; i < r->segment_count; i++) {
-        char *j = emo_segment_json(&r->segments[i]);
-        if (outfile_line(out, j) != 0) failed = 1;
-        emo_free(j);
-      }
+      analysed = 1; /* the segments were written as they came */
       char *j = emo_audio_summary_json(r);
       if (outfile_line(out, j) != 0) failed = 1;
       emo_free(j);

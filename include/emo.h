@@ -488,13 +488,18 @@ typedef struct emo_audio_result {
  * resampled to 16 kHz mono; finds speech (Silero VAD), who speaks when (diarization), the
  * emotion of each segment (emo's own SER model, or emo_model_params.ser_model) and its
  * prosody, with the options rp (NULL = defaults; rp->audio_whole = 1 treats the file as one
- * segment of one speaker). *out is owned by ctx, valid until the next audio call. Silent
- * audio is a success with no segment. Memory: a regular file is read twice and never held
- * whole (features only, about 27 MB per hour); a URL, a device or audio_whole holds the
- * recording's samples during the call (230 MB per hour). emo_context_interrupt stops it
- * (EMO_OK, the result marked interrupted). */
+ * segment of one speaker). Each segment goes to cb->on_segment (cb may be NULL; on_frame is
+ * not used) on the calling thread as soon as it is described, in time order; speakers are
+ * known after a first pass over the whole recording, so the first segment comes after it.
+ * On success *out, owned by ctx and valid until the next audio call, holds every segment and
+ * the summaries. Silent audio is a success with no segment. Memory: a regular file is read
+ * twice and never held whole (features only, about 27 MB per hour); a URL, a device or
+ * audio_whole holds the recording's samples during the call (230 MB per hour).
+ * emo_context_interrupt, or a callback returning non-zero, stops it: EMO_OK, and the result
+ * (marked interrupted) holds the segments described until then. */
+struct emo_media_callbacks;
 int emo_analyze_audio(emo_context *ctx, const emo_run_params *rp, const char *url,
-                      const emo_audio_result **out);
+                      const struct emo_media_callbacks *cb, const emo_audio_result **out);
 
 /* JSON of one segment: {"type":"segment","start","end","speaker":"S1","emotion":{...},
  * "dominant","prosody":{...}}, and of the summary: {"type":"summary","duration",

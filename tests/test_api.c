@@ -126,7 +126,7 @@ static void params_refused(emo_model *model, emo_context *ctx) {
   rp = emo_run_params_default();
   rp.vad_pad_ms = 600001;
   const emo_audio_result *a = NULL;
-  CHECK(emo_analyze_audio(ctx, &rp, "unused.wav", &a) == EMO_EINVAL &&
+  CHECK(emo_analyze_audio(ctx, &rp, "unused.wav", NULL, &a) == EMO_EINVAL &&
             strstr(emo_context_last_error(ctx), "vad_pad_ms"),
         "vad_pad_ms 600001: %s", emo_context_last_error(ctx));
   emo_context_params cp = emo_context_params_default();

@@ -30,7 +30,7 @@ static void check_segment(const emo_speech_segment *s, double duration) {
 static void sample_file(emo_context *ctx) {
   const char *wav = th_data("diarization/sample/sample.wav");
   const emo_audio_result *r = NULL;
-  int rc = emo_analyze_audio(ctx, NULL, wav, &r);
+  int rc = emo_analyze_audio(ctx, NULL, wav, NULL, &r);
   CHECK(rc == EMO_OK, "sample: %s", emo_context_last_error(ctx));
   if (!r) return;
   double speech = 0;
@@ -90,7 +90,7 @@ static void ravdess_clip(emo_context *ctx) {
   const emo_audio_result *r = NULL;
   emo_run_params whole = emo_run_params_default();
   whole.audio_whole = 1;
-  int rc = emo_analyze_audio(ctx, &whole, clip, &r);
+  int rc = emo_analyze_audio(ctx, &whole, clip, NULL, &r);
   CHECK(rc == EMO_OK, "ravdess: %s", emo_context_last_error(ctx));
   if (!r) return;
   CHECK(r->segment_count == 1 && r->speaker_count == 1, "--whole: %d segments %d speakers",
@@ -123,7 +123,7 @@ static void silence_and_junk(emo_context *ctx) {
   for (unsigned i = 0; i < n; i++) fputc(0, f);
   fclose(f);
   const emo_audio_result *r = NULL;
-  int rc = emo_analyze_audio(ctx, NULL, path, &r);
+  int rc = emo_analyze_audio(ctx, NULL, path, NULL, &r);
   CHECK(rc == EMO_OK && r && r->segment_count == 0 && r->dominant == -1 &&
             fabs(r->duration - 2.0) < 0.01,
         "silence: %s, %d segments", emo_status_str(rc), r ? r->segment_count : -1);
@@ -132,7 +132,7 @@ static void silence_and_junk(emo_context *ctx) {
     fputs("not audio at all\n", f);
     fclose(f);
   }
-  rc = emo_analyze_audio(ctx, NULL, path, &r);
+  rc = emo_analyze_audio(ctx, NULL, path, NULL, &r);
   CHECK(rc == EMO_EFORMAT && r == NULL, "text file: %s", emo_status_str(rc));
   remove(path);
 }
@@ -152,10 +152,10 @@ static void two_pass_equals_one_pass(emo_context *ctx) {
     snprintf(url, sizeof url, "file:%s", path);
     static emo_speech_segment a[256], b[256];
     const emo_audio_result *r = NULL;
-    int rc = emo_analyze_audio(ctx, NULL, path, &r);
+    int rc = emo_analyze_audio(ctx, NULL, path, NULL, &r);
     int na = rc == EMO_OK ? copy_segments(r, a, 256) : -1;
     double da = rc == EMO_OK ? r->duration : -1;
-    rc = emo_analyze_audio(ctx, NULL, url, &r);
+    rc = emo_analyze_audio(ctx, NULL, url, NULL, &r);
     int nb = rc == EMO_OK ? copy_segments(r, b, 256) : -2;
     double db = rc == EMO_OK ? r->duration : -2;
     printf("%s: two passes %d segments, one pass %d\n", files[f], na, nb);
@@ -167,6 +167,46 @@ static void two_pass_equals_one_pass(emo_context *ctx) {
                 memcmp(&a[i].prosody, &b[i].prosody, sizeof a[i].prosody) == 0,
             "%s: segment %d differs between the two paths", files[f], i);
   }
+}
+
+/* Segments as the callback receives them, with a limit after which it asks to stop. */
+typedef struct streamed {
+  emo_speech_segment seg[256];
+  int n, stop_after;
+} streamed;
+
+static int on_segment(const emo_speech_segment *s, void *user) {
+  streamed *st = user;
+  if (st->n < 256) st->seg[st->n] = *s;
+  st->n++;
+  return st->stop_after > 0 && st->n >= st->stop_after;
+}
+
+/* Each segment reaches the callback as described, in order, equal to the result's; a callback
+ * asking to stop ends the analysis with the segments so far, marked interrupted. */
+static void streamed_segments(emo_context *ctx) {
+  const char *path = th_data("diarization/ami/trn03.wav");
+  static streamed st;
+  memset(&st, 0, sizeof st);
+  const emo_media_callbacks cb = {NULL, on_segment, &st};
+  const emo_audio_result *r = NULL;
+  int rc = emo_analyze_audio(ctx, NULL, path, &cb, &r);
+  CHECK(rc == EMO_OK && r && !r->interrupted && st.n == r->segment_count && st.n >= 2,
+        "streamed %d segments, result %d", st.n, r ? r->segment_count : -1);
+  for (int i = 0; r && i < st.n && i < r->segment_count && i < 256; i++)
+    CHECK(memcmp(&st.seg[i], &r->segments[i], sizeof st.seg[i]) == 0,
+          "segment %d differs from the result's", i);
+  int all = st.n;
+  memset(&st, 0, sizeof st);
+  st.stop_after = 1;
+  rc = emo_analyze_audio(ctx, NULL, path, &cb, &r);
+  CHECK(rc == EMO_OK && r && r->interrupted && r->segment_count == 1 && st.n == 1,
+        "stopped after 1 of %d: %s, interrupted %d, %d segments", all, emo_status_str(rc),
+        r ? r->interrupted : -1, r ? r->segment_count : -1);
+  char *j = r ? emo_audio_summary_json(r) : NULL;
+  CHECK(j && strstr(j, "\"interrupted\":true"), "summary: %s", j ? j : "(null)");
+  emo_free(j);
+  printf("trn03: %d segments streamed; stopping after 1 leaves 1, marked interrupted\n", all);
 }
 
 int main(void) {
@@ -184,6 +224,7 @@ int main(void) {
   ravdess_clip(ctx);
   silence_and_junk(ctx);
   two_pass_equals_one_pass(ctx);
+  streamed_segments(ctx);
   sample_der();
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);

@@ -82,7 +82,7 @@ static void one_model(const char *name, const char *clip) {
   CHECK(rc == EMO_OK, "%s: load: %s", name, emo_status_str(rc));
   if (rc == EMO_OK) rc = emo_context_create(model, NULL, &ctx);
   const emo_audio_result *r = NULL;
-  if (ctx) rc = emo_analyze_audio(ctx, &whole, clip, &r);
+  if (ctx) rc = emo_analyze_audio(ctx, &whole, clip, NULL, &r);
   CHECK(rc == EMO_OK && r && r->segment_count == 1, "%s: analyze: %s", name,
         ctx ? emo_context_last_error(ctx) : "");
   if (rc == EMO_OK && r && r->segment_count == 1) {

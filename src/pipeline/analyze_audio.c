@@ -442,12 +442,14 @@ static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
                    const emo_audio_result **out);
 
 int emo_analyze_audio(emo_context *c, const emo_run_params *rp, const char *url,
-                      const emo_audio_result **out) {
+                      const emo_media_callbacks *cb, const emo_audio_result **out) {
   if (!c || !url || !out) return EMO_EINVAL;
   *out = NULL;
   atomic_store(&c->interrupt, 0);
   int rc = emoi_run_begin(c, rp);
-  return rc != EMO_OK ? rc : emoi_analyze_audio(c, url, NULL, NULL, out);
+  if (rc != EMO_OK) return rc;
+  c->caller = pthread_self(); /* the segments' callback runs here */
+  return emoi_analyze_audio(c, url, cb ? cb->on_segment : NULL, cb ? cb->user : NULL, out);
 }
 
 int emoi_analyze_audio(emo_context *c, const char *url, emoi_segment_fn on_segment, void *user,
