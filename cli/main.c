@@ -97,7 +97,8 @@ static void usage(FILE *f) {
   fputs(
       "usage: emo image [options] FILE...   detect faces and expressions in photos (JSON Lines)\n"
       "       emo video [options] FILE|URL  track faces through a video (JSON Lines timeline)\n"
-      "       emo audio [options] FILE|URL  speech segments: speaker, emotion, prosody (JSON Lines)\n"
+      "       emo audio [options] FILE|URL  speech segments: speaker, emotion, prosody (JSON "
+      "Lines)\n"
       "       emo models fetch              download the pinned models into the cache\n"
       "       emo models list               show the models, their origin and cache status\n"
       "       emo models dir                print the cache directory\n"
@@ -194,8 +195,7 @@ static void cli_params_log(cli_params *c) {
 static const char *g_csv_path;
 static const char *g_rttm_path;
 
-static int parse_options(int argc, char **argv, int i, cli_params *cp_all,
-                         const char **out_path) {
+static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const char **out_path) {
   emo_model_params *mp = &cp_all->mp;
   emo_context_params *cp = &cp_all->cp;
   emo_run_params *p = &cp_all->rp;
@@ -211,19 +211,28 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all,
       i++;
     } else if (strcmp(a, "--detector") == 0) {
       if (!v) goto missing;
-      if (strcmp(v, "auto") == 0) p->detector = EMO_DETECTOR_AUTO;
-      else if (strcmp(v, "short") == 0) p->detector = EMO_DETECTOR_SHORT;
-      else if (strcmp(v, "full") == 0) p->detector = EMO_DETECTOR_FULL;
-      else goto bad;
+      if (strcmp(v, "auto") == 0)
+        p->detector = EMO_DETECTOR_AUTO;
+      else if (strcmp(v, "short") == 0)
+        p->detector = EMO_DETECTOR_SHORT;
+      else if (strcmp(v, "full") == 0)
+        p->detector = EMO_DETECTOR_FULL;
+      else
+        goto bad;
       mp->detector = p->detector; /* load only what runs */
       i++;
     } else if (strcmp(a, "--expression") == 0) {
       if (!v) goto missing;
-      if (strcmp(v, "fer") == 0) mp->expression = EMO_EXPRESSION_FER;
-      else if (strcmp(v, "faceapi") == 0) mp->expression = EMO_EXPRESSION_FACEAPI;
-      else if (strcmp(v, "ensemble") == 0) mp->expression = EMO_EXPRESSION_ENSEMBLE;
-      else if (strcmp(v, "none") == 0) mp->expression = EMO_EXPRESSION_NONE;
-      else goto bad;
+      if (strcmp(v, "fer") == 0)
+        mp->expression = EMO_EXPRESSION_FER;
+      else if (strcmp(v, "faceapi") == 0)
+        mp->expression = EMO_EXPRESSION_FACEAPI;
+      else if (strcmp(v, "ensemble") == 0)
+        mp->expression = EMO_EXPRESSION_ENSEMBLE;
+      else if (strcmp(v, "none") == 0)
+        mp->expression = EMO_EXPRESSION_NONE;
+      else
+        goto bad;
       i++;
     } else if (strcmp(a, "--threshold") == 0) {
       if (parse_float(v, 0.0f, 1.0f, &p->score_threshold)) goto bad;

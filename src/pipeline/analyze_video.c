@@ -28,41 +28,42 @@
 #include "vision/face_embed.h"
 #include "vision/optical_flow.h"
 
-#define ADAPT_MAX 8        /* most frames between detections when all tracks are confident */
-#define ADAPT_EMPTY 3      /* frames between detections while nobody is visible */
-#define FLOW_LOW 0.5f      /* below this flow confidence the detector runs on the next frame */
-#define FLOW_LOST 0.15f    /* below this the box is not trusted at all: detect this frame */
-#define FLOW_MAX_SIDE 640  /* optical flow works on frames downscaled to this longer side */
+#define ADAPT_MAX 8       /* most frames between detections when all tracks are confident */
+#define ADAPT_EMPTY 3     /* frames between detections while nobody is visible */
+#define FLOW_LOW 0.5f     /* below this flow confidence the detector runs on the next frame */
+#define FLOW_LOST 0.15f   /* below this the box is not trusted at all: detect this frame */
+#define FLOW_MAX_SIDE 640 /* optical flow works on frames downscaled to this longer side */
 #define FLOW_LEVELS 3
-#define MAX_EVENTS 512     /* events one frame can produce (bounded by the track capacity) */
-#define CUT_GRID_W 32       /* shot-cut detection: a 32x18 grid of sampled luma values */
+#define MAX_EVENTS 512 /* events one frame can produce (bounded by the track capacity) */
+#define CUT_GRID_W 32  /* shot-cut detection: a 32x18 grid of sampled luma values */
 #define CUT_GRID_H 18
 #define CUT_THRESHOLD 35.0f /* mean absolute luma change (0..255) that marks a hard cut */
-#define FAR_RECHECK 1.0   /* seconds between full AUTO detector procedures while faces are far */
-#define BIRTH_SCORE 0.65f  /* a detection starts a new track only above this score; below it
-                              it may only continue a visible track (hysteresis: a face that
-                              is already followed keeps params.score_threshold) */
+#define FAR_RECHECK 1.0     /* seconds between full AUTO detector procedures while faces are far */
+#define BIRTH_SCORE                                                       \
+  0.65f /* a detection starts a new track only above this score; below it \
+           it may only continue a visible track (hysteresis: a face that  \
+           is already followed keeps params.score_threshold) */
 
 struct emoi_stream {
   trk_state *trk;
   of_pyramid *pyr[2];
-  int pyr_built[2];        /* pyr[i] holds its frame (built only when flow will need it) */
-  int cur;                 /* index of the current frame's pyramid */
+  int pyr_built[2]; /* pyr[i] holds its frame (built only when flow will need it) */
+  int cur;          /* index of the current frame's pyramid */
   int have_prev;
-  int64_t index;           /* frames pushed */
-  int since_detect;        /* analysed frames since the detector last ran */
+  int64_t index;    /* frames pushed */
+  int since_detect; /* analysed frames since the detector last ran */
   int force_detect;
-  int far;                 /* the last full AUTO procedure found only faces that are not
-                              close-ups: AUTO goes straight to full range until far_since +
-                              FAR_RECHECK, a cut, or a detection that finds nobody */
+  int far; /* the last full AUTO procedure found only faces that are not
+              close-ups: AUTO goes straight to full range until far_since +
+              FAR_RECHECK, a cut, or a detection that finds nobody */
   double far_since;
   double first_t, last_t, last_dt;
   int in_no_face;
   double no_face_start;
-  emo_track_face *faces;   /* (max_faces,) */
+  emo_track_face *faces; /* (max_faces,) */
   emo_event events[MAX_EVENTS];
   int n_events;
-  emo_event *spans;        /* no-face spans for the summary (grows by doubling) */
+  emo_event *spans; /* no-face spans for the summary (grows by doubling) */
   int n_spans, cap_spans;
   int64_t n_frames, n0, n1, n2;
   emo_frame_result frame;
@@ -165,8 +166,8 @@ static int embed_detection(void *user, int i, float *out) {
   struct emoi_stream *s = c->stream;
   emoi_err err = {{0}};
   if (!c->plans[EMOI_NET_EMBED]) return EMO_EUNSUPPORTED; /* reid off: tracker uses IoU only */
-  return fem_embed(c->plans[EMOI_NET_EMBED], c->model->graphs[EMOI_NET_EMBED], s->rgb, s->w,
-                   s->h, s->stride, &s->dets[i], out, &err);
+  return fem_embed(c->plans[EMOI_NET_EMBED], c->model->graphs[EMOI_NET_EMBED], s->rgb, s->w, s->h,
+                   s->stride, &s->dets[i], out, &err);
 }
 
 /* Drops weak detections that overlap no visible track (see BIRTH_SCORE); returns the count. */
@@ -229,16 +230,129 @@ typedef struct frame_gray {
 
 /* Builds pyramid i of the stream from the frame: from the decoder's luma when there is one
  * (made on the decoding thread, a fraction of the bytes), else from the RGB. */
-static int build_pyramid(struct emoi_stream *s, int i, const uint8_t *rgb, int w, int h,
-                         int stride, const frame_gray *g, emoi_err *err) {
-  int rc = g && g->data ? of_pyramid_build_gray(s->pyr[i], g->data, g->w, g->h, g->stride, g->k,
-                                                w, h, FLOW_LEVELS, err)
-                        : of_pyramid_build(s->pyr[i], rgb, w, h, stride, FLOW_MAX_SIDE,
-                                           FLOW_LEVELS, err);
+static int build_pyramid(struct emoi_stream *s, int i, const uint8_t *rgb, int w, int h, int stride,
+                         const frame_gray *g, emoi_err *err) {
+  int rc = g && g->data
+               ? of_pyramid_build_gray(s->pyr[i], g->data, g->w, g->h, g->stride, g->k, w, h,
+                                       FLOW_LEVELS, err)
+               : of_pyramid_build(s->pyr[i], rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, err);
   s->pyr_built[i] = rc == EMO_OK;
   return rc;
 }
 
+/* A hard cut between shots: nobody is where they were. Every track becomes lost (so a face
+ * after the cut continues a track only when its embedding agrees) and the caller detects. */
+static int lose_tracks_at_cut(emo_context *c, struct emoi_stream *s, double t, emoi_err *err) {
+  int rc = trk_update_detections(s->trk, t, NULL, 0, embed_detection, c, err);
+  if (rc != EMO_OK) return rc;
+  const emo_event *cev = NULL;
+  int n_cev = trk_events(s->trk, &cev);
+  for (int i = 0; i < n_cev; i++) push_event(s, &cev[i]);
+  return EMO_OK;
+}
+
+/* Moves every visible track by optical flow from the previous frame's pyramid to this one's
+ * (built here into pyr[next]). Sets *lost when a box cannot be trusted (the caller then
+ * detects on this frame); an unsure box asks for a detection on the next frame. */
+static int track_by_flow(struct emoi_stream *s, int next, const uint8_t *rgb, int w, int h,
+                         int stride, const frame_gray *gray, double t, int *lost, emoi_err *err) {
+  *lost = 0;
+  int rc = build_pyramid(s, next, rgb, w, h, stride, gray, err);
+  if (rc != EMO_OK) return rc;
+  float worst = 1.0f;
+  for (int i = 0; i < trk_count(s->trk); i++) {
+    const trk_track *tr = trk_get(s->trk, i);
+    of_box_result fr;
+    if (of_track_box(s->pyr[s->cur], s->pyr[next], tr->box, &fr) != EMO_OK) {
+      worst = 0.0f;
+      break;
+    }
+    if (fr.confidence < worst) worst = fr.confidence;
+    trk_set_box(s->trk, i, fr.box, fr.dx, fr.dy, fr.scale);
+  }
+  if (worst < FLOW_LOST) {
+    *lost = 1;
+    return EMO_OK;
+  }
+  if (worst < FLOW_LOW) s->force_detect = 1;
+  return trk_update_flow(s->trk, t);
+}
+
+/* Runs the detector (the AUTO policy straight to full range while the faces are far) and
+ * associates its detections with the tracks; new tracks are confirmed on the next frame. */
+static int detect_and_associate(emo_context *c, struct emoi_stream *s, const uint8_t *rgb, int w,
+                                int h, int stride, double t, int cut, emoi_err *err) {
+  emo_detector used;
+  const int far = s->far && !cut && t - s->far_since < FAR_RECHECK;
+  int n = emoi_detect(c, rgb, w, h, stride, 0, far, &used, err);
+  if (n < 0) return n;
+  if (!far) {
+    s->far = n > 0 && used == EMO_DETECTOR_FULL;
+    s->far_since = t;
+  } else if (n == 0) {
+    s->far = 0;
+  }
+  n = filter_births(s, c->dets, n);
+  s->dets = c->dets;
+  int rc = trk_update_detections(s->trk, t, c->dets, n, embed_detection, c, err);
+  if (rc != EMO_OK) return rc;
+  s->since_detect = 0;
+  s->force_detect = 0;
+  for (int i = 0; i < trk_count(s->trk); i++)
+    if (trk_get(s->trk, i)->frames <= 1) s->force_detect = 1;
+  return EMO_OK;
+}
+
+/* The expression of every visible face (in parallel when the context has worker threads),
+ * and its track's smoothed one; returns the number of faces reported or a negative status. */
+static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *rgb, int w, int h,
+                          int stride, double t, emoi_err *err) {
+  int n = trk_count(s->trk);
+  if (n > c->params.max_faces) n = c->params.max_faces;
+  for (int i = 0; i < n; i++) {
+    track_to_face(trk_get(s->trk, i), &s->faces[i]);
+    bf_detection_from_xywh(s->faces[i].box, (const float(*)[2])s->faces[i].keypoints,
+                           s->faces[i].score, &c->face_dets[i]);
+  }
+  int rc =
+      emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, c->face_probs, c->face_dominant, err);
+  if (rc != EMO_OK) return rc;
+  for (int i = 0; i < n; i++) {
+    emo_track_face *f = &s->faces[i];
+    memcpy(f->expression, c->face_probs[i], sizeof f->expression);
+    f->dominant = c->face_dominant[i];
+    if (f->dominant >= 0) {
+      trk_add_expression(s->trk, i, t, f->expression);
+      memcpy(f->smoothed, trk_get(s->trk, i)->smoothed, sizeof f->smoothed);
+    }
+  }
+  return n;
+}
+
+/* No-face spans and the face-count statistics of a frame with n faces at t. */
+static int count_frame(emo_context *c, struct emoi_stream *s, int n, double t) {
+  if (n == 0 && !s->in_no_face) {
+    s->in_no_face = 1;
+    s->no_face_start = t;
+    emoi_log(&c->log, EMO_LOG_INFO, "no face from %.3f s", t);
+  } else if (n > 0 && s->in_no_face) {
+    s->in_no_face = 0;
+    int rc = add_span(s, s->no_face_start, t);
+    if (rc != EMO_OK) return rc;
+  }
+  s->n_frames++;
+  if (n == 0)
+    s->n0++;
+  else if (n == 1)
+    s->n1++;
+  else
+    s->n2++;
+  s->last_t = t;
+  return EMO_OK;
+}
+
+/* One frame: cut check, flow or detection (by the schedule), tracker events, expressions,
+ * statistics, and the result. */
 static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
                        const frame_gray *gray, const emo_frame_result **out) {
   if (!c || !out) return EMO_EINVAL;
@@ -265,67 +379,20 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   s->h = h;
   s->stride = stride;
 
-  int rc;
+  int rc = EMO_OK;
   int next = s->have_prev ? 1 - s->cur : s->cur;
   s->pyr_built[next] = 0;
-
-  /* A hard cut: nobody is where they were. Every track becomes lost (so a face after the
-   * cut continues a track only when its embedding agrees) and the detector runs now. */
   int cut = shot_change(rgb, w, h, stride, s->thumb[s->cur], s->have_prev, s->thumb[next]) >
             CUT_THRESHOLD;
-  if (cut) {
-    rc = trk_update_detections(s->trk, t, NULL, 0, embed_detection, c, &err);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-    const emo_event *cev = NULL;
-    int n_cev = trk_events(s->trk, &cev);
-    for (int i = 0; i < n_cev; i++) push_event(s, &cev[i]);
-  }
+  if (cut) rc = lose_tracks_at_cut(c, s, t, &err);
   int detect = cut || should_detect(c, s) || !s->pyr_built[s->cur];
-  if (!detect) {
-    rc = build_pyramid(s, next, rgb, w, h, stride, gray, &err);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-    /* Move every visible track by optical flow; a lost box makes this a detection frame. */
-    float worst = 1.0f;
-    for (int i = 0; i < trk_count(s->trk); i++) {
-      const trk_track *tr = trk_get(s->trk, i);
-      of_box_result fr;
-      if (of_track_box(s->pyr[s->cur], s->pyr[next], tr->box, &fr) != EMO_OK) {
-        worst = 0.0f;
-        break;
-      }
-      if (fr.confidence < worst) worst = fr.confidence;
-      trk_set_box(s->trk, i, fr.box, fr.dx, fr.dy, fr.scale);
-    }
-    if (worst < FLOW_LOST) detect = 1;
-    else {
-      if (worst < FLOW_LOW) s->force_detect = 1;
-      rc = trk_update_flow(s->trk, t);
-      if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-    }
-  }
-  if (detect) {
-    emo_detector used;
-    const int far = s->far && !cut && t - s->far_since < FAR_RECHECK;
-    int n = emoi_detect(c, rgb, w, h, stride, 0, far, &used, &err);
-    if (n < 0) return emoi_ctx_fail(c, n, &err);
-    if (!far) {
-      s->far = n > 0 && used == EMO_DETECTOR_FULL;
-      s->far_since = t;
-    } else if (n == 0) {
-      s->far = 0;
-    }
-    n = filter_births(s, c->dets, n);
-    s->dets = c->dets;
-    rc = trk_update_detections(s->trk, t, c->dets, n, embed_detection, c, &err);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-    s->since_detect = 0;
-    s->force_detect = 0;
-    /* New tracks are confirmed on the next frame. */
-    for (int i = 0; i < trk_count(s->trk); i++)
-      if (trk_get(s->trk, i)->frames <= 1) s->force_detect = 1;
-  } else {
+  if (rc == EMO_OK && !detect)
+    rc = track_by_flow(s, next, rgb, w, h, stride, gray, t, &detect, &err);
+  if (rc == EMO_OK && detect)
+    rc = detect_and_associate(c, s, rgb, w, h, stride, t, cut, &err);
+  else if (rc == EMO_OK)
     s->since_detect++;
-  }
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   s->cur = next;
   s->have_prev = 1;
   /* This frame's pyramid is built only when the next frame will move boxes by flow from it
@@ -335,48 +402,13 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
     rc = build_pyramid(s, s->cur, rgb, w, h, stride, gray, &err);
     if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   }
-
-  /* Tracker events of this frame. */
   const emo_event *tev = NULL;
   int n_tev = trk_events(s->trk, &tev);
   for (int i = 0; i < n_tev; i++) push_event(s, &tev[i]);
-
-  /* Expressions of the visible faces (in parallel when the context has worker threads). */
-  int n = trk_count(s->trk);
-  if (n > c->params.max_faces) n = c->params.max_faces;
-  for (int i = 0; i < n; i++) {
-    track_to_face(trk_get(s->trk, i), &s->faces[i]);
-    bf_detection_from_xywh(s->faces[i].box, (const float(*)[2])s->faces[i].keypoints,
-                           s->faces[i].score, &c->face_dets[i]);
-  }
-  rc = emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, c->face_probs, c->face_dominant,
-                        &err);
+  int n = classify_faces(c, s, rgb, w, h, stride, t, &err);
+  if (n < 0) return emoi_ctx_fail(c, n, &err);
+  rc = count_frame(c, s, n, t);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-  for (int i = 0; i < n; i++) {
-    emo_track_face *f = &s->faces[i];
-    memcpy(f->expression, c->face_probs[i], sizeof f->expression);
-    f->dominant = c->face_dominant[i];
-    if (f->dominant >= 0) {
-      trk_add_expression(s->trk, i, t, f->expression);
-      memcpy(f->smoothed, trk_get(s->trk, i)->smoothed, sizeof f->smoothed);
-    }
-  }
-
-  /* No-face spans and statistics. */
-  if (n == 0 && !s->in_no_face) {
-    s->in_no_face = 1;
-    s->no_face_start = t;
-    emoi_log(&c->log, EMO_LOG_INFO, "no face from %.3f s", t);
-  } else if (n > 0 && s->in_no_face) {
-    s->in_no_face = 0;
-    rc = add_span(s, s->no_face_start, t);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-  }
-  s->n_frames++;
-  if (n == 0) s->n0++;
-  else if (n == 1) s->n1++;
-  else s->n2++;
-  s->last_t = t;
 
   emo_frame_result *fr = &s->frame;
   fr->t = t;
@@ -461,14 +493,13 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
   rc = stream_begin(c);
   if (rc != EMO_OK) goto done;
   if (c->run.annotate_path) {
-    double fps = c->run.analysis_fps > 0 ? c->run.analysis_fps
-                                            : (info.fps > 0 ? info.fps : 30.0);
+    double fps = c->run.analysis_fps > 0 ? c->run.analysis_fps : (info.fps > 0 ? info.fps : 30.0);
     /* Audio is copied from the input when it is a file with audio (a device or a live
      * stream cannot be opened twice). */
-    const char *audio = info.has_audio && info.duration > 0 && strncmp(url, "/dev/", 5) != 0 &&
-                                !strstr(url, "://")
-                            ? url
-                            : NULL;
+    const char *audio =
+        info.has_audio && info.duration > 0 && strncmp(url, "/dev/", 5) != 0 && !strstr(url, "://")
+            ? url
+            : NULL;
     rc = vidw_open(c->run.annotate_path, audio, &io, info.width, info.height, fps, &wr, &err);
     if (rc != EMO_OK) goto fail;
     canvas = malloc((size_t)info.width * (size_t)info.height * 3);
@@ -497,8 +528,10 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
     emoi_logq_drain(c); /* FFmpeg's messages from the decoding thread */
     if ((on_frame && on_frame(fr, user)) || atomic_load(&c->interrupt)) stopped = 1;
   }
-  if (!stopped && read_rc < 0) rc = read_rc; /* the stream broke: report after the summary */
-  else rc = EMO_OK;
+  if (!stopped && read_rc < 0)
+    rc = read_rc; /* the stream broke: report after the summary */
+  else
+    rc = EMO_OK;
   {
     emoi_err read_err = err;
     const emo_frame_result *last = NULL;

@@ -42,8 +42,8 @@ static int create(emo_model *model, const emo_context_params *params, int speech
   c->caller = pthread_self();
   emoi_err err = {{0}};
   int rc = EMO_OK;
-  if (c->params.max_faces < 1 || c->params.max_faces > EMOI_MAX_FACES ||
-      c->params.n_threads < 0 || c->params.n_threads > 1024) {
+  if (c->params.max_faces < 1 || c->params.max_faces > EMOI_MAX_FACES || c->params.n_threads < 0 ||
+      c->params.n_threads > 1024) {
     rc = emoi_fail(&err, EMO_EINVAL,
                    "emo_context_params: max_faces must be 1..%d and n_threads 0..1024 (got %d, %d)",
                    EMOI_MAX_FACES, c->params.max_faces, c->params.n_threads);
@@ -67,8 +67,8 @@ static int create(emo_model *model, const emo_context_params *params, int speech
   for (int i = 0; i < EMOI_NET_COUNT; i++) {
     if (!model->graphs[i] || speech_only) continue;
     int expr = i == EMOI_NET_FER || i == EMOI_NET_FACEAPI;
-    rc = nn_plan_create_ex(model->graphs[i], backend, NULL, expr ? &expr_opt : NULL,
-                           &c->plans[i], &err);
+    rc = nn_plan_create_ex(model->graphs[i], backend, NULL, expr ? &expr_opt : NULL, &c->plans[i],
+                           &err);
     if (rc != EMO_OK) goto fail;
   }
   if (model->vad_graph) {
@@ -124,25 +124,38 @@ int emoi_run_begin(emo_context *c, const emo_run_params *rp) {
   emo_run_params r = rp ? *rp : emo_run_params_default();
   emoi_err err = {{0}};
   const char *bad = NULL;
-  if ((unsigned)r.detector >= EMO_DETECTOR_COUNT) bad = "detector";
-  else if (!(r.score_threshold >= 0.0f && r.score_threshold <= 1.0f)) bad = "score_threshold";
+  if ((unsigned)r.detector >= EMO_DETECTOR_COUNT)
+    bad = "detector";
+  else if (!(r.score_threshold >= 0.0f && r.score_threshold <= 1.0f))
+    bad = "score_threshold";
   else if (!(r.nms_iou_threshold >= 0.0f && r.nms_iou_threshold <= 1.0f))
     bad = "nms_iou_threshold";
-  else if (r.max_pixels <= 0) bad = "max_pixels";
-  else if (r.max_file_bytes <= 0) bad = "max_file_bytes";
-  else if (!(r.analysis_fps >= 0.0 && r.analysis_fps <= 1000.0)) bad = "analysis_fps";
-  else if (r.detect_every < 0) bad = "detect_every";
-  else if (!(r.track_timeout >= 0.0 && r.track_timeout <= 86400.0)) bad = "track_timeout";
-  else if (!(r.reid_threshold >= -1.0f && r.reid_threshold <= 1.0f)) bad = "reid_threshold";
-  else if (!(r.smoothing >= 0.0f && r.smoothing <= 3600.0f)) bad = "smoothing";
-  else if (!(r.max_audio_seconds > 0.0 && r.max_audio_seconds <= 1e7)) bad = "max_audio_seconds";
-  else if (!(r.vad_threshold > 0.0f && r.vad_threshold < 1.0f)) bad = "vad_threshold";
+  else if (r.max_pixels <= 0)
+    bad = "max_pixels";
+  else if (r.max_file_bytes <= 0)
+    bad = "max_file_bytes";
+  else if (!(r.analysis_fps >= 0.0 && r.analysis_fps <= 1000.0))
+    bad = "analysis_fps";
+  else if (r.detect_every < 0)
+    bad = "detect_every";
+  else if (!(r.track_timeout >= 0.0 && r.track_timeout <= 86400.0))
+    bad = "track_timeout";
+  else if (!(r.reid_threshold >= -1.0f && r.reid_threshold <= 1.0f))
+    bad = "reid_threshold";
+  else if (!(r.smoothing >= 0.0f && r.smoothing <= 3600.0f))
+    bad = "smoothing";
+  else if (!(r.max_audio_seconds > 0.0 && r.max_audio_seconds <= 1e7))
+    bad = "max_audio_seconds";
+  else if (!(r.vad_threshold > 0.0f && r.vad_threshold < 1.0f))
+    bad = "vad_threshold";
   else if (r.vad_min_speech_ms < 0 || r.vad_min_speech_ms > VAD_MAX_MS)
     bad = "vad_min_speech_ms";
   else if (r.vad_min_silence_ms < 0 || r.vad_min_silence_ms > VAD_MAX_MS)
     bad = "vad_min_silence_ms";
-  else if (r.vad_pad_ms < 0 || r.vad_pad_ms > VAD_MAX_MS) bad = "vad_pad_ms";
-  else if (!(r.io_timeout >= 0.0 && r.io_timeout <= 86400.0)) bad = "io_timeout";
+  else if (r.vad_pad_ms < 0 || r.vad_pad_ms > VAD_MAX_MS)
+    bad = "vad_pad_ms";
+  else if (!(r.io_timeout >= 0.0 && r.io_timeout <= 86400.0))
+    bad = "io_timeout";
   if (bad) {
     emoi_fail(&err, EMO_EINVAL, "emo_run_params.%s is out of its range (see emo.h)", bad);
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
@@ -239,4 +252,6 @@ void emo_context_destroy(emo_context **pc) {
   *pc = NULL;
 }
 
-const char *emo_context_last_error(const emo_context *c) { return c ? c->last_error : ""; }
+const char *emo_context_last_error(const emo_context *c) {
+  return c ? c->last_error : "";
+}

@@ -7,13 +7,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "audio/ser.h"
+#include "audio/vad.h"
+#include "audio/wav2vec2.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/workers.h"
 #include "emo.h"
-#include "audio/ser.h"
-#include "audio/wav2vec2.h"
-#include "audio/vad.h"
 #include "media/media_io.h"
 #include "nn/nn.h"
 #include "vision/blazeface.h"
@@ -32,9 +32,9 @@ struct emo_model {
   emo_model_params params; /* copy; models_dir points at models_dir_buf */
   char models_dir_buf[4096];
   nn_graph *graphs[EMOI_NET_COUNT]; /* NULL when not needed by params */
-  nn_graph *vad_graph; /* Silero VAD (params.voice) */
-  ser_model *ser;      /* emo's speech-emotion model, compiled into the library */
-  w2v_model *w2v;      /* params.ser_model when given (replaces ser for classification) */
+  nn_graph *vad_graph;              /* Silero VAD (params.voice) */
+  ser_model *ser;                   /* emo's speech-emotion model, compiled into the library */
+  w2v_model *w2v;              /* params.ser_model when given (replaces ser for classification) */
   int w2v_map[W2V_MAX_LABELS]; /* emo_speech_emotion of each of its labels */
   bf_anchor anchors_short[896];
   bf_anchor anchors_full[2304];
@@ -47,7 +47,7 @@ struct emo_model {
 struct emo_context {
   emo_model *model; /* borrowed */
   emo_context_params params;
-  emoi_logger log; /* params' callback */
+  emoi_logger log;    /* params' callback */
   emo_run_params run; /* options of the analysis call in progress (or of the stream) */
   nn_plan *plans[EMOI_NET_COUNT];
   /* Copies of the expression plans, one set per worker thread, so that the faces of a frame
@@ -73,13 +73,13 @@ struct emo_context {
   emo_speaker_summary *speakers;
   emo_audio_result audio;
   /* media (analyze_media.c) */
-  atomic_int interrupt;     /* set by emo_context_interrupt, cleared when an analysis starts */
-  pthread_t caller;         /* the thread of the call in progress (emoi_media_io) */
-  pthread_mutex_t logq_mu;  /* FFmpeg messages from other threads, for the caller's */
+  atomic_int interrupt;    /* set by emo_context_interrupt, cleared when an analysis starts */
+  pthread_t caller;        /* the thread of the call in progress (emoi_media_io) */
+  pthread_mutex_t logq_mu; /* FFmpeg messages from other threads, for the caller's */
   char *logq[EMOI_LOGQ_MAX];
   int logq_level[EMOI_LOGQ_MAX];
   int logq_n, logq_dropped;
-  emo_context *soundtrack;  /* speech-only context for the soundtrack's thread, made lazily */
+  emo_context *soundtrack; /* speech-only context for the soundtrack's thread, made lazily */
   emo_media_summary media;
   char last_error[512];
 };
@@ -89,15 +89,15 @@ struct emo_context {
  * that no close-up is expected (video: the last full procedure found only small faces), so it
  * goes straight to full range. Returns the count or a negative status; *used tells which
  * model ran last. */
-int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling,
-                int far, emo_detector *used, emoi_err *err);
+int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling, int far,
+                emo_detector *used, emoi_err *err);
 
 /* Classifies the expression of detections dets (n) with the params' expression model(s) into
  * probs[i] and dominant[i] (-1 with EMO_EXPRESSION_NONE); faces run in parallel when the
  * context has worker threads. */
 int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                     const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT],
-                     int *dominant, emoi_err *err);
+                     const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT], int *dominant,
+                     emoi_err *err);
 
 /* Creates a context that holds only the speech scratch (VAD, speech emotion): the soundtrack
  * context of emo_analyze_media (context.c). */

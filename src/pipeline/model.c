@@ -7,10 +7,10 @@
 
 #include "core/log.h"
 #include "core/models.h"
-#include "vision/faceapi_expression_net.h"
 #include "nn/tfjs_reader.h"
 #include "nn/tflite_reader.h"
 #include "pipeline/internal.h"
+#include "vision/faceapi_expression_net.h"
 
 /* emo's speech-emotion weights (models/ser/emo_ser_v1.bin), linked in by
  * src/audio/ser_weights.S. */
