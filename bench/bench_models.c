@@ -193,8 +193,10 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
       }
       const nn_value *in = &g->values[g->inputs[0]];
       int64_t n = nn_value_numel(in);
-      if (d->net == EMOI_NET_FACEAPI) fill(nn_plan_input(plan, 0), n, 0.0f, 255.0f, 7);
-      else fill(nn_plan_input(plan, 0), n, -1.0f, 1.0f, 7);
+      if (d->net == EMOI_NET_FACEAPI)
+        fill(nn_plan_input(plan, 0), n, 0.0f, 255.0f, 7);
+      else
+        fill(nn_plan_input(plan, 0), n, -1.0f, 1.0f, 7);
       int runs = v == V_REF ? (o->runs + 9) / 10 : o->runs;
       int warmup = v == V_REF ? 2 : o->warmup;
       if (time_plan(plan, warmup, runs, t) == 0) {
@@ -209,12 +211,14 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
                    ps.n_nodes_qconv ? "" : " (no AVX512-VNNI or EMO_NO_INT8=1)", ps.n_nodes_dwq);
         snprintf(extra, sizeof extra,
                  "%.1f MFLOP, %.1f GFLOP/s; nodes %d: xnn %d (%d runtimes), ref %d [%s]%s", mflop,
-                 st.median > 0 ? mflop / st.median : 0.0, ps.n_nodes, ps.n_nodes_xnn,
-                 ps.n_xnn_runs, ps.n_nodes_ref, refs, i8);
+                 st.median > 0 ? mflop / st.median : 0.0, ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs,
+                 ps.n_nodes_ref, refs, i8);
         snprintf(names[d->net][v], sizeof names[d->net][v], "%s%s", d->name, suffix[v]);
         print_row(names[d->net][v], d->input,
-                  v == V_REF ? "reference" : v == V_INT8 ? "int8" : "xnnpack", threads, st,
-                  extra);
+                  v == V_REF    ? "reference"
+                  : v == V_INT8 ? "int8"
+                                : "xnnpack",
+                  threads, st, extra);
       }
       nn_plan_destroy(&plan);
     }
@@ -257,8 +261,7 @@ static bf_detection synthetic_face(void) {
 }
 
 /* The pre/post-processing and whole per-face/per-detector steps. */
-static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *pools,
-                        double *t) {
+static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *pools, double *t) {
   uint8_t *rgb = make_frame();
   float *buf = malloc(sizeof(float) * 192 * 192 * 3);
   bf_detection *dets = malloc(sizeof(bf_detection) * BF_MAX_ANCHORS);
@@ -330,8 +333,8 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
         if (i >= warmup) t[i - warmup] = bu_now_ms() - t0;
       }
       if (ok)
-        print_row(k == 0 ? "detect short (lb+nn+nms)" : "detect full (lb+nn+nms)",
-                  "1280x720", "xnnpack", threads, bu_summarize(t, runs), "");
+        print_row(k == 0 ? "detect short (lb+nn+nms)" : "detect full (lb+nn+nms)", "1280x720",
+                  "xnnpack", threads, bu_summarize(t, runs), "");
       nn_plan_destroy(&plan);
     }
     for (int k = 0; k < 4; k++) {
@@ -405,7 +408,8 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
   emo_model *ms = models[EMOI_NET_DET_SHORT], *mf = models[EMOI_NET_FER];
   if (!ms || !mf) return;
   const nn_graph *gd = ms->graphs[EMOI_NET_DET_SHORT], *gf = mf->graphs[EMOI_NET_FER];
-  int ri = det_output(gd, 16, bf_short_range.n_anchors), si = det_output(gd, 1, bf_short_range.n_anchors);
+  int ri = det_output(gd, 16, bf_short_range.n_anchors),
+      si = det_output(gd, 1, bf_short_range.n_anchors);
   if (ri < 0 || si < 0) return;
   size_t cap = (size_t)n_frames * passes;
   double *t_lb = malloc(sizeof(double) * cap), *t_net = malloc(sizeof(double) * cap),
@@ -454,8 +458,7 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
           float angle = atan2f(d->kp[1][1] - d->kp[0][1], d->kp[1][0] - d->kp[0][0]);
           img_affine_rotated_square(m, cx, cy, angle, 1.1f * (bw > bh ? bw : bh), 64);
           double u0 = bu_now_ms();
-          img_warp_affine_f32(&view, m, nn_plan_input(pf, 0), 64, 64, 1, &fn,
-                              IMG_BORDER_REPLICATE);
+          img_warp_affine_f32(&view, m, nn_plan_input(pf, 0), 64, 64, 1, &fn, IMG_BORDER_REPLICATE);
           double u1 = bu_now_ms();
           if (nn_plan_run(pf, &err) != EMO_OK) goto fail;
           double u2 = bu_now_ms();
@@ -477,12 +480,18 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
     snprintf(what, sizeof what, "%d real frames, %d faces", n_frames, faces_pass);
     printf("%s (%d thread%s, short-range + FER, %d passes):\n", what, o->threads[ti],
            o->threads[ti] > 1 ? "s" : "", passes);
-    print_row("  letterbox ->128 (cold frame)", "frame", "C", o->threads[ti], bu_summarize(t_lb, nk), "");
-    print_row("  blazeface_short network", "frame", "xnnpack", o->threads[ti], bu_summarize(t_net, nk), "");
-    print_row("  decode + NMS + unletterbox", "frame", "C", o->threads[ti], bu_summarize(t_dec, nk), "");
-    print_row("  warp face->64x64 (per face)", "face", "C", o->threads[ti], bu_summarize(t_warp, nface), "");
-    print_row("  FER network (per face)", "face", "xnnpack", o->threads[ti], bu_summarize(t_fer, nface), "");
-    print_row("  whole frame (sum of steps)", "frame", "-", o->threads[ti], bu_summarize(t_frame, nk), "");
+    print_row("  letterbox ->128 (cold frame)", "frame", "C", o->threads[ti],
+              bu_summarize(t_lb, nk), "");
+    print_row("  blazeface_short network", "frame", "xnnpack", o->threads[ti],
+              bu_summarize(t_net, nk), "");
+    print_row("  decode + NMS + unletterbox", "frame", "C", o->threads[ti], bu_summarize(t_dec, nk),
+              "");
+    print_row("  warp face->64x64 (per face)", "face", "C", o->threads[ti],
+              bu_summarize(t_warp, nface), "");
+    print_row("  FER network (per face)", "face", "xnnpack", o->threads[ti],
+              bu_summarize(t_fer, nface), "");
+    print_row("  whole frame (sum of steps)", "frame", "-", o->threads[ti],
+              bu_summarize(t_frame, nk), "");
   fail:
     if (err.msg[0]) fprintf(stderr, "bench_models: %s\n", err.msg);
     nn_plan_destroy(&pd);
@@ -515,18 +524,24 @@ int main(int argc, char **argv) {
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--runs") && i + 1 < argc) o.runs = atoi(argv[++i]);
-    else if (!strcmp(a, "--warmup") && i + 1 < argc) o.warmup = atoi(argv[++i]);
+    if (!strcmp(a, "--runs") && i + 1 < argc)
+      o.runs = atoi(argv[++i]);
+    else if (!strcmp(a, "--warmup") && i + 1 < argc)
+      o.warmup = atoi(argv[++i]);
     else if (!strcmp(a, "--threads") && i + 1 < argc) {
       o.n_threads = bu_parse_list(argv[++i], o.threads, MAX_THREADS);
       if (o.n_threads < 1) {
         usage();
         return 2;
       }
-    } else if (!strcmp(a, "--models") && i + 1 < argc) o.models_dir = argv[++i];
-    else if (!strcmp(a, "--reference")) o.reference = 1;
-    else if (!strcmp(a, "--only") && i + 1 < argc) o.only = argv[++i];
-    else if (!strcmp(a, "--passes") && i + 1 < argc) passes = atoi(argv[++i]);
+    } else if (!strcmp(a, "--models") && i + 1 < argc)
+      o.models_dir = argv[++i];
+    else if (!strcmp(a, "--reference"))
+      o.reference = 1;
+    else if (!strcmp(a, "--only") && i + 1 < argc)
+      o.only = argv[++i];
+    else if (!strcmp(a, "--passes") && i + 1 < argc)
+      passes = atoi(argv[++i]);
     else {
       usage();
       return 2;
@@ -612,8 +627,8 @@ int main(int argc, char **argv) {
     char key[64];
     snprintf(key, sizeof key, "%s", rows[i].what);
     for (char *c = key; *c; c++)
-      if (*c == ' ' || *c == '=' || *c == '/' || *c == '(' || *c == ')' || *c == '+' ||
-          *c == '>' || *c == '-')
+      if (*c == ' ' || *c == '=' || *c == '/' || *c == '(' || *c == ')' || *c == '+' || *c == '>' ||
+          *c == '-')
         *c = '_';
     const char *k = key;
     while (*k == '_') k++;

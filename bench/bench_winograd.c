@@ -44,8 +44,8 @@ static nn_graph *conv_graph(const shape *s, float **w_out, float **b_out) {
   int x = nn_graph_add_value(g, "x", NN_F32, 4, xs, &e);
   int w = nn_graph_add_const(g, "w", NN_F32, 4, (int64_t[]){s->co, 3, 3, s->ci}, wd,
                              nw * sizeof *wd, &e);
-  int b = nn_graph_add_const(g, "b", NN_F32, 1, (int64_t[]){s->co}, bd,
-                             (size_t)s->co * sizeof *bd, &e);
+  int b =
+      nn_graph_add_const(g, "b", NN_F32, 1, (int64_t[]){s->co}, bd, (size_t)s->co * sizeof *bd, &e);
   int y = nn_graph_add_value(g, "y", NN_F32, 4, u, &e);
   nn_attr a = nn_attr_default();
   a.padding = s->pad;
@@ -85,8 +85,10 @@ static void row(const shape *s, const char *how, bu_stats st, double mflop, cons
 int main(int argc, char **argv) {
   int runs = 300, threads = 1;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+    if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+      runs = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+      threads = atoi(argv[++i]);
     else {
       fprintf(stderr, "usage: bench_winograd [--runs N] [--threads N]\n");
       return 2;
@@ -116,8 +118,10 @@ int main(int argc, char **argv) {
     double mflop = 2.0 * (double)nn_value_numel(yv) * 9.0 * s->ci * 1e-6;
     emoi_err e = {{0}};
     for (int wg_on = 0; wg_on < 2; wg_on++) {
-      if (!wg_on) setenv("EMO_NO_WINOGRAD", "1", 1);
-      else unsetenv("EMO_NO_WINOGRAD");
+      if (!wg_on)
+        setenv("EMO_NO_WINOGRAD", "1", 1);
+      else
+        unsetenv("EMO_NO_WINOGRAD");
       nn_plan *p = NULL;
       if (nn_plan_create(g, NN_BACKEND_XNNPACK, pool, &p, &e)) {
         fprintf(stderr, "bench_winograd: plan: %s\n", e.msg);
@@ -134,8 +138,17 @@ int main(int argc, char **argv) {
     }
     /* F(2x2,3x3) through the kernel API */
     const nn_node *n = &g->nodes[0];
-    nn_winograd_conv c = {1, s->h, s->w, s->ci, s->co, (int)yv->shape[1], (int)yv->shape[2],
-                          n->attr.pad_top, n->attr.pad_left, 0, INFINITY};
+    nn_winograd_conv c = {1,
+                          s->h,
+                          s->w,
+                          s->ci,
+                          s->co,
+                          (int)yv->shape[1],
+                          (int)yv->shape[2],
+                          n->attr.pad_top,
+                          n->attr.pad_left,
+                          0,
+                          INFINITY};
     nn_winograd *wg = NULL;
     size_t nx = (size_t)s->h * s->w * s->ci;
     float *x = malloc(nx * sizeof *x), *y = malloc((size_t)nn_value_numel(yv) * sizeof *y);

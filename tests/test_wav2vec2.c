@@ -25,7 +25,8 @@
 #include "harness.h"
 #include "nn/safetensors.h"
 
-#define TOL_PARITY 1e-4 /* the issue asks 1e-3; measured ~6e-7. 1e-4 still catches the tanh form of GELU (~1e-3) */
+#define TOL_PARITY \
+  1e-4 /* the issue asks 1e-3; measured ~6e-7. 1e-4 still catches the tanh form of GELU (~1e-3) */
 #define TOL_THREADS 1e-4
 #define TOL_REFERENCE 1e-4
 

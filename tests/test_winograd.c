@@ -88,8 +88,8 @@ static double run_case(const conv_case *cc, nn_winograd_tile tile, pthreadpool_t
   CHECK(st == 0, "%s: reference: %s", label, e.msg);
   if (st) goto done;
 
-  nn_winograd_conv c = {cc->n, cc->h, cc->w, cc->ci, cc->co, ho, wo, a.pad_top, a.pad_left,
-                        cc->lo, cc->hi};
+  nn_winograd_conv c = {cc->n, cc->h,     cc->w,      cc->ci, cc->co, ho,
+                        wo,    a.pad_top, a.pad_left, cc->lo, cc->hi};
   st = nn_winograd_create(&c, w, cc->bias ? b : NULL, tile, pool, &wg, &e);
   CHECK(st == 0, "%s: create: %s", label, e.msg);
   if (st) goto done;
@@ -149,8 +149,7 @@ static void test_create_errors(void) {
   nn_winograd *wg = NULL;
   float w[16 * 9 * 16] = {0};
   nn_winograd_conv c = {1, 8, 8, 16, 16, 6, 6, 0, 0, -INFINITY, INFINITY};
-  CHECK(nn_winograd_create(&c, w, NULL, (nn_winograd_tile)3, NULL, &wg, &e) == EMO_EINVAL &&
-            !wg,
+  CHECK(nn_winograd_create(&c, w, NULL, (nn_winograd_tile)3, NULL, &wg, &e) == EMO_EINVAL && !wg,
         "tile 3 accepted");
   c.ho = 20; /* larger than a 3x3 VALID conv of 8 rows gives */
   CHECK(nn_winograd_create(&c, w, NULL, NN_WINOGRAD_F4X4, NULL, &wg, &e) == EMO_EINVAL && !wg,
@@ -178,8 +177,7 @@ static nn_graph *conv_graph(int h, int ci, int co, int k, int s, emoi_err *e) {
   }
   fill(wd, nw, -0.3f, 0.3f);
   fill(bd, (size_t)co, -1, 1);
-  int w = nn_graph_add_const(g, "w", NN_F32, 4, (int64_t[]){co, k, k, ci}, wd,
-                             nw * sizeof *wd, e);
+  int w = nn_graph_add_const(g, "w", NN_F32, 4, (int64_t[]){co, k, k, ci}, wd, nw * sizeof *wd, e);
   int b = nn_graph_add_const(g, "b", NN_F32, 1, (int64_t[]){co}, bd, (size_t)co * sizeof *bd, e);
   free(wd);
   free(bd);

@@ -67,7 +67,9 @@ struct nn_plan {
   nn_plan_stats stats;
 };
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+static size_t align64(size_t n) {
+  return (n + 63) & ~(size_t)63;
+}
 
 void nn_plan_destroy(nn_plan **pp) {
   if (!pp || !*pp) return;
@@ -161,8 +163,8 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
       }
     } else if (supported[k] == PLAN_XNN) {
       emoi_err e2;
-      int st = nn_xnn_run_create(g, k, e, producer, last_consumer, is_output, p->buf,
-                                 p->threadpool, &s->xnn, &e2);
+      int st = nn_xnn_run_create(g, k, e, producer, last_consumer, is_output, p->buf, p->threadpool,
+                                 &s->xnn, &e2);
       if (st == EMO_ENOMEM) {
         *err = e2;
         return st;
@@ -286,8 +288,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
       int use_wg = (!no_wg || !no_wg[0] || !strcmp(no_wg, "0")) &&
                    (!threadpool || pthreadpool_get_threads_count(threadpool) <= 1);
       const char *no_i8 = getenv("EMO_NO_INT8");
-      int use_i8 =
-          opt && opt->int8 && (!no_i8 || strcmp(no_i8, "1")) && nn_qconv_cpu_has_vnni();
+      int use_i8 = opt && opt->int8 && (!no_i8 || strcmp(no_i8, "1")) && nn_qconv_cpu_has_vnni();
       const double min_macs =
           opt && opt->int8_min_macs > 0 ? (double)opt->int8_min_macs : PLAN_QCONV_MIN_MACS;
       for (int k = 0; k < nn; k++) {
