@@ -14,8 +14,9 @@
  *
  * The expression networks are timed twice, in float and in int8 (nn_plan_options.int8: their
  * 1x1 convolutions on nn/qconv.c, fused with the 3x3 depthwise convolutions before them on
- * nn/dwq.c, as the pipeline runs them unless emo_context_params.float_expression is set; EMO_NO_INT8=1
- * turns int8 off for an A/B run, EMO_NO_DWQ=1 only the fusion).
+ * nn/dwq.c, as the pipeline runs them unless emo_context_params.float_expression is set;
+ * --no-int8 turns int8 off for an A/B run, --no-dwq only the fusion). --no-winograd keeps every
+ * 3x3 convolution on XNNPACK (nn_plan_options.no_winograd) in every plan it builds.
  *
  * Targets it reports against (never asserts): BlazeFace short-range <= 1 ms and the FER step
  * <= 0.5 ms per face on one thread.
@@ -24,7 +25,8 @@
  * whose files are missing or that fails to load is reported and skipped.
  *
  * usage: bench_models [--runs N] [--warmup N] [--threads 1,2] [--models DIR] [--reference]
- *                     [--only NETWORK] [--passes N] [FRAME.rgb...]
+ *                     [--only NETWORK] [--passes N] [--no-int8] [--no-dwq] [--no-winograd]
+ *                     [FRAME.rgb...]
  * With frames (raw 1280x720 RGB24, e.g. from ../shared/peers/scripts/make_media.sh) it also
  * splits the per-frame path (short-range + FER) into its steps on those real frames. */
 #include <math.h>
@@ -74,8 +76,17 @@ typedef struct opts {
   int threads[MAX_THREADS], n_threads;
   const char *models_dir;
   int reference;
-  const char *only; /* time only this network (for profiling), no steps */
+  const char *only;   /* time only this network (for profiling), no steps */
+  int no_int8;        /* --no-int8: the int8 rows run in float (A/B timing) */
+  nn_plan_options ab; /* --no-dwq, --no-winograd: switches for every plan built */
 } opts;
+
+/* Options for one plan: the command line's switches, int8 where asked and not --no-int8. */
+static nn_plan_options plan_opts(const opts *o, int int8) {
+  nn_plan_options p = o->ab;
+  p.int8 = int8 && !o->no_int8;
+  return p;
+}
 
 /* Deterministic fill (xorshift) of n floats in [lo, hi]. */
 static void fill(float *x, int64_t n, float lo, float hi, uint32_t seed) {
@@ -180,7 +191,7 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
   for (int v = 0; v < V_COUNT; v++) {
     if ((v == V_INT8 && !expr) || (v == V_REF && !o->reference)) continue;
     nn_backend backend = v == V_REF ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
-    nn_plan_options popt = {.int8 = v == V_INT8};
+    nn_plan_options popt = plan_opts(o, v == V_INT8);
     for (int ti = 0; ti < o->n_threads; ti++) {
       int threads = o->threads[ti];
       /* the reference kernels are single-threaded: time them once */
@@ -208,7 +219,7 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
         double mflop = graph_mflop(g);
         if (v == V_INT8)
           snprintf(i8, sizeof i8, ", int8 %d%s (%d with their depthwise)", ps.n_nodes_qconv,
-                   ps.n_nodes_qconv ? "" : " (no AVX512-VNNI or EMO_NO_INT8=1)", ps.n_nodes_dwq);
+                   ps.n_nodes_qconv ? "" : " (no AVX512-VNNI or --no-int8)", ps.n_nodes_dwq);
         snprintf(extra, sizeof extra,
                  "%.1f MFLOP, %.1f GFLOP/s; nodes %d: xnn %d (%d runtimes), ref %d [%s]%s", mflop,
                  st.median > 0 ? mflop / st.median : 0.0, ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs,
@@ -317,7 +328,9 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
       if (!m) continue;
       nn_plan *plan = NULL;
       emoi_err err = {{0}};
-      if (nn_plan_create(m->graphs[net], NN_BACKEND_XNNPACK, pools[ti], &plan, &err) != EMO_OK)
+      nn_plan_options popt = plan_opts(o, 0);
+      if (nn_plan_create_ex(m->graphs[net], NN_BACKEND_XNNPACK, pools[ti], &popt, &plan, &err) !=
+          EMO_OK)
         continue;
       const bf_model_config *cfg = k == 0 ? &bf_short_range : &bf_full_range;
       const bf_anchor *anchors = k == 0 ? m->anchors_short : m->anchors_full;
@@ -343,7 +356,7 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
       if (!m) continue;
       nn_plan *plan = NULL;
       emoi_err err = {{0}};
-      nn_plan_options popt = {.int8 = k >= 2}; /* int8, as the pipeline runs them */
+      nn_plan_options popt = plan_opts(o, k >= 2); /* int8, as the pipeline runs them */
       if (nn_plan_create_ex(m->graphs[net], NN_BACKEND_XNNPACK, pools[ti], &popt, &plan, &err) !=
           EMO_OK)
         continue;
@@ -420,8 +433,9 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
   for (int ti = 0; ti < o->n_threads; ti++) {
     nn_plan *pd = NULL, *pf = NULL;
     emoi_err err = {{0}};
-    if (nn_plan_create(gd, NN_BACKEND_XNNPACK, pools[ti], &pd, &err) != EMO_OK ||
-        nn_plan_create(gf, NN_BACKEND_XNNPACK, pools[ti], &pf, &err) != EMO_OK) {
+    nn_plan_options popt = plan_opts(o, 0);
+    if (nn_plan_create_ex(gd, NN_BACKEND_XNNPACK, pools[ti], &popt, &pd, &err) != EMO_OK ||
+        nn_plan_create_ex(gf, NN_BACKEND_XNNPACK, pools[ti], &popt, &pf, &err) != EMO_OK) {
       fprintf(stderr, "bench_models: %s\n", err.msg);
       nn_plan_destroy(&pd);
       continue;
@@ -513,13 +527,15 @@ static void usage(void) {
           "                    [--threads LIST (default 1,2)] [--models DIR] [--reference]\n"
           "                    [--only blazeface_short|blazeface_full|fer_mini_xception|"
           "faceapi_expression]\n"
-          "                    [--passes N (default 3)] [FRAME.rgb... (1280x720 RGB24)]\n"
+          "                    [--passes N (default 3)] [--no-int8] [--no-dwq] [--no-winograd]\n"
+          "                    [FRAME.rgb... (1280x720 RGB24)]\n"
           "  --reference  also time the plain C reference kernels (runs/10, 1 thread)\n"
-          "  --only NAME  time one network and nothing else (for perf record)\n");
+          "  --only NAME  time one network and nothing else (for perf record)\n"
+          "  --no-int8, --no-dwq, --no-winograd  switch that fast path off in every plan (A/B)\n");
 }
 
 int main(int argc, char **argv) {
-  opts o = {300, 30, {1, 2}, 2, NULL, 0, NULL};
+  opts o = {.runs = 300, .warmup = 30, .threads = {1, 2}, .n_threads = 2};
   int passes = 3;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
@@ -542,6 +558,12 @@ int main(int argc, char **argv) {
       o.only = argv[++i];
     else if (!strcmp(a, "--passes") && i + 1 < argc)
       passes = atoi(argv[++i]);
+    else if (!strcmp(a, "--no-int8"))
+      o.no_int8 = 1;
+    else if (!strcmp(a, "--no-dwq"))
+      o.ab.no_dwq = 1;
+    else if (!strcmp(a, "--no-winograd"))
+      o.ab.no_winograd = 1;
     else {
       usage();
       return 2;

@@ -1,11 +1,11 @@
 /* bench_winograd.c: times one 3x3 stride-1 CONV2D three ways: XNNPACK's own convolution (a
- * one-node plan with EMO_NO_WINOGRAD=1), the Winograd F(4x4,3x3) path as the plan runs it
+ * one-node plan with nn_plan_options.no_winograd), the Winograd F(4x4,3x3) path as the plan runs it
  * (nn/winograd.c, GEMMs by XNNPACK), and Winograd F(2x2,3x3) called directly; for each it
  * prints median/p10/min in ms and the direct convolution's GFLOP/s equivalent (the
  * multiplications Winograd saves count as done), so the speed-up reads straight off.
  * Shapes: the FER mini-Xception's only eligible layer (31x31x32 -> 29x29x64 VALID) and a
  * few others around the eligibility rule (nn_winograd_node_eligible). Whole-model times are
- * bench_models.c's job (run it with and without EMO_NO_WINOGRAD=1 for the A/B).
+ * bench_models.c's job (run it with and without --no-winograd for the A/B).
  *
  * usage: bench_winograd [--runs N (default 300)] [--threads N (default 1)] */
 #include <math.h>
@@ -118,12 +118,9 @@ int main(int argc, char **argv) {
     double mflop = 2.0 * (double)nn_value_numel(yv) * 9.0 * s->ci * 1e-6;
     emoi_err e = {{0}};
     for (int wg_on = 0; wg_on < 2; wg_on++) {
-      if (!wg_on)
-        setenv("EMO_NO_WINOGRAD", "1", 1);
-      else
-        unsetenv("EMO_NO_WINOGRAD");
+      const nn_plan_options popt = {.no_winograd = !wg_on};
       nn_plan *p = NULL;
-      if (nn_plan_create(g, NN_BACKEND_XNNPACK, pool, &p, &e)) {
+      if (nn_plan_create_ex(g, NN_BACKEND_XNNPACK, pool, &popt, &p, &e)) {
         fprintf(stderr, "bench_winograd: plan: %s\n", e.msg);
         continue;
       }
@@ -133,7 +130,7 @@ int main(int argc, char **argv) {
       nn_plan_get_stats(p, &ps);
       /* plans on a pool keep XNNPACK's convolution (plan.c) */
       row(s, ps.n_nodes_winograd ? "plan, winograd F(4,3)" : "plan, XNNPACK conv",
-          time_plan(p, runs, t), mflop, wg_on ? "EMO_NO_WINOGRAD unset" : "EMO_NO_WINOGRAD=1");
+          time_plan(p, runs, t), mflop, wg_on ? "" : "no_winograd");
       nn_plan_destroy(&p);
     }
     /* F(2x2,3x3) through the kernel API */
@@ -169,7 +166,6 @@ int main(int argc, char **argv) {
     free(b);
     nn_graph_destroy(&g);
   }
-  unsetenv("EMO_NO_WINOGRAD");
   free(t);
   if (pool) pthreadpool_destroy(pool);
   return 0;

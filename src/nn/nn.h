@@ -194,13 +194,18 @@ typedef struct nn_plan_options {
   int int8;              /* 1: run CONV2D nodes of at least 1M multiply-adds (1x1, or larger without
                             padding) in dynamic-quantised int8
                             (nn/qconv.c), each fused with the 3x3 depthwise convolution it reads where
-                            there is one (nn/dwq.c; not with EMO_NO_DWQ=1): XNNPACK backend only, on CPUs
-                            with AVX512-VNNI, and not when the environment has EMO_NO_INT8=1 (A/B timing). The
-                            outputs then differ from float by quantisation noise (about 1% of a layer's range);
-                            for networks whose callers accept that (the expression classifiers), never for parity
-                            tests. */
+                            there is one (nn/dwq.c; not with no_dwq): XNNPACK backend only, on CPUs
+                            with AVX512-VNNI. The outputs then differ from float by quantisation noise
+                            (about 1% of a layer's range); for networks whose callers accept that (the
+                            expression classifiers), never for parity tests. */
   int64_t int8_min_macs; /* the "1M" above: 0 = 2^20; 1 puts every eligible convolution in
                             int8 (the graph fuzzer's setting) */
+  int no_dwq;            /* 1: with int8, run each int8 convolution and the depthwise convolution it
+                            reads as two steps (qconv, then XNNPACK or reference) instead of the
+                            fused nn/dwq.c step: A/B timing and tests of the fusion */
+  int no_winograd;       /* 1: 3x3 convolutions that the Winograd path (nn/winograd.c) would take
+                            run on XNNPACK instead: A/B timing and tests of that path. Winograd is
+                            used only on single-threaded XNNPACK plans in any case */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
