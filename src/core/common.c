@@ -1,6 +1,6 @@
 /* common.c: the small public helpers every caller needs (status names, class names,
- * default parameters, the ABI version) and the internal logging entry point that routes messages to the
- * application's callback (the library never prints). */
+ * default parameters, the ABI version) and the internal logging entry point that routes messages to
+ * the application's callback (the library never prints). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,8 +25,8 @@ const char *emo_status_str(int status) {
   }
 }
 
-static const char *const expression_names[EMO_EXPR_COUNT] = {
-    "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+static const char *const expression_names[EMO_EXPR_COUNT] = {"angry", "disgust",  "fear",   "happy",
+                                                             "sad",   "surprise", "neutral"};
 
 const char *emo_expression_name(int expression) {
   if (expression < 0 || expression >= EMO_EXPR_COUNT) return "unknown";
@@ -90,7 +90,9 @@ emo_run_params emo_run_params_default(void) {
   return p;
 }
 
-int emo_abi_version(void) { return EMO_ABI_VERSION; }
+int emo_abi_version(void) {
+  return EMO_ABI_VERSION;
+}
 
 emoi_logger emoi_logger_make(emo_log_fn fn, void *user, emo_log_level level) {
   emoi_logger l = {fn, user, level};

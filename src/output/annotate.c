@@ -148,7 +148,9 @@ void ann_rect(uint8_t *rgb, int w, int h, ptrdiff_t stride, const float box[4],
   fill_rect(rgb, w, h, stride, x1 - t, y0 + t, x1, y1 - t, color); /* right */
 }
 
-static int clamp_scale(int scale) { return scale < 1 ? 1 : scale > 16 ? 16 : scale; }
+static int clamp_scale(int scale) {
+  return scale < 1 ? 1 : scale > 16 ? 16 : scale;
+}
 
 void ann_text_size(const char *text, int scale, int *width, int *height) {
   int s = clamp_scale(scale), cols = 0, maxcols = 0, lines = 1;

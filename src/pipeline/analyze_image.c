@@ -26,7 +26,7 @@
 
 #define AUTO_CLOSE 0.2f
 #define AUTO_TINY 0.08f
-#define TILE_MIN_SIDE 480 /* images smaller than this (longer side) are not tiled */
+#define TILE_MIN_SIDE 480  /* images smaller than this (longer side) are not tiled */
 #define TILE_OVERLAP 0.35f /* fraction of the tile step added as overlap */
 
 static float min_side(const bf_detection *d) {
@@ -37,18 +37,17 @@ static float min_side(const bf_detection *d) {
 /* Runs a detector on the (x, y, w, h) region of the image, appending to c->dets[n..];
  * returns the new count or a negative status. inner_edges drops detections touching a
  * region edge that is not an image edge. */
-static int detect_region(emo_context *c, emoi_net net, const uint8_t *rgb, int W, int H,
-                         int stride, int x, int y, int w, int h, int n, int inner_edges,
-                         emoi_err *err) {
+static int detect_region(emo_context *c, emoi_net net, const uint8_t *rgb, int W, int H, int stride,
+                         int x, int y, int w, int h, int n, int inner_edges, emoi_err *err) {
   emo_model *m = c->model;
   const emo_run_params *p = &c->run;
   int is_short = net == EMOI_NET_DET_SHORT;
   const bf_model_config *cfg = is_short ? &bf_short_range : &bf_full_range;
   bf_detection *out = c->dets + n;
-  int k = fd_detect(m->graphs[net], c->plans[net], cfg,
-                    is_short ? m->anchors_short : m->anchors_full,
-                    rgb + (size_t)y * (size_t)stride + (size_t)x * 3, w, h, stride,
-                    p->score_threshold, p->nms_iou_threshold, out, c->params.max_faces, err);
+  int k =
+      fd_detect(m->graphs[net], c->plans[net], cfg, is_short ? m->anchors_short : m->anchors_full,
+                rgb + (size_t)y * (size_t)stride + (size_t)x * 3, w, h, stride, p->score_threshold,
+                p->nms_iou_threshold, out, c->params.max_faces, err);
   if (k < 0) return k;
   int kept = 0;
   for (int i = 0; i < k; i++) {
@@ -76,8 +75,8 @@ static int compact(emo_context *c, int n) {
   return bf_weighted_nms(c->dets, n, c->run.nms_iou_threshold, c->params.max_faces);
 }
 
-int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling,
-                int far, emo_detector *used, emoi_err *err) {
+int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling, int far,
+                emo_detector *used, emoi_err *err) {
   const emo_run_params *p = &c->run;
   int n = 0, longer = w < h ? h : w;
   *used = p->detector == EMO_DETECTOR_FULL ? EMO_DETECTOR_FULL : EMO_DETECTOR_SHORT;
@@ -159,9 +158,9 @@ static void expr_task(void *arg, int i, int worker) {
   expr_job *j = arg;
   emo_context *c = j->c;
   emoi_err err = {{0}};
-  int rc = expression_one(c->model->params.expression, c->expr_plans[worker][0], c->expr_plans[worker][1],
-                          j->rgb, j->w, j->h, j->stride, &j->dets[i], j->probs[i],
-                          &j->dominant[i], &err);
+  int rc = expression_one(c->model->params.expression, c->expr_plans[worker][0],
+                          c->expr_plans[worker][1], j->rgb, j->w, j->h, j->stride, &j->dets[i],
+                          j->probs[i], &j->dominant[i], &err);
   int expected = EMO_OK;
   if (rc != EMO_OK &&
       __atomic_compare_exchange_n(&j->rc, &expected, rc, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -169,8 +168,8 @@ static void expr_task(void *arg, int i, int worker) {
 }
 
 int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                     const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT],
-                     int *dominant, emoi_err *err) {
+                     const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT], int *dominant,
+                     emoi_err *err) {
   if (n > 1 && c->workers && c->model->params.expression != EMO_EXPRESSION_NONE) {
     expr_job j = {c, rgb, w, h, stride, dets, probs, dominant, EMO_OK, {{0}}};
     wk_run(c->workers, expr_task, &j, n);
@@ -178,8 +177,9 @@ int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int strid
     return j.rc;
   }
   for (int i = 0; i < n; i++) {
-    int rc = expression_one(c->model->params.expression, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI], rgb,
-                            w, h, stride, &dets[i], probs[i], &dominant[i], err);
+    int rc = expression_one(c->model->params.expression, c->plans[EMOI_NET_FER],
+                            c->plans[EMOI_NET_FACEAPI], rgb, w, h, stride, &dets[i], probs[i],
+                            &dominant[i], err);
     if (rc != EMO_OK) return rc;
   }
   return EMO_OK;
@@ -189,8 +189,7 @@ int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int strid
 static int analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                        const emo_image_result **out) {
   emoi_err err = {{0}};
-  if (!rgb || w <= 0 || h <= 0 || stride < 3 * w)
-    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  if (!rgb || w <= 0 || h <= 0 || stride < 3 * w) return emoi_ctx_fail(c, EMO_EINVAL, &err);
   if ((int64_t)w * h > c->run.max_pixels) {
     emoi_fail(&err, EMO_ELIMIT, "image of %dx%d pixels exceeds max_pixels %lld", w, h,
               (long long)c->run.max_pixels);
@@ -214,8 +213,8 @@ static int analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int str
     }
   }
   for (int i = 0; i < n; i++) c->face_dominant[i] = -1;
-  int rc = emoi_expressions(c, rgb, w, h, stride, c->dets, n, c->face_probs, c->face_dominant,
-                            &err);
+  int rc =
+      emoi_expressions(c, rgb, w, h, stride, c->dets, n, c->face_probs, c->face_dominant, &err);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   for (int i = 0; i < n; i++) {
     memcpy(c->faces[i].expression, c->face_probs[i], sizeof c->faces[i].expression);
