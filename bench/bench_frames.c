@@ -31,8 +31,7 @@
 #define MAX_THREADS 8
 
 static const char *det_names[EMO_DETECTOR_COUNT] = {"auto", "short", "full"};
-static const char *expr_names[EMO_EXPRESSION_MODEL_COUNT] = {"fer", "faceapi", "ensemble",
-                                                              "none"};
+static const char *expr_names[EMO_EXPRESSION_MODEL_COUNT] = {"fer", "faceapi", "ensemble", "none"};
 
 static char last_log[512];
 static void keep_log(emo_log_level level, const char *msg, void *user) {
@@ -80,9 +79,9 @@ static int load_frames(frames *f, char **paths, int n) {
 
 typedef struct run_result {
   bu_stats st;
-  int faces;       /* on the first timed pass */
-  int full_frames; /* frames whose result says the full-range detector ran (auto) */
-  double total_ms; /* sum over every timed frame */
+  int faces;                /* on the first timed pass */
+  int full_frames;          /* frames whose result says the full-range detector ran (auto) */
+  double total_ms;          /* sum over every timed frame */
   double sum_frame_medians; /* sum over frames of each frame's median over the passes */
   int ok;
 } run_result;
@@ -177,19 +176,26 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--detector") && has) {
       const char *v = argv[++i];
       n_dets = 1;
-      if (!strcmp(v, "short")) dets[0] = EMO_DETECTOR_SHORT;
-      else if (!strcmp(v, "full")) dets[0] = EMO_DETECTOR_FULL;
-      else if (!strcmp(v, "auto")) dets[0] = EMO_DETECTOR_AUTO;
-      else if (!strcmp(v, "all")) n_dets = 3;
+      if (!strcmp(v, "short"))
+        dets[0] = EMO_DETECTOR_SHORT;
+      else if (!strcmp(v, "full"))
+        dets[0] = EMO_DETECTOR_FULL;
+      else if (!strcmp(v, "auto"))
+        dets[0] = EMO_DETECTOR_AUTO;
+      else if (!strcmp(v, "all"))
+        n_dets = 3;
       else {
         usage();
         return 2;
       }
     } else if (!strcmp(a, "--expression") && has) {
       const char *v = argv[++i];
-      if (!strcmp(v, "fer")) expr = EMO_EXPRESSION_FER;
-      else if (!strcmp(v, "faceapi")) expr = EMO_EXPRESSION_FACEAPI;
-      else if (!strcmp(v, "ensemble")) expr = EMO_EXPRESSION_ENSEMBLE;
+      if (!strcmp(v, "fer"))
+        expr = EMO_EXPRESSION_FER;
+      else if (!strcmp(v, "faceapi"))
+        expr = EMO_EXPRESSION_FACEAPI;
+      else if (!strcmp(v, "ensemble"))
+        expr = EMO_EXPRESSION_ENSEMBLE;
       else {
         usage();
         return 2;
@@ -211,7 +217,8 @@ int main(int argc, char **argv) {
         usage();
         return 2;
       }
-    } else if (!strcmp(a, "--models") && has) models_dir = argv[++i];
+    } else if (!strcmp(a, "--models") && has)
+      models_dir = argv[++i];
     else {
       usage();
       return 2;
@@ -231,17 +238,18 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  printf("# emo %s bench_frames: %d frames %dx%d RGB in memory, warm-up pass + %d timed "
-         "pass(es), expression %s, times in ms per frame\n",
-         EMO_VERSION_STRING, f.n, f.w, f.h, passes, expr_names[expr]);
+  printf(
+      "# emo %s bench_frames: %d frames %dx%d RGB in memory, warm-up pass + %d timed "
+      "pass(es), expression %s, times in ms per frame\n",
+      EMO_VERSION_STRING, f.n, f.w, f.h, passes, expr_names[expr]);
   printf("%-8s %2s  %9s %9s %9s %9s %7s %6s %6s  %11s %12s\n", "detector", "th", "median", "p10",
          "p90", "mean", "fps", "faces", "full", "det-only", "expr/face");
   char lines[EMO_DETECTOR_COUNT * MAX_THREADS][512];
   int n_lines = 0;
   for (int d = 0; d < n_dets; d++)
     for (int ti = 0; ti < n_threads; ti++) {
-      run_result r = time_config(&f, (emo_detector)dets[d], expr, threads[ti], passes,
-                                 models_dir, t);
+      run_result r =
+          time_config(&f, (emo_detector)dets[d], expr, threads[ti], passes, models_dir, t);
       if (!r.ok) continue;
       run_result r0 = time_config(&f, (emo_detector)dets[d], EMO_EXPRESSION_NONE, threads[ti],
                                   passes, models_dir, t);
@@ -249,8 +257,8 @@ int main(int argc, char **argv) {
       double per_face = r0.ok && r.faces > 0
                             ? (r.sum_frame_medians - r0.sum_frame_medians) / (double)r.faces
                             : -1.0;
-      printf("%-8s %2d  %9.3f %9.3f %9.3f %9.3f %7.1f %6d %6d  %11.3f %12.4f\n",
-             det_names[dets[d]], threads[ti], r.st.median, r.st.p10, r.st.p90, r.st.mean,
+      printf("%-8s %2d  %9.3f %9.3f %9.3f %9.3f %7.1f %6d %6d  %11.3f %12.4f\n", det_names[dets[d]],
+             threads[ti], r.st.median, r.st.p10, r.st.p90, r.st.mean,
              r.st.median > 0 ? 1000.0 / r.st.median : 0.0, r.faces, r.full_frames,
              r0.ok ? r0.st.median : -1.0, per_face);
       fflush(stdout);
@@ -259,12 +267,13 @@ int main(int argc, char **argv) {
                "median_ms=%.3f p10_ms=%.3f p90_ms=%.3f mean_ms=%.3f fps=%.1f faces=%d "
                "full_frames=%d detonly_median_ms=%.3f expr_ms_per_face=%.4f",
                det_names[dets[d]], expr_names[expr], threads[ti], f.n, passes, r.st.median,
-               r.st.p10, r.st.p90, r.st.mean, r.st.median > 0 ? 1000.0 / r.st.median : 0.0,
-               r.faces, r.full_frames, r0.ok ? r0.st.median : -1.0, per_face);
+               r.st.p10, r.st.p90, r.st.mean, r.st.median > 0 ? 1000.0 / r.st.median : 0.0, r.faces,
+               r.full_frames, r0.ok ? r0.st.median : -1.0, per_face);
     }
-  printf("# faces: on the first timed pass; full: frames where the full-range detector ran;\n"
-         "# det-only: median with --expression none; expr/face: sum over frames of (median with"
-         " - median without, over the passes) / faces\n");
+  printf(
+      "# faces: on the first timed pass; full: frames where the full-range detector ran;\n"
+      "# det-only: median with --expression none; expr/face: sum over frames of (median with"
+      " - median without, over the passes) / faces\n");
   for (int k = 0; k < n_lines; k++) printf("%s\n", lines[k]);
   free(t);
   free_frames(&f);

@@ -14,8 +14,9 @@
  *
  * The expression networks are timed twice, in float and in int8 (nn_plan_options.int8: their
  * 1x1 convolutions on nn/qconv.c, fused with the 3x3 depthwise convolutions before them on
- * nn/dwq.c, as the pipeline runs them unless emo_context_params.float_expression is set; EMO_NO_INT8=1
- * turns int8 off for an A/B run, EMO_NO_DWQ=1 only the fusion).
+ * nn/dwq.c, as the pipeline runs them unless emo_context_params.float_expression is set;
+ * --no-int8 turns int8 off for an A/B run, --no-dwq only the fusion). --no-winograd keeps every
+ * 3x3 convolution on XNNPACK (nn_plan_options.no_winograd) in every plan it builds.
  *
  * Targets it reports against (never asserts): BlazeFace short-range <= 1 ms and the FER step
  * <= 0.5 ms per face on one thread.
@@ -24,7 +25,8 @@
  * whose files are missing or that fails to load is reported and skipped.
  *
  * usage: bench_models [--runs N] [--warmup N] [--threads 1,2] [--models DIR] [--reference]
- *                     [--only NETWORK] [--passes N] [FRAME.rgb...]
+ *                     [--only NETWORK] [--passes N] [--no-int8] [--no-dwq] [--no-winograd]
+ *                     [FRAME.rgb...]
  * With frames (raw 1280x720 RGB24, e.g. from ../shared/peers/scripts/make_media.sh) it also
  * splits the per-frame path (short-range + FER) into its steps on those real frames. */
 #include <math.h>
@@ -74,8 +76,17 @@ typedef struct opts {
   int threads[MAX_THREADS], n_threads;
   const char *models_dir;
   int reference;
-  const char *only; /* time only this network (for profiling), no steps */
+  const char *only;   /* time only this network (for profiling), no steps */
+  int no_int8;        /* --no-int8: the int8 rows run in float (A/B timing) */
+  nn_plan_options ab; /* --no-dwq, --no-winograd: switches for every plan built */
 } opts;
+
+/* Options for one plan: the command line's switches, int8 where asked and not --no-int8. */
+static nn_plan_options plan_opts(const opts *o, int int8) {
+  nn_plan_options p = o->ab;
+  p.int8 = int8 && !o->no_int8;
+  return p;
+}
 
 /* Deterministic fill (xorshift) of n floats in [lo, hi]. */
 static void fill(float *x, int64_t n, float lo, float hi, uint32_t seed) {
@@ -180,7 +191,7 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
   for (int v = 0; v < V_COUNT; v++) {
     if ((v == V_INT8 && !expr) || (v == V_REF && !o->reference)) continue;
     nn_backend backend = v == V_REF ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
-    nn_plan_options popt = {.int8 = v == V_INT8};
+    nn_plan_options popt = plan_opts(o, v == V_INT8);
     for (int ti = 0; ti < o->n_threads; ti++) {
       int threads = o->threads[ti];
       /* the reference kernels are single-threaded: time them once */
@@ -193,8 +204,10 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
       }
       const nn_value *in = &g->values[g->inputs[0]];
       int64_t n = nn_value_numel(in);
-      if (d->net == EMOI_NET_FACEAPI) fill(nn_plan_input(plan, 0), n, 0.0f, 255.0f, 7);
-      else fill(nn_plan_input(plan, 0), n, -1.0f, 1.0f, 7);
+      if (d->net == EMOI_NET_FACEAPI)
+        fill(nn_plan_input(plan, 0), n, 0.0f, 255.0f, 7);
+      else
+        fill(nn_plan_input(plan, 0), n, -1.0f, 1.0f, 7);
       int runs = v == V_REF ? (o->runs + 9) / 10 : o->runs;
       int warmup = v == V_REF ? 2 : o->warmup;
       if (time_plan(plan, warmup, runs, t) == 0) {
@@ -206,15 +219,17 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
         double mflop = graph_mflop(g);
         if (v == V_INT8)
           snprintf(i8, sizeof i8, ", int8 %d%s (%d with their depthwise)", ps.n_nodes_qconv,
-                   ps.n_nodes_qconv ? "" : " (no AVX512-VNNI or EMO_NO_INT8=1)", ps.n_nodes_dwq);
+                   ps.n_nodes_qconv ? "" : " (no AVX512-VNNI or --no-int8)", ps.n_nodes_dwq);
         snprintf(extra, sizeof extra,
                  "%.1f MFLOP, %.1f GFLOP/s; nodes %d: xnn %d (%d runtimes), ref %d [%s]%s", mflop,
-                 st.median > 0 ? mflop / st.median : 0.0, ps.n_nodes, ps.n_nodes_xnn,
-                 ps.n_xnn_runs, ps.n_nodes_ref, refs, i8);
+                 st.median > 0 ? mflop / st.median : 0.0, ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs,
+                 ps.n_nodes_ref, refs, i8);
         snprintf(names[d->net][v], sizeof names[d->net][v], "%s%s", d->name, suffix[v]);
         print_row(names[d->net][v], d->input,
-                  v == V_REF ? "reference" : v == V_INT8 ? "int8" : "xnnpack", threads, st,
-                  extra);
+                  v == V_REF    ? "reference"
+                  : v == V_INT8 ? "int8"
+                                : "xnnpack",
+                  threads, st, extra);
       }
       nn_plan_destroy(&plan);
     }
@@ -257,8 +272,7 @@ static bf_detection synthetic_face(void) {
 }
 
 /* The pre/post-processing and whole per-face/per-detector steps. */
-static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *pools,
-                        double *t) {
+static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *pools, double *t) {
   uint8_t *rgb = make_frame();
   float *buf = malloc(sizeof(float) * 192 * 192 * 3);
   bf_detection *dets = malloc(sizeof(bf_detection) * BF_MAX_ANCHORS);
@@ -314,7 +328,9 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
       if (!m) continue;
       nn_plan *plan = NULL;
       emoi_err err = {{0}};
-      if (nn_plan_create(m->graphs[net], NN_BACKEND_XNNPACK, pools[ti], &plan, &err) != EMO_OK)
+      nn_plan_options popt = plan_opts(o, 0);
+      if (nn_plan_create_ex(m->graphs[net], NN_BACKEND_XNNPACK, pools[ti], &popt, &plan, &err) !=
+          EMO_OK)
         continue;
       const bf_model_config *cfg = k == 0 ? &bf_short_range : &bf_full_range;
       const bf_anchor *anchors = k == 0 ? m->anchors_short : m->anchors_full;
@@ -330,8 +346,8 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
         if (i >= warmup) t[i - warmup] = bu_now_ms() - t0;
       }
       if (ok)
-        print_row(k == 0 ? "detect short (lb+nn+nms)" : "detect full (lb+nn+nms)",
-                  "1280x720", "xnnpack", threads, bu_summarize(t, runs), "");
+        print_row(k == 0 ? "detect short (lb+nn+nms)" : "detect full (lb+nn+nms)", "1280x720",
+                  "xnnpack", threads, bu_summarize(t, runs), "");
       nn_plan_destroy(&plan);
     }
     for (int k = 0; k < 4; k++) {
@@ -340,7 +356,7 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
       if (!m) continue;
       nn_plan *plan = NULL;
       emoi_err err = {{0}};
-      nn_plan_options popt = {.int8 = k >= 2}; /* int8, as the pipeline runs them */
+      nn_plan_options popt = plan_opts(o, k >= 2); /* int8, as the pipeline runs them */
       if (nn_plan_create_ex(m->graphs[net], NN_BACKEND_XNNPACK, pools[ti], &popt, &plan, &err) !=
           EMO_OK)
         continue;
@@ -405,7 +421,8 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
   emo_model *ms = models[EMOI_NET_DET_SHORT], *mf = models[EMOI_NET_FER];
   if (!ms || !mf) return;
   const nn_graph *gd = ms->graphs[EMOI_NET_DET_SHORT], *gf = mf->graphs[EMOI_NET_FER];
-  int ri = det_output(gd, 16, bf_short_range.n_anchors), si = det_output(gd, 1, bf_short_range.n_anchors);
+  int ri = det_output(gd, 16, bf_short_range.n_anchors),
+      si = det_output(gd, 1, bf_short_range.n_anchors);
   if (ri < 0 || si < 0) return;
   size_t cap = (size_t)n_frames * passes;
   double *t_lb = malloc(sizeof(double) * cap), *t_net = malloc(sizeof(double) * cap),
@@ -416,8 +433,9 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
   for (int ti = 0; ti < o->n_threads; ti++) {
     nn_plan *pd = NULL, *pf = NULL;
     emoi_err err = {{0}};
-    if (nn_plan_create(gd, NN_BACKEND_XNNPACK, pools[ti], &pd, &err) != EMO_OK ||
-        nn_plan_create(gf, NN_BACKEND_XNNPACK, pools[ti], &pf, &err) != EMO_OK) {
+    nn_plan_options popt = plan_opts(o, 0);
+    if (nn_plan_create_ex(gd, NN_BACKEND_XNNPACK, pools[ti], &popt, &pd, &err) != EMO_OK ||
+        nn_plan_create_ex(gf, NN_BACKEND_XNNPACK, pools[ti], &popt, &pf, &err) != EMO_OK) {
       fprintf(stderr, "bench_models: %s\n", err.msg);
       nn_plan_destroy(&pd);
       continue;
@@ -454,8 +472,7 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
           float angle = atan2f(d->kp[1][1] - d->kp[0][1], d->kp[1][0] - d->kp[0][0]);
           img_affine_rotated_square(m, cx, cy, angle, 1.1f * (bw > bh ? bw : bh), 64);
           double u0 = bu_now_ms();
-          img_warp_affine_f32(&view, m, nn_plan_input(pf, 0), 64, 64, 1, &fn,
-                              IMG_BORDER_REPLICATE);
+          img_warp_affine_f32(&view, m, nn_plan_input(pf, 0), 64, 64, 1, &fn, IMG_BORDER_REPLICATE);
           double u1 = bu_now_ms();
           if (nn_plan_run(pf, &err) != EMO_OK) goto fail;
           double u2 = bu_now_ms();
@@ -477,12 +494,18 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
     snprintf(what, sizeof what, "%d real frames, %d faces", n_frames, faces_pass);
     printf("%s (%d thread%s, short-range + FER, %d passes):\n", what, o->threads[ti],
            o->threads[ti] > 1 ? "s" : "", passes);
-    print_row("  letterbox ->128 (cold frame)", "frame", "C", o->threads[ti], bu_summarize(t_lb, nk), "");
-    print_row("  blazeface_short network", "frame", "xnnpack", o->threads[ti], bu_summarize(t_net, nk), "");
-    print_row("  decode + NMS + unletterbox", "frame", "C", o->threads[ti], bu_summarize(t_dec, nk), "");
-    print_row("  warp face->64x64 (per face)", "face", "C", o->threads[ti], bu_summarize(t_warp, nface), "");
-    print_row("  FER network (per face)", "face", "xnnpack", o->threads[ti], bu_summarize(t_fer, nface), "");
-    print_row("  whole frame (sum of steps)", "frame", "-", o->threads[ti], bu_summarize(t_frame, nk), "");
+    print_row("  letterbox ->128 (cold frame)", "frame", "C", o->threads[ti],
+              bu_summarize(t_lb, nk), "");
+    print_row("  blazeface_short network", "frame", "xnnpack", o->threads[ti],
+              bu_summarize(t_net, nk), "");
+    print_row("  decode + NMS + unletterbox", "frame", "C", o->threads[ti], bu_summarize(t_dec, nk),
+              "");
+    print_row("  warp face->64x64 (per face)", "face", "C", o->threads[ti],
+              bu_summarize(t_warp, nface), "");
+    print_row("  FER network (per face)", "face", "xnnpack", o->threads[ti],
+              bu_summarize(t_fer, nface), "");
+    print_row("  whole frame (sum of steps)", "frame", "-", o->threads[ti],
+              bu_summarize(t_frame, nk), "");
   fail:
     if (err.msg[0]) fprintf(stderr, "bench_models: %s\n", err.msg);
     nn_plan_destroy(&pd);
@@ -504,29 +527,43 @@ static void usage(void) {
           "                    [--threads LIST (default 1,2)] [--models DIR] [--reference]\n"
           "                    [--only blazeface_short|blazeface_full|fer_mini_xception|"
           "faceapi_expression]\n"
-          "                    [--passes N (default 3)] [FRAME.rgb... (1280x720 RGB24)]\n"
+          "                    [--passes N (default 3)] [--no-int8] [--no-dwq] [--no-winograd]\n"
+          "                    [FRAME.rgb... (1280x720 RGB24)]\n"
           "  --reference  also time the plain C reference kernels (runs/10, 1 thread)\n"
-          "  --only NAME  time one network and nothing else (for perf record)\n");
+          "  --only NAME  time one network and nothing else (for perf record)\n"
+          "  --no-int8, --no-dwq, --no-winograd  switch that fast path off in every plan (A/B)\n");
 }
 
 int main(int argc, char **argv) {
-  opts o = {300, 30, {1, 2}, 2, NULL, 0, NULL};
+  opts o = {.runs = 300, .warmup = 30, .threads = {1, 2}, .n_threads = 2};
   int passes = 3;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--runs") && i + 1 < argc) o.runs = atoi(argv[++i]);
-    else if (!strcmp(a, "--warmup") && i + 1 < argc) o.warmup = atoi(argv[++i]);
+    if (!strcmp(a, "--runs") && i + 1 < argc)
+      o.runs = atoi(argv[++i]);
+    else if (!strcmp(a, "--warmup") && i + 1 < argc)
+      o.warmup = atoi(argv[++i]);
     else if (!strcmp(a, "--threads") && i + 1 < argc) {
       o.n_threads = bu_parse_list(argv[++i], o.threads, MAX_THREADS);
       if (o.n_threads < 1) {
         usage();
         return 2;
       }
-    } else if (!strcmp(a, "--models") && i + 1 < argc) o.models_dir = argv[++i];
-    else if (!strcmp(a, "--reference")) o.reference = 1;
-    else if (!strcmp(a, "--only") && i + 1 < argc) o.only = argv[++i];
-    else if (!strcmp(a, "--passes") && i + 1 < argc) passes = atoi(argv[++i]);
+    } else if (!strcmp(a, "--models") && i + 1 < argc)
+      o.models_dir = argv[++i];
+    else if (!strcmp(a, "--reference"))
+      o.reference = 1;
+    else if (!strcmp(a, "--only") && i + 1 < argc)
+      o.only = argv[++i];
+    else if (!strcmp(a, "--passes") && i + 1 < argc)
+      passes = atoi(argv[++i]);
+    else if (!strcmp(a, "--no-int8"))
+      o.no_int8 = 1;
+    else if (!strcmp(a, "--no-dwq"))
+      o.ab.no_dwq = 1;
+    else if (!strcmp(a, "--no-winograd"))
+      o.ab.no_winograd = 1;
     else {
       usage();
       return 2;
@@ -612,8 +649,8 @@ int main(int argc, char **argv) {
     char key[64];
     snprintf(key, sizeof key, "%s", rows[i].what);
     for (char *c = key; *c; c++)
-      if (*c == ' ' || *c == '=' || *c == '/' || *c == '(' || *c == ')' || *c == '+' ||
-          *c == '>' || *c == '-')
+      if (*c == ' ' || *c == '=' || *c == '/' || *c == '(' || *c == ')' || *c == '+' || *c == '>' ||
+          *c == '-')
         *c = '_';
     const char *k = key;
     while (*k == '_') k++;

@@ -57,8 +57,10 @@ static inline int bu_parse_list(const char *s, int *out, int cap) {
     if (end == s || v < 1 || v > 1024 || n >= cap) return -1;
     out[n++] = (int)v;
     s = end;
-    if (*s == ',') s++;
-    else if (*s) return -1;
+    if (*s == ',')
+      s++;
+    else if (*s)
+      return -1;
   }
   return n;
 }

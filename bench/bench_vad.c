@@ -34,8 +34,10 @@ int main(int argc, char **argv) {
   if (runs < 1 || runs > 1000) runs = 10;
   char model[1024];
   const char *dir = getenv("EMO_MODELS"), *home = getenv("HOME");
-  if (dir && dir[0]) snprintf(model, sizeof model, "%s/silero_vad_v5.onnx", dir);
-  else snprintf(model, sizeof model, "%s/.cache/emo/models/silero_vad_v5.onnx", home ? home : ".");
+  if (dir && dir[0])
+    snprintf(model, sizeof model, "%s/silero_vad_v5.onnx", dir);
+  else
+    snprintf(model, sizeof model, "%s/.cache/emo/models/silero_vad_v5.onnx", home ? home : ".");
   emoi_err e = {{0}};
   aud_reader *r = NULL;
   if (aud_open(wav, NULL, &r, &e)) {
@@ -75,7 +77,8 @@ int main(int argc, char **argv) {
   double audio_ms = 1000.0 * (double)(nw * VAD_WINDOW) / VAD_RATE;
   printf("bench_vad: %s, %.1f s audio, %zu windows, %d runs (1 thread, XNNPACK)\n", wav,
          audio_ms / 1000, nw, runs);
-  printf("  per window: median %.4f ms (p10 %.4f, p90 %.4f)\n", s.median / nw, s.p10 / nw, s.p90 / nw);
+  printf("  per window: median %.4f ms (p10 %.4f, p90 %.4f)\n", s.median / nw, s.p10 / nw,
+         s.p90 / nw);
   printf("  real-time factor: median %.5f (p10 %.5f, p90 %.5f)   [checksum %.3f]\n",
          s.median / audio_ms, s.p10 / audio_ms, s.p90 / audio_ms, psum);
   free(t);

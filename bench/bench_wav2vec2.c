@@ -1,12 +1,14 @@
 /* bench_wav2vec2.c: speed of emo's wav2vec 2.0 engine (audio/wav2vec2.c, OpenBLAS) on one
  * utterance: loads a converted model file (tools/wav2vec2_convert.py), then times w2v_classify
- * on the same input for each thread count, after one warm-up call, and prints the median, p10
- * and p90 per call and the real-time factor. The input is a raw little-endian float32 file of
- * 16 kHz samples (bench/wav2vec2.sh writes the one it also feeds PyTorch) or, without -i, a
+ * on the same input for each OpenBLAS thread count (set here, by the application, with
+ * openblas_set_num_threads: the library never changes it), after one warm-up call, and prints the
+ * median, p10 and p90 per call and the real-time factor. The input is a raw little-endian float32
+ * file of 16 kHz samples (bench/wav2vec2.sh writes the one it also feeds PyTorch) or, without -i, a
  * deterministic 10 s speech-like signal (harmonics of a wandering pitch plus noise).
  * The logits of the first timed call are printed ("logits: ...") so scripts can compare them
  * with another runtime's.
  * Usage: bench_wav2vec2 MODEL.safetensors [-i input.f32] [-s seconds] [-r runs] [-t 1,2] */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,9 +94,10 @@ int main(int argc, char **argv) {
   printf("bench_wav2vec2: %s (D %d, %d labels, loaded in %.0f ms), %.2f s of audio, %d runs\n",
          model, w2v_embed_dim(m), nl, load_ms, n / 16000.0, runs);
   for (int k = 0; k < nt; k++) {
+    openblas_set_num_threads(threads[k]);
     for (int it = -1; it < runs; it++) { /* run -1 warms up */
       double a = bu_now_ms();
-      if (w2v_classify(m, x, n, threads[k], logits, NULL, &e)) {
+      if (w2v_classify_ex(m, x, n, NULL, logits, NULL, &e)) {
         fprintf(stderr, "bench_wav2vec2: %s\n", e.msg);
         return 1;
       }

@@ -1,11 +1,11 @@
 /* bench_winograd.c: times one 3x3 stride-1 CONV2D three ways: XNNPACK's own convolution (a
- * one-node plan with EMO_NO_WINOGRAD=1), the Winograd F(4x4,3x3) path as the plan runs it
+ * one-node plan with nn_plan_options.no_winograd), the Winograd F(4x4,3x3) path as the plan runs it
  * (nn/winograd.c, GEMMs by XNNPACK), and Winograd F(2x2,3x3) called directly; for each it
  * prints median/p10/min in ms and the direct convolution's GFLOP/s equivalent (the
  * multiplications Winograd saves count as done), so the speed-up reads straight off.
  * Shapes: the FER mini-Xception's only eligible layer (31x31x32 -> 29x29x64 VALID) and a
  * few others around the eligibility rule (nn_winograd_node_eligible). Whole-model times are
- * bench_models.c's job (run it with and without EMO_NO_WINOGRAD=1 for the A/B).
+ * bench_models.c's job (run it with and without --no-winograd for the A/B).
  *
  * usage: bench_winograd [--runs N (default 300)] [--threads N (default 1)] */
 #include <math.h>
@@ -44,8 +44,8 @@ static nn_graph *conv_graph(const shape *s, float **w_out, float **b_out) {
   int x = nn_graph_add_value(g, "x", NN_F32, 4, xs, &e);
   int w = nn_graph_add_const(g, "w", NN_F32, 4, (int64_t[]){s->co, 3, 3, s->ci}, wd,
                              nw * sizeof *wd, &e);
-  int b = nn_graph_add_const(g, "b", NN_F32, 1, (int64_t[]){s->co}, bd,
-                             (size_t)s->co * sizeof *bd, &e);
+  int b =
+      nn_graph_add_const(g, "b", NN_F32, 1, (int64_t[]){s->co}, bd, (size_t)s->co * sizeof *bd, &e);
   int y = nn_graph_add_value(g, "y", NN_F32, 4, u, &e);
   nn_attr a = nn_attr_default();
   a.padding = s->pad;
@@ -85,8 +85,10 @@ static void row(const shape *s, const char *how, bu_stats st, double mflop, cons
 int main(int argc, char **argv) {
   int runs = 300, threads = 1;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+    if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+      runs = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+      threads = atoi(argv[++i]);
     else {
       fprintf(stderr, "usage: bench_winograd [--runs N] [--threads N]\n");
       return 2;
@@ -116,10 +118,9 @@ int main(int argc, char **argv) {
     double mflop = 2.0 * (double)nn_value_numel(yv) * 9.0 * s->ci * 1e-6;
     emoi_err e = {{0}};
     for (int wg_on = 0; wg_on < 2; wg_on++) {
-      if (!wg_on) setenv("EMO_NO_WINOGRAD", "1", 1);
-      else unsetenv("EMO_NO_WINOGRAD");
+      const nn_plan_options popt = {.no_winograd = !wg_on};
       nn_plan *p = NULL;
-      if (nn_plan_create(g, NN_BACKEND_XNNPACK, pool, &p, &e)) {
+      if (nn_plan_create_ex(g, NN_BACKEND_XNNPACK, pool, &popt, &p, &e)) {
         fprintf(stderr, "bench_winograd: plan: %s\n", e.msg);
         continue;
       }
@@ -129,13 +130,22 @@ int main(int argc, char **argv) {
       nn_plan_get_stats(p, &ps);
       /* plans on a pool keep XNNPACK's convolution (plan.c) */
       row(s, ps.n_nodes_winograd ? "plan, winograd F(4,3)" : "plan, XNNPACK conv",
-          time_plan(p, runs, t), mflop, wg_on ? "EMO_NO_WINOGRAD unset" : "EMO_NO_WINOGRAD=1");
+          time_plan(p, runs, t), mflop, wg_on ? "" : "no_winograd");
       nn_plan_destroy(&p);
     }
     /* F(2x2,3x3) through the kernel API */
     const nn_node *n = &g->nodes[0];
-    nn_winograd_conv c = {1, s->h, s->w, s->ci, s->co, (int)yv->shape[1], (int)yv->shape[2],
-                          n->attr.pad_top, n->attr.pad_left, 0, INFINITY};
+    nn_winograd_conv c = {1,
+                          s->h,
+                          s->w,
+                          s->ci,
+                          s->co,
+                          (int)yv->shape[1],
+                          (int)yv->shape[2],
+                          n->attr.pad_top,
+                          n->attr.pad_left,
+                          0,
+                          INFINITY};
     nn_winograd *wg = NULL;
     size_t nx = (size_t)s->h * s->w * s->ci;
     float *x = malloc(nx * sizeof *x), *y = malloc((size_t)nn_value_numel(yv) * sizeof *y);
@@ -156,7 +166,6 @@ int main(int argc, char **argv) {
     free(b);
     nn_graph_destroy(&g);
   }
-  unsetenv("EMO_NO_WINOGRAD");
   free(t);
   if (pool) pthreadpool_destroy(pool);
   return 0;

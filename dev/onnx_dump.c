@@ -13,13 +13,22 @@
 
 #include "nn/onnx_reader.h"
 
-static struct { const char *op; int n; } counts[256];
+static struct {
+  const char *op;
+  int n;
+} counts[256];
 static int n_counts;
 
 static void count(const char *op) {
   for (int i = 0; i < n_counts; i++)
-    if (!strcmp(counts[i].op, op)) { counts[i].n++; return; }
-  if (n_counts < 256) { counts[n_counts].op = op; counts[n_counts++].n = 1; }
+    if (!strcmp(counts[i].op, op)) {
+      counts[i].n++;
+      return;
+    }
+  if (n_counts < 256) {
+    counts[n_counts].op = op;
+    counts[n_counts++].n = 1;
+  }
 }
 
 static void dims(int rank, const int64_t *d) {
@@ -46,7 +55,10 @@ static void dump_graph(const onnx_graph *g, int ind) {
     if (t->numel <= 8) {
       printf(" =");
       for (int64_t k = 0; k < t->numel; k++)
-        if (t->f) printf(" %g", t->f[k]); else printf(" %lld", (long long)t->i[k]);
+        if (t->f)
+          printf(" %g", t->f[k]);
+        else
+          printf(" %lld", (long long)t->i[k]);
     }
     printf("\n");
   }
@@ -77,10 +89,17 @@ static void dump_graph(const onnx_graph *g, int ind) {
           if (a->t->numel <= 8) {
             printf("=");
             for (int64_t j = 0; j < a->t->numel; j++)
-              if (a->t->f) printf(" %g", a->t->f[j]); else printf(" %lld", (long long)a->t->i[j]);
+              if (a->t->f)
+                printf(" %g", a->t->f[j]);
+              else
+                printf(" %lld", (long long)a->t->i[j]);
           }
           break;
-        case ONNX_ATTR_GRAPH: printf("graph {\n"); dump_graph(a->g, ind + 4); printf("%*s}", ind, ""); break;
+        case ONNX_ATTR_GRAPH:
+          printf("graph {\n");
+          dump_graph(a->g, ind + 4);
+          printf("%*s}", ind, "");
+          break;
         default: printf("?(type %d)", a->type); break;
       }
     }
@@ -94,12 +113,18 @@ int main(int argc, char **argv) {
     return 2;
   }
   FILE *f = fopen(argv[1], "rb");
-  if (!f) { perror(argv[1]); return 1; }
+  if (!f) {
+    perror(argv[1]);
+    return 1;
+  }
   fseek(f, 0, SEEK_END);
   long n = ftell(f);
   fseek(f, 0, SEEK_SET);
   unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
-  if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) { fclose(f); return 1; }
+  if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    fclose(f);
+    return 1;
+  }
   fclose(f);
   emoi_err err = {{0}};
   onnx_model *m = NULL;

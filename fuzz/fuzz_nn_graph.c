@@ -4,12 +4,11 @@
  * and attributes, as a hostile model file could make a reader produce); the graph is
  * finalized, and when that succeeds and the graph is small, run on the reference kernels,
  * on XNNPACK, and on XNNPACK with every convolution int8 can take in int8 (nn/qconv.c,
- * nn/dwq.c: needs AVX512-VNNI). Finalize must either succeed or fail with a message; any crash, sanitizer
- * report or hang is a bug. Seeds: fuzz/corpus/nn_graph/.
- * Build: clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc fuzz/fuzz_nn_graph.c
- *        src/nn/graph.c src/nn/ops_ref.c src/nn/plan.c src/nn/backend_xnn.c src/nn/winograd.c
- *        src/nn/qconv.c src/nn/dwq.c src/core/err.c
- *        -lXNNPACK -lpthreadpool -lm -lpthread */
+ * nn/dwq.c: needs AVX512-VNNI). Finalize must either succeed or fail with a message; any crash,
+ * sanitizer report or hang is a bug. Seeds: fuzz/corpus/nn_graph/. Build: clang
+ * -fsanitize=fuzzer,address,undefined -Iinclude -Isrc fuzz/fuzz_nn_graph.c src/nn/graph.c
+ * src/nn/ops_ref.c src/nn/plan.c src/nn/backend_xnn.c src/nn/winograd.c src/nn/qconv.c src/nn/dwq.c
+ * src/core/err.c -lXNNPACK -lpthreadpool -lm -lpthread */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,8 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (kind == 1 && numel <= 512) {
       int ok = 1;
       for (int d = 0; d < rank; d++) ok &= shape[d] >= 0;
-      id = ok ? nn_graph_add_const(g, "c", NN_F32, rank, shape, buf, (size_t)numel * 4, &err)
-              : -1;
+      id = ok ? nn_graph_add_const(g, "c", NN_F32, rank, shape, buf, (size_t)numel * 4, &err) : -1;
     } else {
       if (kind == 2)
         for (int d = 0; d < rank; d++) shape[d] = -1;

@@ -34,8 +34,7 @@ static void check(int rc, nn_graph *g, const emoi_err *err) {
     return;
   }
   if (g) abort();
-  if (rc != EMO_EMODEL && rc != EMO_EUNSUPPORTED && rc != EMO_ELIMIT && rc != EMO_ENOMEM)
-    abort();
+  if (rc != EMO_EMODEL && rc != EMO_EUNSUPPORTED && rc != EMO_ELIMIT && rc != EMO_ENOMEM) abort();
   if (err->msg[0] == 0) abort();
 }
 
@@ -54,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   nn_graph *g = NULL;
   emoi_err err;
   err.msg[0] = 0;
-  int rc = nn_tfjs_load_memory((const char *)data, json_len, shards, sizes, 1, "fuzz.json", &g,
-                               &err);
+  int rc =
+      nn_tfjs_load_memory((const char *)data, json_len, shards, sizes, 1, "fuzz.json", &g, &err);
   check(rc, g, &err);
   nn_graph_destroy(&g);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FX_REGEN_HINT                                                                   \
+#define FX_REGEN_HINT                                                                        \
   "regenerate the fixtures with tools/ref/setup.sh then `node tools/ref/tfjs_models.cjs && " \
   "node tools/ref/tflite_models.cjs` (see tools/ref/README.md)"
 
@@ -101,8 +101,8 @@ static int fx_parse(const char *path, const unsigned char *bytes, size_t size, u
     }
     if (fx_u32(&c, &dtype) != 0 || fx_u32(&c, &rank) != 0) goto truncated;
     if (dtype >= FX_DTYPE_COUNT) {
-      fx_seterr(err, errlen, "%s: tensor '%.*s': dtype %u unknown (0 = float32, 1 = uint8)",
-                path, (int)name_len, (const char *)name, dtype);
+      fx_seterr(err, errlen, "%s: tensor '%.*s': dtype %u unknown (0 = float32, 1 = uint8)", path,
+                (int)name_len, (const char *)name, dtype);
       return -1;
     }
     if (rank > FX_MAX_RANK) {
@@ -118,17 +118,16 @@ static int fx_parse(const char *path, const unsigned char *bytes, size_t size, u
       dims[d] = v;
       numel *= v; /* each factor < 2^32; stop before the product can overflow */
       if (numel > (uint64_t)FX_MAX_FILE_BYTES) {
-        fx_seterr(err, errlen, "%s: tensor '%.*s': element count exceeds the file size cap",
-                  path, (int)name_len, (const char *)name);
+        fx_seterr(err, errlen, "%s: tensor '%.*s': element count exceeds the file size cap", path,
+                  (int)name_len, (const char *)name);
         return -1;
       }
     }
     size_t esize = dtype == FX_F32 ? 4 : 1;
     size_t nbytes = (size_t)numel * esize;
     if (c.len - c.pos < nbytes) {
-      fx_seterr(err, errlen,
-                "%s: tensor '%.*s': data needs %zu bytes at offset %zu, file has %zu", path,
-                (int)name_len, (const char *)name, nbytes, c.pos, c.len);
+      fx_seterr(err, errlen, "%s: tensor '%.*s': data needs %zu bytes at offset %zu, file has %zu",
+                path, (int)name_len, (const char *)name, nbytes, c.pos, c.len);
       return -1;
     }
     size_t aligned = (nbytes + 63) & ~(size_t)63;
@@ -154,8 +153,8 @@ static int fx_parse(const char *path, const unsigned char *bytes, size_t size, u
         float *f = (float *)(void *)dst;
         const unsigned char *b = c.p + c.pos;
         for (uint64_t k = 0; k < numel; k++, b += 4) {
-          uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                       (uint32_t)b[3] << 24;
+          uint32_t u =
+              (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
           memcpy(&f[k], &u, 4);
         }
         x->f32 = f;
@@ -165,15 +164,14 @@ static int fx_parse(const char *path, const unsigned char *bytes, size_t size, u
     total += aligned;
   }
   if (c.pos != c.len) {
-    fx_seterr(err, errlen, "%s: %zu unexpected bytes after the last tensor", path,
-              c.len - c.pos);
+    fx_seterr(err, errlen, "%s: %zu unexpected bytes after the last tensor", path, c.len - c.pos);
     return -1;
   }
   *storage_bytes = total;
   return 0;
 truncated:
-  fx_seterr(err, errlen, "%s: truncated in the tensor headers (at offset %zu of %zu)", path,
-            c.pos, c.len);
+  fx_seterr(err, errlen, "%s: truncated in the tensor headers (at offset %zu of %zu)", path, c.pos,
+            c.len);
   return -1;
 }
 

@@ -55,7 +55,7 @@ typedef struct fx_tensor {
 typedef struct fx_file {
   fx_tensor *tensors; /* (n_tensors) */
   int n_tensors;
-  void *storage;      /* one allocation holding every tensor's data */
+  void *storage; /* one allocation holding every tensor's data */
 } fx_file;
 
 /* Reads and validates a fixture file. On success *out owns everything (free with fx_free)

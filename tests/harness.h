@@ -10,15 +10,15 @@
 extern int th_failures;
 extern int th_checks;
 
-#define CHECK(cond, ...)                                                  \
-  do {                                                                    \
-    th_checks++;                                                          \
-    if (!(cond)) {                                                        \
-      th_failures++;                                                      \
+#define CHECK(cond, ...)                                                       \
+  do {                                                                         \
+    th_checks++;                                                               \
+    if (!(cond)) {                                                             \
+      th_failures++;                                                           \
       fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                       \
-      fputc('\n', stderr);                                                \
-    }                                                                     \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fputc('\n', stderr);                                                     \
+    }                                                                          \
   } while (0)
 
 /* Prints the reason and exits with 77 (skipped). */

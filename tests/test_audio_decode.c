@@ -83,7 +83,8 @@ static void test_sine(void) {
   CHECK(x && st == 0, "sine: status %d", st);
   if (!x) return;
   CHECK(info.orig_rate == 44100 && info.orig_channels == 2 && fabs(info.duration - 2.0) < 1e-3,
-        "info: %d Hz, %d ch, %.3f s, %s", info.orig_rate, info.orig_channels, info.duration, info.codec);
+        "info: %d Hz, %d ch, %.3f s, %s", info.orig_rate, info.orig_channels, info.duration,
+        info.codec);
   CHECK(llabs(n - 32000) <= 32, "sine: %lld samples for 2 s", (long long)n);
   /* zero crossings over [0.25 s, 1.75 s): 440 Hz gives 2 * 440 * 1.5 = 1320 */
   int zc = 0;
@@ -93,7 +94,8 @@ static void test_sine(void) {
     if (fabsf(x[i]) > peak) peak = fabsf(x[i]);
   }
   double freq = zc / 2.0 / 1.5;
-  printf("  sine: %lld samples, %.2f Hz from zero crossings, peak %.3f\n", (long long)n, freq, peak);
+  printf("  sine: %lld samples, %.2f Hz from zero crossings, peak %.3f\n", (long long)n, freq,
+         peak);
   CHECK(fabs(freq - 440.0) < 2.0, "frequency %.2f", freq);
   CHECK(peak > 0.45f && peak < 0.55f, "peak %.3f: a 0.5 stereo sine averages to 0.5 in mono", peak);
   free(x);
@@ -124,7 +126,8 @@ static void test_silence_and_errors(void) {
   int64_t n;
   int st;
   float *x = decode_all(path, &n, &st, NULL);
-  CHECK(x && st == 0 && llabs(n - 24000) <= 32, "silent: status %d, %lld samples", st, (long long)n);
+  CHECK(x && st == 0 && llabs(n - 24000) <= 32, "silent: status %d, %lld samples", st,
+        (long long)n);
   int nz = 0;
   for (int64_t i = 0; x && i < n; i++) nz += x[i] != 0.0f;
   CHECK(nz == 0, "silent file: %d non-zero samples", nz);
@@ -175,7 +178,8 @@ static void check_real(const char *rel, const char *codec) {
   CHECK(!codec || strstr(info.codec, codec), "%s: codec %s, expected %s", rel, info.codec, codec);
   double e2 = 0;
   for (int64_t i = 0; x && i < n; i++) e2 += (double)x[i] * x[i];
-  CHECK(n > 0 && e2 / (double)n > 1e-8, "%s: silent decode (energy %.3g)", rel, e2 / (double)(n ? n : 1));
+  CHECK(n > 0 && e2 / (double)n > 1e-8, "%s: silent decode (energy %.3g)", rel,
+        e2 / (double)(n ? n : 1));
   free(x);
 }
 

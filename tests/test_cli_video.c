@@ -1,7 +1,7 @@
 /* test_cli_video.c: `emo video` as a user runs it, on a clip with speech: the soundtrack is
  * analysed on a thread of its own while the frames are (emo_analyze_media), and its speech
- * segments must land on the timeline exactly where emo.h's order puts them. The test writes a 4 s clip
- * (moving synthetic frames, the audio of a RAVDESS sentence from ../shared/data copied in),
+ * segments must land on the timeline exactly where emo.h's order puts them. The test writes a 4 s
+ * clip (moving synthetic frames, the audio of a RAVDESS sentence from ../shared/data copied in),
  * then runs the CLI three ways and checks:
  *   - `emo video` holds every segment line of `emo audio` on the same file, identical, in order;
  *   - each segment line comes right after the frames before its end, before the first frame

@@ -10,8 +10,8 @@
 #include "fixture.h"
 #include "harness.h"
 
-static const char *fixtures[] = {"fer_emotion.fix", "faceapi_expression.fix",
-                                 "blazeface_short.fix", "blazeface_full.fix"};
+static const char *fixtures[] = {"fer_emotion.fix", "faceapi_expression.fix", "blazeface_short.fix",
+                                 "blazeface_full.fix"};
 
 /* Loads bytes from memory (an exact-size copy, so ASan sees any overread); returns
  * fx_load_memory's status and the message. */
@@ -47,7 +47,8 @@ int main(void) {
     if (rc != 0) continue;
     const fx_tensor *in = fx_get(f, "s0.input"), *map = fx_get(f, "s0.map");
     const fx_tensor *out = fx_get(f, "s0.out0"), *info = fx_get(f, "info");
-    CHECK(in && in->dtype == FX_U8 && in->rank == 4 && in->dims[0] == 1, "%s: s0.input", fixtures[i]);
+    CHECK(in && in->dtype == FX_U8 && in->rank == 4 && in->dims[0] == 1, "%s: s0.input",
+          fixtures[i]);
     CHECK(map && map->dtype == FX_F32 && map->numel == 2, "%s: s0.map", fixtures[i]);
     CHECK(out && out->dtype == FX_F32 && out->numel > 0, "%s: s0.out0", fixtures[i]);
     CHECK(info && info->dtype == FX_U8 && info->numel > 0, "%s: info", fixtures[i]);

@@ -7,12 +7,12 @@
 #include <string.h>
 
 static int failures;
-#define EXPECT(c)                                         \
-  do {                                                    \
-    if (!(c)) {                                           \
+#define EXPECT(c)                                             \
+  do {                                                        \
+    if (!(c)) {                                               \
       fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
-      failures++;                                         \
-    }                                                     \
+      failures++;                                             \
+    }                                                         \
   } while (0)
 
 int main(void) {
@@ -35,9 +35,11 @@ int main(void) {
   EXPECT(rp.protocols == NULL && rp.io_timeout == 0.0 && rp.playlist_other_hosts == 0);
   EXPECT(rp.vad_min_speech_ms == 250 && rp.vad_min_silence_ms == 100 && rp.vad_pad_ms == 500);
   EXPECT(emo_abi_version() == EMO_ABI_VERSION);
-  for (int s = 0; s > -EMO_STATUS_COUNT_; s--) EXPECT(strcmp(emo_status_str(s), "unknown status") != 0);
+  for (int s = 0; s > -EMO_STATUS_COUNT_; s--)
+    EXPECT(strcmp(emo_status_str(s), "unknown status") != 0);
   EXPECT(strcmp(emo_status_str(-1000), "unknown status") == 0);
-  const char *names[EMO_EXPR_COUNT] = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+  const char *names[EMO_EXPR_COUNT] = {"angry", "disgust",  "fear",   "happy",
+                                       "sad",   "surprise", "neutral"};
   for (int i = 0; i < EMO_EXPR_COUNT; i++) EXPECT(strcmp(emo_expression_name(i), names[i]) == 0);
   EXPECT(emo_models_count() > 0);
   emo_model_info info;
@@ -57,8 +59,9 @@ int main(void) {
   EXPECT(json && !strstr(json, "\"expression\"")); /* no expression model -> no field */
   emo_free(json);
   char *err = emo_error_json("x.jpg", EMO_EFORMAT, "bad\nbytes");
-  EXPECT(err && strcmp(err, "{\"file\":\"x.jpg\",\"error\":\"malformed or unsupported input\","
-                            "\"message\":\"bad\\nbytes\"}") == 0);
+  EXPECT(err && strcmp(err,
+                       "{\"file\":\"x.jpg\",\"error\":\"malformed or unsupported input\","
+                       "\"message\":\"bad\\nbytes\"}") == 0);
   emo_free(err);
   printf("test_header: %d failed\n", failures);
   return failures ? 1 : 0;

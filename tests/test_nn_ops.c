@@ -164,7 +164,11 @@ static nn_attr conv_attr(int stride, nn_padding pad, int dil) {
 }
 
 static void test_conv(void) {
-  struct { int h, w, ci, co, kh, kw, s, d, bias; nn_padding pad; float lo, hi; } cs[] = {
+  struct {
+    int h, w, ci, co, kh, kw, s, d, bias;
+    nn_padding pad;
+    float lo, hi;
+  } cs[] = {
       {13, 7, 3, 5, 3, 3, 1, 1, 1, NN_PAD_SAME, -INFINITY, INFINITY},
       {7, 13, 1, 1, 1, 1, 1, 1, 1, NN_PAD_VALID, -INFINITY, INFINITY},
       {13, 13, 7, 127, 3, 3, 2, 1, 1, NN_PAD_SAME, 0, INFINITY},
@@ -179,7 +183,10 @@ static void test_conv(void) {
     nn_attr a = conv_attr(cs[i].s, cs[i].pad, cs[i].d);
     if (cs[i].pad == NN_PAD_EXPLICIT) {
       /* the 1x1 case pads wider than its kernel */
-      a.pad_top = 1; a.pad_bottom = 2; a.pad_left = cs[i].kh == 1 ? 3 : 0; a.pad_right = 1;
+      a.pad_top = 1;
+      a.pad_bottom = 2;
+      a.pad_left = cs[i].kh == 1 ? 3 : 0;
+      a.pad_right = 1;
     }
     a.act_min = cs[i].lo;
     a.act_max = cs[i].hi;
@@ -193,16 +200,23 @@ static void test_conv(void) {
 }
 
 static void test_depthwise(void) {
-  struct { int h, w, c, m, k, s, d; nn_padding pad; int bias; } cs[] = {
-      {13, 7, 1, 1, 3, 1, 1, NN_PAD_SAME, 1},    {13, 13, 7, 2, 3, 2, 1, NN_PAD_SAME, 1},
-      {7, 13, 13, 1, 3, 2, 1, NN_PAD_VALID, 0},  {13, 13, 127, 1, 5, 1, 1, NN_PAD_SAME, 1},
-      {13, 13, 7, 1, 3, 1, 2, NN_PAD_SAME, 1},   {7, 7, 13, 2, 3, 1, 1, NN_PAD_EXPLICIT, 1},
-      {16, 16, 24, 1, 5, 2, 1, NN_PAD_SAME, 1},  {1, 1, 7, 2, 1, 1, 1, NN_PAD_VALID, 1},
+  struct {
+    int h, w, c, m, k, s, d;
+    nn_padding pad;
+    int bias;
+  } cs[] = {
+      {13, 7, 1, 1, 3, 1, 1, NN_PAD_SAME, 1},   {13, 13, 7, 2, 3, 2, 1, NN_PAD_SAME, 1},
+      {7, 13, 13, 1, 3, 2, 1, NN_PAD_VALID, 0}, {13, 13, 127, 1, 5, 1, 1, NN_PAD_SAME, 1},
+      {13, 13, 7, 1, 3, 1, 2, NN_PAD_SAME, 1},  {7, 7, 13, 2, 3, 1, 1, NN_PAD_EXPLICIT, 1},
+      {16, 16, 24, 1, 5, 2, 1, NN_PAD_SAME, 1}, {1, 1, 7, 2, 1, 1, 1, NN_PAD_VALID, 1},
   };
   for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
     nn_attr a = conv_attr(cs[i].s, cs[i].pad, cs[i].d);
     if (cs[i].pad == NN_PAD_EXPLICIT) {
-      a.pad_top = 0; a.pad_bottom = 2; a.pad_left = 1; a.pad_right = 1;
+      a.pad_top = 0;
+      a.pad_bottom = 2;
+      a.pad_left = 1;
+      a.pad_right = 1;
     }
     if (i == 1) a.act_min = 0, a.act_max = 6;
     int64_t cm = (int64_t)cs[i].c * cs[i].m;
@@ -314,11 +328,15 @@ static void test_prelu_softmax(void) {
 }
 
 static void test_pool(void) {
-  struct { int h, w, c, kh, kw, s; nn_padding pad; int xnn; } cs[] = {
-      {13, 7, 3, 2, 2, 2, NN_PAD_VALID, 1},   {13, 13, 7, 3, 3, 2, NN_PAD_SAME, 1},
-      {7, 13, 13, 3, 3, 1, NN_PAD_SAME, 1},   {7, 7, 127, 2, 3, 1, NN_PAD_EXPLICIT, 1},
-      {7, 7, 1, 1, 1, 2, NN_PAD_VALID, 0},    {1, 1, 13, 1, 1, 1, NN_PAD_SAME, 0},
-      {16, 16, 8, 2, 2, 2, NN_PAD_SAME, 1},   {9, 9, 3, 2, 2, 3, NN_PAD_VALID, 1},
+  struct {
+    int h, w, c, kh, kw, s;
+    nn_padding pad;
+    int xnn;
+  } cs[] = {
+      {13, 7, 3, 2, 2, 2, NN_PAD_VALID, 1}, {13, 13, 7, 3, 3, 2, NN_PAD_SAME, 1},
+      {7, 13, 13, 3, 3, 1, NN_PAD_SAME, 1}, {7, 7, 127, 2, 3, 1, NN_PAD_EXPLICIT, 1},
+      {7, 7, 1, 1, 1, 2, NN_PAD_VALID, 0},  {1, 1, 13, 1, 1, 1, NN_PAD_SAME, 0},
+      {16, 16, 8, 2, 2, 2, NN_PAD_SAME, 1}, {9, 9, 3, 2, 2, 3, NN_PAD_VALID, 1},
   };
   for (int op = NN_OP_MAX_POOL2D; op <= NN_OP_AVG_POOL2D; op++)
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
@@ -335,9 +353,11 @@ static void test_pool(void) {
 }
 
 static void test_mean_pad_reshape_concat(void) {
-  struct { int n, axes[4], keep, xnn; } ms[] = {
-      {2, {1, 2}, 1, 1}, {2, {2, 1}, 0, 1}, {1, {-1}, 1, 0}, {4, {0, 1, 2, 3}, 0, 0},
-      {1, {2}, 0, 0},    {0, {0}, 1, 0},
+  struct {
+    int n, axes[4], keep, xnn;
+  } ms[] = {
+      {2, {1, 2}, 1, 1},       {2, {2, 1}, 0, 1}, {1, {-1}, 1, 0},
+      {4, {0, 1, 2, 3}, 0, 0}, {1, {2}, 0, 0},    {0, {0}, 1, 0},
   };
   for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
     nn_attr a = nn_attr_default();
@@ -490,7 +510,8 @@ static void test_known_values(void) {
     nn_plan_input(p, 0)[0] = 0;
     nn_plan_input(p, 0)[1] = logf(3);
     nn_plan_run(p, &e);
-    CHECK(fabsf(nn_plan_output(p, 0)[0] - 0.25f) < 1e-6f && fabsf(nn_plan_output(p, 0)[1] - 0.75f) < 1e-6f,
+    CHECK(fabsf(nn_plan_output(p, 0)[0] - 0.25f) < 1e-6f &&
+              fabsf(nn_plan_output(p, 0)[1] - 0.75f) < 1e-6f,
           "softmax known values");
   }
   nn_plan_destroy(&p);
@@ -522,8 +543,7 @@ static void test_known_values(void) {
   nn_graph_destroy(&g);
 }
 
-static int rand_const(nn_graph *g, const char *name, int rank, const int64_t *shape,
-                      emoi_err *e) {
+static int rand_const(nn_graph *g, const char *name, int rank, const int64_t *shape, emoi_err *e) {
   int64_t n = numel_of(rank, shape);
   float *d = malloc((size_t)n * sizeof(float));
   for (int64_t j = 0; j < n; j++) d[j] = th_randf(&rng, -0.5f, 0.5f);
@@ -630,12 +650,14 @@ static void test_graphs(void) {
     if (nn_plan_create(g, NN_BACKEND_XNNPACK, NULL, &p1, &e) == 0 &&
         nn_plan_create(g, NN_BACKEND_XNNPACK, tp, &p2, &e) == 0) {
       unsigned s = 99;
-      for (int i = 0; i < 16 * 16 * 3; i++) nn_plan_input(p1, 0)[i] = nn_plan_input(p2, 0)[i] = th_randf(&s, -1, 1);
+      for (int i = 0; i < 16 * 16 * 3; i++)
+        nn_plan_input(p1, 0)[i] = nn_plan_input(p2, 0)[i] = th_randf(&s, -1, 1);
       nn_plan_run(p1, &e);
       nn_plan_run(p2, &e);
       nn_plan_run(p2, &e); /* running twice gives the same */
       double d = 0;
-      for (int i = 0; i < 7; i++) d = fmax(d, fabs(nn_plan_output(p1, 0)[i] - nn_plan_output(p2, 0)[i]));
+      for (int i = 0; i < 7; i++)
+        d = fmax(d, fabs(nn_plan_output(p1, 0)[i] - nn_plan_output(p2, 0)[i]));
       CHECK(d <= 1e-6, "1 vs 2 threads differ by %g", d);
       printf("  multi-op graph, 1 vs 2 threads: worst abs diff %.3g\n", d);
     }
@@ -657,8 +679,9 @@ static void test_graphs(void) {
       CHECK(nn_plan_node_backend(p, kc) == NN_BACKEND_REFERENCE, "concat not on reference");
       CHECK(s.n_nodes_ref == 1 && s.n_xnn_runs == 2, "multi_concat: %d ref nodes, %d runs",
             s.n_nodes_ref, s.n_xnn_runs);
-      printf("  graph with CONCAT in the middle: %d XNNPACK runs, %d ref node, worst rel diff %.3g\n",
-             s.n_xnn_runs, s.n_nodes_ref, rel);
+      printf(
+          "  graph with CONCAT in the middle: %d XNNPACK runs, %d ref node, worst rel diff %.3g\n",
+          s.n_xnn_runs, s.n_nodes_ref, rel);
     }
     nn_plan_destroy(&p);
     nn_graph_destroy(&g);
@@ -687,10 +710,10 @@ static void test_fallback(void) {
   if (nn_plan_create(g, NN_BACKEND_XNNPACK, NULL, &p, &e) == 0) {
     nn_plan_stats st;
     nn_plan_get_stats(p, &st);
-    CHECK(st.n_xnn_rejected == 1 && st.n_nodes_xnn == 2 && st.n_nodes_ref == 1 &&
-              st.n_xnn_runs == 2,
-          "fallback stats: rejected %d, xnn %d, ref %d, runs %d", st.n_xnn_rejected,
-          st.n_nodes_xnn, st.n_nodes_ref, st.n_xnn_runs);
+    CHECK(
+        st.n_xnn_rejected == 1 && st.n_nodes_xnn == 2 && st.n_nodes_ref == 1 && st.n_xnn_runs == 2,
+        "fallback stats: rejected %d, xnn %d, ref %d, runs %d", st.n_xnn_rejected, st.n_nodes_xnn,
+        st.n_nodes_ref, st.n_xnn_runs);
     CHECK(nn_plan_node_backend(p, 1) == NN_BACKEND_REFERENCE, "add_flat not on reference");
     for (int i = 0; i < 7 * 13 * 3; i++) nn_plan_input(p, 0)[i] = (float)(i % 5) - 2;
     CHECK(nn_plan_run(p, &e) == 0, "fallback run: %s", e.msg);
@@ -707,7 +730,9 @@ static void test_fallback(void) {
   nn_graph_destroy(&g);
 }
 
-static int contains(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
+static int contains(const char *s, const char *sub) {
+  return strstr(s, sub) != NULL;
+}
 
 static void test_errors(void) {
   emoi_err e = {{0}};
@@ -733,8 +758,8 @@ static void test_errors(void) {
   in_spec r = S(IN_GRAPH, 4, 1, 7, 13, 3);
   int64_t t[2] = {5, -1};
   g = one_node("bad_reshape", NN_OP_RESHAPE, NULL, 1, &r, 2, t, &e);
-  CHECK(g == NULL && contains(e.msg, "RESHAPE") && contains(e.msg, "cannot reshape"),
-        "reshape: %s", e.msg);
+  CHECK(g == NULL && contains(e.msg, "RESHAPE") && contains(e.msg, "cannot reshape"), "reshape: %s",
+        e.msg);
   printf("  error (reshape): %s\n", e.msg);
   int64_t t2[3] = {-1, 3, -1};
   g = one_node("bad_reshape2", NN_OP_RESHAPE, NULL, 1, &r, 3, t2, &e);
@@ -783,9 +808,11 @@ static void test_errors(void) {
 
 /* SAME padding against hand-computed values: total = max((ceil(in/s)-1)*s + (k-1)*d+1 - in, 0) */
 static void test_same_padding(void) {
-  struct { int in, k, s, d, out, p0, p1; } cs[] = {
-      {13, 3, 2, 1, 7, 1, 1}, {7, 3, 2, 1, 4, 1, 1},  {8, 3, 2, 1, 4, 0, 1},
-      {5, 5, 1, 2, 5, 4, 4},  {4, 1, 2, 1, 2, 0, 0},  {128, 5, 2, 1, 64, 1, 2},
+  struct {
+    int in, k, s, d, out, p0, p1;
+  } cs[] = {
+      {13, 3, 2, 1, 7, 1, 1}, {7, 3, 2, 1, 4, 1, 1},    {8, 3, 2, 1, 4, 0, 1},
+      {5, 5, 1, 2, 5, 4, 4},  {4, 1, 2, 1, 2, 0, 0},    {128, 5, 2, 1, 64, 1, 2},
       {1, 3, 1, 1, 1, 1, 1},  {127, 7, 3, 1, 43, 3, 3},
   };
   for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
@@ -799,8 +826,8 @@ static void test_same_padding(void) {
     const nn_value *o = &g->values[g->outputs[0]];
     CHECK(o->shape[1] == cs[i].out && r->pad_top == cs[i].p0 && r->pad_bottom == cs[i].p1,
           "same in=%d k=%d s=%d d=%d: out %lld pads %d/%d, want %d %d/%d", cs[i].in, cs[i].k,
-          cs[i].s, cs[i].d, (long long)o->shape[1], r->pad_top, r->pad_bottom, cs[i].out,
-          cs[i].p0, cs[i].p1);
+          cs[i].s, cs[i].d, (long long)o->shape[1], r->pad_top, r->pad_bottom, cs[i].out, cs[i].p0,
+          cs[i].p1);
     /* width 3 with a 1-wide kernel never pads: out = ceil(3 / s) */
     CHECK(o->shape[2] == (3 + cs[i].s - 1) / cs[i].s && r->pad_left == 0 && r->pad_right == 0,
           "same width: %lld pads %d/%d", (long long)o->shape[2], r->pad_left, r->pad_right);
@@ -872,19 +899,22 @@ static void test_slice_sqrt(void) {
   nd.op = NN_OP_SLICE;
   nd.n_in = nd.n_out = 1;
   nd.attr = nn_attr_default();
-  nd.attr.slice_begin[0] = 0, nd.attr.slice_end[0] = 2, nd.attr.slice_begin[1] = 2, nd.attr.slice_end[1] = 3;
+  nd.attr.slice_begin[0] = 0, nd.attr.slice_end[0] = 2, nd.attr.slice_begin[1] = 2,
+  nd.attr.slice_end[1] = 3;
   nd.name = "slice";
   const nn_tensor *ins[1] = {&x};
   nn_tensor *outs[1] = {&y};
   emoi_err e = {{0}};
-  CHECK(nn_ref_run_node(&nd, ins, outs, &e) == 0 && yv[0] == 2 && yv[1] == 5, "slice values %g %g", yv[0], yv[1]);
+  CHECK(nn_ref_run_node(&nd, ins, outs, &e) == 0 && yv[0] == 2 && yv[1] == 5, "slice values %g %g",
+        yv[0], yv[1]);
   float qv[3] = {0, 4, 2.25f};
   nn_tensor qx = {NN_F32, 1, {3}, {4}, qv}, qy = {NN_F32, 1, {3}, {4}, sv};
   nd.op = NN_OP_SQRT;
   nd.attr = nn_attr_default();
   ins[0] = &qx;
   outs[0] = &qy;
-  CHECK(nn_ref_run_node(&nd, ins, outs, &e) == 0 && sv[0] == 0 && sv[1] == 2 && sv[2] == 1.5f, "sqrt values");
+  CHECK(nn_ref_run_node(&nd, ins, outs, &e) == 0 && sv[0] == 0 && sv[1] == 2 && sv[2] == 1.5f,
+        "sqrt values");
 }
 
 int main(void) {

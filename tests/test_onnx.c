@@ -39,12 +39,30 @@ static void w_varint(pbw *w, uint64_t v) {
   } while (v);
   w_bytes(w, b, (size_t)k);
 }
-static void w_key(pbw *w, int field, int wt) { w_varint(w, ((uint64_t)field << 3) | (unsigned)wt); }
-static void w_int(pbw *w, int field, int64_t v) { w_key(w, field, 0); w_varint(w, (uint64_t)v); }
-static void w_len(pbw *w, int field, const void *d, size_t n) { w_key(w, field, 2); w_varint(w, n); w_bytes(w, d, n); }
-static void w_str(pbw *w, int field, const char *s) { w_len(w, field, s, strlen(s)); }
-static void w_msg(pbw *w, int field, pbw *m) { w_len(w, field, m->p, m->n); free(m->p); memset(m, 0, sizeof *m); }
-static void w_f32(pbw *w, int field, float f) { w_key(w, field, 5); w_bytes(w, &f, 4); }
+static void w_key(pbw *w, int field, int wt) {
+  w_varint(w, ((uint64_t)field << 3) | (unsigned)wt);
+}
+static void w_int(pbw *w, int field, int64_t v) {
+  w_key(w, field, 0);
+  w_varint(w, (uint64_t)v);
+}
+static void w_len(pbw *w, int field, const void *d, size_t n) {
+  w_key(w, field, 2);
+  w_varint(w, n);
+  w_bytes(w, d, n);
+}
+static void w_str(pbw *w, int field, const char *s) {
+  w_len(w, field, s, strlen(s));
+}
+static void w_msg(pbw *w, int field, pbw *m) {
+  w_len(w, field, m->p, m->n);
+  free(m->p);
+  memset(m, 0, sizeof *m);
+}
+static void w_f32(pbw *w, int field, float f) {
+  w_key(w, field, 5);
+  w_bytes(w, &f, 4);
+}
 
 /* TensorProto: float data either raw (raw = 1) or packed float_data */
 static void w_tensor_f(pbw *w, int field, const char *name, int rank, const int64_t *dims,
@@ -57,8 +75,10 @@ static void w_tensor_f(pbw *w, int field, const char *name, int rank, const int6
   }
   w_int(&t, 2, 1);
   w_str(&t, 8, name);
-  if (raw) w_len(&t, 9, d, (size_t)n * 4);
-  else w_len(&t, 4, d, (size_t)n * 4); /* packed float_data */
+  if (raw)
+    w_len(&t, 9, d, (size_t)n * 4);
+  else
+    w_len(&t, 4, d, (size_t)n * 4); /* packed float_data */
   w_msg(w, field, &t);
 }
 static void w_tensor_i64(pbw *w, int field, const char *name, int rank, const int64_t *dims,
@@ -81,8 +101,10 @@ static void w_vinfo(pbw *w, int field, const char *name, int elem, int rank, con
   pbw v = {0}, ty = {0}, tt = {0}, sh = {0};
   for (int i = 0; i < rank; i++) {
     pbw d = {0};
-    if (dims[i] >= 0) w_int(&d, 1, dims[i]);
-    else w_str(&d, 2, "batch");
+    if (dims[i] >= 0)
+      w_int(&d, 1, dims[i]);
+    else
+      w_str(&d, 2, "batch");
     w_msg(&sh, 1, &d);
   }
   w_int(&tt, 1, elem);
@@ -117,7 +139,8 @@ static void w_node(pbw *w, const char *op, const char *name, const char **in, in
     if (a[k].type == 2) w_int(&at, 3, a[k].i);
     if (a[k].type == 3) w_str(&at, 4, a[k].s);
     if (a[k].type == 5) w_msg(&at, 6, a[k].g);
-    if (a[k].type == 7) for (int j = 0; j < a[k].n; j++) w_int(&at, 8, a[k].ints[j]); /* unpacked */
+    if (a[k].type == 7)
+      for (int j = 0; j < a[k].n; j++) w_int(&at, 8, a[k].ints[j]); /* unpacked */
     w_msg(&n, 5, &at);
   }
   w_msg(w, 1, &n);
@@ -144,8 +167,7 @@ static void save_seed(const char *name, const pbw *m) {
 }
 
 /* Loads and runs a one-input one-output graph on the reference backend. */
-static int run1(const pbw *m, const char *name, const float *x, float *y, int64_t ny,
-                emoi_err *e) {
+static int run1(const pbw *m, const char *name, const float *x, float *y, int64_t ny, emoi_err *e) {
   nn_graph *g = NULL;
   int st = nn_onnx_load(m->p, m->n, name, &g, e);
   if (st) return st;
@@ -154,8 +176,10 @@ static int run1(const pbw *m, const char *name, const float *x, float *y, int64_
     if ((st = nn_plan_create(g, b ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK, NULL, &p, e))) break;
     memcpy(nn_plan_input(p, 0), x, (size_t)nn_value_numel(&g->values[g->inputs[0]]) * 4);
     if (!(st = nn_plan_run(p, e))) {
-      if (nn_value_numel(&g->values[g->outputs[0]]) != ny) st = -100;
-      else memcpy(y + b * ny, nn_plan_output(p, 0), (size_t)ny * 4);
+      if (nn_value_numel(&g->values[g->outputs[0]]) != ny)
+        st = -100;
+      else
+        memcpy(y + b * ny, nn_plan_output(p, 0), (size_t)ny * 4);
     }
     nn_plan_destroy(&p);
   }
@@ -237,7 +261,8 @@ static void test_if_and_shapes(void) {
   w_tensor_i64(&g, 5, "four", 1, &one, &k4, 1);
   w_node(&g, "Shape", "sh", (const char *[]){"x"}, 1, (const char *[]){"s"}, 1, NULL, 0);
   w_node(&g, "Gather", "ga", (const char *[]){"s", "idx"}, 2, (const char *[]){"s1"}, 1, NULL, 0);
-  w_node(&g, "Equal", "eq", (const char *[]){"s1", "four"}, 2, (const char *[]){"cond1"}, 1, NULL, 0);
+  w_node(&g, "Equal", "eq", (const char *[]){"s1", "four"}, 2, (const char *[]){"cond1"}, 1, NULL,
+         0);
   w_node(&g, "Squeeze", "sq", (const char *[]){"cond1"}, 1, (const char *[]){"cond"}, 1, NULL, 0);
   float two = 2.0f;
   w_tensor_f(&then_g, 5, "two", 0, NULL, &two, 1);
@@ -245,7 +270,8 @@ static void test_if_and_shapes(void) {
   w_node(&then_g, "Pow", "pw", (const char *[]){"x", "two"}, 2, (const char *[]){"x2"}, 1, NULL, 0);
   w_node(&then_g, "Sqrt", "sqrt", (const char *[]){"x2"}, 1, (const char *[]){"t_out"}, 1, NULL, 0);
   w_vinfo(&else_g, 12, "e_out", 1, 2, xd);
-  w_node(&else_g, "Identity", "id", (const char *[]){"x"}, 1, (const char *[]){"e_out"}, 1, NULL, 0);
+  w_node(&else_g, "Identity", "id", (const char *[]){"x"}, 1, (const char *[]){"e_out"}, 1, NULL,
+         0);
   attr_spec ia[2] = {{.name = "then_branch", .type = 5, .g = &then_g},
                      {.name = "else_branch", .type = 5, .g = &else_g}};
   w_node(&g, "If", "if0", (const char *[]){"cond"}, 1, (const char *[]){"a"}, 1, ia, 2);
@@ -254,7 +280,8 @@ static void test_if_and_shapes(void) {
   w_tensor_i64(&g, 5, "en", 1, &one, &en, 1);
   w_tensor_i64(&g, 5, "ax", 1, &one, &ax, 1);
   (void)z;
-  w_node(&g, "Slice", "sl", (const char *[]){"a", "st", "en", "ax"}, 4, (const char *[]){"y"}, 1, NULL, 0);
+  w_node(&g, "Slice", "sl", (const char *[]){"a", "st", "en", "ax"}, 4, (const char *[]){"y"}, 1,
+         NULL, 0);
   pbw m = w_model(&g);
   save_seed("if_shape_slice", &m);
   float x[4] = {-1.5f, 2.0f, -3.0f, 4.0f}, y[4];
@@ -282,7 +309,8 @@ static void test_lstm(void) {
   w_tensor_f(&g, 5, "h0", 3, (int64_t[]){1, 1, H}, h0, 1);
   w_tensor_f(&g, 5, "c0", 3, (int64_t[]){1, 1, H}, c0, 1);
   w_node(&g, "LSTM", "lstm0", (const char *[]){"x", "W", "R", "B", "", "h0", "c0"}, 7,
-         (const char *[]){"", "yh", ""}, 3, (attr_spec[]){{.name = "hidden_size", .type = 2, .i = H}}, 1);
+         (const char *[]){"", "yh", ""}, 3,
+         (attr_spec[]){{.name = "hidden_size", .type = 2, .i = H}}, 1);
   pbw m = w_model(&g);
   save_seed("lstm", &m);
   float x[6], y[4];
@@ -325,10 +353,12 @@ static void test_errors(void) {
   emoi_err e = {{0}};
   int st = nn_onnx_load(m.p, m.n, "erf.onnx", &gg, &e);
   CHECK(st == EMO_EUNSUPPORTED && strstr(e.msg, "Erf") && strstr(e.msg, "my_erf") &&
-            strstr(e.msg, "erf.onnx"), "unsupported: %d %s", st, e.msg);
+            strstr(e.msg, "erf.onnx"),
+        "unsupported: %d %s", st, e.msg);
   free(m.p);
   /* garbage, a varint longer than 10 bytes, a length past the end, a group wire type */
-  const unsigned char bad1[] = {0x3a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+  const unsigned char bad1[] = {0x3a, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
   const unsigned char bad2[] = {0x3a, 0x10, 0x0a};
   const unsigned char bad3[] = {0x3b, 0x00};
   const unsigned char *bads[3] = {bad1, bad2, bad3};

@@ -36,7 +36,7 @@ typedef enum model_src { SRC_TFLITE, SRC_TFJS, SRC_FACEAPI } model_src;
 
 typedef struct parity_case {
   const char *name;
-  const char *fixture;    /* under tests/fixtures/ */
+  const char *fixture; /* under tests/fixtures/ */
   model_src src;
   const char *model_file; /* under the model cache */
 } parity_case;
@@ -80,8 +80,8 @@ static int fill_input(const nn_value *iv, const fx_tensor *in, const fx_tensor *
     return -1;
   int64_t H = iv->shape[1], W = iv->shape[2], C = iv->shape[3];
   int64_t h = in->dims[1], w = in->dims[2];
-  if (iv->shape[0] != 1 || in->dims[0] != 1 || in->dims[3] != C || h <= 0 || w <= 0 ||
-      H % h || W % w || H / h != W / w)
+  if (iv->shape[0] != 1 || in->dims[0] != 1 || in->dims[3] != C || h <= 0 || w <= 0 || H % h ||
+      W % w || H / h != W / w)
     return -1;
   int64_t f = H / h;
   const float scale = map->f32[0], offset = map->f32[1];
@@ -127,7 +127,8 @@ static void run_case(const parity_case *c, const char *models_dir) {
   CHECK(rc == 0, "%s", msg);
   if (rc != 0) return;
   const fx_tensor *info = fx_get(fx, "info");
-  if (info && info->dtype == FX_U8) printf("%s: reference: %.*s\n", c->name, (int)info->numel, (const char *)info->u8);
+  if (info && info->dtype == FX_U8)
+    printf("%s: reference: %.*s\n", c->name, (int)info->numel, (const char *)info->u8);
 
   nn_graph *g = NULL;
   emoi_err err = {{0}};
@@ -160,7 +161,9 @@ static void run_case(const parity_case *c, const char *models_dir) {
       n_samples++;
       const nn_value *iv = &g->values[g->inputs[0]];
       rc = fill_input(iv, in, map, nn_plan_input(plan, 0));
-      CHECK(rc == 0, "%s: fixture input s%d (%lldx%lldx%lld) does not fit the graph input (%lld,%lld,%lld,%lld)",
+      CHECK(rc == 0,
+            "%s: fixture input s%d (%lldx%lldx%lld) does not fit the graph input "
+            "(%lld,%lld,%lld,%lld)",
             c->name, k, (long long)in->dims[1], (long long)in->dims[2], (long long)in->dims[3],
             (long long)iv->shape[0], (long long)iv->shape[1], (long long)iv->shape[2],
             (long long)iv->shape[3]);
@@ -198,10 +201,11 @@ static void run_case(const parity_case *c, const char *models_dir) {
       }
     }
     CHECK(n_samples > 0 && n_compared > 0, "%s: nothing compared", c->name);
-    printf("%s %-9s: %d samples, worst |diff| %.3g, max |ref| %.4g; worst |diff|/max(1,|ref|) "
-           "%.3g at s%d.out%d[%lld] (ref %.7g, got %.7g), tolerance %.0e\n",
-           c->name, backend_name(backends[b]), n_samples, wst.abs_diff, wst.ref_max, wst.scaled,
-           wst.sample, wst.out, (long long)wst.at, wst.ref, wst.got, PARITY_TOL);
+    printf(
+        "%s %-9s: %d samples, worst |diff| %.3g, max |ref| %.4g; worst |diff|/max(1,|ref|) "
+        "%.3g at s%d.out%d[%lld] (ref %.7g, got %.7g), tolerance %.0e\n",
+        c->name, backend_name(backends[b]), n_samples, wst.abs_diff, wst.ref_max, wst.scaled,
+        wst.sample, wst.out, (long long)wst.at, wst.ref, wst.got, PARITY_TOL);
     CHECK(wst.scaled <= PARITY_TOL, "%s/%s: worst |diff|/max(1,|ref|) %.3g > %.0e", c->name,
           backend_name(backends[b]), wst.scaled, PARITY_TOL);
     nn_plan_destroy(&plan);

@@ -46,8 +46,8 @@ static void check_faces_sane(const char *label, const emo_image_result *r) {
     CHECK(f->score >= 0.5f && f->score <= 1.0f, "%s face %d: score %f", label, i, f->score);
     for (int k = 0; k < 4; k++) { /* eyes, nose, mouth lie inside the box (+margin) */
       float x = f->keypoints[k][0], y = f->keypoints[k][1];
-      CHECK(x > f->box[0] - slack && x < f->box[0] + f->box[2] + slack &&
-                y > f->box[1] - slack && y < f->box[1] + f->box[3] + slack,
+      CHECK(x > f->box[0] - slack && x < f->box[0] + f->box[2] + slack && y > f->box[1] - slack &&
+                y < f->box[1] + f->box[3] + slack,
             "%s face %d: keypoint %d (%.0f,%.0f) outside box", label, i, k, x, y);
     }
     float sum = 0;
@@ -139,7 +139,8 @@ int main(void) {
     expect_expression("faces/expressions/stock-emotions-b-4.jpg", EMO_EXPR_HAPPY, EMO_EXPR_HAPPY);
     expect_expression("faces/expressions/stock-emotions-b-5.jpg", EMO_EXPR_SURPRISE, EMO_EXPR_FEAR);
     expect_expression("faces/expressions/stock-emotions-b-6.jpg", EMO_EXPR_SURPRISE, EMO_EXPR_FEAR);
-    expect_expression("faces/expressions/stock-emotions-a-3.jpg", EMO_EXPR_NEUTRAL, EMO_EXPR_NEUTRAL);
+    expect_expression("faces/expressions/stock-emotions-a-3.jpg", EMO_EXPR_NEUTRAL,
+                      EMO_EXPR_NEUTRAL);
     g_ctx = main_ctx;
     emo_context_destroy(&ec);
     emo_model_destroy(&em);

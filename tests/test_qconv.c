@@ -9,7 +9,7 @@
  *      max |reference| is printed and must stay within QC_TOL; the scalar and the VNNI node
  *      must agree bit for bit; weights with inf/NaN or all-zero channels and inputs that are
  *      all zero or hold NaN do not crash;
- *   3. plans (test_qconv_plan below): the option, the size threshold, EMO_NO_INT8=1;
+ *   3. plans (test_qconv_plan below): the option, the size threshold, int8 not asked;
  *   4. the real expression networks (FER mini-Xception, face-api) int8 against float on the
  *      faces found in ../shared/data/faces (skipped, with the reason, without the photos or
  *      the models): worst and mean |delta p| and argmax agreement are printed and bounded;
@@ -17,7 +17,7 @@
  *      ops_ref.c's DEPTHWISE_CONV2D, and the AVX-512 kernel against the scalar one (equal
  *      floats, the same range and NaN flag) on random awkward sizes;
  *   6. the fused depthwise + int8 1x1 step in plans: it is chosen (nn_plan_stats.n_nodes_dwq),
- *      not when the depthwise output has another reader or with EMO_NO_DWQ=1, and its output
+ *      not when the depthwise output has another reader or with no_dwq, and its output
  *      stays within QC_TOL of the float reference plan; the scalar and vector steps agree bit
  *      for bit. */
 #include <math.h>
@@ -339,14 +339,15 @@ static nn_graph *pw_graph(int h, int ci, int co, emoi_err *e) {
   return g;
 }
 
-/* Plans over pw_graph: float, int8 asked, the reference; want_q: int8 nodes expected. */
-static void plan_case(int h, int ci, int co, int want_q, const char *label) {
+/* Plans over pw_graph: float, int8 asked (options with .int8 = ask_int8), the reference;
+ * want_q: int8 nodes expected. */
+static void plan_case(int h, int ci, int co, int ask_int8, int want_q, const char *label) {
   emoi_err e = {{0}};
   nn_graph *g = pw_graph(h, ci, co, &e);
   CHECK(g != NULL, "%s: graph: %s", label, e.msg);
   if (!g) return;
   nn_plan *pr = NULL, *pf = NULL, *pq = NULL;
-  nn_plan_options on = {.int8 = 1};
+  nn_plan_options on = {.int8 = ask_int8};
   int st = nn_plan_create(g, NN_BACKEND_REFERENCE, NULL, &pr, &e);
   if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, NULL, &pf, &e);
   if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e);
@@ -394,11 +395,9 @@ static void plan_case(int h, int ci, int co, int want_q, const char *label) {
 static void test_plan(void) {
   int v = nn_qconv_cpu_has_vnni();
   if (!v) printf("  no AVX512-VNNI: plans asked for int8 must stay float\n");
-  plan_case(29, 64, 128, v, "29x29x64->128");        /* 6.9M multiply-adds */
-  plan_case(8, 32, 32, 0, "8x8x32->32 (too small)"); /* 65k */
-  setenv("EMO_NO_INT8", "1", 1);
-  plan_case(29, 64, 128, 0, "EMO_NO_INT8=1");
-  unsetenv("EMO_NO_INT8");
+  plan_case(29, 64, 128, 1, v, "29x29x64->128");        /* 6.9M multiply-adds */
+  plan_case(8, 32, 32, 1, 0, "8x8x32->32 (too small)"); /* 65k */
+  plan_case(29, 64, 128, 0, 0, "int8 not asked");
 }
 
 /* ---- 4. real faces ---------------------------------------------------------------------- */
@@ -709,7 +708,7 @@ static int find_op(const nn_graph *g, nn_op op) {
   return -1;
 }
 
-/* Reference plan, int8 plan (fused where want_dwq), int8 with EMO_NO_DWQ=1; the fused step
+/* Reference plan, int8 plan (fused where want_dwq), int8 with no_dwq; the fused step
  * scalar vs vector. */
 static void dwq_case(int h, int c, int co, int second_reader, int want_dwq, const char *label) {
   emoi_err e = {{0}};
@@ -719,12 +718,10 @@ static void dwq_case(int h, int c, int co, int second_reader, int want_dwq, cons
   nn_plan *pr = NULL, *pq = NULL, *pu = NULL;
   nn_dwq *fs = NULL, *fv = NULL;
   float *ys = NULL, *yv = NULL;
-  nn_plan_options on = {.int8 = 1};
+  nn_plan_options on = {.int8 = 1}, unfused = {.int8 = 1, .no_dwq = 1};
   int st = nn_plan_create(g, NN_BACKEND_REFERENCE, NULL, &pr, &e);
   if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e);
-  setenv("EMO_NO_DWQ", "1", 1);
-  if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pu, &e);
-  unsetenv("EMO_NO_DWQ");
+  if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &unfused, &pu, &e);
   CHECK(st == 0, "%s: plan: %s", label, e.msg);
   if (st) goto done;
   nn_plan_stats sq, su;
@@ -732,7 +729,7 @@ static void dwq_case(int h, int c, int co, int second_reader, int want_dwq, cons
   nn_plan_get_stats(pu, &su);
   CHECK(sq.n_nodes_dwq == want_dwq, "%s: %d fused depthwise nodes, expected %d", label,
         sq.n_nodes_dwq, want_dwq);
-  CHECK(su.n_nodes_dwq == 0, "%s: fused with EMO_NO_DWQ=1", label);
+  CHECK(su.n_nodes_dwq == 0, "%s: fused with no_dwq", label);
   CHECK(sq.n_nodes_xnn + sq.n_nodes_ref + sq.n_nodes_winograd + sq.n_nodes_qconv + sq.n_nodes_dwq ==
             sq.n_nodes,
         "%s: node counts do not add up", label);

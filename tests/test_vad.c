@@ -27,8 +27,8 @@ static void test_segments_synthetic(void) {
   float pr[40];
   for (int i = 0; i < 40; i++) pr[i] = (i >= 10 && i < 30) ? 0.9f : 0.05f;
   int n = vad_segments(pr, 40, 40 * 512, &p, s, 8, &e);
-  CHECK(n == 1 && s[0].start == 10 * 512 - 480 && s[0].end == 30 * 512 + 480,
-        "n %d [%lld, %lld)", n, n > 0 ? (long long)s[0].start : -1LL, n > 0 ? (long long)s[0].end : -1LL);
+  CHECK(n == 1 && s[0].start == 10 * 512 - 480 && s[0].end == 30 * 512 + 480, "n %d [%lld, %lld)",
+        n, n > 0 ? (long long)s[0].start : -1LL, n > 0 ? (long long)s[0].end : -1LL);
   /* a speech burst of 7 windows (224 ms) is shorter than 250 ms: dropped */
   for (int i = 0; i < 40; i++) pr[i] = (i >= 10 && i < 17) ? 0.9f : 0.05f;
   n = vad_segments(pr, 40, 40 * 512, &p, s, 8, &e);
@@ -45,7 +45,8 @@ static void test_segments_synthetic(void) {
   for (int i = 0; i < 60; i++) q[i] = (i >= 5 && i < 25) || i >= 35 ? 0.9f : 0.01f;
   n = vad_segments(q, 60, 60 * 512 - 100, &p, s, 8, &e);
   CHECK(n == 2 && s[0].end == 25 * 512 + 480 && s[1].start == 35 * 512 - 480 &&
-            s[1].end == 60 * 512 - 100, "split: n %d", n);
+            s[1].end == 60 * 512 - 100,
+        "split: n %d", n);
   /* count beyond max_segs is still returned */
   n = vad_segments(q, 60, 60 * 512, &p, s, 1, &e);
   CHECK(n == 2, "total count %d", n);
@@ -67,8 +68,10 @@ static void test_segments_synthetic(void) {
 static unsigned char *load_model(size_t *size, char *path, size_t n) {
   const char *dir = getenv("EMO_MODELS");
   const char *home = getenv("HOME");
-  if (dir && dir[0]) snprintf(path, n, "%s/silero_vad_v5.onnx", dir);
-  else snprintf(path, n, "%s/.cache/emo/models/silero_vad_v5.onnx", home ? home : ".");
+  if (dir && dir[0])
+    snprintf(path, n, "%s/silero_vad_v5.onnx", dir);
+  else
+    snprintf(path, n, "%s/.cache/emo/models/silero_vad_v5.onnx", home ? home : ".");
   return th_read_file(path, size);
 }
 
@@ -99,8 +102,10 @@ static void test_parity(const nn_graph *g) {
     CHECK(0, "fixture: %s", ferr);
     return;
   }
-  const fx_tensor *au = fx_get(f, "audio.s16le"), *pr = fx_get(f, "probs"), *sl = fx_get(f, "state.last");
-  CHECK(au && pr && sl && au->u8 && pr->f32 && sl->f32 && sl->numel == VAD_STATE, "fixture tensors");
+  const fx_tensor *au = fx_get(f, "audio.s16le"), *pr = fx_get(f, "probs"),
+                  *sl = fx_get(f, "state.last");
+  CHECK(au && pr && sl && au->u8 && pr->f32 && sl->f32 && sl->numel == VAD_STATE,
+        "fixture tensors");
   if (!au || !pr || !sl || !au->u8 || !pr->f32 || !sl->f32) {
     fx_free(&f);
     return;
@@ -111,7 +116,8 @@ static void test_parity(const nn_graph *g) {
     int16_t s = (int16_t)(uint16_t)(au->u8[2 * i] | (au->u8[2 * i + 1] << 8));
     x[i] = (float)s / 32768.0f;
   }
-  CHECK((n + VAD_WINDOW - 1) / VAD_WINDOW == nw, "windows %lld for %lld samples", (long long)nw, (long long)n);
+  CHECK((n + VAD_WINDOW - 1) / VAD_WINDOW == nw, "windows %lld for %lld samples", (long long)nw,
+        (long long)n);
   for (int b = 0; b < 2; b++) {
     vad_state *v = NULL;
     emoi_err e = {{0}};
@@ -185,7 +191,8 @@ static void test_rttm(const nn_graph *g) {
   int64_t cap = 16000 * 120, n = 0;
   float *x = malloc((size_t)cap * sizeof(float));
   int k;
-  while (n < cap && (k = aud_read(r, x + n, (int)(cap - n > 4096 ? 4096 : cap - n), &e)) > 0) n += k;
+  while (n < cap && (k = aud_read(r, x + n, (int)(cap - n > 4096 ? 4096 : cap - n), &e)) > 0)
+    n += k;
   aud_close(&r);
   vad_state *v = NULL;
   if (vad_create(g, NULL, &v, &e)) {
@@ -207,7 +214,8 @@ static void test_rttm(const nn_graph *g) {
     double t0, d;
     if (sscanf(line, "SPEAKER %*s %*s %lf %lf", &t0, &d) == 2) {
       nref++;
-      for (int64_t i = (int64_t)(t0 * 100 + 0.5); i < (int64_t)((t0 + d) * 100 + 0.5) && i < nf; i++)
+      for (int64_t i = (int64_t)(t0 * 100 + 0.5); i < (int64_t)((t0 + d) * 100 + 0.5) && i < nf;
+           i++)
         if (i >= 0) ref[i] = 1;
     }
   }
@@ -222,10 +230,11 @@ static void test_rttm(const nn_graph *g) {
     nspeech += ref[i];
   }
   double acc = nf ? (double)agree / (double)nf : 0;
-  printf("  RTTM sample: %.1f s, %d reference turns, %d VAD segments; frame agreement %.1f%% "
-         "(missed speech %.1f%%, false alarm %.1f%% of frames; reference speech %.1f%%)\n",
-         n / 16000.0, nref, ns, 100 * acc, 100.0 * miss / (double)(nf ? nf : 1),
-         100.0 * fa / (double)(nf ? nf : 1), 100.0 * nspeech / (double)(nf ? nf : 1));
+  printf(
+      "  RTTM sample: %.1f s, %d reference turns, %d VAD segments; frame agreement %.1f%% "
+      "(missed speech %.1f%%, false alarm %.1f%% of frames; reference speech %.1f%%)\n",
+      n / 16000.0, nref, ns, 100 * acc, 100.0 * miss / (double)(nf ? nf : 1),
+      100.0 * fa / (double)(nf ? nf : 1), 100.0 * nspeech / (double)(nf ? nf : 1));
   CHECK(ns > 0 && acc > 0.80, "frame agreement %.3f with %d segments", acc, ns);
   free(ref);
   free(hyp);

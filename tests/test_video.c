@@ -55,8 +55,8 @@ static const emo_video_summary *run_video(emo_context *ctx, const char *rel, sta
   const emo_video_summary *sum = NULL;
   int rc = th_analyze_frames(ctx, th_data(rel), collect, s, &sum);
   CHECK(rc == EMO_OK, "%s: %s (%s)", rel, emo_status_str(rc), emo_context_last_error(ctx));
-  printf("%s: %d frames, faces %d..%d, ids %d, no_face spans %d\n", rel, s->frames,
-         s->min_faces, s->max_faces, s->n_ids, s->no_face_events);
+  printf("%s: %d frames, faces %d..%d, ids %d, no_face spans %d\n", rel, s->frames, s->min_faces,
+         s->max_faces, s->n_ids, s->no_face_events);
   return rc == EMO_OK ? sum : NULL;
 }
 
@@ -66,12 +66,11 @@ static void real_videos(emo_context *ctx) {
   if (sum) {
     CHECK(s.frames > 80 && s.max_faces == 0, "no_face: %d frames, max %d faces", s.frames,
           s.max_faces);
-    CHECK(s.no_face_events == 1 && fabs(s.span_start[0]) < 0.05 &&
-              fabs(s.span_end[0] - 3.96) < 0.15,
-          "no_face span: %d events, [%.3f, %.3f], want one [0, ~3.96]", s.no_face_events,
-          s.span_start[0], s.span_end[0]);
-    CHECK(sum->frames_no_face == sum->frames_analysed && sum->track_count == 0,
-          "no_face summary");
+    CHECK(
+        s.no_face_events == 1 && fabs(s.span_start[0]) < 0.05 && fabs(s.span_end[0] - 3.96) < 0.15,
+        "no_face span: %d events, [%.3f, %.3f], want one [0, ~3.96]", s.no_face_events,
+        s.span_start[0], s.span_end[0]);
+    CHECK(sum->frames_no_face == sum->frames_analysed && sum->track_count == 0, "no_face summary");
   }
   sum = run_video(ctx, "video/single_face.mp4", &s);
   if (sum) {
@@ -92,8 +91,7 @@ static void real_videos(emo_context *ctx) {
      * tolerance 0.15 s for the detection schedule. */
     if (s.no_face_events == 1)
       CHECK(fabs(s.span_start[0] - 2.35) < 0.15 && fabs(s.span_end[0] - 6.36) < 0.15,
-            "face_noface span [%.3f, %.3f], want [~2.35, ~6.36]", s.span_start[0],
-            s.span_end[0]);
+            "face_noface span [%.3f, %.3f], want [~2.35, ~6.36]", s.span_start[0], s.span_end[0]);
     if (sum->track_count == 1)
       CHECK(sum->tracks[0].first_t < 0.05 && fabs(sum->tracks[0].last_t - 2.35) < 0.15,
             "face_noface track %.3f..%.3f", sum->tracks[0].first_t, sum->tracks[0].last_t);
@@ -232,7 +230,8 @@ static void synthetic(emo_context *ctx, const patch pt[2]) {
       frames++;
       /* Match each visible person to the nearest reported face. Person 0 is drawn first, so
        * while the patches overlap person 1 hides part of their face: not counted. */
-      int occluded = vis[0] && vis[1] && fabsf(px[0] - px[1]) < PATCH && fabsf(py[0] - py[1]) < PATCH;
+      int occluded =
+          vis[0] && vis[1] && fabsf(px[0] - px[1]) < PATCH && fabsf(py[0] - py[1]) < PATCH;
       for (int k = 0; k < 2; k++) {
         if (!vis[k] || (k == 0 && occluded)) continue;
         float ex = px[k] + pt[k].face_dx, ey = py[k] + pt[k].face_dy;
@@ -245,14 +244,18 @@ static void synthetic(emo_context *ctx, const patch pt[2]) {
         }
         if (best < 0 || bd > 0.35f * PATCH) {
           if (misses++ < 40)
-            printf("  scene %d t=%.3f: person %d at (%.0f,%.0f) not reported (%d faces, detector %d)\n",
-                   scene, t, k, ex, ey, r->face_count, r->detector_ran);
+            printf(
+                "  scene %d t=%.3f: person %d at (%.0f,%.0f) not reported (%d faces, detector "
+                "%d)\n",
+                scene, t, k, ex, ey, r->face_count, r->detector_ran);
           continue;
         }
         if (bd > worst) worst = bd;
         int id = r->faces[best].track_id;
-        if (id_of[k] == 0) id_of[k] = id;
-        else if (id_of[k] != id) switches++;
+        if (id_of[k] == 0)
+          id_of[k] = id;
+        else if (id_of[k] != id)
+          switches++;
       }
     }
     printf("scene %d: %d frames, ids %d/%d, switches %d, misses %d, worst centre error %.1f px\n",
@@ -266,8 +269,9 @@ static void synthetic(emo_context *ctx, const patch pt[2]) {
     CHECK(emo_stream_end(ctx, NULL, &sum) == EMO_OK, "stream end");
     if (sum)
       CHECK(sum->track_count == 2, "scene %d: %d tracks (want 2: %s)", scene, sum->track_count,
-            scene == 2 ? "a new person after the cut, not the old id" : "the returning person "
-            "keeps the old id");
+            scene == 2 ? "a new person after the cut, not the old id"
+                       : "the returning person "
+                         "keeps the old id");
   }
   free(frame);
   free(bg);
@@ -285,7 +289,8 @@ static void cli_video(void) {
   /* The annotated video: every frame, the same size, the audio copied, boxes drawn. */
   vid_reader *vr = NULL;
   emoi_err err = {{0}};
-  CHECK(vid_open(ann, NULL, 1 << 24, 0.0, 0, 0, &vr, &err) == EMO_OK, "annotated video: %s", err.msg);
+  CHECK(vid_open(ann, NULL, 1 << 24, 0.0, 0, 0, &vr, &err) == EMO_OK, "annotated video: %s",
+        err.msg);
   if (vr) {
     vid_info info;
     vid_get_info(vr, &info);

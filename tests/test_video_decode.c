@@ -42,7 +42,8 @@ static void read_all(const char *path, int64_t max_pixels, double fps, int threa
   int64_t prev_index = -1;
   while ((rc = vid_read(r, &f, &e)) == 1) {
     if (rr->n < 512) rr->t[rr->n] = f.t;
-    if (rr->n == 0) rr->first_t = f.t;
+    if (rr->n == 0)
+      rr->first_t = f.t;
     else {
       if (f.t < rr->last_t) rr->monotonic = 0;
       if (f.t - rr->last_t > rr->max_dt) rr->max_dt = f.t - rr->last_t;
@@ -151,13 +152,13 @@ static void test_real_files(void) {
         "no_face: %d %dx%d %s", rr->open_rc, rr->info.width, rr->info.height, rr->msg);
   CHECK(rr->n == 95 && rr->end_rc == 0 && rr->monotonic, "no_face: %d frames rc %d", rr->n,
         rr->end_rc);
-  CHECK(fabs(rr->last_t - rr->info.duration) < 0.1, "no_face last t %f vs duration %f",
-        rr->last_t, rr->info.duration);
+  CHECK(fabs(rr->last_t - rr->info.duration) < 0.1, "no_face last t %f vs duration %f", rr->last_t,
+        rr->info.duration);
 
   p = th_data("video/face_noface.mov");
   read_all(p, BIG, 0, 1, rr);
-  CHECK(rr->open_rc == EMO_OK && strcmp(rr->info.codec, "hevc") == 0, "mov: %d %s %s",
-        rr->open_rc, rr->info.codec, rr->msg);
+  CHECK(rr->open_rc == EMO_OK && strcmp(rr->info.codec, "hevc") == 0, "mov: %d %s %s", rr->open_rc,
+        rr->info.codec, rr->msg);
   CHECK(rr->info.width == 960 && rr->info.height == 540 && rr->info.rotation == 0,
         "mov: %dx%d rot %d", rr->info.width, rr->info.height, rr->info.rotation);
   CHECK(rr->n == 169 && rr->end_rc == 0 && rr->monotonic, "mov: %d frames rc %d %s", rr->n,
@@ -173,15 +174,14 @@ static void test_real_files(void) {
   size_t sz = file_size(sf);
   CHECK(copy_file(sf, tmp, sz / 2, 0, 0) == 0, "copy");
   read_all(tmp, BIG, 0, 0, rr);
-  CHECK(rr->open_rc == EMO_EFORMAT && strstr(rr->msg, tmp), "cut mp4: %d %s", rr->open_rc,
-        rr->msg);
+  CHECK(rr->open_rc == EMO_EFORMAT && strstr(rr->msg, tmp), "cut mp4: %d %s", rr->open_rc, rr->msg);
   /* Garbage in the middle: an error at the end, and frames after the damage still come. */
   snprintf(tmp, sizeof tmp, "/tmp/emo_tvd_%d_garbage.mp4", (int)getpid());
   CHECK(copy_file(sf, tmp, 0, sz / 2, 3000) == 0, "copy");
   read_all(tmp, BIG, 0, 1, rr);
   CHECK(rr->open_rc == EMO_OK, "garbage: opens");
-  CHECK(rr->n >= 60 && rr->last_t > 2.3, "garbage: frames after the damage: %d, last %f",
-        rr->n, rr->last_t);
+  CHECK(rr->n >= 60 && rr->last_t > 2.3, "garbage: frames after the damage: %d, last %f", rr->n,
+        rr->last_t);
   CHECK(rr->end_rc == EMO_EFORMAT && strstr(rr->msg, "damaged"), "garbage: %d %s", rr->end_rc,
         rr->msg);
   unlink(tmp);
@@ -251,8 +251,7 @@ static void test_round_trip(const char *audio) {
     const uint8_t *rr = f.rgb + (ptrdiff_t)(H / 2) * f.stride + (3 * W / 4) * 3;
     int ok = abs(l[0] - (40 + 6 * n)) <= 12 && abs(l[1] - 200) <= 12 && abs(l[2] - 30) <= 12 &&
              abs(rr[0] - 20) <= 12 && abs(rr[1] - 60) <= 12 && abs(rr[2] - (220 - 5 * n)) <= 12;
-    CHECK(ok, "frame %d colours (%d,%d,%d) (%d,%d,%d)", n, l[0], l[1], l[2], rr[0], rr[1],
-          rr[2]);
+    CHECK(ok, "frame %d colours (%d,%d,%d) (%d,%d,%d)", n, l[0], l[1], l[2], rr[0], rr[1], rr[2]);
     n++;
   }
   CHECK(n == N && rc == 0, "read back %d frames, rc %d %s", n, rc, rc ? e.msg : "");
@@ -267,8 +266,8 @@ static void test_round_trip(const char *audio) {
     read_all(cut, BIG, 0, 0, res);
     CHECK(res->open_rc == EMO_OK, "cut round trip opens: %s", res->msg);
     CHECK(res->n > 3 && res->n < N, "frames before the cut: %d", res->n);
-    CHECK(res->end_rc == EMO_EFORMAT && strstr(res->msg, "truncated"), "cut: %d %s",
-          res->end_rc, res->msg);
+    CHECK(res->end_rc == EMO_EFORMAT && strstr(res->msg, "truncated"), "cut: %d %s", res->end_rc,
+          res->msg);
     free(res);
     unlink(cut);
   }
@@ -374,8 +373,7 @@ static void test_errors_and_rotation(void) {
   vid_info ia, ib;
   vid_get_info(ra, &ia);
   vid_get_info(rb, &ib);
-  CHECK(ia.rotation == 0 && ia.width == 64 && ia.height == 48, "plain %dx%d", ia.width,
-        ia.height);
+  CHECK(ia.rotation == 0 && ia.width == 64 && ia.height == 48, "plain %dx%d", ia.width, ia.height);
   CHECK(ib.rotation == 270 && ib.width == 48 && ib.height == 64, "rot90 %dx%d rotation %d",
         ib.width, ib.height, ib.rotation);
   vid_frame fa, fb;
@@ -401,8 +399,8 @@ static void test_errors_and_rotation(void) {
   CHECK(vid_open(a, NULL, BIG, 0, 0, 320, &ra, &e) == EMO_OK, "plain with gray: %s", e.msg);
   CHECK(vid_open(b, NULL, BIG, 0, 0, 320, &rb, &e) == EMO_OK, "rot90 with gray: %s", e.msg);
   if (ra && vid_read(ra, &fa, &e) == 1)
-    CHECK(fa.gray && fa.gray_k == 1 && fa.gray_w == 64 && fa.gray_h == 48,
-          "plain: gray k %d %dx%d", fa.gray_k, fa.gray_w, fa.gray_h);
+    CHECK(fa.gray && fa.gray_k == 1 && fa.gray_w == 64 && fa.gray_h == 48, "plain: gray k %d %dx%d",
+          fa.gray_k, fa.gray_w, fa.gray_h);
   if (rb && vid_read(rb, &fb, &e) == 1) CHECK(fb.gray == NULL, "rotated stream has gray");
   vid_close(&ra);
   vid_close(&rb);
@@ -419,7 +417,7 @@ static void test_annotate(void) {
   const uint8_t red[3] = {255, 0, 0}, white[3] = {255, 255, 255}, blue[3] = {0, 0, 255};
   const float box[4] = {5, 6, 10, 8}; /* x 5..14, y 6..13 */
   ann_rect(img, W, H, stride, box, red, 2);
-#define PX(x, y) (img + (ptrdiff_t)(y) * stride + (x) * 3)
+#define PX(x, y) (img + (ptrdiff_t)(y)*stride + (x)*3)
   CHECK(PX(5, 6)[0] == 255 && PX(6, 7)[0] == 255 && PX(14, 13)[0] == 255, "rect corners");
   CHECK(PX(9, 9)[0] == 0, "rect inside stays");
   CHECK(PX(4, 6)[0] == 0 && PX(15, 6)[0] == 0 && PX(5, 14)[0] == 0, "rect outside stays");
@@ -430,7 +428,7 @@ static void test_annotate(void) {
   CHECK(count == 10 * 8 - 6 * 4, "rect pixel count %d", count);
   /* Partly and fully outside, huge and non-finite boxes: clipped, no stray writes. */
   const float boxes[][4] = {{-10, -10, 25, 20}, {30, 20, 50, 50}, {-1e9f, -1e9f, 2e9f, 2e9f},
-                            {1e30f, 0, 5, 5}, {NAN, 1, 2, 3}, {3, 3, INFINITY, 4},
+                            {1e30f, 0, 5, 5},   {NAN, 1, 2, 3},   {3, 3, INFINITY, 4},
                             {-5, 25, 60, 10}};
   for (size_t i = 0; i < sizeof boxes / sizeof *boxes; i++)
     ann_rect(img, W, H, stride, boxes[i], blue, 3);
@@ -487,8 +485,9 @@ int main(void) {
   if (!p) {
     test_round_trip(NULL);
     if (th_failures) return th_finish("test_video_decode");
-    th_skip("../shared/data/video absent: real-video checks skipped (annotate, rotation and "
-            "round trip without audio ran)");
+    th_skip(
+        "../shared/data/video absent: real-video checks skipped (annotate, rotation and "
+        "round trip without audio ran)");
   }
   char audio[512];
   snprintf(audio, sizeof audio, "%s", p);

@@ -113,7 +113,8 @@ static int to_ts(const char *src, const char *dst) {
   if (vid_open(src, NULL, 1 << 26, 0, 0, 0, &r, &err) != EMO_OK) return -1;
   vid_info info;
   vid_get_info(r, &info);
-  int rc = vidw_open(dst, NULL, NULL, info.width, info.height, info.fps > 0 ? info.fps : 30, &w, &err);
+  int rc =
+      vidw_open(dst, NULL, NULL, info.width, info.height, info.fps > 0 ? info.fps : 30, &w, &err);
   vid_frame f;
   while (rc == EMO_OK && vid_read(r, &f, &err) == 1) rc = vidw_write(w, f.rgb, f.stride, f.t, &err);
   if (w && vidw_close(&w, &err) != EMO_OK) rc = -1;

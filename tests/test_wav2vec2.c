@@ -2,9 +2,13 @@
  *   - parity: every tests/fixtures/wav2vec2_*.fix (tiny random torchaudio 0.13 models, converted
  *     by tools/wav2vec2_convert.py, outputs computed by PyTorch in float64; written by
  *     tools/ref/wav2vec2_fixtures.py): logits and the pooled vector within 1e-4 absolute on both
- *     clips, with 1 and 2 BLAS threads (which must agree within 1e-4), from two threads at once,
- *     on the plain reference path (EMO_W2V_REFERENCE=1: naive matmul, erff, expf) and with
- *     tiny row blocks (EMO_W2V_BLOCK), both of which must agree with the fast path within 1e-4;
+ *     clips, with OpenBLAS set to 1 and 2 threads (which must agree within 1e-4), on the plain
+ *     reference path (w2v_options.reference: naive matmul, erff, expf) and with tiny row blocks
+ *     (w2v_options.block), both of which must agree with the fast path within 1e-4;
+ *   - concurrency: two threads call w2v_classify_ex on one model at once, several times each,
+ *     with OpenBLAS at 1 and at 2 threads; every result must equal, bit for bit, the one call
+ *     made alone with the same OpenBLAS setting (the library takes no lock and never changes
+ *     OpenBLAS's thread count: the test, as the application, sets it);
  *     label count and names as in the file's metadata, w2v_min_samples = the receptive field;
  *   - the reader: truncations, missing or malformed metadata, unknown modes, wrong shapes,
  *     missing and unexpected tensors, non-finite weights give EMO_EMODEL / EMO_EUNSUPPORTED with
@@ -12,6 +16,7 @@
  *   - inputs: too short, too long, NULL, NaN give EMO_EINVAL; the shortest input runs; weights
  *     that overflow float32 give EMO_EMODEL, not NaN logits.
  * Skipped (exit 77) when no fixture exists. EMO_W2V_FIXTURES overrides the fixture folder. */
+#include <cblas.h>
 #include <glob.h>
 #include <math.h>
 #include <pthread.h>
@@ -25,7 +30,8 @@
 #include "harness.h"
 #include "nn/safetensors.h"
 
-#define TOL_PARITY 1e-4 /* the issue asks 1e-3; measured ~6e-7. 1e-4 still catches the tanh form of GELU (~1e-3) */
+#define TOL_PARITY \
+  1e-4 /* the issue asks 1e-3; measured ~6e-7. 1e-4 still catches the tanh form of GELU (~1e-3) */
 #define TOL_THREADS 1e-4
 #define TOL_REFERENCE 1e-4
 
@@ -261,19 +267,71 @@ static void test_inputs(const w2v_model *m, const float *pcm, size_t n) {
   CHECK(st == 0 && finite, "shortest input (%d samples): status %d %s", mn, st, e.msg);
 }
 
+#define JOB_CALLS 3 /* calls per thread, so that the two threads' calls overlap */
+
 typedef struct job {
   const w2v_model *m;
   const float *pcm;
   size_t n;
-  int threads, status;
-  float logits[W2V_MAX_LABELS];
+  int status;
+  float logits[JOB_CALLS][W2V_MAX_LABELS];
+  float *pooled[JOB_CALLS]; /* (embed_dim) each */
 } job;
 
 static void *run_job(void *arg) {
   job *j = arg;
   emoi_err e = {{0}};
-  j->status = w2v_classify(j->m, j->pcm, j->n, j->threads, j->logits, NULL, &e);
+  for (int c = 0; c < JOB_CALLS && !j->status; c++)
+    j->status = w2v_classify_ex(j->m, j->pcm, j->n, NULL, j->logits[c], j->pooled[c], &e);
   return NULL;
+}
+
+/* Two threads at once on one model, OpenBLAS at 1 and 2 threads: every call's logits and
+ * pooled vector equal those of one call alone (same OpenBLAS setting), bit for bit. */
+static void test_concurrent(const char *name, const w2v_model *m, const float *pcm, size_t n) {
+  const int L = w2v_n_labels(m), D = w2v_embed_dim(m);
+  const int saved = openblas_get_num_threads();
+  for (int bt = 1; bt <= 2; bt++) {
+    openblas_set_num_threads(bt);
+    float l1[W2V_MAX_LABELS], *p1 = malloc(sizeof(float) * (size_t)D);
+    emoi_err e = {{0}};
+    int st = p1 ? w2v_classify_ex(m, pcm, n, NULL, l1, p1, &e) : EMO_ENOMEM;
+    CHECK(st == 0, "%s: alone, %d BLAS threads: %s", name, bt, e.msg);
+    job j[2];
+    memset(j, 0, sizeof j);
+    for (int i = 0; i < 2; i++) {
+      j[i].m = m, j[i].pcm = pcm, j[i].n = n;
+      for (int c = 0; c < JOB_CALLS; c++)
+        if (!(j[i].pooled[c] = malloc(sizeof(float) * (size_t)D))) j[i].status = EMO_ENOMEM;
+    }
+    pthread_t th[2];
+    int started[2] = {0, 0};
+    for (int i = 0; i < 2 && st == 0; i++)
+      started[i] = pthread_create(&th[i], NULL, run_job, &j[i]) == 0;
+    for (int i = 0; i < 2; i++)
+      if (started[i]) pthread_join(th[i], NULL);
+    double worst = 0;
+    for (int i = 0; i < 2 && st == 0; i++) {
+      CHECK(started[i] && j[i].status == 0, "%s: thread %d, %d BLAS threads: status %d", name, i,
+            bt, j[i].status);
+      for (int c = 0; c < JOB_CALLS && started[i] && j[i].status == 0; c++) {
+        worst = fmax(worst, max_abs_diff(j[i].logits[c], l1, L));
+        worst = fmax(worst, max_abs_diff(j[i].pooled[c], p1, D));
+        CHECK(memcmp(j[i].logits[c], l1, sizeof(float) * (size_t)L) == 0 &&
+                  memcmp(j[i].pooled[c], p1, sizeof(float) * (size_t)D) == 0,
+              "%s: thread %d call %d, %d BLAS threads: differs from the call alone by %g", name, i,
+              c, bt, worst);
+      }
+    }
+    printf(
+        "%s: 2 threads x %d calls at once, %d BLAS thread%s: worst difference from one call "
+        "alone %g\n",
+        name, JOB_CALLS, bt, bt > 1 ? "s" : "", worst);
+    for (int i = 0; i < 2; i++)
+      for (int c = 0; c < JOB_CALLS; c++) free(j[i].pooled[c]);
+    free(p1);
+  }
+  openblas_set_num_threads(saved);
 }
 
 static void test_fixture(const char *path, int *reader_done) {
@@ -340,20 +398,22 @@ static void test_fixture(const char *path, int *reader_done) {
     size_t n = (size_t)in->numel;
     float l1[W2V_MAX_LABELS], l2[W2V_MAX_LABELS], lr[W2V_MAX_LABELS];
     float *p1 = malloc(sizeof(float) * (size_t)D), *pr = malloc(sizeof(float) * (size_t)D);
-    st = w2v_classify(m, in->f32, n, 1, l1, p1, &e);
+    const int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    st = w2v_classify_ex(m, in->f32, n, NULL, l1, p1, &e);
     CHECK(st == 0, "%s: sample %d: %s", name, k, e.msg);
-    st = w2v_classify(m, in->f32, n, 2, l2, NULL, &e);
-    CHECK(st == 0, "%s: sample %d, 2 threads: %s", name, k, e.msg);
-    setenv("EMO_W2V_REFERENCE", "1", 1);
-    st = w2v_classify(m, in->f32, n, 1, lr, pr, &e);
-    unsetenv("EMO_W2V_REFERENCE");
+    openblas_set_num_threads(2);
+    st = w2v_classify_ex(m, in->f32, n, NULL, l2, NULL, &e);
+    CHECK(st == 0, "%s: sample %d, 2 BLAS threads: %s", name, k, e.msg);
+    const w2v_options reference = {.reference = 1};
+    st = w2v_classify_ex(m, in->f32, n, &reference, lr, pr, &e);
     CHECK(st == 0, "%s: sample %d, reference path: %s", name, k, e.msg);
     /* row blocks of scores and im2col far smaller than T (ragged last blocks) */
     float lb[W2V_MAX_LABELS];
-    setenv("EMO_W2V_BLOCK", "700", 1);
-    st = w2v_classify(m, in->f32, n, 2, lb, NULL, &e);
-    unsetenv("EMO_W2V_BLOCK");
+    const w2v_options small_blocks = {.block = 700};
+    st = w2v_classify_ex(m, in->f32, n, &small_blocks, lb, NULL, &e);
     CHECK(st == 0, "%s: sample %d, small blocks: %s", name, k, e.msg);
+    openblas_set_num_threads(saved);
     worst_b = fmax(worst_b, max_abs_diff(l1, lb, L));
     worst_l = fmax(worst_l, max_abs_diff(l1, lg->f32, L));
     worst_p = fmax(worst_p, max_abs_diff(p1, pl->f32, D));
@@ -361,15 +421,7 @@ static void test_fixture(const char *path, int *reader_done) {
     worst_r = fmax(worst_r, fmax(max_abs_diff(l1, lr, L), max_abs_diff(p1, pr, D)));
     worst_rl = fmax(worst_rl, fmax(max_abs_diff(lr, lg->f32, L), max_abs_diff(pr, pl->f32, D)));
     if (k == 0) {
-      /* two threads at once on one model (the calls serialise on OpenBLAS's settings) */
-      job j[2] = {{m, in->f32, n, 1, 0, {0}}, {m, in->f32, n, 2, 0, {0}}};
-      pthread_t th[2];
-      for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, run_job, &j[i]);
-      for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
-      for (int i = 0; i < 2; i++)
-        CHECK(j[i].status == 0 && max_abs_diff(j[i].logits, l1, L) <= TOL_THREADS,
-              "%s: concurrent call %d: status %d, diff %g", name, i, j[i].status,
-              max_abs_diff(j[i].logits, l1, L));
+      test_concurrent(name, m, in->f32, n);
       test_inputs(m, in->f32, n);
     }
     free(p1);

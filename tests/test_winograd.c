@@ -8,7 +8,7 @@
  * is checked by test_parity). Then the plan: an eligible node runs on the Winograd path
  * (nn_plan_stats.n_nodes_winograd) between XNNPACK runs and matches the reference plan,
  * ineligible ones (stride 2, 5x5, few channels, small output) and plans on a pool of threads
- * do not, and EMO_NO_WINOGRAD=1 turns it off. WG_VERBOSE=1 prints every kernel case. */
+ * do not, and nn_plan_options.no_winograd turns it off. WG_VERBOSE=1 prints every kernel case. */
 #include <math.h>
 #include <pthreadpool.h>
 #include <stdio.h>
@@ -88,8 +88,8 @@ static double run_case(const conv_case *cc, nn_winograd_tile tile, pthreadpool_t
   CHECK(st == 0, "%s: reference: %s", label, e.msg);
   if (st) goto done;
 
-  nn_winograd_conv c = {cc->n, cc->h, cc->w, cc->ci, cc->co, ho, wo, a.pad_top, a.pad_left,
-                        cc->lo, cc->hi};
+  nn_winograd_conv c = {cc->n, cc->h,     cc->w,      cc->ci, cc->co, ho,
+                        wo,    a.pad_top, a.pad_left, cc->lo, cc->hi};
   st = nn_winograd_create(&c, w, cc->bias ? b : NULL, tile, pool, &wg, &e);
   CHECK(st == 0, "%s: create: %s", label, e.msg);
   if (st) goto done;
@@ -149,8 +149,7 @@ static void test_create_errors(void) {
   nn_winograd *wg = NULL;
   float w[16 * 9 * 16] = {0};
   nn_winograd_conv c = {1, 8, 8, 16, 16, 6, 6, 0, 0, -INFINITY, INFINITY};
-  CHECK(nn_winograd_create(&c, w, NULL, (nn_winograd_tile)3, NULL, &wg, &e) == EMO_EINVAL &&
-            !wg,
+  CHECK(nn_winograd_create(&c, w, NULL, (nn_winograd_tile)3, NULL, &wg, &e) == EMO_EINVAL && !wg,
         "tile 3 accepted");
   c.ho = 20; /* larger than a 3x3 VALID conv of 8 rows gives */
   CHECK(nn_winograd_create(&c, w, NULL, NN_WINOGRAD_F4X4, NULL, &wg, &e) == EMO_EINVAL && !wg,
@@ -178,8 +177,7 @@ static nn_graph *conv_graph(int h, int ci, int co, int k, int s, emoi_err *e) {
   }
   fill(wd, nw, -0.3f, 0.3f);
   fill(bd, (size_t)co, -1, 1);
-  int w = nn_graph_add_const(g, "w", NN_F32, 4, (int64_t[]){co, k, k, ci}, wd,
-                             nw * sizeof *wd, e);
+  int w = nn_graph_add_const(g, "w", NN_F32, 4, (int64_t[]){co, k, k, ci}, wd, nw * sizeof *wd, e);
   int b = nn_graph_add_const(g, "b", NN_F32, 1, (int64_t[]){co}, bd, (size_t)co * sizeof *bd, e);
   free(wd);
   free(bd);
@@ -198,16 +196,17 @@ static nn_graph *conv_graph(int h, int ci, int co, int k, int s, emoi_err *e) {
   return g;
 }
 
-/* Plans g both ways; checks the Winograd node count and the outputs. */
+/* Plans g both ways (the XNNPACK plan with opt, may be NULL); checks the Winograd node count
+ * and the outputs. */
 static void plan_case(const char *label, int h, int ci, int co, int k, int s, int want_wg,
-                      pthreadpool_t pool) {
+                      pthreadpool_t pool, const nn_plan_options *opt) {
   emoi_err e = {{0}};
   nn_graph *g = conv_graph(h, ci, co, k, s, &e);
   CHECK(g != NULL, "%s: graph: %s", label, e.msg);
   if (!g) return;
   nn_plan *pr = NULL, *px = NULL;
   int st = nn_plan_create(g, NN_BACKEND_REFERENCE, NULL, &pr, &e);
-  if (!st) st = nn_plan_create(g, NN_BACKEND_XNNPACK, pool, &px, &e);
+  if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, pool, opt, &px, &e);
   CHECK(st == 0, "%s: plan: %s", label, e.msg);
   if (st) goto done;
   nn_plan_stats sr, sx;
@@ -250,16 +249,16 @@ done:
 }
 
 static void test_plan(pthreadpool_t pool) {
-  plan_case("eligible 24x24 32->48", 24, 32, 48, 3, 1, 1, NULL);
-  plan_case("eligible 21x21 17->16", 21, 17, 16, 3, 1, 1, NULL);
-  plan_case("eligible, pool of 2", 21, 17, 16, 3, 1, 0, pool); /* single-threaded plans only */
-  plan_case("stride 2", 40, 32, 32, 3, 2, 0, NULL);
-  plan_case("5x5 kernel", 24, 32, 32, 5, 1, 0, NULL);
-  plan_case("8 input channels", 24, 8, 32, 3, 1, 0, NULL);
-  plan_case("12x12 output", 12, 32, 32, 3, 1, 0, NULL);
-  setenv("EMO_NO_WINOGRAD", "1", 1);
-  plan_case("EMO_NO_WINOGRAD=1", 24, 32, 48, 3, 1, 0, NULL);
-  unsetenv("EMO_NO_WINOGRAD");
+  plan_case("eligible 24x24 32->48", 24, 32, 48, 3, 1, 1, NULL, NULL);
+  plan_case("eligible 21x21 17->16", 21, 17, 16, 3, 1, 1, NULL, NULL);
+  plan_case("eligible, pool of 2", 21, 17, 16, 3, 1, 0, pool,
+            NULL); /* single-threaded plans only */
+  plan_case("stride 2", 40, 32, 32, 3, 2, 0, NULL, NULL);
+  plan_case("5x5 kernel", 24, 32, 32, 5, 1, 0, NULL, NULL);
+  plan_case("8 input channels", 24, 8, 32, 3, 1, 0, NULL, NULL);
+  plan_case("12x12 output", 12, 32, 32, 3, 1, 0, NULL, NULL);
+  const nn_plan_options no_wg = {.no_winograd = 1};
+  plan_case("no_winograd", 24, 32, 48, 3, 1, 0, NULL, &no_wg);
 }
 
 int main(void) {

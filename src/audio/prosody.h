@@ -11,11 +11,11 @@
 #include "core/err.h"
 
 typedef struct prosody {
-  float f0_mean;      /* Hz over voiced frames; 0 when nothing is voiced */
+  float f0_mean;        /* Hz over voiced frames; 0 when nothing is voiced */
   float f0_min, f0_max; /* 5th and 95th percentile of voiced F0 (Hz): the range */
-  float energy_db;    /* mean RMS level in dBFS over the segment */
-  float voiced_ratio; /* fraction of 10 ms frames that are voiced, 0..1 */
-  float rate;         /* syllable-nucleus estimate per second of segment */
+  float energy_db;      /* mean RMS level in dBFS over the segment */
+  float voiced_ratio;   /* fraction of 10 ms frames that are voiced, 0..1 */
+  float rate;           /* syllable-nucleus estimate per second of segment */
 } prosody;
 
 /* Measures pcm (n samples at 16 kHz). Needs no allocation for segments up to

@@ -21,8 +21,8 @@
 
 struct vad_state {
   nn_plan *plan;
-  int in_x, in_state;  /* plan input indices */
-  int out_p, out_state; /* plan output indices */
+  int in_x, in_state;                /* plan input indices */
+  int out_p, out_state;              /* plan output indices */
   float x[VAD_CONTEXT + VAD_WINDOW]; /* (1, 576): context then window */
   float state[VAD_STATE];            /* (2, 1, 128) */
 };
@@ -54,32 +54,40 @@ void vad_destroy(vad_state **pv) {
   *pv = NULL;
 }
 
-static int64_t numel(const nn_value *v) { return nn_value_numel(v); }
+static int64_t numel(const nn_value *v) {
+  return nn_value_numel(v);
+}
 
-int vad_create_backend(const nn_graph *g, nn_backend backend, void *threadpool,
-                       vad_state **out, emoi_err *err) {
+int vad_create_backend(const nn_graph *g, nn_backend backend, void *threadpool, vad_state **out,
+                       emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "vad_create: out is NULL");
   *out = NULL;
-  if (!g || !g->finalized) return emoi_fail(err, EMO_EINVAL, "vad_create: graph missing or not finalized");
+  if (!g || !g->finalized)
+    return emoi_fail(err, EMO_EINVAL, "vad_create: graph missing or not finalized");
   vad_state *v = calloc(1, sizeof *v);
   if (!v) return emoi_fail(err, EMO_ENOMEM, "vad_create: out of memory");
   v->in_x = v->in_state = v->out_p = v->out_state = -1;
   for (int i = 0; i < g->n_inputs; i++) {
     int64_t n = numel(&g->values[g->inputs[i]]);
-    if (n == VAD_CONTEXT + VAD_WINDOW) v->in_x = i;
-    else if (n == VAD_STATE) v->in_state = i;
+    if (n == VAD_CONTEXT + VAD_WINDOW)
+      v->in_x = i;
+    else if (n == VAD_STATE)
+      v->in_state = i;
   }
   for (int i = 0; i < g->n_outputs; i++) {
     int64_t n = numel(&g->values[g->outputs[i]]);
-    if (n == 1) v->out_p = i;
-    else if (n == VAD_STATE) v->out_state = i;
+    if (n == 1)
+      v->out_p = i;
+    else if (n == VAD_STATE)
+      v->out_state = i;
   }
   if (g->n_inputs != 2 || g->n_outputs != 2 || v->in_x < 0 || v->in_state < 0 || v->out_p < 0 ||
       v->out_state < 0) {
     free(v);
     return emoi_fail(err, EMO_EMODEL,
                      "%s: not a Silero VAD v5 graph (expects inputs (1,576) + (2,1,128), outputs "
-                     "(1,1) + (2,1,128))", g->source);
+                     "(1,1) + (2,1,128))",
+                     g->source);
   }
   int st = nn_plan_create(g, backend, threadpool, &v->plan, err);
   if (st) {
@@ -125,8 +133,8 @@ vad_seg_params vad_seg_params_default(void) {
   return p;
 }
 
-static int push(vad_segment *segs, int max_segs, int *n, int64_t s, int64_t e,
-                vad_segment **all, int *cap, emoi_err *err) {
+static int push(vad_segment *segs, int max_segs, int *n, int64_t s, int64_t e, vad_segment **all,
+                int *cap, emoi_err *err) {
   (void)segs;
   (void)max_segs;
   if (*n >= *cap) {
@@ -142,15 +150,14 @@ static int push(vad_segment *segs, int max_segs, int *n, int64_t s, int64_t e,
   return EMO_OK;
 }
 
-int vad_segments(const float *probs, int64_t n_windows, int64_t n_samples,
-                 const vad_seg_params *pp, vad_segment *segs, int max_segs, emoi_err *err) {
+int vad_segments(const float *probs, int64_t n_windows, int64_t n_samples, const vad_seg_params *pp,
+                 vad_segment *segs, int max_segs, emoi_err *err) {
   if ((!probs && n_windows > 0) || n_windows < 0 || n_samples < 0 || max_segs < 0 ||
       (max_segs > 0 && !segs))
     return emoi_fail(err, EMO_EINVAL, "vad_segments: invalid arguments");
   vad_seg_params p = pp ? *pp : vad_seg_params_default();
   if (p.min_speech_ms < 0 || p.min_silence_ms < 0 || p.speech_pad_ms < 0 ||
-      p.min_speech_ms > VAD_MAX_MS || p.min_silence_ms > VAD_MAX_MS ||
-      p.speech_pad_ms > VAD_MAX_MS)
+      p.min_speech_ms > VAD_MAX_MS || p.min_silence_ms > VAD_MAX_MS || p.speech_pad_ms > VAD_MAX_MS)
     return emoi_fail(err, EMO_EINVAL, "VAD durations must be within 0..%d ms", VAD_MAX_MS);
   const int64_t W = VAD_WINDOW;
   /* ms to samples in double (16000 * 600000 does not fit an int) */

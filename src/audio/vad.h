@@ -16,9 +16,9 @@
 #include "nn/nn.h"
 
 #define VAD_RATE 16000
-#define VAD_WINDOW 512  /* new samples per call (32 ms) */
-#define VAD_CONTEXT 64  /* samples of the previous call prefixed to the window */
-#define VAD_STATE 256   /* floats of recurrent state, (2, 1, 128) */
+#define VAD_WINDOW 512 /* new samples per call (32 ms) */
+#define VAD_CONTEXT 64 /* samples of the previous call prefixed to the window */
+#define VAD_STATE 256  /* floats of recurrent state, (2, 1, 128) */
 
 /* Loads Silero VAD v5 ONNX bytes (borrowed during the call) as a finalized graph with the
  * 16 kHz branch resolved: inputs "input" (1, 576) and "state" (2, 1, 128), outputs the speech
@@ -33,8 +33,8 @@ typedef struct vad_state vad_state;
  * vad_state per stream and thread. */
 int vad_create(const nn_graph *g, void *threadpool, vad_state **out, emoi_err *err);
 /* Same with an explicit backend (tests compare both). */
-int vad_create_backend(const nn_graph *g, nn_backend backend, void *threadpool,
-                       vad_state **out, emoi_err *err);
+int vad_create_backend(const nn_graph *g, nn_backend backend, void *threadpool, vad_state **out,
+                       emoi_err *err);
 void vad_destroy(vad_state **v);
 
 /* Runs one window: samples (VAD_WINDOW floats, 16 kHz mono, roughly [-1, 1]); writes the
@@ -48,11 +48,11 @@ void vad_reset(vad_state *v);
 
 /* Segmentation parameters; vad_seg_params_default() gives silero-vad's defaults. */
 typedef struct vad_seg_params {
-  float threshold;        /* 0.5: a window at or above starts/continues speech */
-  float neg_threshold;    /* 0.35 (threshold - 0.15): below it, silence may end speech */
-  int min_speech_ms;      /* 250: shorter segments are dropped */
-  int min_silence_ms;     /* 100: silence needed to close a segment */
-  int speech_pad_ms;      /* 30: padding added on both sides (halved gaps when close) */
+  float threshold;     /* 0.5: a window at or above starts/continues speech */
+  float neg_threshold; /* 0.35 (threshold - 0.15): below it, silence may end speech */
+  int min_speech_ms;   /* 250: shorter segments are dropped */
+  int min_silence_ms;  /* 100: silence needed to close a segment */
+  int speech_pad_ms;   /* 30: padding added on both sides (halved gaps when close) */
 } vad_seg_params;
 
 vad_seg_params vad_seg_params_default(void);
@@ -65,7 +65,7 @@ typedef struct vad_segment {
  * n_samples samples into speech segments, as silero-vad's get_speech_timestamps
  * (max_speech_duration_s = inf). Writes at most max_segs segments to segs (may be NULL when
  * max_segs is 0) and returns the total number found (>= 0), or a negative status. */
-int vad_segments(const float *probs, int64_t n_windows, int64_t n_samples,
-                 const vad_seg_params *p, vad_segment *segs, int max_segs, emoi_err *err);
+int vad_segments(const float *probs, int64_t n_windows, int64_t n_samples, const vad_seg_params *p,
+                 vad_segment *segs, int max_segs, emoi_err *err);
 
 #endif

@@ -25,18 +25,25 @@
  * GCC on x86-64 each is cloned for x86-64-v3 (AVX2) beside the baseline and picked at run time,
  * so a binary built here runs on any x86-64 (other compilers get the portable code). exp is
  * Cephes' expf polynomial (range-reduced, ~1 ulp); erf for GELU is a rational approximation
- * (|error| < 5e-7). They cost ~10% of a call; the gemms run near the machine's peak. Setting
- * EMO_W2V_REFERENCE=1 in the environment switches to the plain reference path (naive
- * double-accumulating matmul, erff/expf, double reductions), which tests/test_wav2vec2.c
- * compares with the fast path; EMO_W2V_BLOCK=N (floats) shrinks the row blocks of scores and
- * im2col, which otherwise only inputs of more than ~3000 frames split, so the test can cover
- * the blocked loops.
+ * (|error| < 5e-7). They cost ~10% of a call; the gemms run near the machine's peak.
+ * w2v_options.reference switches to the plain reference path (naive double-accumulating
+ * matmul, erff/expf, double reductions), which tests/test_wav2vec2.c compares with the fast
+ * path; w2v_options.block (floats) shrinks the row blocks of scores and im2col, which
+ * otherwise only inputs of more than ~3000 frames split, so the test can cover the blocked
+ * loops. Nothing is read from the environment.
  *
- * Threads: only the gemms use them. OpenBLAS's thread count is process-global
- * (openblas_set_num_threads), so w2v_classify holds a process-wide mutex for the whole forward
- * pass: concurrent calls are safe but run one after another; the previous thread count is
- * restored before returning. (Splitting the elementwise passes over the same threads with
- * core/workers.h gained nothing measurable: OpenBLAS's idle workers spin between gemms.)
+ * Threads: only the gemms use them, as many as OpenBLAS is set to: its thread count is
+ * process-global (openblas_set_num_threads, OPENBLAS_NUM_THREADS) and belongs to the
+ * application, so this file never changes it and takes no lock. Concurrent calls are safe:
+ * each has its own scratch, the model is read-only, and OpenBLAS 0.3.7 and later may be
+ * entered from several threads at once when it is built with locking (USE_THREAD=1 implies it:
+ * the pthread variant the build links, libopenblas0-pthread 0.3.21 on Debian 12; a serial
+ * build needs USE_LOCKING=1). That variant runs the threaded parts of concurrent gemms one
+ * after another on its one pool of workers, so two calls overlap only in their C passes;
+ * an application that runs several contexts at once sets OpenBLAS to 1 thread to run them
+ * fully side by side (tests/test_wav2vec2.c checks both ways give the single-call result).
+ * (Splitting the elementwise passes over the same threads with core/workers.h gained nothing
+ * measurable: OpenBLAS's idle workers spin between gemms.)
  *
  * It leaves to others: the file reader (nn/safetensors.c), conversion of checkpoints
  * (tools/wav2vec2_convert.py), decoding and resampling (media/), label mapping (pipeline/). */
@@ -47,7 +54,6 @@
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1232,26 +1238,21 @@ too_big:
                    n, MAX_SCRATCH_BYTES >> 30);
 }
 
-static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int w2v_classify(const w2v_model *m, const float *pcm, size_t n, int n_threads, float *logits,
-                 float *hidden, emoi_err *err) {
+int w2v_classify_ex(const w2v_model *m, const float *pcm, size_t n, const w2v_options *opt,
+                    float *logits, float *hidden, emoi_err *err) {
   if (!m || !pcm || !logits) return emoi_fail(err, EMO_EINVAL, "w2v_classify: NULL argument");
   if (n < (size_t)m->min_samples || n > W2V_MAX_SAMPLES)
     return emoi_fail(err, EMO_EINVAL,
                      "w2v_classify: %zu samples, this model takes %d..%d (16 kHz; fewer give no "
                      "frame)",
                      n, m->min_samples, W2V_MAX_SAMPLES);
-  const char *rv = getenv("EMO_W2V_REFERENCE"), *bv = getenv("EMO_W2V_BLOCK");
-  fwd f = {rv && rv[0] && strcmp(rv, "0") != 0, BLOCK_FLOATS};
-  if (bv && atol(bv) > 0 && (size_t)atol(bv) < BLOCK_FLOATS) f.block = (size_t)atol(bv);
-  if (n_threads < 1) n_threads = 1;
-  if (n_threads > 64) n_threads = 64;
-  pthread_mutex_lock(&blas_lock);
-  int prev = openblas_get_num_threads();
-  if (prev != n_threads) openblas_set_num_threads(n_threads);
-  int r = forward(&f, m, pcm, n, logits, hidden, err);
-  if (prev != n_threads) openblas_set_num_threads(prev);
-  pthread_mutex_unlock(&blas_lock);
-  return r;
+  fwd f = {opt && opt->reference, BLOCK_FLOATS};
+  if (opt && opt->block > 0 && opt->block < BLOCK_FLOATS) f.block = opt->block;
+  return forward(&f, m, pcm, n, logits, hidden, err);
+}
+
+int w2v_classify(const w2v_model *m, const float *pcm, size_t n, int n_threads, float *logits,
+                 float *hidden, emoi_err *err) {
+  (void)n_threads; /* OpenBLAS's thread count is the application's (see the top of the file) */
+  return w2v_classify_ex(m, pcm, n, NULL, logits, hidden, err);
 }

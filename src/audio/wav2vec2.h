@@ -89,17 +89,30 @@ int w2v_embed_dim(const w2v_model *m);
  * standard 7-layer encoder); shorter input to w2v_classify is EMO_EINVAL. */
 int w2v_min_samples(const w2v_model *m);
 
-/* Runs the model on n 16 kHz mono samples (w2v_min_samples(m) <= n <= W2V_MAX_SAMPLES) with
- * n_threads BLAS threads (<= 0: 1; at most 64). Writes n_labels logits (before softmax) into
- * logits. Returns EMO_OK, EMO_EINVAL (NULL argument, n out of range, NaN or infinite samples),
- * EMO_EMODEL (a logit came out NaN or infinite: the weights overflow float32) or EMO_ENOMEM,
- * with err filled.
- * Thread-safe for distinct calls on one model (scratch is allocated per call); OpenBLAS's thread
- * count is process-global, so each call holds a process-wide lock for its whole forward pass
- * (concurrent calls run one after another) and restores the count in effect before it.
+/* What one call may do beyond the defaults (all fields 0, or NULL options: the fast path). */
+typedef struct w2v_options {
+  int reference; /* 1: plain reference kernels (naive double-accumulating matmul, erff, expf,
+                    double reductions): slow, for tests of the fast path */
+  size_t block;  /* floats in one row block of attention scores and of the positional conv's
+                    im2col; 0 = the default (8M floats, which only inputs of more than ~3000
+                    frames split); smaller values let tests cover the blocked loops */
+} w2v_options;
+
+/* Runs the model on n 16 kHz mono samples (w2v_min_samples(m) <= n <= W2V_MAX_SAMPLES). Writes
+ * n_labels logits (before softmax) into logits. Returns EMO_OK, EMO_EINVAL (NULL argument, n
+ * out of range, NaN or infinite samples), EMO_EMODEL (a logit came out NaN or infinite: the
+ * weights overflow float32) or EMO_ENOMEM, with err filled. opt may be NULL (defaults).
  * hidden, when non-NULL, receives the pooled vector before the head (embed_dim floats): the
  * frame-mean of the last hidden state after the output norm, if the model has one.
- * EMO_W2V_REFERENCE=1 in the environment selects plain reference kernels (slow; for tests). */
+ * Thread-safe, without locks, for concurrent calls on one model or several (scratch is
+ * allocated per call, the model is read-only). The matrix products run on as many OpenBLAS
+ * threads as the application set (openblas_set_num_threads or OPENBLAS_NUM_THREADS; process-
+ * wide, OpenBLAS's default is one a core): this never changes that count. */
+int w2v_classify_ex(const w2v_model *m, const float *pcm, size_t n, const w2v_options *opt,
+                    float *logits, float *hidden, emoi_err *err);
+
+/* w2v_classify_ex with default options, kept for the pipeline's call site. n_threads is
+ * ignored: BLAS threads are the application's (above), not a per-call setting. */
 int w2v_classify(const w2v_model *m, const float *pcm, size_t n, int n_threads, float *logits,
                  float *hidden, emoi_err *err);
 

@@ -357,7 +357,8 @@ int emo_models_dir(const emo_model_params *p, char *buf, size_t buf_size) {
   return emoi_models_dir(p, buf, buf_size, NULL);
 }
 
-int emoi_model_path(const emo_model_params *p, const char *name, char *buf, size_t n, emoi_err *err) {
+int emoi_model_path(const emo_model_params *p, const char *name, char *buf, size_t n,
+                    emoi_err *err) {
   emoi_err e2;
   if (!emoi_manifest_get(err ? err : &e2)) return EMO_EINTERNAL;
   const emoi_manifest_file *f = emoi_manifest_find(name);
@@ -464,8 +465,8 @@ ssize_t emoi_read_full(int fd, void *buf, size_t n) {
 /* Checks file `path` against entry f. `label` names it in messages (model id + file), `where`
  * is the folder shown in the "missing" message. If data is non-NULL the bytes are returned in a
  * malloc'd buffer. */
-int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *where,
-                       void **data, size_t *size, emoi_err *err) {
+int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *where, void **data,
+                     size_t *size, emoi_err *err) {
   if (data) *data = NULL;
   if (size) *size = 0;
   int fd;
@@ -559,8 +560,8 @@ done:
   return rc;
 }
 
-int emoi_verify_named(const emo_model_params *p, const emoi_manifest_file *f, void **data, size_t *size,
-                        emoi_err *err) {
+int emoi_verify_named(const emo_model_params *p, const emoi_manifest_file *f, void **data,
+                      size_t *size, emoi_err *err) {
   char dir[PATH_CAP], path[PATH_CAP + 256];
   int rc = emoi_models_dir(p, dir, sizeof dir, err);
   if (rc) return rc;
@@ -597,4 +598,3 @@ int emo_models_check(const emo_model_params *p, int i) {
   if (i < 0 || i >= m->n_files) return EMO_EINVAL;
   return emoi_verify_named(p, &m->files[i], NULL, NULL, NULL);
 }
-

@@ -66,7 +66,8 @@ int emoi_models_dir(const emo_model_params *p, char *buf, size_t n, emoi_err *er
 
 /* Full path of model `name` (short id, e.g. "blazeface_short") in the cache, into buf.
  * EMO_EINVAL for an unknown name or a path longer than n. Does not touch the file. */
-int emoi_model_path(const emo_model_params *p, const char *name, char *buf, size_t n, emoi_err *err);
+int emoi_model_path(const emo_model_params *p, const char *name, char *buf, size_t n,
+                    emoi_err *err);
 
 /* Checks that model `name` is in the cache with the manifest's size and sha256.
  * EMO_ENOMODEL when missing, EMO_EMODEL when the size or checksum differs, EMO_EIO when
@@ -96,11 +97,11 @@ int emoi_file_integrity_check(const char *path, const char *integrity, int64_t s
 ssize_t emoi_read_full(int fd, void *buf, size_t n);
 /* Verifies file f at path (size + sha256); `where` names the folder or package in messages.
  * With data non-NULL the bytes are returned (caller frees). */
-int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *where,
-                     void **data, size_t *size, emoi_err *err);
+int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *where, void **data,
+                     size_t *size, emoi_err *err);
 /* Verifies f in the cache of p (see emoi_model_verify). */
-int emoi_verify_named(const emo_model_params *p, const emoi_manifest_file *f, void **data, size_t *size,
-                      emoi_err *err);
+int emoi_verify_named(const emo_model_params *p, const emoi_manifest_file *f, void **data,
+                      size_t *size, emoi_err *err);
 
 /* emo_models_fetch with the failure reason in err (also logged). */
 int emoi_models_fetch(const emo_model_params *p, emoi_err *err);

@@ -8,9 +8,9 @@
  * that fail to decode are skipped; a demuxer error other than end-of-file, or too many bad
  * packets, is reported after the samples already decoded. Follows FFmpeg 5.1's documented
  * API (AVChannelLayout, swr_alloc_set_opts2). Leaves to others: what the samples mean. */
+#include "media/audio_decode.h"
 #include "media/media_io.h"
 #include "media/mem_io.h"
-#include "media/audio_decode.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -48,7 +48,7 @@ struct aud_reader {
   aud_info info;
   int eof_demux, eof_dec, drained;
   int consec_errors;
-  int pending;      /* status to return once the FIFO is empty (0 none) */
+  int pending; /* status to return once the FIFO is empty (0 none) */
   emoi_err pending_err;
   media_guard guard; /* protocols, deadlines, log sink (media_io.h) */
 };
@@ -57,7 +57,6 @@ static const char *averr(int e, char *buf, size_t n) {
   if (av_strerror(e, buf, n) < 0) snprintf(buf, n, "error %d", e);
   return buf;
 }
-
 
 void aud_close(aud_reader **pr) {
   if (!pr || !*pr) return;
@@ -254,10 +253,11 @@ static int convert(aud_reader *r, const AVFrame *fr, emoi_err *err) {
       av_channel_layout_uninit(&in);
       if (ret < 0 || !r->swr || (ret = swr_init(r->swr)) < 0) {
         swr_free(&r->swr);
-        return emoi_fail(err, EMO_EFORMAT, "%s: cannot convert %d Hz %d-channel %s audio (%s)",
-                         r->name, fr->sample_rate, fr->ch_layout.nb_channels,
-                         av_get_sample_fmt_name(fr->format) ? av_get_sample_fmt_name(fr->format) : "?",
-                         averr(ret, eb, sizeof eb));
+        return emoi_fail(
+            err, EMO_EFORMAT, "%s: cannot convert %d Hz %d-channel %s audio (%s)", r->name,
+            fr->sample_rate, fr->ch_layout.nb_channels,
+            av_get_sample_fmt_name(fr->format) ? av_get_sample_fmt_name(fr->format) : "?",
+            averr(ret, eb, sizeof eb));
       }
       if (av_channel_layout_copy(&r->swr_layout, &fr->ch_layout) < 0)
         return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", r->name);
@@ -279,7 +279,8 @@ static int convert(aud_reader *r, const AVFrame *fr, emoi_err *err) {
   ret = swr_convert(r->swr, &outp, (int)out_max, fr ? (const uint8_t **)fr->extended_data : NULL,
                     in_n);
   if (ret < 0)
-    return emoi_fail(err, EMO_EFORMAT, "%s: resampling failed (%s)", r->name, averr(ret, eb, sizeof eb));
+    return emoi_fail(err, EMO_EFORMAT, "%s: resampling failed (%s)", r->name,
+                     averr(ret, eb, sizeof eb));
   for (int i = 0; i < ret; i++) /* non-finite samples (float files) read as silence */
     if (!isfinite(r->fifo[r->fifo_len + i])) r->fifo[r->fifo_len + i] = 0.0f;
   r->fifo_len += ret;
@@ -347,7 +348,8 @@ static int refill(aud_reader *r, emoi_err *err) {
 }
 
 int aud_read(aud_reader *r, float *buf, int max_samples, emoi_err *err) {
-  if (!r || !buf || max_samples < 1) return emoi_fail(err, EMO_EINVAL, "aud_read: invalid arguments");
+  if (!r || !buf || max_samples < 1)
+    return emoi_fail(err, EMO_EINVAL, "aud_read: invalid arguments");
   if (r->fifo_len == r->fifo_pos && !r->drained) {
     media_guard *log_prev = media_log_enter(&r->guard);
     int st = refill(r, err);

@@ -7,9 +7,9 @@
  * seeking. Follows FFmpeg 5.1's documented API (libavcodec send/receive, display matrix
  * convention of libavutil/display.h: av_display_rotation_get gives the counter-clockwise
  * angle, so the clockwise rotation to display is its negation, as ffmpeg's -autorotate). */
+#include "media/video_decode.h"
 #include "media/media_io.h"
 #include "media/mem_io.h"
-#include "media/video_decode.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,12 +28,12 @@
 #include <libavutil/time.h>
 #include <libswscale/swscale.h>
 
-#define VID_SLOTS 4                 /* 1 held by the caller + up to 3 decoded ahead */
-#define VID_SWS_SLACK 256 /* bytes after each frame buffer, see finish_open */
-#define VID_MAX_CONSEC_ERRORS 100   /* consecutive failed packets before giving up */
-#define VID_MAX_READ_RETRIES 16     /* consecutive demuxer errors before giving up */
-#define VID_PROBESIZE (5 << 20)     /* bytes read to probe the format */
-#define VID_ANALYZE_US (5 * (int64_t)AV_TIME_BASE)   /* media time analysed at open */
+#define VID_SLOTS 4               /* 1 held by the caller + up to 3 decoded ahead */
+#define VID_SWS_SLACK 256         /* bytes after each frame buffer, see finish_open */
+#define VID_MAX_CONSEC_ERRORS 100 /* consecutive failed packets before giving up */
+#define VID_MAX_READ_RETRIES 16   /* consecutive demuxer errors before giving up */
+#define VID_PROBESIZE (5 << 20)   /* bytes read to probe the format */
+#define VID_ANALYZE_US (5 * (int64_t)AV_TIME_BASE) /* media time analysed at open */
 #define VID_MEM_IO_BUF 4096
 
 enum { SLOT_FREE = 0, SLOT_WRITING, SLOT_QUEUED, SLOT_HELD };
@@ -51,7 +51,7 @@ struct vid_reader {
   char name[160]; /* url or "<memory>", for messages */
   AVFormatContext *fmt;
   AVIOContext *avio; /* custom memory I/O, NULL for urls */
-  mio_src mem; /* vid/aud_open_memory input */
+  mio_src mem;       /* vid/aud_open_memory input */
   AVStream *st;
   int vstream;
   AVCodecContext *dec;
@@ -63,9 +63,9 @@ struct vid_reader {
   uint32_t *gray_acc; /* (gray_w) block sums, convert_gray's scratch */
   ptrdiff_t gray_stride;
   vid_info info;
-  int dec_w, dec_h;   /* header size before rotation: frames are scaled to it */
-  ptrdiff_t stride;   /* of the output slots */
-  uint8_t *tmp;       /* (dec_h, tmp_stride) RGB24 before rotation; NULL when rotation 0 */
+  int dec_w, dec_h; /* header size before rotation: frames are scaled to it */
+  ptrdiff_t stride; /* of the output slots */
+  uint8_t *tmp;     /* (dec_h, tmp_stride) RGB24 before rotation; NULL when rotation 0 */
   ptrdiff_t tmp_stride;
   vid_slot slots[VID_SLOTS];
   double analysis_fps;
@@ -77,14 +77,14 @@ struct vid_reader {
   int64_t n_decoded;
   int64_t failed_packets, corrupt_frames, corrupt_packets;
   int consec_errors;
-  int gave_up;     /* stopped after VID_MAX_CONSEC_ERRORS */
-  int read_error;  /* AVERROR of the demuxer that ended reading (0 = clean EOF) */
+  int gave_up;    /* stopped after VID_MAX_CONSEC_ERRORS */
+  int read_error; /* AVERROR of the demuxer that ended reading (0 = clean EOF) */
   int read_retries;
   int64_t read_err_pos;
   int eof_sent;
   double last_pkt_t;   /* media time of the end of the latest demuxed video packet */
   double hdr_duration; /* video stream duration stated by the container index, 0 if none */
-  media_guard guard; /* protocols, deadlines, abort flag, log sink (media_io.h) */
+  media_guard guard;   /* protocols, deadlines, abort flag, log sink (media_io.h) */
   /* Threading (threaded = 1). */
   int threaded, th_started, sync_ready;
   pthread_t th;
@@ -92,14 +92,16 @@ struct vid_reader {
   pthread_cond_t cv;
   int queue[VID_SLOTS]; /* FIFO of slot indices, q_head.. */
   int q_head, q_count;
-  int held;             /* slot the caller holds, -1 none */
+  int held; /* slot the caller holds, -1 none */
   int end_reached, end_status;
   emoi_err end_err;
   int done; /* the caller saw the end (or an error): further reads return 0 */
 };
 
 static pthread_once_t vid_dev_once = PTHREAD_ONCE_INIT;
-static void vid_devices(void) { avdevice_register_all(); }
+static void vid_devices(void) {
+  avdevice_register_all();
+}
 
 static const char *averr(int e, char *buf, size_t n) {
   if (av_strerror(e, buf, n) < 0) snprintf(buf, n, "error %d", e);
@@ -148,8 +150,7 @@ static int finish_open(vid_reader *r, int64_t max_pixels, emoi_err *err) {
   static const char *text_formats[] = {"tty", "bin", "xbin", "adf", "idf"};
   for (size_t i = 0; i < sizeof text_formats / sizeof *text_formats; i++)
     if (strcmp(fname, text_formats[i]) == 0)
-      return emoi_fail(err, EMO_EFORMAT, "%s: not a video (detected as text/%s)", r->name,
-                       fname);
+      return emoi_fail(err, EMO_EFORMAT, "%s: not a video (detected as text/%s)", r->name, fname);
   /* Index-based containers (MP4/MOV, AVI) state each stream's duration before any
    * estimation: remember it to recognise a file cut short (the demuxer just sees EOF). */
   double hdr_dur[64] = {0};
@@ -181,13 +182,13 @@ static int finish_open(vid_reader *r, int64_t max_pixels, emoi_err *err) {
   }
   AVCodecParameters *par = r->st->codecpar;
   int w = par->width, h = par->height;
-  if (w <= 0 || h <= 0 || av_image_check_size2((unsigned)w, (unsigned)h, INT64_MAX,
-                                               AV_PIX_FMT_RGB24, 0, NULL) < 0)
-    return emoi_fail(err, EMO_EFORMAT, "%s: video stream has invalid dimensions %dx%d",
-                     r->name, w, h);
+  if (w <= 0 || h <= 0 ||
+      av_image_check_size2((unsigned)w, (unsigned)h, INT64_MAX, AV_PIX_FMT_RGB24, 0, NULL) < 0)
+    return emoi_fail(err, EMO_EFORMAT, "%s: video stream has invalid dimensions %dx%d", r->name, w,
+                     h);
   if ((int64_t)w * h > max_pixels)
-    return emoi_fail(err, EMO_ELIMIT, "%s: video %dx%d exceeds max_pixels %lld", r->name, w,
-                     h, (long long)max_pixels);
+    return emoi_fail(err, EMO_ELIMIT, "%s: video %dx%d exceeds max_pixels %lld", r->name, w, h,
+                     (long long)max_pixels);
   r->dec_w = w;
   r->dec_h = h;
   r->info.rotation = stream_rotation(r->st);
@@ -362,7 +363,8 @@ int vid_open_memory(const void *data, size_t size, int64_t max_pixels, int gray_
   AVDictionary *opts = NULL;
   uint8_t *iobuf = av_malloc(VID_MEM_IO_BUF);
   r->fmt = avformat_alloc_context();
-  if (iobuf) r->avio = avio_alloc_context(iobuf, VID_MEM_IO_BUF, 0, &r->mem, mio_read, NULL, mio_seek);
+  if (iobuf)
+    r->avio = avio_alloc_context(iobuf, VID_MEM_IO_BUF, 0, &r->mem, mio_read, NULL, mio_seek);
   if (!r->fmt || !r->avio) {
     if (!r->avio) av_free(iobuf);
     rc = emoi_fail(err, EMO_ENOMEM, "<memory>: out of memory");
@@ -407,8 +409,8 @@ void vid_get_damage(const vid_reader *r, int64_t *failed_packets, int64_t *corru
 /* ---- decoding ------------------------------------------------------------------------ */
 
 /* Copies src (sh rows of sw RGB pixels) rotated clockwise by rot into dst. */
-static void rotate_rgb(const uint8_t *src, int sw, int sh, ptrdiff_t ss, uint8_t *dst,
-                       ptrdiff_t ds, int rot) {
+static void rotate_rgb(const uint8_t *src, int sw, int sh, ptrdiff_t ss, uint8_t *dst, ptrdiff_t ds,
+                       int rot) {
   if (rot == 180) {
     for (int y = 0; y < sh; y++) {
       const uint8_t *s = src + (ptrdiff_t)(sh - 1 - y) * ss + (ptrdiff_t)(sw - 1) * 3;
@@ -448,8 +450,9 @@ static void rotate_rgb(const uint8_t *src, int sw, int sh, ptrdiff_t ss, uint8_t
  * semi-planar YUV, gray), which convert_gray reads as is. */
 static int luma_plane_format(int f) {
   const AVPixFmtDescriptor *d = av_pix_fmt_desc_get((enum AVPixelFormat)f);
-  return d && !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BE |
-                            AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM)) &&
+  return d &&
+         !(d->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BE |
+                       AV_PIX_FMT_FLAG_HWACCEL | AV_PIX_FMT_FLAG_BITSTREAM)) &&
          d->nb_components >= 1 && d->comp[0].plane == 0 && d->comp[0].step == 1 &&
          d->comp[0].depth == 8 && d->comp[0].shift == 0 && d->comp[0].offset == 0;
 }
@@ -504,8 +507,7 @@ VID_CLONES static void gray_rows(const uint8_t *src, ptrdiff_t src_stride, int k
 
 static int convert_gray(vid_reader *r, vid_slot *s) {
   const AVFrame *fr = r->frame;
-  if (fr->width != r->dec_w || fr->height != r->dec_h || !luma_plane_format(fr->format))
-    return 0;
+  if (fr->width != r->dec_w || fr->height != r->dec_h || !luma_plane_format(fr->format)) return 0;
   const int k = r->gray_k;
   /* block sum -> mean, and limited range (16..235) -> 0..255; + 0.5 rounds */
   const int full = fr->color_range == AVCOL_RANGE_JPEG;
@@ -523,9 +525,9 @@ static int convert_frame(vid_reader *r, vid_slot *s) {
   if (fr->width <= 0 || fr->height <= 0 || fr->format < 0 ||
       !sws_isSupportedInput((enum AVPixelFormat)fr->format))
     return 0;
-  r->sws = sws_getCachedContext(r->sws, fr->width, fr->height, (enum AVPixelFormat)fr->format,
-                                r->dec_w, r->dec_h, AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL,
-                                NULL);
+  r->sws =
+      sws_getCachedContext(r->sws, fr->width, fr->height, (enum AVPixelFormat)fr->format, r->dec_w,
+                           r->dec_h, AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
   if (!r->sws) {
     r->sws_cs = -1;
     return 0;
@@ -595,8 +597,8 @@ static int index_past_eof(vid_reader *r) {
 
 static int end_status(vid_reader *r, emoi_err *err) {
   char eb[128];
-  if (r->read_error && (media_io_transport_error(r->read_error) || r->guard.timed_out ||
-                        r->guard.refused[0])) {
+  if (r->read_error &&
+      (media_io_transport_error(r->read_error) || r->guard.timed_out || r->guard.refused[0])) {
     char what[64];
     snprintf(what, sizeof what, "reading stopped at %.2f s", r->last_pkt_t);
     return media_guard_fail(&r->guard, r->read_error, EMO_EIO, r->name, what, NULL, err);
@@ -675,13 +677,15 @@ static int produce(vid_reader *r, vid_slot *s, emoi_err *err) {
     if (ret < 0) {
       int64_t pos = r->fmt->pb ? avio_tell(r->fmt->pb) : -1;
       if (ret != AVERROR_EOF && !media_io_transport_error(ret) &&
-          !(r->fmt->pb && r->fmt->pb->eof_reached) &&
-          ++r->read_retries <= VID_MAX_READ_RETRIES && (r->read_retries == 1 || pos != r->read_err_pos)) {
+          !(r->fmt->pb && r->fmt->pb->eof_reached) && ++r->read_retries <= VID_MAX_READ_RETRIES &&
+          (r->read_retries == 1 || pos != r->read_err_pos)) {
         r->read_err_pos = pos; /* a demuxer that resyncs: try again */
         continue;
       }
-      if (ret != AVERROR_EOF) r->read_error = ret;
-      else if (r->read_retries) r->read_error = AVERROR_INVALIDDATA;
+      if (ret != AVERROR_EOF)
+        r->read_error = ret;
+      else if (r->read_retries)
+        r->read_error = AVERROR_INVALIDDATA;
       r->eof_sent = 1;
       ret = avcodec_send_packet(r->dec, NULL);
       if (ret < 0 && ret != AVERROR_EOF) return end_status(r, err);

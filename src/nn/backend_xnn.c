@@ -33,7 +33,9 @@ struct nn_xnn_run {
 static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
 static enum xnn_status xnn_init_status = xnn_status_uninitialized;
 
-static void xnn_init_once(void) { xnn_init_status = xnn_initialize(NULL); }
+static void xnn_init_once(void) {
+  xnn_init_status = xnn_initialize(NULL);
+}
 
 int nn_xnn_init(emoi_err *err) {
   pthread_once(&xnn_once, xnn_init_once);
@@ -43,9 +45,13 @@ int nn_xnn_init(emoi_err *err) {
   return EMO_OK;
 }
 
-static int has_clamp(const nn_attr *a) { return a->act_min != -INFINITY || a->act_max != INFINITY; }
+static int has_clamp(const nn_attr *a) {
+  return a->act_min != -INFINITY || a->act_max != INFINITY;
+}
 
-static int is_const(const nn_graph *g, int v) { return v >= 0 && g->values[v].is_const; }
+static int is_const(const nn_graph *g, int v) {
+  return v >= 0 && g->values[v].is_const;
+}
 
 int nn_xnn_node_supported(const nn_graph *g, int k) {
   const nn_node *n = &g->nodes[k];
@@ -63,11 +69,19 @@ int nn_xnn_node_supported(const nn_graph *g, int k) {
       if (!is_const(g, n->in[1])) return 0;
       if (n->n_in > 2 && n->in[2] >= 0 && !is_const(g, n->in[2])) return 0;
       return 1;
-    case NN_OP_ADD: case NN_OP_SUB: case NN_OP_MUL: case NN_OP_DIV: case NN_OP_MAXIMUM:
+    case NN_OP_ADD:
+    case NN_OP_SUB:
+    case NN_OP_MUL:
+    case NN_OP_DIV:
+    case NN_OP_MAXIMUM:
     case NN_OP_MINIMUM:
-    case NN_OP_RELU: case NN_OP_RELU6: case NN_OP_SIGMOID: case NN_OP_LEAKY_RELU:
-    case NN_OP_SOFTMAX: case NN_OP_PAD: case NN_OP_RESHAPE:
-      return 1;
+    case NN_OP_RELU:
+    case NN_OP_RELU6:
+    case NN_OP_SIGMOID:
+    case NN_OP_LEAKY_RELU:
+    case NN_OP_SOFTMAX:
+    case NN_OP_PAD:
+    case NN_OP_RESHAPE: return 1;
     case NN_OP_PRELU: {
       const nn_value *al = &g->values[n->in[1]];
       return x->rank == 4 && al->is_const && nn_value_numel(al) == x->shape[3] &&
@@ -77,10 +91,8 @@ int nn_xnn_node_supported(const nn_graph *g, int k) {
     case NN_OP_AVG_POOL2D:
       /* XNNPACK refuses 1x1 windows */
       return (int64_t)a->kernel_h * a->kernel_w > 1;
-    case NN_OP_MEAN:
-      return x->rank == 4 && a->n_axes == 2 && a->axes[0] == 1 && a->axes[1] == 2;
-    case NN_OP_RESIZE_BILINEAR:
-      return !has_clamp(a);
+    case NN_OP_MEAN: return x->rank == 4 && a->n_axes == 2 && a->axes[0] == 1 && a->axes[1] == 2;
+    case NN_OP_RESIZE_BILINEAR: return !has_clamp(a);
     default: return 0;
   }
 }
@@ -138,8 +150,8 @@ static enum xnn_status define_node(xnn_subgraph_t sg, const nn_graph *g, const n
           sg, (uint32_t)a->pad_top, (uint32_t)a->pad_right, (uint32_t)a->pad_bottom,
           (uint32_t)a->pad_left, (uint32_t)w->shape[1], (uint32_t)w->shape[2],
           (uint32_t)a->stride_h, (uint32_t)a->stride_w, (uint32_t)a->dilation_h,
-          (uint32_t)a->dilation_w, (uint32_t)(w->shape[3] / x->shape[3]), (size_t)x->shape[3],
-          lo, hi, X, xid[n->in[1]], B, Y, 0);
+          (uint32_t)a->dilation_w, (uint32_t)(w->shape[3] / x->shape[3]), (size_t)x->shape[3], lo,
+          hi, X, xid[n->in[1]], B, Y, 0);
     }
     case NN_OP_FULLY_CONNECTED: {
       const nn_value *w = &g->values[n->in[1]];
@@ -157,8 +169,7 @@ static enum xnn_status define_node(xnn_subgraph_t sg, const nn_graph *g, const n
                                  : xnn_define_minimum2(sg, X, xid[n->in[1]], T, 0);
       return s ? s : finish_clamp(sg, n, xid, T);
     case NN_OP_RELU: return xnn_define_clamp(sg, lo > 0 ? lo : 0, hi, X, Y, 0);
-    case NN_OP_RELU6:
-      return xnn_define_clamp(sg, lo > 0 ? lo : 0, hi < 6 ? hi : 6, X, Y, 0);
+    case NN_OP_RELU6: return xnn_define_clamp(sg, lo > 0 ? lo : 0, hi < 6 ? hi : 6, X, Y, 0);
     case NN_OP_SIGMOID:
     case NN_OP_LEAKY_RELU:
     case NN_OP_SOFTMAX:
@@ -215,8 +226,9 @@ static enum xnn_status define_node(xnn_subgraph_t sg, const nn_graph *g, const n
       return s ? s : finish_clamp(sg, n, xid, T);
     }
     case NN_OP_RESIZE_BILINEAR: {
-      uint32_t fl = a->align_corners ? XNN_FLAG_ALIGN_CORNERS
-                                     : (a->half_pixel_centers ? 0 : XNN_FLAG_TENSORFLOW_LEGACY_MODE);
+      uint32_t fl = a->align_corners
+                        ? XNN_FLAG_ALIGN_CORNERS
+                        : (a->half_pixel_centers ? 0 : XNN_FLAG_TENSORFLOW_LEGACY_MODE);
       return xnn_define_static_resize_bilinear_2d(sg, (size_t)a->out_h, (size_t)a->out_w, X, Y, fl);
     }
     default: return xnn_status_unsupported_parameter;
@@ -226,15 +238,18 @@ static enum xnn_status define_node(xnn_subgraph_t sg, const nn_graph *g, const n
 /* Input slots of node n that XNNPACK reads as tensors (RESHAPE/PAD/MEAN ignore extras). */
 static int n_tensor_inputs(const nn_node *n) {
   switch (n->op) {
-    case NN_OP_RESHAPE: case NN_OP_PAD: case NN_OP_MEAN: case NN_OP_RESIZE_BILINEAR: return 1;
+    case NN_OP_RESHAPE:
+    case NN_OP_PAD:
+    case NN_OP_MEAN:
+    case NN_OP_RESIZE_BILINEAR: return 1;
     case NN_OP_PRELU: return 1; /* the slope gets its own 1-D view in define_node */
     default: return n->n_in;
   }
 }
 
 int nn_xnn_run_create(const nn_graph *g, int begin, int end, const int *producer,
-                      const int *last_consumer, const unsigned char *is_output,
-                      float *const *bufs, void *threadpool, nn_xnn_run **out, emoi_err *err) {
+                      const int *last_consumer, const unsigned char *is_output, float *const *bufs,
+                      void *threadpool, nn_xnn_run **out, emoi_err *err) {
   *out = NULL;
   int st = nn_xnn_init(err);
   if (st) return st;
@@ -323,8 +338,10 @@ done:
 int nn_xnn_run_invoke(nn_xnn_run *r, emoi_err *err) {
   enum xnn_status s = xnn_invoke_runtime(r->rt);
   if (s != xnn_status_success)
-    return emoi_fail(err, EMO_EINTERNAL, "xnn_invoke_runtime failed (status %d) for the run "
-                     "starting at node %d", (int)s, r->first_node);
+    return emoi_fail(err, EMO_EINTERNAL,
+                     "xnn_invoke_runtime failed (status %d) for the run "
+                     "starting at node %d",
+                     (int)s, r->first_node);
   return EMO_OK;
 }
 

@@ -24,8 +24,8 @@ typedef struct nn_xnn_run nn_xnn_run;
  * threadpool is a pthreadpool_t or NULL. Weights are passed as static data from g's blob,
  * which must outlive the run. */
 int nn_xnn_run_create(const nn_graph *g, int begin, int end, const int *producer,
-                      const int *last_consumer, const unsigned char *is_output,
-                      float *const *bufs, void *threadpool, nn_xnn_run **out, emoi_err *err);
+                      const int *last_consumer, const unsigned char *is_output, float *const *bufs,
+                      void *threadpool, nn_xnn_run **out, emoi_err *err);
 
 /* Runs the runtime (its buffers were bound at creation). */
 int nn_xnn_run_invoke(nn_xnn_run *r, emoi_err *err);

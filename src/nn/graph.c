@@ -25,12 +25,31 @@
 #define NN_BLOB_SLACK 64 /* readable bytes after each constant (XNNPACK reads ahead) */
 #define NN_MAX_BLOB ((size_t)1 << 32)
 
-static const char *const op_names[NN_OP_COUNT] = {
-    "CONV2D",  "DEPTHWISE_CONV2D", "FULLY_CONNECTED", "ADD",        "SUB",        "MUL",
-    "DIV",     "MAXIMUM",          "MINIMUM",         "RELU",       "RELU6",      "SIGMOID",
-    "TANH",    "LEAKY_RELU",       "PRELU",           "SOFTMAX",    "MAX_POOL2D", "AVG_POOL2D",
-    "MEAN",    "PAD",              "RESHAPE",         "CONCAT",     "RESIZE_BILINEAR",
-    "SLICE",   "SQRT"};
+static const char *const op_names[NN_OP_COUNT] = {"CONV2D",
+                                                  "DEPTHWISE_CONV2D",
+                                                  "FULLY_CONNECTED",
+                                                  "ADD",
+                                                  "SUB",
+                                                  "MUL",
+                                                  "DIV",
+                                                  "MAXIMUM",
+                                                  "MINIMUM",
+                                                  "RELU",
+                                                  "RELU6",
+                                                  "SIGMOID",
+                                                  "TANH",
+                                                  "LEAKY_RELU",
+                                                  "PRELU",
+                                                  "SOFTMAX",
+                                                  "MAX_POOL2D",
+                                                  "AVG_POOL2D",
+                                                  "MEAN",
+                                                  "PAD",
+                                                  "RESHAPE",
+                                                  "CONCAT",
+                                                  "RESIZE_BILINEAR",
+                                                  "SLICE",
+                                                  "SQRT"};
 
 const char *nn_op_name(nn_op op) {
   if ((int)op < 0 || op >= NN_OP_COUNT) return "UNKNOWN_OP";
@@ -75,11 +94,10 @@ static int check_shape(const char *source, const char *what, const char *name, i
     int64_t d = shape[i];
     if (d == -1 && allow_unknown) continue;
     if (d < 0)
-      return emoi_fail(err, EMO_EMODEL, "%s: %s '%s': dimension %d is %lld", source, what, name,
-                       i, (long long)d);
+      return emoi_fail(err, EMO_EMODEL, "%s: %s '%s': dimension %d is %lld", source, what, name, i,
+                       (long long)d);
     if (d > NN_MAX_NUMEL || (n *= d) > NN_MAX_NUMEL)
-      return emoi_fail(err, EMO_ELIMIT, "%s: %s '%s': more than 2^31 elements", source, what,
-                       name);
+      return emoi_fail(err, EMO_ELIMIT, "%s: %s '%s': more than 2^31 elements", source, what, name);
   }
   return EMO_OK;
 }
@@ -127,8 +145,7 @@ static const char *store_name(nn_graph *g, const char *name, emoi_err *err, int 
       return NULL;
     }
     if (g->strings_size) memcpy(ns, g->strings, g->strings_size);
-    for (int i = 0; i < g->n_values; i++)
-      g->values[i].name = ns + (g->values[i].name - g->strings);
+    for (int i = 0; i < g->n_values; i++) g->values[i].name = ns + (g->values[i].name - g->strings);
     for (int i = 0; i < g->n_nodes; i++) g->nodes[i].name = ns + (g->nodes[i].name - g->strings);
     /* name may point into the old storage: copy before freeing it */
     memcpy(ns + g->strings_size, name, len);
@@ -158,8 +175,8 @@ static int grow_values(nn_graph *g, emoi_err *err) {
   return EMO_OK;
 }
 
-static int new_value(nn_graph *g, const char *name, nn_dtype dtype, int rank,
-                     const int64_t *shape, int is_const, emoi_err *err) {
+static int new_value(nn_graph *g, const char *name, nn_dtype dtype, int rank, const int64_t *shape,
+                     int is_const, emoi_err *err) {
   if (!g) return emoi_fail(err, EMO_EINVAL, "nn_graph: graph is NULL");
   const char *what = is_const ? "constant" : "value";
   if (g->finalized)
@@ -196,8 +213,8 @@ int nn_graph_add_const(nn_graph *g, const char *name, nn_dtype dtype, int rank,
   int64_t numel = 1;
   for (int i = 0; i < rank; i++) numel *= shape[i];
   if ((int)dtype >= 0 && dtype < NN_DTYPE_COUNT && (uint64_t)numel * dtype_size(dtype) != nbytes)
-    return emoi_fail(err, EMO_EMODEL, "%s: constant '%s': %zu bytes for %lld elements",
-                     g->source, name ? name : "", nbytes, (long long)numel);
+    return emoi_fail(err, EMO_EMODEL, "%s: constant '%s': %zu bytes for %lld elements", g->source,
+                     name ? name : "", nbytes, (long long)numel);
   size_t off = (g->blob_size + NN_BLOB_ALIGN - 1) & ~(size_t)(NN_BLOB_ALIGN - 1);
   if (off > NN_MAX_BLOB || nbytes > NN_MAX_BLOB - off)
     return emoi_fail(err, EMO_ELIMIT, "%s: constant '%s': weights exceed 4 GiB", g->source,
@@ -209,8 +226,8 @@ int nn_graph_add_const(nn_graph *g, const char *name, nn_dtype dtype, int rank,
     /* aligned_alloc + copy rather than realloc: realloc would not keep 64-byte alignment */
     unsigned char *nb = aligned_alloc(NN_BLOB_ALIGN, cap);
     if (!nb)
-      return emoi_fail(err, EMO_ENOMEM, "%s: constant '%s': out of memory (%zu bytes)",
-                       g->source, name ? name : "", cap);
+      return emoi_fail(err, EMO_ENOMEM, "%s: constant '%s': out of memory (%zu bytes)", g->source,
+                       name ? name : "", cap);
     if (g->blob_size) memcpy(nb, g->blob, g->blob_size);
     free(g->blob);
     g->blob = nb;
@@ -231,8 +248,7 @@ int nn_graph_add_const(nn_graph *g, const char *name, nn_dtype dtype, int rank,
 }
 
 void *nn_graph_const_data(const nn_graph *g, int value_id) {
-  if (!g || value_id < 0 || value_id >= g->n_values || !g->values[value_id].is_const)
-    return NULL;
+  if (!g || value_id < 0 || value_id >= g->n_values || !g->values[value_id].is_const) return NULL;
   return g->blob + g->values[value_id].const_offset;
 }
 
@@ -243,16 +259,15 @@ int nn_graph_add_node(nn_graph *g, nn_op op, const int *in, int n_in, const int 
   if (g->finalized)
     return emoi_fail(err, EMO_EINVAL, "%s: node '%s' added after finalize", g->source, nm);
   if ((int)op < 0 || op >= NN_OP_COUNT)
-    return emoi_fail(err, EMO_EUNSUPPORTED, "%s: node '%s': unknown op %d", g->source, nm,
-                     (int)op);
-  if (n_in < 0 || n_in > NN_MAX_NODE_IO || n_out < 1 || n_out > NN_MAX_NODE_IO ||
-      (n_in && !in) || !out)
-    return emoi_fail(err, EMO_EMODEL, "%s: node '%s' (%s): %d inputs, %d outputs", g->source,
-                     nm, nn_op_name(op), n_in, n_out);
+    return emoi_fail(err, EMO_EUNSUPPORTED, "%s: node '%s': unknown op %d", g->source, nm, (int)op);
+  if (n_in < 0 || n_in > NN_MAX_NODE_IO || n_out < 1 || n_out > NN_MAX_NODE_IO || (n_in && !in) ||
+      !out)
+    return emoi_fail(err, EMO_EMODEL, "%s: node '%s' (%s): %d inputs, %d outputs", g->source, nm,
+                     nn_op_name(op), n_in, n_out);
   for (int i = 0; i < n_in; i++)
     if (in[i] < -1 || in[i] >= g->n_values)
-      return emoi_fail(err, EMO_EMODEL, "%s: node '%s' (%s): input %d is value %d of %d",
-                       g->source, nm, nn_op_name(op), i, in[i], g->n_values);
+      return emoi_fail(err, EMO_EMODEL, "%s: node '%s' (%s): input %d is value %d of %d", g->source,
+                       nm, nn_op_name(op), i, in[i], g->n_values);
   for (int i = 0; i < n_out; i++)
     if (out[i] < 0 || out[i] >= g->n_values)
       return emoi_fail(err, EMO_EMODEL, "%s: node '%s' (%s): output %d is value %d of %d",
@@ -283,21 +298,21 @@ int nn_graph_add_node(nn_graph *g, nn_op op, const int *in, int n_in, const int 
   return g->n_nodes++;
 }
 
-int nn_graph_set_io(nn_graph *g, const int *inputs, int n_inputs, const int *outputs,
-                    int n_outputs, emoi_err *err) {
+int nn_graph_set_io(nn_graph *g, const int *inputs, int n_inputs, const int *outputs, int n_outputs,
+                    emoi_err *err) {
   if (!g) return emoi_fail(err, EMO_EINVAL, "nn_graph_set_io: graph is NULL");
-  if (n_inputs < 0 || n_inputs > NN_MAX_GRAPH_IO || n_outputs < 1 ||
-      n_outputs > NN_MAX_GRAPH_IO || (n_inputs && !inputs) || !outputs)
+  if (n_inputs < 0 || n_inputs > NN_MAX_GRAPH_IO || n_outputs < 1 || n_outputs > NN_MAX_GRAPH_IO ||
+      (n_inputs && !inputs) || !outputs)
     return emoi_fail(err, EMO_EMODEL, "%s: %d graph inputs, %d outputs (at most %d each)",
                      g->source, n_inputs, n_outputs, NN_MAX_GRAPH_IO);
   for (int i = 0; i < n_inputs; i++)
     if (inputs[i] < 0 || inputs[i] >= g->n_values || g->values[inputs[i]].is_const)
-      return emoi_fail(err, EMO_EMODEL, "%s: graph input %d is not an activation value",
-                       g->source, i);
+      return emoi_fail(err, EMO_EMODEL, "%s: graph input %d is not an activation value", g->source,
+                       i);
   for (int i = 0; i < n_outputs; i++)
     if (outputs[i] < 0 || outputs[i] >= g->n_values || g->values[outputs[i]].is_const)
-      return emoi_fail(err, EMO_EMODEL, "%s: graph output %d is not an activation value",
-                       g->source, i);
+      return emoi_fail(err, EMO_EMODEL, "%s: graph output %d is not an activation value", g->source,
+                       i);
   g->n_inputs = n_inputs;
   g->n_outputs = n_outputs;
   for (int i = 0; i < n_inputs; i++) g->inputs[i] = inputs[i];
@@ -361,9 +376,9 @@ static int sort_nodes(nn_graph *g, emoi_err *err) {
     for (int j = 0; j < n->n_out; j++) {
       int v = n->out[j];
       if (g->values[v].is_const || is_input[v]) {
-        st = emoi_fail(err, EMO_EMODEL, "%s: node '%s' (%s): writes %s '%s'", g->source,
-                       n->name, nn_op_name(n->op),
-                       g->values[v].is_const ? "constant" : "graph input", g->values[v].name);
+        st = emoi_fail(err, EMO_EMODEL, "%s: node '%s' (%s): writes %s '%s'", g->source, n->name,
+                       nn_op_name(n->op), g->values[v].is_const ? "constant" : "graph input",
+                       g->values[v].name);
         goto done;
       }
       if (producer[v] >= 0) {
@@ -486,15 +501,15 @@ done:
 
 /* Formats "source: node 'name' (OP): " errors. */
 #define NODE_FAIL(code, ...) node_fail(g, n, err, code, __VA_ARGS__)
-static int node_fail(const nn_graph *g, const nn_node *n, emoi_err *err, int code,
-                     const char *fmt, ...)
+static int node_fail(const nn_graph *g, const nn_node *n, emoi_err *err, int code, const char *fmt,
+                     ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
 
-static int node_fail(const nn_graph *g, const nn_node *n, emoi_err *err, int code,
-                     const char *fmt, ...) {
+static int node_fail(const nn_graph *g, const nn_node *n, emoi_err *err, int code, const char *fmt,
+                     ...) {
   char what[384];
   va_list ap;
   va_start(ap, fmt);
@@ -521,8 +536,8 @@ static int window_out(const nn_graph *g, const nn_node *n, emoi_err *err, const 
     return NODE_FAIL(EMO_EMODEL, "%s: kernel %lld, stride %d, dilation %d must be >= 1", axis,
                      (long long)k, s, d);
   int64_t ek = (k - 1) * (int64_t)d + 1;
-  if (ek > INT_MAX) return NODE_FAIL(EMO_ELIMIT, "%s: dilated kernel %lld too large", axis,
-                                     (long long)ek);
+  if (ek > INT_MAX)
+    return NODE_FAIL(EMO_ELIMIT, "%s: dilated kernel %lld too large", axis, (long long)ek);
   int64_t o;
   if (pad == NN_PAD_SAME) {
     o = (in + s - 1) / s;
@@ -582,12 +597,21 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
   switch (n->op) {
     case NN_OP_CONV2D:
     case NN_OP_DEPTHWISE_CONV2D:
-    case NN_OP_FULLY_CONNECTED: min_in = 2; max_in = 3; break;
-    case NN_OP_ADD: case NN_OP_SUB: case NN_OP_MUL: case NN_OP_DIV: case NN_OP_MAXIMUM:
-    case NN_OP_MINIMUM: case NN_OP_PRELU: min_in = max_in = 2; break;
-    case NN_OP_MEAN: case NN_OP_PAD: case NN_OP_RESHAPE: case NN_OP_RESIZE_BILINEAR:
-      max_in = 2;
+    case NN_OP_FULLY_CONNECTED:
+      min_in = 2;
+      max_in = 3;
       break;
+    case NN_OP_ADD:
+    case NN_OP_SUB:
+    case NN_OP_MUL:
+    case NN_OP_DIV:
+    case NN_OP_MAXIMUM:
+    case NN_OP_MINIMUM:
+    case NN_OP_PRELU: min_in = max_in = 2; break;
+    case NN_OP_MEAN:
+    case NN_OP_PAD:
+    case NN_OP_RESHAPE:
+    case NN_OP_RESIZE_BILINEAR: max_in = 2; break;
     case NN_OP_CONCAT: max_in = NN_MAX_NODE_IO; break;
     default: break;
   }
@@ -639,11 +663,14 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
       if ((st = window_out(g, n, err, "height", x->shape[1], w->shape[1], a->stride_h,
                            a->dilation_h, a->padding, &a->pad_top, &a->pad_bottom, &oh)))
         return st;
-      if ((st = window_out(g, n, err, "width", x->shape[2], w->shape[2], a->stride_w,
-                           a->dilation_w, a->padding, &a->pad_left, &a->pad_right, &ow)))
+      if ((st = window_out(g, n, err, "width", x->shape[2], w->shape[2], a->stride_w, a->dilation_w,
+                           a->padding, &a->pad_left, &a->pad_right, &ow)))
         return st;
       *orank = 4;
-      oshape[0] = x->shape[0]; oshape[1] = oh; oshape[2] = ow; oshape[3] = Co;
+      oshape[0] = x->shape[0];
+      oshape[1] = oh;
+      oshape[2] = ow;
+      oshape[3] = Co;
       return EMO_OK;
     }
     case NN_OP_FULLY_CONNECTED: {
@@ -658,8 +685,8 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
       int64_t numel = nn_value_numel(x), In = w->shape[1], Out = w->shape[0];
       if (x->rank < 1 || numel % In != 0) {
         shape_str(x->shape, x->rank, s1, sizeof s1);
-        return NODE_FAIL(EMO_EMODEL, "input %s does not flatten to rows of %lld (weights' In)",
-                         s1, (long long)In);
+        return NODE_FAIL(EMO_EMODEL, "input %s does not flatten to rows of %lld (weights' In)", s1,
+                         (long long)In);
       }
       if (b && (b->rank != 1 || b->shape[0] != Out)) {
         shape_str(b->shape, b->rank, s1, sizeof s1);
@@ -670,8 +697,13 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
       oshape[1] = Out;
       return EMO_OK;
     }
-    case NN_OP_ADD: case NN_OP_SUB: case NN_OP_MUL: case NN_OP_DIV: case NN_OP_MAXIMUM:
-    case NN_OP_MINIMUM: case NN_OP_PRELU: {
+    case NN_OP_ADD:
+    case NN_OP_SUB:
+    case NN_OP_MUL:
+    case NN_OP_DIV:
+    case NN_OP_MAXIMUM:
+    case NN_OP_MINIMUM:
+    case NN_OP_PRELU: {
       const nn_value *y = &g->values[n->in[1]];
       if ((st = need_f32(g, n, 1, err))) return st;
       if (broadcast(x, y, orank, oshape)) {
@@ -690,8 +722,12 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
       }
       return EMO_OK;
     }
-    case NN_OP_RELU: case NN_OP_RELU6: case NN_OP_SIGMOID: case NN_OP_TANH:
-    case NN_OP_LEAKY_RELU: case NN_OP_SQRT:
+    case NN_OP_RELU:
+    case NN_OP_RELU6:
+    case NN_OP_SIGMOID:
+    case NN_OP_TANH:
+    case NN_OP_LEAKY_RELU:
+    case NN_OP_SQRT:
       *orank = x->rank;
       memcpy(oshape, x->shape, sizeof x->shape);
       return EMO_OK;
@@ -713,14 +749,17 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
       if ((st = window_out(g, n, err, "height", x->shape[1], a->kernel_h, a->stride_h, 1,
                            a->padding, &a->pad_top, &a->pad_bottom, &oh)))
         return st;
-      if ((st = window_out(g, n, err, "width", x->shape[2], a->kernel_w, a->stride_w, 1,
-                           a->padding, &a->pad_left, &a->pad_right, &ow)))
+      if ((st = window_out(g, n, err, "width", x->shape[2], a->kernel_w, a->stride_w, 1, a->padding,
+                           &a->pad_left, &a->pad_right, &ow)))
         return st;
-      if (a->pad_top >= a->kernel_h || a->pad_bottom >= a->kernel_h ||
-          a->pad_left >= a->kernel_w || a->pad_right >= a->kernel_w)
+      if (a->pad_top >= a->kernel_h || a->pad_bottom >= a->kernel_h || a->pad_left >= a->kernel_w ||
+          a->pad_right >= a->kernel_w)
         return NODE_FAIL(EMO_EUNSUPPORTED, "padding as large as the pooling window");
       *orank = 4;
-      oshape[0] = x->shape[0]; oshape[1] = oh; oshape[2] = ow; oshape[3] = x->shape[3];
+      oshape[0] = x->shape[0];
+      oshape[1] = oh;
+      oshape[2] = ow;
+      oshape[3] = x->shape[3];
       return EMO_OK;
     }
     case NN_OP_MEAN: {
@@ -815,7 +854,8 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
     case NN_OP_CONCAT: {
       int r = x->rank, ax = a->axis;
       if (r < 1) return NODE_FAIL(EMO_EMODEL, "cannot concatenate scalars");
-      if (ax < -r || ax >= r) return NODE_FAIL(EMO_EMODEL, "axis %d out of range for rank %d", ax, r);
+      if (ax < -r || ax >= r)
+        return NODE_FAIL(EMO_EMODEL, "axis %d out of range for rank %d", ax, r);
       if (ax < 0) ax += r;
       a->axis = ax;
       memcpy(oshape, x->shape, sizeof x->shape);
@@ -827,8 +867,8 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
         if (!ok) {
           shape_str(x->shape, x->rank, s1, sizeof s1);
           shape_str(y->shape, y->rank, s2, sizeof s2);
-          return NODE_FAIL(EMO_EMODEL, "input %d %s does not match input 0 %s outside axis %d",
-                           i, s2, s1, ax);
+          return NODE_FAIL(EMO_EMODEL, "input %d %s does not match input 0 %s outside axis %d", i,
+                           s2, s1, ax);
         }
         oshape[ax] += y->shape[ax];
         if (oshape[ax] > NN_MAX_NUMEL) return NODE_FAIL(EMO_ELIMIT, "output too large");

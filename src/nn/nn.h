@@ -37,35 +37,35 @@ typedef struct nn_tensor {
 } nn_tensor;
 
 typedef enum nn_op {
-  NN_OP_CONV2D = 0,        /* in: x (N,H,W,Ci), w (Co,Kh,Kw,Ci), [b (Co)] -> (N,Ho,Wo,Co) */
-  NN_OP_DEPTHWISE_CONV2D,  /* in: x (N,H,W,C), w (1,Kh,Kw,C*M), [b (C*M)] -> (N,Ho,Wo,C*M) */
-  NN_OP_FULLY_CONNECTED,   /* in: x (..., In) flattened to (N, In), w (Out,In), [b] -> (N,Out) */
-  NN_OP_ADD,               /* in: a, b with numpy broadcasting -> broadcast shape */
+  NN_OP_CONV2D = 0,       /* in: x (N,H,W,Ci), w (Co,Kh,Kw,Ci), [b (Co)] -> (N,Ho,Wo,Co) */
+  NN_OP_DEPTHWISE_CONV2D, /* in: x (N,H,W,C), w (1,Kh,Kw,C*M), [b (C*M)] -> (N,Ho,Wo,C*M) */
+  NN_OP_FULLY_CONNECTED,  /* in: x (..., In) flattened to (N, In), w (Out,In), [b] -> (N,Out) */
+  NN_OP_ADD,              /* in: a, b with numpy broadcasting -> broadcast shape */
   NN_OP_SUB,
   NN_OP_MUL,
   NN_OP_DIV,
   NN_OP_MAXIMUM,
   NN_OP_MINIMUM,
-  NN_OP_RELU,              /* unary, same shape */
+  NN_OP_RELU, /* unary, same shape */
   NN_OP_RELU6,
   NN_OP_SIGMOID,
   NN_OP_TANH,
-  NN_OP_LEAKY_RELU,        /* attr.alpha */
-  NN_OP_PRELU,             /* in: x (...,C), alpha (C) or broadcastable to x */
-  NN_OP_SOFTMAX,           /* over the last axis */
-  NN_OP_MAX_POOL2D,        /* attr kernel/stride/padding; NHWC */
-  NN_OP_AVG_POOL2D,        /* padding cells are not counted (TF semantics) */
-  NN_OP_MEAN,              /* attr.axes/n_axes/keepdims */
-  NN_OP_PAD,               /* constant zero padding, attr.pads[dim][0=before,1=after] */
-  NN_OP_RESHAPE,           /* output shape = the output value's shape (set by the reader,
-                              one -1 allowed, resolved by shape inference) */
-  NN_OP_CONCAT,            /* attr.axis (negative counts from the end) */
-  NN_OP_RESIZE_BILINEAR,   /* in: x (N,H,W,C) [, size (2,) int32 const] -> (N,out_h,out_w,C);
-                              attr.out_h/out_w (0 = take them from the size input),
-                              attr.align_corners / half_pixel_centers as in TensorFlow */
-  NN_OP_SLICE,             /* attr.slice_begin/slice_end per dimension (0 <= begin <= end <=
-                              dim, step 1; nn/onnx_reader.c resolves negatives) -> end - begin */
-  NN_OP_SQRT,              /* unary, same shape */
+  NN_OP_LEAKY_RELU,      /* attr.alpha */
+  NN_OP_PRELU,           /* in: x (...,C), alpha (C) or broadcastable to x */
+  NN_OP_SOFTMAX,         /* over the last axis */
+  NN_OP_MAX_POOL2D,      /* attr kernel/stride/padding; NHWC */
+  NN_OP_AVG_POOL2D,      /* padding cells are not counted (TF semantics) */
+  NN_OP_MEAN,            /* attr.axes/n_axes/keepdims */
+  NN_OP_PAD,             /* constant zero padding, attr.pads[dim][0=before,1=after] */
+  NN_OP_RESHAPE,         /* output shape = the output value's shape (set by the reader,
+                            one -1 allowed, resolved by shape inference) */
+  NN_OP_CONCAT,          /* attr.axis (negative counts from the end) */
+  NN_OP_RESIZE_BILINEAR, /* in: x (N,H,W,C) [, size (2,) int32 const] -> (N,out_h,out_w,C);
+                            attr.out_h/out_w (0 = take them from the size input),
+                            attr.align_corners / half_pixel_centers as in TensorFlow */
+  NN_OP_SLICE,           /* attr.slice_begin/slice_end per dimension (0 <= begin <= end <=
+                            dim, step 1; nn/onnx_reader.c resolves negatives) -> end - begin */
+  NN_OP_SQRT,            /* unary, same shape */
   NN_OP_COUNT
 } nn_op;
 
@@ -93,9 +93,9 @@ typedef struct nn_attr {
   int n_axes;             /* MEAN */
   int axes[NN_MAX_RANK];
   int keepdims;
-  int64_t pads[NN_MAX_RANK][2]; /* PAD: before/after per dimension */
-  float alpha;                  /* LEAKY_RELU */
-  int out_h, out_w;             /* RESIZE_BILINEAR output size */
+  int64_t pads[NN_MAX_RANK][2];          /* PAD: before/after per dimension */
+  float alpha;                           /* LEAKY_RELU */
+  int out_h, out_w;                      /* RESIZE_BILINEAR output size */
   int align_corners, half_pixel_centers; /* RESIZE_BILINEAR sampling (TensorFlow's flags) */
   int64_t slice_begin[NN_MAX_RANK], slice_end[NN_MAX_RANK]; /* SLICE: [begin, end) per dim */
 } nn_attr;
@@ -103,7 +103,7 @@ typedef struct nn_attr {
 nn_attr nn_attr_default(void);
 
 typedef struct nn_value {
-  const char *name;  /* points into the graph's string storage */
+  const char *name; /* points into the graph's string storage */
   nn_dtype dtype;
   int rank;
   int64_t shape[NN_MAX_RANK]; /* -1 = unknown until nn_graph_finalize */
@@ -160,8 +160,8 @@ int nn_graph_add_node(nn_graph *g, nn_op op, const int *in, int n_in, const int 
                       const nn_attr *attr, const char *name, emoi_err *err);
 
 /* Marks graph inputs/outputs (value ids, in order). */
-int nn_graph_set_io(nn_graph *g, const int *inputs, int n_inputs, const int *outputs,
-                    int n_outputs, emoi_err *err);
+int nn_graph_set_io(nn_graph *g, const int *inputs, int n_inputs, const int *outputs, int n_outputs,
+                    emoi_err *err);
 
 /* Sorts nodes topologically, drops nodes that no output depends on, infers every shape
  * from the input shapes (the input values' shapes must be fully known: a reader sets a
@@ -191,16 +191,21 @@ int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_p
 /* What a plan may do beyond the exact float path; nn_plan_create is nn_plan_create_ex with
  * every field 0 (or opt NULL). */
 typedef struct nn_plan_options {
-  int int8; /* 1: run CONV2D nodes of at least 1M multiply-adds (1x1, or larger without
-               padding) in dynamic-quantised int8
-               (nn/qconv.c), each fused with the 3x3 depthwise convolution it reads where
-               there is one (nn/dwq.c; not with EMO_NO_DWQ=1): XNNPACK backend only, on CPUs
-               with AVX512-VNNI, and not when the environment has EMO_NO_INT8=1 (A/B timing). The
-               outputs then differ from float by quantisation noise (about 1% of a layer's range);
-               for networks whose callers accept that (the expression classifiers), never for parity
-               tests. */
+  int int8;              /* 1: run CONV2D nodes of at least 1M multiply-adds (1x1, or larger without
+                            padding) in dynamic-quantised int8
+                            (nn/qconv.c), each fused with the 3x3 depthwise convolution it reads where
+                            there is one (nn/dwq.c; not with no_dwq): XNNPACK backend only, on CPUs
+                            with AVX512-VNNI. The outputs then differ from float by quantisation noise
+                            (about 1% of a layer's range); for networks whose callers accept that (the
+                            expression classifiers), never for parity tests. */
   int64_t int8_min_macs; /* the "1M" above: 0 = 2^20; 1 puts every eligible convolution in
                             int8 (the graph fuzzer's setting) */
+  int no_dwq;            /* 1: with int8, run each int8 convolution and the depthwise convolution it
+                            reads as two steps (qconv, then XNNPACK or reference) instead of the
+                            fused nn/dwq.c step: A/B timing and tests of the fusion */
+  int no_winograd;       /* 1: 3x3 convolutions that the Winograd path (nn/winograd.c) would take
+                            run on XNNPACK instead: A/B timing and tests of that path. Winograd is
+                            used only on single-threaded XNNPACK plans in any case */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
@@ -218,12 +223,12 @@ int nn_plan_run(nn_plan *p, emoi_err *err);
 
 /* How a plan ran its nodes (for tests and logs). */
 typedef struct nn_plan_stats {
-  int n_nodes;         /* nodes in the finalized graph */
-  int n_nodes_xnn;     /* nodes inside XNNPACK runtimes */
-  int n_nodes_ref;     /* nodes run by the reference kernels */
-  int n_xnn_runs;      /* XNNPACK runtimes (maximal runs of supported nodes) */
-  int n_xnn_rejected;  /* nodes mapped to XNNPACK that XNNPACK refused (now on reference) */
-  int xnn_unavailable; /* 1 when xnn_initialize failed (everything on reference) */
+  int n_nodes;          /* nodes in the finalized graph */
+  int n_nodes_xnn;      /* nodes inside XNNPACK runtimes */
+  int n_nodes_ref;      /* nodes run by the reference kernels */
+  int n_xnn_runs;       /* XNNPACK runtimes (maximal runs of supported nodes) */
+  int n_xnn_rejected;   /* nodes mapped to XNNPACK that XNNPACK refused (now on reference) */
+  int xnn_unavailable;  /* 1 when xnn_initialize failed (everything on reference) */
   int n_nodes_winograd; /* 3x3 convolutions on the Winograd path (nn/winograd.c), each a
                            step of its own */
   int n_nodes_qconv;    /* convolutions in int8 (nn/qconv.c, nn_plan_options.int8),

@@ -100,9 +100,14 @@ static onnx_tensor *lo_tensor(lo_ctx *L, int dtype, int rank, const int64_t *dim
   return t;
 }
 
-static double tget(const onnx_tensor *t, int64_t k) { return t->f ? t->f[k] : (double)t->i[k]; }
+static double tget(const onnx_tensor *t, int64_t k) {
+  return t->f ? t->f[k] : (double)t->i[k];
+}
 static void tset(onnx_tensor *t, int64_t k, double v) {
-  if (t->f) t->f[k] = (float)v; else t->i[k] = (int64_t)v;
+  if (t->f)
+    t->f[k] = (float)v;
+  else
+    t->i[k] = (int64_t)v;
 }
 
 static const onnx_attr *lo_attr(const onnx_node *n, const char *name) {
@@ -172,7 +177,10 @@ static int lo_node(lo_ctx *L, const onnx_node *n, nn_op op, const int *in, int n
 static void nn_shape_of(const lo_val *v, int *rank, int64_t *s) {
   if (v->layout == LY_NCL) {
     *rank = 4;
-    s[0] = v->shape[0]; s[1] = 1; s[2] = v->shape[2]; s[3] = v->shape[1];
+    s[0] = v->shape[0];
+    s[1] = 1;
+    s[2] = v->shape[2];
+    s[3] = v->shape[1];
   } else {
     *rank = v->rank;
     memcpy(s, v->shape, sizeof v->shape);
@@ -228,7 +236,9 @@ static int lo_layout(lo_ctx *L, const onnx_node *n, lo_val *v, int want, lo_val 
 
 /* ---- constant folding ------------------------------------------------------------------- */
 
-static int64_t clampi(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+static int64_t clampi(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* Resolves a [start, end) range with step 1 over an axis of size d (negatives count from
  * the end, then clamped). */
@@ -263,13 +273,15 @@ static int fold_const(lo_ctx *L, const onnx_node *n, lo_val **in, int *done) {
     if ((a = lo_attr(n, "value_ints")) && a->type == ONNX_ATTR_INTS) {
       int64_t d = a->n;
       onnx_tensor *t = lo_tensor(L, ONNX_INT64, 1, &d);
-      if (t) for (int k = 0; k < a->n; k++) t->i[k] = a->ints[k];
+      if (t)
+        for (int k = 0; k < a->n; k++) t->i[k] = a->ints[k];
       return lo_bind_const(L, n, 0, t);
     }
     if ((a = lo_attr(n, "value_floats")) && a->type == ONNX_ATTR_FLOATS) {
       int64_t d = a->n;
       onnx_tensor *t = lo_tensor(L, ONNX_FLOAT, 1, &d);
-      if (t) for (int k = 0; k < a->n; k++) t->f[k] = a->floats[k];
+      if (t)
+        for (int k = 0; k < a->n; k++) t->f[k] = a->floats[k];
       return lo_bind_const(L, n, 0, t);
     }
     return LO_FAIL(EMO_EUNSUPPORTED, "Constant without a supported value attribute");
@@ -281,13 +293,16 @@ static int fold_const(lo_ctx *L, const onnx_node *n, lo_val **in, int *done) {
     slice_range(rank, s, e, &b, &en);
     int64_t d = en - b;
     onnx_tensor *t = lo_tensor(L, ONNX_INT64, 1, &d);
-    if (t) for (int64_t k = 0; k < d; k++) t->i[k] = dims[b + k];
+    if (t)
+      for (int64_t k = 0; k < d; k++) t->i[k] = dims[b + k];
     return lo_bind_const(L, n, 0, t);
   }
   if (!strcmp(op, "Size") && in[0]) {
     int64_t numel = 1;
-    if (x) numel = x->numel;
-    else for (int k = 0; k < in[0]->rank; k++) numel *= in[0]->shape[k];
+    if (x)
+      numel = x->numel;
+    else
+      for (int k = 0; k < in[0]->rank; k++) numel *= in[0]->shape[k];
     onnx_tensor *t = lo_tensor(L, ONNX_INT64, 0, NULL);
     if (t) t->i[0] = numel;
     return lo_bind_const(L, n, 0, t);
@@ -312,8 +327,10 @@ static int fold_const(lo_ctx *L, const onnx_node *n, lo_val **in, int *done) {
     if (t)
       for (int64_t k = 0; k < x->numel; k++) {
         double v = tget(x, k);
-        if (to == ONNX_BOOL) v = v != 0;
-        else if (!t->f) v = v != v ? 0 : v > 9.2e18 ? 9.2e18 : v < -9.2e18 ? -9.2e18 : v;
+        if (to == ONNX_BOOL)
+          v = v != 0;
+        else if (!t->f)
+          v = v != v ? 0 : v > 9.2e18 ? 9.2e18 : v < -9.2e18 ? -9.2e18 : v;
         tset(t, k, v);
       }
     return lo_bind_const(L, n, 0, t);
@@ -333,20 +350,25 @@ static int fold_const(lo_ctx *L, const onnx_node *n, lo_val **in, int *done) {
       for (int64_t k = 0; k < big->numel; k++) {
         double a = tget(x, x->numel == 1 ? 0 : k);
         double b = unary ? 0 : tget(y, y->numel == 1 ? 0 : k);
-        double v = unary ? !a : op[0] == 'E' ? a == b : op[0] == 'A' ? a + b
-                 : op[0] == 'S' ? a - b : a * b;
+        double v = unary          ? !a
+                   : op[0] == 'E' ? a == b
+                   : op[0] == 'A' ? a + b
+                   : op[0] == 'S' ? a - b
+                                  : a * b;
         tset(t, k, v);
       }
     return lo_bind_const(L, n, 0, t);
   }
   if (!strcmp(op, "ConstantOfShape")) {
     if (x->rank != 1 || x->numel > NN_MAX_RANK || !x->i)
-      return LO_FAIL(EMO_EMODEL, "shape input must be a 1-D int64 tensor of at most %d", NN_MAX_RANK);
+      return LO_FAIL(EMO_EMODEL, "shape input must be a 1-D int64 tensor of at most %d",
+                     NN_MAX_RANK);
     const onnx_attr *a = lo_attr(n, "value");
     int dt = a && a->type == ONNX_ATTR_TENSOR ? a->t->dtype : ONNX_FLOAT;
     double v = a && a->type == ONNX_ATTR_TENSOR && a->t->numel > 0 ? tget(a->t, 0) : 0;
     onnx_tensor *t = lo_tensor(L, dt, (int)x->numel, x->i);
-    if (t) for (int64_t k = 0; k < t->numel; k++) tset(t, k, v);
+    if (t)
+      for (int64_t k = 0; k < t->numel; k++) tset(t, k, v);
     return lo_bind_const(L, n, 0, t);
   }
   if (!strcmp(op, "Reshape") || !strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze") ||
@@ -365,9 +387,11 @@ static int fold_const(lo_ctx *L, const onnx_node *n, lo_val **in, int *done) {
     for (int k = 0; k < n->n_in; k++) {
       if (!in[k]) continue;
       const onnx_tensor *t = in[k]->c;
-      if (t->rank != r || (!t->f) != (!x->f)) return LO_FAIL(EMO_EMODEL, "input %d: rank or type differs", k);
+      if (t->rank != r || (!t->f) != (!x->f))
+        return LO_FAIL(EMO_EMODEL, "input %d: rank or type differs", k);
       for (int d = 0; d < r; d++)
-        if (d != ax && t->dims[d] != x->dims[d]) return LO_FAIL(EMO_EMODEL, "input %d: shape differs", k);
+        if (d != ax && t->dims[d] != x->dims[d])
+          return LO_FAIL(EMO_EMODEL, "input %d: shape differs", k);
       dims[ax] += t->dims[ax];
     }
     onnx_tensor *t = lo_tensor(L, x->dtype, r, dims);
@@ -380,7 +404,8 @@ static int fold_const(lo_ctx *L, const onnx_node *n, lo_val **in, int *done) {
       const onnx_tensor *s = in[k]->c;
       int64_t row = s->dims[ax] * inner;
       for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < row; j++) tset(t, o * dims[ax] * inner + off + j, tget(s, o * row + j));
+        for (int64_t j = 0; j < row; j++)
+          tset(t, o * dims[ax] * inner + off + j, tget(s, o * row + j));
       off += row;
     }
     return lo_bind_const(L, n, 0, t);
@@ -407,7 +432,8 @@ static int fold_const(lo_ctx *L, const onnx_node *n, lo_val **in, int *done) {
       for (int64_t q = 0; q < idx->numel; q++) {
         int64_t ix = idx->i[q];
         if (ix < 0) ix += D;
-        if (ix < 0 || ix >= D) return LO_FAIL(EMO_EMODEL, "index %lld out of range", (long long)idx->i[q]);
+        if (ix < 0 || ix >= D)
+          return LO_FAIL(EMO_EMODEL, "index %lld out of range", (long long)idx->i[q]);
         for (int64_t j = 0; j < inner; j++)
           tset(t, (o * idx->numel + q) * inner + j, tget(x, (o * D + ix) * inner + j));
       }
@@ -463,7 +489,8 @@ static int get_axes(lo_ctx *L, const onnx_node *n, lo_val **in, int k, int64_t *
   *has = 0;
   *na = 0;
   if (k < n->n_in && in[k]) {
-    if (!in[k]->c || !in[k]->c->i) return LO_FAIL(EMO_EUNSUPPORTED, "axes input is not a constant integer tensor");
+    if (!in[k]->c || !in[k]->c->i)
+      return LO_FAIL(EMO_EUNSUPPORTED, "axes input is not a constant integer tensor");
     if (in[k]->c->numel > NN_MAX_RANK) return LO_FAIL(EMO_EMODEL, "too many axes");
     for (int64_t j = 0; j < in[k]->c->numel; j++) axes[j] = in[k]->c->i[j];
     *na = (int)in[k]->c->numel;
@@ -493,7 +520,8 @@ static int lower_reshape(lo_ctx *L, const onnx_node *n, lo_val **in) {
     if (!in[1] || !in[1]->c || !in[1]->c->i || in[1]->c->rank != 1)
       return LO_FAIL(EMO_EUNSUPPORTED, "shape input is not a constant 1-D integer tensor");
     const onnx_tensor *s = in[1]->c;
-    if (s->numel > NN_MAX_RANK) return LO_FAIL(EMO_EUNSUPPORTED, "target rank %lld", (long long)s->numel);
+    if (s->numel > NN_MAX_RANK)
+      return LO_FAIL(EMO_EUNSUPPORTED, "target rank %lld", (long long)s->numel);
     int allowzero = (int)attr_i(n, "allowzero", 0), unk = -1;
     int64_t known = 1;
     orank = (int)s->numel;
@@ -523,7 +551,8 @@ static int lower_reshape(lo_ctx *L, const onnx_node *n, lo_val **in) {
     int drop[NN_MAX_RANK] = {0};
     for (int j = 0; j < na; j++) {
       int64_t a = axes[j] < 0 ? axes[j] + r : axes[j];
-      if (a < 0 || a >= r || xs[a] != 1) return LO_FAIL(EMO_EMODEL, "cannot squeeze axis %lld", (long long)axes[j]);
+      if (a < 0 || a >= r || xs[a] != 1)
+        return LO_FAIL(EMO_EMODEL, "cannot squeeze axis %lld", (long long)axes[j]);
       drop[a] = 1;
     }
     for (int d = 0; d < r; d++)
@@ -531,11 +560,13 @@ static int lower_reshape(lo_ctx *L, const onnx_node *n, lo_val **in) {
   } else if (!strcmp(op, "Unsqueeze")) {
     if ((st = get_axes(L, n, in, 1, axes, &na, &has))) return st;
     orank = r + na;
-    if (!has || orank > NN_MAX_RANK) return LO_FAIL(EMO_EUNSUPPORTED, "no axes or rank above %d", NN_MAX_RANK);
+    if (!has || orank > NN_MAX_RANK)
+      return LO_FAIL(EMO_EUNSUPPORTED, "no axes or rank above %d", NN_MAX_RANK);
     int ins[NN_MAX_RANK] = {0};
     for (int j = 0; j < na; j++) {
       int64_t a = axes[j] < 0 ? axes[j] + orank : axes[j];
-      if (a < 0 || a >= orank || ins[a]) return LO_FAIL(EMO_EMODEL, "bad axis %lld", (long long)axes[j]);
+      if (a < 0 || a >= orank || ins[a])
+        return LO_FAIL(EMO_EMODEL, "bad axis %lld", (long long)axes[j]);
       ins[a] = 1;
     }
     for (int d = 0, k = 0; d < orank; d++) os[d] = ins[d] ? 1 : xs[k++];
@@ -606,7 +637,8 @@ static int lower_slice(lo_ctx *L, const onnx_node *n, lo_val **in) {
   for (int k = 1; k < 5; k++)
     if (k < n->n_in && in[k] && (!in[k]->c || !in[k]->c->i))
       return LO_FAIL(EMO_EUNSUPPORTED, "starts/ends/axes/steps must be constant integers");
-  if (n->n_in < 3 || !in[1] || !in[2]) return LO_FAIL(EMO_EUNSUPPORTED, "Slice without starts/ends inputs (opset < 10)");
+  if (n->n_in < 3 || !in[1] || !in[2])
+    return LO_FAIL(EMO_EUNSUPPORTED, "Slice without starts/ends inputs (opset < 10)");
   const onnx_tensor *S = in[1]->c, *E = in[2]->c;
   const onnx_tensor *A = n->n_in > 3 && in[3] ? in[3]->c : NULL;
   const onnx_tensor *P = n->n_in > 4 && in[4] ? in[4]->c : NULL;
@@ -620,7 +652,8 @@ static int lower_slice(lo_ctx *L, const onnx_node *n, lo_val **in) {
     if (a < 0 || a >= r || seen[a]++) return LO_FAIL(EMO_EMODEL, "bad axis");
     int64_t st = P ? P->i[j] : 1, d = xs[a], s0 = S->i[j], e0 = E->i[j];
     if (st == 0) return LO_FAIL(EMO_EMODEL, "step 0");
-    if (st != 1 && !x->c) return LO_FAIL(EMO_EUNSUPPORTED, "step %lld on activations (only 1)", (long long)st);
+    if (st != 1 && !x->c)
+      return LO_FAIL(EMO_EUNSUPPORTED, "step %lld on activations (only 1)", (long long)st);
     if (s0 < 0) s0 = s0 < -d ? 0 : s0 + d;
     if (e0 < 0) e0 = e0 < -d ? -1 : e0 + d;
     if (st > 0) {
@@ -717,7 +750,9 @@ static int lower_conv(lo_ctx *L, const onnx_node *n, lo_val **in) {
     return LO_FAIL(EMO_EUNSUPPORTED, "auto_pad %s", ap);
   if (attr_i(n, "group", 1) != 1) return LO_FAIL(EMO_EUNSUPPORTED, "group != 1");
   int64_t Co = W->dims[0], Ci = W->dims[1], K = W->dims[2], C = x->shape[1], Lx = x->shape[2];
-  if (Ci != C) return LO_FAIL(EMO_EMODEL, "weights expect %lld channels, input has %lld", (long long)Ci, (long long)C);
+  if (Ci != C)
+    return LO_FAIL(EMO_EMODEL, "weights expect %lld channels, input has %lld", (long long)Ci,
+                   (long long)C);
   if (b && (b->c->rank != 1 || b->c->dims[0] != Co)) return LO_FAIL(EMO_EMODEL, "bias shape");
   int64_t stride = 1, dil = 1, p0 = 0, p1 = 0;
   if ((a = lo_attr(n, "strides")) && a->type == ONNX_ATTR_INTS && a->n == 1) stride = a->ints[0];
@@ -726,9 +761,11 @@ static int lower_conv(lo_ctx *L, const onnx_node *n, lo_val **in) {
     p0 = a->ints[0];
     p1 = a->ints[1];
   }
-  if ((a = lo_attr(n, "kernel_shape")) && a->type == ONNX_ATTR_INTS && (a->n != 1 || a->ints[0] != K))
+  if ((a = lo_attr(n, "kernel_shape")) && a->type == ONNX_ATTR_INTS &&
+      (a->n != 1 || a->ints[0] != K))
     return LO_FAIL(EMO_EMODEL, "kernel_shape disagrees with the weights");
-  if (stride < 1 || stride > 65536 || dil < 1 || dil > 65536 || p0 < 0 || p1 < 0 || p0 > 65536 || p1 > 65536)
+  if (stride < 1 || stride > 65536 || dil < 1 || dil > 65536 || p0 < 0 || p1 < 0 || p0 > 65536 ||
+      p1 > 65536)
     return LO_FAIL(EMO_EUNSUPPORTED, "strides/dilations/pads out of range");
   int64_t span = (K - 1) * dil + 1, Lo = (Lx + p0 + p1 - span) / stride + 1;
   if (Lx + p0 + p1 < span || Lo < 1) return LO_FAIL(EMO_EMODEL, "input shorter than the kernel");
@@ -769,7 +806,9 @@ static int lower_unary(lo_ctx *L, const onnx_node *n, lo_val **in, nn_op op) {
   return lo_bind(L, n->out[0], &o);
 }
 
-static int is_scalar_const(const lo_val *v) { return v->c && v->c->numel == 1 && v->c->f; }
+static int is_scalar_const(const lo_val *v) {
+  return v->c && v->c->numel == 1 && v->c->f;
+}
 
 static int lower_binary(lo_ctx *L, const onnx_node *n, lo_val **in, nn_op op) {
   lo_val *p = in[0], *q = in[1];
@@ -784,7 +823,8 @@ static int lower_binary(lo_ctx *L, const onnx_node *n, lo_val **in, nn_op op) {
       memset(d, 0, sizeof *d);
       d->layout = ly;
       int64_t one = 1;
-      if ((d->id = nn_graph_add_const(L->g, lo_name(L, "scalar", "s"), NN_F32, 1, &one, v->c->f, 4, L->err)) < 0)
+      if ((d->id = nn_graph_add_const(L->g, lo_name(L, "scalar", "s"), NN_F32, 1, &one, v->c->f, 4,
+                                      L->err)) < 0)
         return d->id;
       d->rank = 0;
     } else if ((st = lo_layout(L, n, v, ly == LY_NCL && !v->c ? LY_NCL : LY_PLAIN, d))) {
@@ -811,7 +851,8 @@ static int lower_binary(lo_ctx *L, const onnx_node *n, lo_val **in, nn_op op) {
 }
 
 static int lower_pow(lo_ctx *L, const onnx_node *n, lo_val **in) {
-  if (!in[1] || !is_scalar_const(in[1])) return LO_FAIL(EMO_EUNSUPPORTED, "exponent must be a scalar constant");
+  if (!in[1] || !is_scalar_const(in[1]))
+    return LO_FAIL(EMO_EUNSUPPORTED, "exponent must be a scalar constant");
   float e = in[1]->c->f[0];
   if (e == 0.5f) return lower_unary(L, n, in, NN_OP_SQRT);
   if (e != 2.0f) return LO_FAIL(EMO_EUNSUPPORTED, "exponent %g (only 2 and 0.5)", e);
@@ -876,7 +917,8 @@ static int lower_pad(lo_ctx *L, const onnx_node *n, lo_val **in) {
     if (!rev) return LO_FAIL(EMO_ENOMEM, "out of memory");
     for (int64_t i = 0; i < p; i++) rev[i * p + (p - 1 - i)] = 1.0f;
     int64_t wd[2] = {p, p};
-    int wid = nn_graph_add_const(L->g, lo_name(L, n->out[0], "rev"), NN_F32, 2, wd, rev, (size_t)(p * p) * 4, L->err);
+    int wid = nn_graph_add_const(L->g, lo_name(L, n->out[0], "rev"), NN_F32, 2, wd, rev,
+                                 (size_t)(p * p) * 4, L->err);
     free(rev);
     if (wid < 0) return wid;
     int64_t ms[2] = {s.shape[0], p};
@@ -900,7 +942,8 @@ static int lower_pad(lo_ctx *L, const onnx_node *n, lo_val **in) {
 }
 
 static int lower_concat(lo_ctx *L, const onnx_node *n, lo_val **in) {
-  if (n->n_in < 1 || n->n_in > NN_MAX_NODE_IO) return LO_FAIL(EMO_EUNSUPPORTED, "%d inputs", n->n_in);
+  if (n->n_in < 1 || n->n_in > NN_MAX_NODE_IO)
+    return LO_FAIL(EMO_EUNSUPPORTED, "%d inputs", n->n_in);
   int ids[NN_MAX_NODE_IO], st;
   lo_val v[NN_MAX_NODE_IO];
   for (int k = 0; k < n->n_in; k++) {
@@ -951,8 +994,10 @@ static int lower_reducemean(lo_ctx *L, const onnx_node *n, lo_val **in) {
   int64_t os[NN_MAX_RANK];
   int orank = 0;
   for (int d = 0; d < r; d++)
-    if (!red[d]) os[orank++] = x.shape[d];
-    else if (keep) os[orank++] = 1;
+    if (!red[d])
+      os[orank++] = x.shape[d];
+    else if (keep)
+      os[orank++] = 1;
   if ((st = lo_new_dyn(L, n->out[0], orank, os, LY_PLAIN, &o))) return st;
   if ((st = lo_node(L, n, NN_OP_MEAN, &x.id, 1, o.id, &at))) return st;
   return lo_bind(L, n->out[0], &o);
@@ -1018,7 +1063,8 @@ static int lower_lstm(lo_ctx *L, const onnx_node *n, lo_val **in) {
       float *z = calloc((size_t)(B * H), sizeof(float));
       if (!z) return LO_FAIL(EMO_ENOMEM, "out of memory");
       memset(&hv[k], 0, sizeof hv[k]);
-      hv[k].id = nn_graph_add_const(L->g, lo_name(L, n->name, "z"), NN_F32, 2, bh, z, (size_t)(B * H) * 4, L->err);
+      hv[k].id = nn_graph_add_const(L->g, lo_name(L, n->name, "z"), NN_F32, 2, bh, z,
+                                    (size_t)(B * H) * 4, L->err);
       free(z);
       if (hv[k].id < 0) return hv[k].id;
       hv[k].rank = 2;
@@ -1028,7 +1074,8 @@ static int lower_lstm(lo_ctx *L, const onnx_node *n, lo_val **in) {
     lo_val p;
     if ((st = lo_layout(L, n, init[k], LY_PLAIN, &p))) return st;
     if (p.rank != 3 || p.shape[0] != 1 || p.shape[1] != B || p.shape[2] != H)
-      return LO_FAIL(EMO_EMODEL, "initial state must be (1, %lld, %lld)", (long long)B, (long long)H);
+      return LO_FAIL(EMO_EMODEL, "initial state must be (1, %lld, %lld)", (long long)B,
+                     (long long)H);
     if ((st = lo_new_dyn(L, lo_name(L, n->name, "s"), 2, bh, LY_PLAIN, &hv[k])) ||
         (st = lo_node(L, n, NN_OP_RESHAPE, &p.id, 1, hv[k].id, NULL)))
       return st;
@@ -1039,7 +1086,8 @@ static int lower_lstm(lo_ctx *L, const onnx_node *n, lo_val **in) {
   int64_t y1[4] = {1, 1, B, H};
   for (int64_t t = 0; t < T; t++) {
     lo_val xt, x2, z, g, gate[4], act[4], fc, ic, cn, tc, hn;
-    int64_t b[3] = {t, 0, 0}, e[3] = {t + 1, B, I}, bi[2] = {B, I}, bz[2] = {B, I + H}, bg[2] = {B, 4 * H};
+    int64_t b[3] = {t, 0, 0}, e[3] = {t + 1, B, I}, bi[2] = {B, I}, bz[2] = {B, I + H},
+            bg[2] = {B, 4 * H};
     if ((st = emit_slice(L, n, &xs, b, e, lo_name(L, n->name, "xt"), &xt)) ||
         (st = lo_new_dyn(L, lo_name(L, n->name, "x2"), 2, bi, LY_PLAIN, &x2)) ||
         (st = lo_node(L, n, NN_OP_RESHAPE, &xt.id, 1, x2.id, NULL)) ||
@@ -1057,7 +1105,8 @@ static int lower_lstm(lo_ctx *L, const onnx_node *n, lo_val **in) {
       int64_t gb[2] = {0, k * H}, ge[2] = {B, (k + 1) * H};
       if ((st = emit_slice(L, n, &g, gb, ge, lo_name(L, n->name, "gs"), &gate[k])) ||
           (st = lo_new_dyn(L, lo_name(L, n->name, "ga"), 2, bh, LY_PLAIN, &act[k])) ||
-          (st = lo_node(L, n, k == 3 ? NN_OP_TANH : NN_OP_SIGMOID, &gate[k].id, 1, act[k].id, NULL)))
+          (st =
+               lo_node(L, n, k == 3 ? NN_OP_TANH : NN_OP_SIGMOID, &gate[k].id, 1, act[k].id, NULL)))
         return st;
     }
     /* act: 0 i, 1 o, 2 f, 3 c~ */
@@ -1081,7 +1130,8 @@ static int lower_lstm(lo_ctx *L, const onnx_node *n, lo_val **in) {
     if (n->n_out > 0 && n->out[0][0] && T <= NN_MAX_NODE_IO) ys[n_y++] = h.id;
   }
   if (n->n_out > 0 && n->out[0][0]) {
-    if (T > NN_MAX_NODE_IO) return LO_FAIL(EMO_EUNSUPPORTED, "output Y for more than %d steps", NN_MAX_NODE_IO);
+    if (T > NN_MAX_NODE_IO)
+      return LO_FAIL(EMO_EUNSUPPORTED, "output Y for more than %d steps", NN_MAX_NODE_IO);
     lo_val y;
     int64_t yd[4] = {T, 1, B, H};
     (void)y1;
@@ -1117,12 +1167,14 @@ static int lower_graph(lo_ctx *L, const onnx_graph *gr, int depth);
 
 static int lower_if(lo_ctx *L, const onnx_node *n, lo_val **in, int depth) {
   if (!in[0] || !in[0]->c || in[0]->c->numel != 1)
-    return LO_FAIL(EMO_EUNSUPPORTED, "condition is not a load-time constant (data-dependent control flow)");
+    return LO_FAIL(EMO_EUNSUPPORTED,
+                   "condition is not a load-time constant (data-dependent control flow)");
   int cond = tget(in[0]->c, 0) != 0;
   const onnx_attr *a = lo_attr(n, cond ? "then_branch" : "else_branch");
   if (!a || a->type != ONNX_ATTR_GRAPH || !a->g) return LO_FAIL(EMO_EMODEL, "branch graph missing");
   const onnx_graph *b = a->g;
-  if (b->n_outputs != n->n_out) return LO_FAIL(EMO_EMODEL, "branch has %d outputs for %d", b->n_outputs, n->n_out);
+  if (b->n_outputs != n->n_out)
+    return LO_FAIL(EMO_EMODEL, "branch has %d outputs for %d", b->n_outputs, n->n_out);
   int st = lower_graph(L, b, depth + 1);
   if (st) return st;
   for (int k = 0; k < n->n_out; k++) {
@@ -1136,7 +1188,8 @@ static int lower_if(lo_ctx *L, const onnx_node *n, lo_val **in, int depth) {
 
 static int lower_node(lo_ctx *L, const onnx_node *n, int depth) {
   if (++L->n_nodes_seen > LO_MAX_NODES)
-    return emoi_fail(L->err, EMO_ELIMIT, "%s: more than %d nodes after inlining", L->src, LO_MAX_NODES);
+    return emoi_fail(L->err, EMO_ELIMIT, "%s: more than %d nodes after inlining", L->src,
+                     LO_MAX_NODES);
   if (n->domain[0] && strcmp(n->domain, "ai.onnx"))
     return LO_FAIL(EMO_EUNSUPPORTED, "op domain '%s'", n->domain);
   lo_val *in[NN_MAX_NODE_IO] = {0};
@@ -1146,7 +1199,8 @@ static int lower_node(lo_ctx *L, const onnx_node *n, int depth) {
     if ((st = lo_in(L, n, k, &in[k], 0))) return st;
   const char *op = n->op_type;
   if (!strcmp(op, "If")) return lower_if(L, n, in, depth);
-  if (n->n_out < 1 || (!n->out[0][0] && strcmp(op, "LSTM"))) return LO_FAIL(EMO_EMODEL, "no output");
+  if (n->n_out < 1 || (!n->out[0][0] && strcmp(op, "LSTM")))
+    return LO_FAIL(EMO_EMODEL, "no output");
   int done;
   if ((st = fold_const(L, n, in, &done)) || done) return st;
   if (!in[0] && strcmp(op, "Constant")) return LO_FAIL(EMO_EMODEL, "input 0 missing");
@@ -1156,7 +1210,8 @@ static int lower_node(lo_ctx *L, const onnx_node *n, int depth) {
   if (!strcmp(op, "Slice")) return lower_slice(L, n, in);
   if (!strcmp(op, "Identity") || !strcmp(op, "Dropout")) return lo_bind(L, n->out[0], in[0]);
   if (!strcmp(op, "Cast")) {
-    if (attr_i(n, "to", 0) != ONNX_FLOAT) return LO_FAIL(EMO_EUNSUPPORTED, "Cast of activations to a non-float type");
+    if (attr_i(n, "to", 0) != ONNX_FLOAT)
+      return LO_FAIL(EMO_EUNSUPPORTED, "Cast of activations to a non-float type");
     return lo_bind(L, n->out[0], in[0]);
   }
   if (!strcmp(op, "Gather")) return lower_gather(L, n, in);
@@ -1169,8 +1224,12 @@ static int lower_node(lo_ctx *L, const onnx_node *n, int depth) {
   if (!strcmp(op, "Sub")) return lower_binary(L, n, in, NN_OP_SUB);
   if (!strcmp(op, "Mul")) return lower_binary(L, n, in, NN_OP_MUL);
   if (!strcmp(op, "Div")) return lower_binary(L, n, in, NN_OP_DIV);
-  if (!strcmp(op, "Max")) return n->n_in == 2 ? lower_binary(L, n, in, NN_OP_MAXIMUM) : LO_FAIL(EMO_EUNSUPPORTED, "Max of %d inputs", n->n_in);
-  if (!strcmp(op, "Min")) return n->n_in == 2 ? lower_binary(L, n, in, NN_OP_MINIMUM) : LO_FAIL(EMO_EUNSUPPORTED, "Min of %d inputs", n->n_in);
+  if (!strcmp(op, "Max"))
+    return n->n_in == 2 ? lower_binary(L, n, in, NN_OP_MAXIMUM)
+                        : LO_FAIL(EMO_EUNSUPPORTED, "Max of %d inputs", n->n_in);
+  if (!strcmp(op, "Min"))
+    return n->n_in == 2 ? lower_binary(L, n, in, NN_OP_MINIMUM)
+                        : LO_FAIL(EMO_EUNSUPPORTED, "Min of %d inputs", n->n_in);
   if (!strcmp(op, "Pow")) return lower_pow(L, n, in);
   if (!strcmp(op, "Pad")) return lower_pad(L, n, in);
   if (!strcmp(op, "Concat")) return lower_concat(L, n, in);
@@ -1180,7 +1239,8 @@ static int lower_node(lo_ctx *L, const onnx_node *n, int depth) {
 }
 
 static int lower_graph(lo_ctx *L, const onnx_graph *gr, int depth) {
-  if (depth > NN_ONNX_MAX_DEPTH) return emoi_fail(L->err, EMO_ELIMIT, "%s: subgraphs too deep", L->src);
+  if (depth > NN_ONNX_MAX_DEPTH)
+    return emoi_fail(L->err, EMO_ELIMIT, "%s: subgraphs too deep", L->src);
   int st;
   for (int i = 0; i < gr->n_inits; i++) {
     lo_val v;
@@ -1194,8 +1254,8 @@ static int lower_graph(lo_ctx *L, const onnx_graph *gr, int depth) {
   return EMO_OK;
 }
 
-int nn_onnx_load_ex(const void *data, size_t size, const char *source,
-                    const nn_onnx_options *opt, nn_graph **out, emoi_err *err) {
+int nn_onnx_load_ex(const void *data, size_t size, const char *source, const nn_onnx_options *opt,
+                    nn_graph **out, emoi_err *err) {
   const char *src = source ? source : "(onnx)";
   if (!out) return emoi_fail(err, EMO_EINVAL, "nn_onnx_load: out is NULL");
   *out = NULL;
@@ -1213,7 +1273,8 @@ int nn_onnx_load_ex(const void *data, size_t size, const char *source,
   for (int i = 0; i < gr->n_inputs; i++) {
     const onnx_vinfo *vi = &gr->inputs[i];
     int is_init = 0;
-    for (int k = 0; k < gr->n_inits && !is_init; k++) is_init = !strcmp(gr->inits[k].name, vi->name);
+    for (int k = 0; k < gr->n_inits && !is_init; k++)
+      is_init = !strcmp(gr->inits[k].name, vi->name);
     if (is_init) continue;
     lo_val v;
     memset(&v, 0, sizeof v);
@@ -1231,7 +1292,10 @@ int nn_onnx_load_ex(const void *data, size_t size, const char *source,
       }
     if (!frozen) {
       if (vi->elem_type != ONNX_FLOAT) {
-        st = emoi_fail(err, EMO_EUNSUPPORTED, "%s: input '%s' has type %d (only float32 inputs; freeze integer inputs with nn_onnx_options)", src, vi->name, vi->elem_type);
+        st = emoi_fail(err, EMO_EUNSUPPORTED,
+                       "%s: input '%s' has type %d (only float32 inputs; freeze integer inputs "
+                       "with nn_onnx_options)",
+                       src, vi->name, vi->elem_type);
         goto done;
       }
       if (vi->rank < 0) {
@@ -1243,7 +1307,8 @@ int nn_onnx_load_ex(const void *data, size_t size, const char *source,
       for (int k = 0; opt && k < opt->n_shapes && k < NN_MAX_GRAPH_IO; k++)
         if (opt->shapes[k].name && !strcmp(opt->shapes[k].name, vi->name)) {
           if (opt->shapes[k].rank != vi->rank) {
-            st = emoi_fail(err, EMO_EINVAL, "%s: input '%s' has rank %d, option gives %d", src, vi->name, vi->rank, opt->shapes[k].rank);
+            st = emoi_fail(err, EMO_EINVAL, "%s: input '%s' has rank %d, option gives %d", src,
+                           vi->name, vi->rank, opt->shapes[k].rank);
             goto done;
           }
           memcpy(v.shape, opt->shapes[k].dims, sizeof v.shape);
@@ -1262,17 +1327,20 @@ int nn_onnx_load_ex(const void *data, size_t size, const char *source,
   }
   if ((st = lower_graph(&L, gr, 0))) goto done;
   if (gr->n_outputs < 1 || gr->n_outputs > NN_MAX_GRAPH_IO) {
-    st = emoi_fail(err, EMO_EUNSUPPORTED, "%s: %d outputs (1..%d)", src, gr->n_outputs, NN_MAX_GRAPH_IO);
+    st = emoi_fail(err, EMO_EUNSUPPORTED, "%s: %d outputs (1..%d)", src, gr->n_outputs,
+                   NN_MAX_GRAPH_IO);
     goto done;
   }
   for (int i = 0; i < gr->n_outputs; i++) {
     lo_val *v = lo_find(&L, gr->outputs[i].name);
     if (!v) {
-      st = emoi_fail(err, EMO_EMODEL, "%s: output '%s' is never computed", src, gr->outputs[i].name);
+      st =
+          emoi_fail(err, EMO_EMODEL, "%s: output '%s' is never computed", src, gr->outputs[i].name);
       goto done;
     }
     if (v->c) {
-      st = emoi_fail(err, EMO_EUNSUPPORTED, "%s: output '%s' is a constant", src, gr->outputs[i].name);
+      st = emoi_fail(err, EMO_EUNSUPPORTED, "%s: output '%s' is a constant", src,
+                     gr->outputs[i].name);
       goto done;
     }
     lo_val p = *v;
@@ -1287,7 +1355,8 @@ int nn_onnx_load_ex(const void *data, size_t size, const char *source,
     for (int k = 0; k < n_outs; k++) dup |= outs[k] == p.id;
     if (dup) {
       lo_val c;
-      if ((st = lo_new_dyn(&L, lo_name(&L, gr->outputs[i].name, "o"), p.rank, p.shape, LY_PLAIN, &c)) ||
+      if ((st = lo_new_dyn(&L, lo_name(&L, gr->outputs[i].name, "o"), p.rank, p.shape, LY_PLAIN,
+                           &c)) ||
           (st = lo_node(&L, &fake, NN_OP_RESHAPE, &p.id, 1, c.id, NULL)))
         goto done;
       p = c;
@@ -1306,7 +1375,6 @@ done:
   return st;
 }
 
-int nn_onnx_load(const void *data, size_t size, const char *source, nn_graph **out,
-                 emoi_err *err) {
+int nn_onnx_load(const void *data, size_t size, const char *source, nn_graph **out, emoi_err *err) {
   return nn_onnx_load_ex(data, size, source, NULL, out, err);
 }

@@ -72,8 +72,8 @@ typedef struct pb_ctx {
 typedef struct pb_field {
   uint32_t num;
   int wt;
-  uint64_t v;        /* VARINT, I64, I32 */
-  const uint8_t *p;  /* LEN: payload */
+  uint64_t v;       /* VARINT, I64, I32 */
+  const uint8_t *p; /* LEN: payload */
   size_t len;
 } pb_field;
 
@@ -130,8 +130,8 @@ static int pb_next(pb_ctx *c, const char *msg, const uint8_t **pp, const uint8_t
     case WT_LEN: {
       uint64_t n;
       if (get_varint(pp, end, &n) || n > (uint64_t)(end - *pp))
-        return emoi_fail(c->err, EMO_EMODEL, "%s: %s: field %u: length runs past the end",
-                         c->src, msg, f->num);
+        return emoi_fail(c->err, EMO_EMODEL, "%s: %s: field %u: length runs past the end", c->src,
+                         msg, f->num);
       f->p = *pp;
       f->len = (size_t)n;
       *pp += n;
@@ -222,8 +222,8 @@ static int read_repeated(pb_ctx *c, const char *msg, const uint8_t *p, const uin
                        msg, num);
     total += k;
     if (total > NN_ONNX_MAX_ELEMS)
-      return emoi_fail(c->err, EMO_ELIMIT, "%s: %s: field %u: more than %lld values", c->src,
-                       msg, num, (long long)NN_ONNX_MAX_ELEMS);
+      return emoi_fail(c->err, EMO_ELIMIT, "%s: %s: field %u: more than %lld values", c->src, msg,
+                       num, (long long)NN_ONNX_MAX_ELEMS);
   }
   if (r < 0) return r;
   *n_out = total;
@@ -251,8 +251,8 @@ static int count_field(pb_ctx *c, const char *msg, const uint8_t *p, const uint8
         return emoi_fail(c->err, EMO_EMODEL, "%s: %s: field %u is not a message/string", c->src,
                          msg, num);
       if (++*n > NN_ONNX_MAX_ITEMS)
-        return emoi_fail(c->err, EMO_ELIMIT, "%s: %s: more than %d items in field %u", c->src,
-                         msg, NN_ONNX_MAX_ITEMS, num);
+        return emoi_fail(c->err, EMO_ELIMIT, "%s: %s: more than %d items in field %u", c->src, msg,
+                         NN_ONNX_MAX_ITEMS, num);
     }
   return r < 0 ? r : EMO_OK;
 }
@@ -269,9 +269,11 @@ static int parse_tensor(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_te
   int has_raw = 0;
   t->name = "";
   while ((r = pb_next(c, "TensorProto", &q, end, &f)) == 1) {
-    if (f.num == 2 && f.wt == WT_VARINT) t->dtype = (int)f.v;
+    if (f.num == 2 && f.wt == WT_VARINT)
+      t->dtype = (int)f.v;
     else if (f.num == 8 && f.wt == WT_LEN) {
-      if (!(t->name = pb_str(c, &f))) return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
+      if (!(t->name = pb_str(c, &f)))
+        return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
     } else if (f.num == 9 && f.wt == WT_LEN) {
       raw = f.p;
       raw_len = f.len;
@@ -303,11 +305,28 @@ static int parse_tensor(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_te
   free(dims);
   int esz, is_float;
   switch (t->dtype) {
-    case ONNX_FLOAT: esz = 4; is_float = 1; break;
-    case ONNX_DOUBLE: esz = 8; is_float = 1; break;
-    case ONNX_INT64: esz = 8; is_float = 0; break;
-    case ONNX_INT32: esz = 4; is_float = 0; break;
-    case ONNX_UINT8: case ONNX_INT8: case ONNX_BOOL: esz = 1; is_float = 0; break;
+    case ONNX_FLOAT:
+      esz = 4;
+      is_float = 1;
+      break;
+    case ONNX_DOUBLE:
+      esz = 8;
+      is_float = 1;
+      break;
+    case ONNX_INT64:
+      esz = 8;
+      is_float = 0;
+      break;
+    case ONNX_INT32:
+      esz = 4;
+      is_float = 0;
+      break;
+    case ONNX_UINT8:
+    case ONNX_INT8:
+    case ONNX_BOOL:
+      esz = 1;
+      is_float = 0;
+      break;
     default:
       return emoi_fail(c->err, EMO_EUNSUPPORTED, "%s: tensor '%s': data type %d not supported",
                        c->src, t->name, t->dtype);
@@ -317,7 +336,8 @@ static int parse_tensor(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_te
     t->f = nn_onnx_arena_alloc(c->arena, n * sizeof(float));
   else
     t->i = nn_onnx_arena_alloc(c->arena, n * sizeof(int64_t));
-  if (!t->f && !t->i) return emoi_fail(c->err, EMO_ENOMEM, "%s: tensor '%s': out of memory", c->src, t->name);
+  if (!t->f && !t->i)
+    return emoi_fail(c->err, EMO_ENOMEM, "%s: tensor '%s': out of memory", c->src, t->name);
   if (has_raw) {
     if (raw_len != n * (size_t)esz)
       return emoi_fail(c->err, EMO_EMODEL, "%s: tensor '%s': raw_data has %zu bytes, expected %zu",
@@ -339,8 +359,10 @@ static int parse_tensor(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_te
   }
   /* typed fields: float_data (4, fixed32), double_data (10, fixed64), int64_data (7),
    * int32_data (5, also for int8/uint8/bool) */
-  uint32_t num = t->dtype == ONNX_FLOAT ? 4 : t->dtype == ONNX_DOUBLE ? 10
-                 : t->dtype == ONNX_INT64 ? 7 : 5;
+  uint32_t num = t->dtype == ONNX_FLOAT    ? 4
+                 : t->dtype == ONNX_DOUBLE ? 10
+                 : t->dtype == ONNX_INT64  ? 7
+                                           : 5;
   int elem = t->dtype == ONNX_FLOAT ? 4 : t->dtype == ONNX_DOUBLE ? 8 : 0;
   uint64_t *v = NULL;
   int64_t nv = 0;
@@ -371,7 +393,8 @@ static int parse_vinfo(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_vin
   v->rank = -1;
   while ((r = pb_next(c, "ValueInfoProto", &p, end, &f)) == 1) {
     if (f.num == 1 && f.wt == WT_LEN) {
-      if (!(v->name = pb_str(c, &f))) return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
+      if (!(v->name = pb_str(c, &f)))
+        return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
     } else if (f.num == 2 && f.wt == WT_LEN) {
       const uint8_t *q = f.p, *qe = f.p + f.len;
       while ((r = pb_next(c, "TypeProto", &q, qe, &g)) == 1) {
@@ -404,8 +427,7 @@ static int parse_vinfo(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_vin
   return r < 0 ? r : EMO_OK;
 }
 
-static int parse_graph(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth,
-                       onnx_graph *gr);
+static int parse_graph(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth, onnx_graph *gr);
 
 /* AttributeProto: name=1, f=2, i=3, s=4, t=5, g=6, floats=7, ints=8, strings=9, type=20. */
 static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth, onnx_attr *a) {
@@ -420,11 +442,22 @@ static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
         if (f.wt == WT_LEN && !(a->name = pb_str(c, &f)))
           return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
         break;
-      case 2: if (f.wt == WT_I32) { a->f = f32_of((uint32_t)f.v); has_f = 1; } break;
-      case 3: if (f.wt == WT_VARINT) { a->i = (int64_t)f.v; has_i = 1; } break;
+      case 2:
+        if (f.wt == WT_I32) {
+          a->f = f32_of((uint32_t)f.v);
+          has_f = 1;
+        }
+        break;
+      case 3:
+        if (f.wt == WT_VARINT) {
+          a->i = (int64_t)f.v;
+          has_i = 1;
+        }
+        break;
       case 4:
         if (f.wt == WT_LEN) {
-          if (!(a->s = pb_str(c, &f))) return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
+          if (!(a->s = pb_str(c, &f)))
+            return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
           has_s = 1;
         }
         break;
@@ -444,21 +477,30 @@ static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
           has_g = 1;
         }
         break;
-      case 20: if (f.wt == WT_VARINT) a->type = (int)f.v; break;
+      case 20:
+        if (f.wt == WT_VARINT) a->type = (int)f.v;
+        break;
       default: break;
     }
   }
   if (r < 0) return r;
   if (a->type == 0) /* IR < 3 files may omit type: infer from the field present */
-    a->type = has_g ? ONNX_ATTR_GRAPH : has_t ? ONNX_ATTR_TENSOR : has_s ? ONNX_ATTR_STRING
-              : has_f ? ONNX_ATTR_FLOAT : has_i ? ONNX_ATTR_INT : 0;
+    a->type = has_g   ? ONNX_ATTR_GRAPH
+              : has_t ? ONNX_ATTR_TENSOR
+              : has_s ? ONNX_ATTR_STRING
+              : has_f ? ONNX_ATTR_FLOAT
+              : has_i ? ONNX_ATTR_INT
+                      : 0;
   uint64_t *v = NULL;
   int64_t n = 0;
   if (a->type == ONNX_ATTR_FLOATS || (a->type == 0)) {
     if ((r = read_repeated(c, "AttributeProto.floats", p, end, 7, 4, &v, &n))) return r;
     if (n) {
       a->type = ONNX_ATTR_FLOATS;
-      if (!(a->floats = nn_onnx_arena_alloc(c->arena, (size_t)n * sizeof(float)))) { free(v); return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src); }
+      if (!(a->floats = nn_onnx_arena_alloc(c->arena, (size_t)n * sizeof(float)))) {
+        free(v);
+        return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
+      }
       for (int64_t k = 0; k < n; k++) a->floats[k] = f32_of((uint32_t)v[k]);
       a->n = (int)n;
     }
@@ -469,7 +511,10 @@ static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
     if ((r = read_repeated(c, "AttributeProto.ints", p, end, 8, 0, &v, &n))) return r;
     a->type = ONNX_ATTR_INTS;
     if (n) {
-      if (!(a->ints = nn_onnx_arena_alloc(c->arena, (size_t)n * sizeof(int64_t)))) { free(v); return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src); }
+      if (!(a->ints = nn_onnx_arena_alloc(c->arena, (size_t)n * sizeof(int64_t)))) {
+        free(v);
+        return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
+      }
       memcpy(a->ints, v, (size_t)n * sizeof(int64_t));
       a->n = (int)n;
     }
@@ -481,13 +526,15 @@ static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
 /* NodeProto: input=1, output=2, name=3, op_type=4, attribute=5, domain=7. */
 static int parse_node(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth, onnx_node *nd) {
   int r, ni, no, na;
-  if ((r = count_field(c, "NodeProto", p, end, 1, &ni)) || (r = count_field(c, "NodeProto", p, end, 2, &no)) ||
+  if ((r = count_field(c, "NodeProto", p, end, 1, &ni)) ||
+      (r = count_field(c, "NodeProto", p, end, 2, &no)) ||
       (r = count_field(c, "NodeProto", p, end, 5, &na)))
     return r;
   nd->in = nn_onnx_arena_alloc(c->arena, (size_t)ni * sizeof(char *));
   nd->out = nn_onnx_arena_alloc(c->arena, (size_t)no * sizeof(char *));
   nd->attrs = nn_onnx_arena_alloc(c->arena, (size_t)na * sizeof(onnx_attr));
-  if (!nd->in || !nd->out || !nd->attrs) return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
+  if (!nd->in || !nd->out || !nd->attrs)
+    return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
   nd->name = nd->op_type = nd->domain = "";
   pb_field f = {0};
   while ((r = pb_next(c, "NodeProto", &p, end, &f)) == 1) {
@@ -512,8 +559,7 @@ static int parse_node(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
 }
 
 /* GraphProto: node=1, name=2, initializer=5, input=11, output=12. */
-static int parse_graph(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth,
-                       onnx_graph *gr) {
+static int parse_graph(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth, onnx_graph *gr) {
   if (depth > NN_ONNX_MAX_DEPTH)
     return emoi_fail(c->err, EMO_ELIMIT, "%s: subgraphs nested deeper than %d", c->src,
                      NN_ONNX_MAX_DEPTH);
@@ -539,7 +585,8 @@ static int parse_graph(pb_ctx *c, const uint8_t *p, const uint8_t *end, int dept
         if ((r = parse_node(c, q, qe, depth, &gr->nodes[gr->n_nodes++]))) return r;
         break;
       case 2:
-        if (!(gr->name = pb_str(c, &f))) return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
+        if (!(gr->name = pb_str(c, &f)))
+          return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
         break;
       case 5:
         if ((r = parse_tensor(c, q, qe, &gr->inits[gr->n_inits++]))) return r;
@@ -578,13 +625,15 @@ int nn_onnx_parse(const void *data, size_t size, const char *source, onnx_model 
   pb_field f = {0}, g = {0};
   int r, have_graph = 0;
   while ((r = pb_next(&c, "ModelProto", &p, end, &f)) == 1) {
-    if (f.num == 1 && f.wt == WT_VARINT) m->ir_version = (int64_t)f.v;
+    if (f.num == 1 && f.wt == WT_VARINT)
+      m->ir_version = (int64_t)f.v;
     else if (f.num == 8 && f.wt == WT_LEN) {
       const uint8_t *q = f.p, *qe = f.p + f.len;
       int default_domain = 1;
       int64_t ver = 0;
       while ((r = pb_next(&c, "OperatorSetIdProto", &q, qe, &g)) == 1) {
-        if (g.num == 1 && g.wt == WT_LEN && g.len > 0 && !(g.len == 7 && !memcmp(g.p, "ai.onnx", 7)))
+        if (g.num == 1 && g.wt == WT_LEN && g.len > 0 &&
+            !(g.len == 7 && !memcmp(g.p, "ai.onnx", 7)))
           default_domain = 0;
         if (g.num == 2 && g.wt == WT_VARINT) ver = (int64_t)g.v;
       }

@@ -24,8 +24,15 @@
 #define NN_ONNX_MAX_ITEMS (1 << 20)          /* nodes, initializers, attributes ... per list */
 
 /* ONNX TensorProto.DataType values used here. */
-enum { ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6, ONNX_INT64 = 7,
-       ONNX_BOOL = 9, ONNX_DOUBLE = 11 };
+enum {
+  ONNX_FLOAT = 1,
+  ONNX_UINT8 = 2,
+  ONNX_INT8 = 3,
+  ONNX_INT32 = 6,
+  ONNX_INT64 = 7,
+  ONNX_BOOL = 9,
+  ONNX_DOUBLE = 11
+};
 
 typedef struct onnx_tensor {
   const char *name;
@@ -39,8 +46,16 @@ typedef struct onnx_tensor {
 
 struct onnx_graph;
 
-enum { ONNX_ATTR_FLOAT = 1, ONNX_ATTR_INT = 2, ONNX_ATTR_STRING = 3, ONNX_ATTR_TENSOR = 4,
-       ONNX_ATTR_GRAPH = 5, ONNX_ATTR_FLOATS = 6, ONNX_ATTR_INTS = 7, ONNX_ATTR_STRINGS = 8 };
+enum {
+  ONNX_ATTR_FLOAT = 1,
+  ONNX_ATTR_INT = 2,
+  ONNX_ATTR_STRING = 3,
+  ONNX_ATTR_TENSOR = 4,
+  ONNX_ATTR_GRAPH = 5,
+  ONNX_ATTR_FLOATS = 6,
+  ONNX_ATTR_INTS = 7,
+  ONNX_ATTR_STRINGS = 8
+};
 
 typedef struct onnx_attr {
   const char *name;
@@ -67,8 +82,8 @@ typedef struct onnx_node {
 
 typedef struct onnx_vinfo {
   const char *name;
-  int elem_type; /* 0 when not given */
-  int rank;      /* -1 when no shape is given */
+  int elem_type;             /* 0 when not given */
+  int rank;                  /* -1 when no shape is given */
   int64_t dims[NN_MAX_RANK]; /* -1 = symbolic or unknown */
 } onnx_vinfo;
 
@@ -115,9 +130,8 @@ typedef struct nn_onnx_options {
  * are not frozen must be float32; unknown dimensions become 1 unless opt gives the shape.
  * Value names are the ONNX names. opt may be NULL. Returns EMO_OK; EMO_EMODEL (malformed);
  * EMO_EUNSUPPORTED naming op, node and file; EMO_ENOMEM; EMO_ELIMIT. Thread-safe. */
-int nn_onnx_load_ex(const void *data, size_t size, const char *source,
-                    const nn_onnx_options *opt, nn_graph **out, emoi_err *err);
-int nn_onnx_load(const void *data, size_t size, const char *source, nn_graph **out,
-                 emoi_err *err);
+int nn_onnx_load_ex(const void *data, size_t size, const char *source, const nn_onnx_options *opt,
+                    nn_graph **out, emoi_err *err);
+int nn_onnx_load(const void *data, size_t size, const char *source, nn_graph **out, emoi_err *err);
 
 #endif

@@ -34,12 +34,12 @@ static void apply_clamp(const nn_attr *a, float *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = clampf(y[i], a->act_min, a->act_max);
 }
 
-static void conv2d(const nn_attr *a, const nn_tensor *x, const nn_tensor *w,
-                   const nn_tensor *b, nn_tensor *y) {
-  const float *X = x->data; /* (N,H,W,Ci) */
-  const float *Wt = w->data; /* (Co,Kh,Kw,Ci) */
+static void conv2d(const nn_attr *a, const nn_tensor *x, const nn_tensor *w, const nn_tensor *b,
+                   nn_tensor *y) {
+  const float *X = x->data;            /* (N,H,W,Ci) */
+  const float *Wt = w->data;           /* (Co,Kh,Kw,Ci) */
   const float *B = b ? b->data : NULL; /* (Co) */
-  float *Y = y->data;        /* (N,Ho,Wo,Co) */
+  float *Y = y->data;                  /* (N,Ho,Wo,Co) */
   int64_t N = x->shape[0], H = x->shape[1], W = x->shape[2], Ci = x->shape[3];
   int64_t Co = w->shape[0], Kh = w->shape[1], Kw = w->shape[2];
   int64_t Ho = y->shape[1], Wo = y->shape[2];
@@ -297,8 +297,8 @@ static void concat(const nn_node *node, const nn_tensor *const *ins, nn_tensor *
  * below at 0) or the legacy o*in/out; taps clamped to the edge. */
 static void resize_coord(int64_t o, int64_t in, int64_t out, const nn_attr *a, int64_t *i0,
                          int64_t *i1, float *t) {
-  float scale = (a->align_corners && out > 1) ? (float)(in - 1) / (float)(out - 1)
-                                              : (float)in / (float)out;
+  float scale =
+      (a->align_corners && out > 1) ? (float)(in - 1) / (float)(out - 1) : (float)in / (float)out;
   float src = a->half_pixel_centers ? ((float)o + 0.5f) * scale - 0.5f : (float)o * scale;
   if (src < 0.0f) src = 0.0f;
   float f = floorf(src);
@@ -374,8 +374,9 @@ int nn_ref_run_node(const nn_node *node, const nn_tensor *const *ins, nn_tensor 
   if (node->op <= NN_OP_MINIMUM || node->op == NN_OP_PRELU) n_req = 2;
   for (int i = 0; i < n_req; i++)
     if (!ins[i] || !ins[i]->data || ins[i]->dtype != NN_F32 || !is_dense(ins[i]))
-      return emoi_fail(err, EMO_EINVAL, "node '%s' (%s): input %d missing, not float32 or not dense",
-                       node->name, opn, i);
+      return emoi_fail(err, EMO_EINVAL,
+                       "node '%s' (%s): input %d missing, not float32 or not dense", node->name,
+                       opn, i);
   if (outs[0]->dtype != NN_F32 || !is_dense(outs[0]))
     return emoi_fail(err, EMO_EINVAL, "node '%s' (%s): output not dense float32", node->name, opn);
   const nn_tensor *x = ins[0];
@@ -386,13 +387,23 @@ int nn_ref_run_node(const nn_node *node, const nn_tensor *const *ins, nn_tensor 
     case NN_OP_CONV2D: conv2d(&node->attr, x, ins[1], b, y); break;
     case NN_OP_DEPTHWISE_CONV2D: depthwise2d(&node->attr, x, ins[1], b, y); break;
     case NN_OP_FULLY_CONNECTED: fully_connected(x, ins[1], b, y); break;
-    case NN_OP_ADD: case NN_OP_SUB: case NN_OP_MUL: case NN_OP_DIV: case NN_OP_MAXIMUM:
-    case NN_OP_MINIMUM: case NN_OP_PRELU: binary(node->op, x, ins[1], y); break;
-    case NN_OP_RELU: case NN_OP_RELU6: case NN_OP_SIGMOID: case NN_OP_TANH:
-    case NN_OP_LEAKY_RELU: case NN_OP_SQRT: unary(node, x, y); break;
+    case NN_OP_ADD:
+    case NN_OP_SUB:
+    case NN_OP_MUL:
+    case NN_OP_DIV:
+    case NN_OP_MAXIMUM:
+    case NN_OP_MINIMUM:
+    case NN_OP_PRELU: binary(node->op, x, ins[1], y); break;
+    case NN_OP_RELU:
+    case NN_OP_RELU6:
+    case NN_OP_SIGMOID:
+    case NN_OP_TANH:
+    case NN_OP_LEAKY_RELU:
+    case NN_OP_SQRT: unary(node, x, y); break;
     case NN_OP_SLICE: slice(&node->attr, x, y); break;
     case NN_OP_SOFTMAX: softmax(x, y); break;
-    case NN_OP_MAX_POOL2D: case NN_OP_AVG_POOL2D: pool2d(node, x, y); break;
+    case NN_OP_MAX_POOL2D:
+    case NN_OP_AVG_POOL2D: pool2d(node, x, y); break;
     case NN_OP_MEAN: mean(&node->attr, x, y); break;
     case NN_OP_PAD: pad(&node->attr, x, y); break;
     case NN_OP_RESHAPE:

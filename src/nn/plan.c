@@ -7,18 +7,19 @@
  * whole run, if none alone) move to the reference kernels and the runs are rebuilt; the
  * counts are kept in nn_plan_stats so tests can tell. A 3x3 stride-1 CONV2D that
  * nn_winograd_node_eligible accepts runs as a step of its own on the Winograd path
- * (winograd.c) between the runs, in single-threaded plans, unless EMO_NO_WINOGRAD=1 (A/B
- * timing) or the plan is NN_BACKEND_REFERENCE. Likewise, when the plan was asked for int8
+ * (winograd.c) between the runs, in single-threaded plans, unless the options say no_winograd
+ * (A/B timing) or the plan is NN_BACKEND_REFERENCE. Likewise, when the plan was asked for int8
  * (nn_plan_options), a CONV2D of at least PLAN_QCONV_MIN_MACS multiply-adds that
  * nn_qconv_node_eligible accepts (1x1, or larger without padding) runs as a step of its own in int8
- * (qconv.c) on a CPU with AVX512-VNNI, unless EMO_NO_INT8=1; it runs on the calling thread. When
+ * (qconv.c) on a CPU with AVX512-VNNI; it runs on the calling thread. When
  * such a node reads the output of a 3x3 depthwise convolution that nothing else reads and
  * nn_dwq_nodes_eligible accepts the pair, the two run as one fused step (dwq.c) at the 1x1 node's
- * place, unless EMO_NO_DWQ=1 (A/B timing): the depthwise node then has no step of its own. Running
- * allocates nothing.
+ * place, unless the options say no_dwq (A/B timing): the depthwise node then has no step of its
+ * own. Running allocates nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
- * Liveness-based buffer reuse is not done: the face models' activations are a few MB. */
+ * Liveness-based buffer reuse is not done: the face models' activations are a few MB. Every
+ * switch is a field of nn_plan_options: the plan reads no environment variable. */
 #include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,9 @@ struct nn_plan {
   nn_plan_stats stats;
 };
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+static size_t align64(size_t n) {
+  return (n + 63) & ~(size_t)63;
+}
 
 void nn_plan_destroy(nn_plan **pp) {
   if (!pp || !*pp) return;
@@ -161,8 +164,8 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
       }
     } else if (supported[k] == PLAN_XNN) {
       emoi_err e2;
-      int st = nn_xnn_run_create(g, k, e, producer, last_consumer, is_output, p->buf,
-                                 p->threadpool, &s->xnn, &e2);
+      int st = nn_xnn_run_create(g, k, e, producer, last_consumer, is_output, p->buf, p->threadpool,
+                                 &s->xnn, &e2);
       if (st == EMO_ENOMEM) {
         *err = e2;
         return st;
@@ -282,12 +285,9 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
     if (nn_xnn_init(&e2) == EMO_OK) {
       /* Winograd on single-threaded plans only: on a pool its blocks ran slower than
          XNNPACK's own convolution in bench_winograd (the callers parallelise over faces) */
-      const char *no_wg = getenv("EMO_NO_WINOGRAD");
-      int use_wg = (!no_wg || !no_wg[0] || !strcmp(no_wg, "0")) &&
+      int use_wg = !(opt && opt->no_winograd) &&
                    (!threadpool || pthreadpool_get_threads_count(threadpool) <= 1);
-      const char *no_i8 = getenv("EMO_NO_INT8");
-      int use_i8 =
-          opt && opt->int8 && (!no_i8 || strcmp(no_i8, "1")) && nn_qconv_cpu_has_vnni();
+      int use_i8 = opt && opt->int8 && nn_qconv_cpu_has_vnni();
       const double min_macs =
           opt && opt->int8_min_macs > 0 ? (double)opt->int8_min_macs : PLAN_QCONV_MIN_MACS;
       for (int k = 0; k < nn; k++) {
@@ -298,8 +298,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
         else
           supported[k] = (unsigned char)nn_xnn_node_supported(g, k);
       }
-      const char *no_dwq = getenv("EMO_NO_DWQ");
-      if (use_i8 && (!no_dwq || strcmp(no_dwq, "1")))
+      if (use_i8 && !opt->no_dwq)
         for (int k = 0; k < nn; k++) {
           int kd = supported[k] == PLAN_QCONV ? dwq_partner(g, k, producer, is_output) : -1;
           if (kd >= 0 && supported[kd] != PLAN_QCONV && supported[kd] != PLAN_DWQ) {

@@ -26,8 +26,8 @@
 #include "core/err.h"
 
 #define ST_MAX_RANK 6
-#define ST_MAX_HEADER ((uint64_t)100 << 20)  /* bytes of JSON header (the spec's own limit) */
-#define ST_MAX_ELEMS ((int64_t)1 << 31)      /* elements of any one tensor */
+#define ST_MAX_HEADER ((uint64_t)100 << 20) /* bytes of JSON header (the spec's own limit) */
+#define ST_MAX_ELEMS ((int64_t)1 << 31)     /* elements of any one tensor */
 #define ST_MAX_TENSORS 100000
 
 typedef enum st_dtype {
@@ -41,11 +41,11 @@ typedef enum st_dtype {
 typedef struct st_tensor {
   const char *name; /* owned by the st_file */
   st_dtype dtype;
-  int rank;                    /* 0..ST_MAX_RANK */
-  int64_t shape[ST_MAX_RANK];  /* shape[0..rank) */
-  int64_t numel;               /* product of shape (1 for rank 0) */
-  const uint8_t *data;         /* numel x element size bytes inside the file's buffer; may be
-                                  unaligned */
+  int rank;                   /* 0..ST_MAX_RANK */
+  int64_t shape[ST_MAX_RANK]; /* shape[0..rank) */
+  int64_t numel;              /* product of shape (1 for rank 0) */
+  const uint8_t *data;        /* numel x element size bytes inside the file's buffer; may be
+                                 unaligned */
 } st_tensor;
 
 typedef struct st_file st_file;
@@ -67,8 +67,8 @@ int st_open_file(const char *path, size_t max_bytes, st_file **out, emoi_err *er
 /* Frees f and sets *f to NULL; safe on NULL. */
 void st_close(st_file **f);
 
-int st_count(const st_file *f);                      /* number of tensors */
-const st_tensor *st_at(const st_file *f, int i);     /* 0 <= i < st_count, in file order */
+int st_count(const st_file *f);                               /* number of tensors */
+const st_tensor *st_at(const st_file *f, int i);              /* 0 <= i < st_count, in file order */
 const st_tensor *st_find(const st_file *f, const char *name); /* NULL when absent; O(log n) */
 
 /* The metadata string for key (owned by the st_file), or NULL when absent; the first of

@@ -42,12 +42,18 @@ static long b64_decode(const char *src, unsigned char *dst, size_t cap) {
   for (size_t i = 0; i < n; i++) {
     char c = src[i];
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else return -1;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else
+      return -1;
     acc = (acc << 6) | (uint32_t)v;
     bits += 6;
     if (bits >= 8) {
@@ -292,8 +298,8 @@ static int decode_one(const cJSON *jw, int gi, int wi, const void *const *shards
   const cJSON *jd = cJSON_GetObjectItemCaseSensitive(jw, "dtype");
   const cJSON *jq = cJSON_GetObjectItemCaseSensitive(jw, "quantization");
   if (!cJSON_IsString(jn) || !jn->valuestring || !jn->valuestring[0])
-    return emoi_fail(err, EMO_EMODEL, "%s: weightsManifest[%d].weights[%d].name missing", src,
-                     gi, wi);
+    return emoi_fail(err, EMO_EMODEL, "%s: weightsManifest[%d].weights[%d].name missing", src, gi,
+                     wi);
   const char *name = jn->valuestring;
   if (parse_shape(js, w->shape, &w->rank, &w->numel) != 0)
     return emoi_fail(err, EMO_EMODEL,
@@ -301,35 +307,39 @@ static int decode_one(const cJSON *jw, int gi, int wi, const void *const *shards
                      name, NN_MAX_RANK, (long long)NN_TFJS_MAX_ELEMS);
   if (!cJSON_IsString(jd) || !jd->valuestring)
     return emoi_fail(err, EMO_EMODEL, "%s: weight '%s': dtype missing", src, name);
-  if (strcmp(jd->valuestring, "float32") == 0) w->dtype = NN_F32;
-  else if (strcmp(jd->valuestring, "int32") == 0) w->dtype = NN_I32;
+  if (strcmp(jd->valuestring, "float32") == 0)
+    w->dtype = NN_F32;
+  else if (strcmp(jd->valuestring, "int32") == 0)
+    w->dtype = NN_I32;
   else
-    return emoi_fail(err, EMO_EUNSUPPORTED, "%s: weight '%s': dtype '%.32s' is not supported",
-                     src, name, jd->valuestring);
+    return emoi_fail(err, EMO_EUNSUPPORTED, "%s: weight '%s': dtype '%.32s' is not supported", src,
+                     name, jd->valuestring);
   quant_kind q = Q_NONE;
   double scale = 1.0, qmin = 0.0;
   if (jq && !cJSON_IsNull(jq)) {
     const cJSON *qd = cJSON_GetObjectItemCaseSensitive(jq, "dtype");
     if (!cJSON_IsString(qd) || !qd->valuestring)
-      return emoi_fail(err, EMO_EMODEL, "%s: weight '%s': quantization.dtype missing", src,
-                       name);
-    if (strcmp(qd->valuestring, "float16") == 0) q = Q_F16;
-    else if (strcmp(qd->valuestring, "uint8") == 0) q = Q_U8;
-    else if (strcmp(qd->valuestring, "uint16") == 0) q = Q_U16;
+      return emoi_fail(err, EMO_EMODEL, "%s: weight '%s': quantization.dtype missing", src, name);
+    if (strcmp(qd->valuestring, "float16") == 0)
+      q = Q_F16;
+    else if (strcmp(qd->valuestring, "uint8") == 0)
+      q = Q_U8;
+    else if (strcmp(qd->valuestring, "uint16") == 0)
+      q = Q_U16;
     else
       return emoi_fail(err, EMO_EUNSUPPORTED,
                        "%s: weight '%s': quantization dtype '%.32s' is not supported", src, name,
                        qd->valuestring);
     if (q == Q_F16 && w->dtype != NN_F32)
-      return emoi_fail(err, EMO_EMODEL, "%s: weight '%s': float16 quantization of an int32",
-                       src, name);
+      return emoi_fail(err, EMO_EMODEL, "%s: weight '%s': float16 quantization of an int32", src,
+                       name);
     if (q == Q_U8 || q == Q_U16) {
       const cJSON *sc = cJSON_GetObjectItemCaseSensitive(jq, "scale");
       const cJSON *mn = cJSON_GetObjectItemCaseSensitive(jq, "min");
       if (!cJSON_IsNumber(sc) || !cJSON_IsNumber(mn) || !isfinite(sc->valuedouble) ||
           !isfinite(mn->valuedouble))
-        return emoi_fail(err, EMO_EMODEL, "%s: weight '%s': quantization.scale/min missing",
-                         src, name);
+        return emoi_fail(err, EMO_EMODEL, "%s: weight '%s': quantization.scale/min missing", src,
+                         name);
       scale = sc->valuedouble;
       qmin = mn->valuedouble;
     }
@@ -340,8 +350,8 @@ static int decode_one(const cJSON *jw, int gi, int wi, const void *const *shards
     return emoi_fail(err, EMO_EMODEL,
                      "%s: weight '%s' needs bytes [%llu, %llu) but its group's shards end at "
                      "byte %llu",
-                     src, name, (unsigned long long)*cursor,
-                     (unsigned long long)(*cursor + nbytes), (unsigned long long)end);
+                     src, name, (unsigned long long)*cursor, (unsigned long long)(*cursor + nbytes),
+                     (unsigned long long)end);
   w->name = strdup(name);
   if (!w->name) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", src);
   if (w->numel > 0) {
@@ -359,8 +369,8 @@ static int decode_one(const cJSON *jw, int gi, int wi, const void *const *shards
       double v;
       switch (q) {
         case Q_NONE: {
-          uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                       (uint32_t)b[3] << 24;
+          uint32_t u =
+              (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
           memcpy(&fo[i], &u, 4); /* float32 or int32 bits, stored as they are */
           continue;
         }
@@ -387,8 +397,10 @@ int nn_tfjs_weights_decode(const cJSON *manifest, const void *const *shards,
   const char *src = source ? source : "(memory)";
   memset(out, 0, sizeof *out);
   if (!cJSON_IsArray(manifest))
-    return emoi_fail(err, EMO_EMODEL, "%s: weights manifest missing or not a JSON array of "
-                     "groups", src);
+    return emoi_fail(err, EMO_EMODEL,
+                     "%s: weights manifest missing or not a JSON array of "
+                     "groups",
+                     src);
   if (n_shards < 0 || (n_shards > 0 && (!shards || !shard_sizes)))
     return emoi_fail(err, EMO_EINVAL, "%s: bad shard list", src);
   /* Count paths and weights first. */
@@ -403,12 +415,11 @@ int nn_tfjs_weights_decode(const cJSON *manifest, const void *const *shards,
     n_paths += cJSON_GetArraySize(paths);
     n_w += cJSON_GetArraySize(ws);
     if (n_paths > NN_TFJS_MAX_SHARDS || n_w > NN_TFJS_MAX_WEIGHTS)
-      return emoi_fail(err, EMO_EMODEL, "%s: weightsManifest lists too many paths or weights",
-                       src);
+      return emoi_fail(err, EMO_EMODEL, "%s: weightsManifest lists too many paths or weights", src);
   }
   if (n_shards != n_paths && n_shards != 1)
-    return emoi_fail(err, EMO_EMODEL, "%s: weightsManifest lists %d shard paths but %d given",
-                     src, n_paths, n_shards);
+    return emoi_fail(err, EMO_EMODEL, "%s: weightsManifest lists %d shard paths but %d given", src,
+                     n_paths, n_shards);
   uint64_t total = 0;
   for (int i = 0; i < n_shards; i++) total += shard_sizes[i];
   int per_path = n_shards == n_paths;
@@ -430,8 +441,8 @@ int nn_tfjs_weights_decode(const cJSON *manifest, const void *const *shards,
     int wi = 0;
     const cJSON *jw;
     cJSON_ArrayForEach(jw, cJSON_GetObjectItemCaseSensitive(grp, "weights")) {
-      rc = decode_one(jw, gi, wi, shards, shard_sizes, n_shards, &cursor, end, src,
-                      &out->w[out->n], err);
+      rc = decode_one(jw, gi, wi, shards, shard_sizes, n_shards, &cursor, end, src, &out->w[out->n],
+                      err);
       if (out->w[out->n].name) out->n++;
       if (rc != EMO_OK) goto fail;
       wi++;
@@ -521,7 +532,6 @@ static const struct {
     {"BiasAdd", K_BIASADD, NN_OP_ADD},
 };
 
-
 typedef struct tf_node {
   const char *name; /* borrowed from the JSON tree */
   const char *op;
@@ -554,14 +564,14 @@ static const char *node_name_of(const void *items, int i) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static int node_fail(build_ctx *c, int code, const tf_node *n, const char *fmt, ...) {
+static int
+node_fail(build_ctx *c, int code, const tf_node *n, const char *fmt, ...) {
   char tmp[320];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(tmp, sizeof tmp, fmt, ap);
   va_end(ap);
-  return emoi_fail(c->err, code, "%s: node '%.120s' (op %.40s): %s", c->src, n->name, n->op,
-                   tmp);
+  return emoi_fail(c->err, code, "%s: node '%.120s' (op %.40s): %s", c->src, n->name, n->op, tmp);
 }
 
 /* ---- Attributes ---- */
@@ -628,8 +638,7 @@ static int attr_int_list(const tf_node *n, const char *key, int64_t *v, int max,
 
 /* List of strings {"list": {"s": [base64...]}} decoded into fixed slots. */
 #define MAX_FUSED 4
-static int attr_str_list(const tf_node *n, const char *key, char out[][32], int max,
-                         int *count) {
+static int attr_str_list(const tf_node *n, const char *key, char out[][32], int max, int *count) {
   const cJSON *a = attr_get(n, key);
   *count = 0;
   if (!a) return 0;
@@ -655,8 +664,7 @@ static int check_nhwc(build_ctx *c, const tf_node *n) {
   int r = attr_str(n, "data_format", fmt, sizeof fmt);
   if (r < 0) return node_fail(c, EMO_EMODEL, n, "attr 'data_format' is malformed");
   if (r > 0 && strcmp(fmt, "NHWC") != 0)
-    return node_fail(c, EMO_EUNSUPPORTED, n, "data_format '%s' is not supported (NHWC only)",
-                     fmt);
+    return node_fail(c, EMO_EUNSUPPORTED, n, "data_format '%s' is not supported (NHWC only)", fmt);
   return EMO_OK;
 }
 
@@ -742,8 +750,7 @@ static int const_input(build_ctx *c, const tf_node *n, int i, const char *what, 
   return r;
 }
 
-int nn_tfjs_add_weight(nn_graph *g, const nn_tfjs_weight *w, nn_tfjs_layout layout,
-                       emoi_err *err) {
+int nn_tfjs_add_weight(nn_graph *g, const nn_tfjs_weight *w, nn_tfjs_layout layout, emoi_err *err) {
   const char *src = g ? g->source : "(graph)";
   int64_t shape[NN_MAX_RANK];
   int rank = w->rank;
@@ -861,8 +868,8 @@ static int act_input(build_ctx *c, const tf_node *n, int i, int *rc) {
 }
 
 /* Int32 constant input as a list (rank 0 or 1 unless allow_2d). */
-static int const_ints(build_ctx *c, const tf_node *n, int i, const char *what, int64_t *v,
-                      int max, int *count, int64_t shape2[2]) {
+static int const_ints(build_ctx *c, const tf_node *n, int i, const char *what, int64_t *v, int max,
+                      int *count, int64_t shape2[2]) {
   int rc;
   int k = const_input(c, n, i, what, &rc);
   if (k < 0) return rc;
@@ -902,8 +909,8 @@ static int need_inputs(build_ctx *c, const tf_node *n, int lo, int hi) {
 
 /* Emits op(ins) followed by the fused tail of a _Fused* node: fused_ops = [BiasAdd?,
  * activation?] with args (n's inputs from first_arg on). Also the plain (unfused) case. */
-static int emit_with_tail(build_ctx *c, tf_node *n, nn_op op, int *ins, nn_attr *a,
-                          int first_arg, int fused) {
+static int emit_with_tail(build_ctx *c, tf_node *n, nn_op op, int *ins, nn_attr *a, int first_arg,
+                          int fused) {
   char ops[MAX_FUSED][32];
   int n_ops = 0, rc;
   if (fused) {
@@ -956,8 +963,10 @@ static int emit_with_tail(build_ctx *c, tf_node *n, nn_op op, int *ins, nn_attr 
     k++;
   }
   if (k < n_ops)
-    return node_fail(c, EMO_EUNSUPPORTED, n, "fused op sequence ending in '%.31s' is not "
-                     "supported", ops[k]);
+    return node_fail(c, EMO_EUNSUPPORTED, n,
+                     "fused op sequence ending in '%.31s' is not "
+                     "supported",
+                     ops[k]);
   if (argi < n->n_in)
     return node_fail(c, EMO_EMODEL, n, "%d unused inputs for fused_ops", n->n_in - argi);
   int out = n->value;
@@ -1071,12 +1080,10 @@ static int emit_node(build_ctx *c, tf_node *n) {
       if ((rc = need_inputs(c, n, 2, 2))) return rc;
       int64_t ax[NN_MAX_RANK];
       int cnt;
-      if ((rc = const_ints(c, n, 1, "reduction_indices", ax, NN_MAX_RANK, &cnt, NULL)))
-        return rc;
+      if ((rc = const_ints(c, n, 1, "reduction_indices", ax, NN_MAX_RANK, &cnt, NULL))) return rc;
       for (int i = 0; i < cnt; i++) {
         if (ax[i] < -NN_MAX_RANK || ax[i] >= NN_MAX_RANK)
-          return node_fail(c, EMO_EMODEL, n, "reduction index %lld out of range",
-                           (long long)ax[i]);
+          return node_fail(c, EMO_EMODEL, n, "reduction index %lld out of range", (long long)ax[i]);
         a.axes[i] = (int)ax[i];
       }
       a.n_axes = cnt;
@@ -1162,7 +1169,8 @@ static int reshape_value(build_ctx *c, tf_node *n) {
   int cnt, unknown = 0;
   if ((rc = const_ints(c, n, 1, "shape", shape, NN_MAX_RANK, &cnt, NULL))) return rc;
   for (int i = 0; i < cnt; i++) {
-    if (shape[i] == -1) unknown++;
+    if (shape[i] == -1)
+      unknown++;
     else if (shape[i] < 0 || shape[i] > NN_TFJS_MAX_ELEMS)
       return node_fail(c, EMO_EMODEL, n, "target dim %d is %lld", i, (long long)shape[i]);
   }
@@ -1198,8 +1206,7 @@ static int input_ref(const char *s, char *buf, size_t cap) {
 
 static int check_const(build_ctx *c, tf_node *n) {
   n->weight = nn_tfjs_weights_find(&c->weights, n->name);
-  if (!n->weight)
-    return node_fail(c, EMO_EMODEL, n, "no weight of this name in weightsManifest");
+  if (!n->weight) return node_fail(c, EMO_EMODEL, n, "no weight of this name in weightsManifest");
   /* The node's own description of its tensor, when present, must agree with the manifest. */
   const cJSON *v = attr_get(n, "value");
   const cJSON *t = v ? cJSON_GetObjectItemCaseSensitive(v, "tensor") : NULL;
@@ -1234,8 +1241,8 @@ static int add_output(build_ctx *c, int *outs, int *n_out, int v, const char *wh
   for (int i = 0; i < *n_out; i++)
     if (outs[i] == v) return EMO_OK;
   if (*n_out >= NN_MAX_GRAPH_IO)
-    return emoi_fail(c->err, EMO_EUNSUPPORTED, "%s: more than %d outputs (at '%.200s')",
-                     c->src, NN_MAX_GRAPH_IO, what);
+    return emoi_fail(c->err, EMO_EUNSUPPORTED, "%s: more than %d outputs (at '%.200s')", c->src,
+                     NN_MAX_GRAPH_IO, what);
   outs[(*n_out)++] = v;
   return EMO_OK;
 }
@@ -1249,14 +1256,14 @@ static int output_value(build_ctx *c, int r, const char *what) {
   return c->nodes[r].value;
 }
 
-static int build(build_ctx *c, const cJSON *root, const void *const *shards,
-                 const size_t *sizes, int n_shards) {
+static int build(build_ctx *c, const cJSON *root, const void *const *shards, const size_t *sizes,
+                 int n_shards) {
   const char *src = c->src;
   int rc;
   if (!cJSON_IsObject(root)) return emoi_fail(c->err, EMO_EMODEL, "%s: not a JSON object", src);
   const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-  if (fmt && (!cJSON_IsString(fmt) || !fmt->valuestring ||
-              strcmp(fmt->valuestring, "graph-model") != 0))
+  if (fmt &&
+      (!cJSON_IsString(fmt) || !fmt->valuestring || strcmp(fmt->valuestring, "graph-model") != 0))
     return emoi_fail(c->err, EMO_EUNSUPPORTED,
                      "%s: format '%.40s' is not supported (graph-model only)", src,
                      cJSON_IsString(fmt) && fmt->valuestring ? fmt->valuestring : "?");
@@ -1266,8 +1273,7 @@ static int build(build_ctx *c, const cJSON *root, const void *const *shards,
     return emoi_fail(c->err, EMO_EMODEL, "%s: modelTopology.node missing or not an array", src);
   const cJSON *manifest = cJSON_GetObjectItemCaseSensitive(root, "weightsManifest");
   if (!manifest) return emoi_fail(c->err, EMO_EMODEL, "%s: weightsManifest missing", src);
-  if ((rc = nn_tfjs_weights_decode(manifest, shards, sizes, n_shards, src, &c->weights,
-                                   c->err)))
+  if ((rc = nn_tfjs_weights_decode(manifest, shards, sizes, n_shards, src, &c->weights, c->err)))
     return rc;
 
   /* Nodes. */
@@ -1284,8 +1290,8 @@ static int build(build_ctx *c, const cJSON *root, const void *const *shards,
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(jn, "op");
     if (!cJSON_IsString(nm) || !nm->valuestring || !nm->valuestring[0] || !cJSON_IsString(op) ||
         !op->valuestring)
-      return emoi_fail(c->err, EMO_EMODEL, "%s: modelTopology.node[%d] needs 'name' and 'op'",
-                       src, c->n_nodes);
+      return emoi_fail(c->err, EMO_EMODEL, "%s: modelTopology.node[%d] needs 'name' and 'op'", src,
+                       c->n_nodes);
     t->name = nm->valuestring;
     t->op = op->valuestring;
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(jn, "attr");
@@ -1436,8 +1442,8 @@ static cJSON *parse_json(const char *json, size_t len, const char *src, emoi_err
 }
 
 int nn_tfjs_load_memory(const char *json, size_t json_len, const void *const *shards,
-                        const size_t *shard_sizes, int n_shards, const char *source,
-                        nn_graph **out, emoi_err *err) {
+                        const size_t *shard_sizes, int n_shards, const char *source, nn_graph **out,
+                        emoi_err *err) {
   if (!out || (!json && json_len)) return emoi_fail(err, EMO_EINVAL, "nn_tfjs_load_memory: NULL");
   *out = NULL;
   const char *src = source ? source : "(memory)";
@@ -1464,10 +1470,8 @@ int nn_tfjs_load(const char *model_json_path, int64_t max_bytes, nn_graph **out,
   memset(&sh, 0, sizeof sh);
   if (!manifest) {
     rc = emoi_fail(err, EMO_EMODEL, "%s: weightsManifest missing", model_json_path);
-  } else if ((rc = nn_tfjs_shards_read(manifest, model_json_path, max_bytes, &sh, err)) ==
-             EMO_OK) {
-    rc = load_parsed(root, (const void *const *)sh.data, sh.size, sh.n, model_json_path, out,
-                     err);
+  } else if ((rc = nn_tfjs_shards_read(manifest, model_json_path, max_bytes, &sh, err)) == EMO_OK) {
+    rc = load_parsed(root, (const void *const *)sh.data, sh.size, sh.n, model_json_path, out, err);
   }
   nn_tfjs_shards_free(&sh);
   cJSON_Delete(root);

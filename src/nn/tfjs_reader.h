@@ -40,8 +40,8 @@ int nn_tfjs_load(const char *model_json_path, int64_t max_bytes, nn_graph **out,
  * buffer is the concatenation of all shards. source names the model in messages (may be
  * NULL). Never reads outside the given buffers. */
 int nn_tfjs_load_memory(const char *json, size_t json_len, const void *const *shards,
-                        const size_t *shard_sizes, int n_shards, const char *source,
-                        nn_graph **out, emoi_err *err);
+                        const size_t *shard_sizes, int n_shards, const char *source, nn_graph **out,
+                        emoi_err *err);
 
 /* ---- Weights manifest (shared with vision/faceapi_expression_net.c) ---------------- */
 
@@ -100,8 +100,7 @@ typedef enum nn_tfjs_layout {
 /* Adds weight w to g as a constant in the given layout, named after the weight (plus a
  * suffix such as "/ohwi" when converted). Returns the value id, or a negative status
  * (EMO_EMODEL when w's rank or dtype does not fit the layout, naming the weight). */
-int nn_tfjs_add_weight(nn_graph *g, const nn_tfjs_weight *w, nn_tfjs_layout layout,
-                       emoi_err *err);
+int nn_tfjs_add_weight(nn_graph *g, const nn_tfjs_weight *w, nn_tfjs_layout layout, emoi_err *err);
 
 /* Frees what decode allocated and empties *ws (safe on an empty or zeroed struct). */
 void nn_tfjs_weights_free(nn_tfjs_weights *ws);

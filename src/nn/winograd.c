@@ -34,7 +34,7 @@
 
 #include "nn/backend_xnn.h"
 
-#define WG_CB 64                  /* channels per chunk of the per-tile transforms */
+#define WG_CB 64                   /* channels per chunk of the per-tile transforms */
 #define WG_BLOCK_BYTES (512 << 10) /* V + M of one block of tiles */
 #define WG_MAX_A 6
 
@@ -66,9 +66,9 @@ struct nn_winograd {
   int n_tiles;          /* n * tiles_y * tiles_x */
   int block;            /* tiles per block */
   int n_blocks;
-  float *bias;          /* (co): zeros when the conv has none */
-  float *zero;          /* (ci): zeros, the input outside the image */
-  wg_slot *slots;       /* (n_slots) */
+  float *bias;    /* (co): zeros when the conv has none */
+  float *zero;    /* (ci): zeros, the input outside the image */
+  wg_slot *slots; /* (n_slots) */
   int n_slots;
   void *threadpool;
 };
@@ -76,11 +76,10 @@ struct nn_winograd {
 /* ---- 1-D transforms over a run of n channels (each pointer: n floats) ---------------- */
 
 /* out = B^T in for F(4x4,3x3): 6 -> 6. */
-static inline void bt6(const float *restrict i0, const float *restrict i1,
-                       const float *restrict i2, const float *restrict i3,
-                       const float *restrict i4, const float *restrict i5, float *restrict o0,
-                       float *restrict o1, float *restrict o2, float *restrict o3,
-                       float *restrict o4, float *restrict o5, int n) {
+static inline void bt6(const float *restrict i0, const float *restrict i1, const float *restrict i2,
+                       const float *restrict i3, const float *restrict i4, const float *restrict i5,
+                       float *restrict o0, float *restrict o1, float *restrict o2,
+                       float *restrict o3, float *restrict o4, float *restrict o5, int n) {
   for (int c = 0; c < n; c++) {
     float d0 = i0[c], d1 = i1[c], d2 = i2[c], d3 = i3[c], d4 = i4[c], d5 = i5[c];
     float p = d4 - 4.0f * d2, q = d3 - 4.0f * d1, r = d4 - d2, s = 2.0f * (d3 - d1);
@@ -94,9 +93,9 @@ static inline void bt6(const float *restrict i0, const float *restrict i1,
 }
 
 /* out = B^T in for F(2x2,3x3): 4 -> 4. */
-static inline void bt4(const float *restrict i0, const float *restrict i1,
-                       const float *restrict i2, const float *restrict i3, float *restrict o0,
-                       float *restrict o1, float *restrict o2, float *restrict o3, int n) {
+static inline void bt4(const float *restrict i0, const float *restrict i1, const float *restrict i2,
+                       const float *restrict i3, float *restrict o0, float *restrict o1,
+                       float *restrict o2, float *restrict o3, int n) {
   for (int c = 0; c < n; c++) {
     float d0 = i0[c], d1 = i1[c], d2 = i2[c], d3 = i3[c];
     o0[c] = d0 - d2;
@@ -107,10 +106,10 @@ static inline void bt4(const float *restrict i0, const float *restrict i1,
 }
 
 /* out = A^T in for F(4x4,3x3): 6 -> 4. */
-static inline void at6(const float *restrict i0, const float *restrict i1,
-                       const float *restrict i2, const float *restrict i3,
-                       const float *restrict i4, const float *restrict i5, float *restrict o0,
-                       float *restrict o1, float *restrict o2, float *restrict o3, int n) {
+static inline void at6(const float *restrict i0, const float *restrict i1, const float *restrict i2,
+                       const float *restrict i3, const float *restrict i4, const float *restrict i5,
+                       float *restrict o0, float *restrict o1, float *restrict o2,
+                       float *restrict o3, int n) {
   for (int c = 0; c < n; c++) {
     float s12 = i1[c] + i2[c], d12 = i1[c] - i2[c], s34 = i3[c] + i4[c], d34 = i3[c] - i4[c];
     o0[c] = i0[c] + s12 + s34;
@@ -144,9 +143,8 @@ static inline void at6_out(const float *restrict i0, const float *restrict i1,
 }
 
 /* out = A^T in for F(2x2,3x3): 4 -> 2. */
-static inline void at4(const float *restrict i0, const float *restrict i1,
-                       const float *restrict i2, const float *restrict i3, float *restrict o0,
-                       float *restrict o1, int n) {
+static inline void at4(const float *restrict i0, const float *restrict i1, const float *restrict i2,
+                       const float *restrict i3, float *restrict o0, float *restrict o1, int n) {
   for (int c = 0; c < n; c++) {
     o0[c] = i0[c] + i1[c] + i2[c];
     o1[c] = i1[c] - i2[c] - i3[c];
@@ -195,8 +193,7 @@ static void input_tiles(const nn_winograd *wg, const wg_slot *sl, const float *x
       if (a == 6) {
         for (int k = 0; k < 6; k++)
           bt6(src[0][k] + c0, src[1][k] + c0, src[2][k] + c0, src[3][k] + c0, src[4][k] + c0,
-              src[5][k] + c0, tmp[0][k], tmp[1][k], tmp[2][k], tmp[3][k], tmp[4][k], tmp[5][k],
-              cn);
+              src[5][k] + c0, tmp[0][k], tmp[1][k], tmp[2][k], tmp[3][k], tmp[4][k], tmp[5][k], cn);
         for (int j = 0; j < 6; j++) {
           float *o = dst + (size_t)j * 6 * es + c0;
           bt6(tmp[j][0], tmp[j][1], tmp[j][2], tmp[j][3], tmp[j][4], tmp[j][5], o, o + es,
@@ -204,12 +201,11 @@ static void input_tiles(const nn_winograd *wg, const wg_slot *sl, const float *x
         }
       } else {
         for (int k = 0; k < 4; k++)
-          bt4(src[0][k] + c0, src[1][k] + c0, src[2][k] + c0, src[3][k] + c0, tmp[0][k],
-              tmp[1][k], tmp[2][k], tmp[3][k], cn);
+          bt4(src[0][k] + c0, src[1][k] + c0, src[2][k] + c0, src[3][k] + c0, tmp[0][k], tmp[1][k],
+              tmp[2][k], tmp[3][k], cn);
         for (int j = 0; j < 4; j++) {
           float *o = dst + (size_t)j * 4 * es + c0;
-          bt4(tmp[j][0], tmp[j][1], tmp[j][2], tmp[j][3], o, o + es, o + 2 * es, o + 3 * es,
-              cn);
+          bt4(tmp[j][0], tmp[j][1], tmp[j][2], tmp[j][3], o, o + es, o + 2 * es, o + 3 * es, cn);
         }
       }
     }
@@ -219,8 +215,7 @@ static void input_tiles(const nn_winograd *wg, const wg_slot *sl, const float *x
 /* The count output tiles from t0, from slot sl's M: A^T M A + bias, clamped, written to y
  * where they fall inside the output. */
 WG_CLONES
-static void output_tiles(const nn_winograd *wg, const wg_slot *sl, float *y, int t0,
-                         int count) {
+static void output_tiles(const nn_winograd *wg, const wg_slot *sl, float *y, int t0, int count) {
   const nn_winograd_conv *c = &wg->c;
   const int a = wg->a, m = wg->m, co = c->co, block = wg->block;
   float tmp[4][WG_MAX_A][WG_CB]; /* (m, a, WG_CB): A^T M, one chunk of channels */
@@ -249,16 +244,16 @@ static void output_tiles(const nn_winograd *wg, const wg_slot *sl, float *y, int
               tmp[1][k], tmp[2][k], tmp[3][k], cn);
         }
         for (int j = 0; j < 4; j++)
-          at6_out(tmp[j][0], tmp[j][1], tmp[j][2], tmp[j][3], tmp[j][4], tmp[j][5], b,
-                  c->act_min, c->act_max, dst[j][0], dst[j][1], dst[j][2], dst[j][3], cn);
+          at6_out(tmp[j][0], tmp[j][1], tmp[j][2], tmp[j][3], tmp[j][4], tmp[j][5], b, c->act_min,
+                  c->act_max, dst[j][0], dst[j][1], dst[j][2], dst[j][3], cn);
       } else {
         for (int k = 0; k < 4; k++) {
           const float *s = src + (size_t)k * es + c0;
           at4(s, s + 4 * es, s + 8 * es, s + 12 * es, tmp[0][k], tmp[1][k], cn);
         }
         for (int j = 0; j < 2; j++)
-          at4_out(tmp[j][0], tmp[j][1], tmp[j][2], tmp[j][3], b, c->act_min, c->act_max,
-                  dst[j][0], dst[j][1], cn);
+          at4_out(tmp[j][0], tmp[j][1], tmp[j][2], tmp[j][3], b, c->act_min, c->act_max, dst[j][0],
+                  dst[j][1], cn);
       }
     }
   }
@@ -293,8 +288,7 @@ void nn_winograd_destroy(nn_winograd **pw) {
 }
 
 int nn_winograd_create(const nn_winograd_conv *c, const float *weights, const float *bias,
-                       nn_winograd_tile tile, void *threadpool, nn_winograd **out,
-                       emoi_err *err) {
+                       nn_winograd_tile tile, void *threadpool, nn_winograd **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "nn_winograd_create: out is NULL");
   *out = NULL;
   if (!c || !weights)
@@ -307,18 +301,17 @@ int nn_winograd_create(const nn_winograd_conv *c, const float *weights, const fl
       c->wo > lim || c->pad_top < 0 || c->pad_left < 0 || c->pad_top > 2 || c->pad_left > 2 ||
       c->ho > c->h + c->pad_top || c->wo > c->w + c->pad_left || !(c->act_min <= c->act_max))
     return emoi_fail(err, EMO_EINVAL,
-                     "nn_winograd_create: bad conv %dx%dx%dx%d -> %dx%dx%d, pads %d/%d", c->n,
-                     c->h, c->w, c->ci, c->ho, c->wo, c->co, c->pad_top, c->pad_left);
+                     "nn_winograd_create: bad conv %dx%dx%dx%d -> %dx%dx%d, pads %d/%d", c->n, c->h,
+                     c->w, c->ci, c->ho, c->wo, c->co, c->pad_top, c->pad_left);
   int st = nn_xnn_init(err);
   if (st) return st;
   const int m = (int)tile, a = m + 2, a2 = a * a;
   int64_t ty = (c->ho + m - 1) / m, tx = (c->wo + m - 1) / m, nt = (int64_t)c->n * ty * tx;
   if (nt > INT32_MAX / 2)
-    return emoi_fail(err, EMO_EINVAL, "nn_winograd_create: %lld tiles is too many",
-                     (long long)nt);
+    return emoi_fail(err, EMO_EINVAL, "nn_winograd_create: %lld tiles is too many", (long long)nt);
   nn_winograd *wg = calloc(1, sizeof *wg);
-  double *u = NULL;  /* (a*a, co, ci): the transformed filters, in double */
-  float *uf = NULL;  /* (co, ci): one of them in float, for XNNPACK to pack */
+  double *u = NULL; /* (a*a, co, ci): the transformed filters, in double */
+  float *uf = NULL; /* (co, ci): one of them in float, for XNNPACK to pack */
   if (!wg) goto oom;
   wg->c = *c;
   wg->m = m;
@@ -421,8 +414,7 @@ int nn_winograd_node_eligible(const nn_graph *g, int k) {
   if (at->stride_h != 1 || at->stride_w != 1 || at->dilation_h != 1 || at->dilation_w != 1)
     return 0;
   if (at->pad_top < 0 || at->pad_left < 0 || at->pad_top > 2 || at->pad_left > 2) return 0;
-  const nn_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]],
-                 *y = &g->values[n->out[0]];
+  const nn_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
   if (x->is_const || !w->is_const || x->dtype != NN_F32 || w->dtype != NN_F32 ||
       y->dtype != NN_F32 || x->rank != 4 || w->rank != 4 || y->rank != 4)
     return 0;
@@ -435,8 +427,7 @@ int nn_winograd_node_eligible(const nn_graph *g, int k) {
   }
   if (x->shape[3] < 16 || w->shape[0] < 16 || y->shape[1] < 16 || y->shape[2] < 16) return 0;
   /* the output must be what stride-1 3x3 gives with these pads (bottom/right implied) */
-  if (y->shape[1] > x->shape[1] + at->pad_top || y->shape[2] > x->shape[2] + at->pad_left)
-    return 0;
+  if (y->shape[1] > x->shape[1] + at->pad_top || y->shape[2] > x->shape[2] + at->pad_left) return 0;
   for (int d = 0; d < 4; d++)
     if (x->shape[d] > (1 << 16) || y->shape[d] > (1 << 16)) return 0;
   return 1;
@@ -448,15 +439,13 @@ int nn_winograd_create_node(const nn_graph *g, int k, nn_winograd_tile tile, voi
   if (!nn_winograd_node_eligible(g, k))
     return emoi_fail(err, EMO_EINVAL, "node %d is not a 3x3 stride-1 CONV2D for winograd", k);
   const nn_node *n = &g->nodes[k];
-  const nn_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]],
-                 *y = &g->values[n->out[0]];
-  nn_winograd_conv c = {(int)x->shape[0], (int)x->shape[1], (int)x->shape[2],
-                        (int)x->shape[3], (int)w->shape[0],  (int)y->shape[1],
-                        (int)y->shape[2], n->attr.pad_top,   n->attr.pad_left,
-                        n->attr.act_min,  n->attr.act_max};
+  const nn_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
+  nn_winograd_conv c = {(int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3],
+                        (int)w->shape[0], (int)y->shape[1], (int)y->shape[2], n->attr.pad_top,
+                        n->attr.pad_left, n->attr.act_min,  n->attr.act_max};
   const float *bias = n->n_in > 2 && n->in[2] >= 0 ? nn_graph_const_data(g, n->in[2]) : NULL;
-  int st = nn_winograd_create(&c, nn_graph_const_data(g, n->in[1]), bias, tile, threadpool,
-                              out, err);
+  int st =
+      nn_winograd_create(&c, nn_graph_const_data(g, n->in[1]), bias, tile, threadpool, out, err);
   if (st) emoi_err_prefix(err, n->name ? n->name : "conv");
   return st;
 }
@@ -499,8 +488,8 @@ int nn_winograd_run(nn_winograd *wg, const float *x, float *y, emoi_err *err) {
   wg_run r = {wg, x, y};
   for (int i = 0; i < wg->n_slots; i++) wg->slots[i].status = 0;
   if (wg->n_slots > 1)
-    pthreadpool_parallelize_1d((pthreadpool_t)wg->threadpool, block_task, &r,
-                               (size_t)wg->n_blocks, 0);
+    pthreadpool_parallelize_1d((pthreadpool_t)wg->threadpool, block_task, &r, (size_t)wg->n_blocks,
+                               0);
   else
     for (int b = 0; b < wg->n_blocks; b++) run_block(&r, &wg->slots[0], b);
   for (int i = 0; i < wg->n_slots; i++)

@@ -35,8 +35,7 @@ int nn_winograd_node_eligible(const nn_graph *g, int k);
  * threadpool (a pthreadpool_t, may be NULL) runs the transforms and GEMMs; it must outlive
  * the object. Needs nn_xnn_init to have succeeded (it is called here). */
 int nn_winograd_create(const nn_winograd_conv *c, const float *weights, const float *bias,
-                       nn_winograd_tile tile, void *threadpool, nn_winograd **out,
-                       emoi_err *err);
+                       nn_winograd_tile tile, void *threadpool, nn_winograd **out, emoi_err *err);
 
 /* The same for node k of g (the node must be eligible), with the node's resolved padding,
  * clamp and constants. */

@@ -12,11 +12,17 @@ static int sb_reserve(sb *b, size_t extra) {
   if (b->len + extra + 1 <= b->cap) return 1;
   size_t cap = b->cap ? b->cap : 256;
   while (cap < b->len + extra + 1) {
-    if (cap > ((size_t)-1) / 2) { b->broken = 1; return 0; }
+    if (cap > ((size_t)-1) / 2) {
+      b->broken = 1;
+      return 0;
+    }
     cap *= 2;
   }
   char *s = realloc(b->s, cap);
-  if (!s) { b->broken = 1; return 0; }
+  if (!s) {
+    b->broken = 1;
+    return 0;
+  }
   b->s = s;
   b->cap = cap;
   return 1;
@@ -36,7 +42,11 @@ void sb_printf(sb *b, const char *fmt, ...) {
   va_copy(ap2, ap);
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n < 0) { b->broken = 1; va_end(ap2); return; }
+  if (n < 0) {
+    b->broken = 1;
+    va_end(ap2);
+    return;
+  }
   if (sb_reserve(b, (size_t)n)) {
     vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap2);
     b->len += (size_t)n;

@@ -36,8 +36,8 @@
 #define TRK_AMBIG_MARGIN 0.3f /* IoU gap below which two candidates are "ambiguous" */
 
 typedef struct trk_params {
-  double timeout;       /* seconds a lost track waits before it ends (emo_run_params.track_timeout) */
-  float iou_min;        /* least IoU for a detection to continue a track, in (0, 1] (0.3) */
+  double timeout; /* seconds a lost track waits before it ends (emo_run_params.track_timeout) */
+  float iou_min;  /* least IoU for a detection to continue a track, in (0, 1] (0.3) */
   float reid_threshold; /* cosine similarity to re-identify (emo_run_params.reid_threshold) */
   float smoothing;      /* time constant of the smoothed expression, s; 0 = none */
   int max_tracks;       /* live tracks at most, 1..TRK_MAX_TRACKS */

@@ -10,12 +10,12 @@
 #define BF_MAX_ANCHORS 2304
 
 typedef struct bf_model_config {
-  int input_size;   /* network input side in pixels: 128 (short) or 192 (full) */
-  int n_anchors;    /* 896 or 2304 */
-  int num_layers;   /* SSD layers */
+  int input_size; /* network input side in pixels: 128 (short) or 192 (full) */
+  int n_anchors;  /* 896 or 2304 */
+  int num_layers; /* SSD layers */
   int strides[4];
-  int interpolated;  /* 1: each layer adds an interpolated-scale anchor besides aspect 1
-                        (MediaPipe's interpolated_scale_aspect_ratio 1.0); 0 for full range */
+  int interpolated; /* 1: each layer adds an interpolated-scale anchor besides aspect 1
+                       (MediaPipe's interpolated_scale_aspect_ratio 1.0); 0 for full range */
 } bf_model_config;
 
 /* The two MediaPipe configurations. */
@@ -31,9 +31,9 @@ typedef struct bf_anchor {
 int bf_anchors_generate(const bf_model_config *cfg, bf_anchor *anchors, int cap);
 
 typedef struct bf_detection {
-  float x0, y0, x1, y1;             /* box corners, network-input-normalised or pixels */
-  float kp[BF_KEYPOINTS][2];        /* keypoints, same space as the box */
-  float score;                      /* sigmoid probability */
+  float x0, y0, x1, y1;      /* box corners, network-input-normalised or pixels */
+  float kp[BF_KEYPOINTS][2]; /* keypoints, same space as the box */
+  float score;               /* sigmoid probability */
 } bf_detection;
 
 /* Decodes raw outputs: regressors (n_anchors, 16) = [dx, dy, w, h, 6 x (kx, ky)] in network

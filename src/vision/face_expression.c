@@ -38,12 +38,12 @@ int fe_classify(fe_net net, nn_plan *plan, const uint8_t *rgb, int w, int h, int
   img_affine_rotated_square(m, cx, cy, angle, side, n);
   img_view view = {rgb, w, h, stride};
   /* FER: gray in [0, 255] -> (g / 255 - 0.5) * 2; face-api: RGB in [0, 255] as is. */
-  img_norm norm = net == FE_NET_FER ? img_norm_uniform(2.0f / 255.0f, -1.0f)
-                                    : img_norm_uniform(1.0f, 0.0f);
+  img_norm norm =
+      net == FE_NET_FER ? img_norm_uniform(2.0f / 255.0f, -1.0f) : img_norm_uniform(1.0f, 0.0f);
   if (net == FE_NET_FER)
     for (int k = 0; k < 3; k++) norm.gray[k] = img_gray_tfjs[k];
-  if (img_warp_affine_f32(&view, m, nn_plan_input(plan, 0), n, n, net == FE_NET_FER ? 1 : 3,
-                          &norm, IMG_BORDER_REPLICATE) != 0)
+  if (img_warp_affine_f32(&view, m, nn_plan_input(plan, 0), n, n, net == FE_NET_FER ? 1 : 3, &norm,
+                          IMG_BORDER_REPLICATE) != 0)
     return emoi_fail(err, EMO_EINVAL, "face crop failed");
   int rc = nn_plan_run(plan, err);
   if (rc != EMO_OK) return rc;

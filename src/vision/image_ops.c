@@ -197,7 +197,9 @@ static void img_sample_rgb(const img_view *s, float x, float y, int replicate, f
 
 static int img_simd_off; /* img_set_simd(0) */
 
-void img_set_simd(int on) { img_simd_off = !on; }
+void img_set_simd(int on) {
+  img_simd_off = !on;
+}
 
 #ifdef IMG_X86
 /* img_warp_affine_f32 for channels 1 and IMG_BORDER_REPLICATE, 16 pixels at a time: the taps of
@@ -262,8 +264,8 @@ __attribute__((target("avx512f"))) static void warp_gray_avx512(const img_view *
         v[c] = _mm512_add_ps(_mm512_mul_ps(wy0, top), _mm512_mul_ps(wy, bot));
       }
       /* (g0 * v0 + g1 * v1 + g2 * v2) * scale + offset */
-      const __m512 g = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(g0, v[0]), _mm512_mul_ps(g1, v[1])),
-                                     _mm512_mul_ps(g2, v[2]));
+      const __m512 g = _mm512_add_ps(
+          _mm512_add_ps(_mm512_mul_ps(g0, v[0]), _mm512_mul_ps(g1, v[1])), _mm512_mul_ps(g2, v[2]));
       const __m512 r = _mm512_add_ps(_mm512_mul_ps(g, sc), of);
       const int left = dw - j;
       const __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);

@@ -24,7 +24,7 @@
 #define OF_MIN_LEVEL_SIDE 8
 #define OF_EPS 0.01f     /* LK stops when the update is shorter than this (pixels) */
 #define OF_MIN_EIG 0.01f /* smallest eigenvalue of G / window area, (gray levels / px)^2 */
-#define OF_VW 16 /* floats per vector in the window loops */
+#define OF_VW 16         /* floats per vector in the window loops */
 #define OF_PAD_W(win) (((2 * (win) + 1) + OF_VW - 1) & ~(OF_VW - 1))
 /* Largest window buffers: rows 2*win+3, padded columns + OF_VW. */
 #define OF_PROWS (2 * OF_MAX_WIN + 3)
@@ -67,9 +67,9 @@ int of_pyramid_info(const of_pyramid *p, int *w0, int *h0, int *levels, float *s
   return EMO_OK;
 }
 
-/* The point solver and the gray downscale are compiled once per ISA and picked at load time (gcc/clang ifunc);
- * elsewhere (and under the sanitizers, whose runtime predates ifunc resolution) the baseline
- * build only. */
+/* The point solver and the gray downscale are compiled once per ISA and picked at load time
+ * (gcc/clang ifunc); elsewhere (and under the sanitizers, whose runtime predates ifunc resolution)
+ * the baseline build only. */
 #if defined(__x86_64__) && defined(__ELF__) && !defined(__SANITIZE_ADDRESS__) && \
     defined(__has_attribute)
 #if __has_attribute(target_clones)
@@ -86,8 +86,8 @@ int of_pyramid_info(const of_pyramid *p, int *w0, int *h0, int *levels, float *s
 #define OF_WB 0.114f
 
 /* Gray + area downscale by k of the RGB frame into dst (h0, w0). acc: 12*w0 bytes. */
-OF_CLONES static void gray_downscale(const uint8_t *rgb, ptrdiff_t stride, int k, int w0, int h0, float *dst,
-                           void *acc) {
+OF_CLONES static void gray_downscale(const uint8_t *rgb, ptrdiff_t stride, int k, int w0, int h0,
+                                     float *dst, void *acc) {
   if (k == 1) {
     for (int y = 0; y < h0; y++) {
       const uint8_t *r = rgb + (ptrdiff_t)y * stride;
@@ -162,8 +162,7 @@ static void pyr_down(const float *src, int w, int h, float *dst, float *tmp) {
 
 /* Lays out p's levels for a level 0 of w0 x h0 (up to `levels` levels, none smaller than
  * OF_MIN_LEVEL_SIDE), growing its buffers when needed; *tmp gets the decimation scratch. */
-static int pyramid_layout(of_pyramid *p, int w0, int h0, int levels, float **tmp,
-                          emoi_err *err) {
+static int pyramid_layout(of_pyramid *p, int w0, int h0, int levels, float **tmp, emoi_err *err) {
   int w[OF_MAX_LEVELS], h[OF_MAX_LEVELS], n = 1;
   w[0] = w0;
   h[0] = h0;
@@ -282,23 +281,23 @@ typedef float of_vf __attribute__((vector_size(OF_VW * sizeof(float))));
 /* Macros, not functions: a 64-byte vector never crosses a call, so nothing depends on the
  * vector calling convention of the ISA a clone is built for. */
 #define vf_set(x) ((of_vf){0} + (float)(x))
-#define vf_ld(p)                                                                                 \
-  __extension__({                                                                                \
-    of_vf v_;                                                                                    \
-    memcpy(&v_, (p), sizeof v_);                                                                 \
-    v_;                                                                                          \
+#define vf_ld(p)                 \
+  __extension__({                \
+    of_vf v_;                    \
+    memcpy(&v_, (p), sizeof v_); \
+    v_;                          \
   })
-#define vf_st(p, v)                                                                              \
-  do {                                                                                           \
-    const of_vf t_ = (v);                                                                        \
-    memcpy((p), &t_, sizeof t_);                                                                 \
+#define vf_st(p, v)              \
+  do {                           \
+    const of_vf t_ = (v);        \
+    memcpy((p), &t_, sizeof t_); \
   } while (0)
-#define vf_sum(v)                                                                                \
-  __extension__({                                                                                \
-    const of_vf u_ = (v);                                                                        \
-    float s_ = 0;                                                                                \
-    for (int i_ = 0; i_ < OF_VW; i_++) s_ += u_[i_];                                             \
-    s_;                                                                                          \
+#define vf_sum(v)                                    \
+  __extension__({                                    \
+    const of_vf u_ = (v);                            \
+    float s_ = 0;                                    \
+    for (int i_ = 0; i_ < OF_VW; i_++) s_ += u_[i_]; \
+    s_;                                              \
   })
 
 /* Bilinear weights and integer origin for sampling at (x0 + c, y0 + r). */
@@ -329,8 +328,10 @@ static inline int bil_inside(const bil *b, int w, int h, int cols, int rows) {
 /* Samples img (h, w) bilinearly at (x0 + c, y0 + r) for r < rows, c < cols (cols a multiple
  * of OF_VW) into dst (rows, dst_stride). Fast path when every pixel read lies inside the image;
  * otherwise sample coordinates are clamped to the image (replicated border). */
-static inline __attribute__((always_inline)) void sample_window(const float *img, int w, int h, float x0, float y0, int cols, int rows,
-                          float *dst, int dst_stride) {
+static inline __attribute__((always_inline)) void sample_window(const float *img, int w, int h,
+                                                                float x0, float y0, int cols,
+                                                                int rows, float *dst,
+                                                                int dst_stride) {
   const bil b = bil_at(x0, y0);
   if (bil_inside(&b, w, h, cols, rows)) {
     const of_vf a00 = vf_set(b.w00), a01 = vf_set(b.w01), a10 = vf_set(b.w10), a11 = vf_set(b.w11);
@@ -368,16 +369,16 @@ static inline __attribute__((always_inline)) void sample_window(const float *img
  * point to *ox, *oy (the input point on failure) and, when ncc is non-NULL, the normalized
  * cross-correlation of the level-0 windows at the start and end points. Returns 1 on
  * success, 0 on failure. */
-OF_CLONES static int lk_point(const of_pyramid *P, const of_pyramid *Q, int nlev, float px, float py,
-                    float guess_x, float guess_y, int win, int max_iter, float *ox, float *oy,
-                    float *ncc) {
+OF_CLONES static int lk_point(const of_pyramid *P, const of_pyramid *Q, int nlev, float px,
+                              float py, float guess_x, float guess_y, int win, int max_iter,
+                              float *ox, float *oy, float *ncc) {
   const int side = 2 * win + 1, pw = OF_PAD_W(win), pc = pw + OF_VW;
   float patch[OF_PROWS * OF_PCOLS]; /* (side + 2, pc) prev window with 1-px margin */
   float ip[OF_PROWS * OF_PCOLS];    /* (side, pw) prev window, padding columns 0 */
   float gx[OF_PROWS * OF_PCOLS];    /* (side, pw) Scharr d/dx, padding columns 0 */
   float gy[OF_PROWS * OF_PCOLS];    /* (side, pw) Scharr d/dy, padding columns 0 */
   float jp[OF_PROWS * OF_PCOLS];    /* (side, pw) next window (clamped path, NCC) */
-  of_vf mask; /* lanes of the last OF_VW columns inside the window */
+  of_vf mask;                       /* lanes of the last OF_VW columns inside the window */
   for (int t = 0; t < OF_VW; t++) mask[t] = pw - OF_VW + t < side ? 1.0f : 0.0f;
   const of_vf c3 = vf_set(3.0f / 32), c10 = vf_set(10.0f / 32);
   /* guess at the current level: the initial displacement (level-0 px) scaled to the top */
