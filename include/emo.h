@@ -157,79 +157,79 @@ typedef struct emo_model_params {
 } emo_model_params;
 
 typedef struct emo_context_params {
-  int n_threads;                   /* threads classifying the faces of an image or frame in
-                                      parallel (each network runs on one thread); 0 = all
-                                      cores (default) */
-  int max_faces;                   /* at most this many faces per image or frame (scratch is
-                                      sized for it), 1..2048, default 64 */
-  int reference_kernels;           /* 1 = run the plain C reference kernels instead of XNNPACK
-                                      (slow; for testing). Default 0 */
-  int float_expression;            /* 1 = run the expression networks in float32 throughout.
-                                      Default 0: on CPUs with AVX512-VNNI their large 1x1
-                                      convolutions run in int8 with dynamic quantisation,
-                                      about 2x faster, probabilities within ~0.01 on average
-                                      (the argmax the same on the test photos); elsewhere
-                                      float32. Detection and face embeddings are always
-                                      float32 */
-  emo_log_fn log;                  /* messages of calls on the context; default NULL: dropped.
-                                      Called on the thread that made the call */
-  void *log_user;                  /* passed to log */
-  emo_log_level log_level;         /* most verbose level delivered, default EMO_LOG_WARN */
+  int n_threads;           /* threads classifying the faces of an image or frame in
+                              parallel (each network runs on one thread); 0 = all
+                              cores (default) */
+  int max_faces;           /* at most this many faces per image or frame (scratch is
+                              sized for it), 1..2048, default 64 */
+  int reference_kernels;   /* 1 = run the plain C reference kernels instead of XNNPACK
+                              (slow; for testing). Default 0 */
+  int float_expression;    /* 1 = run the expression networks in float32 throughout.
+                              Default 0: on CPUs with AVX512-VNNI their large 1x1
+                              convolutions run in int8 with dynamic quantisation,
+                              about 2x faster, probabilities within ~0.01 on average
+                              (the argmax the same on the test photos); elsewhere
+                              float32. Detection and face embeddings are always
+                              float32 */
+  emo_log_fn log;          /* messages of calls on the context; default NULL: dropped.
+                              Called on the thread that made the call */
+  void *log_user;          /* passed to log */
+  emo_log_level log_level; /* most verbose level delivered, default EMO_LOG_WARN */
 } emo_context_params;
 
 typedef struct emo_run_params {
   /* Faces (every analysis call). */
-  emo_detector detector;           /* EMO_DETECTOR_AUTO (default): short range first, full
-                                      range when it finds nothing or the faces are small;
-                                      SHORT / FULL: only that one (the model must have it) */
-  float score_threshold;           /* detection score threshold in [0, 1], default 0.5
-                                      (MediaPipe's) */
-  float nms_iou_threshold;         /* weighted-NMS overlap in [0, 1], default 0.3 (MediaPipe's) */
-  int64_t max_pixels;              /* largest image or frame accepted (w*h), default
-                                      100 000 000 */
-  int64_t max_file_bytes;          /* largest image file read (emo_analyze_file), default
-                                      512 MiB; anything else (a pipe, a device) is read up to
-                                      this too */
+  emo_detector detector;   /* EMO_DETECTOR_AUTO (default): short range first, full
+                              range when it finds nothing or the faces are small;
+                              SHORT / FULL: only that one (the model must have it) */
+  float score_threshold;   /* detection score threshold in [0, 1], default 0.5
+                              (MediaPipe's) */
+  float nms_iou_threshold; /* weighted-NMS overlap in [0, 1], default 0.3 (MediaPipe's) */
+  int64_t max_pixels;      /* largest image or frame accepted (w*h), default
+                              100 000 000 */
+  int64_t max_file_bytes;  /* largest image file read (emo_analyze_file), default
+                              512 MiB; anything else (a pipe, a device) is read up to
+                              this too */
   /* Video (emo_stream_*, emo_analyze_media). */
-  double analysis_fps;             /* analyse this many frames per second of media time;
-                                      0 = every frame (default) */
-  int detect_every;                /* run the detector every K analysed frames and track with
-                                      optical flow in between; 0 = adaptive (default) */
-  double track_timeout;            /* seconds a track survives unseen before it ends,
-                                      default 1.0 */
-  float reid_threshold;            /* cosine similarity above which a new face takes an ended
-                                      track's id back (face embedding), default 0.65 */
-  float smoothing;                 /* time constant in seconds of the per-track smoothed
-                                      expression (exponential), default 0.5 */
-  const char *annotate_path;       /* emo_analyze_media also writes the video with boxes,
-                                      ids and labels drawn here (audio copied); NULL = no
-                                      (default) */
-  int soundtrack;                  /* 1 = emo_analyze_media analyses the soundtrack too when
-                                      the model has the speech models (default 1) */
+  double analysis_fps;       /* analyse this many frames per second of media time;
+                                0 = every frame (default) */
+  int detect_every;          /* run the detector every K analysed frames and track with
+                                optical flow in between; 0 = adaptive (default) */
+  double track_timeout;      /* seconds a track survives unseen before it ends,
+                                default 1.0 */
+  float reid_threshold;      /* cosine similarity above which a new face takes an ended
+                                track's id back (face embedding), default 0.65 */
+  float smoothing;           /* time constant in seconds of the per-track smoothed
+                                expression (exponential), default 0.5 */
+  const char *annotate_path; /* emo_analyze_media also writes the video with boxes,
+                                ids and labels drawn here (audio copied); NULL = no
+                                (default) */
+  int soundtrack;            /* 1 = emo_analyze_media analyses the soundtrack too when
+                                the model has the speech models (default 1) */
   /* Inputs (emo_analyze_media, emo_analyze_audio; and the audio copied by annotate_path). A
    * url may be a file path, "-" for standard input, or use one of the protocols allowed: by
    * default file, http, https, rtsp, rtmp, rtmps, udp, rtp, srt (tcp and tls only as their
    * transport). Anything else (concat:, subfile:, ftp:, data:, ...) is refused with
    * EMO_EINVAL naming the protocol. A playlist (HLS) may only open segments on its own host
    * and port, or for a local playlist in its folder and below. */
-  const char *protocols;           /* comma-separated protocols a url may use, replacing the
-                                      default list above; NULL = that list (default) */
-  double io_timeout;               /* seconds any network open or read may wait before the
-                                      call fails with EMO_EIO "timed out"; 0 = 10 s (default) */
-  int playlist_other_hosts;        /* 1 = a playlist may open segments on other hosts or
-                                      folders; default 0 */
+  const char *protocols;    /* comma-separated protocols a url may use, replacing the
+                               default list above; NULL = that list (default) */
+  double io_timeout;        /* seconds any network open or read may wait before the
+                               call fails with EMO_EIO "timed out"; 0 = 10 s (default) */
+  int playlist_other_hosts; /* 1 = a playlist may open segments on other hosts or
+                               folders; default 0 */
   /* Speech (emo_analyze_audio, the soundtrack of emo_analyze_media). */
-  int audio_whole;                 /* 1 = the whole recording is one segment of one speaker
-                                      (clip-level evaluation); default 0 */
-  double max_audio_seconds;        /* longest audio accepted, default 7200 */
+  int audio_whole;          /* 1 = the whole recording is one segment of one speaker
+                               (clip-level evaluation); default 0 */
+  double max_audio_seconds; /* longest audio accepted, default 7200 */
   /* Speech segmentation of Silero VAD's per-32 ms probabilities (the defaults were chosen for
    * diarization on AMI meeting audio, see src/pipeline/analyze_audio.c): */
-  float vad_threshold;             /* speech starts at this probability, in (0, 1), default
-                                      0.2; it ends below 0.7 x this (hysteresis) */
-  int vad_min_speech_ms;           /* shorter speech is dropped, 0..600000, default 250 */
-  int vad_min_silence_ms;          /* silence needed to end speech, 0..600000, default 100 */
-  int vad_pad_ms;                  /* padding on both sides of speech (gaps shorter than twice
-                                      this are closed), 0..600000, default 500 */
+  float vad_threshold;    /* speech starts at this probability, in (0, 1), default
+                             0.2; it ends below 0.7 x this (hysteresis) */
+  int vad_min_speech_ms;  /* shorter speech is dropped, 0..600000, default 250 */
+  int vad_min_silence_ms; /* silence needed to end speech, 0..600000, default 100 */
+  int vad_pad_ms;         /* padding on both sides of speech (gaps shorter than twice
+                             this are closed), 0..600000, default 500 */
 } emo_run_params;
 
 /* Return the defaults described above. Thread-safe. */
@@ -248,13 +248,14 @@ int emo_abi_version(void);
 /* What emo knows about one model file (from the committed manifest, which is also the model
  * card). All strings are static and owned by the library. */
 typedef struct emo_model_info {
-  const char *name;      /* short id, e.g. "blazeface_short" */
-  const char *file;      /* file name inside the cache, e.g. "face_detection_short_range.tflite" */
-  const char *package;   /* npm package and pinned version, e.g. "@mediapipe/face_detection@0.4.1657300184" */
-  const char *sha256;    /* expected hex digest */
-  const char *task;      /* what the model does */
-  const char *license;   /* license of the weights */
-  int64_t size;          /* expected size in bytes */
+  const char *name; /* short id, e.g. "blazeface_short" */
+  const char *file; /* file name inside the cache, e.g. "face_detection_short_range.tflite" */
+  const char *
+      package; /* npm package and pinned version, e.g. "@mediapipe/face_detection@0.4.1657300184" */
+  const char *sha256;  /* expected hex digest */
+  const char *task;    /* what the model does */
+  const char *license; /* license of the weights */
+  int64_t size;        /* expected size in bytes */
 } emo_model_info;
 
 /* Number of model files in the manifest. Thread-safe. */
@@ -308,22 +309,23 @@ const char *emo_context_last_error(const emo_context *c);
 
 /* ---- Photo analysis ----------------------------------------------------------------- */
 
-#define EMO_KEYPOINT_COUNT 6 /* right eye, left eye, nose tip, mouth, right ear, left ear
-                                (subject's right/left, as in MediaPipe) */
+#define EMO_KEYPOINT_COUNT                                       \
+  6 /* right eye, left eye, nose tip, mouth, right ear, left ear \
+       (subject's right/left, as in MediaPipe) */
 
 typedef struct emo_face {
-  float box[4];                             /* x, y, width, height in image pixels */
-  float score;                              /* detector confidence in [0, 1] */
-  float keypoints[EMO_KEYPOINT_COUNT][2];   /* (x, y) in image pixels */
-  float expression[EMO_EXPR_COUNT];         /* probabilities summing to 1 (all 0 when the
-                                               expression model is EMO_EXPRESSION_NONE) */
-  int dominant;                             /* argmax of expression, or -1 when none */
+  float box[4];                           /* x, y, width, height in image pixels */
+  float score;                            /* detector confidence in [0, 1] */
+  float keypoints[EMO_KEYPOINT_COUNT][2]; /* (x, y) in image pixels */
+  float expression[EMO_EXPR_COUNT];       /* probabilities summing to 1 (all 0 when the
+                                             expression model is EMO_EXPRESSION_NONE) */
+  int dominant;                           /* argmax of expression, or -1 when none */
 } emo_face;
 
 typedef struct emo_image_result {
-  int width, height;    /* of the analysed image, after EXIF-less decoding */
-  int face_count;       /* number of entries in faces */
-  const emo_face *faces; /* (face_count,), sorted by score, highest first */
+  int width, height;          /* of the analysed image, after EXIF-less decoding */
+  int face_count;             /* number of entries in faces */
+  const emo_face *faces;      /* (face_count,), sorted by score, highest first */
   emo_detector detector_used; /* EMO_DETECTOR_SHORT or EMO_DETECTOR_FULL */
 } emo_image_result;
 
@@ -338,8 +340,8 @@ int emo_analyze_file(emo_context *ctx, const emo_run_params *rp, const char *pat
                      const emo_image_result **out);
 
 /* Same, for an encoded image already in memory (size bytes at data, borrowed). */
-int emo_analyze_encoded(emo_context *ctx, const emo_run_params *rp, const void *data,
-                        size_t size, const emo_image_result **out);
+int emo_analyze_encoded(emo_context *ctx, const emo_run_params *rp, const void *data, size_t size,
+                        const emo_image_result **out);
 
 /* Same, for decoded pixels: rgb is height rows of width*3 bytes (R, G, B), row_stride bytes
  * apart (borrowed). */
@@ -362,9 +364,9 @@ typedef struct emo_track_face {
 } emo_track_face;
 
 typedef enum emo_event_type {
-  EMO_EVENT_NO_FACE = 0,   /* a span [start, end) of media time with no face */
-  EMO_EVENT_TRACK_START,   /* a track began (start = its first time) */
-  EMO_EVENT_TRACK_END,     /* a track ended (start/end = its first/last time) */
+  EMO_EVENT_NO_FACE = 0, /* a span [start, end) of media time with no face */
+  EMO_EVENT_TRACK_START, /* a track began (start = its first time) */
+  EMO_EVENT_TRACK_END,   /* a track ended (start/end = its first/last time) */
   EMO_EVENT_TYPE_COUNT
 } emo_event_type;
 
@@ -375,13 +377,13 @@ typedef struct emo_event {
 } emo_event;
 
 typedef struct emo_frame_result {
-  double t;             /* media time of the frame in seconds (from its timestamp) */
-  int64_t frame;        /* index of the frame in the stream (decoded order, from 0) */
-  int width, height;    /* frame size after rotation */
-  int detector_ran;     /* 1 when the detector ran on this frame */
+  double t;          /* media time of the frame in seconds (from its timestamp) */
+  int64_t frame;     /* index of the frame in the stream (decoded order, from 0) */
+  int width, height; /* frame size after rotation */
+  int detector_ran;  /* 1 when the detector ran on this frame */
   int face_count;
   const emo_track_face *faces; /* (face_count,) */
-  int event_count;      /* events that closed or began at this frame */
+  int event_count;             /* events that closed or began at this frame */
   const emo_event *events;
   double media_duration; /* duration of the file being analysed, 0 when unknown (live) */
 } emo_frame_result;
@@ -390,7 +392,7 @@ typedef struct emo_frame_result {
 typedef struct emo_track_summary {
   int track_id;
   double first_t, last_t;
-  int64_t frames;                       /* analysed frames in which the track was present */
+  int64_t frames; /* analysed frames in which the track was present */
   float mean_expression[EMO_EXPR_COUNT];
   int dominant;
 } emo_track_summary;
@@ -398,14 +400,14 @@ typedef struct emo_track_summary {
 typedef struct emo_video_summary {
   int64_t frames_analysed;
   int64_t frames_no_face, frames_one_face, frames_multi_face;
-  double duration;                      /* seconds from first to last analysed frame */
+  double duration; /* seconds from first to last analysed frame */
   int no_face_span_count;
-  const emo_event *no_face_spans;       /* (no_face_span_count,) */
+  const emo_event *no_face_spans; /* (no_face_span_count,) */
   int track_count;
-  const emo_track_summary *tracks;      /* (track_count,) ordered by id */
-  int interrupted;                      /* 1 when the analysis was stopped before the end of
-                                           the stream (a callback, emo_context_interrupt);
-                                           emo_summary_json then writes "interrupted":true */
+  const emo_track_summary *tracks; /* (track_count,) ordered by id */
+  int interrupted;                 /* 1 when the analysis was stopped before the end of
+                                      the stream (a callback, emo_context_interrupt);
+                                      emo_summary_json then writes "interrupted":true */
 } emo_video_summary;
 
 /* Starts (or restarts) a stream on ctx with the options rp (copied; NULL = defaults), which
@@ -444,44 +446,44 @@ typedef enum emo_speech_emotion {
 const char *emo_speech_emotion_name(int emotion);
 
 typedef struct emo_prosody {
-  float f0_mean;           /* Hz over voiced frames, 0 when none */
-  float f0_min, f0_max;    /* 5th / 95th percentile of F0 (Hz): the range */
-  float energy_db;         /* mean level, dBFS */
-  float voiced_ratio;      /* fraction of voiced 10 ms frames */
-  float rate;              /* syllable nuclei per second (speaking-rate proxy) */
+  float f0_mean;        /* Hz over voiced frames, 0 when none */
+  float f0_min, f0_max; /* 5th / 95th percentile of F0 (Hz): the range */
+  float energy_db;      /* mean level, dBFS */
+  float voiced_ratio;   /* fraction of voiced 10 ms frames */
+  float rate;           /* syllable nuclei per second (speaking-rate proxy) */
 } emo_prosody;
 
 typedef struct emo_speech_segment {
-  double start, end;                          /* seconds */
-  int speaker;                                /* 1, 2, ... (written "S1", "S2", ...) */
-  float emotion[EMO_SPEECH_EMOTION_COUNT];    /* probabilities (0 for labels not in `labels`) */
+  double start, end;                       /* seconds */
+  int speaker;                             /* 1, 2, ... (written "S1", "S2", ...) */
+  float emotion[EMO_SPEECH_EMOTION_COUNT]; /* probabilities (0 for labels not in `labels`) */
   int dominant;
   emo_prosody prosody;
-  unsigned labels;                            /* bit k set: the model scores emotion k (all 8
-                                                 for the built-in model; a user's wav2vec2
-                                                 model may have fewer) */
+  unsigned labels; /* bit k set: the model scores emotion k (all 8
+                      for the built-in model; a user's wav2vec2
+                      model may have fewer) */
 } emo_speech_segment;
 
 typedef struct emo_speaker_summary {
   int speaker;
-  double talk_time;                           /* seconds */
-  float emotion[EMO_SPEECH_EMOTION_COUNT];    /* duration-weighted mean */
+  double talk_time;                        /* seconds */
+  float emotion[EMO_SPEECH_EMOTION_COUNT]; /* duration-weighted mean */
   int dominant;
-  unsigned labels;                            /* as in emo_speech_segment */
+  unsigned labels; /* as in emo_speech_segment */
 } emo_speaker_summary;
 
 typedef struct emo_audio_result {
-  double duration;                            /* seconds of audio analysed */
+  double duration; /* seconds of audio analysed */
   int segment_count;
-  const emo_speech_segment *segments;         /* (segment_count,) in time order */
+  const emo_speech_segment *segments; /* (segment_count,) in time order */
   int speaker_count;
-  const emo_speaker_summary *speakers;        /* (speaker_count,) */
-  float emotion[EMO_SPEECH_EMOTION_COUNT];    /* whole file, duration-weighted */
-  int dominant;                               /* -1 when there is no speech */
-  unsigned labels;                            /* as in emo_speech_segment */
-  int interrupted;                            /* 1 when emo_context_interrupt stopped the
-                                                 analysis: the segments are those described
-                                                 until then */
+  const emo_speaker_summary *speakers;     /* (speaker_count,) */
+  float emotion[EMO_SPEECH_EMOTION_COUNT]; /* whole file, duration-weighted */
+  int dominant;                            /* -1 when there is no speech */
+  unsigned labels;                         /* as in emo_speech_segment */
+  int interrupted;                         /* 1 when emo_context_interrupt stopped the
+                                              analysis: the segments are those described
+                                              until then */
 } emo_audio_result;
 
 /* Decodes the audio of a file or URL (any format FFmpeg reads, or a video's audio stream),
@@ -551,16 +553,16 @@ typedef struct emo_media_summary {
  *     speaker features over the whole file), so the first frame waits for that pass, while
  *     the frames already decoded wait in a 3-frame queue.
  * Nothing is held beyond the current frame and the segments not yet due.
- * rp (NULL = defaults) holds the options; rp->annotate_path also writes the annotated video. On success *summary (may be NULL) is
- * owned by ctx, valid until the next analysis call. A stream that breaks mid-way is analysed
- * up to the break, then the error is returned (what was delivered and the summary stay
- * valid); a soundtrack that cannot be decoded is a warning, not an error. Not thread-safe on
- * one context (it uses a second, internal context for the soundtrack). */
+ * rp (NULL = defaults) holds the options; rp->annotate_path also writes the annotated video. On
+ * success *summary (may be NULL) is owned by ctx, valid until the next analysis call. A stream that
+ * breaks mid-way is analysed up to the break, then the error is returned (what was delivered and
+ * the summary stay valid); a soundtrack that cannot be decoded is a warning, not an error. Not
+ * thread-safe on one context (it uses a second, internal context for the soundtrack). */
 int emo_analyze_media(emo_context *ctx, const emo_run_params *rp, const char *url,
                       const emo_media_callbacks *cb, const emo_media_summary **summary);
 
-/* Asks the analysis running on ctx (emo_analyze_media, emo_analyze_audio) to stop after the current frame, as if a
- * callback had returned non-zero. Async-signal-safe and callable from any thread: an
+/* Asks the analysis running on ctx (emo_analyze_media, emo_analyze_audio) to stop after the current
+ * frame, as if a callback had returned non-zero. Async-signal-safe and callable from any thread: an
  * application's SIGINT handler may call it. The request is cleared when the next analysis
  * starts. */
 void emo_context_interrupt(emo_context *ctx);

@@ -183,14 +183,18 @@ static const char *conv_json =
     "{\"size\":\"3\"}]}}},\"dtype\":{\"type\":\"DT_FLOAT\"}}},"
     "{\"name\":\"b\",\"op\":\"Const\"},"
     "{\"name\":\"conv\",\"op\":\"_FusedConv2D\",\"input\":[\"x\",\"w\",\"b\"],\"attr\":{"
-    "\"fused_ops\":{\"list\":{\"s\":[\"" B64_BIASADD "\",\"" B64_RELU "\"]}},"
-    "\"padding\":{\"s\":\"" B64_SAME "\"},\"strides\":{\"list\":{\"i\":[\"1\",\"2\",\"1\","
-    "\"1\"]}},\"data_format\":{\"s\":\"" B64_NHWC "\"},\"num_args\":{\"i\":\"1\"},"
+    "\"fused_ops\":{\"list\":{\"s\":[\"" B64_BIASADD "\",\"" B64_RELU
+    "\"]}},"
+    "\"padding\":{\"s\":\"" B64_SAME
+    "\"},\"strides\":{\"list\":{\"i\":[\"1\",\"2\",\"1\","
+    "\"1\"]}},\"data_format\":{\"s\":\"" B64_NHWC
+    "\"},\"num_args\":{\"i\":\"1\"},"
     "\"dilations\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}},\"explicit_paddings\":"
     "{\"list\":{}}}},"
     "{\"name\":\"dw\",\"op\":\"Const\"},"
     "{\"name\":\"dconv\",\"op\":\"DepthwiseConv2dNative\",\"input\":[\"x:0\",\"dw\"],"
-    "\"attr\":{\"padding\":{\"s\":\"" B64_VALID "\"},\"strides\":{\"list\":{\"i\":[\"1\","
+    "\"attr\":{\"padding\":{\"s\":\"" B64_VALID
+    "\"},\"strides\":{\"list\":{\"i\":[\"1\","
     "\"1\",\"1\",\"1\"]}}}},"
     "{\"name\":\"out_conv\",\"op\":\"Identity\",\"input\":[\"conv\"]},"
     "{\"name\":\"out_dw\",\"op\":\"Identity\",\"input\":[\"dconv\",\"^conv\"]}"
@@ -304,7 +308,8 @@ static const char *ops_json_fmt =
     "{\"name\":\"cat\",\"op\":\"ConcatV2\",\"input\":[\"pr\",\"padded\",\"cax\"],\"attr\":"
     "{\"N\":{\"i\":\"2\"}}},"
     "{\"name\":\"fc\",\"op\":\"_FusedMatMul\",\"input\":[\"cat\",\"mw\",\"mb\"],\"attr\":{"
-    "\"fused_ops\":{\"list\":{\"s\":[\"" B64_BIASADD "\"]}},\"transpose_a\":{\"b\":false},"
+    "\"fused_ops\":{\"list\":{\"s\":[\"" B64_BIASADD
+    "\"]}},\"transpose_a\":{\"b\":false},"
     "\"transpose_b\":{\"b\":%s}}},"
     "{\"name\":\"sm\",\"op\":\"Softmax\",\"input\":[\"fc\"]}"
     "]},\"weightsManifest\":[{\"paths\":[\"m.bin\"],\"weights\":["
@@ -501,8 +506,8 @@ static void test_malformed(void) {
            "{\"name\":\"y\",\"op\":\"Relu\",\"input\":[\"i1\"]}",
            tiny_manifest);
   expect_fail("Identity cycle", j, 16, EMO_EMODEL, "cycle");
-  snprintf(j, sizeof j, tiny_fmt, "",
-           "{\"name\":\"y\",\"op\":\"AddV2\",\"input\":[\"x:1\",\"c\"]}", tiny_manifest);
+  snprintf(j, sizeof j, tiny_fmt, "", "{\"name\":\"y\",\"op\":\"AddV2\",\"input\":[\"x:1\",\"c\"]}",
+           tiny_manifest);
   expect_fail("output index 1", j, 16, EMO_EUNSUPPORTED, "x:1");
   snprintf(j, sizeof j, tiny_fmt, "",
            "{\"name\":\"y\",\"op\":\"AddV2\",\"input\":[\"x\",\"c\"]},"
@@ -701,8 +706,8 @@ static void test_real_models(int *loaded) {
     if (rc) continue;
     (*loaded)++;
     const io_spec *is = &cases[k].in;
-    CHECK(g->n_inputs == 1 && shape_is(&g->values[g->inputs[0]], is->rank, is->s[0], is->s[1],
-                                       is->s[2], is->s[3]),
+    CHECK(g->n_inputs == 1 &&
+              shape_is(&g->values[g->inputs[0]], is->rank, is->s[0], is->s[1], is->s[2], is->s[3]),
           "%s: input shape", cases[k].file);
     CHECK(g->n_outputs == cases[k].n_out, "%s: %d outputs, expected %d", cases[k].file,
           g->n_outputs, cases[k].n_out);
@@ -710,12 +715,12 @@ static void test_real_models(int *loaded) {
       const io_spec *os = &cases[k].out[i];
       const nn_value *v = &g->values[g->outputs[i]];
       int ok = shape_is(v, os->rank, os->s[0], os->s[1], os->s[2], os->s[3]);
-      CHECK(ok, "%s: output %d '%s' has rank %d shape (%lld,%lld,%lld)", cases[k].file, i,
-            v->name, v->rank, (long long)v->shape[0], (long long)v->shape[1],
+      CHECK(ok, "%s: output %d '%s' has rank %d shape (%lld,%lld,%lld)", cases[k].file, i, v->name,
+            v->rank, (long long)v->shape[0], (long long)v->shape[1],
             (long long)(v->rank > 2 ? v->shape[2] : 0));
     }
-    printf("%s: %d nodes, %d values, %zu weight bytes\n", cases[k].file, g->n_nodes,
-           g->n_values, g->blob_size);
+    printf("%s: %d nodes, %d values, %zu weight bytes\n", cases[k].file, g->n_nodes, g->n_values,
+           g->blob_size);
     if (k == 0) run_both(g, 0.25f, 7, "emotion (constant 0.25)");
     nn_graph_destroy(&g);
   }
@@ -734,8 +739,7 @@ static void test_real_models(int *loaded) {
   (*loaded)++;
   CHECK(g->n_inputs == 1 && shape_is(&g->values[g->inputs[0]], 4, 1, 112, 112, 3),
         "face-api input");
-  CHECK(g->n_outputs == 1 && shape_is(&g->values[g->outputs[0]], 2, 1, 7, 0, 0),
-        "face-api output");
+  CHECK(g->n_outputs == 1 && shape_is(&g->values[g->outputs[0]], 2, 1, 7, 0, 0), "face-api output");
   printf("face-api expression: %d nodes, %zu weight bytes\n", g->n_nodes, g->blob_size);
   run_both(g, 128.0f, 7, "face-api expression (constant 128)");
   nn_graph_destroy(&g);

@@ -32,7 +32,6 @@ extern char **environ;
 
 /* ---- Fetching ---------------------------------------------------------------------------- */
 
-
 /* Logs through the model params' callback. */
 static void mlog(const emo_model_params *p, emo_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
