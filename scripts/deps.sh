@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # deps.sh: installs the Debian 12 packages emo needs to build, test, fuzz and fetch models,
 # but only those that are missing (so a second run is instant and needs no network).
-# Usage: scripts/deps.sh [build|test]   (test adds clang + sanitizer/fuzzer runtimes)
+# Usage: scripts/deps.sh [build|test]   (test adds clang, clang-format, sanitizer/fuzzer runtimes)
 set -euo pipefail
 want=(build-essential cmake pkg-config ca-certificates
       libxnnpack-dev libpthreadpool-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libwebp-dev libssl-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev
       libopenblas-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(clang libclang-rt-14-dev python3)
+  want+=(clang clang-format libclang-rt-14-dev python3)
 fi
 command -v npm >/dev/null 2>&1 || want+=(npm)
 command -v tar >/dev/null 2>&1 || want+=(tar)
