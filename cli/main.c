@@ -135,6 +135,12 @@ static void usage(FILE *f) {
       "  --vad-min-speech MS   shorter speech is dropped (default 250)\n"
       "  --ser-model FILE      speech emotion from a wav2vec2 model converted by\n"
       "                        tools/wav2vec2_convert.py (also for emo video's soundtrack)\n"
+      "\n"
+      "inputs (video and audio): FILE, - (standard input) or a URL\n"
+      "  --protocols LIST      protocols a URL may use (default\n"
+      "                        file,http,https,rtsp,rtmp,rtmps,udp,rtp,srt)\n"
+      "  --io-timeout S        seconds a network read may wait (default 10)\n"
+      "  --playlist-other-hosts  a playlist may open segments on other hosts\n"
       "  -q, --quiet           only errors on stderr\n"
       "  -v, --verbose         more messages on stderr\n"
       "\n"
@@ -144,7 +150,7 @@ static void usage(FILE *f) {
       "it was\n"
       "exit status: 0 done, 1 an input, the models or an output failed, 2 bad usage,\n"
       "  130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM: the output so far is kept, and the\n"
-      "  video summary says \"interrupted\":true (a second Ctrl-C stops at once)\n",
+      "  summary says \"interrupted\":true (a second Ctrl-C stops at once)\n",
       f);
 }
 
@@ -293,6 +299,17 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       if (!v) goto missing;
       g_rttm_path = v;
       i++;
+    } else if (strcmp(a, "--protocols") == 0) {
+      if (!v) goto missing;
+      p->protocols = v;
+      i++;
+    } else if (strcmp(a, "--io-timeout") == 0) {
+      float f;
+      if (parse_float(v, 0.001f, 86400.0f, &f)) goto bad;
+      p->io_timeout = f;
+      i++;
+    } else if (strcmp(a, "--playlist-other-hosts") == 0) {
+      p->playlist_other_hosts = 1;
     } else if (strcmp(a, "--whole") == 0) {
       p->audio_whole = 1;
     } else if (strcmp(a, "--no-voice") == 0) {
