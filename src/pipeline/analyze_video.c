@@ -494,12 +494,12 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
   if (rc != EMO_OK) goto done;
   if (c->run.annotate_path) {
     double fps = c->run.analysis_fps > 0 ? c->run.analysis_fps : (info.fps > 0 ? info.fps : 30.0);
-    /* Audio is copied from the input when it is a file with audio (a device or a live
-     * stream cannot be opened twice). */
-    const char *audio =
-        info.has_audio && info.duration > 0 && strncmp(url, "/dev/", 5) != 0 && !strstr(url, "://")
-            ? url
-            : NULL;
+    /* Audio is copied from the input when it is a file with audio (a device, standard input
+     * or a live stream cannot be opened twice). */
+    const char *audio = info.has_audio && info.duration > 0 && strncmp(url, "/dev/", 5) != 0 &&
+                                strcmp(url, "-") != 0 && !strstr(url, "://")
+                            ? url
+                            : NULL;
     rc = vidw_open(c->run.annotate_path, audio, &io, info.width, info.height, fps, &wr, &err);
     if (rc != EMO_OK) goto fail;
     canvas = malloc((size_t)info.width * (size_t)info.height * 3);
