@@ -1,7 +1,7 @@
 /* ser.c: reader of emo's speech-emotion weights file (format in ser.h) into an nn_graph, and
  * clip classification (log-mel front end, chunking, logit averaging, softmax). The reader is
- * bounds-checked byte by byte: every count, length and shape is validated before use, so any
- * input gives a clear error naming the field, never a crash (fuzz/fuzz_ser.c).
+ * bounds-checked byte by byte (core/bytes.h's cursor): every count, length and shape is validated
+ * before use, so any input gives a clear error naming the field, never a crash (fuzz/fuzz_ser.c).
  *
  * What it leaves to others: training and export (training/train_ser.py, training/export.py),
  * execution of the graph (nn/plan.c), audio decoding (media/). */
@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/bytes.h"
 
 #define SER_MAGIC "EMOSER\0\0"
 #define SER_VERSION 1u
@@ -33,41 +35,44 @@ struct ser_model {
   float norm_std[FEAT_MAX_MELS];  /* (n_mels) */
 };
 
-/* ---- byte cursor ------------------------------------------------------------------ */
+/* ---- reading the file ------------------------------------------------------------- */
 
+/* The file's bytes go through core/bytes.h's cursor; this layer adds the messages, which
+ * name the field and the byte offset where the file ran short. */
 typedef struct rd {
-  const unsigned char *p;
-  size_t n, off;
+  const unsigned char *base; /* the whole file */
+  bytes_cur c;               /* the unread rest */
   const char *src;
   emoi_err *err;
 } rd;
 
-static int rd_need(rd *r, size_t k, const char *what) {
-  if (r->n - r->off < k)
-    return emoi_fail(r->err, EMO_EMODEL, "%s: truncated at byte %zu reading %s (need %zu more)",
-                     r->src, r->off, what, k);
-  return 0;
+/* Fails for a field of k bytes that does not fit in what is left. Returns EMO_EMODEL itself
+ * (not emoi_fail's value) so the compiler sees that the wrappers below never return 0
+ * without setting *v. */
+static int rd_short(rd *r, uint64_t k, const char *what) {
+  emoi_fail(r->err, EMO_EMODEL, "%s: truncated at byte %zu reading %s (need %llu more)", r->src,
+            (size_t)(r->c.p - r->base), what, (unsigned long long)k);
+  return EMO_EMODEL;
 }
 
 static int rd_u32(rd *r, const char *what, uint32_t *v) {
-  if (rd_need(r, 4, what)) return EMO_EMODEL;
-  const unsigned char *b = r->p + r->off;
-  *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-  r->off += 4;
-  return 0;
+  return bytes_read_u32(&r->c, v) ? rd_short(r, 4, what) : 0;
 }
 
 static int rd_f32(rd *r, const char *what, float *v) {
-  uint32_t u;
-  if (rd_u32(r, what, &u)) return EMO_EMODEL;
-  memcpy(v, &u, 4);
-  return 0;
+  return bytes_read_f32(&r->c, v) ? rd_short(r, 4, what) : 0;
 }
 
 static int rd_u8(rd *r, const char *what, unsigned *v) {
-  if (rd_need(r, 1, what)) return EMO_EMODEL;
-  *v = r->p[r->off++];
+  uint8_t b;
+  if (bytes_read_u8(&r->c, &b)) return rd_short(r, 1, what);
+  *v = b;
   return 0;
+}
+
+/* The next k bytes: *out points at them. */
+static int rd_span(rd *r, uint64_t k, const char *what, const unsigned char **out) {
+  return bytes_read_span(&r->c, k, out) ? rd_short(r, k, what) : 0;
 }
 
 /* ---- tensor table ------------------------------------------------------------------ */
@@ -77,7 +82,7 @@ typedef struct ser_tensor {
   int rank;
   int64_t dims[4];
   size_t numel;
-  size_t data_off; /* byte offset of the f32 data in the file */
+  const unsigned char *data; /* (numel) little-endian f32, inside the file */
 } ser_tensor;
 
 static const ser_tensor *find_tensor(const ser_tensor *t, int n, const char *name) {
@@ -110,10 +115,8 @@ static int want_tensor(rd *r, const ser_tensor *t, int n, const char *name, int 
 
 /* Decodes a tensor's little-endian floats into dst (numel floats), rejecting non-finite. */
 static int tensor_floats(rd *r, const ser_tensor *t, float *dst) {
-  const unsigned char *b = r->p + t->data_off;
-  for (size_t i = 0; i < t->numel; i++, b += 4) {
-    uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    memcpy(&dst[i], &u, 4);
+  for (size_t i = 0; i < t->numel; i++) {
+    dst[i] = bytes_le_f32(t->data + 4 * i);
     if (!isfinite(dst[i]))
       return emoi_fail(r->err, EMO_EMODEL, "%s: tensor '%s' element %zu is not finite", r->src,
                        t->name, i);
@@ -143,10 +146,10 @@ static int add_node(nn_graph *g, nn_op op, const int *in, int n_in, const char *
 
 static int parse(rd *r, ser_model *m) {
   uint32_t u, version;
-  if (rd_need(r, 8, "magic")) return EMO_EMODEL;
-  if (memcmp(r->p, SER_MAGIC, 8) != 0)
+  const unsigned char *magic;
+  if (rd_span(r, 8, "magic", &magic)) return EMO_EMODEL;
+  if (memcmp(magic, SER_MAGIC, 8) != 0)
     return emoi_fail(r->err, EMO_EMODEL, "%s: not an emo SER weights file (bad magic)", r->src);
-  r->off = 8;
   if (rd_u32(r, "version", &version)) return EMO_EMODEL;
   if (version != SER_VERSION)
     return emoi_fail(r->err, EMO_EMODEL,
@@ -162,10 +165,10 @@ static int parse(rd *r, ser_model *m) {
     if (rd_u8(r, "label length", &len)) return EMO_EMODEL;
     if (len < 1 || len > 31)
       return emoi_fail(r->err, EMO_EMODEL, "%s: label %d length %u not in 1..31", r->src, i, len);
-    if (rd_need(r, len, "label")) return EMO_EMODEL;
-    memcpy(m->labels[i], r->p + r->off, len);
+    const unsigned char *label;
+    if (rd_span(r, len, "label", &label)) return EMO_EMODEL;
+    memcpy(m->labels[i], label, len);
     m->labels[i][len] = '\0';
-    r->off += len;
     if (strcmp(m->labels[i], ser_expected_labels[i]) != 0)
       return emoi_fail(r->err, EMO_EMODEL, "%s: label %d is '%s', expected '%s'", r->src, i,
                        m->labels[i], ser_expected_labels[i]);
@@ -222,10 +225,10 @@ static int parse(rd *r, ser_model *m) {
     if (len < 1 || len > 63)
       return emoi_fail(r->err, EMO_EMODEL, "%s: tensor %d name length %u not in 1..63", r->src, i,
                        len);
-    if (rd_need(r, len, "tensor name")) return EMO_EMODEL;
-    memcpy(t->name, r->p + r->off, len);
+    const unsigned char *name;
+    if (rd_span(r, len, "tensor name", &name)) return EMO_EMODEL;
+    memcpy(t->name, name, len);
     t->name[len] = '\0';
-    r->off += len;
     if (strlen(t->name) != len)
       return emoi_fail(r->err, EMO_EMODEL, "%s: tensor %d name contains NUL", r->src, i);
     if (find_tensor(tabs, i, t->name))
@@ -245,13 +248,11 @@ static int parse(rd *r, ser_model *m) {
       t->dims[d] = v;
       t->numel *= v;
     }
-    if (rd_need(r, t->numel * 4, "tensor data")) return EMO_EMODEL;
-    t->data_off = r->off;
-    r->off += t->numel * 4;
+    if (rd_span(r, t->numel * 4, "tensor data", &t->data)) return EMO_EMODEL;
   }
-  if (r->off != r->n)
+  if (bytes_left(&r->c))
     return emoi_fail(r->err, EMO_EMODEL, "%s: %zu unexpected bytes after the last tensor", r->src,
-                     r->n - r->off);
+                     bytes_left(&r->c));
 
   /* normalization */
   const ser_tensor *t;
@@ -332,7 +333,7 @@ int ser_load(const void *data, size_t size, const char *source, ser_model **out,
   if (!data && size) return emoi_fail(err, EMO_EINVAL, "%s: NULL data", src);
   ser_model *m = calloc(1, sizeof *m);
   if (!m) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", src);
-  rd r = {data, size, 0, src, err};
+  rd r = {data, bytes_init(data, size), src, err};
   int st = parse(&r, m);
   if (st) {
     ser_destroy(&m);

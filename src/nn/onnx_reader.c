@@ -1,11 +1,12 @@
 /* onnx_reader.c: reads ONNX models (onnx/onnx.proto3, protobuf wire format per
  * protobuf.dev/programming-guides/encoding) into nn_graph (nn/nn.h).
  *
- * Layer 1 (this file) is a protobuf reader written for untrusted bytes: every
- * varint is at most 10 bytes, every length is checked against the enclosing message's end in
- * 64-bit arithmetic, packed and unpacked repeated scalars are both accepted, unknown fields
- * are skipped by wire type (groups rejected), nested graphs are capped at
- * NN_ONNX_MAX_DEPTH, list lengths at NN_ONNX_MAX_ITEMS and tensors at NN_ONNX_MAX_ELEMS.
+ * Layer 1 (this file) is a protobuf reader written for untrusted bytes, on core/bytes.h's
+ * cursor (one a message): every varint is at most 10 bytes, every length is checked against
+ * the enclosing message's end in 64-bit arithmetic, packed and unpacked repeated scalars are
+ * both accepted, unknown fields are skipped by wire type (groups rejected), nested graphs are
+ * capped at NN_ONNX_MAX_DEPTH, list lengths at NN_ONNX_MAX_ITEMS and tensors at
+ * NN_ONNX_MAX_ELEMS.
  * Lists are read in two passes (count, then fill) into one arena freed at once.
  *
  * Layer 2 (onnx_lower.c) maps the parsed model onto nn ops; the two share only the parsed
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "nn/onnx_internal.h"
 
 /* ---- arena ------------------------------------------------------------------------------ */
@@ -77,29 +79,17 @@ typedef struct pb_field {
   size_t len;
 } pb_field;
 
-static int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
-  uint64_t v = 0;
-  const uint8_t *p = *pp;
-  for (int i = 0; i < 10; i++) {
-    if (p >= end) return -1;
-    uint8_t b = *p++;
-    v |= (uint64_t)(b & 0x7f) << (7 * i);
-    if (!(b & 0x80)) {
-      *pp = p;
-      *out = v;
-      return 0;
-    }
-  }
-  return -1;
+/* A cursor over the payload of a LEN field (a nested message or a packed list). */
+static bytes_cur pb_body(const pb_field *f) {
+  return bytes_init(f->p, f->len);
 }
 
-/* Reads the next field of the message [*pp, end). Returns 1 with f filled, 0 at the end, or a
- * negative status. */
-static int pb_next(pb_ctx *c, const char *msg, const uint8_t **pp, const uint8_t *end,
-                   pb_field *f) {
-  if (*pp >= end) return 0;
+/* Reads the next field of message m. Returns 1 with f filled, 0 at the end, or a negative
+ * status. */
+static int pb_next(pb_ctx *c, const char *msg, bytes_cur *m, pb_field *f) {
+  if (!bytes_left(m)) return 0;
   uint64_t key;
-  if (get_varint(pp, end, &key))
+  if (bytes_read_varint(m, &key))
     return emoi_fail(c->err, EMO_EMODEL, "%s: %s: truncated field key", c->src, msg);
   f->num = (uint32_t)(key >> 3);
   f->wt = (int)(key & 7);
@@ -107,34 +97,29 @@ static int pb_next(pb_ctx *c, const char *msg, const uint8_t **pp, const uint8_t
     return emoi_fail(c->err, EMO_EMODEL, "%s: %s: invalid field number", c->src, msg);
   switch (f->wt) {
     case WT_VARINT:
-      if (get_varint(pp, end, &f->v))
+      if (bytes_read_varint(m, &f->v))
         return emoi_fail(c->err, EMO_EMODEL, "%s: %s: field %u: truncated varint", c->src, msg,
                          f->num);
       return 1;
     case WT_I64:
-      if (end - *pp < 8)
+      if (bytes_read_u64(m, &f->v))
         return emoi_fail(c->err, EMO_EMODEL, "%s: %s: field %u: truncated fixed64", c->src, msg,
                          f->num);
-      f->v = 0;
-      for (int i = 0; i < 8; i++) f->v |= (uint64_t)(*pp)[i] << (8 * i);
-      *pp += 8;
       return 1;
-    case WT_I32:
-      if (end - *pp < 4)
+    case WT_I32: {
+      uint32_t u;
+      if (bytes_read_u32(m, &u))
         return emoi_fail(c->err, EMO_EMODEL, "%s: %s: field %u: truncated fixed32", c->src, msg,
                          f->num);
-      f->v = 0;
-      for (int i = 0; i < 4; i++) f->v |= (uint64_t)(*pp)[i] << (8 * i);
-      *pp += 4;
+      f->v = u;
       return 1;
+    }
     case WT_LEN: {
       uint64_t n;
-      if (get_varint(pp, end, &n) || n > (uint64_t)(end - *pp))
+      if (bytes_read_varint(m, &n) || bytes_read_span(m, n, &f->p))
         return emoi_fail(c->err, EMO_EMODEL, "%s: %s: field %u: length runs past the end", c->src,
                          msg, f->num);
-      f->p = *pp;
       f->len = (size_t)n;
-      *pp += n;
       return 1;
     }
     default:
@@ -177,44 +162,44 @@ static int64_t count_scalars(const pb_field *f, int elem) {
   }
   if (elem) return f->len % (size_t)elem ? -1 : (int64_t)(f->len / (size_t)elem);
   int64_t n = 0;
-  const uint8_t *p = f->p, *e = f->p + f->len;
+  bytes_cur q = pb_body(f);
   uint64_t v;
-  while (p < e) {
-    if (get_varint(&p, e, &v)) return -1;
+  while (bytes_left(&q)) {
+    if (bytes_read_varint(&q, &v)) return -1;
     n++;
   }
   return n;
 }
 
-/* Appends the scalars of f to out (as uint64 bit patterns), returns how many. */
+/* Appends the scalars of f (checked by count_scalars) to out (as uint64 bit patterns),
+ * returns how many. */
 static int64_t read_scalars(const pb_field *f, int elem, uint64_t *out) {
   if (f->wt != WT_LEN) {
     out[0] = f->v;
     return 1;
   }
   int64_t n = 0;
-  const uint8_t *p = f->p, *e = f->p + f->len;
-  while (p < e) {
+  bytes_cur q = pb_body(f);
+  while (bytes_left(&q)) {
     uint64_t v = 0;
-    if (elem == 0) {
-      if (get_varint(&p, e, &v)) return -1;
-    } else {
-      for (int i = 0; i < elem; i++) v |= (uint64_t)p[i] << (8 * i);
-      p += elem;
-    }
-    out[n++] = v;
+    uint32_t u = 0;
+    int bad = elem == 0   ? bytes_read_varint(&q, &v)
+              : elem == 4 ? bytes_read_u32(&q, &u)
+                          : bytes_read_u64(&q, &v);
+    if (bad) return -1;
+    out[n++] = elem == 4 ? u : v;
   }
   return n;
 }
 
-/* Reads repeated scalar field `num` of message [p,end) (all occurrences) into a new array. */
-static int read_repeated(pb_ctx *c, const char *msg, const uint8_t *p, const uint8_t *end,
-                         uint32_t num, int elem, uint64_t **out, int64_t *n_out) {
+/* Reads repeated scalar field `num` of message m (all occurrences) into a new array. */
+static int read_repeated(pb_ctx *c, const char *msg, bytes_cur m, uint32_t num, int elem,
+                         uint64_t **out, int64_t *n_out) {
   int64_t total = 0;
   pb_field f = {0};
   int r;
-  const uint8_t *q = p;
-  while ((r = pb_next(c, msg, &q, end, &f)) == 1) {
+  bytes_cur q = m;
+  while ((r = pb_next(c, msg, &q, &f)) == 1) {
     if (f.num != num) continue;
     int64_t k = count_scalars(&f, elem);
     if (k < 0)
@@ -232,20 +217,19 @@ static int read_repeated(pb_ctx *c, const char *msg, const uint8_t *p, const uin
   uint64_t *a = malloc((size_t)total * sizeof *a);
   if (!a) return emoi_fail(c->err, EMO_ENOMEM, "%s: %s: out of memory", c->src, msg);
   int64_t k = 0;
-  q = p;
-  while (pb_next(c, msg, &q, end, &f) == 1)
+  q = m;
+  while (pb_next(c, msg, &q, &f) == 1)
     if (f.num == num) k += read_scalars(&f, elem, a + k);
   *out = a;
   return EMO_OK;
 }
 
 /* Counts occurrences of field num. */
-static int count_field(pb_ctx *c, const char *msg, const uint8_t *p, const uint8_t *end,
-                       uint32_t num, int *n) {
+static int count_field(pb_ctx *c, const char *msg, bytes_cur m, uint32_t num, int *n) {
   pb_field f = {0};
   int r;
   *n = 0;
-  while ((r = pb_next(c, msg, &p, end, &f)) == 1)
+  while ((r = pb_next(c, msg, &m, &f)) == 1)
     if (f.num == num) {
       if (f.wt != WT_LEN)
         return emoi_fail(c->err, EMO_EMODEL, "%s: %s: field %u is not a message/string", c->src,
@@ -261,14 +245,15 @@ static int count_field(pb_ctx *c, const char *msg, const uint8_t *p, const uint8
 
 /* TensorProto: dims=1, data_type=2, float_data=4, int32_data=5, string_data=6, int64_data=7,
  * name=8, raw_data=9, double_data=10, uint64_data=11, external_data=13, data_location=14. */
-static int parse_tensor(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_tensor *t) {
+static int parse_tensor(pb_ctx *c, bytes_cur m, onnx_tensor *t) {
   pb_field f = {0};
   int r;
-  const uint8_t *q = p, *raw = NULL;
+  bytes_cur q = m;
+  const uint8_t *raw = NULL;
   size_t raw_len = 0;
   int has_raw = 0;
   t->name = "";
-  while ((r = pb_next(c, "TensorProto", &q, end, &f)) == 1) {
+  while ((r = pb_next(c, "TensorProto", &q, &f)) == 1) {
     if (f.num == 2 && f.wt == WT_VARINT)
       t->dtype = (int)f.v;
     else if (f.num == 8 && f.wt == WT_LEN) {
@@ -285,7 +270,7 @@ static int parse_tensor(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_te
   if (r < 0) return r;
   uint64_t *dims = NULL;
   int64_t nd = 0;
-  if ((r = read_repeated(c, "TensorProto.dims", p, end, 1, 0, &dims, &nd))) return r;
+  if ((r = read_repeated(c, "TensorProto.dims", m, 1, 0, &dims, &nd))) return r;
   if (nd > NN_MAX_RANK) {
     free(dims);
     return emoi_fail(c->err, EMO_EUNSUPPORTED, "%s: tensor '%s': rank %lld > %d", c->src, t->name,
@@ -343,16 +328,14 @@ static int parse_tensor(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_te
       return emoi_fail(c->err, EMO_EMODEL, "%s: tensor '%s': raw_data has %zu bytes, expected %zu",
                        c->src, t->name, raw_len, n * (size_t)esz);
     for (size_t k = 0; k < n; k++) {
-      const uint8_t *b = raw + k * (size_t)esz;
-      uint64_t u = 0;
-      for (int j = 0; j < esz; j++) u |= (uint64_t)b[j] << (8 * j);
+      const uint8_t *b = raw + k * (size_t)esz; /* raw_len checked above */
       switch (t->dtype) {
-        case ONNX_FLOAT: t->f[k] = f32_of((uint32_t)u); break;
-        case ONNX_DOUBLE: t->f[k] = (float)f64_of(u); break;
-        case ONNX_INT64: t->i[k] = (int64_t)u; break;
-        case ONNX_INT32: t->i[k] = (int32_t)(uint32_t)u; break;
-        case ONNX_INT8: t->i[k] = (int8_t)(uint8_t)u; break;
-        default: t->i[k] = (int64_t)u; break;
+        case ONNX_FLOAT: t->f[k] = bytes_le_f32(b); break;
+        case ONNX_DOUBLE: t->f[k] = (float)bytes_le_f64(b); break;
+        case ONNX_INT64: t->i[k] = (int64_t)bytes_le64(b); break;
+        case ONNX_INT32: t->i[k] = (int32_t)bytes_le32(b); break;
+        case ONNX_INT8: t->i[k] = (int8_t)b[0]; break;
+        default: t->i[k] = b[0]; break; /* uint8, bool */
       }
     }
     return EMO_OK;
@@ -366,7 +349,7 @@ static int parse_tensor(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_te
   int elem = t->dtype == ONNX_FLOAT ? 4 : t->dtype == ONNX_DOUBLE ? 8 : 0;
   uint64_t *v = NULL;
   int64_t nv = 0;
-  if ((r = read_repeated(c, "TensorProto data", p, end, num, elem, &v, &nv))) return r;
+  if ((r = read_repeated(c, "TensorProto data", m, num, elem, &v, &nv))) return r;
   if (nv != t->numel) {
     free(v);
     return emoi_fail(c->err, EMO_EMODEL, "%s: tensor '%s': %lld data values for %lld elements",
@@ -386,33 +369,33 @@ static int parse_tensor(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_te
 
 /* ValueInfoProto: name=1, type=2 -> TypeProto.tensor_type=1 -> elem_type=1, shape=2 ->
  * dim=1 -> dim_value=1 | dim_param=2. */
-static int parse_vinfo(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_vinfo *v) {
+static int parse_vinfo(pb_ctx *c, bytes_cur m, onnx_vinfo *v) {
   pb_field f = {0}, g = {0}, h = {0}, d = {0}, e = {0};
   int r;
   v->name = "";
   v->rank = -1;
-  while ((r = pb_next(c, "ValueInfoProto", &p, end, &f)) == 1) {
+  while ((r = pb_next(c, "ValueInfoProto", &m, &f)) == 1) {
     if (f.num == 1 && f.wt == WT_LEN) {
       if (!(v->name = pb_str(c, &f)))
         return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
     } else if (f.num == 2 && f.wt == WT_LEN) {
-      const uint8_t *q = f.p, *qe = f.p + f.len;
-      while ((r = pb_next(c, "TypeProto", &q, qe, &g)) == 1) {
+      bytes_cur q = pb_body(&f);
+      while ((r = pb_next(c, "TypeProto", &q, &g)) == 1) {
         if (g.num != 1 || g.wt != WT_LEN) continue;
-        const uint8_t *s = g.p, *se = g.p + g.len;
-        while ((r = pb_next(c, "TypeProto.Tensor", &s, se, &h)) == 1) {
+        bytes_cur s = pb_body(&g);
+        while ((r = pb_next(c, "TypeProto.Tensor", &s, &h)) == 1) {
           if (h.num == 1 && h.wt == WT_VARINT) v->elem_type = (int)h.v;
           if (h.num != 2 || h.wt != WT_LEN) continue;
           v->rank = 0;
-          const uint8_t *t = h.p, *te = h.p + h.len;
-          while ((r = pb_next(c, "TensorShapeProto", &t, te, &d)) == 1) {
+          bytes_cur t = pb_body(&h);
+          while ((r = pb_next(c, "TensorShapeProto", &t, &d)) == 1) {
             if (d.num != 1 || d.wt != WT_LEN) continue;
             if (v->rank >= NN_MAX_RANK)
               return emoi_fail(c->err, EMO_EUNSUPPORTED, "%s: value '%s': rank > %d", c->src,
                                v->name, NN_MAX_RANK);
             int64_t dim = -1;
-            const uint8_t *u = d.p, *ue = d.p + d.len;
-            while ((r = pb_next(c, "Dimension", &u, ue, &e)) == 1)
+            bytes_cur u = pb_body(&d);
+            while ((r = pb_next(c, "Dimension", &u, &e)) == 1)
               if (e.num == 1 && e.wt == WT_VARINT) dim = (int64_t)e.v;
             if (r < 0) return r;
             v->dims[v->rank++] = dim;
@@ -427,16 +410,16 @@ static int parse_vinfo(pb_ctx *c, const uint8_t *p, const uint8_t *end, onnx_vin
   return r < 0 ? r : EMO_OK;
 }
 
-static int parse_graph(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth, onnx_graph *gr);
+static int parse_graph(pb_ctx *c, bytes_cur m, int depth, onnx_graph *gr);
 
 /* AttributeProto: name=1, f=2, i=3, s=4, t=5, g=6, floats=7, ints=8, strings=9, type=20. */
-static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth, onnx_attr *a) {
+static int parse_attr(pb_ctx *c, bytes_cur m, int depth, onnx_attr *a) {
   pb_field f = {0};
   int r;
-  const uint8_t *q = p;
+  bytes_cur q = m;
   a->name = "";
   int has_f = 0, has_i = 0, has_s = 0, has_t = 0, has_g = 0;
-  while ((r = pb_next(c, "AttributeProto", &q, end, &f)) == 1) {
+  while ((r = pb_next(c, "AttributeProto", &q, &f)) == 1) {
     switch (f.num) {
       case 1:
         if (f.wt == WT_LEN && !(a->name = pb_str(c, &f)))
@@ -465,7 +448,7 @@ static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
         if (f.wt == WT_LEN) {
           if (!(a->t = nn_onnx_arena_alloc(c->arena, sizeof *a->t)))
             return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
-          if ((r = parse_tensor(c, f.p, f.p + f.len, a->t))) return r;
+          if ((r = parse_tensor(c, pb_body(&f), a->t))) return r;
           has_t = 1;
         }
         break;
@@ -473,7 +456,7 @@ static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
         if (f.wt == WT_LEN) {
           if (!(a->g = nn_onnx_arena_alloc(c->arena, sizeof *a->g)))
             return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
-          if ((r = parse_graph(c, f.p, f.p + f.len, depth + 1, a->g))) return r;
+          if ((r = parse_graph(c, pb_body(&f), depth + 1, a->g))) return r;
           has_g = 1;
         }
         break;
@@ -494,7 +477,7 @@ static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
   uint64_t *v = NULL;
   int64_t n = 0;
   if (a->type == ONNX_ATTR_FLOATS || (a->type == 0)) {
-    if ((r = read_repeated(c, "AttributeProto.floats", p, end, 7, 4, &v, &n))) return r;
+    if ((r = read_repeated(c, "AttributeProto.floats", m, 7, 4, &v, &n))) return r;
     if (n) {
       a->type = ONNX_ATTR_FLOATS;
       if (!(a->floats = nn_onnx_arena_alloc(c->arena, (size_t)n * sizeof(float)))) {
@@ -508,7 +491,7 @@ static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
     v = NULL;
   }
   if (a->type == ONNX_ATTR_INTS || (a->type == 0)) {
-    if ((r = read_repeated(c, "AttributeProto.ints", p, end, 8, 0, &v, &n))) return r;
+    if ((r = read_repeated(c, "AttributeProto.ints", m, 8, 0, &v, &n))) return r;
     a->type = ONNX_ATTR_INTS;
     if (n) {
       if (!(a->ints = nn_onnx_arena_alloc(c->arena, (size_t)n * sizeof(int64_t)))) {
@@ -524,11 +507,10 @@ static int parse_attr(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
 }
 
 /* NodeProto: input=1, output=2, name=3, op_type=4, attribute=5, domain=7. */
-static int parse_node(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth, onnx_node *nd) {
+static int parse_node(pb_ctx *c, bytes_cur m, int depth, onnx_node *nd) {
   int r, ni, no, na;
-  if ((r = count_field(c, "NodeProto", p, end, 1, &ni)) ||
-      (r = count_field(c, "NodeProto", p, end, 2, &no)) ||
-      (r = count_field(c, "NodeProto", p, end, 5, &na)))
+  if ((r = count_field(c, "NodeProto", m, 1, &ni)) ||
+      (r = count_field(c, "NodeProto", m, 2, &no)) || (r = count_field(c, "NodeProto", m, 5, &na)))
     return r;
   nd->in = nn_onnx_arena_alloc(c->arena, (size_t)ni * sizeof(char *));
   nd->out = nn_onnx_arena_alloc(c->arena, (size_t)no * sizeof(char *));
@@ -537,7 +519,7 @@ static int parse_node(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
     return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
   nd->name = nd->op_type = nd->domain = "";
   pb_field f = {0};
-  while ((r = pb_next(c, "NodeProto", &p, end, &f)) == 1) {
+  while ((r = pb_next(c, "NodeProto", &m, &f)) == 1) {
     if (f.wt != WT_LEN) continue;
     const char *s = NULL;
     if (f.num == 1 || f.num == 2 || f.num == 3 || f.num == 4 || f.num == 7) {
@@ -550,7 +532,7 @@ static int parse_node(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
       case 4: nd->op_type = s; break;
       case 7: nd->domain = s; break;
       case 5:
-        if ((r = parse_attr(c, f.p, f.p + f.len, depth, &nd->attrs[nd->n_attrs++]))) return r;
+        if ((r = parse_attr(c, pb_body(&f), depth, &nd->attrs[nd->n_attrs++]))) return r;
         break;
       default: break;
     }
@@ -559,15 +541,15 @@ static int parse_node(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth
 }
 
 /* GraphProto: node=1, name=2, initializer=5, input=11, output=12. */
-static int parse_graph(pb_ctx *c, const uint8_t *p, const uint8_t *end, int depth, onnx_graph *gr) {
+static int parse_graph(pb_ctx *c, bytes_cur m, int depth, onnx_graph *gr) {
   if (depth > NN_ONNX_MAX_DEPTH)
     return emoi_fail(c->err, EMO_ELIMIT, "%s: subgraphs nested deeper than %d", c->src,
                      NN_ONNX_MAX_DEPTH);
   int r, nn, ni, nin, nout;
-  if ((r = count_field(c, "GraphProto", p, end, 1, &nn)) ||
-      (r = count_field(c, "GraphProto", p, end, 5, &ni)) ||
-      (r = count_field(c, "GraphProto", p, end, 11, &nin)) ||
-      (r = count_field(c, "GraphProto", p, end, 12, &nout)))
+  if ((r = count_field(c, "GraphProto", m, 1, &nn)) ||
+      (r = count_field(c, "GraphProto", m, 5, &ni)) ||
+      (r = count_field(c, "GraphProto", m, 11, &nin)) ||
+      (r = count_field(c, "GraphProto", m, 12, &nout)))
     return r;
   gr->nodes = nn_onnx_arena_alloc(c->arena, (size_t)nn * sizeof(onnx_node));
   gr->inits = nn_onnx_arena_alloc(c->arena, (size_t)ni * sizeof(onnx_tensor));
@@ -577,25 +559,25 @@ static int parse_graph(pb_ctx *c, const uint8_t *p, const uint8_t *end, int dept
     return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
   gr->name = "";
   pb_field f = {0};
-  while ((r = pb_next(c, "GraphProto", &p, end, &f)) == 1) {
+  while ((r = pb_next(c, "GraphProto", &m, &f)) == 1) {
     if (f.wt != WT_LEN) continue;
-    const uint8_t *q = f.p, *qe = f.p + f.len;
+    bytes_cur q = pb_body(&f);
     switch (f.num) {
       case 1:
-        if ((r = parse_node(c, q, qe, depth, &gr->nodes[gr->n_nodes++]))) return r;
+        if ((r = parse_node(c, q, depth, &gr->nodes[gr->n_nodes++]))) return r;
         break;
       case 2:
         if (!(gr->name = pb_str(c, &f)))
           return emoi_fail(c->err, EMO_ENOMEM, "%s: out of memory", c->src);
         break;
       case 5:
-        if ((r = parse_tensor(c, q, qe, &gr->inits[gr->n_inits++]))) return r;
+        if ((r = parse_tensor(c, q, &gr->inits[gr->n_inits++]))) return r;
         break;
       case 11:
-        if ((r = parse_vinfo(c, q, qe, &gr->inputs[gr->n_inputs++]))) return r;
+        if ((r = parse_vinfo(c, q, &gr->inputs[gr->n_inputs++]))) return r;
         break;
       case 12:
-        if ((r = parse_vinfo(c, q, qe, &gr->outputs[gr->n_outputs++]))) return r;
+        if ((r = parse_vinfo(c, q, &gr->outputs[gr->n_outputs++]))) return r;
         break;
       default: break;
     }
@@ -621,17 +603,17 @@ int nn_onnx_parse(const void *data, size_t size, const char *source, onnx_model 
   pb_ctx c = {src, err, &arena};
   onnx_model *m = nn_onnx_arena_alloc(&arena, sizeof *m);
   if (!m) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory", src);
-  const uint8_t *p = data, *end = p + size;
+  bytes_cur mc = bytes_init(data, size);
   pb_field f = {0}, g = {0};
   int r, have_graph = 0;
-  while ((r = pb_next(&c, "ModelProto", &p, end, &f)) == 1) {
+  while ((r = pb_next(&c, "ModelProto", &mc, &f)) == 1) {
     if (f.num == 1 && f.wt == WT_VARINT)
       m->ir_version = (int64_t)f.v;
     else if (f.num == 8 && f.wt == WT_LEN) {
-      const uint8_t *q = f.p, *qe = f.p + f.len;
+      bytes_cur q = pb_body(&f);
       int default_domain = 1;
       int64_t ver = 0;
-      while ((r = pb_next(&c, "OperatorSetIdProto", &q, qe, &g)) == 1) {
+      while ((r = pb_next(&c, "OperatorSetIdProto", &q, &g)) == 1) {
         if (g.num == 1 && g.wt == WT_LEN && g.len > 0 &&
             !(g.len == 7 && !memcmp(g.p, "ai.onnx", 7)))
           default_domain = 0;
@@ -648,7 +630,7 @@ int nn_onnx_parse(const void *data, size_t size, const char *source, onnx_model 
         r = emoi_fail(err, EMO_ENOMEM, "%s: out of memory", src);
         goto fail;
       }
-      if ((r = parse_graph(&c, f.p, f.p + f.len, 0, m->graph))) goto fail;
+      if ((r = parse_graph(&c, pb_body(&f), 0, m->graph))) goto fail;
       have_graph = 1;
     }
   }

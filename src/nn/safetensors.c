@@ -2,7 +2,7 @@
  * described there). cJSON parses a NUL-terminated copy of the JSON header; the st_file is one
  * allocation holding the struct, the tensor table (file order), a name-sorted index for
  * st_find, the metadata pointers and every string. Tensor bytes stay in the caller's (or the
- * owned) buffer and are converted on demand, little-endian byte by byte, so any alignment and
+ * owned) buffer and are converted on demand with core/bytes.h's loads, so any alignment and
  * any host byte order work. */
 #include "nn/safetensors.h"
 
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/file.h"
 #include "nn/half.h"
 
@@ -26,22 +27,6 @@ struct st_file {
 
 static const char *const dtype_name[ST_DTYPE_COUNT] = {"F32", "F16", "BF16", "F64"};
 static const int dtype_size[ST_DTYPE_COUNT] = {4, 2, 2, 8};
-
-static uint16_t rd16(const uint8_t *p) {
-  return (uint16_t)(p[0] | p[1] << 8);
-}
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-static uint64_t rd64(const uint8_t *p) {
-  return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static double f64_of(uint64_t u) {
-  double d;
-  memcpy(&d, &u, 8);
-  return d;
-}
 
 /* Names come from the file: keep the message one printable line. */
 static void clean_msg(emoi_err *err) {
@@ -237,17 +222,19 @@ int st_open_memory(const uint8_t *data, size_t size, int own, st_file **out, emo
     goto done;
   }
   *out = NULL;
-  if (!data || size < 8) {
+  bytes_cur c = bytes_init(data, data ? size : 0);
+  uint64_t hlen;
+  if (bytes_read_u64(&c, &hlen)) {
     rc = emoi_fail(err, EMO_EMODEL, "safetensors: %zu bytes is too short for a header", size);
     goto done;
   }
-  uint64_t hlen = rd64(data);
   if (hlen > ST_MAX_HEADER) {
     rc = emoi_fail(err, EMO_EMODEL, "safetensors: header length %llu exceeds the limit of %llu",
                    (unsigned long long)hlen, (unsigned long long)ST_MAX_HEADER);
     goto done;
   }
-  if (hlen > size - 8) {
+  const uint8_t *header;
+  if (bytes_read_span(&c, hlen, &header)) {
     rc = emoi_fail(err, EMO_EMODEL, "safetensors: header length %llu runs past the end (%zu bytes)",
                    (unsigned long long)hlen, size);
     goto done;
@@ -258,7 +245,7 @@ int st_open_memory(const uint8_t *data, size_t size, int own, st_file **out, emo
                    (unsigned long long)hlen);
     goto done;
   }
-  memcpy(json, data + 8, (size_t)hlen);
+  memcpy(json, header, (size_t)hlen);
   const char *end = NULL;
   root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end, 0);
   if (!root) {
@@ -272,7 +259,7 @@ int st_open_memory(const uint8_t *data, size_t size, int own, st_file **out, emo
                      (long)(p - json));
       goto done;
     }
-  rc = parse_header(root, data + 8 + hlen, size - 8 - (size_t)hlen, &f, err);
+  rc = parse_header(root, c.p, bytes_left(&c), &f, err);
   if (rc == EMO_OK) {
     f->buf = data;
     f->own = own;
@@ -340,16 +327,16 @@ void st_to_f32(const st_tensor *t, float *dst) {
   size_t n = (size_t)t->numel;
   switch (t->dtype) {
     case ST_F32:
-      for (size_t i = 0; i < n; i++) dst[i] = nn_f32_from_bits(rd32(p + 4 * i));
+      for (size_t i = 0; i < n; i++) dst[i] = bytes_le_f32(p + 4 * i);
       break;
     case ST_F16:
-      for (size_t i = 0; i < n; i++) dst[i] = nn_f16_to_f32(rd16(p + 2 * i));
+      for (size_t i = 0; i < n; i++) dst[i] = nn_f16_to_f32(bytes_le16(p + 2 * i));
       break;
     case ST_BF16:
-      for (size_t i = 0; i < n; i++) dst[i] = nn_bf16_to_f32(rd16(p + 2 * i));
+      for (size_t i = 0; i < n; i++) dst[i] = nn_bf16_to_f32(bytes_le16(p + 2 * i));
       break;
     case ST_F64:
-      for (size_t i = 0; i < n; i++) dst[i] = (float)f64_of(rd64(p + 8 * i));
+      for (size_t i = 0; i < n; i++) dst[i] = (float)bytes_le_f64(p + 8 * i);
       break;
     default: break;
   }

@@ -4,12 +4,14 @@
  * Two layers:
  *   1. a minimal FlatBuffers reader (tables with vtables, scalars with defaults, offsets to
  *      tables, vectors, strings, unions) in which every offset and length is checked against
- *      the buffer before use, in 64-bit arithmetic so nothing wraps. FlatBuffers offsets to
- *      tables, vectors and strings are unsigned and point forward, so references cannot form a
- *      cycle; and the reader walks the fixed schema (Model -> SubGraph -> Operator/Tensor ->
- *      options), never recursing on data, so depth is bounded by the schema itself. Work is
- *      bounded by the counts, which are capped (tensors, operators, elements per tensor,
- *      total constant bytes).
+ *      the buffer before use, in 64-bit arithmetic so nothing wraps (bytes_fits, then the
+ *      plain loads of core/bytes.h: FlatBuffers is read by position, not in sequence, so the
+ *      byte cursor itself does not fit it). FlatBuffers offsets to tables, vectors and
+ *      strings are unsigned and point forward, so references cannot form a cycle; and the
+ *      reader walks the fixed schema (Model -> SubGraph -> Operator/Tensor -> options), never
+ *      recursing on data, so depth is bounded by the schema itself. Work is bounded by the
+ *      counts, which are capped (tensors, operators, elements per tensor, total constant
+ *      bytes).
  *   2. the TFLite mapping: tensors become nn values (FLOAT32 / INT32 constants are copied
  *      into the graph's weight blob; FLOAT16 constants read by a DEQUANTIZE op are converted
  *      to FLOAT32 here and the DEQUANTIZE disappears), builtin operators and their options
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "nn/half.h"
 
 /* ---- Minimal bounds-checked FlatBuffers reader ------------------------------------------ */
@@ -50,19 +53,9 @@ typedef struct fb_vec {
   uint32_t len;
 } fb_vec;
 
-static uint16_t rd_u16(const uint8_t *p) {
-  return (uint16_t)(p[0] | (p[1] << 8));
-}
-static uint32_t rd_u32(const uint8_t *p) {
-  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t rd_u64(const uint8_t *p) {
-  return rd_u32(p) | ((uint64_t)rd_u32(p + 4) << 32);
-}
-
 /* 1 when [pos, pos + len) lies inside the buffer. */
 static int fb_in(const fb_reader *r, uint64_t pos, uint64_t len) {
-  return pos <= r->n && len <= r->n - pos;
+  return bytes_fits(pos, len, r->n);
 }
 
 static int fb_bad(const fb_reader *r, const char *what, const char *why) {
@@ -72,11 +65,11 @@ static int fb_bad(const fb_reader *r, const char *what, const char *why) {
 /* Opens the table at pos. */
 static int fb_table_at(const fb_reader *r, uint64_t pos, fb_table *t, const char *what) {
   if (pos % 4 != 0 || !fb_in(r, pos, 4)) return fb_bad(r, what, "table offset out of bounds");
-  int32_t so = (int32_t)rd_u32(r->p + pos);
+  int32_t so = (int32_t)bytes_le32(r->p + pos);
   int64_t vt = (int64_t)pos - (int64_t)so;
   if (vt < 0 || vt % 2 != 0 || !fb_in(r, (uint64_t)vt, 4))
     return fb_bad(r, what, "vtable offset out of bounds");
-  uint32_t vt_len = rd_u16(r->p + vt), tab_len = rd_u16(r->p + vt + 2);
+  uint32_t vt_len = bytes_le16(r->p + vt), tab_len = bytes_le16(r->p + vt + 2);
   if (vt_len < 4 || vt_len % 2 != 0 || !fb_in(r, (uint64_t)vt, vt_len))
     return fb_bad(r, what, "bad vtable length");
   if (tab_len < 4 || !fb_in(r, pos, tab_len)) return fb_bad(r, what, "bad table length");
@@ -93,7 +86,7 @@ static int fb_field(const fb_reader *r, const fb_table *t, int id, uint32_t size
   *off = 0;
   uint32_t slot = 4u + 2u * (uint32_t)id;
   if (t->vt_len == 0 || slot + 2 > t->vt_len) return EMO_OK;
-  uint32_t o = rd_u16(r->p + t->vt + slot);
+  uint32_t o = bytes_le16(r->p + t->vt + slot);
   if (o == 0) return EMO_OK;
   if (o < 4 || (uint64_t)o + size > t->tab_len) return fb_bad(r, what, "field outside its table");
   *off = o;
@@ -105,7 +98,7 @@ static int fb_i32(const fb_reader *r, const fb_table *t, int id, int32_t def, in
   uint32_t off;
   int rc = fb_field(r, t, id, 4, &off, what);
   if (rc) return rc;
-  *v = off ? (int32_t)rd_u32(r->p + t->pos + off) : def;
+  *v = off ? (int32_t)bytes_le32(r->p + t->pos + off) : def;
   return EMO_OK;
 }
 
@@ -113,7 +106,7 @@ static int fb_u64(const fb_reader *r, const fb_table *t, int id, uint64_t *v, co
   uint32_t off;
   int rc = fb_field(r, t, id, 8, &off, what);
   if (rc) return rc;
-  *v = off ? rd_u64(r->p + t->pos + off) : 0;
+  *v = off ? bytes_le64(r->p + t->pos + off) : 0;
   return EMO_OK;
 }
 
@@ -139,8 +132,7 @@ static int fb_f32(const fb_reader *r, const fb_table *t, int id, float def, floa
   int rc = fb_field(r, t, id, 4, &off, what);
   if (rc) return rc;
   if (off) {
-    uint32_t u = rd_u32(r->p + t->pos + off);
-    memcpy(v, &u, 4);
+    *v = bytes_le_f32(r->p + t->pos + off);
   } else {
     *v = def;
   }
@@ -151,7 +143,7 @@ static int fb_f32(const fb_reader *r, const fb_table *t, int id, float def, floa
 static int fb_deref(const fb_reader *r, uint64_t at, uint64_t *target, const char *what) {
   *target = 0;
   if (!fb_in(r, at, 4)) return fb_bad(r, what, "offset out of bounds");
-  uint64_t tg = at + rd_u32(r->p + at);
+  uint64_t tg = at + bytes_le32(r->p + at);
   if (tg >= r->n) return fb_bad(r, what, "offset points past the end of the file");
   *target = tg;
   return EMO_OK;
@@ -172,7 +164,7 @@ static int fb_ref(const fb_reader *r, const fb_table *t, int id, int *present, u
 static int fb_vec_at(const fb_reader *r, uint64_t pos, uint32_t elem_size, fb_vec *v,
                      const char *what) {
   if (pos % 4 != 0 || !fb_in(r, pos, 4)) return fb_bad(r, what, "vector out of bounds");
-  uint32_t len = rd_u32(r->p + pos);
+  uint32_t len = bytes_le32(r->p + pos);
   if (!fb_in(r, pos + 4, (uint64_t)len * elem_size))
     return fb_bad(r, what, "vector length runs past the end of the file");
   v->pos = (size_t)pos + 4;
@@ -212,7 +204,7 @@ static int fb_vec_table(const fb_reader *r, const fb_vec *v, uint32_t i, fb_tabl
 }
 
 static int32_t fb_vec_i32(const fb_reader *r, const fb_vec *v, uint32_t i) {
-  return (int32_t)rd_u32(r->p + v->pos + 4ull * i);
+  return (int32_t)bytes_le32(r->p + v->pos + 4ull * i);
 }
 
 /* String field: *s points into the buffer (NUL-terminated, checked) or is NULL if absent. */
@@ -600,7 +592,7 @@ static int tensor_value(loader *L, int i, emoi_err *err) {
       id = nn_graph_add_const(L->g, name, NN_F32, t->rank, t->shape, NULL, (size_t)out_bytes, err);
       if (id < 0) return id;
       float *dst = nn_graph_const_data(L->g, id); /* (numel,) */
-      for (int64_t k = 0; k < s->numel; k++) dst[k] = nn_f16_to_f32(rd_u16(s->data + 2 * k));
+      for (int64_t k = 0; k < s->numel; k++) dst[k] = nn_f16_to_f32(bytes_le16(s->data + 2 * k));
     } else {
       id = nn_graph_add_const(L->g, name, dt, s->rank, s->shape, s->data, s->nbytes, err);
       if (id < 0) return id;
@@ -677,7 +669,7 @@ static int const_ints(loader *L, int ti, int64_t *vals, int cap, int *n, const c
   if (t->numel > cap)
     return emoi_fail(L->r.err, EMO_EUNSUPPORTED, "%s: %s: %s has %lld values (at most %d)",
                      L->r.src, what, role, (long long)t->numel, cap);
-  for (int64_t k = 0; k < t->numel; k++) vals[k] = (int32_t)rd_u32(t->data + 4 * k);
+  for (int64_t k = 0; k < t->numel; k++) vals[k] = (int32_t)bytes_le32(t->data + 4 * k);
   *n = (int)t->numel;
   return EMO_OK;
 }
@@ -935,7 +927,8 @@ static int load_operator(loader *L, const fb_vec *ops, uint32_t k) {
       }
       if (code == TFL_PADV2) {
         const tfl_tensor *cv = tin[2] >= 0 ? &L->t[tin[2]] : NULL;
-        if (!cv || !cv->data || cv->type != TFL_FLOAT32 || cv->numel != 1 || rd_u32(cv->data) != 0)
+        if (!cv || !cv->data || cv->type != TFL_FLOAT32 || cv->numel != 1 ||
+            bytes_le32(cv->data) != 0)
           return emoi_fail(err, EMO_EUNSUPPORTED,
                            "%s: %s: PADV2 with a non-zero pad value is not supported", r->src,
                            what);
