@@ -195,12 +195,6 @@ static void img_sample_rgb(const img_view *s, float x, float y, int replicate, f
   }
 }
 
-static int img_simd_off; /* img_set_simd(0) */
-
-void img_set_simd(int on) {
-  img_simd_off = !on;
-}
-
 #ifdef IMG_X86
 /* img_warp_affine_f32 for channels 1 and IMG_BORDER_REPLICATE, 16 pixels at a time: the taps of
  * img_tap_clamped, each tap's R, G, B fetched by one 4-byte gather at its byte offset. The
@@ -275,15 +269,16 @@ __attribute__((target("avx512f"))) static void warp_gray_avx512(const img_view *
 }
 #endif
 
-int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int dw, int dh,
-                        int channels, const img_norm *norm, img_border border) {
+/* img_warp_affine_f32, with the AVX-512 gray path allowed (simd) or not. */
+static int warp_affine(const img_view *src, const float m[6], float *dst, int dw, int dh,
+                       int channels, const img_norm *norm, img_border border, int simd) {
   if (!img_view_ok(src) || !m || !dst || !norm || dw <= 0 || dh <= 0 ||
       (channels != 1 && channels != 3) ||
       (border != IMG_BORDER_ZERO && border != IMG_BORDER_REPLICATE))
     return EMO_EINVAL;
   const int rep = border == IMG_BORDER_REPLICATE;
 #ifdef IMG_X86
-  if (channels == 1 && rep && !img_simd_off && __builtin_cpu_supports("avx512f")) {
+  if (channels == 1 && rep && simd && __builtin_cpu_supports("avx512f")) {
     const ptrdiff_t end = (ptrdiff_t)(src->height - 1) * src->stride + (ptrdiff_t)src->width * 3;
     if (end >= 4 && end <= INT32_MAX) {
       warp_gray_avx512(src, m, dst, dw, dh, norm);
@@ -312,6 +307,16 @@ int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int d
     }
   }
   return EMO_OK;
+}
+
+int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int dw, int dh,
+                        int channels, const img_norm *norm, img_border border) {
+  return warp_affine(src, m, dst, dw, dh, channels, norm, border, 1);
+}
+
+int img_warp_affine_f32_ref(const img_view *src, const float m[6], float *dst, int dw, int dh,
+                            int channels, const img_norm *norm, img_border border) {
+  return warp_affine(src, m, dst, dw, dh, channels, norm, border, 0);
 }
 
 /* ---------------------------------------------------------------- letterbox */

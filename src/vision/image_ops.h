@@ -117,11 +117,10 @@ typedef enum img_border {
 int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int dw, int dh,
                         int channels, const img_norm *norm, img_border border);
 
-/* Turns the vector fast paths of this file off (0) or back on (1, the default where the CPU
- * has them), for tests and benchmarks that compare them with the plain C reference. Not
- * thread-safe: call it before any warp runs. Fast and reference paths give bit-identical
- * results. */
-void img_set_simd(int on);
+/* img_warp_affine_f32 on the plain C reference path only (never the AVX-512 gray path), for
+ * tests and benchmarks that compare the two: they give bit-identical results. */
+int img_warp_affine_f32_ref(const img_view *src, const float m[6], float *dst, int dw, int dh,
+                            int channels, const img_norm *norm, img_border border);
 
 /* Builds m for a rotated square crop: the square of side `side` source pixels centred on
  * (cx, cy) (continuous coordinates), rotated by `angle` radians, resampled to n x n. The
