@@ -149,7 +149,10 @@ typedef struct emo_model_params {
                                       instead of emo's built-in one; NULL = built-in (default).
                                       Its labels must name emo's speech emotions (common
                                       abbreviations such as "neu", "ang", "hap" are mapped).
-                                      It must be a regular file of at most max_file_bytes */
+                                      It must be a regular file of at most max_file_bytes.
+                                      Its matrix products run on OpenBLAS's threads, which
+                                      the application sets (openblas_set_num_threads or
+                                      OPENBLAS_NUM_THREADS); emo never changes them */
   int64_t max_file_bytes;          /* largest model file read, default 512 MiB */
   emo_log_fn log;                  /* messages of the load; default NULL: dropped */
   void *log_user;                  /* passed to log */
