@@ -378,12 +378,13 @@ static void report(int set, int filter, const char *label, int mi) {
   }
   qsort(gen, G, sizeof(float), cmp_float);
   qsort(imp, I, sizeof(float), cmp_float);
-  double tar[2];
+  double tar[2], thr[2];
   const double fars[2] = {0.01, 0.001};
   for (int q = 0; q < 2; q++) {
     /* threshold: the smallest t with #(imp > t) <= far * I */
     long allowed = (long)floor(fars[q] * I);
     float t = imp[I - 1 - allowed < 0 ? 0 : I - 1 - allowed];
+    thr[q] = t;
     long acc = 0;
     for (int k = 0; k < G; k++) acc += gen[k] > t;
     tar[q] = (double)acc / G;
@@ -397,8 +398,9 @@ static void report(int set, int filter, const char *label, int mi) {
     double frr = (double)k / G, far = (double)(I - ii) / I;
     if (fabs(frr - far) < best) best = fabs(frr - far), eer = 0.5 * (frr + far);
   }
-  printf("| %s | %s | %d | %d | %d | %d | %.1f | %.1f | %.2f |\n", label, rts[mi].def->name, nf,
-         missed[set], G, I, 100 * tar[0], 100 * tar[1], 100 * eer);
+  printf("| %s | %s | %d | %d | %d | %d | %.1f | %.1f | %.2f | %.3f / %.3f |\n", label,
+         rts[mi].def->name, nf, missed[set], G, I, 100 * tar[0], 100 * tar[1], 100 * eer, thr[0],
+         thr[1]);
   free(gen), free(imp);
 }
 
@@ -465,7 +467,8 @@ int main(int argc, char **argv) {
 
   printf(
       "| set | model | faces | photos without a detection | genuine pairs | impostor pairs | "
-      "TAR@FAR1%% | TAR@FAR0.1%% | EER %% |\n|---|---|---|---|---|---|---|---|---|\n");
+      "TAR@FAR1%% | TAR@FAR0.1%% | EER %% | cosine threshold at FAR 1%% / 0.1%% |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n");
   for (int s = 0; s < SET_COUNT; s++)
     for (int i = 0; i < N_MODELS; i++) {
       if (!rts[i].on) continue;
