@@ -20,7 +20,8 @@
  *
  * Usage: face_embed_eval MODELS_DIR EXTRA_MODELS_DIR DATA_DIR [--sets a,b] [--models a,b]
  *   MODELS_DIR: emo's model cache (faceres.json); EXTRA_MODELS_DIR: faceres-deep.json,
- *   mobileface.json, mobilefacenet-emo.json (dev/face_embed_mobilefacenet.py);
+ *   mobileface.json, mobilefacenet-emo.json (dev/face_embed_mobilefacenet.py) and face-api's
+ *   face_recognition_model-weights_manifest.json (built by dev/faceapi_recognition_net.c);
  *   DATA_DIR: ../shared/data. Sets: identities, kdef, taiwan, pose. --limit N: only the first N
  *   photos of taiwan (its labels.tsv lists subjects in order: 560 = the first 13 people). */
 #define _POSIX_C_SOURCE 200809L
