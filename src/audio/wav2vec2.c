@@ -37,17 +37,12 @@
  * (pipeline/). */
 #include "audio/wav2vec2.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "nn/dense.h"
 #include "nn/safetensors.h"
@@ -62,7 +57,6 @@
 #define MAX_FF 65536
 #define MAX_PROJ 65536
 #define MAX_LABEL_LEN 255
-#define MAX_FILE_BYTES ((size_t)16 << 30)
 #define MAX_SCRATCH_BYTES ((size_t)6 << 30) /* per call; the large model at 60 s needs ~1 GB */
 #define BLOCK_FLOATS ((size_t)8 << 20)      /* row blocks of scores and im2col: <= 32 MB */
 #define EPS 1e-5f
@@ -581,33 +575,17 @@ int w2v_load_memory(const void *data, size_t size, w2v_model **out, emoi_err *er
   return r;
 }
 
-/* Maps a regular file read-only (no copy: the weights are converted straight from the page
- * cache); falls back to st_open_file (which reads it into memory) for anything else. */
-int w2v_load(const char *path, w2v_model **out, emoi_err *err) {
+int w2v_load(const char *path, int64_t max_bytes, w2v_model **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "w2v_load: NULL out");
   *out = NULL;
   if (!path) return emoi_fail(err, EMO_EINVAL, "w2v_load: NULL path");
+  if (max_bytes <= 0)
+    return emoi_fail(err, EMO_EINVAL, "%.200s: w2v_load: max_bytes %lld, must be > 0", path,
+                     (long long)max_bytes);
   st_file *f = NULL;
-  void *map = MAP_FAILED;
-  size_t size = 0;
-  int r, fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return emoi_fail(err, EMO_EIO, "%.200s: cannot open: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
-      (uint64_t)sb.st_size <= MAX_FILE_BYTES) {
-    size = (size_t)sb.st_size;
-    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  }
-  close(fd);
-  if (map != MAP_FAILED) {
-    r = st_open_memory(map, size, 0, &f, err);
-    if (r) emoi_err_prefix(err, path);
-  } else {
-    r = st_open_file(path, MAX_FILE_BYTES, &f, err);
-  }
+  int r = st_open_file(path, (size_t)max_bytes, &f, err); /* core/file.h: regular, capped */
   if (r == EMO_OK) r = load_file(f, path, out, err);
   st_close(&f);
-  if (map != MAP_FAILED) munmap(map, size);
   return r;
 }
 
