@@ -1,5 +1,7 @@
-/* bench_wav2vec2.c: speed of emo's wav2vec 2.0 engine (audio/wav2vec2.c, OpenBLAS) on one
- * utterance: loads a converted model file (tools/wav2vec2_convert.py), then times w2v_classify
+/* bench_wav2vec2.c: speed of emo's wav2vec 2.0 engine (audio/wav2vec2.c on nn/dense.c's
+ * kernels, OpenBLAS) on one utterance: loads a converted model file (tools/wav2vec2_convert.py;
+ * up to 16 GiB here, far above the pipeline's max_file_bytes default, since the bench's "large"
+ * model is 1.3 GB), then times w2v_classify
  * on the same input for each OpenBLAS thread count (set here, by the application, with
  * openblas_set_num_threads: the library never changes it), after one warm-up call, and prints the
  * median, p10 and p90 per call and the real-time factor. The input is a raw little-endian float32
@@ -83,7 +85,7 @@ int main(int argc, char **argv) {
   emoi_err e = {{0}};
   w2v_model *m = NULL;
   double t0 = bu_now_ms();
-  if (w2v_load(model, &m, &e)) {
+  if (w2v_load(model, (int64_t)16 << 30, &m, &e)) {
     fprintf(stderr, "bench_wav2vec2: %s\n", e.msg);
     return 1;
   }

@@ -84,13 +84,14 @@ static void test_dev_zero(void) {
         "/dev/zero as a stream: %s", e.msg);
 
   /* The model readers. Without the regular-file rule each of these would read /dev/zero up
-   * to its cap (16 GiB for wav2vec2) before failing. */
+   * to its cap (here 16 GiB for safetensors and wav2vec2) before failing. */
   st_file *sf = NULL;
   CHECK(st_open_file("/dev/zero", (size_t)16 << 30, &sf, &e) == EMO_EIO && !sf &&
             names_once(e.msg, "/dev/zero") && strstr(e.msg, "not a regular file"),
         "safetensors /dev/zero: %s", e.msg);
   w2v_model *w = NULL;
-  CHECK(w2v_load("/dev/zero", &w, &e) == EMO_EIO && !w && names_once(e.msg, "/dev/zero"),
+  CHECK(w2v_load("/dev/zero", (int64_t)16 << 30, &w, &e) == EMO_EIO && !w &&
+            names_once(e.msg, "/dev/zero"),
         "wav2vec2 /dev/zero: %s", e.msg);
   nn_graph *g = NULL;
   CHECK(nn_tfjs_load("/dev/zero", 512 << 20, &g, &e) == EMO_EIO && !g &&

@@ -89,7 +89,7 @@ static void one_model(const char *name, const char *clip) {
     /* the reference: the model run directly on the same samples */
     emoi_err err = {{0}};
     w2v_model *w = NULL;
-    CHECK(w2v_load(tmp, &w, &err) == EMO_OK, "%s: w2v_load: %s", name, err.msg);
+    CHECK(w2v_load(tmp, p.max_file_bytes, &w, &err) == EMO_OK, "%s: w2v_load: %s", name, err.msg);
     size_t n = 0;
     float *x = decode(clip, &n);
     const emo_speech_segment *s = &r->segments[0];

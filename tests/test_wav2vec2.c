@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audio/wav2vec2.h"
 #include "fixture.h"
@@ -235,12 +236,35 @@ static void test_reader(const uint8_t *mb, size_t mn) {
     emoi_err e = {{0}};
     const char junk[] = "not a model at all, just some bytes";
     CHECK(w2v_load_memory(junk, sizeof junk, &m, &e) != 0 && !m && e.msg[0], "junk: %s", e.msg);
-    CHECK(w2v_load("/nonexistent/w2v.safetensors", &m, &e) == EMO_EIO && !m, "missing file: %s",
-          e.msg);
+    CHECK(w2v_load("/nonexistent/w2v.safetensors", (int64_t)512 << 20, &m, &e) == EMO_EIO && !m,
+          "missing file: %s", e.msg);
     CHECK(w2v_load_memory(NULL, 10, &m, &e) == EMO_EINVAL, "NULL data");
     w2v_free(&m);
     w2v_free(NULL);
   }
+}
+
+/* w2v_load reads a file within its byte cap: one byte over is EMO_ELIMIT with a message naming
+ * the path and the cap, before anything is parsed; exactly at the cap it loads; a cap <= 0 is
+ * EMO_EINVAL (the pipeline always passes max_file_bytes, > 0). */
+static void test_file_cap(const uint8_t *mb, size_t mn) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/emo_w2v_cap_%d.safetensors", (int)getpid());
+  FILE *f = fopen(path, "wb");
+  CHECK(f && fwrite(mb, 1, mn, f) == mn, "write %s", path);
+  if (f) fclose(f);
+  w2v_model *m = NULL;
+  emoi_err e = {{0}};
+  char cap[32];
+  snprintf(cap, sizeof cap, "%zu", mn - 1);
+  int st = w2v_load(path, (int64_t)mn - 1, &m, &e);
+  CHECK(st == EMO_ELIMIT && !m && strstr(e.msg, path) && strstr(e.msg, cap),
+        "%zu-byte file, cap %s: status %d, '%s'", mn, cap, st, e.msg);
+  st = w2v_load(path, (int64_t)mn, &m, &e);
+  CHECK(st == EMO_OK && m, "%zu-byte file at its cap: status %d, '%s'", mn, st, e.msg);
+  w2v_free(&m);
+  CHECK(w2v_load(path, 0, &m, &e) == EMO_EINVAL && !m, "cap 0: %s", e.msg);
+  remove(path);
 }
 
 static void test_inputs(const w2v_model *m, const float *pcm, size_t n) {
@@ -471,6 +495,7 @@ static void test_fixture(const char *path, int *reader_done) {
   st_close(&sf);
   if (!*reader_done || strstr(name, "f16") || strstr(name, "large")) {
     test_reader(model->u8, (size_t)model->numel);
+    test_file_cap(model->u8, (size_t)model->numel);
     *reader_done = 1;
   }
   w2v_free(&m);

@@ -1,5 +1,7 @@
-/* wav2vec2.c: wav2vec 2.0 speech-emotion inference (contract and file format in wav2vec2.h),
- * every matrix product on OpenBLAS's cblas_sgemm, everything else in plain C.
+/* wav2vec2.c: wav2vec 2.0 speech-emotion inference (contract and file format in wav2vec2.h): the
+ * model's loading (metadata, shapes, weight permutations and folds) and its forward pass, whose
+ * matrix products and row passes are nn/dense.h's kernels (cblas_sgemm, vectorised GELU,
+ * LayerNorm, softmax; their plain references when w2v_options.reference is set).
  *
  * Layout: activations are time-major, (frames, channels) row-major, from the first conv to the
  * head. That makes the feature encoder's im2col free: with frames of Ci channels stored one after
@@ -20,48 +22,29 @@
  *   Biases and residual adds are fused into the passes that follow the gemms (GELU, LayerNorm).
  *   GroupNorm with one group per channel (extractor "group_norm", first conv) normalises each
  *   channel over time: per-channel mean and variance in double, then one scale/shift + GELU.
+ * The row passes cost ~10% of a call; the gemms run near the machine's peak.
+ * w2v_options.block (floats) shrinks the row blocks of scores and im2col, which otherwise only
+ * inputs of more than ~3000 frames split, so tests/test_wav2vec2.c can cover the blocked loops;
+ * it also compares the fast path with the reference one. Nothing is read from the environment.
  *
- * Elementwise kernels (GELU, exp, LayerNorm, softmax) use GCC vector extensions (8 floats); with
- * GCC on x86-64 each is cloned for x86-64-v3 (AVX2) beside the baseline and picked at run time,
- * so a binary built here runs on any x86-64 (other compilers get the portable code). exp is
- * Cephes' expf polynomial (range-reduced, ~1 ulp); erf for GELU is a rational approximation
- * (|error| < 5e-7). They cost ~10% of a call; the gemms run near the machine's peak.
- * w2v_options.reference switches to the plain reference path (naive double-accumulating
- * matmul, erff/expf, double reductions), which tests/test_wav2vec2.c compares with the fast
- * path; w2v_options.block (floats) shrinks the row blocks of scores and im2col, which
- * otherwise only inputs of more than ~3000 frames split, so the test can cover the blocked
- * loops. Nothing is read from the environment.
+ * Threads: as many as OpenBLAS is set to, in the gemms only; the count is the application's
+ * (nn/dense.h says why and how concurrent calls share OpenBLAS). Concurrent calls are safe:
+ * each has its own scratch and the model is read-only (tests/test_wav2vec2.c checks that two
+ * at once give the single-call result, with OpenBLAS at 1 and at 2 threads).
  *
- * Threads: only the gemms use them, as many as OpenBLAS is set to: its thread count is
- * process-global (openblas_set_num_threads, OPENBLAS_NUM_THREADS) and belongs to the
- * application, so this file never changes it and takes no lock. Concurrent calls are safe:
- * each has its own scratch, the model is read-only, and OpenBLAS 0.3.7 and later may be
- * entered from several threads at once when it is built with locking (USE_THREAD=1 implies it:
- * the pthread variant the build links, libopenblas0-pthread 0.3.21 on Debian 12; a serial
- * build needs USE_LOCKING=1). That variant runs the threaded parts of concurrent gemms one
- * after another on its one pool of workers, so two calls overlap only in their C passes;
- * an application that runs several contexts at once sets OpenBLAS to 1 thread to run them
- * fully side by side (tests/test_wav2vec2.c checks both ways give the single-call result).
- * (Splitting the elementwise passes over the same threads with core/workers.h gained nothing
- * measurable: OpenBLAS's idle workers spin between gemms.)
- *
- * It leaves to others: the file reader (nn/safetensors.c), conversion of checkpoints
- * (tools/wav2vec2_convert.py), decoding and resampling (media/), label mapping (pipeline/). */
+ * It leaves to others: the kernels (nn/dense.c), the file reader (nn/safetensors.c), conversion
+ * of checkpoints (tools/wav2vec2_convert.py), decoding and resampling (media/), label mapping
+ * (pipeline/). */
 #include "audio/wav2vec2.h"
 
-#include <cblas.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "nn/dense.h"
 #include "nn/safetensors.h"
 
 /* Caps on the metadata (far above every published wav2vec 2.0 model; they bound the scratch a
@@ -74,7 +57,6 @@
 #define MAX_FF 65536
 #define MAX_PROJ 65536
 #define MAX_LABEL_LEN 255
-#define MAX_FILE_BYTES ((size_t)16 << 30)
 #define MAX_SCRATCH_BYTES ((size_t)6 << 30) /* per call; the large model at 60 s needs ~1 GB */
 #define BLOCK_FLOATS ((size_t)8 << 20)      /* row blocks of scores and im2col: <= 32 MB */
 #define EPS 1e-5f
@@ -120,310 +102,25 @@ struct w2v_model {
   const char *labels[W2V_MAX_LABELS];
 };
 
-/* ================================================================ elementwise kernels */
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SIMD_CLONES
-#endif
-#define AI static inline __attribute__((always_inline))
-
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-/* Vectors are never passed by value (that would change the ABI between the clones): helpers
- * take pointers to float arrays and are always inlined. */
-#define SPLAT(c) ((v8f){(c), (c), (c), (c), (c), (c), (c), (c)})
-#define VSEL(m, a, b) ((v8f)(((m) & (v8i)(a)) | (~(m) & (v8i)(b))))
-
-AI void vload(v8f *v, const float *p) {
-  memcpy(v, p, sizeof *v);
-}
-AI void vstore(float *p, const v8f *v) {
-  memcpy(p, v, sizeof *v);
-}
-
-/* y[0..8) = exp(x[0..8)) (Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial).
- * Inputs below -87 give ~1e-38 instead of 0; above 88, ~1.6e38. */
-AI void exp8(float *y, const float *x) {
-  v8f v;
-  vload(&v, x);
-  v8i m = v < SPLAT(-87.0f);
-  v = VSEL(m, SPLAT(-87.0f), v);
-  m = v > SPLAT(88.0f);
-  v = VSEL(m, SPLAT(88.0f), v);
-  v8f fx = v * 1.44269504088896341f + 0.5f;
-  v8i n = __builtin_convertvector(fx, v8i); /* truncates; make it floor */
-  v8f fn = __builtin_convertvector(n, v8f);
-  n += (v8i)(fn > fx);
-  fn = __builtin_convertvector(n, v8f);
-  v8f r = v - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  v8f p = SPLAT(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  v8i e = (n + 127) << 23;
-  p = p * (v8f)e;
-  vstore(y, &p);
-}
-
-/* y[0..8) = GELU(x[0..8)) = x/2 (1 + erf(x/sqrt 2)); erf as an odd/even rational function of
- * degree 13/8 on [-4, 4] (Eigen's and XLA's float erf), exactly +-1 beyond. */
-AI void gelu8(float *y, const float *x) {
-  v8f v, z;
-  vload(&v, x);
-  z = v * 0.70710678118654752f;
-  v8i m = z > SPLAT(4.0f);
-  z = VSEL(m, SPLAT(4.0f), z);
-  m = z < SPLAT(-4.0f);
-  z = VSEL(m, SPLAT(-4.0f), z);
-  v8f z2 = z * z;
-  v8f p = SPLAT(-2.72614225801306e-10f);
-  p = p * z2 + 2.77068142495902e-08f;
-  p = p * z2 + -2.10102402082508e-06f;
-  p = p * z2 + -5.69250639462346e-05f;
-  p = p * z2 + -7.34990630326855e-04f;
-  p = p * z2 + -2.95459980854025e-03f;
-  p = p * z2 + -1.60960333262415e-02f;
-  p = p * z;
-  v8f q = SPLAT(-1.45660718464996e-05f);
-  q = q * z2 + -2.13374055278905e-04f;
-  q = q * z2 + -1.68282697438203e-03f;
-  q = q * z2 + -7.37332916720468e-03f;
-  q = q * z2 + -1.42647390514189e-02f;
-  v8f r = 0.5f * v * (1.0f + p / q);
-  vstore(y, &r);
-}
-
-static float gelu_ref(float x) {
-  return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-}
-
-/* In place GELU of y[0..n). */
-SIMD_CLONES static void gelu_row(float *y, int n) {
-  int i = 0;
-  for (; i + 8 <= n; i += 8) gelu8(y + i, y + i);
-  if (i < n) {
-    float t[8] = {0};
-    memcpy(t, y + i, sizeof(float) * (size_t)(n - i));
-    gelu8(t, t);
-    memcpy(y + i, t, sizeof(float) * (size_t)(n - i));
-  }
-}
-
-/* y (T, C) = GELU(y * scale + shift), scale and shift per channel (either may be NULL). */
-SIMD_CLONES static void act_rows(float *y, int T, int C, const float *scale, const float *shift,
-                                 int ref) {
-  for (int t = 0; t < T; t++) {
-    float *r = y + (size_t)t * C;
-    if (scale)
-      for (int c = 0; c < C; c++) r[c] *= scale[c];
-    if (shift)
-      for (int c = 0; c < C; c++) r[c] += shift[c];
-    if (ref)
-      for (int c = 0; c < C; c++) r[c] = gelu_ref(r[c]);
-    else
-      gelu_row(r, C);
-  }
-}
-
-/* Sum of x[0..n) with 8 float accumulators. */
-AI float vsum(const float *x, int n) {
-  v8f acc = SPLAT(0.0f), v;
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    vload(&v, x + i);
-    acc += v;
-  }
-  float a[8], s = 0;
-  vstore(a, &acc);
-  for (int j = 0; j < 8; j++) s += a[j];
-  for (; i < n; i++) s += x[i];
-  return s;
-}
-
-/* Sum of (x[i] - mu)^2. */
-AI float vsumsq(const float *x, int n, float mu) {
-  v8f acc = SPLAT(0.0f), v;
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    vload(&v, x + i);
-    v -= mu;
-    acc += v * v;
-  }
-  float a[8], s = 0;
-  vstore(a, &acc);
-  for (int j = 0; j < 8; j++) s += a[j];
-  for (; i < n; i++) s += (x[i] - mu) * (x[i] - mu);
-  return s;
-}
-
-/* Per row t of x (T, C): x[t] += add (stored back; add may be NULL), then
- * out[t] = LayerNorm(x[t]) (eps 1e-5, times g plus b when g is non-NULL), then GELU when act.
- * out may be x. */
-SIMD_CLONES static void ln_rows(float *x, int T, int C, const float *add, const float *g,
-                                const float *b, float *out, int act, int ref) {
-  for (int t = 0; t < T; t++) {
-    float *r = x + (size_t)t * C, *o = out + (size_t)t * C;
-    if (add)
-      for (int c = 0; c < C; c++) r[c] += add[c];
-    float mu, rstd;
-    if (ref) {
-      double s = 0, q = 0;
-      for (int c = 0; c < C; c++) s += r[c];
-      double m = s / C;
-      for (int c = 0; c < C; c++) q += (r[c] - m) * (r[c] - m);
-      mu = (float)m;
-      rstd = (float)(1.0 / sqrt(q / C + EPS));
-    } else {
-      mu = vsum(r, C) / (float)C;
-      rstd = 1.0f / sqrtf(vsumsq(r, C, mu) / (float)C + EPS);
-    }
-    if (g)
-      for (int c = 0; c < C; c++) o[c] = (r[c] - mu) * rstd * g[c] + b[c];
-    else
-      for (int c = 0; c < C; c++) o[c] = (r[c] - mu) * rstd;
-    if (act) {
-      if (ref)
-        for (int c = 0; c < C; c++) o[c] = gelu_ref(o[c]);
-      else
-        gelu_row(o, C);
-    }
-  }
-}
-
-/* x (T, D) += GELU(p + b), p (T, D), b (D). p is overwritten. */
-SIMD_CLONES static void add_gelu_rows(float *x, float *p, int T, int D, const float *b, int ref) {
-  for (int t = 0; t < T; t++) {
-    float *pr = p + (size_t)t * D, *xr = x + (size_t)t * D;
-    for (int c = 0; c < D; c++) pr[c] += b[c];
-    if (ref)
-      for (int c = 0; c < D; c++) pr[c] = gelu_ref(pr[c]);
-    else
-      gelu_row(pr, D);
-    for (int c = 0; c < D; c++) xr[c] += pr[c];
-  }
-}
-
-/* Each row of s (rows, n) becomes exp(s - max(row)); inv[row] = 1 / sum of the row. */
-SIMD_CLONES static void softmax_rows(float *s, int rows, int n, float *inv, int ref) {
-  for (int t = 0; t < rows; t++) {
-    float *r = s + (size_t)t * n;
-    if (ref) {
-      float mx = r[0];
-      for (int j = 1; j < n; j++) mx = r[j] > mx ? r[j] : mx;
-      double sum = 0;
-      for (int j = 0; j < n; j++) sum += r[j] = expf(r[j] - mx);
-      inv[t] = (float)(1.0 / sum);
-      continue;
-    }
-    v8f vm = SPLAT(-INFINITY), v;
-    int j = 0;
-    for (; j + 8 <= n; j += 8) {
-      vload(&v, r + j);
-      v8i m = v > vm;
-      vm = VSEL(m, v, vm);
-    }
-    float a[8], mx = -INFINITY;
-    vstore(a, &vm);
-    for (int i = 0; i < 8; i++) mx = a[i] > mx ? a[i] : mx;
-    for (; j < n; j++) mx = r[j] > mx ? r[j] : mx;
-    v8f acc = SPLAT(0.0f);
-    for (j = 0; j + 8 <= n; j += 8) { /* r = exp(r - max), summed on the way */
-      vload(&v, r + j);
-      v -= mx;
-      vstore(r + j, &v);
-      exp8(r + j, r + j);
-      vload(&v, r + j);
-      acc += v;
-    }
-    float sum = 0;
-    vstore(a, &acc);
-    for (int i = 0; i < 8; i++) sum += a[i];
-    if (j < n) {
-      float tl[8];
-      for (int i = 0; i < 8; i++) tl[i] = j + i < n ? r[j + i] - mx : -INFINITY;
-      exp8(tl, tl);
-      for (int i = 0; j + i < n; i++) sum += r[j + i] = tl[i];
-    }
-    inv[t] = 1.0f / sum;
-  }
-}
-
-/* s[c] += sum over t of y[t][c], q[c] += the same of y^2, y (T, C); in double. */
-SIMD_CLONES static void channel_sums(const float *y, int T, int C, double *s, double *q) {
-  for (int t = 0; t < T; t++) {
-    const float *r = y + (size_t)t * C;
-    for (int j = 0; j < C; j++) {
-      s[j] += r[j];
-      q[j] += (double)r[j] * r[j];
-    }
-  }
-}
-
-/* ---- the passes as the forward pass calls them, with the per-call settings ------------- */
-
+/* Per-call settings of the forward pass. */
 typedef struct fwd {
-  int ref;      /* reference path: naive matmul, erff, expf, double reductions */
-  size_t block; /* floats per row block of scores / im2col (BLOCK_FLOATS) */
+  nn_dense_path path; /* NN_DENSE_REFERENCE: naive matmul, erff, expf, double reductions */
+  size_t block;       /* floats per row block of scores / im2col (BLOCK_FLOATS) */
 } fwd;
 
-static void act(const fwd *f, float *y, int T, int C, const float *scale, const float *shift) {
-  act_rows(y, T, C, scale, shift, f->ref);
+/* nn_scratch_add under this file's per-call cap. */
+static int add_size(size_t *total, size_t a, size_t b) {
+  return nn_scratch_add(total, a, b, MAX_SCRATCH_BYTES / sizeof(float));
+}
+
+static void mm(const fwd *f, int bt, int M, int N, int K, const float *A, int lda, const float *B,
+               int ldb, float beta, float *C, int ldc) {
+  nn_dense_gemm(f->path, bt, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void ln(const fwd *f, float *x, int T, int C, const float *add, const float *g,
-               const float *b, float *out, int act) {
-  ln_rows(x, T, C, add, g, b, out, act, f->ref);
-}
-
-static void add_gelu(const fwd *f, float *x, float *pos, int T, int D, const float *b) {
-  add_gelu_rows(x, pos, T, D, b, f->ref);
-}
-
-static void softmax(const fwd *f, float *s, int rows, int n, float *inv) {
-  softmax_rows(s, rows, n, inv, f->ref);
-}
-
-/* 1 when every x[0..n) is finite (x * 0 is NaN for inf and NaN). */
-SIMD_CLONES static int all_finite(const float *x, size_t n) {
-  v8f acc = SPLAT(0.0f), v;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    vload(&v, x + i);
-    acc += v * 0.0f;
-  }
-  float a[8], s = 0;
-  vstore(a, &acc);
-  for (int j = 0; j < 8; j++) s += a[j];
-  for (; i < n; i++) s += x[i] * 0.0f;
-  return s == 0.0f;
-}
-
-/* ================================================================ matrix product */
-
-/* C (M, N) = A (M, K) op(B) + beta C, row-major. B is (N, K) with row stride ldb when bt
- * (the weight layout: op(B) = B^T), else (K, N). ref: naive loops in double. */
-static void mm(int ref, int bt, int M, int N, int K, const float *A, int lda, const float *B,
-               int ldb, float beta, float *C, int ldc) {
-  if (!ref) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, bt ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda,
-                B, ldb, beta, C, ldc);
-    return;
-  }
-  for (int i = 0; i < M; i++)
-    for (int j = 0; j < N; j++) {
-      double s = 0;
-      for (int k = 0; k < K; k++)
-        s +=
-            (double)A[(size_t)i * lda + k] * (bt ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
-      float *c = &C[(size_t)i * ldc + j];
-      *c = (float)(s + (beta != 0.0f ? (double)beta * *c : 0.0));
-    }
+               const float *b, float *out, int gelu) {
+  nn_dense_layernorm_rows(f->path, x, T, C, add, g, b, EPS, out, gelu);
 }
 
 /* ================================================================ loading */
@@ -475,7 +172,7 @@ static int get(loader *ld, const char *name, float *dst, int rank, int64_t d0, i
     return 0;
   }
   st_to_f32(t, dst);
-  if (!all_finite(dst, (size_t)t->numel))
+  if (!nn_dense_all_finite(dst, (size_t)t->numel))
     for (int64_t i = 0; i < t->numel; i++)
       if (!isfinite(dst[i]))
         return emoi_fail(ld->err, EMO_EMODEL, "%s: tensor '%s' element %lld is not finite", ld->src,
@@ -878,33 +575,17 @@ int w2v_load_memory(const void *data, size_t size, w2v_model **out, emoi_err *er
   return r;
 }
 
-/* Maps a regular file read-only (no copy: the weights are converted straight from the page
- * cache); falls back to st_open_file (which reads it into memory) for anything else. */
-int w2v_load(const char *path, w2v_model **out, emoi_err *err) {
+int w2v_load(const char *path, int64_t max_bytes, w2v_model **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "w2v_load: NULL out");
   *out = NULL;
   if (!path) return emoi_fail(err, EMO_EINVAL, "w2v_load: NULL path");
+  if (max_bytes <= 0)
+    return emoi_fail(err, EMO_EINVAL, "%.200s: w2v_load: max_bytes %lld, must be > 0", path,
+                     (long long)max_bytes);
   st_file *f = NULL;
-  void *map = MAP_FAILED;
-  size_t size = 0;
-  int r, fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return emoi_fail(err, EMO_EIO, "%.200s: cannot open: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
-      (uint64_t)sb.st_size <= MAX_FILE_BYTES) {
-    size = (size_t)sb.st_size;
-    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  }
-  close(fd);
-  if (map != MAP_FAILED) {
-    r = st_open_memory(map, size, 0, &f, err);
-    if (r) emoi_err_prefix(err, path);
-  } else {
-    r = st_open_file(path, MAX_FILE_BYTES, &f, err);
-  }
+  int r = st_open_file(path, (size_t)max_bytes, &f, err); /* core/file.h: regular, capped */
   if (r == EMO_OK) r = load_file(f, path, out, err);
   st_close(&f);
-  if (map != MAP_FAILED) munmap(map, size);
   return r;
 }
 
@@ -935,27 +616,6 @@ int w2v_min_samples(const w2v_model *m) {
 
 /* ================================================================ forward pass */
 
-/* *total += a*b floats rounded up as cut() rounds, with overflow and cap checks: returns 0 when
- * the total would exceed MAX_SCRATCH_BYTES. Sizes are added in the order of the cuts. */
-static int add_size(size_t *total, size_t a, size_t b) {
-  if (b && a > MAX_SCRATCH_BYTES / sizeof(float) / b) return 0;
-  size_t n = a * b;
-  if (n > MAX_SCRATCH_BYTES / sizeof(float) - *total) return 0;
-  *total += (n + 15) & ~(size_t)15;
-  return 1;
-}
-
-typedef struct arena_cut {
-  float *base;
-  size_t used;
-} arena_cut;
-
-static float *cut(arena_cut *a, size_t n) {
-  float *p = a->base + a->used;
-  a->used += (n + 15) & ~(size_t)15;
-  return p;
-}
-
 /* Feature encoder layer: y (Tout, co) = conv(x (Tin, ci)), before its norm and activation. */
 static void conv_fwd(const fwd *f, const conv_layer *c, const float *x, int Tout, float *y,
                      float *col) {
@@ -963,12 +623,12 @@ static void conv_fwd(const fwd *f, const conv_layer *c, const float *x, int Tout
   if (kc <= 64) { /* short windows (first layer): copy them, one gemm */
     for (int t = 0; t < Tout; t++)
       memcpy(col + (size_t)t * kc, x + (size_t)t * s * ci, sizeof(float) * (size_t)kc);
-    mm(f->ref, 1, Tout, c->co, kc, col, kc, c->w, kc, 0.0f, y, c->co);
+    mm(f, 1, Tout, c->co, kc, col, kc, c->w, kc, 0.0f, y, c->co);
     return;
   }
   for (int j = 0; j < k; j += s) { /* taps j .. j+nt-1: rows s*ci apart, in place */
     int nt = k - j < s ? k - j : s;
-    mm(f->ref, 1, Tout, c->co, nt * ci, x + (size_t)j * ci, s * ci, c->w + (size_t)j * ci, kc,
+    mm(f, 1, Tout, c->co, nt * ci, x + (size_t)j * ci, s * ci, c->w + (size_t)j * ci, kc,
        j ? 1.0f : 0.0f, y, c->co);
   }
 }
@@ -986,20 +646,20 @@ static int conv_post(const fwd *f, const w2v_model *m, int i, float *y, int T) {
       free(ab);
       return EMO_ENOMEM;
     }
-    channel_sums(y, T, co, s, q);
+    nn_dense_channel_sums(y, T, co, s, q);
     for (int j = 0; j < co; j++) {
       double mu = s[j] / T, var = q[j] / T - mu * mu;
       double a = c->ln_g[j] / sqrt((var > 0 ? var : 0) + EPS);
       ab[j] = (float)a;
       ab[co + j] = (float)(c->ln_b[j] - mu * a);
     }
-    act(f, y, T, co, ab, ab + co);
+    nn_dense_gelu_rows(f->path, y, T, co, ab, ab + co);
     free(s);
     free(ab);
   } else if (c->ln_g) {
     ln(f, y, T, co, c->b, c->ln_g, c->ln_b, y, 1);
   } else {
-    act(f, y, T, co, NULL, c->b);
+    nn_dense_gelu_rows(f->path, y, T, co, NULL, c->b);
   }
   return 0;
 }
@@ -1020,17 +680,17 @@ static void pos_conv(const fwd *f, const w2v_model *m, float *x, int T, float *p
       int nr = T - t0 < rows ? T - t0 : rows;
       for (int r = 0; r < nr; r++) /* window of output t: padded rows t .. t+K-1 */
         memcpy(col + (size_t)r * kc, xg + (size_t)(t0 + r) * Dg, sizeof(float) * (size_t)kc);
-      mm(f->ref, 1, nr, Dg, kc, col, kc, w, kc, 0.0f, pos + (size_t)t0 * D + (size_t)g * Dg, D);
+      mm(f, 1, nr, Dg, kc, col, kc, w, kc, 0.0f, pos + (size_t)t0 * D + (size_t)g * Dg, D);
     }
   }
-  add_gelu(f, x, pos, T, D, m->pos_b);
+  nn_dense_add_gelu_rows(f->path, x, pos, T, D, m->pos_b);
 }
 
 /* Self-attention of in (T, D) without out_proj: ctx (T, D). */
 static void attention(const fwd *f, const w2v_model *m, const enc_layer *e, const float *in, int T,
                       float *qkv, float *ctx, float *S, float *inv, int rows) {
   const int D = m->D, dh = m->D / m->H, ld = 3 * m->D;
-  mm(f->ref, 1, T, ld, D, in, D, e->qkv_w, D, 0.0f, qkv, ld);
+  mm(f, 1, T, ld, D, in, D, e->qkv_w, D, 0.0f, qkv, ld);
   for (int t = 0; t < T; t++) {
     float *q = qkv + (size_t)t * ld;
     for (int j = 0; j < D; j++) q[j] += e->q_b[j];
@@ -1040,10 +700,10 @@ static void attention(const fwd *f, const w2v_model *m, const enc_layer *e, cons
                 *V = qkv + 2 * (size_t)D + (size_t)h * dh;
     for (int t0 = 0; t0 < T; t0 += rows) {
       int nr = T - t0 < rows ? T - t0 : rows;
-      mm(f->ref, 1, nr, T, dh, Q + (size_t)t0 * ld, ld, Kh, ld, 0.0f, S, T);
-      softmax(f, S, nr, T, inv);
+      mm(f, 1, nr, T, dh, Q + (size_t)t0 * ld, ld, Kh, ld, 0.0f, S, T);
+      nn_dense_softmax_rows(f->path, S, nr, T, inv);
       float *o = ctx + (size_t)t0 * D + (size_t)h * dh;
-      mm(f->ref, 0, nr, dh, T, S, T, V, ld, 0.0f, o, D);
+      mm(f, 0, nr, dh, T, S, T, V, ld, 0.0f, o, D);
       for (int r = 0; r < nr; r++)
         for (int j = 0; j < dh; j++) o[(size_t)r * D + j] *= inv[r];
     }
@@ -1053,9 +713,9 @@ static void attention(const fwd *f, const w2v_model *m, const enc_layer *e, cons
 /* Feed-forward of in (T, D), added to x: x += W2 GELU(W1 in + b1) (b2 left to the caller). */
 static void feed_forward(const fwd *f, const w2v_model *m, const enc_layer *e, const float *in,
                          int T, float *hid, float *x) {
-  mm(f->ref, 1, T, m->F, m->D, in, m->D, e->ff1_w, m->D, 0.0f, hid, m->F);
-  act(f, hid, T, m->F, NULL, e->ff1_b);
-  mm(f->ref, 1, T, m->D, m->F, hid, m->F, e->ff2_w, m->F, 1.0f, x, m->D);
+  mm(f, 1, T, m->F, m->D, in, m->D, e->ff1_w, m->D, 0.0f, hid, m->F);
+  nn_dense_gelu_rows(f->path, hid, T, m->F, NULL, e->ff1_b);
+  mm(f, 1, T, m->D, m->F, hid, m->F, e->ff2_w, m->F, 1.0f, x, m->D);
 }
 
 /* Mean over frames of x (T, D) after the output norm, then the head; in double. Returns 0,
@@ -1148,9 +808,10 @@ static int forward(const fwd *f, const w2v_model *m, const float *pcm, size_t n,
   s1 = aligned_alloc(64, fl1 * sizeof(float)); /* fl1 is a multiple of 16 floats */
   x = aligned_alloc(64, (((size_t)T * D + 15) & ~(size_t)15) * sizeof(float));
   if (!s1 || !x) goto oom;
-  arena_cut a1 = {s1, 0};
-  float *xin = cut(&a1, n), *buf[2] = {cut(&a1, conv_sz[0]), cut(&a1, conv_sz[1])},
-        *col = cut(&a1, col_sz);
+  nn_scratch a1 = {s1, 0};
+  float *xin = nn_scratch_cut(&a1, n),
+        *buf[2] = {nn_scratch_cut(&a1, conv_sz[0]), nn_scratch_cut(&a1, conv_sz[1])},
+        *col = nn_scratch_cut(&a1, col_sz);
 
   /* input normalisation (statistics in double) */
   double sum = 0, sq = 0;
@@ -1180,7 +841,7 @@ static int forward(const fwd *f, const w2v_model *m, const float *pcm, size_t n,
   /* feature projection: LayerNorm over channels (in place), Linear to D */
   float *feat = buf[(m->n_conv - 1) & 1];
   ln(f, feat, T, C, NULL, m->fp_g, m->fp_b, feat, 0);
-  mm(f->ref, 1, T, D, C, feat, C, m->proj_w, C, 0.0f, x, D);
+  mm(f, 1, T, D, C, feat, C, m->proj_w, C, 0.0f, x, D);
   for (int t = 0; t < T; t++)
     for (int j = 0; j < D; j++) x[(size_t)t * D + j] += m->proj_b[j];
   free(s1);
@@ -1188,10 +849,11 @@ static int forward(const fwd *f, const w2v_model *m, const float *pcm, size_t n,
 
   s2 = aligned_alloc(64, fl2 * sizeof(float));
   if (!s2) goto oom;
-  arena_cut a2 = {s2, 0};
-  float *y = cut(&a2, (size_t)T * D), *qkv = cut(&a2, (size_t)T * D * 3),
-        *ctx = cut(&a2, (size_t)T * D), *xg = cut(&a2, ((size_t)T + m->K) * Dg),
-        *inv = cut(&a2, (size_t)T), *wk = cut(&a2, work);
+  nn_scratch a2 = {s2, 0};
+  float *y = nn_scratch_cut(&a2, (size_t)T * D), *qkv = nn_scratch_cut(&a2, (size_t)T * D * 3),
+        *ctx = nn_scratch_cut(&a2, (size_t)T * D),
+        *xg = nn_scratch_cut(&a2, ((size_t)T + m->K) * Dg), *inv = nn_scratch_cut(&a2, (size_t)T),
+        *wk = nn_scratch_cut(&a2, work);
 
   /* transformer */
   pos_conv(f, m, x, T, ctx, xg, wk, pos_rows);
@@ -1202,13 +864,13 @@ static int forward(const fwd *f, const w2v_model *m, const float *pcm, size_t n,
     if (m->lnf) { /* pre-norm: x = x + Attn(LN(x)); x = x + FFN(LN(x)) */
       ln(f, x, T, D, pending, e->ln1_g, e->ln1_b, y, 0);
       attention(f, m, e, y, T, qkv, ctx, wk, inv, att_rows);
-      mm(f->ref, 1, T, D, D, ctx, D, e->out_w, D, 1.0f, x, D);
+      mm(f, 1, T, D, D, ctx, D, e->out_w, D, 1.0f, x, D);
       ln(f, x, T, D, e->out_b, e->ln2_g, e->ln2_b, y, 0);
       feed_forward(f, m, e, y, T, wk, x);
       pending = e->ff2_b;
     } else { /* post-norm: x = LN(x + Attn(x)); x = LN(x + FFN(x)) */
       attention(f, m, e, x, T, qkv, ctx, wk, inv, att_rows);
-      mm(f->ref, 1, T, D, D, ctx, D, e->out_w, D, 1.0f, x, D);
+      mm(f, 1, T, D, D, ctx, D, e->out_w, D, 1.0f, x, D);
       ln(f, x, T, D, e->out_b, e->ln1_g, e->ln1_b, x, 0);
       feed_forward(f, m, e, x, T, wk, x);
       ln(f, x, T, D, e->ff2_b, e->ln2_g, e->ln2_b, x, 0);
@@ -1246,7 +908,7 @@ int w2v_classify_ex(const w2v_model *m, const float *pcm, size_t n, const w2v_op
                      "w2v_classify: %zu samples, this model takes %d..%d (16 kHz; fewer give no "
                      "frame)",
                      n, m->min_samples, W2V_MAX_SAMPLES);
-  fwd f = {opt && opt->reference, BLOCK_FLOATS};
+  fwd f = {opt && opt->reference ? NN_DENSE_REFERENCE : NN_DENSE_FAST, BLOCK_FLOATS};
   if (opt && opt->block > 0 && opt->block < BLOCK_FLOATS) f.block = opt->block;
   return forward(&f, m, pcm, n, logits, hidden, err);
 }

@@ -61,6 +61,7 @@
 #define EMO_AUDIO_WAV2VEC2_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -70,11 +71,16 @@
 
 typedef struct w2v_model w2v_model;
 
-/* Loads a converted model file (mapped read-only while loading; the model keeps its own float32
- * copy of the weights, about 4 bytes per parameter). Returns EMO_OK and *out, or EMO_EIO /
- * EMO_EMODEL / EMO_EUNSUPPORTED / EMO_ENOMEM (EMO_EINVAL for NULL arguments) with err naming
- * the file and the problem, and *out = NULL. */
-int w2v_load(const char *path, w2v_model **out, emoi_err *err);
+/* Loads a converted model file of at most max_bytes (> 0; the pipeline passes
+ * emo_model_params.max_file_bytes, default 512 MiB). The file is read whole through
+ * core/file.h (st_open_file): a regular file only, its size checked against the cap before a
+ * byte is read. While loading, the file's bytes and the model's own float32 copy of the weights
+ * (about 4 bytes per parameter) are both in memory; afterwards only the copy. Returns EMO_OK
+ * and *out, or EMO_EIO (cannot open or read, not a regular file) / EMO_ELIMIT (larger than
+ * max_bytes: the message names the path and the cap) / EMO_EMODEL / EMO_EUNSUPPORTED /
+ * EMO_ENOMEM (EMO_EINVAL for NULL arguments or max_bytes <= 0) with err naming the file and
+ * the problem, and *out = NULL. */
+int w2v_load(const char *path, int64_t max_bytes, w2v_model **out, emoi_err *err);
 
 /* Same from a safetensors image in memory (copied; data may be freed after the call). */
 int w2v_load_memory(const void *data, size_t size, w2v_model **out, emoi_err *err);

@@ -102,7 +102,7 @@ static int speech_label(const char *label) {
 
 /* Loads emo_model_params.ser_model and maps its labels onto emo's speech emotions. */
 static int load_user_ser(emo_model *m, const char *path, emoi_err *err) {
-  int rc = w2v_load(path, &m->w2v, err);
+  int rc = w2v_load(path, m->params.max_file_bytes, &m->w2v, err);
   if (rc != EMO_OK) return rc;
   unsigned seen = 0;
   for (int i = 0; i < w2v_n_labels(m->w2v); i++) {
