@@ -153,7 +153,8 @@ typedef struct emo_model_params {
                                       Its matrix products run on OpenBLAS's threads, which
                                       the application sets (openblas_set_num_threads or
                                       OPENBLAS_NUM_THREADS); emo never changes them */
-  int64_t max_file_bytes;          /* largest model file read, default 512 MiB */
+  int64_t max_file_bytes;          /* largest model file read, default 2 GiB (a wav2vec 2.0
+                                      large model in float32 is 1.3 GB) */
   emo_log_fn log;                  /* messages of the load; default NULL: dropped */
   void *log_user;                  /* passed to log */
   emo_log_level log_level;         /* most verbose level delivered, default EMO_LOG_WARN */

@@ -43,7 +43,7 @@ emo_model_params emo_model_params_default(void) {
   p.reid = 1;
   p.voice = 1;
   p.ser_model = NULL;
-  p.max_file_bytes = (int64_t)512 << 20;
+  p.max_file_bytes = (int64_t)2 << 30;
   p.log = NULL;
   p.log_user = NULL;
   p.log_level = EMO_LOG_WARN;

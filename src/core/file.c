@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,4 +88,41 @@ int emoi_file_read(const char *path, int64_t max_bytes, unsigned flags, unsigned
   *data = buf;
   *size = n;
   return EMO_OK;
+}
+
+int emoi_file_map(const char *path, int64_t max_bytes, const unsigned char **data, size_t *size,
+                  emoi_err *err) {
+  if (!path || !data || !size) return emoi_fail(err, EMO_EINVAL, "emoi_file_map: NULL argument");
+  *data = NULL;
+  *size = 0;
+  const uint64_t cap_bytes = max_bytes > 0 ? (uint64_t)max_bytes : (uint64_t)SIZE_MAX / 4;
+  int fd;
+  do fd = open(path, O_RDONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return emoi_fail(err, EMO_EIO, "%.300s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  int rc = EMO_OK;
+  if (fstat(fd, &st) != 0)
+    rc = emoi_fail(err, EMO_EIO, "%.300s: cannot stat: %s", path, strerror(errno));
+  else if (!S_ISREG(st.st_mode))
+    rc = emoi_fail(err, EMO_EIO, "%.300s: is %s, not a regular file", path, kind_of(st.st_mode));
+  else if (st.st_size < 0 || (uint64_t)st.st_size > cap_bytes)
+    rc = emoi_fail(err, EMO_ELIMIT, "%.300s: %lld bytes, over the limit of %llu bytes", path,
+                   (long long)st.st_size, (unsigned long long)cap_bytes);
+  if (rc == EMO_OK && st.st_size == 0) {
+    static const unsigned char empty[1];
+    *data = empty;
+  } else if (rc == EMO_OK) {
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+      rc = emoi_fail(err, EMO_EIO, "%.300s: cannot map: %s", path, strerror(errno));
+    else
+      *data = p, *size = (size_t)st.st_size;
+  }
+  close(fd);
+  return rc;
+}
+
+void emoi_file_unmap(const unsigned char *data, size_t size) {
+  if (data && size > 0) munmap((void *)data, size);
 }

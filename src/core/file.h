@@ -29,4 +29,12 @@ enum {
 int emoi_file_read(const char *path, int64_t max_bytes, unsigned flags, unsigned char **data,
                    size_t *size, emoi_err *err);
 
+/* Maps the regular file at path read-only (the same open, fstat and cap rules as
+ * emoi_file_read, never a stream) into *data, *size: for large model files, whose pages the
+ * kernel can then share and drop. An empty file maps to a non-NULL empty buffer. Release it
+ * with emoi_file_unmap. Same errors as emoi_file_read. Thread-safe. */
+int emoi_file_map(const char *path, int64_t max_bytes, const unsigned char **data, size_t *size,
+                  emoi_err *err);
+void emoi_file_unmap(const unsigned char *data, size_t size);
+
 #endif

@@ -18,7 +18,8 @@
 
 struct st_file {
   const uint8_t *buf; /* the whole image */
-  int own;            /* free(buf) in st_close */
+  size_t size;        /* its bytes */
+  int own;            /* 1: free(buf) in st_close; 2: emoi_file_unmap(buf, size) */
   int n, n_meta;
   st_tensor *t;              /* (n) in file order */
   const st_tensor **by_name; /* (n) sorted by name */
@@ -262,13 +263,15 @@ int st_open_memory(const uint8_t *data, size_t size, int own, st_file **out, emo
   rc = parse_header(root, c.p, bytes_left(&c), &f, err);
   if (rc == EMO_OK) {
     f->buf = data;
+    f->size = size;
     f->own = own;
     *out = f;
   }
 done:
   cJSON_Delete(root);
   free(json);
-  if (rc != EMO_OK && own) free((void *)data);
+  if (rc != EMO_OK && own == 1) free((void *)data);
+  if (rc != EMO_OK && own == 2) emoi_file_unmap(data, size);
   if (rc != EMO_OK) clean_msg(err);
   return rc;
 }
@@ -276,19 +279,20 @@ done:
 int st_open_file(const char *path, size_t max_bytes, st_file **out, emoi_err *err) {
   if (!path || !out) return emoi_fail(err, EMO_EINVAL, "safetensors: NULL argument");
   *out = NULL;
-  unsigned char *buf = NULL;
+  const unsigned char *buf = NULL;
   size_t n = 0;
   int64_t cap = max_bytes > 0 && max_bytes <= (size_t)INT64_MAX ? (int64_t)max_bytes : 0;
-  int rc = emoi_file_read(path, cap, 0, &buf, &n, err); /* messages name the path */
+  int rc = emoi_file_map(path, cap, &buf, &n, err); /* messages name the path */
   if (rc != EMO_OK) return rc;
-  rc = st_open_memory(buf, n, 1, out, err);
+  rc = st_open_memory(buf, n, 2, out, err);
   if (rc != EMO_OK) emoi_err_prefix(err, path);
   return rc;
 }
 
 void st_close(st_file **f) {
   if (!f || !*f) return;
-  if ((*f)->own) free((void *)(*f)->buf);
+  if ((*f)->own == 1) free((void *)(*f)->buf);
+  if ((*f)->own == 2) emoi_file_unmap((*f)->buf, (*f)->size);
   free(*f);
   *f = NULL;
 }

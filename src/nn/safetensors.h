@@ -16,7 +16,7 @@
  * field, never crashes.
  *
  * It leaves to others: what the tensors mean (audio/wav2vec2.c), reading files from disk
- * (st_open_file only slurps the file into one allocation, then calls st_open_memory). */
+ * (st_open_file only maps the file read-only, core/file.h, then calls st_open_memory). */
 #ifndef EMO_NN_SAFETENSORS_H
 #define EMO_NN_SAFETENSORS_H
 
@@ -52,15 +52,16 @@ typedef struct st_file st_file;
 
 /* Parses a safetensors image of size bytes. The st_file keeps a pointer to data (the caller
  * keeps it alive and unchanged until st_close) unless own = 1, in which case the st_file takes
- * ownership of data (which must come from malloc) and frees it in st_close, also on failure.
+ * ownership of data (which must come from malloc) and frees it in st_close, also on failure;
+ * own = 2 likewise for a mapping from emoi_file_map (st_open_file's way).
  * Returns EMO_OK and *out, or EMO_EMODEL/EMO_EUNSUPPORTED/EMO_ENOMEM (EMO_EINVAL for a NULL
  * out) with err filled and *out = NULL. Tensor names and metadata are copied into the st_file;
  * tensor data is not. May run in several threads at once (cJSON's parser also stores a
  * failure position in a global, unread here, which ThreadSanitizer would report). */
 int st_open_memory(const uint8_t *data, size_t size, int own, st_file **out, emoi_err *err);
 
-/* Reads the whole file at path (core/file.h: a regular file of at most max_bytes, 0 = no cap,
- * else EMO_ELIMIT, checked before reading) and parses it. EMO_EIO when it cannot be read or
+/* Maps the file at path (core/file.h: a regular file of at most max_bytes, 0 = no cap,
+ * else EMO_ELIMIT, checked before mapping) and parses it. EMO_EIO when it cannot be read or
  * is not a regular file (a FIFO, /dev/zero); err messages start with path, once. */
 int st_open_file(const char *path, size_t max_bytes, st_file **out, emoi_err *err);
 
