@@ -99,7 +99,7 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(threads[k]);
     for (int it = -1; it < runs; it++) { /* run -1 warms up */
       double a = bu_now_ms();
-      if (w2v_classify_ex(m, x, n, NULL, logits, NULL, &e)) {
+      if (w2v_classify(m, x, n, NULL, logits, NULL, &e)) {
         fprintf(stderr, "bench_wav2vec2: %s\n", e.msg);
         return 1;
       }

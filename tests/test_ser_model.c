@@ -96,7 +96,7 @@ static void one_model(const char *name, const char *clip) {
     size_t a = (size_t)(s->start * 16000), b = (size_t)(s->end * 16000);
     if (b > n) b = n;
     float logits[W2V_MAX_LABELS];
-    if (w && x && a < b && w2v_classify(w, x + a, b - a, 1, logits, NULL, &err) == EMO_OK) {
+    if (w && x && a < b && w2v_classify(w, x + a, b - a, NULL, logits, NULL, &err) == EMO_OK) {
       int nl = w2v_n_labels(w);
       float mx = logits[0], z = 0, worst = 0;
       for (int i = 1; i < nl; i++) mx = fmaxf(mx, logits[i]);

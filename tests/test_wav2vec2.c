@@ -5,7 +5,7 @@
  *     clips, with OpenBLAS set to 1 and 2 threads (which must agree within 1e-4), on the plain
  *     reference path (w2v_options.reference: naive matmul, erff, expf) and with tiny row blocks
  *     (w2v_options.block), both of which must agree with the fast path within 1e-4;
- *   - concurrency: two threads call w2v_classify_ex on one model at once, several times each,
+ *   - concurrency: two threads call w2v_classify on one model at once, several times each,
  *     with OpenBLAS at 1 and at 2 threads; every result must equal, bit for bit, the one call
  *     made alone with the same OpenBLAS setting (the library takes no lock and never changes
  *     OpenBLAS's thread count: the test, as the application, sets it);
@@ -272,20 +272,20 @@ static void test_inputs(const w2v_model *m, const float *pcm, size_t n) {
   emoi_err e = {{0}};
   const int mn = w2v_min_samples(m);
   CHECK(mn >= 1 && (size_t)mn <= n, "w2v_min_samples %d", mn);
-  CHECK(w2v_classify(m, pcm, (size_t)mn - 1, 1, logits, NULL, &e) == EMO_EINVAL && e.msg[0],
+  CHECK(w2v_classify(m, pcm, (size_t)mn - 1, NULL, logits, NULL, &e) == EMO_EINVAL && e.msg[0],
         "too short: %s", e.msg);
-  CHECK(w2v_classify(m, pcm, 0, 1, logits, NULL, &e) == EMO_EINVAL, "empty");
-  CHECK(w2v_classify(m, &dummy, (size_t)W2V_MAX_SAMPLES + 1, 1, logits, NULL, &e) == EMO_EINVAL,
+  CHECK(w2v_classify(m, pcm, 0, NULL, logits, NULL, &e) == EMO_EINVAL, "empty");
+  CHECK(w2v_classify(m, &dummy, (size_t)W2V_MAX_SAMPLES + 1, NULL, logits, NULL, &e) == EMO_EINVAL,
         "too long");
-  CHECK(w2v_classify(m, NULL, n, 1, logits, NULL, &e) == EMO_EINVAL, "NULL pcm");
-  CHECK(w2v_classify(NULL, pcm, n, 1, logits, NULL, &e) == EMO_EINVAL, "NULL model");
-  CHECK(w2v_classify(m, pcm, n, 1, NULL, NULL, &e) == EMO_EINVAL, "NULL logits");
+  CHECK(w2v_classify(m, NULL, n, NULL, logits, NULL, &e) == EMO_EINVAL, "NULL pcm");
+  CHECK(w2v_classify(NULL, pcm, n, NULL, logits, NULL, &e) == EMO_EINVAL, "NULL model");
+  CHECK(w2v_classify(m, pcm, n, NULL, NULL, NULL, &e) == EMO_EINVAL, "NULL logits");
   float *x = malloc(n * sizeof(float));
   memcpy(x, pcm, n * sizeof(float));
   x[n / 2] = NAN;
-  CHECK(w2v_classify(m, x, n, 1, logits, NULL, &e) == EMO_EINVAL, "NaN input: %s", e.msg);
+  CHECK(w2v_classify(m, x, n, NULL, logits, NULL, &e) == EMO_EINVAL, "NaN input: %s", e.msg);
   free(x);
-  int st = w2v_classify(m, pcm, (size_t)mn, 0, logits, NULL, &e);
+  int st = w2v_classify(m, pcm, (size_t)mn, NULL, logits, NULL, &e);
   int finite = 1;
   for (int i = 0; st == 0 && i < w2v_n_labels(m); i++) finite &= isfinite(logits[i]) != 0;
   CHECK(st == 0 && finite, "shortest input (%d samples): status %d %s", mn, st, e.msg);
@@ -306,7 +306,7 @@ static void *run_job(void *arg) {
   job *j = arg;
   emoi_err e = {{0}};
   for (int c = 0; c < JOB_CALLS && !j->status; c++)
-    j->status = w2v_classify_ex(j->m, j->pcm, j->n, NULL, j->logits[c], j->pooled[c], &e);
+    j->status = w2v_classify(j->m, j->pcm, j->n, NULL, j->logits[c], j->pooled[c], &e);
   return NULL;
 }
 
@@ -319,7 +319,7 @@ static void test_concurrent(const char *name, const w2v_model *m, const float *p
     openblas_set_num_threads(bt);
     float l1[W2V_MAX_LABELS], *p1 = malloc(sizeof(float) * (size_t)D);
     emoi_err e = {{0}};
-    int st = p1 ? w2v_classify_ex(m, pcm, n, NULL, l1, p1, &e) : EMO_ENOMEM;
+    int st = p1 ? w2v_classify(m, pcm, n, NULL, l1, p1, &e) : EMO_ENOMEM;
     CHECK(st == 0, "%s: alone, %d BLAS threads: %s", name, bt, e.msg);
     job j[2];
     memset(j, 0, sizeof j);
@@ -424,18 +424,18 @@ static void test_fixture(const char *path, int *reader_done) {
     float *p1 = malloc(sizeof(float) * (size_t)D), *pr = malloc(sizeof(float) * (size_t)D);
     const int saved = openblas_get_num_threads();
     openblas_set_num_threads(1);
-    st = w2v_classify_ex(m, in->f32, n, NULL, l1, p1, &e);
+    st = w2v_classify(m, in->f32, n, NULL, l1, p1, &e);
     CHECK(st == 0, "%s: sample %d: %s", name, k, e.msg);
     openblas_set_num_threads(2);
-    st = w2v_classify_ex(m, in->f32, n, NULL, l2, NULL, &e);
+    st = w2v_classify(m, in->f32, n, NULL, l2, NULL, &e);
     CHECK(st == 0, "%s: sample %d, 2 BLAS threads: %s", name, k, e.msg);
     const w2v_options reference = {.reference = 1};
-    st = w2v_classify_ex(m, in->f32, n, &reference, lr, pr, &e);
+    st = w2v_classify(m, in->f32, n, &reference, lr, pr, &e);
     CHECK(st == 0, "%s: sample %d, reference path: %s", name, k, e.msg);
     /* row blocks of scores and im2col far smaller than T (ragged last blocks) */
     float lb[W2V_MAX_LABELS];
     const w2v_options small_blocks = {.block = 700};
-    st = w2v_classify_ex(m, in->f32, n, &small_blocks, lb, NULL, &e);
+    st = w2v_classify(m, in->f32, n, &small_blocks, lb, NULL, &e);
     CHECK(st == 0, "%s: sample %d, small blocks: %s", name, k, e.msg);
     openblas_set_num_threads(saved);
     worst_b = fmax(worst_b, max_abs_diff(l1, lb, L));
@@ -484,7 +484,7 @@ static void test_fixture(const char *path, int *reader_done) {
       CHECK(w2v_load_memory(img.p, img.n, &bm, &e) == 0, "%s: huge classifier: %s", name, e.msg);
       if (bm) {
         float lo[W2V_MAX_LABELS];
-        st = w2v_classify(bm, in0->f32, (size_t)in0->numel, 1, lo, NULL, &e);
+        st = w2v_classify(bm, in0->f32, (size_t)in0->numel, NULL, lo, NULL, &e);
         CHECK(st == EMO_EMODEL && strstr(e.msg, "not finite"),
               "%s: overflowing logits: status %d, '%s'", name, st, e.msg);
       }

@@ -900,8 +900,8 @@ too_big:
                    n, MAX_SCRATCH_BYTES >> 30);
 }
 
-int w2v_classify_ex(const w2v_model *m, const float *pcm, size_t n, const w2v_options *opt,
-                    float *logits, float *hidden, emoi_err *err) {
+int w2v_classify(const w2v_model *m, const float *pcm, size_t n, const w2v_options *opt,
+                 float *logits, float *hidden, emoi_err *err) {
   if (!m || !pcm || !logits) return emoi_fail(err, EMO_EINVAL, "w2v_classify: NULL argument");
   if (n < (size_t)m->min_samples || n > W2V_MAX_SAMPLES)
     return emoi_fail(err, EMO_EINVAL,
@@ -911,10 +911,4 @@ int w2v_classify_ex(const w2v_model *m, const float *pcm, size_t n, const w2v_op
   fwd f = {opt && opt->reference ? NN_DENSE_REFERENCE : NN_DENSE_FAST, BLOCK_FLOATS};
   if (opt && opt->block > 0 && opt->block < BLOCK_FLOATS) f.block = opt->block;
   return forward(&f, m, pcm, n, logits, hidden, err);
-}
-
-int w2v_classify(const w2v_model *m, const float *pcm, size_t n, int n_threads, float *logits,
-                 float *hidden, emoi_err *err) {
-  (void)n_threads; /* OpenBLAS's thread count is the application's (see the top of the file) */
-  return w2v_classify_ex(m, pcm, n, NULL, logits, hidden, err);
 }

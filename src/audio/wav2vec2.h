@@ -114,12 +114,7 @@ typedef struct w2v_options {
  * allocated per call, the model is read-only). The matrix products run on as many OpenBLAS
  * threads as the application set (openblas_set_num_threads or OPENBLAS_NUM_THREADS; process-
  * wide, OpenBLAS's default is one a core): this never changes that count. */
-int w2v_classify_ex(const w2v_model *m, const float *pcm, size_t n, const w2v_options *opt,
-                    float *logits, float *hidden, emoi_err *err);
-
-/* w2v_classify_ex with default options, kept for the pipeline's call site. n_threads is
- * ignored: BLAS threads are the application's (above), not a per-call setting. */
-int w2v_classify(const w2v_model *m, const float *pcm, size_t n, int n_threads, float *logits,
-                 float *hidden, emoi_err *err);
+int w2v_classify(const w2v_model *m, const float *pcm, size_t n, const w2v_options *opt,
+                 float *logits, float *hidden, emoi_err *err);
 
 #endif

@@ -211,7 +211,7 @@ static int w2v_emotion(emo_context *c, const float *x, int n, float *emotion, em
   int chunks = (n + W2V_CHUNK - 1) / W2V_CHUNK;
   for (int k = 0; k < chunks; k++) {
     int a = (int)((int64_t)n * k / chunks), b = (int)((int64_t)n * (k + 1) / chunks);
-    int rc = w2v_classify(m, x + a, (size_t)(b - a), c->params.n_threads, logits, NULL, err);
+    int rc = w2v_classify(m, x + a, (size_t)(b - a), NULL, logits, NULL, err);
     if (rc != EMO_OK) {
       free(padded);
       return rc;
