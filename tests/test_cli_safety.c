@@ -266,13 +266,15 @@ static void test_full_disk(const char *photo, const char *video, const char *spe
   unlink(out);
 }
 
-/* Starts `emo video --no-voice -o out.jsonl video`, waits until its temporary holds a whole
- * line, sends sig; returns the wait status (-1: never got that far, or did not end). */
-static int interrupt_video(const char *video, int sig, char *tmp, size_t tmp_n) {
+/* Starts `emo video [--no-voice] -o out.jsonl video`, waits until its temporary holds a whole
+ * line, sends sig; returns the wait status (-1: never got that far, or did not end). With the
+ * soundtrack (voice = 1) the lines must stream too: emo used to hold every frame's line until
+ * the soundtrack was analysed, so a killed run left nothing. */
+static int interrupt_video(const char *video, int voice, int sig, char *tmp, size_t tmp_n) {
   char out[128], err[128];
   snprintf(out, sizeof out, "%s/out.jsonl", g_dir);
   snprintf(err, sizeof err, "%s/err.txt", g_dir);
-  char *a[] = {"emo", "video", "-q", "--no-voice", "-o", out, (char *)video, NULL};
+  char *a[] = {"emo", "video", "-q", voice ? "-q" : "--no-voice", "-o", out, (char *)video, NULL};
   pid_t pid = start(a, NULL, err, 0);
   int sent = 0, status = 0;
   for (double t0 = now(); !sent && now() - t0 < WAIT_SECONDS; pause_ms(5)) {
@@ -297,14 +299,14 @@ static int interrupt_video(const char *video, int sig, char *tmp, size_t tmp_n) 
   return finish(pid);
 }
 
-static void test_interrupt(const char *video) {
+static void test_interrupt(const char *video, int voice) {
   char out[128], tmp[512];
   snprintf(out, sizeof out, "%s/out.jsonl", g_dir);
   const size_t old_n = strlen(OLD_CONTENT);
 
   /* Ctrl-C: the work done so far replaces the earlier output. */
   CHECK(write_file(out, OLD_CONTENT, old_n) == 0, "writing %s", out);
-  int st = interrupt_video(video, SIGINT, tmp, sizeof tmp);
+  int st = interrupt_video(video, voice, SIGINT, tmp, sizeof tmp);
   CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 130,
         "SIGINT: emo video should exit with 130 (status %d: %s %d)", st,
         st >= 0 && WIFSIGNALED(st) ? "killed by signal" : "exit",
@@ -324,7 +326,7 @@ static void test_interrupt(const char *video) {
 
   /* SIGKILL: the earlier output stays, the temporary holds whole lines. */
   CHECK(write_file(out, OLD_CONTENT, old_n) == 0, "writing %s", out);
-  st = interrupt_video(video, SIGKILL, tmp, sizeof tmp);
+  st = interrupt_video(video, voice, SIGKILL, tmp, sizeof tmp);
   CHECK(st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "SIGKILL: status %d", st);
   CHECK(file_is(out, OLD_CONTENT, old_n), "SIGKILL changed the earlier output");
   b = find_temporary("out.jsonl", tmp, sizeof tmp) ? slurp(tmp, &n) : NULL;
@@ -442,7 +444,8 @@ int main(void) {
   test_same_file(photo, video);
   test_failure_keeps_output(photo, video);
   test_full_disk(photo, video, speech);
-  test_interrupt(talk);
+  test_interrupt(talk, 0);
+  test_interrupt(talk, 1); /* with its soundtrack */
   test_sigterm_image(photo);
   test_fetch_leftovers();
 
