@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/file.h"
 #include "nn/half.h"
 
@@ -369,14 +370,13 @@ static int decode_one(const cJSON *jw, int gi, int wi, const void *const *shards
       double v;
       switch (q) {
         case Q_NONE: {
-          uint32_t u =
-              (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+          uint32_t u = bytes_le32(b);
           memcpy(&fo[i], &u, 4); /* float32 or int32 bits, stored as they are */
           continue;
         }
-        case Q_F16: fo[i] = nn_f16_to_f32((uint16_t)(b[0] | b[1] << 8)); continue;
+        case Q_F16: fo[i] = nn_f16_to_f32(bytes_le16(b)); continue;
         case Q_U8: v = b[0] * scale + qmin; break;
-        default: v = (double)(b[0] | b[1] << 8) * scale + qmin; break;
+        default: v = (double)bytes_le16(b) * scale + qmin; break;
       }
       if (w->dtype == NN_F32) {
         fo[i] = (float)v;
