@@ -19,6 +19,19 @@ static const char *kind_of(mode_t m) {
   return "not a regular file";
 }
 
+/* Opens path and fstat()s the descriptor: *fd and *st on EMO_OK, else the message (path once)
+ * and the descriptor closed. */
+static int open_stat(const char *path, int *fd, struct stat *st, emoi_err *err) {
+  do *fd = open(path, O_RDONLY | O_CLOEXEC);
+  while (*fd < 0 && errno == EINTR);
+  if (*fd < 0) return emoi_fail(err, EMO_EIO, "%.300s: cannot open: %s", path, strerror(errno));
+  if (fstat(*fd, st) == 0) return EMO_OK;
+  int e = errno;
+  close(*fd);
+  *fd = -1;
+  return emoi_fail(err, EMO_EIO, "%.300s: cannot stat: %s", path, strerror(e));
+}
+
 int emoi_file_read(const char *path, int64_t max_bytes, unsigned flags, unsigned char **data,
                    size_t *size, emoi_err *err) {
   if (!path || !data || !size) return emoi_fail(err, EMO_EINVAL, "emoi_file_read: NULL argument");
@@ -30,15 +43,9 @@ int emoi_file_read(const char *path, int64_t max_bytes, unsigned flags, unsigned
   /* The largest byte count we may hold: the cap, or what an allocation can address. */
   const uint64_t cap_bytes = max_bytes > 0 ? (uint64_t)max_bytes : (uint64_t)SIZE_MAX / 4;
   int fd;
-  do fd = open(path, O_RDONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) return emoi_fail(err, EMO_EIO, "%.300s: cannot open: %s", path, strerror(errno));
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return emoi_fail(err, EMO_EIO, "%.300s: cannot stat: %s", path, strerror(e));
-  }
+  int rc = open_stat(path, &fd, &st, err);
+  if (rc != EMO_OK) return rc;
   const int regular = S_ISREG(st.st_mode);
   if (!regular && (!streams || S_ISDIR(st.st_mode))) {
     close(fd);
@@ -56,7 +63,7 @@ int emoi_file_read(const char *path, int64_t max_bytes, unsigned flags, unsigned
   uint64_t want = regular && st.st_size > 0 ? (uint64_t)st.st_size + 1 : (uint64_t)1 << 16;
   size_t cap = (size_t)(want < limit ? want : limit), n = 0;
   unsigned char *buf = malloc(cap + 1);
-  int rc = buf ? EMO_OK : emoi_fail(err, EMO_ENOMEM, "%.300s: out of memory", path);
+  rc = buf ? EMO_OK : emoi_fail(err, EMO_ENOMEM, "%.300s: out of memory", path);
   while (rc == EMO_OK) {
     ssize_t r = read(fd, buf + n, cap - n);
     if (r < 0 && errno == EINTR) continue;
@@ -97,14 +104,10 @@ int emoi_file_map(const char *path, int64_t max_bytes, const unsigned char **dat
   *size = 0;
   const uint64_t cap_bytes = max_bytes > 0 ? (uint64_t)max_bytes : (uint64_t)SIZE_MAX / 4;
   int fd;
-  do fd = open(path, O_RDONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) return emoi_fail(err, EMO_EIO, "%.300s: cannot open: %s", path, strerror(errno));
   struct stat st;
-  int rc = EMO_OK;
-  if (fstat(fd, &st) != 0)
-    rc = emoi_fail(err, EMO_EIO, "%.300s: cannot stat: %s", path, strerror(errno));
-  else if (!S_ISREG(st.st_mode))
+  int rc = open_stat(path, &fd, &st, err);
+  if (rc != EMO_OK) return rc;
+  if (!S_ISREG(st.st_mode))
     rc = emoi_fail(err, EMO_EIO, "%.300s: is %s, not a regular file", path, kind_of(st.st_mode));
   else if (st.st_size < 0 || (uint64_t)st.st_size > cap_bytes)
     rc = emoi_fail(err, EMO_ELIMIT, "%.300s: %lld bytes, over the limit of %llu bytes", path,
