@@ -140,7 +140,7 @@ static void usage(FILE *f) {
       "  --protocols LIST      protocols a URL may use (default\n"
       "                        file,http,https,rtsp,rtmp,rtmps,udp,rtp,srt)\n"
       "  --io-timeout S        seconds a network read may wait (default 10)\n"
-      "  --playlist-other-hosts  a playlist may open segments on other hosts\n"
+      "  --other-hosts         a playlist or a redirect may lead to other hosts\n"
       "  -q, --quiet           only errors on stderr\n"
       "  -v, --verbose         more messages on stderr\n"
       "\n"
@@ -308,8 +308,8 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       if (parse_float(v, 0.001f, 86400.0f, &f)) goto bad;
       p->io_timeout = f;
       i++;
-    } else if (strcmp(a, "--playlist-other-hosts") == 0) {
-      p->playlist_other_hosts = 1;
+    } else if (strcmp(a, "--other-hosts") == 0) {
+      p->other_hosts = 1;
     } else if (strcmp(a, "--whole") == 0) {
       p->audio_whole = 1;
     } else if (strcmp(a, "--no-voice") == 0) {

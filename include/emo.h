@@ -215,13 +215,14 @@ typedef struct emo_run_params {
    * default file, http, https, rtsp, rtmp, rtmps, udp, rtp, srt (tcp and tls only as their
    * transport). Anything else (concat:, subfile:, ftp:, data:, ...) is refused with
    * EMO_EINVAL naming the protocol. A playlist (HLS) may only open segments on its own host
-   * and port, or for a local playlist in its folder and below. */
-  const char *protocols;    /* comma-separated protocols a url may use, replacing the
-                               default list above; NULL = that list (default) */
-  double io_timeout;        /* seconds any network open or read may wait before the
-                               call fails with EMO_EIO "timed out"; 0 = 10 s (default) */
-  int playlist_other_hosts; /* 1 = a playlist may open segments on other hosts or
-                               folders; default 0 */
+   * and port, or for a local playlist in its folder and below; the data of an HTTP redirect
+   * to another host or port is refused (EMO_EIO "redirected"; the request to it was made). */
+  const char *protocols; /* comma-separated protocols a url may use, replacing the
+                            default list above; NULL = that list (default) */
+  double io_timeout;     /* seconds any network open or read may wait before the
+                            call fails with EMO_EIO "timed out"; 0 = 10 s (default) */
+  int other_hosts;       /* 1 = a playlist may open segments on other hosts or folders, and
+                            a redirect may lead to another host; default 0 */
   /* Speech (emo_analyze_audio, the soundtrack of emo_analyze_media). */
   int audio_whole;          /* 1 = the whole recording is one segment of one speaker
                                (clip-level evaluation); default 0 */

@@ -32,7 +32,7 @@ int main(void) {
   EXPECT(rp.detect_every == 0 && rp.track_timeout == 1.0 && rp.reid_threshold == 0.65f);
   EXPECT(rp.smoothing == 0.5f && rp.annotate_path == NULL && rp.soundtrack == 1);
   EXPECT(rp.audio_whole == 0 && rp.max_audio_seconds == 7200.0 && rp.vad_threshold == 0.2f);
-  EXPECT(rp.protocols == NULL && rp.io_timeout == 0.0 && rp.playlist_other_hosts == 0);
+  EXPECT(rp.protocols == NULL && rp.io_timeout == 0.0 && rp.other_hosts == 0);
   EXPECT(rp.vad_min_speech_ms == 250 && rp.vad_min_silence_ms == 100 && rp.vad_pad_ms == 500);
   EXPECT(emo_abi_version() == EMO_ABI_VERSION);
   for (int s = 0; s > -EMO_STATUS_COUNT_; s--)

@@ -48,7 +48,7 @@ static int write_file(const char *path, const void *data, size_t n) {
 
 /* ---- a tiny HTTP server on 127.0.0.1 ----------------------------------------------------- */
 
-enum { SRV_SILENT, SRV_STALL, SRV_SERVE };
+enum { SRV_SILENT, SRV_STALL, SRV_SERVE, SRV_REDIRECT /* 302 to the url in body */ };
 
 typedef struct srv {
   int fd, port, mode;
@@ -96,6 +96,15 @@ static void *srv_main(void *arg) {
                       "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                       "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                       s->body_len);
+    if (s->mode == SRV_REDIRECT) {
+      hn = snprintf(hdr, sizeof hdr,
+                    "HTTP/1.1 302 Found\r\nLocation: %.*s\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n",
+                    (int)s->body_len, (const char *)s->body);
+      send_all(c, hdr, (size_t)hn);
+      close(c);
+      continue;
+    }
     if (s->mode == SRV_SERVE) {
       send_all(c, hdr, (size_t)hn);
       send_all(c, s->body, s->body_len);
@@ -299,6 +308,34 @@ static void test_http_playlist(void) {
   CHECK(rc == EMO_EIO && strstr(e.msg, "refused") && frames == 0,
         "http playlist naming a local file: %d frames, rc %d %s", frames, rc, e.msg);
   srv_stop(&pl);
+  srv_stop(&seg);
+  free(ts);
+}
+
+/* An HTTP redirect to another host:port is followed inside FFmpeg's http protocol, below the
+ * nested-open check: the data that comes back is refused unless other_hosts allows it. */
+static void test_http_redirect(void) {
+  size_t n = 0;
+  unsigned char *ts = th_read_file(CORPUS "video/plain.ts", &n);
+  if (!ts) return;
+  srv seg, rd;
+  CHECK(srv_start(&seg, SRV_SERVE, ts, n, n) == 0, "segment server");
+  char to[128], url[128];
+  snprintf(to, sizeof to, "http://127.0.0.1:%d/clip.ts", seg.port);
+  CHECK(srv_start(&rd, SRV_REDIRECT, to, strlen(to), 0) == 0, "redirecting server");
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/clip.ts", rd.port);
+  media_io io = {0};
+  io.timeout_s = 2;
+  emoi_err e = {{0}};
+  int frames;
+  int rc = read_video(url, &io, 0, &frames, &e);
+  CHECK(rc == EMO_EIO && strstr(e.msg, "redirected") && frames == 0,
+        "redirect to another port: %d frames, rc %d %s", frames, rc, e.msg);
+  io.other_hosts = 1;
+  rc = read_video(url, &io, 0, &frames, &e);
+  CHECK(rc == 0 && frames > 0, "other_hosts = 1 follows it: %d frames, rc %d %s", frames, rc,
+        e.msg);
+  srv_stop(&rd);
   srv_stop(&seg);
   free(ts);
 }
@@ -635,6 +672,7 @@ int main(void) {
   test_refused_protocols();
   test_local_playlist();
   test_http_playlist();
+  test_http_redirect();
   test_timeouts();
   test_stdin();
   test_writer();

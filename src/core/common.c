@@ -80,7 +80,7 @@ emo_run_params emo_run_params_default(void) {
   p.soundtrack = 1;
   p.protocols = NULL;
   p.io_timeout = 0.0;
-  p.playlist_other_hosts = 0;
+  p.other_hosts = 0;
   p.audio_whole = 0;
   p.max_audio_seconds = 7200.0;
   p.vad_threshold = 0.2f;

@@ -5,6 +5,8 @@
  * av_log_set_callback / av_log_format_line2 / av_log_default_callback. */
 #include "media/media_io.h"
 
+#include <libavutil/opt.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -263,7 +265,35 @@ static int guard_io_open(AVFormatContext *s, AVIOContext **pb, const char *url, 
       return AVERROR(EPERM);
     }
   }
-  return g->orig_io_open(s, pb, url, flags, opts);
+  int ret = g->orig_io_open(s, pb, url, flags, opts);
+  if (ret < 0 || !*pb || g->other_hosts) return ret;
+  /* FFmpeg's http follows redirects inside the open: where the data came from is its
+   * "location". Data from another host than the url's is refused like a nested open there
+   * (the request to it was made, but nothing it sends is read). */
+  uint8_t *loc = NULL;
+  char scheme[32];
+  media_url_scheme(url, scheme, sizeof scheme);
+  if (strncmp(scheme, "http", 4) == 0 &&
+      av_opt_get(*pb, "location", AV_OPT_SEARCH_CHILDREN, &loc) >= 0 && loc &&
+      strcmp((const char *)loc, url) != 0) {
+    char host[256], lhost[256], lscheme[32];
+    int port, lport;
+    url_origin(url, scheme, host, sizeof host, &port);
+    media_url_scheme((const char *)loc, lscheme, sizeof lscheme);
+    url_origin((const char *)loc, lscheme, lhost, sizeof lhost, &lport);
+    if (strcmp(host, lhost) != 0 || port != lport) {
+      if (!g->refused[0])
+        snprintf(g->refused, sizeof g->refused,
+                 "refused the data of '%.120s': redirected to host %.60s:%d, not %.60s:%d "
+                 "(params field `other_hosts`, CLI --other-hosts)",
+                 url, lhost, lport, host, port);
+      av_log(s, AV_LOG_ERROR, "emo: %s\n", g->refused);
+      avio_closep(pb);
+      ret = AVERROR(EPERM);
+    }
+  }
+  av_free(loc);
+  return ret;
 }
 
 void media_guard_attach(media_guard *g, AVFormatContext *fmt, AVDictionary **opts) {

@@ -207,7 +207,7 @@ void emoi_media_io(emo_context *c, media_io *io) {
   memset(io, 0, sizeof *io);
   io->protocols = c->run.protocols;
   io->timeout_s = c->run.io_timeout;
-  io->other_hosts = c->run.playlist_other_hosts;
+  io->other_hosts = c->run.other_hosts;
   io->interrupt = media_interrupt;
   io->interrupt_user = c;
   io->log.fn = media_sink;
