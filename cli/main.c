@@ -85,6 +85,19 @@ static int exit_status(int stopped, int status) {
   return stopped ? 128 + stopped : status;
 }
 
+/* 1 (after a message) when two of a run's outputs name the same file: each would replace the
+ * other's result. */
+static int refuse_same_outputs(const char *const *paths, int n) {
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      if (outfile_same(paths[i], paths[j])) {
+        fprintf(stderr, "emo: %s and %s are the same file: give each output its own\n", paths[i],
+                paths[j]);
+        return 1;
+      }
+  return 0;
+}
+
 /* Prints the library's message about input path; alone when it already names the path. */
 static void report(const char *path, const char *message) {
   if (message && strstr(message, path))
@@ -469,6 +482,8 @@ static int cmd_video(int argc, char **argv) {
   cli_params_log(&p);
   video_out vo = {0};
   const char *const *inputs = (const char *const *)argv + first;
+  const char *outputs[3] = {out_path, g_csv_path, p.rp.annotate_path};
+  if (refuse_same_outputs(outputs, 3)) return 2;
   if (!(vo.out = outfile_open(out_path, inputs, 1))) return 1;
   if (g_csv_path) {
     vo.csv = outfile_open(g_csv_path, inputs, 1);
@@ -543,6 +558,8 @@ static int cmd_audio(int argc, char **argv) {
   }
   cli_params_log(&p);
   const char *const *inputs = (const char *const *)argv + first;
+  const char *outputs[2] = {out_path, g_rttm_path};
+  if (refuse_same_outputs(outputs, 2)) return 2;
   outfile *out = outfile_open(out_path, inputs, 1), *rttm = NULL;
   if (!out || (g_rttm_path && !(rttm = outfile_open(g_rttm_path, inputs, 1)))) {
     outfile_abort(&out);

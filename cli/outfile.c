@@ -274,3 +274,30 @@ void outfile_unlink_all_signal_safe(void) {
   for (int i = 0; i < MAX_TEMPS; i++)
     if (g_tmp_used[i]) unlink(g_tmp[i]);
 }
+
+/* realpath of path's folder joined with its last component, into out (n bytes); 0 on success. */
+static int canonical(const char *path, char *out, size_t n) {
+  const char *slash = strrchr(path, '/');
+  char dir[PATH_MAX];
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == path)
+    snprintf(dir, sizeof dir, "/");
+  else
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  char real[PATH_MAX];
+  if (!realpath(dir, real)) return -1;
+  int k = snprintf(out, n, "%s/%s", real, slash ? slash + 1 : path);
+  return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+int outfile_same(const char *a, const char *b) {
+  if (!a || !b || strcmp(a, "-") == 0 || strcmp(b, "-") == 0) return 0;
+  struct stat sa, sb;
+  const int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+  if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (ea != eb) return 0;
+  char ca[PATH_MAX + 256], cb[PATH_MAX + 256];
+  return canonical(a, ca, sizeof ca) == 0 && canonical(b, cb, sizeof cb) == 0 &&
+         strcmp(ca, cb) == 0;
+}

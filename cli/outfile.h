@@ -34,4 +34,9 @@ void outfile_abort(outfile **o);
  * to end the process. */
 void outfile_unlink_all_signal_safe(void);
 
+/* 1 when paths a and b (either may be NULL or "-": never the same) name one file: the same
+ * device and inode when both exist, else the same canonical folder and name. For refusing two
+ * outputs of one run that would overwrite each other. */
+int outfile_same(const char *a, const char *b);
+
 #endif

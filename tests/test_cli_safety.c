@@ -182,6 +182,19 @@ static void test_same_file(const char *photo, const char *video) {
   rc = run(c, NULL, 0);
   CHECK(rc != 0 && stderr_has("input"), "emo video -o INPUT INPUT: exit %d", rc);
   CHECK(file_is(vid, vbytes, vn), "emo video -o INPUT INPUT changed the input");
+
+  /* the annotated video over the input; two outputs of one run naming one file */
+  char *d[] = {"emo", "video", "-q", "--no-voice", "--annotate", vid, vid, NULL};
+  rc = run(d, NULL, 0);
+  CHECK(rc != 0 && stderr_has("input"), "emo video --annotate INPUT INPUT: exit %d", rc);
+  CHECK(file_is(vid, vbytes, vn), "emo video --annotate INPUT INPUT changed the input");
+  char out[160], out2[160];
+  snprintf(out, sizeof out, "%s/o.jsonl", g_dir);
+  snprintf(out2, sizeof out2, "%s/./o.jsonl", g_dir);
+  char *e[] = {"emo", "video", "-q", "--no-voice", "-o", out, "--csv", out2, vid, NULL};
+  rc = run(e, NULL, 0);
+  CHECK(rc == 2 && stderr_has("same file") && access(out, F_OK) != 0,
+        "emo video -o X --csv ./X: exit %d", rc);
   unlink(link_path);
   unlink(in);
   unlink(vid);

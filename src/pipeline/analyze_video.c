@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/log.h"
 #include "media/video_decode.h"
@@ -492,6 +493,13 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
   vid_get_info(r, &info);
   rc = stream_begin(c);
   if (rc != EMO_OK) goto done;
+  struct stat sa, si;
+  if (c->run.annotate_path && stat(c->run.annotate_path, &sa) == 0 && stat(url, &si) == 0 &&
+      sa.st_dev == si.st_dev && sa.st_ino == si.st_ino) {
+    rc = emoi_fail(&err, EMO_EINVAL, "%.200s: the annotated video would replace the input",
+                   c->run.annotate_path);
+    goto fail;
+  }
   if (c->run.annotate_path) {
     double fps = c->run.analysis_fps > 0 ? c->run.analysis_fps : (info.fps > 0 ? info.fps : 30.0);
     /* Audio is copied from the input when it is a file with audio (a device, standard input
