@@ -44,7 +44,7 @@ test-asan: models
 # Builds the libFuzzer harnesses with clang and runs each for FUZZ_SECONDS on its seed corpus.
 fuzz-smoke: deps
 	@scripts/deps.sh test
-	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEMO_FUZZ=ON -DEMO_BENCH=OFF >/dev/null
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEMO_WERROR=ON -DEMO_FUZZ=ON -DEMO_BENCH=OFF >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 

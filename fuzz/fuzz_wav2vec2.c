@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int i = 0; i < 1600; i++) pcm[i] = 0.3f * sinf(0.05f * (float)i);
     int need = w2v_min_samples(m);
     if (need <= 1600 && w2v_embed_dim(m) <= 256) {
-      if (w2v_classify(m, pcm, 1600, 1, logits, NULL, &e) != 0 && e.msg[0] == '\0')
+      if (w2v_classify(m, pcm, 1600, NULL, logits, NULL, &e) != 0 && e.msg[0] == '\0')
         __builtin_trap();
     }
   } else if (e.msg[0] == '\0') {
