@@ -232,8 +232,12 @@ void nn_dwq_destroy(nn_dwq **pq) {
   *pq = NULL;
 }
 
-int nn_dwq_create_node(const nn_graph *g, int kd, int kc, int force_scalar, nn_dwq **out,
-                       emoi_err *err) {
+nn_isa nn_dw3_isa(nn_isa isa) {
+  int any = isa <= NN_ISA_AUTO || isa >= NN_ISA_COUNT;
+  return (any || isa >= NN_ISA_AVX512) && nn_dw3_cpu_has_avx512() ? NN_ISA_AVX512 : NN_ISA_SCALAR;
+}
+
+int nn_dwq_create_node(const nn_graph *g, int kd, int kc, nn_isa isa, nn_dwq **out, emoi_err *err) {
   if (out) *out = NULL;
   if (!out) return emoi_fail(err, EMO_EINVAL, "nn_dwq_create_node: out is NULL");
   if (!nn_dwq_nodes_eligible(g, kd, kc))
@@ -245,7 +249,7 @@ int nn_dwq_create_node(const nn_graph *g, int kd, int kc, int force_scalar, nn_d
   if (!q) goto oom;
   q->d = (nn_dw3_desc){(int)x->shape[0], (int)x->shape[1], (int)x->shape[2],
                        (int)x->shape[3], nd->attr.act_min, nd->attr.act_max};
-  q->avx512 = !force_scalar && nn_dw3_cpu_has_avx512();
+  q->avx512 = nn_dw3_isa(isa) == NN_ISA_AVX512;
   size_t c = (size_t)q->d.c, nt = (size_t)nn_value_numel(x);
   q->w = malloc(9 * c * sizeof *q->w);
   q->t = aligned_alloc(64, (nt * sizeof *q->t + 63) & ~(size_t)63);
@@ -255,7 +259,7 @@ int nn_dwq_create_node(const nn_graph *g, int kd, int kc, int force_scalar, nn_d
     if (!(q->bias = malloc(c * sizeof *q->bias))) goto oom;
     memcpy(q->bias, nn_graph_const_data(g, nd->in[2]), c * sizeof *q->bias);
   }
-  int st = nn_qconv_create_node(g, kc, force_scalar, &q->qc, err);
+  int st = nn_qconv_create_node(g, kc, isa, &q->qc, err);
   if (st) {
     nn_dwq_destroy(&q);
     return st;

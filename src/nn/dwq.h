@@ -40,6 +40,10 @@ int nn_dw3_avx512(const nn_dw3_desc *d, const float *x, const float *w, const fl
 /* 1 when this CPU can run nn_dw3_avx512. */
 int nn_dw3_cpu_has_avx512(void);
 
+/* The depthwise kernel nn_dwq_create_node takes under cap isa on this CPU: NN_ISA_AVX512 or
+ * NN_ISA_SCALAR (there is no AVX2 one: a plan capped below AVX-512 does not fuse). */
+nn_isa nn_dw3_isa(nn_isa isa);
+
 typedef struct nn_dwq nn_dwq;
 
 /* 1 when node kd of the finalized graph g is a DEPTHWISE_CONV2D this step takes (float32,
@@ -49,10 +53,9 @@ typedef struct nn_dwq nn_dwq;
  * no other reader is the caller's to check. */
 int nn_dwq_nodes_eligible(const nn_graph *g, int kd, int kc);
 
-/* Builds the fused step for nodes kd and kc (eligible); allocates all scratch. force_scalar: the
- * scalar references (the depthwise and the GEMM) even where AVX-512 exists (tests). */
-int nn_dwq_create_node(const nn_graph *g, int kd, int kc, int force_scalar, nn_dwq **out,
-                       emoi_err *err);
+/* Builds the fused step for nodes kd and kc (eligible); allocates all scratch. isa caps both
+ * kernels (nn_dw3_isa, nn_qconv_isa); NN_ISA_SCALAR: the scalar references (tests). */
+int nn_dwq_create_node(const nn_graph *g, int kd, int kc, nn_isa isa, nn_dwq **out, emoi_err *err);
 
 /* y (n,h,w,co) = conv1x1(dw3x3(x (n,h,w,c))); x and y dense, not overlapping. One object must
  * not run from two threads at once. */
