@@ -6,8 +6,8 @@
  * as nn_qconv_run does. Against a depthwise node on XNNPACK followed by an int8 node this saves
  * the min/max pass and the XNNPACK runtime boundaries around the depthwise node.
  *
- * The depthwise kernel is AVX-512 where the CPU has it (chosen at run time), with a plain
- * scalar reference beside it that sums in the same order with fmaf, so both give the same
+ * The depthwise kernel is AVX-512, else AVX2 + FMA, where the CPU has it (chosen at run time), with
+ * a plain scalar reference beside it that sums in the same order with fmaf, so both give the same
  * floats. Private to src/nn; plan.c builds the step when a plan asks for int8
  * (nn_plan_options). Single-threaded, like qconv. The float reference it is measured against
  * is ops_ref.c's DEPTHWISE_CONV2D and CONV2D (tests/test_qconv.c). */
@@ -40,8 +40,15 @@ int nn_dw3_avx512(const nn_dw3_desc *d, const float *x, const float *w, const fl
 /* 1 when this CPU can run nn_dw3_avx512. */
 int nn_dw3_cpu_has_avx512(void);
 
-/* The depthwise kernel nn_dwq_create_node takes under cap isa on this CPU: NN_ISA_AVX512 or
- * NN_ISA_SCALAR (there is no AVX2 one: a plan capped below AVX-512 does not fuse). */
+/* The same with AVX2 and FMA (8 channels a vector); EMO_EUNSUPPORTED without them. */
+int nn_dw3_avx2(const nn_dw3_desc *d, const float *x, const float *w, const float *bias, float *y,
+                float *lo, float *hi, int *nan);
+
+/* 1 when this CPU can run nn_dw3_avx2. */
+int nn_dw3_cpu_has_avx2(void);
+
+/* The depthwise kernel nn_dwq_create_node takes under cap isa on this CPU: NN_ISA_AVX512,
+ * NN_ISA_AVX2 or NN_ISA_SCALAR (a plan does not fuse onto the scalar one). */
 nn_isa nn_dw3_isa(nn_isa isa);
 
 typedef struct nn_dwq nn_dwq;

@@ -207,7 +207,8 @@ typedef struct nn_plan_options {
   int int8;              /* 1: run CONV2D nodes of at least 1M multiply-adds (1x1, or larger
                             without padding) in dynamic-quantised int8 (nn/qconv.c), each fused
                             with the 3x3 depthwise convolution it reads where there is one and
-                            AVX-512F is allowed (nn/dwq.c; not with no_dwq): XNNPACK backend
+                            a vector depthwise kernel (AVX2 + FMA or AVX-512F) is allowed
+                            (nn/dwq.c; not with no_dwq): XNNPACK backend
                             only, on CPUs with AVX2 or AVX512-VNNI, not above isa (the scalar
                             int8 path is slower than XNNPACK's float: without AVX2 the plan stays
                             float). The outputs then differ from float by quantisation noise

@@ -16,7 +16,7 @@
  * such a node reads the output of a 3x3 depthwise convolution that nothing else reads and
  * nn_dwq_nodes_eligible accepts the pair, the two run as one fused step (dwq.c) at the 1x1 node's
  * place, unless the options say no_dwq (A/B timing) or the fused depthwise kernel would be the
- * scalar one (no AVX-512F, or a cap below it: XNNPACK's depthwise is faster): the depthwise node
+ * scalar one (no AVX2, or a cap below it: XNNPACK's depthwise is faster): the depthwise node
  * then has no step of its own. Running allocates nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
@@ -302,7 +302,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
         else
           supported[k] = (unsigned char)nn_xnn_node_supported(g, k);
       }
-      if (use_i8 && !opt->no_dwq && nn_dw3_isa(p->isa) == NN_ISA_AVX512)
+      if (use_i8 && !opt->no_dwq && nn_dw3_isa(p->isa) >= NN_ISA_AVX2)
         for (int k = 0; k < nn; k++) {
           int kd = supported[k] == PLAN_QCONV ? dwq_partner(g, k, producer, is_output) : -1;
           if (kd >= 0 && supported[kd] != PLAN_QCONV && supported[kd] != PLAN_DWQ) {
