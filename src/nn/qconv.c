@@ -22,7 +22,13 @@
  * 12 for the last panel when the block count is not a multiple of 4: the packing pads it to an
  * even count); tiles walk the pixels inside a panel of weight blocks so that the panel (at most
  * 16 KiB for ci = 256) stays in L1. The dequantisation is fused into the tile's store. FER's
- * 1x1 layers run at 150-190 GMAC/s on one Zen 4 core, against a vpdpbusd peak near 230. The scalar
+ * 1x1 layers run at 150-190 GMAC/s on one Zen 4 core, against a vpdpbusd peak near 230.
+ *
+ * Without VNNI (or under an nn_isa cap of AVX2) the AVX2 GEMM below takes the same sums with
+ * vpmaddwd on operands widened to int16 (exact, where vpmaddubsw would saturate), on a packing
+ * of its own chosen at creation. Measured on this tree's AVX-512 machine (one core, dev timing
+ * of one qconv node): 78-90 GMAC/s for FER's layers, against 260-360 for VNNI and 1.1 for the
+ * scalar reference (which plans therefore never use). The scalar
  * reference reads the same packed weights and sums in int32, so both give the same integers; with
  * the same float operations afterwards (multiply, then add, no FMA) the outputs match too.
  *
