@@ -17,6 +17,8 @@
  * nn/dwq.c, as the pipeline runs them unless emo_context_params.float_expression is set;
  * --no-int8 turns int8 off for an A/B run, --no-dwq only the fusion). --no-winograd keeps every
  * 3x3 convolution on XNNPACK (nn_plan_options.no_winograd) in every plan it builds.
+ * --isa scalar|avx2|avx512 caps the int8 kernels (nn_plan_options.isa): the AVX2 path can be
+ * timed on an AVX-512 machine (XNNPACK's float kernels are not capped).
  *
  * Targets it reports against (never asserts): BlazeFace short-range <= 1 ms and the FER step
  * <= 0.5 ms per face on one thread.
@@ -26,7 +28,7 @@
  *
  * usage: bench_models [--runs N] [--warmup N] [--threads 1,2] [--models DIR] [--reference]
  *                     [--only NETWORK] [--passes N] [--no-int8] [--no-dwq] [--no-winograd]
- *                     [FRAME.rgb...]
+ *                     [--isa scalar|avx2|avx512] [FRAME.rgb...]
  * With frames (raw 1280x720 RGB24, e.g. from ../shared/peers/scripts/make_media.sh) it also
  * splits the per-frame path (short-range + FER) into its steps on those real frames. */
 #include <math.h>
@@ -38,6 +40,7 @@
 #include "bench_util.h"
 #include "emo.h"
 #include "nn/nn.h"
+#include "nn/qconv.h"
 #include "pipeline/internal.h"
 #include "vision/blazeface.h"
 #include "vision/face_detect.h"
@@ -78,7 +81,7 @@ typedef struct opts {
   int reference;
   const char *only;   /* time only this network (for profiling), no steps */
   int no_int8;        /* --no-int8: the int8 rows run in float (A/B timing) */
-  nn_plan_options ab; /* --no-dwq, --no-winograd: switches for every plan built */
+  nn_plan_options ab; /* --no-dwq, --no-winograd, --isa: switches for every plan built */
 } opts;
 
 /* Options for one plan: the command line's switches, int8 where asked and not --no-int8. */
@@ -218,8 +221,11 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
         bu_stats st = bu_summarize(t, runs);
         double mflop = graph_mflop(g);
         if (v == V_INT8)
-          snprintf(i8, sizeof i8, ", int8 %d%s (%d with their depthwise)", ps.n_nodes_qconv,
-                   ps.n_nodes_qconv ? "" : " (no AVX512-VNNI or --no-int8)", ps.n_nodes_dwq);
+          snprintf(i8, sizeof i8, ", int8 %d %s (%d with their depthwise)", ps.n_nodes_qconv,
+                   !ps.n_nodes_qconv                          ? "(no AVX2, or --no-int8)"
+                   : nn_qconv_isa(o->ab.isa) == NN_ISA_AVX512 ? "VNNI"
+                                                              : "AVX2",
+                   ps.n_nodes_dwq);
         snprintf(extra, sizeof extra,
                  "%.1f MFLOP, %.1f GFLOP/s; nodes %d: xnn %d (%d runtimes), ref %d [%s]%s", mflop,
                  st.median > 0 ? mflop / st.median : 0.0, ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs,
@@ -528,10 +534,11 @@ static void usage(void) {
           "                    [--only blazeface_short|blazeface_full|fer_mini_xception|"
           "faceapi_expression]\n"
           "                    [--passes N (default 3)] [--no-int8] [--no-dwq] [--no-winograd]\n"
-          "                    [FRAME.rgb... (1280x720 RGB24)]\n"
+          "                    [--isa scalar|avx2|avx512] [FRAME.rgb... (1280x720 RGB24)]\n"
           "  --reference  also time the plain C reference kernels (runs/10, 1 thread)\n"
           "  --only NAME  time one network and nothing else (for perf record)\n"
-          "  --no-int8, --no-dwq, --no-winograd  switch that fast path off in every plan (A/B)\n");
+          "  --no-int8, --no-dwq, --no-winograd  switch that fast path off in every plan (A/B)\n"
+          "  --isa CAP    the best int8 kernels not above CAP (default: the best this CPU has)\n");
 }
 
 int main(int argc, char **argv) {
@@ -564,7 +571,17 @@ int main(int argc, char **argv) {
       o.ab.no_dwq = 1;
     else if (!strcmp(a, "--no-winograd"))
       o.ab.no_winograd = 1;
-    else {
+    else if (!strcmp(a, "--isa") && i + 1 < argc) {
+      const char *v = argv[++i];
+      o.ab.isa = !strcmp(v, "scalar")   ? NN_ISA_SCALAR
+                 : !strcmp(v, "avx2")   ? NN_ISA_AVX2
+                 : !strcmp(v, "avx512") ? NN_ISA_AVX512
+                                        : NN_ISA_COUNT;
+      if (o.ab.isa == NN_ISA_COUNT) {
+        usage();
+        return 2;
+      }
+    } else {
       usage();
       return 2;
     }

@@ -140,12 +140,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     work += nn_value_numel(&g->values[nd->out[0]]) * (win > 0 ? win : 1);
     if (work > 4000000) goto done;
   }
-  /* reference kernels, XNNPACK, and XNNPACK with every eligible convolution in int8 */
-  const nn_plan_options int8_all = {.int8 = 1, .int8_min_macs = 1};
-  for (int be = 0; be < 3; be++) {
+  /* reference kernels, XNNPACK, and XNNPACK with every eligible convolution in int8, on the
+     best kernels this CPU has and on the AVX2 ones */
+  const nn_plan_options int8_all[2] = {{.int8 = 1, .int8_min_macs = 1},
+                                       {.int8 = 1, .int8_min_macs = 1, .isa = NN_ISA_AVX2}};
+  for (int be = 0; be < 4; be++) {
     nn_plan *p = NULL;
     if (nn_plan_create_ex(g, be == 0 ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK, NULL,
-                          be == 2 ? &int8_all : NULL, &p, &err) != EMO_OK)
+                          be >= 2 ? &int8_all[be - 2] : NULL, &p, &err) != EMO_OK)
       continue;
     float *x = nn_plan_input(p, 0);
     int64_t n = nn_value_numel(&g->values[g->inputs[0]]);

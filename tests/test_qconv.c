@@ -53,6 +53,42 @@ static unsigned rng = 777u;
 
 /* ---- 1. the GEMM --------------------------------------------------------------------- */
 
+/* The AVX2 kernel on its own packing of w, against c2 (the scalar reference's sums). */
+static int gemm_case_avx2(int m, int n, int k, const uint8_t *a, size_t lda, const int8_t *w,
+                          size_t ldw, const int32_t *c2, size_t ldc) {
+  int16_t *p16 = malloc(nn_qgemm_avx2_packed_bytes(n, k));
+  int32_t *c3 = malloc((size_t)m * ldc * sizeof *c3);
+  int bad = 0;
+  if (!p16 || !c3) {
+    CHECK(0, "out of memory");
+    bad = 1;
+    goto done;
+  }
+  nn_qgemm_avx2_pack(w, ldw, n, k, p16);
+  memset(c3, 0x55, (size_t)m * ldc * sizeof *c3);
+  CHECK(nn_qgemm_avx2(m, n, k, a, lda, p16, c3, ldc) == EMO_OK, "avx2 refused");
+  for (int i = 0; i < m && !bad; i++) {
+    for (int o = 0; o < n; o++)
+      if (c3[(size_t)i * ldc + o] != c2[(size_t)i * ldc + o]) {
+        CHECK(0, "avx2 m %d n %d k %d: c[%d][%d] = %d, reference %d", m, n, k, i, o,
+              c3[(size_t)i * ldc + o], c2[(size_t)i * ldc + o]);
+        bad = 1;
+        break;
+      }
+    for (size_t o = (size_t)n; o < ldc && !bad; o++)
+      if (c3[(size_t)i * ldc + o] != 0x55555555) {
+        CHECK(0, "avx2 m %d n %d k %d: wrote past row %d", m, n, k, i);
+        bad = 1;
+      }
+  }
+done:
+  free(p16);
+  free(c3);
+  return !bad;
+}
+
+static int have_avx2, n_avx2;
+
 static void gemm_case(int m, int n, int k, int have_vnni, int *n_vnni) {
   size_t lda = (size_t)k + 3, ldw = (size_t)k + 1, ldc = (size_t)n + 5;
   unsigned char *abuf = malloc((size_t)m * lda + 1), *wbuf = malloc((size_t)n * ldw + 1);
@@ -111,6 +147,7 @@ static void gemm_case(int m, int n, int k, int have_vnni, int *n_vnni) {
     }
     (*n_vnni)++;
   }
+  if (have_avx2 && !bad) n_avx2 += gemm_case_avx2(m, n, k, a, lda, w, ldw, c2, ldc);
 done:
   free(abuf);
   free(wbuf);
@@ -122,6 +159,8 @@ done:
 
 static void test_gemm(void) {
   int have = nn_qconv_cpu_has_vnni(), n_vnni = 0;
+  have_avx2 = nn_qconv_cpu_has_avx2();
+  if (!have_avx2) printf("  AVX2 kernel not tested: this CPU lacks AVX2\n");
   if (!have) printf("  VNNI kernel not tested: this CPU lacks AVX512-VNNI (scalar only)\n");
   static const int sz[] = {1, 7, 13, 127};
   for (int i = 0; i < 4; i++)
@@ -135,7 +174,11 @@ static void test_gemm(void) {
   uint8_t a[4] = {0};
   int8_t p[64] = {0};
   if (!have) CHECK(nn_qgemm_vnni(1, 1, 1, a, 4, p, &c, 1) == EMO_EUNSUPPORTED, "no VNNI: refuse");
-  printf("  gemm: %d VNNI cases bit-identical to the scalar reference\n", n_vnni);
+  int16_t p16[32] = {0};
+  if (!have_avx2)
+    CHECK(nn_qgemm_avx2(1, 1, 1, a, 4, p16, &c, 1) == EMO_EUNSUPPORTED, "no AVX2: refuse");
+  printf("  gemm: %d VNNI and %d AVX2 cases bit-identical to the scalar reference\n", n_vnni,
+         n_avx2);
 }
 
 /* ---- 2. the node --------------------------------------------------------------------- */
@@ -206,7 +249,7 @@ static void node_case_k(int n, int h, int w, int ci, int co, int kh, int kw, int
   for (size_t i = 0; i < nw; i++) wt[i] = th_randf(&rng, -0.5f, 0.5f);
   for (int i = 0; i < co; i++) b[i] = th_randf(&rng, -1, 1);
   if (ref_conv(&d, x, wt, bias ? b : NULL, yr)) goto done;
-  d.force_scalar = 1;
+  d.isa = NN_ISA_SCALAR;
   int st = nn_qconv_create(&d, wt, bias ? b : NULL, &qs, &e);
   CHECK(st == 0, "%s: create: %s", label, e.msg);
   if (st) goto done;
@@ -221,13 +264,16 @@ static void node_case_k(int n, int h, int w, int ci, int co, int kh, int kw, int
   CHECK(rel <= QC_TOL, "%s: worst |int8 - float| / max|float| = %.4g", label, rel);
   if (rel > worst_rel) worst_rel = rel;
   if (getenv("QC_VERBOSE")) printf("    %s: %.4g\n", label, rel);
-  if (nn_qconv_cpu_has_vnni()) {
-    d.force_scalar = 0;
+  for (nn_isa cap = NN_ISA_AVX2; cap <= NN_ISA_AVX512; cap++) {
+    if (nn_qconv_isa(cap) != cap) continue; /* this CPU cannot run it */
+    d.isa = cap;
+    nn_qconv_destroy(&qv);
     st = nn_qconv_create(&d, wt, bias ? b : NULL, &qv, &e);
     for (int r = 0; r < 2 && !st; r++) st = nn_qconv_run(qv, x, yv, &e);
-    CHECK(st == 0, "%s: vnni: %s", label, e.msg);
+    CHECK(st == 0, "%s: %s: %s", label, cap == NN_ISA_AVX2 ? "avx2" : "vnni", e.msg);
     if (!st)
-      CHECK(memcmp(ys, yv, ny * sizeof *ys) == 0, "%s: VNNI node differs from scalar", label);
+      CHECK(memcmp(ys, yv, ny * sizeof *ys) == 0, "%s: %s node differs from scalar", label,
+            cap == NN_ISA_AVX2 ? "AVX2" : "VNNI");
   }
 done:
   nn_qconv_destroy(&qs);
@@ -274,10 +320,10 @@ static void test_edges(void) {
   w[6 * CI + 1] = NAN;
   for (int c = 0; c < CI; c++) w[7 * CI + c] = NAN; /* channel 7: nothing finite */
   for (int i = 0; i < H * H * CI; i++) x[i] = th_randf(&rng, -1, 1);
-  for (int sc = 0; sc < 2; sc++) {
+  for (nn_isa cap = NN_ISA_AUTO; cap <= NN_ISA_AVX2; cap++) {
     nn_qconv *q = NULL;
     emoi_err e = {{0}};
-    d.force_scalar = sc;
+    d.isa = cap;
     CHECK(nn_qconv_create(&d, w, b, &q, &e) == 0, "create with inf/NaN weights: %s", e.msg);
     if (!q) continue;
     CHECK(nn_qconv_run(q, x, y, &e) == 0, "run: %s", e.msg);
@@ -341,13 +387,14 @@ static nn_graph *pw_graph(int h, int ci, int co, emoi_err *e) {
 
 /* Plans over pw_graph: float, int8 asked (options with .int8 = ask_int8), the reference;
  * want_q: int8 nodes expected. */
-static void plan_case(int h, int ci, int co, int ask_int8, int want_q, const char *label) {
+static void plan_case(int h, int ci, int co, int ask_int8, nn_isa cap, int want_q,
+                      const char *label) {
   emoi_err e = {{0}};
   nn_graph *g = pw_graph(h, ci, co, &e);
   CHECK(g != NULL, "%s: graph: %s", label, e.msg);
   if (!g) return;
   nn_plan *pr = NULL, *pf = NULL, *pq = NULL;
-  nn_plan_options on = {.int8 = ask_int8};
+  nn_plan_options on = {.int8 = ask_int8, .isa = cap};
   int st = nn_plan_create(g, NN_BACKEND_REFERENCE, NULL, &pr, &e);
   if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, NULL, &pf, &e);
   if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e);
@@ -393,11 +440,13 @@ static void plan_case(int h, int ci, int co, int ask_int8, int want_q, const cha
 }
 
 static void test_plan(void) {
-  int v = nn_qconv_cpu_has_vnni();
-  if (!v) printf("  no AVX512-VNNI: plans asked for int8 must stay float\n");
-  plan_case(29, 64, 128, 1, v, "29x29x64->128");        /* 6.9M multiply-adds */
-  plan_case(8, 32, 32, 1, 0, "8x8x32->32 (too small)"); /* 65k */
-  plan_case(29, 64, 128, 0, 0, "int8 not asked");
+  int v = nn_qconv_isa(NN_ISA_AUTO) >= NN_ISA_AVX2, v2 = nn_qconv_isa(NN_ISA_AVX2) == NN_ISA_AVX2;
+  if (!v) printf("  no AVX2: plans asked for int8 must stay float\n");
+  plan_case(29, 64, 128, 1, NN_ISA_AUTO, v, "29x29x64->128"); /* 6.9M multiply-adds */
+  plan_case(29, 64, 128, 1, NN_ISA_AVX2, v2, "29x29x64->128 at the AVX2 cap");
+  plan_case(29, 64, 128, 1, NN_ISA_SCALAR, 0, "29x29x64->128 at the scalar cap (float)");
+  plan_case(8, 32, 32, 1, NN_ISA_AUTO, 0, "8x8x32->32 (too small)"); /* 65k */
+  plan_case(29, 64, 128, 0, NN_ISA_AUTO, 0, "int8 not asked");
 }
 
 /* ---- 4. real faces ---------------------------------------------------------------------- */
@@ -430,10 +479,10 @@ typedef struct agree {
 } agree;
 
 /* Every face the pipeline finds in the photos: net in float and in int8. */
-static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, agree *ag) {
+static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, nn_isa cap, agree *ag) {
   emoi_err e = {{0}};
   nn_plan *pf = NULL, *pq = NULL;
-  nn_plan_options on = {.int8 = 1};
+  nn_plan_options on = {.int8 = 1, .isa = cap};
   if (nn_plan_create(g, NN_BACKEND_XNNPACK, NULL, &pf, &e) ||
       nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &on, &pq, &e)) {
     CHECK(0, "plan: %s", e.msg);
@@ -443,6 +492,8 @@ static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, agree *
   nn_plan_get_stats(pq, &sq);
   printf("  %s: %d of %d nodes in int8, %d depthwise fused into them\n",
          net == FE_NET_FER ? "FER" : "face-api", sq.n_nodes_qconv, sq.n_nodes, sq.n_nodes_dwq);
+  if (nn_dw3_isa(cap) == NN_ISA_SCALAR)
+    CHECK(sq.n_nodes_dwq == 0, "fused %d depthwise nodes on the scalar kernel", sq.n_nodes_dwq);
   for (size_t i = 0; i < sizeof photos / sizeof photos[0]; i++) {
     const char *path = th_data(photos[i]);
     const emo_image_result *r = NULL;
@@ -492,8 +543,8 @@ static void test_real_faces(void) {
     printf("  real faces skipped: ../shared/data/faces is absent\n");
     return;
   }
-  if (!nn_qconv_cpu_has_vnni()) {
-    printf("  real faces skipped: no AVX512-VNNI, the plans never run int8 here\n");
+  if (nn_qconv_isa(NN_ISA_AUTO) < NN_ISA_AVX2) {
+    printf("  real faces skipped: no AVX2, the plans never run int8 here\n");
     return;
   }
   emo_model_params p = emo_model_params_default();
@@ -529,15 +580,18 @@ static void test_real_faces(void) {
   if (!st) st = nn_tfjs_load(fer_path, 0, &gf, &e);
   if (!st) st = fe_faceapi_net_load(fa_path, 0, &ga, &e);
   CHECK(st == EMO_OK, "expression graphs: %s", e.msg);
-  for (int n = 0; n < 2 && !st; n++) {
+  /* the best path here, then the AVX2 cap where that is another one */
+  int caps = nn_qconv_isa(NN_ISA_AUTO) == NN_ISA_AVX2 ? 2 : 4;
+  for (int n = 0; n < caps && !st; n++) {
     agree ag = {0, 0, 0, 0};
-    compare_net(ctx, n == 0 ? FE_NET_FER : FE_NET_FACEAPI, n == 0 ? gf : ga, &ag);
+    nn_isa cap = n < 2 ? NN_ISA_AUTO : NN_ISA_AVX2;
+    compare_net(ctx, n % 2 == 0 ? FE_NET_FER : FE_NET_FACEAPI, n % 2 == 0 ? gf : ga, cap, &ag);
     double mean = ag.faces ? ag.sum / (ag.faces * EMO_EXPR_COUNT) : 0;
     printf(
-        "  %s int8 vs float on %d real faces: argmax agrees on %d (%.1f%%), |dp| worst %.4f, "
-        "mean %.5f\n",
-        n == 0 ? "FER" : "face-api", ag.faces, ag.same, ag.faces ? 100.0 * ag.same / ag.faces : 0.0,
-        ag.worst, mean);
+        "  %s int8 (%s) vs float on %d real faces: argmax agrees on %d (%.1f%%), |dp| worst "
+        "%.4f, mean %.5f\n",
+        n % 2 == 0 ? "FER" : "face-api", nn_qconv_isa(cap) == NN_ISA_AVX2 ? "AVX2" : "VNNI",
+        ag.faces, ag.same, ag.faces ? 100.0 * ag.same / ag.faces : 0.0, ag.worst, mean);
     CHECK(ag.faces >= 20, "only %d faces found in the photos", ag.faces);
     CHECK(ag.same >= 0.95 * ag.faces, "argmax agreement %d of %d below 95%%", ag.same, ag.faces);
     CHECK(mean <= QC_MEAN_DP, "mean |dp| %.5f above %g", mean, QC_MEAN_DP);
@@ -571,7 +625,7 @@ static int ref_dw(const nn_dw3_desc *d, const float *x, const float *w, const fl
 }
 
 static double dw_worst_ref;
-static int dw_n_vec;
+static int dw_n_vec, dw_n_avx2;
 
 /* One random case: scalar reference vs ops_ref (1e-5 of max |output|: fmaf against separate
  * multiply and add), AVX-512 vs scalar (equal floats, same lo, hi, NaN flag). The buffers
@@ -633,6 +687,20 @@ static void dw_case(int n, int h, int w, int c, int bias, float amin, float amax
     int zn;
     CHECK(nn_dw3_avx512(&d, x, wt, b, y2, &z, &z, &zn) == EMO_EUNSUPPORTED, "no AVX-512: refuse");
   }
+  if (nn_dw3_cpu_has_avx2()) {
+    memset(y2, 0, nx * sizeof *y2);
+    CHECK(nn_dw3_avx2(&d, x, wt, bias ? b : NULL, y2, &lo2, &hi2, &nan2) == EMO_OK,
+          "%s: avx2 refused", label);
+    size_t bad = nx;
+    for (size_t i = 0; i < nx && bad == nx; i++)
+      if (!(y1[i] == y2[i] || (y1[i] != y1[i] && y2[i] != y2[i]))) bad = i;
+    CHECK(bad == nx, "%s: avx2 y[%zu] = %.9g, scalar %.9g", label, bad, bad < nx ? y2[bad] : 0,
+          bad < nx ? y1[bad] : 0);
+    CHECK(nan1 == nan2 && (nan1 || (lo1 == lo2 && hi1 == hi2)),
+          "%s: avx2 range [%g,%g] nan %d, scalar [%g,%g] nan %d", label, lo2, hi2, nan2, lo1, hi1,
+          nan1);
+    dw_n_avx2++;
+  }
 done:
   free(xb);
   free(wt);
@@ -658,8 +726,10 @@ static void test_dw(void) {
   dw_case(1, 9, 10, 33, 1, -0.5f, INFINITY, -1);
   dw_case(1, 9, 10, 33, 1, 0, INFINITY, 9 * 10 * 33 - 1); /* a NaN through a ReLU clamp */
   dw_case(2, 4, 7, 20, 0, -INFINITY, INFINITY, 5);
-  printf("  depthwise: scalar vs ops_ref worst %.3g; %d AVX-512 cases equal to the scalar\n",
-         dw_worst_ref, dw_n_vec);
+  printf(
+      "  depthwise: scalar vs ops_ref worst %.3g; %d AVX-512 and %d AVX2 cases equal to the "
+      "scalar\n",
+      dw_worst_ref, dw_n_vec, dw_n_avx2);
 }
 
 /* ---- 6. the fused step in plans --------------------------------------------------------- */
@@ -761,18 +831,22 @@ static void dwq_case(int h, int c, int co, int second_reader, int want_dwq, cons
     CHECK(d1 <= 1e-4, "%s: second reader of the depthwise output off by %g", label, d1);
   }
   int kd = find_op(g, NN_OP_DEPTHWISE_CONV2D), kc = find_op(g, NN_OP_CONV2D);
-  if (!nn_qconv_cpu_has_vnni() || !nn_dwq_nodes_eligible(g, kd, kc)) goto done;
+  if (nn_qconv_isa(NN_ISA_AUTO) < NN_ISA_AVX2 || !nn_dwq_nodes_eligible(g, kd, kc)) goto done;
   ys = malloc(ny * sizeof *ys);
   yv = malloc(ny * sizeof *yv);
-  st = !ys || !yv ? EMO_ENOMEM : nn_dwq_create_node(g, kd, kc, 1, &fs, &e);
-  if (!st) st = nn_dwq_create_node(g, kd, kc, 0, &fv, &e);
-  for (int rep = 0; rep < 2 && !st; rep++) {
-    st = nn_dwq_run(fs, nn_plan_input(pr, 0), ys, &e);
-    if (!st) st = nn_dwq_run(fv, nn_plan_input(pr, 0), yv, &e);
+  st = !ys || !yv ? EMO_ENOMEM : nn_dwq_create_node(g, kd, kc, NN_ISA_SCALAR, &fs, &e);
+  for (int rep = 0; rep < 2 && !st; rep++) st = nn_dwq_run(fs, nn_plan_input(pr, 0), ys, &e);
+  /* every cap above scalar: AVX-512 depthwise + VNNI, scalar depthwise + AVX2 GEMM */
+  for (nn_isa cap = NN_ISA_AVX2; cap <= NN_ISA_AVX512 && !st; cap++) {
+    if (nn_qconv_isa(cap) != cap) continue;
+    nn_dwq_destroy(&fv);
+    st = nn_dwq_create_node(g, kd, kc, cap, &fv, &e);
+    for (int rep = 0; rep < 2 && !st; rep++) st = nn_dwq_run(fv, nn_plan_input(pr, 0), yv, &e);
+    if (!st)
+      CHECK(memcmp(ys, yv, ny * sizeof *ys) == 0, "%s: vector step (cap %d) differs from scalar",
+            label, (int)cap);
   }
   CHECK(st == 0, "%s: fused step: %s", label, e.msg);
-  if (!st)
-    CHECK(memcmp(ys, yv, ny * sizeof *ys) == 0, "%s: vector step differs from scalar", label);
 done:
   nn_dwq_destroy(&fs);
   nn_dwq_destroy(&fv);
@@ -785,13 +859,15 @@ done:
 }
 
 static void test_dwq(void) {
-  int v = nn_qconv_cpu_has_vnni();
+  /* fused only where int8 runs and the depthwise kernel is AVX-512 */
+  int v = nn_qconv_isa(NN_ISA_AUTO) >= NN_ISA_AVX2 && nn_dw3_isa(NN_ISA_AUTO) >= NN_ISA_AVX2;
   dwq_case(29, 64, 128, 0, v, "29x29x64->128");
   dwq_case(23, 37, 67, 0, v, "23x23x37->67");
   dwq_case(29, 64, 128, 1, 0, "29x29x64->128, depthwise read twice");
   nn_dwq *q = NULL;
   emoi_err e = {{0}};
-  CHECK(nn_dwq_create_node(NULL, 0, 1, 0, &q, &e) == EMO_EINVAL && !q, "NULL graph accepted");
+  CHECK(nn_dwq_create_node(NULL, 0, 1, NN_ISA_AUTO, &q, &e) == EMO_EINVAL && !q,
+        "NULL graph accepted");
   CHECK(nn_dwq_run(NULL, NULL, NULL, &e) == EMO_EINVAL, "run on NULL");
   nn_dwq_destroy(NULL);
 }

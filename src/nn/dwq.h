@@ -6,8 +6,8 @@
  * as nn_qconv_run does. Against a depthwise node on XNNPACK followed by an int8 node this saves
  * the min/max pass and the XNNPACK runtime boundaries around the depthwise node.
  *
- * The depthwise kernel is AVX-512 where the CPU has it (chosen at run time), with a plain
- * scalar reference beside it that sums in the same order with fmaf, so both give the same
+ * The depthwise kernel is AVX-512, else AVX2 + FMA, where the CPU has it (chosen at run time), with
+ * a plain scalar reference beside it that sums in the same order with fmaf, so both give the same
  * floats. Private to src/nn; plan.c builds the step when a plan asks for int8
  * (nn_plan_options). Single-threaded, like qconv. The float reference it is measured against
  * is ops_ref.c's DEPTHWISE_CONV2D and CONV2D (tests/test_qconv.c). */
@@ -40,6 +40,17 @@ int nn_dw3_avx512(const nn_dw3_desc *d, const float *x, const float *w, const fl
 /* 1 when this CPU can run nn_dw3_avx512. */
 int nn_dw3_cpu_has_avx512(void);
 
+/* The same with AVX2 and FMA (8 channels a vector); EMO_EUNSUPPORTED without them. */
+int nn_dw3_avx2(const nn_dw3_desc *d, const float *x, const float *w, const float *bias, float *y,
+                float *lo, float *hi, int *nan);
+
+/* 1 when this CPU can run nn_dw3_avx2. */
+int nn_dw3_cpu_has_avx2(void);
+
+/* The depthwise kernel nn_dwq_create_node takes under cap isa on this CPU: NN_ISA_AVX512,
+ * NN_ISA_AVX2 or NN_ISA_SCALAR (a plan does not fuse onto the scalar one). */
+nn_isa nn_dw3_isa(nn_isa isa);
+
 typedef struct nn_dwq nn_dwq;
 
 /* 1 when node kd of the finalized graph g is a DEPTHWISE_CONV2D this step takes (float32,
@@ -49,10 +60,9 @@ typedef struct nn_dwq nn_dwq;
  * no other reader is the caller's to check. */
 int nn_dwq_nodes_eligible(const nn_graph *g, int kd, int kc);
 
-/* Builds the fused step for nodes kd and kc (eligible); allocates all scratch. force_scalar: the
- * scalar references (the depthwise and the GEMM) even where AVX-512 exists (tests). */
-int nn_dwq_create_node(const nn_graph *g, int kd, int kc, int force_scalar, nn_dwq **out,
-                       emoi_err *err);
+/* Builds the fused step for nodes kd and kc (eligible); allocates all scratch. isa caps both
+ * kernels (nn_dw3_isa, nn_qconv_isa); NN_ISA_SCALAR: the scalar references (tests). */
+int nn_dwq_create_node(const nn_graph *g, int kd, int kc, nn_isa isa, nn_dwq **out, emoi_err *err);
 
 /* y (n,h,w,co) = conv1x1(dw3x3(x (n,h,w,c))); x and y dense, not overlapping. One object must
  * not run from two threads at once. */

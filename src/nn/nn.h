@@ -188,16 +188,32 @@ typedef struct nn_plan nn_plan;
 int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_plan **out,
                    emoi_err *err);
 
+/* A cap on the instruction sets a kernel of this library's own may use (the int8 path,
+ * nn/qconv.c and nn/dwq.c): the best path the CPU has that is not above the cap is taken, so
+ * tests and timings can run the AVX2 or scalar kernels on a machine with AVX-512. NN_ISA_AVX512
+ * means AVX512-VNNI for the int8 GEMM and AVX-512F for the fused depthwise. XNNPACK chooses its
+ * own kernels and is not capped. */
+typedef enum nn_isa {
+  NN_ISA_AUTO = 0, /* no cap */
+  NN_ISA_SCALAR = 1,
+  NN_ISA_AVX2 = 2,
+  NN_ISA_AVX512 = 3,
+  NN_ISA_COUNT
+} nn_isa;
+
 /* What a plan may do beyond the exact float path; nn_plan_create is nn_plan_create_ex with
  * every field 0 (or opt NULL). */
 typedef struct nn_plan_options {
-  int int8;              /* 1: run CONV2D nodes of at least 1M multiply-adds (1x1, or larger without
-                            padding) in dynamic-quantised int8
-                            (nn/qconv.c), each fused with the 3x3 depthwise convolution it reads where
-                            there is one (nn/dwq.c; not with no_dwq): XNNPACK backend only, on CPUs
-                            with AVX512-VNNI. The outputs then differ from float by quantisation noise
-                            (about 1% of a layer's range); for networks whose callers accept that (the
-                            expression classifiers), never for parity tests. */
+  int int8;              /* 1: run CONV2D nodes of at least 1M multiply-adds (1x1, or larger
+                            without padding) in dynamic-quantised int8 (nn/qconv.c), each fused
+                            with the 3x3 depthwise convolution it reads where there is one and
+                            a vector depthwise kernel (AVX2 + FMA or AVX-512F) is allowed
+                            (nn/dwq.c; not with no_dwq): XNNPACK backend
+                            only, on CPUs with AVX2 or AVX512-VNNI, not above isa (the scalar
+                            int8 path is slower than XNNPACK's float: without AVX2 the plan stays
+                            float). The outputs then differ from float by quantisation noise
+                            (about 1% of a layer's range); for networks whose callers accept
+                            that (the expression classifiers), never for parity tests. */
   int64_t int8_min_macs; /* the "1M" above: 0 = 2^20; 1 puts every eligible convolution in
                             int8 (the graph fuzzer's setting) */
   int no_dwq;            /* 1: with int8, run each int8 convolution and the depthwise convolution it
@@ -206,6 +222,8 @@ typedef struct nn_plan_options {
   int no_winograd;       /* 1: 3x3 convolutions that the Winograd path (nn/winograd.c) would take
                             run on XNNPACK instead: A/B timing and tests of that path. Winograd is
                             used only on single-threaded XNNPACK plans in any case */
+  nn_isa isa;            /* cap on the int8 kernels (above); 0 = NN_ISA_AUTO: the best this CPU
+                            has. A/B timing and tests of the AVX2 path on an AVX-512 machine */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,

@@ -11,11 +11,13 @@
  * (A/B timing) or the plan is NN_BACKEND_REFERENCE. Likewise, when the plan was asked for int8
  * (nn_plan_options), a CONV2D of at least PLAN_QCONV_MIN_MACS multiply-adds that
  * nn_qconv_node_eligible accepts (1x1, or larger without padding) runs as a step of its own in int8
- * (qconv.c) on a CPU with AVX512-VNNI; it runs on the calling thread. When
+ * (qconv.c) on a CPU with AVX2 or AVX512-VNNI (not above the options' isa cap: the scalar
+ * int8 kernels are slower than XNNPACK's float); it runs on the calling thread. When
  * such a node reads the output of a 3x3 depthwise convolution that nothing else reads and
  * nn_dwq_nodes_eligible accepts the pair, the two run as one fused step (dwq.c) at the 1x1 node's
- * place, unless the options say no_dwq (A/B timing): the depthwise node then has no step of its
- * own. Running allocates nothing.
+ * place, unless the options say no_dwq (A/B timing) or the fused depthwise kernel would be the
+ * scalar one (no AVX2, or a cap below it: XNNPACK's depthwise is faster): the depthwise node
+ * then has no step of its own. Running allocates nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
  * Liveness-based buffer reuse is not done: the face models' activations are a few MB. Every
@@ -58,6 +60,7 @@ typedef struct plan_seg {
 struct nn_plan {
   const nn_graph *g;
   nn_backend backend;
+  nn_isa isa; /* nn_plan_options.isa */
   void *threadpool;
   unsigned char *arena; /* every activation buffer */
   float **buf;          /* (n_values): dense buffer of each activation, NULL for constants */
@@ -126,7 +129,7 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
     if (supported[k] == PLAN_DWQ) {
       emoi_err e2;
       int kd = producer[g->nodes[k].in[0]];
-      int st = nn_dwq_create_node(g, kd, k, 0, &s->dq, &e2);
+      int st = nn_dwq_create_node(g, kd, k, p->isa, &s->dq, &e2);
       if (st == EMO_ENOMEM) {
         *err = e2;
         return st;
@@ -140,7 +143,7 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
       s->dw_node = kd;
     } else if (supported[k] == PLAN_QCONV) {
       emoi_err e2;
-      int st = nn_qconv_create_node(g, k, 0, &s->qc, &e2);
+      int st = nn_qconv_create_node(g, k, p->isa, &s->qc, &e2);
       if (st == EMO_ENOMEM) {
         *err = e2;
         return st;
@@ -240,6 +243,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
   if (!p || !producer || !last_consumer || !is_output || !used || !supported) goto oom;
   p->g = g;
   p->backend = backend;
+  p->isa = opt ? opt->isa : NN_ISA_AUTO;
   p->threadpool = threadpool;
   p->buf = calloc((size_t)nv + 1, sizeof *p->buf);
   p->segs = calloc((size_t)nn + 1, sizeof *p->segs);
@@ -287,7 +291,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
          XNNPACK's own convolution in bench_winograd (the callers parallelise over faces) */
       int use_wg = !(opt && opt->no_winograd) &&
                    (!threadpool || pthreadpool_get_threads_count(threadpool) <= 1);
-      int use_i8 = opt && opt->int8 && nn_qconv_cpu_has_vnni();
+      int use_i8 = opt && opt->int8 && nn_qconv_isa(p->isa) >= NN_ISA_AVX2;
       const double min_macs =
           opt && opt->int8_min_macs > 0 ? (double)opt->int8_min_macs : PLAN_QCONV_MIN_MACS;
       for (int k = 0; k < nn; k++) {
@@ -298,7 +302,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
         else
           supported[k] = (unsigned char)nn_xnn_node_supported(g, k);
       }
-      if (use_i8 && !opt->no_dwq)
+      if (use_i8 && !opt->no_dwq && nn_dw3_isa(p->isa) >= NN_ISA_AVX2)
         for (int k = 0; k < nn; k++) {
           int kd = supported[k] == PLAN_QCONV ? dwq_partner(g, k, producer, is_output) : -1;
           if (kd >= 0 && supported[kd] != PLAN_QCONV && supported[kd] != PLAN_DWQ) {

@@ -22,7 +22,13 @@
  * 12 for the last panel when the block count is not a multiple of 4: the packing pads it to an
  * even count); tiles walk the pixels inside a panel of weight blocks so that the panel (at most
  * 16 KiB for ci = 256) stays in L1. The dequantisation is fused into the tile's store. FER's
- * 1x1 layers run at 150-190 GMAC/s on one Zen 4 core, against a vpdpbusd peak near 230. The scalar
+ * 1x1 layers run at 150-190 GMAC/s on one Zen 4 core, against a vpdpbusd peak near 230.
+ *
+ * Without VNNI (or under an nn_isa cap of AVX2) the AVX2 GEMM below takes the same sums with
+ * vpmaddwd on operands widened to int16 (exact, where vpmaddubsw would saturate), on a packing
+ * of its own chosen at creation. Measured on this tree's AVX-512 machine (one core, dev timing
+ * of one qconv node): 78-90 GMAC/s for FER's layers, against 260-360 for VNNI and 1.1 for the
+ * scalar reference (which plans therefore never use). The scalar
  * reference reads the same packed weights and sums in int32, so both give the same integers; with
  * the same float operations afterwards (multiply, then add, no FMA) the outputs match too.
  *
@@ -38,6 +44,8 @@
 #include <immintrin.h>
 #define QC_X86 1
 #define QC_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+/* no "fma": the dequantisation must multiply, then add, as the reference does */
+#define QA_TARGET __attribute__((target("avx2")))
 #else
 #define QC_X86 0
 #endif
@@ -48,22 +56,25 @@
 
 struct nn_qconv {
   nn_qconv_desc d;
-  int m;           /* pixels of the output: n * ho * wo */
-  int kh, kw;      /* kernel */
-  int kk;          /* GEMM depth: kh * kw * ci */
-  int kp;          /* bytes per quantised input row: kk rounded up to 4 */
-  int vnni;        /* 1: AVX512-VNNI kernels */
-  int8_t *packed;  /* nn_qgemm_packed_bytes(co, kk): quantised weights */
-  float *wscale;   /* (co): s_w */
-  int32_t *wsum;   /* (co): sum_c q_w */
-  float *bias;     /* (co): zeros when the conv has none */
-  uint8_t *a;      /* (m, kp): quantised input of one run */
-  int32_t *comp;   /* (co): z_a sum_w of one run */
-  float *cscale;   /* (co): s_a s_w of one run */
-  size_t *row_off; /* (m): offset in floats of output pixel i's (top-left) input pixel; NULL
-                      when the pixels are the input's own, in order (1x1, stride 1, same size) */
-  uint8_t *xq;     /* (n,h,w,ci): the whole input quantised, when the kernel is larger than
-                      1x1 (its rows are then gathered into a, im2col), else NULL */
+  int m;             /* pixels of the output: n * ho * wo */
+  int kh, kw;        /* kernel */
+  int kk;            /* GEMM depth: kh * kw * ci */
+  int kp;            /* bytes per quantised input row: kk rounded up to 4 (2 on AVX2) */
+  nn_isa isa;        /* the kernels: NN_ISA_AVX512 (VNNI), NN_ISA_AVX2 or NN_ISA_SCALAR */
+  int8_t *packed;    /* nn_qgemm_packed_bytes(co, kk): quantised weights (VNNI, scalar) */
+  int16_t *packed16; /* nn_qgemm_avx2_packed_bytes(co, kk): the same, AVX2 */
+  float *wscale;     /* (co): s_w */
+  int32_t *wsum;     /* (co): sum_c q_w */
+  float *bias;       /* (co): zeros when the conv has none */
+  uint8_t *a;        /* (m, kp): quantised input of one run (VNNI, scalar) */
+  int16_t *a16;      /* (m, kp): the same as int16 (AVX2) */
+  int32_t *comp;     /* (co): z_a sum_w of one run */
+  float *cscale;     /* (co): s_a s_w of one run */
+  size_t *row_off;   /* (m): offset in floats of output pixel i's (top-left) input pixel; NULL
+                        when the pixels are the input's own, in order (1x1, stride 1, same size) */
+  uint8_t *xq;       /* (n,h,w,ci): the whole input quantised, when the kernel is larger than
+                        1x1 (its rows are then gathered into a, im2col), else NULL */
+  int16_t *xq16;     /* the same as int16 (AVX2, gathered into a16) */
 };
 
 /* Where the sums go: int32 c (ldc elements a row), or, when c is NULL, float y after
@@ -86,6 +97,22 @@ int nn_qconv_cpu_has_vnni(void) {
 #else
   return 0;
 #endif
+}
+
+int nn_qconv_cpu_has_avx2(void) {
+#if QC_X86
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+#else
+  return 0;
+#endif
+}
+
+nn_isa nn_qconv_isa(nn_isa isa) {
+  int any = isa <= NN_ISA_AUTO || isa >= NN_ISA_COUNT;
+  if ((any || isa >= NN_ISA_AVX512) && nn_qconv_cpu_has_vnni()) return NN_ISA_AVX512;
+  if ((any || isa >= NN_ISA_AVX2) && nn_qconv_cpu_has_avx2()) return NN_ISA_AVX2;
+  return NN_ISA_SCALAR;
 }
 
 /* ---- Packing and the scalar reference -------------------------------------------------- */
@@ -347,6 +374,191 @@ static QC_TARGET void quantise_avx512(const float *x, int k, float inv, int zp, 
 
 #endif
 
+#if QC_X86
+
+/* ---- AVX2 ------------------------------------------------------------------------------
+ * vpmaddwd multiplies 16 pairs of int16 and adds each pair into an int32 lane: exact for
+ * u8 x s8 operands widened to int16 (|255 * -128 * 2| is far below 2^31), where vpmaddubsw
+ * would saturate the pair's sum at int16. The weights are widened once at creation
+ * (nn_qgemm_avx2_pack: 8 channels x 2 values per ymm), the input is quantised straight to
+ * int16 rows (even length, zero-padded), so the inner step is a 32-bit broadcast of a row's
+ * pair from memory and two vpmaddwd + vpaddd per row. A tile is 6 pixels x 16 channels (12
+ * accumulators, 2 weight registers, 1 broadcast: 15 of the 16 ymm). */
+
+static inline __attribute__((always_inline)) QA_TARGET __m256i bcast_pair(const int16_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+#define QA_ROW(r, p)                                                \
+  do {                                                              \
+    __m256i av = bcast_pair(p);                                     \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0)); \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1)); \
+  } while (0)
+
+/* The sums of one tile: rows ar[0..6) (kq pairs each), one block of 16 channels at b. */
+static QA_TARGET void sums_avx2(const int16_t *const *ar, int kq, const int16_t *b,
+                                __m256i acc[QC_MR][2]) {
+  const int16_t *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
+  __m256i z = _mm256_setzero_si256();
+  __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
+  __m256i c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+  for (int g = 0; g < kq; g++) {
+    size_t o = (size_t)g * 2;
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)(b + (size_t)g * 32));
+    __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + (size_t)g * 32 + 16));
+    QA_ROW(0, a0 + o);
+    QA_ROW(1, a1 + o);
+    QA_ROW(2, a2 + o);
+    QA_ROW(3, a3 + o);
+    QA_ROW(4, a4 + o);
+    QA_ROW(5, a5 + o);
+  }
+  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
+  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
+  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+}
+
+/* As store_tile, for a tile of 16 channels. The clamp is written as ref_out's (max(lo, v),
+ * then min(hi, v): a NaN stays NaN), and no FMA is allowed in this target, so the floats are
+ * the reference's. */
+static QA_TARGET void store_tile_avx2(__m256i acc[QC_MR][2], int row0, int mr, int n0, int ncols,
+                                      const qc_out *o) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int q = 0; q < 2; q++) {
+    int col = n0 + q * 8, left = ncols - q * 8;
+    if (left <= 0) break;
+    __m256i mk = _mm256_cmpgt_epi32(_mm256_set1_epi32(left < 8 ? left : 8), iota);
+    if (o->c) {
+      for (int r = 0; r < mr; r++)
+        _mm256_maskstore_epi32((int *)(o->c + (size_t)(row0 + r) * o->ldc + col), mk, acc[r][q]);
+      continue;
+    }
+    __m256i comp = _mm256_maskload_epi32((const int *)(o->comp + col), mk);
+    __m256 sc = _mm256_maskload_ps(o->scale + col, mk);
+    __m256 bi = _mm256_maskload_ps(o->bias + col, mk);
+    __m256 lo = _mm256_set1_ps(o->lo), hi = _mm256_set1_ps(o->hi);
+    for (int r = 0; r < mr; r++) {
+      __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][q], comp));
+      v = _mm256_add_ps(_mm256_mul_ps(v, sc), bi);
+      v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+      _mm256_maskstore_ps(o->y + (size_t)(row0 + r) * o->ldy + col, mk, v);
+    }
+  }
+}
+
+/* Blocks of 16 channels (one block's weights, kq * 64 bytes, stay in L1), inside each the
+ * tiles of 6 rows; a short last tile repeats its last row. Rows of a: lda int16, at least
+ * k rounded up to 2 (the weights beyond k are 0, so what the padding holds does not matter). */
+static QA_TARGET void gemm_avx2(int m, int n, int k, const int16_t *a, size_t lda,
+                                const int16_t *packed, const qc_out *o) {
+  int nb = (n + 15) / 16, kq = (k + 1) / 2;
+  __m256i acc[QC_MR][2];
+  for (int j = 0; j < nb; j++) {
+    const int16_t *b = packed + (size_t)j * kq * 32;
+    for (int i = 0; i < m; i += QC_MR) {
+      int mr = m - i < QC_MR ? m - i : QC_MR;
+      const int16_t *ar[QC_MR];
+      for (int r = 0; r < QC_MR; r++) ar[r] = a + (size_t)(i + (r < mr ? r : mr - 1)) * lda;
+      sums_avx2(ar, kq, b, acc);
+      store_tile_avx2(acc, i, mr, j * 16, n - j * 16, o);
+    }
+  }
+}
+
+/* As ref_minmax. */
+static QA_TARGET int minmax_avx2(const float *x0, const size_t *off, int m, int k, float *lo,
+                                 float *hi) {
+  __m256 mn = _mm256_setzero_ps(), mx = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+  float smn = 0, smx = 0;
+  int nan = 0;
+  for (int i = 0; i < m; i++) {
+    const float *x = x0 + (off ? off[i] : (size_t)i * k);
+    int c = 0;
+    for (; c + 8 <= k; c += 8) {
+      __m256 v = _mm256_loadu_ps(x + c);
+      bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+      mn = _mm256_min_ps(mn, v);
+      mx = _mm256_max_ps(mx, v);
+    }
+    for (; c < k; c++) {
+      float v = x[c];
+      if (v != v) nan = 1;
+      smn = v < smn ? v : smn;
+      smx = v > smx ? v : smx;
+    }
+  }
+  float tn[8], tx[8];
+  _mm256_storeu_ps(tn, mn);
+  _mm256_storeu_ps(tx, mx);
+  for (int j = 0; j < 8; j++) {
+    smn = tn[j] < smn ? tn[j] : smn;
+    smx = tx[j] > smx ? tx[j] : smx;
+  }
+  *lo = smn;
+  *hi = smx;
+  return nan || _mm256_movemask_ps(bad) != 0;
+}
+
+/* As ref_quantise, into int16: cvtps rounds to nearest even as lrintf does. */
+static QA_TARGET void quantise_avx2(const float *x, int k, float inv, int zp, int16_t *q) {
+  __m256 vi = _mm256_set1_ps(inv);
+  __m256i vz = _mm256_set1_epi32(zp), v0 = _mm256_setzero_si256(), v255 = _mm256_set1_epi32(255);
+  int c = 0;
+  for (; c + 8 <= k; c += 8) {
+    __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + c), vi));
+    v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, vz), v0), v255);
+    __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storeu_si128((__m128i *)(q + c), p);
+  }
+  for (; c < k; c++) {
+    long v = lrintf(x[c] * inv) + zp;
+    q[c] = (int16_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
+}
+
+#endif
+
+size_t nn_qgemm_avx2_packed_bytes(int n, int k) {
+  if (n <= 0 || k <= 0) return 0;
+  return (size_t)((n + 15) / 16) * (size_t)((k + 1) / 2) * 64;
+}
+
+void nn_qgemm_avx2_pack(const int8_t *w, size_t ldw, int n, int k, int16_t *packed) {
+  int nb = (n + 15) / 16, kq = (k + 1) / 2;
+  for (int j = 0; j < nb; j++)
+    for (int g = 0; g < kq; g++) {
+      int16_t *dst = packed + ((size_t)j * kq + g) * 32;
+      for (int c = 0; c < 16; c++)
+        for (int t = 0; t < 2; t++) {
+          int o = j * 16 + c, i = g * 2 + t;
+          dst[c * 2 + t] = (int16_t)(o < n && i < k ? w[(size_t)o * ldw + i] : 0);
+        }
+    }
+}
+
+int nn_qgemm_avx2(int m, int n, int k, const uint8_t *a, size_t lda, const int16_t *packed,
+                  int32_t *c, size_t ldc) {
+#if QC_X86
+  if (!nn_qconv_cpu_has_avx2()) return EMO_EUNSUPPORTED;
+  if (m <= 0 || n <= 0 || k <= 0) return EMO_OK;
+  size_t kp = (size_t)(k + 1) & ~(size_t)1;
+  int16_t *a16 = calloc((size_t)m * kp, sizeof *a16);
+  if (!a16) return EMO_ENOMEM;
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < k; j++) a16[(size_t)i * kp + j] = a[(size_t)i * lda + j];
+  qc_out o = {c, ldc, NULL, 0, NULL, NULL, NULL, 0, 0};
+  gemm_avx2(m, n, k, a16, kp, packed, &o);
+  free(a16);
+  return EMO_OK;
+#else
+  (void)m, (void)n, (void)k, (void)a, (void)lda, (void)packed, (void)c, (void)ldc;
+  return EMO_EUNSUPPORTED;
+#endif
+}
+
 int nn_qgemm_vnni(int m, int n, int k, const uint8_t *a, size_t lda, const int8_t *packed,
                   int32_t *c, size_t ldc) {
 #if QC_X86
@@ -367,6 +579,9 @@ void nn_qconv_destroy(nn_qconv **pq) {
   if (!pq || !*pq) return;
   nn_qconv *q = *pq;
   free(q->packed);
+  free(q->packed16);
+  free(q->a16);
+  free(q->xq16);
   free(q->wscale);
   free(q->wsum);
   free(q->bias);
@@ -405,22 +620,31 @@ int nn_qconv_create(const nn_qconv_desc *d, const float *weights, const float *b
   q->kh = kh;
   q->kw = kw;
   q->kk = (int)kk;
-  q->kp = (q->kk + 3) & ~3;
-  q->vnni = !d->force_scalar && nn_qconv_cpu_has_vnni();
-  size_t co = (size_t)d->co;
-  q->packed = aligned_alloc(64, round64(nn_qgemm_packed_bytes(d->co, q->kk)));
-  q->a = aligned_alloc(64, round64((size_t)q->m * q->kp));
+  q->isa = nn_qconv_isa(d->isa);
+  int a2 = q->isa == NN_ISA_AVX2;
+  q->kp = a2 ? (q->kk + 1) & ~1 : (q->kk + 3) & ~3;
+  size_t co = (size_t)d->co, na = (size_t)q->m * q->kp;
+  if (a2) {
+    q->packed16 = aligned_alloc(64, round64(nn_qgemm_avx2_packed_bytes(d->co, q->kk)));
+    q->a16 = aligned_alloc(64, round64(na * sizeof *q->a16));
+    if (!q->packed16 || !q->a16) goto oom;
+    memset(q->a16, 0, na * sizeof *q->a16); /* the padding of each row stays 0 */
+  } else {
+    q->packed = aligned_alloc(64, round64(nn_qgemm_packed_bytes(d->co, q->kk)));
+    q->a = aligned_alloc(64, round64(na));
+    if (!q->packed || !q->a) goto oom;
+    memset(q->a, 0, na); /* the padding bytes of each row stay 0 */
+  }
   q->wscale = malloc(co * sizeof *q->wscale);
   q->wsum = malloc(co * sizeof *q->wsum);
   q->bias = calloc(co, sizeof *q->bias);
   q->comp = malloc(co * sizeof *q->comp);
   q->cscale = malloc(co * sizeof *q->cscale);
   int8_t *wq = malloc(co * (size_t)q->kk);
-  if (!q->packed || !q->a || !q->wscale || !q->wsum || !q->bias || !q->comp || !q->cscale || !wq) {
+  if (!q->wscale || !q->wsum || !q->bias || !q->comp || !q->cscale || !wq) {
     free(wq);
     goto oom;
   }
-  memset(q->a, 0, (size_t)q->m * q->kp); /* the padding bytes of each row stay 0 */
   if (bias) memcpy(q->bias, bias, co * sizeof *bias);
   for (int o = 0; o < d->co; o++) {
     const float *w = weights + (size_t)o * q->kk;
@@ -439,11 +663,14 @@ int nn_qconv_create(const nn_qconv_desc *d, const float *weights, const float *b
     q->wscale[o] = s;
     q->wsum[o] = sum;
   }
-  nn_qgemm_pack(wq, (size_t)q->kk, d->co, q->kk, q->packed);
+  if (a2)
+    nn_qgemm_avx2_pack(wq, (size_t)q->kk, d->co, q->kk, q->packed16);
+  else
+    nn_qgemm_pack(wq, (size_t)q->kk, d->co, q->kk, q->packed);
   free(wq);
-  if (kh * kw > 1 &&
-      !(q->xq = aligned_alloc(64, round64((size_t)d->n * d->h * d->w * (size_t)d->ci))))
-    goto oom;
+  size_t nx = (size_t)d->n * d->h * d->w * (size_t)d->ci;
+  if (kh * kw > 1 && a2 && !(q->xq16 = aligned_alloc(64, round64(nx * sizeof *q->xq16)))) goto oom;
+  if (kh * kw > 1 && !a2 && !(q->xq = aligned_alloc(64, round64(nx)))) goto oom;
   if (d->stride_h != 1 || d->stride_w != 1 || d->ho != d->h || d->wo != d->w || kh * kw > 1) {
     q->row_off = malloc((size_t)q->m * sizeof *q->row_off);
     if (!q->row_off) goto oom;
@@ -468,13 +695,15 @@ int nn_qconv_run(nn_qconv *q, const float *x, float *y, emoi_err *err) {
   int m = q->m, k = d->ci;
   /* contiguous rows of ci values with no padding are one long row; a kernel larger than 1x1
      reads (nearly) every input pixel, several times: its range is the whole input's */
-  int flat = !q->row_off || q->xq, mm = flat ? 1 : m;
-  int kk = q->xq ? d->n * d->h * d->w * k : flat ? m * k : k;
+  int big = q->kh * q->kw > 1, flat = !q->row_off || big, mm = flat ? 1 : m;
+  int kk = big ? d->n * d->h * d->w * k : flat ? m * k : k;
   float lo, hi;
   int nan;
 #if QC_X86
-  if (q->vnni)
+  if (q->isa == NN_ISA_AVX512)
     nan = minmax_avx512(x, flat ? NULL : q->row_off, mm, kk, &lo, &hi);
+  else if (q->isa == NN_ISA_AVX2)
+    nan = minmax_avx2(x, flat ? NULL : q->row_off, mm, kk, &lo, &hi);
   else
 #endif
     nan = ref_minmax(x, flat ? NULL : q->row_off, mm, kk, &lo, &hi);
@@ -502,34 +731,51 @@ int nn_qconv_run_range(nn_qconv *q, const float *x, float lo, float hi, int nan,
     q->comp[o] = zp * q->wsum[o];
     q->cscale[o] = sa * q->wscale[o];
   }
-  if (q->xq) { /* quantise the whole input once, then gather each output pixel's window */
-    int nx = d->n * d->h * d->w * d->ci;
+  int big = q->kh * q->kw > 1;
+  size_t seg = (size_t)q->kw * d->ci, rs = (size_t)d->w * d->ci;
+  int nx = d->n * d->h * d->w * d->ci;
+  int qm = big ? 0 : flat && k == q->kp ? 1 : m, qk = qm == 1 ? m * k : k;
+  qc_out o = {NULL, 0, y, (size_t)n, q->comp, q->cscale, q->bias, d->act_min, d->act_max};
 #if QC_X86
-    if (q->vnni)
+  if (q->isa == NN_ISA_AVX2) {
+    if (big) { /* as below, in int16 */
+      quantise_avx2(x, nx, inv, zp, q->xq16);
+      for (int i = 0; i < m; i++)
+        for (int ky = 0; ky < q->kh; ky++)
+          memcpy(q->a16 + (size_t)i * q->kp + ky * seg, q->xq16 + q->row_off[i] + ky * rs,
+                 seg * sizeof *q->a16);
+    }
+    for (int i = 0; i < qm; i++)
+      quantise_avx2(x + (q->row_off ? q->row_off[i] : (size_t)i * k), qk, inv, zp,
+                    q->a16 + (size_t)i * q->kp);
+    gemm_avx2(m, n, k, q->a16, (size_t)q->kp, q->packed16, &o);
+    return EMO_OK;
+  }
+#endif
+  if (big) { /* quantise the whole input once, then gather each output pixel's window */
+#if QC_X86
+    if (q->isa == NN_ISA_AVX512)
       quantise_avx512(x, nx, inv, zp, q->xq);
     else
 #endif
       ref_quantise(x, nx, inv, zp, q->xq);
-    size_t seg = (size_t)q->kw * d->ci, rs = (size_t)d->w * d->ci;
     for (int i = 0; i < m; i++)
       for (int ky = 0; ky < q->kh; ky++)
         memcpy(q->a + (size_t)i * q->kp + ky * seg, q->xq + q->row_off[i] + ky * rs, seg);
   }
-  int qm = q->xq ? 0 : flat && k == q->kp ? 1 : m, qk = qm == 1 ? m * k : k;
   for (int i = 0; i < qm; i++) {
     const float *xr = x + (q->row_off ? q->row_off[i] : (size_t)i * k);
     uint8_t *ar = q->a + (size_t)i * q->kp;
 #if QC_X86
-    if (q->vnni) {
+    if (q->isa == NN_ISA_AVX512) {
       quantise_avx512(xr, qk, inv, zp, ar);
       continue;
     }
 #endif
     ref_quantise(xr, qk, inv, zp, ar);
   }
-  qc_out o = {NULL, 0, y, (size_t)n, q->comp, q->cscale, q->bias, d->act_min, d->act_max};
 #if QC_X86
-  if (q->vnni) {
+  if (q->isa == NN_ISA_AVX512) {
     gemm_vnni(m, n, k, q->a, (size_t)q->kp, q->packed, &o);
     return EMO_OK;
   }
@@ -569,8 +815,7 @@ int nn_qconv_node_eligible(const nn_graph *g, int k) {
   return 1;
 }
 
-int nn_qconv_create_node(const nn_graph *g, int k, int force_scalar, nn_qconv **out,
-                         emoi_err *err) {
+int nn_qconv_create_node(const nn_graph *g, int k, nn_isa isa, nn_qconv **out, emoi_err *err) {
   if (out) *out = NULL;
   if (!nn_qconv_node_eligible(g, k))
     return emoi_fail(err, EMO_EINVAL, "node %d is not a CONV2D for int8", k);
@@ -579,7 +824,7 @@ int nn_qconv_create_node(const nn_graph *g, int k, int force_scalar, nn_qconv **
   const nn_value *w = &g->values[n->in[1]];
   nn_qconv_desc d = {(int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3],
                      (int)y->shape[3], (int)y->shape[1], (int)y->shape[2], n->attr.stride_h,
-                     n->attr.stride_w, n->attr.act_min,  n->attr.act_max,  force_scalar,
+                     n->attr.stride_w, n->attr.act_min,  n->attr.act_max,  isa,
                      (int)w->shape[1], (int)w->shape[2]};
   const float *bias = n->n_in > 2 && n->in[2] >= 0 ? nn_graph_const_data(g, n->in[2]) : NULL;
   int st = nn_qconv_create(&d, nn_graph_const_data(g, n->in[1]), bias, out, err);

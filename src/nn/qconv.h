@@ -5,8 +5,9 @@
  * input is quantised per tensor to u8 with a zero point taken from its min/max (so ReLU
  * outputs and signed depthwise outputs both use the whole range), multiplied in int32 and
  * dequantised, biased and clamped back to float32. The int32 GEMM is AVX512-VNNI (vpdpbusd,
- * 64 u8 x s8 multiply-adds per instruction) where the CPU has it, chosen at run time, with a
- * plain scalar C reference beside it that gives bit-identical int32 sums. Private to src/nn;
+ * 64 u8 x s8 multiply-adds per instruction) where the CPU has it, else AVX2 (operands widened
+ * to int16, vpmaddwd: 16 exact multiply-adds per instruction), chosen at run time, with a
+ * plain scalar C reference beside them that gives bit-identical int32 sums. Private to src/nn;
  * plan.c runs an eligible node on it as a step of its own between XNNPACK runtimes when a plan
  * asks for int8 (nn_plan_options). Single-threaded: the callers parallelise over faces. The
  * float reference it is measured against is ops_ref.c's CONV2D (tests/test_qconv.c). */
@@ -26,14 +27,21 @@ typedef struct nn_qconv_desc {
   int co, ho, wo;
   int stride_h, stride_w;
   float act_min, act_max;
-  int force_scalar; /* 1: the scalar reference GEMM even where VNNI exists (tests) */
-  int kh, kw;       /* kernel; 0 means 1 */
+  nn_isa isa; /* cap on the kernels (nn.h); 0 = NN_ISA_AUTO: the best this CPU has */
+  int kh, kw; /* kernel; 0 means 1 */
 } nn_qconv_desc;
 
 typedef struct nn_qconv nn_qconv;
 
 /* 1 when this CPU (and OS) can run the AVX512-VNNI kernel. */
 int nn_qconv_cpu_has_vnni(void);
+
+/* 1 when this CPU (and OS) can run the AVX2 kernel. */
+int nn_qconv_cpu_has_avx2(void);
+
+/* The kernels nn_qconv_create takes under cap isa on this CPU: NN_ISA_AVX512 (VNNI),
+ * NN_ISA_AVX2 or NN_ISA_SCALAR. */
+nn_isa nn_qconv_isa(nn_isa isa);
 
 /* 1 when node k of the finalized graph g is a CONV2D this path can take: float32, constant
  * (co,kh,kw,ci) weights that are all finite, constant or absent bias, no padding on the top or
@@ -49,7 +57,7 @@ int nn_qconv_create(const nn_qconv_desc *d, const float *weights, const float *b
                     emoi_err *err);
 
 /* The same for node k of g (the node must be eligible). */
-int nn_qconv_create_node(const nn_graph *g, int k, int force_scalar, nn_qconv **out, emoi_err *err);
+int nn_qconv_create_node(const nn_graph *g, int k, nn_isa isa, nn_qconv **out, emoi_err *err);
 
 /* y (n,ho,wo,co) = conv(x (n,h,w,ci)); x and y dense, not overlapping. An input holding inf
  * or NaN makes every output NaN. One object must not run from two threads at once. */
@@ -82,6 +90,18 @@ void nn_qgemm_ref(int m, int n, int k, const uint8_t *a, size_t lda, const int8_
 /* The AVX512-VNNI kernel: the same sums. Returns EMO_EUNSUPPORTED (and writes nothing) when
  * the CPU lacks AVX512-VNNI or the build is not for x86-64. */
 int nn_qgemm_vnni(int m, int n, int k, const uint8_t *a, size_t lda, const int8_t *packed,
+                  int32_t *c, size_t ldc);
+
+/* The AVX2 kernel has a packing of its own: blocks of 16 output channels x 2 k values as int16
+ * (64 bytes; zero beyond n and k), the pairs that vpmaddwd multiplies and adds. */
+size_t nn_qgemm_avx2_packed_bytes(int n, int k);
+void nn_qgemm_avx2_pack(const int8_t *w, size_t ldw, int n, int k, int16_t *packed);
+
+/* The AVX2 kernel on nn_qgemm_avx2_pack's packing: the same sums as nn_qgemm_ref. The rows of a
+ * are widened to int16 into a buffer allocated for the call (the node path quantises straight
+ * to int16 instead). Returns EMO_EUNSUPPORTED (and writes nothing) when the CPU lacks AVX2 or
+ * the build is not for x86-64, EMO_ENOMEM when that buffer cannot be had. */
+int nn_qgemm_avx2(int m, int n, int k, const uint8_t *a, size_t lda, const int16_t *packed,
                   int32_t *c, size_t ldc);
 
 #endif
