@@ -169,12 +169,12 @@ typedef struct emo_context_params {
   int reference_kernels;   /* 1 = run the plain C reference kernels instead of XNNPACK
                               (slow; for testing). Default 0 */
   int float_expression;    /* 1 = run the expression networks in float32 throughout.
-                              Default 0: on CPUs with AVX512-VNNI their large 1x1
-                              convolutions run in int8 with dynamic quantisation,
-                              about 2x faster, probabilities within ~0.01 on average
-                              (the argmax the same on the test photos); elsewhere
-                              float32. Detection and face embeddings are always
-                              float32 */
+                              Default 0: on CPUs with AVX512-VNNI, and on AVX2 CPUs
+                              without AVX-512, their large convolutions run in int8
+                              with dynamic quantisation (exact int32 sums),
+                              probabilities within ~0.01 on average (the argmax the
+                              same on the test photos); elsewhere float32. Detection
+                              and face embeddings are always float32 */
   emo_log_fn log;          /* messages of calls on the context; default NULL: dropped.
                               Called on the thread that made the call */
   void *log_user;          /* passed to log */

@@ -225,6 +225,20 @@ int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_p
   return nn_plan_create_ex(g, backend, threadpool, NULL, out, err);
 }
 
+/* Whether int8 beats XNNPACK's float32 at the cap: with VNNI always (2-3x per face); with
+ * AVX2 only where XNNPACK's float would run its FMA3 kernels (an AVX-512 CPU without VNNI
+ * measured int8-AVX2 0.88-0.97 ms against float 0.80-0.88 ms per FER face), or when the cap
+ * asks for AVX2 (tests, timing). */
+static int int8_pays(nn_isa cap) {
+  nn_isa q = nn_qconv_isa(cap);
+  if (q == NN_ISA_AVX512) return 1;
+  if (q != NN_ISA_AVX2) return 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (cap == NN_ISA_AUTO || cap >= NN_ISA_AVX512) return !__builtin_cpu_supports("avx512f");
+#endif
+  return 1;
+}
+
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
                       const nn_plan_options *opt, nn_plan **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "nn_plan_create: out is NULL");
@@ -291,7 +305,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
          XNNPACK's own convolution in bench_winograd (the callers parallelise over faces) */
       int use_wg = !(opt && opt->no_winograd) &&
                    (!threadpool || pthreadpool_get_threads_count(threadpool) <= 1);
-      int use_i8 = opt && opt->int8 && nn_qconv_isa(p->isa) >= NN_ISA_AVX2;
+      int use_i8 = opt && opt->int8 && int8_pays(p->isa);
       const double min_macs =
           opt && opt->int8_min_macs > 0 ? (double)opt->int8_min_macs : PLAN_QCONV_MIN_MACS;
       for (int k = 0; k < nn; k++) {
