@@ -6,7 +6,7 @@ set -euo pipefail
 want=(build-essential cmake pkg-config ca-certificates
       libxnnpack-dev libpthreadpool-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libwebp-dev libssl-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev
-      libopenblas-dev)
+      libopenblas-dev libzip-dev)
 if [ "${1:-build}" = test ]; then
   want+=(clang clang-format libclang-rt-14-dev python3)
 fi
