@@ -11,8 +11,9 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 20
 DATA       ?= ../shared/data
 EMO        := $(BUILD)/emo
+PREFIX     ?= /usr/local
 
-.PHONY: all deps build models demo test test-asan fuzz-smoke bench clean
+.PHONY: all deps build models demo test test-asan fuzz-smoke bench clean install
 
 all: build
 
@@ -47,6 +48,10 @@ fuzz-smoke: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEMO_WERROR=ON -DEMO_FUZZ=ON -DEMO_BENCH=OFF >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The CLI, libemo.so, emo.h, emo.pc and the Python package under PREFIX (sudo for /usr/local).
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: models
 	@bench/run.sh $(BUILD) $(DATA)

@@ -606,6 +606,80 @@ char *emo_frame_csv(const emo_frame_result *f);
 /* Frees memory returned by emo (strings). Safe on NULL. */
 void emo_free(void *ptr);
 
+/* ---- Bindings: options by name, results as JSON Lines -------------------------------- */
+
+/* For bindings (the Python package in python/emo) and configuration files: the three params
+ * structs behind one opaque handle, set by field name from strings, so that a binding never
+ * mirrors a struct's layout; and the analysis calls delivering the records the CLI prints.
+ *
+ *     emo_options *o = NULL;
+ *     emo_options_create(&o);
+ *     if (emo_options_set(o, "detector", "full") != EMO_OK) puts(emo_options_last_error(o));
+ *     emo_model_load(emo_options_model_params(o), &model);
+ *     emo_context_create(model, emo_options_context_params(o), &ctx);
+ *     emo_analyze_media_lines(ctx, emo_options_run_params(o), "talk.mp4", print_line, NULL);
+ *
+ * An emo_options is not thread-safe; the structs it lends may be read by any number of calls
+ * at once while it is not changed. */
+typedef struct emo_options emo_options;
+
+/* Creates options holding the three _default() structs; the caller frees *out with
+ * emo_options_destroy. Returns EMO_ENOMEM or EMO_OK. */
+int emo_options_create(emo_options **out);
+
+/* Frees *o and sets it to NULL. Safe on NULL. */
+void emo_options_destroy(emo_options **o);
+
+/* Sets the option name to value, parsed as its field's type: 0/1 (also false/true, no/yes), an
+ * integer, a number, a string (copied), or an enum's name: detector auto|short|full (sets the
+ * model's and the run's field: only that detector is loaded), expression
+ * fer|faceapi|ensemble|none, log_level error|warn|info|debug (the model's and the context's).
+ * Names are the fields of emo_model_params, emo_context_params and emo_run_params; the model's
+ * max_file_bytes is model_max_file_bytes (the run's is max_file_bytes). value NULL restores the
+ * default. Returns EMO_EINVAL (unknown name, unparsable value: emo_options_last_error says
+ * which) or EMO_ENOMEM; ranges are checked by the calls that take the structs. */
+int emo_options_set(emo_options *o, const char *name, const char *value);
+
+/* The i-th option's name and a one-line description (static strings), NULL when i is past the
+ * last: a binding lists the names it accepts with these. Thread-safe. */
+const char *emo_options_name(int i);
+const char *emo_options_describe(int i);
+
+/* The message of the last failed emo_options_set, "" when none. Owned by o. */
+const char *emo_options_last_error(const emo_options *o);
+
+/* Sends the messages of model loads and contexts made with these options to fn (NULL: none). */
+void emo_options_set_log(emo_options *o, emo_log_fn fn, void *user);
+
+/* The structs, owned by o and valid until it is destroyed or set again, for emo_model_load,
+ * emo_context_create and the analysis calls. NULL when o is NULL. */
+const emo_model_params *emo_options_model_params(const emo_options *o);
+const emo_context_params *emo_options_context_params(const emo_options *o);
+const emo_run_params *emo_options_run_params(const emo_options *o);
+
+/* Receives one JSON Lines record: line is len bytes, NUL-terminated, without a newline, valid
+ * only during the call. Return non-zero to stop the analysis (as a media callback does). */
+typedef int (*emo_line_fn)(const char *line, size_t len, void *user);
+
+/* The analysis calls above, with each result delivered to fn as the line `emo image`, `emo
+ * video` and `emo audio` write for it, byte for byte, in the same order, on the calling thread:
+ *   - emo_analyze_file_lines: emo_analyze_file's result (emo_image_result_json with path as
+ *     "file"), or on failure the emo_error_json line, and returns the failure's status;
+ *   - emo_analyze_media_lines: emo_analyze_media's frames, each followed by its events
+ *     (emo_frame_json, emo_event_json), the speech segments (emo_segment_json) where that
+ *     call delivers them, and last the summary (emo_summary_json, "interrupted":true when fn
+ *     or emo_context_interrupt stopped it), also after a stream that broke mid-way;
+ *   - emo_analyze_audio_lines: emo_analyze_audio's segments, then the summary
+ *     (emo_audio_summary_json).
+ * Returns what the wrapped call returns (EMO_OK when stopped by fn or emo_context_interrupt),
+ * or EMO_ENOMEM when a line could not be made. Not thread-safe on one context. */
+int emo_analyze_file_lines(emo_context *ctx, const emo_run_params *rp, const char *path,
+                           emo_line_fn fn, void *user);
+int emo_analyze_media_lines(emo_context *ctx, const emo_run_params *rp, const char *url,
+                            emo_line_fn fn, void *user);
+int emo_analyze_audio_lines(emo_context *ctx, const emo_run_params *rp, const char *url,
+                            emo_line_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif
