@@ -102,6 +102,10 @@ with emo.Analyzer(voice=False) as an:
     it.close()
     n = sum(1 for _ in an.lines("video", video))
     h.check(n > 3, "an Analyzer runs again after a stream was closed early (%d lines)" % n)
+    same_frame(an.video(video).faces, emo.analyze_video(video, voice=False).faces,
+               "Analyzer.video = analyze_video with the same options")
+    same_frame(an.image(photo).faces, emo.analyze_image(photo).faces,
+               "Analyzer.image = analyze_image (a model with more networks gives the same faces)")
 
 # --- a photo, options ------------------------------------------------------------------------
 rc, data = cli("image", photo)

@@ -15,7 +15,8 @@ command writes, so emo.read() of a CLI output file gives the same tables without
     stream_video(path, **options)     the records one at a time (long files), also
                                       stream_audio / stream_image; to_result(records)
     read(path)                        emo's JSON Lines output -> the same Result, no library
-    Analyzer(**options)               a loaded model for many calls
+    Analyzer(**options)               a loaded model for many calls: .image(paths),
+                                      .video(path), .audio(path), .lines(kind, path)
     options()                         the option names and what they do
 
 Options are the fields of emo's params structs (include/emo.h), e.g. detector="full",
@@ -86,9 +87,8 @@ def analyze_image(paths, **options):
     for a photo that failed, as the CLI writes it, when paths is a list; a single path that
     fails raises EmoError) and faces (one row per face: file, face,
     x, y, w, h, score, expression_*, dominant, ...), keypoints (n_faces, 6, 2)."""
-    one = isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__")
     with _analyzer("image", "analyze_image", options) as a:
-        return _collect(a, "image", [paths] if one else list(paths), keep_going=not one)
+        return a.image(paths)
 
 
 def analyze_video(path, **options):

@@ -275,6 +275,22 @@ class Analyzer:
         except Exception:
             pass
 
+    def image(self, paths):
+        """As emo.analyze_image, with this Analyzer's model and options."""
+        from . import _collect
+        one = isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__")
+        return _collect(self, "image", [paths] if one else list(paths), keep_going=not one)
+
+    def video(self, path):
+        """As emo.analyze_video, with this Analyzer's model and options."""
+        from . import _collect
+        return _collect(self, "video", [path])
+
+    def audio(self, path):
+        """As emo.analyze_audio, with this Analyzer's model and options."""
+        from . import _collect
+        return _collect(self, "audio", [path])
+
     def lines(self, kind, path):
         """A Run: an iterator over the JSON Lines records (str) of analysing path, kind "image",
         "video" or "audio"; exactly the lines the CLI writes."""
