@@ -651,8 +651,9 @@ const char *emo_options_last_error(const emo_options *o);
 /* Sends the messages of model loads and contexts made with these options to fn (NULL: none). */
 void emo_options_set_log(emo_options *o, emo_log_fn fn, void *user);
 
-/* The structs, owned by o and valid until it is destroyed or set again, for emo_model_load,
- * emo_context_create and the analysis calls. NULL when o is NULL. */
+/* The structs, owned by o and valid until it is destroyed (emo_options_set changes them in
+ * place; a string it replaces is freed), for emo_model_load, emo_context_create and the
+ * analysis calls. NULL when o is NULL. */
 const emo_model_params *emo_options_model_params(const emo_options *o);
 const emo_context_params *emo_options_context_params(const emo_options *o);
 const emo_run_params *emo_options_run_params(const emo_options *o);
