@@ -139,7 +139,8 @@ try:
     emo.analyze_video(missing + ".mp4", voice=False)
     h.check(False, "a missing video raises")
 except emo.EmoError as e:
-    h.check(missing in str(e), "video EmoError: %s" % e)
+    h.check(missing in str(e) and e.result is not None and len(e.result.frames) == 0,
+            "video EmoError, with the (empty) result before the failure: %s" % e)
 try:
     emo.analyze_image(photo, treshold=0.5)
     h.check(False, "an unknown option raises TypeError")

@@ -14,6 +14,7 @@ import tempfile
 import pyharness as h
 
 a = h.args()
+h.need_pandas()  # the package imports them
 for tool in ("cmake", "nm", "cc", "pkg-config"):
     if not shutil.which(tool):
         h.skip("%s is not installed" % tool)
@@ -22,7 +23,7 @@ with open(os.path.join(a.source, "include", "emo.h")) as f:
 abi = int(re.search(r"#define EMO_ABI_VERSION (\d+)", header).group(1))
 version = re.search(r'#define EMO_VERSION_STRING "([^"]+)"', header).group(1)
 sys.path.insert(0, os.path.join(a.source, "python"))
-import emo._lib as binding  # noqa: E402 (the binding alone: no pandas needed)
+import emo._lib as binding  # noqa: E402
 
 h.check(binding.ABI_VERSION == abi, "python/emo/_lib.py ABI_VERSION (%d) is emo.h's "
         "EMO_ABI_VERSION (%d): update the binding with the header" % (binding.ABI_VERSION, abi))

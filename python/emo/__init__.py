@@ -75,8 +75,9 @@ def _collect(analyzer, kind, paths, keep_going=False):
             for line in run.rest():  # the frames analysed until it stopped, and the summary
                 b.add(json.loads(line))
             raise Interrupted(b.result(interrupted=True)) from None
-        except EmoError:
+        except EmoError as e:
             if not keep_going:
+                e.result = b.result()  # a stream that broke mid-way: the frames before the break
                 raise
     return b.result()
 

@@ -64,13 +64,16 @@ _SIGNATURES = {
 
 class EmoError(RuntimeError):
     """An analysis, a model load or an option that emo refused, with emo's message.
-    status: emo's status code (negative int); status_name: its name ("malformed input", ...)."""
+    status: emo's status code (negative int); status_name: its name ("malformed input", ...);
+    result: for an analysis, the Result of what was analysed before the failure (a video stream
+    that broke mid-way), else None."""
 
     def __init__(self, message, status=None, status_name=None):
         super().__init__(message)
         self.message = message
         self.status = status
         self.status_name = status_name
+        self.result = None
 
 
 class LibraryError(ImportError):
@@ -202,7 +205,8 @@ class Analyzer:
     lists them); an unknown one is a TypeError naming it. Not for use by two threads at once."""
 
     def __init__(self, _caller="Analyzer", **options):
-        L = lib()
+        L = self._L = lib()  # this library for the Analyzer's life, whatever load_library does
+        self._run = None  # the Run in progress, if any
         self._opts = ctypes.c_void_p()
         self._model = ctypes.c_void_p()
         self._ctx = ctypes.c_void_p()
@@ -239,7 +243,7 @@ class Analyzer:
     def _check(self, rc, what):
         if rc == 0:
             return
-        L = lib()
+        L = self._L
         name = L.emo_status_str(rc).decode()
         detail = ""
         if self._ctx:
@@ -252,10 +256,14 @@ class Analyzer:
         raise EmoError("%s (%s)%s" % (what, name, ": " + detail if detail else ""), rc, name)
 
     def close(self):
-        """Frees the context and the model (also done when the Analyzer is collected)."""
-        L = _lib
+        """Stops a run in progress, frees the context and the model (also done when the Analyzer
+        is collected)."""
+        L = getattr(self, "_L", None)
         if L is None:
             return
+        run = getattr(self, "_run", None)
+        if run is not None:
+            run.close()
         if getattr(self, "_ctx", None):
             L.emo_context_destroy(ctypes.byref(self._ctx))
         if getattr(self, "_model", None):
@@ -316,7 +324,7 @@ class Run:
             raise ValueError("kind must be image, video or audio, not %r" % kind)
         self._a = analyzer
         self._path = os.fsencode(path)
-        self._fn = getattr(lib(), _FUNCS[kind])
+        self._fn = getattr(analyzer._L, _FUNCS[kind])
         self._q = queue.Queue(maxsize=256)
         self._stop = threading.Event()
         self._rc = None
@@ -342,7 +350,7 @@ class Run:
 
     def _work(self):
         try:
-            self._rc = self._fn(self._a._ctx, lib().emo_options_run_params(self._a._opts),
+            self._rc = self._fn(self._a._ctx, self._a._L.emo_options_run_params(self._a._opts),
                                 self._path, self._cb, None)
         except BaseException as e:  # pragma: no cover (ctypes errors)
             self._exc = e
@@ -355,6 +363,7 @@ class Run:
             raise RuntimeError("this Analyzer is already running an analysis (one at a time: "
                                "make another Analyzer for a parallel one)")
         self._a._errors = []
+        self._a._run = self
         self._thread = threading.Thread(target=self._work, name="emo-analysis", daemon=True)
         self._thread.start()
 
@@ -381,7 +390,7 @@ class Run:
         if self._thread is None or self._stop.is_set():
             return
         self.stopped = True
-        lib().emo_context_interrupt(self._a._ctx)
+        self._a._L.emo_context_interrupt(self._a._ctx)
 
     def rest(self):
         """After stop(): waits for the analysis to end and returns its remaining lines."""
@@ -400,6 +409,8 @@ class Run:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+            if self._a._run is self:
+                self._a._run = None
         if not raise_errors:
             return
         if self._exc is not None:
