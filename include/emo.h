@@ -245,7 +245,9 @@ emo_run_params emo_run_params_default(void);
 /* The version of the ABI this library was built with: EMO_ABI_VERSION of its emo.h. It
  * changes whenever a public struct's layout or a function's signature does, so that a binding
  * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
-#define EMO_ABI_VERSION 2 /* 1 was emo 0.1.0's single emo_params */
+#define EMO_ABI_VERSION                                           \
+  3 /* 1 was emo 0.1.0's single emo_params; 3 added the summary's \
+      embeddings and shot_cut_count */
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
@@ -372,6 +374,10 @@ typedef enum emo_event_type {
   EMO_EVENT_NO_FACE = 0, /* a span [start, end) of media time with no face */
   EMO_EVENT_TRACK_START, /* a track began (start = its first time) */
   EMO_EVENT_TRACK_END,   /* a track ended (start/end = its first/last time) */
+  EMO_EVENT_SHOT_CUT,    /* the shot changed at this frame (hard cut, or the end of a
+                            dissolve or fade; start = end = the frame's time): every track
+                            there was lost and a face after it keeps its id only when its
+                            embedding agrees */
   EMO_EVENT_TYPE_COUNT
 } emo_event_type;
 
@@ -413,6 +419,9 @@ typedef struct emo_video_summary {
   int interrupted;                 /* 1 when the analysis was stopped before the end of
                                       the stream (a callback, emo_context_interrupt);
                                       emo_summary_json then writes "interrupted":true */
+  int64_t embeddings;              /* face embeddings computed (births, ambiguities,
+                                      verifications; the cost of identity), "embeddings" */
+  int shot_cut_count;              /* shot cuts found (EMO_EVENT_SHOT_CUT events) */
 } emo_video_summary;
 
 /* Starts (or restarts) a stream on ctx with the options rp (copied; NULL = defaults), which

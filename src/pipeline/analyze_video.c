@@ -28,6 +28,7 @@
 #include "pipeline/tracker.h"
 #include "vision/face_embed.h"
 #include "vision/optical_flow.h"
+#include "vision/shot_cut.h"
 
 #define ADAPT_MAX 8       /* most frames between detections when all tracks are confident */
 #define ADAPT_EMPTY 3     /* frames between detections while nobody is visible */
@@ -36,10 +37,11 @@
 #define FLOW_MAX_SIDE 640 /* optical flow works on frames downscaled to this longer side */
 #define FLOW_LEVELS 3
 #define MAX_EVENTS 512 /* events one frame can produce (bounded by the track capacity) */
-#define CUT_GRID_W 32  /* shot-cut detection: a 32x18 grid of sampled luma values */
-#define CUT_GRID_H 18
-#define CUT_THRESHOLD 35.0f /* mean absolute luma change (0..255) that marks a hard cut */
-#define FAR_RECHECK 1.0     /* seconds between full AUTO detector procedures while faces are far */
+#define VERIFY_BELOW_REID                                                             \
+  0.15f                 /* a verified face is another person's below reid_threshold - \
+                           this (0.5 by default: about 1 % of different people's      \
+                           pairs score above 0.6, docs/face_embedding.md) */
+#define FAR_RECHECK 1.0 /* seconds between full AUTO detector procedures while faces are far */
 #define BIRTH_SCORE                                                       \
   0.65f /* a detection starts a new track only above this score; below it \
            it may only continue a visible track (hysteresis: a face that  \
@@ -67,9 +69,11 @@ struct emoi_stream {
   emo_event *spans; /* no-face spans for the summary (grows by doubling) */
   int n_spans, cap_spans;
   int64_t n_frames, n0, n1, n2;
+  int64_t n_embeddings; /* face embeddings computed in this stream */
+  int n_cuts;           /* shot cuts found */
   emo_frame_result frame;
   emo_video_summary summary;
-  uint8_t thumb[2][CUT_GRID_W * CUT_GRID_H]; /* luma grid of the previous / current frame */
+  sc_state cuts; /* shot-change detector (vision/shot_cut.h) */
   /* embedding callback arguments, valid during one push */
   const uint8_t *rgb;
   int w, h, stride;
@@ -129,6 +133,7 @@ static int stream_begin(emo_context *c) {
   trk_params tp = trk_params_default();
   tp.timeout = c->run.track_timeout;
   tp.reid_threshold = c->run.reid_threshold;
+  tp.verify_threshold = c->run.reid_threshold - VERIFY_BELOW_REID;
   tp.smoothing = c->run.smoothing;
   tp.max_tracks = c->params.max_faces < TRK_MAX_TRACKS ? c->params.max_faces : TRK_MAX_TRACKS;
   int rc = trk_create(&tp, &s->trk, &err);
@@ -149,6 +154,9 @@ static int stream_begin(emo_context *c) {
   s->n_events = 0;
   s->n_spans = 0;
   s->n_frames = s->n0 = s->n1 = s->n2 = 0;
+  s->n_embeddings = 0;
+  s->n_cuts = 0;
+  sc_reset(&s->cuts);
   memset(&s->frame, 0, sizeof s->frame);
   memset(&s->summary, 0, sizeof s->summary);
   return EMO_OK;
@@ -167,6 +175,9 @@ static int embed_detection(void *user, int i, float *out) {
   struct emoi_stream *s = c->stream;
   emoi_err err = {{0}};
   if (!c->plans[EMOI_NET_EMBED]) return EMO_EUNSUPPORTED; /* reid off: tracker uses IoU only */
+  fem_reject why = fem_quality(s->rgb, s->w, s->h, s->stride, &s->dets[i], NULL);
+  if (why != FEM_OK) return EMO_EUNSUPPORTED; /* no descriptor rather than a wrong one */
+  s->n_embeddings++;
   return fem_embed(c->plans[EMOI_NET_EMBED], c->model->graphs[EMOI_NET_EMBED], s->rgb, s->w, s->h,
                    s->stride, &s->dets[i], out, &err);
 }
@@ -181,25 +192,6 @@ static int filter_births(const struct emoi_stream *s, bf_detection *dets, int n)
     if (keep) dets[kept++] = dets[i];
   }
   return kept;
-}
-
-/* Samples a luma grid of the frame into thumb and returns the mean absolute change from
- * prev (0 when there is no previous frame). A hard cut between shots changes most cells a
- * lot; camera motion and expressions change few or little. */
-static float shot_change(const uint8_t *rgb, int w, int h, int stride, const uint8_t *prev,
-                         int have_prev, uint8_t *thumb) {
-  double sum = 0.0;
-  for (int gy = 0; gy < CUT_GRID_H; gy++)
-    for (int gx = 0; gx < CUT_GRID_W; gx++) {
-      int x = (int)(((long)gx * 2 + 1) * w / (2 * CUT_GRID_W));
-      int y = (int)(((long)gy * 2 + 1) * h / (2 * CUT_GRID_H));
-      const uint8_t *p = rgb + (size_t)y * (size_t)stride + (size_t)x * 3;
-      int v = (77 * p[0] + 150 * p[1] + 29 * p[2]) >> 8;
-      int i = gy * CUT_GRID_W + gx;
-      if (have_prev) sum += abs(v - (int)prev[i]);
-      thumb[i] = (uint8_t)v;
-    }
-  return have_prev ? (float)(sum / (CUT_GRID_W * CUT_GRID_H)) : 0.0f;
 }
 
 /* Decides whether the detector runs on this frame. */
@@ -243,8 +235,11 @@ static int build_pyramid(struct emoi_stream *s, int i, const uint8_t *rgb, int w
 
 /* A hard cut between shots: nobody is where they were. Every track becomes lost (so a face
  * after the cut continues a track only when its embedding agrees) and the caller detects. */
-static int lose_tracks_at_cut(emo_context *c, struct emoi_stream *s, double t, emoi_err *err) {
-  int rc = trk_update_detections(s->trk, t, NULL, 0, embed_detection, c, err);
+static int lose_tracks_at_cut(struct emoi_stream *s, double t, emoi_err *err) {
+  emo_event cut = {EMO_EVENT_SHOT_CUT, t, t, 0};
+  push_event(s, &cut);
+  s->n_cuts++;
+  int rc = trk_cut(s->trk, t, err);
   if (rc != EMO_OK) return rc;
   const emo_event *cev = NULL;
   int n_cev = trk_events(s->trk, &cev);
@@ -265,10 +260,12 @@ static int track_by_flow(struct emoi_stream *s, int next, const uint8_t *rgb, in
     const trk_track *tr = trk_get(s->trk, i);
     of_box_result fr;
     if (of_track_box(s->pyr[s->cur], s->pyr[next], tr->box, &fr) != EMO_OK) {
+      for (int k = 0; k < trk_count(s->trk); k++) trk_mark_verify(s->trk, k);
       worst = 0.0f;
       break;
     }
     if (fr.confidence < worst) worst = fr.confidence;
+    if (fr.confidence < FLOW_LOW) trk_mark_verify(s->trk, i); /* flow unsure: verify next */
     trk_set_box(s->trk, i, fr.box, fr.dx, fr.dy, fr.scale);
   }
   if (worst < FLOW_LOST) {
@@ -383,9 +380,13 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   int rc = EMO_OK;
   int next = s->have_prev ? 1 - s->cur : s->cur;
   s->pyr_built[next] = 0;
-  int cut = shot_change(rgb, w, h, stride, s->thumb[s->cur], s->have_prev, s->thumb[next]) >
-            CUT_THRESHOLD;
-  if (cut) rc = lose_tracks_at_cut(c, s, t, &err);
+  sc_kind shot = sc_push(&s->cuts, rgb, w, h, stride, t, NULL);
+  int cut = shot == SC_HARD || shot == SC_GRADUAL;
+  if (cut) rc = lose_tracks_at_cut(s, t, &err);
+  if (shot == SC_SUSPECT) { /* an abrupt change that is no cut: detect, and verify identities */
+    s->force_detect = 1;
+    for (int i = 0; i < trk_count(s->trk); i++) trk_mark_verify(s->trk, i);
+  }
   int detect = cut || should_detect(c, s) || !s->pyr_built[s->cur];
   if (rc == EMO_OK && !detect)
     rc = track_by_flow(s, next, rgb, w, h, stride, gray, t, &detect, &err);
@@ -470,6 +471,8 @@ int emo_stream_end(emo_context *c, const emo_frame_result **last,
   sm->no_face_span_count = s->n_spans;
   sm->no_face_spans = s->spans;
   sm->track_count = trk_summaries(s->trk, &sm->tracks);
+  sm->embeddings = s->n_embeddings;
+  sm->shot_cut_count = s->n_cuts;
   if (last) *last = fr;
   if (summary) *summary = sm;
   return EMO_OK;
