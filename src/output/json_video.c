@@ -38,6 +38,8 @@ char *emo_frame_json(const emo_frame_result *f) {
       sb_puts(&b, "]");
     }
     sb_printf(&b, "],\"detected\":%s", x->detected ? "true" : "false");
+    if (x->gallery_name) sb_printf(&b, ",\"gallery\":\"%s\"", x->gallery_name);
+    if (x->gallery_also) sb_printf(&b, ",\"gallery_also\":\"%s\"", x->gallery_also);
     if (x->dominant >= 0) {
       sb_puts(&b, ",\"expression\":");
       probs(&b, x->expression);
@@ -101,6 +103,8 @@ char *emo_summary_json(const emo_video_summary *s) {
     sb_puts(&b, ",\"last\":");
     sb_json_float(&b, t->last_t, 3);
     sb_printf(&b, ",\"frames\":%lld", (long long)t->frames);
+    if (t->gallery_name) sb_printf(&b, ",\"gallery\":\"%s\"", t->gallery_name);
+    if (t->gallery_also) sb_printf(&b, ",\"gallery_also\":\"%s\"", t->gallery_also);
     if (t->dominant >= 0) {
       sb_puts(&b, ",\"mean_expression\":");
       probs(&b, t->mean_expression);

@@ -24,6 +24,7 @@
 #include "media/video_decode.h"
 #include "media/video_encode.h"
 #include "output/annotate.h"
+#include "pipeline/gallery.h"
 #include "pipeline/internal.h"
 #include "pipeline/tracker.h"
 #include "vision/face_embed.h"
@@ -70,7 +71,13 @@ struct emoi_stream {
   int n_spans, cap_spans;
   int64_t n_frames, n0, n1, n2;
   int64_t n_embeddings; /* face embeddings computed in this stream */
-  int n_cuts;           /* shot cuts found */
+  /* gallery names per id (index id - 1; grows by doubling with the ids) */
+  struct gal_id {
+    double emb_t; /* the track's embedding time they were matched at; -1 = never */
+    int who, also;
+  } * gal;
+  int cap_gal;
+  int n_cuts; /* shot cuts found */
   emo_frame_result frame;
   emo_video_summary summary;
   sc_state cuts; /* shot-change detector (vision/shot_cut.h) */
@@ -88,6 +95,7 @@ void emoi_stream_free(struct emoi_stream **ps) {
   of_pyramid_destroy(&s->pyr[1]);
   free(s->faces);
   free(s->spans);
+  free(s->gal);
   free(s);
   *ps = NULL;
 }
@@ -156,6 +164,7 @@ static int stream_begin(emo_context *c) {
   s->n_frames = s->n0 = s->n1 = s->n2 = 0;
   s->n_embeddings = 0;
   s->n_cuts = 0;
+  for (int i = 0; i < s->cap_gal; i++) s->gal[i].emb_t = -1.0, s->gal[i].who = s->gal[i].also = -1;
   sc_reset(&s->cuts);
   memset(&s->frame, 0, sizeof s->frame);
   memset(&s->summary, 0, sizeof s->summary);
@@ -201,6 +210,30 @@ static int should_detect(const emo_context *c, const struct emoi_stream *s) {
   if (k > 0) return s->since_detect >= k;
   if (trk_count(s->trk) == 0) return s->since_detect >= ADAPT_EMPTY;
   return s->since_detect >= ADAPT_MAX;
+}
+
+/* The gallery name of track t (matched again whenever its embedding changed), into f. */
+static int name_track(emo_context *c, struct emoi_stream *s, const trk_track *t,
+                      emo_track_face *f) {
+  const emo_gallery *g = c->run.gallery;
+  if (!g || !t->has_emb) return EMO_OK;
+  if (t->id > s->cap_gal) {
+    int cap = s->cap_gal ? s->cap_gal : 16;
+    while (cap < t->id) cap *= 2;
+    struct gal_id *n = realloc(s->gal, (size_t)cap * sizeof *n);
+    if (!n) return EMO_ENOMEM;
+    for (int i = s->cap_gal; i < cap; i++) n[i].emb_t = -1.0, n[i].who = n[i].also = -1;
+    s->gal = n;
+    s->cap_gal = cap;
+  }
+  struct gal_id *e = &s->gal[t->id - 1];
+  if (e->emb_t != t->emb_t) {
+    e->who = emoi_gallery_match(g, t->emb, c->run.reid_threshold, &e->also);
+    e->emb_t = t->emb_t;
+  }
+  f->gallery_name = e->who >= 0 ? emo_gallery_person(g, e->who) : "unknown";
+  f->gallery_also = e->also >= 0 ? emo_gallery_person(g, e->also) : NULL;
+  return EMO_OK;
 }
 
 static void track_to_face(const trk_track *t, emo_track_face *f) {
@@ -309,6 +342,8 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
   if (n > c->params.max_faces) n = c->params.max_faces;
   for (int i = 0; i < n; i++) {
     track_to_face(trk_get(s->trk, i), &s->faces[i]);
+    if (name_track(c, s, trk_get(s->trk, i), &s->faces[i]) != EMO_OK)
+      return emoi_fail(err, EMO_ENOMEM, "out of memory for the gallery names");
     bf_detection_from_xywh(s->faces[i].box, (const float(*)[2])s->faces[i].keypoints,
                            s->faces[i].score, &c->face_dets[i]);
   }
@@ -471,6 +506,15 @@ int emo_stream_end(emo_context *c, const emo_frame_result **last,
   sm->no_face_span_count = s->n_spans;
   sm->no_face_spans = s->spans;
   sm->track_count = trk_summaries(s->trk, &sm->tracks);
+  for (int i = 0; i < sm->track_count && c->run.gallery; i++) { /* the last match of each id */
+    emo_track_summary *ts = (emo_track_summary *)&sm->tracks[i];
+    const struct gal_id *e = ts->track_id <= s->cap_gal ? &s->gal[ts->track_id - 1] : NULL;
+    ts->gallery_name = NULL;
+    ts->gallery_also = NULL;
+    if (!e || e->emb_t < 0) continue;
+    ts->gallery_name = e->who >= 0 ? emo_gallery_person(c->run.gallery, e->who) : "unknown";
+    ts->gallery_also = e->also >= 0 ? emo_gallery_person(c->run.gallery, e->also) : NULL;
+  }
   sm->embeddings = s->n_embeddings;
   sm->shot_cut_count = s->n_cuts;
   if (last) *last = fr;
