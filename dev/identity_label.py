@@ -74,7 +74,7 @@ NAMES = {
 # clip -> [(start, end, kind)] (see the README for how they were found)
 CUTS = {
     "out41": [(1.25, 2.0, "dissolve")],
-    "debate_interview4": [(1.92, 1.92, "hard")],
+    "debate_interview4": [(1.92, 1.92, "hard"), (8.32, 8.32, "hard")],  # overlay ends; reframing
     "cbc_debate_002": [(5.88, 5.88, "hard")],
 }
 # the reel: the sitcom clips in their order, without the three whose woman in a slip dress may

@@ -7,8 +7,13 @@
  *    adaptively: at once when a track is new, lost or its optical flow is unsure; every
  *    ADAPT_EMPTY frames while no one is on screen; up to ADAPT_MAX frames apart while every
  *    track follows confidently); detections update the tracker (pipeline/tracker.c:
- *    optimal assignment, re-identification by face embedding only when a track is born or
- *    an association is ambiguous);
+ *    optimal assignment, re-identification by face embedding when a track is born, an
+ *    association is ambiguous or a continuation is doubtful: see "Verification" in tracker.h;
+ *    no embedding of faces fem_quality refuses, and the summary counts the embeddings);
+ *  - each frame goes through the shot-cut detector (vision/shot_cut.h): a cut (shot_cut event)
+ *    loses every track, to be continued only by appearance (trk_cut); a suspect frame forces a
+ *    detection and verifies every track;
+ *  - with a gallery (emo_run_params.gallery, pipeline/gallery.c) each track is named;
  *  - on the other frames each visible track's box moves by pyramidal Lucas-Kanade flow
  *    (vision/optical_flow.c) between the previous and the current frame;
  *  - every visible face gets its expression, and its track a smoothed distribution;
