@@ -106,6 +106,8 @@ static void report(const char *path, const char *message) {
     fprintf(stderr, "emo: %s: %s\n", path, message ? message : "failed");
 }
 
+static const char *g_gallery_dir; /* --gallery DIR (emo video) */
+
 static void usage(FILE *f) {
   fputs(
       "usage: emo image [options] FILE...   detect faces and expressions in photos (JSON Lines)\n"
@@ -136,6 +138,8 @@ static void usage(FILE *f) {
       "  --csv FILE            also write one CSV row per face per frame\n"
       "  --annotate OUT.mp4    also write the video with boxes, ids and labels (audio copied)\n"
       "  --no-reid             do not load the face-embedding model (ids by overlap only)\n"
+      "  --gallery DIR         name people from DIR's photos (NAME.jpg or NAME/*.jpg, one face\n"
+      "                        each): \"gallery\":NAME, or \"unknown\" when nobody is close\n"
       "  --no-voice            skip the soundtrack (no speech segments on the video timeline)\n"
       "                        (speech segments are written for files, not live sources)\n"
       "\n"
@@ -284,6 +288,10 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
     } else if (strcmp(a, "--csv") == 0) {
       if (!v) goto missing;
       g_csv_path = v;
+      i++;
+    } else if (strcmp(a, "--gallery") == 0) {
+      if (!v) goto missing;
+      g_gallery_dir = v;
       i++;
     } else if (strcmp(a, "--annotate") == 0) {
       if (!v) goto missing;
@@ -501,7 +509,16 @@ static int cmd_video(int argc, char **argv) {
   if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
   const emo_media_summary *sum = NULL;
   int stopped = 0;
-  if (rc == EMO_OK) {
+  emo_gallery *gallery = NULL;
+  int gallery_failed = 0;
+  if (rc == EMO_OK && g_gallery_dir) {
+    gallery_failed = emo_gallery_load(ctx, g_gallery_dir, &gallery) != EMO_OK;
+    if (gallery_failed) report(g_gallery_dir, emo_context_last_error(ctx));
+    p.rp.gallery = gallery;
+  }
+  if (gallery_failed) {
+    rc = EMO_EINVAL; /* reported above: no analysis */
+  } else if (rc == EMO_OK) {
     /* The soundtrack's speech segments join the timeline (emo.h says in which order). */
     const emo_media_callbacks cb = {on_frame, on_segment, &vo};
     stoppable(ctx); /* Ctrl-C stops after the current frame */
@@ -518,6 +535,7 @@ static int cmd_video(int argc, char **argv) {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
   }
   emo_context_destroy(&ctx);
+  emo_gallery_destroy(&gallery);
   emo_model_destroy(&model);
   /* Outputs are kept once the analysis ran (up to a damaged stream's break, or a Ctrl-C). */
   if (!sum) {

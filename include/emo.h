@@ -181,6 +181,8 @@ typedef struct emo_context_params {
   emo_log_level log_level; /* most verbose level delivered, default EMO_LOG_WARN */
 } emo_context_params;
 
+typedef struct emo_gallery emo_gallery; /* named people, see "Gallery" below */
+
 typedef struct emo_run_params {
   /* Faces (every analysis call). */
   emo_detector detector;   /* EMO_DETECTOR_AUTO (default): short range first, full
@@ -195,21 +197,25 @@ typedef struct emo_run_params {
                               512 MiB; anything else (a pipe, a device) is read up to
                               this too */
   /* Video (emo_stream_*, emo_analyze_media). */
-  double analysis_fps;       /* analyse this many frames per second of media time;
-                                0 = every frame (default) */
-  int detect_every;          /* run the detector every K analysed frames and track with
-                                optical flow in between; 0 = adaptive (default) */
-  double track_timeout;      /* seconds a track survives unseen before it ends,
-                                default 1.0 */
-  float reid_threshold;      /* cosine similarity above which a new face takes an ended
-                                track's id back (face embedding), default 0.65 */
-  float smoothing;           /* time constant in seconds of the per-track smoothed
-                                expression (exponential), default 0.5 */
-  const char *annotate_path; /* emo_analyze_media also writes the video with boxes,
-                                ids and labels drawn here (audio copied); NULL = no
-                                (default) */
-  int soundtrack;            /* 1 = emo_analyze_media analyses the soundtrack too when
-                                the model has the speech models (default 1) */
+  double analysis_fps;        /* analyse this many frames per second of media time;
+                                 0 = every frame (default) */
+  int detect_every;           /* run the detector every K analysed frames and track with
+                                 optical flow in between; 0 = adaptive (default) */
+  double track_timeout;       /* seconds a track survives unseen before it ends,
+                                 default 1.0 */
+  float reid_threshold;       /* cosine similarity above which a new face takes an ended
+                                 track's id back (face embedding), default 0.65 */
+  float smoothing;            /* time constant in seconds of the per-track smoothed
+                                 expression (exponential), default 0.5 */
+  const emo_gallery *gallery; /* named people (emo_gallery_load): each track is named
+                                after the closest gallery person whose similarity
+                                reaches reid_threshold, else "unknown"; borrowed, must
+                                outlive the stream. NULL = none (default) */
+  const char *annotate_path;  /* emo_analyze_media also writes the video with boxes,
+                                 ids and labels drawn here (audio copied); NULL = no
+                                 (default) */
+  int soundtrack;             /* 1 = emo_analyze_media analyses the soundtrack too when
+                                 the model has the speech models (default 1) */
   /* Inputs (emo_analyze_media, emo_analyze_audio; and the audio copied by annotate_path). A
    * url may be a file path, "-" for standard input, or use one of the protocols allowed: by
    * default file, http, https, rtsp, rtmp, rtmps, udp, rtp, srt (tcp and tls only as their
@@ -245,7 +251,9 @@ emo_run_params emo_run_params_default(void);
 /* The version of the ABI this library was built with: EMO_ABI_VERSION of its emo.h. It
  * changes whenever a public struct's layout or a function's signature does, so that a binding
  * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
-#define EMO_ABI_VERSION 2 /* 1 was emo 0.1.0's single emo_params */
+#define EMO_ABI_VERSION                                           \
+  3 /* 1 was emo 0.1.0's single emo_params; 3 added the summary's \
+      embeddings and shot_cut_count */
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
@@ -366,12 +374,22 @@ typedef struct emo_track_face {
   float smoothed[EMO_EXPR_COUNT];         /* temporally smoothed probabilities of the track */
   int detected;                           /* 1 = box from the detector this frame, 0 = moved
                                              by optical flow */
+  const char *gallery_name;               /* with emo_run_params.gallery: the person's name,
+                                             or "unknown" when no gallery face is close; NULL
+                                             while the track has no usable face descriptor
+                                             (or without a gallery). Owned by the gallery */
+  const char *gallery_also;               /* a look-alike in the gallery as close as
+                                             gallery_name (ambiguous: both reported), or NULL */
 } emo_track_face;
 
 typedef enum emo_event_type {
   EMO_EVENT_NO_FACE = 0, /* a span [start, end) of media time with no face */
   EMO_EVENT_TRACK_START, /* a track began (start = its first time) */
   EMO_EVENT_TRACK_END,   /* a track ended (start/end = its first/last time) */
+  EMO_EVENT_SHOT_CUT,    /* the shot changed at this frame (hard cut, or the end of a
+                            dissolve or fade; start = end = the frame's time): every track
+                            there was lost and a face after it keeps its id only when its
+                            embedding agrees */
   EMO_EVENT_TYPE_COUNT
 } emo_event_type;
 
@@ -400,6 +418,8 @@ typedef struct emo_track_summary {
   int64_t frames; /* analysed frames in which the track was present */
   float mean_expression[EMO_EXPR_COUNT];
   int dominant;
+  const char *gallery_name; /* the track's last gallery match (emo_track_face), or NULL */
+  const char *gallery_also;
 } emo_track_summary;
 
 typedef struct emo_video_summary {
@@ -413,7 +433,33 @@ typedef struct emo_video_summary {
   int interrupted;                 /* 1 when the analysis was stopped before the end of
                                       the stream (a callback, emo_context_interrupt);
                                       emo_summary_json then writes "interrupted":true */
+  int64_t embeddings;              /* face embeddings computed (births, ambiguities,
+                                      verifications; the cost of identity), "embeddings" */
+  int shot_cut_count;              /* shot cuts found (EMO_EVENT_SHOT_CUT events) */
 } emo_video_summary;
+
+/* ---- Gallery: the same person, the same name, in every file ------------------------- */
+
+/* emo_gallery (declared with emo_run_params): named photos of people, as face descriptors
+ * (the face-embedding model's). Immutable once loaded: one gallery may serve many contexts and
+ * threads. */
+
+/* Reads the photos of folder dir: DIR/NAME.jpg (png, webp) is a photo of NAME (the name is
+ * the file name up to its first '.'), DIR/NAME/ any photo in that folder is NAME (several
+ * photos of one person help). A photo must show exactly one face fit for a descriptor; one
+ * that is unreadable or corrupt, shows no face or several faces, or whose face is too small,
+ * turned or blurred is skipped with an EMO_LOG_WARN message through ctx's log callback naming
+ * the file and why. Uses ctx's detector and embedding networks (the model needs reid = 1).
+ * Returns EMO_OK and *out (free with emo_gallery_destroy); EMO_EINVAL (no usable photo, no
+ * embedding model), EMO_EIO (dir unreadable) or EMO_ENOMEM, with ctx's message. Not
+ * thread-safe on one ctx. */
+int emo_gallery_load(emo_context *ctx, const char *dir, emo_gallery **out);
+/* Frees *g and sets it to NULL; safe on NULL. */
+void emo_gallery_destroy(emo_gallery **g);
+/* Photos kept, people (distinct names), and person i's name (owned by g; NULL for a bad i). */
+int emo_gallery_count(const emo_gallery *g);
+int emo_gallery_person_count(const emo_gallery *g);
+const char *emo_gallery_person(const emo_gallery *g, int i);
 
 /* Starts (or restarts) a stream on ctx with the options rp (copied; NULL = defaults), which
  * hold until the next emo_stream_begin: clears tracks, ids and statistics. */

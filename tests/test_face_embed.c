@@ -153,7 +153,38 @@ static void check_args(env *e) {
         "tiny image: %s", err.msg);
 }
 
+/* fem_quality on synthetic faces (no model needed): tiny, profile and flat faces refused, a
+ * textured frontal one kept. */
+static void check_quality(void) {
+  enum { W = 200, H = 200 };
+  static uint8_t img[H * W * 3];
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++)
+      for (int c = 0; c < 3; c++)
+        img[(y * W + x) * 3 + c] = (uint8_t)(((x / 4 + y / 4) % 2) * 120 + 60);
+  bf_detection d;
+  memset(&d, 0, sizeof d);
+  d.x0 = 50, d.y0 = 50, d.x1 = 150, d.y1 = 150;
+  d.kp[0][0] = 80, d.kp[0][1] = 85, d.kp[1][0] = 120, d.kp[1][1] = 85; /* eyes 0.4 box apart */
+  d.kp[2][0] = 100, d.kp[2][1] = 105;                                  /* nose in the middle */
+  float q = 0.0f;
+  CHECK(fem_quality(img, W, H, W * 3, &d, &q) == FEM_OK && q > FEM_MIN_SHARP,
+        "textured frontal face refused (detail %.3f)", q);
+  bf_detection t = d;
+  t.x1 = t.x0 + 30, t.y1 = t.y0 + 30;
+  CHECK(fem_quality(img, W, H, W * 3, &t, NULL) == FEM_TINY, "30-pixel face not tiny");
+  bf_detection p = d;
+  p.kp[2][0] = 140; /* nose 1 eye distance right of the eyes' midpoint */
+  CHECK(fem_quality(img, W, H, W * 3, &p, NULL) == FEM_PROFILE, "turned face not profile");
+  p = d;
+  p.kp[1][0] = 90; /* eyes 0.1 box apart */
+  CHECK(fem_quality(img, W, H, W * 3, &p, NULL) == FEM_PROFILE, "squeezed eyes not profile");
+  memset(img, 90, sizeof img);
+  CHECK(fem_quality(img, W, H, W * 3, &d, NULL) == FEM_BLURRED, "flat face not blurred");
+}
+
 int main(void) {
+  check_quality();
   if (!th_data("faces/identities/train"))
     th_skip("faces/identities absent from ../shared/data (set EMO_SHARED_DATA)");
   emo_model_params p = emo_model_params_default();

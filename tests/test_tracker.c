@@ -5,7 +5,8 @@
  * that leaves for 2 s (timeout 1 s) and comes back elsewhere gets its id back by
  * re-identification (and a new id without embeddings); a new person gets a new id; a face
  * missed by one detection keeps its id; events, capacity, bad inputs; and the expression
- * mean and exponential smoothing on known inputs. */
+ * mean and exponential smoothing on known inputs; verification: another person in a track's
+ * place after a scale jump, a marked (flow-unsure) frame or a shot cut gets another id. */
 #include <math.h>
 #include <string.h>
 
@@ -447,7 +448,68 @@ static void test_embed_error(void) {
   trk_destroy(&s);
 }
 
+/* Verification: a person replaced by another in the same place (a missed cut, a turn of the
+ * camera) is not continued silently, whichever weak evidence shows it; the same person is. */
+static void test_verification(void) {
+  sim sm;
+  sim_init(&sm);
+  emoi_err err = {{0}};
+  trk_state *s = NULL;
+  trk_create(NULL, &s, NULL);
+  if (!s) return;
+  /* person 0 for 1 s, detected every 0.1 s at one place */
+  for (int f = 0; f <= 10; f++) {
+    bf_detection d = det_at(100, 100, 60);
+    sm.truth[0] = 0;
+    trk_update_detections(s, f * 0.1, &d, 1, sim_embed, &sm, &err);
+  }
+  int calls = sm.calls;
+  CHECK(trk_count(s) == 1 && trk_get(s, 0)->id == 1 && calls == 1,
+        "steady face: 1 embedding at birth, %d calls", calls);
+  /* a jump in scale at the same centre: person 1 now; must not continue id 1 */
+  bf_detection big = det_at(100, 100, 85);
+  sm.truth[0] = 1;
+  trk_update_detections(s, 1.1, &big, 1, sim_embed, &sm, &err);
+  CHECK(trk_count(s) == 1 && trk_get(s, 0)->id == 2 && sm.calls == calls + 1,
+        "scale jump to another person: id %d (want 2), %d calls",
+        trk_count(s) ? trk_get(s, 0)->id : 0, sm.calls - calls);
+  /* marked (flow unsure): person 1 replaced by person 2 with no jump: new id again */
+  trk_mark_verify(s, 0);
+  bf_detection same = det_at(100, 100, 85);
+  sm.truth[0] = 2;
+  trk_update_detections(s, 1.2, &same, 1, sim_embed, &sm, &err);
+  CHECK(trk_count(s) == 1 && trk_get(s, 0)->id == 3, "marked track, other person: id %d (want 3)",
+        trk_count(s) ? trk_get(s, 0)->id : 0);
+  /* marked, same person: continues */
+  trk_mark_verify(s, 0);
+  trk_update_detections(s, 1.3, &same, 1, sim_embed, &sm, &err);
+  CHECK(trk_count(s) == 1 && trk_get(s, 0)->id == 3, "marked track, same person: id %d (want 3)",
+        trk_count(s) ? trk_get(s, 0)->id : 0);
+  int64_t checked = 0, rejected = 0;
+  trk_verify_counts(s, &checked, &rejected);
+  CHECK(checked == 3 && rejected == 2, "verifications %lld, refused %lld", (long long)checked,
+        (long long)rejected);
+  /* a shot cut: the same place after it, no embedding possible: a new id, not id 3 */
+  CHECK(trk_cut(s, 1.4, &err) == EMO_OK && trk_count(s) == 0, "cut: %d visible", trk_count(s));
+  int ucalls = 0;
+  trk_update_detections(s, 1.4, &same, 1, unsupported_embed, &ucalls, &err);
+  CHECK(trk_count(s) == 1 && trk_get(s, 0)->id == 4,
+        "after a cut without embedding: id %d (want 4)", trk_count(s) ? trk_get(s, 0)->id : 0);
+  /* another cut, then person 2 again: id 3 (ended by now) comes back by re-identification */
+  trk_cut(s, 3.0, &err);
+  sm.truth[0] = 2;
+  trk_update_detections(s, 3.0, &same, 1, sim_embed, &sm, &err);
+  CHECK(trk_count(s) == 1 && trk_get(s, 0)->id == 3, "re-identified after the cut: id %d (want 3)",
+        trk_count(s) ? trk_get(s, 0)->id : 0);
+  /* the yaw proxy */
+  bf_detection y = det_at(0, 0, 100);
+  y.kp[0][0] = -20, y.kp[0][1] = 0, y.kp[1][0] = 20, y.kp[1][1] = 0, y.kp[2][0] = 10;
+  CHECK(fabsf(trk_yaw(&y) - 0.25f) < 1e-6f, "yaw %g (want 0.25)", trk_yaw(&y));
+  trk_destroy(&s);
+}
+
 int main(void) {
+  test_verification();
   test_crossing();
   test_return();
   test_missed_detection();

@@ -38,6 +38,8 @@ char *emo_frame_json(const emo_frame_result *f) {
       sb_puts(&b, "]");
     }
     sb_printf(&b, "],\"detected\":%s", x->detected ? "true" : "false");
+    if (x->gallery_name) sb_printf(&b, ",\"gallery\":\"%s\"", x->gallery_name);
+    if (x->gallery_also) sb_printf(&b, ",\"gallery_also\":\"%s\"", x->gallery_also);
     if (x->dominant >= 0) {
       sb_puts(&b, ",\"expression\":");
       probs(&b, x->expression);
@@ -55,6 +57,7 @@ static const char *event_name(emo_event_type t) {
     case EMO_EVENT_NO_FACE: return "no_face";
     case EMO_EVENT_TRACK_START: return "track_start";
     case EMO_EVENT_TRACK_END: return "track_end";
+    case EMO_EVENT_SHOT_CUT: return "shot_cut";
     default: return "unknown";
   }
 }
@@ -63,10 +66,11 @@ char *emo_event_json(const emo_event *e) {
   if (!e) return NULL;
   sb b = {0};
   sb_printf(&b, "{\"type\":\"event\",\"event\":\"%s\"", event_name(e->type));
-  if (e->type != EMO_EVENT_NO_FACE) sb_printf(&b, ",\"track_id\":%d", e->track_id);
+  if (e->type != EMO_EVENT_NO_FACE && e->type != EMO_EVENT_SHOT_CUT)
+    sb_printf(&b, ",\"track_id\":%d", e->track_id);
   sb_puts(&b, ",\"start\":");
   sb_json_float(&b, e->start, 3);
-  if (e->type != EMO_EVENT_TRACK_START) {
+  if (e->type != EMO_EVENT_TRACK_START && e->type != EMO_EVENT_SHOT_CUT) {
     sb_puts(&b, ",\"end\":");
     sb_json_float(&b, e->end, 3);
   }
@@ -99,6 +103,8 @@ char *emo_summary_json(const emo_video_summary *s) {
     sb_puts(&b, ",\"last\":");
     sb_json_float(&b, t->last_t, 3);
     sb_printf(&b, ",\"frames\":%lld", (long long)t->frames);
+    if (t->gallery_name) sb_printf(&b, ",\"gallery\":\"%s\"", t->gallery_name);
+    if (t->gallery_also) sb_printf(&b, ",\"gallery_also\":\"%s\"", t->gallery_also);
     if (t->dominant >= 0) {
       sb_puts(&b, ",\"mean_expression\":");
       probs(&b, t->mean_expression);
@@ -106,7 +112,8 @@ char *emo_summary_json(const emo_video_summary *s) {
     }
     sb_puts(&b, "}");
   }
-  sb_puts(&b, "]");
+  sb_printf(&b, "],\"shot_cuts\":%d,\"embeddings\":%lld", s->shot_cut_count,
+            (long long)s->embeddings);
   if (s->interrupted) sb_puts(&b, ",\"interrupted\":true");
   sb_puts(&b, "}");
   return sb_take(&b);

@@ -7,8 +7,13 @@
  *    adaptively: at once when a track is new, lost or its optical flow is unsure; every
  *    ADAPT_EMPTY frames while no one is on screen; up to ADAPT_MAX frames apart while every
  *    track follows confidently); detections update the tracker (pipeline/tracker.c:
- *    optimal assignment, re-identification by face embedding only when a track is born or
- *    an association is ambiguous);
+ *    optimal assignment, re-identification by face embedding when a track is born, an
+ *    association is ambiguous or a continuation is doubtful: see "Verification" in tracker.h;
+ *    no embedding of faces fem_quality refuses, and the summary counts the embeddings);
+ *  - each frame goes through the shot-cut detector (vision/shot_cut.h): a cut (shot_cut event)
+ *    loses every track, to be continued only by appearance (trk_cut); a suspect frame forces a
+ *    detection and verifies every track;
+ *  - with a gallery (emo_run_params.gallery, pipeline/gallery.c) each track is named;
  *  - on the other frames each visible track's box moves by pyramidal Lucas-Kanade flow
  *    (vision/optical_flow.c) between the previous and the current frame;
  *  - every visible face gets its expression, and its track a smoothed distribution;
@@ -24,10 +29,12 @@
 #include "media/video_decode.h"
 #include "media/video_encode.h"
 #include "output/annotate.h"
+#include "pipeline/gallery.h"
 #include "pipeline/internal.h"
 #include "pipeline/tracker.h"
 #include "vision/face_embed.h"
 #include "vision/optical_flow.h"
+#include "vision/shot_cut.h"
 
 #define ADAPT_MAX 8       /* most frames between detections when all tracks are confident */
 #define ADAPT_EMPTY 3     /* frames between detections while nobody is visible */
@@ -36,10 +43,11 @@
 #define FLOW_MAX_SIDE 640 /* optical flow works on frames downscaled to this longer side */
 #define FLOW_LEVELS 3
 #define MAX_EVENTS 512 /* events one frame can produce (bounded by the track capacity) */
-#define CUT_GRID_W 32  /* shot-cut detection: a 32x18 grid of sampled luma values */
-#define CUT_GRID_H 18
-#define CUT_THRESHOLD 35.0f /* mean absolute luma change (0..255) that marks a hard cut */
-#define FAR_RECHECK 1.0     /* seconds between full AUTO detector procedures while faces are far */
+#define VERIFY_BELOW_REID                                                             \
+  0.15f                 /* a verified face is another person's below reid_threshold - \
+                           this (0.5 by default: about 1 % of different people's      \
+                           pairs score above 0.6, docs/face_embedding.md) */
+#define FAR_RECHECK 1.0 /* seconds between full AUTO detector procedures while faces are far */
 #define BIRTH_SCORE                                                       \
   0.65f /* a detection starts a new track only above this score; below it \
            it may only continue a visible track (hysteresis: a face that  \
@@ -67,9 +75,17 @@ struct emoi_stream {
   emo_event *spans; /* no-face spans for the summary (grows by doubling) */
   int n_spans, cap_spans;
   int64_t n_frames, n0, n1, n2;
+  int64_t n_embeddings; /* face embeddings computed in this stream */
+  /* gallery names per id (index id - 1; grows by doubling with the ids) */
+  struct gal_id {
+    double emb_t; /* the track's embedding time they were matched at; -1 = never */
+    int who, also;
+  } * gal;
+  int cap_gal;
+  int n_cuts; /* shot cuts found */
   emo_frame_result frame;
   emo_video_summary summary;
-  uint8_t thumb[2][CUT_GRID_W * CUT_GRID_H]; /* luma grid of the previous / current frame */
+  sc_state cuts; /* shot-change detector (vision/shot_cut.h) */
   /* embedding callback arguments, valid during one push */
   const uint8_t *rgb;
   int w, h, stride;
@@ -84,6 +100,7 @@ void emoi_stream_free(struct emoi_stream **ps) {
   of_pyramid_destroy(&s->pyr[1]);
   free(s->faces);
   free(s->spans);
+  free(s->gal);
   free(s);
   *ps = NULL;
 }
@@ -129,6 +146,7 @@ static int stream_begin(emo_context *c) {
   trk_params tp = trk_params_default();
   tp.timeout = c->run.track_timeout;
   tp.reid_threshold = c->run.reid_threshold;
+  tp.verify_threshold = c->run.reid_threshold - VERIFY_BELOW_REID;
   tp.smoothing = c->run.smoothing;
   tp.max_tracks = c->params.max_faces < TRK_MAX_TRACKS ? c->params.max_faces : TRK_MAX_TRACKS;
   int rc = trk_create(&tp, &s->trk, &err);
@@ -149,6 +167,10 @@ static int stream_begin(emo_context *c) {
   s->n_events = 0;
   s->n_spans = 0;
   s->n_frames = s->n0 = s->n1 = s->n2 = 0;
+  s->n_embeddings = 0;
+  s->n_cuts = 0;
+  for (int i = 0; i < s->cap_gal; i++) s->gal[i].emb_t = -1.0, s->gal[i].who = s->gal[i].also = -1;
+  sc_reset(&s->cuts);
   memset(&s->frame, 0, sizeof s->frame);
   memset(&s->summary, 0, sizeof s->summary);
   return EMO_OK;
@@ -167,6 +189,9 @@ static int embed_detection(void *user, int i, float *out) {
   struct emoi_stream *s = c->stream;
   emoi_err err = {{0}};
   if (!c->plans[EMOI_NET_EMBED]) return EMO_EUNSUPPORTED; /* reid off: tracker uses IoU only */
+  fem_reject why = fem_quality(s->rgb, s->w, s->h, s->stride, &s->dets[i], NULL);
+  if (why != FEM_OK) return EMO_EUNSUPPORTED; /* no descriptor rather than a wrong one */
+  s->n_embeddings++;
   return fem_embed(c->plans[EMOI_NET_EMBED], c->model->graphs[EMOI_NET_EMBED], s->rgb, s->w, s->h,
                    s->stride, &s->dets[i], out, &err);
 }
@@ -183,25 +208,6 @@ static int filter_births(const struct emoi_stream *s, bf_detection *dets, int n)
   return kept;
 }
 
-/* Samples a luma grid of the frame into thumb and returns the mean absolute change from
- * prev (0 when there is no previous frame). A hard cut between shots changes most cells a
- * lot; camera motion and expressions change few or little. */
-static float shot_change(const uint8_t *rgb, int w, int h, int stride, const uint8_t *prev,
-                         int have_prev, uint8_t *thumb) {
-  double sum = 0.0;
-  for (int gy = 0; gy < CUT_GRID_H; gy++)
-    for (int gx = 0; gx < CUT_GRID_W; gx++) {
-      int x = (int)(((long)gx * 2 + 1) * w / (2 * CUT_GRID_W));
-      int y = (int)(((long)gy * 2 + 1) * h / (2 * CUT_GRID_H));
-      const uint8_t *p = rgb + (size_t)y * (size_t)stride + (size_t)x * 3;
-      int v = (77 * p[0] + 150 * p[1] + 29 * p[2]) >> 8;
-      int i = gy * CUT_GRID_W + gx;
-      if (have_prev) sum += abs(v - (int)prev[i]);
-      thumb[i] = (uint8_t)v;
-    }
-  return have_prev ? (float)(sum / (CUT_GRID_W * CUT_GRID_H)) : 0.0f;
-}
-
 /* Decides whether the detector runs on this frame. */
 static int should_detect(const emo_context *c, const struct emoi_stream *s) {
   if (s->force_detect || !s->have_prev) return 1;
@@ -209,6 +215,30 @@ static int should_detect(const emo_context *c, const struct emoi_stream *s) {
   if (k > 0) return s->since_detect >= k;
   if (trk_count(s->trk) == 0) return s->since_detect >= ADAPT_EMPTY;
   return s->since_detect >= ADAPT_MAX;
+}
+
+/* The gallery name of track t (matched again whenever its embedding changed), into f. */
+static int name_track(emo_context *c, struct emoi_stream *s, const trk_track *t,
+                      emo_track_face *f) {
+  const emo_gallery *g = c->run.gallery;
+  if (!g || !t->has_emb) return EMO_OK;
+  if (t->id > s->cap_gal) {
+    int cap = s->cap_gal ? s->cap_gal : 16;
+    while (cap < t->id) cap *= 2;
+    struct gal_id *n = realloc(s->gal, (size_t)cap * sizeof *n);
+    if (!n) return EMO_ENOMEM;
+    for (int i = s->cap_gal; i < cap; i++) n[i].emb_t = -1.0, n[i].who = n[i].also = -1;
+    s->gal = n;
+    s->cap_gal = cap;
+  }
+  struct gal_id *e = &s->gal[t->id - 1];
+  if (e->emb_t != t->emb_t) {
+    e->who = emoi_gallery_match(g, t->emb, c->run.reid_threshold, &e->also);
+    e->emb_t = t->emb_t;
+  }
+  f->gallery_name = e->who >= 0 ? emo_gallery_person(g, e->who) : "unknown";
+  f->gallery_also = e->also >= 0 ? emo_gallery_person(g, e->also) : NULL;
+  return EMO_OK;
 }
 
 static void track_to_face(const trk_track *t, emo_track_face *f) {
@@ -243,8 +273,11 @@ static int build_pyramid(struct emoi_stream *s, int i, const uint8_t *rgb, int w
 
 /* A hard cut between shots: nobody is where they were. Every track becomes lost (so a face
  * after the cut continues a track only when its embedding agrees) and the caller detects. */
-static int lose_tracks_at_cut(emo_context *c, struct emoi_stream *s, double t, emoi_err *err) {
-  int rc = trk_update_detections(s->trk, t, NULL, 0, embed_detection, c, err);
+static int lose_tracks_at_cut(struct emoi_stream *s, double t, emoi_err *err) {
+  emo_event cut = {EMO_EVENT_SHOT_CUT, t, t, 0};
+  push_event(s, &cut);
+  s->n_cuts++;
+  int rc = trk_cut(s->trk, t, err);
   if (rc != EMO_OK) return rc;
   const emo_event *cev = NULL;
   int n_cev = trk_events(s->trk, &cev);
@@ -265,10 +298,12 @@ static int track_by_flow(struct emoi_stream *s, int next, const uint8_t *rgb, in
     const trk_track *tr = trk_get(s->trk, i);
     of_box_result fr;
     if (of_track_box(s->pyr[s->cur], s->pyr[next], tr->box, &fr) != EMO_OK) {
+      for (int k = 0; k < trk_count(s->trk); k++) trk_mark_verify(s->trk, k);
       worst = 0.0f;
       break;
     }
     if (fr.confidence < worst) worst = fr.confidence;
+    if (fr.confidence < FLOW_LOW) trk_mark_verify(s->trk, i); /* flow unsure: verify next */
     trk_set_box(s->trk, i, fr.box, fr.dx, fr.dy, fr.scale);
   }
   if (worst < FLOW_LOST) {
@@ -312,6 +347,8 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
   if (n > c->params.max_faces) n = c->params.max_faces;
   for (int i = 0; i < n; i++) {
     track_to_face(trk_get(s->trk, i), &s->faces[i]);
+    if (name_track(c, s, trk_get(s->trk, i), &s->faces[i]) != EMO_OK)
+      return emoi_fail(err, EMO_ENOMEM, "out of memory for the gallery names");
     bf_detection_from_xywh(s->faces[i].box, (const float(*)[2])s->faces[i].keypoints,
                            s->faces[i].score, &c->face_dets[i]);
   }
@@ -383,9 +420,13 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   int rc = EMO_OK;
   int next = s->have_prev ? 1 - s->cur : s->cur;
   s->pyr_built[next] = 0;
-  int cut = shot_change(rgb, w, h, stride, s->thumb[s->cur], s->have_prev, s->thumb[next]) >
-            CUT_THRESHOLD;
-  if (cut) rc = lose_tracks_at_cut(c, s, t, &err);
+  sc_kind shot = sc_push(&s->cuts, rgb, w, h, stride, t, NULL);
+  int cut = shot == SC_HARD || shot == SC_GRADUAL;
+  if (cut) rc = lose_tracks_at_cut(s, t, &err);
+  if (shot == SC_SUSPECT) { /* an abrupt change that is no cut: detect, and verify identities */
+    s->force_detect = 1;
+    for (int i = 0; i < trk_count(s->trk); i++) trk_mark_verify(s->trk, i);
+  }
   int detect = cut || should_detect(c, s) || !s->pyr_built[s->cur];
   if (rc == EMO_OK && !detect)
     rc = track_by_flow(s, next, rgb, w, h, stride, gray, t, &detect, &err);
@@ -470,6 +511,17 @@ int emo_stream_end(emo_context *c, const emo_frame_result **last,
   sm->no_face_span_count = s->n_spans;
   sm->no_face_spans = s->spans;
   sm->track_count = trk_summaries(s->trk, &sm->tracks);
+  for (int i = 0; i < sm->track_count && c->run.gallery; i++) { /* the last match of each id */
+    emo_track_summary *ts = (emo_track_summary *)&sm->tracks[i];
+    const struct gal_id *e = ts->track_id <= s->cap_gal ? &s->gal[ts->track_id - 1] : NULL;
+    ts->gallery_name = NULL;
+    ts->gallery_also = NULL;
+    if (!e || e->emb_t < 0) continue;
+    ts->gallery_name = e->who >= 0 ? emo_gallery_person(c->run.gallery, e->who) : "unknown";
+    ts->gallery_also = e->also >= 0 ? emo_gallery_person(c->run.gallery, e->also) : NULL;
+  }
+  sm->embeddings = s->n_embeddings;
+  sm->shot_cut_count = s->n_cuts;
   if (last) *last = fr;
   if (summary) *summary = sm;
   return EMO_OK;

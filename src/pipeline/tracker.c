@@ -42,16 +42,17 @@ struct trk_state {
   float iou[TRK_MAX_TRACKS][TRK_MAX_TRACKS];   /* (dets, live tracks) */
   float cost[TRK_MAX_TRACKS * TRK_MAX_TRACKS]; /* (dets, live tracks) */
   int r2c[TRK_MAX_TRACKS];
-  int matched[TRK_MAX_TRACKS]; /* per live track: 1 when matched this frame */
-  int flag[TRK_MAX_TRACKS];    /* per det: needs an embedding */
-  int has_emb[TRK_MAX_TRACKS]; /* per det */
-  int valid[TRK_MAX_TRACKS];   /* per det: finite, non-empty box (others are ignored) */
-  int tried[TRK_MAX_TRACKS];   /* per det: the callback was called this frame */
-  float (*det_emb)[FEM_DIM];   /* (TRK_MAX_TRACKS, FEM_DIM) */
+  int matched[TRK_MAX_TRACKS];   /* per live track: 1 when matched this frame */
+  int flag[TRK_MAX_TRACKS];      /* per det: needs an embedding */
+  int has_emb[TRK_MAX_TRACKS];   /* per det */
+  int valid[TRK_MAX_TRACKS];     /* per det: finite, non-empty box (others are ignored) */
+  int tried[TRK_MAX_TRACKS];     /* per det: the callback was called this frame */
+  float (*det_emb)[FEM_DIM];     /* (TRK_MAX_TRACKS, FEM_DIM) */
+  int64_t n_checked, n_rejected; /* verifications, and those that refused a continuation */
 };
 
 trk_params trk_params_default(void) {
-  trk_params p = {1.0, 0.3f, 0.6f, 0.5f, TRK_MAX_TRACKS};
+  trk_params p = {1.0, 0.3f, 0.6f, 0.5f, 0.5f, TRK_MAX_TRACKS};
   return p;
 }
 
@@ -76,6 +77,8 @@ int trk_create(const trk_params *p, trk_state **out, emoi_err *err) {
   if (!(q.iou_min > 0.0f && q.iou_min <= 1.0f))
     return emoi_fail(err, EMO_EINVAL, "tracker: iou_min %g must be in (0, 1]", q.iou_min);
   if (isnan(q.reid_threshold)) return emoi_fail(err, EMO_EINVAL, "tracker: reid_threshold is NaN");
+  if (isnan(q.verify_threshold))
+    return emoi_fail(err, EMO_EINVAL, "tracker: verify_threshold is NaN");
   if (!(q.smoothing >= 0.0f) || !isfinite(q.smoothing))
     return emoi_fail(err, EMO_EINVAL, "tracker: smoothing %g must be >= 0", q.smoothing);
   if (q.max_tracks < 1 || q.max_tracks > TRK_MAX_TRACKS)
@@ -114,6 +117,7 @@ void trk_reset(trk_state *s) {
   if (!s) return;
   s->n_live = s->n_vis = s->n_ids = s->n_ended = s->n_ev = 0;
   s->next_id = 1;
+  s->n_checked = s->n_rejected = 0;
 }
 
 static void push_event(trk_state *s, emo_event_type type, double start, double end, int id) {
@@ -193,7 +197,17 @@ static void take_detection(trk_state *s, trk_track *tr, const bf_detection *d, d
   tr->alive = 1;
   tr->detected_now = 1;
   tr->last_det_t = t;
+  tr->verify = 0;
+  tr->after_cut = 0;
   count_frame(s, tr, t);
+}
+
+float trk_yaw(const bf_detection *d) {
+  float ex = d->kp[1][0] - d->kp[0][0], ey = d->kp[1][1] - d->kp[0][1];
+  float n2 = ex * ex + ey * ey;
+  if (!(n2 > 0.0f) || !isfinite(n2)) return 0.0f;
+  float mx = 0.5f * (d->kp[0][0] + d->kp[1][0]), my = 0.5f * (d->kp[0][1] + d->kp[1][1]);
+  return ((d->kp[2][0] - mx) * ex + (d->kp[2][1] - my) * ey) / n2;
 }
 
 /* Blends a confirmed embedding into the track's appearance. */
@@ -274,7 +288,11 @@ static int start_track(trk_state *s, const bf_detection *d, int i, double t, int
             (size_t)(s->n_ended - revive_slot - 1) * sizeof *s->ended);
     s->n_ended--;
   }
-  if (s->has_emb[i]) blend_emb(tr, s->det_emb[i]);
+  if (s->has_emb[i]) {
+    blend_emb(tr, s->det_emb[i]);
+    tr->emb_t = t;
+    tr->emb_yaw = trk_yaw(d);
+  }
   take_detection(s, tr, d, t);
   push_event(s, EMO_EVENT_TRACK_START, t, t, id);
   return 0;
@@ -292,6 +310,21 @@ static int expire(trk_state *s, double t) {
     }
   }
   return 0;
+}
+
+/* Whether detection d continuing visible track tr needs its embedding checked (tracker.h). */
+static int weak_evidence(const trk_track *tr, const bf_detection *d, double t) {
+  if (tr->verify || t - tr->last_det_t > TRK_GAP) return 1;
+  float side0 = sqrtf(tr->box[2] * tr->box[3]);
+  float side1 = sqrtf((d->x1 - d->x0) * (d->y1 - d->y0));
+  if (!(side0 > 0.0f) || !(side1 > 0.0f)) return 1;
+  if (side1 > TRK_SCALE_JUMP * side0 || side0 > TRK_SCALE_JUMP * side1) return 1;
+  float dx = 0.5f * (d->x0 + d->x1) - (tr->box[0] + 0.5f * tr->box[2]);
+  float dy = 0.5f * (d->y0 + d->y1) - (tr->box[1] + 0.5f * tr->box[3]);
+  if (sqrtf(dx * dx + dy * dy) > TRK_JUMP * side0) return 1;
+  if (!tr->has_emb) return 0; /* nothing to compare with: the overlap decides */
+  if (fabsf(trk_yaw(d) - tr->emb_yaw) > TRK_YAW_JUMP) return 1;
+  return t - tr->emb_t > TRK_REVERIFY;
 }
 
 int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int n,
@@ -354,7 +387,7 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
   for (int i = 0; i < n; i++)
     for (int j = 0; j < nl; j++) {
       float v = s->iou[i][j], c = INFINITY;
-      if (v >= s->p.iou_min) {
+      if (v >= s->p.iou_min && !(s->live[j].after_cut && !(s->has_emb[i] && s->live[j].has_emb))) {
         c = 1.0f - v;
         if (s->has_emb[i] && s->live[j].has_emb) {
           float cs = dot(s->det_emb[i], s->live[j].emb);
@@ -372,8 +405,22 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
     int j = s->r2c[i];
     if (j < 0) continue;
     trk_track *tr = &s->live[j];
-    if (s->has_emb[i] && (!tr->has_emb || dot(s->det_emb[i], tr->emb) >= s->p.reid_threshold))
+    if (tr->visible && weak_evidence(tr, &dets[i], t)) {
+      if ((rc = get_emb(s, i, embed, user, err)) != EMO_OK) return rc;
+      if (s->has_emb[i] && tr->has_emb) {
+        s->n_checked++;
+        if (dot(s->det_emb[i], tr->emb) < s->p.verify_threshold) { /* someone else */
+          s->n_rejected++;
+          s->r2c[i] = -1;
+          continue;
+        }
+      }
+    }
+    if (s->has_emb[i] && (!tr->has_emb || dot(s->det_emb[i], tr->emb) >= s->p.reid_threshold)) {
       blend_emb(tr, s->det_emb[i]);
+      tr->emb_t = t;
+      tr->emb_yaw = trk_yaw(&dets[i]);
+    }
     take_detection(s, tr, &dets[i], t);
     s->matched[j] = 1;
   }
@@ -403,6 +450,8 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
     if (best >= s->p.reid_threshold && best_live >= 0) {
       trk_track *tr = &s->live[best_live];
       blend_emb(tr, s->det_emb[i]);
+      tr->emb_t = t;
+      tr->emb_yaw = trk_yaw(&dets[i]);
       take_detection(s, tr, &dets[i], t);
       s->matched[best_live] = 1;
     } else if (best >= s->p.reid_threshold && best_end >= 0) {
@@ -418,6 +467,13 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
 nomem:
   rebuild_visible(s);
   return emoi_fail(err, EMO_ENOMEM, "tracker: out of memory");
+}
+
+int trk_cut(trk_state *s, double t, emoi_err *err) {
+  if (!s || !isfinite(t)) return emoi_fail(err, EMO_EINVAL, "tracker: invalid cut");
+  int rc = trk_update_detections(s, t, NULL, 0, NULL, NULL, err);
+  for (int k = 0; k < s->n_live; k++) s->live[k].after_cut = 1;
+  return rc;
 }
 
 int trk_update_flow(trk_state *s, double t) {
@@ -445,6 +501,15 @@ void trk_set_box(trk_state *s, int idx, const float box[4], float dx, float dy, 
     tr->kp[k][1] = cy + dy + scale * (tr->kp[k][1] - cy);
   }
   memcpy(tr->box, box, sizeof tr->box);
+}
+
+void trk_mark_verify(trk_state *s, int idx) {
+  if (s && idx >= 0 && idx < s->n_vis) s->live[s->vis[idx]].verify = 1;
+}
+
+void trk_verify_counts(const trk_state *s, int64_t *checked, int64_t *rejected) {
+  if (checked) *checked = s ? s->n_checked : 0;
+  if (rejected) *rejected = s ? s->n_rejected : 0;
 }
 
 void trk_add_expression(trk_state *s, int idx, double t, const float probs[EMO_EXPR_COUNT]) {

@@ -20,7 +20,20 @@
  * and a newborn face whose embedding has cosine similarity >= reid_threshold with one of them
  * takes that id back (event TRACK_START again, with the same id). So an id may have several
  * start/end spans; its summary covers them all. Ids start at 1 and are never given to a
- * different track. */
+ * different track.
+ *
+ * Verification (a track never changes person silently): a detection that continues a
+ * visible track by overlap is checked against the track's appearance whenever the evidence
+ * that it is the same face is weak: the caller marked the track (trk_mark_verify: flow
+ * unsure or failed, an abrupt frame change below the cut test), the detection jumped from the
+ * flow-predicted box (centre moved by more than TRK_JUMP of the box side, or the side changed
+ * by more than TRK_SCALE_JUMP times), the track went undetected for longer than TRK_GAP, its
+ * head turned (keypoint yaw changed by more than TRK_YAW_JUMP since its last embedding), or
+ * its last embedding is older than TRK_REVERIFY. When the embedding's cosine similarity with
+ * the track is below verify_threshold, the detection does not continue it: the track is
+ * lost (it ends after the timeout unless its own face comes back) and the detection
+ * re-identifies another track or starts one. When no embedding can be had (the callback
+ * declines tiny, blurred or profile faces), the overlap decision stands. */
 #ifndef EMO_PIPELINE_TRACKER_H
 #define EMO_PIPELINE_TRACKER_H
 
@@ -34,16 +47,23 @@
 #define TRK_MAX_TRACKS 64     /* live tracks (visible + lost) at most; detections used per frame */
 #define TRK_MAX_ENDED 256     /* ended tracks remembered for re-identification */
 #define TRK_AMBIG_MARGIN 0.3f /* IoU gap below which two candidates are "ambiguous" */
+#define TRK_JUMP 0.35f        /* verification: centre moved by this fraction of the box side */
+#define TRK_SCALE_JUMP 1.3f   /* verification: box side changed by this factor */
+#define TRK_GAP 0.5           /* verification: seconds undetected (moved by flow or lost) */
+#define TRK_YAW_JUMP 0.3f     /* verification: change of the keypoint yaw proxy (trk_yaw) */
+#define TRK_REVERIFY 2.0      /* verification: seconds since the track's last embedding */
 
 typedef struct trk_params {
   double timeout; /* seconds a lost track waits before it ends (emo_run_params.track_timeout) */
   float iou_min;  /* least IoU for a detection to continue a track, in (0, 1] (0.3) */
-  float reid_threshold; /* cosine similarity to re-identify (emo_run_params.reid_threshold) */
-  float smoothing;      /* time constant of the smoothed expression, s; 0 = none */
-  int max_tracks;       /* live tracks at most, 1..TRK_MAX_TRACKS */
+  float reid_threshold;   /* cosine similarity to re-identify (emo_run_params.reid_threshold) */
+  float verify_threshold; /* below this similarity a detection is another person's (0.5) */
+  float smoothing;        /* time constant of the smoothed expression, s; 0 = none */
+  int max_tracks;         /* live tracks at most, 1..TRK_MAX_TRACKS */
 } trk_params;
 
-/* timeout 1 s, iou_min 0.3, reid_threshold 0.6, smoothing 0.5 s, max_tracks 64. */
+/* timeout 1 s, iou_min 0.3, reid_threshold 0.6, verify_threshold 0.5, smoothing 0.5 s,
+ * max_tracks 64. */
 trk_params trk_params_default(void);
 
 typedef struct trk_track {
@@ -65,6 +85,10 @@ typedef struct trk_track {
   double expr_t;    /* time of the last expression sample */
   int detected_now; /* 1: box from this frame's detector; 0: moved by flow */
   int visible;      /* internal: 0 while lost */
+  int verify;       /* internal: verify the next detection that continues it */
+  int after_cut;    /* internal: lost at a shot cut (continued only by appearance) */
+  double emb_t;     /* internal: time of its last embedding (births and verifications) */
+  float emb_yaw;    /* internal: trk_yaw of the face at that embedding */
 } trk_track;
 
 typedef struct trk_state trk_state;
@@ -94,6 +118,12 @@ typedef int (*trk_embed_fn)(void *user, int det_index, float *out);
 int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int n,
                           trk_embed_fn embed, void *user, emoi_err *err);
 
+/* A shot cut at time t: every visible track becomes lost, and may be continued after the cut
+ * only by a face whose embedding agrees (cosine >= reid_threshold): never by overlap alone,
+ * the next shot's face near the old box being someone else as often as not. Events:
+ * trk_events. Returns EMO_OK, EMO_EINVAL or EMO_ENOMEM. */
+int trk_cut(trk_state *s, double t, emoi_err *err);
+
 /* A flow frame at time t: the caller has already moved each visible track (trk_set_box).
  * Counts the frame for visible tracks, ends lost tracks past the timeout, sets
  * detected_now = 0. Returns EMO_OK or EMO_EINVAL (t not finite). */
@@ -104,6 +134,18 @@ int trk_update_flow(trk_state *s, double t);
  * of_track_box's of_box_result: box, dx, dy, scale). Ignores a
  * bad idx or a non-finite box. */
 void trk_set_box(trk_state *s, int idx, const float box[4], float dx, float dy, float scale);
+
+/* Asks for verification of visible track idx at its next detection (see the file comment).
+ * Ignores a bad idx. */
+void trk_mark_verify(trk_state *s, int idx);
+
+/* Head-turn proxy of a detection from its keypoints: the nose tip's offset from the eyes'
+ * midpoint along the eye line, in eye distances (about 0 frontal, +-0.5 at a half profile);
+ * 0 when the eyes coincide. */
+float trk_yaw(const bf_detection *d);
+
+/* Verifications done since trk_create or trk_reset, and how many ended a continuation. */
+void trk_verify_counts(const trk_state *s, int64_t *checked, int64_t *rejected);
 
 /* Records this frame's expression (7 probabilities) of visible track idx at time t: adds to
  * the id's mean, and smooths: smoothed += alpha * (probs - smoothed), alpha = 1 -

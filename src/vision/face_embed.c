@@ -93,3 +93,42 @@ float fem_similarity(const float *a, const float *b) {
   if (s < -1.0) s = -1.0;
   return (float)s;
 }
+
+fem_reject fem_quality(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const bf_detection *d,
+                       float *detail) {
+  if (detail) *detail = 0.0f;
+  float bw = d->x1 - d->x0, bh = d->y1 - d->y0;
+  if (!(bw >= FEM_MIN_SIDE && bh >= FEM_MIN_SIDE) || !isfinite(bw) || !isfinite(bh))
+    return FEM_TINY;
+  float ex = d->kp[1][0] - d->kp[0][0], ey = d->kp[1][1] - d->kp[0][1];
+  float eyes = sqrtf(ex * ex + ey * ey);
+  if (!(eyes >= FEM_MIN_EYES * bw)) return FEM_PROFILE;
+  float mx = 0.5f * (d->kp[0][0] + d->kp[1][0]), my = 0.5f * (d->kp[0][1] + d->kp[1][1]);
+  float yaw = ((d->kp[2][0] - mx) * ex + (d->kp[2][1] - my) * ey) / (eyes * eyes);
+  if (!(fabsf(yaw) <= FEM_MAX_YAW)) return FEM_PROFILE;
+  enum { G = 48 };
+  static const int lap_n = G - 2;
+  float lum[G][G]; /* the box's luma on a G x G grid (nearest samples) */
+  double sum = 0.0, sum2 = 0.0;
+  for (int gy = 0; gy < G; gy++)
+    for (int gx = 0; gx < G; gx++) {
+      long x = (long)(d->x0 + (gx + 0.5f) * bw / G), y = (long)(d->y0 + (gy + 0.5f) * bh / G);
+      x = x < 0 ? 0 : x >= w ? w - 1 : x;
+      y = y < 0 ? 0 : y >= h ? h - 1 : y;
+      const uint8_t *p = rgb + (size_t)y * (size_t)stride + (size_t)x * 3;
+      float v = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+      lum[gy][gx] = v;
+      sum += v;
+      sum2 += (double)v * v;
+    }
+  double mean = sum / (G * G), var = sum2 / (G * G) - mean * mean;
+  if (!(var > 1.0)) return FEM_BLURRED; /* a flat patch */
+  double lap = 0.0;
+  for (int y = 1; y < G - 1; y++)
+    for (int x = 1; x < G - 1; x++)
+      lap +=
+          fabsf(4.0f * lum[y][x] - lum[y - 1][x] - lum[y + 1][x] - lum[y][x - 1] - lum[y][x + 1]);
+  float q = (float)(lap / ((double)lap_n * lap_n) / sqrt(var));
+  if (detail) *detail = q;
+  return q < FEM_MIN_SHARP ? FEM_BLURRED : FEM_OK;
+}

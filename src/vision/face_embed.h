@@ -27,6 +27,33 @@
 int fem_embed(nn_plan *plan, const nn_graph *g, const uint8_t *rgb, int w, int h, ptrdiff_t stride,
               const bf_detection *d, float *out, emoi_err *err);
 
+/* Why a face gives no trustworthy descriptor (fem_quality). */
+typedef enum fem_reject {
+  FEM_OK = 0,
+  FEM_TINY,    /* box side below FEM_MIN_SIDE pixels: the crop would be mostly upsampling */
+  FEM_PROFILE, /* near profile (keypoint yaw or squeezed eyes): other people look alike there */
+  FEM_BLURRED, /* too little detail (motion or focus blur) */
+} fem_reject;
+
+#define FEM_MIN_SIDE                                                    \
+  56.0f /* least box side (pixels) for a descriptor: on the sitcom reel \
+           faces of 41-49 px re-identified the wrong person at 0.68-0.73 */
+#define FEM_MAX_YAW                                                   \
+  0.9f /* largest |nose offset| along the eye line, in eye distances: \
+           KDEF half profiles (45 deg) measure 0.4-0.7 */
+#define FEM_MIN_EYES                                                                     \
+  0.2f                      /* least eye distance / box width: frontal 0.42-0.47, 45 deg \
+                               0.29-0.35, full profiles (90 deg) 0.04-0.14 (KDEF) */
+#define FEM_MIN_SHARP 0.08f /* least detail measure (see fem_quality) */
+
+/* Whether face d of the RGB image is fit for a descriptor: not tiny, not near profile, not
+ * blurred. Detail: the mean absolute Laplacian of the box's luma (sampled on a 48x48 grid)
+ * over its standard deviation; a sharp face scores about 0.2-0.6. *detail (may be NULL)
+ * receives it. Allocates nothing; thread-safe. "No descriptor rather than a wrong one":
+ * video re-identification asks this first (issue 11). */
+fem_reject fem_quality(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const bf_detection *d,
+                       float *detail);
+
 /* Cosine similarity of two L2-normalised descriptors (their dot product), in [-1, 1].
  * Same person: typically 0.6-0.9; different people: typically below 0.5 (see the test). */
 float fem_similarity(const float *a, const float *b);

@@ -1,0 +1,264 @@
+/* gallery.c: named people across files (emo_gallery_*, see emo.h): a folder of photos, one
+ * person each, read into face descriptors (vision/face_embed.h), and the matching of a video
+ * track's descriptor against them: the best person's name when their closest photo reaches the
+ * threshold, "unknown" when none does, and the runner-up's name as well when two people are
+ * that close and within GAL_AMBIG of each other (look-alikes: reported, not decided). Photos
+ * that cannot serve (unreadable, no face, several faces, a face too small, turned or blurred
+ * for a descriptor) are skipped with a warning naming the file and the reason. Tracking and
+ * output are left to analyze_video.c and the JSON writers. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "media/image_decode.h"
+#include "pipeline/gallery.h"
+#include "pipeline/internal.h"
+
+#define GAL_MAX_PHOTOS 4096 /* photos read at most */
+#define GAL_NAME 64         /* longest person name kept (bytes, with the terminator) */
+
+struct emo_gallery {
+  int n, cap;              /* photos kept */
+  int *person;             /* (cap,) person index of each photo */
+  float (*emb)[FEM_DIM];   /* (cap, FEM_DIM) descriptors */
+  char (*names)[GAL_NAME]; /* (cap,) person names; n_persons used */
+  int n_persons;
+};
+
+void emo_gallery_destroy(emo_gallery **pg) {
+  if (!pg || !*pg) return;
+  emo_gallery *g = *pg;
+  free(g->person);
+  free(g->emb);
+  free(g->names);
+  free(g);
+  *pg = NULL;
+}
+
+int emo_gallery_count(const emo_gallery *g) {
+  return g ? g->n : 0;
+}
+
+int emo_gallery_person_count(const emo_gallery *g) {
+  return g ? g->n_persons : 0;
+}
+
+const char *emo_gallery_person(const emo_gallery *g, int i) {
+  return g && i >= 0 && i < g->n_persons ? g->names[i] : NULL;
+}
+
+static int is_image(const char *name) {
+  const char *dot = strrchr(name, '.');
+  if (!dot) return 0;
+  const char *ext[] = {".jpg", ".jpeg", ".png", ".webp", ".JPG", ".JPEG", ".PNG", ".WEBP"};
+  for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+    if (strcmp(dot, ext[i]) == 0) return 1;
+  return 0;
+}
+
+static int grow(emo_gallery *g) {
+  if (g->n < g->cap) return EMO_OK;
+  int cap = g->cap ? 2 * g->cap : 16;
+  int *p = realloc(g->person, (size_t)cap * sizeof *p);
+  if (p) g->person = p;
+  float(*e)[FEM_DIM] = realloc(g->emb, (size_t)cap * sizeof *e);
+  if (e) g->emb = e;
+  char(*nm)[GAL_NAME] = realloc(g->names, (size_t)cap * sizeof *nm);
+  if (nm) g->names = nm;
+  if (!p || !e || !nm) return EMO_ENOMEM;
+  g->cap = cap;
+  return EMO_OK;
+}
+
+/* Index of person name (added when new). */
+static int person_index(emo_gallery *g, const char *name) {
+  for (int i = 0; i < g->n_persons; i++)
+    if (strcmp(g->names[i], name) == 0) return i;
+  snprintf(g->names[g->n_persons], GAL_NAME, "%s", name);
+  return g->n_persons++;
+}
+
+/* Reads one photo of person name; a photo that cannot serve is skipped with a warning
+ * (returns EMO_OK); returns an error only for out of memory or an embedding failure. */
+static int add_photo(emo_context *c, emo_gallery *g, const char *path, const char *name) {
+  emoi_err err = {{0}};
+  unsigned char *data = NULL;
+  size_t size = 0;
+  img_rgb img = {0};
+  int rc = img_read_file(path, c->run.max_file_bytes, &data, &size, &err);
+  if (rc == EMO_OK) rc = img_decode(data, size, c->run.max_pixels, &img, &err);
+  free(data);
+  if (rc != EMO_OK) {
+    emoi_log(&c->log, EMO_LOG_WARN, "gallery: %s: cannot read the photo (%s): skipped", path,
+             err.msg[0] ? err.msg : emo_status_str(rc));
+    return EMO_OK;
+  }
+  emo_detector used;
+  int n = emoi_detect(c, img.data, img.width, img.height, img.width * 3, 1, 0, &used, &err);
+  if (n < 0) {
+    emoi_log(&c->log, EMO_LOG_WARN, "gallery: %s: face detection failed (%s): skipped", path,
+             err.msg);
+    img_rgb_free(&img);
+    return EMO_OK;
+  }
+  if (n != 1) {
+    emoi_log(&c->log, EMO_LOG_WARN,
+             n == 0 ? "gallery: %s: no face found: skipped (a gallery photo shows one person)"
+                    : "gallery: %s: %d faces: skipped (a gallery photo shows one person)",
+             path, n);
+    img_rgb_free(&img);
+    return EMO_OK;
+  }
+  const bf_detection *d = &c->dets[0];
+  fem_reject why = fem_quality(img.data, img.width, img.height, img.width * 3, d, NULL);
+  if (why != FEM_OK) {
+    static const char *what[] = {"", "too small (under 56 pixels)",
+                                 "turned too far from the camera", "blurred"};
+    emoi_log(&c->log, EMO_LOG_WARN, "gallery: %s: the face is %s for a descriptor: skipped", path,
+             what[why]);
+    img_rgb_free(&img);
+    return EMO_OK;
+  }
+  if ((rc = grow(g)) != EMO_OK) {
+    img_rgb_free(&img);
+    return rc;
+  }
+  rc = fem_embed(c->plans[EMOI_NET_EMBED], c->model->graphs[EMOI_NET_EMBED], img.data, img.width,
+                 img.height, img.width * 3, d, g->emb[g->n], &err);
+  img_rgb_free(&img);
+  if (rc != EMO_OK) return rc;
+  g->person[g->n] = person_index(g, name);
+  g->n++;
+  emoi_log(&c->log, EMO_LOG_INFO, "gallery: %s: %s", path, name);
+  return EMO_OK;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted names of dir's entries (malloc'd; *n of them), or NULL with *n = -1. */
+static char **list_dir(const char *dir, int *n) {
+  *n = -1;
+  DIR *dp = opendir(dir);
+  if (!dp) return NULL;
+  char **v = NULL;
+  int cnt = 0, cap = 0;
+  struct dirent *e;
+  while ((e = readdir(dp)) != NULL && cnt < GAL_MAX_PHOTOS) {
+    if (e->d_name[0] == '.') continue;
+    if (cnt == cap) {
+      cap = cap ? 2 * cap : 32;
+      char **nv = realloc(v, (size_t)cap * sizeof *nv);
+      if (!nv) break;
+      v = nv;
+    }
+    if (!(v[cnt] = strdup(e->d_name))) break;
+    cnt++;
+  }
+  closedir(dp);
+  if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+  *n = cnt;
+  return v;
+}
+
+static void free_list(char **v, int n) {
+  for (int i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+/* A person's name from a file or folder name: up to the first '.', printable, <= 63 bytes. */
+static void name_of(const char *entry, char *out) {
+  int k = 0;
+  for (; entry[k] && entry[k] != '.' && k < GAL_NAME - 1; k++)
+    out[k] =
+        (entry[k] > 32 && entry[k] < 127 && entry[k] != '"' && entry[k] != '\\') ? entry[k] : '_';
+  out[k] = 0;
+}
+
+int emo_gallery_load(emo_context *c, const char *dir, emo_gallery **out) {
+  if (!c || !dir || !out) return EMO_EINVAL;
+  *out = NULL;
+  emoi_err err = {{0}};
+  int rc = emoi_run_begin(c, NULL);
+  if (rc == EMO_OK) rc = emoi_run_needs_faces(c);
+  if (rc != EMO_OK) return rc;
+  if (!c->plans[EMOI_NET_EMBED]) {
+    emoi_fail(&err, EMO_EINVAL,
+              "gallery: the model was loaded without the face-embedding "
+              "network (emo_model_params.reid = 1)");
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  int n = 0;
+  char **ents = list_dir(dir, &n);
+  if (n < 0) {
+    emoi_fail(&err, EMO_EIO, "gallery: %.300s: cannot open the folder", dir);
+    return emoi_ctx_fail(c, EMO_EIO, &err);
+  }
+  emo_gallery *g = calloc(1, sizeof *g);
+  if (!g) {
+    free_list(ents, n);
+    return emoi_ctx_fail(c, EMO_ENOMEM, &err);
+  }
+  char path[4096], sub[4096], name[GAL_NAME];
+  for (int i = 0; i < n && rc == EMO_OK && g->n < GAL_MAX_PHOTOS; i++) {
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/%s", dir, ents[i]) >= (int)sizeof path ||
+        stat(path, &st) != 0)
+      continue;
+    name_of(ents[i], name);
+    if (S_ISREG(st.st_mode) && is_image(ents[i])) {
+      rc = add_photo(c, g, path, name);
+    } else if (S_ISDIR(st.st_mode)) { /* DIR/NAME/photo.jpg: every photo is NAME */
+      int m = 0;
+      char **inner = list_dir(path, &m);
+      for (int j = 0; j < m && rc == EMO_OK && g->n < GAL_MAX_PHOTOS; j++) {
+        if (snprintf(sub, sizeof sub, "%s/%s", path, inner[j]) < (int)sizeof sub &&
+            stat(sub, &st) == 0 && S_ISREG(st.st_mode) && is_image(inner[j]))
+          rc = add_photo(c, g, sub, name);
+      }
+      free_list(inner, m > 0 ? m : 0);
+    }
+  }
+  free_list(ents, n);
+  if (rc == EMO_OK && g->n == 0)
+    rc = emoi_fail(&err, EMO_EINVAL,
+                   "gallery: %.300s: no usable photo (one face per photo: "
+                   "NAME.jpg, or NAME/ folders of photos)",
+                   dir);
+  if (rc != EMO_OK) {
+    emo_gallery_destroy(&g);
+    if (!err.msg[0]) emoi_fail(&err, rc, "gallery: %.300s: failed", dir);
+    return emoi_ctx_fail(c, rc, &err);
+  }
+  emoi_log(&c->log, EMO_LOG_INFO, "gallery: %d photos of %d people", g->n, g->n_persons);
+  *out = g;
+  return EMO_OK;
+}
+
+int emoi_gallery_match(const emo_gallery *g, const float *emb, float threshold, int *also) {
+  *also = -1;
+  if (!g || !g->n) return -1;
+  float best[2] = {-2.0f, -2.0f};
+  int who[2] = {-1, -1};
+  float per[GAL_MAX_PHOTOS]; /* best similarity per person (n_persons <= photos) */
+  for (int p = 0; p < g->n_persons; p++) per[p] = -2.0f;
+  for (int i = 0; i < g->n; i++) {
+    float s = fem_similarity(emb, g->emb[i]);
+    if (s > per[g->person[i]]) per[g->person[i]] = s;
+  }
+  for (int p = 0; p < g->n_persons; p++) {
+    if (per[p] > best[0]) {
+      best[1] = best[0], who[1] = who[0];
+      best[0] = per[p], who[0] = p;
+    } else if (per[p] > best[1]) {
+      best[1] = per[p], who[1] = p;
+    }
+  }
+  if (best[0] < threshold) return -1;
+  if (who[1] >= 0 && best[1] >= threshold && best[0] - best[1] < GAL_AMBIG) *also = who[1];
+  return who[0];
+}
