@@ -6,8 +6,11 @@
  * crops: landmarks are compared as a fraction of the interocular distance (IOD, landmarks 33 and
  * 263), the head pose as angles. Tolerances, from the measured worst cases with margin: mean
  * landmark error <= 4% IOD per face, angles within 3 degrees, translation within 3 cm (the
- * distance of a small face is the least certain part of the fit).
- * Skips (77) without ../shared/data, the model cache or the bundle. */
+ * distance of a small face is the least certain part of the fit); blendshapes mean |d| <= 0.03
+ * (0.08 for a face under 80 px between the eyes) and max <= 0.5 (the gaze and brow coefficients
+ * follow the iris and brow landmarks closely, so the small landmark differences of another crop
+ * move them most). The blendshape network alone, fed MediaPipe's own landmarks, must agree within
+ * 1e-4 (measured 1.8e-6). Skips (77) without ../shared/data, the model cache or the bundle. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +68,14 @@ int main(void) {
   unsigned char *task = th_read_file(path, &task_size);
   if (!task) th_skip("%s is absent (emo models import face_landmarker.task)", path);
   bad_bundles(task, task_size);
+  fm_bundle *bundle = NULL;
+  emoi_err berr = {{0}};
+  CHECK(fm_bundle_load(task, task_size, path, &bundle, &berr) == EMO_OK, "%s", berr.msg);
   free(task);
+  nn_plan *blend_plan = NULL;
+  CHECK(bundle && bundle->blend &&
+            nn_plan_create(bundle->blend, NN_BACKEND_XNNPACK, NULL, &blend_plan, &berr) == EMO_OK,
+        "blendshape plan: %s", berr.msg);
   if (!th_models_ready()) th_skip("model cache incomplete: run emo models fetch");
   mp.voice = 0;
   mp.reid = 0;
@@ -76,8 +86,8 @@ int main(void) {
   CHECK(model && emo_context_create(model, NULL, &ctx) == EMO_OK, "context");
   if (!ctx) return th_finish("test_face_mesh");
   emo_run_params rp = emo_run_params_default();
-  rp.face_details = EMO_DETAILS_POSE;
-  double worst_mean = 0, worst_ang = 0, worst_t = 0;
+  rp.face_details = EMO_DETAILS_FULL;
+  double worst_mean = 0, worst_ang = 0, worst_t = 0, worst_bs_net = 0, worst_bs = 0;
   int faces = 0;
   for (int k = 0;; k++) {
     char name[64];
@@ -90,14 +100,28 @@ int main(void) {
     const fx_tensor *lt = fx_get(fix, name);
     snprintf(name, sizeof name, "s%d.matrix", k);
     const fx_tensor *mt = fx_get(fix, name);
+    snprintf(name, sizeof name, "s%d.blendshapes", k);
+    const fx_tensor *bt = fx_get(fix, name);
     const emo_image_result *r = NULL;
     const char *img = th_data(rel);
     CHECK(img && emo_analyze_file(ctx, &rp, img, &r) == EMO_OK, "%s: %s", rel,
           emo_context_last_error(ctx));
-    if (!r || !lt || !mt) continue;
+    if (!r || !lt || !mt || !bt) continue;
     int n_ref = (int)lt->dims[0];
     for (int j = 0; j < n_ref; j++) {
       const float *ref = lt->f32 + (size_t)j * 478 * 3;
+      const float *ref_bs = bt->f32 + (size_t)j * 52;
+      /* The blendshape network alone, on MediaPipe's own landmarks: the engine's parity. */
+      if (blend_plan) {
+        float bs[FM_BLENDSHAPES];
+        CHECK(fm_blendshapes(bundle, blend_plan, (const float(*)[3])ref, r->width, r->height, bs,
+                             &berr) == EMO_OK,
+              "%s", berr.msg);
+        double mxd = 0;
+        for (int q = 0; q < FM_BLENDSHAPES; q++) mxd = fmax(mxd, fabs(bs[q] - ref_bs[q]));
+        CHECK(mxd <= 1e-4, "%s face %d: blendshape network differs by %.2g", rel, j, mxd);
+        worst_bs_net = fmax(worst_bs_net, mxd);
+      }
       float rx = ref[3 * 1] * (float)r->width, ry = ref[3 * 1 + 1] * (float)r->height;
       /* emo's face whose nose tip (landmark 1) is nearest */
       const emo_face_details *best = NULL;
@@ -137,6 +161,16 @@ int main(void) {
           "residual %.3f cm\n",
           rel, j, 100 * mean, 100 * mx / iod, iod, ps->pitch, ps->yaw, ps->roll, p0, y0, r0, da, dt,
           ps->residual);
+      double bsd = 0, bsm = 0;
+      for (int q = 1; q < FM_BLENDSHAPES; q++) {
+        bsd = fmax(bsd, fabs(best->blendshapes[q] - ref_bs[q]));
+        bsm += fabs(best->blendshapes[q] - ref_bs[q]) / (FM_BLENDSHAPES - 1);
+      }
+      printf("%-40s face %d: blendshapes mean |d| %.3f max %.3f\n", rel, j, bsm, bsd);
+      CHECK(best->level == EMO_DETAILS_FULL, "%s face %d: level %d", rel, j, best->level);
+      CHECK(bsm <= (iod < 80 ? 0.08 : 0.03) && bsd <= 0.5,
+            "%s face %d: blendshapes differ by %.3f (max %.3f)", rel, j, bsm, bsd);
+      worst_bs = fmax(worst_bs, bsd);
       CHECK(best->has_pose, "%s face %d: no pose", rel, j);
       CHECK(mean <= 0.04, "%s face %d: mean landmark error %.3f IOD", rel, j, mean);
       CHECK(da <= 3.0, "%s face %d: angle differs by %.2f deg", rel, j, da);
@@ -149,9 +183,11 @@ int main(void) {
   }
   printf(
       "%d faces: worst mean landmark error %.2f%% IOD, worst angle %.2f deg, worst translation "
-      "%.2f cm\n",
-      faces, 100 * worst_mean, worst_ang, worst_t);
+      "%.2f cm, worst blendshape %.3f (the network alone on MediaPipe's landmarks: %.2g)\n",
+      faces, 100 * worst_mean, worst_ang, worst_t, worst_bs, worst_bs_net);
   CHECK(faces >= 5, "only %d faces compared", faces);
+  nn_plan_destroy(&blend_plan);
+  fm_bundle_destroy(&bundle);
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   fx_free(&fix);
