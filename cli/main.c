@@ -511,7 +511,8 @@ static int cmd_video(int argc, char **argv) {
       outfile_abort(&vo.out);
       return 1;
     }
-    outfile_write(vo.csv, emo_csv_header(), strlen(emo_csv_header()));
+    const char *hdr = p.rp.face_details ? emo_csv_header_details() : emo_csv_header();
+    outfile_write(vo.csv, hdr, strlen(hdr));
   }
   vo.progress = isatty(2) && g_verbosity >= EMO_LOG_WARN;
   vo.started = now_seconds();

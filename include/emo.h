@@ -267,7 +267,7 @@ emo_run_params emo_run_params_default(void);
 /* The version of the ABI this library was built with: EMO_ABI_VERSION of its emo.h. It
  * changes whenever a public struct's layout or a function's signature does, so that a binding
  * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
-#define EMO_ABI_VERSION 2 /* 1 was emo 0.1.0's single emo_params */
+#define EMO_ABI_VERSION 3 /* 1 was emo 0.1.0's single emo_params; 2 had no face details */
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
@@ -509,6 +509,12 @@ typedef struct emo_track_summary {
   int64_t frames; /* analysed frames in which the track was present */
   float mean_expression[EMO_EXPR_COUNT];
   int dominant;
+  int64_t pose_frames; /* frames with a head pose (emo_run_params.face_details) */
+  float mean_pose[3];  /* pitch, yaw, roll in degrees, mean over pose_frames */
+  float pose_min[3];   /* pitch, yaw, roll range over pose_frames */
+  float pose_max[3];
+  int64_t au_frames;            /* frames with AU proxies (EMO_DETAILS_FULL) */
+  float mean_aus[EMO_AU_COUNT]; /* mean AU proxy intensities over au_frames */
 } emo_track_summary;
 
 typedef struct emo_video_summary {
@@ -686,7 +692,12 @@ void emo_context_interrupt(emo_context *ctx);
 
 /* Serialises r as one JSON object on a single line (no trailing newline): {"file", "width",
  * "height", "face_count", "detector", "faces": [{"box": [x,y,w,h], "score", "keypoints":
- * [[x,y] x6], "expression": {"angry": p, ...}, "dominant"}]}. file (may be NULL) is the
+ * [[x,y] x6], "expression": {"angry": p, ...}, "dominant"}]}. A face with details adds
+ * "pose": {"pitch", "yaw", "roll", "translation": [x,y,z], "residual"} (or null: no landmarks),
+ * "mesh_presence", "landmarks": [[x,y,z] x478] (when output_landmarks), and at the FULL level
+ * "blendshapes": {name: v}, "aus": {"AU1": v, ...}, "intensity": {"angry": v, ...}; video frames
+ * (emo_frame_json) write the same per face, and the summary's tracks "pose_frames",
+ * "mean_pose", "pose_range" and "mean_aus". file (may be NULL) is the
  * label written as "file". Returns a string the caller frees with emo_free(), or NULL when
  * memory runs out. Thread-safe. */
 char *emo_image_result_json(const emo_image_result *r, const char *file);
@@ -710,6 +721,12 @@ char *emo_summary_json(const emo_video_summary *s);
  * t,frame,track_id,x,y,w,h,score,detected,<7 probabilities>,dominant. Rows are returned like
  * the JSON strings ("" when the frame has no face). */
 const char *emo_csv_header(void);
+/* The header when the run computes face details (emo_run_params.face_details): the columns above,
+ * then OpenFace's names: pose_Rx, pose_Ry, pose_Rz (pitch, yaw, roll of emo_head_pose in
+ * radians), pose_Tx, pose_Ty, pose_Tz (mm), pose_residual (mm), AU01_r ... AU43_r (the AU
+ * proxies, 0..5) and intensity_angry ... intensity_neutral; a face without a pose or AUs has
+ * those cells empty. emo_frame_csv writes these columns for faces that carry details. */
+const char *emo_csv_header_details(void);
 char *emo_frame_csv(const emo_frame_result *f);
 
 /* Frees memory returned by emo (strings). Safe on NULL. */

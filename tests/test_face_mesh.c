@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "emo.h"
@@ -53,6 +54,37 @@ static void bad_bundles(const unsigned char *task, size_t size) {
   CHECK(rc == EMO_EMODEL, "empty geometry: %d", rc);
 }
 
+/* emo models import: the right file (whatever its name) is installed, anything else refused. */
+static void import_checks(const char *task_path) {
+  char dir[] = "/tmp/emo_test_import_XXXXXX";
+  if (!mkdtemp(dir)) return;
+  emo_model_params p = emo_model_params_default();
+  p.models_dir = dir;
+  char junk[4200];
+  snprintf(junk, sizeof junk, "%s/junk.task", dir);
+  FILE *f = fopen(junk, "wb");
+  if (f) {
+    fputs("not a model", f);
+    fclose(f);
+  }
+  CHECK(emo_models_import(&p, junk) == EMO_EMODEL, "junk accepted");
+  CHECK(emo_models_import(&p, "/nonexistent/face_landmarker.task") == EMO_EIO, "missing file");
+  CHECK(emo_models_import(&p, task_path) == EMO_OK, "import of %s", task_path);
+  int idx = emo_models_count();
+  for (int i = 0; i < emo_models_import_count(); i++) {
+    emo_model_info info;
+    if (emo_models_info(emo_models_count() + i, &info) == EMO_OK &&
+        !strcmp(info.name, "face_landmarker"))
+      idx = emo_models_count() + i;
+  }
+  CHECK(emo_models_check(&p, idx) == EMO_OK, "imported bundle verifies");
+  char dst[4200];
+  snprintf(dst, sizeof dst, "%s/face_landmarker.task", dir);
+  remove(dst);
+  remove(junk);
+  rmdir(dir);
+}
+
 int main(void) {
   const char *fix_path = EMO_SOURCE_DIR "/tests/fixtures/face_landmarker.fix";
   fx_file *fix = NULL;
@@ -68,6 +100,7 @@ int main(void) {
   unsigned char *task = th_read_file(path, &task_size);
   if (!task) th_skip("%s is absent (emo models import face_landmarker.task)", path);
   bad_bundles(task, task_size);
+  import_checks(path);
   fm_bundle *bundle = NULL;
   emoi_err berr = {{0}};
   CHECK(fm_bundle_load(task, task_size, path, &bundle, &berr) == EMO_OK, "%s", berr.msg);
@@ -186,6 +219,29 @@ int main(void) {
       "%.2f cm, worst blendshape %.3f (the network alone on MediaPipe's landmarks: %.2g)\n",
       faces, 100 * worst_mean, worst_ang, worst_t, worst_bs, worst_bs_net);
   CHECK(faces >= 5, "only %d faces compared", faces);
+  /* a face below min_mesh_face gets details of level NONE, written as "pose":null */
+  rp.min_mesh_face = 1e5f;
+  const emo_image_result *r = NULL;
+  CHECK(emo_analyze_file(ctx, &rp, th_data("faces/misc/single_face.jpg"), &r) == EMO_OK, "tiny");
+  if (r && r->face_count > 0) {
+    CHECK(r->faces[0].details && r->faces[0].details->level == EMO_DETAILS_NONE, "tiny: level");
+    char *js = emo_image_result_json(r, NULL);
+    CHECK(js && strstr(js, "\"pose\":null") && !strstr(js, "blendshapes"), "tiny json: %s",
+          js ? js : "");
+    emo_free(js);
+  }
+  /* details need the bundle: a model without it refuses the run */
+  emo_model_params mp2 = mp;
+  mp2.landmarks = 0;
+  emo_model *m2 = NULL;
+  emo_context *c2 = NULL;
+  if (emo_model_load(&mp2, &m2) == EMO_OK && emo_context_create(m2, NULL, &c2) == EMO_OK) {
+    CHECK(emo_analyze_file(c2, &rp, th_data("faces/misc/single_face.jpg"), &r) == EMO_EINVAL &&
+              strstr(emo_context_last_error(c2), "landmarks"),
+          "no bundle: %s", emo_context_last_error(c2));
+  }
+  emo_context_destroy(&c2);
+  emo_model_destroy(&m2);
   nn_plan_destroy(&blend_plan);
   fm_bundle_destroy(&bundle);
   emo_context_destroy(&ctx);

@@ -18,8 +18,9 @@ const char *emo_blendshape_name(int i) {
 }
 
 int emoi_face_details(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                      const bf_detection *dets, int n, const float (*probs)[EMO_EXPR_COUNT],
-                      const emo_face_details **out, size_t out_stride, emoi_err *err) {
+                      const bf_detection *dets, int n, const fm_roi *rois,
+                      const float (*probs)[EMO_EXPR_COUNT], const emo_face_details **out,
+                      size_t out_stride, emoi_err *err) {
   (void)probs;
   const fm_bundle *b = c->model->landmarker;
   for (int i = 0; i < n; i++) {
@@ -35,7 +36,10 @@ int emoi_face_details(emo_context *c, const uint8_t *rgb, int w, int h, int stri
     *slot = fd;
     if (!((bw < bh ? bw : bh) >= c->run.min_mesh_face)) continue;
     fm_roi roi;
-    fm_roi_from_detection(d, w, h, &roi);
+    if (rois && rois[i].w > 0.0f)
+      roi = rois[i];
+    else
+      fm_roi_from_detection(d, w, h, &roi);
     float lm[FM_LANDMARKS][3];
     int rc = fm_landmarks(b, c->mesh_plan, rgb, w, h, stride, &roi, lm, &fd->presence, err);
     if (rc != EMO_OK) return rc;

@@ -104,10 +104,14 @@ int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int strid
 
 /* Computes c->run.face_details for detections dets (n, image pixels) into c->details[i] and
  * sets *out[i] to it, or to NULL for a face that is too small or gives no landmarks
- * (face_details.c). out is a stride-separated array of pointers: out_stride bytes apart. */
+ * (face_details.c). out is a stride-separated array of pointers: out_stride bytes apart.
+ * rois (n, may be NULL) overrides the landmark network's region of face i when rois[i].w > 0
+ * (video: the region from the previous frame's landmarks, MediaPipe's tracking). */
+struct fm_roi;
 int emoi_face_details(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                      const bf_detection *dets, int n, const float (*probs)[EMO_EXPR_COUNT],
-                      const emo_face_details **out, size_t out_stride, emoi_err *err);
+                      const bf_detection *dets, int n, const struct fm_roi *rois,
+                      const float (*probs)[EMO_EXPR_COUNT], const emo_face_details **out,
+                      size_t out_stride, emoi_err *err);
 
 /* Creates a context that holds only the speech scratch (VAD, speech emotion): the soundtrack
  * context of emo_analyze_media (context.c). */
