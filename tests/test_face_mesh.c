@@ -21,6 +21,7 @@
 #include "emo.h"
 #include "fixture.h"
 #include "harness.h"
+#include "media/image_decode.h"
 #include "vision/face_geometry.h"
 #include "vision/face_mesh.h"
 
@@ -229,6 +230,38 @@ int main(void) {
     CHECK(js && strstr(js, "\"pose\":null") && !strstr(js, "blendshapes"), "tiny json: %s",
           js ? js : "");
     emo_free(js);
+  }
+  /* a face cut by the image border (the photo's left 60 %, then its right 55 %): details are
+   * either null or finite, never garbage */
+  {
+    size_t sz = 0;
+    unsigned char *bytes = th_read_file(th_data("faces/misc/single_face.jpg"), &sz);
+    img_rgb im = {0};
+    emoi_err e = {{0}};
+    if (bytes && img_decode(bytes, sz, 1 << 26, &im, &e) == EMO_OK) {
+      rp.min_mesh_face = 24.0f;
+      const int x0[2] = {0, im.width * 45 / 100},
+                ww[2] = {im.width * 60 / 100, im.width * 55 / 100};
+      for (int k = 0; k < 2; k++) {
+        const emo_image_result *rb = NULL;
+        int rc =
+            emo_analyze_rgb(ctx, &rp, im.data + 3 * x0[k], ww[k], im.height, im.width * 3, &rb);
+        CHECK(rc == EMO_OK, "border crop %d: %s", k, emo_context_last_error(ctx));
+        for (int i = 0; rb && i < rb->face_count; i++) {
+          const emo_face_details *d = rb->faces[i].details;
+          CHECK(d != NULL, "border crop %d: details missing", k);
+          if (!d || d->level == EMO_DETAILS_NONE) continue;
+          int finite = 1;
+          for (int q = 0; q < EMO_LANDMARK_COUNT; q++)
+            finite &= isfinite(d->landmarks[q][0]) && isfinite(d->landmarks[q][1]);
+          CHECK(finite && (!d->has_pose || isfinite(d->pose.yaw)), "border crop %d: not finite", k);
+          printf("border crop %d: face %d presence %.2f yaw %.1f\n", k, i, d->presence,
+                 d->pose.yaw);
+        }
+      }
+    }
+    img_rgb_free(&im);
+    free(bytes);
   }
   /* details need the bundle: a model without it refuses the run */
   emo_model_params mp2 = mp;
