@@ -117,12 +117,18 @@ static void usage(FILE *f) {
       "       emo models fetch              download the pinned models into the cache\n"
       "       emo models list               show the models, their origin and cache status\n"
       "       emo models dir                print the cache directory\n"
+      "       emo models import FILE...     install model files you downloaded (checked by "
+      "sha256)\n"
       "       emo version\n"
       "\n"
       "image options:\n"
       "  -o FILE               write JSON Lines to FILE instead of stdout\n"
       "  --detector MODE       auto (default) | short | full\n"
       "  --expression MODEL    fer (default) | faceapi | ensemble | none\n"
+      "  --face-details LEVEL  none (default) | pose (478 landmarks, head pose) | full (also\n"
+      "                        blendshapes, action-unit proxies, intensity); needs\n"
+      "                        face_landmarker.task (emo models import)\n"
+      "  --landmarks           write the 478 landmarks too (with --face-details)\n"
       "  --threshold S         detection score threshold (default 0.5)\n"
       "  --max-faces N         at most N faces per image (default 64)\n"
       "  --max-pixels N        refuse images larger than N pixels (default 100000000)\n"
@@ -257,6 +263,20 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       else
         goto bad;
       i++;
+    } else if (strcmp(a, "--face-details") == 0) {
+      if (!v) goto missing;
+      if (strcmp(v, "none") == 0)
+        p->face_details = EMO_DETAILS_NONE;
+      else if (strcmp(v, "pose") == 0)
+        p->face_details = EMO_DETAILS_POSE;
+      else if (strcmp(v, "full") == 0)
+        p->face_details = EMO_DETAILS_FULL;
+      else
+        goto bad;
+      mp->landmarks = p->face_details != EMO_DETAILS_NONE; /* load only what runs */
+      i++;
+    } else if (strcmp(a, "--landmarks") == 0) {
+      p->output_landmarks = 1;
     } else if (strcmp(a, "--threshold") == 0) {
       if (parse_float(v, 0.0f, 1.0f, &p->score_threshold)) goto bad;
       i++;
@@ -499,7 +519,8 @@ static int cmd_video(int argc, char **argv) {
       outfile_abort(&vo.out);
       return 1;
     }
-    outfile_write(vo.csv, emo_csv_header(), strlen(emo_csv_header()));
+    const char *hdr = p.rp.face_details ? emo_csv_header_details() : emo_csv_header();
+    outfile_write(vo.csv, hdr, strlen(hdr));
   }
   vo.progress = isatty(2) && g_verbosity >= EMO_LOG_WARN;
   vo.started = now_seconds();
@@ -655,22 +676,33 @@ static int cmd_models(int argc, char **argv) {
     fprintf(stderr, "emo: all models verified in %s\n", dir);
     return 0;
   }
+  if (strcmp(sub, "import") == 0) {
+    if (first >= argc) {
+      fprintf(stderr, "emo models import: give the downloaded file(s)\n");
+      return 2;
+    }
+    int failed = 0;
+    for (int i = first; i < argc; i++) failed |= emo_models_import(&p, argv[i]) != EMO_OK;
+    return failed ? 1 : 0;
+  }
   if (strcmp(sub, "list") == 0) {
     printf("cache: %s\n", dir);
     int missing = 0;
-    for (int i = 0; i < emo_models_count(); i++) {
+    for (int i = 0; i < emo_models_count() + emo_models_import_count(); i++) {
       emo_model_info info;
       if (emo_models_info(i, &info) != EMO_OK) continue;
       int st = emo_models_check(&p, i);
-      if (st != EMO_OK) missing++;
+      if (st != EMO_OK && !info.get) missing++;
       printf("%-9s %-22s %-44s %9lld  %s\n    %s (%s)\n",
              st == EMO_OK ? "ok" : (st == EMO_ENOMODEL ? "missing" : "CORRUPT"), info.name,
-             info.file, (long long)info.size, info.package, info.task, info.license);
+             info.file, (long long)info.size, info.package ? info.package : "(emo models import)",
+             info.task, info.license);
+      if (info.get && st != EMO_OK) printf("    get it: %s\n", info.get);
     }
     if (missing) printf("%d file(s) missing or corrupt: run \"emo models fetch\"\n", missing);
     return missing ? 1 : 0;
   }
-  fprintf(stderr, "emo models: unknown subcommand %s (fetch, list, dir)\n", sub);
+  fprintf(stderr, "emo models: unknown subcommand %s (fetch, list, dir, import)\n", sub);
   return 2;
 }
 

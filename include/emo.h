@@ -108,6 +108,17 @@ typedef enum emo_expression_model {
   EMO_EXPRESSION_MODEL_COUNT
 } emo_expression_model;
 
+/* How much emo says about each face beyond box, keypoints and expression (the per-face cost
+ * grows with it; emo_model_params.landmarks must be 1). */
+typedef enum emo_details {
+  EMO_DETAILS_NONE = 0, /* nothing more (default) */
+  EMO_DETAILS_POSE = 1, /* 478 landmarks (MediaPipe's face mesh) and the head pose fitted to
+                           them */
+  EMO_DETAILS_FULL = 2, /* also the 52 blendshapes, action-unit proxies and expression
+                           intensity */
+  EMO_DETAILS_COUNT
+} emo_details;
+
 /* The 7 facial expression classes, in output order. */
 typedef enum emo_expression {
   EMO_EXPR_ANGRY = 0,
@@ -153,6 +164,10 @@ typedef struct emo_model_params {
                                       Its matrix products run on OpenBLAS's threads, which
                                       the application sets (openblas_set_num_threads or
                                       OPENBLAS_NUM_THREADS); emo never changes them */
+  int landmarks;                   /* 1 = load MediaPipe's Face Landmarker bundle
+                                      (face_landmarker.task, imported with `emo models
+                                      import`): what emo_run_params.face_details needs.
+                                      Default 0 */
   int64_t max_file_bytes;          /* largest model file read, default 2 GiB (a wav2vec 2.0
                                       large model in float32 is 1.3 GB) */
   emo_log_fn log;                  /* messages of the load; default NULL: dropped */
@@ -185,17 +200,24 @@ typedef struct emo_gallery emo_gallery; /* named people, see "Gallery" below */
 
 typedef struct emo_run_params {
   /* Faces (every analysis call). */
-  emo_detector detector;   /* EMO_DETECTOR_AUTO (default): short range first, full
-                              range when it finds nothing or the faces are small;
-                              SHORT / FULL: only that one (the model must have it) */
-  float score_threshold;   /* detection score threshold in [0, 1], default 0.5
-                              (MediaPipe's) */
-  float nms_iou_threshold; /* weighted-NMS overlap in [0, 1], default 0.3 (MediaPipe's) */
-  int64_t max_pixels;      /* largest image or frame accepted (w*h), default
-                              100 000 000 */
-  int64_t max_file_bytes;  /* largest image file read (emo_analyze_file), default
-                              512 MiB; anything else (a pipe, a device) is read up to
-                              this too */
+  emo_detector detector;    /* EMO_DETECTOR_AUTO (default): short range first, full
+                               range when it finds nothing or the faces are small;
+                               SHORT / FULL: only that one (the model must have it) */
+  float score_threshold;    /* detection score threshold in [0, 1], default 0.5
+                               (MediaPipe's) */
+  float nms_iou_threshold;  /* weighted-NMS overlap in [0, 1], default 0.3 (MediaPipe's) */
+  int64_t max_pixels;       /* largest image or frame accepted (w*h), default
+                               100 000 000 */
+  int64_t max_file_bytes;   /* largest image file read (emo_analyze_file), default
+                               512 MiB; anything else (a pipe, a device) is read up to
+                               this too */
+  emo_details face_details; /* landmarks, pose, blendshapes per face (the model needs
+                               emo_model_params.landmarks); default EMO_DETAILS_NONE */
+  int output_landmarks;     /* 1 = the JSON and CSV writers include the 478 landmarks;
+                               default 0 */
+  float min_mesh_face;      /* faces whose box is smaller than this (pixels, shorter
+                               side) get no details (NULL): below it the mesh is noise.
+                               Default 24 */
   /* Video (emo_stream_*, emo_analyze_media). */
   double analysis_fps;        /* analyse this many frames per second of media time;
                                  0 = every frame (default) */
@@ -251,9 +273,9 @@ emo_run_params emo_run_params_default(void);
 /* The version of the ABI this library was built with: EMO_ABI_VERSION of its emo.h. It
  * changes whenever a public struct's layout or a function's signature does, so that a binding
  * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
-#define EMO_ABI_VERSION                                           \
-  3 /* 1 was emo 0.1.0's single emo_params; 3 added the summary's \
-      embeddings and shot_cut_count */
+#define EMO_ABI_VERSION                                                        \
+  3 /* 1 was emo 0.1.0's single emo_params; 3 added face details, the gallery, \
+      the summary's embeddings and shot_cut_count */
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
@@ -269,13 +291,29 @@ typedef struct emo_model_info {
   const char *task;    /* what the model does */
   const char *license; /* license of the weights */
   int64_t size;        /* expected size in bytes */
+  const char *get;     /* a file no package registry ships, installed with emo_models_import
+                          (`emo models import FILE`): where to download it; NULL for the
+                          fetched files. package is NULL for such a file */
 } emo_model_info;
 
-/* Number of model files in the manifest. Thread-safe. */
+/* Number of model files in the manifest that emo_models_fetch downloads. Thread-safe. */
 int emo_models_count(void);
 
-/* Fills *info for manifest entry i (0 <= i < emo_models_count()). Returns EMO_EINVAL when i is
- * out of range. Thread-safe. */
+/* Number of model files a user downloads and installs with emo_models_import (e.g. MediaPipe's
+ * face_landmarker.task); they are manifest entries emo_models_count() ..
+ * emo_models_count() + emo_models_import_count() - 1. Thread-safe. */
+int emo_models_import_count(void);
+
+/* Installs the model file at path (borrowed) into the cache of p (NULL = defaults) when its size
+ * and sha256 equal those of an importable manifest entry, whatever its name: copied to a
+ * temporary file in the cache, synced, renamed to the entry's file name, verified. Returns
+ * EMO_OK, EMO_EMODEL (no importable entry has this size and sha256: the message, through
+ * p->log, names the file and lists what emo imports), EMO_EIO (unreadable, not a regular file,
+ * cache not writable). Thread-safe. */
+int emo_models_import(const emo_model_params *p, const char *path);
+
+/* Fills *info for manifest entry i (0 <= i < emo_models_count() + emo_models_import_count()).
+ * Returns EMO_EINVAL when i is out of range. Thread-safe. */
 int emo_models_info(int i, emo_model_info *info);
 
 /* Returns the cache directory in effect for params (p->models_dir, $EMO_MODELS, or
@@ -326,6 +364,73 @@ const char *emo_context_last_error(const emo_context *c);
   6 /* right eye, left eye, nose tip, mouth, right ear, left ear \
        (subject's right/left, as in MediaPipe) */
 
+#define EMO_LANDMARK_COUNT 478  /* MediaPipe Face Landmarker: 468 mesh points + 2 x 5 iris */
+#define EMO_BLENDSHAPE_COUNT 52 /* MediaPipe's blendshapes ("_neutral", ARKit's 51) */
+
+/* FACS action units estimated from the blendshapes: proxies, not a FACS coder's scores (the
+ * mapping and its source are in src/vision/face_aus.c). */
+typedef enum emo_au {
+  EMO_AU1 = 0, /* inner brow raiser */
+  EMO_AU2,     /* outer brow raiser */
+  EMO_AU4,     /* brow lowerer */
+  EMO_AU5,     /* upper lid raiser */
+  EMO_AU6,     /* cheek raiser */
+  EMO_AU7,     /* lid tightener */
+  EMO_AU9,     /* nose wrinkler */
+  EMO_AU10,    /* upper lip raiser */
+  EMO_AU12,    /* lip corner puller (smile) */
+  EMO_AU14,    /* dimpler */
+  EMO_AU15,    /* lip corner depressor */
+  EMO_AU17,    /* chin raiser */
+  EMO_AU20,    /* lip stretcher */
+  EMO_AU23,    /* lip tightener */
+  EMO_AU25,    /* lips part */
+  EMO_AU26,    /* jaw drop */
+  EMO_AU28,    /* lip suck */
+  EMO_AU43,    /* eyes closed */
+  EMO_AU_COUNT
+} emo_au;
+
+/* "AU1" ... "AU43", or "unknown". */
+const char *emo_au_name(int au);
+
+/* MediaPipe's blendshape name of coefficient i ("_neutral", "browDownLeft", ...), or
+ * "unknown". */
+const char *emo_blendshape_name(int i);
+
+/* Head pose: the canonical face of MediaPipe's geometry pipeline fitted to the landmarks by
+ * weighted Procrustes under a perspective camera with a 63 degree vertical field of view
+ * (MediaPipe's). Angles of the face relative to the camera, in degrees: pitch > 0 the face
+ * looks up, yaw > 0 the face turns to the subject's right (the camera sees more of the left
+ * cheek), roll > 0 the head tilts clockwise in the image. */
+typedef struct emo_head_pose {
+  float pitch, yaw, roll; /* degrees */
+  float translation[3];   /* the face's origin in camera space, cm (x right, y up,
+                             z towards the viewer: negative in front of the camera) */
+  float matrix[16];       /* MediaPipe's facial transformation matrix, column-major 4x4
+                             (canonical face, cm -> camera space) */
+  float residual;         /* weighted RMS distance (cm) of the landmarks from the fitted
+                             canonical face: how well the face fits a rigid head */
+} emo_head_pose;
+
+typedef struct emo_face_details {
+  emo_details level;                      /* what was computed (POSE or FULL); NONE when the
+                                             face gave no landmarks (smaller than
+                                             min_mesh_face, or the mesh's presence < 0.5:
+                                             profiles): then nothing below is valid */
+  float presence;                         /* the landmark network's face presence, [0, 1] */
+  float landmarks[EMO_LANDMARK_COUNT][3]; /* x, y in image pixels; z relative depth in the
+                                             same pixel scale (smaller = nearer) */
+  int has_pose;                           /* 0 when the fit failed (degenerate landmarks) */
+  emo_head_pose pose;
+  float blendshapes[EMO_BLENDSHAPE_COUNT]; /* [0, 1] (FULL only) */
+  float aus[EMO_AU_COUNT];                 /* AU proxy intensities, [0, 5] like OpenFace's
+                                              AU_r (FULL only) */
+  float intensity[EMO_EXPR_COUNT];         /* expression intensity, [0, 1] (FULL only;
+                                              see emo_image_result_json) */
+  int output_landmarks;                    /* emo_run_params.output_landmarks of the run */
+} emo_face_details;
+
 typedef struct emo_face {
   float box[4];                           /* x, y, width, height in image pixels */
   float score;                            /* detector confidence in [0, 1] */
@@ -333,6 +438,9 @@ typedef struct emo_face {
   float expression[EMO_EXPR_COUNT];       /* probabilities summing to 1 (all 0 when the
                                              expression model is EMO_EXPRESSION_NONE) */
   int dominant;                           /* argmax of expression, or -1 when none */
+  const struct emo_face_details *details; /* landmarks, head pose, blendshapes, action units
+                                             (emo_run_params.face_details); NULL when not
+                                             asked. Owned by the context like the result */
 } emo_face;
 
 typedef struct emo_image_result {
@@ -380,6 +488,7 @@ typedef struct emo_track_face {
                                              (or without a gallery). Owned by the gallery */
   const char *gallery_also;               /* a look-alike in the gallery as close as
                                              gallery_name (ambiguous: both reported), or NULL */
+  const struct emo_face_details *details; /* as in emo_face */
 } emo_track_face;
 
 typedef enum emo_event_type {
@@ -420,6 +529,12 @@ typedef struct emo_track_summary {
   int dominant;
   const char *gallery_name; /* the track's last gallery match (emo_track_face), or NULL */
   const char *gallery_also;
+  int64_t pose_frames; /* frames with a head pose (emo_run_params.face_details) */
+  float mean_pose[3];  /* pitch, yaw, roll in degrees, mean over pose_frames */
+  float pose_min[3];   /* pitch, yaw, roll range over pose_frames */
+  float pose_max[3];
+  int64_t au_frames;            /* frames with AU proxies (EMO_DETAILS_FULL) */
+  float mean_aus[EMO_AU_COUNT]; /* mean AU proxy intensities over au_frames */
 } emo_track_summary;
 
 typedef struct emo_video_summary {
@@ -623,7 +738,12 @@ void emo_context_interrupt(emo_context *ctx);
 
 /* Serialises r as one JSON object on a single line (no trailing newline): {"file", "width",
  * "height", "face_count", "detector", "faces": [{"box": [x,y,w,h], "score", "keypoints":
- * [[x,y] x6], "expression": {"angry": p, ...}, "dominant"}]}. file (may be NULL) is the
+ * [[x,y] x6], "expression": {"angry": p, ...}, "dominant"}]}. A face with details adds
+ * "pose": {"pitch", "yaw", "roll", "translation": [x,y,z], "residual"} (or null: no landmarks),
+ * "mesh_presence", "landmarks": [[x,y,z] x478] (when output_landmarks), and at the FULL level
+ * "blendshapes": {name: v}, "aus": {"AU1": v, ...}, "intensity": {"angry": v, ...}; video frames
+ * (emo_frame_json) write the same per face, and the summary's tracks "pose_frames",
+ * "mean_pose", "pose_range" and "mean_aus". file (may be NULL) is the
  * label written as "file". Returns a string the caller frees with emo_free(), or NULL when
  * memory runs out. Thread-safe. */
 char *emo_image_result_json(const emo_image_result *r, const char *file);
@@ -647,6 +767,12 @@ char *emo_summary_json(const emo_video_summary *s);
  * t,frame,track_id,x,y,w,h,score,detected,<7 probabilities>,dominant. Rows are returned like
  * the JSON strings ("" when the frame has no face). */
 const char *emo_csv_header(void);
+/* The header when the run computes face details (emo_run_params.face_details): the columns above,
+ * then OpenFace's names: pose_Rx, pose_Ry, pose_Rz (pitch, yaw, roll of emo_head_pose in
+ * radians), pose_Tx, pose_Ty, pose_Tz (mm), pose_residual (mm), AU01_r ... AU43_r (the AU
+ * proxies, 0..5) and intensity_angry ... intensity_neutral; a face without a pose or AUs has
+ * those cells empty. emo_frame_csv writes these columns for faces that carry details. */
+const char *emo_csv_header_details(void);
 char *emo_frame_csv(const emo_frame_result *f);
 
 /* Frees memory returned by emo (strings). Safe on NULL. */

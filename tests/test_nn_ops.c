@@ -891,6 +891,15 @@ static void test_slice_sqrt(void) {
   q.lo = 0;
   q.hi = 9;
   op_case("sqrt_7x13", NN_OP_SQRT, &a, 1, &q, 0);
+  /* TRANSPOSE (added for the TFLite reader: MediaPipe's blendshape network) */
+  nn_attr tp = nn_attr_default();
+  tp.n_axes = 4;
+  tp.axes[0] = 0, tp.axes[1] = 2, tp.axes[2] = 3, tp.axes[3] = 1;
+  op_case("transpose_0231", NN_OP_TRANSPOSE, &tp, 1, &sp, 0);
+  nn_attr t2 = nn_attr_default();
+  t2.n_axes = 2;
+  t2.axes[0] = 1, t2.axes[1] = 0;
+  op_case("transpose_7x13", NN_OP_TRANSPOSE, &t2, 1, &q, 0);
   /* known values */
   float xv[6] = {0, 1, 2, 3, 4, 5}, yv[2] = {0}, sv[3] = {0};
   nn_tensor x = {NN_F32, 2, {2, 3}, {12, 4}, xv}, y = {NN_F32, 2, {2, 1}, {4, 4}, yv};
@@ -915,6 +924,17 @@ static void test_slice_sqrt(void) {
   outs[0] = &qy;
   CHECK(nn_ref_run_node(&nd, ins, outs, &e) == 0 && sv[0] == 0 && sv[1] == 2 && sv[2] == 1.5f,
         "sqrt values");
+  float tv[6] = {0};
+  nn_tensor ty = {NN_F32, 2, {3, 2}, {8, 4}, tv};
+  nd.op = NN_OP_TRANSPOSE;
+  nd.attr = nn_attr_default();
+  nd.attr.n_axes = 2;
+  nd.attr.axes[0] = 1, nd.attr.axes[1] = 0;
+  ins[0] = &x;
+  outs[0] = &ty;
+  CHECK(nn_ref_run_node(&nd, ins, outs, &e) == 0 && tv[0] == 0 && tv[1] == 3 && tv[2] == 1 &&
+            tv[5] == 5,
+        "transpose values %g %g %g %g", tv[0], tv[1], tv[2], tv[5]);
 }
 
 int main(void) {

@@ -71,6 +71,9 @@ emo_run_params emo_run_params_default(void) {
   p.nms_iou_threshold = 0.3f;
   p.max_pixels = 100000000;
   p.max_file_bytes = (int64_t)512 << 20;
+  p.face_details = EMO_DETAILS_NONE;
+  p.output_landmarks = 0;
+  p.min_mesh_face = 24.0f;
   p.analysis_fps = 0.0;
   p.detect_every = 0;
   p.track_timeout = 1.0;

@@ -46,7 +46,7 @@ static void mlog(const emo_model_params *p, emo_log_level level, const char *fmt
   emoi_vlog(&l, level, fmt, ap);
   va_end(ap);
 }
-static int mkdir_p(const char *dir, emoi_err *err) {
+int emoi_mkdir_p(const char *dir, emoi_err *err) {
   char buf[PATH_CAP];
   size_t n = strlen(dir);
   if (n == 0 || n >= sizeof buf) return emoi_fail(err, EMO_EINVAL, "bad models dir");
@@ -346,7 +346,7 @@ static int models_fetch(const emo_model_params *p, emoi_err *err, int *logged) {
   char dir[PATH_CAP];
   int rc = emoi_models_dir(p, dir, sizeof dir, err);
   if (rc) return rc;
-  if ((rc = mkdir_p(dir, err))) return rc;
+  if ((rc = emoi_mkdir_p(dir, err))) return rc;
   remove_stale_temporaries(p, dir);
   int need[EMOI_MANIFEST_MAX_FILES] = {0};
   int n_need = 0;

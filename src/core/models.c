@@ -35,6 +35,9 @@ extern const unsigned char emoi_manifest_json[];
 extern const unsigned long emoi_manifest_json_len;
 
 #define FETCH_HINT "run \"emo models fetch\""
+/* What repairs entry f: fetching, or importing a file the user downloads. */
+#define REPAIR_HINT(f) \
+  ((f)->get ? "download it again and run \"emo models import FILE\"" : "run \"emo models fetch\"")
 #define PATH_CAP 4096
 
 /* ---- Manifest parsing ------------------------------------------------------------------ */
@@ -236,6 +239,51 @@ static int parse_package(emoi_manifest *m, const cJSON *pj, int index, emoi_err 
   return EMO_OK;
 }
 
+/* One entry of "imports": a file no registry ships (name, file, sha256, size, kind, task,
+ * license, get = where users download it). */
+static int parse_import(emoi_manifest *m, const cJSON *fj, int index, emoi_err *err) {
+  char where[64];
+  snprintf(where, sizeof where, "imports[%d]", index);
+  if (m->n_imports >= EMOI_MANIFEST_MAX_IMPORTS)
+    return emoi_fail(err, EMO_EFORMAT, "manifest: more than %d imports", EMOI_MANIFEST_MAX_IMPORTS);
+  if (!cJSON_IsObject(fj))
+    return emoi_fail(err, EMO_EFORMAT, "manifest: %s is not an object", where);
+  emoi_manifest_file *f = &m->imports[m->n_imports];
+  memset(f, 0, sizeof *f);
+  f->package = -1;
+  int rc;
+  if ((rc = get_str(m, fj, "name", 1, where, &f->name, err)) ||
+      (rc = get_str(m, fj, "file", 1, where, &f->file, err)) ||
+      (rc = get_str(m, fj, "sha256", 1, where, &f->sha256, err)) ||
+      (rc = get_str(m, fj, "kind", 1, where, &f->kind, err)) ||
+      (rc = get_str(m, fj, "task", 0, where, &f->task, err)) ||
+      (rc = get_str(m, fj, "license", 1, where, &f->license, err)) ||
+      (rc = get_str(m, fj, "get", 1, where, &f->get, err)) ||
+      (rc = get_int64(fj, "size", 1, where, 1, (int64_t)1 << 40, &f->size, err)))
+    return rc;
+  if (!valid_id(f->name))
+    return emoi_fail(err, EMO_EFORMAT, "manifest: %s: name \"%s\" must be [a-z0-9_]{1,63}", where,
+                     f->name);
+  if (!valid_file_name(f->file))
+    return emoi_fail(err, EMO_EFORMAT,
+                     "manifest: %s (%s): file must be a plain name [A-Za-z0-9._-]", where, f->name);
+  if (!is_hex64(f->sha256))
+    return emoi_fail(err, EMO_EFORMAT, "manifest: %s (%s): sha256 must be 64 lower-case hex digits",
+                     where, f->name);
+  if (strcmp(f->kind, "model") != 0)
+    return emoi_fail(err, EMO_EFORMAT, "manifest: %s (%s): kind must be \"model\"", where, f->name);
+  if (!f->task) f->task = "";
+  for (int i = 0; i < m->n_files + m->n_imports; i++) {
+    const emoi_manifest_file *o = i < m->n_files ? &m->files[i] : &m->imports[i - m->n_files];
+    if (strcmp(o->name, f->name) == 0)
+      return emoi_fail(err, EMO_EFORMAT, "manifest: %s: duplicate name \"%s\"", where, f->name);
+    if (strcmp(o->file, f->file) == 0)
+      return emoi_fail(err, EMO_EFORMAT, "manifest: %s: duplicate file \"%s\"", where, f->file);
+  }
+  m->n_imports++;
+  return EMO_OK;
+}
+
 int emoi_manifest_parse(const char *json, size_t len, emoi_manifest *m, emoi_err *err) {
   if (!m || (!json && len)) return emoi_fail(err, EMO_EINVAL, "manifest: NULL argument");
   memset(m, 0, offsetof(emoi_manifest, pool));
@@ -266,10 +314,17 @@ int emoi_manifest_parse(const char *json, size_t len, emoi_manifest *m, emoi_err
     cJSON_ArrayForEach(pj, pkgs) {
       if ((rc = parse_package(m, pj, i++, err))) break;
     }
+    const cJSON *imps = cJSON_GetObjectItemCaseSensitive(root, "imports");
+    if (rc == EMO_OK && imps && !cJSON_IsArray(imps))
+      rc = emoi_fail(err, EMO_EFORMAT, "manifest: \"imports\" must be an array");
+    i = 0;
+    if (rc == EMO_OK && imps) cJSON_ArrayForEach(pj, imps) {
+        if ((rc = parse_import(m, pj, i++, err))) break;
+      }
   }
   cJSON_Delete(root);
   if (rc) {
-    m->n_files = m->n_packages = 0;
+    m->n_files = m->n_packages = m->n_imports = 0;
   }
   return rc;
 }
@@ -298,6 +353,16 @@ const emoi_manifest_file *emoi_manifest_find(const char *name) {
   if (!m || !name) return NULL;
   for (int i = 0; i < m->n_files; i++)
     if (strcmp(m->files[i].name, name) == 0) return &m->files[i];
+  for (int i = 0; i < m->n_imports; i++)
+    if (strcmp(m->imports[i].name, name) == 0) return &m->imports[i];
+  return NULL;
+}
+
+/* Entry i of the public numbering: fetched files first, then imports. */
+static const emoi_manifest_file *entry_at(const emoi_manifest *m, int i) {
+  if (i < 0) return NULL;
+  if (i < m->n_files) return &m->files[i];
+  if (i < m->n_files + m->n_imports) return &m->imports[i - m->n_files];
   return NULL;
 }
 
@@ -308,14 +373,20 @@ int emo_models_count(void) {
   return m ? m->n_files : 0;
 }
 
+int emo_models_import_count(void) {
+  const emoi_manifest *m = emoi_manifest_get(NULL);
+  return m ? m->n_imports : 0;
+}
+
 int emo_models_info(int i, emo_model_info *info) {
   const emoi_manifest *m = emoi_manifest_get(NULL);
   if (!m) return EMO_EINTERNAL;
-  if (!info || i < 0 || i >= m->n_files) return EMO_EINVAL;
-  const emoi_manifest_file *f = &m->files[i];
+  const emoi_manifest_file *f = entry_at(m, i);
+  if (!info || !f) return EMO_EINVAL;
   info->name = f->name;
   info->file = f->file;
-  info->package = m->packages[f->package].spec;
+  info->package = f->package >= 0 ? m->packages[f->package].spec : NULL;
+  info->get = f->get;
   info->sha256 = f->sha256;
   info->task = f->task;
   info->license = f->license;
@@ -473,6 +544,11 @@ int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *
   do fd = open(path, O_RDONLY | O_CLOEXEC);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) {
+    if ((errno == ENOENT || errno == ENOTDIR) && f->get)
+      return emoi_fail(err, EMO_ENOMODEL,
+                       "model \"%s\" (%s) is missing from %s: no package registry ships it; "
+                       "download it (%s) and run \"emo models import %s\"",
+                       f->name, f->file, where, f->get, f->file);
     if (errno == ENOENT || errno == ENOTDIR)
       return emoi_fail(err, EMO_ENOMODEL, "model \"%s\" (%s) is missing from %s: " FETCH_HINT,
                        f->name, f->file, where);
@@ -490,15 +566,15 @@ int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *
     goto done;
   }
   if (!S_ISREG(st.st_mode)) {
-    rc = emoi_fail(err, EMO_EMODEL, "model \"%s\": %s is not a regular file: " FETCH_HINT, f->name,
-                   path);
+    rc = emoi_fail(err, EMO_EMODEL, "model \"%s\": %s is not a regular file: %s", f->name, path,
+                   REPAIR_HINT(f));
     goto done;
   }
   if ((int64_t)st.st_size != f->size) {
     rc = emoi_fail(err, EMO_EMODEL,
-                   "model \"%s\" (%s) is corrupt (%s: %lld bytes, expected %lld): " FETCH_HINT,
-                   f->name, f->file, st.st_size < f->size ? "truncated" : "too long",
-                   (long long)st.st_size, (long long)f->size);
+                   "model \"%s\" (%s) is corrupt (%s: %lld bytes, expected %lld): %s", f->name,
+                   f->file, st.st_size < f->size ? "truncated" : "too long", (long long)st.st_size,
+                   (long long)f->size, REPAIR_HINT(f));
     goto done;
   }
   if (!data && verified_lookup(path, f->sha256, &st)) goto done;
@@ -531,8 +607,8 @@ int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *
     if (emoi_read_full(fd, &extra, 1) != 0) total++;
   }
   if (total != f->size) {
-    rc = emoi_fail(err, EMO_EMODEL, "model \"%s\" (%s) changed while being read: " FETCH_HINT,
-                   f->name, f->file);
+    rc = emoi_fail(err, EMO_EMODEL, "model \"%s\" (%s) changed while being read: %s", f->name,
+                   f->file, REPAIR_HINT(f));
     goto done;
   }
   unsigned char dg[EVP_MAX_MD_SIZE];
@@ -543,8 +619,8 @@ int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *
   }
   to_hex(dg, 32, hex);
   if (strcmp(hex, f->sha256) != 0) {
-    rc = emoi_fail(err, EMO_EMODEL, "model \"%s\" (%s) is corrupt (sha256 mismatch): " FETCH_HINT,
-                   f->name, f->file);
+    rc = emoi_fail(err, EMO_EMODEL, "model \"%s\" (%s) is corrupt (sha256 mismatch): %s", f->name,
+                   f->file, REPAIR_HINT(f));
     goto done;
   }
   verified_store(path, f->sha256, &st);
@@ -595,6 +671,7 @@ int emoi_model_read(const emo_model_params *p, const char *name, void **data, si
 int emo_models_check(const emo_model_params *p, int i) {
   const emoi_manifest *m = emoi_manifest_get(NULL);
   if (!m) return EMO_EINTERNAL;
-  if (i < 0 || i >= m->n_files) return EMO_EINVAL;
-  return emoi_verify_named(p, &m->files[i], NULL, NULL, NULL);
+  const emoi_manifest_file *f = entry_at(m, i);
+  if (!f) return EMO_EINVAL;
+  return emoi_verify_named(p, f, NULL, NULL, NULL);
 }

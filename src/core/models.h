@@ -14,7 +14,8 @@
 
 #define EMOI_MANIFEST_MAX_PACKAGES 16
 #define EMOI_MANIFEST_MAX_FILES 64
-#define EMOI_MANIFEST_POOL 32768 /* bytes of string storage for one parsed manifest */
+#define EMOI_MANIFEST_MAX_IMPORTS 16 /* files the user brings (`emo models import`) */
+#define EMOI_MANIFEST_POOL 32768     /* bytes of string storage for one parsed manifest */
 
 typedef struct emoi_manifest_file {
   const char *name;    /* short id, e.g. "blazeface_short": [a-z0-9_], unique */
@@ -25,7 +26,9 @@ typedef struct emoi_manifest_file {
   const char *task;    /* free text */
   const char *license; /* the file's own license, else its package's */
   int64_t size;        /* bytes, > 0 */
-  int package;         /* index into emoi_manifest.packages */
+  int package;         /* index into emoi_manifest.packages; -1 for an imported file */
+  const char *get;     /* imported files only: where a user gets the file (no package registry
+                          ships it), shown by `emo models list` and in "missing" messages */
 } emoi_manifest_file;
 
 typedef struct emoi_manifest_package {
@@ -44,6 +47,11 @@ typedef struct emoi_manifest {
   int n_packages, n_files;
   emoi_manifest_package packages[EMOI_MANIFEST_MAX_PACKAGES];
   emoi_manifest_file files[EMOI_MANIFEST_MAX_FILES]; /* grouped by package, manifest order */
+  /* The manifest's "imports": files no package registry ships, which a user downloads and
+   * installs with `emo models import FILE` (verified against sha256 and size here). Names and
+   * cache files are unique across files and imports. */
+  emoi_manifest_file imports[EMOI_MANIFEST_MAX_IMPORTS];
+  int n_imports;
   char pool[EMOI_MANIFEST_POOL];
   size_t pool_used;
 } emoi_manifest;
@@ -57,7 +65,7 @@ int emoi_manifest_parse(const char *json, size_t len, emoi_manifest *m, emoi_err
  * parse (a build bug), with the reason in err. */
 const emoi_manifest *emoi_manifest_get(emoi_err *err);
 
-/* The embedded manifest's entry named name (short id), or NULL. */
+/* The embedded manifest's entry named name (short id), a fetched file or an import, or NULL. */
 const emoi_manifest_file *emoi_manifest_find(const char *name);
 
 /* Cache directory in effect (p->models_dir, $EMO_MODELS, $HOME/.cache/emo/models) into buf.
@@ -102,6 +110,15 @@ int emoi_verify_path(const emoi_manifest_file *f, const char *path, const char *
 /* Verifies f in the cache of p (see emoi_model_verify). */
 int emoi_verify_named(const emo_model_params *p, const emoi_manifest_file *f, void **data,
                       size_t *size, emoi_err *err);
+
+/* The import whose size and sha256 match the file at path (the sha256 into hex), or NULL with
+ * the reason in err: EMO_EIO (unreadable), EMO_EMODEL (no entry has this size and hash: the
+ * message names the file and lists what emo imports), EMO_ELIMIT (larger than any import). */
+const emoi_manifest_file *emoi_import_match(const char *path, char hex[65], int *status,
+                                            emoi_err *err);
+
+/* mkdir -p dir (mode 0755); EMO_EIO naming the folder that could not be made. */
+int emoi_mkdir_p(const char *dir, emoi_err *err);
 
 /* emo_models_fetch with the failure reason in err (also logged). */
 int emoi_models_fetch(const emo_model_params *p, emoi_err *err);

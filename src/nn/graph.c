@@ -49,7 +49,8 @@ static const char *const op_names[NN_OP_COUNT] = {"CONV2D",
                                                   "CONCAT",
                                                   "RESIZE_BILINEAR",
                                                   "SLICE",
-                                                  "SQRT"};
+                                                  "SQRT",
+                                                  "TRANSPOSE"};
 
 const char *nn_op_name(nn_op op) {
   if ((int)op < 0 || op >= NN_OP_COUNT) return "UNKNOWN_OP";
@@ -897,6 +898,19 @@ static int infer_node(nn_graph *g, nn_node *n, int *orank, int64_t *oshape, emoi
       if (oshape[0] * oshape[1] * oshape[2] * oshape[3] > NN_MAX_NUMEL)
         return NODE_FAIL(EMO_ELIMIT, "output too large");
       *orank = 4;
+      return EMO_OK;
+    }
+    case NN_OP_TRANSPOSE: {
+      if (a->n_axes != x->rank)
+        return NODE_FAIL(EMO_EMODEL, "permutation of %d axes for a rank-%d input", a->n_axes,
+                         x->rank);
+      int seen[NN_MAX_RANK] = {0};
+      for (int i = 0; i < x->rank; i++) {
+        if (a->axes[i] < 0 || a->axes[i] >= x->rank || seen[a->axes[i]]++)
+          return NODE_FAIL(EMO_EMODEL, "axes are not a permutation");
+        oshape[i] = x->shape[a->axes[i]];
+      }
+      *orank = x->rank;
       return EMO_OK;
     }
     case NN_OP_SLICE: {

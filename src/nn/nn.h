@@ -66,6 +66,8 @@ typedef enum nn_op {
   NN_OP_SLICE,           /* attr.slice_begin/slice_end per dimension (0 <= begin <= end <=
                             dim, step 1; nn/onnx_reader.c resolves negatives) -> end - begin */
   NN_OP_SQRT,            /* unary, same shape */
+  NN_OP_TRANSPOSE,       /* attr.axes[0..n_axes) = the permutation (n_axes = rank):
+                            output dimension d is input dimension axes[d] */
   NN_OP_COUNT
 } nn_op;
 

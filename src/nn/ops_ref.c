@@ -356,6 +356,28 @@ static void slice(const nn_attr *a, const nn_tensor *x, nn_tensor *y) {
   }
 }
 
+/* y[i0..] = x[...] with output dimension d taken from input dimension perm[d]. */
+static void transpose(const nn_attr *a, const nn_tensor *x, nn_tensor *y) {
+  int r = x->rank;
+  int64_t xst[NN_MAX_RANK], s = 1, idx[NN_MAX_RANK] = {0};
+  for (int d = r - 1; d >= 0; d--) {
+    xst[d] = s;
+    s *= x->shape[d];
+  }
+  const float *X = x->data;
+  float *Y = y->data;
+  int64_t n = numel(y);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t o = 0;
+    for (int d = 0; d < r; d++) o += idx[d] * xst[a->axes[d]];
+    Y[i] = X[o];
+    for (int d = r - 1; d >= 0; d--) {
+      if (++idx[d] < y->shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 static int is_dense(const nn_tensor *t) {
   int64_t s = 4;
   for (int d = t->rank - 1; d >= 0; d--) {
@@ -401,6 +423,7 @@ int nn_ref_run_node(const nn_node *node, const nn_tensor *const *ins, nn_tensor 
     case NN_OP_LEAKY_RELU:
     case NN_OP_SQRT: unary(node, x, y); break;
     case NN_OP_SLICE: slice(&node->attr, x, y); break;
+    case NN_OP_TRANSPOSE: transpose(&node->attr, x, y); break;
     case NN_OP_SOFTMAX: softmax(x, y); break;
     case NN_OP_MAX_POOL2D:
     case NN_OP_AVG_POOL2D: pool2d(node, x, y); break;

@@ -248,14 +248,21 @@ enum { /* BuiltinOperator (the ones mapped) */
        TFL_SOFTMAX = 25,
        TFL_TANH = 28,
        TFL_PAD = 34,
+       TFL_TRANSPOSE = 39,
        TFL_MEAN = 40,
        TFL_SUB = 41,
        TFL_DIV = 42,
+       TFL_STRIDED_SLICE = 45,
        TFL_PRELU = 54,
        TFL_MAXIMUM = 55,
        TFL_MINIMUM = 57,
+       TFL_NEG = 59,
        TFL_PADV2 = 60,
-       TFL_LEAKY_RELU = 98
+       TFL_SUM = 74,
+       TFL_SQRT = 75,
+       TFL_RSQRT = 76,
+       TFL_LEAKY_RELU = 98,
+       TFL_SQUARED_DIFFERENCE = 99
 };
 
 enum { /* BuiltinOptions union tags */
@@ -674,6 +681,160 @@ static int const_ints(loader *L, int ti, int64_t *vals, int cap, int *n, const c
   return EMO_OK;
 }
 
+/* ---- Ops lowered to several nodes ----------------------------------------------------------
+ * NEG = x * -1; RSQRT = 1 / SQRT(x); SQUARED_DIFFERENCE = (a - b) * (a - b); SUM = MEAN * count;
+ * STRIDED_SLICE with unit strides = SLICE (then RESHAPE for shrunk axes). Intermediate values
+ * are named after the TFLite output tensor with a suffix. */
+
+/* A new float value "base/suffix" of the given rank, shape left to inference. */
+static int tmp_value(loader *L, const char *base, const char *suffix, int rank) {
+  char name[192];
+  int64_t shape[NN_MAX_RANK];
+  for (int d = 0; d < NN_MAX_RANK; d++) shape[d] = -1;
+  snprintf(name, sizeof name, "%.150s/%s", base, suffix);
+  return nn_graph_add_value(L->g, name, NN_F32, rank, shape, L->r.err);
+}
+
+/* A constant float of shape (1,) named "base/suffix". */
+static int scalar_const(loader *L, const char *base, const char *suffix, float v) {
+  char name[192];
+  int64_t shape[1] = {1};
+  snprintf(name, sizeof name, "%.150s/%s", base, suffix);
+  return nn_graph_add_const(L->g, name, NN_F32, 1, shape, &v, sizeof v, L->r.err);
+}
+
+static int emit(loader *L, nn_op op, int a, int b, int out, const nn_attr *attr, const char *name) {
+  int in[2] = {a, b};
+  nn_attr d = nn_attr_default();
+  int rc =
+      nn_graph_add_node(L->g, op, in, b >= 0 ? 2 : 1, &out, 1, attr ? attr : &d, name, L->r.err);
+  return rc < 0 ? rc : EMO_OK;
+}
+
+static int lower_composite(loader *L, int code, const int *tin, int n_in, int tout,
+                           const fb_table *opt, const char *what) {
+  const fb_reader *r = &L->r;
+  emoi_err *err = r->err;
+  const char *opname = nn_tflite_op_name(code);
+  int want = code == TFL_SQUARED_DIFFERENCE                               ? 2
+             : (code == TFL_NEG || code == TFL_RSQRT || code == TFL_SQRT) ? 1
+             : code == TFL_STRIDED_SLICE                                  ? 4
+                                                                          : 2;
+  if (n_in != want)
+    return emoi_fail(err, EMO_EMODEL, "%s: malformed TFLite file: %s (%s): %d inputs, expected %d",
+                     r->src, what, opname, n_in, want);
+  if (tin[0] < 0) return fb_bad(r, what, "required input is absent (-1)");
+  const tfl_tensor *xt = &L->t[tin[0]];
+  int x = tensor_value(L, tin[0], err);
+  if (x < 0) return x;
+  int y = tensor_value(L, tout, err);
+  if (y < 0) return y;
+  L->t[tout].produced = 1;
+  const char *base = L->t[tout].name ? L->t[tout].name : opname;
+  nn_attr a = nn_attr_default();
+  int rc, t, c;
+  switch (code) {
+    case TFL_SQRT: return emit(L, NN_OP_SQRT, x, -1, y, NULL, base);
+    case TFL_NEG:
+      if ((c = scalar_const(L, base, "minus_one", -1.0f)) < 0) return c;
+      return emit(L, NN_OP_MUL, x, c, y, NULL, base);
+    case TFL_RSQRT:
+      if ((t = tmp_value(L, base, "sqrt", xt->rank)) < 0) return t;
+      if ((c = scalar_const(L, base, "one", 1.0f)) < 0) return c;
+      if ((rc = emit(L, NN_OP_SQRT, x, -1, t, NULL, base))) return rc;
+      return emit(L, NN_OP_DIV, c, t, y, NULL, base);
+    case TFL_SQUARED_DIFFERENCE: {
+      if (tin[1] < 0) return fb_bad(r, what, "required input is absent (-1)");
+      int b = tensor_value(L, tin[1], err);
+      if (b < 0) return b;
+      int rank = xt->rank > L->t[tin[1]].rank ? xt->rank : L->t[tin[1]].rank;
+      if ((t = tmp_value(L, base, "diff", rank)) < 0) return t;
+      if ((rc = emit(L, NN_OP_SUB, x, b, t, NULL, base))) return rc;
+      return emit(L, NN_OP_MUL, t, t, y, NULL, base);
+    }
+    case TFL_TRANSPOSE: {
+      int64_t perm[NN_MAX_RANK];
+      int np;
+      if ((rc = const_ints(L, tin[1], perm, NN_MAX_RANK, &np, what, "perm"))) return rc;
+      if (np != xt->rank) return fb_bad(r, what, "TRANSPOSE perm does not match the input rank");
+      for (int d = 0; d < np; d++) a.axes[d] = (int)(perm[d] >= 0 && perm[d] < np ? perm[d] : -1);
+      a.n_axes = np;
+      return emit(L, NN_OP_TRANSPOSE, x, -1, y, &a, base);
+    }
+    case TFL_SUM: {
+      int64_t ax[NN_MAX_RANK];
+      int na, keep;
+      if ((rc = const_ints(L, tin[1], ax, NN_MAX_RANK, &na, what, "axes"))) return rc;
+      if ((rc = fb_u8(r, opt, 0, 0, &keep, what))) return rc;
+      double count = 1;
+      int red[NN_MAX_RANK] = {0};
+      for (int d = 0; d < na; d++) {
+        int64_t v = ax[d] < 0 ? ax[d] + xt->rank : ax[d];
+        if (v < 0 || v >= xt->rank || red[v]++) return fb_bad(r, what, "SUM axis out of range");
+        if (xt->shape[v] < 1)
+          return emoi_fail(err, EMO_EUNSUPPORTED, "%s: %s: SUM over a dimension of unknown size",
+                           r->src, what);
+        a.axes[d] = (int)v;
+        count *= (double)xt->shape[v];
+      }
+      a.n_axes = na;
+      a.keepdims = keep != 0;
+      if ((t = tmp_value(L, base, "mean", keep ? xt->rank : xt->rank - na)) < 0) return t;
+      if ((c = scalar_const(L, base, "count", (float)count)) < 0) return c;
+      if ((rc = emit(L, NN_OP_MEAN, x, -1, t, &a, base))) return rc;
+      return emit(L, NN_OP_MUL, t, c, y, NULL, base);
+    }
+    case TFL_STRIDED_SLICE: {
+      int64_t be[NN_MAX_RANK], en[NN_MAX_RANK], st[NN_MAX_RANK];
+      int nb, ne, ns;
+      int32_t bmask, emask, ellipsis, newax, shrink;
+      int offset;
+      if ((rc = const_ints(L, tin[1], be, NN_MAX_RANK, &nb, what, "begin")) ||
+          (rc = const_ints(L, tin[2], en, NN_MAX_RANK, &ne, what, "end")) ||
+          (rc = const_ints(L, tin[3], st, NN_MAX_RANK, &ns, what, "strides")))
+        return rc;
+      if ((rc = fb_i32(r, opt, 0, 0, &bmask, what)) || (rc = fb_i32(r, opt, 1, 0, &emask, what)) ||
+          (rc = fb_i32(r, opt, 2, 0, &ellipsis, what)) ||
+          (rc = fb_i32(r, opt, 3, 0, &newax, what)) || (rc = fb_i32(r, opt, 4, 0, &shrink, what)) ||
+          (rc = fb_u8(r, opt, 5, 0, &offset, what)))
+        return rc;
+      if (nb != ne || nb != ns || nb > xt->rank)
+        return fb_bad(r, what, "STRIDED_SLICE begin, end and strides differ in length");
+      if (ellipsis || newax)
+        return emoi_fail(err, EMO_EUNSUPPORTED,
+                         "%s: %s: STRIDED_SLICE with ellipsis or new axes is not supported", r->src,
+                         what);
+      for (int d = 0; d < xt->rank; d++) {
+        int64_t dim = xt->shape[d];
+        if (dim < 1) return fb_bad(r, what, "STRIDED_SLICE of a dimension of unknown size");
+        int64_t b = 0, e = dim;
+        if (d < nb) {
+          if (st[d] != 1)
+            return emoi_fail(err, EMO_EUNSUPPORTED,
+                             "%s: %s: STRIDED_SLICE stride %lld (only 1 is supported)", r->src,
+                             what, (long long)st[d]);
+          b = (bmask >> d) & 1 ? 0 : be[d];
+          e = offset ? b + en[d] : ((emask >> d) & 1 ? dim : en[d]);
+          if (b < 0) b += dim;
+          if (e < 0) e += dim;
+          if ((shrink >> d) & 1) e = b + 1;
+          if (b < 0) b = 0;
+          if (b > dim) b = dim;
+          if (e < b) e = b;
+          if (e > dim) e = dim;
+        }
+        a.slice_begin[d] = b;
+        a.slice_end[d] = e;
+      }
+      if (!shrink && L->t[tout].rank == xt->rank) return emit(L, NN_OP_SLICE, x, -1, y, &a, base);
+      if ((t = tmp_value(L, base, "slice", xt->rank)) < 0) return t;
+      if ((rc = emit(L, NN_OP_SLICE, x, -1, t, &a, base))) return rc;
+      return emit(L, NN_OP_RESHAPE, t, -1, y, NULL, base);
+    }
+    default: return emoi_fail(err, EMO_EINTERNAL, "%s: %s not lowered", r->src, opname);
+  }
+}
+
 /* Converts operator k of the subgraph into a node (or a DEQUANTIZE fold). */
 static int load_operator(loader *L, const fb_vec *ops, uint32_t k) {
   const fb_reader *r = &L->r;
@@ -749,6 +910,18 @@ static int load_operator(loader *L, const fb_vec *ops, uint32_t k) {
                      "%s: malformed TFLite file: %s (%s): builtin_options type %d, expected %d",
                      r->src, what, opname, opt_type, want);
   if (want >= 0 && !has_opt) memset(&opt, 0, sizeof opt); /* all defaults */
+  switch (code) {
+    case TFL_NEG:
+    case TFL_SQRT:
+    case TFL_RSQRT:
+    case TFL_SQUARED_DIFFERENCE:
+    case TFL_TRANSPOSE:
+    case TFL_SUM:
+    case TFL_STRIDED_SLICE:
+      if (!has_opt) memset(&opt, 0, sizeof opt);
+      return lower_composite(L, code, tin, n_in, tout[0], &opt, what);
+    default: break;
+  }
 
   nn_attr a = nn_attr_default();
   nn_op op;

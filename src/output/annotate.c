@@ -209,6 +209,34 @@ void ann_color_for_id(int id, uint8_t out[3]) {
   for (int i = 0; i < 3; i++) out[i] = (uint8_t)lround(rgb[sector % 6][i] * 255.0);
 }
 
+void ann_line(uint8_t *rgb, int w, int h, ptrdiff_t stride, float x0, float y0, float x1, float y1,
+              const uint8_t color[3], int thickness) {
+  if (!(x0 == x0) || !(y0 == y0) || !(x1 == x1) || !(y1 == y1)) return;
+  float dx = x1 - x0, dy = y1 - y0;
+  float len = fabsf(dx) > fabsf(dy) ? fabsf(dx) : fabsf(dy);
+  if (len > 1e5f) return; /* a degenerate projection: nothing sensible to draw */
+  int steps = (int)len + 1;
+  long t = thickness < 1 ? 1 : thickness > 16 ? 16 : thickness;
+  for (int i = 0; i <= steps; i++) {
+    long x = coord(x0 + dx * (float)i / (float)steps), y = coord(y0 + dy * (float)i / (float)steps);
+    fill_rect(rgb, w, h, stride, x - t / 2, y - t / 2, x - t / 2 + t, y - t / 2 + t, color);
+  }
+}
+
+/* The head axes of a face with a pose: the rotation's columns, projected orthographically
+ * (image y points down, camera y up). */
+static void draw_axes(uint8_t *rgb, int w, int h, ptrdiff_t stride, const emo_track_face *x) {
+  const emo_face_details *d = x->details;
+  if (!d || d->level == EMO_DETAILS_NONE || !d->has_pose) return;
+  static const uint8_t cols[3][3] = {{230, 40, 40}, {40, 210, 40}, {50, 90, 240}};
+  const float *m = d->pose.matrix;
+  float sc = sqrtf(m[0] * m[0] + m[1] * m[1] + m[2] * m[2]);
+  if (!(sc > 0.0f)) return;
+  float len = 0.5f * x->box[2] / sc, ox = d->landmarks[1][0], oy = d->landmarks[1][1];
+  for (int a = 0; a < 3; a++)
+    ann_line(rgb, w, h, stride, ox, oy, ox + len * m[4 * a], oy - len * m[4 * a + 1], cols[a], 3);
+}
+
 void ann_frame(uint8_t *rgb, int w, int h, ptrdiff_t stride, const emo_frame_result *f) {
   for (int i = 0; i < f->face_count; i++) {
     const emo_track_face *x = &f->faces[i];
@@ -220,5 +248,6 @@ void ann_frame(uint8_t *rgb, int w, int h, ptrdiff_t stride, const emo_frame_res
              x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
     int y = (int)x->box[1] - 18;
     ann_text(rgb, w, h, stride, (int)x->box[0], y < 0 ? 0 : y, label, col, black, 2);
+    draw_axes(rgb, w, h, stride, x);
   }
 }

@@ -28,8 +28,14 @@ void ann_text(uint8_t *rgb, int w, int h, ptrdiff_t stride, int x, int y, const 
 /* Size in pixels of text drawn by ann_text at scale (for placing labels). */
 void ann_text_size(const char *text, int scale, int *width, int *height);
 
+/* Draws a line from (x0, y0) to (x1, y1), thickness pixels wide, clipped to the image. */
+void ann_line(uint8_t *rgb, int w, int h, ptrdiff_t stride, float x0, float y0, float x1, float y1,
+              const uint8_t color[3], int thickness);
+
 /* Draws a video frame's faces onto rgb: each face's box in its track's colour, and above it
- * "#id expression" (the dominant one, if any) on black. */
+ * "#id expression" (the dominant one, if any) on black; a face with a head pose
+ * (emo_face_details) also gets its head axes from the nose tip: x (the subject's left) red,
+ * y (up) green, z (out of the face) blue, each half the box's width long in 3-D. */
 struct emo_frame_result;
 void ann_frame(uint8_t *rgb, int w, int h, ptrdiff_t stride, const struct emo_frame_result *f);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "emo.h"
+#include "output/json_details.h"
 #include "output/strbuf.h"
 
 static const char *detector_name(emo_detector d) {
@@ -50,6 +51,7 @@ char *emo_image_result_json(const emo_image_result *r, const char *file) {
       }
       sb_printf(&b, "},\"dominant\":\"%s\"", emo_expression_name(f->dominant));
     }
+    emoi_details_json(&b, f->details);
     sb_puts(&b, "}");
   }
   sb_puts(&b, "]}");

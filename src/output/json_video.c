@@ -2,6 +2,7 @@
  * emo_summary_json) and the CSV rows of --csv (emo_frame_csv). Field sets are documented in
  * include/emo.h; pixels to 0.1, probabilities to 4 decimals, times to 3 decimals (ms). */
 #include "emo.h"
+#include "output/json_details.h"
 #include "output/strbuf.h"
 
 static void probs(sb *b, const float *p) {
@@ -46,6 +47,7 @@ char *emo_frame_json(const emo_frame_result *f) {
       sb_printf(&b, ",\"dominant\":\"%s\",\"smoothed\":", emo_expression_name(x->dominant));
       probs(&b, x->smoothed);
     }
+    emoi_details_json(&b, x->details);
     sb_puts(&b, "}");
   }
   sb_puts(&b, "]}");
@@ -110,6 +112,31 @@ char *emo_summary_json(const emo_video_summary *s) {
       probs(&b, t->mean_expression);
       sb_printf(&b, ",\"dominant\":\"%s\"", emo_expression_name(t->dominant));
     }
+    if (t->pose_frames > 0) {
+      static const char *const nm[3] = {"pitch", "yaw", "roll"};
+      sb_printf(&b, ",\"pose_frames\":%lld,\"mean_pose\":{", (long long)t->pose_frames);
+      for (int k = 0; k < 3; k++) {
+        sb_printf(&b, "%s\"%s\":", k ? "," : "", nm[k]);
+        sb_json_float(&b, t->mean_pose[k], 2);
+      }
+      sb_puts(&b, "},\"pose_range\":{");
+      for (int k = 0; k < 3; k++) {
+        sb_printf(&b, "%s\"%s\":[", k ? "," : "", nm[k]);
+        sb_json_float(&b, t->pose_min[k], 2);
+        sb_puts(&b, ",");
+        sb_json_float(&b, t->pose_max[k], 2);
+        sb_puts(&b, "]");
+      }
+      sb_puts(&b, "}");
+    }
+    if (t->au_frames > 0) {
+      sb_puts(&b, ",\"mean_aus\":{");
+      for (int k = 0; k < EMO_AU_COUNT; k++) {
+        sb_printf(&b, "%s\"%s\":", k ? "," : "", emo_au_name(k));
+        sb_json_float(&b, t->mean_aus[k], 3);
+      }
+      sb_puts(&b, "}");
+    }
     sb_puts(&b, "}");
   }
   sb_printf(&b, "],\"shot_cuts\":%d,\"embeddings\":%lld", s->shot_cut_count,
@@ -124,6 +151,39 @@ const char *emo_csv_header(void) {
          "neutral,dominant\n";
 }
 
+const char *emo_csv_header_details(void) {
+  return "t,frame,track_id,x,y,w,h,score,detected,angry,disgust,fear,happy,sad,surprise,"
+         "neutral,dominant,pose_Rx,pose_Ry,pose_Rz,pose_Tx,pose_Ty,pose_Tz,pose_residual,"
+         "AU01_r,AU02_r,AU04_r,AU05_r,AU06_r,AU07_r,AU09_r,AU10_r,AU12_r,AU14_r,AU15_r,AU17_r,"
+         "AU20_r,AU23_r,AU25_r,AU26_r,AU28_r,AU43_r,intensity_angry,intensity_disgust,"
+         "intensity_fear,intensity_happy,intensity_sad,intensity_surprise,intensity_neutral\n";
+}
+
+/* The details columns of one face (leading commas; empty cells when absent). */
+static void csv_details(sb *b, const emo_face_details *d) {
+  const double rad = 3.14159265358979323846 / 180.0;
+  if (d->level != EMO_DETAILS_NONE && d->has_pose) {
+    const emo_head_pose *p = &d->pose;
+    sb_printf(b, ",%.5f,%.5f,%.5f,%.1f,%.1f,%.1f,%.2f", p->pitch * rad, p->yaw * rad, p->roll * rad,
+              10.0 * p->translation[0], 10.0 * p->translation[1], 10.0 * p->translation[2],
+              10.0 * p->residual);
+  } else {
+    sb_puts(b, ",,,,,,,");
+  }
+  for (int k = 0; k < EMO_AU_COUNT; k++) {
+    if (d->level == EMO_DETAILS_FULL)
+      sb_printf(b, ",%.3f", d->aus[k]);
+    else
+      sb_puts(b, ",");
+  }
+  for (int k = 0; k < EMO_EXPR_COUNT; k++) {
+    if (d->level == EMO_DETAILS_FULL)
+      sb_printf(b, ",%.4f", d->intensity[k]);
+    else
+      sb_puts(b, ",");
+  }
+}
+
 char *emo_frame_csv(const emo_frame_result *f) {
   if (!f) return NULL;
   sb b = {0};
@@ -133,7 +193,9 @@ char *emo_frame_csv(const emo_frame_result *f) {
     sb_printf(&b, "%.3f,%lld,%d,%.1f,%.1f,%.1f,%.1f,%.4f,%d", f->t, (long long)f->frame,
               x->track_id, x->box[0], x->box[1], x->box[2], x->box[3], x->score, x->detected);
     for (int k = 0; k < EMO_EXPR_COUNT; k++) sb_printf(&b, ",%.4f", x->expression[k]);
-    sb_printf(&b, ",%s\n", x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
+    sb_printf(&b, ",%s", x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
+    if (x->details) csv_details(&b, x->details);
+    sb_puts(&b, "\n");
   }
   return sb_take(&b);
 }

@@ -220,6 +220,10 @@ static int analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int str
     memcpy(c->faces[i].expression, c->face_probs[i], sizeof c->faces[i].expression);
     c->faces[i].dominant = c->face_dominant[i];
   }
+  rc = emoi_face_details(c, rgb, w, h, stride, c->dets, n, NULL,
+                         (const float(*)[EMO_EXPR_COUNT])c->face_probs, &c->faces[0].details,
+                         sizeof c->faces[0], &err);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   c->result.width = w;
   c->result.height = h;
   c->result.face_count = n;

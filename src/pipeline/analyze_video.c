@@ -33,6 +33,7 @@
 #include "pipeline/internal.h"
 #include "pipeline/tracker.h"
 #include "vision/face_embed.h"
+#include "vision/face_mesh.h"
 #include "vision/optical_flow.h"
 #include "vision/shot_cut.h"
 
@@ -70,6 +71,12 @@ struct emoi_stream {
   int in_no_face;
   double no_face_start;
   emo_track_face *faces; /* (max_faces,) */
+  /* face details in video: the landmarks of the last frame of each track that had them (a slot
+   * per face; mesh_id 0 = empty), from which the next frame's landmark region is cut when the
+   * detector did not run (MediaPipe re-crops from the previous landmarks: the mesh tracks) */
+  int *mesh_id;                            /* (max_faces,) track id of each slot */
+  float (*mesh_lm)[EMO_LANDMARK_COUNT][3]; /* (max_faces, 478, 3) normalised */
+  fm_roi *mesh_roi;                        /* (max_faces,) this frame's regions */
   emo_event events[MAX_EVENTS];
   int n_events;
   emo_event *spans; /* no-face spans for the summary (grows by doubling) */
@@ -99,6 +106,9 @@ void emoi_stream_free(struct emoi_stream **ps) {
   of_pyramid_destroy(&s->pyr[0]);
   of_pyramid_destroy(&s->pyr[1]);
   free(s->faces);
+  free(s->mesh_id);
+  free(s->mesh_lm);
+  free(s->mesh_roi);
   free(s->spans);
   free(s->gal);
   free(s);
@@ -136,7 +146,12 @@ static int stream_begin(emo_context *c) {
     int rc = of_pyramid_create(&s->pyr[0], &err);
     if (rc == EMO_OK) rc = of_pyramid_create(&s->pyr[1], &err);
     s->faces = calloc((size_t)c->params.max_faces, sizeof *s->faces);
-    if (rc == EMO_OK && !s->faces) rc = EMO_ENOMEM;
+    s->mesh_id = calloc((size_t)c->params.max_faces, sizeof *s->mesh_id);
+    s->mesh_roi = calloc((size_t)c->params.max_faces, sizeof *s->mesh_roi);
+    if (c->model->landmarker) s->mesh_lm = calloc((size_t)c->params.max_faces, sizeof *s->mesh_lm);
+    if (rc == EMO_OK &&
+        (!s->faces || !s->mesh_id || !s->mesh_roi || (c->model->landmarker && !s->mesh_lm)))
+      rc = EMO_ENOMEM;
     if (rc != EMO_OK) {
       emoi_stream_free(&c->stream);
       return emoi_ctx_fail(c, rc, &err);
@@ -355,6 +370,36 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
   int rc =
       emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, c->face_probs, c->face_dominant, err);
   if (rc != EMO_OK) return rc;
+  if (c->run.face_details != EMO_DETAILS_NONE && s->mesh_lm) {
+    for (int i = 0; i < n; i++) {
+      s->mesh_roi[i].w = 0.0f; /* from the detection */
+      if (s->faces[i].detected) continue;
+      for (int k = 0; k < c->params.max_faces; k++)
+        if (s->mesh_id[k] == s->faces[i].track_id) {
+          fm_roi_from_landmarks((const float(*)[3])s->mesh_lm[k], w, h, &s->mesh_roi[i]);
+          break;
+        }
+    }
+    rc = emoi_face_details(c, rgb, w, h, stride, c->face_dets, n, s->mesh_roi,
+                           (const float(*)[EMO_EXPR_COUNT])c->face_probs, &s->faces[0].details,
+                           sizeof s->faces[0], err);
+    if (rc != EMO_OK) return rc;
+    /* keep this frame's landmarks, slot i for face i (a face without landmarks loses its slot) */
+    for (int i = 0; i < c->params.max_faces; i++) s->mesh_id[i] = 0;
+    for (int i = 0; i < n; i++) {
+      const emo_face_details *d = s->faces[i].details;
+      trk_add_details(s->trk, i, d);
+      if (!d || d->level == EMO_DETAILS_NONE) continue;
+      s->mesh_id[i] = s->faces[i].track_id;
+      for (int k = 0; k < EMO_LANDMARK_COUNT; k++) {
+        s->mesh_lm[i][k][0] = d->landmarks[k][0] / (float)w;
+        s->mesh_lm[i][k][1] = d->landmarks[k][1] / (float)h;
+        s->mesh_lm[i][k][2] = d->landmarks[k][2] / (float)w;
+      }
+    }
+  } else {
+    for (int i = 0; i < n; i++) s->faces[i].details = NULL;
+  }
   for (int i = 0; i < n; i++) {
     emo_track_face *f = &s->faces[i];
     memcpy(f->expression, c->face_probs[i], sizeof f->expression);

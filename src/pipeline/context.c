@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "pipeline/internal.h"
+#include "vision/face_mesh.h"
 
 int emoi_ctx_fail(emo_context *ctx, int code, const emoi_err *err) {
   if (ctx) {
@@ -70,6 +71,17 @@ static int create(emo_model *model, const emo_context_params *params, int speech
     rc = nn_plan_create_ex(model->graphs[i], backend, NULL, expr ? &expr_opt : NULL, &c->plans[i],
                            &err);
     if (rc != EMO_OK) goto fail;
+  }
+  if (model->landmarker && !speech_only) {
+    rc = nn_plan_create(model->landmarker->mesh, backend, NULL, &c->mesh_plan, &err);
+    if (rc == EMO_OK && model->landmarker->blend)
+      rc = nn_plan_create(model->landmarker->blend, backend, NULL, &c->blend_plan, &err);
+    if (rc != EMO_OK) goto fail;
+    c->details = calloc(mf, sizeof *c->details);
+    if (!c->details) {
+      rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for %d faces' details", c->params.max_faces);
+      goto fail;
+    }
   }
   if (model->vad_graph) {
     rc = vad_create_backend(model->vad_graph, backend, NULL, &c->vad, &err);
@@ -156,8 +168,23 @@ int emoi_run_begin(emo_context *c, const emo_run_params *rp) {
     bad = "vad_pad_ms";
   else if (!(r.io_timeout >= 0.0 && r.io_timeout <= 86400.0))
     bad = "io_timeout";
+  else if ((unsigned)r.face_details >= EMO_DETAILS_COUNT)
+    bad = "face_details";
+  else if (!(r.min_mesh_face >= 0.0f && r.min_mesh_face <= 1e6f))
+    bad = "min_mesh_face";
   if (bad) {
     emoi_fail(&err, EMO_EINVAL, "emo_run_params.%s is out of its range (see emo.h)", bad);
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  if (r.face_details != EMO_DETAILS_NONE && !c->mesh_plan) {
+    emoi_fail(&err, EMO_EINVAL,
+              "emo_run_params.face_details needs the face landmarker, which the model did not "
+              "load (emo_model_params.landmarks = 1)");
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  if (r.face_details == EMO_DETAILS_FULL && !c->blend_plan) {
+    emoi_fail(&err, EMO_EINVAL, "emo_run_params.face_details FULL needs the blendshape network: %s",
+              c->model->landmarker ? c->model->landmarker->blend_error : "not loaded");
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
   }
   c->run = r;
@@ -241,6 +268,9 @@ void emo_context_destroy(emo_context **pc) {
   free(c->segs);
   free(c->speakers);
   for (int i = 0; i < EMOI_NET_COUNT; i++) nn_plan_destroy(&c->plans[i]);
+  nn_plan_destroy(&c->mesh_plan);
+  nn_plan_destroy(&c->blend_plan);
+  free(c->details);
   for (int wk = 0; wk < EMOI_MAX_WORKERS; wk++)
     for (int k = 0; k < 2; k++) nn_plan_destroy(&c->expr_plans[wk][k]);
   wk_destroy(&c->workers);

@@ -34,8 +34,9 @@ struct emo_model {
   nn_graph *graphs[EMOI_NET_COUNT]; /* NULL when not needed by params */
   nn_graph *vad_graph;              /* Silero VAD (params.voice) */
   ser_model *ser;                   /* emo's speech-emotion model, compiled into the library */
-  w2v_model *w2v;              /* params.ser_model when given (replaces ser for classification) */
-  int w2v_map[W2V_MAX_LABELS]; /* emo_speech_emotion of each of its labels */
+  w2v_model *w2v;               /* params.ser_model when given (replaces ser for classification) */
+  int w2v_map[W2V_MAX_LABELS];  /* emo_speech_emotion of each of its labels */
+  struct fm_bundle *landmarker; /* face_landmarker.task (params.landmarks), else NULL */
   bf_anchor anchors_short[896];
   bf_anchor anchors_full[2304];
 };
@@ -61,6 +62,8 @@ struct emo_context {
   bf_detection *face_dets;               /* (max_faces,) faces to classify (video) */
   float (*face_probs)[EMO_EXPR_COUNT];   /* (max_faces, 7) */
   int *face_dominant;                    /* (max_faces,) */
+  nn_plan *mesh_plan, *blend_plan;       /* the landmarker's networks (model->landmarker) */
+  emo_face_details *details;             /* (max_faces,) per-face details of the last call */
   emo_image_result result;
   struct emoi_stream *stream; /* video state, created by the first emo_stream_begin */
   /* speech (analyze_audio.c) */
@@ -98,6 +101,17 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
 int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                      const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT], int *dominant,
                      emoi_err *err);
+
+/* Computes c->run.face_details for detections dets (n, image pixels) into c->details[i] and
+ * sets *out[i] to it, or to NULL for a face that is too small or gives no landmarks
+ * (face_details.c). out is a stride-separated array of pointers: out_stride bytes apart.
+ * rois (n, may be NULL) overrides the landmark network's region of face i when rois[i].w > 0
+ * (video: the region from the previous frame's landmarks, MediaPipe's tracking). */
+struct fm_roi;
+int emoi_face_details(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                      const bf_detection *dets, int n, const struct fm_roi *rois,
+                      const float (*probs)[EMO_EXPR_COUNT], const emo_face_details **out,
+                      size_t out_stride, emoi_err *err);
 
 /* Creates a context that holds only the speech scratch (VAD, speech emotion): the soundtrack
  * context of emo_analyze_media (context.c). */

@@ -10,6 +10,7 @@
 #include "nn/tfjs_reader.h"
 #include "nn/tflite_reader.h"
 #include "pipeline/internal.h"
+#include "vision/face_mesh.h"
 #include "vision/faceapi_expression_net.h"
 
 /* emo's speech-emotion weights (models/ser/emo_ser_v1.bin), linked in by
@@ -145,6 +146,19 @@ int emo_model_load(const emo_model_params *params, emo_model **out) {
     if (rc == EMO_OK && !m->graphs[net]->finalized) rc = nn_graph_finalize(m->graphs[net], &err);
     if (rc != EMO_OK) goto fail;
   }
+  if (p.faces && p.landmarks) {
+    void *data = NULL;
+    size_t size = 0;
+    char path[4096];
+    rc = emoi_model_path(&p, "face_landmarker", path, sizeof path, &err);
+    if (rc == EMO_OK) rc = emoi_model_read(&p, "face_landmarker", &data, &size, &err);
+    if (rc == EMO_OK) rc = fm_bundle_load(data, size, path, &m->landmarker, &err);
+    free(data);
+    if (rc != EMO_OK) goto fail;
+    if (!m->landmarker->blend)
+      emoi_log(&log, EMO_LOG_WARN, "blendshapes unavailable (face details up to pose): %s",
+               m->landmarker->blend_error);
+  }
   if (p.voice) {
     void *data = NULL;
     size_t size = 0;
@@ -177,6 +191,7 @@ void emo_model_destroy(emo_model **pm) {
   emo_model *m = *pm;
   for (int i = 0; i < EMOI_NET_COUNT; i++) nn_graph_destroy(&m->graphs[i]);
   nn_graph_destroy(&m->vad_graph);
+  fm_bundle_destroy(&m->landmarker);
   ser_destroy(&m->ser);
   w2v_free(&m->w2v);
   free(m);

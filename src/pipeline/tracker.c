@@ -21,6 +21,7 @@ typedef struct trk_ended {
 typedef struct trk_rec { /* per-id expression sums */
   double sum[EMO_EXPR_COUNT];
   int64_t n;
+  double pose_sum[3], au_sum[EMO_AU_COUNT]; /* face details sums */
 } trk_rec;
 
 struct trk_state {
@@ -510,6 +511,30 @@ void trk_mark_verify(trk_state *s, int idx) {
 void trk_verify_counts(const trk_state *s, int64_t *checked, int64_t *rejected) {
   if (checked) *checked = s ? s->n_checked : 0;
   if (rejected) *rejected = s ? s->n_rejected : 0;
+}
+
+void trk_add_details(trk_state *s, int idx, const emo_face_details *d) {
+  if (!s || !d || idx < 0 || idx >= s->n_vis || d->level == EMO_DETAILS_NONE) return;
+  trk_track *tr = &s->live[s->vis[idx]];
+  trk_rec *r = &s->rec[tr->id - 1];
+  emo_track_summary *su = &s->sum[tr->id - 1];
+  if (d->has_pose) {
+    const float p[3] = {d->pose.pitch, d->pose.yaw, d->pose.roll};
+    su->pose_frames++;
+    for (int k = 0; k < 3; k++) {
+      r->pose_sum[k] += p[k];
+      su->mean_pose[k] = (float)(r->pose_sum[k] / (double)su->pose_frames);
+      if (su->pose_frames == 1 || p[k] < su->pose_min[k]) su->pose_min[k] = p[k];
+      if (su->pose_frames == 1 || p[k] > su->pose_max[k]) su->pose_max[k] = p[k];
+    }
+  }
+  if (d->level == EMO_DETAILS_FULL) {
+    su->au_frames++;
+    for (int k = 0; k < EMO_AU_COUNT; k++) {
+      r->au_sum[k] += d->aus[k];
+      su->mean_aus[k] = (float)(r->au_sum[k] / (double)su->au_frames);
+    }
+  }
 }
 
 void trk_add_expression(trk_state *s, int idx, double t, const float probs[EMO_EXPR_COUNT]) {

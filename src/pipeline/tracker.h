@@ -153,6 +153,9 @@ void trk_verify_counts(const trk_state *s, int64_t *checked, int64_t *rejected);
  * is; smoothing 0 = no smoothing). */
 void trk_add_expression(trk_state *s, int idx, double t, const float probs[EMO_EXPR_COUNT]);
 
+/* Adds visible track idx's face details of this frame (pose, AU proxies) to its summary. */
+void trk_add_details(trk_state *s, int idx, const emo_face_details *d);
+
 /* Visible tracks of the current frame, ordered by id. trk_get returns NULL for a bad idx. */
 int trk_count(const trk_state *s);
 const trk_track *trk_get(const trk_state *s, int idx);
