@@ -189,14 +189,12 @@ static int parse_run(int argc, char **argv, run_opts *o) {
       o->out = v;
       i++;
     } else if (strcmp(a, "--shard") == 0) {
-      int k = 0;
       char extra;
       if (!v || sscanf(v, "%d/%d%c", &o->shard, &o->shards, &extra) != 2 || o->shards < 1 ||
           o->shards > 100000 || o->shard < 0 || o->shard >= o->shards) {
         fprintf(stderr, "emo batch: --shard wants I/N with 0 <= I < N, not %s\n", v ? v : "");
         return -1;
       }
-      (void)k;
       o->shard_given = 1;
       i++;
     } else if (strcmp(a, "--shards") == 0) {
@@ -579,6 +577,12 @@ static item_result run_item(const run_opts *o, const batch_item *it, const batch
   }
   snprintf(p, sizeof p, "%s/.lock", dir);
   int lk = lock_file(p, 0);
+  /* `emo batch status` holds it for an instant to see whether a run does: try a few times. */
+  for (int i = 0; lk < 0 && errno == EWOULDBLOCK && i < 5; i++) {
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    lk = lock_file(p, 0);
+  }
   if (lk < 0) {
     if (errno == EWOULDBLOCK) return ITEM_BUSY;
     fprintf(stderr, "emo batch: cannot lock %s: %s\n", p, strerror(errno));

@@ -532,8 +532,7 @@ int batch_manifest_finish(batch_manifest *m, char *err, size_t errn) {
           (have[k] && have[j] && st[j].st_dev == st[k].st_dev && st[j].st_ino == st[k].st_ino))
         dup = j;
     }
-    if (dup >= 0 && strcmp(m->items[dup].id, it->id) != 0 &&
-        strcmp(m->items[dup].args, it->args) == 0) {
+    if (dup >= 0 && strcmp(m->items[dup].args, it->args) == 0) {
       char *a = batch_escape(it->path);
       fprintf(stderr, "emo batch: %s is listed twice: analysed once, as %s\n", a ? a : "?",
               m->items[dup].id);
@@ -552,7 +551,7 @@ int batch_manifest_finish(batch_manifest *m, char *err, size_t errn) {
   m->n = k;
   free(st);
   free(have);
-  qsort(m->items, (size_t)m->n, sizeof *m->items, cmp_item);
+  if (m->n > 1) qsort(m->items, (size_t)m->n, sizeof *m->items, cmp_item);
   for (int i = 1; i < m->n; i++)
     if (strcmp(m->items[i - 1].id, m->items[i].id) == 0)
       return failf(err, errn, "id %s names two different inputs (or one with two option sets)",
@@ -629,7 +628,7 @@ int batch_manifest_read(const char *source, batch_manifest *m, char *err, size_t
     if (!root) return failf(err, errn, "%s: %s", source, strerror(errno));
     name_list l = {0};
     rc = walk(root, "", 0, &l, err, errn);
-    if (rc == 0) qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_str);
+    if (rc == 0 && l.n > 1) qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_str);
     for (int i = 0; rc == 0 && i < l.n; i++)
       rc = add_path(m, root, l.v[i], NULL, "", BATCH_UNKNOWN, l.v[i], err, errn);
     for (int i = 0; i < l.n; i++) free(l.v[i]);
@@ -689,8 +688,16 @@ int batch_cache_write(const batch_manifest *m, const char *path) {
   return outfile_commit(&o);
 }
 
+static int cache_parse(const char *buf, size_t n, batch_manifest *m, char *err, size_t errn);
+
 int batch_cache_parse(const char *buf, size_t n, batch_manifest *m, char *err, size_t errn) {
   memset(m, 0, sizeof *m);
+  if (cache_parse(buf, n, m, err, errn) == 0) return 0;
+  batch_manifest_free(m);
+  return -1;
+}
+
+static int cache_parse(const char *buf, size_t n, batch_manifest *m, char *err, size_t errn) {
   const size_t ml = strlen(CACHE_MAGIC);
   if (n < ml + 65 || memcmp(buf, CACHE_MAGIC, ml) != 0 || buf[ml + 64] != '\n')
     return failf(err, errn, "not an emo batch manifest cache (version 1)");
@@ -764,10 +771,7 @@ int batch_cache_parse(const char *buf, size_t n, batch_manifest *m, char *err, s
     free(path);
     free(args);
     free(perr);
-    if (rc) {
-      batch_manifest_free(m);
-      return -1;
-    }
+    if (rc) return -1;
   }
   return 0;
 }

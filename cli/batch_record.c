@@ -161,20 +161,19 @@ int batch_failed_write(const char *dir, const batch_item *it, const batch_stamp 
 }
 
 int batch_figures_from_summary(const char *jsonl_path, int kind, batch_figures *fig) {
-  size_t n = 0;
-  char *buf = batch_read_file(jsonl_path, (size_t)4 << 30, &n);
-  if (!buf) return -1;
-  /* Segments and their speakers are counted over the whole file (emo video's summary line
-   * describes the frames; its soundtrack's segments are lines of their own). */
+  FILE *f = fopen(jsonl_path, "rb");
+  if (!f) return -1;
+  /* One pass, one line in memory: segments and their speakers are counted over the whole file
+   * (emo video's summary line describes the frames; the soundtrack's segments are lines of
+   * their own), the last line is the summary. */
   int speakers_seen[64] = {0};
-  size_t last = 0;
-  for (size_t i = 0; i < n;) {
-    const char *e = memchr(buf + i, '\n', n - i);
-    size_t len = e ? (size_t)(e - (buf + i)) : n - i;
-    if (len > 0) last = i;
-    if (len > 20 && memcmp(buf + i, "{\"type\":\"segment\"", 17) == 0) {
+  char *line = NULL, *last = NULL;
+  size_t cap = 0, last_cap = 0;
+  ssize_t len, last_len = 0;
+  while ((len = getline(&line, &cap, f)) > 0) {
+    if (len > 20 && memcmp(line, "{\"type\":\"segment\"", 17) == 0) {
       fig->segments++;
-      const char *sp = memmem(buf + i, len, "\"speaker\":\"S", 12);
+      const char *sp = memmem(line, (size_t)len, "\"speaker\":\"S", 12);
       if (sp) {
         int s = atoi(sp + 12);
         if (s > 0 && s < 64 && !speakers_seen[s]) {
@@ -183,10 +182,21 @@ int batch_figures_from_summary(const char *jsonl_path, int kind, batch_figures *
         }
       }
     }
-    i += len + 1;
+    if ((size_t)len + 1 > last_cap) {
+      char *t = realloc(last, (size_t)len + 1);
+      if (!t) break;
+      last = t;
+      last_cap = (size_t)len + 1;
+    }
+    memcpy(last, line, (size_t)len + 1);
+    last_len = len;
   }
-  cJSON *j = cJSON_ParseWithLength(buf + last, n - last);
-  free(buf);
+  free(line);
+  fclose(f);
+  cJSON *j = last && (size_t)last_len <= BATCH_MAX_RECORD_BYTES
+                 ? cJSON_ParseWithLength(last, (size_t)last_len)
+                 : NULL;
+  free(last);
   double v;
   const cJSON *type = j ? cJSON_GetObjectItemCaseSensitive(j, "type") : NULL;
   int rc = -1;
