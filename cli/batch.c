@@ -49,6 +49,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -509,7 +510,8 @@ typedef enum {
 
 /* Runs the child once: its exit status (0..255), 256 + signal when killed, -1 when it could
  * not start. */
-static int run_child(const run_opts *o, const batch_item *it, const char *run, const char *log) {
+static int run_child(const run_opts *o, const batch_item *it, const char *run, const char *log,
+                     double *cpu_s) {
   const char *argv[2 * N_PASS + 64];
   int a = 0;
   argv[a++] = o->self;
@@ -557,9 +559,13 @@ static int run_child(const run_opts *o, const batch_item *it, const char *run, c
   g_child = pid;
   if (g_stop) kill(pid, (int)g_stop);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
   }
   g_child = 0;
+  *cpu_s = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
   if (WIFSIGNALED(status)) return 256 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }
@@ -614,7 +620,8 @@ static item_result run_item(const run_opts *o, const batch_item *it, const batch
   } else {
     for (attempts = 1; attempts <= o->retries + 1 && !g_stop; attempts++) {
       const double t0 = now_s();
-      int rc = run_child(o, it, run, log);
+      double cpu = 0;
+      int rc = run_child(o, it, run, log, &cpu);
       const double wall = now_s() - t0;
       if (g_stop) {
         res = ITEM_STOPPED;
@@ -634,6 +641,7 @@ static item_result run_item(const run_opts *o, const batch_item *it, const batch
         batch_figures_from_summary(p, it->kind, &fig);
         if (it->duration > 0) fig.duration = it->duration;
         fig.wall_s = wall;
+        fig.cpu_s = cpu;
         fig.attempts = attempts;
         /* Outputs into place, then DONE.json last: a kill between leaves no DONE.json. */
         char d[BATCH_MAX_PATH + 64];
@@ -812,7 +820,7 @@ static int cmd_status(const char *out) {
   batch_manifest m;
   if (load_cache(out, &m)) return EXIT_USAGE;
   int done = 0, bad = 0, trans = 0, running = 0, pending = 0, corrupt = 0;
-  double media_done = 0, wall = 0, media_left = 0, media_all = 0;
+  double media_done = 0, wall = 0, cpu = 0, media_left = 0, media_all = 0;
   for (int i = 0; i < m.n; i++) {
     const batch_item *it = &m.items[i];
     char p[BATCH_MAX_PATH + 64], err[200];
@@ -826,6 +834,7 @@ static int cmd_status(const char *out) {
       done++;
       media_done += f.duration;
       wall += f.wall_s;
+      cpu += f.cpu_s;
       free(buf);
       continue;
     }
@@ -859,7 +868,9 @@ static int cmd_status(const char *out) {
          media_left / 3600);
   if (wall > 0) {
     const double speed = media_done / wall;
-    printf("throughput: %.2f h of media per worker-hour\n", speed);
+    printf("throughput: %.2f h of media per worker-hour", speed);
+    if (cpu > 0) printf(", %.2f per CPU-hour of analysis", media_done / cpu);
+    printf("\n");
     printf("estimated time left: %.0f s of one worker (divide by the workers running)\n",
            media_left / speed);
   }

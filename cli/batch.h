@@ -104,6 +104,7 @@ typedef struct batch_figures {
   int64_t frames;
   int tracks, speakers, segments;
   double wall_s;
+  double cpu_s; /* user + system time of the analysis (the child), 0 when unknown */
   int attempts;
 } batch_figures;
 

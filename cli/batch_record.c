@@ -86,6 +86,7 @@ int batch_done_parse(const char *buf, size_t n, batch_stamp *st, batch_figures *
       if (get_num(f, "speakers", 0, 1e9, &v) == 0) fig->speakers = (int)v;
       if (get_num(f, "segments", 0, 1e9, &v) == 0) fig->segments = (int)v;
       if (get_num(f, "attempts", 0, 1e6, &v) == 0) fig->attempts = (int)v;
+      if (get_num(f, "cpu_s", 0, 1e9, &v) == 0) fig->cpu_s = v;
       rc = 0;
     }
   }
@@ -125,10 +126,10 @@ int batch_done_write(const char *dir, const batch_item *it, const batch_stamp *s
                      "{\"id\":\"%s\",\"kind\":\"%s\",\"emo_version\":\"%s\",\"models\":\"%s\","
                      "\"options\":\"%s\",\"input\":%s,\"outputs\":[%s],\"figures\":{"
                      "\"duration\":%.3f,\"frames\":%lld,\"tracks\":%d,\"speakers\":%d,"
-                     "\"segments\":%d,\"wall_s\":%.3f,\"attempts\":%d}}\n",
+                     "\"segments\":%d,\"wall_s\":%.3f,\"cpu_s\":%.3f,\"attempts\":%d}}\n",
                      it->id, kinds[it->kind], st->version, st->models, st->options, in, outs,
                      fig->duration, (long long)fig->frames, fig->tracks, fig->speakers,
-                     fig->segments, fig->wall_s, fig->attempts) < 0)
+                     fig->segments, fig->wall_s, fig->cpu_s, fig->attempts) < 0)
     text = NULL;
   free(in);
   if (!text) {
