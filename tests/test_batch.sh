@@ -12,7 +12,8 @@
 #      for the bad ones only, the odd names done;
 #   5. two runs on one shard at once: the second refuses (exit 4) and the first completes;
 #   6. a full disk (RLIMIT_FSIZE): transient failure (exit 1), FAILED.json, no DONE.json; the
-#      rerun without the limit completes.
+#      rerun without the limit completes;
+#   7. SIGTERM mid-file: exit 143, the file not marked done.
 # Usage: test_batch.sh EMO_BINARY [SHARED_DATA]. Skips (77) without the data or the models.
 set -uo pipefail
 emo=${1:?usage: test_batch.sh EMO_BINARY [SHARED_DATA]}
@@ -151,4 +152,18 @@ grep -q '"attempts":2' "$tmp"/full/*/FAILED.json || fail "full disk: not retried
 ls "$tmp"/full/*/DONE.json >/dev/null || fail "full disk: not done after the rerun"
 [ ! -f "$(dirname "$(ls "$tmp"/full/*/DONE.json)")/FAILED.json" ] || fail "FAILED.json stayed"
 ok "full disk: transient, retried, FAILED.json, no DONE.json; the rerun completes"
+# 7. SIGTERM (scancel, a time limit) mid-file: exit 143, no DONE.json, nothing left in .run/.
+"$emo" batch "$tmp/one.txt" -o "$tmp/term" -q &
+pid=$!
+for _ in $(seq 600); do
+  [ -n "$(find "$tmp/term" -path '*/.run/.emo.jsonl.*' 2>/dev/null)" ] && break
+  sleep 0.1
+done
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc = 143 ] || fail "SIGTERM: exit $rc, not 143"
+! ls "$tmp"/term/*/DONE.json 2>/dev/null || fail "SIGTERM: the interrupted file is marked done"
+[ -z "$(find "$tmp/term" -path '*/.run/*' -type f)" ] || fail "SIGTERM: temporaries left"
+ok "SIGTERM mid-file: exit 143, not marked done, no temporaries"
 echo "all batch tests passed"
