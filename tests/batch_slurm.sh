@@ -5,11 +5,16 @@
 # shard from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT) and the merge as a job with
 # --dependency=afterany, the recipe of docs/batch.md, then checks that the merged tables are
 # byte-identical to a single-process run's. Stops the daemons it started on exit.
-# Usage: tests/batch_slurm.sh EMO_BINARY [SHARED_DATA]   (Debian's slurm-wlm and munge, as root).
+# Usage: tests/batch_slurm.sh EMO_BINARY [SHARED_DATA [LIST [REFERENCE_OUT]]]
+#   (Debian's slurm-wlm and munge, as root). LIST replaces the 7 clips (e.g. bench/batch.sh's
+#   archive.txt); REFERENCE_OUT, a finished single-process `emo batch LIST -o REFERENCE_OUT`
+#   (merge reads emo.jsonl only, so --csv/--rttm do not matter), replaces the reference run.
 # Skips (77) when Slurm, munge, root, the data or the models are absent. .ci/run runs it.
 set -uo pipefail
 emo=$(realpath "${1:?usage: batch_slurm.sh EMO_BINARY [SHARED_DATA]}")
 data=${2:-$(dirname "$0")/../../shared/data}
+list=${3:+$(realpath "$3")}
+ref=${4:+$(realpath "$4")}
 for c in slurmctld slurmd sbatch squeue munged; do
   command -v $c >/dev/null || { echo "skip: $c is not installed (apt-get install slurm-wlm munge)"; exit 77; }
 done
@@ -88,7 +93,11 @@ echo "ok: one-node Slurm up ($host, $cpus CPUs, port $port)"
 
 files=(video/single_face.mp4 video/no_face.mp4 av/friends/out1.mp4 av/grid/bbaf2n.mpg
        av/lrs2/00002.mp4 ser/ravdess/Actor_01/03-01-01-01-01-01-01.flac ser/emodb/03a01Fa.flac)
-for f in "${files[@]}"; do echo "$data/$f"; done >"$tmp/list.txt"
+if [ -n "$list" ]; then
+  cp "$list" "$tmp/list.txt"
+else
+  for f in "${files[@]}"; do echo "$data/$f"; done >"$tmp/list.txt"
+fi
 
 # The recipe (docs/batch.md): an array of 3 shards, then the merge after all of them.
 job=$(sbatch --parsable --array=0-2 --cpus-per-task=1 -o "$tmp/log/shard-%a.out" \
@@ -97,8 +106,12 @@ merge=$(sbatch --parsable --dependency=afterany:$job -o "$tmp/log/merge.out" \
   --wrap "exec '$emo' batch merge '$tmp/slurm'") || fail "sbatch merge"
 echo "ok: submitted array job $job and merge job $merge"
 
-# Meanwhile, the reference: one process.
-"$emo" batch "$tmp/list.txt" -o "$tmp/one" --csv --rttm -q || fail "single run"
+# Meanwhile, the reference: one process (or a finished one given as REFERENCE_OUT).
+if [ -n "$ref" ]; then
+  ln -s "$ref" "$tmp/one"
+else
+  "$emo" batch "$tmp/list.txt" -o "$tmp/one" --csv --rttm -q || fail "single run"
+fi
 "$emo" batch merge "$tmp/one" 2>/dev/null || fail "single merge"
 
 for _ in $(seq 1800); do
