@@ -8,8 +8,8 @@
 #   3. a corrupt DONE.json is redone (to the same bytes); changed options or a changed input
 #      are redone, the rest skipped;
 #   4. bad input: a missing file, a duplicate, a file that is not media, paths with spaces,
-#      commas, a newline and non-UTF-8 bytes (CSV and NUL-separated lists): exit 3, FAILED.json
-#      for the bad ones only, the odd names done;
+#      commas, a newline and non-UTF-8 bytes (CSV, NUL-separated list, a folder): exit 3,
+#      FAILED.json for the bad ones only, the odd names done;
 #   5. two runs on one shard at once: the second refuses (exit 4) and the first completes;
 #   6. a full disk (RLIMIT_FSIZE): transient failure (exit 1), FAILED.json, no DONE.json; the
 #      rerun without the limit completes;
@@ -124,6 +124,11 @@ line.mp4" >"$tmp/nul.list"
 [ "$(ls "$tmp"/nul/*/DONE.json | wc -l)" = 2 ] || fail "NUL list: not 2 done"
 python3 -c 'import json,sys; [json.load(open(p)) for p in sys.argv[1:]]' "$tmp"/nul/*/DONE.json \
   || fail "DONE.json of a non-UTF-8 path is not valid JSON"
+"$emo" batch "$tmp/odd" -o "$tmp/dir" -q
+rc=$?
+[ $rc = 3 ] || fail "a folder manifest with a non-media file: exit $rc, not 3"
+[ "$(ls "$tmp"/dir/*/DONE.json | wc -l)" = 3 ] || fail "folder manifest: not 3 done"
+ls "$tmp/dir" | grep -q '^text.mp4-' || fail "folder manifest: ids not from relative paths"
 "$emo" batch merge "$tmp/bad" 2>/dev/null || fail "merge with failures"
 grep -q '"bad_input":2' "$tmp/bad/merged/archive.json" || fail "archive.json: $(cat "$tmp/bad/merged/archive.json")"
 ok "bad input: exit 3, missing and non-media in FAILED.json, odd names done, duplicate once"
