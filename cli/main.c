@@ -5,6 +5,7 @@
  *   emo image [options] FILE...     analyse photos, one JSON object per line
  *   emo video [options] FILE|URL    a per-frame timeline of tracked faces (JSON Lines)
  *   emo audio [options] FILE|URL    speech segments with speaker, emotion and prosody
+ *   emo batch MANIFEST -o OUT ...   an archive, sharded, resumable (cli/batch.c)
  *   emo models fetch | list | dir   manage the model cache
  *   emo version
  */
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "emo.h"
 #include "outfile.h"
 
@@ -114,6 +116,8 @@ static void usage(FILE *f) {
       "       emo video [options] FILE|URL  track faces through a video (JSON Lines timeline)\n"
       "       emo audio [options] FILE|URL  speech segments: speaker, emotion, prosody (JSON "
       "Lines)\n"
+      "       emo batch MANIFEST -o OUT     an archive: one output folder per file, sharded,\n"
+      "                                     resumable (emo batch --help)\n"
       "       emo models fetch              download the pinned models into the cache\n"
       "       emo models list               show the models, their origin and cache status\n"
       "       emo models dir                print the cache directory\n"
@@ -718,6 +722,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "video") == 0) return cmd_video(argc, argv);
   if (strcmp(cmd, "audio") == 0) return cmd_audio(argc, argv);
   if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
+  if (strcmp(cmd, "batch") == 0) return batch_main(argc, argv);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("emo %s\n", EMO_VERSION_STRING);
     return 0;

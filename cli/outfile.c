@@ -44,7 +44,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define MAX_TEMPS 8
+#define MAX_TEMPS 32 /* emo batch merge writes one table per record type at once */
 #define TMP_CAP 4096
 
 /* Temporaries still open, for outfile_unlink_all_signal_safe (a handler reads them). */

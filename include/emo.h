@@ -734,6 +734,19 @@ int emo_analyze_media(emo_context *ctx, const emo_run_params *rp, const char *ur
  * starts. */
 void emo_context_interrupt(emo_context *ctx);
 
+/* What a local media file holds, read from its header without decoding (emo_media_probe). */
+typedef struct emo_media_info {
+  int has_video;     /* 1: a video stream (emo_analyze_media can open it) */
+  int has_audio;     /* 1: an audio stream */
+  double duration;   /* seconds from the header, 0 when unknown */
+  int width, height; /* of the video after rotation, 0 without video */
+} emo_media_info;
+
+/* Probes a local file (no network protocol) into *info. Returns EMO_OK, EMO_EIO (cannot be
+ * opened), EMO_EFORMAT (not media emo reads), EMO_ELIMIT or EMO_ENOMEM; message (may be NULL,
+ * message_size bytes) then says why, naming the file. Thread-safe; never prints. */
+int emo_media_probe(const char *url, emo_media_info *info, char *message, size_t message_size);
+
 /* ---- Output ------------------------------------------------------------------------ */
 
 /* Serialises r as one JSON object on a single line (no trailing newline): {"file", "width",
