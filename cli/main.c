@@ -5,6 +5,7 @@
  *   emo image [options] FILE...     analyse photos, one JSON object per line
  *   emo video [options] FILE|URL    a per-frame timeline of tracked faces (JSON Lines)
  *   emo audio [options] FILE|URL    speech segments with speaker, emotion and prosody
+ *   emo report RUN.jsonl -o OUT.html  an HTML page of a run (report.c)
  *   emo models fetch | list | dir   manage the model cache
  *   emo version
  */
@@ -18,6 +19,7 @@
 
 #include "emo.h"
 #include "outfile.h"
+#include "report.h"
 
 static int g_verbosity = EMO_LOG_WARN;
 
@@ -112,6 +114,8 @@ static void usage(FILE *f) {
       "       emo video [options] FILE|URL  track faces through a video (JSON Lines timeline)\n"
       "       emo audio [options] FILE|URL  speech segments: speaker, emotion, prosody (JSON "
       "Lines)\n"
+      "       emo report RUN.jsonl -o OUT.html [--video FILE]\n"
+      "                                     one HTML page of a run (offline, self-contained)\n"
       "       emo models fetch              download the pinned models into the cache\n"
       "       emo models list               show the models, their origin and cache status\n"
       "       emo models dir                print the cache directory\n"
@@ -135,6 +139,7 @@ static void usage(FILE *f) {
       "  --detect-every K      run the detector every K frames (default: adaptive)\n"
       "  --csv FILE            also write one CSV row per face per frame\n"
       "  --annotate OUT.mp4    also write the video with boxes, ids and labels (audio copied)\n"
+      "  --report OUT.html     also write the HTML report of the run (see emo report)\n"
       "  --no-reid             do not load the face-embedding model (ids by overlap only)\n"
       "  --no-voice            skip the soundtrack (no speech segments on the video timeline)\n"
       "                        (speech segments are written for files, not live sources)\n"
@@ -212,6 +217,7 @@ static void cli_params_log(cli_params *c) {
 /* Parses the options shared by analysis commands; returns the index of the first operand,
  * or -1 after printing an error. */
 static const char *g_csv_path;
+static const char *g_report_path;
 static const char *g_rttm_path;
 
 static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const char **out_path) {
@@ -284,6 +290,10 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
     } else if (strcmp(a, "--csv") == 0) {
       if (!v) goto missing;
       g_csv_path = v;
+      i++;
+    } else if (strcmp(a, "--report") == 0) {
+      if (!v) goto missing;
+      g_report_path = v;
       i++;
     } else if (strcmp(a, "--annotate") == 0) {
       if (!v) goto missing;
@@ -424,6 +434,7 @@ static int cmd_image(int argc, char **argv) {
 /* State of `emo video` shared with the callbacks of emo_analyze_media. */
 typedef struct video_out {
   outfile *out, *csv;
+  emo_report *report; /* --report: every line also goes here */
   int progress; /* stderr is a terminal */
   double started, last_print;
   int write_failed;
@@ -438,6 +449,8 @@ static double now_seconds(void) {
 /* Writes line s (owned, freed here) to the JSON output. */
 static void put_line(video_out *vo, char *s) {
   if (!s || outfile_line(vo->out, s) != 0) vo->write_failed = 1;
+  if (s && vo->report && emo_report_add_line(vo->report, s, strlen(s)) == EMO_ENOMEM)
+    vo->write_failed = 1;
   emo_free(s);
 }
 
@@ -482,8 +495,19 @@ static int cmd_video(int argc, char **argv) {
   cli_params_log(&p);
   video_out vo = {0};
   const char *const *inputs = (const char *const *)argv + first;
-  const char *outputs[3] = {out_path, g_csv_path, p.rp.annotate_path};
-  if (refuse_same_outputs(outputs, 3)) return 2;
+  const char *outputs[4] = {out_path, g_csv_path, p.rp.annotate_path, g_report_path};
+  if (refuse_same_outputs(outputs, 4)) return 2;
+  if (g_report_path) {
+    char href[8192] = "";
+    emo_report_params rp = emo_report_params_default();
+    rp.title = argv[first];
+    /* the page plays the source (boxes drawn live), else the annotated video */
+    if (report_video_href(argv[first], g_report_path, href, sizeof href) == 0 ||
+        (p.rp.annotate_path &&
+         report_video_href(p.rp.annotate_path, g_report_path, href, sizeof href) == 0))
+      rp.video = href;
+    if (emo_report_create(&rp, &vo.report) != EMO_OK) return 1;
+  }
   if (!(vo.out = outfile_open(out_path, inputs, 1))) return 1;
   if (g_csv_path) {
     vo.csv = outfile_open(g_csv_path, inputs, 1);
@@ -528,6 +552,9 @@ static int cmd_video(int argc, char **argv) {
     fprintf(stderr, "emo: out of memory: output lines are missing\n");
   if (outfile_commit(&vo.csv) != 0) vo.write_failed = 1;
   if (outfile_commit(&vo.out) != 0) vo.write_failed = 1;
+  if (vo.report && sum && report_write(vo.report, g_report_path, inputs, 1) != 0)
+    vo.write_failed = 1;
+  emo_report_destroy(&vo.report);
   return exit_status(stopped, rc != EMO_OK || vo.write_failed ? 1 : 0);
 }
 
@@ -668,6 +695,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "video") == 0) return cmd_video(argc, argv);
   if (strcmp(cmd, "audio") == 0) return cmd_audio(argc, argv);
   if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
+  if (strcmp(cmd, "report") == 0) return cmd_report(argc, argv);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("emo %s\n", EMO_VERSION_STRING);
     return 0;

@@ -1,0 +1,21 @@
+/* report.h: the `emo report` command and the page `emo video --report` writes (report.c). */
+#ifndef EMO_CLI_REPORT_H
+#define EMO_CLI_REPORT_H
+
+#include <stddef.h>
+
+#include "emo.h"
+
+/* `emo report RUN.jsonl -o OUT.html [--video FILE] [--title TEXT]`; returns the exit status. */
+int cmd_report(int argc, char **argv);
+
+/* The URL of file video relative to the page html_path (percent-encoded) into href; -1 when
+ * there is none (a URL, standard input, a missing file, too long). */
+int report_video_href(const char *video, const char *html_path, char *href, size_t cap);
+
+/* Writes r's page to html_path (refusing to overwrite inputs[0..n)); warnings go to stderr.
+ * Returns 0, or 1 after a message. */
+int report_write(const emo_report *r, const char *html_path, const char *const *inputs,
+                 int n_inputs);
+
+#endif
