@@ -435,7 +435,7 @@ static int cmd_image(int argc, char **argv) {
 typedef struct video_out {
   outfile *out, *csv;
   emo_report *report; /* --report: every line also goes here */
-  int progress; /* stderr is a terminal */
+  int progress;       /* stderr is a terminal */
   double started, last_print;
   int write_failed;
 } video_out;
@@ -527,6 +527,12 @@ static int cmd_video(int argc, char **argv) {
   int stopped = 0;
   if (rc == EMO_OK) {
     /* The soundtrack's speech segments join the timeline (emo.h says in which order). */
+    if (vo.report) { /* the page's header: file, version, model and options hashes */
+      char *run = emo_run_json(ctx, &p.rp, argv[first]);
+      if (!run || emo_report_add_line(vo.report, run, strlen(run)) == EMO_ENOMEM)
+        vo.write_failed = 1;
+      emo_free(run);
+    }
     const emo_media_callbacks cb = {on_frame, on_segment, &vo};
     stoppable(ctx); /* Ctrl-C stops after the current frame */
     rc = emo_analyze_media(ctx, &p.rp, argv[first], &cb, &sum);

@@ -108,8 +108,8 @@ int report_write(const emo_report *r, const char *html_path, const char *const *
   char warn[4096];
   int nw = emo_report_warnings(r, warn, sizeof warn);
   if (nw > 0) {
-    fprintf(stderr, "emo: report: %d warning%s (shown in the page too):\n%s", nw,
-            nw > 1 ? "s" : "", warn);
+    fprintf(stderr, "emo: report: %d warning%s (shown in the page too):\n%s", nw, nw > 1 ? "s" : "",
+            warn);
   }
   char *html = NULL;
   int rc = emo_report_html(r, &html);

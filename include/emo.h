@@ -597,6 +597,12 @@ char *emo_event_json(const emo_event *e);
 /* JSON of a summary: {"type":"summary", ...}. */
 char *emo_summary_json(const emo_video_summary *s);
 
+/* JSON of what makes a run on ctx with options rp (NULL = defaults) of file (may be NULL):
+ * {"type":"run","file","emo_version","models":{NAME:SHA256 (16 hex digits),...},"options":H},
+ * the model files ctx runs with and H, 16 hex digits of the sha256 of every option that changes
+ * the results. The report's header shows it. Same ownership as above. */
+char *emo_run_json(const emo_context *ctx, const emo_run_params *rp, const char *file);
+
 /* CSV: the header line (static string) and the rows of one frame, one per face:
  * t,frame,track_id,x,y,w,h,score,detected,<7 probabilities>,dominant. Rows are returned like
  * the JSON strings ("" when the frame has no face). */

@@ -63,8 +63,7 @@ static void test_persons_fixture(void) {
               strstr(html, "\"intensity\":["),
           "speaking, pose and intensity columns");
     CHECK(data_num(html, "frames") == 50, "50 frames: %g", data_num(html, "frames"));
-    CHECK(fabs(data_num(html, "duration") - 9.8) < 1e-6, "duration %g",
-          data_num(html, "duration"));
+    CHECK(fabs(data_num(html, "duration") - 9.8) < 1e-6, "duration %g", data_num(html, "duration"));
     CHECK(strstr(html, "\"options\":\"5d41402abc4b2a76\""), "the run record's options hash");
     CHECK(count(html, "http://") + count(html, "https://") == 1,
           "no network address but the SVG namespace");
@@ -142,25 +141,29 @@ static void test_small_and_empty(void) {
   CHECK(st == EMO_EFORMAT && !html, "empty input: no page (%d)", st);
   html = page("not json\n\x01\x02\xff\n{\"type\":\"frame\"\n", NULL, &nw, &st);
   CHECK(st == EMO_EFORMAT && !html && nw == 3, "garbage: no page, 3 warnings (%d, %d)", st, nw);
-  html = page("{\"type\":\"frame\",\"t\":0.0,\"frame\":0,\"face_count\":1,\"detector_ran\":true,"
-              "\"faces\":[{\"track_id\":1,\"box\":[10,10,50,50],\"score\":0.9}]}\n",
-              NULL, &nw, &st);
+  html = page(
+      "{\"type\":\"frame\",\"t\":0.0,\"frame\":0,\"face_count\":1,\"detector_ran\":true,"
+      "\"faces\":[{\"track_id\":1,\"box\":[10,10,50,50],\"score\":0.9}]}\n",
+      NULL, &nw, &st);
   CHECK(st == EMO_OK && html && nw == 0, "one frame");
   emo_free(html);
-  html = page("{\"type\":\"frame\",\"t\":0.0,\"faces\":[]}\n{\"type\":\"frame\",\"t\":0.04,"
-              "\"faces\":[]}\n{\"type\":\"summary\",\"frames_analysed\":2,\"duration\":0.04}\n",
-              NULL, &nw, &st);
+  html = page(
+      "{\"type\":\"frame\",\"t\":0.0,\"faces\":[]}\n{\"type\":\"frame\",\"t\":0.04,"
+      "\"faces\":[]}\n{\"type\":\"summary\",\"frames_analysed\":2,\"duration\":0.04}\n",
+      NULL, &nw, &st);
   CHECK(st == EMO_OK && html && nw == 0, "no faces, no speech");
   if (html) CHECK(strstr(html, "\"tracks\":[]") && strstr(html, "\"segments\":[]"), "empty");
   emo_free(html);
   /* audio only (emo audio's output) */
-  html = page("{\"type\":\"segment\",\"start\":0.5,\"end\":2.0,\"speaker\":\"S1\",\"emotion\":"
-              "{\"happy\":0.5,\"calm\":0.5},\"dominant\":\"happy\"}\n"
-              "{\"type\":\"summary\",\"duration\":3.0,\"speakers\":[]}\n",
-              NULL, &nw, &st);
+  html = page(
+      "{\"type\":\"segment\",\"start\":0.5,\"end\":2.0,\"speaker\":\"S1\",\"emotion\":"
+      "{\"happy\":0.5,\"calm\":0.5},\"dominant\":\"happy\"}\n"
+      "{\"type\":\"summary\",\"duration\":3.0,\"speakers\":[]}\n",
+      NULL, &nw, &st);
   CHECK(st == EMO_OK && html, "audio only");
-  if (html) CHECK(strstr(html, "[0.500,2.000,\"S1\",\"\",-1,-1,\"happy\",[-1,-1,-1,50,-1,-1,-1,50]]"),
-                  "the segment with its two labels");
+  if (html)
+    CHECK(strstr(html, "[0.500,2.000,\"S1\",\"\",-1,-1,\"happy\",[-1,-1,-1,50,-1,-1,-1,50]]"),
+          "the segment with its two labels");
   emo_free(html);
   emo_report_params bad = emo_report_params_default();
   bad.max_buckets = 1;

@@ -6,7 +6,8 @@
  * kept.
  *
  * Decimation: time is cut into buckets of `step` seconds (first 20 ms). A face's frames in one
- * bucket are merged (first box, mean score, expression, speaking score, pose, action units);
+ * bucket are merged (first time and box, mean score, expression, speaking score, pose, action
+ * units);
  * when the buckets of the timeline or the samples of all tracks pass the caps in
  * emo_report_params, step doubles and neighbouring buckets merge, so memory and the page's
  * size stay bounded for any length (a 1 h recording ends with 0.32 s buckets). Segments,
@@ -37,14 +38,15 @@ extern const unsigned long emoi_report_template_len;
 #define RP_FIRST_STEP 0.02 /* seconds per bucket before any merging */
 #define RP_VOICE 8         /* voice emotions: the facial 7 and calm */
 
-static const char *const k_voice[RP_VOICE] = {"angry", "disgust", "fear",    "happy",
+static const char *const k_voice[RP_VOICE] = {"angry", "disgust",  "fear",    "happy",
                                               "sad",   "surprise", "neutral", "calm"};
 
 typedef struct rp_sample {
-  int64_t k;              /* bucket */
-  int n;                  /* frames merged */
-  float box[4];           /* first frame's box (x, y, w, h) */
-  float score;            /* sum */
+  int64_t k;    /* bucket */
+  double t;     /* time of its first frame */
+  int n;        /* frames merged */
+  float box[4]; /* first frame's box (x, y, w, h) */
+  float score;  /* sum */
   float expr[EMO_EXPR_COUNT];
   int n_expr;
   float spk;
@@ -69,8 +71,8 @@ typedef struct rp_track {
 typedef struct rp_segment {
   double start, end;
   char speaker[RP_STR], person[RP_STR], dominant[RP_STR];
-  int track_id;  /* -1 when none */
-  int on_screen; /* -1 unknown, 0, 1 */
+  int track_id;        /* -1 when none */
+  int on_screen;       /* -1 unknown, 0, 1 */
   float emo[RP_VOICE]; /* NAN when the model has no such label */
 } rp_segment;
 
@@ -118,7 +120,8 @@ emo_report_params emo_report_params_default(void) {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void warnf(emo_report *r, const char *fmt, ...) {
+static void
+warnf(emo_report *r, const char *fmt, ...) {
   r->n_warn_total++;
   if (r->n_warn >= RP_MAX_WARN) return;
   va_list ap;
@@ -131,8 +134,8 @@ int emo_report_create(const emo_report_params *p, emo_report **out) {
   if (!out) return EMO_EINVAL;
   *out = NULL;
   emo_report_params d = p ? *p : emo_report_params_default();
-  if (d.max_line_bytes < 1024 || d.max_buckets < 16 || d.max_samples < 16 ||
-      d.max_segments < 0 || d.max_tracks < 1 || d.max_persons < 0)
+  if (d.max_line_bytes < 1024 || d.max_buckets < 16 || d.max_samples < 16 || d.max_segments < 0 ||
+      d.max_tracks < 1 || d.max_persons < 0)
     return EMO_EINVAL;
   emo_report *r = calloc(1, sizeof *r);
   if (!r) return EMO_ENOMEM;
@@ -266,8 +269,7 @@ static int64_t bucket(emo_report *r, double t) {
 /* A number field: 1 and *v when present, finite and within [lo, hi]. */
 static int num(const cJSON *o, const char *key, double lo, double hi, double *v) {
   const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
-  if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble < lo ||
-      x->valuedouble > hi)
+  if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble < lo || x->valuedouble > hi)
     return 0;
   *v = x->valuedouble;
   return 1;
@@ -320,6 +322,7 @@ static int add_face(emo_report *r, const cJSON *f, double t, int64_t k, int64_t 
   rp_sample s;
   memset(&s, 0, sizeof s);
   s.k = k;
+  s.t = t;
   s.n = 1;
   const cJSON *box = cJSON_GetObjectItemCaseSensitive(f, "box");
   if (!cJSON_IsArray(box) || cJSON_GetArraySize(box) != 4) {
@@ -340,8 +343,7 @@ static int add_face(emo_report *r, const cJSON *f, double t, int64_t k, int64_t 
     r->score_hist[b > 19 ? 19 : b]++;
   }
   s.score = (float)score;
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "smoothed");
-  if (!cJSON_IsObject(e)) e = cJSON_GetObjectItemCaseSensitive(f, "expression");
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(f, "expression");
   if (cJSON_IsObject(e)) {
     int ok = 1;
     for (int c = 0; c < EMO_EXPR_COUNT; c++) {
@@ -386,8 +388,9 @@ static int add_face(emo_report *r, const cJSON *f, double t, int64_t k, int64_t 
   }
   rp_track *tr = find_track(r, (int)id);
   if (!tr) {
-    if (!r->oom) warnf(r, "line %lld: more than %d tracks (the rest skipped)", (long long)line,
-                       r->p.max_tracks);
+    if (!r->oom)
+      warnf(r, "line %lld: more than %d tracks (the rest skipped)", (long long)line,
+            r->p.max_tracks);
     return -1;
   }
   char person[RP_STR];
@@ -617,13 +620,12 @@ static int q(double v, double scale) { /* quantised value, -1 for none */
 static void put_track(sb *b, const emo_report *r, const rp_track *t) {
   sb_printf(b, "{\"id\":%d,\"person\":", t->id);
   sb_json_string(b, t->person);
-  sb_printf(b, ",\"first\":%.3f,\"last\":%.3f,\"frames\":%lld,\"k\":[", t->first, t->last,
+  sb_printf(b, ",\"first\":%.3f,\"last\":%.3f,\"frames\":%lld,\"t_ms\":[", t->first, t->last,
             (long long)t->frames);
-  for (int i = 0; i < t->n; i++) sb_printf(b, i ? ",%lld" : "%lld", (long long)t->s[i].k);
+  for (int i = 0; i < t->n; i++) sb_printf(b, i ? ",%.0f" : "%.0f", t->s[i].t * 1000);
   sb_puts(b, "],\"box\":[");
   for (int i = 0; i < t->n; i++)
-    for (int c = 0; c < 4; c++)
-      sb_printf(b, i || c ? ",%d" : "%d", q(t->s[i].box[c], 1));
+    for (int c = 0; c < 4; c++) sb_printf(b, i || c ? ",%d" : "%d", q(t->s[i].box[c], 1));
   sb_puts(b, "],\"score\":[");
   for (int i = 0; i < t->n; i++) sb_printf(b, i ? ",%d" : "%d", q(t->s[i].score / t->s[i].n, 100));
   sb_puts(b, "],\"expr\":[");
