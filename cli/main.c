@@ -435,6 +435,7 @@ static int cmd_image(int argc, char **argv) {
 typedef struct video_out {
   outfile *out, *csv;
   emo_report *report; /* --report: every line also goes here */
+  outfile *html;      /* --report's page, written at the end */
   int progress;       /* stderr is a terminal */
   double started, last_print;
   int write_failed;
@@ -497,17 +498,6 @@ static int cmd_video(int argc, char **argv) {
   const char *const *inputs = (const char *const *)argv + first;
   const char *outputs[4] = {out_path, g_csv_path, p.rp.annotate_path, g_report_path};
   if (refuse_same_outputs(outputs, 4)) return 2;
-  if (g_report_path) {
-    char href[8192] = "";
-    emo_report_params rp = emo_report_params_default();
-    rp.title = argv[first];
-    /* the page plays the source (boxes drawn live), else the annotated video */
-    if (report_video_href(argv[first], g_report_path, href, sizeof href) == 0 ||
-        (p.rp.annotate_path &&
-         report_video_href(p.rp.annotate_path, g_report_path, href, sizeof href) == 0))
-      rp.video = href;
-    if (emo_report_create(&rp, &vo.report) != EMO_OK) return 1;
-  }
   if (!(vo.out = outfile_open(out_path, inputs, 1))) return 1;
   if (g_csv_path) {
     vo.csv = outfile_open(g_csv_path, inputs, 1);
@@ -516,6 +506,12 @@ static int cmd_video(int argc, char **argv) {
       return 1;
     }
     outfile_write(vo.csv, emo_csv_header(), strlen(emo_csv_header()));
+  }
+  if (g_report_path && report_open(&vo.html, &vo.report, g_report_path, argv[first],
+                                   p.rp.annotate_path, inputs) != 0) {
+    outfile_abort(&vo.csv);
+    outfile_abort(&vo.out);
+    return 1;
   }
   vo.progress = isatty(2) && g_verbosity >= EMO_LOG_WARN;
   vo.started = now_seconds();
@@ -551,6 +547,7 @@ static int cmd_video(int argc, char **argv) {
   emo_model_destroy(&model);
   /* Outputs are kept once the analysis ran (up to a damaged stream's break, or a Ctrl-C). */
   if (!sum) {
+    outfile_abort(&vo.html);
     outfile_abort(&vo.csv);
     outfile_abort(&vo.out);
   }
@@ -558,8 +555,7 @@ static int cmd_video(int argc, char **argv) {
     fprintf(stderr, "emo: out of memory: output lines are missing\n");
   if (outfile_commit(&vo.csv) != 0) vo.write_failed = 1;
   if (outfile_commit(&vo.out) != 0) vo.write_failed = 1;
-  if (vo.report && sum && report_write(vo.report, g_report_path, inputs, 1) != 0)
-    vo.write_failed = 1;
+  if (vo.html && report_write(vo.report, &vo.html) != 0) vo.write_failed = 1;
   emo_report_destroy(&vo.report);
   return exit_status(stopped, rc != EMO_OK || vo.write_failed ? 1 : 0);
 }

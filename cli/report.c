@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outfile.h"
-
 /* Appends s to dst (size cap), percent-encoding what a relative URL must not hold raw. */
 static int url_append(char *dst, size_t cap, size_t *len, const char *s) {
   static const char hex[] = "0123456789ABCDEF";
@@ -103,8 +101,7 @@ static int feed_file(emo_report *r, FILE *f, const char *path) {
   return 0;
 }
 
-int report_write(const emo_report *r, const char *html_path, const char *const *inputs,
-                 int n_inputs) {
+int report_write(const emo_report *r, outfile **out) {
   char warn[4096];
   int nw = emo_report_warnings(r, warn, sizeof warn);
   if (nw > 0) {
@@ -117,16 +114,30 @@ int report_write(const emo_report *r, const char *html_path, const char *const *
     fprintf(stderr, "emo: no report: %s\n",
             rc == EMO_EFORMAT ? "no line of the input is an emo video or emo audio record"
                               : emo_status_str(rc));
+    outfile_abort(out);
     return 1;
   }
-  outfile *o = outfile_open(html_path, inputs, n_inputs);
-  if (!o) {
-    emo_free(html);
-    return 1;
-  }
-  outfile_write(o, html, strlen(html));
+  outfile_write(*out, html, strlen(html));
   emo_free(html);
-  return outfile_commit(&o) != 0;
+  return outfile_commit(out) != 0;
+}
+
+int report_open(outfile **out, emo_report **r, const char *html_path, const char *input,
+                const char *annotated, const char *const *inputs) {
+  char href[8192] = "";
+  emo_report_params rp = emo_report_params_default();
+  rp.title = input;
+  /* the page plays the source (boxes drawn live), else the annotated video */
+  if (report_video_href(input, html_path, href, sizeof href) == 0 ||
+      (annotated && report_video_href(annotated, html_path, href, sizeof href) == 0))
+    rp.video = href;
+  if (!(*out = outfile_open(html_path, inputs, 1))) return 1;
+  if (emo_report_create(&rp, r) != EMO_OK) {
+    fprintf(stderr, "emo: out of memory\n");
+    outfile_abort(out);
+    return 1;
+  }
+  return 0;
 }
 
 int cmd_report(int argc, char **argv) {
@@ -182,7 +193,9 @@ int cmd_report(int argc, char **argv) {
   int rc = feed_file(r, f, in);
   if (f != stdin) fclose(f);
   const char *inputs[2] = {in, video};
-  if (rc == 0) rc = report_write(r, out, inputs, video ? 2 : 1);
+  outfile *o = NULL;
+  if (rc == 0 && !(o = outfile_open(out, inputs, video ? 2 : 1))) rc = 1;
+  if (rc == 0) rc = report_write(r, &o);
   emo_report_destroy(&r);
   return rc ? 1 : 0;
 }

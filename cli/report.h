@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "emo.h"
+#include "outfile.h"
 
 /* `emo report RUN.jsonl -o OUT.html [--video FILE] [--title TEXT]`; returns the exit status. */
 int cmd_report(int argc, char **argv);
@@ -13,9 +14,14 @@ int cmd_report(int argc, char **argv);
  * there is none (a URL, standard input, a missing file, too long). */
 int report_video_href(const char *video, const char *html_path, char *href, size_t cap);
 
-/* Writes r's page to html_path (refusing to overwrite inputs[0..n)); warnings go to stderr.
- * Returns 0, or 1 after a message. */
-int report_write(const emo_report *r, const char *html_path, const char *const *inputs,
-                 int n_inputs);
+/* For `emo video --report html_path`: opens the page's output (refusing the input) into *out
+ * and an empty report into *r whose page plays the input video, else the annotated one
+ * (may be NULL). Returns 0, or 1 after a message (nothing left open). */
+int report_open(outfile **out, emo_report **r, const char *html_path, const char *input,
+                const char *annotated, const char *const *inputs);
+
+/* Writes r's page into *out and commits it (*out set to NULL), or aborts it when there is no
+ * page; warnings go to stderr. Returns 0, or 1 after a message. */
+int report_write(const emo_report *r, outfile **out);
 
 #endif

@@ -8,7 +8,7 @@ want=(build-essential cmake pkg-config ca-certificates
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev
       libopenblas-dev libzip-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(clang clang-format libclang-rt-14-dev python3)
+  want+=(clang clang-format libclang-rt-14-dev python3 chromium) # chromium: the report test
 fi
 command -v npm >/dev/null 2>&1 || want+=(npm)
 command -v tar >/dev/null 2>&1 || want+=(tar)

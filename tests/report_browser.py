@@ -8,8 +8,9 @@ are as many as the run says:
   - labels and a file name that try to run script: nothing runs, the text shows as text;
   - real runs of `emo video` on ../shared/data (single_face.mp4, MIT; a split-screen interview;
     a video without a face), their output cut in the middle of a line, one frame, garbage.
-Usage: report_browser.py BUILD_DIR [--screenshot PNG]   (the screenshot of the real MIT run, as
-the README shows it; without the option it goes to BUILD_DIR/report_test/report.png).
+Usage: report_browser.py BUILD_DIR [--screenshot PNG]   (the screenshot of the real MIT run, and
+of the person fixture as PNG with _persons before .png, as the README shows them; without the
+option they go to BUILD_DIR/report_test/).
 Skips (77) without chromium; the real runs are skipped without ../shared/data or the models."""
 import json
 import os
@@ -41,11 +42,14 @@ def find_chromium():
     return None
 
 
-def chrome(browser, tmp, html, extra):
+def chrome(browser, tmp, html, extra, real_time=False):
+    """Runs headless Chromium on html. Virtual time runs the script at once; screenshots take
+    real time (6 s) instead, so that the video decodes the frame it seeks to."""
     profile = tempfile.mkdtemp(dir=tmp, prefix="profile")
+    clock = "--timeout=6000" if real_time else "--virtual-time-budget=8000"
     cmd = [browser, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
            "--user-data-dir=" + profile, "--host-resolver-rules=MAP * ~NOTFOUND",
-           "--virtual-time-budget=8000", "--hide-scrollbars"] + extra + ["file://" + html]
+           clock, "--hide-scrollbars"] + extra + ["file://" + html]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     return r
 
@@ -69,7 +73,7 @@ def rendered(d, name):
 
 def emo(build, *args):
     return subprocess.run([os.path.join(build, "emo")] + list(args), capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=900, cwd=SRC)
 
 
 def expected_from_jsonl(path):
@@ -133,6 +137,9 @@ def main():
     check(re.search(r'<dt>listening</dt><dd>neutral</dd>', d) and
           re.search(r'<dt>speaking</dt><dd>happy</dd>', d), "persons: P1 smiles while speaking")
     check(len(re.findall(r'<table data-table=', d)) == 4, "persons: 4 tables with CSV export")
+    png = shot.replace(".png", "_persons.png") if shot else os.path.join(out, "report_persons.png")
+    chrome(browser, tmp, page, ["--window-size=1280,1240", "--screenshot=" + png], True)
+    check(os.path.exists(png), "persons: screenshot %s" % png)
 
     # 2. injection through labels and the file name
     evil = "</script><script>document.title='pwned'</script><img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
@@ -185,7 +192,8 @@ def main():
             print("skip: %s is absent" % src)
             continue
         jsonl, page = os.path.join(out, name + ".jsonl"), os.path.join(out, name + ".html")
-        r = emo(build, "video", "-q", "-o", jsonl, "--report", page, src)
+        # the path as a user in the source folder types it: the page's title
+        r = emo(build, "video", "-q", "-o", jsonl, "--report", page, os.path.relpath(src, SRC))
         check(r.returncode == 0, "%s: emo video --report (%s)" % (name, r.stderr.strip()[-300:]))
         if r.returncode != 0:
             continue
@@ -200,8 +208,8 @@ def main():
         print("%s: %d tracks, page %.0f kB" % (name, n_tracks, len(html) / 1024))
         if name == "single_face":
             png = shot or os.path.join(out, "report.png")
-            # half-way through, so the boxes are drawn on a frame and the play-head is on the curves
-            r = chrome(browser, tmp, page + "#t=3", ["--window-size=1280,1500", "--screenshot=" + png])
+            # 1.5 s in, so the box is drawn on a frame and the play-head is on the curves
+            r = chrome(browser, tmp, page + "#t=1.5", ["--window-size=1280,1080", "--screenshot=" + png], True)
             check(os.path.exists(png), "%s: screenshot %s" % (name, png))
             # cut in the middle of a line: the valid part, with a warning in the page
             text = open(jsonl, encoding="utf-8").read()
