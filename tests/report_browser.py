@@ -152,14 +152,18 @@ def main():
                             "person": evil, "dominant": evil}) + "\n")
         f.write(json.dumps({"type": "person", "person": evil, "track_ids": [1], "speaker": evil}) + "\n")
         f.write(json.dumps({"type": "run", "file": evil, "models": {evil: evil}, "options": evil}) + "\n")
+        for key in ("__proto__", "constructor", "hasOwnProperty"):  # names a plain object has
+            f.write(json.dumps({"type": "segment", "start": 1, "end": 2, "speaker": key, "person": key}) + "\n")
     page = os.path.join(out, "inject.html")
     r = emo(build, "report", name, "-o", page)
-    check(r.returncode == 0, "emo report on hostile labels")
+    check(r.returncode == 0, "emo report on hostile labels (%s)" % r.stderr.strip())
     d = dom(browser, tmp, page)
     a = rendered(d, "inject")
     check("data-pwned" not in a and "<img" not in d, "inject: the injected element did not appear")
     check("<title>pwned" not in d, "inject: the injected script did not run")
     check("&lt;/script&gt;&lt;script&gt;" in d, "inject: the label shows as text")
+    check(a.get("data-lanes") == "4", "inject: 4 lanes (the hostile one, __proto__, constructor, "
+          "hasOwnProperty): %s" % a.get("data-lanes"))
 
     # 3. bad inputs that give no page, or one with warnings
     junk = os.path.join(tmp, "junk.jsonl")

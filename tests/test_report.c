@@ -165,6 +165,28 @@ static void test_small_and_empty(void) {
     CHECK(strstr(html, "[0.500,2.000,\"S1\",\"\",-1,-1,\"happy\",[-1,-1,-1,50,-1,-1,-1,50]]"),
           "the segment with its two labels");
   emo_free(html);
+  /* more faces at once than samples allowed: buckets stop widening, the page stays valid */
+  emo_report_params few = emo_report_params_default();
+  few.max_samples = 16;
+  emo_report *rf = NULL;
+  CHECK(emo_report_create(&few, &rf) == EMO_OK, "create");
+  for (int f = 0; rf && f < 200; f++) {
+    char l[8192];
+    int n = snprintf(l, sizeof l, "{\"type\":\"frame\",\"t\":%d,\"faces\":[", f);
+    for (int k = 0; k < 40; k++)
+      n += snprintf(l + n, sizeof l - (size_t)n, "%s{\"track_id\":%d,\"box\":[1,2,3,4]}",
+                    k ? "," : "", f * 40 + k);
+    n += snprintf(l + n, sizeof l - (size_t)n, "]}");
+    emo_report_add_line(rf, l, (size_t)n);
+  }
+  html = NULL;
+  CHECK(rf && emo_report_html(rf, &html) == EMO_OK && html, "page");
+  if (html)
+    CHECK(!strstr(html, ":inf") && !strstr(html, ":nan") && !strstr(html, ":-nan") &&
+              !strstr(html, ",inf") && !strstr(html, ",nan"),
+          "finite numbers only");
+  emo_free(html);
+  emo_report_destroy(&rf);
   emo_report_params bad = emo_report_params_default();
   bad.max_buckets = 1;
   emo_report *r = NULL;

@@ -444,7 +444,8 @@ static void add_frame(emo_report *r, const cJSON *o, int64_t line) {
   r->q_faces[k] += n;
   if (n == 0) r->q_noface[k]++;
   if (cJSON_IsTrue(dr)) r->q_det[k]++;
-  if (r->n_samples > r->p.max_samples) coarsen(r);
+  /* (with more tracks than max_samples, widening never gets under the cap: stop somewhere) */
+  if (r->n_samples > r->p.max_samples && r->step < RP_MAX_T) coarsen(r);
 }
 
 static void add_segment(emo_report *r, const cJSON *o, int64_t line) {
@@ -569,10 +570,18 @@ int emo_report_add_line(emo_report *r, const char *line, size_t len) {
   else if (strcmp(ty, "person") == 0) {
     if (cJSON_GetArraySize(r->persons) < r->p.max_persons) {
       cJSON *c = cJSON_Duplicate(o, 1);
-      if (c)
+      if (c) {
+        /* ids cut as in frames and segments, so that the page can match them */
+        const char *const ids[] = {"person", "speaker"};
+        for (int k = 0; k < 2; k++) {
+          char cut[RP_STR];
+          if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, ids[k])) && str(c, ids[k], cut))
+            cJSON_ReplaceItemInObjectCaseSensitive(c, ids[k], cJSON_CreateString(cut));
+        }
         cJSON_AddItemToArray(r->persons, c);
-      else
+      } else {
         r->oom = 1;
+      }
     }
   } else if (cJSON_GetObjectItemCaseSensitive(o, "faces") &&
              cJSON_GetObjectItemCaseSensitive(o, "file")) {
