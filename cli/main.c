@@ -6,6 +6,7 @@
  *   emo video [options] FILE|URL    a per-frame timeline of tracked faces (JSON Lines)
  *   emo audio [options] FILE|URL    speech segments with speaker, emotion and prosody
  *   emo batch MANIFEST -o OUT ...   an archive, sharded, resumable (cli/batch.c)
+ *   emo report RUN.jsonl -o OUT.html  an HTML page of a run (report.c)
  *   emo models fetch | list | dir   manage the model cache
  *   emo version
  */
@@ -20,6 +21,7 @@
 #include "batch.h"
 #include "emo.h"
 #include "outfile.h"
+#include "report.h"
 
 static int g_verbosity = EMO_LOG_WARN;
 
@@ -118,6 +120,8 @@ static void usage(FILE *f) {
       "Lines)\n"
       "       emo batch MANIFEST -o OUT     an archive: one output folder per file, sharded,\n"
       "                                     resumable (emo batch --help)\n"
+      "       emo report RUN.jsonl -o OUT.html [--video FILE]\n"
+      "                                     one HTML page of a run (offline, self-contained)\n"
       "       emo models fetch              download the pinned models into the cache\n"
       "       emo models list               show the models, their origin and cache status\n"
       "       emo models dir                print the cache directory\n"
@@ -147,6 +151,7 @@ static void usage(FILE *f) {
       "  --detect-every K      run the detector every K frames (default: adaptive)\n"
       "  --csv FILE            also write one CSV row per face per frame\n"
       "  --annotate OUT.mp4    also write the video with boxes, ids and labels (audio copied)\n"
+      "  --report OUT.html     also write the HTML report of the run (see emo report)\n"
       "  --no-reid             do not load the face-embedding model (ids by overlap only)\n"
       "  --gallery DIR         name people from DIR's photos (NAME.jpg or NAME/*.jpg, one face\n"
       "                        each): \"gallery\":NAME, or \"unknown\" when nobody is close\n"
@@ -226,6 +231,7 @@ static void cli_params_log(cli_params *c) {
 /* Parses the options shared by analysis commands; returns the index of the first operand,
  * or -1 after printing an error. */
 static const char *g_csv_path;
+static const char *g_report_path;
 static const char *g_rttm_path;
 
 static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const char **out_path) {
@@ -316,6 +322,10 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
     } else if (strcmp(a, "--gallery") == 0) {
       if (!v) goto missing;
       g_gallery_dir = v;
+      i++;
+    } else if (strcmp(a, "--report") == 0) {
+      if (!v) goto missing;
+      g_report_path = v;
       i++;
     } else if (strcmp(a, "--annotate") == 0) {
       if (!v) goto missing;
@@ -456,7 +466,9 @@ static int cmd_image(int argc, char **argv) {
 /* State of `emo video` shared with the callbacks of emo_analyze_media. */
 typedef struct video_out {
   outfile *out, *csv;
-  int progress; /* stderr is a terminal */
+  emo_report *report; /* --report: every line also goes here */
+  outfile *html;      /* --report's page, written at the end */
+  int progress;       /* stderr is a terminal */
   double started, last_print;
   int write_failed;
 } video_out;
@@ -470,6 +482,8 @@ static double now_seconds(void) {
 /* Writes line s (owned, freed here) to the JSON output. */
 static void put_line(video_out *vo, char *s) {
   if (!s || outfile_line(vo->out, s) != 0) vo->write_failed = 1;
+  if (s && vo->report && emo_report_add_line(vo->report, s, strlen(s)) == EMO_ENOMEM)
+    vo->write_failed = 1;
   emo_free(s);
 }
 
@@ -514,8 +528,8 @@ static int cmd_video(int argc, char **argv) {
   cli_params_log(&p);
   video_out vo = {0};
   const char *const *inputs = (const char *const *)argv + first;
-  const char *outputs[3] = {out_path, g_csv_path, p.rp.annotate_path};
-  if (refuse_same_outputs(outputs, 3)) return 2;
+  const char *outputs[4] = {out_path, g_csv_path, p.rp.annotate_path, g_report_path};
+  if (refuse_same_outputs(outputs, 4)) return 2;
   if (!(vo.out = outfile_open(out_path, inputs, 1))) return 1;
   if (g_csv_path) {
     vo.csv = outfile_open(g_csv_path, inputs, 1);
@@ -525,6 +539,12 @@ static int cmd_video(int argc, char **argv) {
     }
     const char *hdr = p.rp.face_details ? emo_csv_header_details() : emo_csv_header();
     outfile_write(vo.csv, hdr, strlen(hdr));
+  }
+  if (g_report_path && report_open(&vo.html, &vo.report, g_report_path, argv[first],
+                                   p.rp.annotate_path, inputs) != 0) {
+    outfile_abort(&vo.csv);
+    outfile_abort(&vo.out);
+    return 1;
   }
   vo.progress = isatty(2) && g_verbosity >= EMO_LOG_WARN;
   vo.started = now_seconds();
@@ -545,6 +565,12 @@ static int cmd_video(int argc, char **argv) {
     rc = EMO_EINVAL; /* reported above: no analysis */
   } else if (rc == EMO_OK) {
     /* The soundtrack's speech segments join the timeline (emo.h says in which order). */
+    if (vo.report) { /* the page's header: file, version, model and options hashes */
+      char *run = emo_run_json(ctx, &p.rp, argv[first]);
+      if (!run || emo_report_add_line(vo.report, run, strlen(run)) == EMO_ENOMEM)
+        vo.write_failed = 1;
+      emo_free(run);
+    }
     const emo_media_callbacks cb = {on_frame, on_segment, &vo};
     stoppable(ctx); /* Ctrl-C stops after the current frame */
     rc = emo_analyze_media(ctx, &p.rp, argv[first], &cb, &sum);
@@ -564,6 +590,7 @@ static int cmd_video(int argc, char **argv) {
   emo_model_destroy(&model);
   /* Outputs are kept once the analysis ran (up to a damaged stream's break, or a Ctrl-C). */
   if (!sum) {
+    outfile_abort(&vo.html);
     outfile_abort(&vo.csv);
     outfile_abort(&vo.out);
   }
@@ -571,6 +598,8 @@ static int cmd_video(int argc, char **argv) {
     fprintf(stderr, "emo: out of memory: output lines are missing\n");
   if (outfile_commit(&vo.csv) != 0) vo.write_failed = 1;
   if (outfile_commit(&vo.out) != 0) vo.write_failed = 1;
+  if (vo.html && report_write(vo.report, &vo.html) != 0) vo.write_failed = 1;
+  emo_report_destroy(&vo.report);
   return exit_status(stopped, rc != EMO_OK || vo.write_failed ? 1 : 0);
 }
 
@@ -723,6 +752,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "audio") == 0) return cmd_audio(argc, argv);
   if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
   if (strcmp(cmd, "batch") == 0) return batch_main(argc, argv);
+  if (strcmp(cmd, "report") == 0) return cmd_report(argc, argv);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("emo %s\n", EMO_VERSION_STRING);
     return 0;

@@ -776,6 +776,12 @@ char *emo_event_json(const emo_event *e);
 /* JSON of a summary: {"type":"summary", ...}. */
 char *emo_summary_json(const emo_video_summary *s);
 
+/* JSON of what makes a run on ctx with options rp (NULL = defaults) of file (may be NULL):
+ * {"type":"run","file","emo_version","models":{NAME:SHA256 (16 hex digits),...},"options":H},
+ * the model files ctx runs with and H, 16 hex digits of the sha256 of every option that changes
+ * the results. The report's header shows it. Same ownership as above. */
+char *emo_run_json(const emo_context *ctx, const emo_run_params *rp, const char *file);
+
 /* CSV: the header line (static string) and the rows of one frame, one per face:
  * t,frame,track_id,x,y,w,h,score,detected,<7 probabilities>,dominant. Rows are returned like
  * the JSON strings ("" when the frame has no face). */
@@ -787,6 +793,53 @@ const char *emo_csv_header(void);
  * those cells empty. emo_frame_csv writes these columns for faces that carry details. */
 const char *emo_csv_header_details(void);
 char *emo_frame_csv(const emo_frame_result *f);
+
+/* ---- Report: one self-contained HTML page of a run ---------------------------------- */
+
+/* Options of a report (emo_report_params_default() fills them). The caps bound memory and
+ * the page's size for any length of recording: past them time buckets get wider (what is
+ * drawn is decimated), or records are dropped with a warning. */
+typedef struct emo_report_params {
+  const char *title;      /* shown in the header (the analysed file), may be NULL; copied */
+  const char *video;      /* URL of the video the page plays, relative to the page (percent-
+                             encoded), NULL or "" for none; copied */
+  int64_t max_line_bytes; /* longer JSON lines are skipped (default 64 MiB) */
+  int64_t max_buckets;    /* time buckets of the timeline (default 16384) */
+  int64_t max_samples;    /* face samples kept over all tracks (default 131072) */
+  int max_segments;       /* speech segments kept, and track events (default 200000) */
+  int max_tracks;         /* face tracks kept (default 100000) */
+  int max_persons;        /* person records kept (default 10000) */
+} emo_report_params;
+
+emo_report_params emo_report_params_default(void);
+
+typedef struct emo_report emo_report;
+
+/* Creates an empty report into *out (caller frees with emo_report_destroy). EMO_EINVAL for a
+ * cap out of range, EMO_ENOMEM. */
+int emo_report_create(const emo_report_params *p, emo_report **out);
+
+/* Adds one line of emo's JSON Lines output (len bytes; a trailing newline is ignored): frame,
+ * event, segment, person, run and summary records of `emo video` or `emo audio`, from this run
+ * or read back from a file. A line that is not such a record (not JSON, cut, edited into
+ * nonsense) is skipped and remembered as a warning: returns EMO_EFORMAT then, EMO_OK when the
+ * line was used, EMO_ENOMEM when memory ran out (the report is then unusable). Not
+ * thread-safe on one report. */
+int emo_report_add_line(emo_report *r, const char *line, size_t len);
+
+/* Adds a buffer of JSON Lines (a whole file): each line as above; a cut last line is warned
+ * about. EMO_OK unless memory runs out. */
+int emo_report_add_text(emo_report *r, const char *text, size_t len);
+
+/* Writes the page into *html (caller frees with emo_free): the template with the data inlined,
+ * no network needed to view it. EMO_EFORMAT when no line was a record (nothing to show). */
+int emo_report_html(const emo_report *r, char **html);
+
+/* Copies the first warnings, one a line, into buf (may be NULL); returns how many there were. */
+int emo_report_warnings(const emo_report *r, char *buf, size_t size);
+
+/* Frees *r and sets it to NULL. Safe on NULL. */
+void emo_report_destroy(emo_report **r);
 
 /* Frees memory returned by emo (strings). Safe on NULL. */
 void emo_free(void *ptr);

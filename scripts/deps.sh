@@ -8,8 +8,10 @@ want=(build-essential cmake pkg-config ca-certificates
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev
       libopenblas-dev libzip-dev)
 if [ "${1:-build}" = test ]; then
-  # numpy, pandas: the Python package's tests; slurm-wlm, munge: tests/batch_slurm.sh
-  want+=(clang clang-format libclang-rt-14-dev python3 python3-numpy python3-pandas slurm-wlm munge)
+  # numpy, pandas: the Python package's tests; slurm-wlm, munge: tests/batch_slurm.sh;
+  # chromium: the HTML report's browser test
+  want+=(clang clang-format libclang-rt-14-dev python3 python3-numpy python3-pandas slurm-wlm munge
+         chromium)
 fi
 command -v npm >/dev/null 2>&1 || want+=(npm)
 command -v tar >/dev/null 2>&1 || want+=(tar)

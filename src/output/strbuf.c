@@ -35,6 +35,13 @@ void sb_puts(sb *b, const char *str) {
   b->len += n;
 }
 
+void sb_append(sb *b, const char *data, size_t n) {
+  if (!sb_reserve(b, n)) return;
+  memcpy(b->s + b->len, data, n);
+  b->len += n;
+  b->s[b->len] = 0;
+}
+
 void sb_printf(sb *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -13,6 +13,8 @@ typedef struct sb {
 } sb;
 
 void sb_puts(sb *b, const char *str);
+/* Appends n bytes of data (which may hold no NUL). */
+void sb_append(sb *b, const char *data, size_t n);
 void sb_printf(sb *b, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

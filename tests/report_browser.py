@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""report_browser.py: `emo report` and `emo video --report` pages opened in a real browser
+(Debian's headless Chromium, no network: every host name resolves to nothing). For each page it
+checks that the script ran to the end without an error (the page marks <body data-ready="1">,
+and counts script errors in data-errors) and that the lanes, curves and other drawn elements
+are as many as the run says:
+  - the hand-made person run (tests/fixtures/report/persons.jsonl): 3 lanes, 69 curves, ...;
+  - labels and a file name that try to run script: nothing runs, the text shows as text;
+  - real runs of `emo video` on ../shared/data (single_face.mp4, MIT; a split-screen interview;
+    a video without a face), their output cut in the middle of a line, one frame, garbage.
+Usage: report_browser.py BUILD_DIR [--screenshot PNG]   (the screenshot of the real MIT run, and
+of the person fixture as PNG with _persons before .png, as the README shows them; without the
+option they go to BUILD_DIR/report_test/).
+Skips (77) without chromium; the real runs are skipped without ../shared/data or the models."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(HERE)
+failures = 0
+
+
+def check(cond, msg):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL: " + msg, file=sys.stderr)
+    else:
+        print("ok: " + msg)
+
+
+def find_chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        p = shutil.which(name)
+        if p:
+            return p
+    return None
+
+
+def chrome(browser, tmp, html, extra, real_time=False):
+    """Runs headless Chromium on html. Virtual time runs the script at once; screenshots take
+    real time (6 s) instead, so that the video decodes the frame it seeks to."""
+    profile = tempfile.mkdtemp(dir=tmp, prefix="profile")
+    clock = "--timeout=6000" if real_time else "--virtual-time-budget=8000"
+    cmd = [browser, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+           "--user-data-dir=" + profile, "--host-resolver-rules=MAP * ~NOTFOUND",
+           clock, "--hide-scrollbars"] + extra + ["file://" + html]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    return r
+
+
+def dom(browser, tmp, html):
+    r = chrome(browser, tmp, html, ["--dump-dom"])
+    return r.stdout
+
+
+def body_attrs(d):
+    m = re.search(r"<body([^>]*)>", d)
+    return dict(re.findall(r'(data-[a-z]+)="([^"]*)"', m.group(1))) if m else {}
+
+
+def rendered(d, name):
+    a = body_attrs(d)
+    check(a.get("data-ready") == "1", name + ": the script ran to the end")
+    check("data-errors" not in a, name + ": no script error (%s)" % a.get("data-errors"))
+    return a
+
+
+def emo(build, *args):
+    return subprocess.run([os.path.join(build, "emo")] + list(args), capture_output=True,
+                          text=True, timeout=900, cwd=SRC)
+
+
+def expected_from_jsonl(path):
+    """Lanes and curves the page must draw for a run without person records: one lane per face
+    track (40 at most) and per speaker; 7 face curves per track with expressions, one voice
+    curve per label a speaker's segments carry."""
+    tracks, with_expr, labels = {}, set(), {}
+    for line in open(path, encoding="utf-8"):
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if o.get("type") == "frame":
+            for f in o.get("faces", []):
+                tracks[f["track_id"]] = tracks.get(f["track_id"], 0) + 1
+                if "expression" in f:
+                    with_expr.add(f["track_id"])
+        elif o.get("type") == "segment":
+            labels.setdefault(o.get("speaker", ""), set()).update(o.get("emotion", {}).keys())
+    shown = sorted(tracks, key=lambda t: -tracks[t])[:40]
+    lanes = len(shown) + len(labels)
+    curves = 7 * len([t for t in shown if t in with_expr]) + sum(len(v) for v in labels.values())
+    return lanes, curves, len(tracks)
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    build = os.path.abspath(sys.argv[1])
+    shot = None
+    if "--screenshot" in sys.argv:
+        shot = os.path.abspath(sys.argv[sys.argv.index("--screenshot") + 1])
+    browser = find_chromium()
+    if not browser:
+        print("skip: no chromium on PATH (Debian: apt-get install chromium)")
+        return 77
+    if not os.path.exists(os.path.join(build, "emo")):
+        print("skip: %s/emo is not built" % build)
+        return 77
+    out = os.path.join(build, "report_test")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    tmp = tempfile.mkdtemp(prefix="emo-report-")
+
+    # 1. the hand-made person run
+    fixture = os.path.join(SRC, "tests", "fixtures", "report", "persons.jsonl")
+    page = os.path.join(out, "persons.html")
+    r = emo(build, "report", fixture, "-o", page)
+    check(r.returncode == 0, "emo report on the person fixture (%s)" % r.stderr.strip())
+    d = dom(browser, tmp, page)
+    a = rendered(d, "persons")
+    check(a.get("data-lanes") == "3", "persons: 3 lanes (P1, P2, off-screen P3): %s" % a.get("data-lanes"))
+    check(a.get("data-curves") == "69", "persons: 69 curves (face 21, voice 24, pose 9, "
+          "intensity 3, action units 12): %s" % a.get("data-curves"))
+    check(len(re.findall(r'class="curve face"', d)) == 21, "persons: 7 face curves for each of 3 tracks")
+    check(len(re.findall(r'class="speak"', d)) == 3, "persons: 3 on-screen speech spans")
+    check(len(re.findall(r'class="speak offscreen"', d)) == 1, "persons: 1 off-screen speech span")
+    check(len(re.findall(r'class="overlap"', d)) == 1, "persons: 1 overlap (P1 and P2, 2.6-3.0 s)")
+    check(len(re.findall(r'<div class="card"', d)) == 3, "persons: 3 person cards")
+    check(re.search(r'<dt>listening</dt><dd>neutral</dd>', d) and
+          re.search(r'<dt>speaking</dt><dd>happy</dd>', d), "persons: P1 smiles while speaking")
+    check(len(re.findall(r'<table data-table=', d)) == 4, "persons: 4 tables with CSV export")
+    png = shot.replace(".png", "_persons.png") if shot else os.path.join(out, "report_persons.png")
+    chrome(browser, tmp, page, ["--window-size=1280,1240", "--screenshot=" + png], True)
+    check(os.path.exists(png), "persons: screenshot %s" % png)
+
+    # 2. injection through labels and the file name
+    evil = "</script><script>document.title='pwned'</script><img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
+    name = os.path.join(tmp, "a<b>&\"c'.jsonl")
+    with open(name, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"type": "frame", "t": 0.0, "faces": [
+            {"track_id": 1, "box": [10, 10, 50, 50], "score": 0.9, "person": evil,
+             "aus": {evil: 0.5}}]}) + "\n")
+        f.write(json.dumps({"type": "segment", "start": 0, "end": 1, "speaker": evil,
+                            "person": evil, "dominant": evil}) + "\n")
+        f.write(json.dumps({"type": "person", "person": evil, "track_ids": [1], "speaker": evil}) + "\n")
+        f.write(json.dumps({"type": "run", "file": evil, "models": {evil: evil}, "options": evil}) + "\n")
+        for key in ("__proto__", "constructor", "hasOwnProperty"):  # names a plain object has
+            f.write(json.dumps({"type": "segment", "start": 1, "end": 2, "speaker": key, "person": key}) + "\n")
+    page = os.path.join(out, "inject.html")
+    r = emo(build, "report", name, "-o", page)
+    check(r.returncode == 0, "emo report on hostile labels (%s)" % r.stderr.strip())
+    d = dom(browser, tmp, page)
+    a = rendered(d, "inject")
+    check("data-pwned" not in a and "<img" not in d, "inject: the injected element did not appear")
+    check("<title>pwned" not in d, "inject: the injected script did not run")
+    check("&lt;/script&gt;&lt;script&gt;" in d, "inject: the label shows as text")
+    check(a.get("data-lanes") == "4", "inject: 4 lanes (the hostile one, __proto__, constructor, "
+          "hasOwnProperty): %s" % a.get("data-lanes"))
+
+    # 3. bad inputs that give no page, or one with warnings
+    junk = os.path.join(tmp, "junk.jsonl")
+    with open(junk, "wb") as f:
+        f.write(b"\x00\xffnot json\n{\"type\":\n")
+    r = emo(build, "report", junk, "-o", os.path.join(out, "junk.html"))
+    check(r.returncode == 1 and "no line of the input" in r.stderr and
+          not os.path.exists(os.path.join(out, "junk.html")), "garbage: exit 1, a clear message, no page")
+    one = os.path.join(tmp, "one.jsonl")
+    with open(one, "w") as f:
+        f.write('{"type":"frame","t":0.0,"frame":0,"face_count":1,"detector_ran":true,"faces":'
+                '[{"track_id":1,"box":[10,10,50,50],"score":0.9,"expression":{"angry":0.1,'
+                '"disgust":0,"fear":0,"happy":0.6,"sad":0.1,"surprise":0,"neutral":0.2}}]}\n')
+    page = os.path.join(out, "one.html")
+    check(emo(build, "report", one, "-o", page).returncode == 0, "one frame: a page")
+    a = rendered(dom(browser, tmp, page), "one frame")
+    check(a.get("data-lanes") == "1" and a.get("data-curves") == "7", "one frame: 1 lane, 7 curves")
+
+    # 4. real runs
+    data = os.environ.get("EMO_SHARED_DATA", os.path.join(SRC, "..", "shared", "data"))
+    models = os.environ.get("EMO_MODELS", os.path.expanduser("~/.cache/emo/models"))
+    if not os.path.isdir(data) or not os.path.isdir(models):
+        print("skip (part): no ../shared/data or model cache for the real runs")
+        return 1 if failures else 0
+    runs = [("single_face", "video/single_face.mp4"), ("interview", "av/split_screen/interview_overlap.mp4"),
+            ("no_face", "video/no_face.mp4")]
+    for name, rel in runs:
+        src = os.path.join(data, rel)
+        if not os.path.exists(src):
+            print("skip: %s is absent" % src)
+            continue
+        jsonl, page = os.path.join(out, name + ".jsonl"), os.path.join(out, name + ".html")
+        # the path as a user in the source folder types it: the page's title
+        r = emo(build, "video", "-q", "-o", jsonl, "--report", page, os.path.relpath(src, SRC))
+        check(r.returncode == 0, "%s: emo video --report (%s)" % (name, r.stderr.strip()[-300:]))
+        if r.returncode != 0:
+            continue
+        lanes, curves, n_tracks = expected_from_jsonl(jsonl)
+        d = dom(browser, tmp, page)
+        a = rendered(d, name)
+        check(a.get("data-lanes") == str(lanes), "%s: %d lanes: %s" % (name, lanes, a.get("data-lanes")))
+        check(a.get("data-curves") == str(curves), "%s: %d curves: %s" % (name, curves, a.get("data-curves")))
+        check('class="warn"' not in d, "%s: no warning on a complete run" % name)
+        html = open(page, encoding="utf-8").read()
+        check(not re.search(r'(src|href)="https?:|url\(https?:|@import', html), "%s: nothing from the network" % name)
+        print("%s: %d tracks, page %.0f kB" % (name, n_tracks, len(html) / 1024))
+        if name == "single_face":
+            png = shot or os.path.join(out, "report.png")
+            # 1.5 s in, so the box is drawn on a frame and the play-head is on the curves
+            r = chrome(browser, tmp, page + "#t=1.5", ["--window-size=1280,1080", "--screenshot=" + png], True)
+            check(os.path.exists(png), "%s: screenshot %s" % (name, png))
+            # cut in the middle of a line: the valid part, with a warning in the page
+            text = open(jsonl, encoding="utf-8").read()
+            cut = os.path.join(out, "cut.jsonl")
+            with open(cut, "w", encoding="utf-8") as f:
+                f.write(text[: len(text) // 2 + 17])
+            page = os.path.join(out, "cut.html")
+            r = emo(build, "report", cut, "-o", page, "--video", src)
+            check(r.returncode == 0 and "no newline" in r.stderr, "cut run: a page and a warning")
+            d = dom(browser, tmp, page)
+            rendered(d, "cut")
+            check('class="warn"' in d and "was cut" in d, "cut run: the page says the run was cut")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
