@@ -24,7 +24,8 @@ typedef enum opt_type {
   T_STRING,
   T_DETECTOR,
   T_EXPRESSION,
-  T_LOG_LEVEL
+  T_LOG_LEVEL,
+  T_DETAILS
 } opt_type;
 
 enum { IN_MODEL = 1, IN_CONTEXT = 2, IN_RUN = 4 };
@@ -53,6 +54,7 @@ static const opt_def k_opts[] = {
      "auto|short|full (loads and runs only that one)"},
     {"expression", T_EXPRESSION, IN_MODEL, {M(expression), 0, 0}, "fer|faceapi|ensemble|none"},
     {"reid", T_BOOL, IN_MODEL, {M(reid), 0, 0}, "load the face-embedding model"},
+    {"landmarks", T_BOOL, IN_MODEL, {M(landmarks), 0, 0}, "load the Face Landmarker bundle"},
     {"voice", T_BOOL, IN_MODEL, {M(voice), 0, 0}, "load the speech models"},
     {"ser_model", T_STRING, IN_MODEL, {M(ser_model), 0, 0}, "wav2vec2 speech-emotion model"},
     {"model_max_file_bytes",
@@ -73,6 +75,9 @@ static const opt_def k_opts[] = {
     {"nms_iou_threshold", T_FLOAT, IN_RUN, {0, 0, R(nms_iou_threshold)}, "NMS overlap"},
     {"max_pixels", T_INT64, IN_RUN, {0, 0, R(max_pixels)}, "largest image or frame (w*h)"},
     {"max_file_bytes", T_INT64, IN_RUN, {0, 0, R(max_file_bytes)}, "largest image file"},
+    {"face_details", T_DETAILS, IN_RUN, {0, 0, R(face_details)}, "none|pose|full per face"},
+    {"output_landmarks", T_BOOL, IN_RUN, {0, 0, R(output_landmarks)}, "write the 478 landmarks"},
+    {"min_mesh_face", T_FLOAT, IN_RUN, {0, 0, R(min_mesh_face)}, "smallest face given details"},
     {"analysis_fps", T_DOUBLE, IN_RUN, {0, 0, R(analysis_fps)}, "frames analysed per second"},
     {"detect_every", T_INT, IN_RUN, {0, 0, R(detect_every)}, "detector every K frames"},
     {"track_timeout", T_DOUBLE, IN_RUN, {0, 0, R(track_timeout)}, "seconds a track survives"},
@@ -178,6 +183,7 @@ static int store(emo_options *o, int idx, void *field, const char *v) {
   static const char *const detectors[] = {"auto", "short", "full"};
   static const char *const expressions[] = {"fer", "faceapi", "ensemble", "none"};
   static const char *const levels[] = {"error", "warn", "info", "debug"};
+  static const char *const details[] = {"none", "pose", "full"};
   int e;
   int64_t n;
   double x;
@@ -222,6 +228,11 @@ static int store(emo_options *o, int idx, void *field, const char *v) {
       if (parse_enum(v, levels, 4, &e))
         return fail(o, "option %s: expected error, warn, info or debug, got \"%s\"", d->name, v);
       *(emo_log_level *)field = (emo_log_level)e;
+      return EMO_OK;
+    case T_DETAILS:
+      if (parse_enum(v, details, 3, &e))
+        return fail(o, "option %s: expected none, pose or full, got \"%s\"", d->name, v);
+      *(emo_details *)field = (emo_details)e;
       return EMO_OK;
   }
   return fail(o, "option %s: unknown type", d->name);
