@@ -5,6 +5,7 @@
  *   emo image [options] FILE...     analyse photos, one JSON object per line
  *   emo video [options] FILE|URL    a per-frame timeline of tracked faces (JSON Lines)
  *   emo audio [options] FILE|URL    speech segments with speaker, emotion and prosody
+ *   emo features | train            feature vectors; heads of your own (cli/train.c)
  *   emo models fetch | list | dir   manage the model cache
  *   emo version
  */
@@ -18,6 +19,7 @@
 
 #include "emo.h"
 #include "outfile.h"
+#include "train.h"
 
 static int g_verbosity = EMO_LOG_WARN;
 
@@ -112,6 +114,8 @@ static void usage(FILE *f) {
       "       emo video [options] FILE|URL  track faces through a video (JSON Lines timeline)\n"
       "       emo audio [options] FILE|URL  speech segments: speaker, emotion, prosody (JSON "
       "Lines)\n"
+      "       emo features [options] INPUT... -o DIR  feature vectors (NPY + CSV index)\n"
+      "       emo train [options] INPUT -o HEAD  train a head on your labels (+ model card)\n"
       "       emo models fetch              download the pinned models into the cache\n"
       "       emo models list               show the models, their origin and cache status\n"
       "       emo models dir                print the cache directory\n"
@@ -129,6 +133,9 @@ static void usage(FILE *f) {
       "  --reference           use the plain C reference kernels (slow; for checking)\n"
       "  --float-expression    run the expression networks in float32 (default: their big\n"
       "                        1x1 convolutions in int8 on CPUs with AVX512-VNNI)\n"
+      "  --face-head FILE      also classify each face with a head made by emo train\n"
+      "                        (\"custom\" in the JSON; image and audio, not yet video)\n"
+      "  --voice-head FILE     the same for speech segments (emo audio)\n"
       "\n"
       "video options (and the image options above):\n"
       "  --fps N               analyse N frames per second of media time (default: every frame)\n"
@@ -213,6 +220,8 @@ static void cli_params_log(cli_params *c) {
  * or -1 after printing an error. */
 static const char *g_csv_path;
 static const char *g_rttm_path;
+static const char *g_face_head; /* --face-head, --voice-head: emo train's heads */
+static const char *g_voice_head;
 
 static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const char **out_path) {
   emo_model_params *mp = &cp_all->mp;
@@ -308,6 +317,15 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       if (!v) goto missing;
       mp->ser_model = v;
       i++;
+    } else if (strcmp(a, "--face-head") == 0) {
+      if (!v) goto missing;
+      g_face_head = v;
+      mp->features = 1;
+      i++;
+    } else if (strcmp(a, "--voice-head") == 0) {
+      if (!v) goto missing;
+      g_voice_head = v;
+      i++;
     } else if (strcmp(a, "--rttm") == 0) {
       if (!v) goto missing;
       g_rttm_path = v;
@@ -386,12 +404,25 @@ static int cmd_image(int argc, char **argv) {
     outfile_abort(&out);
     return 1;
   }
+  emo_head *head = NULL;
+  if (g_face_head) {
+    char herr[1024];
+    if (emo_head_load(g_face_head, model, &head, herr, sizeof herr) != EMO_OK) {
+      fprintf(stderr, "emo: %s\n", herr);
+      emo_context_destroy(&ctx);
+      emo_model_destroy(&model);
+      outfile_abort(&out);
+      return 1;
+    }
+  }
   int failures = 0, tried = 0;
   stoppable(NULL); /* Ctrl-C stops between photos */
   for (int i = first; i < argc && !g_signal && outfile_ok(out); i++) {
     const emo_image_result *r = NULL;
+    const float *feats = NULL;
     tried++;
-    rc = emo_analyze_file(ctx, &p.rp, argv[i], &r);
+    rc = head ? emo_image_features(ctx, &p.rp, argv[i], &r, &feats)
+              : emo_analyze_file(ctx, &p.rp, argv[i], &r);
     if (rc != EMO_OK) {
       failures++;
       report(argv[i], emo_context_last_error(ctx));
@@ -401,7 +432,8 @@ static int cmd_image(int argc, char **argv) {
       emo_free(err);
       continue;
     }
-    char *json = emo_image_result_json(r, argv[i]);
+    char *json = head ? emo_image_result_json_head(r, argv[i], head, feats)
+                      : emo_image_result_json(r, argv[i]);
     if (!json) {
       fprintf(stderr, "emo: out of memory\n");
       failures++;
@@ -411,6 +443,7 @@ static int cmd_image(int argc, char **argv) {
     emo_free(json);
   }
   const int stopped = stopped_by();
+  emo_head_destroy(&head);
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   /* A run in which no photo could be analysed leaves an earlier output as it was. */
@@ -570,12 +603,29 @@ static int cmd_audio(int argc, char **argv) {
   int rc = emo_model_load(&p.mp, &model);
   if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
   int failed = 0, analysed = 0, stopped = 0;
+  emo_head *head = NULL;
+  if (rc == EMO_OK && g_voice_head) {
+    char herr[1024];
+    rc = emo_head_load(g_voice_head, model, &head, herr, sizeof herr);
+    if (rc != EMO_OK) fprintf(stderr, "emo: %s\n", herr);
+  }
   if (rc == EMO_OK) {
     const emo_audio_result *r = NULL;
     stoppable(ctx); /* Ctrl-C ends it with the segments described so far */
     audio_out ao = {out, 0};
     const emo_media_callbacks cb = {NULL, audio_segment, &ao};
-    rc = emo_analyze_audio(ctx, &p.rp, argv[first], &cb, &r);
+    if (head) { /* the vectors need every segment's samples: written after the analysis */
+      const float *feats = NULL;
+      rc = emo_audio_features(ctx, &p.rp, argv[first], &r, &feats);
+      for (int i = 0; rc == EMO_OK && i < r->segment_count; i++) {
+        char *j =
+            emo_segment_json_head(&r->segments[i], head, feats + (size_t)i * emo_head_dim(head));
+        if (!j || outfile_line(out, j) != 0) ao.failed = 1;
+        emo_free(j);
+      }
+    } else {
+      rc = emo_analyze_audio(ctx, &p.rp, argv[first], &cb, &r);
+    }
     stopped = stopped_by();
     failed = ao.failed;
     if (rc != EMO_OK) report(argv[first], emo_context_last_error(ctx));
@@ -596,9 +646,10 @@ static int cmd_audio(int argc, char **argv) {
         emo_free(t);
       }
     }
-  } else {
+  } else if (!head && !g_voice_head) {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
   }
+  emo_head_destroy(&head);
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   if (!analysed) { /* nothing came out: earlier outputs stay as they were */
@@ -668,6 +719,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "video") == 0) return cmd_video(argc, argv);
   if (strcmp(cmd, "audio") == 0) return cmd_audio(argc, argv);
   if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
+  if (strcmp(cmd, "features") == 0) return cli_features(argc, argv);
+  if (strcmp(cmd, "train") == 0) return cli_train(argc, argv);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("emo %s\n", EMO_VERSION_STRING);
     return 0;

@@ -36,6 +36,8 @@ struct emo_model {
   ser_model *ser;                   /* emo's speech-emotion model, compiled into the library */
   w2v_model *w2v;              /* params.ser_model when given (replaces ser for classification) */
   int w2v_map[W2V_MAX_LABELS]; /* emo_speech_emotion of each of its labels */
+  int tap[EMOI_NET_COUNT];     /* graph output of the penultimate layer (params.features),
+                                  0 = none (learn/features.c) */
   bf_anchor anchors_short[896];
   bf_anchor anchors_full[2304];
 };
@@ -81,6 +83,9 @@ struct emo_context {
   int logq_n, logq_dropped;
   emo_context *soundtrack; /* speech-only context for the soundtrack's thread, made lazily */
   emo_media_summary media;
+  /* feature vectors (learn/features.c) */
+  float *feats; /* (feats_cap,) the last call's vectors, row after row */
+  size_t feats_cap;
   char last_error[512];
 };
 
