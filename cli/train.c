@@ -614,11 +614,22 @@ static int write_card(const char *path, const char *cmdline, const emo_train_set
   return fclose(f) != 0 || bad ? -1 : 0;
 }
 
+static int append_test(const char *path, const char *persons, int n, double acc, double ua) {
+  FILE *f = fopen(path, "a");
+  if (!f) return -1;
+  fprintf(f,
+          "\n## Held-out persons\n\nTrained without persons %s; on their %d examples: "
+          "accuracy %.1f%%, unweighted accuracy %.1f%%.\n",
+          persons, n, 100 * acc, 100 * ua);
+  return fclose(f);
+}
+
 int cli_train(int argc, char **argv) {
   xopts o = {-1, 0, 0, NULL, 0};
   emo_train_params p = emo_train_params_default();
   const char *out = NULL, *card = NULL, *input = NULL;
   int folds = 5, no_cv = 0;
+  const char *test_persons = NULL; /* comma-separated: held out of training, scored at the end */
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "-o") == 0 && v)
@@ -655,6 +666,8 @@ int cli_train(int argc, char **argv) {
       p.class_weights = 0;
     else if (strcmp(a, "--no-cv") == 0)
       no_cv = 1;
+    else if (strcmp(a, "--test-persons") == 0 && v)
+      test_persons = argv[++i];
     else if (parse_xopt(argc, argv, &i, &o))
       continue;
     else if (a[0] == '-' && a[1]) {
@@ -671,7 +684,7 @@ int cli_train(int argc, char **argv) {
     fprintf(stderr,
             "usage: emo train [--kind auto|ncm|logreg|mlp] [--folds K] [--l2 X] "
             "[--hidden N] [--iterations N] [--lr X] [--no-class-weights] [--seed N] "
-            "[--no-cv] [--card FILE] INPUT -o HEAD\n");
+            "[--no-cv] [--test-persons A,B] [--card FILE] INPUT -o HEAD\n");
     return 2;
   }
   char cmdline[2048] = "emo";
@@ -731,6 +744,40 @@ int cli_train(int argc, char **argv) {
   count = calloc((size_t)(C ? C : 1), sizeof(int));
   conf = calloc((size_t)(C ? C : 1) * (C ? C : 1), sizeof(int));
   if (!count || !conf) goto done;
+  /* --test-persons: those rows move to the end, out of training and cross-validation */
+  int n_test = 0;
+  if (test_persons) {
+    float *tx = malloc((size_t)n * fs.dim * sizeof(float));
+    int *tl = malloc((size_t)n * sizeof(int));
+    if (!tx || !tl) {
+      free(tx);
+      free(tl);
+      goto done;
+    }
+    int m = 0;
+    for (int r = 0; r < n; r++) {
+      const char *pk = it.v[fs.src[r]].person;
+      size_t pl = pk ? strlen(pk) : 0;
+      const char *q = pk && pl ? strstr(test_persons, pk) : NULL;
+      int held = q && (q == test_persons || q[-1] == ',') && (q[pl] == ',' || q[pl] == 0);
+      if (held) {
+        memcpy(tx + (size_t)n_test * fs.dim, fs.x + (size_t)r * fs.dim, sizeof(float) * fs.dim);
+        tl[n_test++] = label[r];
+      } else {
+        memmove(fs.x + (size_t)m * fs.dim, fs.x + (size_t)r * fs.dim, sizeof(float) * fs.dim);
+        label[m] = label[r];
+        person[m] = person[r];
+        inten[m] = inten[r];
+        m++;
+      }
+    }
+    memcpy(fs.x + (size_t)m * fs.dim, tx, sizeof(float) * fs.dim * n_test);
+    memcpy(label + m, tl, sizeof(int) * n_test);
+    free(tx);
+    free(tl);
+    n = m;
+    fprintf(stderr, "emo: %d examples of persons %s held out for testing\n", n_test, test_persons);
+  }
   for (int r = 0; r < n; r++) count[label[r]]++;
   emo_train_set s = {n,
                      fs.dim,
@@ -765,10 +812,33 @@ int cli_train(int argc, char **argv) {
     fprintf(stderr, "emo: %s\n", err);
     goto done;
   }
+  double test_acc = NAN, test_ua = NAN;
+  if (n_test) {
+    int *tc = calloc((size_t)C, sizeof(int)), *tr = calloc((size_t)C, sizeof(int));
+    float *pr = malloc((size_t)C * sizeof(float));
+    int right = 0;
+    for (int r = n; tc && tr && pr && r < n + n_test; r++) {
+      int k = emo_head_predict(h, fs.x + (size_t)r * fs.dim, pr, NULL);
+      tc[label[r]]++;
+      if (k == label[r]) tr[label[r]]++, right++;
+    }
+    double ua = 0.0;
+    int present = 0;
+    for (int k = 0; tc && k < C; k++)
+      if (tc[k]) ua += (double)tr[k] / tc[k], present++;
+    test_acc = (double)right / n_test;
+    test_ua = present ? ua / present : 0.0;
+    fprintf(stderr, "emo: held-out persons %s: accuracy %.1f%%, unweighted %.1f%% (%d examples)\n",
+            test_persons, 100 * test_acc, 100 * test_ua, n_test);
+    free(tc);
+    free(tr);
+    free(pr);
+  }
   char card_path[4096];
   snprintf(card_path, sizeof card_path, "%s.md", out);
   if (!card) card = card_path;
-  if (write_card(card, cmdline, &s, count, &p, h, &cv, conf, cv_err, it.has_person ? P : 0) != 0) {
+  if (write_card(card, cmdline, &s, count, &p, h, &cv, conf, cv_err, it.has_person ? P : 0) != 0 ||
+      (n_test && append_test(card, test_persons, n_test, test_acc, test_ua) != 0)) {
     fprintf(stderr, "emo: %s: cannot write the model card\n", card);
     goto done;
   }

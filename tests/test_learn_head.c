@@ -56,7 +56,7 @@ static void test_kinds(void) {
     CHECK(r.folds == 4 && (int)r.kind == kind, "folds %d kind %d", r.folds, (int)r.kind);
     CHECK(r.unweighted > 0.95, "kind %d: unweighted accuracy %.3f", kind, r.unweighted);
     CHECK(r.macro_f1 > 0.95, "kind %d: macro F1 %.3f", kind, r.macro_f1);
-    CHECK(r.intensity_mae < 0.25,  "kind %d: intensity MAE %.3f", kind, r.intensity_mae);
+    CHECK(r.intensity_mae < 0.25, "kind %d: intensity MAE %.3f", kind, r.intensity_mae);
     int total = 0;
     for (int i = 0; i < C * C; i++) total += conf[i];
     CHECK(total == N, "confusion holds %d of %d", total, N);
