@@ -644,7 +644,7 @@ typedef struct emo_train_set {
 
 typedef struct emo_train_params {
   emo_head_kind kind;  /* default EMO_HEAD_AUTO */
-  float l2;            /* weight decay on standardised features, default 1e-3 */
+  float l2;            /* weight decay on standardised features, default 0.1 */
   int hidden;          /* MLP hidden units, default 256 */
   int iterations;      /* full-batch Adam steps, default 300 */
   float learning_rate; /* default 0.01 */

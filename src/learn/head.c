@@ -34,7 +34,7 @@ emo_train_params emo_train_params_default(void) {
   emo_train_params p;
   memset(&p, 0, sizeof p);
   p.kind = EMO_HEAD_AUTO;
-  p.l2 = 1e-3f;
+  p.l2 = 0.1f;
   p.hidden = 256;
   p.iterations = 300;
   p.learning_rate = 0.01f;
@@ -359,7 +359,7 @@ static int fit_intensity(emo_head *h, const fitdata *d, const emo_train_params *
       for (int j = 0; j < D; j++) gw[j] += e * z[j];
       g[(size_t)C * D + k] += e;
     }
-    for (size_t i = 0; i < (size_t)C * D; i++) g[i] += 10.0f * p->l2 * h->wi[i];
+    for (size_t i = 0; i < (size_t)C * D; i++) g[i] += p->l2 * h->wi[i];
     a.t = step + 1;
     float lr = lr_at(p, step);
     adam_step(&a, 0, h->wi, g, (size_t)C * D, lr);
