@@ -17,6 +17,7 @@
  * What it leaves to others: computing features (learn/features.c), files (learn/head_file.c),
  * reading training lists (learn/table.c), model cards (the CLI). */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -530,6 +531,11 @@ int emo_head_predict(const emo_head *h, const float *x, float *probs, float *int
       probs[k] = (float)s;
     }
   }
+  for (int k = 0; k < C; k++) /* a head from a hostile file may overflow: keep it a distribution */
+    if (!(probs[k] >= -FLT_MAX))
+      probs[k] = -FLT_MAX;
+    else if (probs[k] > FLT_MAX)
+      probs[k] = FLT_MAX;
   softmax_row(probs, C);
   if (intensity) {
     for (int k = 0; k < C; k++) {
@@ -540,7 +546,7 @@ int emo_head_predict(const emo_head *h, const float *x, float *probs, float *int
       double s = h->bi[k];
       const float *r = h->wi + (size_t)k * D;
       for (int j = 0; j < D; j++) s += (double)r[j] * z[j];
-      intensity[k] = (float)(s < 0.0 ? 0.0 : s > 1.0 ? 1.0 : s);
+      intensity[k] = (float)(!(s > 0.0) ? 0.0 : s > 1.0 ? 1.0 : s);
     }
   }
   if (z != zbuf) free(z);
