@@ -7,6 +7,7 @@
  *   emo audio [options] FILE|URL    speech segments with speaker, emotion and prosody
  *   emo batch MANIFEST -o OUT ...   an archive, sharded, resumable (cli/batch.c)
  *   emo report RUN.jsonl -o OUT.html  an HTML page of a run (report.c)
+ *   emo features | train            feature vectors; heads of your own (cli/train.c)
  *   emo models fetch | list | dir   manage the model cache
  *   emo version
  */
@@ -22,6 +23,7 @@
 #include "emo.h"
 #include "outfile.h"
 #include "report.h"
+#include "train.h"
 
 static int g_verbosity = EMO_LOG_WARN;
 
@@ -122,6 +124,8 @@ static void usage(FILE *f) {
       "                                     resumable (emo batch --help)\n"
       "       emo report RUN.jsonl -o OUT.html [--video FILE]\n"
       "                                     one HTML page of a run (offline, self-contained)\n"
+      "       emo features [options] INPUT... -o DIR  feature vectors (NPY + CSV index)\n"
+      "       emo train [options] INPUT -o HEAD  train a head on your labels (+ model card)\n"
       "       emo models fetch              download the pinned models into the cache\n"
       "       emo models list               show the models, their origin and cache status\n"
       "       emo models dir                print the cache directory\n"
@@ -145,6 +149,9 @@ static void usage(FILE *f) {
       "  --reference           use the plain C reference kernels (slow; for checking)\n"
       "  --float-expression    run the expression networks in float32 (default: their big\n"
       "                        1x1 convolutions in int8 on CPUs with AVX512-VNNI)\n"
+      "  --face-head FILE      also classify each face with a head made by emo train\n"
+      "                        (\"custom\" in the JSON; image and audio, not yet video)\n"
+      "  --voice-head FILE     the same for speech segments (emo audio)\n"
       "\n"
       "video options (and the image options above):\n"
       "  --fps N               analyse N frames per second of media time (default: every frame)\n"
@@ -233,6 +240,8 @@ static void cli_params_log(cli_params *c) {
 static const char *g_csv_path;
 static const char *g_report_path;
 static const char *g_rttm_path;
+static const char *g_face_head; /* --face-head, --voice-head: emo train's heads */
+static const char *g_voice_head;
 
 static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const char **out_path) {
   emo_model_params *mp = &cp_all->mp;
@@ -350,6 +359,15 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       if (!v) goto missing;
       mp->ser_model = v;
       i++;
+    } else if (strcmp(a, "--face-head") == 0) {
+      if (!v) goto missing;
+      g_face_head = v;
+      mp->features = 1;
+      i++;
+    } else if (strcmp(a, "--voice-head") == 0) {
+      if (!v) goto missing;
+      g_voice_head = v;
+      i++;
     } else if (strcmp(a, "--rttm") == 0) {
       if (!v) goto missing;
       g_rttm_path = v;
@@ -428,12 +446,25 @@ static int cmd_image(int argc, char **argv) {
     outfile_abort(&out);
     return 1;
   }
+  emo_head *head = NULL;
+  if (g_face_head) {
+    char herr[1024];
+    if (emo_head_load(g_face_head, model, &head, herr, sizeof herr) != EMO_OK) {
+      fprintf(stderr, "emo: %s\n", herr);
+      emo_context_destroy(&ctx);
+      emo_model_destroy(&model);
+      outfile_abort(&out);
+      return 1;
+    }
+  }
   int failures = 0, tried = 0;
   stoppable(NULL); /* Ctrl-C stops between photos */
   for (int i = first; i < argc && !g_signal && outfile_ok(out); i++) {
     const emo_image_result *r = NULL;
+    const float *feats = NULL;
     tried++;
-    rc = emo_analyze_file(ctx, &p.rp, argv[i], &r);
+    rc = head ? emo_image_features(ctx, &p.rp, argv[i], &r, &feats)
+              : emo_analyze_file(ctx, &p.rp, argv[i], &r);
     if (rc != EMO_OK) {
       failures++;
       report(argv[i], emo_context_last_error(ctx));
@@ -443,7 +474,8 @@ static int cmd_image(int argc, char **argv) {
       emo_free(err);
       continue;
     }
-    char *json = emo_image_result_json(r, argv[i]);
+    char *json = head ? emo_image_result_json_head(r, argv[i], head, feats)
+                      : emo_image_result_json(r, argv[i]);
     if (!json) {
       fprintf(stderr, "emo: out of memory\n");
       failures++;
@@ -453,6 +485,7 @@ static int cmd_image(int argc, char **argv) {
     emo_free(json);
   }
   const int stopped = stopped_by();
+  emo_head_destroy(&head);
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   /* A run in which no photo could be analysed leaves an earlier output as it was. */
@@ -642,12 +675,29 @@ static int cmd_audio(int argc, char **argv) {
   int rc = emo_model_load(&p.mp, &model);
   if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
   int failed = 0, analysed = 0, stopped = 0;
+  emo_head *head = NULL;
+  if (rc == EMO_OK && g_voice_head) {
+    char herr[1024];
+    rc = emo_head_load(g_voice_head, model, &head, herr, sizeof herr);
+    if (rc != EMO_OK) fprintf(stderr, "emo: %s\n", herr);
+  }
   if (rc == EMO_OK) {
     const emo_audio_result *r = NULL;
     stoppable(ctx); /* Ctrl-C ends it with the segments described so far */
     audio_out ao = {out, 0};
     const emo_media_callbacks cb = {NULL, audio_segment, &ao};
-    rc = emo_analyze_audio(ctx, &p.rp, argv[first], &cb, &r);
+    if (head) { /* the vectors need every segment's samples: written after the analysis */
+      const float *feats = NULL;
+      rc = emo_audio_features(ctx, &p.rp, argv[first], &r, &feats);
+      for (int i = 0; rc == EMO_OK && i < r->segment_count; i++) {
+        char *j =
+            emo_segment_json_head(&r->segments[i], head, feats + (size_t)i * emo_head_dim(head));
+        if (!j || outfile_line(out, j) != 0) ao.failed = 1;
+        emo_free(j);
+      }
+    } else {
+      rc = emo_analyze_audio(ctx, &p.rp, argv[first], &cb, &r);
+    }
     stopped = stopped_by();
     failed = ao.failed;
     if (rc != EMO_OK) report(argv[first], emo_context_last_error(ctx));
@@ -668,9 +718,10 @@ static int cmd_audio(int argc, char **argv) {
         emo_free(t);
       }
     }
-  } else {
+  } else if (!head && !g_voice_head) {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
   }
+  emo_head_destroy(&head);
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   if (!analysed) { /* nothing came out: earlier outputs stay as they were */
@@ -753,6 +804,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "models") == 0) return cmd_models(argc, argv);
   if (strcmp(cmd, "batch") == 0) return batch_main(argc, argv);
   if (strcmp(cmd, "report") == 0) return cmd_report(argc, argv);
+  if (strcmp(cmd, "features") == 0) return cli_features(argc, argv);
+  if (strcmp(cmd, "train") == 0) return cli_train(argc, argv);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("emo %s\n", EMO_VERSION_STRING);
     return 0;

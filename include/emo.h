@@ -173,6 +173,10 @@ typedef struct emo_model_params {
   emo_log_fn log;                  /* messages of the load; default NULL: dropped */
   void *log_user;                  /* passed to log */
   emo_log_level log_level;         /* most verbose level delivered, default EMO_LOG_WARN */
+  int features;                    /* 1 = also load what emo's feature vectors need (both
+                                      expression networks, the face embedding; see
+                                      emo_features_dim) whatever expression and reid say,
+                                      and expose their penultimate layers. Default 0 */
 } emo_model_params;
 
 typedef struct emo_context_params {
@@ -746,6 +750,164 @@ typedef struct emo_media_info {
  * opened), EMO_EFORMAT (not media emo reads), EMO_ELIMIT or EMO_ENOMEM; message (may be NULL,
  * message_size bytes) then says why, naming the file. Thread-safe; never prints. */
 int emo_media_probe(const char *url, emo_media_info *info, char *message, size_t message_size);
+/* ---- Feature vectors and heads you train (emo features, emo train) ------------------ */
+
+/* emo exposes what its networks compute as one feature vector per face and one per speech
+ * segment, so that a team can train a small head of its own on its labels (emo_head_train)
+ * and run it beside the built-in classes, or train elsewhere on the vectors. The layout of
+ * each vector is spelled out by emo_features_definition (versioned, with the hashes of the
+ * models that produce it; src/learn/features.c documents every block). */
+typedef enum emo_modality {
+  EMO_MODALITY_FACE = 0,  /* face v1: expression nets' penultimate layers (256 + 256), face
+                             embedding (1024), both nets' 7 probabilities, pose/AU slot (0) */
+  EMO_MODALITY_VOICE = 1, /* voice v1: speech-emotion CNN's pooled layer (128), its 8
+                             probabilities, prosody (6) */
+  EMO_MODALITY_COUNT
+} emo_modality;
+
+/* Length of the vector for this model, 0 when it lacks a network the vector needs (faces need
+ * emo_model_params.features = 1; voices the speech models). Thread-safe. */
+int emo_features_dim(const emo_model *m, emo_modality which);
+
+/* Writes the definition string ("emo-face-features 1: fer_penultimate 128, ...; models ...")
+ * into buf. A head stores it and refuses features of another definition. EMO_EINVAL when the
+ * model has no such vector or buf is too small (512 bytes suffice). Thread-safe. */
+int emo_features_definition(const emo_model *m, emo_modality which, char *buf, size_t size);
+
+/* Analyses a photo as emo_analyze_file does and computes the face vector of every face found:
+ * *features points to (face_count, emo_features_dim) floats, row i for (*out)->faces[i]; both
+ * owned by ctx, valid until the next call on it. The model must have been loaded with
+ * emo_model_params.features = 1. Not thread-safe on one context. */
+int emo_image_features(emo_context *ctx, const emo_run_params *rp, const char *path,
+                       const emo_image_result **out, const float **features);
+
+/* Analyses audio as emo_analyze_audio does (rp->audio_whole = 1: one segment for a clip) and
+ * computes the voice vector of every segment: *features is (segment_count, dim) floats, owned
+ * by ctx, valid until the next call. The file is decoded twice and held whole (clips, not
+ * hours). A segment shorter than 25 ms gets zeros. Not thread-safe on one context. */
+int emo_audio_features(emo_context *ctx, const emo_run_params *rp, const char *url,
+                       const emo_audio_result **out, const float **features);
+
+/* A head: a small classifier (and per-class intensity regressor) on feature vectors, trained
+ * by emo_head_train, saved and loaded as a file (format in src/learn/head_file.c: magic,
+ * version, feature definition, standardisation, weights). Immutable once made: may be shared
+ * across threads. */
+typedef struct emo_head emo_head;
+
+typedef enum emo_head_kind {
+  EMO_HEAD_AUTO = 0,   /* by examples per class (the fewest): < 5 NCM, < 200 LOGREG, else MLP */
+  EMO_HEAD_NCM = 1,    /* nearest class mean on standardised features */
+  EMO_HEAD_LOGREG = 2, /* L2-regularised multinomial logistic regression */
+  EMO_HEAD_MLP = 3,    /* one hidden ReLU layer, softmax output */
+  EMO_HEAD_KIND_COUNT
+} emo_head_kind;
+
+/* Training examples, borrowed for the call. */
+typedef struct emo_train_set {
+  int n, dim;                     /* examples, features per example */
+  const float *x;                 /* (n, dim) feature vectors */
+  const int *label;               /* (n,) class index in [0, n_classes) */
+  int n_classes;                  /* 2 .. 4096 */
+  const char *const *class_names; /* (n_classes,) */
+  const int *person;              /* (n,) group id for person-grouped folds, or NULL */
+  const float *intensity;         /* (n,) in [0, 1] or NaN when unknown; NULL = none */
+  emo_modality modality;
+  const char *definition; /* emo_features_definition of the vectors */
+} emo_train_set;
+
+typedef struct emo_train_params {
+  emo_head_kind kind;  /* default EMO_HEAD_AUTO */
+  float l2;            /* weight decay on standardised features, default 0.1 */
+  int hidden;          /* MLP hidden units, default 256 */
+  int iterations;      /* full-batch Adam steps, default 300 */
+  float learning_rate; /* default 0.01 */
+  int class_weights;   /* 1 = weight examples by n / (n_classes * count of their class), so
+                          every class counts alike (default 1) */
+  uint64_t seed;       /* MLP initialisation, default 1: same data + seed = same head */
+} emo_train_params;
+
+emo_train_params emo_train_params_default(void);
+
+/* Trains a head on the whole set. On success *out is owned by the caller (emo_head_destroy).
+ * Deterministic for a given set, params and OpenBLAS thread count. Errors: EMO_EINVAL with
+ * the reason in err (a class without examples, n or dim out of range). Thread-safe. */
+int emo_head_train(const emo_train_set *set, const emo_train_params *p, emo_head **out, char *err,
+                   size_t err_size);
+
+/* Cross-validation grouped by person: persons are dealt into `folds` folds (sorted by id,
+ * round-robin), each fold's head trained on the others. Refuses (EMO_EINVAL, err names the
+ * class) a class with fewer than 2 persons. Fills confusion (n_classes x n_classes, rows
+ * true, columns predicted; caller-owned) and the scores. */
+typedef struct emo_cv_report {
+  int folds;
+  double accuracy;      /* fraction of examples right */
+  double unweighted;    /* mean of per-class recalls (UA) */
+  double macro_f1;      /* mean of per-class F1 */
+  double intensity_mae; /* mean absolute error of intensity where labelled, or NaN */
+  emo_head_kind kind;   /* the kind trained (AUTO resolved) */
+} emo_cv_report;
+int emo_head_cross_validate(const emo_train_set *set, const emo_train_params *p, int folds,
+                            emo_cv_report *report, int *confusion, char *err, size_t err_size);
+
+/* Writes h to path (atomically: a temporary file renamed). EMO_EIO on failure. */
+int emo_head_save(const emo_head *h, const char *path, char *err, size_t err_size);
+
+/* Reads a head file (bounds-checked; at most 1 GiB). When m is not NULL, refuses
+ * (EMO_EMODEL, err says why and how to fix it) a head whose feature definition differs from
+ * m's for its modality: other models, another feature version. Caller owns *out. */
+int emo_head_load(const char *path, const emo_model *m, emo_head **out, char *err, size_t err_size);
+int emo_head_load_memory(const void *data, size_t size, const emo_model *m, emo_head **out,
+                         char *err, size_t err_size);
+
+/* Frees *h and sets it to NULL. Safe on NULL. */
+void emo_head_destroy(emo_head **h);
+
+/* Class probabilities of one vector x (dim floats) into probs (n_classes) and, when the head
+ * has intensity and intensity is not NULL, each class's predicted intensity (n_classes,
+ * clamped to [0, 1]). Returns the argmax class. Allocates nothing for heads with at most 4096
+ * hidden units. Thread-safe. */
+int emo_head_predict(const emo_head *h, const float *x, float *probs, float *intensity);
+
+int emo_head_classes(const emo_head *h);                   /* number of classes */
+const char *emo_head_class_name(const emo_head *h, int i); /* NULL when out of range */
+int emo_head_dim(const emo_head *h);
+emo_modality emo_head_modality(const emo_head *h);
+emo_head_kind emo_head_kind_of(const emo_head *h);
+int emo_head_has_intensity(const emo_head *h);
+const char *emo_head_definition(const emo_head *h);
+
+/* A head's answer as JSON members (no braces): "custom":{label:p,...},"custom_dominant":label
+ * and, with intensity, "custom_intensity":{label:v,...}. The _head variants write the records
+ * of emo_image_result_json / emo_segment_json with those members added to each face (features
+ * row i for face i, as emo_image_features gives them) or to the segment. Strings are freed
+ * with emo_free; NULL when memory runs out. Thread-safe. */
+char *emo_head_json_members(const emo_head *h, const float *x);
+char *emo_image_result_json_head(const emo_image_result *r, const char *file, const emo_head *h,
+                                 const float *features);
+char *emo_segment_json_head(const emo_speech_segment *s, const emo_head *h, const float *x);
+
+/* Tables and arrays: what `emo train` reads and `emo features` writes (src/learn/table.c).
+ * A CSV file (RFC 4180: header row, commas, optional double quotes, LF or CRLF; at most
+ * 1 GiB, 2^24 rows, 256 columns) parsed into cells. Errors name the file and line. */
+typedef struct emo_table emo_table;
+int emo_table_read(const char *path, emo_table **out, char *err, size_t err_size);
+int emo_table_parse(const void *data, size_t size, const char *name, emo_table **out, char *err,
+                    size_t err_size);
+void emo_table_destroy(emo_table **t);
+int emo_table_rows(const emo_table *t); /* rows after the header */
+int emo_table_cols(const emo_table *t);
+int emo_table_column(const emo_table *t, const char *name); /* index of a header, or -1 */
+const char *emo_table_header(const emo_table *t, int col);
+const char *emo_table_cell(const emo_table *t, int row, int col); /* NULL when out of range */
+int emo_table_line(const emo_table *t, int row);                  /* its line in the file */
+
+/* NPY (numpy's format) of a 2-D little-endian float32 array in C order. The reader accepts
+ * versions 1-3 with exactly that dtype and order; *x is malloc'd (free with emo_free). */
+int emo_npy_write_f32(const char *path, const float *x, int rows, int cols, char *err,
+                      size_t err_size);
+int emo_npy_read_f32(const char *path, float **x, int *rows, int *cols, char *err, size_t err_size);
+int emo_npy_parse_f32(const void *data, size_t size, float **x, int *rows, int *cols, char *err,
+                      size_t err_size);
 
 /* ---- Output ------------------------------------------------------------------------ */
 

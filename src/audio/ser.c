@@ -30,6 +30,7 @@ struct ser_model {
   nn_graph *g;
   feat_config feat;
   int chunk; /* frames per network input */
+  int embed; /* channels of the pooled layer before fc: graph output 1 */
   char labels[SER_N_LABELS][32];
   float norm_mean[FEAT_MAX_MELS]; /* (n_mels) */
   float norm_std[FEAT_MAX_MELS];  /* (n_mels) */
@@ -311,6 +312,8 @@ static int parse(rd *r, ser_model *m) {
   mean.axes[1] = 2;
   mean.keepdims = 0;
   if ((x = add_node(g, NN_OP_MEAN, &x, 1, "gap", &mean, r->err)) < 0) return x;
+  int gap = x;
+  m->embed = (int)cin;
   const ser_tensor *fw, *fb;
   int64_t fwd[2] = {SER_N_LABELS, cin}, fbd[1] = {SER_N_LABELS};
   if ((st = want_tensor(r, tabs, nt, "fc.w", 2, fwd, &fw)) ||
@@ -322,7 +325,8 @@ static int parse(rd *r, ser_model *m) {
   if (fb_id < 0) return fb_id;
   int in3[3] = {x, fw_id, fb_id};
   if ((x = add_node(g, NN_OP_FULLY_CONNECTED, in3, 3, "logits", NULL, r->err)) < 0) return x;
-  if ((st = nn_graph_set_io(g, &input, 1, &x, 1, r->err))) return st;
+  int outs[2] = {x, gap}; /* logits; the pooled features (ser_classify_embed) */
+  if ((st = nn_graph_set_io(g, &input, 1, outs, 2, r->err))) return st;
   return nn_graph_finalize(g, r->err);
 }
 
@@ -371,8 +375,17 @@ static double frame_mean(const float *row, int M) {
   return s / M;
 }
 
+int ser_embed_dim(const ser_model *m) {
+  return m ? m->embed : 0;
+}
+
 int ser_classify(const ser_model *m, nn_plan *plan, const float *pcm, int n,
                  float probs[SER_N_LABELS], emoi_err *err) {
+  return ser_classify_embed(m, plan, pcm, n, probs, NULL, err);
+}
+
+int ser_classify_embed(const ser_model *m, nn_plan *plan, const float *pcm, int n,
+                       float probs[SER_N_LABELS], float *embed, emoi_err *err) {
   if (!m || !pcm || !probs) return emoi_fail(err, EMO_EINVAL, "ser_classify: NULL argument");
   if (n > SER_MAX_SAMPLES)
     return emoi_fail(err, EMO_ELIMIT, "ser_classify: %d samples, at most %d (10 min at 16 kHz)", n,
@@ -409,6 +422,8 @@ int ser_classify(const ser_model *m, nn_plan *plan, const float *pcm, int n,
     }
   double acc[SER_N_LABELS] = {0};
   int n_chunks = 0;
+  if (embed)
+    for (int k = 0; k < m->embed; k++) embed[k] = 0.0f;
   float *in = nn_plan_input(plan, 0); /* (1, T, M, 1) */
   for (int start = 0;; start += T / 2) {
     int last = frames <= T || start >= frames - T;
@@ -418,6 +433,10 @@ int ser_classify(const ser_model *m, nn_plan *plan, const float *pcm, int n,
     if ((st = nn_plan_run(plan, err))) goto done;
     const float *lo = nn_plan_output(plan, 0);
     for (int i = 0; i < SER_N_LABELS; i++) acc[i] += lo[i];
+    if (embed) {
+      const float *e = nn_plan_output(plan, 1); /* (1, embed) */
+      for (int k = 0; k < m->embed; k++) embed[k] += e[k];
+    }
     n_chunks++;
     if (last) break;
   }
@@ -428,6 +447,8 @@ int ser_classify(const ser_model *m, nn_plan *plan, const float *pcm, int n,
   }
   for (int i = 0; i < SER_N_LABELS; i++) z += exp(acc[i] - mx);
   for (int i = 0; i < SER_N_LABELS; i++) probs[i] = (float)(exp(acc[i] - mx) / z);
+  if (embed)
+    for (int k = 0; k < m->embed; k++) embed[k] /= (float)n_chunks;
 done:
   nn_plan_destroy(&own);
   free(lm);

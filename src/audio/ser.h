@@ -52,8 +52,8 @@ void ser_destroy(ser_model **m);
 /* Label i (0 <= i < SER_N_LABELS) as stored in the file, or NULL. */
 const char *ser_label(const ser_model *m, int i);
 
-/* The finalized network (input (1, chunk, n_mels, 1), output (1, 8) logits): create an nn_plan
- * on it per thread for ser_classify. Owned by the model. */
+/* The finalized network (input (1, chunk, n_mels, 1), outputs (1, 8) logits and (1, ser_embed_dim)
+ * pooled features): create an nn_plan on it per thread for ser_classify. Owned by the model. */
 const nn_graph *ser_graph(const ser_model *m);
 
 /* The model's feature front end and chunk length in frames. */
@@ -67,5 +67,13 @@ int ser_chunk_frames(const ser_model *m);
  * a negative status with err set. */
 int ser_classify(const ser_model *m, nn_plan *plan, const float *pcm, int n,
                  float probs[SER_N_LABELS], emoi_err *err);
+
+/* Channels of the network's pooled layer (its input to the final fully connected layer). */
+int ser_embed_dim(const ser_model *m);
+
+/* ser_classify, and when embed is not NULL also the pooled layer averaged over the chunks into
+ * embed (ser_embed_dim floats): the speech-emotion part of emo's voice feature vector. */
+int ser_classify_embed(const ser_model *m, nn_plan *plan, const float *pcm, int n,
+                       float probs[SER_N_LABELS], float *embed, emoi_err *err);
 
 #endif

@@ -995,3 +995,65 @@ int nn_graph_finalize(nn_graph *g, emoi_err *err) {
   g->finalized = 1;
   return EMO_OK;
 }
+
+/* The feature tap: walks back from output 0 through the ops that only pool, reshape or squash
+ * (softmax, mean, average pool, reshape, elementwise activations) to the last CONV2D or
+ * FULLY_CONNECTED, whose input x is the penultimate activation. */
+int nn_graph_add_penultimate_output(nn_graph *g, emoi_err *err) {
+  if (!g || !g->finalized || g->n_outputs < 1)
+    return emoi_fail(err, EMO_EINVAL, "nn_graph_add_penultimate_output: graph not finalized");
+  if (g->n_outputs >= NN_MAX_GRAPH_IO)
+    return emoi_fail(err, EMO_ELIMIT, "%s: no room for another output", g->source);
+  int v = g->outputs[0], x = -1;
+  for (int steps = 0; steps < 16 && x < 0; steps++) {
+    const nn_node *p = NULL;
+    for (int k = 0; k < g->n_nodes && !p; k++)
+      if (g->nodes[k].out[0] == v) p = &g->nodes[k];
+    if (!p || p->n_in < 1 || p->in[0] < 0) break;
+    switch (p->op) {
+      case NN_OP_CONV2D:
+      case NN_OP_FULLY_CONNECTED: x = p->in[0]; break;
+      case NN_OP_SOFTMAX:
+      case NN_OP_MEAN:
+      case NN_OP_AVG_POOL2D:
+      case NN_OP_RESHAPE:
+      case NN_OP_RELU:
+      case NN_OP_SIGMOID: v = p->in[0]; break;
+      default: steps = 16; break;
+    }
+  }
+  if (x < 0 || g->values[x].is_const)
+    return emoi_fail(err, EMO_EUNSUPPORTED, "%s: no convolution or dense layer before the output",
+                     g->source);
+  const nn_value *xv = &g->values[x];
+  int tap = x, st = 0;
+  g->finalized = 0; /* names are pointers fixed up on growth, sorted nodes stay sorted */
+  if (xv->rank == 4) {
+    int64_t shape[2] = {xv->shape[0], xv->shape[3]};
+    st = nn_graph_add_value(g, "emo_penultimate", NN_F32, 2, shape, err);
+    if (st < 0) goto fail_st;
+    tap = st;
+    nn_attr a = nn_attr_default();
+    a.n_axes = 2;
+    a.axes[0] = 1;
+    a.axes[1] = 2;
+    a.keepdims = 0;
+    st = nn_graph_add_node(g, NN_OP_MEAN, &x, 1, &tap, 1, &a, "emo_penultimate_mean", err);
+    if (st < 0) goto fail_st;
+  } else if (xv->rank != 2) {
+    g->finalized = 1;
+    return emoi_fail(err, EMO_EUNSUPPORTED, "%s: penultimate value has rank %d", g->source,
+                     xv->rank);
+  }
+  int outs[NN_MAX_GRAPH_IO];
+  for (int i = 0; i < g->n_outputs; i++) outs[i] = g->outputs[i];
+  outs[g->n_outputs] = tap;
+  st = nn_graph_set_io(g, g->inputs, g->n_inputs, outs, g->n_outputs + 1, err);
+  if (st) goto fail_st;
+  st = nn_graph_finalize(g, err);
+  if (st) return st;
+  return g->n_outputs - 1;
+fail_st:
+  g->finalized = 1;
+  return st;
+}

@@ -171,6 +171,13 @@ int nn_graph_set_io(nn_graph *g, const int *inputs, int n_inputs, const int *out
  * consistent shapes and dtypes. On failure names the node and op. */
 int nn_graph_finalize(nn_graph *g, emoi_err *err);
 
+/* Adds a graph output to a finalized graph: the penultimate activation, i.e. the input of the
+ * last CONV2D or FULLY_CONNECTED before output 0 (through softmax, pooling, reshape and
+ * activations), averaged over height and width when it is NHWC, so (1, C). Finalizes again.
+ * Returns the new output's index, or a negative status when the graph has no such layer. Used
+ * for emo's feature vectors (learn/features.c). */
+int nn_graph_add_penultimate_output(nn_graph *g, emoi_err *err);
+
 /* Number of elements of a value (product of its shape; 1 for rank 0). */
 int64_t nn_value_numel(const nn_value *v);
 

@@ -278,6 +278,7 @@ void emo_context_destroy(emo_context **pc) {
   free(c->face_dets);
   free(c->face_probs);
   free(c->face_dominant);
+  free(c->feats);
   free(c);
   *pc = NULL;
 }

@@ -37,6 +37,8 @@ struct emo_model {
   w2v_model *w2v;               /* params.ser_model when given (replaces ser for classification) */
   int w2v_map[W2V_MAX_LABELS];  /* emo_speech_emotion of each of its labels */
   struct fm_bundle *landmarker; /* face_landmarker.task (params.landmarks), else NULL */
+  int tap[EMOI_NET_COUNT];      /* graph output of the penultimate layer (params.features),
+                                   0 = none (learn/features.c) */
   bf_anchor anchors_short[896];
   bf_anchor anchors_full[2304];
 };
@@ -84,6 +86,9 @@ struct emo_context {
   int logq_n, logq_dropped;
   emo_context *soundtrack; /* speech-only context for the soundtrack's thread, made lazily */
   emo_media_summary media;
+  /* feature vectors (learn/features.c) */
+  float *feats; /* (feats_cap,) the last call's vectors, row after row */
+  size_t feats_cap;
   char last_error[512];
 };
 

@@ -72,10 +72,12 @@ static int needs_net(const emo_model_params *p, emoi_net net) {
     case EMOI_NET_DET_SHORT: return p->detector != EMO_DETECTOR_FULL;
     case EMOI_NET_DET_FULL: return p->detector != EMO_DETECTOR_SHORT;
     case EMOI_NET_FER:
+      if (p->features) return 1;
       return p->expression == EMO_EXPRESSION_FER || p->expression == EMO_EXPRESSION_ENSEMBLE;
     case EMOI_NET_FACEAPI:
+      if (p->features) return 1;
       return p->expression == EMO_EXPRESSION_FACEAPI || p->expression == EMO_EXPRESSION_ENSEMBLE;
-    case EMOI_NET_EMBED: return p->reid != 0;
+    case EMOI_NET_EMBED: return p->reid != 0 || p->features != 0;
     default: return 0;
   }
 }
@@ -144,6 +146,10 @@ int emo_model_load(const emo_model_params *params, emo_model **out) {
     if (!needs_net(&p, (emoi_net)net)) continue;
     rc = load_net(&p, (emoi_net)net, &m->graphs[net], &err);
     if (rc == EMO_OK && !m->graphs[net]->finalized) rc = nn_graph_finalize(m->graphs[net], &err);
+    if (rc == EMO_OK && p.features && (net == EMOI_NET_FER || net == EMOI_NET_FACEAPI)) {
+      rc = nn_graph_add_penultimate_output(m->graphs[net], &err); /* learn/features.c */
+      if (rc > 0) m->tap[net] = rc, rc = EMO_OK;
+    }
     if (rc != EMO_OK) goto fail;
   }
   if (p.faces && p.landmarks) {

@@ -1,0 +1,262 @@
+/* features.c: emo's feature vectors, what `emo features` writes and what `emo train` heads
+ * read (emo.h, "Feature vectors"). One vector per face and one per speech segment, each a
+ * concatenation of blocks whose layout is spelled out in a definition string that also
+ * carries the hashes of the producing models, so that a head trained on one set of models
+ * refuses another (learn/head.c compares the strings).
+ *
+ * Face, version 1 (emo_model_params.features = 1 loads every network it needs):
+ *   fer_penultimate     FER-2013 mini-Xception: input of its last convolution, mean over
+ *                       height and width (nn_graph_add_penultimate_output), 256 values
+ *   faceapi_penultimate face-api expression net: input of its final dense layer, 256 values
+ *   face_embedding      human's faceres descriptor, L2-normalised, 1024 values
+ *   fer_probs, faceapi_probs  the two nets' 7 probabilities in emo's class order
+ *   pose_au             head pose and action units: 0 values in version 1, a slot kept so a
+ *                       later version adds them at the end without moving the blocks above
+ * Voice, version 1:
+ *   ser_penultimate     emo's speech-emotion CNN, pooled layer averaged over chunks
+ *                       (ser_classify_embed), 128 values for emo_ser_v1
+ *   ser_probs           its 8 probabilities in emo's speech order
+ *   prosody             f0_mean f0_min f0_max energy_db voiced_ratio rate (emo_prosody)
+ * What it leaves to others: detection and segmentation (the analysis calls it wraps), the
+ * heads (learn/head.c), writing files (the CLI). Not yet: a user's wav2vec 2.0 pooled states. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/prosody.h"
+#include "core/models.h"
+#include "media/audio_decode.h"
+#include "media/image_decode.h"
+#include "pipeline/internal.h"
+#include "vision/face_embed.h"
+#include "vision/face_expression.h"
+
+extern const unsigned char emoi_ser_weights[];
+extern const unsigned long emoi_ser_weights_size;
+
+#define PROSODY_DIM 6
+
+/* Elements of graph output `out` of net, 0 when the model lacks it. */
+static int out_dim(const emo_model *m, emoi_net net, int out) {
+  const nn_graph *g = m->graphs[net];
+  if (!g || out <= 0 || out >= g->n_outputs) return 0;
+  return (int)nn_value_numel(&g->values[g->outputs[out]]);
+}
+
+int emo_features_dim(const emo_model *m, emo_modality which) {
+  if (!m) return 0;
+  if (which == EMO_MODALITY_FACE) {
+    int a = out_dim(m, EMOI_NET_FER, m->tap[EMOI_NET_FER]);
+    int b = out_dim(m, EMOI_NET_FACEAPI, m->tap[EMOI_NET_FACEAPI]);
+    if (!a || !b || !m->graphs[EMOI_NET_EMBED]) return 0;
+    return a + b + FEM_DIM + 2 * EMO_EXPR_COUNT;
+  }
+  if (which == EMO_MODALITY_VOICE) {
+    if (!m->ser) return 0;
+    return ser_embed_dim(m->ser) + SER_N_LABELS + PROSODY_DIM;
+  }
+  return 0;
+}
+
+/* First 16 hex digits of a manifest file's sha256 ("?" when unknown). */
+static const char *short_hash(const char *name) {
+  const emoi_manifest_file *f = emoi_manifest_find(name);
+  return f && f->sha256 ? f->sha256 : "?";
+}
+
+int emo_features_definition(const emo_model *m, emo_modality which, char *buf, size_t size) {
+  if (!m || !buf || size == 0) return EMO_EINVAL;
+  int n = -1;
+  if (emo_features_dim(m, which) == 0) return EMO_EINVAL;
+  if (which == EMO_MODALITY_FACE) {
+    n = snprintf(buf, size,
+                 "emo-face-features 1: fer_penultimate %d, faceapi_penultimate %d, "
+                 "face_embedding %d, fer_probs 7, faceapi_probs 7, pose_au 0; models "
+                 "fer_emotion_bin %.16s, faceapi_expression_bin %.16s, faceres_bin %.16s",
+                 out_dim(m, EMOI_NET_FER, m->tap[EMOI_NET_FER]),
+                 out_dim(m, EMOI_NET_FACEAPI, m->tap[EMOI_NET_FACEAPI]), FEM_DIM,
+                 short_hash("fer_emotion_bin"), short_hash("faceapi_expression_bin"),
+                 short_hash("faceres_bin"));
+  } else {
+    char hex[65];
+    if (emoi_sha256_hex(emoi_ser_weights, (size_t)emoi_ser_weights_size, hex) != EMO_OK)
+      return EMO_EINTERNAL;
+    n = snprintf(buf, size,
+                 "emo-voice-features 1: ser_penultimate %d, ser_probs 8, prosody 6 (f0_mean "
+                 "f0_min f0_max energy_db voiced_ratio rate); models emo_ser_v1 %.16s",
+                 ser_embed_dim(m->ser), hex);
+  }
+  return n > 0 && (size_t)n < size ? EMO_OK : EMO_EINVAL;
+}
+
+/* Grows ctx->feats to n floats. */
+static int reserve(emo_context *c, size_t n) {
+  if (n <= c->feats_cap) return EMO_OK;
+  float *p = realloc(c->feats, n * sizeof *p);
+  if (!p) return EMO_ENOMEM;
+  c->feats = p;
+  c->feats_cap = n;
+  return EMO_OK;
+}
+
+/* The face vector of face f of an image (emo_analyze_rgb's result) into out. */
+static int face_vector(emo_context *c, const uint8_t *rgb, int w, int h, const emo_face *f,
+                       float *out, emoi_err *err) {
+  const emo_model *m = c->model;
+  bf_detection d;
+  d.x0 = f->box[0];
+  d.y0 = f->box[1];
+  d.x1 = f->box[0] + f->box[2];
+  d.y1 = f->box[1] + f->box[3];
+  for (int k = 0; k < BF_KEYPOINTS; k++) {
+    d.kp[k][0] = f->keypoints[k][0];
+    d.kp[k][1] = f->keypoints[k][1];
+  }
+  d.score = f->score;
+  float probs[2][EMO_EXPR_COUNT];
+  const emoi_net nets[2] = {EMOI_NET_FER, EMOI_NET_FACEAPI};
+  const fe_net kinds[2] = {FE_NET_FER, FE_NET_FACEAPI};
+  float *o = out;
+  for (int i = 0; i < 2; i++) {
+    nn_plan *plan = c->plans[nets[i]];
+    if (!plan) return emoi_fail(err, EMO_EINVAL, "features: expression network not loaded");
+    int rc = fe_classify(kinds[i], plan, rgb, w, h, 3 * w, &d, probs[i], err);
+    if (rc != EMO_OK) return rc;
+    int n = out_dim(m, nets[i], m->tap[nets[i]]);
+    memcpy(o, nn_plan_output(plan, m->tap[nets[i]]), (size_t)n * sizeof *o);
+    o += n;
+  }
+  int rc = fem_embed(c->plans[EMOI_NET_EMBED], m->graphs[EMOI_NET_EMBED], rgb, w, h,
+                     (ptrdiff_t)3 * w, &d, o, err);
+  if (rc != EMO_OK) return rc;
+  o += FEM_DIM;
+  for (int i = 0; i < 2; i++, o += EMO_EXPR_COUNT) memcpy(o, probs[i], sizeof probs[i]);
+  return EMO_OK;
+}
+
+int emo_image_features(emo_context *c, const emo_run_params *rp, const char *path,
+                       const emo_image_result **out, const float **features) {
+  if (!c || !path || !out || !features) return EMO_EINVAL;
+  *out = NULL;
+  *features = NULL;
+  emoi_err err = {{0}};
+  int dim = emo_features_dim(c->model, EMO_MODALITY_FACE);
+  if (dim == 0) {
+    emoi_fail(&err, EMO_EINVAL,
+              "features: the model was loaded without emo_model_params.features = 1");
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  emo_run_params run = rp ? *rp : emo_run_params_default();
+  unsigned char *data = NULL;
+  size_t size = 0;
+  img_rgb img = {0};
+  int rc = img_read_file(path, run.max_file_bytes, &data, &size, &err);
+  if (rc == EMO_OK) rc = img_decode(data, size, run.max_pixels, &img, &err);
+  free(data);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  const emo_image_result *r = NULL;
+  rc = emo_analyze_rgb(c, &run, img.data, img.width, img.height, 3 * img.width, &r);
+  if (rc == EMO_OK && reserve(c, (size_t)(r->face_count ? r->face_count : 1) * dim) != EMO_OK) {
+    emoi_fail(&err, EMO_ENOMEM, "features: out of memory");
+    rc = emoi_ctx_fail(c, EMO_ENOMEM, &err);
+  }
+  for (int i = 0; rc == EMO_OK && i < r->face_count; i++) {
+    rc = face_vector(c, img.data, img.width, img.height, &r->faces[i], c->feats + (size_t)i * dim,
+                     &err);
+    if (rc != EMO_OK) rc = emoi_ctx_fail(c, rc, &err);
+  }
+  img_rgb_free(&img);
+  if (rc != EMO_OK) return rc;
+  *out = r;
+  *features = c->feats;
+  return EMO_OK;
+}
+
+/* Reads url whole into *pcm (16 kHz mono), at most max_s seconds. */
+static int decode_whole(emo_context *c, const char *url, double max_s, float **pcm, size_t *n,
+                        emoi_err *err) {
+  media_io io;
+  emoi_media_io(c, &io);
+  aud_reader *r = NULL;
+  int rc = aud_open(url, &io, &r, err);
+  if (rc != EMO_OK) return rc;
+  size_t cap = 0, len = 0, max = (size_t)(max_s * 16000.0);
+  float *buf = NULL;
+  for (;;) {
+    if (len + 16000 > cap) {
+      size_t nc = cap ? cap * 2 : 1 << 18;
+      float *nb = realloc(buf, nc * sizeof *nb);
+      if (!nb) {
+        rc = emoi_fail(err, EMO_ENOMEM, "%s: out of memory", url);
+        break;
+      }
+      buf = nb;
+      cap = nc;
+    }
+    int got = aud_read(r, buf + len, 16000, err);
+    if (got <= 0) {
+      rc = got;
+      break;
+    }
+    len += (size_t)got;
+    if (len > max) {
+      rc = emoi_fail(err, EMO_ELIMIT, "%s: longer than max_audio_seconds (%.0f s)", url, max_s);
+      break;
+    }
+  }
+  aud_close(&r);
+  if (rc != EMO_OK) {
+    free(buf);
+    return rc;
+  }
+  *pcm = buf;
+  *n = len;
+  return EMO_OK;
+}
+
+int emo_audio_features(emo_context *c, const emo_run_params *rp, const char *url,
+                       const emo_audio_result **out, const float **features) {
+  if (!c || !url || !out || !features) return EMO_EINVAL;
+  *out = NULL;
+  *features = NULL;
+  emoi_err err = {{0}};
+  int dim = emo_features_dim(c->model, EMO_MODALITY_VOICE);
+  if (dim == 0) {
+    emoi_fail(&err, EMO_EINVAL, "features: the model was loaded without the speech models");
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  emo_run_params run = rp ? *rp : emo_run_params_default();
+  const emo_audio_result *r = NULL;
+  int rc = emo_analyze_audio(c, &run, url, NULL, &r);
+  if (rc != EMO_OK) return rc;
+  float *pcm = NULL;
+  size_t n = 0;
+  rc = decode_whole(c, url, run.max_audio_seconds, &pcm, &n, &err);
+  if (rc == EMO_OK && reserve(c, (size_t)(r->segment_count ? r->segment_count : 1) * dim))
+    rc = emoi_fail(&err, EMO_ENOMEM, "features: out of memory");
+  int ed = ser_embed_dim(c->model->ser);
+  for (int i = 0; rc == EMO_OK && i < r->segment_count; i++) {
+    const emo_speech_segment *s = &r->segments[i];
+    size_t a = (size_t)fmax(0.0, s->start * 16000.0), b = (size_t)fmax(0.0, s->end * 16000.0);
+    if (b > n) b = n;
+    if (a > b) a = b;
+    float *v = c->feats + (size_t)i * dim;
+    memset(v, 0, (size_t)dim * sizeof *v);
+    if (b - a < 400) continue; /* shorter than one analysis window: zeros */
+    if (b - a > SER_MAX_SAMPLES) b = a + SER_MAX_SAMPLES;
+    float probs[SER_N_LABELS];
+    rc = ser_classify_embed(c->model->ser, c->ser_plan, pcm + a, (int)(b - a), probs, v, &err);
+    if (rc != EMO_OK) break;
+    memcpy(v + ed, probs, sizeof probs);
+    const emo_prosody *p = &s->prosody;
+    float pr[PROSODY_DIM] = {p->f0_mean,   p->f0_min,       p->f0_max,
+                             p->energy_db, p->voiced_ratio, p->rate};
+    memcpy(v + ed + SER_N_LABELS, pr, sizeof pr);
+  }
+  free(pcm);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  *out = r;
+  *features = c->feats;
+  return EMO_OK;
+}
