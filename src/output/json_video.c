@@ -38,6 +38,13 @@ char *emo_frame_json(const emo_frame_result *f) {
       sb_puts(&b, "]");
     }
     sb_printf(&b, "],\"detected\":%s", x->detected ? "true" : "false");
+    if (f->persons) {
+      sb_printf(&b, ",\"person\":\"P%d\",\"speaking\":", x->person);
+      if (x->speaking >= 0.0f)
+        sb_json_float(&b, x->speaking, 3);
+      else
+        sb_puts(&b, "null");
+    }
     if (x->dominant >= 0) {
       sb_puts(&b, ",\"expression\":");
       probs(&b, x->expression);
@@ -107,6 +114,7 @@ char *emo_summary_json(const emo_video_summary *s) {
     sb_puts(&b, "}");
   }
   sb_puts(&b, "]");
+  if (s->speaking_method) sb_printf(&b, ",\"speaking_method\":\"%s\"", s->speaking_method);
   if (s->interrupted) sb_puts(&b, ",\"interrupted\":true");
   sb_puts(&b, "}");
   return sb_take(&b);
@@ -114,7 +122,7 @@ char *emo_summary_json(const emo_video_summary *s) {
 
 const char *emo_csv_header(void) {
   return "t,frame,track_id,x,y,w,h,score,detected,angry,disgust,fear,happy,sad,surprise,"
-         "neutral,dominant\n";
+         "neutral,dominant,speaking,person\n";
 }
 
 char *emo_frame_csv(const emo_frame_result *f) {
@@ -126,7 +134,12 @@ char *emo_frame_csv(const emo_frame_result *f) {
     sb_printf(&b, "%.3f,%lld,%d,%.1f,%.1f,%.1f,%.1f,%.4f,%d", f->t, (long long)f->frame,
               x->track_id, x->box[0], x->box[1], x->box[2], x->box[3], x->score, x->detected);
     for (int k = 0; k < EMO_EXPR_COUNT; k++) sb_printf(&b, ",%.4f", x->expression[k]);
-    sb_printf(&b, ",%s\n", x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
+    sb_printf(&b, ",%s,", x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
+    if (f->persons && x->speaking >= 0.0f) sb_printf(&b, "%.3f", x->speaking);
+    if (f->persons)
+      sb_printf(&b, ",P%d\n", x->person);
+    else
+      sb_puts(&b, ",\n");
   }
   return sb_take(&b);
 }
