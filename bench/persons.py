@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""persons.py BUILD_DIR [--data DIR] [--keep DIR] [--only NAME]: the persons benchmark of
-issue 12. Runs `emo video` on labelled audio-visual clips and on synthetic split screens made
-here with ffmpeg (exact truth), and scores:
+"""persons.py BUILD_DIR [--data DIR] [--keep DIR] [--only NAME] | BUILD_DIR --timing [VIDEO]:
+the persons benchmark of issue 12. Runs `emo video` on labelled audio-visual clips and on
+synthetic split screens made here with ffmpeg (exact truth), and scores:
 
   - frame-level active speaker detection over every (frame, visible face) pair: precision,
     recall and F1 of "speaking" >= 0.5, and the average precision of the scores ("speaking":
@@ -11,6 +11,9 @@ here with ffmpeg (exact truth), and scores:
     must be joined (its person record) to that side's face, or be off-screen;
   - segment links: the share of single-talker speech time whose segment names the right face
     (or says on_screen false for the off-screen voice).
+
+--timing: what the persons add to `emo video`'s time on bench/video.sh's 30 s video (or VIDEO):
+REPEAT (5) runs of the default and of --no-persons, alternating, medians of the wall time.
 
 Truth: ../shared/data/av/split_screen/*.speakers.tsv and scenes/drama_two_shot.speakers.tsv
 (written by ear and eye, +-0.3 s; frames within 0.3 s of a label boundary are not scored), and
@@ -289,6 +292,10 @@ def score_clip(clip, recs, width):
     return pairs, assign, (link_ok, link_all)
 
 
+def pos_share(pairs):
+    return sum(1 for _, y in pairs if y) / len(pairs) if pairs else 0.0
+
+
 def prf(pairs):
     tp = sum(1 for s, y in pairs if s >= 0.5 and y)
     fp = sum(1 for s, y in pairs if s >= 0.5 and not y)
@@ -299,6 +306,29 @@ def prf(pairs):
     return p, r, f, average_precision(pairs)
 
 
+def timing(build, video):
+    import time
+    if not os.path.exists(video):
+        print(f"no video at {video} (../shared absent?): nothing measured")
+        return 0
+    repeat = int(os.environ.get("REPEAT", "5"))
+    times = {"default": [], "--no-persons": []}
+    for _ in range(repeat):
+        for label in times:
+            extra = [] if label == "default" else [label]
+            t0 = time.monotonic()
+            subprocess.run([os.path.join(build, "emo"), "video", "-q", "-o", "/dev/null"] + extra
+                           + [video], check=True)
+            times[label].append(time.monotonic() - t0)
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    print(f"video: {video}; load average: {open('/proc/loadavg').read().split()[:3]}")
+    for k, v in med.items():
+        print(f"emo video {k:14} median {v:7.2f} s of {repeat}: "
+              + " ".join(f"{x:.2f}" for x in sorted(times[k])))
+    print(f"persons add {100 * (med['default'] / med['--no-persons'] - 1):+.1f} % (target <= 15 %)")
+    return 0
+
+
 def main():
     args = sys.argv[1:]
     if not args:
@@ -306,6 +336,11 @@ def main():
         return 2
     build = args[0]
     here = os.path.dirname(os.path.abspath(__file__))
+    if "--timing" in args:
+        k = args.index("--timing")
+        video = args[k + 1] if len(args) > k + 1 else os.path.join(
+            here, "..", "..", "shared", "peers", "media", "test_720p30.mp4")
+        return timing(build, video)
     data = os.path.join(here, "..", "..", "shared", "data")
     keep, only = None, None
     for i, a in enumerate(args):
@@ -324,7 +359,8 @@ def main():
     all_pairs, groups = [], {"labelled": [], "synthetic": []}
     n_ok = n_all = 0
     link_ok = link_all = 0.0
-    print(f"{'clip':22} {'pairs':>6} {'P':>6} {'R':>6} {'F1':>6} {'AP':>6}  link  assignment")
+    print(f"{'clip':22} {'pairs':>6} {'pos':>4} {'P':>6} {'R':>6} {'F1':>6} {'AP':>6}  link  "
+          "assignment (talker->speaker->joined face)")
     for c in clips:
         if only and only not in c.name:
             continue
@@ -345,12 +381,14 @@ def main():
         link_ok += lo
         link_all += la
         link = f"{100 * lo / la:4.0f}%" if la else "   -"
-        print(f"{c.name:22} {len(pairs):6d} {p:6.3f} {r:6.3f} {f:6.3f} {ap:6.3f} {link}  "
+        print(f"{c.name:22} {len(pairs):6d} {pos_share(pairs):4.0%} {p:6.3f} {r:6.3f} {f:6.3f} "
+              f"{ap:6.3f} {link}  "
               + ", ".join(desc))
     for name, pairs in groups.items():
         if pairs:
             p, r, f, ap = prf(pairs)
-            print(f"{'all ' + name:22} {len(pairs):6d} {p:6.3f} {r:6.3f} {f:6.3f} {ap:6.3f}")
+            print(f"{'all ' + name:22} {len(pairs):6d} {pos_share(pairs):4.0%} {p:6.3f} {r:6.3f} "
+                  f"{f:6.3f} {ap:6.3f}")
     if link_all:
         print(f"segment links right: {100 * link_ok / link_all:.1f}% of single-talker speech time")
     print(f"speakers joined to the right person: {n_ok} of {n_all}")

@@ -622,6 +622,16 @@ typedef struct emo_media_summary {
  *     11 s per hour of audio on a 2-core machine), while the frames already decoded wait in
  *     a 3-frame queue.
  * Nothing is held beyond the current frame and the segments not yet due.
+ * Persons (rp->persons, the default, when the soundtrack is asked for): each face of a frame
+ * gets "speaking" and "person" before the frame is delivered (the score is computed from
+ * this frame and earlier ones: nothing waits for later frames); each segment names the face
+ * seen speaking over the frames it covers before it is delivered; after the end-of-stream
+ * frame call, every person goes to cb->on_person (see emo_person for what is final when).
+ * The scores come from the active-speaker network when it is installed, else (said once in
+ * the log, at EMO_LOG_INFO) from mouth motion gated by voice activity; the summary's
+ * speaking_method says which. "speaking" is -1 (null) where it cannot be computed: no sound
+ * (no audio stream, or after the soundtrack ends or breaks), a face too
+ * small for a mouth crop (under 24 pixels wide), a face's first frame.
  * rp (NULL = defaults) holds the options; rp->annotate_path also writes the annotated video. On
  * success *summary (may be NULL) is owned by ctx, valid until the next analysis call. A stream that
  * breaks mid-way is analysed up to the break, then the error is returned (what was delivered and

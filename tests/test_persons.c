@@ -84,7 +84,7 @@ static void frames(psn_state *s, double t0, double t1, float e1, float e2, int v
     f.frame = (int64_t)(t / 0.04 + 0.5);
     f.face_count = 2;
     f.faces = faces;
-    CHECK(psn_frame(s, &f, ev, voiced, &err) == EMO_OK, "psn_frame");
+    CHECK(psn_frame(s, &f, ev, 0, voiced, &err) == EMO_OK, "psn_frame");
   }
 }
 
@@ -116,7 +116,7 @@ static void test_join(void) {
   /* Greedy fails here: S1 speaks while both faces move their mouths (affinity 0.9 to track 1,
    * 0.8 to track 2), S2 only while track 1 does (0.85, 0.0). Greedy gives S1 track 1 and
    * leaves S2 without a face; the optimum is S1-track 2, S2-track 1. */
-  psn_begin(s, 0);
+  psn_begin(s);
   frames(s, 0.0, 4.0, 0.9f, 0.8f, 1);
   emo_speech_segment g1 = segment(s, 0.0, 4.0, 1);
   frames(s, 4.0, 8.0, 0.85f, 0.0f, 1);
@@ -151,7 +151,7 @@ static void test_join(void) {
   }
 
   /* An off-screen voice and a listener: S1 speaks while no face moves its mouth. */
-  psn_begin(s, 0);
+  psn_begin(s);
   frames(s, 0.0, 2.0, 0.05f, 0.02f, 1);
   emo_speech_segment g3 = segment(s, 0.0, 2.0, 1);
   CHECK(g3.linked && g3.track_id == 0, "off-screen segment names track %d", g3.track_id);
@@ -177,12 +177,12 @@ static void test_join(void) {
   f.face_count = 1;
   f.faces = &face;
   float ev = 0.9f;
-  CHECK(psn_frame(s, &f, &ev, -1, &err) == EMO_OK && face.speaking < 0 && f.persons == 1,
+  CHECK(psn_frame(s, &f, &ev, 0, -1, &err) == EMO_OK && face.speaking < 0 && f.persons == 1,
         "no sound: speaking %g", face.speaking);
-  CHECK(psn_frame(s, &f, &ev, 0, &err) == EMO_OK && face.speaking == 0.0f, "silence: speaking %g",
-        face.speaking);
-  psn_begin(s, 1); /* an audio-visual source's score is used as it is */
-  CHECK(psn_frame(s, &f, &ev, -1, &err) == EMO_OK && fabsf(face.speaking - 0.9f) < 1e-6f,
+  CHECK(psn_frame(s, &f, &ev, 0, 0, &err) == EMO_OK && face.speaking == 0.0f,
+        "silence: speaking %g", face.speaking);
+  /* an audio-visual source's score is used as it is */
+  CHECK(psn_frame(s, &f, &ev, 1, -1, &err) == EMO_OK && fabsf(face.speaking - 0.9f) < 1e-6f,
         "audio-visual: speaking %g", face.speaking);
   psn_destroy(&s);
   psn_destroy(&s);

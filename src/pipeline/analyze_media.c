@@ -178,8 +178,9 @@ static int on_frame(const emo_frame_result *f, void *user) {
   int stop = deliver_segments(m, f->frame >= 0 ? f->t : -1.0);
   if (m->psn && m->psn_rc == EMO_OK) {
     if (!m->st) m->voiced = -1;
-    const float *ev = emoi_stream_evidence(m->c, NULL, NULL);
-    m->psn_rc = psn_frame(m->psn, (emo_frame_result *)f, ev, m->voiced, &m->psn_err);
+    int av = 0;
+    const float *ev = emoi_stream_evidence(m->c, NULL, &av);
+    m->psn_rc = psn_frame(m->psn, (emo_frame_result *)f, ev, av, m->voiced, &m->psn_err);
     if (f->frame >= 0 && m->st) psn_trim(m->psn, m->keep_from);
   }
   if (m->cb->on_frame && m->cb->on_frame(f, m->cb->user)) stop = 1;
@@ -279,11 +280,7 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
     return emoi_ctx_fail(c, running, &err);
   }
   const emo_video_summary *vs = NULL;
-  if (m.psn) {
-    int av = 0;
-    emoi_stream_evidence(c, NULL, &av); /* the stream's source (made by the last stream) */
-    psn_begin(m.psn, av);
-  }
+  if (m.psn) psn_begin(m.psn);
   rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
   if (running) {
     if (rc != EMO_OK && !vs) atomic_store(&m.st->interrupt, 1); /* no frames: stop it */

@@ -34,7 +34,6 @@ typedef struct spk_stat {
 } spk_stat;
 
 struct psn_state {
-  int audio_visual;
   hist_entry *hist; /* (cap_hist) [head, n_hist) live */
   int head, n_hist, cap_hist;
   trk_stat *trk; /* (cap_trk) index track id - 1 */
@@ -64,8 +63,7 @@ void psn_destroy(psn_state **ps) {
   *ps = NULL;
 }
 
-void psn_begin(psn_state *s, int audio_visual) {
-  s->audio_visual = audio_visual;
+void psn_begin(psn_state *s) {
   s->head = s->n_hist = 0;
   if (s->trk) memset(s->trk, 0, (size_t)s->cap_trk * sizeof *s->trk);
   if (s->spk) memset(s->spk, 0, (size_t)s->cap_spk * sizeof *s->spk);
@@ -124,7 +122,8 @@ static int hist_push(psn_state *s, double t, int track, float score, emoi_err *e
   return EMO_OK;
 }
 
-int psn_frame(psn_state *s, emo_frame_result *f, const float *evidence, int voiced, emoi_err *err) {
+int psn_frame(psn_state *s, emo_frame_result *f, const float *evidence, int audio_visual,
+              int voiced, emoi_err *err) {
   f->persons = 1;
   if (f->frame < 0) return EMO_OK;
   int rc = hist_push(s, f->t, 0, 0.0f, err);
@@ -132,7 +131,7 @@ int psn_frame(psn_state *s, emo_frame_result *f, const float *evidence, int voic
     emo_track_face *x = (emo_track_face *)&f->faces[i];
     float e = evidence ? evidence[i] : -1.0f;
     float sc = -1.0f;
-    if (e >= 0.0f) sc = s->audio_visual ? e : (voiced < 0 ? -1.0f : e * (float)voiced);
+    if (e >= 0.0f) sc = audio_visual ? e : (voiced < 0 ? -1.0f : e * (float)voiced);
     x->speaking = sc;
     x->person = x->track_id; /* an identity per track id: re-identification reuses ids */
     if (x->track_id <= 0) continue;

@@ -25,13 +25,15 @@ typedef struct psn_state psn_state;
 int psn_create(psn_state **out, emoi_err *err);
 void psn_destroy(psn_state **s);
 
-/* A new recording; audio_visual: the evidence already accounts for the sound. */
-void psn_begin(psn_state *s, int audio_visual);
+/* A new recording: forgets the last one's tracks, speakers and history. */
+void psn_begin(psn_state *s);
 
 /* A frame about to be delivered: sets f->persons and each face's speaking (from evidence
- * (face_count,), may be NULL) and person; voiced: 1 when speech covers f->t, 0 when not, -1 when
- * unknown (no soundtrack, or after its end). Records what the segments and the end need. */
-int psn_frame(psn_state *s, emo_frame_result *f, const float *evidence, int voiced, emoi_err *err);
+ * (face_count,), may be NULL) and person; audio_visual: the evidence already accounts for the
+ * sound (used as it is), else it is gated by voiced: 1 when speech covers f->t, 0 when not, -1
+ * when unknown (no soundtrack, or after its end). Records what the segments and the end need. */
+int psn_frame(psn_state *s, emo_frame_result *f, const float *evidence, int audio_visual,
+              int voiced, emoi_err *err);
 
 /* A speech segment about to be delivered (every frame it covers was delivered): sets its
  * link fields and adds to its speaker's affinities. */
