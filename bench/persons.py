@@ -13,7 +13,8 @@ synthetic split screens made here with ffmpeg (exact truth), and scores:
     (or says on_screen false for the off-screen voice).
 
 --timing: what the persons add to `emo video`'s time on bench/video.sh's 30 s video (or VIDEO):
-REPEAT (5) runs of the default and of --no-persons, alternating, medians of the wall time.
+REPEAT (5) runs of the default and of --no-persons, alternating, medians of the wall time and
+of the CPU time (user + system of the process; steadier than the wall time on a busy machine).
 
 Truth: ../shared/data/av/split_screen/*.speakers.tsv and scenes/drama_two_shot.speakers.tsv
 (written by ear and eye, +-0.3 s; frames within 0.3 s of a label boundary are not scored), and
@@ -307,25 +308,33 @@ def prf(pairs):
 
 
 def timing(build, video):
+    import resource
     import time
     if not os.path.exists(video):
         print(f"no video at {video} (../shared absent?): nothing measured")
         return 0
     repeat = int(os.environ.get("REPEAT", "5"))
     times = {"default": [], "--no-persons": []}
+    cpu = {"default": [], "--no-persons": []}
     for _ in range(repeat):
         for label in times:
             extra = [] if label == "default" else [label]
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
             subprocess.run([os.path.join(build, "emo"), "video", "-q", "-o", "/dev/null"] + extra
                            + [video], check=True)
             times[label].append(time.monotonic() - t0)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[label].append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
     med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    mcpu = {k: sorted(v)[len(v) // 2] for k, v in cpu.items()}
     print(f"video: {video}; load average: {open('/proc/loadavg').read().split()[:3]}")
-    for k, v in med.items():
-        print(f"emo video {k:14} median {v:7.2f} s of {repeat}: "
-              + " ".join(f"{x:.2f}" for x in sorted(times[k])))
-    print(f"persons add {100 * (med['default'] / med['--no-persons'] - 1):+.1f} % (target <= 15 %)")
+    for k in med:
+        print(f"emo video {k:14} wall median {med[k]:7.2f} s ("
+              + " ".join(f"{x:.2f}" for x in sorted(times[k])) + f"), CPU median {mcpu[k]:7.2f} s ("
+              + " ".join(f"{x:.2f}" for x in sorted(cpu[k])) + ")")
+    print(f"persons add {100 * (med['default'] / med['--no-persons'] - 1):+.1f} % wall time, "
+          f"{100 * (mcpu['default'] / mcpu['--no-persons'] - 1):+.1f} % CPU time (target <= 15 %)")
     return 0
 
 
