@@ -529,7 +529,9 @@ int emo_analyze_audio(emo_context *ctx, const emo_run_params *rp, const char *ur
                       const struct emo_media_callbacks *cb, const emo_audio_result **out);
 
 /* JSON of one segment: {"type":"segment","start","end","speaker":"S1","emotion":{...},
- * "dominant","prosody":{...}}, and of the summary: {"type":"summary","duration",
+ * "dominant","prosody":{...}} (with "person","track_id","on_screen":true,"link" after
+ * "speaker" when the segment is linked to a face, "on_screen":false when linked to none), and of
+ * the summary: {"type":"summary","duration",
  * "speakers":[{"speaker","talk_time","emotion","dominant"}],"emotion","dominant"} (and
  * "interrupted":true when the analysis was interrupted). An
  * "emotion" object lists the labels the speech-emotion model has (see `labels`). */
