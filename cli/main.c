@@ -164,6 +164,8 @@ static void usage(FILE *f) {
       "                        each): \"gallery\":NAME, or \"unknown\" when nobody is close\n"
       "  --no-voice            skip the soundtrack (no speech segments on the video timeline)\n"
       "                        (speech segments are written for files, not live sources)\n"
+      "  --no-persons          do not score who speaks nor join speakers to faces\n"
+      "  --rttm FILE           also write who-speaks-when as RTTM, named by person (P1, ...)\n"
       "\n"
       "audio options:\n"
       "  --whole               the whole file is one segment of one speaker\n"
@@ -388,6 +390,8 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
     } else if (strcmp(a, "--no-voice") == 0) {
       mp->voice = 0;
       p->soundtrack = 0;
+    } else if (strcmp(a, "--no-persons") == 0) {
+      p->persons = 0;
     } else if (strcmp(a, "--no-reid") == 0) {
       mp->reid = 0;
     } else if (strcmp(a, "--reference") == 0) {
@@ -526,6 +530,12 @@ static int on_segment(const emo_speech_segment *s, void *user) {
   return vo->write_failed;
 }
 
+static int on_person(const emo_person *p, void *user) {
+  video_out *vo = user;
+  put_line(vo, emo_person_json(p));
+  return vo->write_failed;
+}
+
 static int on_frame(const emo_frame_result *fr, void *user) {
   video_out *vo = user;
   if (fr->frame >= 0) put_line(vo, emo_frame_json(fr));
@@ -561,12 +571,18 @@ static int cmd_video(int argc, char **argv) {
   cli_params_log(&p);
   video_out vo = {0};
   const char *const *inputs = (const char *const *)argv + first;
-  const char *outputs[4] = {out_path, g_csv_path, p.rp.annotate_path, g_report_path};
-  if (refuse_same_outputs(outputs, 4)) return 2;
+  const char *outputs[5] = {out_path, g_csv_path, p.rp.annotate_path, g_report_path, g_rttm_path};
+  if (refuse_same_outputs(outputs, 5)) return 2;
   if (!(vo.out = outfile_open(out_path, inputs, 1))) return 1;
+  outfile *rttm = NULL;
+  if (g_rttm_path && !(rttm = outfile_open(g_rttm_path, inputs, 1))) {
+    outfile_abort(&vo.out);
+    return 1;
+  }
   if (g_csv_path) {
     vo.csv = outfile_open(g_csv_path, inputs, 1);
     if (!vo.csv) {
+      outfile_abort(&rttm);
       outfile_abort(&vo.out);
       return 1;
     }
@@ -604,7 +620,7 @@ static int cmd_video(int argc, char **argv) {
         vo.write_failed = 1;
       emo_free(run);
     }
-    const emo_media_callbacks cb = {on_frame, on_segment, &vo};
+    const emo_media_callbacks cb = {on_frame, on_segment, &vo, on_person};
     stoppable(ctx); /* Ctrl-C stops after the current frame */
     rc = emo_analyze_media(ctx, &p.rp, argv[first], &cb, &sum);
     stopped = stopped_by();
@@ -613,6 +629,18 @@ static int cmd_video(int argc, char **argv) {
       emo_video_summary s = *sum->video;
       s.interrupted = s.interrupted || stopped != 0;
       put_line(&vo, emo_summary_json(&s));
+      if (rttm) { /* named by person when there are persons, else by speaker */
+        const char *base = strrchr(argv[first], '/');
+        char id[256];
+        snprintf(id, sizeof id, "%s", base ? base + 1 : argv[first]);
+        char *dot = strrchr(id, '.');
+        if (dot) *dot = 0;
+        char *t = sum->person_count ? emo_persons_rttm(sum, id)
+                                    : (sum->audio ? emo_audio_rttm(sum->audio, id) : NULL);
+        if ((sum->audio && !t) || (t && outfile_write(rttm, t, strlen(t)) != 0))
+          vo.write_failed = 1;
+        emo_free(t);
+      }
     }
     if (rc != EMO_OK) report(argv[first], emo_context_last_error(ctx));
   } else {
@@ -624,11 +652,13 @@ static int cmd_video(int argc, char **argv) {
   /* Outputs are kept once the analysis ran (up to a damaged stream's break, or a Ctrl-C). */
   if (!sum) {
     outfile_abort(&vo.html);
+    outfile_abort(&rttm);
     outfile_abort(&vo.csv);
     outfile_abort(&vo.out);
   }
   if (vo.write_failed && outfile_ok(vo.out) && (!vo.csv || outfile_ok(vo.csv)))
     fprintf(stderr, "emo: out of memory: output lines are missing\n");
+  if (outfile_commit(&rttm) != 0) vo.write_failed = 1;
   if (outfile_commit(&vo.csv) != 0) vo.write_failed = 1;
   if (outfile_commit(&vo.out) != 0) vo.write_failed = 1;
   if (vo.html && report_write(vo.report, &vo.html) != 0) vo.write_failed = 1;
@@ -685,7 +715,7 @@ static int cmd_audio(int argc, char **argv) {
     const emo_audio_result *r = NULL;
     stoppable(ctx); /* Ctrl-C ends it with the segments described so far */
     audio_out ao = {out, 0};
-    const emo_media_callbacks cb = {NULL, audio_segment, &ao};
+    const emo_media_callbacks cb = {NULL, audio_segment, &ao, NULL};
     if (head) { /* the vectors need every segment's samples: written after the analysis */
       const float *feats = NULL;
       rc = emo_audio_features(ctx, &p.rp, argv[first], &r, &feats);

@@ -267,6 +267,9 @@ typedef struct emo_run_params {
   int vad_min_silence_ms; /* silence needed to end speech, 0..600000, default 100 */
   int vad_pad_ms;         /* padding on both sides of speech (gaps shorter than twice
                              this are closed), 0..600000, default 500 */
+  /* Persons (emo_analyze_media): faces and voices joined, see emo_person. */
+  int persons; /* 1 = score who speaks on screen and join speakers to faces when the
+                  soundtrack is analysed too (default 1); 0 = no "speaking"/"person" */
 } emo_run_params;
 
 /* Return the defaults described above. Thread-safe. */
@@ -279,7 +282,7 @@ emo_run_params emo_run_params_default(void);
  * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
 #define EMO_ABI_VERSION                                                        \
   3 /* 1 was emo 0.1.0's single emo_params; 3 added face details, the gallery, \
-      the summary's embeddings and shot_cut_count */
+      persons, the summary's embeddings and shot_cut_count */
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
@@ -493,6 +496,11 @@ typedef struct emo_track_face {
   const char *gallery_also;               /* a look-alike in the gallery as close as
                                              gallery_name (ambiguous: both reported), or NULL */
   const struct emo_face_details *details; /* as in emo_face */
+  /* Filled by emo_analyze_media with rp->persons (emo_frame_result.persons = 1), else 0: */
+  float speaking; /* probability that this face speaks now, in [0, 1]; -1 when it cannot
+                     be computed (no soundtrack, face too small for a mouth crop, first
+                     frame of the face): written "speaking":null */
+  int person;     /* the person this face belongs to (written "P<n>"); see emo_person */
 } emo_track_face;
 
 typedef enum emo_event_type {
@@ -522,6 +530,8 @@ typedef struct emo_frame_result {
   int event_count;             /* events that closed or began at this frame */
   const emo_event *events;
   double media_duration; /* duration of the file being analysed, 0 when unknown (live) */
+  int persons;           /* 1 when faces carry speaking and person (emo_analyze_media with
+                            rp->persons) */
 } emo_frame_result;
 
 /* Per-track summary. */
@@ -555,6 +565,9 @@ typedef struct emo_video_summary {
   int64_t embeddings;              /* face embeddings computed (births, ambiguities,
                                       verifications; the cost of identity), "embeddings" */
   int shot_cut_count;              /* shot cuts found (EMO_EVENT_SHOT_CUT events) */
+  const char *speaking_method;     /* what produced the faces' speaking scores
+                                      ("mouth_motion", "lr_asd"), NULL when none;
+                                      written "speaking_method" */
 } emo_video_summary;
 
 /* ---- Gallery: the same person, the same name, in every file ------------------------- */
@@ -632,6 +645,13 @@ typedef struct emo_speech_segment {
   unsigned labels; /* bit k set: the model scores emotion k (all 8
                       for the built-in model; a user's wav2vec2
                       model may have fewer) */
+  /* Filled by emo_analyze_media with rp->persons (linked = 1), else 0: the face seen speaking
+   * during this segment, from the frames it covers (all delivered before it). */
+  int linked;   /* 1 when track_id/person below were computed */
+  int track_id; /* the visible face that spoke most during the segment, 0 when none did
+                   (written "on_screen":false) */
+  int person;   /* that face's person, 0 when none */
+  float link;   /* mean speaking score of that face over the segment, in [0, 1] */
 } emo_speech_segment;
 
 typedef struct emo_speaker_summary {
@@ -674,7 +694,9 @@ int emo_analyze_audio(emo_context *ctx, const emo_run_params *rp, const char *ur
                       const struct emo_media_callbacks *cb, const emo_audio_result **out);
 
 /* JSON of one segment: {"type":"segment","start","end","speaker":"S1","emotion":{...},
- * "dominant","prosody":{...}}, and of the summary: {"type":"summary","duration",
+ * "dominant","prosody":{...}} (with "person","track_id","on_screen":true,"link" after
+ * "speaker" when the segment is linked to a face, "on_screen":false when linked to none), and of
+ * the summary: {"type":"summary","duration",
  * "speakers":[{"speaker","talk_time","emotion","dominant"}],"emotion","dominant"} (and
  * "interrupted":true when the analysis was interrupted). An
  * "emotion" object lists the labels the speech-emotion model has (see `labels`). */
@@ -685,6 +707,8 @@ char *emo_audio_summary_json(const emo_audio_result *r);
 char *emo_audio_rttm(const emo_audio_result *r, const char *file_id);
 
 /* ---- Media: a video's frames and its soundtrack on one timeline ------------------- */
+
+struct emo_person;
 
 /* What emo_analyze_media delivers, on the calling thread, in the order described there.
  * Each callback may be NULL; a non-zero return from one stops the analysis after the current
@@ -698,7 +722,46 @@ typedef struct emo_media_callbacks {
    * order. */
   int (*on_segment)(const emo_speech_segment *segment, void *user);
   void *user;
+  /* With rp->persons: every person (struct emo_person) once, after the end-of-stream
+   * on_frame call, ordered by person id. */
+  int (*on_person)(const struct emo_person *person, void *user);
 } emo_media_callbacks;
+
+/* A person: a face (its tracks), a voice (a diarization speaker), or both joined. Speakers are
+ * joined to faces by an optimal one-to-one assignment (Hungarian) over the whole recording,
+ * on the affinity "mean speaking score of the face over the speaker's talk time"; a pair is
+ * joined only when that affinity is at least 0.25. So the join is final only at the end of
+ * the recording, while frames and segments are delivered as soon as they are known:
+ *   - a face's person id is known at frame time: it is the id of the face's identity (its track
+ *     id; a face re-identified after leaving gets its old track id, so its tracks are one
+ *     person), and never changes afterwards;
+ *   - a segment carries the face seen speaking during it (local evidence, emo_speech_segment
+ *     track_id/person), which may differ from its speaker's final join when diarization or
+ *     the scores disagree; the person records below and emo_persons_rttm give the final join;
+ *   - a speaker never joined is an off-screen voice: a person of its own, numbered after every
+ *     track id, known only at the end. A face never joined is a listener. */
+typedef struct emo_person {
+  int person;            /* id, written "P<n>" */
+  int track_count;       /* face tracks of this person (0 for an off-screen voice) */
+  const int *track_ids;  /* (track_count,) */
+  int speaker;           /* the joined diarization speaker (1, 2, ...), 0 = none (a listener,
+                            or no soundtrack) */
+  int on_screen;         /* 1 when the person has a face */
+  double on_screen_time; /* seconds visible (analysed frames x the mean frame interval) */
+  double talk_time;      /* seconds of speech of the joined speaker */
+  float link_confidence; /* the join's affinity (mean speaking score of the face over the
+                            speaker's talk time), 0 when not joined */
+  /* Face expression, mean over the analysed frames where the face spoke (speaking >= 0.5)
+   * and where it listened (speaking < 0.5); frames where speaking is null count in neither. */
+  float expression_speaking[EMO_EXPR_COUNT];
+  float expression_listening[EMO_EXPR_COUNT];
+  int dominant_speaking, dominant_listening; /* -1 when no such frame */
+  /* Voice: the joined speaker's duration-weighted emotion and prosody. */
+  float emotion[EMO_SPEECH_EMOTION_COUNT];
+  int dominant; /* -1 when the person has no voice */
+  unsigned labels;
+  emo_prosody prosody;
+} emo_person;
 
 typedef struct emo_media_summary {
   const emo_video_summary *video; /* the frames' summary */
@@ -707,6 +770,8 @@ typedef struct emo_media_summary {
                                      speech models, no audio stream, a live source) or could
                                      not be decoded */
   int interrupted;                /* 1 when a callback or emo_context_interrupt stopped it */
+  int person_count;               /* persons (rp->persons), 0 otherwise */
+  const emo_person *persons;      /* (person_count,) ordered by id, as delivered */
 } emo_media_summary;
 
 /* Analyses a video file, URL or device that FFmpeg can open: its frames (as the stream calls
@@ -724,6 +789,16 @@ typedef struct emo_media_summary {
  *     11 s per hour of audio on a 2-core machine), while the frames already decoded wait in
  *     a 3-frame queue.
  * Nothing is held beyond the current frame and the segments not yet due.
+ * Persons (rp->persons, the default, when the soundtrack is asked for): each face of a frame
+ * gets "speaking" and "person" before the frame is delivered (the score is computed from
+ * this frame and earlier ones: nothing waits for later frames); each segment names the face
+ * seen speaking over the frames it covers before it is delivered; after the end-of-stream
+ * frame call, every person goes to cb->on_person (see emo_person for what is final when).
+ * The scores come from the active-speaker network when it is installed, else (said once in
+ * the log, at EMO_LOG_INFO) from mouth motion gated by voice activity; the summary's
+ * speaking_method says which. "speaking" is -1 (null) where it cannot be computed: no sound
+ * (no audio stream, or after the soundtrack ends or breaks), a face too
+ * small for a mouth crop (under 24 pixels wide), a face's first frame.
  * rp (NULL = defaults) holds the options; rp->annotate_path also writes the annotated video. On
  * success *summary (may be NULL) is owned by ctx, valid until the next analysis call. A stream that
  * breaks mid-way is analysed up to the break, then the error is returned (what was delivered and
@@ -943,9 +1018,20 @@ char *emo_summary_json(const emo_video_summary *s);
  * the model files ctx runs with and H, 16 hex digits of the sha256 of every option that changes
  * the results. The report's header shows it. Same ownership as above. */
 char *emo_run_json(const emo_context *ctx, const emo_run_params *rp, const char *file);
+/* JSON of a person: {"type":"person","person":"P1","track_ids":[..],"speaker":"S1"|null,
+ * "on_screen","on_screen_time","talk_time","link_confidence","expression_speaking":{..},
+ * "dominant_speaking","expression_listening":{..},"dominant_listening","emotion":{..},
+ * "dominant","prosody":{..}} (the expression, emotion and prosody fields only when known). */
+char *emo_person_json(const emo_person *p);
+
+/* RTTM of a media analysis with persons: one SPEAKER line per speech segment, named by the
+ * person its speaker was finally joined to ("P<n>"), file_id as given. NULL when s has no
+ * soundtrack result. */
+char *emo_persons_rttm(const emo_media_summary *s, const char *file_id);
 
 /* CSV: the header line (static string) and the rows of one frame, one per face:
- * t,frame,track_id,x,y,w,h,score,detected,<7 probabilities>,dominant. Rows are returned like
+ * t,frame,track_id,x,y,w,h,score,detected,<7 probabilities>,dominant,speaking,person (the last
+ * two empty when not computed). Rows are returned like
  * the JSON strings ("" when the frame has no face). */
 const char *emo_csv_header(void);
 /* The header when the run computes face details (emo_run_params.face_details): the columns above,

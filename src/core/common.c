@@ -81,6 +81,7 @@ emo_run_params emo_run_params_default(void) {
   p.smoothing = 0.5f;
   p.annotate_path = NULL;
   p.soundtrack = 1;
+  p.persons = 1;
   p.protocols = NULL;
   p.io_timeout = 0.0;
   p.other_hosts = 0;

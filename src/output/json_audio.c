@@ -37,6 +37,13 @@ char *emo_segment_json(const emo_speech_segment *s) {
   sb_puts(&b, ",\"end\":");
   sb_json_float(&b, s->end, 3);
   sb_printf(&b, ",\"speaker\":\"S%d\"", s->speaker);
+  if (s->linked && s->track_id > 0) {
+    sb_printf(&b, ",\"person\":\"P%d\",\"track_id\":%d,\"on_screen\":true,\"link\":", s->person,
+              s->track_id);
+    sb_json_float(&b, s->link, 3);
+  } else if (s->linked) {
+    sb_puts(&b, ",\"on_screen\":false");
+  }
   if (s->dominant >= 0) {
     sb_puts(&b, ",\"emotion\":");
     probs(&b, s->emotion, s->labels);

@@ -41,6 +41,13 @@ char *emo_frame_json(const emo_frame_result *f) {
     sb_printf(&b, "],\"detected\":%s", x->detected ? "true" : "false");
     if (x->gallery_name) sb_printf(&b, ",\"gallery\":\"%s\"", x->gallery_name);
     if (x->gallery_also) sb_printf(&b, ",\"gallery_also\":\"%s\"", x->gallery_also);
+    if (f->persons) {
+      sb_printf(&b, ",\"person\":\"P%d\",\"speaking\":", x->person);
+      if (x->speaking >= 0.0f)
+        sb_json_float(&b, x->speaking, 3);
+      else
+        sb_puts(&b, "null");
+    }
     if (x->dominant >= 0) {
       sb_puts(&b, ",\"expression\":");
       probs(&b, x->expression);
@@ -141,6 +148,7 @@ char *emo_summary_json(const emo_video_summary *s) {
   }
   sb_printf(&b, "],\"shot_cuts\":%d,\"embeddings\":%lld", s->shot_cut_count,
             (long long)s->embeddings);
+  if (s->speaking_method) sb_printf(&b, ",\"speaking_method\":\"%s\"", s->speaking_method);
   if (s->interrupted) sb_puts(&b, ",\"interrupted\":true");
   sb_puts(&b, "}");
   return sb_take(&b);
@@ -148,12 +156,13 @@ char *emo_summary_json(const emo_video_summary *s) {
 
 const char *emo_csv_header(void) {
   return "t,frame,track_id,x,y,w,h,score,detected,angry,disgust,fear,happy,sad,surprise,"
-         "neutral,dominant\n";
+         "neutral,dominant,speaking,person\n";
 }
 
 const char *emo_csv_header_details(void) {
   return "t,frame,track_id,x,y,w,h,score,detected,angry,disgust,fear,happy,sad,surprise,"
-         "neutral,dominant,pose_Rx,pose_Ry,pose_Rz,pose_Tx,pose_Ty,pose_Tz,pose_residual,"
+         "neutral,dominant,speaking,person,pose_Rx,pose_Ry,pose_Rz,pose_Tx,pose_Ty,pose_Tz,pose_"
+         "residual,"
          "AU01_r,AU02_r,AU04_r,AU05_r,AU06_r,AU07_r,AU09_r,AU10_r,AU12_r,AU14_r,AU15_r,AU17_r,"
          "AU20_r,AU23_r,AU25_r,AU26_r,AU28_r,AU43_r,intensity_angry,intensity_disgust,"
          "intensity_fear,intensity_happy,intensity_sad,intensity_surprise,intensity_neutral\n";
@@ -193,7 +202,12 @@ char *emo_frame_csv(const emo_frame_result *f) {
     sb_printf(&b, "%.3f,%lld,%d,%.1f,%.1f,%.1f,%.1f,%.4f,%d", f->t, (long long)f->frame,
               x->track_id, x->box[0], x->box[1], x->box[2], x->box[3], x->score, x->detected);
     for (int k = 0; k < EMO_EXPR_COUNT; k++) sb_printf(&b, ",%.4f", x->expression[k]);
-    sb_printf(&b, ",%s", x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
+    sb_printf(&b, ",%s,", x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
+    if (f->persons && x->speaking >= 0.0f) sb_printf(&b, "%.3f", x->speaking);
+    if (f->persons)
+      sb_printf(&b, ",P%d", x->person);
+    else
+      sb_puts(&b, ",");
     if (x->details) csv_details(&b, x->details);
     sb_puts(&b, "\n");
   }

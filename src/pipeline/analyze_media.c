@@ -12,6 +12,14 @@
  * threads' timing. Nothing waits beyond the current frame: the frames are never held, and the
  * queue holds only segments not yet due (a few bytes each).
  *
+ * Persons (rp->persons, with the soundtrack asked for): just before a frame is delivered its
+ * faces get their speaking score (pipeline/persons.c: the speaking evidence of the frame,
+ * gated by the voice activity at its time, known then because the segment covering it has
+ * been described) and person; just before a segment is delivered, the face seen speaking over
+ * the frames it covers; after the end-of-stream frame call, the persons (on_person). The
+ * history kept for the segments reaches back only to the start of the first segment not yet
+ * delivered.
+ *
  * Logging: the soundtrack context's messages are queued and delivered on the calling thread
  * too (emo_log_fn promises the thread that made the call). Leaves to others: the frames'
  * analysis (analyze_video.c), the soundtrack's (analyze_audio.c), serialisation (output/). */
@@ -23,6 +31,7 @@
 
 #include "core/log.h"
 #include "pipeline/internal.h"
+#include "pipeline/persons.h"
 
 #define LOG_QUEUE_MAX 64 /* soundtrack messages held for the calling thread; more are dropped */
 
@@ -46,11 +55,17 @@ typedef struct media_run {
   int done;        /* the soundtrack's analysis returned */
   int audio_rc;
   const emo_audio_result *audio;
-  int oom; /* a segment could not be queued */
+  int oom;               /* a segment could not be queued */
+  double audio_duration; /* seconds of sound, known after the soundtrack's first pass (-1) */
   queued_log logs[LOG_QUEUE_MAX];
   int n_logs, dropped_logs;
   /* calling thread only */
-  int stopped; /* a callback asked to stop */
+  int stopped;      /* a callback asked to stop */
+  psn_state *psn;   /* persons, or NULL */
+  int voiced;       /* voice activity at the time of the frame being delivered (psn_frame) */
+  double keep_from; /* no later segment covers a frame before this time */
+  emoi_err psn_err;
+  int psn_rc;
 } media_run;
 
 /* The soundtrack context's log callback: queue the message for the calling thread. */
@@ -103,6 +118,7 @@ static int on_described(const emo_speech_segment *s, void *user) {
   }
   m->queue[m->n++] = *s;
   m->last_end = s->end;
+  m->audio_duration = m->st->audio.duration; /* set by its first pass, before any segment */
   pthread_cond_broadcast(&m->cv);
   pthread_mutex_unlock(&m->mu);
   return 0;
@@ -115,6 +131,7 @@ static void *soundtrack_main(void *arg) {
   pthread_mutex_lock(&m->mu);
   m->audio_rc = rc;
   m->audio = r;
+  if (r) m->audio_duration = r->duration;
   m->done = 1;
   pthread_cond_broadcast(&m->cv);
   pthread_mutex_unlock(&m->mu);
@@ -132,6 +149,7 @@ static int deliver_segments(media_run *m, double t) {
     deliver_logs(m);
     while (!stop && m->head < m->n && (t < 0 || m->queue[m->head].end <= t)) {
       emo_speech_segment s = m->queue[m->head++];
+      if (m->psn && m->psn_rc == EMO_OK) m->psn_rc = psn_segment(m->psn, &s, &m->psn_err);
       if (m->cb->on_segment) {
         pthread_mutex_unlock(&m->mu); /* the application's callback runs unlocked */
         stop = m->cb->on_segment(&s, m->cb->user) != 0;
@@ -141,6 +159,15 @@ static int deliver_segments(media_run *m, double t) {
     if (stop || m->done || m->oom || (t >= 0 && m->last_end > t)) break;
     pthread_cond_wait(&m->cv, &m->mu);
   }
+  /* Every segment ending at or before t is delivered, and the next one (if any) described. */
+  if (t >= 0 && m->psn) {
+    if (m->audio_duration < 0 || t >= m->audio_duration ||
+        (m->done && m->audio_rc != EMO_OK && m->audio_duration <= 0))
+      m->voiced = -1; /* no sound at this time: the score cannot be computed */
+    else
+      m->voiced = m->head < m->n && m->queue[m->head].start <= t;
+    m->keep_from = m->head < m->n ? m->queue[m->head].start : (m->done ? t : m->last_end);
+  }
   pthread_mutex_unlock(&m->mu);
   return stop;
 }
@@ -149,12 +176,48 @@ static int deliver_segments(media_run *m, double t) {
 static int on_frame(const emo_frame_result *f, void *user) {
   media_run *m = user;
   int stop = deliver_segments(m, f->frame >= 0 ? f->t : -1.0);
+  if (m->psn && m->psn_rc == EMO_OK) {
+    if (!m->st) m->voiced = -1;
+    int av = 0;
+    const float *ev = emoi_stream_evidence(m->c, NULL, &av);
+    m->psn_rc = psn_frame(m->psn, (emo_frame_result *)f, ev, av, m->voiced, &m->psn_err);
+    if (f->frame >= 0 && m->st) psn_trim(m->psn, m->keep_from);
+  }
   if (m->cb->on_frame && m->cb->on_frame(f, m->cb->user)) stop = 1;
   if (stop) {
     m->stopped = 1;
     if (m->st) atomic_store(&m->st->interrupt, 1);
   }
   return stop;
+}
+
+/* The end of a recording with persons: the method in the summary (logged once when it is the
+ * fallback), the join, and each person through on_person. A failure here is a warning: the
+ * frames and segments were delivered. */
+static void persons_end(emo_context *c, media_run *m, const emo_video_summary *vs,
+                        emo_media_summary *ms) {
+  const char *method = NULL;
+  emoi_stream_evidence(c, &method, NULL);
+  ((emo_video_summary *)vs)->speaking_method = method;
+  if (method && strcmp(method, "mouth_motion") == 0 && !c->said_fallback) {
+    c->said_fallback = 1;
+    emoi_log(&c->log, EMO_LOG_INFO,
+             "no active-speaker model (LR-ASD) installed: speaking scores by mouth motion");
+  }
+  const emo_person *p = NULL;
+  int n = 0, rc = m->psn_rc;
+  if (rc == EMO_OK) rc = psn_finish(m->psn, vs, m->audio, &p, &n, &m->psn_err);
+  if (rc != EMO_OK) {
+    emoi_log(&c->log, EMO_LOG_WARN, "persons not computed: %s", m->psn_err.msg);
+    return;
+  }
+  ms->persons = p;
+  ms->person_count = n;
+  for (int i = 0; i < n; i++)
+    if (m->cb->on_person && m->cb->on_person(&p[i], m->cb->user)) {
+      ms->interrupted = 1;
+      break;
+    }
 }
 
 /* Starts the soundtrack's analysis for url when it is a regular file and the model has the
@@ -198,6 +261,15 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
   m.url = url;
   m.cb = cb ? cb : &none;
   m.last_end = -1.0;
+  m.audio_duration = -1.0;
+  m.voiced = -1;
+  /* Persons need the soundtrack asked for and possible (a file without sound still gets its
+   * face persons, with "speaking": null). */
+  if (c->run.persons && c->run.soundtrack && c->model->ser && c->model->vad_graph) {
+    if (!c->persons && psn_create(&c->persons, &err) != EMO_OK)
+      return emoi_ctx_fail(c, EMO_ENOMEM, &err);
+    m.psn = c->persons;
+  }
   pthread_mutex_init(&m.mu, NULL);
   pthread_cond_init(&m.cv, NULL);
   pthread_t th;
@@ -208,6 +280,7 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
     return emoi_ctx_fail(c, running, &err);
   }
   const emo_video_summary *vs = NULL;
+  if (m.psn) psn_begin(m.psn);
   rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
   if (running) {
     if (rc != EMO_OK && !vs) atomic_store(&m.st->interrupt, 1); /* no frames: stop it */
@@ -232,6 +305,7 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
   ms->video = vs;
   ms->audio = running && m.audio_rc == EMO_OK && !m.oom ? m.audio : NULL;
   ms->interrupted = m.stopped || atomic_load(&c->interrupt) || (vs && vs->interrupted);
+  if (m.psn && vs) persons_end(c, &m, vs, ms);
   if (summary && vs) *summary = ms;
   return rc; /* the frames' error, with its message already in the context */
 }

@@ -31,6 +31,7 @@
 #include "output/annotate.h"
 #include "pipeline/gallery.h"
 #include "pipeline/internal.h"
+#include "pipeline/speaking.h"
 #include "pipeline/tracker.h"
 #include "vision/face_embed.h"
 #include "vision/face_mesh.h"
@@ -77,6 +78,8 @@ struct emoi_stream {
   int *mesh_id;                            /* (max_faces,) track id of each slot */
   float (*mesh_lm)[EMO_LANDMARK_COUNT][3]; /* (max_faces, 478, 3) normalised */
   fm_roi *mesh_roi;                        /* (max_faces,) this frame's regions */
+  spk_source *spk; /* speaking evidence (c->run.persons), made by the first stream */
+  float *evidence; /* (max_faces,) this frame's, see speaking.h; -1 = none */
   emo_event events[MAX_EVENTS];
   int n_events;
   emo_event *spans; /* no-face spans for the summary (grows by doubling) */
@@ -99,6 +102,13 @@ struct emoi_stream {
   const bf_detection *dets;
 };
 
+const float *emoi_stream_evidence(const emo_context *c, const char **method, int *audio_visual) {
+  const spk_source *spk = c->stream ? c->stream->spk : NULL;
+  if (method) *method = spk ? spk->ops->method : NULL;
+  if (audio_visual) *audio_visual = spk ? spk->ops->audio_visual : 0;
+  return spk ? c->stream->evidence : NULL;
+}
+
 void emoi_stream_free(struct emoi_stream **ps) {
   if (!ps || !*ps) return;
   struct emoi_stream *s = *ps;
@@ -109,6 +119,8 @@ void emoi_stream_free(struct emoi_stream **ps) {
   free(s->mesh_id);
   free(s->mesh_lm);
   free(s->mesh_roi);
+  free(s->evidence);
+  spk_source_destroy(&s->spk);
   free(s->spans);
   free(s->gal);
   free(s);
@@ -149,8 +161,9 @@ static int stream_begin(emo_context *c) {
     s->mesh_id = calloc((size_t)c->params.max_faces, sizeof *s->mesh_id);
     s->mesh_roi = calloc((size_t)c->params.max_faces, sizeof *s->mesh_roi);
     if (c->model->landmarker) s->mesh_lm = calloc((size_t)c->params.max_faces, sizeof *s->mesh_lm);
-    if (rc == EMO_OK &&
-        (!s->faces || !s->mesh_id || !s->mesh_roi || (c->model->landmarker && !s->mesh_lm)))
+    s->evidence = calloc((size_t)c->params.max_faces, sizeof *s->evidence);
+    if (rc == EMO_OK && (!s->faces || !s->mesh_id || !s->mesh_roi ||
+                         (c->model->landmarker && !s->mesh_lm) || !s->evidence))
       rc = EMO_ENOMEM;
     if (rc != EMO_OK) {
       emoi_stream_free(&c->stream);
@@ -169,6 +182,13 @@ static int stream_begin(emo_context *c) {
     emoi_stream_free(&c->stream);
     return emoi_ctx_fail(c, rc, &err);
   }
+  if (c->run.persons && !s->spk) {
+    /* The LR-ASD network, when its weights are installed, takes the mouth motion's place
+     * here (an audio-visual spk_source); emo_analyze_media says which one ran. */
+    rc = spk_mouth_create(&s->spk, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  }
+  if (s->spk) s->spk->ops->reset(s->spk);
   s->pyr_built[0] = s->pyr_built[1] = 0;
   s->cur = 0;
   s->have_prev = 0;
@@ -494,6 +514,14 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   for (int i = 0; i < n_tev; i++) push_event(s, &tev[i]);
   int n = classify_faces(c, s, rgb, w, h, stride, t, &err);
   if (n < 0) return emoi_ctx_fail(c, n, &err);
+  for (int i = 0; i < n; i++) {
+    s->faces[i].speaking = -1.0f;
+    s->evidence[i] = -1.0f;
+  }
+  if (c->run.persons && s->spk) {
+    rc = s->spk->ops->push_frame(s->spk, t, rgb, w, h, stride, s->faces, n, s->evidence, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  }
   rc = count_frame(c, s, n, t);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
 

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "pipeline/internal.h"
+#include "pipeline/persons.h"
 #include "vision/face_mesh.h"
 
 int emoi_ctx_fail(emo_context *ctx, int code, const emoi_err *err) {
@@ -262,6 +263,7 @@ void emo_context_destroy(emo_context **pc) {
   pthread_mutex_destroy(&c->logq_mu);
   emo_context_destroy(&c->soundtrack);
   emoi_stream_free(&c->stream);
+  psn_destroy(&c->persons);
   vad_destroy(&c->vad);
   nn_plan_destroy(&c->ser_plan);
   free(c->pcm);

@@ -84,7 +84,9 @@ struct emo_context {
   char *logq[EMOI_LOGQ_MAX];
   int logq_level[EMOI_LOGQ_MAX];
   int logq_n, logq_dropped;
-  emo_context *soundtrack; /* speech-only context for the soundtrack's thread, made lazily */
+  emo_context *soundtrack;   /* speech-only context for the soundtrack's thread, made lazily */
+  struct psn_state *persons; /* faces and voices joined (pipeline/persons.h), made lazily */
+  int said_fallback;         /* the speaking-score fallback was logged once */
   emo_media_summary media;
   /* feature vectors (learn/features.c) */
   float *feats; /* (feats_cap,) the last call's vectors, row after row */
@@ -147,6 +149,10 @@ int emoi_analyze_audio(emo_context *c, const char *url, emoi_segment_fn on_segme
  * emoi_logq_drain. */
 void emoi_media_io(emo_context *c, media_io *io);
 void emoi_logq_drain(emo_context *c);
+
+/* The speaking evidence of the faces of the frame last pushed (parallel to its faces; see
+ * pipeline/speaking.h), the source's method name and kind; NULL when none (persons off). */
+const float *emoi_stream_evidence(const emo_context *c, const char **method, int *audio_visual);
 
 /* Frees the video state (analyze_video.c). */
 void emoi_stream_free(struct emoi_stream **s);

@@ -1,0 +1,401 @@
+/* test_persons.c: persons (faces and voices joined), three layers:
+ *  - vision/mouth_motion: a patch compared with itself or shifted by a cell moves ~0, a changed
+ *    mouth moves more, a face under MM_MIN_FACE pixels gives no patch;
+ *  - pipeline/persons: the join is optimal (a case where greedy picking fails), an unjoined
+ *    speaker becomes an off-screen person, an unjoined face a listener, a segment names the
+ *    face that spoke over it, "speaking" is null without sound;
+ *  - emo_analyze_media on real clips (skipped without ../shared/data or the models): a
+ *    split-screen interview (every frame and segment carries persons, a person per face, the
+ *    summary names the method), a synthetic split screen made with ffmpeg (each turn's segment
+ *    names the face that spoke, the off-screen voice is off screen), and bad input: a video
+ *    without sound, audio without faces, a soundtrack ending early, faces too small for a
+ *    mouth crop. None may crash or lose a line. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "emo.h"
+#include "harness.h"
+#include "pipeline/persons.h"
+#include "vision/mouth_motion.h"
+
+/* ---- mouth motion ---------------------------------------------------------------------- */
+
+static void draw_face(unsigned char *rgb, int w, int h, int open) {
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      int v = 150 + (int)(12 * sin(x / 5.0) * cos(y / 7.0));              /* skin, smooth texture */
+      if (y >= 70 - open && y <= 72 + open && x >= 40 && x <= 60) v = 40; /* mouth */
+      rgb[(y * w + x) * 3] = rgb[(y * w + x) * 3 + 1] = rgb[(y * w + x) * 3 + 2] = (unsigned char)v;
+    }
+}
+
+static void test_mouth_motion(void) {
+  enum { W = 100, H = 100 };
+  static unsigned char a[W * H * 3], b[W * H * 3], c[W * H * 3];
+  draw_face(a, W, H, 0);
+  draw_face(b, W, H, 0);
+  draw_face(c, W, H, 6);
+  float box[4] = {20, 20, 60, 60},
+        kp[6][2] = {{38, 40}, {62, 40}, {50, 55}, {50, 71}, {22, 45}, {78, 45}};
+  float pa[MM_W * MM_H], pb[MM_W * MM_H], pc[MM_W * MM_H];
+  CHECK(mm_patch(a, W, H, W * 3, box, (const float(*)[2])kp, pa) == 1, "patch of a 60 px face");
+  CHECK(mm_patch(b, W, H, W * 3, box, (const float(*)[2])kp, pb) == 1, "same");
+  CHECK(mm_patch(c, W, H, W * 3, box, (const float(*)[2])kp, pc) == 1, "open mouth");
+  float still = mm_motion(pa, pb), open = mm_motion(pa, pc);
+  CHECK(still < 1e-5f, "identical frames move %g", still);
+  CHECK(open > 0.1f, "an opening mouth moves %g", open);
+  /* keypoints jittered by 1 px: the shift search absorbs it */
+  float kj[6][2];
+  memcpy(kj, kp, sizeof kj);
+  for (int k = 0; k < 6; k++) kj[k][0] += 1.0f;
+  CHECK(mm_patch(b, W, H, W * 3, box, (const float(*)[2])kj, pb) == 1, "jittered");
+  float jitter = mm_motion(pa, pb);
+  CHECK(jitter < open / 3, "1 px keypoint jitter moves %g, an opening mouth %g", jitter, open);
+  float small[4] = {40, 40, 20, 20};
+  CHECK(mm_patch(a, W, H, W * 3, small, (const float(*)[2])kp, pa) == 0, "20 px face refused");
+  float nan_kp[6][2];
+  memcpy(nan_kp, kp, sizeof nan_kp);
+  nan_kp[3][0] = NAN;
+  CHECK(mm_patch(a, W, H, W * 3, box, (const float(*)[2])nan_kp, pa) == 0, "NaN refused");
+  float out_box[4] = {-500, -500, 60, 60}, out_kp[6][2];
+  for (int k = 0; k < 6; k++) out_kp[k][0] = out_kp[k][1] = -480;
+  CHECK(mm_patch(a, W, H, W * 3, out_box, (const float(*)[2])out_kp, pa) == 0, "outside refused");
+}
+
+/* ---- the join --------------------------------------------------------------------------- */
+
+/* Frames every 0.04 s over [t0, t1) with the two tracks' evidence. */
+static void frames(psn_state *s, double t0, double t1, float e1, float e2, int voiced) {
+  emo_track_face faces[2];
+  memset(faces, 0, sizeof faces);
+  faces[0].track_id = 1;
+  faces[1].track_id = 2;
+  faces[0].dominant = faces[1].dominant = 6;
+  faces[0].expression[6] = faces[1].expression[6] = 1.0f;
+  float ev[2] = {e1, e2};
+  emoi_err err = {{0}};
+  for (double t = t0; t < t1 - 1e-9; t += 0.04) {
+    emo_frame_result f;
+    memset(&f, 0, sizeof f);
+    f.t = t;
+    f.frame = (int64_t)(t / 0.04 + 0.5);
+    f.face_count = 2;
+    f.faces = faces;
+    CHECK(psn_frame(s, &f, ev, 0, voiced, &err) == EMO_OK, "psn_frame");
+  }
+}
+
+static emo_speech_segment segment(psn_state *s, double start, double end, int speaker) {
+  emo_speech_segment g;
+  memset(&g, 0, sizeof g);
+  g.start = start;
+  g.end = end;
+  g.speaker = speaker;
+  g.dominant = -1;
+  emoi_err err = {{0}};
+  CHECK(psn_segment(s, &g, &err) == EMO_OK, "psn_segment");
+  return g;
+}
+
+static void test_join(void) {
+  psn_state *s = NULL;
+  emoi_err err = {{0}};
+  CHECK(psn_create(&s, &err) == EMO_OK, "create");
+  emo_track_summary tr[2];
+  memset(tr, 0, sizeof tr);
+  tr[0].track_id = 1;
+  tr[1].track_id = 2;
+  emo_video_summary vs;
+  memset(&vs, 0, sizeof vs);
+  vs.track_count = 2;
+  vs.tracks = tr;
+
+  /* Greedy fails here: S1 speaks while both faces move their mouths (affinity 0.9 to track 1,
+   * 0.8 to track 2), S2 only while track 1 does (0.85, 0.0). Greedy gives S1 track 1 and
+   * leaves S2 without a face; the optimum is S1-track 2, S2-track 1. */
+  psn_begin(s);
+  frames(s, 0.0, 4.0, 0.9f, 0.8f, 1);
+  emo_speech_segment g1 = segment(s, 0.0, 4.0, 1);
+  frames(s, 4.0, 8.0, 0.85f, 0.0f, 1);
+  emo_speech_segment g2 = segment(s, 4.0, 8.0, 2);
+  CHECK(g1.linked && g1.track_id == 1 && g1.person == 1, "segment 1 names track %d", g1.track_id);
+  CHECK(g2.linked && g2.track_id == 1, "segment 2 names track %d", g2.track_id);
+  CHECK(fabsf(g1.link - 0.9f) < 1e-3f, "segment 1's link %g", g1.link);
+  tr[0].frames = tr[1].frames = 200;
+  vs.frames_analysed = 200;
+  vs.duration = 8.0;
+  emo_speaker_summary sp[2];
+  memset(sp, 0, sizeof sp);
+  sp[0].speaker = 1;
+  sp[1].speaker = 2;
+  sp[0].dominant = sp[1].dominant = -1;
+  emo_audio_result au;
+  memset(&au, 0, sizeof au);
+  au.speaker_count = 2;
+  au.speakers = sp;
+  const emo_person *p = NULL;
+  int n = 0;
+  CHECK(psn_finish(s, &vs, &au, &p, &n, &err) == EMO_OK, "finish");
+  CHECK(n == 2, "2 persons, got %d", n);
+  if (n == 2) {
+    CHECK(p[0].person == 1 && p[0].speaker == 2, "track 1 joined to S2 (got S%d)", p[0].speaker);
+    CHECK(p[1].person == 2 && p[1].speaker == 1, "track 2 joined to S1 (got S%d)", p[1].speaker);
+    CHECK(fabsf(p[0].link_confidence - 0.85f) < 1e-3f, "confidence %g", p[0].link_confidence);
+    CHECK(p[0].on_screen && fabs(p[0].on_screen_time - 8.0) < 1e-6, "on screen 8 s");
+    CHECK(fabs(p[0].talk_time - 4.0) < 1e-6, "talk time %g", p[0].talk_time);
+    CHECK(p[0].dominant_speaking == 6 && p[0].dominant_listening == -1, "track 1 always spoke");
+    CHECK(p[1].dominant_speaking == 6 && p[1].dominant_listening == 6, "track 2 both");
+  }
+
+  /* An off-screen voice and a listener: S1 speaks while no face moves its mouth. */
+  psn_begin(s);
+  frames(s, 0.0, 2.0, 0.05f, 0.02f, 1);
+  emo_speech_segment g3 = segment(s, 0.0, 2.0, 1);
+  CHECK(g3.linked && g3.track_id == 0, "off-screen segment names track %d", g3.track_id);
+  frames(s, 2.0, 4.0, -1.0f, -1.0f, -1);
+  au.speaker_count = 1;
+  vs.frames_analysed = 100;
+  vs.duration = 4.0;
+  CHECK(psn_finish(s, &vs, &au, &p, &n, &err) == EMO_OK, "finish");
+  CHECK(n == 3, "2 listeners and a voice, got %d", n);
+  if (n == 3) {
+    CHECK(p[0].speaker == 0 && p[1].speaker == 0, "faces not joined");
+    CHECK(p[2].person == 3 && p[2].speaker == 1 && !p[2].on_screen && p[2].track_count == 0,
+          "the voice is person 3, off screen");
+  }
+
+  /* Without sound, speaking is null (-1) even with evidence. */
+  emo_track_face face;
+  memset(&face, 0, sizeof face);
+  face.track_id = 1;
+  face.dominant = -1;
+  emo_frame_result f;
+  memset(&f, 0, sizeof f);
+  f.face_count = 1;
+  f.faces = &face;
+  float ev = 0.9f;
+  CHECK(psn_frame(s, &f, &ev, 0, -1, &err) == EMO_OK && face.speaking < 0 && f.persons == 1,
+        "no sound: speaking %g", face.speaking);
+  CHECK(psn_frame(s, &f, &ev, 0, 0, &err) == EMO_OK && face.speaking == 0.0f,
+        "silence: speaking %g", face.speaking);
+  /* an audio-visual source's score is used as it is */
+  CHECK(psn_frame(s, &f, &ev, 1, -1, &err) == EMO_OK && fabsf(face.speaking - 0.9f) < 1e-6f,
+        "audio-visual: speaking %g", face.speaking);
+  psn_destroy(&s);
+  psn_destroy(&s);
+}
+
+/* ---- real clips --------------------------------------------------------------------------- */
+
+typedef struct collect {
+  int frames, faces, null_scores, persons_fields, segments, linked, off_screen, n_persons;
+  int face_persons, voice_persons, order_ok, after_end;
+  int seg_track[64];
+  double seg_start[64], seg_end[64], last_t, audio_end;
+  int null_after_end, scored_after_end, tiny_scored;
+  char method[32];
+} collect;
+
+static int on_frame(const emo_frame_result *f, void *user) {
+  collect *c = user;
+  if (f->frame < 0) return 0;
+  if (c->n_persons) c->order_ok = 0; /* persons come after every frame */
+  c->frames++;
+  c->last_t = f->t;
+  c->persons_fields += f->persons;
+  for (int i = 0; i < f->face_count; i++) {
+    c->faces++;
+    float s = f->faces[i].speaking;
+    c->null_scores += s < 0;
+    CHECK(s < 0 || (s >= 0 && s <= 1), "speaking %g out of [0, 1]", s);
+    CHECK(f->faces[i].person == f->faces[i].track_id, "a face's person is its track's");
+    if (c->audio_end > 0 && f->t > c->audio_end + 0.1) {
+      c->null_after_end += s < 0;
+      c->scored_after_end += s >= 0;
+    }
+    if (f->faces[i].box[2] < MM_MIN_FACE && s >= 0) c->tiny_scored++;
+  }
+  return 0;
+}
+
+static int on_segment(const emo_speech_segment *g, void *user) {
+  collect *c = user;
+  if (c->n_persons) c->order_ok = 0;
+  if (c->segments < 64) {
+    c->seg_track[c->segments] = g->track_id;
+    c->seg_start[c->segments] = g->start;
+    c->seg_end[c->segments] = g->end;
+  }
+  c->segments++;
+  c->linked += g->linked;
+  c->off_screen += g->linked && g->track_id == 0;
+  return 0;
+}
+
+static int on_person(const emo_person *p, void *user) {
+  collect *c = user;
+  c->n_persons++;
+  c->face_persons += p->on_screen;
+  c->voice_persons += !p->on_screen;
+  char *j = emo_person_json(p);
+  CHECK(j && strstr(j, "\"type\":\"person\""), "person JSON");
+  emo_free(j);
+  return 0;
+}
+
+static const emo_media_summary *analyze(emo_context *ctx, const char *path, collect *c, int *rc) {
+  emo_media_callbacks cb = {on_frame, on_segment, c, on_person};
+  const emo_media_summary *sum = NULL;
+  c->order_ok = 1;
+  *rc = emo_analyze_media(ctx, NULL, path, &cb, &sum);
+  if (sum && sum->video->speaking_method)
+    snprintf(c->method, sizeof c->method, "%s", sum->video->speaking_method);
+  return sum;
+}
+
+static int sh(const char *cmd) {
+  int rc = system(cmd);
+  return rc;
+}
+
+static void test_clips(emo_context *ctx) {
+  int rc;
+  const char *interview = th_data("av/split_screen/interview_overlap.mp4");
+  if (interview && access(interview, R_OK) == 0) {
+    collect c = {0};
+    const emo_media_summary *s = analyze(ctx, interview, &c, &rc);
+    CHECK(rc == EMO_OK && s, "interview analysed");
+    CHECK(c.frames > 400 && c.persons_fields == c.frames, "every frame has persons (%d of %d)",
+          c.persons_fields, c.frames);
+    CHECK(c.faces >= 2 * c.frames - 10, "two faces a frame (%d in %d frames)", c.faces, c.frames);
+    CHECK(c.null_scores < c.faces / 10, "%d null scores of %d", c.null_scores, c.faces);
+    CHECK(c.segments >= 1 && c.linked == c.segments, "segments linked");
+    CHECK(c.face_persons == 2, "a person per face, got %d", c.face_persons);
+    CHECK(c.order_ok, "persons after every frame and segment");
+    CHECK(strcmp(c.method, "mouth_motion") == 0, "method \"%s\"", c.method);
+    CHECK(s && s->person_count == c.n_persons, "summary has the persons delivered");
+    char *rttm = s ? emo_persons_rttm(s, "interview") : NULL;
+    CHECK(rttm && strstr(rttm, "SPEAKER interview 1 ") && strstr(rttm, " P"), "RTTM by person");
+    emo_free(rttm);
+    printf("interview_overlap: %d frames, %d segments, %d persons (%d faces, %d voices)\n",
+           c.frames, c.segments, c.n_persons, c.face_persons, c.voice_persons);
+  }
+
+  char dir[] = "/tmp/emo_tpersons_XXXXXX";
+  if (!mkdtemp(dir)) return;
+  char cmd[4096], path[600];
+  const char *grid = th_data("av/grid");
+  /* A synthetic split screen: LEFT speaks 0-3 s, RIGHT 3-6 s, an off-screen voice 6-9 s, then
+   * silence; a face is frozen while it does not speak. */
+  if (grid && access(grid, R_OK) == 0) {
+    snprintf(path, sizeof path, "%s/split.mp4", dir);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -i %s/bbaf2n.mpg -i %s/lbax4n.mpg -i %s/pwij3p.mpg "
+             "-filter_complex \"[0:v]fps=25,setpts=PTS-STARTPTS,tpad=stop_mode=clone:"
+             "stop_duration=9[l];[1:v]fps=25,setpts=PTS-STARTPTS,tpad=start_mode=clone:"
+             "start_duration=3:stop_mode=clone:stop_duration=6[r];[l][r]hstack[v];"
+             "[0:a]aresample=16000,pan=mono|c0=c0[a0];[1:a]aresample=16000,pan=mono|c0=c0,"
+             "adelay=3000[a1];[2:a]aresample=16000,pan=mono|c0=c0,adelay=6000[a2];"
+             "[a0][a1][a2]amix=inputs=3:normalize=0,apad=whole_dur=12[a]\" -map [v] -map [a] "
+             "-t 12 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac '%s'",
+             grid, grid, grid, path);
+    if (sh(cmd) == 0) {
+      collect c = {0};
+      analyze(ctx, path, &c, &rc);
+      CHECK(rc == EMO_OK, "split screen analysed");
+      int left = 0, right = 0, off = 0;
+      for (int i = 0; i < c.segments && i < 64; i++) {
+        double mid = 0.5 * (c.seg_start[i] + c.seg_end[i]);
+        if (mid < 3.0) left = c.seg_track[i];
+        if (mid >= 3.0 && mid < 6.0) right = c.seg_track[i];
+        if (mid >= 6.0 && mid < 9.0) off = c.seg_track[i] == 0 ? -1 : c.seg_track[i];
+      }
+      CHECK(left > 0 && right > 0 && left != right, "turns name the two faces (%d, %d)", left,
+            right);
+      CHECK(off == -1, "the off-screen voice is off screen (track %d)", off);
+      CHECK(c.face_persons == 2 && c.voice_persons <= 1, "persons: %d faces, %d voices",
+            c.face_persons, c.voice_persons);
+      printf("synthetic split screen: %d segments (LEFT track %d, RIGHT track %d), %d persons\n",
+             c.segments, left, right, c.n_persons);
+    }
+  }
+
+  const char *single = th_data("video/single_face.mp4");
+  if (single && access(single, R_OK) == 0) {
+    /* no sound: persons from faces only, speaking null */
+    snprintf(path, sizeof path, "%s/mute.mp4", dir);
+    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' -an -c:v copy '%s'", single, path);
+    if (sh(cmd) == 0) {
+      collect c = {0};
+      analyze(ctx, path, &c, &rc);
+      CHECK(rc == EMO_OK, "silent video analysed");
+      CHECK(c.frames > 0 && c.faces > 0 && c.null_scores == c.faces,
+            "no sound: %d of %d scores null", c.null_scores, c.faces);
+      CHECK(c.face_persons == 1 && c.voice_persons == 0 && c.segments == 0,
+            "one face person, no voice");
+    }
+    /* a soundtrack that ends after 1 s of a 2.4 s video: null after its end */
+    snprintf(path, sizeof path, "%s/short_audio.mkv", dir);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -i '%s' -af atrim=0:1 -c:v copy -c:a pcm_s16le '%s'", single,
+             path);
+    if (sh(cmd) == 0) {
+      collect c = {0};
+      c.audio_end = 1.0;
+      analyze(ctx, path, &c, &rc);
+      CHECK(rc == EMO_OK, "short soundtrack analysed");
+      CHECK(c.null_after_end > 0 && c.scored_after_end == 0,
+            "after the sound ends: %d null, %d scored", c.null_after_end, c.scored_after_end);
+    }
+    /* faces too small for a mouth crop (scaled to 80x45): never scored */
+    snprintf(path, sizeof path, "%s/tiny.mkv", dir);
+    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' -vf scale=80:45 -c:v ffv1 '%s'", single,
+             path);
+    if (sh(cmd) == 0) {
+      collect c = {0};
+      analyze(ctx, path, &c, &rc);
+      CHECK(rc == EMO_OK, "tiny video analysed");
+      CHECK(c.tiny_scored == 0, "%d tiny faces scored", c.tiny_scored);
+      printf("80x45 video: %d faces, %d with speaking null\n", c.faces, c.null_scores);
+    }
+  }
+  const char *noface = th_data("video/no_face.mp4");
+  if (noface && access(noface, R_OK) == 0) {
+    collect c = {0};
+    analyze(ctx, noface, &c, &rc);
+    CHECK(rc == EMO_OK, "no_face analysed");
+    CHECK(c.faces == 0 && c.face_persons == 0, "no face person");
+    CHECK(c.off_screen == c.segments, "every segment off screen (%d of %d)", c.off_screen,
+          c.segments);
+    CHECK(c.voice_persons >= (c.segments > 0), "voices become persons (%d)", c.voice_persons);
+  }
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  sh(cmd);
+}
+
+int main(void) {
+  test_mouth_motion();
+  test_join();
+  /* the unit checks above ran; without data or models the rest is skipped (77) */
+  if (!th_data("av") || access(th_data("av"), R_OK) != 0) {
+    if (th_failures) return th_finish("test_persons");
+    th_skip("../shared/data/av is absent: the real clips are not tested");
+  }
+  if (!th_models_ready()) {
+    if (th_failures) return th_finish("test_persons");
+    th_skip("models are not in the cache: run `emo models fetch`");
+  }
+  if (system("ffmpeg -version >/dev/null 2>&1") != 0)
+    printf("no ffmpeg: synthetic clips skipped\n");
+  emo_model *model = NULL;
+  emo_context *ctx = NULL;
+  CHECK(emo_model_load(NULL, &model) == EMO_OK, "model");
+  CHECK(model && emo_context_create(model, NULL, &ctx) == EMO_OK, "context");
+  if (ctx) test_clips(ctx);
+  emo_context_destroy(&ctx);
+  emo_model_destroy(&model);
+  return th_finish("test_persons");
+}
