@@ -178,6 +178,46 @@ static void test_pickle(void) {
   CHECK(rc == EMO_EMODEL && !f, "not a zip: %d", rc);
 }
 
+/* torch.save's own files (the fuzz seeds, tiny random state_dicts from PyTorch 1.13) */
+static void test_saved(void) {
+  char path[1024];
+  pt_file *f = NULL;
+  emoi_err err = {{0}};
+  snprintf(path, sizeof path, "%s/fuzz/corpus/torch_ckpt/one.model", EMO_SOURCE_DIR);
+  CHECK(pt_open_file(path, 0, &f, &err) == EMO_OK, "%s", err.msg);
+  int64_t sh[2] = {2, 3};
+  float *x = f ? pt_get_f32(f, "x", 2, sh, &err) : NULL;
+  CHECK(x != NULL, "%s", err.msg);
+  for (int i = 0; x && i < 6; i++) CHECK(x[i] == (float)i, "x[%d] = %g", i, x[i]);
+  free(x);
+  pt_close(&f);
+  snprintf(path, sizeof path, "%s/fuzz/corpus/torch_ckpt/tiny.model", EMO_SOURCE_DIR);
+  CHECK(pt_open_file(path, 0, &f, &err) == EMO_OK, "%s", err.msg);
+  if (!f) return;
+  CHECK(pt_count(f) == 7, "%d tensors", pt_count(f));
+  const pt_tensor *t = pt_find(f, "t.weight"), *v = pt_find(f, "v"), *h = pt_find(f, "h");
+  const pt_tensor *d = pt_find(f, "d"), *n = pt_find(f, "bn.num_batches_tracked");
+  CHECK(t && t->rank == 2 && t->shape[0] == 3 && t->stride[0] == 1 && t->stride[1] == 3,
+        "a transposed view");
+  CHECK(v && v->rank == 1 && v->shape[0] == 3, "a slice");
+  CHECK(h && h->dtype == PT_F16 && d && d->dtype == PT_F64, "half, double");
+  CHECK(n && n->dtype == PT_I64 && n->rank == 0 && n->numel == 1, "a long scalar");
+  if (n) {
+    int64_t nb;
+    memcpy(&nb, n->data, 8);
+    CHECK(nb == 7, "num_batches_tracked %lld", (long long)nb);
+  }
+  int64_t s1[2] = {3, 4};
+  float *tw = pt_get_f32(f, "t.weight", 2, s1, &err);
+  CHECK(tw != NULL, "%s", err.msg);
+  int64_t s2[2] = {4, 3};
+  CHECK(pt_get_f32(f, "t.weight", 2, s2, &err) == NULL && strstr(err.msg, "(3,4)"),
+        "wrong shape: %s", err.msg);
+  CHECK(pt_get_f32(f, "bn.num_batches_tracked", 0, s2, &err) == NULL, "an int tensor as float");
+  free(tw);
+  pt_close(&f);
+}
+
 /* ---- weights ------------------------------------------------------------------------------ */
 
 static void test_reader(const fx_file *fx, const char *path, const char *tag) {
@@ -355,6 +395,7 @@ int main(void) {
   if (fx_load(path, &fx, msg, sizeof msg)) th_skip("no fixture: %s", msg);
   test_mfcc(fx);
   test_pickle();
+  test_saved();
   const char *dir = th_data("models/lr_asd");
   if (!dir) {
     printf(
