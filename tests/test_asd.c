@@ -445,6 +445,20 @@ static void test_stream(const asd_model *m, const fx_file *fx) {
     wd = d > wd ? d : wd;
     agree += (sc[k].score >= 0) == (l[2 * k + 1] >= 0);
   }
+  /* the same stitching done by hand: windows [0,20) [10,30) [20,40) [30,50); frame k takes the
+   * window where it is most central: [0,15) from the first, then 10 ticks from each next one
+   * ([15,25), [25,35), [35,45)), [45,50) from the last */
+  float *wl = malloc((size_t)20 * 2 * sizeof(float));
+  int stitched = 1;
+  for (int ws = 0; ws <= 30; ws += 10) {
+    CHECK(asd_forward(m, w, NN_DENSE_FAST, crops->u8 + (size_t)ws * ASD_CROP * ASD_CROP, 20,
+                      mfcc->f32 + (size_t)ws * 4 * 13, wl, NULL, NULL, &err) == EMO_OK,
+          "%s", err.msg);
+    int lo = ws ? ws + 5 : 0, hi = ws == 30 ? 50 : ws + 15;
+    for (int k = lo; k < hi; k++) stitched &= sc[k].score == wl[2 * (k - ws) + 1];
+  }
+  CHECK(stitched, "the stream's windows are not the ones stated");
+  free(wl);
   printf(
       "windows of 0.8 s every 0.4 s vs the whole 2 s: worst score difference %.3g, %d/%d "
       "frames on the same side of 0\n",

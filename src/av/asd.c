@@ -921,7 +921,9 @@ int asd_stream_pop(asd_stream *s, asd_work *w, asd_score *out, int max, emoi_err
     assign(s, ws, lo, hi, s->logits);
     s->owned = hi;
     s->next_win = ws + H;
-    drop_before(s, s->next_win < s->owned ? s->next_win : s->owned);
+    /* keep this window's ticks: the final window, [n - W, n), may start anywhere after ws; the
+     * next regular window ends at ws + H + W, so window + hop ticks always suffice */
+    drop_before(s, ws);
   }
   if (s->finished && !s->final_done) {
     int64_t n_eff = s->ticks_total < s->mfcc_total / ASD_MFCC_PER_TICK
@@ -929,7 +931,7 @@ int asd_stream_pop(asd_stream *s, asd_work *w, asd_score *out, int max, emoi_err
                         : s->mfcc_total / ASD_MFCC_PER_TICK;
     if (n_eff > s->owned) {
       int64_t ws = n_eff - W > 0 ? n_eff - W : 0;
-      if (ws < s->lo) ws = s->lo; /* cannot happen: regular windows keep [next_win, ...) */
+      if (ws < s->lo) ws = s->lo; /* cannot happen: the last regular window's ticks are kept */
       if ((rc = run_window(s, w, ws, (int)(n_eff - ws), err))) return rc;
       assign(s, ws, s->owned, n_eff, s->logits);
       s->owned = n_eff;
