@@ -5,8 +5,9 @@
  *
  * How the fusion (pipeline/) uses it, per face track:
  *
- *     asd_model *m;  asd_load(path_to_checkpoint, &m, &err);        // once, shared by threads
- *     asd_work *w;   asd_work_new(m, &w, &err);                      // once per thread
+ *     asd_model *m;  asd_load(path, &m, &err);  // path: emo_models_dir() + "/" ASD_FILE_DEFAULT;
+ *                                               // once, shared by threads; EMO_EIO when absent
+ *     asd_work *w;   asd_work_new(m, 100, &w, &err);  // once per thread, windows <= 100 ticks
  *     asd_stream_params sp = asd_stream_params_default();
  *     asd_stream *s; asd_stream_new(m, &sp, t_first_frame, &s, &err); // when the track starts
  *     for each video frame of the track (times increasing, seconds on the soundtrack's clock):
@@ -17,13 +18,15 @@
  *     the same samples for every track):  asd_stream_push_audio(s, pcm, n, &err);
  *     now and then (e.g. after each frame):
  *       asd_score sc[64]; int k = asd_stream_pop(s, w, sc, 64, &err);  // runs the network
- *     when the track ends: asd_stream_finish(s); then asd_stream_pop until it returns 0;
+ *     when the track ends: asd_stream_finish(s, &err); then asd_stream_pop until it returns 0;
  *     asd_stream_free(&s);   ...   asd_work_free(&w); asd_free(&m);
  *
  * Every pushed frame comes back from asd_stream_pop exactly once, in push order, as an
  * asd_score {t, score, prob, valid}: score is upstream's (the logit of "speaking"; upstream's demo
  * calls a face speaking when it is >= 0), prob = softmax probability of speaking; valid = 0 (score
- * NaN) when the frame could not be scored (no audio for it, a track shorter than ASD_MIN_TICKS).
+ * NaN) when the frame could not be scored (the soundtrack ended before it).
+ * Frames wait for their audio: at most window + hop ticks are held, then push_frame says
+ * EMO_ELIMIT; so for a file without a soundtrack do not run a stream (the scores are "null").
  *
  * Time and rates: LR-ASD sees 25 fps video (upstream converts every video with ffmpeg -r 25). The
  * stream resamples: tick k of the track is at t_first + k / 25 s and takes the pushed frame
@@ -67,6 +70,12 @@
 
 #include "core/err.h"
 #include "nn/dense.h"
+
+/* The checkpoints' file names in the model cache (models/manifest.json "imports": users put
+ * upstream's files there with `emo models import FILE...`, which checks their sha256). */
+#define ASD_FILE_TALKSET "lr_asd_finetuning_TalkSet.model" /* manifest name lr_asd_talkset */
+#define ASD_FILE_AVA "lr_asd_pretrain_AVA.model"           /* manifest name lr_asd_ava */
+#define ASD_FILE_DEFAULT ASD_FILE_TALKSET
 
 #define ASD_CROP 112
 #define ASD_FPS 25
