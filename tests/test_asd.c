@@ -381,7 +381,8 @@ static int stream_scores(const asd_model *m, asd_work *w, const fx_file *fx, int
                          int with_audio, asd_score *sc) {
   const fx_tensor *crops = need(fx, "crops"), *pcm = need(fx, "pcm_net");
   int T = (int)crops->dims[0];
-  if (!with_audio && T > window + hop) T = window + hop; /* more would wait for audio: ELIMIT */
+  /* without audio, more than window + hop frames would wait for it (EMO_ELIMIT) unless the
+   * stream is told there is none: with_audio 0 pushes that many, -1 says so first and pushes all */
   asd_stream_params p = asd_stream_params_default();
   p.window = window;
   p.hop = hop;
@@ -390,15 +391,23 @@ static int stream_scores(const asd_model *m, asd_work *w, const fx_file *fx, int
   double t0 = 1.0; /* the track starts 1 s into the file: 16000 samples of silence first */
   CHECK(asd_stream_new(m, &p, t0, &s, &err) == EMO_OK, "%s", err.msg);
   if (!s) return 0;
+  if (!with_audio && T > window + hop) T = window + hop;
+  if (with_audio < 0) CHECK(asd_stream_audio_end(s, &err) == EMO_OK, "%s", err.msg);
   float *silence = calloc(16000, sizeof(float));
-  if (with_audio) CHECK(asd_stream_push_audio(s, silence, 16000, &err) == EMO_OK, "%s", err.msg);
+  if (with_audio > 0)
+    CHECK(asd_stream_push_audio(s, silence, 16000, &err) == EMO_OK, "%s", err.msg);
   int got = 0, at = 0;
   for (int k = 0; k < T; k++) {
     CHECK(asd_stream_push_frame(s, crops->u8 + (size_t)k * ASD_CROP * ASD_CROP, t0 + k * 0.04,
                                 &err) == EMO_OK,
           "%s", err.msg);
     int want = (k + 1) * 640 + 1000;
-    if (with_audio && want > at) {
+    if (with_audio == 2 && want > 16000) { /* the soundtrack ends 1 s into the track */
+      want = 16000;
+      if (at == 16000 && k == 30)
+        CHECK(asd_stream_audio_end(s, &err) == EMO_OK, "%s", err.msg);
+    }
+    if (with_audio > 0 && want > at) {
       int n = want < (int)pcm->numel ? want - at : (int)pcm->numel - at;
       if (n > 0) CHECK(asd_stream_push_audio(s, pcm->f32 + at, n, &err) == EMO_OK, "%s", err.msg);
       if (n > 0) at += n;
@@ -466,6 +475,16 @@ static void test_stream(const asd_model *m, const fx_file *fx) {
   got = stream_scores(m, w, fx, 20, 10, 0, sc);
   CHECK(got == 30, "no audio: %d frames back", got);
   for (int k = 0; k < got; k++) CHECK(!sc[k].valid && isnan(sc[k].score), "frame %d scored", k);
+  got = stream_scores(m, w, fx, 20, 10, 2, sc);
+  CHECK(got == T, "audio ends early: %d frames back", got);
+  int nv = 0;
+  for (int k = 0; k < got; k++) nv += sc[k].valid;
+  /* 16000 samples: 99 MFCC frames with the padded one, 24 ticks */
+  CHECK(nv == 24, "audio ends at 1 s: %d frames scored, 24 expected", nv);
+  for (int k = 0; k < got; k++) CHECK(sc[k].valid == (k < 24), "frame %d", k);
+  got = stream_scores(m, w, fx, 20, 10, -1, sc);
+  CHECK(got == T, "audio end at the start: %d frames back", got);
+  for (int k = 0; k < got; k++) CHECK(!sc[k].valid, "frame %d scored", k);
   asd_work_free(&w);
   free(l);
   free(sc);

@@ -701,6 +701,7 @@ struct asd_stream {
   int64_t next_win; /* start tick of the next regular window */
   int64_t owned;    /* ticks [0, owned) have final scores */
   int finished, final_done;
+  int audio_done; /* asd_stream_audio_end: no ticks are kept past the audio */
   float *logits;     /* (window, 2) */
   frame_rec *frames; /* queue of pushed frames */
   int f_head, f_count;
@@ -776,6 +777,10 @@ static double tick_time(const asd_stream *s, int64_t k) {
 static int fill_ticks(asd_stream *s, double until, emoi_err *err) {
   int cap = s->p.window + s->p.hop;
   while (tick_time(s, s->ticks_total) <= until + 1e-9) {
+    if (s->audio_done && s->ticks_total >= s->mfcc_total / ASD_MFCC_PER_TICK) {
+      s->ticks_total++; /* no audio for it: never scored, not kept */
+      continue;
+    }
     if (s->n_ticks == cap)
       return emoi_fail(err, EMO_ELIMIT,
                        "asd: %d ticks wait for audio (push the soundtrack and pop scores)", cap);
@@ -824,7 +829,8 @@ static int add_mfcc(asd_stream *s, const float *rows, int n, emoi_err *err) {
 int asd_stream_push_audio(asd_stream *s, const float *pcm, int n, emoi_err *err) {
   if (!s || n < 0 || (n && !pcm))
     return emoi_fail(err, EMO_EINVAL, "asd_stream_push_audio: bad arguments");
-  if (s->finished) return emoi_fail(err, EMO_EINVAL, "asd: audio pushed after finish");
+  if (s->finished || s->audio_done)
+    return emoi_fail(err, EMO_EINVAL, "asd: audio pushed after finish or audio end");
   int64_t skip = s->s0 - s->samples;
   if (skip > 0) {
     if (skip >= n) {
@@ -848,19 +854,32 @@ int asd_stream_push_audio(asd_stream *s, const float *pcm, int n, emoi_err *err)
   return EMO_OK;
 }
 
-int asd_stream_finish(asd_stream *s, emoi_err *err) {
-  if (!s) return emoi_fail(err, EMO_EINVAL, "asd_stream_finish: NULL stream");
-  if (s->finished) return EMO_OK;
-  if (s->have_last) {
-    int rc = fill_ticks(s, s->t_last + 0.5 / ASD_FPS - 1e-6, err);
-    if (rc) return rc;
-  }
+int asd_stream_audio_end(asd_stream *s, emoi_err *err) {
+  if (!s) return emoi_fail(err, EMO_EINVAL, "asd_stream_audio_end: NULL stream");
+  if (s->audio_done) return EMO_OK;
   if (s->samples > s->s0) { /* the zero-padded last MFCC frame, as upstream's */
     int k = mfcc_stream_flush(s->mf, s->mfcc_tmp, s->cap_tmp);
     if (k > 0) {
       int rc = add_mfcc(s, s->mfcc_tmp, k, err);
       if (rc) return rc;
     }
+  }
+  s->audio_done = 1;
+  /* ticks already kept past the audio stay until finish or their window; frames on them are
+   * released as unscored by asd_stream_pop */
+  return EMO_OK;
+}
+
+int asd_stream_finish(asd_stream *s, emoi_err *err) {
+  if (!s) return emoi_fail(err, EMO_EINVAL, "asd_stream_finish: NULL stream");
+  if (s->finished) return EMO_OK;
+  if (!s->audio_done) {
+    int rc = asd_stream_audio_end(s, err);
+    if (rc) return rc;
+  }
+  if (s->have_last) {
+    int rc = fill_ticks(s, s->t_last + 0.5 / ASD_FPS - 1e-6, err);
+    if (rc) return rc;
   }
   s->finished = 1;
   return EMO_OK;
@@ -940,6 +959,13 @@ int asd_stream_pop(asd_stream *s, asd_work *w, asd_score *out, int max, emoi_err
     for (int i = 0; i < s->f_count; i++) { /* ticks without audio, or past the last tick */
       frame_rec *f = &s->frames[(s->f_head + i) % s->p.max_frames];
       if (!f->done) f->done = 1, f->valid = 0;
+    }
+  }
+  if (s->audio_done) {
+    int64_t audio_ticks = s->mfcc_total / ASD_MFCC_PER_TICK;
+    for (int i = 0; i < s->f_count; i++) {
+      frame_rec *f = &s->frames[(s->f_head + i) % s->p.max_frames];
+      if (!f->done && f->tick >= audio_ticks) f->done = 1, f->valid = 0;
     }
   }
   int k = 0;

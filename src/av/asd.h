@@ -26,7 +26,8 @@
  * calls a face speaking when it is >= 0), prob = softmax probability of speaking; valid = 0 (score
  * NaN) when the frame could not be scored (the soundtrack ended before it).
  * Frames wait for their audio: at most window + hop ticks are held, then push_frame says
- * EMO_ELIMIT; so for a file without a soundtrack do not run a stream (the scores are "null").
+ * EMO_ELIMIT; when the soundtrack ends early or there is none, asd_stream_audio_end says so and
+ * the frames past it come back unscored at once.
  *
  * Time and rates: LR-ASD sees 25 fps video (upstream converts every video with ffmpeg -r 25). The
  * stream resamples: tick k of the track is at t_first + k / 25 s and takes the pushed frame
@@ -146,7 +147,13 @@ int asd_stream_push_frame(asd_stream *s, const uint8_t *crop, double t, emoi_err
  * them. EMO_EINVAL after asd_stream_finish. */
 int asd_stream_push_audio(asd_stream *s, const float *pcm, int n, emoi_err *err);
 
-/* The track has ended (no more frames; the audio pushed so far is all there is). */
+/* The soundtrack has ended (or there is none): frames after the last audio are not kept and come
+ * back from asd_stream_pop with valid = 0 (no EMO_ELIMIT waiting for audio that never comes).
+ * Later push_audio calls are EMO_EINVAL. */
+int asd_stream_audio_end(asd_stream *s, emoi_err *err);
+
+/* The track has ended (no more frames; the audio pushed so far is all there is: implies
+ * asd_stream_audio_end). */
 int asd_stream_finish(asd_stream *s, emoi_err *err);
 
 typedef struct asd_score {
