@@ -404,8 +404,7 @@ static int stream_scores(const asd_model *m, asd_work *w, const fx_file *fx, int
     int want = (k + 1) * 640 + 1000;
     if (with_audio == 2 && want > 16000) { /* the soundtrack ends 1 s into the track */
       want = 16000;
-      if (at == 16000 && k == 30)
-        CHECK(asd_stream_audio_end(s, &err) == EMO_OK, "%s", err.msg);
+      if (at == 16000 && k == 30) CHECK(asd_stream_audio_end(s, &err) == EMO_OK, "%s", err.msg);
     }
     if (with_audio > 0 && want > at) {
       int n = want < (int)pcm->numel ? want - at : (int)pcm->numel - at;

@@ -701,7 +701,7 @@ struct asd_stream {
   int64_t next_win; /* start tick of the next regular window */
   int64_t owned;    /* ticks [0, owned) have final scores */
   int finished, final_done;
-  int audio_done; /* asd_stream_audio_end: no ticks are kept past the audio */
+  int audio_done;    /* asd_stream_audio_end: no ticks are kept past the audio */
   float *logits;     /* (window, 2) */
   frame_rec *frames; /* queue of pushed frames */
   int f_head, f_count;

@@ -39,12 +39,13 @@
  * Columbia demo) averages the scores of consecutive windows of 1, 2, 3, 4, 5 and 6 s. The network
  * is bidirectional over its window (GRU), so a stream scores windows of sp.window ticks every
  * sp.hop ticks and each tick keeps the score of the window in which it sits most centrally (the
- * first window also owns its head, the last its tail). A tick's score is final at most
- * (window + hop) / 2 ticks after it: the latency (defaults 100 / 50 ticks: 3 s). Memory per
- * stream: the crops and MFCC of one window (about 1.3 MB for 4 s); the network's scratch (about
- * 300 KB a tick of window: 120 MB for 4 s) lives in the asd_work, one per thread, shared by all
- * of that thread's streams. The accuracy of this windowing against whole-track scoring was
- * measured on real clips (tests/test_asd.c and the README say how much they differ).
+ * first window also owns its head, the last its tail). A tick's score is final (window + hop) / 2
+ * ticks after it (3 s with the defaults 100 / 50), window ticks (4 s) for the first ticks of a
+ * track, once the audio up to there is in. Memory per stream: the crops and MFCC of window + hop
+ * ticks and up to max_audio_ahead MFCC frames (2.3 MB with the defaults); the network's scratch
+ * (0.9 MB a tick of window: 90 MB for 4 s) lives in the asd_work, one per thread, shared by all
+ * of that thread's streams. tests/test_asd.c measures the windowing against whole-track scores
+ * on a GRID track; dev/asd_windows.py on the labelled split-screen clips (README).
  *
  * The crop (asd_crop) is upstream's preprocessing (Columbia_test.py crop_video and
  * evaluate_network): box half-size s = max(w, h) / 2, centre (cx, cy); the image padded with gray
