@@ -151,6 +151,10 @@ static void test_pickle(void) {
     rc = pt_parse_pickle((const uint8_t *)good, n, fake_storage, NULL, &f, &err);
     CHECK(rc != EMO_OK && !f, "truncated at %zu accepted", n);
   }
+  /* a GET of a memo slot never PUT (a fuzzer finding: slots were not cleared when the memo grew) */
+  static const char get[] = "\x80\x02N\x71\x09h\x05.";
+  rc = pt_parse_pickle((const uint8_t *)get, sizeof get - 1, fake_storage, NULL, &f, &err);
+  CHECK(rc == EMO_EMODEL && strstr(err.msg, "memo"), "unset memo: %d %s", rc, err.msg);
   /* a forbidden global */
   static const char evil[] =
       "\x80\x02"

@@ -193,7 +193,8 @@ static int make_tuple(machine *m, size_t pos, int64_t k) {
   if (GROW(m, items, n_items, cap_items, m->n_items + k))
     return emoi_fail(m->err, EMO_ELIMIT, "pickle: more than %d tuple items", PT_MAX_VALUES);
   value t = {V_TUPLE, 0, (size_t)m->n_items, k, -1, -1};
-  memcpy(m->items + m->n_items, m->stack + m->n_stack - k, (size_t)k * sizeof(int64_t));
+  if (k) /* both arrays may still be NULL for an empty tuple */
+    memcpy(m->items + m->n_items, m->stack + m->n_stack - k, (size_t)k * sizeof(int64_t));
   m->n_items += k;
   m->n_stack -= k;
   return push_new(m, t);
@@ -388,8 +389,11 @@ static int run(machine *m, int64_t *result) {
           return fail_at(m, pos, EMO_EMODEL, "truncated PUT");
         if (op == 'q') idx = b;
         if (!m->n_stack) return fail_at(m, pos, EMO_EMODEL, "PUT on an empty stack");
+        int64_t old_cap = m->cap_memo;
         if (grow((void **)&m->memo, &m->cap_memo, (int64_t)idx + 1, sizeof *m->memo, PT_MAX_VALUES))
           return fail_at(m, pos, EMO_ELIMIT, "memo index too large");
+        if (m->cap_memo > old_cap) /* new slots are empty */
+          memset(m->memo + old_cap, 0, (size_t)(m->cap_memo - old_cap) * sizeof *m->memo);
         m->memo[idx] = m->stack[m->n_stack - 1] + 1;
         break;
       }
