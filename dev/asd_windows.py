@@ -10,14 +10,17 @@ Per clip: face tracks from `emo video` (boxes), upstream's crop (median filter o
 pad 110, 224x224, central 112x112), the track's audio at 16 kHz, python_speech_features' MFCC;
 then per track the scores of
   whole      the whole track at once (upstream's train/eval on AVA);
-  multi      the mean over windows tiling the track of 1, 2, 3, 4, 5 and 6 s (Columbia_test.py);
+  multi      (with --multi) the mean over windows tiling the track of 1, 2, 3, 4, 5 and 6 s
+             (Columbia_test.py);
   tile D     windows of D s tiling the track (one of multi's terms);
   slide W/H  emo's stream: windows of W s every H s, each frame scored by the window where it is
              most central.
 Frame labels: a face is speaking when the clip's .speakers.tsv has its panel or person speaking at
 the frame's time; tracks are assigned to LEFT/RIGHT by their mean box centre. Printed per scheme
 and checkpoint: accuracy and F1 at score >= 0 (upstream's threshold), average precision, and the
-mean absolute difference and sign agreement with `whole`.
+mean absolute difference and sign agreement with `whole`. The windowing schemes run for the
+TalkSet checkpoint; AVA gets whole and slide4/2. --clips picks clips by substring. On this
+2-core machine under load one clip took about 20 minutes.
 """
 import argparse
 import json
