@@ -26,7 +26,7 @@ build: deps
 
 # The models no registry ships (users download them upstream) are imported from $(DATA)/models
 # when that folder has them, so the tests that need them run instead of skipping.
-IMPORTS    ?= $(DATA)/models/face_landmarker.task
+IMPORTS    ?= $(DATA)/models/face_landmarker.task $(wildcard $(DATA)/models/lr_asd/*.model)
 
 models: build
 	@$(EMO) models fetch >&2
