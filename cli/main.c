@@ -129,6 +129,8 @@ static void usage(FILE *f) {
       "  --reference           use the plain C reference kernels (slow; for checking)\n"
       "  --float-expression    run the expression networks in float32 (default: their big\n"
       "                        1x1 convolutions in int8 on CPUs with AVX512-VNNI)\n"
+      "  --isa CAP             auto (default) | scalar | avx2 | avx512: the best path of emo's\n"
+      "                        own kernels not above CAP that this CPU has (for timings)\n"
       "\n"
       "video options (and the image options above):\n"
       "  --fps N               analyse N frames per second of media time (default: every frame)\n"
@@ -334,6 +336,13 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       cp->reference_kernels = 1;
     } else if (strcmp(a, "--float-expression") == 0) {
       cp->float_expression = 1;
+    } else if (strcmp(a, "--isa") == 0) {
+      if (!v) goto missing;
+      int k = 0;
+      while (k < EMO_ISA_COUNT && strcmp(v, emo_isa_name((emo_isa)k)) != 0) k++;
+      if (k == EMO_ISA_COUNT) goto bad;
+      cp->isa = (emo_isa)k;
+      i++;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
       g_verbosity = EMO_LOG_ERROR;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -639,6 +648,8 @@ static int cmd_models(int argc, char **argv) {
   }
   if (strcmp(sub, "list") == 0) {
     printf("cache: %s\n", dir);
+    printf("kernels: the %s path (--isa %s)\n", emo_isa_name(emo_isa_pick(cp.cp.isa)),
+           emo_isa_name(cp.cp.isa));
     int missing = 0;
     for (int i = 0; i < emo_models_count(); i++) {
       emo_model_info info;
