@@ -120,7 +120,9 @@ int main(int argc, char **argv) {
   }
   g_isa = of_pyramid_set_isa(pa, g_isa);
   of_pyramid_set_isa(pb, g_isa);
-  printf("bench_flow: the %s path, %s clock\n", emo_isa_name(g_isa), g_cpu ? "thread CPU" : "wall");
+  char cpu[256];
+  printf("bench_flow: %s, the %s path, %s clock\n", bu_cpu_model(cpu, sizeof cpu),
+         emo_isa_name(g_isa), g_cpu ? "thread CPU" : "wall");
   render(a, 0, 0);
   render(b, 3.3, -2.2);
 

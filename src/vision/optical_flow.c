@@ -75,10 +75,19 @@ int of_pyramid_info(const of_pyramid *p, int *w0, int *h0, int *levels, float *s
 }
 
 /* The point solver and the gray downscale are written once (always-inline bodies) and
- * compiled per ISA below: AVX-512F, AVX2+FMA and the baseline, picked per call from the
- * pyramid's path (of_pyramid_set_isa), so a test or a timing can force each one. The file is
- * ISO C (no FP contraction), and every per-ISA copy does the same float operations in the
- * same order, so all paths give bit-identical results (test_optical_flow checks). */
+ * compiled per ISA below: AVX-512F (solver only), AVX2+FMA and the baseline, picked per call
+ * from the pyramid's path (of_pyramid_set_isa), so a test or a timing can force each one.
+ *
+ * Why the AVX2 solver gains little over the baseline (SSE2) build (measured with bench_flow
+ * --cpu, track_4_boxes: 0.94-0.97 ms AVX2, 0.87-0.89 ms baseline, 0.27-0.34 ms AVX-512): an
+ * of_vf is 16 floats, one zmm register but two ymm ones, and the LK loops keep about ten of
+ * them live (four accumulators, four bilinear weights, the loads), more than AVX2's sixteen
+ * ymm registers; 45 % of the AVX2 copy's instructions touch the stack (17 % of the AVX-512
+ * copy's), so every accumulation goes through a spill and a reload on its dependency chain.
+ * Pairing the rows without the branch did not change that. The cure is an 8-float body for
+ * AVX2, whose sums run in another order (outputs within rounding of these, not bit-equal).
+ * The file is ISO C (no FP contraction), and every per-ISA copy does the same float operations
+ * in the same order, so all paths give bit-identical results (test_optical_flow checks). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define OF_X86 1
 #endif
@@ -148,15 +157,15 @@ static void gray_downscale_scalar(OF_GD_ARGS) {
 __attribute__((target("avx2,fma"))) static void gray_downscale_avx2(OF_GD_ARGS) {
   gray_downscale_body(rgb, stride, k, w0, h0, dst, acc);
 }
-__attribute__((target("avx512f"))) static void gray_downscale_avx512(OF_GD_ARGS) {
-  gray_downscale_body(rgb, stride, k, w0, h0, dst, acc);
-}
 #endif
 
+/* The AVX-512 path takes the AVX2 copy: its byte and 16-bit sums need AVX512BW to vectorise at
+ * 512 bits, and the AVX512F-only copy measured 2x slower than the AVX2 one (bench_flow
+ * pyramid_build, 0.83 against 0.42 ms of CPU time). Every AVX-512 CPU has AVX2 and FMA. */
 static void gray_downscale(emo_isa isa, OF_GD_ARGS) {
 #ifdef OF_X86
-  if (isa == EMO_ISA_AVX512) return gray_downscale_avx512(rgb, stride, k, w0, h0, dst, acc);
-  if (isa == EMO_ISA_AVX2) return gray_downscale_avx2(rgb, stride, k, w0, h0, dst, acc);
+  if (isa == EMO_ISA_AVX512 || isa == EMO_ISA_AVX2)
+    return gray_downscale_avx2(rgb, stride, k, w0, h0, dst, acc);
 #endif
   (void)isa;
   gray_downscale_scalar(rgb, stride, k, w0, h0, dst, acc);
