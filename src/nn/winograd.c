@@ -42,6 +42,9 @@
  * (AVX-512F, AVX2+FMA, baseline), picked per object from its isa cap. The file is ISO C (no
  * FP contraction) and the loops' operations are the same in each copy, so the paths agree
  * bit for bit. */
+#ifdef __clang__ /* clang contracts a * b + c within an expression even in ISO C mode */
+#pragma STDC FP_CONTRACT OFF
+#endif
 #if defined(__x86_64__) && defined(__GNUC__)
 #define WG_X86 1
 #endif

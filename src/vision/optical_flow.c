@@ -88,6 +88,9 @@ int of_pyramid_info(const of_pyramid *p, int *w0, int *h0, int *levels, float *s
  * AVX2, whose sums run in another order (outputs within rounding of these, not bit-equal).
  * The file is ISO C (no FP contraction), and every per-ISA copy does the same float operations
  * in the same order, so all paths give bit-identical results (test_optical_flow checks). */
+#ifdef __clang__ /* clang contracts a * b + c within an expression even in ISO C mode */
+#pragma STDC FP_CONTRACT OFF
+#endif
 #if defined(__x86_64__) && defined(__GNUC__)
 #define OF_X86 1
 #endif
