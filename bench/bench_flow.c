@@ -7,9 +7,13 @@
  *
  * Output: a table, then machine-readable lines
  *   BENCH_FLOW op=pyramid_build size=1280x720 max_side=640 levels=L median_ms=... p10_ms=...
- *   BENCH_FLOW op=track_4_boxes ... median_ms=... points_per_box=100
+ *   BENCH_FLOW op=track_4_boxes ... median_ms=... points_per_box=100 isa=avx2 clock=wall
  *
- * usage: bench_flow [--levels L] [--max-side N] [--runs N] */
+ * --isa caps the downscale and the point solver's path (of_pyramid_set_isa); --cpu times
+ * with the thread's CPU clock instead of the wall clock (for a loaded machine).
+ *
+ * usage: bench_flow [--levels L] [--max-side N] [--runs N] [--isa auto|scalar|avx2|avx512]
+ *                   [--cpu] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,13 +64,24 @@ static void render(uint8_t *rgb, double tx, double ty) {
     }
 }
 
+static emo_isa g_isa = EMO_ISA_AUTO; /* the path taken (--isa) */
+static int g_cpu;                    /* --cpu */
+
+static double now_ms(void) {
+  if (!g_cpu) return bu_now_ms();
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
 static void print_stats(const char *op, double *t, int n, int levels, int max_side) {
   bu_stats s = bu_summarize(t, n);
   printf("%-16s median %.4f ms  p10 %.4f  p90 %.4f  min %.4f\n", op, s.median, s.p10, s.p90, s.min);
   printf(
       "BENCH_FLOW op=%s size=%dx%d max_side=%d levels=%d runs=%d median_ms=%.4f p10_ms=%.4f "
-      "p90_ms=%.4f\n",
-      op, W, H, max_side, levels, n, s.median, s.p10, s.p90);
+      "p90_ms=%.4f isa=%s clock=%s\n",
+      op, W, H, max_side, levels, n, s.median, s.p10, s.p90, emo_isa_name(g_isa),
+      g_cpu ? "thread_cpu" : "wall");
 }
 
 int main(int argc, char **argv) {
@@ -78,8 +93,19 @@ int main(int argc, char **argv) {
       max_side = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
       runs = atoi(argv[++i]);
-    else {
-      fprintf(stderr, "usage: bench_flow [--levels L] [--max-side N] [--runs N]\n");
+    else if (!strcmp(argv[i], "--cpu"))
+      g_cpu = 1;
+    else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
+      const char *v = argv[++i];
+      int k = 0;
+      while (k < EMO_ISA_COUNT && strcmp(v, emo_isa_name((emo_isa)k)) != 0) k++;
+      if (k == EMO_ISA_COUNT) goto usage;
+      g_isa = (emo_isa)k;
+    } else {
+    usage:
+      fprintf(stderr,
+              "usage: bench_flow [--levels L] [--max-side N] [--runs N] "
+              "[--isa auto|scalar|avx2|avx512] [--cpu]\n");
       return 2;
     }
   }
@@ -92,16 +118,21 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_flow: out of memory\n");
     return 1;
   }
+  g_isa = of_pyramid_set_isa(pa, g_isa);
+  of_pyramid_set_isa(pb, g_isa);
+  char cpu[256];
+  printf("bench_flow: %s, the %s path, %s clock\n", bu_cpu_model(cpu, sizeof cpu),
+         emo_isa_name(g_isa), g_cpu ? "thread CPU" : "wall");
   render(a, 0, 0);
   render(b, 3.3, -2.2);
 
   for (int i = 0; i < 20 + runs; i++) {
-    double t0 = bu_now_ms();
+    double t0 = now_ms();
     if (of_pyramid_build(pa, a, W, H, (ptrdiff_t)W * 3, max_side, levels, &err) != EMO_OK) {
       fprintf(stderr, "bench_flow: %s\n", err.msg);
       return 1;
     }
-    if (i >= 20) t[i - 20] = bu_now_ms() - t0;
+    if (i >= 20) t[i - 20] = now_ms() - t0;
   }
   print_stats("pyramid_build", t, runs, levels, max_side);
   if (of_pyramid_build(pb, b, W, H, (ptrdiff_t)W * 3, max_side, levels, &err) != EMO_OK) {
@@ -114,9 +145,9 @@ int main(int argc, char **argv) {
       {200, 150, 180, 200}, {520, 260, 120, 140}, {800, 120, 240, 270}, {1050, 400, 90, 100}};
   of_box_result r[4];
   for (int i = 0; i < 20 + runs; i++) {
-    double t0 = bu_now_ms();
+    double t0 = now_ms();
     for (int j = 0; j < 4; j++) of_track_box(pa, pb, boxes[j], &r[j]);
-    if (i >= 20) t[i - 20] = bu_now_ms() - t0;
+    if (i >= 20) t[i - 20] = now_ms() - t0;
   }
   print_stats("track_4_boxes", t, runs, levels, max_side);
   for (int j = 0; j < 4; j++)

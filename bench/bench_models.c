@@ -625,6 +625,13 @@ int main(int argc, char **argv) {
 
   printf("# emo %s bench_models: models %s, %d runs after %d warm-up, times in ms\n",
          EMO_VERSION_STRING, dir, o.runs, o.warmup);
+  char cpu[256];
+  printf("# cpu: %s; emo's kernels: the %s path (--isa %s), int8 GEMM %s\n",
+         bu_cpu_model(cpu, sizeof cpu), emo_isa_name(emo_isa_pick((emo_isa)o.ab.isa)),
+         emo_isa_name((emo_isa)o.ab.isa),
+         nn_qconv_isa(o.ab.isa) == NN_ISA_AVX512 ? "VNNI"
+         : nn_qconv_isa(o.ab.isa) == NN_ISA_AVX2 ? "AVX2"
+                                                 : "scalar");
   printf("%-30s %-10s %-9s %2s  %9s %9s %9s %9s  %s\n", "network / step", "input", "backend", "th",
          "median", "p10", "p90", "min", "plan");
   for (int k = 0; k < EMOI_NET_COUNT; k++)

@@ -1,10 +1,11 @@
-/* bench_util.h: helpers shared by the benchmarks in bench/: a monotonic clock, order
- * statistics (median, p10, p90) of a set of timings, and parsing of "1,2"-style lists.
- * Header-only (static inline) so each bench_*.c stays one executable. Benchmarks measure and
+/* bench_util.h: helpers shared by the benchmarks in bench/: a monotonic clock, the CPU's
+ * model name, order statistics (median, p10, p90) of a set of timings, and parsing of "1,2"-style
+ * lists. Header-only (static inline) so each bench_*.c stays one executable. Benchmarks measure and
  * print; they never assert a time (that is the tests' rule, see CONVENTIONS.md). */
 #ifndef EMO_BENCH_UTIL_H
 #define EMO_BENCH_UTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,24 @@ static inline double bu_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* The CPU's model name from /proc/cpuinfo into buf ("unknown CPU" elsewhere); returns buf. */
+static inline const char *bu_cpu_model(char *buf, size_t size) {
+  snprintf(buf, size, "unknown CPU");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return buf;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    const char *c = strchr(line, ':');
+    if (strncmp(line, "model name", 10) != 0 || !c) continue;
+    c++;
+    while (*c == ' ' || *c == '\t') c++;
+    snprintf(buf, size, "%.*s", (int)strcspn(c, "\n"), c);
+    break;
+  }
+  fclose(f);
+  return buf;
 }
 
 static inline int bu_cmp_double(const void *a, const void *b) {

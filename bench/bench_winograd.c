@@ -145,7 +145,8 @@ int main(int argc, char **argv) {
                           n->attr.pad_top,
                           n->attr.pad_left,
                           0,
-                          INFINITY};
+                          INFINITY,
+                          NN_ISA_AUTO};
     nn_winograd *wg = NULL;
     size_t nx = (size_t)s->h * s->w * s->ci;
     float *x = malloc(nx * sizeof *x), *y = malloc((size_t)nn_value_numel(yv) * sizeof *y);

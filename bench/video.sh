@@ -9,11 +9,14 @@
 #     peer is installed (bench/run.sh installs it into /tmp/peers-build/npm).
 # Default video: ../shared/peers/media/test_720p30.mp4 (30 s, 1280x720, 30 fps, 3-4 faces).
 # Prints medians of REPEAT runs. A benchmark measures; nothing here asserts a time.
+# ISA=auto|scalar|avx2|avx512 (default auto) is passed to emo as --isa; the CPU model and the
+# path taken are printed first.
 set -euo pipefail
 build=${1:?usage: bench/video.sh BUILD_DIR [VIDEO]}
 here=$(cd "$(dirname "$0")/.." && pwd)
 video=${2:-$here/../shared/peers/media/test_720p30.mp4}
 repeat=${REPEAT:-3}
+isa=${ISA:-auto}
 [ -f "$video" ] || { echo "no video at $video (../shared absent?)"; exit 0; }
 command -v ffmpeg >/dev/null || { echo "needs ffmpeg: apt-get install ffmpeg"; exit 1; }
 out=$(mktemp -d)
@@ -34,11 +37,13 @@ time_cmd() {
   echo "$t" >"$out/$label.median"
 }
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time: apt-get install time"; exit 1; }
+echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($(nproc) cores)"
+echo "emo's $("$build/emo" models list --isa "$isa" 2>/dev/null | sed -n 's/^kernels: //p')"
 echo "video: $video ($frames frames, $dur s); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 time_cmd "ffmpeg decode only" ffmpeg -v error -threads 2 -i "$video" -an -f null -
-time_cmd "emo default (tracking)" "$build/emo" video -q -o "$out/a.jsonl" "$video"
-time_cmd "emo --detect-every 1" "$build/emo" video -q --detect-every 1 -o "$out/b.jsonl" "$video"
-time_cmd "emo --float-expression" "$build/emo" video -q --float-expression -o "$out/c.jsonl" "$video"
+time_cmd "emo default (tracking)" "$build/emo" video -q --isa "$isa" -o "$out/a.jsonl" "$video"
+time_cmd "emo --detect-every 1" "$build/emo" video -q --isa "$isa" --detect-every 1 -o "$out/b.jsonl" "$video"
+time_cmd "emo --float-expression" "$build/emo" video -q --isa "$isa" --float-expression -o "$out/c.jsonl" "$video"
 d=$(cat "$out/ffmpeg decode only.median"); a=$(cat "$out/emo default (tracking).median")
 b=$(cat "$out/emo --detect-every 1.median")
 awk -v d="$d" -v a="$a" -v b="$b" 'BEGIN {printf "emo default = %.0f%% of decode-only throughput (target >= 50%%); --detect-every 1 = %.0f%% (target >= 35%%)\n", 100*d/a, 100*d/b}'

@@ -152,6 +152,8 @@ static void usage(FILE *f) {
       "  --face-head FILE      also classify each face with a head made by emo train\n"
       "                        (\"custom\" in the JSON; image and audio, not yet video)\n"
       "  --voice-head FILE     the same for speech segments (emo audio)\n"
+      "  --isa CAP             auto (default) | scalar | avx2 | avx512: the best path of emo's\n"
+      "                        own kernels not above CAP that this CPU has (for timings)\n"
       "\n"
       "video options (and the image options above):\n"
       "  --fps N               analyse N frames per second of media time (default: every frame)\n"
@@ -398,6 +400,13 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       cp->reference_kernels = 1;
     } else if (strcmp(a, "--float-expression") == 0) {
       cp->float_expression = 1;
+    } else if (strcmp(a, "--isa") == 0) {
+      if (!v) goto missing;
+      int k = 0;
+      while (k < EMO_ISA_COUNT && strcmp(v, emo_isa_name((emo_isa)k)) != 0) k++;
+      if (k == EMO_ISA_COUNT) goto bad;
+      cp->isa = (emo_isa)k;
+      i++;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
       g_verbosity = EMO_LOG_ERROR;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
@@ -801,6 +810,8 @@ static int cmd_models(int argc, char **argv) {
   }
   if (strcmp(sub, "list") == 0) {
     printf("cache: %s\n", dir);
+    printf("kernels: the %s path (--isa %s)\n", emo_isa_name(emo_isa_pick(cp.cp.isa)),
+           emo_isa_name(cp.cp.isa));
     int missing = 0;
     for (int i = 0; i < emo_models_count() + emo_models_import_count(); i++) {
       emo_model_info info;

@@ -2,8 +2,10 @@
  * src/media/image_decode.c: JPEG, PNG, WebP, EXIF orientation) and, on every image that
  * decodes, the pre-processing ops (src/vision/image_ops.c). Any bytes must give EMO_OK or an
  * error code, never a crash, leak, hang or out-of-bounds access; a decoded image must have
- * sane dimensions within the pixel cap. Seeds: fuzz/corpus/image/ (tiny images of each
- * format, EXIF-rotated and progressive JPEGs, interlaced/palette PNGs).
+ * sane dimensions within the pixel cap, and its gray crop on each vector path (AVX2, AVX-512
+ * where the CPU has them) must equal the scalar reference's bit for bit. Seeds:
+ * fuzz/corpus/image/ (tiny images of each format, EXIF-rotated and progressive JPEGs,
+ * interlaced/palette PNGs).
  * Building with -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION lets PNG data past bad CRCs. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,6 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (img_warp_affine_f32(&v, m, buf, 48, 48, 1 + 2 * (int)(acc & 1), &nm,
                           (img_border)((acc >> 1) & 1)) != EMO_OK)
     abort();
+  /* the gray crop on every vector path this CPU has: bit-identical to the reference */
+  static float ref[48 * 48], vec[48 * 48]; /* (48, 48) */
+  if (img_warp_affine_f32_ref(&v, m, ref, 48, 48, 1, &nm, IMG_BORDER_REPLICATE) != EMO_OK) abort();
+  for (int cap = EMO_ISA_AVX2; cap <= EMO_ISA_AVX512; cap++)
+    if (img_warp_affine_f32_isa(&v, m, vec, 48, 48, 1, &nm, IMG_BORDER_REPLICATE, (emo_isa)cap) !=
+            EMO_OK ||
+        memcmp(ref, vec, sizeof ref) != 0)
+      abort();
   if (img_resize_bilinear_f32(&v, 0, 0, (float)img.width, (float)img.height,
                               (img_sample)((acc >> 2) & 1), buf, 64, 64, &nm) != EMO_OK)
     abort();

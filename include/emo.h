@@ -179,6 +179,24 @@ typedef struct emo_model_params {
                                       and expose their penultimate layers. Default 0 */
 } emo_model_params;
 
+/* Instruction-set paths of emo's own kernels (the int8 convolutions, the Winograd
+ * transforms, the face crop warp, the optical flow); a cap picks the best path not above it
+ * that this CPU has, so one machine can run and time the AVX2 and scalar paths. Every path
+ * gives the scalar reference's outputs within the bounds its tests state. XNNPACK's float
+ * kernels choose their own ISA and are not capped. */
+typedef enum emo_isa {
+  EMO_ISA_AUTO = 0,   /* the best this CPU has (default) */
+  EMO_ISA_SCALAR = 1, /* plain C (what the compiler makes of it for the baseline x86-64) */
+  EMO_ISA_AVX2 = 2,   /* AVX2 + FMA (x86-64-v3) */
+  EMO_ISA_AVX512 = 3, /* AVX-512F (int8 convolutions: AVX512-VNNI) */
+  EMO_ISA_COUNT
+} emo_isa;
+
+/* The path that runs under cap on this CPU (never EMO_ISA_AUTO). Thread-safe. */
+emo_isa emo_isa_pick(emo_isa cap);
+/* "auto", "scalar", "avx2" or "avx512"; "?" out of range. Static storage. */
+const char *emo_isa_name(emo_isa isa);
+
 typedef struct emo_context_params {
   int n_threads;           /* threads classifying the faces of an image or frame in
                               parallel (each network runs on one thread); 0 = all
@@ -198,6 +216,8 @@ typedef struct emo_context_params {
                               Called on the thread that made the call */
   void *log_user;          /* passed to log */
   emo_log_level log_level; /* most verbose level delivered, default EMO_LOG_WARN */
+  emo_isa isa;             /* cap on the instruction-set paths (emo_isa above); the CPU's
+                              features still bound it. Default EMO_ISA_AUTO */
 } emo_context_params;
 
 typedef struct emo_gallery emo_gallery; /* named people, see "Gallery" below */

@@ -20,6 +20,21 @@ void th_skip(const char *fmt, ...) {
   exit(77);
 }
 
+int th_isa_arg(int argc, char **argv) {
+  if (argc < 2) return EMO_ISA_AUTO;
+  for (int i = 0; i < EMO_ISA_COUNT; i++) {
+    if (strcmp(argv[1], emo_isa_name((emo_isa)i)) != 0) continue;
+    const emo_isa got = emo_isa_pick((emo_isa)i);
+    if (i != EMO_ISA_AUTO && got != (emo_isa)i)
+      th_skip("this CPU has no %s path (the best under that cap is %s)", argv[1],
+              emo_isa_name(got));
+    printf("ISA cap %s: the %s path\n", argv[1], emo_isa_name(got));
+    return i;
+  }
+  fprintf(stderr, "usage: %s [auto|scalar|avx2|avx512]\n", argv[0]);
+  exit(2);
+}
+
 int th_finish(const char *test_name) {
   printf("%s: %d checks, %d failed\n", test_name, th_checks, th_failures);
   return th_failures ? 1 : 0;

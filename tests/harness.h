@@ -24,6 +24,12 @@ extern int th_checks;
 /* Prints the reason and exits with 77 (skipped). */
 void th_skip(const char *fmt, ...);
 
+/* The instruction-set cap a kernel test runs its fast paths at (an emo_isa value): argv[1]
+ * is auto (also when absent), scalar, avx2 or avx512. Exits 2 on another word, and skips
+ * (77, with the reason) when this CPU lacks that path, so CTest registers each kernel test
+ * once per cap (tests/CMakeLists.txt) and one machine runs every path it has. */
+int th_isa_arg(int argc, char **argv);
+
 /* Prints "N checks, M failed" and returns the exit status for main. */
 int th_finish(const char *test_name);
 

@@ -1003,7 +1003,7 @@ static void test_ops(void) {
  * bit-identical on random images of awkward sizes (1 to 127 px, padded strides, images of
  * under 4 bytes that the fast path must leave to the reference), random rotations, scales and
  * shifts that reach far outside the image, the last pixel of the buffer, and NaN matrices. */
-static void test_warp_simd_matches_reference(void) {
+static void test_warp_simd_matches_reference(emo_isa cap) {
   unsigned st = 4242;
   const int sz[][2] = {{1, 1}, {2, 1}, {1, 7}, {7, 1}, {13, 7}, {64, 48}, {127, 3}, {200, 120}};
   int compared = 0, mismatched = 0;
@@ -1031,7 +1031,7 @@ static void test_warp_simd_matches_reference(void) {
         img_norm nm = img_norm_uniform(2.0f / 255.0f, -1.0f);
         float *a = malloc(sizeof(float) * dw * dh), *b = malloc(sizeof(float) * dw * dh);
         int ra = img_warp_affine_f32_ref(&v, m, a, dw, dh, 1, &nm, IMG_BORDER_REPLICATE);
-        int rb = img_warp_affine_f32(&v, m, b, dw, dh, 1, &nm, IMG_BORDER_REPLICATE);
+        int rb = img_warp_affine_f32_isa(&v, m, b, dw, dh, 1, &nm, IMG_BORDER_REPLICATE, cap);
         compared++;
         if (ra != EMO_OK || rb != EMO_OK || memcmp(a, b, sizeof(float) * dw * dh) != 0) {
           mismatched++;
@@ -1043,15 +1043,16 @@ static void test_warp_simd_matches_reference(void) {
       free(px);
     }
   }
-  printf("gray warp, vector path vs reference: %d cases, %d differ (worst %g)\n", compared,
-         mismatched, worst);
+  printf("gray warp, %s path vs reference: %d cases, %d differ (worst %g)\n",
+         emo_isa_name(emo_isa_pick(cap)), compared, mismatched, worst);
   CHECK(mismatched == 0, "vector gray warp differs from the reference in %d of %d cases",
         mismatched, compared);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  const emo_isa cap = (emo_isa)th_isa_arg(argc, argv);
   test_ops();
-  test_warp_simd_matches_reference();
+  test_warp_simd_matches_reference(cap);
   test_bad_inputs();
   test_png();
   test_webp();

@@ -10,7 +10,12 @@
  * frames (zero motion), a flat frame (no confidence), boxes partly / wholly outside the
  * frame, argument errors; then a real photo (faces/misc/single_face.jpg, skipped if absent)
  * shifted by a known sub-pixel amount with bilinear sampling, tracked on the face box and on
- * a large box. Tolerances are stated beside each check; the worst errors are printed. */
+ * a large box. Tolerances are stated beside each check; the worst errors are printed.
+ *
+ * argv[1] (auto, scalar, avx2, avx512; harness.h) caps the pyramids' path, so the checks
+ * above run on that path; and the capped path is compared with the scalar one on the same
+ * frames (k = 1, 2, 3 downscales, box and point tracks): bit-identical, since every path does
+ * the same float operations in the same order. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -416,12 +421,63 @@ static void test_photo(void) {
   img_rgb_free(&img);
 }
 
-int main(void) {
+/* The capped path (pa, pb) against the scalar path on the same frames: bit-identical box and
+ * point tracks for the three downscales (k = 1, 2, 3) and an odd frame size. */
+static void test_paths_equal(const texture *tex, emo_isa cap) {
+  emoi_err err = {{0}};
+  of_pyramid *sa = NULL, *sb = NULL;
+  CHECK(of_pyramid_create(&sa, &err) == EMO_OK && of_pyramid_create(&sb, &err) == EMO_OK,
+        "create: %s", err.msg);
+  if (!sa || !sb) return;
+  of_pyramid_set_isa(sa, EMO_ISA_SCALAR);
+  of_pyramid_set_isa(sb, EMO_ISA_SCALAR);
+  const int sizes[][2] = {{640, 360}, {1280, 720}, {1917, 1077}, {333, 97}};
+  int cases = 0, differ = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    const int w = sizes[i][0], h = sizes[i][1], stride = w * 3 + 7;
+    uint8_t *a = malloc((size_t)stride * h), *b = malloc((size_t)stride * h);
+    render_motion(tex, a, w, h, stride, 1, 0, 0, 0, 0);
+    render_motion(tex, b, w, h, stride, 1.03, 0.4 * w, 0.5 * h, 3.3, -1.7);
+    build2(a, b, w, h, stride, 640, 4);
+    CHECK(of_pyramid_build(sa, a, w, h, stride, 640, 4, &err) == EMO_OK &&
+              of_pyramid_build(sb, b, w, h, stride, 640, 4, &err) == EMO_OK,
+          "scalar build: %s", err.msg);
+    const float box[4] = {0.3f * w, 0.25f * h, 0.35f * w, 0.5f * h};
+    of_box_result r1, r2;
+    memset(&r1, 0, sizeof r1);
+    memset(&r2, 0, sizeof r2);
+    CHECK(of_track_box(pa, pb, box, &r1) == EMO_OK && of_track_box(sa, sb, box, &r2) == EMO_OK,
+          "track rc");
+    cases++;
+    differ += memcmp(&r1, &r2, sizeof r1) != 0;
+    float pts[6] = {0.5f * w, 0.5f * h, 3, 3, w - 2.5f, h - 1.5f}, o1[6], o2[6];
+    uint8_t s1[3], s2[3];
+    CHECK(of_lk_track(pa, pb, pts, o1, s1, 3, 7, 20) == EMO_OK &&
+              of_lk_track(sa, sb, pts, o2, s2, 3, 7, 20) == EMO_OK,
+          "lk rc");
+    cases++;
+    differ += memcmp(o1, o2, sizeof o1) != 0 || memcmp(s1, s2, sizeof s1) != 0;
+    free(a);
+    free(b);
+  }
+  printf("%s path vs scalar path: %d tracks, %d differ\n", emo_isa_name(emo_isa_pick(cap)), cases,
+         differ);
+  CHECK(differ == 0, "the %s path differs from the scalar one in %d of %d tracks",
+        emo_isa_name(emo_isa_pick(cap)), differ, cases);
+  of_pyramid_destroy(&sa);
+  of_pyramid_destroy(&sb);
+}
+
+int main(int argc, char **argv) {
+  const emo_isa cap = (emo_isa)th_isa_arg(argc, argv);
   emoi_err err = {{0}};
   CHECK(of_pyramid_create(&pa, &err) == EMO_OK && of_pyramid_create(&pb, &err) == EMO_OK,
         "create: %s", err.msg);
   CHECK(of_pyramid_create(NULL, &err) == EMO_EINVAL, "create NULL");
   if (!pa || !pb) return th_finish("test_optical_flow");
+  CHECK(of_pyramid_set_isa(pa, cap) == emo_isa_pick(cap) &&
+            of_pyramid_set_isa(pb, cap) == emo_isa_pick(cap),
+        "set_isa");
   {
     int lv;
     CHECK(of_pyramid_info(pa, NULL, NULL, &lv, NULL) == EMO_EINVAL, "info on unbuilt");
@@ -434,6 +490,7 @@ int main(void) {
   test_pyramid_needed(&tex);
   test_1080p_padded(&tex);
   test_photo();
+  test_paths_equal(&tex, cap);
   printf("worst centre error %.4f px, worst scale error %.4f%%\n", worst_shift, 100 * worst_scale);
   of_pyramid_destroy(&pa);
   of_pyramid_destroy(&pb);

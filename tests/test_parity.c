@@ -8,7 +8,8 @@
  * model and backend and must be within PARITY_TOL (below). Models come from the cache
  * ($EMO_MODELS, else ~/.cache/emo/models); a model that is absent is skipped with a message,
  * and the whole test when none is there. What it leaves to others: post-processing (anchors,
- * NMS, boxes) is tested with the detector code. */
+ * NMS, boxes) is tested with the detector code. argv[1] (harness.h's th_isa_arg) caps the
+ * plans' own kernels (float plans: the Winograd transforms), so the bound holds on each path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ typedef struct parity_case {
   const char *model_file; /* under the model cache */
 } parity_case;
 
+static nn_isa g_cap = NN_ISA_AUTO; /* argv[1]: cap on the plans' own kernels */
 static const parity_case cases[] = {
     {"blazeface_short", "blazeface_short.fix", SRC_TFLITE, "face_detection_short_range.tflite"},
     {"blazeface_full", "blazeface_full.fix", SRC_TFLITE, "face_detection_full_range.tflite"},
@@ -143,7 +145,8 @@ static void run_case(const parity_case *c, const char *models_dir) {
   const nn_backend backends[2] = {NN_BACKEND_XNNPACK, NN_BACKEND_REFERENCE};
   for (int b = 0; b < 2 && g->n_inputs == 1; b++) {
     nn_plan *plan = NULL;
-    rc = nn_plan_create(g, backends[b], NULL, &plan, &err);
+    const nn_plan_options opt = {.isa = g_cap}; /* float plans: the Winograd transforms */
+    rc = nn_plan_create_ex(g, backends[b], NULL, &opt, &plan, &err);
     CHECK(rc == EMO_OK, "%s/%s: plan failed (%d): %s", c->name, backend_name(backends[b]), rc,
           err.msg);
     if (rc != EMO_OK) continue;
@@ -214,7 +217,8 @@ static void run_case(const parity_case *c, const char *models_dir) {
   fx_free(&fx);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  g_cap = (nn_isa)th_isa_arg(argc, argv);
   emo_model_params p = emo_model_params_default();
   char models_dir[2048];
   if (emo_models_dir(&p, models_dir, sizeof models_dir) != EMO_OK)

@@ -19,7 +19,10 @@
  *   6. the fused depthwise + int8 1x1 step in plans: it is chosen (nn_plan_stats.n_nodes_dwq),
  *      not when the depthwise output has another reader or with no_dwq, and its output
  *      stays within QC_TOL of the float reference plan; the scalar and vector steps agree bit
- *      for bit. */
+ *      for bit.
+ * argv[1] (harness.h's th_isa_arg) limits the vector kernels compared with the scalar
+ * references to one cap: scalar (references only), avx2, avx512 (VNNI; skipped with the
+ * reason on a CPU without it); none or auto: every kernel this CPU has. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +91,12 @@ done:
 }
 
 static int have_avx2, n_avx2;
+static nn_isa g_cap = NN_ISA_AUTO; /* argv[1] */
+
+/* 1 when the int8 kernels of cap run on this CPU and the test's cap asks for them. */
+static int cap_runs(nn_isa cap) {
+  return nn_qconv_isa(cap) == cap && (g_cap == NN_ISA_AUTO || g_cap == cap);
+}
 
 static void gemm_case(int m, int n, int k, int have_vnni, int *n_vnni) {
   size_t lda = (size_t)k + 3, ldw = (size_t)k + 1, ldc = (size_t)n + 5;
@@ -158,10 +167,15 @@ done:
 }
 
 static void test_gemm(void) {
-  int have = nn_qconv_cpu_has_vnni(), n_vnni = 0;
-  have_avx2 = nn_qconv_cpu_has_avx2();
-  if (!have_avx2) printf("  AVX2 kernel not tested: this CPU lacks AVX2\n");
-  if (!have) printf("  VNNI kernel not tested: this CPU lacks AVX512-VNNI (scalar only)\n");
+  int have = nn_qconv_cpu_has_vnni() && cap_runs(NN_ISA_AVX512), n_vnni = 0;
+  have_avx2 = nn_qconv_cpu_has_avx2() && (g_cap == NN_ISA_AUTO || g_cap == NN_ISA_AVX2);
+  if (!have_avx2)
+    printf("  AVX2 kernel not tested: %s\n",
+           nn_qconv_cpu_has_avx2() ? "another cap is tested" : "this CPU lacks AVX2");
+  if (!have)
+    printf("  VNNI kernel not tested: %s\n", nn_qconv_cpu_has_vnni()
+                                                 ? "another cap is tested"
+                                                 : "this CPU lacks AVX512-VNNI (scalar only)");
   static const int sz[] = {1, 7, 13, 127};
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 4; j++)
@@ -173,9 +187,10 @@ static void test_gemm(void) {
   int32_t c = 0;
   uint8_t a[4] = {0};
   int8_t p[64] = {0};
-  if (!have) CHECK(nn_qgemm_vnni(1, 1, 1, a, 4, p, &c, 1) == EMO_EUNSUPPORTED, "no VNNI: refuse");
+  if (!nn_qconv_cpu_has_vnni())
+    CHECK(nn_qgemm_vnni(1, 1, 1, a, 4, p, &c, 1) == EMO_EUNSUPPORTED, "no VNNI: refuse");
   int16_t p16[32] = {0};
-  if (!have_avx2)
+  if (!nn_qconv_cpu_has_avx2())
     CHECK(nn_qgemm_avx2(1, 1, 1, a, 4, p16, &c, 1) == EMO_EUNSUPPORTED, "no AVX2: refuse");
   printf("  gemm: %d VNNI and %d AVX2 cases bit-identical to the scalar reference\n", n_vnni,
          n_avx2);
@@ -265,7 +280,7 @@ static void node_case_k(int n, int h, int w, int ci, int co, int kh, int kw, int
   if (rel > worst_rel) worst_rel = rel;
   if (getenv("QC_VERBOSE")) printf("    %s: %.4g\n", label, rel);
   for (nn_isa cap = NN_ISA_AVX2; cap <= NN_ISA_AVX512; cap++) {
-    if (nn_qconv_isa(cap) != cap) continue; /* this CPU cannot run it */
+    if (!cap_runs(cap)) continue; /* this CPU cannot run it, or another cap is tested */
     d.isa = cap;
     nn_qconv_destroy(&qv);
     st = nn_qconv_create(&d, wt, bias ? b : NULL, &qv, &e);
@@ -543,8 +558,8 @@ static void test_real_faces(void) {
     printf("  real faces skipped: ../shared/data/faces is absent\n");
     return;
   }
-  if (nn_qconv_isa(NN_ISA_AUTO) < NN_ISA_AVX2) {
-    printf("  real faces skipped: no AVX2, the plans never run int8 here\n");
+  if (nn_qconv_isa(g_cap) < NN_ISA_AVX2) {
+    printf("  real faces skipped: no AVX2 or a scalar cap, the plans never run int8 here\n");
     return;
   }
   emo_model_params p = emo_model_params_default();
@@ -580,11 +595,11 @@ static void test_real_faces(void) {
   if (!st) st = nn_tfjs_load(fer_path, 0, &gf, &e);
   if (!st) st = fe_faceapi_net_load(fa_path, 0, &ga, &e);
   CHECK(st == EMO_OK, "expression graphs: %s", e.msg);
-  /* the best path here, then the AVX2 cap where that is another one */
-  int caps = nn_qconv_isa(NN_ISA_AUTO) == NN_ISA_AVX2 ? 2 : 4;
+  /* the best path here, then the AVX2 cap where that is another one; argv[1]: that cap only */
+  int caps = g_cap != NN_ISA_AUTO || nn_qconv_isa(NN_ISA_AUTO) == NN_ISA_AVX2 ? 2 : 4;
   for (int n = 0; n < caps && !st; n++) {
     agree ag = {0, 0, 0, 0};
-    nn_isa cap = n < 2 ? NN_ISA_AUTO : NN_ISA_AVX2;
+    nn_isa cap = g_cap != NN_ISA_AUTO ? g_cap : n < 2 ? NN_ISA_AUTO : NN_ISA_AVX2;
     compare_net(ctx, n % 2 == 0 ? FE_NET_FER : FE_NET_FACEAPI, n % 2 == 0 ? gf : ga, cap, &ag);
     double mean = ag.faces ? ag.sum / (ag.faces * EMO_EXPR_COUNT) : 0;
     printf(
@@ -669,7 +684,7 @@ static void dw_case(int n, int h, int w, int c, int bias, float amin, float amax
   } else {
     CHECK(nan1, "%s: NaN input, NaN flag not set", label);
   }
-  if (nn_dw3_cpu_has_avx512()) {
+  if (nn_dw3_cpu_has_avx512() && (g_cap == NN_ISA_AUTO || g_cap == NN_ISA_AVX512)) {
     memset(y2, 0, nx * sizeof *y2);
     CHECK(nn_dw3_avx512(&d, x, wt, bias ? b : NULL, y2, &lo2, &hi2, &nan2) == EMO_OK,
           "%s: avx512 refused", label);
@@ -682,12 +697,12 @@ static void dw_case(int n, int h, int w, int c, int bias, float amin, float amax
           "%s: avx512 range [%g,%g] nan %d, scalar [%g,%g] nan %d", label, lo2, hi2, nan2, lo1, hi1,
           nan1);
     dw_n_vec++;
-  } else {
+  } else if (!nn_dw3_cpu_has_avx512()) {
     float z;
     int zn;
     CHECK(nn_dw3_avx512(&d, x, wt, b, y2, &z, &z, &zn) == EMO_EUNSUPPORTED, "no AVX-512: refuse");
   }
-  if (nn_dw3_cpu_has_avx2()) {
+  if (nn_dw3_cpu_has_avx2() && (g_cap == NN_ISA_AUTO || g_cap == NN_ISA_AVX2)) {
     memset(y2, 0, nx * sizeof *y2);
     CHECK(nn_dw3_avx2(&d, x, wt, bias ? b : NULL, y2, &lo2, &hi2, &nan2) == EMO_OK,
           "%s: avx2 refused", label);
@@ -838,7 +853,7 @@ static void dwq_case(int h, int c, int co, int second_reader, int want_dwq, cons
   for (int rep = 0; rep < 2 && !st; rep++) st = nn_dwq_run(fs, nn_plan_input(pr, 0), ys, &e);
   /* every cap above scalar: AVX-512 depthwise + VNNI, scalar depthwise + AVX2 GEMM */
   for (nn_isa cap = NN_ISA_AVX2; cap <= NN_ISA_AVX512 && !st; cap++) {
-    if (nn_qconv_isa(cap) != cap) continue;
+    if (!cap_runs(cap)) continue;
     nn_dwq_destroy(&fv);
     st = nn_dwq_create_node(g, kd, kc, cap, &fv, &e);
     for (int rep = 0; rep < 2 && !st; rep++) st = nn_dwq_run(fv, nn_plan_input(pr, 0), yv, &e);
@@ -872,7 +887,10 @@ static void test_dwq(void) {
   nn_dwq_destroy(NULL);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  g_cap = (nn_isa)th_isa_arg(argc, argv);
+  if (g_cap == NN_ISA_AVX512 && nn_qconv_isa(g_cap) != NN_ISA_AVX512)
+    th_skip("the avx512 int8 kernels need AVX512-VNNI, which this CPU lacks");
   printf("test_qconv: gemm\n");
   test_gemm();
   printf("test_qconv: node\n");

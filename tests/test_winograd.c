@@ -8,7 +8,10 @@
  * is checked by test_parity). Then the plan: an eligible node runs on the Winograd path
  * (nn_plan_stats.n_nodes_winograd) between XNNPACK runs and matches the reference plan,
  * ineligible ones (stride 2, 5x5, few channels, small output) and plans on a pool of threads
- * do not, and nn_plan_options.no_winograd turns it off. WG_VERBOSE=1 prints every kernel case. */
+ * do not, and nn_plan_options.no_winograd turns it off. WG_VERBOSE=1 prints every kernel case.
+ * argv[1] (harness.h's th_isa_arg) caps the tile transforms (nn_winograd_conv.isa and the
+ * plans' isa); each kernel case is also run on the scalar transforms and must equal the capped
+ * ones bit for bit (the GEMMs are XNNPACK's either way). */
 #include <math.h>
 #include <pthreadpool.h>
 #include <stdio.h>
@@ -22,7 +25,9 @@
 #define TOL 1e-4
 
 static unsigned rng = 4242u;
-static double worst[5]; /* by tile edge */
+static double worst[5];            /* by tile edge */
+static nn_isa g_cap = NN_ISA_AUTO; /* argv[1] */
+static int n_paths, n_paths_differ;
 
 static void fill(float *x, size_t n, float lo, float hi) {
   for (size_t i = 0; i < n; i++) x[i] = th_randf(&rng, lo, hi);
@@ -89,7 +94,7 @@ static double run_case(const conv_case *cc, nn_winograd_tile tile, pthreadpool_t
   if (st) goto done;
 
   nn_winograd_conv c = {cc->n, cc->h,     cc->w,      cc->ci, cc->co, ho,
-                        wo,    a.pad_top, a.pad_left, cc->lo, cc->hi};
+                        wo,    a.pad_top, a.pad_left, cc->lo, cc->hi, g_cap};
   st = nn_winograd_create(&c, w, cc->bias ? b : NULL, tile, pool, &wg, &e);
   CHECK(st == 0, "%s: create: %s", label, e.msg);
   if (st) goto done;
@@ -109,6 +114,19 @@ static double run_case(const conv_case *cc, nn_winograd_tile tile, pthreadpool_t
   CHECK(rel <= TOL, "%s: worst relative difference %.3g", label, rel);
   if (rel > worst[tile]) worst[tile] = rel;
   if (getenv("WG_VERBOSE")) printf("    %s: %.3g\n", label, rel);
+  if (emo_isa_pick((emo_isa)g_cap) != EMO_ISA_SCALAR) { /* the capped path against scalar */
+    nn_winograd_destroy(&wg);
+    c.isa = NN_ISA_SCALAR;
+    st = nn_winograd_create(&c, w, cc->bias ? b : NULL, tile, pool, &wg, &e);
+    if (!st) st = nn_winograd_run(wg, x, yr, &e);
+    CHECK(st == 0, "%s: scalar path: %s", label, e.msg);
+    n_paths++;
+    if (!st && memcmp(yr, yw, ny * sizeof *yr) != 0) {
+      n_paths_differ++;
+      CHECK(0, "%s: the %s transforms differ from the scalar ones", label,
+            emo_isa_name(emo_isa_pick((emo_isa)g_cap)));
+    }
+  }
 done:
   nn_winograd_destroy(&wg);
   free(x);
@@ -148,7 +166,7 @@ static void test_create_errors(void) {
   emoi_err e = {{0}};
   nn_winograd *wg = NULL;
   float w[16 * 9 * 16] = {0};
-  nn_winograd_conv c = {1, 8, 8, 16, 16, 6, 6, 0, 0, -INFINITY, INFINITY};
+  nn_winograd_conv c = {1, 8, 8, 16, 16, 6, 6, 0, 0, -INFINITY, INFINITY, g_cap};
   CHECK(nn_winograd_create(&c, w, NULL, (nn_winograd_tile)3, NULL, &wg, &e) == EMO_EINVAL && !wg,
         "tile 3 accepted");
   c.ho = 20; /* larger than a 3x3 VALID conv of 8 rows gives */
@@ -205,8 +223,11 @@ static void plan_case(const char *label, int h, int ci, int co, int k, int s, in
   CHECK(g != NULL, "%s: graph: %s", label, e.msg);
   if (!g) return;
   nn_plan *pr = NULL, *px = NULL;
+  nn_plan_options o = {0};
+  if (opt) o = *opt;
+  o.isa = g_cap;
   int st = nn_plan_create(g, NN_BACKEND_REFERENCE, NULL, &pr, &e);
-  if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, pool, opt, &px, &e);
+  if (!st) st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, pool, &o, &px, &e);
   CHECK(st == 0, "%s: plan: %s", label, e.msg);
   if (st) goto done;
   nn_plan_stats sr, sx;
@@ -261,7 +282,8 @@ static void test_plan(pthreadpool_t pool) {
   plan_case("no_winograd", 24, 32, 48, 3, 1, 0, NULL, &no_wg);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  g_cap = (nn_isa)th_isa_arg(argc, argv);
   pthreadpool_t pool = pthreadpool_create(2);
   test_create_errors();
   test_kernel(NULL);
@@ -272,6 +294,9 @@ int main(void) {
     test_kernel(pool);
     printf("    on a pool of 2: F(2x2,3x3) %.3g, F(4x4,3x3) %.3g\n", worst[2], worst[4]);
   }
+  if (n_paths)
+    printf("  %s transforms vs scalar: %d cases, %d differ\n",
+           emo_isa_name(emo_isa_pick((emo_isa)g_cap)), n_paths, n_paths_differ);
   test_plan(pool);
   pthreadpool_destroy(pool);
   return th_finish("test_winograd");

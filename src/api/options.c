@@ -25,7 +25,8 @@ typedef enum opt_type {
   T_DETECTOR,
   T_EXPRESSION,
   T_LOG_LEVEL,
-  T_DETAILS
+  T_DETAILS,
+  T_ISA
 } opt_type;
 
 enum { IN_MODEL = 1, IN_CONTEXT = 2, IN_RUN = 4 };
@@ -66,6 +67,7 @@ static const opt_def k_opts[] = {
     {"n_threads", T_INT, IN_CONTEXT, {0, C(n_threads), 0}, "threads classifying faces"},
     {"max_faces", T_INT, IN_CONTEXT, {0, C(max_faces), 0}, "most faces per image or frame"},
     {"reference_kernels", T_BOOL, IN_CONTEXT, {0, C(reference_kernels), 0}, "plain C kernels"},
+    {"isa", T_ISA, IN_CONTEXT, {0, C(isa), 0}, "auto|scalar|avx2|avx512 kernel cap"},
     {"float_expression", T_BOOL, IN_CONTEXT, {0, C(float_expression), 0}, "float32 expression"},
     {"log_level",
      T_LOG_LEVEL,
@@ -186,6 +188,7 @@ static int store(emo_options *o, int idx, void *field, const char *v) {
   static const char *const expressions[] = {"fer", "faceapi", "ensemble", "none"};
   static const char *const levels[] = {"error", "warn", "info", "debug"};
   static const char *const details[] = {"none", "pose", "full"};
+  static const char *const isas[] = {"auto", "scalar", "avx2", "avx512"};
   int e;
   int64_t n;
   double x;
@@ -235,6 +238,11 @@ static int store(emo_options *o, int idx, void *field, const char *v) {
       if (parse_enum(v, details, 3, &e))
         return fail(o, "option %s: expected none, pose or full, got \"%s\"", d->name, v);
       *(emo_details *)field = (emo_details)e;
+      return EMO_OK;
+    case T_ISA:
+      if (parse_enum(v, isas, 4, &e))
+        return fail(o, "option %s: expected auto, scalar, avx2 or avx512, got \"%s\"", d->name, v);
+      *(emo_isa *)field = (emo_isa)e;
       return EMO_OK;
   }
   return fail(o, "option %s: unknown type", d->name);

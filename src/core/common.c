@@ -60,6 +60,7 @@ emo_context_params emo_context_params_default(void) {
   p.log = NULL;
   p.log_user = NULL;
   p.log_level = EMO_LOG_WARN;
+  p.isa = EMO_ISA_AUTO;
   return p;
 }
 

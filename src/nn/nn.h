@@ -245,6 +245,10 @@ float *nn_plan_input(nn_plan *p, int i);
 /* Buffer of graph output i (dense, shape of the output value), valid after run. */
 const float *nn_plan_output(const nn_plan *p, int i);
 
+/* The isa cap the plan was made with (nn_plan_options.isa; NN_ISA_AUTO without options), for
+ * the steps around a run that dispatch too (the crop warp feeding it). */
+nn_isa nn_plan_isa(const nn_plan *p);
+
 /* Runs the graph. */
 int nn_plan_run(nn_plan *p, emoi_err *err);
 

@@ -155,7 +155,7 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
       }
     } else if (supported[k] == PLAN_WINOGRAD) {
       emoi_err e2;
-      int st = nn_winograd_create_node(g, k, NN_WINOGRAD_F4X4, p->threadpool, &s->wg, &e2);
+      int st = nn_winograd_create_node(g, k, NN_WINOGRAD_F4X4, p->isa, p->threadpool, &s->wg, &e2);
       if (st == EMO_ENOMEM) {
         *err = e2;
         return st;
@@ -381,6 +381,15 @@ done:
 float *nn_plan_input(nn_plan *p, int i) {
   if (!p || i < 0 || i >= p->g->n_inputs) return NULL;
   return p->buf[p->g->inputs[i]];
+}
+
+/* nn_isa and emo.h's emo_isa are one scale, so a context's cap passes through unchanged. */
+_Static_assert(NN_ISA_AUTO == (int)EMO_ISA_AUTO && NN_ISA_SCALAR == (int)EMO_ISA_SCALAR &&
+                   NN_ISA_AVX2 == (int)EMO_ISA_AVX2 && NN_ISA_AVX512 == (int)EMO_ISA_AVX512,
+               "nn_isa and emo_isa differ");
+
+nn_isa nn_plan_isa(const nn_plan *p) {
+  return p ? p->isa : NN_ISA_AUTO;
 }
 
 const float *nn_plan_output(const nn_plan *p, int i) {

@@ -10,7 +10,7 @@
  *   M_e (tiles, co) = V_e (tiles, ci) x U_e^T, U_e (co, ci),
  * done by a2 XNNPACK fully-connected operators (XNNPACK packs U_e and picks the ISA at run
  * time). The transforms are plain C loops over channels (channel-innermost, NHWC), compiled
- * once per ISA with target_clones where the compiler supports it. Tiles go through in
+ * once per ISA and picked under the conv's isa cap (nn_winograd_conv.isa). Tiles go through in
  * blocks sized so that a block's V and M stay in the L2 cache, each block start to finish
  * (input transform, GEMMs, output transform) on one thread. With a pthreadpool of T threads
  * there are T slots, each with its own V, M and GEMM operators; one pool dispatch per run
@@ -38,17 +38,17 @@
 #define WG_BLOCK_BYTES (512 << 10) /* V + M of one block of tiles */
 #define WG_MAX_A 6
 
-/* Compile the tile loops once per ISA and pick at load time (gcc/clang ifunc); elsewhere
- * the baseline build only. */
-#if defined(__x86_64__) && defined(__ELF__) && !defined(__SANITIZE_ADDRESS__) && \
-    defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define WG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* The tile loops are written once (always-inline bodies) and compiled per ISA below
+ * (AVX-512F, AVX2+FMA, baseline), picked per object from its isa cap. The file is ISO C (no
+ * FP contraction) and the loops' operations are the same in each copy, so the paths agree
+ * bit for bit. */
+#ifdef __clang__ /* clang contracts a * b + c within an expression even in ISO C mode */
+#pragma STDC FP_CONTRACT OFF
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WG_X86 1
 #endif
-#ifndef WG_CLONES
-#define WG_CLONES
-#endif
+#define WG_BODY static inline __attribute__((always_inline))
 
 /* What one thread works in. */
 typedef struct wg_slot {
@@ -71,6 +71,7 @@ struct nn_winograd {
   wg_slot *slots; /* (n_slots) */
   int n_slots;
   void *threadpool;
+  emo_isa isa; /* path of the tile transforms (emo_isa_pick of c.isa) */
 };
 
 /* ---- 1-D transforms over a run of n channels (each pointer: n floats) ---------------- */
@@ -168,9 +169,8 @@ static inline void at4_out(const float *restrict i0, const float *restrict i1,
 /* ---- per-tile transforms -------------------------------------------------------------- */
 
 /* V_e[i] of slot sl for the count tiles from t0: B^T d B of each tile's patch of x. */
-WG_CLONES
-static void input_tiles(const nn_winograd *wg, const wg_slot *sl, const float *x, int t0,
-                        int count) {
+WG_BODY void input_tiles_body(const nn_winograd *wg, const wg_slot *sl, const float *x, int t0,
+                              int count) {
   const nn_winograd_conv *c = &wg->c;
   const int a = wg->a, m = wg->m, ci = c->ci, block = wg->block;
   const float *src[WG_MAX_A][WG_MAX_A]; /* (a, a): row pointer of each patch pixel */
@@ -214,8 +214,8 @@ static void input_tiles(const nn_winograd *wg, const wg_slot *sl, const float *x
 
 /* The count output tiles from t0, from slot sl's M: A^T M A + bias, clamped, written to y
  * where they fall inside the output. */
-WG_CLONES
-static void output_tiles(const nn_winograd *wg, const wg_slot *sl, float *y, int t0, int count) {
+WG_BODY void output_tiles_body(const nn_winograd *wg, const wg_slot *sl, float *y, int t0,
+                               int count) {
   const nn_winograd_conv *c = &wg->c;
   const int a = wg->a, m = wg->m, co = c->co, block = wg->block;
   float tmp[4][WG_MAX_A][WG_CB]; /* (m, a, WG_CB): A^T M, one chunk of channels */
@@ -270,6 +270,45 @@ static const double g4[6][3] = {{1.0 / 4, 0, 0},
                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                 {0, 0, 1}};
 
+#define WG_IN_ARGS const nn_winograd *wg, const wg_slot *sl, const float *x, int t0, int count
+#define WG_OUT_ARGS const nn_winograd *wg, const wg_slot *sl, float *y, int t0, int count
+static void input_tiles_scalar(WG_IN_ARGS) {
+  input_tiles_body(wg, sl, x, t0, count);
+}
+static void output_tiles_scalar(WG_OUT_ARGS) {
+  output_tiles_body(wg, sl, y, t0, count);
+}
+#ifdef WG_X86
+__attribute__((target("avx2,fma"))) static void input_tiles_avx2(WG_IN_ARGS) {
+  input_tiles_body(wg, sl, x, t0, count);
+}
+__attribute__((target("avx2,fma"))) static void output_tiles_avx2(WG_OUT_ARGS) {
+  output_tiles_body(wg, sl, y, t0, count);
+}
+__attribute__((target("avx512f"))) static void input_tiles_avx512(WG_IN_ARGS) {
+  input_tiles_body(wg, sl, x, t0, count);
+}
+__attribute__((target("avx512f"))) static void output_tiles_avx512(WG_OUT_ARGS) {
+  output_tiles_body(wg, sl, y, t0, count);
+}
+#endif
+
+/* The transforms on the object's path. */
+static void input_tiles(WG_IN_ARGS) {
+#ifdef WG_X86
+  if (wg->isa == EMO_ISA_AVX512) return input_tiles_avx512(wg, sl, x, t0, count);
+  if (wg->isa == EMO_ISA_AVX2) return input_tiles_avx2(wg, sl, x, t0, count);
+#endif
+  input_tiles_scalar(wg, sl, x, t0, count);
+}
+static void output_tiles(WG_OUT_ARGS) {
+#ifdef WG_X86
+  if (wg->isa == EMO_ISA_AVX512) return output_tiles_avx512(wg, sl, y, t0, count);
+  if (wg->isa == EMO_ISA_AVX2) return output_tiles_avx2(wg, sl, y, t0, count);
+#endif
+  output_tiles_scalar(wg, sl, y, t0, count);
+}
+
 void nn_winograd_destroy(nn_winograd **pw) {
   if (!pw || !*pw) return;
   nn_winograd *wg = *pw;
@@ -320,6 +359,7 @@ int nn_winograd_create(const nn_winograd_conv *c, const float *weights, const fl
   wg->tiles_x = (int)tx;
   wg->n_tiles = (int)nt;
   wg->threadpool = threadpool;
+  wg->isa = emo_isa_pick((emo_isa)c->isa);
   size_t tile_bytes = (size_t)a2 * ((size_t)c->ci + (size_t)c->co) * sizeof(float);
   size_t blk = WG_BLOCK_BYTES / tile_bytes;
   if (blk < 8) blk = 8;
@@ -433,8 +473,8 @@ int nn_winograd_node_eligible(const nn_graph *g, int k) {
   return 1;
 }
 
-int nn_winograd_create_node(const nn_graph *g, int k, nn_winograd_tile tile, void *threadpool,
-                            nn_winograd **out, emoi_err *err) {
+int nn_winograd_create_node(const nn_graph *g, int k, nn_winograd_tile tile, nn_isa isa,
+                            void *threadpool, nn_winograd **out, emoi_err *err) {
   if (out) *out = NULL;
   if (!nn_winograd_node_eligible(g, k))
     return emoi_fail(err, EMO_EINVAL, "node %d is not a 3x3 stride-1 CONV2D for winograd", k);
@@ -442,7 +482,7 @@ int nn_winograd_create_node(const nn_graph *g, int k, nn_winograd_tile tile, voi
   const nn_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
   nn_winograd_conv c = {(int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3],
                         (int)w->shape[0], (int)y->shape[1], (int)y->shape[2], n->attr.pad_top,
-                        n->attr.pad_left, n->attr.act_min,  n->attr.act_max};
+                        n->attr.pad_left, n->attr.act_min,  n->attr.act_max,  isa};
   const float *bias = n->n_in > 2 && n->in[2] >= 0 ? nn_graph_const_data(g, n->in[2]) : NULL;
   int st =
       nn_winograd_create(&c, nn_graph_const_data(g, n->in[1]), bias, tile, threadpool, out, err);

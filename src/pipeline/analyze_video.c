@@ -157,6 +157,7 @@ static int stream_begin(emo_context *c) {
     c->stream = s;
     int rc = of_pyramid_create(&s->pyr[0], &err);
     if (rc == EMO_OK) rc = of_pyramid_create(&s->pyr[1], &err);
+    for (int i = 0; rc == EMO_OK && i < 2; i++) of_pyramid_set_isa(s->pyr[i], c->params.isa);
     s->faces = calloc((size_t)c->params.max_faces, sizeof *s->faces);
     s->mesh_id = calloc((size_t)c->params.max_faces, sizeof *s->mesh_id);
     s->mesh_roi = calloc((size_t)c->params.max_faces, sizeof *s->mesh_roi);

@@ -44,6 +44,11 @@ static int create(emo_model *model, const emo_context_params *params, int speech
   c->caller = pthread_self();
   emoi_err err = {{0}};
   int rc = EMO_OK;
+  if ((int)c->params.isa < 0 || c->params.isa >= EMO_ISA_COUNT) {
+    rc = emoi_fail(&err, EMO_EINVAL, "emo_context_params: isa %d is not an emo_isa",
+                   (int)c->params.isa);
+    goto fail;
+  }
   if (c->params.max_faces < 1 || c->params.max_faces > EMOI_MAX_FACES || c->params.n_threads < 0 ||
       c->params.n_threads > 1024) {
     rc = emoi_fail(&err, EMO_EINVAL,
@@ -65,18 +70,20 @@ static int create(emo_model *model, const emo_context_params *params, int speech
   /* the expression networks in int8 (their big 1x1 convolutions, where the CPU has
      AVX512-VNNI) unless float_expression: a class distribution tolerates the quantisation
      noise; detector boxes and identity embeddings stay float32 */
-  nn_plan_options expr_opt = {.int8 = !c->params.float_expression};
+  nn_plan_options expr_opt = {.int8 = !c->params.float_expression, .isa = (nn_isa)c->params.isa};
+  nn_plan_options other_opt = {.isa = (nn_isa)c->params.isa};
   for (int i = 0; i < EMOI_NET_COUNT; i++) {
     if (!model->graphs[i] || speech_only) continue;
     int expr = i == EMOI_NET_FER || i == EMOI_NET_FACEAPI;
-    rc = nn_plan_create_ex(model->graphs[i], backend, NULL, expr ? &expr_opt : NULL, &c->plans[i],
-                           &err);
+    rc = nn_plan_create_ex(model->graphs[i], backend, NULL, expr ? &expr_opt : &other_opt,
+                           &c->plans[i], &err);
     if (rc != EMO_OK) goto fail;
   }
   if (model->landmarker && !speech_only) {
-    rc = nn_plan_create(model->landmarker->mesh, backend, NULL, &c->mesh_plan, &err);
+    rc = nn_plan_create_ex(model->landmarker->mesh, backend, NULL, &other_opt, &c->mesh_plan, &err);
     if (rc == EMO_OK && model->landmarker->blend)
-      rc = nn_plan_create(model->landmarker->blend, backend, NULL, &c->blend_plan, &err);
+      rc = nn_plan_create_ex(model->landmarker->blend, backend, NULL, &other_opt, &c->blend_plan,
+                             &err);
     if (rc != EMO_OK) goto fail;
     c->details = calloc(mf, sizeof *c->details);
     if (!c->details) {
@@ -84,6 +91,9 @@ static int create(emo_model *model, const emo_context_params *params, int speech
       goto fail;
     }
   }
+  if (!speech_only) /* XNNPACK's float kernels pick their own */
+    emoi_log(&c->log, EMO_LOG_INFO, "emo's kernels: the %s path (isa cap %s)",
+             emo_isa_name(emo_isa_pick(c->params.isa)), emo_isa_name(c->params.isa));
   if (model->vad_graph) {
     rc = vad_create_backend(model->vad_graph, backend, NULL, &c->vad, &err);
     if (rc != EMO_OK) goto fail;

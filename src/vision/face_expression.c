@@ -42,8 +42,9 @@ int fe_classify(fe_net net, nn_plan *plan, const uint8_t *rgb, int w, int h, int
       net == FE_NET_FER ? img_norm_uniform(2.0f / 255.0f, -1.0f) : img_norm_uniform(1.0f, 0.0f);
   if (net == FE_NET_FER)
     for (int k = 0; k < 3; k++) norm.gray[k] = img_gray_tfjs[k];
-  if (img_warp_affine_f32(&view, m, nn_plan_input(plan, 0), n, n, net == FE_NET_FER ? 1 : 3, &norm,
-                          IMG_BORDER_REPLICATE) != 0)
+  /* the crop warp's gray fast path under the plan's isa cap */
+  if (img_warp_affine_f32_isa(&view, m, nn_plan_input(plan, 0), n, n, net == FE_NET_FER ? 1 : 3,
+                              &norm, IMG_BORDER_REPLICATE, (emo_isa)nn_plan_isa(plan)) != 0)
     return emoi_fail(err, EMO_EINVAL, "face crop failed");
   int rc = nn_plan_run(plan, err);
   if (rc != EMO_OK) return rc;

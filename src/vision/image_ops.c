@@ -10,7 +10,8 @@
  *
  * One vector fast path, for the hottest call (every face of every video frame goes through
  * the FER crop: gray output, replicate border): warp_gray_avx512 does 16 output pixels at a
- * time with one 4-byte gather per tap (R, G, B and a spare byte), chosen at run time, and
+ * time (warp_gray_avx2: 8) with one 4-byte gather per tap (R, G, B and a spare byte), chosen
+ * at run time under an emo_isa cap (img_warp_affine_f32_isa), and
  * computes exactly the reference's operations in the reference's order (no fused
  * multiply-adds), so its output is bit-identical; test_image checks that. */
 #include "vision/image_ops.h"
@@ -267,24 +268,101 @@ __attribute__((target("avx512f"))) static void warp_gray_avx512(const img_view *
     }
   }
 }
+
+/* warp_gray_avx512 on AVX2, 8 pixels at a time (same operations, same order, unfused: the
+ * file is compiled as ISO C, so the compiler does not contract them; target avx2 without fma
+ * besides). The last vector of a row goes through a small buffer. */
+__attribute__((target("avx2"))) static void warp_gray_avx2(const img_view *s, const float m[6],
+                                                           float *dst, int dw, int dh,
+                                                           const img_norm *norm) {
+  const int w = s->width, h = s->height;
+  const int last = (int)((ptrdiff_t)(h - 1) * s->stride + (ptrdiff_t)(w - 1) * 3);
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  const __m256 xmax = _mm256_set1_ps((float)(w - 1)), ymax = _mm256_set1_ps((float)(h - 1));
+  const __m256i wm1 = _mm256_set1_epi32(w - 1), hm1 = _mm256_set1_epi32(h - 1);
+  const __m256i k1 = _mm256_set1_epi32(1), k3 = _mm256_set1_epi32(3), k8 = _mm256_set1_epi32(8);
+  const __m256i stride = _mm256_set1_epi32((int)s->stride), cap = _mm256_set1_epi32(last - 1);
+  const __m256i ff = _mm256_set1_epi32(0xff);
+  const __m256 g0 = _mm256_set1_ps(norm->gray[0]), g1 = _mm256_set1_ps(norm->gray[1]);
+  const __m256 g2 = _mm256_set1_ps(norm->gray[2]);
+  const __m256 sc = _mm256_set1_ps(norm->scale[0]), of = _mm256_set1_ps(norm->offset[0]);
+  const __m256 m0 = _mm256_set1_ps(m[0]), m3 = _mm256_set1_ps(m[3]);
+  const __m256 iota = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int i = 0; i < dh; i++) {
+    const float yc = (float)i + 0.5f;
+    const __m256 bx = _mm256_set1_ps(m[0] * 0.5f + m[1] * yc + m[2] - 0.5f);
+    const __m256 by = _mm256_set1_ps(m[3] * 0.5f + m[4] * yc + m[5] - 0.5f);
+    float *o = dst + (size_t)i * (size_t)dw;
+    for (int j = 0; j < dw; j += 8) {
+      const __m256 jf = _mm256_add_ps(_mm256_set1_ps((float)j), iota);
+      const __m256 x = _mm256_add_ps(bx, _mm256_mul_ps(jf, m0));
+      const __m256 y = _mm256_add_ps(by, _mm256_mul_ps(jf, m3));
+      /* maxps returns its second operand for NaN: NaN -> 0 as in img_tap_clamped */
+      const __m256 tx = _mm256_min_ps(_mm256_max_ps(x, zero), xmax);
+      const __m256 ty = _mm256_min_ps(_mm256_max_ps(y, zero), ymax);
+      const __m256i ix0 = _mm256_min_epi32(_mm256_cvttps_epi32(tx), wm1);
+      const __m256i iy0 = _mm256_min_epi32(_mm256_cvttps_epi32(ty), hm1);
+      const __m256i ix1 = _mm256_min_epi32(_mm256_add_epi32(ix0, k1), wm1);
+      const __m256i iy1 = _mm256_min_epi32(_mm256_add_epi32(iy0, k1), hm1);
+      const __m256 wx = _mm256_sub_ps(tx, _mm256_cvtepi32_ps(ix0));
+      const __m256 wy = _mm256_sub_ps(ty, _mm256_cvtepi32_ps(iy0));
+      const __m256 wx0 = _mm256_sub_ps(one, wx), wy0 = _mm256_sub_ps(one, wy);
+      const __m256i r0 = _mm256_mullo_epi32(iy0, stride), r1 = _mm256_mullo_epi32(iy1, stride);
+      const __m256i c0 = _mm256_mullo_epi32(ix0, k3), c1 = _mm256_mullo_epi32(ix1, k3);
+      const __m256i off[4] = {_mm256_add_epi32(r0, c0), _mm256_add_epi32(r0, c1),
+                              _mm256_add_epi32(r1, c0), _mm256_add_epi32(r1, c1)};
+      __m256 ch[4][3]; /* [tap a, b, e, f][R, G, B] */
+      for (int t = 0; t < 4; t++) {
+        const __m256i at = _mm256_min_epi32(off[t], cap);
+        __m256i v = _mm256_i32gather_epi32((const int *)(const void *)s->data, at, 1);
+        v = _mm256_srlv_epi32(v, _mm256_mullo_epi32(_mm256_sub_epi32(off[t], at), k8));
+        ch[t][0] = _mm256_cvtepi32_ps(_mm256_and_si256(v, ff));
+        ch[t][1] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v, 8), ff));
+        ch[t][2] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v, 16), ff));
+      }
+      __m256 v[3];
+      for (int c = 0; c < 3; c++) {
+        const __m256 top = _mm256_add_ps(_mm256_mul_ps(wx0, ch[0][c]), _mm256_mul_ps(wx, ch[1][c]));
+        const __m256 bot = _mm256_add_ps(_mm256_mul_ps(wx0, ch[2][c]), _mm256_mul_ps(wx, ch[3][c]));
+        v[c] = _mm256_add_ps(_mm256_mul_ps(wy0, top), _mm256_mul_ps(wy, bot));
+      }
+      const __m256 g = _mm256_add_ps(
+          _mm256_add_ps(_mm256_mul_ps(g0, v[0]), _mm256_mul_ps(g1, v[1])), _mm256_mul_ps(g2, v[2]));
+      const __m256 r = _mm256_add_ps(_mm256_mul_ps(g, sc), of);
+      if (dw - j >= 8) {
+        _mm256_storeu_ps(o + j, r);
+      } else {
+        float tail[8];
+        _mm256_storeu_ps(tail, r);
+        memcpy(o + j, tail, sizeof(float) * (size_t)(dw - j));
+      }
+    }
+  }
+}
 #endif
 
-/* img_warp_affine_f32, with the AVX-512 gray path allowed (simd) or not. */
+/* img_warp_affine_f32 with the gray fast paths allowed up to cap. */
 static int warp_affine(const img_view *src, const float m[6], float *dst, int dw, int dh,
-                       int channels, const img_norm *norm, img_border border, int simd) {
+                       int channels, const img_norm *norm, img_border border, emo_isa cap) {
   if (!img_view_ok(src) || !m || !dst || !norm || dw <= 0 || dh <= 0 ||
       (channels != 1 && channels != 3) ||
       (border != IMG_BORDER_ZERO && border != IMG_BORDER_REPLICATE))
     return EMO_EINVAL;
   const int rep = border == IMG_BORDER_REPLICATE;
 #ifdef IMG_X86
-  if (channels == 1 && rep && simd && __builtin_cpu_supports("avx512f")) {
+  const emo_isa isa = channels == 1 && rep ? emo_isa_pick(cap) : EMO_ISA_SCALAR;
+  if (isa != EMO_ISA_SCALAR) {
     const ptrdiff_t end = (ptrdiff_t)(src->height - 1) * src->stride + (ptrdiff_t)src->width * 3;
     if (end >= 4 && end <= INT32_MAX) {
-      warp_gray_avx512(src, m, dst, dw, dh, norm);
+      if (isa == EMO_ISA_AVX512)
+        warp_gray_avx512(src, m, dst, dw, dh, norm);
+      else
+        warp_gray_avx2(src, m, dst, dw, dh, norm);
       return EMO_OK;
     }
   }
+#else
+  (void)cap;
 #endif
   const float g0 = norm->gray[0], g1 = norm->gray[1], g2 = norm->gray[2];
   for (int i = 0; i < dh; i++) {
@@ -311,12 +389,17 @@ static int warp_affine(const img_view *src, const float m[6], float *dst, int dw
 
 int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int dw, int dh,
                         int channels, const img_norm *norm, img_border border) {
-  return warp_affine(src, m, dst, dw, dh, channels, norm, border, 1);
+  return warp_affine(src, m, dst, dw, dh, channels, norm, border, EMO_ISA_AUTO);
+}
+
+int img_warp_affine_f32_isa(const img_view *src, const float m[6], float *dst, int dw, int dh,
+                            int channels, const img_norm *norm, img_border border, emo_isa cap) {
+  return warp_affine(src, m, dst, dw, dh, channels, norm, border, cap);
 }
 
 int img_warp_affine_f32_ref(const img_view *src, const float m[6], float *dst, int dw, int dh,
                             int channels, const img_norm *norm, img_border border) {
-  return warp_affine(src, m, dst, dw, dh, channels, norm, border, 0);
+  return warp_affine(src, m, dst, dw, dh, channels, norm, border, EMO_ISA_SCALAR);
 }
 
 /* ---------------------------------------------------------------- letterbox */

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "emo.h"
+
 /* A read-only RGB8 image (or part of one): pixel (x, y) channel c is
  * data[y * stride + x * 3 + c], 0 <= x < width, 0 <= y < height. */
 typedef struct img_view {
@@ -117,7 +119,12 @@ typedef enum img_border {
 int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int dw, int dh,
                         int channels, const img_norm *norm, img_border border);
 
-/* img_warp_affine_f32 on the plain C reference path only (never the AVX-512 gray path), for
+/* img_warp_affine_f32 with its gray fast path (channels 1, replicate border) capped at cap
+ * (emo_isa_pick): AVX-512, AVX2 or the plain C reference, all bit-identical. */
+int img_warp_affine_f32_isa(const img_view *src, const float m[6], float *dst, int dw, int dh,
+                            int channels, const img_norm *norm, img_border border, emo_isa cap);
+
+/* img_warp_affine_f32 on the plain C reference path only (never a vector gray path), for
  * tests and benchmarks that compare the two: they give bit-identical results. */
 int img_warp_affine_f32_ref(const img_view *src, const float m[6], float *dst, int dw, int dh,
                             int channels, const img_norm *norm, img_border border);

@@ -8,7 +8,7 @@
  * gradient images. Windows are stored with rows padded to a multiple of OF_VW = 16 floats
  * (padding has zero gradient, so it adds nothing to the LK sums): the 15-pixel rows of the
  * box tracker's window are one 16-float vector each, and the point solver is compiled once
- * per ISA (AVX-512, AVX2+FMA, baseline) and picked at load time. A
+ * per ISA (AVX-512, AVX2+FMA, baseline) and picked per pyramid under an emo_isa cap. A
  * window fully inside the image is sampled without clamping; otherwise coordinates are
  * clamped to the border (replicate).
  *
@@ -40,6 +40,7 @@ struct of_pyramid {
   float *buf;     /* all levels, then the (h0, w1) decimation temp */
   size_t buf_cap; /* floats */
   void *acc;      /* gray row accumulator, 12 * w0 bytes + slack */
+  emo_isa isa;    /* path of the downscale and of tracks from this pyramid (never AUTO) */
   size_t acc_cap; /* bytes */
 };
 
@@ -47,7 +48,13 @@ int of_pyramid_create(of_pyramid **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "of_pyramid_create: NULL out");
   *out = calloc(1, sizeof **out);
   if (!*out) return emoi_fail(err, EMO_ENOMEM, "of_pyramid_create: out of memory");
+  (*out)->isa = emo_isa_pick(EMO_ISA_AUTO);
   return EMO_OK;
+}
+
+emo_isa of_pyramid_set_isa(of_pyramid *p, emo_isa cap) {
+  if (p) p->isa = emo_isa_pick(cap);
+  return p ? p->isa : EMO_ISA_SCALAR;
 }
 
 void of_pyramid_destroy(of_pyramid **p) {
@@ -67,18 +74,27 @@ int of_pyramid_info(const of_pyramid *p, int *w0, int *h0, int *levels, float *s
   return EMO_OK;
 }
 
-/* The point solver and the gray downscale are compiled once per ISA and picked at load time
- * (gcc/clang ifunc); elsewhere (and under the sanitizers, whose runtime predates ifunc resolution)
- * the baseline build only. */
-#if defined(__x86_64__) && defined(__ELF__) && !defined(__SANITIZE_ADDRESS__) && \
-    defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define OF_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
+/* The point solver and the gray downscale are written once (always-inline bodies) and
+ * compiled per ISA below: AVX-512F (solver only), AVX2+FMA and the baseline, picked per call
+ * from the pyramid's path (of_pyramid_set_isa), so a test or a timing can force each one.
+ *
+ * Why the AVX2 solver gains little over the baseline (SSE2) build (measured with bench_flow
+ * --cpu, track_4_boxes: 0.94-0.97 ms AVX2, 0.87-0.89 ms baseline, 0.27-0.34 ms AVX-512): an
+ * of_vf is 16 floats, one zmm register but two ymm ones, and the LK loops keep about ten of
+ * them live (four accumulators, four bilinear weights, the loads), more than AVX2's sixteen
+ * ymm registers; 45 % of the AVX2 copy's instructions touch the stack (17 % of the AVX-512
+ * copy's), so every accumulation goes through a spill and a reload on its dependency chain.
+ * Pairing the rows without the branch did not change that. The cure is an 8-float body for
+ * AVX2, whose sums run in another order (outputs within rounding of these, not bit-equal).
+ * The file is ISO C (no FP contraction), and every per-ISA copy does the same float operations
+ * in the same order, so all paths give bit-identical results (test_optical_flow checks). */
+#ifdef __clang__ /* clang contracts a * b + c within an expression even in ISO C mode */
+#pragma STDC FP_CONTRACT OFF
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#define OF_X86 1
 #endif
-#ifndef OF_CLONES
-#define OF_CLONES
-#endif
+#define OF_BODY static inline __attribute__((always_inline))
 
 /* BT.601 luma weights. */
 #define OF_WR 0.299f
@@ -86,8 +102,8 @@ int of_pyramid_info(const of_pyramid *p, int *w0, int *h0, int *levels, float *s
 #define OF_WB 0.114f
 
 /* Gray + area downscale by k of the RGB frame into dst (h0, w0). acc: 12*w0 bytes. */
-OF_CLONES static void gray_downscale(const uint8_t *rgb, ptrdiff_t stride, int k, int w0, int h0,
-                                     float *dst, void *acc) {
+OF_BODY void gray_downscale_body(const uint8_t *rgb, ptrdiff_t stride, int k, int w0, int h0,
+                                 float *dst, void *acc) {
   if (k == 1) {
     for (int y = 0; y < h0; y++) {
       const uint8_t *r = rgb + (ptrdiff_t)y * stride;
@@ -133,6 +149,29 @@ OF_CLONES static void gray_downscale(const uint8_t *rgb, ptrdiff_t stride, int k
                       OF_WB * (float)s[3 * x + 2]);
     }
   }
+}
+
+#define OF_GD_ARGS \
+  const uint8_t *rgb, ptrdiff_t stride, int k, int w0, int h0, float *dst, void *acc
+static void gray_downscale_scalar(OF_GD_ARGS) {
+  gray_downscale_body(rgb, stride, k, w0, h0, dst, acc);
+}
+#ifdef OF_X86
+__attribute__((target("avx2,fma"))) static void gray_downscale_avx2(OF_GD_ARGS) {
+  gray_downscale_body(rgb, stride, k, w0, h0, dst, acc);
+}
+#endif
+
+/* The AVX-512 path takes the AVX2 copy: its byte and 16-bit sums need AVX512BW to vectorise at
+ * 512 bits, and the AVX512F-only copy measured 2x slower than the AVX2 one (bench_flow
+ * pyramid_build, 0.83 against 0.42 ms of CPU time). Every AVX-512 CPU has AVX2 and FMA. */
+static void gray_downscale(emo_isa isa, OF_GD_ARGS) {
+#ifdef OF_X86
+  if (isa == EMO_ISA_AVX512 || isa == EMO_ISA_AVX2)
+    return gray_downscale_avx2(rgb, stride, k, w0, h0, dst, acc);
+#endif
+  (void)isa;
+  gray_downscale_scalar(rgb, stride, k, w0, h0, dst, acc);
 }
 
 /* [1 2 1]/4 blur and 2x decimation: src (h, w) -> dst ((h+1)/2, (w+1)/2), dst pixel x on src
@@ -240,7 +279,7 @@ int of_pyramid_build(of_pyramid *p, const uint8_t *rgb, int width, int height, p
   float *tmp;
   int rc = pyramid_layout(p, w0, h0, levels, &tmp, err);
   if (rc != EMO_OK) return rc;
-  gray_downscale(rgb, stride, k, w0, h0, p->img[0], p->acc);
+  gray_downscale(p->isa, rgb, stride, k, w0, h0, p->img[0], p->acc);
   pyramid_finish(p, tmp, k, width, height);
   return EMO_OK;
 }
@@ -369,9 +408,9 @@ static inline __attribute__((always_inline)) void sample_window(const float *img
  * point to *ox, *oy (the input point on failure) and, when ncc is non-NULL, the normalized
  * cross-correlation of the level-0 windows at the start and end points. Returns 1 on
  * success, 0 on failure. */
-OF_CLONES static int lk_point(const of_pyramid *P, const of_pyramid *Q, int nlev, float px,
-                              float py, float guess_x, float guess_y, int win, int max_iter,
-                              float *ox, float *oy, float *ncc) {
+OF_BODY int lk_point_body(const of_pyramid *P, const of_pyramid *Q, int nlev, float px, float py,
+                          float guess_x, float guess_y, int win, int max_iter, float *ox, float *oy,
+                          float *ncc) {
   const int side = 2 * win + 1, pw = OF_PAD_W(win), pc = pw + OF_VW;
   float patch[OF_PROWS * OF_PCOLS]; /* (side + 2, pc) prev window with 1-px margin */
   float ip[OF_PROWS * OF_PCOLS];    /* (side, pw) prev window, padding columns 0 */
@@ -497,6 +536,31 @@ OF_CLONES static int lk_point(const of_pyramid *P, const of_pyramid *Q, int nlev
     *ncc = (va > 1e-6 * n && vb > 1e-6 * n) ? (float)(cab / sqrt(va * vb)) : 0.0f;
   }
   return 1;
+}
+
+#define OF_LK_ARGS                                                                       \
+  const of_pyramid *P, const of_pyramid *Q, int nlev, float px, float py, float guess_x, \
+      float guess_y, int win, int max_iter, float *ox, float *oy, float *ncc
+#define OF_LK_CALL(f) f(P, Q, nlev, px, py, guess_x, guess_y, win, max_iter, ox, oy, ncc)
+static int lk_point_scalar(OF_LK_ARGS) {
+  return OF_LK_CALL(lk_point_body);
+}
+#ifdef OF_X86
+__attribute__((target("avx2,fma"))) static int lk_point_avx2(OF_LK_ARGS) {
+  return OF_LK_CALL(lk_point_body);
+}
+__attribute__((target("avx512f"))) static int lk_point_avx512(OF_LK_ARGS) {
+  return OF_LK_CALL(lk_point_body);
+}
+#endif
+
+/* lk_point_body on the path of the previous frame's pyramid (of_pyramid_set_isa). */
+static int lk_point(OF_LK_ARGS) {
+#ifdef OF_X86
+  if (P->isa == EMO_ISA_AVX512) return OF_LK_CALL(lk_point_avx512);
+  if (P->isa == EMO_ISA_AVX2) return OF_LK_CALL(lk_point_avx2);
+#endif
+  return OF_LK_CALL(lk_point_scalar);
 }
 
 static int pyramids_ok(const of_pyramid *a, const of_pyramid *b) {

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "emo.h"
 
 #define OF_MAX_LEVELS 5
 #define OF_MAX_WIN 15   /* largest window radius accepted by of_lk_track */
@@ -67,6 +68,11 @@ int of_pyramid_build(of_pyramid *p, const uint8_t *rgb, int width, int height, p
 int of_pyramid_build_gray(of_pyramid *p, const uint8_t *gray, int gray_w, int gray_h,
                           ptrdiff_t gray_stride, int k, int width, int height, int levels,
                           emoi_err *err);
+
+/* Caps the instruction-set path (emo.h's emo_isa) of this pyramid's gray downscale and of the
+ * point solver when it is the previous frame of a track; returns the path taken
+ * (emo_isa_pick). A new pyramid has the best this CPU has. All paths are bit-identical. */
+emo_isa of_pyramid_set_isa(of_pyramid *p, emo_isa cap);
 
 /* Geometry of a built pyramid (any pointer may be NULL): level-0 size, number of levels and
  * the frame-pixels-per-level-0-pixel factor k. Returns EMO_OK or EMO_EINVAL (not built). */
