@@ -300,9 +300,9 @@ emo_run_params emo_run_params_default(void);
 /* The version of the ABI this library was built with: EMO_ABI_VERSION of its emo.h. It
  * changes whenever a public struct's layout or a function's signature does, so that a binding
  * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
-#define EMO_ABI_VERSION                                                        \
-  3 /* 1 was emo 0.1.0's single emo_params; 3 added face details, the gallery, \
-      persons, the summary's embeddings and shot_cut_count */
+/* 1 was emo 0.1.0's single emo_params; 3 added face details, the gallery, persons, the ISA cap,
+ * feature vectors, the summary's embeddings and shot_cut_count. */
+#define EMO_ABI_VERSION 3
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
