@@ -290,6 +290,11 @@ typedef struct emo_run_params {
   /* Persons (emo_analyze_media): faces and voices joined, see emo_person. */
   int persons; /* 1 = score who speaks on screen and join speakers to faces when the
                   soundtrack is analysed too (default 1); 0 = no "speaking"/"person" */
+  /* With persons, what scores speaking: NULL or "mouth" = the face's mouth motion (default);
+   * "lr_asd" = the LR-ASD network (checkpoint lr_asd_finetuning_TalkSet.model in the model
+   * cache, installed by `emo models import`; about 0.5-1 s of CPU per second of video per
+   * face); any other value = the path of an LR-ASD checkpoint. Borrowed for the call. */
+  const char *speaking_model;
 } emo_run_params;
 
 /* Return the defaults described above. Thread-safe. */
@@ -301,8 +306,9 @@ emo_run_params emo_run_params_default(void);
  * changes whenever a public struct's layout or a function's signature does, so that a binding
  * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
 /* 1 was emo 0.1.0's single emo_params; 3 added face details, the gallery, persons, the ISA cap,
- * feature vectors, the summary's embeddings and shot_cut_count. */
-#define EMO_ABI_VERSION 3
+ * feature vectors, the summary's embeddings and shot_cut_count; 4 added
+ * emo_run_params.speaking_model */
+#define EMO_ABI_VERSION 4
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */

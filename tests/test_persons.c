@@ -246,14 +246,52 @@ static int on_person(const emo_person *p, void *user) {
   return 0;
 }
 
-static const emo_media_summary *analyze(emo_context *ctx, const char *path, collect *c, int *rc) {
+static const emo_media_summary *analyze_rp(emo_context *ctx, const emo_run_params *rp,
+                                           const char *path, collect *c, int *rc) {
   emo_media_callbacks cb = {on_frame, on_segment, c, on_person};
   const emo_media_summary *sum = NULL;
   c->order_ok = 1;
-  *rc = emo_analyze_media(ctx, NULL, path, &cb, &sum);
+  *rc = emo_analyze_media(ctx, rp, path, &cb, &sum);
   if (sum && sum->video->speaking_method)
     snprintf(c->method, sizeof c->method, "%s", sum->video->speaking_method);
   return sum;
+}
+
+static const emo_media_summary *analyze(emo_context *ctx, const char *path, collect *c, int *rc) {
+  return analyze_rp(ctx, NULL, path, c, rc);
+}
+
+/* The LR-ASD speaking source (rp->speaking_model) on the interview: finite scores once its
+ * first window is final (about 4 s of null at the start), segments linked, a person per face,
+ * the method named; absent weights are an error naming the file and `emo models import`. */
+static void test_lr_asd(emo_context *ctx, const char *interview_path) {
+  char interview[1024]; /* th_data's buffer is reused below */
+  snprintf(interview, sizeof interview, "%s", interview_path);
+  emo_run_params rp = emo_run_params_default();
+  rp.speaking_model = "/nonexistent/lr_asd.model";
+  collect c = {0};
+  int rc;
+  analyze_rp(ctx, &rp, interview, &c, &rc);
+  const char *msg = emo_context_last_error(ctx);
+  CHECK(rc == EMO_EIO && msg && strstr(msg, "/nonexistent/lr_asd.model") &&
+            strstr(msg, "emo models import"),
+        "absent LR-ASD weights: rc %d, \"%s\"", rc, msg ? msg : "");
+  const char *w = th_data("models/lr_asd/finetuning_TalkSet.model");
+  if (!w || access(w, R_OK) != 0) {
+    printf("LR-ASD weights absent: the LR-ASD speaking source is not tested\n");
+    return;
+  }
+  rp.speaking_model = w;
+  memset(&c, 0, sizeof c);
+  const emo_media_summary *s = analyze_rp(ctx, &rp, interview, &c, &rc);
+  CHECK(rc == EMO_OK && s, "interview analysed with LR-ASD: %s", emo_context_last_error(ctx));
+  CHECK(c.faces >= 2 * c.frames - 10, "two faces a frame (%d in %d frames)", c.faces, c.frames);
+  CHECK(c.null_scores < c.faces * 3 / 10, "%d null LR-ASD scores of %d", c.null_scores, c.faces);
+  CHECK(c.segments >= 1 && c.linked == c.segments, "segments linked");
+  CHECK(c.face_persons == 2, "a person per face, got %d", c.face_persons);
+  CHECK(strcmp(c.method, "lr_asd") == 0, "method \"%s\"", c.method);
+  printf("interview_overlap with LR-ASD: %d frames, %d null scores of %d, %d segments\n", c.frames,
+         c.null_scores, c.faces, c.segments);
 }
 
 static int sh(const char *cmd) {
@@ -282,6 +320,7 @@ static void test_clips(emo_context *ctx) {
     emo_free(rttm);
     printf("interview_overlap: %d frames, %d segments, %d persons (%d faces, %d voices)\n",
            c.frames, c.segments, c.n_persons, c.face_persons, c.voice_persons);
+    test_lr_asd(ctx, interview);
   }
 
   char dir[] = "/tmp/emo_tpersons_XXXXXX";

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "av/asd.h"
 #include "core/log.h"
 #include "media/video_decode.h"
 #include "media/video_encode.h"
@@ -146,9 +147,10 @@ static int add_span(struct emoi_stream *s, double start, double end) {
   return push_event(s, &e);
 }
 
-/* Starts a stream with the options in c->run: the scratch is made by the first stream of
+/* Starts a stream with the options in c->run (url: the media file, NULL for
+ * emo_stream_push): the scratch is made by the first stream of
  * the context; the tracker anew each time, since its options are the call's. */
-static int stream_begin(emo_context *c) {
+static int stream_begin(emo_context *c, const char *url) {
   emoi_err err = {{0}};
   struct emoi_stream *s = c->stream;
   if (!s) {
@@ -183,9 +185,28 @@ static int stream_begin(emo_context *c) {
     emoi_stream_free(&c->stream);
     return emoi_ctx_fail(c, rc, &err);
   }
-  if (c->run.persons && !s->spk) {
-    /* The LR-ASD network, when its weights are installed, takes the mouth motion's place
-     * here (an audio-visual spk_source); emo_analyze_media says which one ran. */
+  /* The speaking source: the mouth motion (kept from stream to stream), or the LR-ASD network
+   * (rp->speaking_model; made for each stream, since it reads the stream's soundtrack);
+   * emo_analyze_media says which one ran. */
+  const char *sm = c->run.speaking_model;
+  int want_asd = c->run.persons && sm && strcmp(sm, "mouth") != 0;
+  if (s->spk && (want_asd || strcmp(s->spk->ops->method, "mouth_motion") != 0))
+    spk_source_destroy(&s->spk);
+  if (want_asd) {
+    char path[4200];
+    if (strcmp(sm, "lr_asd") == 0) {
+      char dir[4096];
+      rc = emo_models_dir(&c->model->params, dir, sizeof dir);
+      if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+      snprintf(path, sizeof path, "%s/%s", dir, ASD_FILE_DEFAULT);
+    } else {
+      snprintf(path, sizeof path, "%s", sm);
+    }
+    media_io io;
+    emoi_media_io(c, &io);
+    rc = spk_asd_create(&s->spk, path, url, &io, c->run.max_audio_seconds, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  } else if (c->run.persons && !s->spk) {
     rc = spk_mouth_create(&s->spk, &err);
     if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   }
@@ -216,7 +237,7 @@ int emo_stream_begin(emo_context *c, const emo_run_params *rp) {
   if (!c) return EMO_EINVAL;
   int rc = emoi_run_begin(c, rp);
   if (rc == EMO_OK) rc = emoi_run_needs_faces(c);
-  return rc != EMO_OK ? rc : stream_begin(c);
+  return rc != EMO_OK ? rc : stream_begin(c, NULL);
 }
 
 /* trk_embed_fn: the embedding of detection i of the frame being pushed. */
@@ -617,7 +638,7 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   vid_info info;
   vid_get_info(r, &info);
-  rc = stream_begin(c);
+  rc = stream_begin(c, url);
   if (rc != EMO_OK) goto done;
   struct stat sa, si;
   if (c->run.annotate_path && stat(c->run.annotate_path, &sa) == 0 && stat(url, &si) == 0 &&

@@ -1,0 +1,213 @@
+/* speaking_asd.c: the LR-ASD speaking source (see speaking.h, av/asd.h): per face track an
+ * asd_stream fed with asd_crop of the frame's luma at the track's box and with the soundtrack's
+ * 16 kHz samples from sample 0.
+ *
+ * The soundtrack: the source opens the media file a second time (its own aud_reader) and reads
+ * its samples as the frames advance, a few seconds ahead of the frame time, so that a window's
+ * audio is there when its frames are; every stream gets the same samples from sample 0 (the
+ * stream skips those before its track's start). The samples read are kept for the tracks that
+ * start later (64 KB a second of sound: 230 MB for an hour; bounded by max_audio_seconds).
+ * Without a file (emo_stream_push) there is no sound: every score is -1.
+ *
+ * Latency: an asd_stream's score is final about 3 s after its frame (window + hop over 2 with the
+ * defaults), but the fusion (persons.c) reads a frame's evidence when the frame is delivered. So
+ * a frame's evidence is the probability of the most recent final score of its track (about 3 s
+ * old; -1 until the track's first score): the frame is still delivered at once, the per-frame
+ * "speaking" lags the picture, and a segment's face (persons.c, a mean over the frames it
+ * covers) lags by as much. Holding frames until their score is final is left to a later change
+ * of the media call's ordering. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "av/asd.h"
+#include "media/audio_decode.h"
+#include "pipeline/speaking.h"
+
+#define SLOTS 16    /* live streams; the least recently seen track gives its slot up */
+#define GAP 1.0     /* seconds unseen after which a track's stream is closed */
+#define AHEAD 5.0   /* seconds of sound given to the streams ahead of the frame time */
+#define CHUNK 16000 /* samples read from the file at a time */
+
+typedef struct asd_slot {
+  int id; /* track id, 0 = free */
+  double last_t;
+  asd_stream *st;
+  int64_t fed;   /* samples pushed into st */
+  int audio_end; /* st was told the soundtrack ended */
+  float prob;    /* the latest final score's probability, -1 = none yet */
+} asd_slot;
+
+typedef struct asd_source {
+  spk_source base;
+  asd_model *model;
+  asd_work *work;
+  asd_stream_params sp;
+  aud_reader *aud; /* NULL once the soundtrack is read to its end (or there is none) */
+  float *pcm;      /* (n_pcm,) the samples read so far, from sample 0 */
+  int64_t n_pcm, cap_pcm, max_pcm;
+  uint8_t *gray; /* (h, w) this frame's luma */
+  size_t cap_gray;
+  uint8_t crop[ASD_CROP * ASD_CROP];
+  asd_score sc[64];
+  asd_slot slot[SLOTS];
+} asd_source;
+
+static void slot_close(asd_slot *sl) {
+  asd_stream_free(&sl->st);
+  memset(sl, 0, sizeof *sl);
+}
+
+/* Reads the soundtrack up to sample `upto` (or its end). */
+static int read_audio(asd_source *a, int64_t upto, emoi_err *err) {
+  while (a->aud && a->n_pcm < upto) {
+    if (a->n_pcm + CHUNK > a->cap_pcm) {
+      if (a->n_pcm + CHUNK > a->max_pcm) break; /* longer than max_audio_seconds: ends here */
+      int64_t cap = a->cap_pcm ? 2 * a->cap_pcm : 16 * CHUNK;
+      float *p = realloc(a->pcm, (size_t)cap * sizeof *p);
+      if (!p) return emoi_fail(err, EMO_ENOMEM, "out of memory for the soundtrack (LR-ASD)");
+      a->pcm = p;
+      a->cap_pcm = cap;
+    }
+    int n = aud_read(a->aud, a->pcm + a->n_pcm, CHUNK, err);
+    if (n <= 0) { /* the end, or damage: the samples read so far are all there is */
+      aud_close(&a->aud);
+      break;
+    }
+    a->n_pcm += n;
+  }
+  if (a->aud && a->n_pcm + CHUNK > a->max_pcm && a->n_pcm + CHUNK > a->cap_pcm) aud_close(&a->aud);
+  return EMO_OK;
+}
+
+static int feed(asd_source *a, asd_slot *sl, int64_t upto, emoi_err *err) {
+  if (upto > a->n_pcm) upto = a->n_pcm;
+  while (sl->fed < upto) {
+    int n = (int)(upto - sl->fed < CHUNK ? upto - sl->fed : CHUNK);
+    int rc = asd_stream_push_audio(sl->st, a->pcm + sl->fed, n, err);
+    if (rc != EMO_OK) return rc;
+    sl->fed += n;
+  }
+  if (!a->aud && sl->fed == a->n_pcm && !sl->audio_end) {
+    sl->audio_end = 1;
+    return asd_stream_audio_end(sl->st, err);
+  }
+  return EMO_OK;
+}
+
+static int drain(asd_source *a, asd_slot *sl, emoi_err *err) {
+  for (;;) {
+    int k = asd_stream_pop(sl->st, a->work, a->sc, 64, err);
+    if (k < 0) return k;
+    if (k == 0) return EMO_OK;
+    for (int j = 0; j < k; j++)
+      if (a->sc[j].valid && isfinite(a->sc[j].prob)) sl->prob = a->sc[j].prob;
+  }
+}
+
+static asd_slot *slot_of(asd_source *a, int id, double t, emoi_err *err, int *rc) {
+  asd_slot *free_sl = NULL, *oldest = NULL;
+  for (int i = 0; i < SLOTS; i++) {
+    asd_slot *sl = &a->slot[i];
+    if (sl->id == id && t - sl->last_t <= GAP) return sl;
+    if (sl->id == id) slot_close(sl); /* unseen too long: a new stream */
+    if (sl->id == 0) {
+      if (!free_sl) free_sl = sl;
+    } else if (!oldest || sl->last_t < oldest->last_t) {
+      oldest = sl;
+    }
+  }
+  asd_slot *sl = free_sl ? free_sl : oldest;
+  slot_close(sl);
+  *rc = asd_stream_new(a->model, &a->sp, t, &sl->st, err);
+  if (*rc != EMO_OK) return NULL;
+  sl->id = id;
+  sl->last_t = -1.0; /* no frame yet */
+  sl->prob = -1.0f;
+  return sl;
+}
+
+static int asd_push(spk_source *s, double t, const uint8_t *rgb, int w, int h, int stride,
+                    const emo_track_face *faces, int n, float *evidence, emoi_err *err) {
+  asd_source *a = (asd_source *)s;
+  for (int i = 0; i < n; i++) evidence[i] = -1.0f;
+  if (!(t >= 0.0)) return EMO_OK;
+  size_t need = (size_t)w * (size_t)h;
+  if (need > a->cap_gray) {
+    uint8_t *g = realloc(a->gray, need);
+    if (!g) return emoi_fail(err, EMO_ENOMEM, "out of memory for the LR-ASD crops");
+    a->gray = g;
+    a->cap_gray = need;
+  }
+  for (int y = 0; y < h; y++) { /* OpenCV's BGR2GRAY weights, as upstream's crops */
+    const uint8_t *p = rgb + (size_t)y * (size_t)stride;
+    uint8_t *q = a->gray + (size_t)y * (size_t)w;
+    for (int x = 0; x < w; x++, p += 3)
+      q[x] = (uint8_t)((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000);
+  }
+  int64_t upto = (int64_t)((t + AHEAD) * AUD_RATE);
+  int rc = read_audio(a, upto, err);
+  if (rc != EMO_OK) return rc;
+  for (int i = 0; i < n; i++) {
+    if (faces[i].track_id <= 0) continue;
+    const float *b = faces[i].box;
+    asd_box box = {b[0], b[1], b[0] + b[2], b[1] + b[3]};
+    if (asd_crop(a->gray, w, h, w, box, a->crop) != EMO_OK) continue;
+    asd_slot *sl = slot_of(a, faces[i].track_id, t, err, &rc);
+    if (!sl) return rc;
+    if (t <= sl->last_t) continue; /* not after the previous frame */
+    sl->last_t = t;
+    rc = asd_stream_push_frame(sl->st, a->crop, t, err);
+    if (rc == EMO_OK) rc = feed(a, sl, upto, err);
+    if (rc == EMO_OK) rc = drain(a, sl, err);
+    if (rc != EMO_OK) return rc;
+    evidence[i] = sl->prob;
+  }
+  return EMO_OK;
+}
+
+static void asd_reset(spk_source *s) {
+  asd_source *a = (asd_source *)s;
+  for (int i = 0; i < SLOTS; i++) slot_close(&a->slot[i]);
+}
+
+static void asd_destroy(spk_source *s) {
+  asd_source *a = (asd_source *)s;
+  asd_reset(s);
+  aud_close(&a->aud);
+  asd_work_free(&a->work);
+  asd_free(&a->model);
+  free(a->pcm);
+  free(a->gray);
+  free(a);
+}
+
+/* The sound comes from the file itself (see the top), so push_audio is not used. */
+static const spk_source_ops asd_ops = {"lr_asd", 1, asd_push, NULL, asd_reset, asd_destroy};
+
+int spk_asd_create(spk_source **out, const char *model_path, const char *url, const media_io *io,
+                   double max_audio_seconds, emoi_err *err) {
+  *out = NULL;
+  asd_source *a = calloc(1, sizeof *a);
+  if (!a) return emoi_fail(err, EMO_ENOMEM, "out of memory for the LR-ASD source");
+  a->base.ops = &asd_ops;
+  a->sp = asd_stream_params_default();
+  a->max_pcm = (int64_t)(max_audio_seconds * AUD_RATE) + CHUNK;
+  int rc = asd_load(model_path, &a->model, err);
+  if (rc == EMO_EIO)
+    rc = emoi_fail(err, EMO_EIO,
+                   "%.300s: no LR-ASD weights; download finetuning_TalkSet.model from "
+                   "github.com/Junhua-Liao/LR-ASD and install it with `emo models import FILE`",
+                   model_path);
+  if (rc == EMO_OK) rc = asd_work_new(a->model, a->sp.window, &a->work, err);
+  if (rc == EMO_OK && url) {
+    emoi_err aerr = {{0}};
+    if (aud_open(url, io, &a->aud, &aerr) != EMO_OK) a->aud = NULL; /* no sound: scores -1 */
+  }
+  if (rc != EMO_OK) {
+    asd_destroy(&a->base);
+    return rc;
+  }
+  *out = &a->base;
+  return EMO_OK;
+}
