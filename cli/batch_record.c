@@ -76,7 +76,8 @@ int batch_done_parse(const char *buf, size_t n, batch_stamp *st, batch_figures *
       sec = strtoll(mt, &end, 10);
       if (*end == '.') nsec = strtoll(end + 1, &end, 10);
     }
-    if (!end || *end || nsec < 0 || nsec > 999999999) {
+    /* |sec| bounded so that sec * 1e9 fits in 64 bits (the year 2262). */
+    if (!end || *end || nsec < 0 || nsec > 999999999 || sec < -9000000000LL || sec > 9000000000LL) {
       failf(err, errn, "input mtime missing or malformed");
     } else {
       st->size = (int64_t)size;

@@ -268,11 +268,13 @@ int emo_options_set(emo_options *o, const char *name, const char *value) {
   emo_run_params dr = emo_run_params_default();
   char *base[3] = {(char *)&o->mp, (char *)&o->cp, (char *)&o->rp};
   const char *defs[3] = {(const char *)&dm, (const char *)&dc, (const char *)&dr};
-  static const size_t sizes[] = {sizeof(int),          sizeof(int),
-                                 sizeof(int64_t),      sizeof(float),
-                                 sizeof(double),       sizeof(const char *),
-                                 sizeof(emo_detector), sizeof(emo_expression_model),
-                                 sizeof(emo_log_level)};
+  static const size_t sizes[] = {sizeof(int),           sizeof(int),
+                                 sizeof(int64_t),       sizeof(float),
+                                 sizeof(double),        sizeof(const char *),
+                                 sizeof(emo_detector),  sizeof(emo_expression_model),
+                                 sizeof(emo_log_level), sizeof(emo_details),
+                                 sizeof(emo_isa)};
+  _Static_assert(sizeof sizes / sizeof sizes[0] == T_ISA + 1, "a size for every option type");
   if (d->type == T_STRING) {
     char *copy = NULL;
     if (value && !(copy = strdup(value))) return EMO_ENOMEM;
