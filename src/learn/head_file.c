@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "core/bytes.h"
+#include "core/file.h"
 #include "learn/head.h"
 
 #define HEAD_MAGIC "EMOHEAD\0"
@@ -253,25 +254,11 @@ fail:
 int emo_head_load(const char *path, const emo_model *m, emo_head **out, char *err, size_t en) {
   if (!out || !path) return fail(err, en, EMO_EINVAL, "emo_head_load: NULL argument");
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, en, EMO_EIO, "%s: cannot open", path);
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > HEAD_MAX_FILE) {
-    fclose(f);
-    return fail(err, en, EMO_EIO, "%s: not a regular file of at most 1 GiB", path);
-  }
-  size_t n = (size_t)st.st_size;
-  void *buf = malloc(n ? n : 1);
-  if (!buf) {
-    fclose(f);
-    return fail(err, en, EMO_ENOMEM, "%s: out of memory", path);
-  }
-  size_t got = fread(buf, 1, n, f);
-  fclose(f);
-  if (got != n) {
-    free(buf);
-    return fail(err, en, EMO_EIO, "%s: read failed", path);
-  }
+  unsigned char *buf = NULL; /* core/file.h: the one whole-file reader (cap, regular file) */
+  size_t n = 0;
+  emoi_err fe = {{0}};
+  int frc = emoi_file_read(path, (int64_t)HEAD_MAX_FILE, 0, &buf, &n, &fe);
+  if (frc != EMO_OK) return fail(err, en, frc, "%s", fe.msg);
   int rc = emo_head_load_memory(buf, n, m, out, err, en);
   free(buf);
   if (rc != EMO_OK && err && en) { /* prefix the path */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/file.h"
 #include "emo.h"
 
 #define TABLE_MAX_FILE ((size_t)1 << 30)
@@ -49,28 +50,9 @@ void emo_table_destroy(emo_table **pt) {
 /* Reads a whole regular file of at most max bytes. */
 static int slurp(const char *path, size_t max, unsigned char **data, size_t *size, char *err,
                  size_t en) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, en, EMO_EIO, "%s: cannot open", path);
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-    fclose(f);
-    return fail(err, en, EMO_EIO, "%s: not a regular file of at most %zu bytes", path, max);
-  }
-  size_t n = (size_t)st.st_size;
-  unsigned char *b = malloc(n + 1);
-  if (!b) {
-    fclose(f);
-    return fail(err, en, EMO_ENOMEM, "%s: out of memory", path);
-  }
-  size_t got = fread(b, 1, n, f);
-  fclose(f);
-  if (got != n) {
-    free(b);
-    return fail(err, en, EMO_EIO, "%s: read failed", path);
-  }
-  *data = b;
-  *size = n;
-  return EMO_OK;
+  emoi_err e = {{0}}; /* core/file.h: the one whole-file reader (cap, regular file, NUL-ended) */
+  int rc = emoi_file_read(path, (int64_t)max, 0, data, size, &e);
+  return rc == EMO_OK ? EMO_OK : fail(err, en, rc, "%s", e.msg);
 }
 
 int emo_table_parse(const void *data, size_t size, const char *name, emo_table **out, char *err,
