@@ -146,31 +146,23 @@ static int valid_integrity(const char *s) {
          s[87] == '=';
 }
 
-static int parse_file(emoi_manifest *m, const cJSON *fj, int pkg, const char *where,
-                      emoi_err *err) {
-  if (m->n_files >= EMOI_MANIFEST_MAX_FILES)
-    return emoi_fail(err, EMO_EFORMAT, "manifest: more than %d files", EMOI_MANIFEST_MAX_FILES);
+/* The fields and checks a package file and an import share: name, file, sha256, kind, task,
+ * license (required for imports; a package file inherits its package's), size. */
+static int parse_entry(emoi_manifest *m, const cJSON *fj, const char *where, int imported,
+                       emoi_manifest_file *f, emoi_err *err) {
   if (!cJSON_IsObject(fj))
     return emoi_fail(err, EMO_EFORMAT, "manifest: %s is not an object", where);
-  emoi_manifest_file *f = &m->files[m->n_files];
-  memset(f, 0, sizeof *f);
-  f->package = pkg;
   int rc;
   if ((rc = get_str(m, fj, "name", 1, where, &f->name, err)) ||
-      (rc = get_str(m, fj, "path", 1, where, &f->path, err)) ||
       (rc = get_str(m, fj, "file", 1, where, &f->file, err)) ||
       (rc = get_str(m, fj, "sha256", 1, where, &f->sha256, err)) ||
       (rc = get_str(m, fj, "kind", 1, where, &f->kind, err)) ||
       (rc = get_str(m, fj, "task", 0, where, &f->task, err)) ||
-      (rc = get_str(m, fj, "license", 0, where, &f->license, err)) ||
+      (rc = get_str(m, fj, "license", imported, where, &f->license, err)) ||
       (rc = get_int64(fj, "size", 1, where, 1, (int64_t)1 << 40, &f->size, err)))
     return rc;
   if (!valid_id(f->name))
     return emoi_fail(err, EMO_EFORMAT, "manifest: %s: name \"%s\" must be [a-z0-9_]{1,63}", where,
-                     f->name);
-  if (!valid_member(f->path))
-    return emoi_fail(err, EMO_EFORMAT,
-                     "manifest: %s (%s): path must be \"package/...\" without \"..\"", where,
                      f->name);
   if (!valid_file_name(f->file))
     return emoi_fail(err, EMO_EFORMAT,
@@ -178,17 +170,36 @@ static int parse_file(emoi_manifest *m, const cJSON *fj, int pkg, const char *wh
   if (!is_hex64(f->sha256))
     return emoi_fail(err, EMO_EFORMAT, "manifest: %s (%s): sha256 must be 64 lower-case hex digits",
                      where, f->name);
-  if (strcmp(f->kind, "model") != 0 && strcmp(f->kind, "sample") != 0)
-    return emoi_fail(err, EMO_EFORMAT, "manifest: %s (%s): kind must be \"model\" or \"sample\"",
-                     where, f->name);
+  if (strcmp(f->kind, "model") != 0 && (imported || strcmp(f->kind, "sample") != 0))
+    return emoi_fail(err, EMO_EFORMAT, "manifest: %s (%s): kind must be %s", where, f->name,
+                     imported ? "\"model\"" : "\"model\" or \"sample\"");
   if (!f->task) f->task = "";
-  if (!f->license) f->license = m->packages[pkg].license;
-  for (int i = 0; i < m->n_files; i++) {
-    if (strcmp(m->files[i].name, f->name) == 0)
+  for (int i = 0; i < m->n_files + m->n_imports; i++) {
+    const emoi_manifest_file *o = i < m->n_files ? &m->files[i] : &m->imports[i - m->n_files];
+    if (strcmp(o->name, f->name) == 0)
       return emoi_fail(err, EMO_EFORMAT, "manifest: %s: duplicate name \"%s\"", where, f->name);
-    if (strcmp(m->files[i].file, f->file) == 0)
+    if (strcmp(o->file, f->file) == 0)
       return emoi_fail(err, EMO_EFORMAT, "manifest: %s: duplicate file \"%s\"", where, f->file);
   }
+  return EMO_OK;
+}
+
+static int parse_file(emoi_manifest *m, const cJSON *fj, int pkg, const char *where,
+                      emoi_err *err) {
+  if (m->n_files >= EMOI_MANIFEST_MAX_FILES)
+    return emoi_fail(err, EMO_EFORMAT, "manifest: more than %d files", EMOI_MANIFEST_MAX_FILES);
+  emoi_manifest_file *f = &m->files[m->n_files];
+  memset(f, 0, sizeof *f);
+  f->package = pkg;
+  int rc;
+  if ((rc = parse_entry(m, fj, where, 0, f, err)) ||
+      (rc = get_str(m, fj, "path", 1, where, &f->path, err)))
+    return rc;
+  if (!valid_member(f->path))
+    return emoi_fail(err, EMO_EFORMAT,
+                     "manifest: %s (%s): path must be \"package/...\" without \"..\"", where,
+                     f->name);
+  if (!f->license) f->license = m->packages[pkg].license;
   m->n_files++;
   return EMO_OK;
 }
@@ -239,47 +250,20 @@ static int parse_package(emoi_manifest *m, const cJSON *pj, int index, emoi_err 
   return EMO_OK;
 }
 
-/* One entry of "imports": a file no registry ships (name, file, sha256, size, kind, task,
- * license, get = where users download it). */
+/* One entry of "imports": a file no registry ships (the common fields, and get = where users
+ * download it). */
 static int parse_import(emoi_manifest *m, const cJSON *fj, int index, emoi_err *err) {
   char where[64];
   snprintf(where, sizeof where, "imports[%d]", index);
   if (m->n_imports >= EMOI_MANIFEST_MAX_IMPORTS)
     return emoi_fail(err, EMO_EFORMAT, "manifest: more than %d imports", EMOI_MANIFEST_MAX_IMPORTS);
-  if (!cJSON_IsObject(fj))
-    return emoi_fail(err, EMO_EFORMAT, "manifest: %s is not an object", where);
   emoi_manifest_file *f = &m->imports[m->n_imports];
   memset(f, 0, sizeof *f);
   f->package = -1;
   int rc;
-  if ((rc = get_str(m, fj, "name", 1, where, &f->name, err)) ||
-      (rc = get_str(m, fj, "file", 1, where, &f->file, err)) ||
-      (rc = get_str(m, fj, "sha256", 1, where, &f->sha256, err)) ||
-      (rc = get_str(m, fj, "kind", 1, where, &f->kind, err)) ||
-      (rc = get_str(m, fj, "task", 0, where, &f->task, err)) ||
-      (rc = get_str(m, fj, "license", 1, where, &f->license, err)) ||
-      (rc = get_str(m, fj, "get", 1, where, &f->get, err)) ||
-      (rc = get_int64(fj, "size", 1, where, 1, (int64_t)1 << 40, &f->size, err)))
+  if ((rc = parse_entry(m, fj, where, 1, f, err)) ||
+      (rc = get_str(m, fj, "get", 1, where, &f->get, err)))
     return rc;
-  if (!valid_id(f->name))
-    return emoi_fail(err, EMO_EFORMAT, "manifest: %s: name \"%s\" must be [a-z0-9_]{1,63}", where,
-                     f->name);
-  if (!valid_file_name(f->file))
-    return emoi_fail(err, EMO_EFORMAT,
-                     "manifest: %s (%s): file must be a plain name [A-Za-z0-9._-]", where, f->name);
-  if (!is_hex64(f->sha256))
-    return emoi_fail(err, EMO_EFORMAT, "manifest: %s (%s): sha256 must be 64 lower-case hex digits",
-                     where, f->name);
-  if (strcmp(f->kind, "model") != 0)
-    return emoi_fail(err, EMO_EFORMAT, "manifest: %s (%s): kind must be \"model\"", where, f->name);
-  if (!f->task) f->task = "";
-  for (int i = 0; i < m->n_files + m->n_imports; i++) {
-    const emoi_manifest_file *o = i < m->n_files ? &m->files[i] : &m->imports[i - m->n_files];
-    if (strcmp(o->name, f->name) == 0)
-      return emoi_fail(err, EMO_EFORMAT, "manifest: %s: duplicate name \"%s\"", where, f->name);
-    if (strcmp(o->file, f->file) == 0)
-      return emoi_fail(err, EMO_EFORMAT, "manifest: %s: duplicate file \"%s\"", where, f->file);
-  }
   m->n_imports++;
   return EMO_OK;
 }
