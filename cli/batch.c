@@ -2,6 +2,7 @@
  * or a Kubernetes Indexed Job (docs/batch.md has the recipes).
  *
  *   emo batch MANIFEST -o OUT [--shard I/N | --shards N] [--retries K] [--csv] [--rttm]
+ *             [--report]
  *             [analysis options of emo video / emo audio]
  *   emo batch status OUT
  *   emo batch merge OUT
@@ -59,6 +60,7 @@
 
 #include "batch.h"
 #include "emo.h"
+#include "report.h"
 
 /* Exit statuses of a run (docs/batch.md): a scheduler retries 1, never 3. */
 enum {
@@ -69,8 +71,10 @@ enum {
   EXIT_BUSY = 4,
 };
 
-/* Per-file outputs: the batch flag, the child's option, the file in OUT/<id>/. A new output
- * (an HTML report, say) is one more row. emo.jsonl is always written. */
+/* Per-file outputs: the batch flag, the child's option, the file in OUT/<id>/. A new output is
+ * one more row. emo.jsonl is always written. The report has no child option: it is made from
+ * OUT/<id>/emo.jsonl once that is in place, so its link to the video is relative to where the
+ * page stays (the child's run folder is one level deeper). */
 static const struct {
   const char *flag, *child_option, *file;
   int kinds; /* bit BATCH_VIDEO / BATCH_AUDIO: which commands write it */
@@ -78,6 +82,7 @@ static const struct {
     {NULL, "-o", "emo.jsonl", (1 << BATCH_VIDEO) | (1 << BATCH_AUDIO)},
     {"--csv", "--csv", "emo.csv", 1 << BATCH_VIDEO},
     {"--rttm", "--rttm", "emo.rttm", 1 << BATCH_AUDIO},
+    {"--report", NULL, "report.html", (1 << BATCH_VIDEO) | (1 << BATCH_AUDIO)},
 };
 enum { N_OUTPUTS = sizeof g_outputs / sizeof g_outputs[0] };
 
@@ -175,6 +180,7 @@ static void usage_batch(FILE *f) {
       "  --shards N         the number of shards when the index comes from the scheduler\n"
       "  --retries K        retries of a transient failure (default 2)\n"
       "  --csv, --rttm      also write OUT/<id>/emo.csv (video) / emo.rttm (audio)\n"
+      "  --report           also write OUT/<id>/report.html (emo report of the file's run)\n"
       "exit status: 0 all done, 1 transient failures (retry), 2 bad usage or manifest,\n"
       "  3 bad input only (do not retry), 4 another run holds this shard, 128+N a signal\n"
       "docs/batch.md: layout of OUT, Slurm, Kubernetes and GNU parallel recipes\n",
@@ -521,7 +527,8 @@ static int run_child(const run_opts *o, const batch_item *it, const char *run, c
   argv[a++] = "-q";
   char paths[N_OUTPUTS][BATCH_MAX_PATH + 32], threads[16];
   for (int k = 0; k < N_OUTPUTS; k++) {
-    if (!o->want[k] || !(g_outputs[k].kinds >> it->kind & 1)) continue;
+    if (!o->want[k] || !(g_outputs[k].kinds >> it->kind & 1) || !g_outputs[k].child_option)
+      continue;
     snprintf(paths[k], sizeof paths[k], "%s/%s", run, g_outputs[k].file);
     argv[a++] = g_outputs[k].child_option;
     argv[a++] = paths[k];
@@ -570,6 +577,15 @@ static int run_child(const run_opts *o, const batch_item *it, const char *run, c
            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
   if (WIFSIGNALED(status)) return 256 + WTERMSIG(status);
   return WEXITSTATUS(status);
+}
+
+/* OUT/<id>/report.html from OUT/<id>/emo.jsonl (already in place), playing the input video;
+ * 0, or nonzero after emo report's message. */
+static int make_report(const char *dir, const batch_item *it, const char *html) {
+  char jsonl[BATCH_MAX_PATH + 64];
+  snprintf(jsonl, sizeof jsonl, "%s/emo.jsonl", dir);
+  char *argv[] = {"emo", "report", jsonl, "-o", (char *)html, "--video", (char *)it->path, NULL};
+  return cmd_report(it->kind == BATCH_VIDEO ? 7 : 5, argv);
 }
 
 static item_result run_item(const run_opts *o, const batch_item *it, const batch_stamp *base,
@@ -656,7 +672,12 @@ static item_result run_item(const run_opts *o, const batch_item *it, const batch
           char from[BATCH_MAX_PATH + 64];
           snprintf(from, sizeof from, "%s/%s", run, g_outputs[k].file);
           snprintf(d, sizeof d, "%s/%s", dir, g_outputs[k].file);
-          if (rename(from, d) != 0) {
+          if (!g_outputs[k].child_option) {
+            if (make_report(dir, it, d) != 0) {
+              snprintf(msg, sizeof msg, "cannot write the report %.900s", d);
+              ok = 0;
+            }
+          } else if (rename(from, d) != 0) {
             snprintf(msg, sizeof msg, "cannot rename %.900s: %s", from, strerror(errno));
             ok = 0;
           }

@@ -91,6 +91,13 @@ touch -d '2001-01-01' "$tmp/clip.mp4"
 grep -q " 1 analysed" "$tmp/o.txt" || fail "changed input not redone"
 grep -q '"frames":12,' "$tmp"/opt/*/DONE.json || fail "--fps 5 did not reach the analysis"
 ok "changed options and a changed input are redone; the same are skipped"
+"$emo" batch "$tmp/one.txt" -o "$tmp/rep" --report -q || fail "--report run"
+page=$(ls "$tmp"/rep/*/report.html) || fail "--report wrote no report.html"
+grep -q '"report.html"' "$tmp"/rep/*/DONE.json || fail "DONE.json does not list report.html"
+href=$(grep -o '"video":"[^"]*"' "$page" | head -1 | sed 's/"video":"//; s/"$//')
+[ -n "$href" ] && [ "$(cd "$(dirname "$page")" && realpath "$href")" = "$(realpath "$tmp/clip.mp4")" ] ||
+  fail "the report's video link ($href) does not lead to the input"
+ok "--report: OUT/<id>/report.html, its video linked relative to where it stays"
 
 # 4. Bad input.
 mkdir -p "$tmp/odd"
