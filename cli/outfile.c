@@ -275,9 +275,9 @@ void outfile_unlink_all_signal_safe(void) {
     if (g_tmp_used[i]) unlink(g_tmp[i]);
 }
 
-/* realpath of path's folder joined with its last component, into out (n bytes); 0 on success. */
-static int canonical(const char *path, char *out, size_t n) {
+char *outfile_parent_real(const char *path, const char **base) {
   const char *slash = strrchr(path, '/');
+  if (base) *base = slash ? slash + 1 : path;
   char dir[PATH_MAX];
   if (!slash)
     snprintf(dir, sizeof dir, ".");
@@ -285,9 +285,16 @@ static int canonical(const char *path, char *out, size_t n) {
     snprintf(dir, sizeof dir, "/");
   else
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-  char real[PATH_MAX];
-  if (!realpath(dir, real)) return -1;
-  int k = snprintf(out, n, "%s/%s", real, slash ? slash + 1 : path);
+  return realpath(dir, NULL);
+}
+
+/* realpath of path's folder joined with its last component, into out (n bytes); 0 on success. */
+static int canonical(const char *path, char *out, size_t n) {
+  const char *base;
+  char *real = outfile_parent_real(path, &base);
+  if (!real) return -1;
+  int k = snprintf(out, n, "%s/%s", real, base);
+  free(real);
   return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 

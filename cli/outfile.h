@@ -39,4 +39,8 @@ void outfile_unlink_all_signal_safe(void);
  * outputs of one run that would overwrite each other. */
 int outfile_same(const char *a, const char *b);
 
+/* The canonical (realpath) folder of path's parent, and in *base (may be NULL) path's last
+ * component; NULL when the folder does not exist. The caller frees the folder. */
+char *outfile_parent_real(const char *path, const char **base);
+
 #endif

@@ -30,27 +30,11 @@ static int url_append(char *dst, size_t cap, size_t *len, const char *s) {
   return 0;
 }
 
-/* The canonical folder of path's parent and, in *base, its last component; NULL if the
- * folder does not exist. Caller frees. */
-static char *parent_real(const char *path, const char **base) {
-  const char *slash = strrchr(path, '/');
-  *base = slash ? slash + 1 : path;
-  char dir[PATH_MAX];
-  if (!slash)
-    snprintf(dir, sizeof dir, ".");
-  else if (slash == path)
-    snprintf(dir, sizeof dir, "/");
-  else
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-  return realpath(dir, NULL);
-}
-
 int report_video_href(const char *video, const char *html_path, char *href, size_t cap) {
   if (!video || !*video || !html_path || strcmp(html_path, "-") == 0 || cap < 8) return -1;
   if (strstr(video, "://")) return -1; /* a URL: the page cannot rely on it offline */
   char *v = realpath(video, NULL);
-  const char *page_base;
-  char *pdir = parent_real(html_path, &page_base);
+  char *pdir = outfile_parent_real(html_path, NULL);
   if (!v || !pdir) {
     free(v);
     free(pdir);
