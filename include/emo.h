@@ -295,6 +295,12 @@ typedef struct emo_run_params {
    * cache, installed by `emo models import`; about 0.5-1 s of CPU per second of video per
    * face); any other value = the path of an LR-ASD checkpoint. Borrowed for the call. */
   const char *speaking_model;
+  /* Expression crops (appended field). */
+  int landmark_crops; /* 1 = where face_details gave a face landmarks, its expression crop is
+                         aligned by them (eye centres and mouth centre, a similarity
+                         transform) instead of the detector's keypoints (default 1; see the
+                         README for the accuracy either way); 0 = always the keypoints. The
+                         feature vectors of emo_image_features always use the keypoints */
 } emo_run_params;
 
 /* Return the defaults described above. Thread-safe. */
