@@ -465,8 +465,11 @@ typedef struct emo_face_details {
   float blendshapes[EMO_BLENDSHAPE_COUNT]; /* [0, 1] (FULL only) */
   float aus[EMO_AU_COUNT];                 /* AU proxy intensities, [0, 5] like OpenFace's
                                               AU_r (FULL only) */
-  float intensity[EMO_EXPR_COUNT];         /* expression intensity, [0, 1] (FULL only;
-                                              see emo_image_result_json) */
+  float intensity[EMO_EXPR_COUNT];         /* expression intensity, [0, 1] (FULL only): its
+                                              EMFACS AU prototype's score, mapped by a
+                                              logistic fitted on KDEF's posed vs neutral
+                                              photos; 0.5 = as typical of a face posing it
+                                              as of a neutral face (README) */
   int output_landmarks;                    /* emo_run_params.output_landmarks of the run */
 } emo_face_details;
 

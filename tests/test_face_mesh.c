@@ -143,6 +143,38 @@ static void annotate_mesh(emo_context *ctx) {
   CHECK(axes >= 2, "annotate: pose axes at the nose tip on %d faces", axes);
 }
 
+/* The calibrated intensity (vision/face_aus.c) on a KDEF subject held out of its fit: the
+ * posed expression far above 0.5, the neutral photo far below on the same scale. */
+static void intensity_kdef(emo_context *ctx) {
+  static const char *const files[3] = {"AF02HAS", "AF02SUS", "AF02NES"};
+  float it[3][EMO_EXPR_COUNT];
+  emo_run_params rp = emo_run_params_default();
+  rp.face_details = EMO_DETAILS_FULL;
+  for (int i = 0; i < 3; i++) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "faces/labelled/kdef-front/images/%s.jpg", files[i]);
+    const char *path = th_data(rel);
+    const emo_image_result *r = NULL;
+    if (!path) {
+      printf("intensity: skipped (%s absent)\n", rel);
+      return;
+    }
+    CHECK(emo_analyze_file(ctx, &rp, path, &r) == EMO_OK && r->face_count == 1 &&
+              r->faces[0].details && r->faces[0].details->level == EMO_DETAILS_FULL,
+          "intensity: %s", rel);
+    if (!r || r->face_count != 1 || !r->faces[0].details) return;
+    memcpy(it[i], r->faces[0].details->intensity, sizeof it[i]);
+  }
+  printf(
+      "intensity: happy %.2f on happy, %.2f on neutral; surprise %.2f on surprise, %.2f on "
+      "neutral\n",
+      it[0][EMO_EXPR_HAPPY], it[2][EMO_EXPR_HAPPY], it[1][EMO_EXPR_SURPRISE],
+      it[2][EMO_EXPR_SURPRISE]);
+  CHECK(it[0][EMO_EXPR_HAPPY] > 0.9f && it[2][EMO_EXPR_HAPPY] < 0.1f, "intensity: happy");
+  CHECK(it[1][EMO_EXPR_SURPRISE] > 0.7f && it[2][EMO_EXPR_SURPRISE] < 0.3f, "intensity: surprise");
+  CHECK(it[2][EMO_EXPR_NEUTRAL] > it[0][EMO_EXPR_NEUTRAL], "intensity: neutral");
+}
+
 int main(void) {
   const char *fix_path = EMO_SOURCE_DIR "/tests/fixtures/face_landmarker.fix";
   fx_file *fix = NULL;
@@ -321,6 +353,7 @@ int main(void) {
     free(bytes);
   }
   annotate_mesh(ctx);
+  intensity_kdef(ctx);
   /* details need the bundle: a model without it refuses the run */
   emo_model_params mp2 = mp;
   mp2.landmarks = 0;
