@@ -141,8 +141,8 @@ static void usage(FILE *f) {
       "                        blendshapes, action-unit proxies, intensity); needs\n"
       "                        face_landmarker.task (emo models import)\n"
       "  --landmarks           write the 478 landmarks too (with --face-details)\n"
-      "  --keypoint-crops      expression crops from the detector's keypoints even when the\n"
-      "                        face details give landmarks (default: aligned by landmarks)\n"
+      "  --landmark-crops      expression crops aligned by the landmarks (with\n"
+      "                        --face-details) instead of the detector's keypoints\n"
       "  --threshold S         detection score threshold (default 0.5)\n"
       "  --max-faces N         at most N faces per image (default 64)\n"
       "  --max-pixels N        refuse images larger than N pixels (default 100000000)\n"
@@ -304,8 +304,8 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       i++;
     } else if (strcmp(a, "--landmarks") == 0) {
       p->output_landmarks = 1;
-    } else if (strcmp(a, "--keypoint-crops") == 0) {
-      p->landmark_crops = 0;
+    } else if (strcmp(a, "--landmark-crops") == 0) {
+      p->landmark_crops = 1;
     } else if (strcmp(a, "--threshold") == 0) {
       if (parse_float(v, 0.0f, 1.0f, &p->score_threshold)) goto bad;
       i++;

@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """align_kdef.py: 7-class expression accuracy with the expression crop aligned by the detector's
-six keypoints (`--keypoint-crops`) and by the face mesh's landmarks (the default with
-`--face-details`), on the labelled sets under ../shared/data/faces/labelled (KDEF's frontal
+six keypoints (the default) and by the face mesh's landmarks (`--landmark-crops`), on the labelled sets under ../shared/data/faces/labelled (KDEF's frontal
 photos, the Taiwanese performer set). Both runs use `--face-details pose` so that only the crop
 differs; a photo counts when a face was found (largest face), and the table says how many of
 them had landmarks (the others fall back to the keypoints in both runs).
@@ -38,7 +37,7 @@ for st in sets:
     files = [os.path.join(root, r[0]) for r in rows]
     for expr in exprs:
         acc = {}
-        for mode, extra in (('kp', ['--keypoint-crops']), ('lm', [])):
+        for mode, extra in (('kp', []), ('lm', ['--landmark-crops'])):
             res = run(files, expr, extra)
             ok = total = lm = 0
             for r, path in zip(rows, files):

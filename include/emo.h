@@ -298,9 +298,9 @@ typedef struct emo_run_params {
   /* Expression crops (appended field). */
   int landmark_crops; /* 1 = where face_details gave a face landmarks, its expression crop is
                          aligned by them (eye centres and mouth centre, a similarity
-                         transform) instead of the detector's keypoints (default 1; see the
-                         README for the accuracy either way); 0 = always the keypoints. The
-                         feature vectors of emo_image_features always use the keypoints */
+                         transform) instead of the detector's keypoints; default 0 (the
+                         keypoints: landmark crops won on KDEF and lost on the Taiwanese
+                         set, see the README). emo_image_features always uses the keypoints */
 } emo_run_params;
 
 /* Return the defaults described above. Thread-safe. */

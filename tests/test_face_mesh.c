@@ -175,6 +175,34 @@ static void intensity_kdef(emo_context *ctx) {
   CHECK(it[2][EMO_EXPR_NEUTRAL] > it[0][EMO_EXPR_NEUTRAL], "intensity: neutral");
 }
 
+/* emo_run_params.landmark_crops: off (default), the expression is the same with or without
+ * face details (the keypoint crop); on, the crop follows the landmarks and the probabilities
+ * move (a different crop), still a distribution. */
+static void landmark_crops(emo_context *ctx) {
+  const char *path = th_data("faces/labelled/kdef-front/images/AF02ANS.jpg");
+  if (!path) return;
+  float p[3][EMO_EXPR_COUNT];
+  for (int mode = 0; mode < 3; mode++) {
+    emo_run_params rp = emo_run_params_default();
+    rp.face_details = mode ? EMO_DETAILS_POSE : EMO_DETAILS_NONE;
+    rp.landmark_crops = mode == 2;
+    const emo_image_result *r = NULL;
+    CHECK(emo_analyze_file(ctx, &rp, path, &r) == EMO_OK && r->face_count == 1, "crops %d", mode);
+    if (!r || r->face_count != 1) return;
+    memcpy(p[mode], r->faces[0].expression, sizeof p[mode]);
+  }
+  double d01 = 0, d02 = 0, sum = 0;
+  for (int k = 0; k < EMO_EXPR_COUNT; k++) {
+    d01 += fabs(p[0][k] - p[1][k]);
+    d02 += fabs(p[0][k] - p[2][k]);
+    sum += p[2][k];
+  }
+  printf("landmark crops: |d| keypoint crop with/without details %.2g, landmark crop %.3f\n", d01,
+         d02);
+  CHECK(d01 == 0.0 && d02 > 1e-3 && fabs(sum - 1.0) < 1e-3, "landmark crops: %g %g %g", d01, d02,
+        sum);
+}
+
 int main(void) {
   const char *fix_path = EMO_SOURCE_DIR "/tests/fixtures/face_landmarker.fix";
   fx_file *fix = NULL;
@@ -354,6 +382,7 @@ int main(void) {
   }
   annotate_mesh(ctx);
   intensity_kdef(ctx);
+  landmark_crops(ctx);
   /* details need the bundle: a model without it refuses the run */
   emo_model_params mp2 = mp;
   mp2.landmarks = 0;

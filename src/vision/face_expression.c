@@ -7,18 +7,19 @@
  * chin); face-api's expression net sees its own detectors' boxes, which include forehead
  * and chin margin (about 1.3 x BlazeFace's).
  *
- * Landmark alignment (when the face mesh ran): eye centres E_r, E_l (mean of each eye's two
- * corners, MediaPipe mesh points 33/133 and 362/263), mouth centre M (mean of corners 61/291
- * and inner lip midpoints 13/14), eye midpoint E. The angle is that of E_r -> E_l; with
- * s = (|E_l - E_r| + the distance of M from the eye line) / 2 the crop's centre is
- * E + FE_LM_CENTRE * s along the face's downward axis and its size FE_LM_SIZE * s. The two
- * constants are the means over KDEF's 700 frontal photos of BlazeFace's box centre and longer
- * side in that frame (sd 0.05 and 0.09 of s), so the networks see the framing they were
- * tuned for; what changes is that it follows the face's own points rather than the
- * detector's six keypoints (dev/align_kdef.py measures both). The measure of scale
- * averages a horizontal and a vertical distance so that neither a head turn nor an open mouth
- * alone moves it much. This is the usual eyes-and-mouth similarity alignment of face analysis
- * (e.g. the five-point alignment of SphereFace/ArcFace), here with three points.
+ * Landmark alignment (emo_run_params.landmark_crops, when the face mesh ran): eye centres E_r, E_l
+ * (mean of each eye's two corners, MediaPipe mesh points 33/133 and 362/263), mouth centre M (mean
+ * of corners 61/291 and inner lip midpoints 13/14), eye midpoint E. The angle is that of E_r ->
+ * E_l; with s = (|E_l - E_r| + the distance of M from the eye line) / 2 the crop's centre is E +
+ * FE_LM_CENTRE * s along the face's downward axis and its size FE_LM_SIZE * s. The two constants
+ * are the means over KDEF's 700 frontal photos of BlazeFace's box centre and longer side in that
+ * frame (sd 0.05 and 0.09 of s), so the networks see the framing they were tuned for; what changes
+ * is that it follows the face's own points rather than the detector's six keypoints
+ * (dev/align_kdef.py measures both: better on KDEF, worse on the Taiwanese set, so it is not the
+ * default). The measure of scale averages a horizontal and a vertical distance so that neither a
+ * head turn nor an open mouth alone moves it much. This is the usual eyes-and-mouth similarity
+ * alignment of face analysis (e.g. the five-point alignment of SphereFace/ArcFace), here with three
+ * points.
  *
  * Networks and their inputs:
  *  - FER: oarriaga mini-Xception as shipped by human (emotion.json): 64x64x1, gray
