@@ -13,8 +13,13 @@ against neutral, the mean intensity_E on posed E, on neutral and on the other po
 and the share of posed E above 0.5 and of neutral below it; on the Taiwanese set also the
 Spearman correlation of intensity_E with the raters' agreement on the label.
 
-Input: JSON Lines of `emo image --face-details full --expression none` on the two sets
-(dev/intensity_calib.sh writes them). Usage: intensity_calib.py KDEF.jsonl TAIWAN.jsonl [DATA]"""
+Input: JSON Lines of `emo image --face-details full --expression none` on the two sets, e.g.
+  R=../shared/data/faces/labelled/kdef-front
+  build/emo image -q --face-details full --expression none \
+      $(tail -n +2 $R/labels.tsv | cut -f1 | sed "s|^|$R/|") > KDEF.jsonl
+and the same with taiwan-performer > TAIWAN.jsonl.
+Usage: intensity_calib.py KDEF.jsonl TAIWAN.jsonl [DATA] [--negatives-all]
+(--negatives-all: fit posed E against every other photo instead of the neutral ones)."""
 import json, math, os, sys
 
 names = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral']
