@@ -367,11 +367,13 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
           EMO_OK)
         continue;
       float probs[EMO_EXPR_COUNT];
+      fe_align al;
+      fe_align_from_detection(&face, &al);
       int ok = 1;
       for (int i = 0; i < warmup + runs && ok; i++) {
         double t0 = bu_now_ms();
         if (fe_classify(k % 2 == 0 ? FE_NET_FER : FE_NET_FACEAPI, plan, rgb, FRAME_W, FRAME_H,
-                        FRAME_W * 3, &face, probs, &err) != EMO_OK) {
+                        FRAME_W * 3, &al, probs, &err) != EMO_OK) {
           fprintf(stderr, "bench_models: fe_classify: %s\n", err.msg);
           ok = 0;
         }

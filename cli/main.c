@@ -141,6 +141,8 @@ static void usage(FILE *f) {
       "                        blendshapes, action-unit proxies, intensity); needs\n"
       "                        face_landmarker.task (emo models import)\n"
       "  --landmarks           write the 478 landmarks too (with --face-details)\n"
+      "  --landmark-crops      expression crops aligned by the landmarks (with\n"
+      "                        --face-details) instead of the detector's keypoints\n"
       "  --threshold S         detection score threshold (default 0.5)\n"
       "  --max-faces N         at most N faces per image (default 64)\n"
       "  --max-pixels N        refuse images larger than N pixels (default 100000000)\n"
@@ -159,7 +161,8 @@ static void usage(FILE *f) {
       "  --fps N               analyse N frames per second of media time (default: every frame)\n"
       "  --detect-every K      run the detector every K frames (default: adaptive)\n"
       "  --csv FILE            also write one CSV row per face per frame\n"
-      "  --annotate OUT.mp4    also write the video with boxes, ids and labels (audio copied)\n"
+      "  --annotate OUT.mp4    also write the video with boxes, ids and labels (audio copied;\n"
+      "                        with --face-details also the mesh contours and head axes)\n"
       "  --report OUT.html     also write the HTML report of the run (see emo report)\n"
       "  --no-reid             do not load the face-embedding model (ids by overlap only)\n"
       "  --gallery DIR         name people from DIR's photos (NAME.jpg or NAME/*.jpg, one face\n"
@@ -302,6 +305,8 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       i++;
     } else if (strcmp(a, "--landmarks") == 0) {
       p->output_landmarks = 1;
+    } else if (strcmp(a, "--landmark-crops") == 0) {
+      p->landmark_crops = 1;
     } else if (strcmp(a, "--threshold") == 0) {
       if (parse_float(v, 0.0f, 1.0f, &p->score_threshold)) goto bad;
       i++;

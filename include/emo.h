@@ -295,6 +295,12 @@ typedef struct emo_run_params {
    * cache, installed by `emo models import`; about 0.5-1 s of CPU per second of video per
    * face); any other value = the path of an LR-ASD checkpoint. Borrowed for the call. */
   const char *speaking_model;
+  /* Expression crops (appended field). */
+  int landmark_crops; /* 1 = where face_details gave a face landmarks, its expression crop is
+                         aligned by them (eye centres and mouth centre, a similarity
+                         transform) instead of the detector's keypoints; default 0 (the
+                         keypoints: landmark crops won on KDEF and lost on the Taiwanese
+                         set, see the README). emo_image_features always uses the keypoints */
 } emo_run_params;
 
 /* Return the defaults described above. Thread-safe. */
@@ -459,8 +465,11 @@ typedef struct emo_face_details {
   float blendshapes[EMO_BLENDSHAPE_COUNT]; /* [0, 1] (FULL only) */
   float aus[EMO_AU_COUNT];                 /* AU proxy intensities, [0, 5] like OpenFace's
                                               AU_r (FULL only) */
-  float intensity[EMO_EXPR_COUNT];         /* expression intensity, [0, 1] (FULL only;
-                                              see emo_image_result_json) */
+  float intensity[EMO_EXPR_COUNT];         /* expression intensity, [0, 1] (FULL only): its
+                                              EMFACS AU prototype's score, mapped by a
+                                              logistic fitted on KDEF's posed vs neutral
+                                              photos; 0.5 = as typical of a face posing it
+                                              as of a neutral face (README) */
   int output_landmarks;                    /* emo_run_params.output_landmarks of the run */
 } emo_face_details;
 

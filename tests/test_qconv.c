@@ -526,8 +526,10 @@ static void compare_net(emo_context *ctx, fe_net net, const nn_graph *g, nn_isa 
       bf_detection d;
       bf_detection_from_xywh(r->faces[f].box, r->faces[f].keypoints, r->faces[f].score, &d);
       float a[EMO_EXPR_COUNT], b[EMO_EXPR_COUNT];
-      if (fe_classify(net, pf, img.data, img.width, img.height, img.width * 3, &d, a, &e) ||
-          fe_classify(net, pq, img.data, img.width, img.height, img.width * 3, &d, b, &e)) {
+      fe_align al;
+      fe_align_from_detection(&d, &al);
+      if (fe_classify(net, pf, img.data, img.width, img.height, img.width * 3, &al, a, &e) ||
+          fe_classify(net, pq, img.data, img.width, img.height, img.width * 3, &al, b, &e)) {
         CHECK(0, "%s: classify: %s", path, e.msg);
         continue;
       }

@@ -75,6 +75,7 @@ emo_run_params emo_run_params_default(void) {
   p.face_details = EMO_DETAILS_NONE;
   p.output_landmarks = 0;
   p.min_mesh_face = 24.0f;
+  p.landmark_crops = 0;
   p.analysis_fps = 0.0;
   p.detect_every = 0;
   p.track_timeout = 1.0;

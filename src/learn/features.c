@@ -121,7 +121,9 @@ static int face_vector(emo_context *c, const uint8_t *rgb, int w, int h, const e
   for (int i = 0; i < 2; i++) {
     nn_plan *plan = c->plans[nets[i]];
     if (!plan) return emoi_fail(err, EMO_EINVAL, "features: expression network not loaded");
-    int rc = fe_classify(kinds[i], plan, rgb, w, h, 3 * w, &d, probs[i], err);
+    fe_align al;
+    fe_align_from_detection(&d, &al); /* the heads were trained on keypoint-aligned crops */
+    int rc = fe_classify(kinds[i], plan, rgb, w, h, 3 * w, &al, probs[i], err);
     if (rc != EMO_OK) return rc;
     int n = out_dim(m, nets[i], m->tap[nets[i]]);
     memcpy(o, nn_plan_output(plan, m->tap[nets[i]]), (size_t)n * sizeof *o);

@@ -223,6 +223,61 @@ void ann_line(uint8_t *rgb, int w, int h, ptrdiff_t stride, float x0, float y0, 
   }
 }
 
+/* The mesh's contours (MediaPipe's FACEMESH_CONTOURS and FACEMESH_IRISES point lists, from
+ * mediapipe/python/solutions/face_mesh_connections.py): face oval, lips, eyes, brows, irises,
+ * each a closed loop except the brows. */
+static const short ann_oval[] = {10,  338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288,
+                                 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136,
+                                 172, 58,  132, 93,  234, 127, 162, 21,  54,  103, 67,  109};
+static const short ann_lips_out[] = {61,  146, 91,  181, 84,  17, 314, 405, 321, 375,
+                                     291, 409, 270, 269, 267, 0,  37,  39,  40,  185};
+static const short ann_lips_in[] = {78,  95,  88,  178, 87,  14, 317, 402, 318, 324,
+                                    308, 415, 310, 311, 312, 13, 82,  81,  80,  191};
+static const short ann_eye_r[] = {33,  7,   163, 144, 145, 153, 154, 155,
+                                  133, 173, 157, 158, 159, 160, 161, 246};
+static const short ann_eye_l[] = {263, 249, 390, 373, 374, 380, 381, 382,
+                                  362, 398, 384, 385, 386, 387, 388, 466};
+static const short ann_brow_r[] = {46, 53, 52, 65, 55, 70, 63, 105, 66, 107};
+static const short ann_brow_l[] = {276, 283, 282, 295, 285, 300, 293, 334, 296, 336};
+static const short ann_iris_r[] = {469, 470, 471, 472};
+static const short ann_iris_l[] = {474, 475, 476, 477};
+
+static const struct {
+  const short *idx;
+  int n, closed;
+} ann_contours[] = {
+    {ann_oval, (int)(sizeof ann_oval / sizeof ann_oval[0]), 1},
+    {ann_lips_out, (int)(sizeof ann_lips_out / sizeof ann_lips_out[0]), 1},
+    {ann_lips_in, (int)(sizeof ann_lips_in / sizeof ann_lips_in[0]), 1},
+    {ann_eye_r, (int)(sizeof ann_eye_r / sizeof ann_eye_r[0]), 1},
+    {ann_eye_l, (int)(sizeof ann_eye_l / sizeof ann_eye_l[0]), 1},
+    {ann_brow_r, (int)(sizeof ann_brow_r / sizeof ann_brow_r[0]), 0},
+    {ann_brow_l, (int)(sizeof ann_brow_l / sizeof ann_brow_l[0]), 0},
+    {ann_iris_r, (int)(sizeof ann_iris_r / sizeof ann_iris_r[0]), 1},
+    {ann_iris_l, (int)(sizeof ann_iris_l / sizeof ann_iris_l[0]), 1},
+};
+
+int ann_mesh_point(int i) {
+  int k = 0;
+  for (size_t c = 0; c < sizeof ann_contours / sizeof ann_contours[0]; c++)
+    for (int j = 0; j < ann_contours[c].n; j++, k++)
+      if (k == i) return ann_contours[c].idx[j];
+  return -1;
+}
+
+void ann_mesh(uint8_t *rgb, int w, int h, ptrdiff_t stride, const float (*lm)[3],
+              const uint8_t color[3], int thickness) {
+  if (!rgb || !lm || !color || w <= 0 || h <= 0 || stride < (ptrdiff_t)w * 3) return;
+  for (size_t c = 0; c < sizeof ann_contours / sizeof ann_contours[0]; c++) {
+    const short *ix = ann_contours[c].idx;
+    int n = ann_contours[c].n;
+    for (int j = 0; j + 1 < n + ann_contours[c].closed; j++) {
+      const float *a = lm[ix[j]], *b = lm[ix[(j + 1) % n]];
+      ann_line(rgb, w, h, stride, a[0], a[1], b[0], b[1], color, thickness);
+    }
+  }
+}
+
 /* The head axes of a face with a pose: the rotation's columns, projected orthographically
  * (image y points down, camera y up). */
 static void draw_axes(uint8_t *rgb, int w, int h, ptrdiff_t stride, const emo_track_face *x) {
@@ -248,6 +303,12 @@ void ann_frame(uint8_t *rgb, int w, int h, ptrdiff_t stride, const emo_frame_res
              x->dominant >= 0 ? emo_expression_name(x->dominant) : "");
     int y = (int)x->box[1] - 18;
     ann_text(rgb, w, h, stride, (int)x->box[0], y < 0 ? 0 : y, label, col, black, 2);
+    const emo_face_details *d = x->details;
+    if (d && d->level != EMO_DETAILS_NONE) {
+      static const uint8_t mesh_col[3] = {ANN_MESH_R, ANN_MESH_G, ANN_MESH_B};
+      int t = (int)(x->box[2] / 160.0f) + 1; /* 1 px up to a 160 px face */
+      ann_mesh(rgb, w, h, stride, (const float(*)[3])d->landmarks, mesh_col, t);
+    }
     draw_axes(rgb, w, h, stride, x);
   }
 }

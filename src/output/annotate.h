@@ -32,10 +32,26 @@ void ann_text_size(const char *text, int scale, int *width, int *height);
 void ann_line(uint8_t *rgb, int w, int h, ptrdiff_t stride, float x0, float y0, float x1, float y1,
               const uint8_t color[3], int thickness);
 
+/* The colour of the mesh contours ann_frame draws (light cyan). */
+#define ANN_MESH_R 90
+#define ANN_MESH_G 230
+#define ANN_MESH_B 230
+
+/* Draws the face mesh's contours (face oval, lips, eyes, brows, irises: about 170 of the 478
+ * landmarks, joined by lines) of lm (478 points, x and y in image pixels, as
+ * emo_face_details.landmarks) in color, clipped to the image. */
+void ann_mesh(uint8_t *rgb, int w, int h, ptrdiff_t stride, const float (*lm)[3],
+              const uint8_t color[3], int thickness);
+
+/* The landmark index of the i-th point ann_mesh draws through, or -1 past the last (tests). */
+int ann_mesh_point(int i);
+
 /* Draws a video frame's faces onto rgb: each face's box in its track's colour, and above it
- * "#id expression" (the dominant one, if any) on black; a face with a head pose
- * (emo_face_details) also gets its head axes from the nose tip: x (the subject's left) red,
- * y (up) green, z (out of the face) blue, each half the box's width long in 3-D. */
+ * "#id expression" (the dominant one, if any) on black; a face with landmarks
+ * (emo_face_details) also gets the mesh's contours (ann_mesh, ANN_MESH_* colour, 1 px per
+ * 160 px of face width) and, with a head pose, its head axes from the nose tip: x (the
+ * subject's left) red, y (up) green, z (out of the face) blue, each half the box's width long
+ * in 3-D. */
 struct emo_frame_result;
 void ann_frame(uint8_t *rgb, int w, int h, ptrdiff_t stride, const struct emo_frame_result *f);
 

@@ -122,16 +122,21 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
 /* One face with the given plans (FER, face-api; either may be unused). */
 static int expression_one(emo_expression_model expr, nn_plan *fer, nn_plan *fa, const uint8_t *rgb,
                           int w, int h, int stride, const bf_detection *d,
-                          float probs[EMO_EXPR_COUNT], int *dominant, emoi_err *err) {
+                          const emo_face_details *fd, float probs[EMO_EXPR_COUNT], int *dominant,
+                          emoi_err *err) {
   *dominant = -1;
   for (int k = 0; k < EMO_EXPR_COUNT; k++) probs[k] = 0.0f;
   if (expr == EMO_EXPRESSION_NONE) return EMO_OK;
+  fe_align al;
+  if (!fd || fd->level == EMO_DETAILS_NONE ||
+      fe_align_from_landmarks((const float(*)[3])fd->landmarks, &al) != EMO_OK)
+    fe_align_from_detection(d, &al);
   float a[EMO_EXPR_COUNT] = {0}, b[EMO_EXPR_COUNT] = {0};
   int rc = EMO_OK;
   int use_fer = expr != EMO_EXPRESSION_FACEAPI;
   int use_fa = expr != EMO_EXPRESSION_FER;
-  if (use_fer) rc = fe_classify(FE_NET_FER, fer, rgb, w, h, stride, d, a, err);
-  if (rc == EMO_OK && use_fa) rc = fe_classify(FE_NET_FACEAPI, fa, rgb, w, h, stride, d, b, err);
+  if (use_fer) rc = fe_classify(FE_NET_FER, fer, rgb, w, h, stride, &al, a, err);
+  if (rc == EMO_OK && use_fa) rc = fe_classify(FE_NET_FACEAPI, fa, rgb, w, h, stride, &al, b, err);
   if (rc != EMO_OK) return rc;
   int best = 0;
   for (int k = 0; k < EMO_EXPR_COUNT; k++) {
@@ -147,11 +152,22 @@ typedef struct expr_job {
   const uint8_t *rgb;
   int w, h, stride;
   const bf_detection *dets;
+  const emo_face_details *const *details;
+  size_t details_stride;
   float (*probs)[EMO_EXPR_COUNT];
   int *dominant;
   int rc; /* first failure (written once) */
   emoi_err err;
 } expr_job;
+
+/* Face i's details when its landmarks are to align the crop, else NULL. */
+static const emo_face_details *align_details(const emo_context *c,
+                                             const emo_face_details *const *details, size_t stride,
+                                             int i) {
+  if (!details || !c->run.landmark_crops) return NULL;
+  return *(const emo_face_details *const *)(const void *)((const char *)(const void *)details +
+                                                          (size_t)i * stride);
+}
 
 /* wk_run task: face i on the worker's own plans. */
 static void expr_task(void *arg, int i, int worker) {
@@ -160,7 +176,8 @@ static void expr_task(void *arg, int i, int worker) {
   emoi_err err = {{0}};
   int rc = expression_one(c->model->params.expression, c->expr_plans[worker][0],
                           c->expr_plans[worker][1], j->rgb, j->w, j->h, j->stride, &j->dets[i],
-                          j->probs[i], &j->dominant[i], &err);
+                          align_details(c, j->details, j->details_stride, i), j->probs[i],
+                          &j->dominant[i], &err);
   int expected = EMO_OK;
   if (rc != EMO_OK &&
       __atomic_compare_exchange_n(&j->rc, &expected, rc, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -168,18 +185,21 @@ static void expr_task(void *arg, int i, int worker) {
 }
 
 int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                     const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT], int *dominant,
+                     const bf_detection *dets, int n, const emo_face_details *const *details,
+                     size_t details_stride, float (*probs)[EMO_EXPR_COUNT], int *dominant,
                      emoi_err *err) {
   if (n > 1 && c->workers && c->model->params.expression != EMO_EXPRESSION_NONE) {
-    expr_job j = {c, rgb, w, h, stride, dets, probs, dominant, EMO_OK, {{0}}};
+    expr_job j = {c,     rgb,      w,      h,    stride, dets, details, details_stride,
+                  probs, dominant, EMO_OK, {{0}}};
     wk_run(c->workers, expr_task, &j, n);
     if (j.rc != EMO_OK) *err = j.err;
     return j.rc;
   }
   for (int i = 0; i < n; i++) {
-    int rc = expression_one(c->model->params.expression, c->plans[EMOI_NET_FER],
-                            c->plans[EMOI_NET_FACEAPI], rgb, w, h, stride, &dets[i], probs[i],
-                            &dominant[i], err);
+    int rc =
+        expression_one(c->model->params.expression, c->plans[EMOI_NET_FER],
+                       c->plans[EMOI_NET_FACEAPI], rgb, w, h, stride, &dets[i],
+                       align_details(c, details, details_stride, i), probs[i], &dominant[i], err);
     if (rc != EMO_OK) return rc;
   }
   return EMO_OK;
@@ -213,17 +233,17 @@ static int analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int str
     }
   }
   for (int i = 0; i < n; i++) c->face_dominant[i] = -1;
-  int rc =
-      emoi_expressions(c, rgb, w, h, stride, c->dets, n, c->face_probs, c->face_dominant, &err);
+  /* details first: their landmarks may align the expression crops */
+  int rc = emoi_face_details(c, rgb, w, h, stride, c->dets, n, NULL, &c->faces[0].details,
+                             sizeof c->faces[0], &err);
+  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  rc = emoi_expressions(c, rgb, w, h, stride, c->dets, n, &c->faces[0].details, sizeof c->faces[0],
+                        c->face_probs, c->face_dominant, &err);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   for (int i = 0; i < n; i++) {
     memcpy(c->faces[i].expression, c->face_probs[i], sizeof c->faces[i].expression);
     c->faces[i].dominant = c->face_dominant[i];
   }
-  rc = emoi_face_details(c, rgb, w, h, stride, c->dets, n, NULL,
-                         (const float(*)[EMO_EXPR_COUNT])c->face_probs, &c->faces[0].details,
-                         sizeof c->faces[0], &err);
-  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   c->result.width = w;
   c->result.height = h;
   c->result.face_count = n;

@@ -409,9 +409,8 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
     bf_detection_from_xywh(s->faces[i].box, (const float(*)[2])s->faces[i].keypoints,
                            s->faces[i].score, &c->face_dets[i]);
   }
-  int rc =
-      emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, c->face_probs, c->face_dominant, err);
-  if (rc != EMO_OK) return rc;
+  int rc = EMO_OK;
+  /* details first: their landmarks may align the expression crops */
   if (c->run.face_details != EMO_DETAILS_NONE && s->mesh_lm) {
     for (int i = 0; i < n; i++) {
       s->mesh_roi[i].w = 0.0f; /* from the detection */
@@ -422,8 +421,7 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
           break;
         }
     }
-    rc = emoi_face_details(c, rgb, w, h, stride, c->face_dets, n, s->mesh_roi,
-                           (const float(*)[EMO_EXPR_COUNT])c->face_probs, &s->faces[0].details,
+    rc = emoi_face_details(c, rgb, w, h, stride, c->face_dets, n, s->mesh_roi, &s->faces[0].details,
                            sizeof s->faces[0], err);
     if (rc != EMO_OK) return rc;
     /* keep this frame's landmarks, slot i for face i (a face without landmarks loses its slot) */
@@ -442,6 +440,9 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
   } else {
     for (int i = 0; i < n; i++) s->faces[i].details = NULL;
   }
+  rc = emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, &s->faces[0].details,
+                        sizeof s->faces[0], c->face_probs, c->face_dominant, err);
+  if (rc != EMO_OK) return rc;
   for (int i = 0; i < n; i++) {
     emo_track_face *f = &s->faces[i];
     memcpy(f->expression, c->face_probs[i], sizeof f->expression);

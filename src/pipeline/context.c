@@ -183,6 +183,8 @@ int emoi_run_begin(emo_context *c, const emo_run_params *rp) {
     bad = "face_details";
   else if (!(r.min_mesh_face >= 0.0f && r.min_mesh_face <= 1e6f))
     bad = "min_mesh_face";
+  else if (r.landmark_crops != 0 && r.landmark_crops != 1)
+    bad = "landmark_crops";
   if (bad) {
     emoi_fail(&err, EMO_EINVAL, "emo_run_params.%s is out of its range (see emo.h)", bad);
     return emoi_ctx_fail(c, EMO_EINVAL, &err);

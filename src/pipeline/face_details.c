@@ -19,9 +19,7 @@ const char *emo_blendshape_name(int i) {
 
 int emoi_face_details(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                       const bf_detection *dets, int n, const fm_roi *rois,
-                      const float (*probs)[EMO_EXPR_COUNT], const emo_face_details **out,
-                      size_t out_stride, emoi_err *err) {
-  (void)probs;
+                      const emo_face_details **out, size_t out_stride, emoi_err *err) {
   const fm_bundle *b = c->model->landmarker;
   for (int i = 0; i < n; i++) {
     const emo_face_details **slot =

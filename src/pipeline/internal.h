@@ -104,9 +104,12 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
 
 /* Classifies the expression of detections dets (n) with the params' expression model(s) into
  * probs[i] and dominant[i] (-1 with EMO_EXPRESSION_NONE); faces run in parallel when the
- * context has worker threads. */
+ * context has worker threads. details (NULL, or n pointers details_stride bytes apart, each
+ * NULL or a face's details): where a face has landmarks and c->run.landmark_crops is set, its
+ * crop is aligned by the landmarks instead of the detector's keypoints. */
 int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                     const bf_detection *dets, int n, float (*probs)[EMO_EXPR_COUNT], int *dominant,
+                     const bf_detection *dets, int n, const emo_face_details *const *details,
+                     size_t details_stride, float (*probs)[EMO_EXPR_COUNT], int *dominant,
                      emoi_err *err);
 
 /* Computes c->run.face_details for detections dets (n, image pixels) into c->details[i] and
@@ -117,8 +120,7 @@ int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int strid
 struct fm_roi;
 int emoi_face_details(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                       const bf_detection *dets, int n, const struct fm_roi *rois,
-                      const float (*probs)[EMO_EXPR_COUNT], const emo_face_details **out,
-                      size_t out_stride, emoi_err *err);
+                      const emo_face_details **out, size_t out_stride, emoi_err *err);
 
 /* Creates a context that holds only the speech scratch (VAD, speech emotion): the soundtrack
  * context of emo_analyze_media (context.c). */

@@ -1,6 +1,7 @@
 /* face_aus.c: see face_aus.h for the mapping and its source. */
 #include "vision/face_aus.h"
 
+#include <math.h>
 #include <stddef.h>
 
 /* Blendshape indices (MediaPipe's order, vision/face_mesh.c). */
@@ -90,14 +91,28 @@ static const signed char proto[EMO_EXPR_COUNT][7] = {
     [EMO_EXPR_NEUTRAL] = {-1},
 };
 
+/* Logistic calibration {a, b} of each prototype's raw score, printed by dev/intensity_calib.py
+ * (KDEF, odd-numbered subjects: posed E vs neutral). In comments: the raw score at 0.5. */
+static const float calib[EMO_EXPR_COUNT][2] = {
+    [EMO_EXPR_ANGRY] = {21.556f, -4.832f},    /* 0.224 */
+    [EMO_EXPR_DISGUST] = {29.339f, -1.015f},  /* 0.035 */
+    [EMO_EXPR_FEAR] = {26.921f, -1.985f},     /* 0.074 */
+    [EMO_EXPR_HAPPY] = {21.264f, -4.927f},    /* 0.232 */
+    [EMO_EXPR_SAD] = {13.506f, -1.364f},      /* 0.101 */
+    [EMO_EXPR_SURPRISE] = {29.114f, -3.647f}, /* 0.125 */
+};
+
 void fa_intensity(const float *aus, float *intensity) {
   float top = 0.0f;
   for (int e = 0; e < EMO_EXPR_COUNT; e++) {
+    if (e == EMO_EXPR_NEUTRAL) continue;
     float s = 0.0f;
     int n = 0;
     for (int k = 0; proto[e][k] >= 0; k++, n++) s += aus[proto[e][k]] / 5.0f;
-    intensity[e] = n ? s / (float)n : 0.0f;
-    if (e != EMO_EXPR_NEUTRAL && intensity[e] > top) top = intensity[e];
+    float raw = n ? s / (float)n : 0.0f;
+    float v = 1.0f / (1.0f + expf(-(calib[e][0] * raw + calib[e][1])));
+    intensity[e] = v == v ? v : 0.0f; /* NaN proxies: no evidence */
+    if (intensity[e] > top) top = intensity[e];
   }
   intensity[EMO_EXPR_NEUTRAL] = 1.0f - top;
 }
