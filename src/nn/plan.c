@@ -66,7 +66,8 @@ typedef struct plan_seg {
 struct nn_plan {
   const nn_graph *g;
   nn_backend backend;
-  nn_isa isa; /* nn_plan_options.isa */
+  nn_isa isa;   /* nn_plan_options.isa */
+  int own_gemm; /* products (and Winograd's) on nn/sgemm.c: own_gemm_pays */
   void *threadpool;
   unsigned char *arena; /* every activation buffer */
   float **buf;          /* (n_values): dense buffer of each activation, NULL for constants */
@@ -176,7 +177,8 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
       }
     } else if (supported[k] == PLAN_WINOGRAD) {
       emoi_err e2;
-      int st = nn_winograd_create_node(g, k, NN_WINOGRAD_F4X4, p->isa, p->threadpool, &s->wg, &e2);
+      int st = nn_winograd_create_node(g, k, NN_WINOGRAD_F4X4, p->isa, p->own_gemm, p->threadpool,
+                                       &s->wg, &e2);
       if (st == EMO_ENOMEM) {
         *err = e2;
         return st;
@@ -350,7 +352,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
       int use_i8 = opt && opt->int8 && int8_pays(p->isa);
       const double min_macs =
           opt && opt->int8_min_macs > 0 ? (double)opt->int8_min_macs : PLAN_QCONV_MIN_MACS;
-      const int use_gemm = own_gemm_pays(opt, p->isa);
+      const int use_gemm = p->own_gemm = own_gemm_pays(opt, p->isa);
       for (int k = 0; k < nn; k++) {
         if (use_i8 && qconv_worth_it(g, k, min_macs))
           supported[k] = PLAN_QCONV;
