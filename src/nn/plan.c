@@ -264,7 +264,8 @@ static int int8_pays(nn_isa cap) {
 
 /* Whether the float products run on nn/sgemm.c rather than inside XNNPACK's runtimes. Asked
  * for: at whatever path the cap gives (scalar included). Auto: only where XNNPACK would run its
- * AVX2 + FMA3 kernels, i.e. on a CPU without AVX-512F whose best own path is AVX2. Measured by
+ * AVX2 + FMA3 kernels, i.e. on a CPU without AVX-512F whose best own path is AVX2, and under an
+ * AVX2 cap (which asks for what such a CPU runs, as int8_pays does). Measured by
  * bench/bench_gemm.c in one run on an AVX-512 machine with AVX-512 hidden from XNNPACK
  * (--xnn-avx2), thread CPU time: FER's products 2.4x faster than XNNPACK's FMA3 5x16 kernel, the
  * whole FER network 1.7x. With XNNPACK on its AVX-512 kernels the own AVX-512 kernel is 10-20%
@@ -276,6 +277,7 @@ static int own_gemm_pays(const nn_plan_options *opt, nn_isa cap) {
   if (want == NN_GEMM_OWN) return 1;
   if (want != NN_GEMM_AUTO) return 0;
   if (nn_sgemm_isa(cap) != NN_ISA_AVX2) return 0;
+  if (cap == NN_ISA_AVX2) return 1; /* as int8_pays: the cap asks for what an AVX2 CPU runs */
 #if defined(__x86_64__) && defined(__GNUC__)
   return !__builtin_cpu_supports("avx512f");
 #else
