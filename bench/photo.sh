@@ -7,7 +7,8 @@
 #
 # usage: bench/photo.sh BUILD_DIR [PHOTO]
 #   PHOTO  default ../shared/data/faces/groups/group-1.jpg
-# env: ROUNDS (default 3), RUNS (calls per round, default 7), SCRATCH (default /tmp/peers-build:
+# env: ROUNDS (default 3), RUNS (calls per round, default 7), EMO_ARGS (more bench_photo options,
+#      e.g. "--isa avx2 --xnn-avx2" for what an AVX2-only CPU runs), SCRATCH (default /tmp/peers-build:
 #      npm packages and the raw image live there, never in the repo), SKIP_PEER=1.
 # Installs, only when missing: human 3.3.6 and tfjs-backend-wasm 4.22.0 with
 # `npm install --ignore-scripts` into $SCRATCH/npm (as bench/run.sh does). Needs ffmpeg (to turn the
@@ -45,7 +46,8 @@ fi
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r: emo"
-  "$BP" --runs "$RUNS" --threads 1,2 "$PHOTO"
+  # shellcheck disable=SC2086
+  "$BP" --runs "$RUNS" --threads 1,2 ${EMO_ARGS:-} "$PHOTO"
   if [ $PEER = 1 ]; then
     echo "== round $r: human"
     (cd "$NPMDIR" && PEERS_NPM="$NPMDIR" node "$HERE/photo_human.cjs" "$W" "$H" "$RUNS" "$RAW")
