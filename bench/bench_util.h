@@ -92,8 +92,9 @@ static inline int bu_parse_list(const char *s, int *out, int cap) {
  * The table's layout is that of Debian 12's cpuinfo 0.0~git20220617 on x86-64 (74 bools); the
  * symbol's size is checked against it and nothing is written on a mismatch. Call it first, before
  * any plan is made. Returns 1 when done, 0 when not possible (the reason in why). Needs
- * _GNU_SOURCE defined before the first #include (dladdr1). */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(_GNU_SOURCE)
+ * _GNU_SOURCE defined before the first #include (dladdr1; glibc then sets __USE_GNU, which the
+ * code below tests, so a file that defines it too late just gets the stub). */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__USE_GNU)
 #include <dlfcn.h>
 #include <link.h>
 #include <stdbool.h>

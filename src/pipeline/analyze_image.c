@@ -91,6 +91,27 @@ typedef struct tile_job {
   emoi_err err[EMOI_MAX_TILES];
 } tile_job;
 
+/* Makes the workers' full-range plans and the tiles' buffers (context.c frees them), once:
+ * 1 when they are there, 0 when they cannot be had (the tiles then run one after another). */
+static int tile_plans_ready(emo_context *c) {
+  if (c->tile_dets) return 1;
+  emoi_err e2 = {{0}};
+  const nn_plan_options opt = {.isa = (nn_isa)c->params.isa};
+  nn_backend be = c->params.reference_kernels ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
+  for (int wk = 1; wk < c->n_workers; wk++)
+    if (!c->det_plans[wk] && nn_plan_create_ex(c->model->graphs[EMOI_NET_DET_FULL], be, NULL, &opt,
+                                               &c->det_plans[wk], &e2) != EMO_OK) {
+      emoi_log(&c->log, EMO_LOG_DEBUG, "detector tiles stay on one thread: %s", e2.msg);
+      return 0;
+    }
+  if (!c->det_scratch)
+    c->det_scratch = malloc((size_t)c->n_workers * BF_MAX_ANCHORS * sizeof *c->det_scratch);
+  if (c->det_scratch)
+    c->tile_dets =
+        malloc((size_t)EMOI_MAX_TILES * (size_t)c->params.max_faces * sizeof *c->tile_dets);
+  return c->tile_dets != NULL;
+}
+
 /* wk_run task: tile t on the worker's own plan and scratch; its faces into tile_dets row t. */
 static void tile_task(void *arg, int t, int worker) {
   tile_job *j = arg;
@@ -148,7 +169,7 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
         j.x0[ty * g + tx] = g > 1 ? (int)((int64_t)(w - tw) * tx / (g - 1)) : 0;
         j.y0[ty * g + tx] = g > 1 ? (int)((int64_t)(h - th) * ty / (g - 1)) : 0;
       }
-    if (c->workers && c->tile_dets) {
+    if (c->workers && tile_plans_ready(c)) {
       /* every tile at once, then appended in tile order: the same candidates, in the same
          order, as one tile after the other */
       wk_run(c->workers, tile_task, &j, g * g);

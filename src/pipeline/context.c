@@ -117,19 +117,6 @@ static int create(emo_model *model, const emo_context_params *params, int speech
                                &c->expr_plans[wk][k], &err);
         if (rc != EMO_OK) goto fail;
       }
-    if (model->graphs[EMOI_NET_DET_FULL]) { /* the tiles of a large photo, in parallel */
-      for (int wk = 1; wk < c->n_workers; wk++) {
-        rc = nn_plan_create_ex(model->graphs[EMOI_NET_DET_FULL], backend, NULL, &other_opt,
-                               &c->det_plans[wk], &err);
-        if (rc != EMO_OK) goto fail;
-      }
-      c->det_scratch = malloc((size_t)c->n_workers * BF_MAX_ANCHORS * sizeof *c->det_scratch);
-      c->tile_dets = malloc((size_t)EMOI_MAX_TILES * mf * sizeof *c->tile_dets);
-      if (!c->det_scratch || !c->tile_dets) {
-        rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for the detector's tiles");
-        goto fail;
-      }
-    }
   }
   *out = c;
   return EMO_OK;

@@ -62,8 +62,9 @@ struct emo_context {
   wk_set *workers; /* n_workers blocking threads (the caller is worker 0), or NULL */
   /* The tiles of a large photo run the full-range detector in parallel (analyze_image.c):
    * worker 0 on plans[EMOI_NET_DET_FULL], worker w > 0 on det_plans[w]; each worker decodes into
-   * its own det_scratch row, each tile keeps its faces in its own tile_dets row. NULL when
-   * single-threaded or without the full-range detector. */
+   * its own det_scratch row, each tile keeps its faces in its own tile_dets row. Made by the
+   * first tiled photo (a full-range plan's buffers are about 37 MB: a video context, which never
+   * tiles, does not pay them); NULL until then, and when single-threaded. */
   nn_plan *det_plans[EMOI_MAX_WORKERS];
   bf_detection *det_scratch;             /* (n_workers, BF_MAX_ANCHORS) */
   bf_detection *tile_dets;               /* (EMOI_MAX_TILES, max_faces) */
