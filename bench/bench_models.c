@@ -18,7 +18,8 @@
  * --no-int8 turns int8 off for an A/B run, --no-dwq only the fusion). --no-winograd keeps every
  * 3x3 convolution on XNNPACK (nn_plan_options.no_winograd) in every plan it builds.
  * --isa scalar|avx2|avx512 caps the int8 kernels (nn_plan_options.isa): the AVX2 path can be
- * timed on an AVX-512 machine (XNNPACK's float kernels are not capped).
+ * timed on an AVX-512 machine (XNNPACK's float kernels are not capped; --xnn-avx2 hides AVX-512
+ * from XNNPACK, bench_util.h, so that with --isa avx2 everything runs what an AVX2-only CPU runs).
  *
  * Targets it reports against (never asserts): BlazeFace short-range <= 1 ms and the FER step
  * <= 0.5 ms per face on one thread.
@@ -31,6 +32,7 @@
  *                     [--isa scalar|avx2|avx512] [FRAME.rgb...]
  * With frames (raw 1280x720 RGB24, e.g. from ../shared/peers/scripts/make_media.sh) it also
  * splits the per-frame path (short-range + FER) into its steps on those real frames. */
+#define _GNU_SOURCE /* dladdr1, for bu_xnn_hide_avx512 */
 #include <math.h>
 #include <pthreadpool.h>
 #include <stdio.h>
@@ -536,11 +538,13 @@ static void usage(void) {
           "                    [--only blazeface_short|blazeface_full|fer_mini_xception|"
           "faceapi_expression]\n"
           "                    [--passes N (default 3)] [--no-int8] [--no-dwq] [--no-winograd]\n"
-          "                    [--isa scalar|avx2|avx512] [FRAME.rgb... (1280x720 RGB24)]\n"
+          "                    [--isa scalar|avx2|avx512] [--xnn-avx2] [FRAME.rgb... (1280x720 "
+          "RGB24)]\n"
           "  --reference  also time the plain C reference kernels (runs/10, 1 thread)\n"
           "  --only NAME  time one network and nothing else (for perf record)\n"
           "  --no-int8, --no-dwq, --no-winograd  switch that fast path off in every plan (A/B)\n"
-          "  --isa CAP    the best int8 kernels not above CAP (default: the best this CPU has)\n");
+          "  --isa CAP    the best int8 kernels not above CAP (default: the best this CPU has)\n"
+          "  --xnn-avx2   hide AVX-512 from XNNPACK: its AVX2 + FMA3 kernels, as on an AVX2 CPU\n");
 }
 
 int main(int argc, char **argv) {
@@ -573,7 +577,13 @@ int main(int argc, char **argv) {
       o.ab.no_dwq = 1;
     else if (!strcmp(a, "--no-winograd"))
       o.ab.no_winograd = 1;
-    else if (!strcmp(a, "--isa") && i + 1 < argc) {
+    else if (!strcmp(a, "--xnn-avx2")) {
+      const char *why = "";
+      if (!bu_xnn_hide_avx512(&why)) {
+        fprintf(stderr, "bench_models: --xnn-avx2: %s\n", why);
+        return 1;
+      }
+    } else if (!strcmp(a, "--isa") && i + 1 < argc) {
       const char *v = argv[++i];
       o.ab.isa = !strcmp(v, "scalar")   ? NN_ISA_SCALAR
                  : !strcmp(v, "avx2")   ? NN_ISA_AVX2

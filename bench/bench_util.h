@@ -84,4 +84,57 @@ static inline int bu_parse_list(const char *s, int *out, int cap) {
   return n;
 }
 
+/* ---- Timing the AVX2 path of XNNPACK on an AVX-512 machine -------------------------------
+ * XNNPACK picks its kernels once, at xnn_initialize, from cpuinfo's table of the CPU's features
+ * (cpuinfo_isa, a writable global of libcpuinfo.so). bu_xnn_hide_avx512 clears the AVX-512 flags
+ * of that table before XNNPACK reads it, so XNNPACK then runs the AVX2 + FMA3 kernels an AVX2-only
+ * CPU gets: a benchmark-only switch (the library never does this) for the README's "AVX2" rows.
+ * The table's layout is that of Debian 12's cpuinfo 0.0~git20220617 on x86-64 (74 bools); the
+ * symbol's size is checked against it and nothing is written on a mismatch. Call it first, before
+ * any plan is made. Returns 1 when done, 0 when not possible (the reason in why). Needs
+ * _GNU_SOURCE defined before the first #include (dladdr1; glibc then sets __USE_GNU, which the
+ * code below tests, so a file that defines it too late just gets the stub). */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__USE_GNU)
+#include <dlfcn.h>
+#include <link.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct bu_cpuinfo_x86_isa {
+  bool rdtscp, rdpid, sysenter, msr, clzero, clflush, clflushopt, mwait, mwaitx, fxsave, xsave,
+      three_d_now, three_d_now_plus, prefetch, prefetchw, prefetchwt1, sse3, ssse3, sse4_1, sse4_2,
+      sse4a, misaligned_sse, avx, fma3, fma4, xop, f16c, avx2, avx512f, avx512pf, avx512er,
+      avx512cd, avx512dq, avx512bw, avx512vl, avx512ifma, avx512vbmi, avx512vbmi2, avx512bitalg,
+      avx512vpopcntdq, avx512vnni, avx512bf16, avx512vp2intersect, avx512_4vnniw, avx512_4fmaps;
+  bool rest[29]; /* hle .. lwp */
+};
+
+static inline int bu_xnn_hide_avx512(const char **why) {
+  void *h = dlopen("libcpuinfo.so.0", RTLD_NOW | RTLD_NOLOAD);
+  *why = "libcpuinfo.so.0 is not loaded";
+  if (!h) return 0;
+  bool (*init)(void) = (bool (*)(void))dlsym(h, "cpuinfo_initialize");
+  void *isa = dlsym(h, "cpuinfo_isa");
+  Dl_info info;
+  const ElfW(Sym) *sym = NULL;
+  *why = "cpuinfo_isa is not the size this benchmark knows (another cpuinfo version)";
+  if (!init || !isa || !dladdr1(isa, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
+      sym->st_size != sizeof(struct bu_cpuinfo_x86_isa))
+    return 0;
+  *why = "cpuinfo_initialize failed";
+  if (!init()) return 0;
+  struct bu_cpuinfo_x86_isa *p = (struct bu_cpuinfo_x86_isa *)isa;
+  memset(&p->avx512f, 0,
+         offsetof(struct bu_cpuinfo_x86_isa, avx512_4fmaps) + 1 -
+             offsetof(struct bu_cpuinfo_x86_isa, avx512f));
+  *why = "";
+  return 1;
+}
+#else
+static inline int bu_xnn_hide_avx512(const char **why) {
+  *why = "not an x86-64 glibc build with _GNU_SOURCE";
+  return 0;
+}
+#endif
+
 #endif

@@ -146,7 +146,8 @@ int main(int argc, char **argv) {
                           n->attr.pad_left,
                           0,
                           INFINITY,
-                          NN_ISA_AUTO};
+                          NN_ISA_AUTO,
+                          0};
     nn_winograd *wg = NULL;
     size_t nx = (size_t)s->h * s->w * s->ci;
     float *x = malloc(nx * sizeof *x), *y = malloc((size_t)nn_value_numel(yv) * sizeof *y);

@@ -140,11 +140,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     work += nn_value_numel(&g->values[nd->out[0]]) * (win > 0 ? win : 1);
     if (work > 4000000) goto done;
   }
-  /* reference kernels, XNNPACK, and XNNPACK with every eligible convolution in int8, on the
-     best kernels this CPU has and on the AVX2 ones */
-  const nn_plan_options int8_all[2] = {{.int8 = 1, .int8_min_macs = 1},
-                                       {.int8 = 1, .int8_min_macs = 1, .isa = NN_ISA_AVX2}};
-  for (int be = 0; be < 4; be++) {
+  /* reference kernels, XNNPACK, XNNPACK with every eligible convolution in int8, on the best
+     kernels this CPU has and on the AVX2 ones (whose float products run on nn/sgemm.c), and
+     XNNPACK with every product on nn/sgemm.c's best kernels */
+  const nn_plan_options int8_all[3] = {{.int8 = 1, .int8_min_macs = 1},
+                                       {.int8 = 1, .int8_min_macs = 1, .isa = NN_ISA_AVX2},
+                                       {.gemm = NN_GEMM_OWN}};
+  for (int be = 0; be < 5; be++) {
     nn_plan *p = NULL;
     if (nn_plan_create_ex(g, be == 0 ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK, NULL,
                           be >= 2 ? &int8_all[be - 2] : NULL, &p, &err) != EMO_OK)

@@ -179,11 +179,12 @@ typedef struct emo_model_params {
                                       and expose their penultimate layers. Default 0 */
 } emo_model_params;
 
-/* Instruction-set paths of emo's own kernels (the int8 convolutions, the Winograd
- * transforms, the face crop warp, the optical flow); a cap picks the best path not above it
- * that this CPU has, so one machine can run and time the AVX2 and scalar paths. Every path
- * gives the scalar reference's outputs within the bounds its tests state. XNNPACK's float
- * kernels choose their own ISA and are not capped. */
+/* Instruction-set paths of emo's own kernels (the int8 convolutions, the float GEMM of 1x1
+ * convolutions and dense layers, the Winograd transforms, the face crop warp, the optical flow);
+ * a cap picks the best path not above it that this CPU has, so one machine can run and time the
+ * AVX2 and scalar paths. Every path gives the scalar reference's outputs within the bounds its
+ * tests state. XNNPACK's float kernels choose their own ISA and are not capped; emo's float GEMM
+ * replaces them on CPUs without AVX-512 (where it is faster) and under an AVX2 cap. */
 typedef enum emo_isa {
   EMO_ISA_AUTO = 0,   /* the best this CPU has (default) */
   EMO_ISA_SCALAR = 1, /* plain C (what the compiler makes of it for the baseline x86-64) */

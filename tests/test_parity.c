@@ -3,13 +3,15 @@
  * BlazeFace models, TensorFlow.js 4.22.0 CPU for human's FER model, face-api's own code on
  * TensorFlow.js for face-api's expression net) and committed as tests/fixtures/NAME.fix (format
  * in tests/fixture.h). For each fixture the model is loaded with emo's reader, the stored
- * inputs are fed to plans on the XNNPACK backend and on the plain-C reference backend, and
+ * inputs are fed to plans on the XNNPACK backend, on the plain-C reference backend and on XNNPACK
+ * with every matrix product on emo's own GEMM microkernels (nn/sgemm.c, "own-gemm"), and
  * every raw output is compared with the reference: the worst differences are printed per
  * model and backend and must be within PARITY_TOL (below). Models come from the cache
  * ($EMO_MODELS, else ~/.cache/emo/models); a model that is absent is skipped with a message,
  * and the whole test when none is there. What it leaves to others: post-processing (anchors,
  * NMS, boxes) is tested with the detector code. argv[1] (harness.h's th_isa_arg) caps the
- * plans' own kernels (float plans: the Winograd transforms), so the bound holds on each path. */
+ * plans' own kernels (float plans: the Winograd transforms and the GEMM), so the bound holds on
+ * each path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,13 +144,16 @@ static void run_case(const parity_case *c, const char *models_dir) {
   }
   CHECK(g->n_inputs == 1, "%s: %d graph inputs", c->name, g->n_inputs);
 
-  const nn_backend backends[2] = {NN_BACKEND_XNNPACK, NN_BACKEND_REFERENCE};
-  for (int b = 0; b < 2 && g->n_inputs == 1; b++) {
+  /* the third plan: XNNPACK with every product on emo's own GEMM (nn/sgemm.c) at the cap */
+  const nn_backend backends[3] = {NN_BACKEND_XNNPACK, NN_BACKEND_REFERENCE, NN_BACKEND_XNNPACK};
+  const char *labels[3] = {backend_name(NN_BACKEND_XNNPACK), backend_name(NN_BACKEND_REFERENCE),
+                           "own-gemm"};
+  for (int b = 0; b < 3 && g->n_inputs == 1; b++) {
     nn_plan *plan = NULL;
-    const nn_plan_options opt = {.isa = g_cap}; /* float plans: the Winograd transforms */
+    /* float plans: the Winograd transforms and the GEMM at the cap */
+    const nn_plan_options opt = {.isa = g_cap, .gemm = b == 2 ? NN_GEMM_OWN : NN_GEMM_AUTO};
     rc = nn_plan_create_ex(g, backends[b], NULL, &opt, &plan, &err);
-    CHECK(rc == EMO_OK, "%s/%s: plan failed (%d): %s", c->name, backend_name(backends[b]), rc,
-          err.msg);
+    CHECK(rc == EMO_OK, "%s/%s: plan failed (%d): %s", c->name, labels[b], rc, err.msg);
     if (rc != EMO_OK) continue;
     worst wst = {0, 0, 0, -1, -1, -1, 0, 0};
     int n_samples = 0, n_compared = 0;
@@ -172,8 +177,7 @@ static void run_case(const parity_case *c, const char *models_dir) {
             (long long)iv->shape[3]);
       if (rc != 0) break;
       rc = nn_plan_run(plan, &err);
-      CHECK(rc == EMO_OK, "%s/%s: run failed (%d): %s", c->name, backend_name(backends[b]), rc,
-            err.msg);
+      CHECK(rc == EMO_OK, "%s/%s: run failed (%d): %s", c->name, labels[b], rc, err.msg);
       if (rc != EMO_OK) break;
       for (int i = 0; i < g->n_outputs; i++) {
         int j = ref_index(c, g, i);
@@ -207,10 +211,10 @@ static void run_case(const parity_case *c, const char *models_dir) {
     printf(
         "%s %-9s: %d samples, worst |diff| %.3g, max |ref| %.4g; worst |diff|/max(1,|ref|) "
         "%.3g at s%d.out%d[%lld] (ref %.7g, got %.7g), tolerance %.0e\n",
-        c->name, backend_name(backends[b]), n_samples, wst.abs_diff, wst.ref_max, wst.scaled,
-        wst.sample, wst.out, (long long)wst.at, wst.ref, wst.got, PARITY_TOL);
+        c->name, labels[b], n_samples, wst.abs_diff, wst.ref_max, wst.scaled, wst.sample, wst.out,
+        (long long)wst.at, wst.ref, wst.got, PARITY_TOL);
     CHECK(wst.scaled <= PARITY_TOL, "%s/%s: worst |diff|/max(1,|ref|) %.3g > %.0e", c->name,
-          backend_name(backends[b]), wst.scaled, PARITY_TOL);
+          labels[b], wst.scaled, PARITY_TOL);
     nn_plan_destroy(&plan);
   }
   nn_graph_destroy(&g);

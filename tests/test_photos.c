@@ -10,6 +10,10 @@
 
 static emo_context *g_ctx;
 
+typedef struct emo_result_copy {
+  emo_face faces[32]; /* the first faces of a result (boxes, probabilities) */
+} emo_result_copy;
+
 static void quiet_log(emo_log_level level, const char *msg, void *user) {
   (void)user;
   if (level <= EMO_LOG_ERROR) fprintf(stderr, "log: %s\n", msg);
@@ -151,6 +155,36 @@ int main(void) {
   if (r) CHECK(r->detector_used == EMO_DETECTOR_SHORT, "single face used %d", r->detector_used);
   r = analyse(th_data("faces/groups/group-1.jpg"));
   if (r) CHECK(r->detector_used == EMO_DETECTOR_FULL, "group photo used %d", r->detector_used);
+
+  /* The group photo's detector tiles and faces run across a context's threads (analyze_image.c):
+     one thread and three (more workers than 2x2 tiles need, fewer than 3x3) find the same faces
+     with the same boxes and probabilities, bit for bit. */
+  emo_result_copy one = {0};
+  int n1 = -1;
+  for (int t = 1; t <= 3; t += 2) {
+    emo_context_params tp = cp;
+    tp.n_threads = t;
+    emo_context *tc = NULL;
+    CHECK(emo_context_create(model, &tp, &tc) == EMO_OK, "context of %d threads", t);
+    const emo_image_result *tr = NULL;
+    if (tc && emo_analyze_file(tc, NULL, th_data("faces/groups/group-1.jpg"), &tr) == EMO_OK) {
+      if (t == 1) {
+        n1 = tr->face_count;
+        for (int i = 0; i < n1 && i < 32; i++) one.faces[i] = tr->faces[i];
+      } else {
+        CHECK(tr->face_count == n1, "group photo: %d faces on %d threads, %d on one",
+              tr->face_count, t, n1);
+        for (int i = 0; i < n1 && i < 32 && tr->face_count == n1; i++)
+          CHECK(!memcmp(one.faces[i].box, tr->faces[i].box, sizeof one.faces[i].box) &&
+                    !memcmp(one.faces[i].expression, tr->faces[i].expression,
+                            sizeof one.faces[i].expression),
+                "group photo face %d differs between 1 and %d threads", i, t);
+      }
+    } else {
+      CHECK(0, "group photo on %d threads", t);
+    }
+    emo_context_destroy(&tc);
+  }
 
   emo_context_destroy(&g_ctx);
   emo_model_destroy(&model);

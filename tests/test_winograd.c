@@ -11,7 +11,9 @@
  * do not, and nn_plan_options.no_winograd turns it off. WG_VERBOSE=1 prints every kernel case.
  * argv[1] (harness.h's th_isa_arg) caps the tile transforms (nn_winograd_conv.isa and the
  * plans' isa); each kernel case is also run on the scalar transforms and must equal the capped
- * ones bit for bit (the GEMMs are XNNPACK's either way). */
+ * ones bit for bit (the GEMMs are XNNPACK's either way). Each case runs once more with the GEMMs on
+ * emo's own kernels (nn_winograd_conv.own_gemm, nn/sgemm.c), within the bound of XNNPACK's, and
+ * bit for bit equal at the cap and on the scalar path. */
 #include <math.h>
 #include <pthreadpool.h>
 #include <stdio.h>
@@ -93,8 +95,8 @@ static double run_case(const conv_case *cc, nn_winograd_tile tile, pthreadpool_t
   CHECK(st == 0, "%s: reference: %s", label, e.msg);
   if (st) goto done;
 
-  nn_winograd_conv c = {cc->n, cc->h,     cc->w,      cc->ci, cc->co, ho,
-                        wo,    a.pad_top, a.pad_left, cc->lo, cc->hi, g_cap};
+  nn_winograd_conv c = {cc->n,     cc->h,      cc->w,  cc->ci, cc->co, ho, wo,
+                        a.pad_top, a.pad_left, cc->lo, cc->hi, g_cap,  0};
   st = nn_winograd_create(&c, w, cc->bias ? b : NULL, tile, pool, &wg, &e);
   CHECK(st == 0, "%s: create: %s", label, e.msg);
   if (st) goto done;
@@ -126,6 +128,33 @@ static double run_case(const conv_case *cc, nn_winograd_tile tile, pthreadpool_t
       CHECK(0, "%s: the %s transforms differ from the scalar ones", label,
             emo_isa_name(emo_isa_pick((emo_isa)g_cap)));
     }
+  }
+  { /* the GEMMs on emo's own kernels (nn/sgemm.c): the bound, and scalar = capped bit for bit */
+    float *yo = malloc(ny * sizeof *yo), *ys = malloc(ny * sizeof *ys);
+    nn_winograd *wo = NULL;
+    nn_winograd_conv co = c;
+    co.isa = g_cap;
+    co.own_gemm = 1;
+    st = yo && ys ? nn_winograd_create(&co, w, cc->bias ? b : NULL, tile, pool, &wo, &e) : -1;
+    if (!st) st = nn_winograd_run(wo, x, yo, &e);
+    CHECK(st == 0, "%s: own GEMM: %s", label, e.msg);
+    nn_winograd_destroy(&wo);
+    co.isa = NN_ISA_SCALAR;
+    if (!st) st = nn_winograd_create(&co, w, cc->bias ? b : NULL, tile, pool, &wo, &e);
+    if (!st) st = nn_winograd_run(wo, x, ys, &e);
+    CHECK(st == 0, "%s: own GEMM, scalar: %s", label, e.msg);
+    nn_winograd_destroy(&wo);
+    if (!st) {
+      double dd = 0;
+      for (size_t i = 0; i < ny; i++)
+        if (fabs((double)yo[i] - yw[i]) > dd) dd = fabs((double)yo[i] - yw[i]);
+      CHECK(dd / mx <= TOL, "%s: own GEMM: worst relative difference %.3g from XNNPACK's", label,
+            dd / mx);
+      CHECK(!memcmp(yo, ys, ny * sizeof *yo), "%s: own GEMM at the cap differs from scalar", label);
+    }
+    free(yo);
+    free(ys);
+    st = 0;
   }
 done:
   nn_winograd_destroy(&wg);
@@ -166,7 +195,7 @@ static void test_create_errors(void) {
   emoi_err e = {{0}};
   nn_winograd *wg = NULL;
   float w[16 * 9 * 16] = {0};
-  nn_winograd_conv c = {1, 8, 8, 16, 16, 6, 6, 0, 0, -INFINITY, INFINITY, g_cap};
+  nn_winograd_conv c = {1, 8, 8, 16, 16, 6, 6, 0, 0, -INFINITY, INFINITY, g_cap, 0};
   CHECK(nn_winograd_create(&c, w, NULL, (nn_winograd_tile)3, NULL, &wg, &e) == EMO_EINVAL && !wg,
         "tile 3 accepted");
   c.ho = 20; /* larger than a 3x3 VALID conv of 8 rows gives */

@@ -198,10 +198,10 @@ int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_p
                    emoi_err *err);
 
 /* A cap on the instruction sets a kernel of this library's own may use (the int8 path,
- * nn/qconv.c and nn/dwq.c): the best path the CPU has that is not above the cap is taken, so
- * tests and timings can run the AVX2 or scalar kernels on a machine with AVX-512. NN_ISA_AVX512
- * means AVX512-VNNI for the int8 GEMM and AVX-512F for the fused depthwise. XNNPACK chooses its
- * own kernels and is not capped. */
+ * nn/qconv.c and nn/dwq.c, and the float GEMM, nn/sgemm.c): the best path the CPU has that is not
+ * above the cap is taken, so tests and timings can run the AVX2 or scalar kernels on a machine with
+ * AVX-512. NN_ISA_AVX512 means AVX512-VNNI for the int8 GEMM and AVX-512F for the fused depthwise.
+ * XNNPACK chooses its own kernels and is not capped. */
 typedef enum nn_isa {
   NN_ISA_AUTO = 0, /* no cap */
   NN_ISA_SCALAR = 1,
@@ -209,6 +209,14 @@ typedef enum nn_isa {
   NN_ISA_AVX512 = 3,
   NN_ISA_COUNT
 } nn_isa;
+
+/* Which kernels run a plan's float matrix products (nn_plan_options.gemm). */
+typedef enum nn_gemm {
+  NN_GEMM_AUTO = 0,
+  NN_GEMM_XNNPACK = 1, /* XNNPACK's own GEMM inside its runtimes */
+  NN_GEMM_OWN = 2,     /* nn/sgemm.c's microkernels, each node a step of its own */
+  NN_GEMM_COUNT
+} nn_gemm;
 
 /* What a plan may do beyond the exact float path; nn_plan_create is nn_plan_create_ex with
  * every field 0 (or opt NULL). */
@@ -233,6 +241,10 @@ typedef struct nn_plan_options {
                             used only on single-threaded XNNPACK plans in any case */
   nn_isa isa;            /* cap on the int8 kernels (above); 0 = NN_ISA_AUTO: the best this CPU
                             has. A/B timing and tests of the AVX2 path on an AVX-512 machine */
+  nn_gemm gemm;          /* who runs the float products (1x1 stride-1 unpadded CONV2D,
+                            FULLY_CONNECTED): 0 = NN_GEMM_AUTO, the faster one as measured by
+                            bench/bench_gemm.c (see plan.c); NN_GEMM_XNNPACK or NN_GEMM_OWN
+                            (nn/sgemm.c, at the isa cap, scalar included): A/B timing and tests */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
@@ -266,7 +278,8 @@ typedef struct nn_plan_stats {
                            each a step of its own (or fused, below) */
   int n_nodes_dwq;      /* 3x3 depthwise convolutions run inside the int8 step of the 1x1
                            convolution that reads them (nn/dwq.c); n_nodes = xnn + ref +
-                           winograd + qconv + dwq */
+                           winograd + qconv + dwq + gemm */
+  int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step */
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);

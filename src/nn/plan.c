@@ -17,7 +17,10 @@
  * nn_dwq_nodes_eligible accepts the pair, the two run as one fused step (dwq.c) at the 1x1 node's
  * place, unless the options say no_dwq (A/B timing) or the fused depthwise kernel would be the
  * scalar one (no AVX2, or a cap below it: XNNPACK's depthwise is faster): the depthwise node
- * then has no step of its own. Running allocates nothing.
+ * then has no step of its own. A float product (a 1x1 stride-1 unpadded CONV2D or a
+ * FULLY_CONNECTED, nn_sgemm_node_eligible) runs as a step of its own on emo's GEMM microkernels
+ * (sgemm.c) where own_gemm_pays says they beat XNNPACK's (CPUs without AVX-512), or where the
+ * options ask for them (nn_plan_options.gemm). Running allocates nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
  * Liveness-based buffer reuse is not done: the face models' activations are a few MB. Every
@@ -31,6 +34,7 @@
 #include "nn/dwq.h"
 #include "nn/nn.h"
 #include "nn/qconv.h"
+#include "nn/sgemm.h"
 #include "nn/winograd.h"
 
 /* What supported[k] says about node k while the plan is built. */
@@ -39,8 +43,9 @@ enum {
   PLAN_XNN = 1,
   PLAN_WINOGRAD = 2,
   PLAN_QCONV = 3,
-  PLAN_DWQ = 4,   /* a 1x1 CONV2D run with the depthwise node before it (nn_dwq) */
-  PLAN_DWQ_DW = 5 /* that depthwise node: no step of its own */
+  PLAN_DWQ = 4,    /* a 1x1 CONV2D run with the depthwise node before it (nn_dwq) */
+  PLAN_DWQ_DW = 5, /* that depthwise node: no step of its own */
+  PLAN_GEMM = 6    /* a float product on emo's own GEMM (nn/sgemm.c) */
 };
 
 /* Below this a 1x1 convolution stays on XNNPACK: the int8 step's fixed costs (quantising the
@@ -54,13 +59,15 @@ typedef struct plan_seg {
   nn_qconv *qc;    /* the one node [begin, begin + 1) in int8, else NULL */
   nn_dwq *dq;      /* the one node [begin, begin + 1) in int8 fused with depthwise node
                       dw_node before it, else NULL */
+  nn_sgemm *sg;    /* the one node [begin, begin + 1) on emo's own float GEMM, else NULL */
   int dw_node;
 } plan_seg;
 
 struct nn_plan {
   const nn_graph *g;
   nn_backend backend;
-  nn_isa isa; /* nn_plan_options.isa */
+  nn_isa isa;   /* nn_plan_options.isa */
+  int own_gemm; /* products (and Winograd's) on nn/sgemm.c: own_gemm_pays */
   void *threadpool;
   unsigned char *arena; /* every activation buffer */
   float **buf;          /* (n_values): dense buffer of each activation, NULL for constants */
@@ -83,6 +90,7 @@ void nn_plan_destroy(nn_plan **pp) {
     nn_winograd_destroy(&p->segs[i].wg);
     nn_qconv_destroy(&p->segs[i].qc);
     nn_dwq_destroy(&p->segs[i].dq);
+    nn_sgemm_destroy(&p->segs[i].sg);
   }
   free(p->segs);
   free(p->buf);
@@ -98,6 +106,7 @@ static void drop_segs(nn_plan *p) {
     nn_winograd_destroy(&p->segs[i].wg);
     nn_qconv_destroy(&p->segs[i].qc);
     nn_dwq_destroy(&p->segs[i].dq);
+    nn_sgemm_destroy(&p->segs[i].sg);
   }
   p->n_segs = 0;
 }
@@ -116,7 +125,7 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
     }
     int e = k + 1;
     while (e < g->n_nodes && supported[e] == supported[k] && supported[k] != PLAN_WINOGRAD &&
-           supported[k] != PLAN_QCONV && supported[k] != PLAN_DWQ)
+           supported[k] != PLAN_QCONV && supported[k] != PLAN_DWQ && supported[k] != PLAN_GEMM)
       e++;
     plan_seg *s = &p->segs[p->n_segs++];
     s->begin = k;
@@ -125,8 +134,21 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
     s->wg = NULL;
     s->qc = NULL;
     s->dq = NULL;
+    s->sg = NULL;
     s->dw_node = -1;
-    if (supported[k] == PLAN_DWQ) {
+    if (supported[k] == PLAN_GEMM) {
+      emoi_err e2;
+      int st = nn_sgemm_create_node(g, k, p->isa, &s->sg, &e2);
+      if (st == EMO_ENOMEM) {
+        *err = e2;
+        return st;
+      }
+      if (st) { /* back to XNNPACK's product */
+        supported[k] = PLAN_XNN;
+        drop_segs(p);
+        return 1;
+      }
+    } else if (supported[k] == PLAN_DWQ) {
       emoi_err e2;
       int kd = producer[g->nodes[k].in[0]];
       int st = nn_dwq_create_node(g, kd, k, p->isa, &s->dq, &e2);
@@ -155,7 +177,8 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
       }
     } else if (supported[k] == PLAN_WINOGRAD) {
       emoi_err e2;
-      int st = nn_winograd_create_node(g, k, NN_WINOGRAD_F4X4, p->isa, p->threadpool, &s->wg, &e2);
+      int st = nn_winograd_create_node(g, k, NN_WINOGRAD_F4X4, p->isa, p->own_gemm, p->threadpool,
+                                       &s->wg, &e2);
       if (st == EMO_ENOMEM) {
         *err = e2;
         return st;
@@ -239,6 +262,29 @@ static int int8_pays(nn_isa cap) {
   return 1;
 }
 
+/* Whether the float products run on nn/sgemm.c rather than inside XNNPACK's runtimes. Asked
+ * for: at whatever path the cap gives (scalar included). Auto: only where XNNPACK would run its
+ * AVX2 + FMA3 kernels, i.e. on a CPU without AVX-512F whose best own path is AVX2, and under an
+ * AVX2 cap (which asks for what such a CPU runs, as int8_pays does). Measured by
+ * bench/bench_gemm.c in one run on an AVX-512 machine with AVX-512 hidden from XNNPACK
+ * (--xnn-avx2), thread CPU time: FER's products 2.4x faster than XNNPACK's FMA3 5x16 kernel, the
+ * whole FER network 1.7x. With XNNPACK on its AVX-512 kernels the own AVX-512 kernel is 10-20%
+ * faster per product, but a network loses more than that where its products split XNNPACK's
+ * runtimes (activations leave XNNPACK's reused workspace for the plan's arena): face-api's
+ * expression net 1.52 ms on XNNPACK against 1.80 ms, so XNNPACK keeps those. */
+static int own_gemm_pays(const nn_plan_options *opt, nn_isa cap) {
+  nn_gemm want = opt ? opt->gemm : NN_GEMM_AUTO;
+  if (want == NN_GEMM_OWN) return 1;
+  if (want != NN_GEMM_AUTO) return 0;
+  if (nn_sgemm_isa(cap) != NN_ISA_AVX2) return 0;
+  if (cap == NN_ISA_AVX2) return 1; /* as int8_pays: the cap asks for what an AVX2 CPU runs */
+#if defined(__x86_64__) && defined(__GNUC__)
+  return !__builtin_cpu_supports("avx512f");
+#else
+  return 0;
+#endif
+}
+
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
                       const nn_plan_options *opt, nn_plan **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "nn_plan_create: out is NULL");
@@ -308,9 +354,12 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
       int use_i8 = opt && opt->int8 && int8_pays(p->isa);
       const double min_macs =
           opt && opt->int8_min_macs > 0 ? (double)opt->int8_min_macs : PLAN_QCONV_MIN_MACS;
+      const int use_gemm = p->own_gemm = own_gemm_pays(opt, p->isa);
       for (int k = 0; k < nn; k++) {
         if (use_i8 && qconv_worth_it(g, k, min_macs))
           supported[k] = PLAN_QCONV;
+        else if (use_gemm && nn_sgemm_node_eligible(g, k))
+          supported[k] = PLAN_GEMM;
         else if (use_wg && nn_winograd_node_eligible(g, k))
           supported[k] = PLAN_WINOGRAD;
         else
@@ -350,11 +399,14 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
                      : s->wg ? PLAN_WINOGRAD
                      : s->qc ? PLAN_QCONV
                      : s->dq ? PLAN_DWQ
+                     : s->sg ? PLAN_GEMM
                              : PLAN_REF;
       if (s->wg)
         p->stats.n_nodes_winograd++;
       else if (s->qc || s->dq)
         p->stats.n_nodes_qconv++;
+      else if (s->sg)
+        p->stats.n_nodes_gemm++;
       else if (s->xnn)
         p->stats.n_nodes_xnn++;
       else
@@ -461,7 +513,10 @@ int nn_plan_run(nn_plan *p, emoi_err *err) {
       st = nn_dwq_run(s->dq, p->buf[g->nodes[s->dw_node].in[0]], p->buf[n->out[0]], err);
     else if (s->qc)
       st = nn_qconv_run(s->qc, p->buf[n->in[0]], p->buf[n->out[0]], err);
-    else
+    else if (s->sg) {
+      nn_sgemm_run_node(s->sg, g, s->begin, p->buf[n->in[0]], p->buf[n->out[0]], p->threadpool);
+      st = EMO_OK;
+    } else
       st = run_ref(p, s->begin, s->end, err);
     if (st) {
       emoi_err_prefix(err, g->source);

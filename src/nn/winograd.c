@@ -9,13 +9,14 @@
  * elementwise product is a sum, so for each of the a*a positions e it is one GEMM:
  *   M_e (tiles, co) = V_e (tiles, ci) x U_e^T, U_e (co, ci),
  * done by a2 XNNPACK fully-connected operators (XNNPACK packs U_e and picks the ISA at run
- * time). The transforms are plain C loops over channels (channel-innermost, NHWC), compiled
- * once per ISA and picked under the conv's isa cap (nn_winograd_conv.isa). Tiles go through in
- * blocks sized so that a block's V and M stay in the L2 cache, each block start to finish
- * (input transform, GEMMs, output transform) on one thread. With a pthreadpool of T threads
- * there are T slots, each with its own V, M and GEMM operators; one pool dispatch per run
- * hands out the blocks (at least two per thread, so that work stealing evens out a thread
- * the OS delays), and a block takes whichever slot is free (an atomic flag per slot; at most
+ * time), or with nn_winograd_conv.own_gemm by a2 of emo's own GEMMs (nn/sgemm.c, where plan.c
+ * finds XNNPACK's FMA3 kernels slower). The transforms are plain C loops over channels
+ * (channel-innermost, NHWC), compiled once per ISA and picked under the conv's isa cap
+ * (nn_winograd_conv.isa). Tiles go through in blocks sized so that a block's V and M stay in the L2
+ * cache, each block start to finish (input transform, GEMMs, output transform) on one thread. With
+ * a pthreadpool of T threads there are T slots, each with its own V, M and GEMM operators; one pool
+ * dispatch per run hands out the blocks (at least two per thread, so that work stealing evens out a
+ * thread the OS delays), and a block takes whichever slot is free (an atomic flag per slot; at most
  * T blocks run at once). A dispatch per step would cost more than these small GEMMs on a
  * busy machine. Every buffer is allocated at creation.
  *
@@ -33,6 +34,7 @@
 #include <xnnpack.h>
 
 #include "nn/backend_xnn.h"
+#include "nn/sgemm.h"
 
 #define WG_CB 64                   /* channels per chunk of the per-tile transforms */
 #define WG_BLOCK_BYTES (512 << 10) /* V + M of one block of tiles */
@@ -54,7 +56,8 @@
 typedef struct wg_slot {
   float *v;                                /* (a*a, block, ci): transformed input tiles */
   float *mm;                               /* (a*a, block, co): products */
-  xnn_operator_t ops[WG_MAX_A * WG_MAX_A]; /* (a*a): M_e = V_e U_e^T, bound to v and mm */
+  xnn_operator_t ops[WG_MAX_A * WG_MAX_A]; /* (a*a): M_e = V_e U_e^T, bound to v and mm (NULL
+                                              with own_gemm: the object's sg[] instead) */
   int status;                              /* xnn_status of the last failing GEMM, or 0 */
   atomic_int busy;                         /* 1 while a block runs in it */
 } wg_slot;
@@ -71,7 +74,9 @@ struct nn_winograd {
   wg_slot *slots; /* (n_slots) */
   int n_slots;
   void *threadpool;
-  emo_isa isa; /* path of the tile transforms (emo_isa_pick of c.isa) */
+  emo_isa isa;                       /* path of the tile transforms (emo_isa_pick of c.isa) */
+  nn_sgemm *sg[WG_MAX_A * WG_MAX_A]; /* (a*a) with c.own_gemm: M_e = V_e U_e^T, read only, so
+                                        shared by the slots; else NULL */
 };
 
 /* ---- 1-D transforms over a run of n channels (each pointer: n floats) ---------------- */
@@ -319,6 +324,7 @@ void nn_winograd_destroy(nn_winograd **pw) {
     free(sl->v);
     free(sl->mm);
   }
+  for (int e = 0; e < WG_MAX_A * WG_MAX_A; e++) nn_sgemm_destroy(&wg->sg[e]);
   free(wg->slots);
   free(wg->bias);
   free(wg->zero);
@@ -413,6 +419,12 @@ int nn_winograd_create(const nn_winograd_conv *c, const float *weights, const fl
   for (int e = 0; e < a2; e++) {
     for (size_t j = 0; j < (size_t)c->co * c->ci; j++)
       uf[j] = (float)u[(size_t)e * c->co * c->ci + j];
+    if (c->own_gemm) {
+      st = nn_sgemm_create(c->co, c->ci, uf, (size_t)c->ci, NULL, -INFINITY, INFINITY, c->isa,
+                           &wg->sg[e], err);
+      if (st) goto fail;
+      continue;
+    }
     enum xnn_status s = xnn_status_success;
     for (int i = 0; i < wg->n_slots && s == xnn_status_success; i++) {
       wg_slot *sl = &wg->slots[i];
@@ -474,7 +486,7 @@ int nn_winograd_node_eligible(const nn_graph *g, int k) {
 }
 
 int nn_winograd_create_node(const nn_graph *g, int k, nn_winograd_tile tile, nn_isa isa,
-                            void *threadpool, nn_winograd **out, emoi_err *err) {
+                            int own_gemm, void *threadpool, nn_winograd **out, emoi_err *err) {
   if (out) *out = NULL;
   if (!nn_winograd_node_eligible(g, k))
     return emoi_fail(err, EMO_EINVAL, "node %d is not a 3x3 stride-1 CONV2D for winograd", k);
@@ -482,7 +494,8 @@ int nn_winograd_create_node(const nn_graph *g, int k, nn_winograd_tile tile, nn_
   const nn_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
   nn_winograd_conv c = {(int)x->shape[0], (int)x->shape[1], (int)x->shape[2], (int)x->shape[3],
                         (int)w->shape[0], (int)y->shape[1], (int)y->shape[2], n->attr.pad_top,
-                        n->attr.pad_left, n->attr.act_min,  n->attr.act_max,  isa};
+                        n->attr.pad_left, n->attr.act_min,  n->attr.act_max,  isa,
+                        own_gemm};
   const float *bias = n->n_in > 2 && n->in[2] >= 0 ? nn_graph_const_data(g, n->in[2]) : NULL;
   int st =
       nn_winograd_create(&c, nn_graph_const_data(g, n->in[1]), bias, tile, threadpool, out, err);
@@ -503,6 +516,11 @@ static void run_block(const wg_run *r, wg_slot *sl, int b) {
   int cnt = wg->n_tiles - t0 < wg->block ? wg->n_tiles - t0 : wg->block;
   input_tiles(wg, sl, r->x, t0, cnt);
   for (int e = 0; e < wg->a * wg->a; e++) {
+    if (wg->sg[e]) {
+      nn_sgemm_run(wg->sg[e], cnt, sl->v + (size_t)e * wg->block * wg->c.ci, (size_t)wg->c.ci,
+                   sl->mm + (size_t)e * wg->block * wg->c.co, (size_t)wg->c.co, NULL);
+      continue;
+    }
     enum xnn_status s = xnn_run_operator(sl->ops[e], NULL);
     if (s != xnn_status_success) sl->status = (int)s;
   }

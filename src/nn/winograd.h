@@ -21,8 +21,10 @@ typedef struct nn_winograd_conv {
   int co, ho, wo;
   int pad_top, pad_left;
   float act_min, act_max;
-  nn_isa isa; /* cap on the tile transforms' ISA (nn.h); 0 = NN_ISA_AUTO. The GEMMs are
-                 XNNPACK's, which picks its own */
+  nn_isa isa;   /* cap on the tile transforms' ISA (nn.h); 0 = NN_ISA_AUTO; and on the GEMMs'
+                   when own_gemm */
+  int own_gemm; /* 1: the a*a GEMMs on emo's microkernels (nn/sgemm.c), else XNNPACK's
+                   fully-connected operators (which pick their own ISA) */
 } nn_winograd_conv;
 
 typedef struct nn_winograd nn_winograd;
@@ -40,9 +42,9 @@ int nn_winograd_create(const nn_winograd_conv *c, const float *weights, const fl
                        nn_winograd_tile tile, void *threadpool, nn_winograd **out, emoi_err *err);
 
 /* The same for node k of g (the node must be eligible), with the node's resolved padding,
- * clamp and constants, and the transforms capped at isa. */
+ * clamp and constants, the transforms capped at isa, the GEMMs own_gemm's. */
 int nn_winograd_create_node(const nn_graph *g, int k, nn_winograd_tile tile, nn_isa isa,
-                            void *threadpool, nn_winograd **out, emoi_err *err);
+                            int own_gemm, void *threadpool, nn_winograd **out, emoi_err *err);
 
 /* y (n,ho,wo,co) = conv(x (n,h,w,ci)); x and y dense, not overlapping. One object must not
  * run from two threads at once (its scratch is shared). */

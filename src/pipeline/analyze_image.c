@@ -13,7 +13,10 @@
  *     group photos reach the network at a usable size. Tile detections touching an inner
  *     tile edge are dropped (the overlapping neighbour sees them whole).
  * All candidates are merged with the same weighted NMS. EMO_DETECTOR_FULL runs steps 2-3,
- * EMO_DETECTOR_SHORT only step 1. */
+ * EMO_DETECTOR_SHORT only step 1. With worker threads (emo_context_params.n_threads) the tiles
+ * of step 3 run in parallel, each on its worker's own detector plan, and are appended in tile
+ * order, so the result is the one of a single thread; the faces' expression networks run in
+ * parallel too (a face a task). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +37,20 @@ static float min_side(const bf_detection *d) {
   return w < h ? w : h;
 }
 
-/* Runs a detector on the (x, y, w, h) region of the image, appending to c->dets[n..];
- * returns the new count or a negative status. inner_edges drops detections touching a
- * region edge that is not an image edge. */
-static int detect_region(emo_context *c, emoi_net net, const uint8_t *rgb, int W, int H, int stride,
-                         int x, int y, int w, int h, int n, int inner_edges, emoi_err *err) {
+/* Runs a detector on plan over the (x, y, w, h) region of the image into out (room for the
+ * detector's every anchor: it is fd_detect's scratch too), keeps the detections that do not
+ * touch an inner region edge (one that is not an image edge) when inner_edges, shifted to
+ * image pixels, at the start of out. Returns their count or a negative status. */
+static int detect_into(emo_context *c, emoi_net net, nn_plan *plan, const uint8_t *rgb, int W,
+                       int H, int stride, int x, int y, int w, int h, int inner_edges,
+                       bf_detection *out, emoi_err *err) {
   emo_model *m = c->model;
   const emo_run_params *p = &c->run;
   int is_short = net == EMOI_NET_DET_SHORT;
   const bf_model_config *cfg = is_short ? &bf_short_range : &bf_full_range;
-  bf_detection *out = c->dets + n;
-  int k =
-      fd_detect(m->graphs[net], c->plans[net], cfg, is_short ? m->anchors_short : m->anchors_full,
-                rgb + (size_t)y * (size_t)stride + (size_t)x * 3, w, h, stride, p->score_threshold,
-                p->nms_iou_threshold, out, c->params.max_faces, err);
+  int k = fd_detect(m->graphs[net], plan, cfg, is_short ? m->anchors_short : m->anchors_full,
+                    rgb + (size_t)y * (size_t)stride + (size_t)x * 3, w, h, stride,
+                    p->score_threshold, p->nms_iou_threshold, out, c->params.max_faces, err);
   if (k < 0) return k;
   int kept = 0;
   for (int i = 0; i < k; i++) {
@@ -66,7 +69,60 @@ static int detect_region(emo_context *c, emoi_net net, const uint8_t *rgb, int W
     }
     out[kept++] = d;
   }
-  return n + kept;
+  return kept;
+}
+
+/* detect_into on the context's own plan, appending to c->dets[n..]; returns the new count or a
+ * negative status. */
+static int detect_region(emo_context *c, emoi_net net, const uint8_t *rgb, int W, int H, int stride,
+                         int x, int y, int w, int h, int n, int inner_edges, emoi_err *err) {
+  int k = detect_into(c, net, c->plans[net], rgb, W, H, stride, x, y, w, h, inner_edges,
+                      c->dets + n, err);
+  return k < 0 ? k : n + k;
+}
+
+/* The tiles of a large photo across the context's workers (the full-range detector). */
+typedef struct tile_job {
+  emo_context *c;
+  const uint8_t *rgb;
+  int w, h, stride;
+  int x0[EMOI_MAX_TILES], y0[EMOI_MAX_TILES], tw, th;
+  int n[EMOI_MAX_TILES]; /* detections kept per tile, or a negative status */
+  emoi_err err[EMOI_MAX_TILES];
+} tile_job;
+
+/* Makes the workers' full-range plans and the tiles' buffers (context.c frees them), once:
+ * 1 when they are there, 0 when they cannot be had (the tiles then run one after another). */
+static int tile_plans_ready(emo_context *c) {
+  if (c->tile_dets) return 1;
+  emoi_err e2 = {{0}};
+  const nn_plan_options opt = {.isa = (nn_isa)c->params.isa};
+  nn_backend be = c->params.reference_kernels ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
+  for (int wk = 1; wk < c->n_workers; wk++)
+    if (!c->det_plans[wk] && nn_plan_create_ex(c->model->graphs[EMOI_NET_DET_FULL], be, NULL, &opt,
+                                               &c->det_plans[wk], &e2) != EMO_OK) {
+      emoi_log(&c->log, EMO_LOG_DEBUG, "detector tiles stay on one thread: %s", e2.msg);
+      return 0;
+    }
+  if (!c->det_scratch)
+    c->det_scratch = malloc((size_t)c->n_workers * BF_MAX_ANCHORS * sizeof *c->det_scratch);
+  if (c->det_scratch)
+    c->tile_dets =
+        malloc((size_t)EMOI_MAX_TILES * (size_t)c->params.max_faces * sizeof *c->tile_dets);
+  return c->tile_dets != NULL;
+}
+
+/* wk_run task: tile t on the worker's own plan and scratch; its faces into tile_dets row t. */
+static void tile_task(void *arg, int t, int worker) {
+  tile_job *j = arg;
+  emo_context *c = j->c;
+  nn_plan *plan = worker ? c->det_plans[worker] : c->plans[EMOI_NET_DET_FULL];
+  bf_detection *scratch = c->det_scratch + (size_t)worker * BF_MAX_ANCHORS;
+  int k = detect_into(c, EMOI_NET_DET_FULL, plan, j->rgb, j->w, j->h, j->stride, j->x0[t], j->y0[t],
+                      j->tw, j->th, 1, scratch, &j->err[t]);
+  j->n[t] = k;
+  if (k > 0)
+    memcpy(c->tile_dets + (size_t)t * c->params.max_faces, scratch, (size_t)k * sizeof *scratch);
 }
 
 /* Keeps the candidate buffer bounded: merges when it could not take another detector run. */
@@ -107,14 +163,34 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
     int th = (int)((float)h / (float)g * (1.0f + TILE_OVERLAP));
     if (tw > w) tw = w;
     if (th > h) th = h;
+    tile_job j = {.c = c, .rgb = rgb, .w = w, .h = h, .stride = stride, .tw = tw, .th = th};
     for (int ty = 0; ty < g; ty++)
       for (int tx = 0; tx < g; tx++) {
-        int x0 = g > 1 ? (int)((int64_t)(w - tw) * tx / (g - 1)) : 0;
-        int y0 = g > 1 ? (int)((int64_t)(h - th) * ty / (g - 1)) : 0;
+        j.x0[ty * g + tx] = g > 1 ? (int)((int64_t)(w - tw) * tx / (g - 1)) : 0;
+        j.y0[ty * g + tx] = g > 1 ? (int)((int64_t)(h - th) * ty / (g - 1)) : 0;
+      }
+    if (c->workers && tile_plans_ready(c)) {
+      /* every tile at once, then appended in tile order: the same candidates, in the same
+         order, as one tile after the other */
+      wk_run(c->workers, tile_task, &j, g * g);
+      for (int t = 0; t < g * g; t++) {
+        if (j.n[t] < 0) {
+          *err = j.err[t];
+          return j.n[t];
+        }
         n = compact(c, n);
-        n = detect_region(c, EMOI_NET_DET_FULL, rgb, w, h, stride, x0, y0, tw, th, n, 1, err);
+        memcpy(c->dets + n, c->tile_dets + (size_t)t * c->params.max_faces,
+               (size_t)j.n[t] * sizeof *c->dets);
+        n += j.n[t];
+      }
+    } else {
+      for (int t = 0; t < g * g; t++) {
+        n = compact(c, n);
+        n = detect_region(c, EMOI_NET_DET_FULL, rgb, w, h, stride, j.x0[t], j.y0[t], tw, th, n, 1,
+                          err);
         if (n < 0) return n;
       }
+    }
   }
   return bf_weighted_nms(c->dets, n, p->nms_iou_threshold, c->params.max_faces);
 }

@@ -287,6 +287,9 @@ void emo_context_destroy(emo_context **pc) {
   free(c->details);
   for (int wk = 0; wk < EMOI_MAX_WORKERS; wk++)
     for (int k = 0; k < 2; k++) nn_plan_destroy(&c->expr_plans[wk][k]);
+  for (int wk = 0; wk < EMOI_MAX_WORKERS; wk++) nn_plan_destroy(&c->det_plans[wk]);
+  free(c->det_scratch);
+  free(c->tile_dets);
   wk_destroy(&c->workers);
   free(c->faces);
   free(c->face_dets);

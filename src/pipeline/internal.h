@@ -46,6 +46,7 @@ struct emo_model {
 #define EMOI_LOGQ_MAX 32    /* FFmpeg messages held for the calling thread; more are dropped */
 #define EMOI_MAX_FACES 2048 /* emo_context_params.max_faces at most */
 #define EMOI_MAX_WORKERS 16 /* expression plans for faces classified in parallel */
+#define EMOI_MAX_TILES 9    /* detector tiles of a large photo (analyze_image.c: 3 x 3 at most) */
 
 struct emo_context {
   emo_model *model; /* borrowed */
@@ -59,6 +60,14 @@ struct emo_context {
   nn_plan *expr_plans[EMOI_MAX_WORKERS][2];
   int n_workers;
   wk_set *workers; /* n_workers blocking threads (the caller is worker 0), or NULL */
+  /* The tiles of a large photo run the full-range detector in parallel (analyze_image.c):
+   * worker 0 on plans[EMOI_NET_DET_FULL], worker w > 0 on det_plans[w]; each worker decodes into
+   * its own det_scratch row, each tile keeps its faces in its own tile_dets row. Made by the
+   * first tiled photo (a full-range plan's buffers are about 37 MB: a video context, which never
+   * tiles, does not pay them); NULL until then, and when single-threaded. */
+  nn_plan *det_plans[EMOI_MAX_WORKERS];
+  bf_detection *det_scratch;             /* (n_workers, BF_MAX_ANCHORS) */
+  bf_detection *tile_dets;               /* (EMOI_MAX_TILES, max_faces) */
   bf_detection dets[BF_MAX_ANCHORS * 2]; /* candidates of up to two detectors */
   emo_face *faces;                       /* (max_faces,) */
   bf_detection *face_dets;               /* (max_faces,) faces to classify (video) */

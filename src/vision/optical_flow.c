@@ -78,14 +78,15 @@ int of_pyramid_info(const of_pyramid *p, int *w0, int *h0, int *levels, float *s
  * compiled per ISA below: AVX-512F (solver only), AVX2+FMA and the baseline, picked per call
  * from the pyramid's path (of_pyramid_set_isa), so a test or a timing can force each one.
  *
- * Why the AVX2 solver gains little over the baseline (SSE2) build (measured with bench_flow
- * --cpu, track_4_boxes: 0.94-0.97 ms AVX2, 0.87-0.89 ms baseline, 0.27-0.34 ms AVX-512): an
- * of_vf is 16 floats, one zmm register but two ymm ones, and the LK loops keep about ten of
- * them live (four accumulators, four bilinear weights, the loads), more than AVX2's sixteen
- * ymm registers; 45 % of the AVX2 copy's instructions touch the stack (17 % of the AVX-512
- * copy's), so every accumulation goes through a spill and a reload on its dependency chain.
- * Pairing the rows without the branch did not change that. The cure is an 8-float body for
- * AVX2, whose sums run in another order (outputs within rounding of these, not bit-equal).
+ * Why the AVX2 solver has a body of its own (lk_point_body8): with the 16-float body it gained
+ * nothing over the baseline (bench_flow --cpu, track_4_boxes: 0.94-0.97 ms AVX2, 0.87-0.89 ms
+ * baseline, 0.27-0.34 ms AVX-512): an of_vf is one zmm register but two ymm ones, and the LK
+ * loops keep about ten of them live (four accumulators, four bilinear weights, the loads), more
+ * than AVX2's sixteen ymm registers; 45 % of that copy's instructions touched the stack. The
+ * 8-float body runs each 16-column chunk as two halves with an accumulator per half and sums the
+ * low lanes before the high ones, so every lane does what it did: bit-identical, and measured
+ * 0.45-0.46 ms against 1.07-1.12 ms for the baseline and 0.35 ms for AVX-512 in one run
+ * (`bench_flow --cpu --runs 300 --isa avx2|scalar|avx512`, interleaved, loaded machine).
  * The file is ISO C (no FP contraction), and every per-ISA copy does the same float operations
  * in the same order, so all paths give bit-identical results (test_optical_flow checks). */
 #ifdef __clang__ /* clang contracts a * b + c within an expression even in ISO C mode */
@@ -538,6 +539,211 @@ OF_BODY int lk_point_body(const of_pyramid *P, const of_pyramid *Q, int nlev, fl
   return 1;
 }
 
+/* lk_point_body in 8-float halves, for AVX2 (the 16-float body keeps about ten 2-ymm vectors
+ * live, more than the sixteen ymm registers: every accumulation went through the stack). Each
+ * 16-column chunk runs as its low and high 8 lanes with an accumulator per half, and a sum adds
+ * the low lanes then the high ones: every lane sees the same float operations in the same order
+ * as in the 16-float body, so the results are bit-identical (test_optical_flow checks). */
+typedef float of_v8 __attribute__((vector_size(8 * sizeof(float))));
+#define v8_set(x) ((of_v8){0} + (float)(x))
+#define v8_ld(p)                 \
+  __extension__({                \
+    of_v8 v_;                    \
+    memcpy(&v_, (p), sizeof v_); \
+    v_;                          \
+  })
+#define v8_st(p, v)              \
+  do {                           \
+    const of_v8 t_ = (v);        \
+    memcpy((p), &t_, sizeof t_); \
+  } while (0)
+/* the 16-lane sum of vf_sum over the halves lo, hi */
+#define v8_sum2(lo, hi)                          \
+  __extension__({                                \
+    const of_v8 l_ = (lo), h_ = (hi);            \
+    float s_ = 0;                                \
+    for (int i_ = 0; i_ < 8; i_++) s_ += l_[i_]; \
+    for (int i_ = 0; i_ < 8; i_++) s_ += h_[i_]; \
+    s_;                                          \
+  })
+
+/* sample_window's fast path in 8-float steps (elementwise: the same values); the clamped path is
+ * sample_window's own. */
+static inline __attribute__((always_inline)) void sample_window8(const float *img, int w, int h,
+                                                                 float x0, float y0, int cols,
+                                                                 int rows, float *dst,
+                                                                 int dst_stride) {
+  const bil b = bil_at(x0, y0);
+  if (bil_inside(&b, w, h, cols, rows)) {
+    const of_v8 a00 = v8_set(b.w00), a01 = v8_set(b.w01), a10 = v8_set(b.w10), a11 = v8_set(b.w11);
+    for (int r = 0; r < rows; r++) {
+      const float *s0 = img + (size_t)(b.iy + r) * (size_t)w + b.ix, *s1 = s0 + w;
+      float *d = dst + (size_t)r * (size_t)dst_stride;
+      for (int c = 0; c < cols; c += 8)
+        v8_st(d + c, a00 * v8_ld(s0 + c) + a01 * v8_ld(s0 + c + 1) + a10 * v8_ld(s1 + c) +
+                         a11 * v8_ld(s1 + c + 1));
+    }
+    return;
+  }
+  sample_window(img, w, h, x0, y0, cols, rows, dst, dst_stride);
+}
+
+OF_BODY int lk_point_body8(const of_pyramid *P, const of_pyramid *Q, int nlev, float px, float py,
+                           float guess_x, float guess_y, int win, int max_iter, float *ox,
+                           float *oy, float *ncc) {
+  const int side = 2 * win + 1, pw = OF_PAD_W(win), pc = pw + OF_VW;
+  float patch[OF_PROWS * OF_PCOLS]; /* as in lk_point_body */
+  float ip[OF_PROWS * OF_PCOLS];
+  float gx[OF_PROWS * OF_PCOLS];
+  float gy[OF_PROWS * OF_PCOLS];
+  float jp[OF_PROWS * OF_PCOLS];
+  of_v8 mask_lo, mask_hi; /* lanes of the last OF_VW columns inside the window */
+  for (int t = 0; t < 8; t++) {
+    mask_lo[t] = pw - OF_VW + t < side ? 1.0f : 0.0f;
+    mask_hi[t] = pw - OF_VW + 8 + t < side ? 1.0f : 0.0f;
+  }
+  const of_v8 c3 = v8_set(3.0f / 32), c10 = v8_set(10.0f / 32), one = v8_set(1);
+  float g_x = guess_x / (float)(1 << (nlev - 1)), g_y = guess_y / (float)(1 << (nlev - 1));
+  *ox = px;
+  *oy = py;
+  if (ncc) *ncc = 0;
+  for (int L = nlev - 1; L >= 0; L--) {
+    const float *I = P->img[L], *J = Q->img[L];
+    const int W = P->w[L], H = P->h[L];
+    const float s = 1.0f / (float)(1 << L);
+    const float ux = px * s, uy = py * s;
+    sample_window8(I, W, H, ux - (float)(win + 1), uy - (float)(win + 1), pc, side + 2, patch, pc);
+    of_v8 vxx0 = v8_set(0), vxy0 = v8_set(0), vyy0 = v8_set(0);
+    of_v8 vxx1 = v8_set(0), vxy1 = v8_set(0), vyy1 = v8_set(0);
+    for (int r = 0; r < side; r++) {
+      const float *a = patch + (size_t)r * pc, *b = a + pc, *c = b + pc;
+      float *o = ip + (size_t)r * pw, *dx = gx + (size_t)r * pw, *dy = gy + (size_t)r * pw;
+      for (int q = 0; q < pw; q += OF_VW) {
+        const int last = q + OF_VW >= pw;
+#define OF_GRAD_HALF(h, m, vxx, vxy, vyy)                                           \
+  do {                                                                              \
+    const int k_ = q + 8 * (h);                                                     \
+    const of_v8 a0 = v8_ld(a + k_), a1 = v8_ld(a + k_ + 1), a2 = v8_ld(a + k_ + 2); \
+    const of_v8 c0 = v8_ld(c + k_), c1 = v8_ld(c + k_ + 1), c2 = v8_ld(c + k_ + 2); \
+    const of_v8 b0 = v8_ld(b + k_), b1 = v8_ld(b + k_ + 1), b2 = v8_ld(b + k_ + 2); \
+    const of_v8 ddx = (m) * (c3 * ((a2 - a0) + (c2 - c0)) + c10 * (b2 - b0));       \
+    const of_v8 ddy = (m) * (c3 * ((c0 - a0) + (c2 - a2)) + c10 * (c1 - a1));       \
+    v8_st(o + k_, (m)*b1);                                                          \
+    v8_st(dx + k_, ddx);                                                            \
+    v8_st(dy + k_, ddy);                                                            \
+    vxx += ddx * ddx;                                                               \
+    vxy += ddx * ddy;                                                               \
+    vyy += ddy * ddy;                                                               \
+  } while (0)
+        OF_GRAD_HALF(0, last ? mask_lo : one, vxx0, vxy0, vyy0);
+        OF_GRAD_HALF(1, last ? mask_hi : one, vxx1, vxy1, vyy1);
+#undef OF_GRAD_HALF
+      }
+    }
+    const float gxx = v8_sum2(vxx0, vxx1), gxy = v8_sum2(vxy0, vxy1), gyy = v8_sum2(vyy0, vyy1);
+    const float area = (float)(side * side);
+    const float tr = gxx + gyy, df = gxx - gyy;
+    const float min_eig = 0.5f * (tr - sqrtf(df * df + 4 * gxy * gxy)) / area;
+    const float det = gxx * gyy - gxy * gxy;
+    if (!(min_eig >= OF_MIN_EIG) || !(det > 0)) return 0;
+    const float i11 = gyy / det, i12 = -gxy / det, i22 = gxx / det;
+    const float eps = L > 0 ? OF_EPS_COARSE : OF_EPS;
+    float v_x = 0, v_y = 0;
+    for (int it = 0; it < max_iter; it++) {
+      const float cx = ux + g_x + v_x, cy = uy + g_y + v_y;
+      if (!(cx > (float)(-win - 1) && cx < (float)(W + win) && cy > (float)(-win - 1) &&
+            cy < (float)(H + win)))
+        return 0;
+      const bil bl = bil_at(cx - (float)win, cy - (float)win);
+      /* accumulators: x/y, even/odd row, low/high half */
+      of_v8 bx00 = v8_set(0), by00 = v8_set(0), bx10 = v8_set(0), by10 = v8_set(0);
+      of_v8 bx01 = v8_set(0), by01 = v8_set(0), bx11 = v8_set(0), by11 = v8_set(0);
+      if (bil_inside(&bl, W, H, pw, side)) {
+        const of_v8 a00 = v8_set(bl.w00), a01 = v8_set(bl.w01), a10 = v8_set(bl.w10),
+                    a11 = v8_set(bl.w11);
+        for (int r = 0; r < side; r++) {
+          const float *s0 = J + (size_t)(bl.iy + r) * (size_t)W + bl.ix, *s1 = s0 + W;
+          const float *o = ip + (size_t)r * pw, *dx = gx + (size_t)r * pw,
+                      *dy = gy + (size_t)r * pw;
+          for (int q = 0; q < pw; q += OF_VW) {
+#define OF_B_HALF(k, bx, by)                                                                     \
+  do {                                                                                           \
+    const of_v8 jv = a00 * v8_ld(s0 + (k)) + a01 * v8_ld(s0 + (k) + 1) + a10 * v8_ld(s1 + (k)) + \
+                     a11 * v8_ld(s1 + (k) + 1);                                                  \
+    const of_v8 e = v8_ld(o + (k)) - jv;                                                         \
+    bx += e * v8_ld(dx + (k));                                                                   \
+    by += e * v8_ld(dy + (k));                                                                   \
+  } while (0)
+            if (r & 1) {
+              OF_B_HALF(q, bx10, by10);
+              OF_B_HALF(q + 8, bx11, by11);
+            } else {
+              OF_B_HALF(q, bx00, by00);
+              OF_B_HALF(q + 8, bx01, by01);
+            }
+#undef OF_B_HALF
+          }
+        }
+      } else {
+        sample_window8(J, W, H, cx - (float)win, cy - (float)win, pw, side, jp, pw);
+        for (int t = 0; t < side * pw; t += OF_VW) {
+          const of_v8 e0 = v8_ld(ip + t) - v8_ld(jp + t);
+          bx00 += e0 * v8_ld(gx + t);
+          by00 += e0 * v8_ld(gy + t);
+          const of_v8 e1 = v8_ld(ip + t + 8) - v8_ld(jp + t + 8);
+          bx01 += e1 * v8_ld(gx + t + 8);
+          by01 += e1 * v8_ld(gy + t + 8);
+        }
+      }
+      const float sbx = v8_sum2(bx00 + bx10, bx01 + bx11), sby = v8_sum2(by00 + by10, by01 + by11);
+      const float ex = i11 * sbx + i12 * sby, ey = i12 * sbx + i22 * sby;
+      if (!isfinite(ex) || !isfinite(ey)) return 0;
+      v_x += ex;
+      v_y += ey;
+      if (ex * ex + ey * ey < eps * eps) break;
+    }
+    if (L > 0) {
+      g_x = 2 * (g_x + v_x);
+      g_y = 2 * (g_y + v_y);
+    } else {
+      g_x += v_x;
+      g_y += v_y;
+    }
+  }
+  const float fx = px + g_x, fy = py + g_y;
+  if (!(fx >= -0.5f && fx <= (float)P->w[0] - 0.5f && fy >= -0.5f && fy <= (float)P->h[0] - 0.5f))
+    return 0;
+  *ox = fx;
+  *oy = fy;
+  if (ncc) {
+    sample_window8(Q->img[0], Q->w[0], Q->h[0], fx - (float)win, fy - (float)win, pw, side, jp, pw);
+    of_v8 sa0 = v8_set(0), sb0 = v8_set(0), saa0 = v8_set(0), sbb0 = v8_set(0), sab0 = v8_set(0);
+    of_v8 sa1 = v8_set(0), sb1 = v8_set(0), saa1 = v8_set(0), sbb1 = v8_set(0), sab1 = v8_set(0);
+    for (int r = 0; r < side; r++)
+      for (int q = 0; q < pw; q += OF_VW) {
+        const int last = q + OF_VW >= pw;
+        const float *ia = ip + (size_t)r * pw + q, *jb = jp + (size_t)r * pw + q;
+        const of_v8 a0 = v8_ld(ia), b0 = (last ? mask_lo : one) * v8_ld(jb);
+        const of_v8 a1 = v8_ld(ia + 8), b1 = (last ? mask_hi : one) * v8_ld(jb + 8);
+        sa0 += a0;
+        sb0 += b0;
+        saa0 += a0 * a0;
+        sbb0 += b0 * b0;
+        sab0 += a0 * b0;
+        sa1 += a1;
+        sb1 += b1;
+        saa1 += a1 * a1;
+        sbb1 += b1 * b1;
+        sab1 += a1 * b1;
+      }
+    const double n = (double)side * side, A = v8_sum2(sa0, sa1), B = v8_sum2(sb0, sb1);
+    const double va = v8_sum2(saa0, saa1) - A * A / n, vb = v8_sum2(sbb0, sbb1) - B * B / n,
+                 cab = v8_sum2(sab0, sab1) - A * B / n;
+    *ncc = (va > 1e-6 * n && vb > 1e-6 * n) ? (float)(cab / sqrt(va * vb)) : 0.0f;
+  }
+  return 1;
+}
+
 #define OF_LK_ARGS                                                                       \
   const of_pyramid *P, const of_pyramid *Q, int nlev, float px, float py, float guess_x, \
       float guess_y, int win, int max_iter, float *ox, float *oy, float *ncc
@@ -547,7 +753,7 @@ static int lk_point_scalar(OF_LK_ARGS) {
 }
 #ifdef OF_X86
 __attribute__((target("avx2,fma"))) static int lk_point_avx2(OF_LK_ARGS) {
-  return OF_LK_CALL(lk_point_body);
+  return OF_LK_CALL(lk_point_body8);
 }
 __attribute__((target("avx512f"))) static int lk_point_avx512(OF_LK_ARGS) {
   return OF_LK_CALL(lk_point_body);
