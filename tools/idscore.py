@@ -35,6 +35,9 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from assignment import hungarian_max  # noqa: E402  (shared with der.py)
+
 MAGIC = "emo-identity-gt"
 VERSION = 1
 IOU_MIN = 0.3
@@ -150,54 +153,6 @@ def iou(a, b):
     return inter / union if union > 0 else 0.0
 
 
-def hungarian_max(w, n_rows, n_cols):
-    """Maximum-weight one-to-one assignment of a (n_rows, n_cols) weight dict {(i, j): w}
-    (missing = 0), by the shortest augmenting path method on costs -w. Returns {i: j}."""
-    n = max(n_rows, n_cols)
-    if n == 0:
-        return {}
-    big = max([v for v in w.values()] + [0])
-    cost = [[big - w.get((i, j), 0) for j in range(n)] for i in range(n)]
-    u, v = [0.0] * (n + 1), [0.0] * (n + 1)
-    p, way = [0] * (n + 1), [0] * (n + 1)
-    for i in range(1, n + 1):
-        p[0] = i
-        j0 = 0
-        minv = [math.inf] * (n + 1)
-        used = [False] * (n + 1)
-        while True:
-            used[j0] = True
-            i0, delta, j1 = p[j0], math.inf, 0
-            for j in range(1, n + 1):
-                if not used[j]:
-                    cur = cost[i0 - 1][j - 1] - u[i0] - v[j]
-                    if cur < minv[j]:
-                        minv[j], way[j] = cur, j0
-                    if minv[j] < delta:
-                        delta, j1 = minv[j], j
-            for j in range(n + 1):
-                if used[j]:
-                    u[p[j]] += delta
-                    v[j] -= delta
-                else:
-                    minv[j] -= delta
-            j0 = j1
-            if p[j0] == 0:
-                break
-        while True:
-            j1 = way[j0]
-            p[j0] = p[j1]
-            j0 = j1
-            if j0 == 0:
-                break
-    out = {}
-    for j in range(1, n + 1):
-        i, jj = p[j] - 1, j - 1
-        if i < n_rows and jj < n_cols and w.get((i, jj), 0) > 0:
-            out[i] = jj
-    return out
-
-
 def nearest(pred_frames, t):
     lo, hi = 0, len(pred_frames)
     while lo < hi:
@@ -265,9 +220,9 @@ def score(gt, pred):
                 interrupted[person] = True
     persons = sorted({p for (p, i) in pair} | {f[1] for _, fs in gt["frames"] for f in fs})
     ids = sorted({i for (p, i) in pair})
-    w = {(persons.index(p), ids.index(i)): c for (p, i), c in pair.items()}
-    asg = hungarian_max(w, len(persons), len(ids))
-    idtp = sum(w.get((r, c), 0) for r, c in asg.items())
+    w = [[pair.get((p, i), 0) for i in ids] for p in persons]
+    asg = hungarian_max(w)
+    idtp = sum(w[r][c] for r, c in asg.items())
     merges = {pid: d for pid, d in matched_persons.items() if len(d) > 1}
     n_merges = sum(len(d) - 1 for d in merges.values())
     # cuts
