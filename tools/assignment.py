@@ -5,7 +5,7 @@ The Hungarian method (Kuhn 1955, Munkres 1957) in its shortest-augmenting-path f
 and column potentials, O(n^3) on the square matrix padded with zero weights; costs are
 max(w) - w so they are non-negative. Stdlib only. Not a general solver: weights are finite
 numbers, a pair of weight <= 0 is never reported as assigned.
-Checked against brute force on random rectangular matrices by tools/test_assignment.py."""
+Checked against brute force on random rectangular matrices by tools/test_hungarian.py."""
 import math
 
 

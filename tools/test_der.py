@@ -74,7 +74,7 @@ check(close(r["conf"], 3) and close(der_pct(r), 300.0 / 7), "hungarian vs greedy
 r = score({"A": [(0, 10)]}, {"X": [(0, 10)], "Y": [(10, 20)]}, uem=[(0, 10)])
 check(close(der_pct(r), 0), "uem: %r" % r)
 
-# 8. (the Hungarian assignment itself: tools/test_assignment.py)
+# 8. (the Hungarian assignment itself: tools/test_hungarian.py)
 
 # 9. the command line: per-file and TOTAL lines, malformed input gives status 2
 with tempfile.TemporaryDirectory() as d:

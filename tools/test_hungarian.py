@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""test_assignment.py: checks tools/assignment.py (the Hungarian assignment der.py and idscore.py
+"""test_hungarian.py: checks tools/assignment.py (the Hungarian assignment der.py and idscore.py
 share) against brute force on random rectangular matrices, and on hand-made cases.
-Run: python3 tools/test_assignment.py   (stdlib only; exit status 0 when all checks pass)."""
+Run: python3 tools/test_hungarian.py   (stdlib only; exit status 0 when all checks pass)."""
 import itertools
 import os
 import random
@@ -49,5 +49,5 @@ for t in range(300):
           and all(w[i][j] > 0 for i, j in m.items()),
           "random %d (%dx%d): got %f best %f" % (t, nr, nc, got, best))
 
-print("test_assignment: %d checks, %d failed" % (checks, failures))
+print("test_hungarian: %d checks, %d failed" % (checks, failures))
 sys.exit(1 if failures else 0)
