@@ -527,6 +527,9 @@ typedef struct emo_track_face {
                      be computed (no soundtrack, face too small for a mouth crop, first
                      frame of the face): written "speaking":null */
   int person;     /* the person this face belongs to (written "P<n>"); see emo_person */
+  int identity;   /* the id this track was found to be: an earlier track_id once the track's
+                     pooled face descriptor re-identified it (deferred re-identification,
+                     written "identity" when it differs from track_id), else track_id */
 } emo_track_face;
 
 typedef enum emo_event_type {
@@ -575,6 +578,14 @@ typedef struct emo_track_summary {
   float pose_max[3];
   int64_t au_frames;            /* frames with AU proxies (EMO_DETAILS_FULL) */
   float mean_aus[EMO_AU_COUNT]; /* mean AU proxy intensities over au_frames */
+  int identity;                 /* the earlier id this id was found to be (deferred
+                                   re-identification; written "identity" when it differs from
+                                   track_id; apply it to earlier frames for final ids), else
+                                   track_id */
+  const float *embedding;       /* (1024,) the id's pooled, L2-normalised face descriptor
+                                   (mean of its sampled descriptors), NULL when it has none;
+                                   written "embedding"; owned by the context. An earlier run's
+                                   JSON Lines can serve as a gallery (emo_gallery_load) */
 } emo_track_summary;
 
 typedef struct emo_video_summary {

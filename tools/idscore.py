@@ -25,6 +25,9 @@ Metrics, per clip and overall (standard multi-object-tracking definitions):
 Usage:
   python3 tools/idscore.py --emo build/emo [--data ../shared/data] [--out DIR] [GT.tsv ...]
   python3 tools/idscore.py --pred DIR [GT.tsv ...]
+  --ids final (default) | frame | track: score a face by its track's final identity (the
+  summary's, deferred re-identification applied to every frame of the track), the identity its
+  frame reported, or its bare track_id.
 Default GT: every tests/fixtures/identity/*.tsv. A ground truth made of parts (the reel) is
 played into $TMPDIR/emo-idscore/NAME.mp4 with the ffmpeg command first. Prints a table; exit 0 (1 on bad input).
 Options after -- are passed to emo video (e.g. -- --no-reid)."""
@@ -125,9 +128,13 @@ def parse_gt(text, name="<gt>"):
     return {"clip": clip, "parts": parts, "frames": frames, "cuts": sorted(cuts)}
 
 
-def parse_pred(lines):
-    """emo video's JSON Lines -> dict(frames=[(t, [(box, id)])], cuts=[t], embeddings)."""
-    frames, cuts, emb = [], [], None
+def parse_pred(lines, ids="final"):
+    """emo video's JSON Lines -> dict(frames=[(t, [(box, id)])], cuts=[t], embeddings).
+    ids: which id a face is scored by: "track" its track_id; "frame" its identity as reported in
+    that frame (an earlier id once deferred re-identification matched it, emo.h
+    emo_track_face.identity); "final" the identity the summary gives its track_id (so frames
+    reported before the match count under it too)."""
+    frames, cuts, emb, final = [], [], None, {}
     for line in lines:
         line = line.strip()
         if not line:
@@ -135,12 +142,18 @@ def parse_pred(lines):
         o = json.loads(line)
         ty = o.get("type")
         if ty == "frame":
-            frames.append((float(o["t"]), [([float(v) for v in f["box"]], int(f["track_id"]))
+            key = "identity" if ids == "frame" else "track_id"
+            frames.append((float(o["t"]), [([float(v) for v in f["box"]],
+                                            int(f.get(key, f["track_id"])))
                                            for f in o.get("faces", [])]))
         elif ty == "event" and o.get("event") == "shot_cut":
             cuts.append(float(o["start"]))
         elif ty == "summary":
             emb = o.get("embeddings")
+            for tr in o.get("tracks", []):
+                final[int(tr["track_id"])] = int(tr.get("identity", tr["track_id"]))
+    if ids == "final":
+        frames = [(t, [(b, final.get(i, i)) for b, i in fs]) for t, fs in frames]
     frames.sort(key=lambda x: x[0])
     return {"frames": frames, "cuts": cuts, "embeddings": emb}
 
@@ -306,11 +319,11 @@ def main(argv):
     emo = pred_dir = out_dir = None
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "emo-idscore")
     data = os.path.join(root, "..", "shared", "data")
-    files, verbose = [], False
+    files, verbose, ids = [], False, "final"
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--emo", "--pred", "--data", "--out") and i + 1 < len(argv):
+        if a in ("--emo", "--pred", "--data", "--out", "--ids") and i + 1 < len(argv):
             v = argv[i + 1]
             if a == "--emo":
                 emo = v
@@ -318,6 +331,11 @@ def main(argv):
                 pred_dir = v
             elif a == "--data":
                 data = v
+            elif a == "--ids":
+                if v not in ("track", "frame", "final"):
+                    print("idscore: --ids track|frame|final", file=sys.stderr)
+                    return 2
+                ids = v
             else:
                 out_dir = v
             i += 2
@@ -356,7 +374,7 @@ def main(argv):
                 os.makedirs(out_dir, exist_ok=True)
                 with open(os.path.join(out_dir, name + ".jsonl"), "w", encoding="utf-8") as fh:
                     fh.write("\n".join(lines) + "\n")
-        s = score(gt, parse_pred(lines))
+        s = score(gt, parse_pred(lines, ids))
         scores.append(s)
         print(row(name, s))
         if verbose and s["merge_detail"]:
