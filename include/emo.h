@@ -615,10 +615,15 @@ typedef struct emo_video_summary {
 
 /* Reads the photos of folder dir: DIR/NAME.jpg (png, webp) is a photo of NAME (the name is
  * the file name up to its first '.'), DIR/NAME/ any photo in that folder is NAME (several
- * photos of one person help). A photo must show exactly one face fit for a descriptor; one
- * that is unreadable or corrupt, shows no face or several faces, or whose face is too small,
- * turned or blurred is skipped with an EMO_LOG_WARN message through ctx's log callback naming
- * the file and why. Uses ctx's detector and embedding networks (the model needs reid = 1).
+ * photos of one person help). dir may instead be a regular file: the JSON Lines of an earlier
+ * run (emo video/media output), whose summary tracks with an "embedding" (their pooled
+ * descriptor, emo_track_summary.embedding) are the "photos": a track is named by its gallery
+ * name when it had one, else "<FILE>:P<n>" after its person record, else "<FILE>:<identity>"
+ * (FILE: the file name up to its first '.'), so the same people get the same names across
+ * recordings; EMO_EINVAL when no track has an embedding. A photo must show exactly one face fit for
+ * a descriptor; one that is unreadable or corrupt, shows no face or several faces, or whose face is
+ * too small, turned or blurred is skipped with an EMO_LOG_WARN message through ctx's log callback
+ * naming the file and why. Uses ctx's detector and embedding networks (the model needs reid = 1).
  * Returns EMO_OK and *out (free with emo_gallery_destroy); EMO_EINVAL (no usable photo, no
  * embedding model), EMO_EIO (dir unreadable) or EMO_ENOMEM, with ctx's message. Not
  * thread-safe on one ctx. */
