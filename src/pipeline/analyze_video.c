@@ -9,7 +9,10 @@
  *    track follows confidently); detections update the tracker (pipeline/tracker.c:
  *    optimal assignment, re-identification by face embedding when a track is born, an
  *    association is ambiguous or a continuation is doubtful: see "Verification" in tracker.h;
- *    no embedding of faces fem_quality refuses, and the summary counts the embeddings);
+ *    no embedding of faces fem_quality refuses, and the summary counts the embeddings); a
+ *    track whose identity is not settled samples pooled descriptors (smaller faces allowed,
+ *    FEM_POOL_MIN_SIDE; the detector then runs every POOL_DETECT frames) for the tracker's
+ *    deferred re-identification;
  *  - each frame goes through the shot-cut detector (vision/shot_cut.h): a cut (shot_cut event)
  *    loses every track, to be continued only by appearance (trk_cut); a suspect frame forces a
  *    detection and verifies every track;
