@@ -537,6 +537,9 @@ typedef struct emo_track_face {
                      be computed (no soundtrack, face too small for a mouth crop, first
                      frame of the face): written "speaking":null */
   int person;     /* the person this face belongs to (written "P<n>"); see emo_person */
+  int identity;   /* the id this track was found to be: an earlier track_id once the track's
+                     pooled face descriptor re-identified it (deferred re-identification,
+                     written "identity" when it differs from track_id), else track_id */
 } emo_track_face;
 
 typedef enum emo_event_type {
@@ -585,6 +588,14 @@ typedef struct emo_track_summary {
   float pose_max[3];
   int64_t au_frames;            /* frames with AU proxies (EMO_DETAILS_FULL) */
   float mean_aus[EMO_AU_COUNT]; /* mean AU proxy intensities over au_frames */
+  int identity;                 /* the earlier id this id was found to be (deferred
+                                   re-identification; written "identity" when it differs from
+                                   track_id; apply it to earlier frames for final ids), else
+                                   track_id */
+  const float *embedding;       /* (1024,) the id's pooled, L2-normalised face descriptor
+                                   (mean of its sampled descriptors), NULL when it has none;
+                                   written "embedding"; owned by the context. An earlier run's
+                                   JSON Lines can serve as a gallery (emo_gallery_load) */
 } emo_track_summary;
 
 typedef struct emo_video_summary {
@@ -614,10 +625,15 @@ typedef struct emo_video_summary {
 
 /* Reads the photos of folder dir: DIR/NAME.jpg (png, webp) is a photo of NAME (the name is
  * the file name up to its first '.'), DIR/NAME/ any photo in that folder is NAME (several
- * photos of one person help). A photo must show exactly one face fit for a descriptor; one
- * that is unreadable or corrupt, shows no face or several faces, or whose face is too small,
- * turned or blurred is skipped with an EMO_LOG_WARN message through ctx's log callback naming
- * the file and why. Uses ctx's detector and embedding networks (the model needs reid = 1).
+ * photos of one person help). dir may instead be a regular file: the JSON Lines of an earlier
+ * run (emo video/media output), whose summary tracks with an "embedding" (their pooled
+ * descriptor, emo_track_summary.embedding) are the "photos": a track is named by its gallery
+ * name when it had one, else "<FILE>:P<n>" after its person record, else "<FILE>:<identity>"
+ * (FILE: the file name up to its first '.'), so the same people get the same names across
+ * recordings; EMO_EINVAL when no track has an embedding. A photo must show exactly one face fit for
+ * a descriptor; one that is unreadable or corrupt, shows no face or several faces, or whose face is
+ * too small, turned or blurred is skipped with an EMO_LOG_WARN message through ctx's log callback
+ * naming the file and why. Uses ctx's detector and embedding networks (the model needs reid = 1).
  * Returns EMO_OK and *out (free with emo_gallery_destroy); EMO_EINVAL (no usable photo, no
  * embedding model), EMO_EIO (dir unreadable) or EMO_ENOMEM, with ctx's message. Not
  * thread-safe on one ctx. */

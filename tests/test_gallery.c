@@ -3,7 +3,8 @@
  * loads as 5 people; photos of a person given to a video stream name its track after them; a
  * person missing from the gallery is "unknown"; two names for one person are reported as
  * look-alikes; a gallery photo that is corrupt, shows no face or several faces is skipped with
- * a message naming it and why; an empty or missing folder is refused. */
+ * a message naming it and why; an empty or missing folder is refused; an earlier run's JSON
+ * Lines (its tracks' pooled embeddings) serves as a gallery too. */
 #include <png.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -169,6 +170,68 @@ int main(void) {
             strncmp(also, "biden", 5) == 0,
         "biden under two names: look-alikes not reported (also %s)", also ? also : "none");
   emo_gallery_destroy(&g);
+
+  /* an earlier run's JSON Lines as the gallery: its track's pooled embedding names the same
+   * person in another photo "<file>:<id>"; someone else is unknown; a file without embeddings
+   * is refused with a message, a malformed embedding skipped with a warning */
+  {
+    rp.gallery = NULL;
+    /* one photo of one run: obama2.jpg (obama.jpg alone scores below reid_threshold 0.65
+     * with obama1.jpg; the folder gallery above has both) */
+    const char *train_obama = NULL;
+    static const char *cands[] = {"faces/identities/train/obama/obama2.jpg",
+                                  "faces/identities/train/obama/obama.jpg"};
+    for (int i = 0; i < 2 && !train_obama; i++)
+      if (th_data(cands[i])) train_obama = cands[i];
+    CHECK(train_obama != NULL, "a train photo of obama");
+    char run[] = "/tmp/emo_gallery_run_XXXXXX";
+    int fd = mkstemp(run);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd >= 0) close(fd);
+    CHECK(train_obama && push_photo(ctx, &rp, train_obama, &fr) == EMO_OK &&
+              emo_stream_end(ctx, NULL, &sum) == EMO_OK && sum->track_count == 1 &&
+              sum->tracks[0].embedding,
+          "first run: %d tracks, embedding %p", sum ? sum->track_count : -1,
+          sum && sum->track_count ? (const void *)sum->tracks[0].embedding : NULL);
+    char *line = sum ? emo_summary_json(sum) : NULL;
+    f = fopen(run, "w");
+    if (f && line) {
+      fputs("{\"type\":\"run\"}\nnot json at all\n", f);
+      fputs(line, f);
+      fputs("\n{\"type\":\"summary\",\"tracks\":[{\"track_id\":7,\"embedding\":[1,2]}]}\n", f);
+      fclose(f);
+    }
+    emo_free(line);
+    g_log[0] = 0;
+    CHECK(emo_gallery_load(ctx, run, &g) == EMO_OK && emo_gallery_count(g) == 1 &&
+              emo_gallery_person_count(g) == 1,
+          "run file as gallery: %d tracks; %s", emo_gallery_count(g), emo_context_last_error(ctx));
+    CHECK(strstr(g_log, "malformed embedding"), "malformed embedding warning: %s", g_log);
+    const char *base = strrchr(run, '/') + 1;
+    char want[256];
+    snprintf(want, sizeof want, "%s:1", base);
+    CHECK(g && strcmp(emo_gallery_person(g, 0), want) == 0, "person name %s (want %s)",
+          g ? emo_gallery_person(g, 0) : "-", want);
+    rp.gallery = g;
+    CHECK(push_photo(ctx, &rp, "faces/identities/test/obama1.jpg", &fr) == EMO_OK &&
+              has_name(fr, want, NULL),
+          "obama1.jpg not named %s by the earlier run (%s)", want,
+          fr && fr->face_count && fr->faces[0].gallery_name ? fr->faces[0].gallery_name : "-");
+    CHECK(push_photo(ctx, &rp, "faces/identities/test/johnsnow_test1.jpg", &fr) == EMO_OK &&
+              has_name(fr, "unknown", NULL),
+          "johnsnow_test1.jpg not unknown against the earlier run");
+    emo_gallery_destroy(&g);
+    rp.gallery = NULL;
+    f = fopen(run, "w");
+    if (f) {
+      fputs("{\"type\":\"summary\",\"tracks\":[{\"track_id\":1}]}\n", f);
+      fclose(f);
+    }
+    CHECK(emo_gallery_load(ctx, run, &g) == EMO_EINVAL && !g &&
+              strstr(emo_context_last_error(ctx), "no track with an \"embedding\""),
+          "run without embeddings: %s", emo_context_last_error(ctx));
+    unlink(run);
+  }
 
   /* an empty folder, a missing one */
   char empty[] = "/tmp/emo_gallery_empty_XXXXXX";

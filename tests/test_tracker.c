@@ -18,17 +18,26 @@
 typedef struct sim {
   float base[4][FEM_DIM];    /* unit appearance of persons 0..3 (orthogonal) */
   int truth[TRK_MAX_TRACKS]; /* person shown by detection i of the current frame */
-  int calls;
+  int calls;                 /* single-decision embeddings asked for */
+  int pcalls;                /* pooled samples asked for */
+  int small;                 /* 1: faces too small to decide alone (pooled samples only, noisier) */
   unsigned rs;
 } sim;
 
-static int sim_embed(void *user, int det_index, float *out) {
+static int sim_embed(void *user, int det_index, int pooled, float *out) {
   sim *s = user;
-  s->calls++;
+  if (pooled)
+    s->pcalls++;
+  else
+    s->calls++;
+  if (s->small && !pooled) return EMO_EUNSUPPORTED;
   const float *b = s->base[s->truth[det_index]];
+  /* noise norm ~0.37 (cos ~0.88 with the person's base); small faces ~1.0 (single samples of
+   * one person ~0.5 alike, a mean of 3 ~0.85 alike with the base) */
+  const float a = s->small ? 0.055f : 0.02f;
   double ss = 0.0;
   for (int k = 0; k < FEM_DIM; k++) {
-    out[k] = b[k] + th_randf(&s->rs, -0.02f, 0.02f); /* noise norm ~0.37: cos ~0.88 */
+    out[k] = b[k] + th_randf(&s->rs, -a, a);
     ss += (double)out[k] * out[k];
   }
   for (int k = 0; k < FEM_DIM; k++) out[k] = (float)(out[k] / sqrt(ss));
@@ -414,14 +423,14 @@ static void test_limits(void) {
   trk_destroy(&s); /* safe twice */
 }
 
-static int failing_embed(void *user, int i, float *out) {
-  (void)user, (void)i, (void)out;
+static int failing_embed(void *user, int i, int pooled, float *out) {
+  (void)user, (void)i, (void)pooled, (void)out;
   return EMO_EINTERNAL;
 }
 
-static int unsupported_embed(void *user, int i, float *out) {
+static int unsupported_embed(void *user, int i, int pooled, float *out) {
   (void)i, (void)out;
-  (*(int *)user)++;
+  if (!pooled) (*(int *)user)++;
   return EMO_EUNSUPPORTED;
 }
 
@@ -508,7 +517,75 @@ static void test_verification(void) {
   trk_destroy(&s);
 }
 
+/* Deferred re-identification: faces too small for one descriptor to decide come back after
+ * cuts under new ids, and their pooled descriptors give them the earlier identity; another
+ * person's never does. */
+static void test_pooled_reid(void) {
+  sim sm;
+  sim_init(&sm);
+  sm.small = 1;
+  emoi_err err = {{0}};
+  trk_state *s = NULL;
+  trk_create(NULL, &s, NULL);
+  if (!s) return;
+  /* shots of 1 s, detections every 0.1 s, a cut between them: persons 0, 1, 0, 1, 2 */
+  const int who[5] = {0, 1, 0, 1, 2};
+  int id_of[5] = {0}, ident_of[5] = {0};
+  for (int shot = 0; shot < 5; shot++) {
+    double t0 = shot * 2.0;
+    if (shot) CHECK(trk_cut(s, t0, &err) == EMO_OK, "cut %d", shot);
+    for (int f = 0; f < 10; f++) {
+      bf_detection d = det_at(100, 100, 40);
+      sm.truth[0] = who[shot];
+      CHECK(trk_update_detections(s, t0 + f * 0.1, &d, 1, sim_embed, &sm, &err) == EMO_OK,
+            "shot %d frame %d: %s", shot, f, err.msg);
+    }
+    CHECK(trk_count(s) == 1, "shot %d: %d tracks", shot, trk_count(s));
+    if (trk_count(s) == 1) {
+      id_of[shot] = trk_get(s, 0)->id;
+      ident_of[shot] = trk_get(s, 0)->ident;
+    }
+    CHECK(trk_get(s, 0) && trk_get(s, 0)->n_pool == TRK_POOL_N, "shot %d: %d pooled samples", shot,
+          trk_get(s, 0) ? trk_get(s, 0)->n_pool : -1);
+  }
+  CHECK(id_of[0] == 1 && id_of[1] == 2 && id_of[2] == 3 && id_of[3] == 4 && id_of[4] == 5,
+        "no single descriptor decided: ids %d %d %d %d %d", id_of[0], id_of[1], id_of[2], id_of[3],
+        id_of[4]);
+  CHECK(ident_of[0] == 1 && ident_of[1] == 2 && ident_of[2] == 1 && ident_of[3] == 2 &&
+            ident_of[4] == 5,
+        "identities %d %d %d %d %d (want 1 2 1 2 5)", ident_of[0], ident_of[1], ident_of[2],
+        ident_of[3], ident_of[4]);
+  CHECK(sm.calls == 5 && sm.pcalls == 5 * TRK_POOL_N, "%d single, %d pooled calls (want 5, %d)",
+        sm.calls, sm.pcalls, 5 * TRK_POOL_N);
+  trk_finish(s, 10.0);
+  const emo_track_summary *su = NULL;
+  int n = trk_summaries(s, &su);
+  CHECK(n == 5 && su[2].identity == 1 && su[3].identity == 2 && su[4].identity == 5 &&
+            su[0].embedding &&
+            fabsf(fem_similarity(su[0].embedding, su[0].embedding) - 1.0f) < 1e-4f,
+        "summaries: %d, identities %d %d %d", n, n == 5 ? su[2].identity : -1,
+        n == 5 ? su[3].identity : -1, n == 5 ? su[4].identity : -1);
+  /* off: pool_threshold above 1 */
+  trk_destroy(&s);
+  trk_params p = trk_params_default();
+  p.pool_threshold = 2.0f;
+  trk_create(&p, &s, NULL);
+  if (!s) return;
+  for (int shot = 0; shot < 3; shot++) {
+    if (shot) trk_cut(s, shot * 2.0, &err);
+    for (int f = 0; f < 10; f++) {
+      bf_detection d = det_at(100, 100, 40);
+      sm.truth[0] = who[shot];
+      trk_update_detections(s, shot * 2.0 + f * 0.1, &d, 1, sim_embed, &sm, &err);
+    }
+  }
+  CHECK(trk_count(s) == 1 && trk_get(s, 0)->ident == 3, "off: identity %d (want 3)",
+        trk_count(s) ? trk_get(s, 0)->ident : -1);
+  trk_destroy(&s);
+}
+
 int main(void) {
+  test_pooled_reid();
   test_verification();
   test_crossing();
   test_return();

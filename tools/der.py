@@ -11,7 +11,7 @@ with
     confusion = min(R, H) - (number of active reference speakers whose mapped hypothesis
     speaker is also active); total speech counts R per region;
   - an optimal one-to-one speaker mapping per file that maximises the overlap time between
-    mapped speakers (Hungarian algorithm, written here: stdlib only);
+    mapped speakers (Hungarian algorithm, tools/assignment.py: stdlib only);
   - an optional UEM file (lines `file channel start end`) limiting the scored time; without
     it the scored time of a file is from 0 to the end of its last reference or hypothesis turn.
 Same-speaker turns that overlap or touch are merged first (as md-eval does).
@@ -24,7 +24,11 @@ Prints one line per file and a TOTAL line:
 Exit status 0, or 2 on a malformed input (with a message naming the file and line).
 """
 import argparse
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from assignment import hungarian_max  # noqa: E402  (shared with idscore.py)
 
 
 class InputError(Exception):
@@ -128,64 +132,6 @@ def intersect(a, b):
             i += 1
         else:
             j += 1
-    return out
-
-
-def hungarian_max(w):
-    """Assignment maximising the sum of w[i][j] (rectangular allowed). Returns {i: j}.
-    Kuhn-Munkres with potentials (shortest augmenting path), O(n^3), on costs -w."""
-    nr = len(w)
-    nc = len(w[0]) if nr else 0
-    if nr == 0 or nc == 0:
-        return {}
-    n = max(nr, nc)
-    big = max(max(row) for row in w)
-    # square cost matrix, padded with zeros (= no gain) and shifted to be non-negative
-    cost = [[(big - w[i][j]) if (i < nr and j < nc) else big for j in range(n)] for i in range(n)]
-    INF = float("inf")
-    u = [0.0] * (n + 1)
-    v = [0.0] * (n + 1)
-    p = [0] * (n + 1)  # p[j]: row matched to column j (1-based), 0 = none
-    way = [0] * (n + 1)
-    for i in range(1, n + 1):
-        p[0] = i
-        j0 = 0
-        minv = [INF] * (n + 1)
-        used = [False] * (n + 1)
-        while True:
-            used[j0] = True
-            i0 = p[j0]
-            delta = INF
-            j1 = 0
-            for j in range(1, n + 1):
-                if not used[j]:
-                    cur = cost[i0 - 1][j - 1] - u[i0] - v[j]
-                    if cur < minv[j]:
-                        minv[j] = cur
-                        way[j] = j0
-                    if minv[j] < delta:
-                        delta = minv[j]
-                        j1 = j
-            for j in range(n + 1):
-                if used[j]:
-                    u[p[j]] += delta
-                    v[j] -= delta
-                else:
-                    minv[j] -= delta
-            j0 = j1
-            if p[j0] == 0:
-                break
-        while True:
-            j1 = way[j0]
-            p[j0] = p[j1]
-            j0 = j1
-            if j0 == 0:
-                break
-    out = {}
-    for j in range(1, n + 1):
-        i = p[j] - 1
-        if i < nr and j - 1 < nc and w[i][j - 1] > 0:
-            out[i] = j - 1
     return out
 
 

@@ -25,6 +25,9 @@ Metrics, per clip and overall (standard multi-object-tracking definitions):
 Usage:
   python3 tools/idscore.py --emo build/emo [--data ../shared/data] [--out DIR] [GT.tsv ...]
   python3 tools/idscore.py --pred DIR [GT.tsv ...]
+  --ids final (default) | frame | track: score a face by its track's final identity (the
+  summary's, deferred re-identification applied to every frame of the track), the identity its
+  frame reported, or its bare track_id.
 Default GT: every tests/fixtures/identity/*.tsv. A ground truth made of parts (the reel) is
 played into $TMPDIR/emo-idscore/NAME.mp4 with the ffmpeg command first. Prints a table; exit 0 (1 on bad input).
 Options after -- are passed to emo video (e.g. -- --no-reid)."""
@@ -34,6 +37,9 @@ import math
 import os
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from assignment import hungarian_max  # noqa: E402  (shared with der.py)
 
 MAGIC = "emo-identity-gt"
 VERSION = 1
@@ -122,9 +128,13 @@ def parse_gt(text, name="<gt>"):
     return {"clip": clip, "parts": parts, "frames": frames, "cuts": sorted(cuts)}
 
 
-def parse_pred(lines):
-    """emo video's JSON Lines -> dict(frames=[(t, [(box, id)])], cuts=[t], embeddings)."""
-    frames, cuts, emb = [], [], None
+def parse_pred(lines, ids="final"):
+    """emo video's JSON Lines -> dict(frames=[(t, [(box, id)])], cuts=[t], embeddings).
+    ids: which id a face is scored by: "track" its track_id; "frame" its identity as reported in
+    that frame (an earlier id once deferred re-identification matched it, emo.h
+    emo_track_face.identity); "final" the identity the summary gives its track_id (so frames
+    reported before the match count under it too)."""
+    frames, cuts, emb, final = [], [], None, {}
     for line in lines:
         line = line.strip()
         if not line:
@@ -132,12 +142,18 @@ def parse_pred(lines):
         o = json.loads(line)
         ty = o.get("type")
         if ty == "frame":
-            frames.append((float(o["t"]), [([float(v) for v in f["box"]], int(f["track_id"]))
+            key = "identity" if ids == "frame" else "track_id"
+            frames.append((float(o["t"]), [([float(v) for v in f["box"]],
+                                            int(f.get(key, f["track_id"])))
                                            for f in o.get("faces", [])]))
         elif ty == "event" and o.get("event") == "shot_cut":
             cuts.append(float(o["start"]))
         elif ty == "summary":
             emb = o.get("embeddings")
+            for tr in o.get("tracks", []):
+                final[int(tr["track_id"])] = int(tr.get("identity", tr["track_id"]))
+    if ids == "final":
+        frames = [(t, [(b, final.get(i, i)) for b, i in fs]) for t, fs in frames]
     frames.sort(key=lambda x: x[0])
     return {"frames": frames, "cuts": cuts, "embeddings": emb}
 
@@ -148,54 +164,6 @@ def iou(a, b):
     inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
-
-
-def hungarian_max(w, n_rows, n_cols):
-    """Maximum-weight one-to-one assignment of a (n_rows, n_cols) weight dict {(i, j): w}
-    (missing = 0), by the shortest augmenting path method on costs -w. Returns {i: j}."""
-    n = max(n_rows, n_cols)
-    if n == 0:
-        return {}
-    big = max([v for v in w.values()] + [0])
-    cost = [[big - w.get((i, j), 0) for j in range(n)] for i in range(n)]
-    u, v = [0.0] * (n + 1), [0.0] * (n + 1)
-    p, way = [0] * (n + 1), [0] * (n + 1)
-    for i in range(1, n + 1):
-        p[0] = i
-        j0 = 0
-        minv = [math.inf] * (n + 1)
-        used = [False] * (n + 1)
-        while True:
-            used[j0] = True
-            i0, delta, j1 = p[j0], math.inf, 0
-            for j in range(1, n + 1):
-                if not used[j]:
-                    cur = cost[i0 - 1][j - 1] - u[i0] - v[j]
-                    if cur < minv[j]:
-                        minv[j], way[j] = cur, j0
-                    if minv[j] < delta:
-                        delta, j1 = minv[j], j
-            for j in range(n + 1):
-                if used[j]:
-                    u[p[j]] += delta
-                    v[j] -= delta
-                else:
-                    minv[j] -= delta
-            j0 = j1
-            if p[j0] == 0:
-                break
-        while True:
-            j1 = way[j0]
-            p[j0] = p[j1]
-            j0 = j1
-            if j0 == 0:
-                break
-    out = {}
-    for j in range(1, n + 1):
-        i, jj = p[j] - 1, j - 1
-        if i < n_rows and jj < n_cols and w.get((i, jj), 0) > 0:
-            out[i] = jj
-    return out
 
 
 def nearest(pred_frames, t):
@@ -265,9 +233,9 @@ def score(gt, pred):
                 interrupted[person] = True
     persons = sorted({p for (p, i) in pair} | {f[1] for _, fs in gt["frames"] for f in fs})
     ids = sorted({i for (p, i) in pair})
-    w = {(persons.index(p), ids.index(i)): c for (p, i), c in pair.items()}
-    asg = hungarian_max(w, len(persons), len(ids))
-    idtp = sum(w.get((r, c), 0) for r, c in asg.items())
+    w = [[pair.get((p, i), 0) for i in ids] for p in persons]
+    asg = hungarian_max(w)
+    idtp = sum(w[r][c] for r, c in asg.items())
     merges = {pid: d for pid, d in matched_persons.items() if len(d) > 1}
     n_merges = sum(len(d) - 1 for d in merges.values())
     # cuts
@@ -351,11 +319,11 @@ def main(argv):
     emo = pred_dir = out_dir = None
     work = os.path.join(os.environ.get("TMPDIR", "/tmp"), "emo-idscore")
     data = os.path.join(root, "..", "shared", "data")
-    files, verbose = [], False
+    files, verbose, ids = [], False, "final"
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--emo", "--pred", "--data", "--out") and i + 1 < len(argv):
+        if a in ("--emo", "--pred", "--data", "--out", "--ids") and i + 1 < len(argv):
             v = argv[i + 1]
             if a == "--emo":
                 emo = v
@@ -363,6 +331,11 @@ def main(argv):
                 pred_dir = v
             elif a == "--data":
                 data = v
+            elif a == "--ids":
+                if v not in ("track", "frame", "final"):
+                    print("idscore: --ids track|frame|final", file=sys.stderr)
+                    return 2
+                ids = v
             else:
                 out_dir = v
             i += 2
@@ -401,7 +374,7 @@ def main(argv):
                 os.makedirs(out_dir, exist_ok=True)
                 with open(os.path.join(out_dir, name + ".jsonl"), "w", encoding="utf-8") as fh:
                     fh.write("\n".join(lines) + "\n")
-        s = score(gt, parse_pred(lines))
+        s = score(gt, parse_pred(lines, ids))
         scores.append(s)
         print(row(name, s))
         if verbose and s["merge_detail"]:

@@ -70,9 +70,6 @@ g = {"clip": "x", "parts": [], "frames": [],
 s = idscore.score(g, pred_of([], cuts=[1.1, 3.4, 7.0]))
 check(s["cut_hits"] == 2 and s["cuts_pred"] == 3, "cuts: %r" % s)
 
-# Hungarian: the assignment maximises the total, not greedily
-asg = idscore.hungarian_max({(0, 0): 5, (0, 1): 4, (1, 0): 4}, 2, 2)
-check(asg == {0: 1, 1: 0}, "hungarian %r" % asg)
 
 # the parser: a good file, then malformed ones, each refused with file:line
 good = ("emo-identity-gt\t1\n# c\nclip\tav/x.mp4\ncut\t1.0\ncut\t2\t2.5\tdissolve\n"

@@ -39,6 +39,8 @@ char *emo_frame_json(const emo_frame_result *f) {
       sb_puts(&b, "]");
     }
     sb_printf(&b, "],\"detected\":%s", x->detected ? "true" : "false");
+    if (x->identity > 0 && x->identity != x->track_id)
+      sb_printf(&b, ",\"identity\":%d", x->identity);
     if (x->gallery_name) sb_printf(&b, ",\"gallery\":\"%s\"", x->gallery_name);
     if (x->gallery_also) sb_printf(&b, ",\"gallery_also\":\"%s\"", x->gallery_also);
     if (f->persons) {
@@ -112,6 +114,8 @@ char *emo_summary_json(const emo_video_summary *s) {
     sb_puts(&b, ",\"last\":");
     sb_json_float(&b, t->last_t, 3);
     sb_printf(&b, ",\"frames\":%lld", (long long)t->frames);
+    if (t->identity > 0 && t->identity != t->track_id)
+      sb_printf(&b, ",\"identity\":%d", t->identity);
     if (t->gallery_name) sb_printf(&b, ",\"gallery\":\"%s\"", t->gallery_name);
     if (t->gallery_also) sb_printf(&b, ",\"gallery_also\":\"%s\"", t->gallery_also);
     if (t->dominant >= 0) {
@@ -143,6 +147,14 @@ char *emo_summary_json(const emo_video_summary *s) {
         sb_json_float(&b, t->mean_aus[k], 3);
       }
       sb_puts(&b, "}");
+    }
+    if (t->embedding) { /* the pooled descriptor: an earlier run as a gallery (emo.h) */
+      sb_puts(&b, ",\"embedding\":[");
+      for (int k = 0; k < 1024; k++) {
+        if (k) sb_puts(&b, ",");
+        sb_json_float(&b, t->embedding[k], 5);
+      }
+      sb_puts(&b, "]");
     }
     sb_puts(&b, "}");
   }

@@ -9,7 +9,10 @@
  *    track follows confidently); detections update the tracker (pipeline/tracker.c:
  *    optimal assignment, re-identification by face embedding when a track is born, an
  *    association is ambiguous or a continuation is doubtful: see "Verification" in tracker.h;
- *    no embedding of faces fem_quality refuses, and the summary counts the embeddings);
+ *    no embedding of faces fem_quality refuses, and the summary counts the embeddings); a
+ *    track whose identity is not settled samples pooled descriptors (smaller faces allowed,
+ *    FEM_POOL_MIN_SIDE; the detector then runs every POOL_DETECT frames) for the tracker's
+ *    deferred re-identification;
  *  - each frame goes through the shot-cut detector (vision/shot_cut.h): a cut (shot_cut event)
  *    loses every track, to be continued only by appearance (trk_cut); a suspect frame forces a
  *    detection and verifies every track;
@@ -50,6 +53,7 @@
   0.15f                 /* a verified face is another person's below reid_threshold - \
                            this (0.5 by default: about 1 % of different people's      \
                            pairs score above 0.6, docs/face_embedding.md) */
+#define POOL_DETECT 3   /* frames between detections while a track samples pooled descriptors */
 #define FAR_RECHECK 1.0 /* seconds between full AUTO detector procedures while faces are far */
 #define BIRTH_SCORE                                                       \
   0.65f /* a detection starts a new track only above this score; below it \
@@ -241,12 +245,13 @@ int emo_stream_begin(emo_context *c, const emo_run_params *rp) {
 }
 
 /* trk_embed_fn: the embedding of detection i of the frame being pushed. */
-static int embed_detection(void *user, int i, float *out) {
+static int embed_detection(void *user, int i, int pooled, float *out) {
   emo_context *c = user;
   struct emoi_stream *s = c->stream;
   emoi_err err = {{0}};
   if (!c->plans[EMOI_NET_EMBED]) return EMO_EUNSUPPORTED; /* reid off: tracker uses IoU only */
-  fem_reject why = fem_quality(s->rgb, s->w, s->h, s->stride, &s->dets[i], NULL);
+  fem_reject why = fem_quality_min(s->rgb, s->w, s->h, s->stride, &s->dets[i],
+                                   pooled ? FEM_POOL_MIN_SIDE : FEM_MIN_SIDE, NULL);
   if (why != FEM_OK) return EMO_EUNSUPPORTED; /* no descriptor rather than a wrong one */
   s->n_embeddings++;
   return fem_embed(c->plans[EMOI_NET_EMBED], c->model->graphs[EMOI_NET_EMBED], s->rgb, s->w, s->h,
@@ -271,6 +276,7 @@ static int should_detect(const emo_context *c, const struct emoi_stream *s) {
   int k = c->run.detect_every;
   if (k > 0) return s->since_detect >= k;
   if (trk_count(s->trk) == 0) return s->since_detect >= ADAPT_EMPTY;
+  if (trk_wants_samples(s->trk)) return s->since_detect >= POOL_DETECT;
   return s->since_detect >= ADAPT_MAX;
 }
 
@@ -307,6 +313,7 @@ static void track_to_face(const trk_track *t, emo_track_face *f) {
   memcpy(f->smoothed, t->smoothed, sizeof f->smoothed);
   f->detected = t->detected_now;
   f->dominant = -1;
+  f->identity = t->ident;
 }
 
 /* The decoder's downscaled luma of a frame (see media/video_decode.h), or data NULL. */

@@ -4,14 +4,21 @@
  * threshold, "unknown" when none does, and the runner-up's name as well when two people are
  * that close and within GAL_AMBIG of each other (look-alikes: reported, not decided). Photos
  * that cannot serve (unreadable, no face, several faces, a face too small, turned or blurred
- * for a descriptor) are skipped with a warning naming the file and the reason. Tracking and
- * output are left to analyze_video.c and the JSON writers. */
+ * for a descriptor) are skipped with a warning naming the file and the reason. The gallery can
+ * also be an earlier run's JSON Lines (emo video/media output): each track of its summary with
+ * a pooled "embedding" is a photo of the person it was (its gallery name, else its person
+ * record's "P<n>", else its identity), named "<file>:<who>" unless it had a gallery name, so
+ * ids persist across recordings of the same people. Tracking and output are left to
+ * analyze_video.c and the JSON writers. */
+#include <cjson/cJSON.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "media/image_decode.h"
 #include "pipeline/gallery.h"
@@ -36,6 +43,10 @@ void emo_gallery_destroy(emo_gallery **pg) {
   free(g->names);
   free(g);
   *pg = NULL;
+}
+
+emo_gallery *emoi_gallery_new(void) {
+  return calloc(1, sizeof(emo_gallery));
 }
 
 int emo_gallery_count(const emo_gallery *g) {
@@ -80,6 +91,8 @@ static int person_index(emo_gallery *g, const char *name) {
   snprintf(g->names[g->n_persons], GAL_NAME, "%s", name);
   return g->n_persons++;
 }
+
+static void name_of(const char *entry, char *out);
 
 /* Reads one photo of person name; a photo that cannot serve is skipped with a warning
  * (returns EMO_OK); returns an error only for out of memory or an embedding failure. */
@@ -134,6 +147,137 @@ static int add_photo(emo_context *c, emo_gallery *g, const char *path, const cha
   g->n++;
   emoi_log(&c->log, EMO_LOG_INFO, "gallery: %s: %s", path, name);
   return EMO_OK;
+}
+
+/* The person record (type "person") that lists track id, as "P<n>", or NULL. */
+static const char *person_of_track(cJSON *const *persons, int n_persons, int id) {
+  for (int i = 0; i < n_persons; i++) {
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(persons[i], "track_ids");
+    const cJSON *who = cJSON_GetObjectItemCaseSensitive(persons[i], "person");
+    const cJSON *x;
+    if (!cJSON_IsString(who) || !cJSON_IsArray(ids)) continue;
+    cJSON_ArrayForEach(x,
+                       ids) if (cJSON_IsNumber(x) && x->valuedouble == id) return who->valuestring;
+  }
+  return NULL;
+}
+
+/* One summary track record with an embedding into g, named as the file comment says; a track
+ * without one (or with a malformed one) is skipped, counted in *skipped. */
+static int add_track(emo_gallery *g, const cJSON *tr, cJSON *const *persons, int n_persons,
+                     const char *stem, int *skipped) {
+  const cJSON *emb = cJSON_GetObjectItemCaseSensitive(tr, "embedding");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(tr, "track_id");
+  const cJSON *ident = cJSON_GetObjectItemCaseSensitive(tr, "identity");
+  const cJSON *gname = cJSON_GetObjectItemCaseSensitive(tr, "gallery");
+  if (!emb) return EMO_OK; /* no descriptor: nothing to match against */
+  if (!cJSON_IsArray(emb) || cJSON_GetArraySize(emb) != FEM_DIM || !cJSON_IsNumber(id) ||
+      !(fabs(id->valuedouble) < 1e9)) {
+    (*skipped)++;
+    return EMO_OK;
+  }
+  int rc = grow(g);
+  if (rc != EMO_OK) return rc;
+  float *e = g->emb[g->n];
+  double ss = 0.0;
+  int k = 0;
+  const cJSON *x;
+  cJSON_ArrayForEach(x, emb) {
+    double v = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+    if (!isfinite(v) || fabs(v) > 1e6) break;
+    e[k++] = (float)v;
+    ss += v * v;
+  }
+  if (k != FEM_DIM || !(ss > 0.0) || !isfinite(ss)) {
+    (*skipped)++;
+    return EMO_OK;
+  }
+  for (k = 0; k < FEM_DIM; k++) e[k] = (float)(e[k] / sqrt(ss));
+  int who = cJSON_IsNumber(ident) && fabs(ident->valuedouble) < 1e9 ? (int)ident->valuedouble
+                                                                    : (int)id->valuedouble;
+  char name[GAL_NAME], raw[GAL_NAME + 32];
+  const char *person = person_of_track(persons, n_persons, (int)id->valuedouble);
+  if (cJSON_IsString(gname) && strcmp(gname->valuestring, "unknown") != 0)
+    snprintf(raw, sizeof raw, "%s", gname->valuestring);
+  else if (person)
+    snprintf(raw, sizeof raw, "%s:%s", stem, person);
+  else
+    snprintf(raw, sizeof raw, "%s:%d", stem, who);
+  int n = 0;
+  for (; raw[n] && n < GAL_NAME - 1; n++)
+    name[n] = (raw[n] > 32 && raw[n] < 127 && raw[n] != '"' && raw[n] != '\\') ? raw[n] : '_';
+  name[n] = 0;
+  g->person[g->n] = person_index(g, name);
+  g->n++;
+  return EMO_OK;
+}
+
+int emoi_gallery_add_jsonl(emo_gallery *g, const char *text, size_t size, const char *stem,
+                           int *skipped, emoi_err *err) {
+  *skipped = 0;
+  cJSON **persons = NULL, **summaries = NULL;
+  int n_persons = 0, n_summaries = 0, cap_p = 0, cap_s = 0, rc = EMO_OK;
+  for (size_t at = 0; at < size && rc == EMO_OK;) { /* the person and summary records */
+    const char *line = text + at;
+    const char *nl = memchr(line, '\n', size - at);
+    size_t len = nl ? (size_t)(nl - line) : size - at;
+    at += len + 1;
+    if (len < 2 || line[0] != '{') continue;
+    cJSON *o = cJSON_ParseWithLength(line, len);
+    const cJSON *ty = o ? cJSON_GetObjectItemCaseSensitive(o, "type") : NULL;
+    int is_p = cJSON_IsString(ty) && strcmp(ty->valuestring, "person") == 0;
+    int is_s = cJSON_IsString(ty) && strcmp(ty->valuestring, "summary") == 0;
+    if (!is_p && !is_s) {
+      cJSON_Delete(o);
+      continue;
+    }
+    cJSON ***v = is_p ? &persons : &summaries;
+    int *n = is_p ? &n_persons : &n_summaries, *cap = is_p ? &cap_p : &cap_s;
+    if (*n == *cap) {
+      int nc = *cap ? 2 * *cap : 8;
+      cJSON **nv = realloc(*v, (size_t)nc * sizeof *nv);
+      if (!nv) {
+        cJSON_Delete(o);
+        rc = emoi_fail(err, EMO_ENOMEM, "gallery: out of memory");
+        break;
+      }
+      *v = nv;
+      *cap = nc;
+    }
+    (*v)[(*n)++] = o;
+  }
+  for (int i = 0; i < n_summaries && rc == EMO_OK; i++) {
+    const cJSON *tracks = cJSON_GetObjectItemCaseSensitive(summaries[i], "tracks"), *tr;
+    if (!cJSON_IsArray(tracks)) continue;
+    cJSON_ArrayForEach(tr, tracks) {
+      if (g->n >= GAL_MAX_PHOTOS || rc != EMO_OK) break;
+      if (cJSON_IsObject(tr)) rc = add_track(g, tr, persons, n_persons, stem, skipped);
+    }
+  }
+  if (rc == EMO_ENOMEM) emoi_fail(err, rc, "gallery: out of memory");
+  for (int i = 0; i < n_persons; i++) cJSON_Delete(persons[i]);
+  for (int i = 0; i < n_summaries; i++) cJSON_Delete(summaries[i]);
+  free(persons);
+  free(summaries);
+  return rc;
+}
+
+/* A gallery from an earlier run's JSON Lines at path (see the file comment). */
+static int load_jsonl(emo_context *c, const char *path, emo_gallery *g, emoi_err *err) {
+  unsigned char *data = NULL;
+  size_t size = 0;
+  int rc = emoi_file_read(path, c->run.max_file_bytes, 0, &data, &size, err);
+  if (rc != EMO_OK) return rc;
+  const char *base = strrchr(path, '/');
+  char stem[GAL_NAME];
+  name_of(base ? base + 1 : path, stem);
+  int skipped = 0;
+  rc = emoi_gallery_add_jsonl(g, (const char *)data, size, stem, &skipped, err);
+  free(data);
+  if (skipped)
+    emoi_log(&c->log, EMO_LOG_WARN,
+             "gallery: %s: %d track records with a malformed embedding: skipped", path, skipped);
+  return rc;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -191,6 +335,25 @@ int emo_gallery_load(emo_context *c, const char *dir, emo_gallery **out) {
               "gallery: the model was loaded without the face-embedding "
               "network (emo_model_params.reid = 1)");
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  struct stat st0;
+  if (stat(dir, &st0) == 0 && S_ISREG(st0.st_mode)) { /* an earlier run's JSON Lines */
+    emo_gallery *g = calloc(1, sizeof *g);
+    if (!g) return emoi_ctx_fail(c, EMO_ENOMEM, &err);
+    rc = load_jsonl(c, dir, g, &err);
+    if (rc == EMO_OK && g->n == 0)
+      rc = emoi_fail(&err, EMO_EINVAL,
+                     "gallery: %.300s: no track with an \"embedding\" in its summary (an emo "
+                     "video run's JSON Lines, or a folder of photos)",
+                     dir);
+    if (rc != EMO_OK) {
+      emo_gallery_destroy(&g);
+      return emoi_ctx_fail(c, rc, &err);
+    }
+    emoi_log(&c->log, EMO_LOG_INFO, "gallery: %d tracks of %d people from %s", g->n, g->n_persons,
+             dir);
+    *out = g;
+    return EMO_OK;
   }
   int n = 0;
   char **ents = list_dir(dir, &n);

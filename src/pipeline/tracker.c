@@ -13,9 +13,11 @@
 #include "pipeline/assignment.h"
 
 typedef struct trk_ended {
-  int id;
+  int id, ident;
   double last_t;
-  float emb[FEM_DIM];
+  int has_emb, n_pool;
+  float emb[FEM_DIM];  /* running blend (single decisions), valid if has_emb */
+  float pool[FEM_DIM]; /* pooled mean (deferred re-identification), valid if n_pool > 0 */
 } trk_ended;
 
 typedef struct trk_rec { /* per-id expression sums */
@@ -32,8 +34,10 @@ struct trk_state {
   int n_vis;
   int next_id;
   /* per id, index id - 1 */
-  emo_track_summary *sum; /* (cap_ids) */
-  trk_rec *rec;           /* (cap_ids) */
+  emo_track_summary *sum;   /* (cap_ids) */
+  trk_rec *rec;             /* (cap_ids) */
+  float (*id_emb)[FEM_DIM]; /* (cap_ids, FEM_DIM) pooled descriptor of each id's last span */
+  float *id_score;          /* (cap_ids) scratch: best pooled similarity per identity */
   int n_ids, cap_ids;
   trk_ended *ended; /* (cap_ended) oldest first */
   int n_ended, cap_ended;
@@ -48,12 +52,15 @@ struct trk_state {
   int has_emb[TRK_MAX_TRACKS];   /* per det */
   int valid[TRK_MAX_TRACKS];     /* per det: finite, non-empty box (others are ignored) */
   int tried[TRK_MAX_TRACKS];     /* per det: the callback was called this frame */
+  int has_pemb[TRK_MAX_TRACKS];  /* per det: an embedding usable pooled (det_emb) */
+  int ptried[TRK_MAX_TRACKS];    /* per det: the pooled callback was called */
   float (*det_emb)[FEM_DIM];     /* (TRK_MAX_TRACKS, FEM_DIM) */
   int64_t n_checked, n_rejected; /* verifications, and those that refused a continuation */
+  int64_t n_pool_merged;         /* provisional tracks re-identified by pooled descriptors */
 };
 
 trk_params trk_params_default(void) {
-  trk_params p = {1.0, 0.3f, 0.6f, 0.5f, 0.5f, TRK_MAX_TRACKS};
+  trk_params p = {1.0, 0.3f, 0.6f, 0.5f, 0.7f, 0.5f, TRK_MAX_TRACKS};
   return p;
 }
 
@@ -80,6 +87,7 @@ int trk_create(const trk_params *p, trk_state **out, emoi_err *err) {
   if (isnan(q.reid_threshold)) return emoi_fail(err, EMO_EINVAL, "tracker: reid_threshold is NaN");
   if (isnan(q.verify_threshold))
     return emoi_fail(err, EMO_EINVAL, "tracker: verify_threshold is NaN");
+  if (isnan(q.pool_threshold)) return emoi_fail(err, EMO_EINVAL, "tracker: pool_threshold is NaN");
   if (!(q.smoothing >= 0.0f) || !isfinite(q.smoothing))
     return emoi_fail(err, EMO_EINVAL, "tracker: smoothing %g must be >= 0", q.smoothing);
   if (q.max_tracks < 1 || q.max_tracks > TRK_MAX_TRACKS)
@@ -107,6 +115,8 @@ void trk_destroy(trk_state **ps) {
   free(s->live);
   free(s->sum);
   free(s->rec);
+  free(s->id_emb);
+  free(s->id_score);
   free(s->ended);
   free(s->ev);
   free(s->det_emb);
@@ -118,7 +128,7 @@ void trk_reset(trk_state *s) {
   if (!s) return;
   s->n_live = s->n_vis = s->n_ids = s->n_ended = s->n_ev = 0;
   s->next_id = 1;
-  s->n_checked = s->n_rejected = 0;
+  s->n_checked = s->n_rejected = s->n_pool_merged = 0;
 }
 
 static void push_event(trk_state *s, emo_event_type type, double start, double end, int id) {
@@ -145,7 +155,7 @@ static void rebuild_visible(trk_state *s) {
 
 /* Appends to the ended list, dropping the oldest when full. Returns 0 or EMO_ENOMEM. */
 static int remember_ended(trk_state *s, const trk_track *tr) {
-  if (!tr->has_emb) return 0;
+  if (!tr->has_emb && tr->n_pool == 0) return 0;
   if (s->n_ended == TRK_MAX_ENDED) {
     memmove(s->ended, s->ended + 1, (size_t)(TRK_MAX_ENDED - 1) * sizeof *s->ended);
     s->n_ended--;
@@ -160,8 +170,12 @@ static int remember_ended(trk_state *s, const trk_track *tr) {
   }
   trk_ended *e = &s->ended[s->n_ended++];
   e->id = tr->id;
+  e->ident = tr->ident;
   e->last_t = tr->last_seen_t;
+  e->has_emb = tr->has_emb;
+  e->n_pool = tr->n_pool;
   memcpy(e->emb, tr->emb, sizeof e->emb);
+  memcpy(e->pool, tr->pool, sizeof e->pool);
   return 0;
 }
 
@@ -187,7 +201,8 @@ static void count_frame(trk_state *s, trk_track *tr, double t) {
   su->frames = tr->frames;
 }
 
-static void take_detection(trk_state *s, trk_track *tr, const bf_detection *d, double t) {
+static void take_detection(trk_state *s, trk_track *tr, const bf_detection *d, int i, double t) {
+  tr->det_i = i;
   tr->box[0] = d->x0;
   tr->box[1] = d->y0;
   tr->box[2] = d->x1 - d->x0;
@@ -231,6 +246,14 @@ static int new_id(trk_state *s, double t) {
     trk_rec *r = realloc(s->rec, (size_t)cap * sizeof *r);
     if (!r) return EMO_ENOMEM;
     s->rec = r;
+    float(*ie)[FEM_DIM] = realloc(s->id_emb, (size_t)cap * sizeof *ie);
+    if (!ie) return EMO_ENOMEM;
+    s->id_emb = ie;
+    float *sc = realloc(s->id_score, (size_t)cap * sizeof *sc);
+    if (!sc) return EMO_ENOMEM;
+    s->id_score = sc;
+    for (int k = 0; k < s->n_ids; k++) /* the summaries point into id_emb */
+      if (s->sum[k].embedding) s->sum[k].embedding = s->id_emb[k];
     s->cap_ids = cap;
   }
   int id = s->next_id++;
@@ -240,6 +263,7 @@ static int new_id(trk_state *s, double t) {
   su->track_id = id;
   su->first_t = su->last_t = t;
   su->dominant = -1;
+  su->identity = id;
   memset(&s->rec[id - 1], 0, sizeof s->rec[id - 1]);
   return id;
 }
@@ -249,10 +273,22 @@ static int new_id(trk_state *s, double t) {
 static int get_emb(trk_state *s, int i, trk_embed_fn embed, void *user, emoi_err *err) {
   if (s->tried[i] || !embed) return EMO_OK;
   s->tried[i] = 1;
-  int rc = embed(user, i, s->det_emb[i]);
+  int rc = embed(user, i, 0, s->det_emb[i]);
   if (rc == EMO_EUNSUPPORTED) return EMO_OK;
   if (rc < 0) return emoi_fail(err, rc, "tracker: embedding of detection %d failed", i);
-  s->has_emb[i] = 1;
+  s->has_emb[i] = s->has_pemb[i] = 1;
+  return EMO_OK;
+}
+
+/* A pooled sample of detection i (the single-decision embedding when this frame has one, else
+ * the callback's pooled mode), once per frame. */
+static int get_pemb(trk_state *s, int i, trk_embed_fn embed, void *user, emoi_err *err) {
+  if (s->has_pemb[i] || s->ptried[i] || !embed) return EMO_OK;
+  s->ptried[i] = 1;
+  int rc = embed(user, i, 1, s->det_emb[i]);
+  if (rc == EMO_EUNSUPPORTED) return EMO_OK;
+  if (rc < 0) return emoi_fail(err, rc, "tracker: embedding of detection %d failed", i);
+  s->has_pemb[i] = 1;
   return EMO_OK;
 }
 
@@ -282,9 +318,12 @@ static int start_track(trk_state *s, const bf_detection *d, int i, double t, int
   tr->first_t = s->sum[id - 1].first_t;
   tr->frames = s->sum[id - 1].frames;
   tr->span_t = t;
+  tr->pool_t = -INFINITY;
+  tr->ident = s->sum[id - 1].identity;
+  tr->settled = revive_id >= 0; /* a new id is provisional until its pooled descriptor decides */
   if (revive_slot >= 0) {
     memcpy(tr->emb, s->ended[revive_slot].emb, sizeof tr->emb);
-    tr->has_emb = 1;
+    tr->has_emb = s->ended[revive_slot].has_emb;
     memmove(s->ended + revive_slot, s->ended + revive_slot + 1,
             (size_t)(s->n_ended - revive_slot - 1) * sizeof *s->ended);
     s->n_ended--;
@@ -294,7 +333,7 @@ static int start_track(trk_state *s, const bf_detection *d, int i, double t, int
     tr->emb_t = t;
     tr->emb_yaw = trk_yaw(d);
   }
-  take_detection(s, tr, d, t);
+  take_detection(s, tr, d, i, t);
   push_event(s, EMO_EVENT_TRACK_START, t, t, id);
   return 0;
 }
@@ -328,6 +367,87 @@ static int weak_evidence(const trk_track *tr, const bf_detection *d, double t) {
   return t - tr->emb_t > TRK_REVERIFY;
 }
 
+/* Compares provisional track k's pooled descriptor with the ended and lost tracks' (best per
+ * identity); takes the best identity when it is clear (tracker.h, "Deferred
+ * re-identification"). */
+static void decide_identity(trk_state *s, int k) {
+  trk_track *tr = &s->live[k];
+  for (int i = 0; i < s->n_ids; i++) s->id_score[i] = -2.0f;
+  for (int e = 0; e < s->n_ended; e++) {
+    const trk_ended *x = &s->ended[e];
+    if (x->n_pool == 0 || x->ident == tr->ident) continue;
+    float cs = dot(tr->pool, x->pool);
+    if (cs > s->id_score[x->ident - 1]) s->id_score[x->ident - 1] = cs;
+  }
+  for (int j = 0; j < s->n_live; j++) {
+    const trk_track *x = &s->live[j];
+    if (j == k || x->visible || x->n_pool == 0 || x->ident == tr->ident) continue;
+    float cs = dot(tr->pool, x->pool);
+    if (cs > s->id_score[x->ident - 1]) s->id_score[x->ident - 1] = cs;
+  }
+  for (int j = 0; j < s->n_live; j++) /* someone on screen now is not this face */
+    if (j != k && s->live[j].visible) s->id_score[s->live[j].ident - 1] = -2.0f;
+  int best = -1;
+  float b1 = -2.0f, b2 = -2.0f;
+  for (int i = 0; i < s->n_ids; i++) {
+    float v = s->id_score[i];
+    if (v > b1) {
+      b2 = b1;
+      b1 = v;
+      best = i;
+    } else if (v > b2) {
+      b2 = v;
+    }
+  }
+  if (best >= 0 && b1 >= s->p.pool_threshold && b1 - b2 >= TRK_POOL_MARGIN) {
+    tr->ident = best + 1;
+    s->sum[tr->id - 1].identity = best + 1;
+    tr->settled = 1;
+    s->n_pool_merged++;
+  } else if (tr->n_pool >= TRK_POOL_N) {
+    tr->settled = 1;
+  }
+}
+
+/* Pooled samples of this frame's detected tracks (tracker.h), and the decisions they allow. */
+static int sample_pools(trk_state *s, double t, trk_embed_fn embed, void *user, emoi_err *err) {
+  if (!embed) return EMO_OK;
+  for (int k = 0; k < s->n_live; k++) {
+    trk_track *tr = &s->live[k];
+    if (!tr->visible || !tr->detected_now || tr->last_det_t != t || tr->n_pool >= TRK_POOL_N)
+      continue;
+    if (t - tr->pool_t < TRK_POOL_DT) continue;
+    int i = tr->det_i;
+    tr->pool_t = t;
+    int rc = get_pemb(s, i, embed, user, err);
+    if (rc != EMO_OK) return rc;
+    if (!s->has_pemb[i]) continue;
+    for (int d = 0; d < FEM_DIM; d++) {
+      if (tr->n_pool == 0) tr->pool_sum[d] = 0.0f;
+      tr->pool_sum[d] += s->det_emb[i][d];
+    }
+    tr->n_pool++;
+    memcpy(tr->pool, tr->pool_sum, sizeof tr->pool);
+    normalize(tr->pool);
+    memcpy(s->id_emb[tr->id - 1], tr->pool, sizeof tr->pool);
+    s->sum[tr->id - 1].embedding = s->id_emb[tr->id - 1];
+    if (!tr->settled && tr->n_pool >= TRK_POOL_DECIDE && s->p.pool_threshold <= 1.0f)
+      decide_identity(s, k);
+    else if (!tr->settled && tr->n_pool >= TRK_POOL_N)
+      tr->settled = 1;
+  }
+  return EMO_OK;
+}
+
+int trk_wants_samples(const trk_state *s) {
+  if (!s || s->p.pool_threshold > 1.0f) return 0;
+  for (int k = 0; k < s->n_live; k++) {
+    const trk_track *tr = &s->live[k];
+    if (tr->visible && !tr->settled && tr->last_seen_t - tr->span_t < 2.0) return 1;
+  }
+  return 0;
+}
+
 int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int n,
                           trk_embed_fn embed, void *user, emoi_err *err) {
   if (!s || (n > 0 && !dets) || n < 0 || !isfinite(t))
@@ -345,6 +465,8 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
     const bf_detection *d = &dets[i];
     s->has_emb[i] = 0;
     s->tried[i] = 0;
+    s->has_pemb[i] = 0;
+    s->ptried[i] = 0;
     s->flag[i] = 0;
     s->valid[i] = isfinite(d->x0) && isfinite(d->y0) && isfinite(d->x1) && isfinite(d->y1) &&
                   d->x1 > d->x0 && d->y1 > d->y0;
@@ -422,7 +544,7 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
       tr->emb_t = t;
       tr->emb_yaw = trk_yaw(&dets[i]);
     }
-    take_detection(s, tr, &dets[i], t);
+    take_detection(s, tr, &dets[i], i, t);
     s->matched[j] = 1;
   }
   for (int j = 0; j < nl; j++)
@@ -444,6 +566,7 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
         if (cs > best) best = cs, best_live = j, best_end = -1;
       }
       for (int e = 0; e < s->n_ended; e++) {
+        if (!s->ended[e].has_emb) continue;
         float cs = dot(s->det_emb[i], s->ended[e].emb);
         if (cs > best) best = cs, best_end = e, best_live = -1;
       }
@@ -453,7 +576,7 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
       blend_emb(tr, s->det_emb[i]);
       tr->emb_t = t;
       tr->emb_yaw = trk_yaw(&dets[i]);
-      take_detection(s, tr, &dets[i], t);
+      take_detection(s, tr, &dets[i], i, t);
       s->matched[best_live] = 1;
     } else if (best >= s->p.reid_threshold && best_end >= 0) {
       rc = start_track(s, &dets[i], i, t, s->ended[best_end].id, best_end);
@@ -464,7 +587,7 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
     }
   }
   rebuild_visible(s);
-  return EMO_OK;
+  return sample_pools(s, t, embed, user, err);
 nomem:
   rebuild_visible(s);
   return emoi_fail(err, EMO_ENOMEM, "tracker: out of memory");

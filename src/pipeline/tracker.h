@@ -33,7 +33,20 @@
  * the track is below verify_threshold, the detection does not continue it: the track is
  * lost (it ends after the timeout unless its own face comes back) and the detection
  * re-identifies another track or starts one. When no embedding can be had (the callback
- * declines tiny, blurred or profile faces), the overlap decision stands. */
+ * declines tiny, blurred or profile faces), the overlap decision stands.
+ *
+ * Deferred re-identification (pooled descriptors): one descriptor of a face of 40-60 pixels
+ * is not trustworthy (different people score up to 0.70 on the sitcom reel), but the mean of a
+ * few, taken at different frames of one track, is (docs/face_embedding.md, "Pooled"). So each
+ * track samples up to TRK_POOL_N descriptors, at least TRK_POOL_DT apart, at detection frames
+ * (the callback's pooled mode accepts smaller faces than a single decision does), and keeps
+ * their L2-normalised mean. A track that started under a new id is provisional: once it has
+ * TRK_POOL_DECIDE samples, and again at each further one, its pooled descriptor is compared
+ * with those of the ended and lost tracks; when the best identity scores >= pool_threshold,
+ * TRK_POOL_MARGIN above any other identity, and no visible track has that identity, the track
+ * takes it (trk_track.ident, the summary's identity): frames already reported keep their
+ * track id, later ones carry the identity, and the summary lets a reader relabel the earlier
+ * ones. A track settles (no more comparisons) when it matched or has TRK_POOL_N samples. */
 #ifndef EMO_PIPELINE_TRACKER_H
 #define EMO_PIPELINE_TRACKER_H
 
@@ -52,18 +65,24 @@
 #define TRK_GAP 0.5           /* verification: seconds undetected (moved by flow or lost) */
 #define TRK_YAW_JUMP 0.3f     /* verification: change of the keypoint yaw proxy (trk_yaw) */
 #define TRK_REVERIFY 2.0      /* verification: seconds since the track's last embedding */
+#define TRK_POOL_N 4          /* pooled descriptors sampled per track at most */
+#define TRK_POOL_DECIDE 3     /* samples before a provisional track is compared */
+#define TRK_POOL_DT 0.15      /* seconds between a track's pooled samples at least */
+#define TRK_POOL_MARGIN 0.03f /* the best identity's lead over the next one */
 
 typedef struct trk_params {
   double timeout; /* seconds a lost track waits before it ends (emo_run_params.track_timeout) */
   float iou_min;  /* least IoU for a detection to continue a track, in (0, 1] (0.3) */
   float reid_threshold;   /* cosine similarity to re-identify (emo_run_params.reid_threshold) */
   float verify_threshold; /* below this similarity a detection is another person's (0.5) */
+  float pool_threshold;   /* pooled descriptors: least similarity to re-identify (0.70); > 1
+                             turns deferred re-identification off */
   float smoothing;        /* time constant of the smoothed expression, s; 0 = none */
   int max_tracks;         /* live tracks at most, 1..TRK_MAX_TRACKS */
 } trk_params;
 
-/* timeout 1 s, iou_min 0.3, reid_threshold 0.6, verify_threshold 0.5, smoothing 0.5 s,
- * max_tracks 64. */
+/* timeout 1 s, iou_min 0.3, reid_threshold 0.6, verify_threshold 0.5, pool_threshold 0.7,
+ * smoothing 0.5 s, max_tracks 64. */
 trk_params trk_params_default(void);
 
 typedef struct trk_track {
@@ -82,13 +101,20 @@ typedef struct trk_track {
   float emb[FEM_DIM];        /* L2-normalised appearance (running blend of confirmed embeddings) */
   float smoothed[EMO_EXPR_COUNT]; /* exponentially smoothed expression (valid if has_expr) */
   int has_expr;
-  double expr_t;    /* time of the last expression sample */
-  int detected_now; /* 1: box from this frame's detector; 0: moved by flow */
-  int visible;      /* internal: 0 while lost */
-  int verify;       /* internal: verify the next detection that continues it */
-  int after_cut;    /* internal: lost at a shot cut (continued only by appearance) */
-  double emb_t;     /* internal: time of its last embedding (births and verifications) */
-  float emb_yaw;    /* internal: trk_yaw of the face at that embedding */
+  double expr_t;           /* time of the last expression sample */
+  int detected_now;        /* 1: box from this frame's detector; 0: moved by flow */
+  int visible;             /* internal: 0 while lost */
+  int verify;              /* internal: verify the next detection that continues it */
+  int after_cut;           /* internal: lost at a shot cut (continued only by appearance) */
+  double emb_t;            /* internal: time of its last embedding (births and verifications) */
+  float emb_yaw;           /* internal: trk_yaw of the face at that embedding */
+  int ident;               /* identity: id, or the earlier id its pooled descriptor matched */
+  int det_i;               /* internal: index of its detection in the last detection frame */
+  int n_pool;              /* pooled descriptors sampled (0..TRK_POOL_N) */
+  double pool_t;           /* internal: time of the last pooled sample */
+  int settled;             /* internal: identity decided (revived, matched, or out of samples) */
+  float pool[FEM_DIM];     /* L2-normalised mean of the pooled samples (valid if n_pool > 0) */
+  float pool_sum[FEM_DIM]; /* internal: their sum */
 } trk_track;
 
 typedef struct trk_state trk_state;
@@ -104,8 +130,10 @@ void trk_reset(trk_state *s);
 /* Computes the L2-normalised FEM_DIM embedding of detection det_index (of the dets passed to
  * trk_update_detections) into out; returns 0 or a negative status. EMO_EUNSUPPORTED means
  * "no embedding available" (e.g. re-identification is off): the tracker goes on with IoU
- * alone; any other negative status aborts the update and is returned. */
-typedef int (*trk_embed_fn)(void *user, int det_index, float *out);
+ * alone; any other negative status aborts the update and is returned. pooled = 1 asks for a
+ * sample to be averaged with others of the same track (a smaller face may serve); 0 for a
+ * descriptor that decides alone. */
+typedef int (*trk_embed_fn)(void *user, int det_index, int pooled, float *out);
 
 /* A detection frame at media time t (non-decreasing): dets (n, image pixels, borrowed; only
  * the first TRK_MAX_TRACKS are used) are associated with the live tracks; see the file
@@ -144,6 +172,10 @@ void trk_mark_verify(trk_state *s, int idx);
  * 0 when the eyes coincide. */
 float trk_yaw(const bf_detection *d);
 
+/* Whether a visible track still samples pooled descriptors (its identity is not settled):
+ * the caller then detects more often. */
+int trk_wants_samples(const trk_state *s);
+
 /* Verifications done since trk_create or trk_reset, and how many ended a continuation. */
 void trk_verify_counts(const trk_state *s, int64_t *checked, int64_t *rejected);
 
@@ -169,8 +201,8 @@ int trk_events(const trk_state *s, const emo_event **ev);
 int trk_finish(trk_state *s, double t);
 
 /* One summary per id ever given (index id - 1, ordered by id): first/last time, frames,
- * mean expression (all 0 and dominant -1 without samples). *out owned by s. Returns the
- * count. */
+ * mean expression (all 0 and dominant -1 without samples), identity, pooled embedding (of its
+ * last span that had one; NULL without). *out owned by s. Returns the count. */
 int trk_summaries(const trk_state *s, const emo_track_summary **out);
 
 #endif

@@ -96,10 +96,14 @@ float fem_similarity(const float *a, const float *b) {
 
 fem_reject fem_quality(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const bf_detection *d,
                        float *detail) {
+  return fem_quality_min(rgb, w, h, stride, d, FEM_MIN_SIDE, detail);
+}
+
+fem_reject fem_quality_min(const uint8_t *rgb, int w, int h, ptrdiff_t stride,
+                           const bf_detection *d, float min_side, float *detail) {
   if (detail) *detail = 0.0f;
   float bw = d->x1 - d->x0, bh = d->y1 - d->y0;
-  if (!(bw >= FEM_MIN_SIDE && bh >= FEM_MIN_SIDE) || !isfinite(bw) || !isfinite(bh))
-    return FEM_TINY;
+  if (!(bw >= min_side && bh >= min_side) || !isfinite(bw) || !isfinite(bh)) return FEM_TINY;
   float ex = d->kp[1][0] - d->kp[0][0], ey = d->kp[1][1] - d->kp[0][1];
   float eyes = sqrtf(ex * ex + ey * ey);
   if (!(eyes >= FEM_MIN_EYES * bw)) return FEM_PROFILE;

@@ -54,6 +54,14 @@ typedef enum fem_reject {
 fem_reject fem_quality(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const bf_detection *d,
                        float *detail);
 
+#define FEM_POOL_MIN_SIDE                                                                \
+  36.0f /* least box side for a descriptor that is only averaged with others of the same \
+           track (deferred re-identification, pipeline/tracker.h) */
+
+/* fem_quality with another least box side (e.g. FEM_POOL_MIN_SIDE). */
+fem_reject fem_quality_min(const uint8_t *rgb, int w, int h, ptrdiff_t stride,
+                           const bf_detection *d, float min_side, float *detail);
+
 /* Cosine similarity of two L2-normalised descriptors (their dot product), in [-1, 1].
  * Same person: typically 0.6-0.9; different people: typically below 0.5 (see the test). */
 float fem_similarity(const float *a, const float *b);
