@@ -38,7 +38,7 @@ static void make_data(void) {
 }
 
 static emo_train_set set_of(void) {
-  emo_train_set s = {N, D, x, y, C, names, person, inten, EMO_MODALITY_VOICE, "synthetic 1"};
+  emo_train_set s = {N, D, x, y, C, names, person, inten, EMO_MODALITY_VOICE, "synthetic 1", NULL};
   return s;
 }
 
