@@ -712,7 +712,8 @@ int cli_train(int argc, char **argv) {
     fprintf(stderr,
             "usage: emo train [--kind auto|ncm|logreg|mlp] [--folds K] [--l2 X] "
             "[--hidden N] [--iterations N] [--lr X] [--no-class-weights] [--seed N] "
-            "[--no-cv] [--test-persons A,B] [--card FILE] INPUT -o HEAD\n");
+            "[--no-cv] [--test-persons A,B] [--card FILE] [--whole-face] [--ser-model FILE] "
+            "INPUT -o HEAD\n");
     return 2;
   }
   char cmdline[2048] = "emo";
