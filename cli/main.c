@@ -479,13 +479,12 @@ static int cmd_image(int argc, char **argv) {
     }
   }
   int failures = 0, tried = 0;
-  stoppable(NULL); /* Ctrl-C stops between photos */
+  p.rp.face_head = head; /* each face carries the head's answer */
+  stoppable(NULL);       /* Ctrl-C stops between photos */
   for (int i = first; i < argc && !g_signal && outfile_ok(out); i++) {
     const emo_image_result *r = NULL;
-    const float *feats = NULL;
     tried++;
-    rc = head ? emo_image_features(ctx, &p.rp, argv[i], &r, &feats)
-              : emo_analyze_file(ctx, &p.rp, argv[i], &r);
+    rc = emo_analyze_file(ctx, &p.rp, argv[i], &r);
     if (rc != EMO_OK) {
       failures++;
       report(argv[i], emo_context_last_error(ctx));
@@ -495,8 +494,7 @@ static int cmd_image(int argc, char **argv) {
       emo_free(err);
       continue;
     }
-    char *json = head ? emo_image_result_json_head(r, argv[i], head, feats)
-                      : emo_image_result_json(r, argv[i]);
+    char *json = emo_image_result_json(r, argv[i]);
     if (!json) {
       fprintf(stderr, "emo: out of memory\n");
       failures++;

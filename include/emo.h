@@ -487,6 +487,11 @@ typedef struct emo_face {
   const struct emo_face_details *details; /* landmarks, head pose, blendshapes, action units
                                              (emo_run_params.face_details); NULL when not
                                              asked. Owned by the context like the result */
+  /* With emo_run_params.face_head (else NULL): the head and its answer, as in
+   * emo_track_face (written "custom", "custom_dominant", "custom_intensity") */
+  const struct emo_head *head;
+  const float *custom;           /* (emo_head_classes(head),) */
+  const float *custom_intensity; /* (emo_head_classes(head),), NULL without intensity */
 } emo_face;
 
 typedef struct emo_image_result {
@@ -714,6 +719,10 @@ typedef struct emo_speaker_summary {
   float emotion[EMO_SPEECH_EMOTION_COUNT]; /* duration-weighted mean */
   int dominant;
   unsigned labels; /* as in emo_speech_segment */
+  /* With emo_run_params.voice_head (else NULL): the duration-weighted mean of its segments'
+   * voice-head probabilities, written "mean_custom" */
+  const struct emo_head *head;
+  const float *mean_custom; /* (emo_head_classes(head),) */
 } emo_speaker_summary;
 
 typedef struct emo_audio_result {

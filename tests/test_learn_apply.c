@@ -178,6 +178,13 @@ int main(void) {
     CHECK(j && strstr(j, "\"custom\":{\"angry\":") && strstr(j, "\"custom_dominant\":"), "%s",
           j ? j : "(null)");
     emo_free(j);
+    /* one segment: the speaker's mean is that segment's answer */
+    CHECK(ar->speaker_count == 1 && ar->speakers[0].mean_custom &&
+              memcmp(ar->speakers[0].mean_custom, got, sizeof got) == 0,
+          "speaker mean_custom");
+    j = emo_audio_summary_json(ar);
+    CHECK(j && strstr(j, "\"mean_custom\":{\"angry\":"), "%s", j ? j : "(null)");
+    emo_free(j);
   } else {
     CHECK(0, "segment without the head's answer");
   }
@@ -260,6 +267,29 @@ int main(void) {
   CHECK(emo_image_features(c, &wp, ck, &ir, &wf) == EMO_OK && ir->face_count == 1 &&
             ir->faces[0].box[2] == (float)ir->width && ir->faces[0].dominant >= 0,
         "whole face: %s", emo_context_last_error(c));
+  /* a photo with the face head: emo_analyze_file's faces carry the head's answer, equal to
+   * the head applied to emo_image_features' vector */
+  char photo[4096];
+  snprintf(photo, sizeof photo, "%s/AF03HAS.jpg", kdef);
+  float pw[3] = {0};
+  CHECK(emo_image_features(c, NULL, photo, &ir, &wf) == EMO_OK && ir->face_count >= 1, "%s",
+        emo_context_last_error(c));
+  if (fh && wf) emo_head_predict(fh, wf, pw, NULL);
+  emo_run_params ip = emo_run_params_default();
+  ip.face_head = fh;
+  CHECK(
+      emo_analyze_file(c, &ip, photo, &ir) == EMO_OK && ir->face_count >= 1 && ir->faces[0].custom,
+      "photo with head: %s", emo_context_last_error(c));
+  if (ir && ir->face_count >= 1 && ir->faces[0].custom) {
+    float worst = 0;
+    for (int k = 0; k < 3; k++) worst = fmaxf(worst, fabsf(ir->faces[0].custom[k] - pw[k]));
+    printf("photo AF03HAS: happy %.3f sad %.3f neutral %.3f (worst diff %g)\n",
+           ir->faces[0].custom[0], ir->faces[0].custom[1], ir->faces[0].custom[2], worst);
+    CHECK(worst < 1e-5f && ir->faces[0].custom[0] > 0.5f, "photo head: %g", worst);
+    char *j = emo_image_result_json(ir, photo);
+    CHECK(j && strstr(j, "\"custom_dominant\":\"happy\""), "photo JSON");
+    emo_free(j);
+  }
 
   free(vx);
   free(fx);

@@ -161,7 +161,7 @@ static int grow_floats(float **buf, size_t *cap, size_t n) {
 }
 
 int emoi_face_custom(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                     const bf_detection *dets, int n, emo_track_face *faces, emoi_err *err) {
+                     const bf_detection *dets, int n, emoi_err *err) {
   const emo_head *hd = c->run.face_head;
   if (!hd || n <= 0) return EMO_OK;
   int dim = emo_head_dim(hd), C = emo_head_classes(hd);
@@ -173,9 +173,6 @@ int emoi_face_custom(emo_context *c, const uint8_t *rgb, int w, int h, int strid
     int rc = face_vector_det(c, rgb, w, h, stride, &dets[i], c->feats, err);
     if (rc != EMO_OK) return rc;
     emo_head_predict(hd, c->feats, p, emo_head_has_intensity(hd) ? it : NULL);
-    faces[i].head = hd;
-    faces[i].custom = p;
-    faces[i].custom_intensity = emo_head_has_intensity(hd) ? it : NULL;
   }
   return EMO_OK;
 }

@@ -84,6 +84,7 @@ char *emo_audio_summary_json(const emo_audio_result *r) {
       probs(&b, s->emotion, s->labels);
       sb_printf(&b, ",\"dominant\":\"%s\"", emo_speech_emotion_name(s->dominant));
     }
+    if (s->head && s->mean_custom) head_json_object(&b, s->head, "mean_custom", s->mean_custom, 4);
     sb_puts(&b, "}");
   }
   sb_puts(&b, "]");

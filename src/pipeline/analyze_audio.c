@@ -480,6 +480,26 @@ static int summarise(emo_context *c) {
       r->emotion[e] = (float)(r->emotion[e] / total);
     r->dominant = argmax(r->emotion, EMO_SPEECH_EMOTION_COUNT);
   }
+  const emo_head *hd = c->run.voice_head;
+  if (hd && max_spk > 0) { /* the voice head's duration-weighted mean per speaker */
+    const int C = emo_head_classes(hd);
+    float *m = realloc(c->spk_custom, (size_t)max_spk * C * sizeof *m);
+    if (!m) return EMO_ENOMEM;
+    c->spk_custom = m;
+    memset(m, 0, (size_t)max_spk * C * sizeof *m);
+    for (int i = 0; i < r->segment_count; i++) {
+      const emo_speech_segment *s = &c->segs[i];
+      const emo_speaker_summary *k = &sp[s->speaker - 1];
+      if (!s->custom || !(k->talk_time > 0.0)) continue;
+      float wgt = (float)((s->end - s->start) / k->talk_time);
+      for (int j = 0; j < C; j++) m[(size_t)(s->speaker - 1) * C + j] += wgt * s->custom[j];
+    }
+    for (int k = 0; k < max_spk; k++)
+      if (sp[k].talk_time > 0.0) {
+        sp[k].head = hd;
+        sp[k].mean_custom = m + (size_t)k * C;
+      }
+  }
   r->speaker_count = max_spk;
   r->speakers = sp;
   return EMO_OK;

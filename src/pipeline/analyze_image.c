@@ -230,6 +230,11 @@ static int analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int str
     memcpy(c->faces[i].expression, c->face_probs[i], sizeof c->faces[i].expression);
     c->faces[i].dominant = c->face_dominant[i];
   }
+  if (c->run.face_head && n > 0) { /* the head's answer per face (learn/features.c) */
+    rc = emoi_face_custom(c, rgb, w, h, stride, c->dets, n, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    for (int i = 0; i < n; i++) EMOI_SET_CUSTOM(c, &c->faces[i], i);
+  }
   rc = emoi_face_details(c, rgb, w, h, stride, c->dets, n, NULL,
                          (const float(*)[EMO_EXPR_COUNT])c->face_probs, &c->faces[0].details,
                          sizeof c->faces[0], &err);

@@ -494,7 +494,8 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
     for (int i = 0; i < n; i++) s->faces[i].details = NULL;
   }
   if (c->run.face_head) {
-    rc = emoi_face_custom(c, rgb, w, h, stride, c->face_dets, n, s->faces, err);
+    rc = emoi_face_custom(c, rgb, w, h, stride, c->face_dets, n, err);
+    for (int i = 0; rc == EMO_OK && i < n; i++) EMOI_SET_CUSTOM(c, &s->faces[i], i);
     for (int i = 0; rc == EMO_OK && i < n; i++)
       if (add_custom(s, &s->faces[i]) != EMO_OK)
         rc = emoi_fail(err, EMO_ENOMEM, "out of memory for the face head's means");

@@ -317,6 +317,7 @@ void emo_context_destroy(emo_context **pc) {
   free(c->feats);
   free(c->custom);
   free(c->seg_custom);
+  free(c->spk_custom);
   free(c);
   *pc = NULL;
 }

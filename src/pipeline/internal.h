@@ -97,6 +97,7 @@ struct emo_context {
   size_t custom_cap;
   float *seg_custom; /* (seg_custom_cap,) the same for speech segments (analyze_audio.c) */
   size_t seg_custom_cap;
+  float *spk_custom; /* (speakers, C) the speakers' mean voice-head answers */
   char last_error[512];
 };
 
@@ -163,12 +164,22 @@ const float *emoi_stream_evidence(const emo_context *c, const char **method, int
 /* Frees the video state (analyze_video.c). */
 void emoi_stream_free(struct emoi_stream **s);
 
-/* With c->run.face_head: the face vector of each of dets (n, as classified this frame) and
- * the head's answer, into faces[i].head / custom / custom_intensity (c->custom's scratch)
+/* With c->run.face_head: the face vector of each of dets (n) and the head's answer into
+ * c->custom: face i's probabilities at 2 C i, its intensities at 2 C i + C (C classes)
  * (learn/features.c). */
-struct emo_track_face;
 int emoi_face_custom(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
-                     const bf_detection *dets, int n, emo_track_face *faces, emoi_err *err);
+                     const bf_detection *dets, int n, emoi_err *err);
+
+/* Points f->head, custom, custom_intensity (an emo_face or emo_track_face) at face i's answer
+ * in c->custom. */
+#define EMOI_SET_CUSTOM(c, f, i)                                                   \
+  do {                                                                             \
+    const emo_head *hd_ = (c)->run.face_head;                                      \
+    const int C_ = emo_head_classes(hd_);                                          \
+    (f)->head = hd_;                                                               \
+    (f)->custom = (c)->custom + (size_t)(i)*2 * C_;                                \
+    (f)->custom_intensity = emo_head_has_intensity(hd_) ? (f)->custom + C_ : NULL; \
+  } while (0)
 
 /* The voice vector (emo_features_dim(VOICE) floats) of n samples at x (16 kHz) whose prosody
  * is p, into v; zeros for fewer than 400 samples (learn/features.c). */
