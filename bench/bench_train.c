@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
     per[i] = i % 97;
     for (int j = 0; j < d; j++) x[(size_t)i * d + j] = mu[y[i] * d + j] + gauss(&s);
   }
-  emo_train_set set = {n, d, x, y, c, names, per, NULL, EMO_MODALITY_VOICE, "synthetic"};
+  emo_train_set set = {n, d, x, y, c, names, per, NULL, EMO_MODALITY_VOICE, "synthetic", NULL};
   printf("rows %d, features %d, classes %d\n", n, d, c);
   for (int kind = EMO_HEAD_NCM; kind <= EMO_HEAD_MLP; kind++) {
     emo_train_params p = emo_train_params_default();

@@ -152,8 +152,9 @@ static void usage(FILE *f) {
       "  --float-expression    run the expression networks in float32 (default: their big\n"
       "                        1x1 convolutions in int8 on CPUs with AVX512-VNNI)\n"
       "  --face-head FILE      also classify each face with a head made by emo train\n"
-      "                        (\"custom\" in the JSON; image and audio, not yet video)\n"
-      "  --voice-head FILE     the same for speech segments (emo audio)\n"
+      "                        (\"custom\" in the JSON and CSV, track and person means;\n"
+      "                        image and video)\n"
+      "  --voice-head FILE     the same for speech segments (audio and video)\n"
       "  --isa CAP             auto (default) | scalar | avx2 | avx512: the best path of emo's\n"
       "                        own kernels not above CAP that this CPU has (for timings)\n"
       "\n"
@@ -486,13 +487,12 @@ static int cmd_image(int argc, char **argv) {
     }
   }
   int failures = 0, tried = 0;
-  stoppable(NULL); /* Ctrl-C stops between photos */
+  p.rp.face_head = head; /* each face carries the head's answer */
+  stoppable(NULL);       /* Ctrl-C stops between photos */
   for (int i = first; i < argc && !g_signal && outfile_ok(out); i++) {
     const emo_image_result *r = NULL;
-    const float *feats = NULL;
     tried++;
-    rc = head ? emo_image_features(ctx, &p.rp, argv[i], &r, &feats)
-              : emo_analyze_file(ctx, &p.rp, argv[i], &r);
+    rc = emo_analyze_file(ctx, &p.rp, argv[i], &r);
     if (rc != EMO_OK) {
       failures++;
       report(argv[i], emo_context_last_error(ctx));
@@ -502,8 +502,7 @@ static int cmd_image(int argc, char **argv) {
       emo_free(err);
       continue;
     }
-    char *json = head ? emo_image_result_json_head(r, argv[i], head, feats)
-                      : emo_image_result_json(r, argv[i]);
+    char *json = emo_image_result_json(r, argv[i]);
     if (!json) {
       fprintf(stderr, "emo: out of memory\n");
       failures++;
@@ -610,8 +609,6 @@ static int cmd_video(int argc, char **argv) {
       outfile_abort(&vo.out);
       return 1;
     }
-    const char *hdr = p.rp.face_details ? emo_csv_header_details() : emo_csv_header();
-    outfile_write(vo.csv, hdr, strlen(hdr));
   }
   if (g_report_path && report_open(&vo.html, &vo.report, g_report_path, argv[first],
                                    p.rp.annotate_path, inputs) != 0) {
@@ -625,6 +622,24 @@ static int cmd_video(int argc, char **argv) {
   emo_context *ctx = NULL;
   int rc = emo_model_load(&p.mp, &model);
   if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
+  emo_head *heads[2] = {NULL, NULL}; /* --face-head, --voice-head: the library applies them */
+  const char *head_paths[2] = {g_face_head, g_voice_head};
+  int head_failed = 0;
+  for (int k = 0; rc == EMO_OK && k < 2; k++) {
+    char herr[1024];
+    if (head_paths[k] && emo_head_load(head_paths[k], model, &heads[k], herr, sizeof herr)) {
+      fprintf(stderr, "emo: %s\n", herr);
+      head_failed = 1;
+      rc = EMO_EINVAL;
+    }
+  }
+  p.rp.face_head = heads[0];
+  p.rp.voice_head = heads[1];
+  if (vo.csv) {
+    char *hdr = emo_csv_header_run(&p.rp);
+    if (!hdr || outfile_write(vo.csv, hdr, strlen(hdr)) != 0) vo.write_failed = 1;
+    emo_free(hdr);
+  }
   const emo_media_summary *sum = NULL;
   int stopped = 0;
   emo_gallery *gallery = NULL;
@@ -667,10 +682,12 @@ static int cmd_video(int argc, char **argv) {
       }
     }
     if (rc != EMO_OK) report(argv[first], emo_context_last_error(ctx));
-  } else {
+  } else if (!head_failed) {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
   }
   emo_context_destroy(&ctx);
+  emo_head_destroy(&heads[0]);
+  emo_head_destroy(&heads[1]);
   emo_gallery_destroy(&gallery);
   emo_model_destroy(&model);
   /* Outputs are kept once the analysis ran (up to a damaged stream's break, or a Ctrl-C). */
@@ -740,18 +757,8 @@ static int cmd_audio(int argc, char **argv) {
     stoppable(ctx); /* Ctrl-C ends it with the segments described so far */
     audio_out ao = {out, 0};
     const emo_media_callbacks cb = {NULL, audio_segment, &ao, NULL};
-    if (head) { /* the vectors need every segment's samples: written after the analysis */
-      const float *feats = NULL;
-      rc = emo_audio_features(ctx, &p.rp, argv[first], &r, &feats);
-      for (int i = 0; rc == EMO_OK && i < r->segment_count; i++) {
-        char *j =
-            emo_segment_json_head(&r->segments[i], head, feats + (size_t)i * emo_head_dim(head));
-        if (!j || outfile_line(out, j) != 0) ao.failed = 1;
-        emo_free(j);
-      }
-    } else {
-      rc = emo_analyze_audio(ctx, &p.rp, argv[first], &cb, &r);
-    }
+    p.rp.voice_head = head; /* each segment carries the head's answer */
+    rc = emo_analyze_audio(ctx, &p.rp, argv[first], &cb, &r);
     stopped = stopped_by();
     failed = ao.failed;
     if (rc != EMO_OK) report(argv[first], emo_context_last_error(ctx));

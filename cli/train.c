@@ -245,6 +245,8 @@ typedef struct xopts {
   int all_faces, segments;
   const char *models;
   int quiet;
+  int whole_face;        /* --whole-face: photos are face crops (no detection) */
+  const char *ser_model; /* --ser-model: a wav2vec 2.0 model's pooled states join the vector */
 } xopts;
 
 static void log_err(emo_log_level level, const char *message, void *user) {
@@ -266,11 +268,13 @@ static int extract(const items *it, const xopts *o, featset *fs) {
   mp.voice = fs->modality == EMO_MODALITY_VOICE;
   mp.faces = fs->modality == EMO_MODALITY_FACE;
   mp.reid = fs->modality == EMO_MODALITY_FACE;
+  if (fs->modality == EMO_MODALITY_VOICE) mp.ser_model = o->ser_model;
   emo_context_params cp = emo_context_params_default();
   cp.float_expression = 1; /* the same numbers on every CPU */
   cp.log = log_err;
   emo_run_params rp = emo_run_params_default();
   rp.audio_whole = !o->segments;
+  rp.whole_face = o->whole_face;
   emo_model *m = NULL;
   emo_context *c = NULL;
   int rc = emo_model_load(&mp, &m);
@@ -440,13 +444,17 @@ static int parse_xopt(int argc, char **argv, int *i, xopts *o) {
     o->quiet = 1;
   else if (strcmp(a, "--models") == 0 && *i + 1 < argc)
     o->models = argv[++*i];
+  else if (strcmp(a, "--whole-face") == 0)
+    o->whole_face = 1;
+  else if (strcmp(a, "--ser-model") == 0 && *i + 1 < argc)
+    o->ser_model = argv[++*i];
   else
     return 0;
   return 1;
 }
 
 int cli_features(int argc, char **argv) {
-  xopts o = {-1, 0, 0, NULL, 0};
+  xopts o = {-1, 0, 0, NULL, 0, 0, NULL};
   const char *out = NULL;
   char **in = calloc((size_t)argc, sizeof *in);
   int n_in = 0;
@@ -465,8 +473,8 @@ int cli_features(int argc, char **argv) {
   }
   if (!out || !n_in) {
     fprintf(stderr,
-            "usage: emo features [--face|--voice] [--all-faces] [--segments] "
-            "INPUT... -o DIR\n");
+            "usage: emo features [--face|--voice] [--all-faces] [--whole-face] [--segments] "
+            "[--ser-model FILE] INPUT... -o DIR\n");
     free(in);
     return 2;
   }
@@ -554,7 +562,8 @@ static const char *kind_name(emo_head_kind k) {
 
 static int write_card(const char *path, const char *cmdline, const emo_train_set *s,
                       const int *count, const emo_train_params *p, const emo_head *h,
-                      const emo_cv_report *cv, const int *conf, const char *cv_err, int n_persons) {
+                      const emo_cv_report *cv, const int *conf, const double *ml_f1,
+                      const double *ml_auc, const char *cv_err, int n_persons) {
   FILE *f = fopen(path, "w");
   if (!f) return -1;
   int C = s->n_classes;
@@ -573,11 +582,30 @@ static int write_card(const char *path, const char *cmdline, const emo_train_set
   if (emo_head_kind_of(h) == EMO_HEAD_MLP) fprintf(f, ", %d hidden units", p->hidden);
   fprintf(f, " |\n| intensity | %s |\n\n",
           emo_head_has_intensity(h) ? "per-class regression" : "none");
+  if (s->targets)
+    fprintf(f,
+            "Multi-label: an example may carry several classes; one sigmoid per class, "
+            "independent probabilities (not summing to 1), a class is present from 0.5.\n\n");
   fprintf(f, "## Classes\n\n| class | examples |\n|---|---|\n");
   for (int k = 0; k < C; k++) fprintf(f, "| %s | %d |\n", s->class_names[k], count[k]);
   fprintf(f, "\n## Cross-validation\n\n");
   if (cv_err) {
     fprintf(f, "Not run: %s\n", cv_err);
+  } else if (s->targets) {
+    fprintf(f, "%d folds %s; every score is on examples of people the fold's head never saw.\n\n",
+            cv->folds,
+            s->person ? "grouped by person"
+                      : "**by example (no person column: NOT person-independent)**");
+    fprintf(f, "Exact label sets right: %.1f%%; macro F1 %.3f; mean ROC AUC %.3f.\n\n",
+            100 * cv->accuracy, cv->macro_f1, cv->unweighted);
+    fprintf(f, "| class | F1 (at 0.5) | ROC AUC |\n|---|---|---|\n");
+    for (int k = 0; k < C; k++) {
+      fprintf(f, "| %s | %.3f | ", s->class_names[k], ml_f1[k]);
+      if (isnan(ml_auc[k]))
+        fprintf(f, "- |\n");
+      else
+        fprintf(f, "%.3f |\n", ml_auc[k]);
+    }
   } else {
     fprintf(f, "%d folds %s; every score is on examples of people the fold's head never saw.\n\n",
             cv->folds,
@@ -625,7 +653,7 @@ static int append_test(const char *path, const char *persons, int n, double acc,
 }
 
 int cli_train(int argc, char **argv) {
-  xopts o = {-1, 0, 0, NULL, 0};
+  xopts o = {-1, 0, 0, NULL, 0, 0, NULL};
   emo_train_params p = emo_train_params_default();
   const char *out = NULL, *card = NULL, *input = NULL;
   int folds = 5, no_cv = 0;
@@ -684,7 +712,8 @@ int cli_train(int argc, char **argv) {
     fprintf(stderr,
             "usage: emo train [--kind auto|ncm|logreg|mlp] [--folds K] [--l2 X] "
             "[--hidden N] [--iterations N] [--lr X] [--no-class-weights] [--seed N] "
-            "[--no-cv] [--test-persons A,B] [--card FILE] INPUT -o HEAD\n");
+            "[--no-cv] [--test-persons A,B] [--card FILE] [--whole-face] [--ser-model FILE] "
+            "INPUT -o HEAD\n");
     return 2;
   }
   char cmdline[2048] = "emo";
@@ -706,52 +735,83 @@ int cli_train(int argc, char **argv) {
     items_free(&it);
     return 1;
   }
-  /* classes and persons: sorted unique strings */
-  int n = fs.n, C = 0, P = 0;
-  char **cls = malloc((size_t)(n ? n : 1) * sizeof *cls),
+  /* classes and persons: sorted unique strings. A label "a;b" carries several classes: the
+   * set is then multi-label (one sigmoid per class). */
+  int n = fs.n, C = 0, P = 0, multi = 0, n_tok = 0;
+  for (int r = 0; r < n; r++) {
+    multi |= strchr(it.v[fs.src[r]].label, ';') != NULL;
+    n_tok++;
+    for (const char *q = it.v[fs.src[r]].label; *q; q++) n_tok += *q == ';';
+  }
+  char **cls = malloc((size_t)(n_tok ? n_tok : 1) * sizeof *cls),
        **per = malloc((size_t)(n ? n : 1) * sizeof *per);
+  char **copies = calloc((size_t)(n ? n : 1), sizeof *copies); /* labels split in place */
   int *label = malloc((size_t)(n ? n : 1) * sizeof(int)),
       *person = malloc((size_t)(n ? n : 1) * sizeof(int));
   float *inten = malloc((size_t)(n ? n : 1) * sizeof(float));
   int *count = NULL, *conf = NULL;
+  unsigned char *targets = NULL; /* (n, C) with multi */
+  double *ml_f1 = NULL, *ml_auc = NULL;
   emo_head *h = NULL;
   rc = 1;
-  if (!cls || !per || !label || !person || !inten) goto done;
-  for (int r = 0; r < n; r++) {
-    cls[r] = it.v[fs.src[r]].label;
-    per[r] = it.v[fs.src[r]].person ? it.v[fs.src[r]].person : "";
-  }
-  qsort(cls, (size_t)n, sizeof *cls, cmp_str);
-  qsort(per, (size_t)n, sizeof *per, cmp_str);
-  for (int r = 0; r < n; r++) {
-    if (r == 0 || strcmp(cls[r], cls[C - 1]) != 0) cls[C++] = cls[r];
-    if (r == 0 || strcmp(per[r], per[P - 1]) != 0) per[P++] = per[r];
-  }
+  if (!cls || !per || !copies || !label || !person || !inten) goto done;
+  n_tok = 0;
   for (int r = 0; r < n; r++) {
     const item *x = &it.v[fs.src[r]];
-    char **c = bsearch(&x->label, cls, (size_t)C, sizeof *cls, cmp_str);
-    const char *pk = x->person ? x->person : "";
-    char **q = bsearch(&pk, per, (size_t)P, sizeof *per, cmp_str);
-    label[r] = (int)(c - cls);
-    person[r] = (int)(q - per);
-    inten[r] = x->intensity;
     if (!*x->label) {
       fprintf(stderr, "emo: %s: no label (give a CSV with a label column or a folder per label)\n",
               x->file);
       goto done;
     }
+    if (!(copies[r] = dupstr(x->label))) goto done;
+    for (char *tok = copies[r], *next; tok; tok = next) {
+      next = strchr(tok, ';');
+      if (next) *next++ = 0;
+      if (!*tok) {
+        fprintf(stderr, "emo: %s: empty class in label \"%s\"\n", x->file, x->label);
+        goto done;
+      }
+      cls[n_tok++] = tok;
+      if (!multi) break;
+    }
+    per[r] = x->person ? x->person : "";
+  }
+  qsort(cls, (size_t)n_tok, sizeof *cls, cmp_str);
+  qsort(per, (size_t)n, sizeof *per, cmp_str);
+  for (int r = 0; r < n_tok; r++)
+    if (r == 0 || strcmp(cls[r], cls[C - 1]) != 0) cls[C++] = cls[r];
+  for (int r = 0; r < n; r++)
+    if (r == 0 || strcmp(per[r], per[P - 1]) != 0) per[P++] = per[r];
+  if (multi && !(targets = calloc((size_t)(n > 0 ? n : 1) * (size_t)(C > 0 ? C : 1), 1))) goto done;
+  for (int r = 0; r < n; r++) {
+    const item *x = &it.v[fs.src[r]];
+    const char *tok = copies[r];
+    char **c = bsearch(&tok, cls, (size_t)C, sizeof *cls, cmp_str);
+    const char *pk = x->person ? x->person : "";
+    char **q = bsearch(&pk, per, (size_t)P, sizeof *per, cmp_str);
+    label[r] = (int)(c - cls);
+    person[r] = (int)(q - per);
+    inten[r] = x->intensity;
+    for (const char *t = copies[r]; multi && t < copies[r] + strlen(x->label); t += strlen(t) + 1) {
+      char **k = bsearch(&t, cls, (size_t)C, sizeof *cls, cmp_str);
+      targets[(size_t)r * C + (k - cls)] = 1;
+    }
   }
   count = calloc((size_t)(C ? C : 1), sizeof(int));
   conf = calloc((size_t)(C ? C : 1) * (C ? C : 1), sizeof(int));
-  if (!count || !conf) goto done;
+  ml_f1 = calloc((size_t)(C ? C : 1), sizeof *ml_f1);
+  ml_auc = calloc((size_t)(C ? C : 1), sizeof *ml_auc);
+  if (!count || !conf || !ml_f1 || !ml_auc) goto done;
   /* --test-persons: those rows move to the end, out of training and cross-validation */
   int n_test = 0;
   if (test_persons) {
     float *tx = malloc((size_t)n * fs.dim * sizeof(float));
     int *tl = malloc((size_t)n * sizeof(int));
-    if (!tx || !tl) {
+    unsigned char *tt = multi ? malloc((size_t)n * C) : NULL;
+    if (!tx || !tl || (multi && !tt)) {
       free(tx);
       free(tl);
+      free(tt);
       goto done;
     }
     int m = 0;
@@ -762,9 +822,11 @@ int cli_train(int argc, char **argv) {
       int held = q && (q == test_persons || q[-1] == ',') && (q[pl] == ',' || q[pl] == 0);
       if (held) {
         memcpy(tx + (size_t)n_test * fs.dim, fs.x + (size_t)r * fs.dim, sizeof(float) * fs.dim);
+        if (tt) memcpy(tt + (size_t)n_test * C, targets + (size_t)r * C, (size_t)C);
         tl[n_test++] = label[r];
       } else {
         memmove(fs.x + (size_t)m * fs.dim, fs.x + (size_t)r * fs.dim, sizeof(float) * fs.dim);
+        if (tt) memmove(targets + (size_t)m * C, targets + (size_t)r * C, (size_t)C);
         label[m] = label[r];
         person[m] = person[r];
         inten[m] = inten[r];
@@ -773,12 +835,15 @@ int cli_train(int argc, char **argv) {
     }
     memcpy(fs.x + (size_t)m * fs.dim, tx, sizeof(float) * fs.dim * n_test);
     memcpy(label + m, tl, sizeof(int) * n_test);
+    if (tt) memcpy(targets + (size_t)m * C, tt, (size_t)C * n_test);
     free(tx);
     free(tl);
+    free(tt);
     n = m;
     fprintf(stderr, "emo: %d examples of persons %s held out for testing\n", n_test, test_persons);
   }
-  for (int r = 0; r < n; r++) count[label[r]]++;
+  for (int r = 0; r < n; r++)
+    for (int k = 0; k < C; k++) count[k] += multi ? targets[(size_t)r * C + k] : label[r] == k;
   emo_train_set s = {n,
                      fs.dim,
                      fs.x,
@@ -788,11 +853,23 @@ int cli_train(int argc, char **argv) {
                      it.has_person ? person : NULL,
                      it.has_intensity ? inten : NULL,
                      (emo_modality)fs.modality,
-                     fs.definition};
+                     fs.definition,
+                     targets};
   char err[512];
   emo_cv_report cv;
   const char *cv_err = no_cv ? "skipped (--no-cv)" : NULL;
-  if (!no_cv) {
+  if (!no_cv && multi) {
+    if (emo_head_cross_validate_multilabel(&s, &p, folds, &cv, ml_f1, ml_auc, err, sizeof err) !=
+        EMO_OK) {
+      fprintf(stderr, "emo: cross-validation: %s\n", err);
+      goto done;
+    }
+    fprintf(stderr,
+            "emo: %d-fold multi-label cross-validation %s: exact-set accuracy %.1f%%, macro F1 "
+            "%.3f, mean AUC %.3f\n",
+            cv.folds, s.person ? "grouped by person" : "by example (no person column)",
+            100 * cv.accuracy, cv.macro_f1, cv.unweighted);
+  } else if (!no_cv) {
     if (emo_head_cross_validate(&s, &p, folds, &cv, conf, err, sizeof err) != EMO_OK) {
       fprintf(stderr, "emo: cross-validation: %s\n", err);
       goto done;
@@ -813,7 +890,20 @@ int cli_train(int argc, char **argv) {
     goto done;
   }
   double test_acc = NAN, test_ua = NAN;
-  if (n_test) {
+  if (n_test && multi) { /* multi-label: exact-set accuracy on the held-out persons */
+    float *pr = malloc((size_t)C * sizeof(float));
+    int right = 0;
+    for (int r = n; pr && r < n + n_test; r++) {
+      emo_head_predict(h, fs.x + (size_t)r * fs.dim, pr, NULL);
+      int all = 1;
+      for (int k = 0; k < C; k++) all &= (pr[k] >= 0.5f) == (targets[(size_t)r * C + k] != 0);
+      right += all;
+    }
+    free(pr);
+    test_acc = test_ua = (double)right / n_test;
+    fprintf(stderr, "emo: held-out persons %s: exact label sets %.1f%% (%d examples)\n",
+            test_persons, 100 * test_acc, n_test);
+  } else if (n_test) {
     int *tc = calloc((size_t)C, sizeof(int)), *tr = calloc((size_t)C, sizeof(int));
     float *pr = malloc((size_t)C * sizeof(float));
     int right = 0;
@@ -837,7 +927,8 @@ int cli_train(int argc, char **argv) {
   char card_path[4096];
   snprintf(card_path, sizeof card_path, "%s.md", out);
   if (!card) card = card_path;
-  if (write_card(card, cmdline, &s, count, &p, h, &cv, conf, cv_err, it.has_person ? P : 0) != 0 ||
+  if (write_card(card, cmdline, &s, count, &p, h, &cv, conf, ml_f1, ml_auc, cv_err,
+                 it.has_person ? P : 0) != 0 ||
       (n_test && append_test(card, test_persons, n_test, test_acc, test_ua) != 0)) {
     fprintf(stderr, "emo: %s: cannot write the model card\n", card);
     goto done;
@@ -854,6 +945,11 @@ done:
   free(inten);
   free(count);
   free(conf);
+  free(targets);
+  free(ml_f1);
+  free(ml_auc);
+  for (int r = 0; copies && r < fs.n; r++) free(copies[r]);
+  free(copies);
   featset_free(&fs);
   items_free(&it);
   return rc;

@@ -1,8 +1,9 @@
 /* fuzz_head.c: libFuzzer harness for the head file reader (src/learn/head_file.c, format in its
  * first comment): any bytes must load or fail with a message, never crash, leak or read out of
  * bounds. A head that loads is run once on a vector of ones: the probabilities it gives must be
- * finite and sum to 1.
- * Seeds: fuzz/corpus/head/ (tiny heads of each kind trained on synthetic data). */
+ * finite and sum to 1 (a multi-label head's: each in [0, 1]).
+ * Seeds: fuzz/corpus/head/ (tiny heads of each kind trained on synthetic data; multilabel.head
+ * is logreg.head with the multi-label flag set). */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,8 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (int i = 0; i < d; i++) x[i] = 1.0f;
       int k = emo_head_predict(h, x, p, p + c);
       float s = 0.0f;
-      for (int i = 0; i < c; i++) s += p[i];
-      if (k < 0 || k >= c || !(fabsf(s - 1.0f) < 1e-3f)) __builtin_trap();
+      int in01 = 1;
+      for (int i = 0; i < c; i++) s += p[i], in01 &= p[i] >= 0.0f && p[i] <= 1.0f;
+      /* a multi-label head's sigmoids are independent: each in [0, 1], no sum */
+      int ok = emo_head_multilabel(h) ? in01 : fabsf(s - 1.0f) < 1e-3f;
+      if (k < 0 || k >= c || !ok) __builtin_trap();
       char *j = emo_head_json_members(h, x);
       free(j);
     }

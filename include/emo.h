@@ -302,6 +302,19 @@ typedef struct emo_run_params {
                          transform) instead of the detector's keypoints; default 0 (the
                          keypoints: landmark crops won on KDEF and lost on the Taiwanese
                          set, see the README). emo_image_features always uses the keypoints */
+  /* Heads you trained (emo train, emo_head_load with this model; borrowed, must outlive the
+   * call or stream). face_head: every face of a photo or video frame also gets the head's
+   * probabilities ("custom", "custom_intensity"; needs emo_model_params.features = 1, which
+   * computes the face vector: two more expression passes and an embedding per face);
+   * voice_head: every speech segment of emo_analyze_audio / emo_analyze_media. Summaries
+   * and persons then carry mean custom probabilities. NULL = none (default). A head of the
+   * wrong modality or whose feature definition differs from the model's is EMO_EINVAL. */
+  const struct emo_head *face_head;
+  const struct emo_head *voice_head;
+  /* 1 = photos (emo_analyze_file/_encoded/_rgb, emo_image_features) are already face crops
+   * (e.g. CK+48's 48x48 faces, too small for the detector): no detection, one face whose box
+   * is the whole image, keypoints at an upright face's average places, score 1. Default 0 */
+  int whole_face;
 } emo_run_params;
 
 /* Return the defaults described above. Thread-safe. */
@@ -484,6 +497,11 @@ typedef struct emo_face {
   const struct emo_face_details *details; /* landmarks, head pose, blendshapes, action units
                                              (emo_run_params.face_details); NULL when not
                                              asked. Owned by the context like the result */
+  /* With emo_run_params.face_head (else NULL): the head and its answer, as in
+   * emo_track_face (written "custom", "custom_dominant", "custom_intensity") */
+  const struct emo_head *head;
+  const float *custom;           /* (emo_head_classes(head),) */
+  const float *custom_intensity; /* (emo_head_classes(head),), NULL without intensity */
 } emo_face;
 
 typedef struct emo_image_result {
@@ -540,6 +558,12 @@ typedef struct emo_track_face {
   int identity;   /* the id this track was found to be: an earlier track_id once the track's
                      pooled face descriptor re-identified it (deferred re-identification,
                      written "identity" when it differs from track_id), else track_id */
+  /* With emo_run_params.face_head (else NULL): the head and its answer for this face,
+   * written "custom":{label:p,...}, "custom_dominant" and "custom_intensity". Owned by the
+   * context like the frame. */
+  const struct emo_head *head;
+  const float *custom;           /* (emo_head_classes(head),) probabilities */
+  const float *custom_intensity; /* (emo_head_classes(head),), NULL without intensity */
 } emo_track_face;
 
 typedef enum emo_event_type {
@@ -596,6 +620,10 @@ typedef struct emo_track_summary {
                                    (mean of its sampled descriptors), NULL when it has none;
                                    written "embedding"; owned by the context. An earlier run's
                                    JSON Lines can serve as a gallery (emo_gallery_load) */
+  /* With emo_run_params.face_head: the mean of its probabilities over the track's analysed
+   * frames (written "mean_custom"), else NULL */
+  const struct emo_head *head;
+  const float *mean_custom; /* (emo_head_classes(head),) */
 } emo_track_summary;
 
 typedef struct emo_video_summary {
@@ -704,6 +732,11 @@ typedef struct emo_speech_segment {
                    (written "on_screen":false) */
   int person;   /* that face's person, 0 when none */
   float link;   /* mean speaking score of that face over the segment, in [0, 1] */
+  /* With emo_run_params.voice_head (else NULL): the head and its answer for the segment's
+   * voice vector (written as for faces). Owned by the context like the segment. */
+  const struct emo_head *head;
+  const float *custom;           /* (emo_head_classes(head),) */
+  const float *custom_intensity; /* (emo_head_classes(head),), NULL without intensity */
 } emo_speech_segment;
 
 typedef struct emo_speaker_summary {
@@ -712,6 +745,10 @@ typedef struct emo_speaker_summary {
   float emotion[EMO_SPEECH_EMOTION_COUNT]; /* duration-weighted mean */
   int dominant;
   unsigned labels; /* as in emo_speech_segment */
+  /* With emo_run_params.voice_head (else NULL): the duration-weighted mean of its segments'
+   * voice-head probabilities, written "mean_custom" */
+  const struct emo_head *head;
+  const float *mean_custom; /* (emo_head_classes(head),) */
 } emo_speaker_summary;
 
 typedef struct emo_audio_result {
@@ -813,6 +850,14 @@ typedef struct emo_person {
   int dominant; /* -1 when the person has no voice */
   unsigned labels;
   emo_prosody prosody;
+  /* With emo_run_params.face_head / voice_head (else NULL): the mean face-head
+   * probabilities over the frames where the face spoke and where it listened (as for
+   * expression_speaking; NULL when no such frame), and the joined speaker's duration-weighted
+   * voice-head probabilities (NULL when no voice). Written "custom_speaking",
+   * "custom_listening", "custom_voice". */
+  const struct emo_head *face_head, *voice_head;
+  const float *custom_speaking, *custom_listening; /* (emo_head_classes(face_head),) */
+  const float *custom_voice;                       /* (emo_head_classes(voice_head),) */
 } emo_person;
 
 typedef struct emo_media_summary {
@@ -940,6 +985,13 @@ typedef struct emo_train_set {
   const float *intensity;         /* (n,) in [0, 1] or NaN when unknown; NULL = none */
   emo_modality modality;
   const char *definition; /* emo_features_definition of the vectors */
+  /* Multi-label sets: (n, n_classes) bytes, 1 where example i carries class k (an example may
+   * carry several; label[i] is then one of them, used for intensity). The head gets one
+   * independent sigmoid output per class (a binary logistic regression per class for LOGREG,
+   * a shared hidden layer for MLP; NCM is refused), and emo_head_predict gives independent
+   * probabilities (not summing to 1). class_weights then weigh each class's positives by
+   * negatives / positives. NULL = one label per example (softmax). */
+  const unsigned char *targets;
 } emo_train_set;
 
 typedef struct emo_train_params {
@@ -976,6 +1028,16 @@ typedef struct emo_cv_report {
 int emo_head_cross_validate(const emo_train_set *set, const emo_train_params *p, int folds,
                             emo_cv_report *report, int *confusion, char *err, size_t err_size);
 
+/* Cross-validation of a multi-label set (targets set), grouped by person as above (a class
+ * needs positives from 2 persons): for each class k, f1[k] (threshold 0.5) and auc[k] (ROC
+ * area of the out-of-fold probabilities; NaN when the class has no positive or no negative
+ * example), caller-owned (n_classes each). report gets folds, kind, macro_f1 (mean of f1),
+ * accuracy (fraction of examples whose whole label set is right), unweighted (mean AUC over
+ * the classes that have one) and intensity_mae NaN. */
+int emo_head_cross_validate_multilabel(const emo_train_set *set, const emo_train_params *p,
+                                       int folds, emo_cv_report *report, double *f1, double *auc,
+                                       char *err, size_t err_size);
+
 /* Writes h to path (atomically: a temporary file renamed). EMO_EIO on failure. */
 int emo_head_save(const emo_head *h, const char *path, char *err, size_t err_size);
 
@@ -1001,6 +1063,7 @@ int emo_head_dim(const emo_head *h);
 emo_modality emo_head_modality(const emo_head *h);
 emo_head_kind emo_head_kind_of(const emo_head *h);
 int emo_head_has_intensity(const emo_head *h);
+int emo_head_multilabel(const emo_head *h); /* 1: independent sigmoid outputs */
 const char *emo_head_definition(const emo_head *h);
 
 /* A head's answer as JSON members (no braces): "custom":{label:p,...},"custom_dominant":label
@@ -1093,6 +1156,12 @@ const char *emo_csv_header(void);
  * those cells empty. emo_frame_csv writes these columns for faces that carry details. */
 const char *emo_csv_header_details(void);
 char *emo_frame_csv(const emo_frame_result *f);
+/* The header of a run with options rp (NULL = defaults): emo_csv_header or
+ * emo_csv_header_details, and with rp->face_head the head's columns after them, as
+ * emo_frame_csv writes them for faces that carry its answer: custom_<label> for each class,
+ * custom_dominant, and custom_intensity_<label> when the head predicts intensity. Freed with
+ * emo_free; NULL when memory runs out. Thread-safe. */
+char *emo_csv_header_run(const emo_run_params *rp);
 
 /* ---- Report: one self-contained HTML page of a run ---------------------------------- */
 

@@ -96,7 +96,7 @@ int main(void) {
   emo_features_definition(m, EMO_MODALITY_VOICE, vdef, sizeof vdef);
   const char *defs[2] = {"emo-voice-features 0: another model", vdef};
   for (int k = 0; k < 2; k++) {
-    emo_train_set s = {4, 142, x, y, 2, names, per, NULL, EMO_MODALITY_VOICE, defs[k]};
+    emo_train_set s = {4, 142, x, y, 2, names, per, NULL, EMO_MODALITY_VOICE, defs[k], NULL};
     emo_head *h = NULL, *back = NULL;
     char err[1024], path[] = "/tmp/emo_test_lf_XXXXXX";
     CHECK(emo_head_train(&s, NULL, &h, err, sizeof err) == EMO_OK, "%s", err);

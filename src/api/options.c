@@ -103,6 +103,7 @@ static const opt_def k_opts[] = {
     {"io_timeout", T_DOUBLE, IN_RUN, {0, 0, R(io_timeout)}, "network timeout in seconds"},
     {"other_hosts", T_BOOL, IN_RUN, {0, 0, R(other_hosts)}, "playlists may leave their host"},
     {"audio_whole", T_BOOL, IN_RUN, {0, 0, R(audio_whole)}, "the audio is one segment"},
+    {"whole_face", T_BOOL, IN_RUN, {0, 0, R(whole_face)}, "photos are face crops: no detection"},
     {"max_audio_seconds", T_DOUBLE, IN_RUN, {0, 0, R(max_audio_seconds)}, "longest audio"},
     {"vad_threshold", T_FLOAT, IN_RUN, {0, 0, R(vad_threshold)}, "speech probability"},
     {"vad_min_speech_ms", T_INT, IN_RUN, {0, 0, R(vad_min_speech_ms)}, "shortest speech"},

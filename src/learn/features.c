@@ -17,8 +17,16 @@
  *                       (ser_classify_embed), 128 values for emo_ser_v1
  *   ser_probs           its 8 probabilities in emo's speech order
  *   prosody             f0_mean f0_min f0_max energy_db voiced_ratio rate (emo_prosody)
- * What it leaves to others: detection and segmentation (the analysis calls it wraps), the
- * heads (learn/head.c), writing files (the CLI). Not yet: a user's wav2vec 2.0 pooled states. */
+ *   w2v_pooled          only when the model has a user's wav2vec 2.0 model
+ *                       (emo_model_params.ser_model): the mean over frames of its last hidden
+ *                       state (after its output norm, w2v_classify's `hidden`; segments over
+ *                       20 s are pooled in equal chunks, length-weighted), embed_dim values;
+ *                       the definition then names the file's sha256, so a head trained with
+ *                       one wav2vec 2.0 model refuses another and refuses none.
+ * The analysis pipeline applies heads through the same vectors (emoi_face_custom in video,
+ * emoi_voice_vector per speech segment), so `emo features` and a head at run time see the same
+ * numbers. What it leaves to others: detection and segmentation (the analysis calls it wraps),
+ * the heads (learn/head.c), writing files (the CLI). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +62,8 @@ int emo_features_dim(const emo_model *m, emo_modality which) {
   }
   if (which == EMO_MODALITY_VOICE) {
     if (!m->ser) return 0;
-    return ser_embed_dim(m->ser) + SER_N_LABELS + PROSODY_DIM;
+    return ser_embed_dim(m->ser) + SER_N_LABELS + PROSODY_DIM +
+           (m->w2v ? w2v_embed_dim(m->w2v) : 0);
   }
   return 0;
 }
@@ -82,10 +91,17 @@ int emo_features_definition(const emo_model *m, emo_modality which, char *buf, s
     char hex[65];
     if (emoi_sha256_hex(emoi_ser_weights, (size_t)emoi_ser_weights_size, hex) != EMO_OK)
       return EMO_EINTERNAL;
-    n = snprintf(buf, size,
-                 "emo-voice-features 1: ser_penultimate %d, ser_probs 8, prosody 6 (f0_mean "
-                 "f0_min f0_max energy_db voiced_ratio rate); models emo_ser_v1 %.16s",
-                 ser_embed_dim(m->ser), hex);
+    if (m->w2v)
+      n = snprintf(buf, size,
+                   "emo-voice-features 1: ser_penultimate %d, ser_probs 8, prosody 6 (f0_mean "
+                   "f0_min f0_max energy_db voiced_ratio rate), w2v_pooled %d; models emo_ser_v1 "
+                   "%.16s, wav2vec2 %.16s",
+                   ser_embed_dim(m->ser), w2v_embed_dim(m->w2v), hex, m->w2v_sha256);
+    else
+      n = snprintf(buf, size,
+                   "emo-voice-features 1: ser_penultimate %d, ser_probs 8, prosody 6 (f0_mean "
+                   "f0_min f0_max energy_db voiced_ratio rate); models emo_ser_v1 %.16s",
+                   ser_embed_dim(m->ser), hex);
   }
   return n > 0 && (size_t)n < size ? EMO_OK : EMO_EINVAL;
 }
@@ -100,20 +116,11 @@ static int reserve(emo_context *c, size_t n) {
   return EMO_OK;
 }
 
-/* The face vector of face f of an image (emo_analyze_rgb's result) into out. */
-static int face_vector(emo_context *c, const uint8_t *rgb, int w, int h, const emo_face *f,
-                       float *out, emoi_err *err) {
+/* The face vector of detection d of an image (rows stride bytes apart) into out. */
+static int face_vector_det(emo_context *c, const uint8_t *rgb, int w, int h, ptrdiff_t stride,
+                           const bf_detection *dp, float *out, emoi_err *err) {
   const emo_model *m = c->model;
-  bf_detection d;
-  d.x0 = f->box[0];
-  d.y0 = f->box[1];
-  d.x1 = f->box[0] + f->box[2];
-  d.y1 = f->box[1] + f->box[3];
-  for (int k = 0; k < BF_KEYPOINTS; k++) {
-    d.kp[k][0] = f->keypoints[k][0];
-    d.kp[k][1] = f->keypoints[k][1];
-  }
-  d.score = f->score;
+  const bf_detection d = *dp;
   float probs[2][EMO_EXPR_COUNT];
   const emoi_net nets[2] = {EMOI_NET_FER, EMOI_NET_FACEAPI};
   const fe_net kinds[2] = {FE_NET_FER, FE_NET_FACEAPI};
@@ -123,18 +130,101 @@ static int face_vector(emo_context *c, const uint8_t *rgb, int w, int h, const e
     if (!plan) return emoi_fail(err, EMO_EINVAL, "features: expression network not loaded");
     fe_align al;
     fe_align_from_detection(&d, &al); /* the heads were trained on keypoint-aligned crops */
-    int rc = fe_classify(kinds[i], plan, rgb, w, h, 3 * w, &al, probs[i], err);
+    int rc = fe_classify(kinds[i], plan, rgb, w, h, (int)stride, &al, probs[i], err);
     if (rc != EMO_OK) return rc;
     int n = out_dim(m, nets[i], m->tap[nets[i]]);
     memcpy(o, nn_plan_output(plan, m->tap[nets[i]]), (size_t)n * sizeof *o);
     o += n;
   }
-  int rc = fem_embed(c->plans[EMOI_NET_EMBED], m->graphs[EMOI_NET_EMBED], rgb, w, h,
-                     (ptrdiff_t)3 * w, &d, o, err);
+  int rc =
+      fem_embed(c->plans[EMOI_NET_EMBED], m->graphs[EMOI_NET_EMBED], rgb, w, h, stride, &d, o, err);
   if (rc != EMO_OK) return rc;
   o += FEM_DIM;
   for (int i = 0; i < 2; i++, o += EMO_EXPR_COUNT) memcpy(o, probs[i], sizeof probs[i]);
   return EMO_OK;
+}
+
+/* The face vector of face f of an image (emo_analyze_rgb's result) into out. */
+static int face_vector(emo_context *c, const uint8_t *rgb, int w, int h, const emo_face *f,
+                       float *out, emoi_err *err) {
+  bf_detection d;
+  bf_detection_from_xywh(f->box, (const float(*)[2])f->keypoints, f->score, &d);
+  return face_vector_det(c, rgb, w, h, (ptrdiff_t)3 * w, &d, out, err);
+}
+
+/* Grows *buf to n floats. */
+static int grow_floats(float **buf, size_t *cap, size_t n) {
+  if (n <= *cap) return EMO_OK;
+  float *p = realloc(*buf, n * sizeof *p);
+  if (!p) return EMO_ENOMEM;
+  *buf = p;
+  *cap = n;
+  return EMO_OK;
+}
+
+int emoi_face_custom(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                     const bf_detection *dets, int n, emoi_err *err) {
+  const emo_head *hd = c->run.face_head;
+  if (!hd || n <= 0) return EMO_OK;
+  int dim = emo_head_dim(hd), C = emo_head_classes(hd);
+  if (reserve(c, (size_t)dim) != EMO_OK ||
+      grow_floats(&c->custom, &c->custom_cap, (size_t)n * 2 * (size_t)C) != EMO_OK)
+    return emoi_fail(err, EMO_ENOMEM, "out of memory for the face head");
+  for (int i = 0; i < n; i++) {
+    float *p = c->custom + (size_t)i * 2 * C, *it = p + C;
+    int rc = face_vector_det(c, rgb, w, h, stride, &dets[i], c->feats, err);
+    if (rc != EMO_OK) return rc;
+    emo_head_predict(hd, c->feats, p, emo_head_has_intensity(hd) ? it : NULL);
+  }
+  return EMO_OK;
+}
+
+/* wav2vec 2.0 pooled state of n samples into out (embed_dim): chunks of at most W2V_POOL_CHUNK
+ * averaged by length; shorter than the conv stack's frame is centred in silence. */
+#define W2V_POOL_CHUNK (16000 * 20)
+static int w2v_pooled(const w2v_model *m, const float *x, int n, float *out, emoi_err *err) {
+  const int need = w2v_min_samples(m), D = w2v_embed_dim(m);
+  float logits[W2V_MAX_LABELS];
+  float *padded = NULL, *hid = malloc((size_t)D * sizeof *hid);
+  if (!hid) return emoi_fail(err, EMO_ENOMEM, "out of memory");
+  if (n < need) {
+    padded = calloc((size_t)need, sizeof *padded);
+    if (!padded) {
+      free(hid);
+      return emoi_fail(err, EMO_ENOMEM, "out of memory");
+    }
+    if (n > 0) memcpy(padded + (need - n) / 2, x, (size_t)n * sizeof *x);
+    x = padded;
+    n = need;
+  }
+  memset(out, 0, (size_t)D * sizeof *out);
+  int chunks = (n + W2V_POOL_CHUNK - 1) / W2V_POOL_CHUNK, rc = EMO_OK;
+  for (int k = 0; k < chunks && rc == EMO_OK; k++) {
+    int a = (int)((int64_t)n * k / chunks), b = (int)((int64_t)n * (k + 1) / chunks);
+    rc = w2v_classify(m, x + a, (size_t)(b - a), NULL, logits, hid, err);
+    for (int i = 0; rc == EMO_OK && i < D; i++) out[i] += hid[i] * (float)(b - a) / (float)n;
+  }
+  free(padded);
+  free(hid);
+  return rc;
+}
+
+int emoi_voice_vector(emo_context *c, const float *x, int n, const emo_prosody *p, float *v,
+                      emoi_err *err) {
+  const emo_model *m = c->model;
+  int dim = emo_features_dim(m, EMO_MODALITY_VOICE), ed = ser_embed_dim(m->ser);
+  memset(v, 0, (size_t)dim * sizeof *v);
+  if (n < 400) return EMO_OK; /* shorter than one analysis window: zeros */
+  if (n > SER_MAX_SAMPLES) n = SER_MAX_SAMPLES;
+  float probs[SER_N_LABELS];
+  int rc = ser_classify_embed(m->ser, c->ser_plan, x, n, probs, v, err);
+  if (rc != EMO_OK) return rc;
+  memcpy(v + ed, probs, sizeof probs);
+  float pr[PROSODY_DIM] = {p->f0_mean,   p->f0_min,       p->f0_max,
+                           p->energy_db, p->voiced_ratio, p->rate};
+  memcpy(v + ed + SER_N_LABELS, pr, sizeof pr);
+  if (m->w2v) rc = w2v_pooled(m->w2v, x, n, v + ed + SER_N_LABELS + PROSODY_DIM, err);
+  return rc;
 }
 
 int emo_image_features(emo_context *c, const emo_run_params *rp, const char *path,
@@ -237,24 +327,13 @@ int emo_audio_features(emo_context *c, const emo_run_params *rp, const char *url
   rc = decode_whole(c, url, run.max_audio_seconds, &pcm, &n, &err);
   if (rc == EMO_OK && reserve(c, (size_t)(r->segment_count ? r->segment_count : 1) * dim))
     rc = emoi_fail(&err, EMO_ENOMEM, "features: out of memory");
-  int ed = ser_embed_dim(c->model->ser);
   for (int i = 0; rc == EMO_OK && i < r->segment_count; i++) {
     const emo_speech_segment *s = &r->segments[i];
     size_t a = (size_t)fmax(0.0, s->start * 16000.0), b = (size_t)fmax(0.0, s->end * 16000.0);
     if (b > n) b = n;
     if (a > b) a = b;
-    float *v = c->feats + (size_t)i * dim;
-    memset(v, 0, (size_t)dim * sizeof *v);
-    if (b - a < 400) continue; /* shorter than one analysis window: zeros */
     if (b - a > SER_MAX_SAMPLES) b = a + SER_MAX_SAMPLES;
-    float probs[SER_N_LABELS];
-    rc = ser_classify_embed(c->model->ser, c->ser_plan, pcm + a, (int)(b - a), probs, v, &err);
-    if (rc != EMO_OK) break;
-    memcpy(v + ed, probs, sizeof probs);
-    const emo_prosody *p = &s->prosody;
-    float pr[PROSODY_DIM] = {p->f0_mean,   p->f0_min,       p->f0_max,
-                             p->energy_db, p->voiced_ratio, p->rate};
-    memcpy(v + ed + SER_N_LABELS, pr, sizeof pr);
+    rc = emoi_voice_vector(c, pcm + a, (int)(b - a), &s->prosody, c->feats + (size_t)i * dim, &err);
   }
   free(pcm);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);

@@ -11,6 +11,10 @@
  * is deterministic. Matrix products go through OpenBLAS's cblas_sgemm (its thread count is the
  * application's, as elsewhere in emo). The MLP's weights start from Glorot-uniform draws of
  * the same generator.
+ * Multi-label sets (emo_train_set.targets): the same loop with one sigmoid cross-entropy per
+ * class instead of the softmax (binary relevance: for LOGREG C independent logistic
+ * regressions; the MLP shares its hidden layer), positives weighted by negatives / positives
+ * of their class when class weights are on; prediction applies the sigmoid per class.
  * Intensity: for each class a ridge regression on the standardised features of the examples
  * of that class whose intensity is known, fitted by the same Adam loop on squared error.
  *
@@ -160,11 +164,13 @@ static void adam_step(adam *a, size_t off, float *w, const float *g, size_t n, f
 /* Work shared by the fits: standardised examples and their weights. */
 typedef struct fitdata {
   int n, dim, C;
-  float *z;        /* (n, dim) standardised */
-  const int *y;    /* (n,) */
-  float *sw;       /* (n,) example weights, mean 1 */
-  int *count;      /* (C,) examples per class */
-  const float *it; /* (n,) intensities or NULL */
+  float *z;               /* (n, dim) standardised */
+  const int *y;           /* (n,) */
+  float *sw;              /* (n,) example weights, mean 1 */
+  int *count;             /* (C,) examples per class */
+  const float *it;        /* (n,) intensities or NULL */
+  const unsigned char *t; /* (n, C) multi-label targets, or NULL (softmax on y) */
+  const float *pw;        /* (C,) weight of a class's positives (multi-label) */
 } fitdata;
 
 /* Batch indices of step `step` into idx (returns the batch size). */
@@ -244,6 +250,14 @@ static int fit_softmax(emo_head *h, const fitdata *d, const emo_train_params *p)
                 lo, C);
     for (int i = 0; i < nb; i++) { /* dL/dlogits = w (p - onehot) / sum w */
       float *r = lo + (size_t)i * C;
+      if (d->t) { /* per class: w_k (sigmoid - t) */
+        const unsigned char *t = d->t + (size_t)idx[i] * C;
+        for (int k = 0; k < C; k++) {
+          float sg = 1.0f / (1.0f + expf(-r[k]));
+          r[k] = (sg - (t[k] ? 1.0f : 0.0f)) * (t[k] ? d->pw[k] : 1.0f) * wb[i] * inv;
+        }
+        continue;
+      }
       softmax_row(r, C);
       r[d->y[idx[i]]] -= 1.0f;
       for (int k = 0; k < C; k++) r[k] *= wb[i] * inv;
@@ -384,6 +398,9 @@ static emo_head_kind resolve_kind(emo_head_kind k, const int *count, int C) {
 static int check_set(const emo_train_set *s, const emo_train_params *p, char *err, size_t en) {
   if (!s || !p || !s->x || !s->label || !s->class_names)
     return fail(err, en, EMO_EINVAL, "training set: missing arrays");
+  if (s->targets && p->kind == EMO_HEAD_NCM)
+    return fail(err, en, EMO_EINVAL,
+                "nearest class mean has no multi-label form: use logreg or mlp (or auto)");
   if (s->n < 2 || s->dim < 1 || s->dim > HEAD_MAX_DIM || s->n_classes < 2 ||
       s->n_classes > HEAD_MAX_CLASSES)
     return fail(err, en, EMO_EINVAL,
@@ -408,18 +425,26 @@ static int check_set(const emo_train_set *s, const emo_train_params *p, char *er
 static int train_rows(const emo_train_set *s, const emo_train_params *p, const int *rows, int n,
                       int allow_empty, emo_head **out, char *err, size_t en) {
   int D = s->dim, C = s->n_classes, rc = EMO_ENOMEM;
-  fitdata d = {n, D, C, NULL, NULL, NULL, NULL, NULL};
+  fitdata d = {n, D, C, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  unsigned char *t = s->targets ? malloc((size_t)n * C) : NULL;
+  float *pw = s->targets ? malloc((size_t)C * sizeof(float)) : NULL;
   int *y = malloc((size_t)n * sizeof(int));
   float *it = s->intensity ? malloc((size_t)n * sizeof(float)) : NULL;
   d.z = malloc((size_t)n * D * sizeof(float));
   d.sw = malloc((size_t)n * sizeof(float));
   d.count = calloc((size_t)C, sizeof(int));
   emo_head *h = NULL;
-  if (!y || (s->intensity && !it) || !d.z || !d.sw || !d.count) goto done;
+  if (!y || (s->intensity && !it) || !d.z || !d.sw || !d.count || (s->targets && (!t || !pw)))
+    goto done;
   int has_int = 0;
   for (int i = 0; i < n; i++) {
     y[i] = s->label[rows[i]];
-    d.count[y[i]]++;
+    if (t) { /* multi-label: count each class's positives */
+      memcpy(t + (size_t)i * C, s->targets + (size_t)rows[i] * C, (size_t)C);
+      for (int k = 0; k < C; k++) d.count[k] += t[(size_t)i * C + k] != 0;
+    } else {
+      d.count[y[i]]++;
+    }
     if (it) {
       it[i] = s->intensity[rows[i]];
       if (!isnan(it[i])) has_int = 1;
@@ -433,7 +458,13 @@ static int train_rows(const emo_train_set *s, const emo_train_params *p, const i
       goto done;
     }
   emo_head_kind kind = resolve_kind(p->kind, d.count, C);
+  if (t && kind == EMO_HEAD_NCM) kind = EMO_HEAD_LOGREG; /* AUTO with few examples */
   if (!(h = head_alloc(kind, D, C, p->hidden, has_int))) goto done;
+  h->multilabel = t != NULL;
+  d.t = t;
+  d.pw = pw;
+  for (int k = 0; t && k < C; k++)
+    pw[k] = p->class_weights && d.count[k] > 0 ? (float)(n - d.count[k]) / (float)d.count[k] : 1.0f;
   h->modality = s->modality;
   if (!(h->definition = head_strdup(s->definition))) goto done;
   for (int k = 0; k < C; k++)
@@ -456,7 +487,7 @@ static int train_rows(const emo_train_set *s, const emo_train_params *p, const i
   int present = 0;
   for (int k = 0; k < C; k++) present += d.count[k] > 0;
   for (int i = 0; i < n; i++)
-    d.sw[i] = p->class_weights ? (float)n / ((float)present * (float)d.count[y[i]]) : 1.0f;
+    d.sw[i] = p->class_weights && !t ? (float)n / ((float)present * (float)d.count[y[i]]) : 1.0f;
   if (kind == EMO_HEAD_NCM) {
     fit_ncm(h, &d);
     rc = EMO_OK;
@@ -469,6 +500,8 @@ done:
   if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
   if (rc != EMO_OK) emo_head_destroy(&h);
   free(y);
+  free(t);
+  free(pw);
   free(it);
   free(d.z);
   free(d.sw);
@@ -536,7 +569,10 @@ int emo_head_predict(const emo_head *h, const float *x, float *probs, float *int
       probs[k] = -FLT_MAX;
     else if (probs[k] > FLT_MAX)
       probs[k] = FLT_MAX;
-  softmax_row(probs, C);
+  if (h->multilabel)
+    for (int k = 0; k < C; k++) probs[k] = 1.0f / (1.0f + expf(-probs[k]));
+  else
+    softmax_row(probs, C);
   if (intensity) {
     for (int k = 0; k < C; k++) {
       if (!h->has_intensity) {
@@ -574,6 +610,9 @@ emo_head_kind emo_head_kind_of(const emo_head *h) {
 int emo_head_has_intensity(const emo_head *h) {
   return h ? h->has_intensity : 0;
 }
+int emo_head_multilabel(const emo_head *h) {
+  return h ? h->multilabel : 0;
+}
 const char *emo_head_definition(const emo_head *h) {
   return h ? h->definition : NULL;
 }
@@ -585,19 +624,17 @@ static int cmp_int(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, int folds,
-                            emo_cv_report *rep, int *confusion, char *err, size_t en) {
-  if (!rep || !confusion) return EMO_EINVAL;
-  if (err && en) err[0] = 0;
-  emo_train_params p = pp ? *pp : emo_train_params_default();
-  int rc = check_set(s, &p, err, en);
-  if (rc) return rc;
-  int n = s->n, C = s->n_classes;
-  int *fold = malloc((size_t)n * sizeof(int)), *ids = malloc((size_t)n * sizeof(int));
-  int *rows = malloc((size_t)n * sizeof(int)), *cnt = calloc((size_t)C, sizeof(int));
-  float *probs = malloc((size_t)C * sizeof(float)), *inten = malloc((size_t)C * sizeof(float));
-  rc = EMO_ENOMEM;
-  if (!fold || !ids || !rows || !cnt || !probs || !inten) goto done;
+/* carries(s, i, k): example i carries class k. */
+static int carries(const emo_train_set *s, int i, int k) {
+  return s->targets ? s->targets[(size_t)i * s->n_classes + k] != 0 : s->label[i] == k;
+}
+
+/* Deals the persons of s (sorted by id, round-robin) into *folds folds (clamped to the number
+ * of persons; < 2 means 5): fold[i] for example i; ids is (n,) scratch. Refuses a class whose
+ * examples come from fewer than 2 persons. */
+static int make_folds(const emo_train_set *s, int *folds_io, int *fold, int *ids, char *err,
+                      size_t en) {
+  int n = s->n, C = s->n_classes, folds = *folds_io;
   int n_ids = n;
   if (s->person) {
     memcpy(ids, s->person, (size_t)n * sizeof(int));
@@ -609,7 +646,7 @@ int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, 
     for (int k = 0; k < C; k++) {
       int first = -1, two = 0, any = 0;
       for (int i = 0; i < n && !two; i++)
-        if (s->label[i] == k) {
+        if (carries(s, i, k)) {
           any = 1;
           if (first < 0)
             first = s->person[i];
@@ -617,20 +654,18 @@ int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, 
             two = 1;
         }
       if (!two) {
-        rc = fail(err, en, EMO_EINVAL,
-                  any ? "class \"%s\": all its examples come from one person; grouped "
-                        "cross-validation needs at least 2 (add people, or drop the class)"
-                      : "class \"%s\" has no examples",
-                  s->class_names[k]);
-        goto done;
+        return fail(err, en, EMO_EINVAL,
+                    any ? "class \"%s\": all its examples come from one person; grouped "
+                          "cross-validation needs at least 2 (add people, or drop the class)"
+                        : "class \"%s\" has no examples",
+                    s->class_names[k]);
       }
     }
   }
   if (folds < 2) folds = 5;
   if (folds > n_ids) folds = n_ids;
   if (folds < 2) {
-    rc = fail(err, en, EMO_EINVAL, "cross-validation needs at least 2 persons");
-    goto done;
+    return fail(err, en, EMO_EINVAL, "cross-validation needs at least 2 persons");
   }
   for (int i = 0; i < n; i++) {
     int r = i;
@@ -640,6 +675,27 @@ int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, 
     }
     fold[i] = r % folds;
   }
+  *folds_io = folds;
+  return EMO_OK;
+}
+
+int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, int folds,
+                            emo_cv_report *rep, int *confusion, char *err, size_t en) {
+  if (!rep || !confusion) return EMO_EINVAL;
+  if (err && en) err[0] = 0;
+  if (s && s->targets)
+    return fail(err, en, EMO_EINVAL, "a multi-label set: use emo_head_cross_validate_multilabel");
+  emo_train_params p = pp ? *pp : emo_train_params_default();
+  int rc = check_set(s, &p, err, en);
+  if (rc) return rc;
+  int n = s->n, C = s->n_classes;
+  int *fold = malloc((size_t)n * sizeof(int)), *ids = malloc((size_t)n * sizeof(int));
+  int *rows = malloc((size_t)n * sizeof(int)), *cnt = calloc((size_t)C, sizeof(int));
+  float *probs = malloc((size_t)C * sizeof(float)), *inten = malloc((size_t)C * sizeof(float));
+  rc = EMO_ENOMEM;
+  if (!fold || !ids || !rows || !cnt || !probs || !inten) goto done;
+  rc = make_folds(s, &folds, fold, ids, err, en);
+  if (rc) goto done;
   memset(confusion, 0, (size_t)C * C * sizeof(int));
   double mae = 0.0;
   int n_mae = 0, right = 0;
@@ -692,5 +748,102 @@ done:
   free(cnt);
   free(probs);
   free(inten);
+  return rc;
+}
+
+/* ROC area of scores p (n) for binary truth t: the Mann-Whitney statistic, ties counted half.
+ * NaN without positives or negatives. */
+typedef struct scored {
+  float p;
+  int t;
+} scored;
+static int cmp_scored(const void *a, const void *b) {
+  float x = ((const scored *)a)->p, y = ((const scored *)b)->p;
+  return (x > y) - (x < y);
+}
+static double roc_auc(scored *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_scored);
+  double pos = 0, neg = 0, rank_sum = 0;
+  for (int i = 0; i < n;) {
+    int j = i;
+    while (j < n && v[j].p == v[i].p) j++;
+    double rank = 0.5 * (i + 1 + j); /* mean 1-based rank of the tie group */
+    for (int k = i; k < j; k++)
+      if (v[k].t)
+        rank_sum += rank, pos++;
+      else
+        neg++;
+    i = j;
+  }
+  if (pos == 0 || neg == 0) return NAN;
+  return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
+}
+
+int emo_head_cross_validate_multilabel(const emo_train_set *s, const emo_train_params *pp,
+                                       int folds, emo_cv_report *rep, double *f1, double *auc,
+                                       char *err, size_t en) {
+  if (!rep || !f1 || !auc || !s || !s->targets) return EMO_EINVAL;
+  if (err && en) err[0] = 0;
+  emo_train_params p = pp ? *pp : emo_train_params_default();
+  int rc = check_set(s, &p, err, en);
+  if (rc) return rc;
+  int n = s->n, C = s->n_classes;
+  int *fold = malloc((size_t)n * sizeof(int)), *ids = malloc((size_t)n * sizeof(int));
+  int *rows = calloc((size_t)n, sizeof(int));
+  float *probs = malloc((size_t)n * C * sizeof(float));
+  scored *v = malloc((size_t)n * sizeof *v);
+  rc = EMO_ENOMEM;
+  if (!fold || !ids || !rows || !probs || !v) goto done;
+  rc = make_folds(s, &folds, fold, ids, err, en);
+  if (rc) goto done;
+  memset(rep, 0, sizeof *rep);
+  rep->folds = folds;
+  for (int f = 0; f < folds; f++) {
+    int m = 0;
+    for (int i = 0; i < n; i++)
+      if (fold[i] != f) rows[m++] = i;
+    emo_head *h = NULL;
+    rc = train_rows(s, &p, rows, m, 1, &h, err, en);
+    if (rc) goto done;
+    rep->kind = h->kind;
+    for (int i = 0; i < n; i++)
+      if (fold[i] == f) emo_head_predict(h, s->x + (size_t)i * s->dim, probs + (size_t)i * C, NULL);
+    emo_head_destroy(&h);
+  }
+  int exact = 0;
+  for (int i = 0; i < n; i++) {
+    int all = 1;
+    for (int k = 0; k < C; k++) all &= (probs[(size_t)i * C + k] >= 0.5f) == carries(s, i, k);
+    exact += all;
+  }
+  double f1_sum = 0, auc_sum = 0;
+  int n_auc = 0;
+  for (int k = 0; k < C; k++) {
+    double tp = 0, fp = 0, fn = 0;
+    for (int i = 0; i < n; i++) {
+      int pred = probs[(size_t)i * C + k] >= 0.5f, t = carries(s, i, k);
+      tp += pred && t;
+      fp += pred && !t;
+      fn += !pred && t;
+      v[i].p = probs[(size_t)i * C + k];
+      v[i].t = t;
+    }
+    f1[k] = tp > 0 ? 2 * tp / (2 * tp + fp + fn) : 0.0;
+    auc[k] = roc_auc(v, n);
+    f1_sum += f1[k];
+    if (!isnan(auc[k])) auc_sum += auc[k], n_auc++;
+  }
+  rep->accuracy = (double)exact / n;
+  rep->macro_f1 = f1_sum / C;
+  rep->unweighted = n_auc ? auc_sum / n_auc : NAN;
+  rep->intensity_mae = NAN;
+  rc = EMO_OK;
+done:
+  if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
+  free(fold);
+  free(ids);
+  free(rows);
+  free(probs);
+  free(v);
   return rc;
 }

@@ -15,6 +15,7 @@ struct emo_head {
   emo_head_kind kind; /* NCM, LOGREG or MLP (never AUTO) */
   emo_modality modality;
   int dim, n_classes, hidden, has_intensity;
+  int multilabel;    /* 1: one sigmoid per class (emo_train_set.targets), not a softmax */
   float tau;         /* NCM: logits are -|x - mean_c|^2 / tau */
   char *definition;  /* emo_features_definition of the vectors it reads */
   char **names;      /* (n_classes,) */
@@ -27,6 +28,15 @@ struct emo_head {
 
 /* Allocates a head with every array for its sizes (zeroed); names and definition NULL. */
 emo_head *head_alloc(emo_head_kind kind, int dim, int n_classes, int hidden, int has_intensity);
+
+/* Writes ,"key":{label: v, ...} of the head's classes (decimals digits) into b (an
+ * output/strbuf.h sb), for the writers of emo's records (learn/head_json.c). */
+struct sb;
+void head_json_object(struct sb *b, const emo_head *h, const char *key, const float *v,
+                      int decimals);
+/* ,"custom":{..},"custom_dominant":label[,"custom_intensity":{..}] of one answer (it may be
+ * NULL). */
+void head_json_answer(struct sb *b, const emo_head *h, const float *p, const float *it);
 
 /* Copies s (NULL -> "") with malloc. */
 char *head_strdup(const char *s);

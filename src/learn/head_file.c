@@ -7,7 +7,8 @@
  *   dim          u32      1 .. 65536 features
  *   n_classes    u32      2 .. 4096
  *   hidden       u32      MLP hidden units 1 .. 4096, else 0
- *   intensity    u32      1 = per-class intensity regressors follow, else 0
+ *   flags        u32      bit 0: per-class intensity regressors follow; bit 1: multi-label
+ *                         (independent sigmoid outputs, not a softmax); other bits 0
  *   tau          f32      NCM temperature (> 0), else 0
  *   definition   u32 length (1 .. 4096) + bytes: emo_features_definition of the vectors
  *   class names  per class u8 length (1 .. 255) + bytes (no NUL, no control characters)
@@ -73,7 +74,7 @@ int emo_head_save(const emo_head *h, const char *path, char *err, size_t en) {
   put_u32(f, (uint32_t)h->dim);
   put_u32(f, (uint32_t)h->n_classes);
   put_u32(f, (uint32_t)h->hidden);
-  put_u32(f, (uint32_t)h->has_intensity);
+  put_u32(f, (uint32_t)(h->has_intensity | (h->multilabel ? 2 : 0)));
   put_f32s(f, &h->tau, 1);
   size_t dl = strlen(h->definition);
   put_u32(f, (uint32_t)dl);
@@ -154,6 +155,10 @@ int emo_head_load_memory(const void *data, size_t size, const emo_model *m, emo_
       (rc = rd_u32(&r, "dim", &dim)) || (rc = rd_u32(&r, "n_classes", &nc)) ||
       (rc = rd_u32(&r, "hidden", &hid)) || (rc = rd_u32(&r, "intensity", &inten)))
     return rc;
+  const int multilabel = (inten >> 1) & 1;
+  if (inten <= 3) inten &= 1;
+  if (multilabel && kind == EMO_HEAD_NCM)
+    return fail(err, en, EMO_EMODEL, "head file: a multi-label NCM head");
   if (mod >= EMO_MODALITY_COUNT || kind < EMO_HEAD_NCM || kind > EMO_HEAD_MLP || dim < 1 ||
       dim > HEAD_MAX_DIM || nc < 2 || nc > HEAD_MAX_CLASSES || inten > 1 ||
       (kind == EMO_HEAD_MLP ? (hid < 1 || hid > HEAD_MAX_HIDDEN) : hid != 0))
@@ -181,6 +186,7 @@ int emo_head_load_memory(const void *data, size_t size, const emo_model *m, emo_
   if (!h) return fail(err, en, EMO_ENOMEM, "head file: out of memory");
   h->modality = (emo_modality)mod;
   h->tau = tau;
+  h->multilabel = multilabel;
   rc = EMO_ENOMEM;
   if (!(h->definition = malloc(dl + 1))) goto fail_mem;
   memcpy(h->definition, def, dl);

@@ -9,7 +9,29 @@
 #include <string.h>
 
 #include "emo.h"
+#include "learn/head.h"
 #include "output/strbuf.h"
+
+void head_json_object(sb *b, const emo_head *h, const char *key, const float *v, int decimals) {
+  sb_printf(b, ",\"%s\":{", key);
+  for (int k = 0; k < emo_head_classes(h); k++) {
+    if (k) sb_puts(b, ",");
+    sb_json_string(b, emo_head_class_name(h, k));
+    sb_puts(b, ":");
+    sb_json_float(b, v[k], decimals);
+  }
+  sb_puts(b, "}");
+}
+
+void head_json_answer(sb *b, const emo_head *h, const float *p, const float *it) {
+  int best = 0;
+  for (int k = 1; k < emo_head_classes(h); k++)
+    if (p[k] > p[best]) best = k;
+  head_json_object(b, h, "custom", p, 4);
+  sb_puts(b, ",\"custom_dominant\":");
+  sb_json_string(b, emo_head_class_name(h, best));
+  if (it) head_json_object(b, h, "custom_intensity", it, 3);
+}
 
 char *emo_head_json_members(const emo_head *h, const float *x) {
   if (!h || !x) return NULL;

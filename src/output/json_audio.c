@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "emo.h"
+#include "learn/head.h"
 #include "output/rttm.h"
 #include "output/strbuf.h"
 
@@ -62,7 +63,9 @@ char *emo_segment_json(const emo_speech_segment *s) {
   sb_json_float(&b, p->voiced_ratio, 3);
   sb_puts(&b, ",\"rate\":");
   sb_json_float(&b, p->rate, 2);
-  sb_puts(&b, "}}");
+  sb_puts(&b, "}");
+  if (s->head && s->custom) head_json_answer(&b, s->head, s->custom, s->custom_intensity);
+  sb_puts(&b, "}");
   return sb_take(&b);
 }
 
@@ -81,6 +84,7 @@ char *emo_audio_summary_json(const emo_audio_result *r) {
       probs(&b, s->emotion, s->labels);
       sb_printf(&b, ",\"dominant\":\"%s\"", emo_speech_emotion_name(s->dominant));
     }
+    if (s->head && s->mean_custom) head_json_object(&b, s->head, "mean_custom", s->mean_custom, 4);
     sb_puts(&b, "}");
   }
   sb_puts(&b, "]");

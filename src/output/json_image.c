@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "emo.h"
+#include "learn/head.h"
 #include "output/json_details.h"
 #include "output/strbuf.h"
 
@@ -52,6 +53,7 @@ char *emo_image_result_json(const emo_image_result *r, const char *file) {
       sb_printf(&b, "},\"dominant\":\"%s\"", emo_expression_name(f->dominant));
     }
     emoi_details_json(&b, f->details);
+    if (f->head && f->custom) head_json_answer(&b, f->head, f->custom, f->custom_intensity);
     sb_puts(&b, "}");
   }
   sb_puts(&b, "]}");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "emo.h"
+#include "learn/head.h"
 #include "output/strbuf.h"
 
 static void expr(sb *b, const char *name, const float *p, int dominant, const char *dname) {
@@ -66,6 +67,12 @@ char *emo_person_json(const emo_person *p) {
     sb_json_float(&b, q->rate, 2);
     sb_puts(&b, "}");
   }
+  if (p->face_head && p->custom_speaking)
+    head_json_object(&b, p->face_head, "custom_speaking", p->custom_speaking, 4);
+  if (p->face_head && p->custom_listening)
+    head_json_object(&b, p->face_head, "custom_listening", p->custom_listening, 4);
+  if (p->voice_head && p->custom_voice)
+    head_json_object(&b, p->voice_head, "custom_voice", p->custom_voice, 4);
   sb_puts(&b, "}");
   return sb_take(&b);
 }

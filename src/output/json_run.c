@@ -58,6 +58,7 @@ char *emo_run_json(const emo_context *ctx, const emo_run_params *rp, const char 
             d.reid_threshold, d.smoothing, d.soundtrack, d.audio_whole, d.vad_threshold,
             d.vad_pad_ms, d.vad_min_silence_ms, d.vad_min_speech_ms, ctx->params.float_expression,
             ctx->params.reference_kernels, m->params.ser_model ? m->params.ser_model : "built-in");
+  if (d.whole_face) sb_puts(&o, " whole_face=1"); /* appended only when set: old hashes stay */
   char *opts = sb_take(&o);
   if (opts && emoi_sha256_hex(opts, strlen(opts), hex) == EMO_OK) sb_printf(&b, "%.16s", hex);
   free(opts);

@@ -1,7 +1,11 @@
 /* json_video.c: JSON Lines records of a video timeline (emo_frame_json, emo_event_json,
  * emo_summary_json) and the CSV rows of --csv (emo_frame_csv). Field sets are documented in
  * include/emo.h; pixels to 0.1, probabilities to 4 decimals, times to 3 decimals (ms). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "emo.h"
+#include "learn/head.h"
 #include "output/json_details.h"
 #include "output/strbuf.h"
 
@@ -57,6 +61,7 @@ char *emo_frame_json(const emo_frame_result *f) {
       probs(&b, x->smoothed);
     }
     emoi_details_json(&b, x->details);
+    if (x->head && x->custom) head_json_answer(&b, x->head, x->custom, x->custom_intensity);
     sb_puts(&b, "}");
   }
   sb_puts(&b, "]}");
@@ -156,6 +161,14 @@ char *emo_summary_json(const emo_video_summary *s) {
       }
       sb_puts(&b, "]");
     }
+    if (t->head && t->mean_custom) {
+      head_json_object(&b, t->head, "mean_custom", t->mean_custom, 4);
+      int best = 0;
+      for (int k = 1; k < emo_head_classes(t->head); k++)
+        if (t->mean_custom[k] > t->mean_custom[best]) best = k;
+      sb_puts(&b, ",\"custom_dominant\":");
+      sb_json_string(&b, emo_head_class_name(t->head, best));
+    }
     sb_puts(&b, "}");
   }
   sb_printf(&b, "],\"shot_cuts\":%d,\"embeddings\":%lld", s->shot_cut_count,
@@ -178,6 +191,32 @@ const char *emo_csv_header_details(void) {
          "AU01_r,AU02_r,AU04_r,AU05_r,AU06_r,AU07_r,AU09_r,AU10_r,AU12_r,AU14_r,AU15_r,AU17_r,"
          "AU20_r,AU23_r,AU25_r,AU26_r,AU28_r,AU43_r,intensity_angry,intensity_disgust,"
          "intensity_fear,intensity_happy,intensity_sad,intensity_surprise,intensity_neutral\n";
+}
+
+char *emo_csv_header_run(const emo_run_params *rp) {
+  emo_run_params d = emo_run_params_default();
+  if (!rp) rp = &d;
+  const char *base = rp->face_details ? emo_csv_header_details() : emo_csv_header();
+  sb b = {0};
+  sb_printf(&b, "%.*s", (int)strlen(base) - 1, base);
+  const emo_head *h = rp->face_head;
+  for (int pass = 0; h && pass < 2; pass++) {
+    if (pass && !emo_head_has_intensity(h)) break;
+    for (int k = 0; k < emo_head_classes(h); k++) {
+      const char *nm = emo_head_class_name(h, k);
+      int quote = strpbrk(nm, ",\"\r\n") != NULL; /* RFC 4180 */
+      sb_puts(&b, quote ? ",\"" : ",");
+      sb_puts(&b, pass ? "custom_intensity_" : "custom_");
+      for (; *nm; nm++) {
+        if (*nm == '"') sb_puts(&b, "\"");
+        sb_printf(&b, "%c", *nm);
+      }
+      if (quote) sb_puts(&b, "\"");
+    }
+    if (!pass) sb_puts(&b, ",custom_dominant");
+  }
+  sb_puts(&b, "\n");
+  return sb_take(&b);
 }
 
 /* The details columns of one face (leading commas; empty cells when absent). */
@@ -221,6 +260,16 @@ char *emo_frame_csv(const emo_frame_result *f) {
     else
       sb_puts(&b, ",");
     if (x->details) csv_details(&b, x->details);
+    if (x->head && x->custom) {
+      int C = emo_head_classes(x->head), best = 0;
+      for (int k = 0; k < C; k++) {
+        sb_printf(&b, ",%.4f", x->custom[k]);
+        if (x->custom[k] > x->custom[best]) best = k;
+      }
+      sb_printf(&b, ",%s", emo_head_class_name(x->head, best));
+      for (int k = 0; x->custom_intensity && k < C; k++)
+        sb_printf(&b, ",%.3f", x->custom_intensity[k]);
+    }
     sb_puts(&b, "\n");
   }
   return sb_take(&b);

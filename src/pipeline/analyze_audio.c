@@ -343,6 +343,25 @@ typedef struct seg_sink {
  * early (EMO_OK, sink->n_done < n) when the context is interrupted or sink->fn says stop. */
 static int describe_segments(emo_context *c, sample_source *src, emo_speech_segment *segs, int n,
                              seg_sink *sink, emoi_err *err) {
+  /* With a voice head: each piece's voice vector (learn/features.c, as emo_audio_features
+   * computes it), averaged over the pieces by length, then the head's answer. */
+  const emo_head *hd = c->run.voice_head;
+  const int dim = hd ? emo_head_dim(hd) : 0, C = hd ? emo_head_classes(hd) : 0;
+  if (hd) {
+    size_t need = (size_t)n * 2 * (size_t)C, fneed = 2 * (size_t)dim;
+    if (need > c->seg_custom_cap) {
+      float *p = realloc(c->seg_custom, need * sizeof *p);
+      if (!p) return emoi_fail(err, EMO_ENOMEM, "out of memory for the voice head");
+      c->seg_custom = p;
+      c->seg_custom_cap = need;
+    }
+    if (fneed > c->feats_cap) {
+      float *p = realloc(c->feats, fneed * sizeof *p);
+      if (!p) return emoi_fail(err, EMO_ENOMEM, "out of memory for the voice head");
+      c->feats = p;
+      c->feats_cap = fneed;
+    }
+  }
   for (int i = 0; i < n; i++) {
     if (atomic_load(&c->interrupt)) return EMO_OK;
     emo_speech_segment *s = &segs[i];
@@ -354,14 +373,42 @@ static int describe_segments(emo_context *c, sample_source *src, emo_speech_segm
     memset(&acc, 0, sizeof acc);
     int64_t pieces = (b - a + PIECE - 1) / PIECE;
     if (pieces < 1) pieces = 1;
+    float *vec = hd ? c->feats : NULL, *piece_vec = hd ? c->feats + dim : NULL;
+    if (hd) memset(vec, 0, (size_t)dim * sizeof *vec);
     for (int64_t k = 0; k < pieces; k++) {
       int got;
       const float *x =
           piece_samples(src, a + (b - a) * k / pieces, a + (b - a) * (k + 1) / pieces, &got);
-      int rc = describe_piece(c, x, got, &acc, err);
+      seg_acc one;
+      memset(&one, 0, sizeof one);
+      int rc = describe_piece(c, x, got, &one, err);
+      if (rc == EMO_OK && hd) {
+        emo_speech_segment tmp; /* the piece's prosody, as the voice vector holds it */
+        describe_finish(c, &one, &tmp);
+        rc = emoi_voice_vector(c, x, got, &tmp.prosody, piece_vec, err);
+        float wgt = b > a ? (float)got / (float)(b - a) : 1.0f;
+        for (int j = 0; rc == EMO_OK && j < dim; j++) vec[j] += wgt * piece_vec[j];
+      }
       if (rc != EMO_OK) return rc;
+      acc.dur += one.dur;
+      acc.voiced_dur += one.voiced_dur;
+      for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++) acc.emotion[e] += one.emotion[e];
+      acc.f0_mean += one.f0_mean;
+      acc.f0_min += one.f0_min;
+      acc.f0_max += one.f0_max;
+      acc.energy_db += one.energy_db;
+      acc.voiced_ratio += one.voiced_ratio;
+      acc.rate += one.rate;
     }
     describe_finish(c, &acc, s);
+    if (hd) {
+      float *p = c->seg_custom + (size_t)i * 2 * C, *it = p + C;
+      int has_it = emo_head_has_intensity(hd);
+      emo_head_predict(hd, vec, p, has_it ? it : NULL);
+      s->head = hd;
+      s->custom = p;
+      s->custom_intensity = has_it ? it : NULL;
+    }
     sink->n_done = i + 1;
     if (sink->fn && sink->fn(s, sink->user)) {
       atomic_store(&c->interrupt, 1);
@@ -432,6 +479,26 @@ static int summarise(emo_context *c) {
     for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++)
       r->emotion[e] = (float)(r->emotion[e] / total);
     r->dominant = argmax(r->emotion, EMO_SPEECH_EMOTION_COUNT);
+  }
+  const emo_head *hd = c->run.voice_head;
+  if (hd && max_spk > 0) { /* the voice head's duration-weighted mean per speaker */
+    const int C = emo_head_classes(hd);
+    float *m = realloc(c->spk_custom, (size_t)max_spk * C * sizeof *m);
+    if (!m) return EMO_ENOMEM;
+    c->spk_custom = m;
+    memset(m, 0, (size_t)max_spk * C * sizeof *m);
+    for (int i = 0; i < r->segment_count; i++) {
+      const emo_speech_segment *s = &c->segs[i];
+      const emo_speaker_summary *k = &sp[s->speaker - 1];
+      if (!s->custom || !(k->talk_time > 0.0)) continue;
+      float wgt = (float)((s->end - s->start) / k->talk_time);
+      for (int j = 0; j < C; j++) m[(size_t)(s->speaker - 1) * C + j] += wgt * s->custom[j];
+    }
+    for (int k = 0; k < max_spk; k++)
+      if (sp[k].talk_time > 0.0) {
+        sp[k].head = hd;
+        sp[k].mean_custom = m + (size_t)k * C;
+      }
   }
   r->speaker_count = max_spk;
   r->speakers = sp;

@@ -292,7 +292,17 @@ static int analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int str
     return emoi_ctx_fail(c, EMO_ELIMIT, &err);
   }
   emo_detector used = EMO_DETECTOR_SHORT;
-  int n = emoi_detect(c, rgb, w, h, stride, 1, 0, &used, &err);
+  int n = 1;
+  if (c->run.whole_face) { /* the image is the face: BlazeFace's keypoints on a tight crop */
+    static const float kp[EMO_KEYPOINT_COUNT][2] = {{0.32f, 0.38f}, {0.68f, 0.38f}, {0.50f, 0.60f},
+                                                    {0.50f, 0.78f}, {0.02f, 0.45f}, {0.98f, 0.45f}};
+    const float box[4] = {0.0f, 0.0f, (float)w, (float)h};
+    float px[EMO_KEYPOINT_COUNT][2];
+    for (int k = 0; k < EMO_KEYPOINT_COUNT; k++) px[k][0] = kp[k][0] * w, px[k][1] = kp[k][1] * h;
+    bf_detection_from_xywh(box, (const float(*)[2])px, 1.0f, &c->dets[0]);
+  } else {
+    n = emoi_detect(c, rgb, w, h, stride, 1, 0, &used, &err);
+  }
   if (n < 0) return emoi_ctx_fail(c, n, &err);
   for (int i = 0; i < n; i++) {
     const bf_detection *d = &c->dets[i];
@@ -319,6 +329,11 @@ static int analyze_rgb(emo_context *c, const uint8_t *rgb, int w, int h, int str
   for (int i = 0; i < n; i++) {
     memcpy(c->faces[i].expression, c->face_probs[i], sizeof c->faces[i].expression);
     c->faces[i].dominant = c->face_dominant[i];
+  }
+  if (c->run.face_head && n > 0) { /* the head's answer per face (learn/features.c) */
+    rc = emoi_face_custom(c, rgb, w, h, stride, c->dets, n, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    for (int i = 0; i < n; i++) EMOI_SET_CUSTOM(c, &c->faces[i], i);
   }
   c->result.width = w;
   c->result.height = h;

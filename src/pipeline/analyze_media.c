@@ -280,8 +280,13 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
     return emoi_ctx_fail(c, running, &err);
   }
   const emo_video_summary *vs = NULL;
-  if (m.psn) psn_begin(m.psn);
-  rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
+  rc = EMO_OK;
+  if (m.psn) {
+    psn_begin(m.psn);
+    rc = psn_set_heads(m.psn, c->run.face_head, c->run.voice_head, &err);
+    if (rc != EMO_OK) emoi_ctx_fail(c, rc, &err);
+  }
+  if (rc == EMO_OK) rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
   if (running) {
     if (rc != EMO_OK && !vs) atomic_store(&m.st->interrupt, 1); /* no frames: stop it */
     pthread_join(th, NULL);

@@ -98,6 +98,12 @@ struct emoi_stream {
   } * gal;
   int cap_gal;
   int n_cuts; /* shot cuts found */
+  /* with a face head: the sum of its probabilities and the frames per track id (index id - 1,
+   * C classes a row; grows by doubling with the ids), and the means of the summary */
+  double *csum; /* (cap_cid, C) */
+  int64_t *cn;  /* (cap_cid,) */
+  float *cmean; /* (cap_cid, C) */
+  int cap_cid, n_cls;
   emo_frame_result frame;
   emo_video_summary summary;
   sc_state cuts; /* shot-change detector (vision/shot_cut.h) */
@@ -128,6 +134,9 @@ void emoi_stream_free(struct emoi_stream **ps) {
   spk_source_destroy(&s->spk);
   free(s->spans);
   free(s->gal);
+  free(s->csum);
+  free(s->cn);
+  free(s->cmean);
   free(s);
   *ps = NULL;
 }
@@ -230,6 +239,14 @@ static int stream_begin(emo_context *c, const char *url) {
   s->n_frames = s->n0 = s->n1 = s->n2 = 0;
   s->n_embeddings = 0;
   s->n_cuts = 0;
+  s->n_cls = c->run.face_head ? emo_head_classes(c->run.face_head) : 0;
+  free(s->csum);
+  free(s->cn);
+  free(s->cmean);
+  s->csum = NULL;
+  s->cn = NULL;
+  s->cmean = NULL;
+  s->cap_cid = 0;
   for (int i = 0; i < s->cap_gal; i++) s->gal[i].emb_t = -1.0, s->gal[i].who = s->gal[i].also = -1;
   sc_reset(&s->cuts);
   memset(&s->frame, 0, sizeof s->frame);
@@ -403,6 +420,40 @@ static int detect_and_associate(emo_context *c, struct emoi_stream *s, const uin
   return EMO_OK;
 }
 
+/* Adds the face head's answer of face f to its track's sums. */
+static int add_custom(struct emoi_stream *s, const emo_track_face *f) {
+  const int C = s->n_cls, id = f->track_id;
+  if (!f->custom || C <= 0 || id <= 0) return EMO_OK;
+  if (id > s->cap_cid) {
+    int cap = s->cap_cid ? s->cap_cid : 16;
+    while (cap < id) cap *= 2;
+    double *sum = calloc((size_t)cap * C, sizeof *sum);
+    int64_t *cn = calloc((size_t)cap, sizeof *cn);
+    float *mean = calloc((size_t)cap * C, sizeof *mean);
+    if (!sum || !cn || !mean) {
+      free(sum);
+      free(cn);
+      free(mean);
+      return EMO_ENOMEM;
+    }
+    if (s->cap_cid) {
+      memcpy(sum, s->csum, (size_t)s->cap_cid * C * sizeof *sum);
+      memcpy(cn, s->cn, (size_t)s->cap_cid * sizeof *cn);
+    }
+    free(s->csum);
+    free(s->cn);
+    free(s->cmean);
+    s->csum = sum;
+    s->cn = cn;
+    s->cmean = mean;
+    s->cap_cid = cap;
+  }
+  double *row = s->csum + (size_t)(id - 1) * C;
+  for (int k = 0; k < C; k++) row[k] += f->custom[k];
+  s->cn[id - 1]++;
+  return EMO_OK;
+}
+
 /* The expression of every visible face (in parallel when the context has worker threads),
  * and its track's smoothed one; returns the number of faces reported or a negative status. */
 static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *rgb, int w, int h,
@@ -450,6 +501,14 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
   rc = emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, &s->faces[0].details,
                         sizeof s->faces[0], c->face_probs, c->face_dominant, err);
   if (rc != EMO_OK) return rc;
+  if (c->run.face_head) {
+    rc = emoi_face_custom(c, rgb, w, h, stride, c->face_dets, n, err);
+    for (int i = 0; rc == EMO_OK && i < n; i++) EMOI_SET_CUSTOM(c, &s->faces[i], i);
+    for (int i = 0; rc == EMO_OK && i < n; i++)
+      if (add_custom(s, &s->faces[i]) != EMO_OK)
+        rc = emoi_fail(err, EMO_ENOMEM, "out of memory for the face head's means");
+    if (rc != EMO_OK) return rc;
+  }
   for (int i = 0; i < n; i++) {
     emo_track_face *f = &s->faces[i];
     memcpy(f->expression, c->face_probs[i], sizeof f->expression);
@@ -622,6 +681,16 @@ int emo_stream_end(emo_context *c, const emo_frame_result **last,
     if (!e || e->emb_t < 0) continue;
     ts->gallery_name = e->who >= 0 ? emo_gallery_person(c->run.gallery, e->who) : "unknown";
     ts->gallery_also = e->also >= 0 ? emo_gallery_person(c->run.gallery, e->also) : NULL;
+  }
+  for (int i = 0; i < sm->track_count && s->n_cls > 0; i++) { /* the face head's means */
+    emo_track_summary *ts = (emo_track_summary *)&sm->tracks[i];
+    int id = ts->track_id;
+    if (id <= 0 || id > s->cap_cid || s->cn[id - 1] == 0) continue;
+    const double *row = s->csum + (size_t)(id - 1) * s->n_cls;
+    float *mean = s->cmean + (size_t)(id - 1) * s->n_cls;
+    for (int k = 0; k < s->n_cls; k++) mean[k] = (float)(row[k] / (double)s->cn[id - 1]);
+    ts->head = c->run.face_head;
+    ts->mean_custom = mean;
   }
   sm->embeddings = s->n_embeddings;
   sm->shot_cut_count = s->n_cuts;

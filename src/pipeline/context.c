@@ -200,6 +200,30 @@ int emoi_run_begin(emo_context *c, const emo_run_params *rp) {
               c->model->landmarker ? c->model->landmarker->blend_error : "not loaded");
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
   }
+  const emo_head *heads[2] = {r.face_head, r.voice_head};
+  for (int i = 0; i < 2; i++) {
+    if (!heads[i]) continue;
+    const char *which = i ? "voice_head" : "face_head";
+    emo_modality mod = i ? EMO_MODALITY_VOICE : EMO_MODALITY_FACE;
+    char def[4096];
+    if (emo_head_modality(heads[i]) != mod) {
+      emoi_fail(&err, EMO_EINVAL, "emo_run_params.%s is a %s head", which, i ? "face" : "voice");
+      return emoi_ctx_fail(c, EMO_EINVAL, &err);
+    }
+    if (emo_features_definition(c->model, mod, def, sizeof def) != EMO_OK) {
+      emoi_fail(&err, EMO_EINVAL,
+                "emo_run_params.%s needs the model's feature vectors (emo_model_params.%s)", which,
+                i ? "voice" : "features = 1");
+      return emoi_ctx_fail(c, EMO_EINVAL, &err);
+    }
+    if (strcmp(def, emo_head_definition(heads[i])) != 0) {
+      emoi_fail(&err, EMO_EINVAL,
+                "emo_run_params.%s was trained on other feature vectors than this model's "
+                "(retrain it with emo train on this model's features)",
+                which);
+      return emoi_ctx_fail(c, EMO_EINVAL, &err);
+    }
+  }
   c->run = r;
   return EMO_OK;
 }
@@ -296,6 +320,9 @@ void emo_context_destroy(emo_context **pc) {
   free(c->face_probs);
   free(c->face_dominant);
   free(c->feats);
+  free(c->custom);
+  free(c->seg_custom);
+  free(c->spk_custom);
   free(c);
   *pc = NULL;
 }

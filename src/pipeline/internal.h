@@ -36,6 +36,7 @@ struct emo_model {
   ser_model *ser;                   /* emo's speech-emotion model, compiled into the library */
   w2v_model *w2v;               /* params.ser_model when given (replaces ser for classification) */
   int w2v_map[W2V_MAX_LABELS];  /* emo_speech_emotion of each of its labels */
+  char w2v_sha256[65];          /* of its file, named by the voice feature definition */
   struct fm_bundle *landmarker; /* face_landmarker.task (params.landmarks), else NULL */
   int tap[EMOI_NET_COUNT];      /* graph output of the penultimate layer (params.features),
                                    0 = none (learn/features.c) */
@@ -100,6 +101,12 @@ struct emo_context {
   /* feature vectors (learn/features.c) */
   float *feats; /* (feats_cap,) the last call's vectors, row after row */
   size_t feats_cap;
+  float *custom; /* (custom_cap,) video: face i's head probabilities at 2 C i, intensities
+                    at 2 C i + C (emoi_face_custom) */
+  size_t custom_cap;
+  float *seg_custom; /* (seg_custom_cap,) the same for speech segments (analyze_audio.c) */
+  size_t seg_custom_cap;
+  float *spk_custom; /* (speakers, C) the speakers' mean voice-head answers */
   char last_error[512];
 };
 
@@ -167,6 +174,28 @@ const float *emoi_stream_evidence(const emo_context *c, const char **method, int
 
 /* Frees the video state (analyze_video.c). */
 void emoi_stream_free(struct emoi_stream **s);
+
+/* With c->run.face_head: the face vector of each of dets (n) and the head's answer into
+ * c->custom: face i's probabilities at 2 C i, its intensities at 2 C i + C (C classes)
+ * (learn/features.c). */
+int emoi_face_custom(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                     const bf_detection *dets, int n, emoi_err *err);
+
+/* Points f->head, custom, custom_intensity (an emo_face or emo_track_face) at face i's answer
+ * in c->custom. */
+#define EMOI_SET_CUSTOM(c, f, i)                                                   \
+  do {                                                                             \
+    const emo_head *hd_ = (c)->run.face_head;                                      \
+    const int C_ = emo_head_classes(hd_);                                          \
+    (f)->head = hd_;                                                               \
+    (f)->custom = (c)->custom + (size_t)(i)*2 * C_;                                \
+    (f)->custom_intensity = emo_head_has_intensity(hd_) ? (f)->custom + C_ : NULL; \
+  } while (0)
+
+/* The voice vector (emo_features_dim(VOICE) floats) of n samples at x (16 kHz) whose prosody
+ * is p, into v; zeros for fewer than 400 samples (learn/features.c). */
+int emoi_voice_vector(emo_context *c, const float *x, int n, const emo_prosody *p, float *v,
+                      emoi_err *err);
 
 /* Records err as the context's last error and returns code. */
 int emoi_ctx_fail(emo_context *ctx, int code, const emoi_err *err);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/file.h"
 #include "core/log.h"
 #include "core/models.h"
 #include "nn/tfjs_reader.h"
@@ -107,6 +108,13 @@ static int speech_label(const char *label) {
 static int load_user_ser(emo_model *m, const char *path, emoi_err *err) {
   int rc = w2v_load(path, m->params.max_file_bytes, &m->w2v, err);
   if (rc != EMO_OK) return rc;
+  const unsigned char *bytes = NULL; /* its hash names it in the voice feature definition */
+  size_t size = 0;
+  rc = emoi_file_map(path, m->params.max_file_bytes, &bytes, &size, err);
+  if (rc != EMO_OK) return rc;
+  rc = emoi_sha256_hex(bytes, size, m->w2v_sha256);
+  emoi_file_unmap(bytes, size);
+  if (rc != EMO_OK) return emoi_fail(err, rc, "%s: sha256 failed", path);
   unsigned seen = 0;
   for (int i = 0; i < w2v_n_labels(m->w2v); i++) {
     int e = speech_label(w2v_label(m->w2v, i));

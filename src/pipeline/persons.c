@@ -43,6 +43,14 @@ struct psn_state {
   double *aff; /* (cap_spk, cap_trk) summed duration x mean score */
   emo_person *persons;
   int *ids; /* track ids of the persons */
+  /* heads' answers (psn_set_heads): per track the sums over speaking / listening frames of
+   * the face head's probabilities, per speaker the duration-weighted sum of the voice head's;
+   * kept beside trk / spk, with the same capacities */
+  const emo_head *fh, *vh;
+  int fc, vc;   /* their classes, 0 without */
+  double *fsum; /* (cap_trk, 2, fc): speaking then listening */
+  double *vsum; /* (cap_spk, vc) */
+  float *out;   /* the persons' means: (persons, 2 fc + vc) */
 };
 
 int psn_create(psn_state **out, emoi_err *err) {
@@ -59,6 +67,9 @@ void psn_destroy(psn_state **ps) {
   free(s->aff);
   free(s->persons);
   free(s->ids);
+  free(s->fsum);
+  free(s->vsum);
+  free(s->out);
   free(s);
   *ps = NULL;
 }
@@ -68,6 +79,23 @@ void psn_begin(psn_state *s) {
   if (s->trk) memset(s->trk, 0, (size_t)s->cap_trk * sizeof *s->trk);
   if (s->spk) memset(s->spk, 0, (size_t)s->cap_spk * sizeof *s->spk);
   if (s->aff) memset(s->aff, 0, (size_t)s->cap_spk * (size_t)s->cap_trk * sizeof *s->aff);
+  if (s->fsum) memset(s->fsum, 0, (size_t)s->cap_trk * 2 * (size_t)s->fc * sizeof *s->fsum);
+  if (s->vsum) memset(s->vsum, 0, (size_t)s->cap_spk * (size_t)s->vc * sizeof *s->vsum);
+}
+
+int psn_set_heads(psn_state *s, const emo_head *face, const emo_head *voice, emoi_err *err) {
+  free(s->fsum);
+  free(s->vsum);
+  s->fsum = s->vsum = NULL;
+  s->fh = face;
+  s->vh = voice;
+  s->fc = face ? emo_head_classes(face) : 0;
+  s->vc = voice ? emo_head_classes(voice) : 0;
+  if (s->fc && s->cap_trk) s->fsum = calloc((size_t)s->cap_trk * 2 * s->fc, sizeof *s->fsum);
+  if (s->vc && s->cap_spk) s->vsum = calloc((size_t)s->cap_spk * s->vc, sizeof *s->vsum);
+  if ((s->fc && s->cap_trk && !s->fsum) || (s->vc && s->cap_spk && !s->vsum))
+    return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+  return EMO_OK;
 }
 
 /* Grows the per-track / per-speaker tables (and the affinity matrix) to hold ids n_trk, n_spk. */
@@ -79,12 +107,22 @@ static int grow(psn_state *s, int n_trk, int n_spk, emoi_err *err) {
   trk_stat *t = calloc((size_t)ct, sizeof *t);
   spk_stat *p = calloc((size_t)cs, sizeof *p);
   double *a = calloc((size_t)ct * (size_t)cs, sizeof *a);
-  if (!t || !p || !a) {
+  double *fs = s->fc ? calloc((size_t)ct * 2 * s->fc, sizeof *fs) : NULL;
+  double *vs = s->vc ? calloc((size_t)cs * s->vc, sizeof *vs) : NULL;
+  if (!t || !p || !a || (s->fc && !fs) || (s->vc && !vs)) {
     free(t);
     free(p);
     free(a);
+    free(fs);
+    free(vs);
     return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
   }
+  if (s->fsum) memcpy(fs, s->fsum, (size_t)s->cap_trk * 2 * s->fc * sizeof *fs);
+  if (s->vsum) memcpy(vs, s->vsum, (size_t)s->cap_spk * s->vc * sizeof *vs);
+  free(s->fsum);
+  free(s->vsum);
+  s->fsum = fs;
+  s->vsum = vs;
   if (s->trk) memcpy(t, s->trk, (size_t)s->cap_trk * sizeof *t);
   if (s->spk) memcpy(p, s->spk, (size_t)s->cap_spk * sizeof *p);
   for (int i = 0; i < s->cap_spk; i++)
@@ -142,6 +180,11 @@ int psn_frame(psn_state *s, emo_frame_result *f, const float *evidence, int audi
     if (sc >= 0.0f && x->dominant >= 0) {
       double *sum = sc >= PSN_SPEAKING ? ts->sum_spk : ts->sum_lis;
       for (int k = 0; k < EMO_EXPR_COUNT; k++) sum[k] += x->expression[k];
+      if (s->fc && x->custom && x->head == s->fh) {
+        double *fs = s->fsum +
+                     ((size_t)(x->track_id - 1) * 2 + (sc >= PSN_SPEAKING ? 0 : 1)) * (size_t)s->fc;
+        for (int k = 0; k < s->fc; k++) fs[k] += x->custom[k];
+      }
       if (sc >= PSN_SPEAKING)
         ts->n_spk++;
       else
@@ -176,6 +219,9 @@ int psn_segment(psn_state *s, emo_speech_segment *seg, emoi_err *err) {
   sp->prosody[3] += dur * p->energy_db;
   sp->prosody[4] += dur * p->voiced_ratio;
   sp->prosody[5] += dur * p->rate;
+  if (s->vc && seg->custom && seg->head == s->vh)
+    for (int k = 0; k < s->vc; k++)
+      s->vsum[(size_t)(seg->speaker - 1) * s->vc + k] += dur * seg->custom[k];
   /* Frames in [start, end) and each track's summed score over them. */
   double *sum = calloc((size_t)s->cap_trk, sizeof *sum);
   if (!sum) return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
@@ -299,9 +345,13 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
   int n = n_face + n_off;
   free(s->persons);
   free(s->ids);
+  free(s->out);
+  const size_t per = 2 * (size_t)s->fc + (size_t)s->vc;
   s->persons = calloc((size_t)(n > 0 ? n : 1), sizeof *s->persons);
   s->ids = calloc((size_t)(n > 0 ? n : 1), sizeof *s->ids);
-  if (!s->persons || !s->ids) return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+  s->out = calloc((size_t)(n > 0 ? n : 1) * (per ? per : 1), sizeof *s->out);
+  if (!s->persons || !s->ids || !s->out)
+    return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
   double interval = vs && vs->frames_analysed > 0 ? vs->duration / (double)vs->frames_analysed : 0;
   int np = 0;
   for (int pass = 0; pass < 2; pass++) {
@@ -333,6 +383,18 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
             p->expression_listening[k] = (float)(ts->sum_lis[k] / (double)ts->n_lis);
           p->dominant_listening = argmax(p->expression_listening, EMO_EXPR_COUNT);
         }
+        for (int w = 0; ts && s->fc && w < 2; w++) { /* the face head: speaking, listening */
+          int64_t cnt = w ? ts->n_lis : ts->n_spk;
+          if (cnt <= 0) continue;
+          float *o = s->out + (size_t)np * per + (size_t)w * s->fc;
+          const double *fs = s->fsum + ((size_t)i * 2 + (size_t)w) * (size_t)s->fc;
+          for (int k = 0; k < s->fc; k++) o[k] = (float)(fs[k] / (double)cnt);
+          p->face_head = s->fh;
+          if (w)
+            p->custom_listening = o;
+          else
+            p->custom_speaking = o;
+        }
       } else {
         int j = 0;
         for (int r = 0; r < nr; r++) j |= rows[r] == i && spk_joined[r];
@@ -359,6 +421,13 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
           p->prosody.energy_db = (float)(sp->prosody[3] / sp->talk);
           p->prosody.voiced_ratio = (float)(sp->prosody[4] / sp->talk);
           p->prosody.rate = (float)(sp->prosody[5] / sp->talk);
+          if (s->vc) { /* the voice head, weighted by segment duration */
+            float *o = s->out + (size_t)np * per + 2 * (size_t)s->fc;
+            for (int k = 0; k < s->vc; k++)
+              o[k] = (float)(s->vsum[(size_t)(speaker - 1) * s->vc + k] / sp->talk);
+            p->voice_head = s->vh;
+            p->custom_voice = o;
+          }
         }
       }
       np++;

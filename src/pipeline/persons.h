@@ -28,6 +28,9 @@ void psn_destroy(psn_state **s);
 /* A new recording: forgets the last one's tracks, speakers and history. */
 void psn_begin(psn_state *s);
 
+/* The heads whose answers the persons average (NULL: none), after psn_begin. */
+int psn_set_heads(psn_state *s, const emo_head *face, const emo_head *voice, emoi_err *err);
+
 /* A frame about to be delivered: sets f->persons and each face's speaking (from evidence
  * (face_count,), may be NULL) and person; audio_visual: the evidence already accounts for the
  * sound (used as it is), else it is gated by voiced: 1 when speech covers f->t, 0 when not, -1
