@@ -188,7 +188,7 @@ static void streamed_segments(emo_context *ctx) {
   const char *path = th_data("diarization/ami/trn03.wav");
   static streamed st;
   memset(&st, 0, sizeof st);
-  const emo_media_callbacks cb = {NULL, on_segment, &st, NULL};
+  const emo_media_callbacks cb = {NULL, on_segment, &st, NULL, NULL};
   const emo_audio_result *r = NULL;
   int rc = emo_analyze_audio(ctx, NULL, path, &cb, &r);
   CHECK(rc == EMO_OK && r && !r->interrupted && st.n == r->segment_count && st.n >= 2,
