@@ -140,6 +140,18 @@ int report_open(outfile **out, emo_report **r, const char *html_path, const char
   return 0;
 }
 
+/* 1 when line opens with "type":"run" (emo's own spacing or a JSON writer's): a run record. */
+static int starts_run(const char *line) {
+  const char *want[] = {"{", "\"type\"", ":", "\"run\""};
+  const char *p = line;
+  for (int k = 0; k < 4; k++) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (strncmp(p, want[k], strlen(want[k])) != 0) return 0;
+    p += strlen(want[k]);
+  }
+  return 1;
+}
+
 int cmd_report(int argc, char **argv) {
   const char *in = NULL, *out = NULL, *video = NULL, *title = NULL;
   for (int i = 2; i < argc; i++) {
@@ -186,7 +198,7 @@ int cmd_report(int argc, char **argv) {
   char *first = NULL;
   size_t first_cap = 0;
   ssize_t first_n = getline(&first, &first_cap, f);
-  const int has_run = first_n > 0 && strncmp(first, "{\"type\":\"run\"", 13) == 0;
+  const int has_run = first_n > 0 && starts_run(first);
   emo_report_params rp = emo_report_params_default();
   rp.title = title ? title : (has_run ? NULL : (video ? video : in));
   rp.video = href;
