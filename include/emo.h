@@ -752,7 +752,8 @@ typedef struct emo_media_callbacks {
    * on_frame call, ordered by person id. */
   int (*on_person)(const struct emo_person *person, void *user);
   /* The run record (emo_run_json_kind's line, kind "video" or "audio", with the duration of
-   * the opened media, null when unknown), once per call, before anything else is delivered:
+   * the opened media, null when unknown), once per call that opened its input, before anything
+   * else is delivered (a call that fails before, e.g. on a missing file, delivers none):
    * line is len bytes, NUL-terminated, valid only during the call. */
   int (*on_run)(const char *line, size_t len, void *user);
 } emo_media_callbacks;

@@ -66,7 +66,9 @@ char *emoi_run_json(const emo_context *ctx, const emo_run_params *rp, const char
   const emo_run_params d = rp ? *rp : emo_run_params_default();
   const int image = strcmp(kind, "image") == 0, audio = strcmp(kind, "audio") == 0;
   const int faces = !audio, speech = audio || (!image && soundtrack);
-  const int persons = !image && !audio && d.persons && speech;
+  /* persons as emo_analyze_media decides: asked for with the soundtrack and the speech models
+   * (a file without sound still gets its face persons) */
+  const int persons = !image && !audio && d.persons && d.soundtrack && m->vad_graph && m->ser;
   const int details = faces && m->landmarker && d.face_details != EMO_DETAILS_NONE;
   const char *spk = d.speaking_model;
   const int asd = persons && spk && strcmp(spk, "mouth") != 0;

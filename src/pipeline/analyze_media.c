@@ -63,6 +63,7 @@ typedef struct media_run {
   int stopped;      /* a callback asked to stop */
   psn_state *psn;   /* persons, or NULL */
   int run_sent;     /* the run record was delivered (cb->on_run) */
+  int sound;        /* the soundtrack is analysed and the file has an audio stream */
   int voiced;       /* voice activity at the time of the frame being delivered (psn_frame) */
   double keep_from; /* no later segment covers a frame before this time */
   emoi_err psn_err;
@@ -180,7 +181,7 @@ static int on_frame(const emo_frame_result *f, void *user) {
   if (!m->run_sent) { /* the run record first, once the media's duration is known */
     m->run_sent = 1;
     stop = emoi_run_deliver(m->c, m->cb, "video", m->url,
-                            f->media_duration > 0 ? f->media_duration : -1.0, m->st != NULL);
+                            f->media_duration > 0 ? f->media_duration : -1.0, m->sound);
   }
   stop |= deliver_segments(m, f->frame >= 0 ? f->t : -1.0);
   if (m->psn && m->psn_rc == EMO_OK) {
@@ -285,6 +286,10 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
     pthread_mutex_destroy(&m.mu);
     pthread_cond_destroy(&m.cv);
     return emoi_ctx_fail(c, running, &err);
+  }
+  if (running && cb && cb->on_run) { /* the run record names the speech models only then */
+    emo_media_info mi;
+    m.sound = emo_media_probe(url, &mi, NULL, 0) == EMO_OK && mi.has_audio;
   }
   const emo_video_summary *vs = NULL;
   if (m.psn) psn_begin(m.psn);
