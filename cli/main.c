@@ -486,6 +486,12 @@ static int cmd_image(int argc, char **argv) {
       return 1;
     }
   }
+  { /* the run record opens the output: one photo's name, null for several */
+    char *run = emo_run_json_kind(ctx, &p.rp, "image", argc - first == 1 ? argv[first] : NULL, -1);
+    if (!run) fprintf(stderr, "emo: out of memory\n");
+    if (run) outfile_line(out, run); /* a failed write is said by outfile, and ends the loop */
+    emo_free(run);
+  }
   int failures = 0, tried = 0;
   p.rp.face_head = head; /* each face carries the head's answer */
   stoppable(NULL);       /* Ctrl-C stops between photos */
@@ -516,7 +522,7 @@ static int cmd_image(int argc, char **argv) {
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   /* A run in which no photo could be analysed leaves an earlier output as it was. */
-  if (failures == tried)
+  if (failures == tried && outfile_ok(out))
     outfile_abort(&out);
   else if (outfile_commit(&out) != 0)
     return 1;
@@ -556,6 +562,13 @@ static int on_segment(const emo_speech_segment *s, void *user) {
 static int on_person(const emo_person *p, void *user) {
   video_out *vo = user;
   put_line(vo, emo_person_json(p));
+  return vo->write_failed;
+}
+
+static int on_run(const char *line, size_t len, void *user) {
+  video_out *vo = user;
+  (void)len;
+  put_line(vo, strdup(line));
   return vo->write_failed;
 }
 
@@ -653,13 +666,8 @@ static int cmd_video(int argc, char **argv) {
     rc = EMO_EINVAL; /* reported above: no analysis */
   } else if (rc == EMO_OK) {
     /* The soundtrack's speech segments join the timeline (emo.h says in which order). */
-    if (vo.report) { /* the page's header: file, version, model and options hashes */
-      char *run = emo_run_json(ctx, &p.rp, argv[first]);
-      if (!run || emo_report_add_line(vo.report, run, strlen(run)) == EMO_ENOMEM)
-        vo.write_failed = 1;
-      emo_free(run);
-    }
-    const emo_media_callbacks cb = {on_frame, on_segment, &vo, on_person};
+    /* the run record (the page's header too) comes first through on_run */
+    const emo_media_callbacks cb = {on_frame, on_segment, &vo, on_person, on_run};
     stoppable(ctx); /* Ctrl-C stops after the current frame */
     rc = emo_analyze_media(ctx, &p.rp, argv[first], &cb, &sum);
     stopped = stopped_by();
@@ -713,6 +721,13 @@ typedef struct audio_out {
   int failed;
 } audio_out;
 
+static int audio_run(const char *line, size_t len, void *user) {
+  audio_out *ao = user;
+  (void)len;
+  if (outfile_line(ao->out, line) != 0) ao->failed = 1;
+  return ao->failed;
+}
+
 static int audio_segment(const emo_speech_segment *s, void *user) {
   audio_out *ao = user;
   char *j = emo_segment_json(s);
@@ -756,7 +771,7 @@ static int cmd_audio(int argc, char **argv) {
     const emo_audio_result *r = NULL;
     stoppable(ctx); /* Ctrl-C ends it with the segments described so far */
     audio_out ao = {out, 0};
-    const emo_media_callbacks cb = {NULL, audio_segment, &ao, NULL};
+    const emo_media_callbacks cb = {NULL, audio_segment, &ao, NULL, audio_run};
     p.rp.voice_head = head; /* each segment carries the head's answer */
     rc = emo_analyze_audio(ctx, &p.rp, argv[first], &cb, &r);
     stopped = stopped_by();

@@ -124,6 +124,18 @@ int report_open(outfile **out, emo_report **r, const char *html_path, const char
   return 0;
 }
 
+/* 1 when line opens with "type":"run" (emo's own spacing or a JSON writer's): a run record. */
+static int starts_run(const char *line) {
+  const char *want[] = {"{", "\"type\"", ":", "\"run\""};
+  const char *p = line;
+  for (int k = 0; k < 4; k++) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (strncmp(p, want[k], strlen(want[k])) != 0) return 0;
+    p += strlen(want[k]);
+  }
+  return 1;
+}
+
 int cmd_report(int argc, char **argv) {
   const char *in = NULL, *out = NULL, *video = NULL, *title = NULL;
   for (int i = 2; i < argc; i++) {
@@ -160,21 +172,38 @@ int cmd_report(int argc, char **argv) {
     fprintf(stderr, "emo: --video %s: not a file this page can reach by a relative path\n", video);
     return 1;
   }
+  FILE *f = strcmp(in, "-") == 0 ? stdin : fopen(in, "rb");
+  if (!f) {
+    fprintf(stderr, "emo: cannot open %s: %s\n", in, strerror(errno));
+    return 1;
+  }
+  /* The title: --title, else the analysed file named by the run record that opens emo's
+   * output (the library falls back to it), else the video or the JSON Lines file. */
+  char *first = NULL;
+  size_t first_cap = 0;
+  ssize_t first_n = getline(&first, &first_cap, f);
+  const int has_run = first_n > 0 && starts_run(first);
   emo_report_params rp = emo_report_params_default();
-  rp.title = title ? title : (video ? video : in);
+  rp.title = title ? title : (has_run ? NULL : (video ? video : in));
   rp.video = href;
   emo_report *r = NULL;
   if (emo_report_create(&rp, &r) != EMO_OK) {
     fprintf(stderr, "emo: out of memory\n");
+    free(first);
+    if (f != stdin) fclose(f);
     return 1;
   }
-  FILE *f = strcmp(in, "-") == 0 ? stdin : fopen(in, "rb");
-  if (!f) {
-    fprintf(stderr, "emo: cannot open %s: %s\n", in, strerror(errno));
-    emo_report_destroy(&r);
-    return 1;
+  int rc = 0;
+  if (first_n > 0) {
+    if (first[first_n - 1] != '\n' && feof(f))
+      fprintf(stderr, "emo: warning: %s: the last line has no newline (a cut run?)\n", in);
+    if (emo_report_add_line(r, first, (size_t)first_n) == EMO_ENOMEM) {
+      fprintf(stderr, "emo: %s: out of memory\n", in);
+      rc = -1;
+    }
   }
-  int rc = feed_file(r, f, in);
+  free(first);
+  if (rc == 0) rc = feed_file(r, f, in);
   if (f != stdin) fclose(f);
   const char *inputs[2] = {in, video};
   outfile *o = NULL;

@@ -814,6 +814,11 @@ typedef struct emo_media_callbacks {
   /* With rp->persons: every person (struct emo_person) once, after the end-of-stream
    * on_frame call, ordered by person id. */
   int (*on_person)(const struct emo_person *person, void *user);
+  /* The run record (emo_run_json_kind's line, kind "video" or "audio", with the duration of
+   * the opened media, null when unknown), once per call that opened its input, before anything
+   * else is delivered (a call that fails before, e.g. on a missing file, delivers none):
+   * line is len bytes, NUL-terminated, valid only during the call. */
+  int (*on_run)(const char *line, size_t len, void *user);
 } emo_media_callbacks;
 
 /* A person: a face (its tracks), a voice (a diarization speaker), or both joined. Speakers are
@@ -1128,10 +1133,19 @@ char *emo_event_json(const emo_event *e);
 /* JSON of a summary: {"type":"summary", ...}. */
 char *emo_summary_json(const emo_video_summary *s);
 
-/* JSON of what makes a run on ctx with options rp (NULL = defaults) of file (may be NULL):
- * {"type":"run","file","emo_version","models":{NAME:SHA256 (16 hex digits),...},"options":H},
- * the model files ctx runs with and H, 16 hex digits of the sha256 of every option that changes
- * the results. The report's header shows it. Same ownership as above. */
+/* JSON of what makes a run: the record that opens the JSON Lines of `emo image|video|audio`
+ * (emo_analyze_media and emo_analyze_audio deliver it through emo_media_callbacks.on_run):
+ * {"type":"run","kind":"image"|"video"|"audio","file":F|null,"emo_version","duration":S|null,
+ *  "models":{NAME:SHA256,...},"options":{NAME:VALUE,...},"options_hash":H}
+ * models: the model files the analysis of that kind runs on ctx's model, by manifest name,
+ * with the manifest's sha256 (64 hex digits; "emo_ser_v1" is the built-in speech-emotion model,
+ * a user's model or checkpoint is named by its path); options: every option of rp and ctx that
+ * changes the results, by its emo_options_set name; H: 16 hex digits of the sha256 of the
+ * options object as written. duration < 0 writes null (unknown). kind is "image", "video" or
+ * "audio" (else NULL). Same ownership as above. Thread-safe (reads ctx). */
+char *emo_run_json_kind(const emo_context *ctx, const emo_run_params *rp, const char *kind,
+                        const char *file, double duration);
+/* emo_run_json_kind(ctx, rp, "video", file, -1). */
 char *emo_run_json(const emo_context *ctx, const emo_run_params *rp, const char *file);
 /* JSON of a person: {"type":"person","person":"P1","track_ids":[..],"speaker":"S1"|null,
  * "on_screen","on_screen_time","talk_time","link_confidence","expression_speaking":{..},
@@ -1273,11 +1287,12 @@ typedef int (*emo_line_fn)(const char *line, size_t len, void *user);
  * video` and `emo audio` write for it, byte for byte, in the same order, on the calling thread:
  *   - emo_analyze_file_lines: emo_analyze_file's result (emo_image_result_json with path as
  *     "file"), or on failure the emo_error_json line, and returns the failure's status;
- *   - emo_analyze_media_lines: emo_analyze_media's frames, each followed by its events
+ *   - emo_analyze_media_lines: first the run record (emo_media_callbacks.on_run), then
+ *     emo_analyze_media's frames, each followed by its events
  *     (emo_frame_json, emo_event_json), the speech segments (emo_segment_json) where that
  *     call delivers them, and last the summary (emo_summary_json, "interrupted":true when fn
  *     or emo_context_interrupt stopped it), also after a stream that broke mid-way;
- *   - emo_analyze_audio_lines: emo_analyze_audio's segments, then the summary
+ *   - emo_analyze_audio_lines: the run record, emo_analyze_audio's segments, then the summary
  *     (emo_audio_summary_json).
  * Returns what the wrapped call returns (EMO_OK when stopped by fn or emo_context_interrupt),
  * or EMO_ENOMEM when a line could not be made. Not thread-safe on one context. */

@@ -92,7 +92,7 @@ float th_randf(unsigned *state, float lo, float hi) {
 int th_analyze_frames(emo_context *ctx, const char *url,
                       int (*on_frame)(const emo_frame_result *, void *), void *user,
                       const emo_video_summary **summary) {
-  const emo_media_callbacks cb = {on_frame, NULL, user, NULL};
+  const emo_media_callbacks cb = {on_frame, NULL, user, NULL, NULL};
   const emo_media_summary *ms = NULL;
   int rc = emo_analyze_media(ctx, NULL, url, &cb, &ms);
   if (summary) *summary = ms ? ms->video : NULL;

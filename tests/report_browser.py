@@ -6,6 +6,12 @@ and counts script errors in data-errors) and that the lanes, curves and other dr
 are as many as the run says:
   - the hand-made person run (tests/fixtures/report/persons.jsonl): 3 lanes, 69 curves, ...;
   - labels and a file name that try to run script: nothing runs, the text shows as text;
+  - <script> in the analysed file's name (the run record, which titles the page), in the JSON
+    Lines file's name and in a label; the identity panel on a hand-made shot cut (1 track ended
+    at it, 1 new id, 1 re-identified) and, on the real runs, against emo's shot_cut events;
+  - every table's CSV button clicked in the browser (through a harness page that loads the
+    report in a frame and reads the Blob each click hands over): the header the page promises
+    and one row per record of the inlined data;
   - real runs of `emo video` on ../shared/data (single_face.mp4, MIT; a split-screen interview;
     a video without a face), their output cut in the middle of a line, one frame, garbage.
 Usage: report_browser.py BUILD_DIR [--screenshot PNG]   (the screenshot of the real MIT run, and
@@ -99,6 +105,136 @@ def expected_from_jsonl(path):
     return lanes, curves, len(tracks)
 
 
+def page_data(html_path):
+    """The data the page inlines (the JSON in <script id="emo-data">)."""
+    html = open(html_path, encoding="utf-8").read()
+    m = re.search(r'<script type="application/json" id="emo-data">(.*?)</script>', html, re.S)
+    return json.loads(m.group(1)) if m else None
+
+
+CSV_HARNESS = """<!doctype html><meta charset="utf-8"><body><pre id="out"></pre>
+<iframe id="f" src="%s" style="width:1200px;height:900px"></iframe>
+<script>
+/* Clicks every CSV button of the report in the frame, as a user does, and writes what each
+   click hands to the browser (the Blob behind the download link) into #out as JSON. */
+var out = document.getElementById("out"), f = document.getElementById("f");
+f.addEventListener("load", function () {
+  var w = f.contentWindow, d = f.contentDocument, got = {}, pending = 0;
+  if (!d || d.body.getAttribute("data-ready") !== "1") { out.textContent = "NOT READY"; return; }
+  var real = w.URL.createObjectURL, lastBlob = null, clicked = [];
+  w.URL.createObjectURL = function (b) { lastBlob = b; return real.call(w.URL, b); };
+  w.HTMLAnchorElement.prototype.click = function () { clicked.push([this.download, lastBlob, this.href.slice(0, 5)]); };
+  var buttons = d.querySelectorAll(".tabhead button");
+  buttons.forEach(function (b) { b.click(); });
+  clicked.forEach(function (c) {
+    pending++;
+    c[1].text().then(function (t) {
+      got[c[0]] = {text: t, type: c[1].type, href: c[2]};
+      if (--pending === 0) out.textContent = JSON.stringify({buttons: buttons.length, files: got});
+    });
+  });
+  if (!clicked.length) out.textContent = JSON.stringify({buttons: buttons.length, files: got});
+});
+</script>"""
+
+
+def csv_exports(browser, tmp, page):
+    """{file name: CSV text} of every CSV button of page, clicked in Chromium."""
+    harness = os.path.join(os.path.dirname(page), "csv_" + os.path.basename(page))
+    with open(harness, "w", encoding="utf-8") as f:
+        f.write(CSV_HARNESS % os.path.basename(page).replace('"', "%22"))
+    r = chrome(browser, tmp, harness, ["--allow-file-access-from-files", "--dump-dom"])
+    m = re.search(r'<pre id="out">(.*?)</pre>', r.stdout, re.S)
+    if not m:
+        return None, 0
+    text = m.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    try:
+        o = json.loads(text)
+    except ValueError:
+        return None, 0
+    return o["files"], o["buttons"]
+
+
+def check_csv(browser, tmp, page, name, persons_rows):
+    """Each table's CSV, downloaded by its button: the header the page promises and one row per
+    record of the inlined data (persons_rows: the rows of persons.csv, the page's lanes)."""
+    import csv
+    import io
+    D = page_data(page)
+    files, n_buttons = csv_exports(browser, tmp, page)
+    check(files is not None and n_buttons == 4 and len(files) == 4,
+          "%s: the 4 CSV buttons each hand a file to the browser (%s)" % (name, sorted(files or {})))
+    if not files:
+        return
+    expr, voice = D["expressions"], D["voice_emotions"]
+    tracks = D["tracks"]
+    samples = sum(len(t["t_ms"]) for t in tracks)
+    tl_cols = (["t", "track_id", "x", "y", "w", "h", "score"] + expr +
+               (["speaking"] if any("speaking" in t for t in tracks) else []) +
+               (["pitch", "yaw", "roll"] if any("pose" in t for t in tracks) else []) +
+               (["intensity"] if any("intensity" in t for t in tracks) else []) + D["au_names"])
+    want = {
+        "persons.csv": (["name", "kind", "tracks", "voice", "on_screen_s", "talk_s", "face",
+                         "face_speaking", "face_listening", "voice_emotion"], persons_rows),
+        "segments.csv": (["start", "end", "speaker", "person", "track_id", "on_screen", "dominant"] + voice,
+                         len(D["segments"])),
+        "tracks.csv": (["track_id", "person", "first", "last", "frames", "dominant"], len(tracks)),
+        "timeline.csv": (tl_cols, samples),
+    }
+    for fname, (cols, n) in want.items():
+        f = files.get(fname)
+        if not f:
+            check(False, "%s: %s downloaded" % (name, fname))
+            continue
+        rows = list(csv.reader(io.StringIO(f["text"])))
+        check(f["type"] == "text/csv" and f["href"] == "blob:", "%s: %s is a text/csv blob" % (name, fname))
+        check(rows and rows[0] == cols, "%s: %s header %s" % (name, fname, rows[0] if rows else None))
+        check(len(rows) - 1 == n and all(len(r) == len(cols) for r in rows),
+              "%s: %s has %d rows of %d cells (the inlined data's %d)" % (name, fname, len(rows) - 1,
+                                                                     len(cols), n))
+        if fname == "timeline.csv" and n:
+            t0 = min(t["t_ms"][0] for t in tracks if t["t_ms"])
+            check(abs(float(rows[1][0]) - t0 / 1000) < 1e-3, "%s: timeline.csv starts at %.3f s" % (name, t0 / 1000))
+
+
+def expected_cuts(path, frame_dt, after=0.5):
+    """The identity panel's counts from JSON Lines, by the page's rule: a track last seen within
+    two frames before a shot_cut ended at it; a track starting within `after` s after one was
+    born from it, a new id unless that id had ended before (re-identified)."""
+    cuts, ends, starts = [], [], []
+    for line in open(path, encoding="utf-8"):
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if o.get("type") != "event":
+            continue
+        if o.get("event") == "shot_cut":
+            cuts.append(o["start"])
+        elif o.get("event") == "track_end":
+            ends.append((o["end"], o.get("track_id")))
+        elif o.get("event") == "track_start":
+            starts.append((o["start"], o.get("track_id")))
+    before = 2 * frame_dt + 1e-6
+    ended = sum(1 for t, _ in ends if any(0 < c - t <= before for c in cuts))
+    first_end = {}
+    for t, i in ends:
+        first_end[i] = min(t, first_end.get(i, t))
+    new = kept = 0
+    for t, i in starts:
+        if any(0 <= t - c < after for c in cuts):
+            if i in first_end and first_end[i] <= t:
+                kept += 1
+            else:
+                new += 1
+    return len(cuts), ended, new, kept
+
+
+def identity_attrs(d):
+    m = re.search(r'<div class="qbox"([^>]*data-cuts[^>]*)>', d)
+    return dict(re.findall(r'(data-[a-z-]+)="([^"]*)"', m.group(1))) if m else {}
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__)
@@ -137,6 +273,10 @@ def main():
     check(re.search(r'<dt>listening</dt><dd>neutral</dd>', d) and
           re.search(r'<dt>speaking</dt><dd>happy</dd>', d), "persons: P1 smiles while speaking")
     check(len(re.findall(r'<table data-table=', d)) == 4, "persons: 4 tables with CSV export")
+    check_csv(browser, tmp, page, "persons", 3)
+    D = page_data(page)
+    check(D["title"] == "interview.mp4" and D["meta"].get("options") is not None,
+          "persons: the header comes from the run record (%s)" % D["title"])
     png = shot.replace(".png", "_persons.png") if shot else os.path.join(out, "report_persons.png")
     chrome(browser, tmp, page, ["--window-size=1280,1240", "--screenshot=" + png], True)
     check(os.path.exists(png), "persons: screenshot %s" % png)
@@ -164,6 +304,64 @@ def main():
     check("&lt;/script&gt;&lt;script&gt;" in d, "inject: the label shows as text")
     check(a.get("data-lanes") == "4", "inject: 4 lanes (the hostile one, __proto__, constructor, "
           "hasOwnProperty): %s" % a.get("data-lanes"))
+
+    # 2b. <script> in the analysed file's name (the run record), in the JSON Lines file's name
+    # and in a label; and the identity panel on shot cuts
+    runf = "<script>document.body.setAttribute('data-pwned','1')</script>.mp4"
+    name = os.path.join(tmp, "<script>alert(1)<.jsonl")
+    with open(name, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"type": "run", "kind": "video", "file": runf, "duration": 4.0,
+                            "models": {"blazeface_short": "ab" * 32}, "options": {"detector": "<script>x</script>"},
+                            "options_hash": "<script>"}) + "\n")
+        # track 1 until 1.00 s, a cut at 1.04 s; after it track 2 (new id) and track 1 again
+        # (re-identified), track 3 far from any cut (not counted)
+        for k in range(0, 76):
+            t = k * 0.04
+            faces = []
+            if t <= 1.0 or t >= 1.2:
+                faces.append({"track_id": 1, "box": [10, 10, 50, 50], "score": 0.9, "person": "<script>"})
+            if t >= 1.08:
+                faces.append({"track_id": 2, "box": [100, 10, 50, 50], "score": 0.9})
+            if t >= 2.6:
+                faces.append({"track_id": 3, "box": [200, 10, 50, 50], "score": 0.9})
+            f.write(json.dumps({"type": "frame", "t": round(t, 3), "frame": k, "faces": faces}) + "\n")
+            ev = []
+            if k == 0:
+                ev.append({"type": "event", "event": "track_start", "track_id": 1, "start": 0.0, "end": 0.0})
+            if abs(t - 1.04) < 1e-6:
+                ev.append({"type": "event", "event": "shot_cut", "start": 1.04, "end": 1.04})
+            if abs(t - 1.08) < 1e-6:
+                ev.append({"type": "event", "event": "track_start", "track_id": 2, "start": 1.08, "end": 1.08})
+                ev.append({"type": "event", "event": "track_end", "track_id": 1, "start": 0.0, "end": 1.0})
+            if abs(t - 1.2) < 1e-6:
+                ev.append({"type": "event", "event": "track_start", "track_id": 1, "start": 1.2, "end": 1.2})
+            if abs(t - 2.6) < 1e-6:
+                ev.append({"type": "event", "event": "track_start", "track_id": 3, "start": 2.6, "end": 2.6})
+            for e in ev:
+                f.write(json.dumps(e) + "\n")
+        f.write(json.dumps({"type": "summary", "frames_analysed": 76, "duration": 3.0}) + "\n")
+    page = os.path.join(out, "cuts.html")
+    r = emo(build, "report", name, "-o", page)
+    check(r.returncode == 0, "emo report on <script> names (%s)" % r.stderr.strip())
+    d = dom(browser, tmp, page)
+    a = rendered(d, "script names")
+    check("data-pwned" not in a and "<title>pwned" not in d, "script names: nothing injected ran")
+    check("<title>&lt;script&gt;document.body" in d and "<h1 id=\"title\">&lt;script&gt;" in d,
+          "script names: the run record's file is the title, as text")
+    ia = identity_attrs(d)
+    check(ia.get("data-cuts") == "1" and ia.get("data-cut-ended") == "1" and
+          ia.get("data-cut-new") == "1" and ia.get("data-cut-kept") == "1",
+          "cuts: 1 cut, 1 track ended at it, 1 new id and 1 re-identified after it: %s" % ia)
+    check(expected_cuts(name, 0.04) == (1, 1, 1, 1), "cuts: the test's own count agrees")
+    page = os.path.join(out, "noname.html")
+    plain = os.path.join(tmp, "<script>b<.jsonl")
+    with open(plain, "w", encoding="utf-8") as f:
+        f.write('{"type":"frame","t":0.0,"faces":[]}\n')
+    r = emo(build, "report", plain, "-o", page)
+    d = dom(browser, tmp, page)
+    rendered(d, "script file name")
+    check(r.returncode == 0 and "&lt;script&gt;b&lt;.jsonl</title>" in d,
+          "script file name: without a run record the JSON Lines file names the page, as text")
 
     # 3. bad inputs that give no page, or one with warnings
     junk = os.path.join(tmp, "junk.jsonl")
@@ -219,6 +417,20 @@ def main():
             check(a.get("data-lanes") == str(lanes), "%s: %d lanes: %s" % (name, lanes, a.get("data-lanes")))
             check(a.get("data-curves") == str(curves), "%s: %d curves: %s" % (name, curves, a.get("data-curves")))
         check('class="warn"' not in d, "%s: no warning on a complete run" % name)
+        D = page_data(page)
+        ia = identity_attrs(d)
+        want_cuts = expected_cuts(jsonl, D["frame_dt"] or D["step"])
+        got_cuts = tuple(int(ia.get(k, -1)) for k in ("data-cuts", "data-cut-ended", "data-cut-new", "data-cut-kept"))
+        check(got_cuts == want_cuts, "%s: identity at cuts %s (from the shot_cut events: %s)" %
+              (name, got_cuts, want_cuts))
+        check(D["meta"].get("kind") == "video" and D["meta"].get("emo_version") and
+              len(D["meta"].get("models", {}).get("blazeface_short", "")) == 64 and
+              len(D["meta"].get("options_hash", "")) == 16,
+              "%s: the header from the run record (kind, version, models, options hash)" % name)
+        check(re.search(r'data-options="(\d+)"', d) and
+              int(re.search(r'data-options="(\d+)"', d).group(1)) == len(D["meta"]["options"]),
+              "%s: every option listed in the header" % name)
+        check_csv(browser, tmp, page, name, int(a.get("data-lanes") or 0))
         html = open(page, encoding="utf-8").read()
         check(not re.search(r'(src|href)="https?:|url\(https?:|@import', html), "%s: nothing from the network" % name)
         print("%s: %d tracks, page %.0f kB" % (name, n_tracks, len(html) / 1024))

@@ -173,7 +173,18 @@ static void two_pass_equals_one_pass(emo_context *ctx) {
 typedef struct streamed {
   emo_speech_segment seg[256];
   int n, stop_after;
+  int runs, run_before; /* run records received; segments received before the first */
+  char run[4096];
 } streamed;
+
+static int on_run(const char *line, size_t len, void *user) {
+  streamed *st = user;
+  if (st->runs++ == 0) {
+    st->run_before = st->n;
+    snprintf(st->run, sizeof st->run, "%.*s", (int)len, line);
+  }
+  return 0;
+}
 
 static int on_segment(const emo_speech_segment *s, void *user) {
   streamed *st = user;
@@ -188,7 +199,7 @@ static void streamed_segments(emo_context *ctx) {
   const char *path = th_data("diarization/ami/trn03.wav");
   static streamed st;
   memset(&st, 0, sizeof st);
-  const emo_media_callbacks cb = {NULL, on_segment, &st, NULL};
+  const emo_media_callbacks cb = {NULL, on_segment, &st, NULL, on_run};
   const emo_audio_result *r = NULL;
   int rc = emo_analyze_audio(ctx, NULL, path, &cb, &r);
   CHECK(rc == EMO_OK && r && !r->interrupted && st.n == r->segment_count && st.n >= 2,
@@ -196,6 +207,15 @@ static void streamed_segments(emo_context *ctx) {
   for (int i = 0; r && i < st.n && i < r->segment_count && i < 256; i++)
     CHECK(memcmp(&st.seg[i], &r->segments[i], sizeof st.seg[i]) == 0,
           "segment %d differs from the result's", i);
+  /* the run record, once, before the first segment, with the recording's duration */
+  CHECK(st.runs == 1 && st.run_before == 0 &&
+            strstr(st.run, "{\"type\":\"run\",\"kind\":\"audio\"") == st.run &&
+            strstr(st.run, "\"silero_vad_v5\":\"") && !strstr(st.run, "\"duration\":null"),
+        "on_run: %d record(s), %d segments before it: %.200s", st.runs, st.run_before, st.run);
+  char *mine = emo_run_json_kind(ctx, NULL, "audio", path, r ? r->duration : -1);
+  CHECK(mine && strcmp(mine, st.run) == 0, "on_run's line is emo_run_json_kind's: %s",
+        mine ? mine : "(null)");
+  emo_free(mine);
   int all = st.n;
   memset(&st, 0, sizeof st);
   st.stop_after = 1;

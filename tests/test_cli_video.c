@@ -118,6 +118,26 @@ int main(void) {
   lines la = {0}, lb = {0}, lc = {0};
   CHECK(read_lines(a, &la) == 0 && read_lines(b, &lb) == 0 && read_lines(c, &lc) == 0,
         "outputs readable");
+  /* Each output opens with its run record: what made it (models with their sha256, options) */
+  CHECK(la.n > 0 && is_type(la.line[0], "run") && strstr(la.line[0], "\"kind\":\"video\"") &&
+            strstr(la.line[0], "\"silero_vad_v5\":\"") && strstr(la.line[0], "\"soundtrack\":1") &&
+            fabs(number_after(la.line[0], "duration") - 4.0) < 0.25,
+        "emo video's run record (soundtrack, duration 4 s): %.300s", la.n ? la.line[0] : "");
+  CHECK(lb.n > 0 && is_type(lb.line[0], "run") && !strstr(lb.line[0], "silero_vad_v5") &&
+            strstr(lb.line[0], "\"soundtrack\":0"),
+        "--no-voice's run record names no speech model: %.300s", lb.n ? lb.line[0] : "");
+  CHECK(lc.n > 0 && is_type(lc.line[0], "run") && strstr(lc.line[0], "\"kind\":\"audio\"") &&
+            !strstr(lc.line[0], "blazeface") && strstr(lc.line[0], "\"emo_ser_v1\":\""),
+        "emo audio's run record names the speech models only: %.300s", lc.n ? lc.line[0] : "");
+  CHECK(la.n > 0 && lb.n > 0 &&
+            strcmp(strstr(la.line[0], "\"options_hash\""), strstr(lb.line[0], "\"options_hash\"")),
+        "the options hash tells the two video runs apart");
+  lines *all[3] = {&la, &lb, &lc};
+  for (int k = 0; k < 3; k++) /* the rest is compared below */
+    if (all[k]->n > 0 && is_type(all[k]->line[0], "run")) {
+      memmove(all[k]->line, all[k]->line + 1, (size_t)(all[k]->n - 1) * sizeof(char *));
+      all[k]->n--;
+    }
   int n_seg_audio = 0;
   for (int i = 0; i < lc.n; i++) n_seg_audio += is_type(lc.line[i], "segment");
   CHECK(n_seg_audio >= 1, "emo audio found %d speech segments in a spoken sentence", n_seg_audio);

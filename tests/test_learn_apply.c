@@ -226,7 +226,7 @@ int main(void) {
         hdr ? hdr : "(null)");
   mc.csv_cols = hdr ? count_cols(hdr) : 0;
   emo_free(hdr);
-  const emo_media_callbacks cb = {on_frame, on_segment, &mc, on_person};
+  const emo_media_callbacks cb = {on_frame, on_segment, &mc, on_person, NULL};
   const emo_media_summary *sum = NULL;
   CHECK(emo_analyze_media(c, &vp, grid, &cb, &sum) == EMO_OK, "%s", emo_context_last_error(c));
   printf("grid clip: %d frames, %d faces, %d segments, %d persons\n", mc.frames, mc.faces,

@@ -248,7 +248,7 @@ static int on_person(const emo_person *p, void *user) {
 
 static const emo_media_summary *analyze_rp(emo_context *ctx, const emo_run_params *rp,
                                            const char *path, collect *c, int *rc) {
-  emo_media_callbacks cb = {on_frame, on_segment, c, on_person};
+  emo_media_callbacks cb = {on_frame, on_segment, c, on_person, NULL};
   const emo_media_summary *sum = NULL;
   c->order_ok = 1;
   *rc = emo_analyze_media(ctx, rp, path, &cb, &sum);

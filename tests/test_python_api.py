@@ -69,6 +69,9 @@ for t in ("faces", "frames", "events", "segments", "tracks"):
     same_frame(r.tables.get(t, pd.DataFrame()), rr.tables.get(t, pd.DataFrame()),
                "analyze_video().%s equals emo.read(CLI output).%s" % (t, t))
 h.check(r.summary == recs[-1] and r.summary["type"] == "summary", "the summary is the CLI's")
+h.check(r.run == recs[0] == rr.run and r.run["type"] == "run" and r.run["kind"] == "video" and
+        r.run["file"] == video and len(r.run["models"]["blazeface_short"]) == 64 and
+        r.run["duration"] > 0, "the run record is the CLI's first line, kept by emo.read")
 frames = [x for x in recs if x["type"] == "frame"]
 faces = [fc for x in frames for fc in x["faces"]]
 h.check(len(r.frames) == len(frames) and len(r.faces) == len(faces) > 0,
@@ -95,7 +98,8 @@ for rec in emo.stream_video(video, soundtrack=False):
     got.append(rec)
     if len(got) == 3:
         break
-h.check(len(got) == 3 and got[0]["type"] == "frame", "a stream left after 3 records")
+h.check(len(got) == 3 and got[0]["type"] == "run" and got[1]["type"] == "frame",
+        "a stream left after 3 records (the run record, then frames)")
 with emo.Analyzer(voice=False) as an:
     it = iter(an.lines("video", video))
     next(it)
@@ -111,9 +115,11 @@ with emo.Analyzer(voice=False) as an:
 rc, data = cli("image", photo)
 h.check(rc == 0, "emo image exits 0")
 raw = list(emo.stream_image(photo, raw=True))
-h.check(raw == lines_of(data), "stream_image(raw=True) is `emo image`'s line")
+h.check(raw == lines_of(data)[1:], "stream_image(raw=True) is `emo image`'s line")
 ri = emo.analyze_image(photo)
-rec = json.loads(lines_of(data)[0])
+h.check(ri.run == json.loads(lines_of(data)[0]) and ri.run["kind"] == "image",
+        "analyze_image's run record is `emo image`'s first line")
+rec = json.loads(lines_of(data)[1])
 h.check(len(ri.faces) == rec["face_count"] >= 2, "a row per face (%d)" % rec["face_count"])
 h.check(ri.faces["score"].tolist() == [fc["score"] for fc in rec["faces"]], "photo scores")
 h.check(ri.faces["expression_neutral"].tolist() ==
@@ -178,7 +184,9 @@ raw = list(emo.stream_audio(wav, raw=True))
 h.check(raw == lines_of(data), "stream_audio(raw=True) is `emo audio`'s output")
 ra = emo.analyze_audio(wav)
 same_frame(ra.segments, emo.read(lines_of(data)).segments, "analyze_audio().segments = emo.read(CLI)")
-segs = [json.loads(x) for x in lines_of(data)][:-1]
+segs = [json.loads(x) for x in lines_of(data)][1:-1]
+h.check(ra.run == json.loads(lines_of(data)[0]) and ra.run["kind"] == "audio" and
+        "emo_ser_v1" in ra.run["models"], "analyze_audio's run record is `emo audio`'s")
 h.check(len(ra.segments) == len(segs) > 1 and ra.segments["speaker"].tolist() ==
         [s["speaker"] for s in segs], "a row per segment with its speaker (%d)" % len(segs))
 h.check(ra.segments["prosody_f0_mean"].tolist() == [s["prosody"]["f0_mean"] for s in segs], "f0")

@@ -5,6 +5,7 @@ C library: a hand-written JSON Lines fixture holding the fields other parts of e
 code for them; a cut-short last line is dropped with a warning; a damaged middle line, a
 non-object record and an over-long line are errors naming the line."""
 import io
+import json
 import os
 import tempfile
 import warnings
@@ -132,4 +133,15 @@ h.check(ri.images["file"].tolist() == ["a.jpg", "b.jpg"], "images rows")
 h.check(ri.images["error"].isna().tolist() == [True, False], "error column")
 h.check(ri.faces["file"].tolist() == ["a.jpg"] and ri.faces["face"].tolist() == [0], "photo faces")
 h.check(ri.keypoints.shape == (1, 6, 2), "photo keypoints")
+
+# The run record that opens emo's output is kept as Result.run (not a table); output of an
+# emo that wrote none reads as {}.
+run = {"type": "run", "kind": "video", "file": "talk.mp4", "emo_version": "0.1.0", "duration": 2.5,
+       "models": {"blazeface_short": "3b" * 32}, "options": {"detector": "auto"},
+       "options_hash": "0123456789abcdef"}
+frame = {"type": "frame", "t": 0.0, "frame": 0, "faces": []}
+rr = emo.read([json.dumps(run) + "\n", json.dumps(frame) + "\n"])
+h.check(rr.run == run and "runs" not in rr.tables and len(rr.frames) == 1,
+        "emo.read keeps the run record as Result.run")
+h.check(emo.read([json.dumps(frame) + "\n"]).run == {}, "no run record: Result.run is {}")
 h.done("test_python_tables")

@@ -233,7 +233,47 @@ static void test_ten_hours(void) {
   emo_report_destroy(&r);
 }
 
+/* The run record that opens emo's output: the page's title (no title given), the media's
+ * duration, the options object and hash in the header's data; shot cuts and the ids of track
+ * events for the identity panel. */
+static void test_run_record_and_cuts(void) {
+  int nw = 0, st = 0;
+  char *html = page(
+      "{\"type\":\"run\",\"kind\":\"video\",\"file\":\"talk.mp4\",\"emo_version\":\"0.1.0\","
+      "\"duration\":12.5,\"models\":{\"blazeface_short\":\"3bc1\"},\"options\":{\"detector\":"
+      "\"auto\",\"score_threshold\":0.5},\"options_hash\":\"0123456789abcdef\"}\n"
+      "{\"type\":\"frame\",\"t\":0.0,\"faces\":[{\"track_id\":1,\"box\":[1,1,9,9]}]}\n"
+      "{\"type\":\"event\",\"event\":\"track_start\",\"track_id\":1,\"start\":0.0,\"end\":0.0}\n"
+      "{\"type\":\"event\",\"event\":\"shot_cut\",\"start\":0.04,\"end\":0.04}\n"
+      "{\"type\":\"event\",\"event\":\"track_end\",\"track_id\":1,\"start\":0.0,\"end\":0.0}\n"
+      "{\"type\":\"event\",\"event\":\"track_start\",\"track_id\":2,\"start\":0.08,\"end\":0.08}\n",
+      NULL, &nw, &st);
+  CHECK(st == EMO_OK && html && nw == 0, "a run record and events: a page, no warning (%d)", nw);
+  if (html) {
+    CHECK(strstr(html, "<title>talk.mp4</title>") && strstr(html, "\"title\":\"talk.mp4\""),
+          "no title given: the run record's file names the page");
+    CHECK(data_num(html, "duration") == 12.5, "the media's duration from the run record: %g",
+          data_num(html, "duration"));
+    CHECK(strstr(html, "\"options\":{\"detector\":\"auto\",\"score_threshold\":0.5}") &&
+              strstr(html, "\"options_hash\":\"0123456789abcdef\"") &&
+              strstr(html, "\"kind\":\"video\""),
+          "options, their hash and the kind reach the header's data");
+    CHECK(strstr(html, "\"cuts\":[0.040]") && strstr(html, "\"track_start_ids\":[1,2]") &&
+              strstr(html, "\"track_end_ids\":[1]"),
+          "shot cuts and the track events' ids reach the identity panel's data");
+  }
+  emo_free(html);
+  /* a nested options object (hand-edited) is not kept */
+  html = page(
+      "{\"type\":\"run\",\"options\":{\"a\":{\"b\":1}}}\n"
+      "{\"type\":\"frame\",\"t\":0.0,\"faces\":[]}\n",
+      NULL, &nw, &st);
+  CHECK(st == EMO_OK && html && !strstr(html, "\"b\":1"), "nested options dropped");
+  emo_free(html);
+}
+
 int main(void) {
+  test_run_record_and_cuts();
   test_persons_fixture();
   test_escaping();
   test_small_and_empty();

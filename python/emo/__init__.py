@@ -64,6 +64,8 @@ def _collect(analyzer, kind, paths, keep_going=False):
     partial result. keep_going: a failed path is an error row (a list of photos, as the CLI
     does), else an EmoError."""
     b = Builder()
+    if kind == "image":  # `emo image` opens with one run record; video and audio lines carry it
+        b.add(json.loads(analyzer.run_line("image", paths[0] if len(paths) == 1 else None)))
     for path in paths:
         run = analyzer.lines(kind, path)
         it = iter(run)  # held, so that leaving the loop does not close it

@@ -59,6 +59,8 @@ _SIGNATURES = {
     "emo_analyze_file_lines": (_I, [_P, _P, _S, LINE_FN, _P]),
     "emo_analyze_media_lines": (_I, [_P, _P, _S, LINE_FN, _P]),
     "emo_analyze_audio_lines": (_I, [_P, _P, _S, LINE_FN, _P]),
+    "emo_run_json_kind": (_P, [_P, _P, _S, _S, ctypes.c_double]),
+    "emo_free": (None, [_P]),
 }
 
 
@@ -282,6 +284,20 @@ class Analyzer:
             self.close()
         except Exception:
             pass
+
+    def run_line(self, kind, path=None):
+        """The run record (str) that opens `emo image|video|audio`'s output for this Analyzer's
+        model and options: kind, file (path, or null), emo's version, the models with their
+        sha256, the options and their hash (duration null: the analysis calls give it)."""
+        L = self._L
+        p = L.emo_run_json_kind(self._ctx, L.emo_options_run_params(self._opts), kind.encode(),
+                                None if path is None else os.fsencode(path), -1.0)
+        if not p:
+            raise MemoryError("emo_run_json_kind")
+        try:
+            return ctypes.string_at(p).decode("utf-8", "surrogateescape")
+        finally:
+            L.emo_free(p)
 
     def image(self, paths):
         """As emo.analyze_image, with this Analyzer's model and options."""

@@ -103,14 +103,18 @@ class Result:
     result.tracks, result.speakers, ...  the summary's lists
     result.keypoints  (n_faces, 6, 2) array aligned with result.faces; also landmarks, ...
     result.summary    the summary record (dict), {} when there was none
+    result.run        the run record that opens emo's output (dict: kind, file, duration,
+                      emo_version, models with their sha256, options, options_hash), {} when
+                      there was none (output of emo before it wrote one)
     Tables that a run did not produce are empty DataFrames.
     """
 
-    def __init__(self, tables, arrays, summary, interrupted=False):
+    def __init__(self, tables, arrays, summary, interrupted=False, run=None):
         self.tables = tables
         self.arrays = arrays
         self.summary = summary
         self.interrupted = interrupted
+        self.run = run if run is not None else {}
 
     def __getattr__(self, name):
         if name.startswith("__"):
@@ -143,6 +147,7 @@ class Builder:
     def __init__(self):
         self.tables = {}
         self.summary = {}
+        self.run = {}
 
     def _table(self, name):
         t = self.tables.get(name)
@@ -156,6 +161,10 @@ class Builder:
         kind = rec.get("type")
         if kind == "summary":
             self.summary = rec
+            return
+        if kind == "run":  # what made the output: the first run record is kept
+            if not self.run:
+                self.run = rec
             return
         if kind is None and "faces" not in rec and "error" not in rec:
             raise ValueError("not an emo record (no \"type\", no \"faces\"): %.80s" % rec)
@@ -192,7 +201,7 @@ class Builder:
                 tables[k] = pd.DataFrame.from_records([flatten(x)[0] for x in v])
         if interrupted is None:
             interrupted = bool(self.summary.get("interrupted", False))
-        return Result(tables, arrays, self.summary, interrupted)
+        return Result(tables, arrays, self.summary, interrupted, self.run)
 
 
 def to_result(records):

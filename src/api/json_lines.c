@@ -60,11 +60,17 @@ static int on_person(const emo_person *p, void *user) {
   return sink_send(user, emo_person_json(p));
 }
 
+static int on_run(const char *line, size_t len, void *user) {
+  media_sink *k = user;
+  if (k->fn && k->fn(line, len, k->user)) k->stop = 1;
+  return k->stop;
+}
+
 int emo_analyze_media_lines(emo_context *ctx, const emo_run_params *rp, const char *url,
                             emo_line_fn fn, void *user) {
   if (!ctx || !url) return EMO_EINVAL;
   media_sink k = {fn, user, EMO_OK, 0};
-  const emo_media_callbacks cb = {on_frame, on_segment, &k, on_person};
+  const emo_media_callbacks cb = {on_frame, on_segment, &k, on_person, on_run};
   const emo_media_summary *sum = NULL;
   int rc = emo_analyze_media(ctx, rp, url, &cb, &sum);
   if (sum) {
@@ -79,7 +85,7 @@ int emo_analyze_audio_lines(emo_context *ctx, const emo_run_params *rp, const ch
                             emo_line_fn fn, void *user) {
   if (!ctx || !url) return EMO_EINVAL;
   media_sink k = {fn, user, EMO_OK, 0};
-  const emo_media_callbacks cb = {NULL, on_segment, &k, NULL};
+  const emo_media_callbacks cb = {NULL, on_segment, &k, NULL, on_run};
   const emo_audio_result *r = NULL;
   int rc = emo_analyze_audio(ctx, rp, url, &cb, &r);
   if (r) sink_send(&k, emo_audio_summary_json(r));

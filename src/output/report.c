@@ -97,7 +97,11 @@ struct emo_report {
   int64_t frames, faces_hist[5], score_hist[20];
   double last_frame_t, dt_sum, max_t, summary_duration;
   int64_t dt_n;
-  int has_speaking, has_pose, has_inten, interrupted, summaries;
+  int has_speaking, has_pose, has_inten, interrupted, summaries, runs;
+  double run_duration; /* a run record's duration of the media (0: none) */
+  double *cuts;        /* shot_cut times */
+  int n_cuts, cap_cuts;
+  int *ev_start_id, *ev_end_id; /* the track ids of ev_start / ev_end */
   int64_t lines, records, bad_lines;
   char warn[RP_MAX_WARN][200];
   int n_warn;
@@ -167,6 +171,9 @@ void emo_report_destroy(emo_report **pr) {
   free(r->segs);
   free(r->ev_start);
   free(r->ev_end);
+  free(r->ev_start_id);
+  free(r->ev_end_id);
+  free(r->cuts);
   cJSON_Delete(r->persons);
   cJSON_Delete(r->meta);
   free(r);
@@ -482,24 +489,39 @@ static void add_segment(emo_report *r, const cJSON *o, int64_t line) {
     g->emo[k] = cJSON_IsObject(em) && num(em, k_voice[k], 0, 1, &v) ? (float)v : NAN;
 }
 
+/* Appends (t, id) to a list of event times (and ids when ids is not NULL); 0 or -1 (memory). */
+static int push_time(double **t, int **ids, int *n, int *cap, double v, int id) {
+  int c = *cap;
+  if (grow_int((void **)t, &c, *n + 1, sizeof(double))) return -1;
+  if (ids) {
+    int c2 = *cap;
+    if (grow_int((void **)ids, &c2, *n + 1, sizeof(int))) return -1;
+  }
+  *cap = c;
+  (*t)[*n] = v;
+  if (ids) (*ids)[*n] = id;
+  (*n)++;
+  return 0;
+}
+
+/* track_start / track_end (time and id) and shot_cut events: the page's identity panel counts
+ * the tracks that end and begin at each cut. */
 static void add_event(emo_report *r, const cJSON *o) {
   const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
-  double s, e;
+  double s, e, id = 0;
   if (!cJSON_IsString(ev)) return;
   int start = strcmp(ev->valuestring, "track_start") == 0;
   int end = strcmp(ev->valuestring, "track_end") == 0;
-  if (start && num(o, "start", 0, RP_MAX_T, &s) && r->n_ev_start < r->p.max_segments) {
-    if (grow_int((void **)&r->ev_start, &r->cap_ev_start, r->n_ev_start + 1, sizeof(double)))
-      r->oom = 1;
-    else
-      r->ev_start[r->n_ev_start++] = s;
-  }
-  if (end && num(o, "end", 0, RP_MAX_T, &e) && r->n_ev_end < r->p.max_segments) {
-    if (grow_int((void **)&r->ev_end, &r->cap_ev_end, r->n_ev_end + 1, sizeof(double)))
-      r->oom = 1;
-    else
-      r->ev_end[r->n_ev_end++] = e;
-  }
+  int cut = strcmp(ev->valuestring, "shot_cut") == 0;
+  if ((start || end) && !num(o, "track_id", -1e9, 1e9, &id)) id = 0;
+  int fail = 0;
+  if (start && num(o, "start", 0, RP_MAX_T, &s) && r->n_ev_start < r->p.max_segments)
+    fail = push_time(&r->ev_start, &r->ev_start_id, &r->n_ev_start, &r->cap_ev_start, s, (int)id);
+  if (end && num(o, "end", 0, RP_MAX_T, &e) && r->n_ev_end < r->p.max_segments)
+    fail = push_time(&r->ev_end, &r->ev_end_id, &r->n_ev_end, &r->cap_ev_end, e, (int)id);
+  if (cut && num(o, "start", 0, RP_MAX_T, &s) && r->n_cuts < r->p.max_segments)
+    fail = push_time(&r->cuts, NULL, &r->n_cuts, &r->cap_cuts, s, 0);
+  if (fail) r->oom = 1;
 }
 
 /* Run information (a "run" record, or fields of a summary): strings and numbers kept as they
@@ -510,6 +532,14 @@ static void add_meta(emo_report *r, const cJSON *o, const char *const *keys) {
     if (!x || !(cJSON_IsString(x) || cJSON_IsNumber(x) || cJSON_IsObject(x) || cJSON_IsBool(x)))
       continue;
     if (cJSON_IsObject(x) && cJSON_GetArraySize(x) > 64) continue;
+    if (cJSON_IsObject(x)) { /* flat objects of strings, numbers, booleans and nulls only */
+      const cJSON *y;
+      int flat = 1;
+      cJSON_ArrayForEach(y, x) {
+        if (cJSON_IsObject(y) || cJSON_IsArray(y)) flat = 0;
+      }
+      if (!flat) continue;
+    }
     cJSON *c = cJSON_Duplicate(x, 1);
     if (!c) {
       r->oom = 1;
@@ -523,6 +553,11 @@ static void add_meta(emo_report *r, const cJSON *o, const char *const *keys) {
 static const char *const k_meta_keys[] = {"file",     "emo_version", "models", "options",
                                           "width",    "height",      "fps",    "media_duration",
                                           "detector", "expression",  "asd",    NULL};
+/* a run record's: the keys above and its own (a summary's "duration" is another thing) */
+static const char *const k_run_keys[] = {
+    "kind",           "file",     "emo_version", "duration", "models",
+    "options",        "width",    "height",      "fps",      "options_hash",
+    "media_duration", "detector", "expression",  "asd",      NULL};
 
 static void add_summary(emo_report *r, const cJSON *o) {
   double d;
@@ -565,9 +600,12 @@ int emo_report_add_line(emo_report *r, const char *line, size_t len) {
     add_event(r, o);
   else if (strcmp(ty, "summary") == 0)
     add_summary(r, o);
-  else if (strcmp(ty, "run") == 0)
-    add_meta(r, o, k_meta_keys);
-  else if (strcmp(ty, "person") == 0) {
+  else if (strcmp(ty, "run") == 0) {
+    r->runs++;
+    add_meta(r, o, k_run_keys);
+    double d;
+    if (num(o, "duration", 0, RP_MAX_T, &d) && d > r->run_duration) r->run_duration = d;
+  } else if (strcmp(ty, "person") == 0) {
     if (cJSON_GetArraySize(r->persons) < r->p.max_persons) {
       cJSON *c = cJSON_Duplicate(o, 1);
       if (c) {
@@ -689,6 +727,12 @@ static void put_times(sb *b, const double *v, int n) {
   sb_puts(b, "]");
 }
 
+static void put_ints(sb *b, const int *v, int n) {
+  sb_puts(b, "[");
+  for (int i = 0; i < n; i++) sb_printf(b, i ? ",%d" : "%d", v[i]);
+  sb_puts(b, "]");
+}
+
 static void put_cjson(sb *b, const cJSON *x) {
   char *s = cJSON_PrintUnformatted(x);
   if (!s) {
@@ -699,14 +743,22 @@ static void put_cjson(sb *b, const cJSON *x) {
   cJSON_free(s);
 }
 
+/* The page's title: the one asked for, else the analysed file of the run record, else "". */
+static const char *report_title(const emo_report *r) {
+  if (r->title[0]) return r->title;
+  const cJSON *f = cJSON_GetObjectItemCaseSensitive(r->meta, "file");
+  return cJSON_IsString(f) && f->valuestring ? f->valuestring : "";
+}
+
 /* The data as one JSON object. */
 static char *data_json(const emo_report *r) {
   sb b = {0};
   sb_printf(&b, "{\"format\":1,\"generator\":\"emo %s\",\"title\":", EMO_VERSION_STRING);
-  sb_json_string(&b, r->title);
+  sb_json_string(&b, report_title(r));
   sb_puts(&b, ",\"video\":");
   sb_json_string(&b, r->video);
   double dur = r->summary_duration > r->max_t ? r->summary_duration : r->max_t;
+  if (r->run_duration > dur) dur = r->run_duration; /* the media's length, from the run record */
   sb_printf(&b, ",\"duration\":%.3f,\"frames\":%lld,\"step\":%.4f,\"frame_dt\":%.4f", dur,
             (long long)r->frames, r->step, r->dt_n ? r->dt_sum / (double)r->dt_n : 0.0);
   sb_printf(&b, ",\"interrupted\":%s,\"summaries\":%d,\"lines\":%lld,\"bad_lines\":%lld",
@@ -742,6 +794,12 @@ static char *data_json(const emo_report *r) {
   put_times(&b, r->ev_start, r->n_ev_start);
   sb_puts(&b, ",\"track_ends\":");
   put_times(&b, r->ev_end, r->n_ev_end);
+  sb_puts(&b, ",\"track_start_ids\":");
+  put_ints(&b, r->ev_start_id, r->n_ev_start);
+  sb_puts(&b, ",\"track_end_ids\":");
+  put_ints(&b, r->ev_end_id, r->n_ev_end);
+  sb_puts(&b, ",\"cuts\":");
+  put_times(&b, r->cuts, r->n_cuts);
   sb_puts(&b, "},\"expressions\":[");
   for (int c = 0; c < EMO_EXPR_COUNT; c++)
     sb_printf(&b, c ? ",\"%s\"" : "\"%s\"", emo_expression_name(c));
@@ -838,7 +896,7 @@ int emo_report_html(const emo_report *r, char **html) {
   }
   sb b = {0};
   sb_append(&b, tpl, (size_t)(title_mark - tpl));
-  put_html_text(&b, r->title[0] ? r->title : "emo report");
+  put_html_text(&b, report_title(r)[0] ? report_title(r) : "emo report");
   const char *after_title = title_mark + strlen("<!--EMO_TITLE-->");
   sb_append(&b, after_title, (size_t)(data_mark - after_title));
   put_script_safe(&b, data);

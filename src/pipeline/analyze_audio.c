@@ -508,6 +508,23 @@ static int summarise(emo_context *c) {
 static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
                    const emo_audio_result **out);
 
+/* emo_analyze_audio's segments behind its run record. */
+typedef struct audio_gate {
+  emo_context *c;
+  const emo_media_callbacks *cb;
+  const char *url;
+  int sent;
+} audio_gate;
+
+static int gate_segment(const emo_speech_segment *s, void *user) {
+  audio_gate *g = user;
+  if (!g->sent) {
+    g->sent = 1;
+    if (emoi_run_deliver(g->c, g->cb, "audio", g->url, g->c->audio.duration, 1)) return 1;
+  }
+  return g->cb->on_segment ? g->cb->on_segment(s, g->cb->user) : 0;
+}
+
 int emo_analyze_audio(emo_context *c, const emo_run_params *rp, const char *url,
                       const emo_media_callbacks *cb, const emo_audio_result **out) {
   if (!c || !url || !out) return EMO_EINVAL;
@@ -516,7 +533,17 @@ int emo_analyze_audio(emo_context *c, const emo_run_params *rp, const char *url,
   int rc = emoi_run_begin(c, rp);
   if (rc != EMO_OK) return rc;
   c->caller = pthread_self(); /* the segments' callback runs here */
-  return emoi_analyze_audio(c, url, cb ? cb->on_segment : NULL, cb ? cb->user : NULL, out);
+  if (!cb || !cb->on_run)
+    return emoi_analyze_audio(c, url, cb ? cb->on_segment : NULL, cb ? cb->user : NULL, out);
+  /* The run record goes before the first segment (the duration is known after pass 1), or
+   * after the analysis when there is none. */
+  audio_gate g = {c, cb, url, 0};
+  rc = emoi_analyze_audio(c, url, gate_segment, &g, out);
+  if (!g.sent && *out) {
+    g.sent = 1;
+    if (emoi_run_deliver(c, cb, "audio", url, (*out)->duration, 1)) c->audio.interrupted = 1;
+  }
+  return rc;
 }
 
 int emoi_analyze_audio(emo_context *c, const char *url, emoi_segment_fn on_segment, void *user,

@@ -62,6 +62,8 @@ typedef struct media_run {
   /* calling thread only */
   int stopped;      /* a callback asked to stop */
   psn_state *psn;   /* persons, or NULL */
+  int run_sent;     /* the run record was delivered (cb->on_run) */
+  int sound;        /* the soundtrack is analysed and the file has an audio stream */
   int voiced;       /* voice activity at the time of the frame being delivered (psn_frame) */
   double keep_from; /* no later segment covers a frame before this time */
   emoi_err psn_err;
@@ -175,7 +177,13 @@ static int deliver_segments(media_run *m, double t) {
 /* emoi_frame_fn of the frames: the segments due, then the frame. */
 static int on_frame(const emo_frame_result *f, void *user) {
   media_run *m = user;
-  int stop = deliver_segments(m, f->frame >= 0 ? f->t : -1.0);
+  int stop = 0;
+  if (!m->run_sent) { /* the run record first, once the media's duration is known */
+    m->run_sent = 1;
+    stop = emoi_run_deliver(m->c, m->cb, "video", m->url,
+                            f->media_duration > 0 ? f->media_duration : -1.0, m->sound);
+  }
+  stop |= deliver_segments(m, f->frame >= 0 ? f->t : -1.0);
   if (m->psn && m->psn_rc == EMO_OK) {
     if (!m->st) m->voiced = -1;
     int av = 0;
@@ -278,6 +286,10 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
     pthread_mutex_destroy(&m.mu);
     pthread_cond_destroy(&m.cv);
     return emoi_ctx_fail(c, running, &err);
+  }
+  if (running && cb && cb->on_run) { /* the run record names the speech models only then */
+    emo_media_info mi;
+    m.sound = emo_media_probe(url, &mi, NULL, 0) == EMO_OK && mi.has_audio;
   }
   const emo_video_summary *vs = NULL;
   rc = EMO_OK;

@@ -145,6 +145,15 @@ int emoi_context_create_speech(emo_model *model, const emo_context_params *p, em
 /* Checks rp (NULL = defaults) against its documented ranges and the networks the model has,
  * and makes it the context's c->run; EMO_EINVAL with the context's message otherwise. */
 int emoi_run_begin(emo_context *c, const emo_run_params *rp);
+/* The run record of an analysis of kind "image"|"video"|"audio" (output/json_run.c):
+ * soundtrack says whether a video's soundtrack is analysed; duration < 0 is unknown. A string
+ * to emo_free, NULL when memory runs out. */
+char *emoi_run_json(const emo_context *ctx, const emo_run_params *rp, const char *kind,
+                    const char *file, double duration, int soundtrack);
+/* Sends that record of c's current run (c->run) to cb->on_run when there is one; returns its
+ * answer (non-zero: stop). A record that cannot be made (out of memory) is not sent. */
+int emoi_run_deliver(const emo_context *c, const emo_media_callbacks *cb, const char *kind,
+                     const char *url, double duration, int soundtrack);
 
 /* EMO_OK when the model has the detectors c->run.detector needs, else EMO_EINVAL with the
  * context's message saying which. */
