@@ -100,10 +100,35 @@ static int reserve(emo_context *c, size_t n) {
   return EMO_OK;
 }
 
+int emoi_face_vector(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan *embed,
+                     const uint8_t *rgb, int w, int h, int stride, const bf_detection *d,
+                     float *out, emoi_err *err) {
+  float probs[2][EMO_EXPR_COUNT];
+  const emoi_net nets[2] = {EMOI_NET_FER, EMOI_NET_FACEAPI};
+  const fe_net kinds[2] = {FE_NET_FER, FE_NET_FACEAPI};
+  nn_plan *plans[2] = {fer, fa};
+  float *o = out;
+  for (int i = 0; i < 2; i++) {
+    int n = out_dim(m, nets[i], m->tap[nets[i]]);
+    if (!plans[i] || n == 0)
+      return emoi_fail(err, EMO_EINVAL, "features: expression network not loaded");
+    int rc = fe_classify(kinds[i], plans[i], rgb, w, h, stride, d, probs[i], err);
+    if (rc != EMO_OK) return rc;
+    memcpy(o, nn_plan_output(plans[i], m->tap[nets[i]]), (size_t)n * sizeof *o);
+    o += n;
+  }
+  if (!embed || !m->graphs[EMOI_NET_EMBED])
+    return emoi_fail(err, EMO_EINVAL, "features: face embedding not loaded");
+  int rc = fem_embed(embed, m->graphs[EMOI_NET_EMBED], rgb, w, h, (ptrdiff_t)stride, d, o, err);
+  if (rc != EMO_OK) return rc;
+  o += FEM_DIM;
+  for (int i = 0; i < 2; i++, o += EMO_EXPR_COUNT) memcpy(o, probs[i], sizeof probs[i]);
+  return EMO_OK;
+}
+
 /* The face vector of face f of an image (emo_analyze_rgb's result) into out. */
 static int face_vector(emo_context *c, const uint8_t *rgb, int w, int h, const emo_face *f,
                        float *out, emoi_err *err) {
-  const emo_model *m = c->model;
   bf_detection d;
   d.x0 = f->box[0];
   d.y0 = f->box[1];
@@ -114,25 +139,8 @@ static int face_vector(emo_context *c, const uint8_t *rgb, int w, int h, const e
     d.kp[k][1] = f->keypoints[k][1];
   }
   d.score = f->score;
-  float probs[2][EMO_EXPR_COUNT];
-  const emoi_net nets[2] = {EMOI_NET_FER, EMOI_NET_FACEAPI};
-  const fe_net kinds[2] = {FE_NET_FER, FE_NET_FACEAPI};
-  float *o = out;
-  for (int i = 0; i < 2; i++) {
-    nn_plan *plan = c->plans[nets[i]];
-    if (!plan) return emoi_fail(err, EMO_EINVAL, "features: expression network not loaded");
-    int rc = fe_classify(kinds[i], plan, rgb, w, h, 3 * w, &d, probs[i], err);
-    if (rc != EMO_OK) return rc;
-    int n = out_dim(m, nets[i], m->tap[nets[i]]);
-    memcpy(o, nn_plan_output(plan, m->tap[nets[i]]), (size_t)n * sizeof *o);
-    o += n;
-  }
-  int rc = fem_embed(c->plans[EMOI_NET_EMBED], m->graphs[EMOI_NET_EMBED], rgb, w, h,
-                     (ptrdiff_t)3 * w, &d, o, err);
-  if (rc != EMO_OK) return rc;
-  o += FEM_DIM;
-  for (int i = 0; i < 2; i++, o += EMO_EXPR_COUNT) memcpy(o, probs[i], sizeof probs[i]);
-  return EMO_OK;
+  return emoi_face_vector(c->model, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI],
+                          c->plans[EMOI_NET_EMBED], rgb, w, h, 3 * w, &d, out, err);
 }
 
 int emo_image_features(emo_context *c, const emo_run_params *rp, const char *path,
