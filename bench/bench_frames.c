@@ -19,7 +19,7 @@
  *     p10_ms=... p90_ms=... mean_ms=... fps=... faces=... full_frames=...
  *     detonly_median_ms=... expr_ms_per_face=...
  *
- * usage: bench_frames [--detector short|full|auto|all] [--expression fer|faceapi|ensemble]
+ * usage: bench_frames [--detector short|full|auto|all] [--expression fer|faceapi|ensemble|emo]
  *                     [--threads 1,2] [--passes N] [--size WxH] [--models DIR] FRAME.rgb... */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +31,8 @@
 #define MAX_THREADS 8
 
 static const char *det_names[EMO_DETECTOR_COUNT] = {"auto", "short", "full"};
-static const char *expr_names[EMO_EXPRESSION_MODEL_COUNT] = {"fer", "faceapi", "ensemble", "none"};
+static const char *expr_names[EMO_EXPRESSION_MODEL_COUNT] = {"fer", "faceapi", "ensemble", "none",
+                                                             "emo"};
 
 static char last_log[512];
 static void keep_log(emo_log_level level, const char *msg, void *user) {
@@ -157,7 +158,7 @@ static int parse_size(const char *s, int *w, int *h) {
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_frames [--detector short|full|auto|all (default all)]\n"
-          "                    [--expression fer|faceapi|ensemble (default fer)]\n"
+          "                    [--expression fer|faceapi|ensemble|emo (default fer)]\n"
           "                    [--threads LIST (default 1,2)] [--passes N (default 3, <= 64)]\n"
           "                    [--size WxH (default 1280x720)] [--models DIR] FRAME.rgb...\n");
 }
@@ -196,6 +197,8 @@ int main(int argc, char **argv) {
         expr = EMO_EXPRESSION_FACEAPI;
       else if (!strcmp(v, "ensemble"))
         expr = EMO_EXPRESSION_ENSEMBLE;
+      else if (!strcmp(v, "emo"))
+        expr = EMO_EXPRESSION_EMO;
       else {
         usage();
         return 2;

@@ -105,6 +105,13 @@ typedef enum emo_expression_model {
   EMO_EXPRESSION_FACEAPI = 1,  /* face-api face_expression_model, 112x112 RGB input */
   EMO_EXPRESSION_ENSEMBLE = 2, /* mean of both distributions */
   EMO_EXPRESSION_NONE = 3,     /* detection only */
+  EMO_EXPRESSION_EMO = 4,      /* emo's own 7-class head on the face feature vector (both nets'
+                                  penultimate layers, the face embedding, both nets'
+                                  probabilities; emo_features_dim), trained on KDEF and built
+                                  into the library (models/face_expression/MODEL_CARD.md:
+                                  non-commercial). Runs FER, face-api and the face embedding
+                                  on every face: about 3.5x the CPU of FER on video, so not
+                                  the default (README: the built-in expression head) */
   EMO_EXPRESSION_MODEL_COUNT
 } emo_expression_model;
 
@@ -150,7 +157,8 @@ typedef struct emo_model_params {
   emo_detector detector;           /* which face detectors to load: EMO_DETECTOR_AUTO (default)
                                       loads both, SHORT or FULL only that one */
   emo_expression_model expression; /* the expression network(s) to load and run, default
-                                      EMO_EXPRESSION_FER */
+                                      EMO_EXPRESSION_FER; EMO_EXPRESSION_EMO is the most
+                                      accurate (emo's own head) and costs the most */
   int reid;                        /* 1 = load the face-embedding model so that a person who
                                       leaves and returns gets their id back (default 1) */
   int voice;                       /* 1 = load the speech models (VAD, speech emotion),

@@ -122,11 +122,11 @@ int main(void) {
   }
 
   /* Obvious expressions (posed stock photos: b-4 laughs, b-5 and b-6 gasp with wide eyes,
-   * a-3 is at rest), with each expression model. */
-  static const emo_expression_model models[3] = {EMO_EXPRESSION_FER, EMO_EXPRESSION_FACEAPI,
-                                                 EMO_EXPRESSION_ENSEMBLE};
+   * a-3 is at rest), with each expression model (EMO: the built-in head). */
+  static const emo_expression_model models[4] = {EMO_EXPRESSION_FER, EMO_EXPRESSION_FACEAPI,
+                                                 EMO_EXPRESSION_ENSEMBLE, EMO_EXPRESSION_EMO};
   emo_context *main_ctx = g_ctx;
-  for (int m = 0; m < 3; m++) {
+  for (int m = 0; m < 4; m++) {
     emo_model_params pe = p;
     pe.expression = models[m];
     emo_model *em = NULL;

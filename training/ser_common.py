@@ -1,5 +1,5 @@
 """ser_common.py: what training, export and fixture tools share for emo's speech-emotion model:
-label list, corpus indexing (RAVDESS, EmoDB), the speaker-independent split, the model
+label list, corpus indexing (RAVDESS, EmoDB, EMOVO), the speaker-independent split, the model
 definition (ops limited to what src/nn runs: CONV2D, MAX_POOL2D, MEAN, FULLY_CONNECTED, RELU),
 and the clip -> chunks front end that src/audio/ser.c reproduces:
 
@@ -32,23 +32,43 @@ EMODB = {"W": 0, "E": 1, "A": 2, "F": 3, "T": 4, "N": 6, "L": None}
 RAV_TEST = {17, 18, 19, 20}
 RAV_VAL = {15, 16}
 EMODB_TEST = {"03", "08"}  # one male, one female speaker held out
+# EMOVO (Italian; labels.tsv): one female and one male speaker held out
+EMOVO_TEST = {"emovo_f1", "emovo_m1"}
+NAME = {n: i for i, n in enumerate(LABELS)}
 
 
-def index_corpora(root):
-    """-> list of dicts: path, label, corpus, speaker, split (train/val/test)."""
+def index_corpora(root, corpora=("ravdess", "emodb")):
+    """-> list of dicts: path, label, corpus, speaker, split (train/val/test), intensity (RAVDESS:
+    0 normal, 1 strong; -1 where the corpus has no intensity label). corpora picks the corpora
+    (emo_ser_v1 was trained on RAVDESS and EmoDB; v2 adds "emovo")."""
     items = []
     for p in sorted(glob.glob(os.path.join(root, "ravdess", "Actor_*", "*.flac"))):
         parts = os.path.basename(p)[:-5].split("-")
-        actor, emo = int(parts[6]), int(parts[2])
+        actor, emo, inten = int(parts[6]), int(parts[2]), int(parts[3])
         split = "test" if actor in RAV_TEST else "val" if actor in RAV_VAL else "train"
-        items.append(dict(path=p, label=RAV[emo], corpus="ravdess", speaker=actor, split=split))
+        items.append(dict(path=p, label=RAV[emo], corpus="ravdess", speaker=actor, split=split,
+                          intensity=inten - 1))
     for p in sorted(glob.glob(os.path.join(root, "emodb", "*.flac"))):
         b = os.path.basename(p)
         lab = EMODB.get(b[5])
         if lab is None:
             continue
         split = "test" if b[:2] in EMODB_TEST else "train"
-        items.append(dict(path=p, label=lab, corpus="emodb", speaker=b[:2], split=split))
+        items.append(dict(path=p, label=lab, corpus="emodb", speaker=b[:2], split=split,
+                          intensity=-1))
+    if "emovo" in corpora:
+        tsv = os.path.join(root, "emovo", "labels.tsv")
+        if os.path.exists(tsv):
+            with open(tsv) as f:
+                head = f.readline().rstrip("\n").split("\t")
+                for line in f:
+                    r = dict(zip(head, line.rstrip("\n").split("\t")))
+                    sp = r["speaker"]
+                    items.append(dict(path=os.path.join(root, "emovo", r["file"]),
+                                      label=NAME[r["label"]], corpus="emovo", speaker=sp,
+                                      split="test" if sp in EMOVO_TEST else "train",
+                                      intensity=-1))
+    items = [it for it in items if it["corpus"] in corpora]
     return items
 
 

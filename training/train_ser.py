@@ -1,7 +1,13 @@
-"""train_ser.py: trains emo's speech-emotion CNN (ser_common.make_model) on RAVDESS actors 1-14
-plus EmoDB speakers other than 03/08 (boredom clips left out), picks the epoch with the best
-unweighted accuracy on RAVDESS actors 15-16, and reports on the held-out test speakers:
-RAVDESS actors 17-20 (8 classes) and EmoDB speakers 03 and 08 (6 classes).
+"""train_ser.py: trains emo's speech-emotion CNN (ser_common.make_model) on RAVDESS actors 1-14,
+EmoDB speakers other than 03/08 (boredom clips left out) and, with --corpora
+ravdess,emodb,emovo (the default since emo_ser_v2), EMOVO speakers other than f1/m1; picks the
+epoch with the best unweighted accuracy on RAVDESS actors 15-16, and reports on the held-out
+test speakers: RAVDESS actors 17-20 (8 classes), EmoDB speakers 03 and 08 (6 classes), EMOVO
+f1 and m1 (7 classes).
+
+Intensity: RAVDESS's normal/strong label trains an auxiliary logistic output on the pooled
+layer (loss weight --intensity-weight, masked where a corpus has no intensity); it shapes the
+shared layers only and is not exported (the shipped network keeps its 8 logits).
 
 Augmentation (waveform, then features): random gain (+-6 dB), white noise at a random SNR
 (10-40 dB, half the clips), speed perturbation (x0.9-1.1 by linear interpolation, half the
@@ -9,9 +15,12 @@ clips), random time crop of TRAIN_CHUNK frames (= time shift), SpecAugment (2 fr
 bands, 2 time masks <= 20 frames).
 
 Feature versions (clean + N_AUG augmented) are computed once per clip; training runs for a
-wall-clock budget (--minutes) with a warm-up + cosine learning-rate schedule over that budget.
-Usage (from the repository root, 2 CPU threads, about 20 minutes):
-  /usr/bin/python3 training/train_ser.py --data ../shared/data/ser --out /tmp/ser/train
+budget of process CPU time (--cpu-minutes, counting the feature computation too, so the whole
+script stays inside it on a shared machine; --minutes is the older wall-clock budget) with a
+warm-up + cosine learning-rate schedule over that budget.
+Usage (from the repository root, 2 CPU threads):
+  /usr/bin/python3 training/train_ser.py --data ../shared/data/ser --out /tmp/ser/train \
+      --cpu-minutes 36 --minutes 60
 Writes OUT/ser_best.pt (state dict + normalization) and OUT/results.json (accuracies,
 confusion matrices, timing) that training/export.py turns into models/ser/.
 """
@@ -30,13 +39,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ser_common as S  # noqa: E402
 
 TRAIN_CHUNK = 150  # frames per training crop (1.5 s); inference uses S.CHUNK windows
-N_AUG = 3  # augmented feature versions precomputed per training clip (plus the clean one)
+N_AUG = 3  # augmented feature versions precomputed per training clip (plus the clean one); --n-aug
 
 
 def load_audio(items, cache):
     if cache and os.path.exists(cache):
         d = np.load(cache, allow_pickle=True)
-        return list(d["audio"])
+        if len(d["audio"]) == len(items):
+            return list(d["audio"])
     audio = []
     for it in items:
         x, sr = sf.read(it["path"], dtype="float32")
@@ -110,12 +120,65 @@ def recalibrate_bn(model, feats, bs=32):
     model.eval()
 
 
+def load_bin(path):
+    """emo's weights file (training/export.py write_bin, src/audio/ser.h) -> (state dict for
+    S.make_model with each batch norm set to the identity and the folded bias as its beta,
+    norm_mean, norm_std). With the batch norms kept in eval mode the model is exactly the
+    shipped one, which --init fine-tunes."""
+    import struct
+    b = open(path, "rb").read()
+    assert b[:8] == b"EMOSER\0\0", path
+    o = 8
+    _, nl = struct.unpack_from("<II", b, o)
+    o += 8
+    for _ in range(nl):
+        o += 1 + b[o]
+    o += struct.calcsize("<5I3fI")
+    _, nb, nt = struct.unpack_from("<3I", b, o)
+    o += 12
+    t = {}
+    for _ in range(nt):
+        ln = b[o]
+        name = b[o + 1:o + 1 + ln].decode()
+        o += 1 + ln
+        nd = struct.unpack_from("<I", b, o)[0]
+        o += 4
+        shape = struct.unpack_from("<%dI" % nd, b, o)
+        o += 4 * nd
+        n = int(np.prod(shape))
+        t[name] = np.frombuffer(b, "<f4", n, o).reshape(shape).copy()
+        o += 4 * n
+    model = S.make_model()
+    st = model.state_dict()
+    for i in range(nb):
+        st["features.%d.weight" % (4 * i)] = torch.from_numpy(t["conv%d.w" % i]).permute(0, 3, 1, 2)
+        c = t["conv%d.b" % i].shape[0]
+        st["features.%d.weight" % (4 * i + 1)] = torch.ones(c)
+        st["features.%d.bias" % (4 * i + 1)] = torch.from_numpy(t["conv%d.b" % i])
+        st["features.%d.running_mean" % (4 * i + 1)] = torch.zeros(c)
+        st["features.%d.running_var" % (4 * i + 1)] = torch.ones(c) - 1e-5  # var + eps = 1
+    st["fc.weight"] = torch.from_numpy(t["fc.w"])
+    st["fc.bias"] = torch.from_numpy(t["fc.b"])
+    return st, t["norm.mean"].astype(np.float64), t["norm.std"].astype(np.float64)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/data/ser")
     ap.add_argument("--out", default="/tmp/ser/train")
     ap.add_argument("--epochs", type=int, default=200)
-    ap.add_argument("--minutes", type=float, default=18.0, help="wall-clock training budget")
+    ap.add_argument("--minutes", type=float, default=0,
+                    help="wall-clock training budget (0: none); with --cpu-minutes, training "
+                         "ends at whichever runs out first (the schedule follows the nearer)")
+    ap.add_argument("--cpu-minutes", type=float, default=36.0,
+                    help="process CPU-time budget of the whole run (features included)")
+    ap.add_argument("--corpora", default="ravdess,emodb,emovo")
+    ap.add_argument("--intensity-weight", type=float, default=0.3)
+    ap.add_argument("--init", default="",
+                    help="fine-tune from a shipped weights file (models/ser/emo_ser_v1.bin): its "
+                         "normalisation is kept and its batch norms stay frozen")
+    ap.add_argument("--n-aug", type=int, default=N_AUG, help="augmented versions per clip")
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--recalibrate-only", action="store_true",
@@ -127,21 +190,26 @@ def main():
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
 
-    items = S.index_corpora(args.data)
+    corpora = tuple(args.corpora.split(","))
+    items = S.index_corpora(args.data, corpora)
     audio = load_audio(items, os.path.join(args.out, "audio_cache.npz"))
     tr = [i for i, it in enumerate(items) if it["split"] == "train"]
     va = [i for i, it in enumerate(items) if it["split"] == "val"]
-    te_r = [i for i, it in enumerate(items) if it["split"] == "test" and it["corpus"] == "ravdess"]
-    te_e = [i for i, it in enumerate(items) if it["split"] == "test" and it["corpus"] == "emodb"]
+    tests = {c: [i for i, it in enumerate(items) if it["split"] == "test" and it["corpus"] == c]
+             for c in corpora}
+    te_r, te_e = tests["ravdess"], tests.get("emodb", [])
 
     raw = [S.clip_features(a) for a in audio]
     allf = np.concatenate([raw[i] for i in tr])
     norm_mean, norm_std = allf.mean(0), allf.std(0) + 1e-5
+    if args.init:
+        init_state, norm_mean, norm_std = load_bin(args.init)
     feats = [(r - norm_mean) / norm_std for r in raw]
     y = np.array([it["label"] for it in items])
+    inten = np.array([it.get("intensity", -1) for it in items], dtype=np.float32)
     counts = np.bincount(y[tr], minlength=8)
     cw = torch.tensor(counts.sum() / (8 * counts), dtype=torch.float32)
-    print("train", len(tr), "val", len(va), "test ravdess", len(te_r), "emodb", len(te_e),
+    print("train", len(tr), "val", len(va), "test", {c: len(v) for c, v in tests.items()},
           "class counts", counts.tolist(), flush=True)
 
     if args.recalibrate_only:
@@ -167,25 +235,41 @@ def main():
     # augmented versions, computed once (waveform augmentation is the slow part)
     versions = {i: [feats[i]] for i in tr}
     for i in tr:
-        for _ in range(N_AUG):
+        for _ in range(args.n_aug):
             versions[i].append(S.clip_features(augment(audio[i], rng), norm_mean, norm_std))
     print("features ready %.0f s" % (time.time() - t0), flush=True)
 
     model = S.make_model()
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
-    max_lr, bs = 2e-3, 32
-    budget = args.minutes * 60
-    t_train = time.time()
+    bns = [mod for mod in model.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
+    if args.init:
+        model.load_state_dict(init_state)
+        init = {k: evaluate(model, [feats[i] for i in idx], y[idx])
+                for k, idx in [("val", va)] + [("test_" + c, v) for c, v in tests.items()]}
+        print("initial model", {k: round(v["ua"], 3) for k, v in init.items()}, flush=True)
+    aux = torch.nn.Linear(S.CHANNELS[-1], 1)  # intensity (strong vs normal), not exported
+    opt = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=args.lr,
+                            weight_decay=1e-3)
+    max_lr, bs = args.lr, 32
+    cpu0, wall0 = time.process_time(), time.time()
+    cpu_budget = args.cpu_minutes * 60 - cpu0 if args.cpu_minutes > 0 else float("inf")
+    wall_budget = args.minutes * 60 if args.minutes > 0 else float("inf")
+
+    def progress():  # fraction of the budget used, by the nearer of the two limits
+        return max((time.process_time() - cpu0) / cpu_budget, (time.time() - wall0) / wall_budget)
+
     best, best_state, history, best_ep = -1, None, [], -1
     for ep in range(args.epochs):
-        frac = (time.time() - t_train) / budget
+        frac = progress()
         if frac >= 1:
             break
         model.train()
+        if args.init:
+            for mod in bns:
+                mod.eval()  # frozen statistics: the shipped model's function
         order = rng.permutation(tr)
         tot, te0 = 0.0, time.time()
         for b in range(0, len(order), bs):
-            frac = min(1.0, (time.time() - t_train) / budget)
+            frac = min(1.0, progress())
             lr = max_lr * (frac / 0.05 if frac < 0.05 else 0.5 * (1 + np.cos(np.pi * frac)))
             for g in opt.param_groups:
                 g["lr"] = max(lr, 1e-5)
@@ -197,7 +281,13 @@ def main():
                 xb.append(spec_augment(S.take_chunk(c, st, TRAIN_CHUNK), rng))
             xb = torch.from_numpy(np.stack(xb).astype(np.float32))[:, None]
             yb = torch.from_numpy(y[order[b:b + bs]])
-            loss = tF.cross_entropy(model(xb), yb, weight=cw, label_smoothing=0.1)
+            ib = torch.from_numpy(inten[order[b:b + bs]])
+            h = model.drop(model.features(xb).mean(dim=(2, 3)))
+            loss = tF.cross_entropy(model.fc(h), yb, weight=cw, label_smoothing=0.1)
+            known = ib >= 0
+            if args.intensity_weight > 0 and bool(known.any()):
+                loss = loss + args.intensity_weight * tF.binary_cross_entropy_with_logits(
+                    aux(h).squeeze(1)[known], ib[known])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -215,27 +305,33 @@ def main():
     last_state = {k: t.clone() for k, t in model.state_dict().items()}
     # batch-norm recalibration of the best-validation and the last model; keep the better
     cands = []
-    for name, stt in (("best", best_state), ("last", last_state)):
+    runs = [("best", best_state, True), ("last", last_state, True)]
+    if args.init:  # frozen batch norms: the weights as trained are candidates too
+        runs += [("best-frozen", best_state, False), ("last-frozen", last_state, False)]
+    for name, stt, recal in runs:
         model.load_state_dict(stt)
-        recalibrate_bn(model, [feats[i] for i in tr])
+        if recal:
+            recalibrate_bn(model, [feats[i] for i in tr])
         cands.append((evaluate(model, [feats[i] for i in va], y[va])["ua"], name,
                       {k: t.clone() for k, t in model.state_dict().items()}))
         print("recalibrated %s model: val UA %.3f" % (name, cands[-1][0]), flush=True)
     cands.sort(key=lambda c: -c[0])
     best_state = cands[0][2]
     model.load_state_dict(best_state)
-    res = dict(best_epoch=best_ep if cands[0][1] == "best" else len(history) - 1,
+    res = dict(best_epoch=best_ep if cands[0][1].startswith("best") else len(history) - 1,
+               initial=init if args.init else None,
                chosen=cands[0][1], val=evaluate(model, [feats[i] for i in va], y[va]),
-               test_ravdess=evaluate(model, [feats[i] for i in te_r], y[te_r]),
-               test_emodb=evaluate(model, [feats[i] for i in te_e], y[te_e]),
                history=history, train_seconds=time.time() - t0, epochs=len(history),
+               cpu_seconds=time.process_time(), corpora=list(corpora),
                seed=args.seed, torch=torch.__version__, n_train=len(tr),
                command=" ".join(["/usr/bin/python3"] + sys.argv))
     torch.save(dict(state=best_state, norm_mean=norm_mean, norm_std=norm_std),
                os.path.join(args.out, "ser_best.pt"))
+    for c, idx in tests.items():
+        res["test_" + c] = evaluate(model, [feats[i] for i in idx], y[idx])
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
-    for k in ("val", "test_ravdess", "test_emodb"):
+    for k in ["val"] + ["test_" + c for c in tests]:
         print(k, "UA %.3f WA %.3f" % (res[k]["ua"], res[k]["wa"]), res[k]["per_class"])
     print("confusion (rows true, cols predicted)", S.LABELS)
     for r in res["test_ravdess"]["confusion"]:

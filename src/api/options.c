@@ -53,7 +53,7 @@ static const opt_def k_opts[] = {
      IN_MODEL | IN_RUN,
      {M(detector), 0, R(detector)},
      "auto|short|full (loads and runs only that one)"},
-    {"expression", T_EXPRESSION, IN_MODEL, {M(expression), 0, 0}, "fer|faceapi|ensemble|none"},
+    {"expression", T_EXPRESSION, IN_MODEL, {M(expression), 0, 0}, "emo|fer|faceapi|ensemble|none"},
     {"reid", T_BOOL, IN_MODEL, {M(reid), 0, 0}, "load the face-embedding model"},
     {"landmarks", T_BOOL, IN_MODEL, {M(landmarks), 0, 0}, "load the Face Landmarker bundle"},
     {"features", T_BOOL, IN_MODEL, {M(features), 0, 0}, "compute feature vectors (heads)"},
@@ -196,7 +196,7 @@ static int store(emo_options *o, int idx, void *field, const char *v) {
   const opt_def *d = &k_opts[idx];
   static const char *const bools[] = {"0", "1", "false", "true", "no", "yes"};
   static const char *const detectors[] = {"auto", "short", "full"};
-  static const char *const expressions[] = {"fer", "faceapi", "ensemble", "none"};
+  static const char *const expressions[] = {"fer", "faceapi", "ensemble", "none", "emo"};
   static const char *const levels[] = {"error", "warn", "info", "debug"};
   static const char *const details[] = {"none", "pose", "full"};
   static const char *const isas[] = {"auto", "scalar", "avx2", "avx512"};
@@ -235,9 +235,9 @@ static int store(emo_options *o, int idx, void *field, const char *v) {
       *(emo_detector *)field = (emo_detector)e;
       return EMO_OK;
     case T_EXPRESSION:
-      if (parse_enum(v, expressions, 4, &e))
-        return fail(o, "option %s: expected fer, faceapi, ensemble or none, got \"%s\"", d->name,
-                    v);
+      if (parse_enum(v, expressions, 5, &e))
+        return fail(o, "option %s: expected emo, fer, faceapi, ensemble or none, got \"%s\"",
+                    d->name, v);
       *(emo_expression_model *)field = (emo_expression_model)e;
       return EMO_OK;
     case T_LOG_LEVEL:

@@ -116,32 +116,39 @@ static int reserve(emo_context *c, size_t n) {
   return EMO_OK;
 }
 
-/* The face vector of detection d of an image (rows stride bytes apart) into out. */
-static int face_vector_det(emo_context *c, const uint8_t *rgb, int w, int h, ptrdiff_t stride,
-                           const bf_detection *dp, float *out, emoi_err *err) {
-  const emo_model *m = c->model;
-  const bf_detection d = *dp;
+int emoi_face_vector(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan *embed,
+                     const uint8_t *rgb, int w, int h, int stride, const bf_detection *d,
+                     float *out, emoi_err *err) {
   float probs[2][EMO_EXPR_COUNT];
   const emoi_net nets[2] = {EMOI_NET_FER, EMOI_NET_FACEAPI};
   const fe_net kinds[2] = {FE_NET_FER, FE_NET_FACEAPI};
+  nn_plan *plans[2] = {fer, fa};
   float *o = out;
   for (int i = 0; i < 2; i++) {
-    nn_plan *plan = c->plans[nets[i]];
-    if (!plan) return emoi_fail(err, EMO_EINVAL, "features: expression network not loaded");
-    fe_align al;
-    fe_align_from_detection(&d, &al); /* the heads were trained on keypoint-aligned crops */
-    int rc = fe_classify(kinds[i], plan, rgb, w, h, (int)stride, &al, probs[i], err);
-    if (rc != EMO_OK) return rc;
     int n = out_dim(m, nets[i], m->tap[nets[i]]);
-    memcpy(o, nn_plan_output(plan, m->tap[nets[i]]), (size_t)n * sizeof *o);
+    if (!plans[i] || n == 0)
+      return emoi_fail(err, EMO_EINVAL, "features: expression network not loaded");
+    fe_align al;
+    fe_align_from_detection(d, &al); /* the heads were trained on keypoint-aligned crops */
+    int rc = fe_classify(kinds[i], plans[i], rgb, w, h, stride, &al, probs[i], err);
+    if (rc != EMO_OK) return rc;
+    memcpy(o, nn_plan_output(plans[i], m->tap[nets[i]]), (size_t)n * sizeof *o);
     o += n;
   }
-  int rc =
-      fem_embed(c->plans[EMOI_NET_EMBED], m->graphs[EMOI_NET_EMBED], rgb, w, h, stride, &d, o, err);
+  if (!embed || !m->graphs[EMOI_NET_EMBED])
+    return emoi_fail(err, EMO_EINVAL, "features: face embedding not loaded");
+  int rc = fem_embed(embed, m->graphs[EMOI_NET_EMBED], rgb, w, h, (ptrdiff_t)stride, d, o, err);
   if (rc != EMO_OK) return rc;
   o += FEM_DIM;
   for (int i = 0; i < 2; i++, o += EMO_EXPR_COUNT) memcpy(o, probs[i], sizeof probs[i]);
   return EMO_OK;
+}
+
+/* The face vector of detection d of an image (rows stride bytes apart) into out. */
+static int face_vector_det(emo_context *c, const uint8_t *rgb, int w, int h, ptrdiff_t stride,
+                           const bf_detection *d, float *out, emoi_err *err) {
+  return emoi_face_vector(c->model, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI],
+                          c->plans[EMOI_NET_EMBED], rgb, w, h, (int)stride, d, out, err);
 }
 
 /* The face vector of face f of an image (emo_analyze_rgb's result) into out. */

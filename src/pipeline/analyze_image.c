@@ -1,6 +1,7 @@
 /* analyze_image.c: photo analysis: decode (media/), detect faces with the chosen BlazeFace
- * model(s) (vision/face_detect.c), classify each face's expression (vision/face_expression.c)
- * and fill the context's result.
+ * model(s) (vision/face_detect.c), classify each face's expression (vision/face_expression.c;
+ * by default emo's own head on the face feature vector, learn/features.c) and fill the
+ * context's result.
  *
  * Detector choice for EMO_DETECTOR_AUTO, from what the two models are trained for:
  *  1. short range on the whole image; if it finds faces and all are large (shorter box side
@@ -195,11 +196,30 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
   return bf_weighted_nms(c->dets, n, p->nms_iou_threshold, c->params.max_faces);
 }
 
-/* One face with the given plans (FER, face-api; either may be unused). */
-static int expression_one(emo_expression_model expr, nn_plan *fer, nn_plan *fa, const uint8_t *rgb,
-                          int w, int h, int stride, const bf_detection *d,
+#define FACE_VECTOR_MAX 4096 /* floats of a face feature vector on the stack (v1: 1550) */
+
+/* emo's own head (EMO_EXPRESSION_EMO) on the face vector of d: probabilities in emo's order. */
+static int expression_head(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan *embed,
+                           const uint8_t *rgb, int w, int h, int stride, const bf_detection *d,
+                           float probs[EMO_EXPR_COUNT], emoi_err *err) {
+  float x[FACE_VECTOR_MAX], p[EMO_EXPR_COUNT];
+  int dim = emo_features_dim(m, EMO_MODALITY_FACE);
+  if (dim <= 0 || dim > FACE_VECTOR_MAX || dim != emo_head_dim(m->expr_head))
+    return emoi_fail(err, EMO_EINTERNAL, "expression head: feature vector of %d values", dim);
+  int rc = emoi_face_vector(m, fer, fa, embed, rgb, w, h, stride, d, x, err);
+  if (rc != EMO_OK) return rc;
+  if (emo_head_predict(m->expr_head, x, p, NULL) < 0)
+    return emoi_fail(err, EMO_EINTERNAL, "expression head: prediction failed");
+  for (int k = 0; k < EMO_EXPR_COUNT; k++) probs[m->expr_map[k]] = p[k];
+  return EMO_OK;
+}
+
+/* One face with the given plans (FER, face-api, face embedding; any may be unused). */
+static int expression_one(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan *embed,
+                          const uint8_t *rgb, int w, int h, int stride, const bf_detection *d,
                           const emo_face_details *fd, float probs[EMO_EXPR_COUNT], int *dominant,
                           emoi_err *err) {
+  emo_expression_model expr = m->params.expression;
   *dominant = -1;
   for (int k = 0; k < EMO_EXPR_COUNT; k++) probs[k] = 0.0f;
   if (expr == EMO_EXPRESSION_NONE) return EMO_OK;
@@ -209,14 +229,16 @@ static int expression_one(emo_expression_model expr, nn_plan *fer, nn_plan *fa, 
     fe_align_from_detection(d, &al);
   float a[EMO_EXPR_COUNT] = {0}, b[EMO_EXPR_COUNT] = {0};
   int rc = EMO_OK;
-  int use_fer = expr != EMO_EXPRESSION_FACEAPI;
-  int use_fa = expr != EMO_EXPRESSION_FER;
+  int use_fer = expr == EMO_EXPRESSION_FER || expr == EMO_EXPRESSION_ENSEMBLE;
+  int use_fa = expr == EMO_EXPRESSION_FACEAPI || expr == EMO_EXPRESSION_ENSEMBLE;
+  if (expr == EMO_EXPRESSION_EMO) /* the head was trained on keypoint-aligned crops */
+    rc = expression_head(m, fer, fa, embed, rgb, w, h, stride, d, a, err);
   if (use_fer) rc = fe_classify(FE_NET_FER, fer, rgb, w, h, stride, &al, a, err);
   if (rc == EMO_OK && use_fa) rc = fe_classify(FE_NET_FACEAPI, fa, rgb, w, h, stride, &al, b, err);
   if (rc != EMO_OK) return rc;
   int best = 0;
   for (int k = 0; k < EMO_EXPR_COUNT; k++) {
-    probs[k] = use_fer && use_fa ? 0.5f * (a[k] + b[k]) : (use_fer ? a[k] : b[k]);
+    probs[k] = use_fer && use_fa ? 0.5f * (a[k] + b[k]) : (use_fa ? b[k] : a[k]);
     if (probs[k] > probs[best]) best = k;
   }
   *dominant = best;
@@ -250,8 +272,8 @@ static void expr_task(void *arg, int i, int worker) {
   expr_job *j = arg;
   emo_context *c = j->c;
   emoi_err err = {{0}};
-  int rc = expression_one(c->model->params.expression, c->expr_plans[worker][0],
-                          c->expr_plans[worker][1], j->rgb, j->w, j->h, j->stride, &j->dets[i],
+  int rc = expression_one(c->model, c->expr_plans[worker][0], c->expr_plans[worker][1],
+                          c->expr_plans[worker][2], j->rgb, j->w, j->h, j->stride, &j->dets[i],
                           align_details(c, j->details, j->details_stride, i), j->probs[i],
                           &j->dominant[i], &err);
   int expected = EMO_OK;
@@ -273,8 +295,8 @@ int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int strid
   }
   for (int i = 0; i < n; i++) {
     int rc =
-        expression_one(c->model->params.expression, c->plans[EMOI_NET_FER],
-                       c->plans[EMOI_NET_FACEAPI], rgb, w, h, stride, &dets[i],
+        expression_one(c->model, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI],
+                       c->plans[EMOI_NET_EMBED], rgb, w, h, stride, &dets[i],
                        align_details(c, details, details_stride, i), probs[i], &dominant[i], err);
     if (rc != EMO_OK) return rc;
   }

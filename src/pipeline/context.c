@@ -109,12 +109,13 @@ static int create(emo_model *model, const emo_context_params *params, int speech
       emoi_fail(&err, rc, "cannot start %d worker threads", c->n_workers);
       goto fail;
     }
-    const emoi_net nets[2] = {EMOI_NET_FER, EMOI_NET_FACEAPI};
+    const emoi_net nets[3] = {EMOI_NET_FER, EMOI_NET_FACEAPI, EMOI_NET_EMBED};
+    const int n_nets = model->expr_head ? 3 : 2; /* the embedding: the head's input */
     for (int wk = 0; wk < c->n_workers; wk++)
-      for (int k = 0; k < 2; k++) {
+      for (int k = 0; k < n_nets; k++) {
         if (!model->graphs[nets[k]]) continue;
-        rc = nn_plan_create_ex(model->graphs[nets[k]], backend, NULL, &expr_opt,
-                               &c->expr_plans[wk][k], &err);
+        rc = nn_plan_create_ex(model->graphs[nets[k]], backend, NULL,
+                               k < 2 ? &expr_opt : &other_opt, &c->expr_plans[wk][k], &err);
         if (rc != EMO_OK) goto fail;
       }
   }
@@ -310,7 +311,7 @@ void emo_context_destroy(emo_context **pc) {
   nn_plan_destroy(&c->blend_plan);
   free(c->details);
   for (int wk = 0; wk < EMOI_MAX_WORKERS; wk++)
-    for (int k = 0; k < 2; k++) nn_plan_destroy(&c->expr_plans[wk][k]);
+    for (int k = 0; k < 3; k++) nn_plan_destroy(&c->expr_plans[wk][k]);
   for (int wk = 0; wk < EMOI_MAX_WORKERS; wk++) nn_plan_destroy(&c->det_plans[wk]);
   free(c->det_scratch);
   free(c->tile_dets);

@@ -38,8 +38,10 @@ struct emo_model {
   int w2v_map[W2V_MAX_LABELS];  /* emo_speech_emotion of each of its labels */
   char w2v_sha256[65];          /* of its file, named by the voice feature definition */
   struct fm_bundle *landmarker; /* face_landmarker.task (params.landmarks), else NULL */
-  int tap[EMOI_NET_COUNT];      /* graph output of the penultimate layer (params.features),
-                                   0 = none (learn/features.c) */
+  int tap[EMOI_NET_COUNT];      /* graph output of the penultimate layer (params.features or
+                                   EMO_EXPRESSION_EMO), 0 = none (learn/features.c) */
+  emo_head *expr_head;          /* the built-in expression head (EMO_EXPRESSION_EMO), else NULL */
+  int expr_map[EMO_EXPR_COUNT]; /* emo_expression of each of its classes */
   bf_anchor anchors_short[896];
   bf_anchor anchors_full[2304];
 };
@@ -58,7 +60,8 @@ struct emo_context {
   /* Copies of the expression plans, one set per worker thread, so that the faces of a frame
    * are classified in parallel (coarse grain beats splitting each small network's ops
    * across threads). n_workers = 0 when single-threaded. */
-  nn_plan *expr_plans[EMOI_MAX_WORKERS][2];
+  nn_plan *expr_plans[EMOI_MAX_WORKERS][3]; /* FER, face-api, face embedding (the last only
+                                               for EMO_EXPRESSION_EMO) */
   int n_workers;
   wk_set *workers; /* n_workers blocking threads (the caller is worker 0), or NULL */
   /* The tiles of a large photo run the full-range detector in parallel (analyze_image.c):
@@ -117,6 +120,12 @@ struct emo_context {
  * model ran last. */
 int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling, int far,
                 emo_detector *used, emoi_err *err);
+
+/* The face feature vector (emo_features_dim floats) of detection d into out, with the given
+ * plans of FER, face-api and the face embedding (learn/features.c). */
+int emoi_face_vector(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan *embed,
+                     const uint8_t *rgb, int w, int h, int stride, const bf_detection *d,
+                     float *out, emoi_err *err);
 
 /* Classifies the expression of detections dets (n) with the params' expression model(s) into
  * probs[i] and dominant[i] (-1 with EMO_EXPRESSION_NONE); faces run in parallel when the

@@ -18,6 +18,16 @@
  * src/audio/ser_weights.S. */
 extern const unsigned char emoi_ser_weights[];
 extern const unsigned long emoi_ser_weights_size;
+/* emo's own face-expression head (models/face_expression/emo_face_kdef_v1.head), linked in by
+ * src/vision/face_head_weights.S. */
+extern const unsigned char emoi_face_head[];
+extern const unsigned long emoi_face_head_size;
+
+/* 1 when the model computes face feature vectors: asked for, or what the built-in expression
+ * head reads. */
+static int wants_features(const emo_model_params *p) {
+  return p->features || p->expression == EMO_EXPRESSION_EMO;
+}
 
 static int load_tflite(const emo_model_params *p, const char *name, nn_graph **out, emoi_err *err) {
   void *data = NULL;
@@ -73,12 +83,12 @@ static int needs_net(const emo_model_params *p, emoi_net net) {
     case EMOI_NET_DET_SHORT: return p->detector != EMO_DETECTOR_FULL;
     case EMOI_NET_DET_FULL: return p->detector != EMO_DETECTOR_SHORT;
     case EMOI_NET_FER:
-      if (p->features) return 1;
+      if (wants_features(p)) return 1;
       return p->expression == EMO_EXPRESSION_FER || p->expression == EMO_EXPRESSION_ENSEMBLE;
     case EMOI_NET_FACEAPI:
-      if (p->features) return 1;
+      if (wants_features(p)) return 1;
       return p->expression == EMO_EXPRESSION_FACEAPI || p->expression == EMO_EXPRESSION_ENSEMBLE;
-    case EMOI_NET_EMBED: return p->reid != 0 || p->features != 0;
+    case EMOI_NET_EMBED: return p->reid != 0 || wants_features(p);
     default: return 0;
   }
 }
@@ -132,6 +142,32 @@ static int load_user_ser(emo_model *m, const char *path, emoi_err *err) {
   return EMO_OK;
 }
 
+/* The built-in expression head, checked against the loaded networks (its feature definition
+ * names their sha256 prefixes, and the files themselves were verified against the manifest),
+ * with its classes mapped onto emo's 7 by name. */
+static int load_face_head(emo_model *m, emoi_err *err) {
+  char msg[1024];
+  int rc = emo_head_load_memory(emoi_face_head, (size_t)emoi_face_head_size, m, &m->expr_head, msg,
+                                sizeof msg);
+  if (rc != EMO_OK) return emoi_fail(err, rc, "built-in expression head: %s", msg);
+  if (emo_head_classes(m->expr_head) != EMO_EXPR_COUNT ||
+      emo_head_modality(m->expr_head) != EMO_MODALITY_FACE)
+    return emoi_fail(err, EMO_EINTERNAL, "built-in expression head: not 7 face classes");
+  unsigned seen = 0;
+  for (int i = 0; i < EMO_EXPR_COUNT; i++) {
+    const char *name = emo_head_class_name(m->expr_head, i);
+    int e = -1;
+    for (int k = 0; k < EMO_EXPR_COUNT; k++)
+      if (name && strcmp(name, emo_expression_name(k)) == 0) e = k;
+    if (e < 0 || (seen & (1u << e)))
+      return emoi_fail(err, EMO_EINTERNAL, "built-in expression head: class \"%s\"",
+                       name ? name : "?");
+    seen |= 1u << e;
+    m->expr_map[i] = e;
+  }
+  return EMO_OK;
+}
+
 int emo_model_load(const emo_model_params *params, emo_model **out) {
   if (!out) return EMO_EINVAL;
   *out = NULL;
@@ -154,10 +190,14 @@ int emo_model_load(const emo_model_params *params, emo_model **out) {
     if (!needs_net(&p, (emoi_net)net)) continue;
     rc = load_net(&p, (emoi_net)net, &m->graphs[net], &err);
     if (rc == EMO_OK && !m->graphs[net]->finalized) rc = nn_graph_finalize(m->graphs[net], &err);
-    if (rc == EMO_OK && p.features && (net == EMOI_NET_FER || net == EMOI_NET_FACEAPI)) {
+    if (rc == EMO_OK && wants_features(&p) && (net == EMOI_NET_FER || net == EMOI_NET_FACEAPI)) {
       rc = nn_graph_add_penultimate_output(m->graphs[net], &err); /* learn/features.c */
       if (rc > 0) m->tap[net] = rc, rc = EMO_OK;
     }
+    if (rc != EMO_OK) goto fail;
+  }
+  if (p.faces && p.expression == EMO_EXPRESSION_EMO) {
+    rc = load_face_head(m, &err);
     if (rc != EMO_OK) goto fail;
   }
   if (p.faces && p.landmarks) {
@@ -208,6 +248,7 @@ void emo_model_destroy(emo_model **pm) {
   fm_bundle_destroy(&m->landmarker);
   ser_destroy(&m->ser);
   w2v_free(&m->w2v);
+  emo_head_destroy(&m->expr_head);
   free(m);
   *pm = NULL;
 }
