@@ -110,6 +110,10 @@ const float *emoi_stream_evidence(const emo_context *c, const char **method, int
   return spk ? c->stream->evidence : NULL;
 }
 
+spk_source *emoi_stream_speaking(const emo_context *c) {
+  return c->stream ? c->stream->spk : NULL;
+}
+
 void emoi_stream_free(struct emoi_stream **ps) {
   if (!ps || !*ps) return;
   struct emoi_stream *s = *ps;
@@ -145,6 +149,70 @@ static int add_span(struct emoi_stream *s, double start, double end) {
   emo_event e = {EMO_EVENT_NO_FACE, start, end, 0};
   s->spans[s->n_spans++] = e;
   return push_event(s, &e);
+}
+
+/* The speaking source of a stream (with c->run.persons): rp->speaking_model NULL = LR-ASD when
+ * its checkpoint is in the model cache and the stream is a media file, else the mouth motion;
+ * "mouth" = the mouth motion; "lr_asd" = the cached checkpoint (an error when absent); any other
+ * value = a checkpoint's path. The mouth source is kept from stream to stream, LR-ASD made for
+ * each (it reads the stream's soundtrack). Which one runs, and why, is logged once per context
+ * and reason (EMO_LOG_INFO; a cached checkpoint that fails to load is a warning, and the mouth
+ * motion runs). */
+static int speaking_begin(emo_context *c, struct emoi_stream *s, const char *url) {
+  emoi_err err = {{0}};
+  const char *sm = c->run.speaking_model;
+  char path[4200] = "";
+  int want_asd = 0, rc, why = 0; /* why: 1 chosen, 2 not installed, 3 failed, 4 no file */
+  if (c->run.persons && !(sm && strcmp(sm, "mouth") == 0)) {
+    if (!sm || strcmp(sm, "lr_asd") == 0) {
+      char dir[4096];
+      rc = emo_models_dir(&c->model->params, dir, sizeof dir);
+      if (rc != EMO_OK && sm) return emoi_ctx_fail(c, rc, &err);
+      if (rc == EMO_OK) snprintf(path, sizeof path, "%s/%s", dir, ASD_FILE_DEFAULT);
+      struct stat st;
+      want_asd = sm || (url && path[0] && stat(path, &st) == 0 && S_ISREG(st.st_mode));
+      why = sm ? 0 : !url ? 4 : 2;
+    } else {
+      snprintf(path, sizeof path, "%s", sm);
+      want_asd = 1;
+    }
+  } else if (c->run.persons) {
+    why = 1;
+  }
+  if (s->spk && (want_asd || strcmp(s->spk->ops->method, "mouth_motion") != 0))
+    spk_source_destroy(&s->spk);
+  if (want_asd) {
+    media_io io;
+    emoi_media_io(c, &io);
+    rc = spk_asd_create(&s->spk, path, url, &io, c->run.max_audio_seconds, &err);
+    if (rc != EMO_OK && sm) return emoi_ctx_fail(c, rc, &err);
+    if (rc != EMO_OK) {
+      if (!(c->said_fallback & 8))
+        emoi_log(&c->log, EMO_LOG_WARN, "LR-ASD not usable (%s): speaking scores by mouth motion",
+                 err.msg);
+      c->said_fallback |= 8;
+      why = 3;
+    } else if (!(c->said_fallback & 1)) {
+      c->said_fallback |= 1;
+      emoi_log(&c->log, EMO_LOG_INFO, "speaking scores by LR-ASD (%s)", path);
+    }
+  }
+  if (c->run.persons && !s->spk) {
+    rc = spk_mouth_create(&s->spk, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  }
+  if (s->spk && strcmp(s->spk->ops->method, "mouth_motion") == 0 && (why == 1 || why == 2) &&
+      !(c->said_fallback & (why == 1 ? 2 : 4))) {
+    c->said_fallback |= why == 1 ? 2 : 4;
+    if (why == 1)
+      emoi_log(&c->log, EMO_LOG_INFO, "speaking scores by mouth motion (asked for)");
+    else
+      emoi_log(&c->log, EMO_LOG_INFO,
+               "no active-speaker model (LR-ASD) at %s: speaking scores by mouth motion (install "
+               "it with `emo models import`)",
+               path);
+  }
+  return EMO_OK;
 }
 
 /* Starts a stream with the options in c->run (url: the media file, NULL for
@@ -185,31 +253,8 @@ static int stream_begin(emo_context *c, const char *url) {
     emoi_stream_free(&c->stream);
     return emoi_ctx_fail(c, rc, &err);
   }
-  /* The speaking source: the mouth motion (kept from stream to stream), or the LR-ASD network
-   * (rp->speaking_model; made for each stream, since it reads the stream's soundtrack);
-   * emo_analyze_media says which one ran. */
-  const char *sm = c->run.speaking_model;
-  int want_asd = c->run.persons && sm && strcmp(sm, "mouth") != 0;
-  if (s->spk && (want_asd || strcmp(s->spk->ops->method, "mouth_motion") != 0))
-    spk_source_destroy(&s->spk);
-  if (want_asd) {
-    char path[4200];
-    if (strcmp(sm, "lr_asd") == 0) {
-      char dir[4096];
-      rc = emo_models_dir(&c->model->params, dir, sizeof dir);
-      if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-      snprintf(path, sizeof path, "%s/%s", dir, ASD_FILE_DEFAULT);
-    } else {
-      snprintf(path, sizeof path, "%s", sm);
-    }
-    media_io io;
-    emoi_media_io(c, &io);
-    rc = spk_asd_create(&s->spk, path, url, &io, c->run.max_audio_seconds, &err);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-  } else if (c->run.persons && !s->spk) {
-    rc = spk_mouth_create(&s->spk, &err);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-  }
+  rc = speaking_begin(c, s, url);
+  if (rc != EMO_OK) return rc;
   if (s->spk) s->spk->ops->reset(s->spk);
   s->pyr_built[0] = s->pyr_built[1] = 0;
   s->cur = 0;

@@ -39,6 +39,14 @@ typedef struct spk_source_ops {
   int (*push_audio)(spk_source *s, const float *pcm, int n, double t0, emoi_err *err);
   void (*reset)(spk_source *s); /* a new stream: forget every track */
   void (*destroy)(spk_source *s);
+  /* Sources whose scores become final after a delay (a network's window): hold > 0 is how many
+   * seconds after a frame's push_frame its scores are final, the media call then holds each
+   * frame that long and asks final_scores for them (evidence as push_frame's, -1 where no final
+   * score exists); flush says that no frame follows, so every score pending becomes final.
+   * hold = 0 and NULL functions: push_frame's evidence is final. */
+  double hold;
+  int (*final_scores)(spk_source *s, double t, const emo_track_face *faces, int n, float *evidence);
+  int (*flush)(spk_source *s, emoi_err *err);
 } spk_source_ops;
 
 struct spk_source {
