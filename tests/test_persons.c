@@ -488,6 +488,23 @@ static void test_clips(emo_context *ctx) {
             "after the sound ends (%s): %d null, %d scored", c.method, c.null_after_end,
             c.scored_after_end);
     }
+    /* a damaged file (8 KB of zeros in the middle of a video with PCM sound): analysed up to
+     * the damage or through it, every frame delivered with its persons fields, in order */
+    snprintf(path, sizeof path, "%s/damaged.mkv", dir);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -i '%s' -c:v copy -c:a pcm_s16le '%s' && "
+             "dd if=/dev/zero of='%s' bs=1 seek=$(( $(stat -c %%s '%s') / 2 )) count=8192 "
+             "conv=notrunc 2>/dev/null",
+             single, path, path, path);
+    if (sh(cmd) == 0) {
+      collect c = {0};
+      analyze_rp(ctx, &brp, path, &c, &rc);
+      CHECK(c.frames > 0 && c.persons_fields == c.frames && c.order_ok,
+            "damaged (%s): rc %d, %d frames, %d with persons", c.method, rc, c.frames,
+            c.persons_fields);
+      printf("damaged file (%s): rc %d, %d frames, %d segments\n", c.method, rc, c.frames,
+             c.segments);
+    }
     /* faces too small for a mouth crop (scaled to 80x45): never scored */
     snprintf(path, sizeof path, "%s/tiny.mkv", dir);
     snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' -vf scale=80:45 -c:v ffv1 '%s'", single,
