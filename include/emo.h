@@ -777,11 +777,11 @@ typedef struct emo_person {
   int person;            /* id, written "P<n>" */
   int track_count;       /* face tracks of this person (0 for an off-screen voice) */
   const int *track_ids;  /* (track_count,) */
-  int speaker;           /* the joined diarization speaker (1, 2, ...), 0 = none (a listener,
-                            or no soundtrack) */
+  int speaker;           /* the main diarization speaker of its speech (1, 2, ...; see
+                            speakers), 0 = none (a listener, or no soundtrack) */
   int on_screen;         /* 1 when the person has a face */
   double on_screen_time; /* seconds visible (analysed frames x the mean frame interval) */
-  double talk_time;      /* seconds of speech of the joined speaker */
+  double talk_time;      /* seconds of speech given to this person */
   float link_confidence; /* the join's affinity (mean speaking score of the face over the
                             speaker's talk time), 0 when not joined */
   /* Face expression, mean over the analysed frames where the face spoke (speaking >= 0.5)
