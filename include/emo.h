@@ -290,13 +290,15 @@ typedef struct emo_run_params {
   /* Persons (emo_analyze_media): faces and voices joined, see emo_person. */
   int persons; /* 1 = score who speaks on screen and join speakers to faces when the
                   soundtrack is analysed too (default 1); 0 = no "speaking"/"person" */
-  /* With persons, what scores speaking: NULL (default) = the LR-ASD network when its
-   * checkpoint lr_asd_finetuning_TalkSet.model is in the model cache (installed by
-   * `emo models import`) and the input is a media file, else the face's mouth motion (said once
-   * in the log); "mouth" = the mouth motion; "lr_asd" = the cached checkpoint (an error when it
-   * is absent); any other value = the path of an LR-ASD checkpoint. LR-ASD costs about 0.5 s of
-   * CPU per second of video per visible face and holds each frame about 2.3 s before it is
-   * delivered (its scores are final then). Borrowed for the call. */
+  /* With persons, what scores speaking: NULL (default) or "mouth" = the face's mouth motion;
+   * "lr_asd" = the LR-ASD network from the checkpoint lr_asd_finetuning_TalkSet.model in the
+   * model cache (installed by `emo models import`; an error when it is absent); any other value
+   * = the path of an LR-ASD checkpoint. LR-ASD runs only on the frames where two or more faces
+   * are visible during speech (the mouth motion scores the others) and still costs several
+   * times the rest of the analysis on a conversation (about 0.25-0.3 s of CPU per second per
+   * face it runs on), which is why it is not the default; it holds each frame about 2.3 s
+   * before it is delivered (its scores are final then). Which source runs is said once in the
+   * log. Borrowed for the call. */
   const char *speaking_model;
 } emo_run_params;
 

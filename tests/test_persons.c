@@ -314,7 +314,7 @@ static const emo_media_summary *analyze(emo_context *ctx, const char *path, coll
   return analyze_rp(ctx, NULL, path, c, rc);
 }
 
-/* 1 when the model cache holds the LR-ASD checkpoint (then it is the default speaking source). */
+/* 1 when the model cache holds the LR-ASD checkpoint (speaking_model "lr_asd" finds it). */
 static int lr_asd_cached(void) {
   emo_model_params mp = emo_model_params_default();
   char dir[4096], path[4200];
@@ -323,10 +323,10 @@ static int lr_asd_cached(void) {
   return access(path, R_OK) == 0;
 }
 
-/* The LR-ASD speaking source (rp->speaking_model) on the interview: the default when the cache
- * has it; finite scores (frames are held until their window is final), segments linked, a
- * person per face, the method named; absent weights are an error naming the file and
- * `emo models import`. */
+/* The LR-ASD speaking source (rp->speaking_model) on the interview: never the default (the mouth
+ * motion is, cached checkpoint or not); finite scores (frames are held until their window is
+ * final), segments linked, a person per face, the method named; absent weights are an error naming
+ * the file and `emo models import`. */
 static void test_lr_asd(emo_context *ctx, const char *interview_path) {
   char interview[1024]; /* th_data's buffer is reused below */
   snprintf(interview, sizeof interview, "%s", interview_path);
@@ -339,19 +339,17 @@ static void test_lr_asd(emo_context *ctx, const char *interview_path) {
   CHECK(rc == EMO_EIO && msg && strstr(msg, "/nonexistent/lr_asd.model") &&
             strstr(msg, "emo models import"),
         "absent LR-ASD weights: rc %d, \"%s\"", rc, msg ? msg : "");
-  /* the default: LR-ASD when the cache has its checkpoint, else mouth motion */
-  if (!lr_asd_cached()) {
-    memset(&c, 0, sizeof c);
-    analyze_rp(ctx, NULL, interview, &c, &rc);
-    CHECK(rc == EMO_OK && strcmp(c.method, "mouth_motion") == 0,
-          "no cached LR-ASD: the default is mouth motion (\"%s\")", c.method);
-  }
+  /* the default: mouth motion, whether the cache has LR-ASD's checkpoint or not */
+  memset(&c, 0, sizeof c);
+  analyze_rp(ctx, NULL, interview, &c, &rc);
+  CHECK(rc == EMO_OK && strcmp(c.method, "mouth_motion") == 0,
+        "the default is mouth motion (\"%s\", LR-ASD cached: %d)", c.method, lr_asd_cached());
   const char *w = th_data("models/lr_asd/finetuning_TalkSet.model");
   if (!lr_asd_cached() && (!w || access(w, R_OK) != 0)) {
     printf("LR-ASD weights absent: the LR-ASD speaking source is not tested\n");
     return;
   }
-  rp.speaking_model = lr_asd_cached() ? NULL : w; /* NULL: the default picks the cached one */
+  rp.speaking_model = lr_asd_cached() ? "lr_asd" : w;
   memset(&c, 0, sizeof c);
   const emo_media_summary *s = analyze_rp(ctx, &rp, interview, &c, &rc);
   CHECK(rc == EMO_OK && s, "interview analysed with LR-ASD: %s", emo_context_last_error(ctx));
@@ -399,6 +397,10 @@ static void test_clips(emo_context *ctx) {
   char dir[] = "/tmp/emo_tpersons_XXXXXX";
   if (!mkdtemp(dir)) return;
   char cmd[4096], path[600];
+  const char *asd_w = th_data("models/lr_asd/finetuning_TalkSet.model");
+  const char *asd = lr_asd_cached() ? "lr_asd" : asd_w && access(asd_w, R_OK) == 0 ? asd_w : NULL;
+  char asd_path[1024] = "";
+  if (asd) snprintf(asd_path, sizeof asd_path, "%s", asd); /* th_data's buffer is reused */
   const char *grid = th_data("av/grid");
   /* A synthetic split screen: LEFT speaks 0-3 s, RIGHT 3-6 s, an off-screen voice 6-9 s, then
    * silence; a face is frozen while it does not speak. */
@@ -414,9 +416,13 @@ static void test_clips(emo_context *ctx) {
              "[a0][a1][a2]amix=inputs=3:normalize=0,apad=whole_dur=12[a]\" -map [v] -map [a] "
              "-t 12 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac '%s'",
              grid, grid, grid, path);
-    if (sh(cmd) == 0) {
+    /* the default (mouth motion), then LR-ASD (gated: it runs on both faces during speech) */
+    int made = sh(cmd) == 0;
+    for (int mth = 0; made && mth < (asd ? 2 : 1); mth++) {
       collect c = {0};
-      const emo_media_summary *sum = analyze(ctx, path, &c, &rc);
+      emo_run_params srp = emo_run_params_default();
+      srp.speaking_model = mth == 0 ? NULL : asd_path;
+      const emo_media_summary *sum = analyze_rp(ctx, &srp, path, &c, &rc);
       CHECK(rc == EMO_OK && sum, "split screen analysed");
       int left = 0, right = 0, off = 0;
       for (int i = 0; i < c.segments && i < 64; i++) {
@@ -457,11 +463,11 @@ static void test_clips(emo_context *ctx) {
   }
 
   const char *single = th_data("video/single_face.mp4");
-  for (int mth = 0; mth < 2 && single && access(single, R_OK) == 0; mth++) {
-    /* mouth motion, then the default (LR-ASD when cached) */
+  for (int mth = 0; mth < (asd ? 2 : 1) && single && access(single, R_OK) == 0; mth++) {
+    /* mouth motion (the default), then LR-ASD when its weights are there */
     emo_run_params brp = emo_run_params_default();
-    brp.speaking_model = mth == 0 ? "mouth" : NULL;
-    printf("bad input with %s\n", mth == 0 ? "mouth motion" : "the default speaking source");
+    brp.speaking_model = mth == 0 ? NULL : asd_path;
+    printf("bad input with %s\n", mth == 0 ? "mouth motion (the default)" : "LR-ASD");
     /* no sound: persons from faces only, speaking null */
     snprintf(path, sizeof path, "%s/mute.mp4", dir);
     snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' -an -c:v copy '%s'", single, path);

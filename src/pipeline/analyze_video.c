@@ -151,66 +151,60 @@ static int add_span(struct emoi_stream *s, double start, double end) {
   return push_event(s, &e);
 }
 
-/* The speaking source of a stream (with c->run.persons): rp->speaking_model NULL = LR-ASD when
- * its checkpoint is in the model cache and the stream is a media file, else the mouth motion;
- * "mouth" = the mouth motion; "lr_asd" = the cached checkpoint (an error when absent); any other
- * value = a checkpoint's path. The mouth source is kept from stream to stream, LR-ASD made for
- * each (it reads the stream's soundtrack). Which one runs, and why, is logged once per context
- * and reason (EMO_LOG_INFO; a cached checkpoint that fails to load is a warning, and the mouth
- * motion runs). */
+/* The speaking source of a stream (with c->run.persons): rp->speaking_model NULL (the default)
+ * or "mouth" = the mouth motion; "lr_asd" = LR-ASD from the model cache's checkpoint (an error
+ * when absent); any other value = an LR-ASD checkpoint's path. The default is the mouth motion
+ * because LR-ASD, even gated (speaking_asd.c: run only during speech with two or more faces),
+ * costs several times the analysis of the frames on a conversation (the README's "How persons
+ * work"), against a target of 15 %. The mouth source is kept from stream to stream, LR-ASD made
+ * for each (it reads the stream's soundtrack). Which one runs, and why, is logged once per
+ * context and reason (EMO_LOG_INFO). */
 static int speaking_begin(emo_context *c, struct emoi_stream *s, const char *url) {
   emoi_err err = {{0}};
   const char *sm = c->run.speaking_model;
   char path[4200] = "";
-  int want_asd = 0, rc, why = 0; /* why: 1 chosen, 2 not installed, 3 failed, 4 no file */
-  if (c->run.persons && !(sm && strcmp(sm, "mouth") == 0)) {
-    if (!sm || strcmp(sm, "lr_asd") == 0) {
+  int want_asd = 0, rc;
+  if (c->run.persons && sm && strcmp(sm, "mouth") != 0) {
+    if (strcmp(sm, "lr_asd") == 0) {
       char dir[4096];
       rc = emo_models_dir(&c->model->params, dir, sizeof dir);
-      if (rc != EMO_OK && sm) return emoi_ctx_fail(c, rc, &err);
-      if (rc == EMO_OK) snprintf(path, sizeof path, "%s/%s", dir, ASD_FILE_DEFAULT);
-      struct stat st;
-      want_asd = sm || (url && path[0] && stat(path, &st) == 0 && S_ISREG(st.st_mode));
-      why = sm ? 0 : !url ? 4 : 2;
+      if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+      snprintf(path, sizeof path, "%s/%s", dir, ASD_FILE_DEFAULT);
     } else {
       snprintf(path, sizeof path, "%s", sm);
-      want_asd = 1;
     }
-  } else if (c->run.persons) {
-    why = 1;
+    want_asd = 1;
   }
   if (s->spk && (want_asd || strcmp(s->spk->ops->method, "mouth_motion") != 0))
     spk_source_destroy(&s->spk);
   if (want_asd) {
     media_io io;
     emoi_media_io(c, &io);
-    rc = spk_asd_create(&s->spk, path, url, &io, c->run.max_audio_seconds, &err);
-    if (rc != EMO_OK && sm) return emoi_ctx_fail(c, rc, &err);
-    if (rc != EMO_OK) {
-      if (!(c->said_fallback & 8))
-        emoi_log(&c->log, EMO_LOG_WARN, "LR-ASD not usable (%s): speaking scores by mouth motion",
-                 err.msg);
-      c->said_fallback |= 8;
-      why = 3;
-    } else if (!(c->said_fallback & 1)) {
+    rc = spk_asd_create(&s->spk, path, url, &io, c->run.max_audio_seconds, c->model->vad_graph,
+                        &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    if (!(c->said_fallback & 1)) {
       c->said_fallback |= 1;
-      emoi_log(&c->log, EMO_LOG_INFO, "speaking scores by LR-ASD (%s)", path);
+      emoi_log(&c->log, EMO_LOG_INFO,
+               "speaking scores by LR-ASD (%s) during speech with two or more faces, by mouth "
+               "motion elsewhere",
+               path);
     }
   }
   if (c->run.persons && !s->spk) {
     rc = spk_mouth_create(&s->spk, &err);
     if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   }
-  if (s->spk && strcmp(s->spk->ops->method, "mouth_motion") == 0 && (why == 1 || why == 2) &&
-      !(c->said_fallback & (why == 1 ? 2 : 4))) {
-    c->said_fallback |= why == 1 ? 2 : 4;
-    if (why == 1)
+  int why = sm ? 2 : 4; /* the bit of the message said */
+  if (!want_asd && c->run.persons && !(c->said_fallback & why)) {
+    c->said_fallback |= why;
+    if (sm)
       emoi_log(&c->log, EMO_LOG_INFO, "speaking scores by mouth motion (asked for)");
     else
       emoi_log(&c->log, EMO_LOG_INFO,
-               "no active-speaker model (LR-ASD) at %s: speaking scores by mouth motion (install "
-               "it with `emo models import`)",
-               path);
+               "speaking scores by mouth motion, the default (LR-ASD, speaking_model \"lr_asd\" "
+               "or --speaking lr_asd, costs about +340 %% CPU time on a conversation even run only "
+               "during speech with two or more faces)");
   }
   return EMO_OK;
 }
