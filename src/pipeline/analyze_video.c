@@ -201,10 +201,11 @@ static int speaking_begin(emo_context *c, struct emoi_stream *s, const char *url
     if (sm)
       emoi_log(&c->log, EMO_LOG_INFO, "speaking scores by mouth motion (asked for)");
     else
-      emoi_log(&c->log, EMO_LOG_INFO,
-               "speaking scores by mouth motion, the default (LR-ASD, speaking_model \"lr_asd\" "
-               "or --speaking lr_asd, costs about +340 %% CPU time on a conversation even run only "
-               "during speech with two or more faces)");
+      emoi_log(
+          &c->log, EMO_LOG_INFO,
+          "speaking scores by mouth motion, the default (LR-ASD, speaking_model \"lr_asd\" "
+          "or --speaking lr_asd, costs +340 to +370 %% CPU time on a conversation even run only "
+          "during speech with two or more faces)");
   }
   return EMO_OK;
 }
