@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""persons.py BUILD_DIR [--data DIR] [--keep DIR] [--only NAME] | BUILD_DIR --timing [VIDEO]:
+"""persons.py BUILD_DIR [--data DIR] [--keep DIR] [--only NAME] [--speaking mouth|lr_asd]
+| BUILD_DIR --timing [VIDEO]:
 the persons benchmark of issue 12. Runs `emo video` on labelled audio-visual clips and on
 synthetic split screens made here with ffmpeg (exact truth), and scores:
 
@@ -7,8 +8,9 @@ synthetic split screens made here with ffmpeg (exact truth), and scores:
     recall and F1 of "speaking" >= 0.5, and the average precision of the scores ("speaking":
     null counts as 0);
   - speaker-to-person assignment: for each true talker (a side of the screen, or the
-    off-screen voice), the diarization speaker that covers most of its single-talker time
-    must be joined (its person record) to that side's face, or be off-screen;
+    off-screen voice), the person that the final join (the RTTM written with --rttm, named by
+    person) gives most of its single-talker time must be that side's face, or an off-screen
+    voice (a person without face); the diarization speaker that covered most of it is shown;
   - segment links: the share of single-talker speech time whose segment names the right face
     (or says on_screen false for the off-screen voice).
 
@@ -29,6 +31,7 @@ import sys
 import tempfile
 
 FPS = 25.0
+SPEAKING = []  # --speaking mouth|lr_asd passed on to emo video (default: emo's own choice)
 
 
 # ---- truth -----------------------------------------------------------------------------
@@ -224,9 +227,16 @@ def run_emo(build, clip, out):
     width = int(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
                                 "stream=width", "-of", "csv=p=0", clip.path], capture_output=True,
                                text=True, check=True).stdout.split()[0])
-    subprocess.run([os.path.join(build, "emo"), "video", "-q", "-o", out, clip.path], check=True)
+    rttm = out[:-len(".jsonl")] + ".rttm"
+    subprocess.run([os.path.join(build, "emo"), "video", "-q", "-o", out, "--rttm", rttm]
+                   + SPEAKING + [clip.path], check=True)
     recs = [json.loads(line) for line in open(out, encoding="utf-8")]
-    return recs, width
+    turns = []  # (start, end, person)
+    for line in open(rttm, encoding="utf-8"):
+        c = line.split()
+        if len(c) >= 8 and c[0] == "SPEAKER":
+            turns.append((float(c[3]), float(c[3]) + float(c[4]), c[7]))
+    return recs, width, turns
 
 
 def side_of(clip, x, width):
@@ -236,7 +246,7 @@ def side_of(clip, x, width):
     return None
 
 
-def score_clip(clip, recs, width):
+def score_clip(clip, recs, width, turns):
     pairs = []  # (score, truth)
     track_side, track_votes = {}, {}
     for r in recs:
@@ -258,6 +268,7 @@ def score_clip(clip, recs, width):
     persons = [r for r in recs if r["type"] == "person"]
     end = max([e for sp in clip.talk.values() for _, e in sp] + [0])
     overlap = {}  # talker -> {speaker: seconds}
+    given = {}  # talker -> {final person: seconds}
     link_ok = link_all = 0.0
     for k in range(int(end * 100)):
         t = k / 100 + 0.005
@@ -272,6 +283,10 @@ def score_clip(clip, recs, width):
         x = talkers[0]
         overlap.setdefault(x, {}).setdefault(seg["speaker"], 0.0)
         overlap[x][seg["speaker"]] += 0.01
+        who = next((p for s0, e0, p in turns if s0 <= t < e0), None)
+        if who is not None:
+            given.setdefault(x, {}).setdefault(who, 0.0)
+            given[x][who] += 0.01
         link_all += 0.01
         named = track_side.get(seg.get("track_id")) if seg.get("on_screen") else "OFF"
         link_ok += 0.01 * (named == x)
@@ -281,7 +296,8 @@ def score_clip(clip, recs, width):
             assign[x] = None  # no speech segment covers it
             continue
         spk = max(overlap[x], key=overlap[x].get)
-        p = next((p for p in persons if p["speaker"] == spk), None)
+        who = max(given[x], key=given[x].get) if x in given else None
+        p = next((p for p in persons if p["person"] == who), None)
         if p is None:
             got = None
         elif not p["on_screen"]:
@@ -359,6 +375,8 @@ def main():
             keep = args[i + 1]
         if a == "--only":
             only = args[i + 1]
+        if a == "--speaking":
+            SPEAKING[:] = ["--speaking", args[i + 1]]
     if not os.path.isdir(os.path.join(data, "av")):
         print(f"no audio-visual data at {data}/av: nothing measured")
         return 0
@@ -374,8 +392,8 @@ def main():
         if only and only not in c.name:
             continue
         out = os.path.join(tmp, c.name + ".jsonl")
-        recs, width = run_emo(build, c, out)
-        pairs, assign, (lo, la) = score_clip(c, recs, width)
+        recs, width, turns = run_emo(build, c, out)
+        pairs, assign, (lo, la) = score_clip(c, recs, width, turns)
         all_pairs += pairs
         groups["synthetic" if c.name.startswith("synth") else "labelled"] += pairs
         p, r, f, ap = prf(pairs)
@@ -400,7 +418,7 @@ def main():
                   f"{f:6.3f} {ap:6.3f}")
     if link_all:
         print(f"segment links right: {100 * link_ok / link_all:.1f}% of single-talker speech time")
-    print(f"speakers joined to the right person: {n_ok} of {n_all}")
+    print(f"talkers joined to the right person: {n_ok} of {n_all}")
     if not keep:
         subprocess.run(["rm", "-rf", tmp])
     return 0

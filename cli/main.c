@@ -176,8 +176,9 @@ static void usage(FILE *f) {
       "  --no-voice            skip the soundtrack (no speech segments on the video timeline)\n"
       "                        (speech segments are written for files, not live sources)\n"
       "  --no-persons          do not score who speaks nor join speakers to faces\n"
-      "  --speaking mouth|lr_asd  what scores who speaks: the mouth motion (default) or the\n"
-      "                        LR-ASD network (weights installed by emo models import; slower)\n"
+      "  --speaking mouth|lr_asd  what scores who speaks (default: mouth motion; lr_asd: the\n"
+      "                        LR-ASD network, installed by emo models import, during speech\n"
+      "                        with two or more faces: several times slower)\n"
       "  --rttm FILE           also write who-speaks-when as RTTM, named by person (P1, ...)\n"
       "\n"
       "audio options:\n"
@@ -412,7 +413,7 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
     } else if (strcmp(a, "--speaking") == 0) {
       if (!v) goto missing;
       if (strcmp(v, "mouth") != 0 && strcmp(v, "lr_asd") != 0) goto bad;
-      p->speaking_model = strcmp(v, "mouth") == 0 ? NULL : v;
+      p->speaking_model = v;
       i++;
     } else if (strcmp(a, "--no-reid") == 0) {
       mp->reid = 0;

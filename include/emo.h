@@ -299,10 +299,15 @@ typedef struct emo_run_params {
   /* Persons (emo_analyze_media): faces and voices joined, see emo_person. */
   int persons; /* 1 = score who speaks on screen and join speakers to faces when the
                   soundtrack is analysed too (default 1); 0 = no "speaking"/"person" */
-  /* With persons, what scores speaking: NULL or "mouth" = the face's mouth motion (default);
-   * "lr_asd" = the LR-ASD network (checkpoint lr_asd_finetuning_TalkSet.model in the model
-   * cache, installed by `emo models import`; about 0.5-1 s of CPU per second of video per
-   * face); any other value = the path of an LR-ASD checkpoint. Borrowed for the call. */
+  /* With persons, what scores speaking: NULL (default) or "mouth" = the face's mouth motion;
+   * "lr_asd" = the LR-ASD network from the checkpoint lr_asd_finetuning_TalkSet.model in the
+   * model cache (installed by `emo models import`; an error when it is absent); any other value
+   * = the path of an LR-ASD checkpoint. LR-ASD runs only on the frames where two or more faces
+   * are visible during speech (the mouth motion scores the others) and still costs several
+   * times the rest of the analysis on a conversation (about 0.25-0.3 s of CPU per second per
+   * face it runs on), which is why it is not the default; it holds each frame about 2.3 s
+   * before it is delivered (its scores are final then). Which source runs is said once in the
+   * log. Borrowed for the call. */
   const char *speaking_model;
   /* Expression crops (appended field). */
   int landmark_crops; /* 1 = where face_details gave a face landmarks, its expression crop is
@@ -336,7 +341,7 @@ emo_run_params emo_run_params_default(void);
 /* 1 was emo 0.1.0's single emo_params; 3 added face details, the gallery, persons, the ISA cap,
  * feature vectors, the summary's embeddings and shot_cut_count; 4 added
  * emo_run_params.speaking_model */
-#define EMO_ABI_VERSION 4
+#define EMO_ABI_VERSION 5
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
@@ -829,9 +834,13 @@ typedef struct emo_media_callbacks {
   int (*on_run)(const char *line, size_t len, void *user);
 } emo_media_callbacks;
 
-/* A person: a face (its tracks), a voice (a diarization speaker), or both joined. Speakers are
+/* A person: a face (its tracks), a voice (diarization speakers), or both joined. Speakers are
+ * first split and merged by the faces that carry their segments (a segment is carried by a face
+ * whose mean speaking score over it is >= 0.5 and beats the next face's by 0.25): a speaker two
+ * faces (or a face and nobody on screen) each carry for >= 1 s and >= 20 % of its talk becomes
+ * one voice per carrier, and voices carried by the same face become one. These voices are
  * joined to faces by an optimal one-to-one assignment (Hungarian) over the whole recording,
- * on the affinity "mean speaking score of the face over the speaker's talk time"; a pair is
+ * on the affinity "mean speaking score of the face over the voice's talk time"; a pair is
  * joined only when that affinity is at least 0.25. So the join is final only at the end of
  * the recording, while frames and segments are delivered as soon as they are known:
  *   - a face's person id is known at frame time: it is the id of the face's identity (its track
@@ -840,17 +849,17 @@ typedef struct emo_media_callbacks {
  *   - a segment carries the face seen speaking during it (local evidence, emo_speech_segment
  *     track_id/person), which may differ from its speaker's final join when diarization or
  *     the scores disagree; the person records below and emo_persons_rttm give the final join;
- *   - a speaker never joined is an off-screen voice: a person of its own, numbered after every
- *     track id, known only at the end. A face never joined is a listener. */
+ *   - a speaker (or the part of it) never joined is an off-screen voice: a person of its own,
+ *     numbered after every track id, known only at the end. A face never joined is a listener. */
 typedef struct emo_person {
   int person;            /* id, written "P<n>" */
   int track_count;       /* face tracks of this person (0 for an off-screen voice) */
   const int *track_ids;  /* (track_count,) */
-  int speaker;           /* the joined diarization speaker (1, 2, ...), 0 = none (a listener,
-                            or no soundtrack) */
+  int speaker;           /* the main diarization speaker of its speech (1, 2, ...; see
+                            speakers), 0 = none (a listener, or no soundtrack) */
   int on_screen;         /* 1 when the person has a face */
   double on_screen_time; /* seconds visible (analysed frames x the mean frame interval) */
-  double talk_time;      /* seconds of speech of the joined speaker */
+  double talk_time;      /* seconds of speech given to this person */
   float link_confidence; /* the join's affinity (mean speaking score of the face over the
                             speaker's talk time), 0 when not joined */
   /* Face expression, mean over the analysed frames where the face spoke (speaking >= 0.5)
@@ -871,17 +880,36 @@ typedef struct emo_person {
   const struct emo_head *face_head, *voice_head;
   const float *custom_speaking, *custom_listening; /* (emo_head_classes(face_head),) */
   const float *custom_voice;                       /* (emo_head_classes(voice_head),) */
+  /* Every diarization speaker whose speech was given to this person, the main one (`speaker`,
+   * the most talk) first: the speaking scores split a speaker whose segments are carried by
+   * different faces, and merge speakers carried by one face (see emo_media_summary's
+   * turns for who speaks when). talk_time is their sum; the voice emotion and
+   * prosody above are the main speaker's. */
+  int speaker_count;
+  const int *speakers; /* (speaker_count,) */
 } emo_person;
 
+/* A turn of the final join: the speech segments cut where the face that carries them changes
+ * (their speaking scores over 1 s bins), each piece given to its person (see emo_person). */
+typedef struct emo_person_turn {
+  double start, end; /* seconds */
+  int person;        /* the person who speaks, 0 = none */
+  int speaker;       /* the diarization speaker of its segment */
+  int segment;       /* that segment's index in delivery order (= audio->segments') */
+} emo_person_turn;
+
 typedef struct emo_media_summary {
-  const emo_video_summary *video; /* the frames' summary */
-  const emo_audio_result *audio;  /* the soundtrack's segments and summaries; NULL when it was
-                                     not analysed (rp->soundtrack = 0, a model without the
-                                     speech models, no audio stream, a live source) or could
-                                     not be decoded */
-  int interrupted;                /* 1 when a callback or emo_context_interrupt stopped it */
-  int person_count;               /* persons (rp->persons), 0 otherwise */
-  const emo_person *persons;      /* (person_count,) ordered by id, as delivered */
+  const emo_video_summary *video;      /* the frames' summary */
+  const emo_audio_result *audio;       /* the soundtrack's segments and summaries; NULL when it was
+                                          not analysed (rp->soundtrack = 0, a model without the
+                                          speech models, no audio stream, a live source) or could
+                                          not be decoded */
+  int interrupted;                     /* 1 when a callback or emo_context_interrupt stopped it */
+  int person_count;                    /* persons (rp->persons), 0 otherwise */
+  const emo_person *persons;           /* (person_count,) ordered by id, as delivered */
+  int turn_count;                      /* with persons: the final who-speaks-when, else 0 */
+  const struct emo_person_turn *turns; /* (turn_count,) in time order; emo_persons_rttm
+                                          writes them */
 } emo_media_summary;
 
 /* Analyses a video file, URL or device that FFmpeg can open: its frames (as the stream calls
@@ -889,7 +917,8 @@ typedef struct emo_media_summary {
  * the model has the speech models and rp->soundtrack, its soundtrack (as emo_analyze_audio does),
  * the two at the same time on separate threads. Delivers everything through cb on the calling
  * thread, in an order a reader can rely on:
- *   - frames in time order, each as soon as it is analysed;
+ *   - frames in time order, each as soon as it is analysed (with LR-ASD speaking scores: about
+ *     2.3 s later, when its scores are final);
  *   - a speech segment [start, end) right after the last frame with t < end, before the first
  *     frame with t >= end (segments ending after the last frame come after it, before the
  *     end-of-stream call with frame == -1). So the output is the same on every run, and a
@@ -898,17 +927,18 @@ typedef struct emo_media_summary {
  *     speaker features over the whole file), so the first frame waits for that pass (about
  *     11 s per hour of audio on a 2-core machine), while the frames already decoded wait in
  *     a 3-frame queue.
- * Nothing is held beyond the current frame and the segments not yet due.
+ * Nothing is held beyond the current frame (LR-ASD: the last 2.3 s of frames) and the segments
+ * not yet due.
  * Persons (rp->persons, the default, when the soundtrack is asked for): each face of a frame
- * gets "speaking" and "person" before the frame is delivered (the score is computed from
- * this frame and earlier ones: nothing waits for later frames); each segment names the face
+ * gets "speaking" and "person" before the frame is delivered (mouth motion: from this frame and
+ * earlier ones; LR-ASD: from its 2 s window around the frame); each segment names the face
  * seen speaking over the frames it covers before it is delivered; after the end-of-stream
  * frame call, every person goes to cb->on_person (see emo_person for what is final when).
- * The scores come from the active-speaker network when it is installed, else (said once in
- * the log, at EMO_LOG_INFO) from mouth motion gated by voice activity; the summary's
- * speaking_method says which. "speaking" is -1 (null) where it cannot be computed: no sound
- * (no audio stream, or after the soundtrack ends or breaks), a face too
- * small for a mouth crop (under 24 pixels wide), a face's first frame.
+ * The scores come from the active-speaker network when it is installed (rp->speaking_model),
+ * else from mouth motion gated by voice activity; which one is said once in the log (at
+ * EMO_LOG_INFO) and in the summary's speaking_method. "speaking" is -1 (null) where it cannot be
+ * computed: no sound (no audio stream, or after the soundtrack ends or breaks), a face too
+ * small for a crop (mouth motion: under 24 pixels wide), a face's first frame (mouth motion).
  * rp (NULL = defaults) holds the options; rp->annotate_path also writes the annotated video. On
  * success *summary (may be NULL) is owned by ctx, valid until the next analysis call. A stream that
  * breaks mid-way is analysed up to the break, then the error is returned (what was delivered and
@@ -1156,13 +1186,14 @@ char *emo_run_json_kind(const emo_context *ctx, const emo_run_params *rp, const 
 /* emo_run_json_kind(ctx, rp, "video", file, -1). */
 char *emo_run_json(const emo_context *ctx, const emo_run_params *rp, const char *file);
 /* JSON of a person: {"type":"person","person":"P1","track_ids":[..],"speaker":"S1"|null,
+ * ("speakers":["S1","S3"] when several speakers' speech is this person's),
  * "on_screen","on_screen_time","talk_time","link_confidence","expression_speaking":{..},
  * "dominant_speaking","expression_listening":{..},"dominant_listening","emotion":{..},
  * "dominant","prosody":{..}} (the expression, emotion and prosody fields only when known). */
 char *emo_person_json(const emo_person *p);
 
 /* RTTM of a media analysis with persons: one SPEAKER line per speech segment, named by the
- * person its speaker was finally joined to ("P<n>"), file_id as given. NULL when s has no
+ * turn of the final join (s->turns, named "P<n>"), file_id as given. NULL when s has no
  * soundtrack result. */
 char *emo_persons_rttm(const emo_media_summary *s, const char *file_id);
 

@@ -137,8 +137,9 @@ static void test_join(void) {
   au.speaker_count = 2;
   au.speakers = sp;
   const emo_person *p = NULL;
-  int n = 0;
-  CHECK(psn_finish(s, &vs, &au, &p, &n, &err) == EMO_OK, "finish");
+  const emo_person_turn *sp_of = NULL;
+  int n = 0, n_seg = 0;
+  CHECK(psn_finish(s, &vs, &au, &p, &n, &sp_of, &n_seg, &err) == EMO_OK, "finish");
   CHECK(n == 2, "2 persons, got %d", n);
   if (n == 2) {
     CHECK(p[0].person == 1 && p[0].speaker == 2, "track 1 joined to S2 (got S%d)", p[0].speaker);
@@ -159,12 +160,64 @@ static void test_join(void) {
   au.speaker_count = 1;
   vs.frames_analysed = 100;
   vs.duration = 4.0;
-  CHECK(psn_finish(s, &vs, &au, &p, &n, &err) == EMO_OK, "finish");
+  CHECK(psn_finish(s, &vs, &au, &p, &n, &sp_of, &n_seg, &err) == EMO_OK, "finish");
   CHECK(n == 3, "2 listeners and a voice, got %d", n);
   if (n == 3) {
     CHECK(p[0].speaker == 0 && p[1].speaker == 0, "faces not joined");
     CHECK(p[2].person == 3 && p[2].speaker == 1 && !p[2].on_screen && p[2].track_count == 0,
           "the voice is person 3, off screen");
+  }
+
+  /* Split: diarization put both faces' turns into S1 (track 1 carries 0-3 s, track 2 3-6 s),
+   * and an off-screen voice 6-8 s too. Each face gets its own turns, the rest is off screen. */
+  psn_begin(s);
+  frames(s, 0.0, 3.0, 0.9f, 0.1f, 1);
+  segment(s, 0.0, 3.0, 1);
+  frames(s, 3.0, 6.0, 0.05f, 0.8f, 1);
+  segment(s, 3.0, 6.0, 1);
+  frames(s, 6.0, 8.0, 0.02f, 0.03f, 1);
+  segment(s, 6.0, 8.0, 1);
+  au.speaker_count = 1;
+  vs.frames_analysed = 200;
+  vs.duration = 8.0;
+  CHECK(psn_finish(s, &vs, &au, &p, &n, &sp_of, &n_seg, &err) == EMO_OK, "finish");
+  CHECK(n == 3 && n_seg == 3, "split: 2 faces and a voice (%d), 3 segments (%d)", n, n_seg);
+  if (n == 3 && n_seg == 3) {
+    CHECK(p[0].speaker == 1 && p[1].speaker == 1 && p[2].speaker == 1 && !p[2].on_screen,
+          "S1 in all three persons");
+    CHECK(fabs(p[0].talk_time - 3.0) < 1e-6 && fabs(p[1].talk_time - 3.0) < 1e-6 &&
+              fabs(p[2].talk_time - 2.0) < 1e-6,
+          "talk split 3 / 3 / 2 s (%g %g %g)", p[0].talk_time, p[1].talk_time, p[2].talk_time);
+    CHECK(sp_of[0].person == 1 && sp_of[1].person == 2 && sp_of[2].person == 3 &&
+              sp_of[1].start == 3.0 && sp_of[2].segment == 2,
+          "turns to P%d P%d P%d", sp_of[0].person, sp_of[1].person, sp_of[2].person);
+  }
+  /* A speaker carried by one face for only 0.6 s of 6 s is not split. */
+  psn_begin(s);
+  frames(s, 0.0, 5.4, 0.9f, 0.1f, 1);
+  segment(s, 0.0, 5.4, 1);
+  frames(s, 5.4, 6.0, 0.1f, 0.9f, 1);
+  segment(s, 5.4, 6.0, 1);
+  CHECK(psn_finish(s, &vs, &au, &p, &n, &sp_of, &n_seg, &err) == EMO_OK, "finish");
+  CHECK(n == 2 && p[0].speaker == 1 && p[1].speaker == 0 && n_seg == 2 && sp_of[1].person == 1,
+        "a short stray turn stays with its speaker (%d persons, %d turns)", n, n_seg);
+  /* Merge: diarization cut track 1's voice into S1 and S2; both join track 1, track 2 listens. */
+  psn_begin(s);
+  frames(s, 0.0, 3.0, 0.9f, 0.1f, 1);
+  segment(s, 0.0, 3.0, 1);
+  frames(s, 3.0, 5.0, 0.8f, 0.05f, 1);
+  segment(s, 3.0, 5.0, 2);
+  au.speaker_count = 2;
+  CHECK(psn_finish(s, &vs, &au, &p, &n, &sp_of, &n_seg, &err) == EMO_OK, "finish");
+  CHECK(n == 2, "merge: 2 persons, got %d", n);
+  if (n == 2) {
+    CHECK(p[0].speaker == 1 && p[0].speaker_count == 2 && p[0].speakers[1] == 2 &&
+              fabs(p[0].talk_time - 5.0) < 1e-6,
+          "track 1 has S1 and S2 (%d speakers, %g s)", p[0].speaker_count, p[0].talk_time);
+    CHECK(p[1].speaker == 0, "track 2 listens");
+    char *j = emo_person_json(&p[0]);
+    CHECK(j && strstr(j, "\"speakers\":[\"S1\",\"S2\"]"), "speakers in JSON: %s", j ? j : "");
+    emo_free(j);
   }
 
   /* Without sound, speaking is null (-1) even with evidence. */
@@ -261,9 +314,19 @@ static const emo_media_summary *analyze(emo_context *ctx, const char *path, coll
   return analyze_rp(ctx, NULL, path, c, rc);
 }
 
-/* The LR-ASD speaking source (rp->speaking_model) on the interview: finite scores once its
- * first window is final (about 4 s of null at the start), segments linked, a person per face,
- * the method named; absent weights are an error naming the file and `emo models import`. */
+/* 1 when the model cache holds the LR-ASD checkpoint (speaking_model "lr_asd" finds it). */
+static int lr_asd_cached(void) {
+  emo_model_params mp = emo_model_params_default();
+  char dir[4096], path[4200];
+  if (emo_models_dir(&mp, dir, sizeof dir) != EMO_OK) return 0;
+  snprintf(path, sizeof path, "%s/lr_asd_finetuning_TalkSet.model", dir);
+  return access(path, R_OK) == 0;
+}
+
+/* The LR-ASD speaking source (rp->speaking_model) on the interview: never the default (the mouth
+ * motion is, cached checkpoint or not); finite scores (frames are held until their window is
+ * final), segments linked, a person per face, the method named; absent weights are an error naming
+ * the file and `emo models import`. */
 static void test_lr_asd(emo_context *ctx, const char *interview_path) {
   char interview[1024]; /* th_data's buffer is reused below */
   snprintf(interview, sizeof interview, "%s", interview_path);
@@ -276,17 +339,23 @@ static void test_lr_asd(emo_context *ctx, const char *interview_path) {
   CHECK(rc == EMO_EIO && msg && strstr(msg, "/nonexistent/lr_asd.model") &&
             strstr(msg, "emo models import"),
         "absent LR-ASD weights: rc %d, \"%s\"", rc, msg ? msg : "");
+  /* the default: mouth motion, whether the cache has LR-ASD's checkpoint or not */
+  memset(&c, 0, sizeof c);
+  analyze_rp(ctx, NULL, interview, &c, &rc);
+  CHECK(rc == EMO_OK && strcmp(c.method, "mouth_motion") == 0,
+        "the default is mouth motion (\"%s\", LR-ASD cached: %d)", c.method, lr_asd_cached());
   const char *w = th_data("models/lr_asd/finetuning_TalkSet.model");
-  if (!w || access(w, R_OK) != 0) {
+  if (!lr_asd_cached() && (!w || access(w, R_OK) != 0)) {
     printf("LR-ASD weights absent: the LR-ASD speaking source is not tested\n");
     return;
   }
-  rp.speaking_model = w;
+  rp.speaking_model = lr_asd_cached() ? "lr_asd" : w;
   memset(&c, 0, sizeof c);
   const emo_media_summary *s = analyze_rp(ctx, &rp, interview, &c, &rc);
   CHECK(rc == EMO_OK && s, "interview analysed with LR-ASD: %s", emo_context_last_error(ctx));
   CHECK(c.faces >= 2 * c.frames - 10, "two faces a frame (%d in %d frames)", c.faces, c.frames);
-  CHECK(c.null_scores < c.faces * 3 / 10, "%d null LR-ASD scores of %d", c.null_scores, c.faces);
+  CHECK(c.null_scores < c.faces / 20, "%d null LR-ASD scores of %d", c.null_scores, c.faces);
+  CHECK(c.order_ok && c.persons_fields == c.frames, "held frames keep the order and persons");
   CHECK(c.segments >= 1 && c.linked == c.segments, "segments linked");
   CHECK(c.face_persons == 2, "a person per face, got %d", c.face_persons);
   CHECK(strcmp(c.method, "lr_asd") == 0, "method \"%s\"", c.method);
@@ -304,7 +373,9 @@ static void test_clips(emo_context *ctx) {
   const char *interview = th_data("av/split_screen/interview_overlap.mp4");
   if (interview && access(interview, R_OK) == 0) {
     collect c = {0};
-    const emo_media_summary *s = analyze(ctx, interview, &c, &rc);
+    emo_run_params mouth = emo_run_params_default();
+    mouth.speaking_model = "mouth";
+    const emo_media_summary *s = analyze_rp(ctx, &mouth, interview, &c, &rc);
     CHECK(rc == EMO_OK && s, "interview analysed");
     CHECK(c.frames > 400 && c.persons_fields == c.frames, "every frame has persons (%d of %d)",
           c.persons_fields, c.frames);
@@ -326,6 +397,10 @@ static void test_clips(emo_context *ctx) {
   char dir[] = "/tmp/emo_tpersons_XXXXXX";
   if (!mkdtemp(dir)) return;
   char cmd[4096], path[600];
+  const char *asd_w = th_data("models/lr_asd/finetuning_TalkSet.model");
+  const char *asd = lr_asd_cached() ? "lr_asd" : asd_w && access(asd_w, R_OK) == 0 ? asd_w : NULL;
+  char asd_path[1024] = "";
+  if (asd) snprintf(asd_path, sizeof asd_path, "%s", asd); /* th_data's buffer is reused */
   const char *grid = th_data("av/grid");
   /* A synthetic split screen: LEFT speaks 0-3 s, RIGHT 3-6 s, an off-screen voice 6-9 s, then
    * silence; a face is frozen while it does not speak. */
@@ -341,10 +416,14 @@ static void test_clips(emo_context *ctx) {
              "[a0][a1][a2]amix=inputs=3:normalize=0,apad=whole_dur=12[a]\" -map [v] -map [a] "
              "-t 12 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac '%s'",
              grid, grid, grid, path);
-    if (sh(cmd) == 0) {
+    /* the default (mouth motion), then LR-ASD (gated: it runs on both faces during speech) */
+    int made = sh(cmd) == 0;
+    for (int mth = 0; made && mth < (asd ? 2 : 1); mth++) {
       collect c = {0};
-      analyze(ctx, path, &c, &rc);
-      CHECK(rc == EMO_OK, "split screen analysed");
+      emo_run_params srp = emo_run_params_default();
+      srp.speaking_model = mth == 0 ? NULL : asd_path;
+      const emo_media_summary *sum = analyze_rp(ctx, &srp, path, &c, &rc);
+      CHECK(rc == EMO_OK && sum, "split screen analysed");
       int left = 0, right = 0, off = 0;
       for (int i = 0; i < c.segments && i < 64; i++) {
         double mid = 0.5 * (c.seg_start[i] + c.seg_end[i]);
@@ -357,22 +436,47 @@ static void test_clips(emo_context *ctx) {
       CHECK(off == -1, "the off-screen voice is off screen (track %d)", off);
       CHECK(c.face_persons == 2 && c.voice_persons <= 1, "persons: %d faces, %d voices",
             c.face_persons, c.voice_persons);
-      printf("synthetic split screen: %d segments (LEFT track %d, RIGHT track %d), %d persons\n",
-             c.segments, left, right, c.n_persons);
+      /* the final join (segment_persons, what the RTTM names): each turn to its face, the
+       * off-screen voice to a person without face, whatever diarization made of the voices */
+      int fl = -1, fr = -1, fo = -1, fo_screen = 1;
+      for (int i = 0; sum && i < sum->turn_count; i++) {
+        const emo_person_turn *t = &sum->turns[i];
+        int who = t->person;
+        /* each turn's share of the three spans */
+        if (t->start < 2.5 && t->end > 0.5) fl = fl < 0 || fl == who ? who : 0;
+        if (t->start < 5.5 && t->end > 3.5) fr = fr < 0 || fr == who ? who : 0;
+        if (t->start < 8.5 && t->end > 6.5) {
+          fo = fo < 0 || fo == who ? who : 0;
+          for (int k = 0; k < sum->person_count; k++)
+            if (sum->persons[k].person == who) fo_screen = sum->persons[k].on_screen;
+        }
+      }
+      CHECK(fl == left && fr == right && fo > 0 && !fo_screen,
+            "final join (%s): LEFT to P%d (track %d), RIGHT to P%d (track %d), off screen to P%d "
+            "(on screen %d)",
+            c.method, fl, left, fr, right, fo, fo_screen);
+      printf(
+          "synthetic split screen (%s): %d segments (LEFT track %d, RIGHT track %d), %d "
+          "persons\n",
+          c.method, c.segments, left, right, c.n_persons);
     }
   }
 
   const char *single = th_data("video/single_face.mp4");
-  if (single && access(single, R_OK) == 0) {
+  for (int mth = 0; mth < (asd ? 2 : 1) && single && access(single, R_OK) == 0; mth++) {
+    /* mouth motion (the default), then LR-ASD when its weights are there */
+    emo_run_params brp = emo_run_params_default();
+    brp.speaking_model = mth == 0 ? NULL : asd_path;
+    printf("bad input with %s\n", mth == 0 ? "mouth motion (the default)" : "LR-ASD");
     /* no sound: persons from faces only, speaking null */
     snprintf(path, sizeof path, "%s/mute.mp4", dir);
     snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' -an -c:v copy '%s'", single, path);
     if (sh(cmd) == 0) {
       collect c = {0};
-      analyze(ctx, path, &c, &rc);
+      analyze_rp(ctx, &brp, path, &c, &rc);
       CHECK(rc == EMO_OK, "silent video analysed");
       CHECK(c.frames > 0 && c.faces > 0 && c.null_scores == c.faces,
-            "no sound: %d of %d scores null", c.null_scores, c.faces);
+            "no sound (%s): %d of %d scores null", c.method, c.null_scores, c.faces);
       CHECK(c.face_persons == 1 && c.voice_persons == 0 && c.segments == 0,
             "one face person, no voice");
     }
@@ -384,10 +488,28 @@ static void test_clips(emo_context *ctx) {
     if (sh(cmd) == 0) {
       collect c = {0};
       c.audio_end = 1.0;
-      analyze(ctx, path, &c, &rc);
+      analyze_rp(ctx, &brp, path, &c, &rc);
       CHECK(rc == EMO_OK, "short soundtrack analysed");
       CHECK(c.null_after_end > 0 && c.scored_after_end == 0,
-            "after the sound ends: %d null, %d scored", c.null_after_end, c.scored_after_end);
+            "after the sound ends (%s): %d null, %d scored", c.method, c.null_after_end,
+            c.scored_after_end);
+    }
+    /* a damaged file (8 KB of zeros in the middle of a video with PCM sound): analysed up to
+     * the damage or through it, every frame delivered with its persons fields, in order */
+    snprintf(path, sizeof path, "%s/damaged.mkv", dir);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -i '%s' -c:v copy -c:a pcm_s16le '%s' && "
+             "dd if=/dev/zero of='%s' bs=1 seek=$(( $(stat -c %%s '%s') / 2 )) count=8192 "
+             "conv=notrunc 2>/dev/null",
+             single, path, path, path);
+    if (sh(cmd) == 0) {
+      collect c = {0};
+      analyze_rp(ctx, &brp, path, &c, &rc);
+      CHECK(c.frames > 0 && c.persons_fields == c.frames && c.order_ok,
+            "damaged (%s): rc %d, %d frames, %d with persons", c.method, rc, c.frames,
+            c.persons_fields);
+      printf("damaged file (%s): rc %d, %d frames, %d segments\n", c.method, rc, c.frames,
+             c.segments);
     }
     /* faces too small for a mouth crop (scaled to 80x45): never scored */
     snprintf(path, sizeof path, "%s/tiny.mkv", dir);
@@ -395,9 +517,9 @@ static void test_clips(emo_context *ctx) {
              path);
     if (sh(cmd) == 0) {
       collect c = {0};
-      analyze(ctx, path, &c, &rc);
+      analyze_rp(ctx, &brp, path, &c, &rc);
       CHECK(rc == EMO_OK, "tiny video analysed");
-      CHECK(c.tiny_scored == 0, "%d tiny faces scored", c.tiny_scored);
+      CHECK(c.tiny_scored == 0, "%d tiny faces scored (%s)", c.tiny_scored, c.method);
       printf("80x45 video: %d faces, %d with speaking null\n", c.faces, c.null_scores);
     }
   }

@@ -29,6 +29,12 @@ char *emo_person_json(const emo_person *p) {
     sb_printf(&b, "\"S%d\"", p->speaker);
   else
     sb_puts(&b, "null");
+  if (p->speaker_count > 1) {
+    sb_puts(&b, ",\"speakers\":[");
+    for (int i = 0; i < p->speaker_count; i++)
+      sb_printf(&b, "%s\"S%d\"", i ? "," : "", p->speakers[i]);
+    sb_puts(&b, "]");
+  }
   sb_printf(&b, ",\"on_screen\":%s,\"on_screen_time\":", p->on_screen ? "true" : "false");
   sb_json_float(&b, p->on_screen_time, 3);
   sb_puts(&b, ",\"talk_time\":");
@@ -86,6 +92,15 @@ char *emo_persons_rttm(const emo_media_summary *s, const char *file_id) {
     if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r' || *c == '\v' || *c == '\f') *c = '_';
   sb b = {0};
   sb_puts(&b, "");
+  if (s->turns) {
+    for (int i = 0; i < s->turn_count; i++) {
+      const emo_person_turn *t = &s->turns[i];
+      if (!isfinite(t->start) || !isfinite(t->end) || !(t->end > t->start)) continue;
+      sb_printf(&b, "SPEAKER %s 1 %.3f %.3f <NA> <NA> %c%d <NA> <NA>\n", id, t->start,
+                t->end - t->start, t->person ? 'P' : 'S', t->person ? t->person : t->speaker);
+    }
+    return sb_take(&b);
+  }
   for (int i = 0; i < r->segment_count; i++) {
     const emo_speech_segment *g = &r->segments[i];
     if (!isfinite(g->start) || !isfinite(g->end) || !(g->end > g->start)) continue;

@@ -18,7 +18,11 @@
  * been described) and person; just before a segment is delivered, the face seen speaking over
  * the frames it covers; after the end-of-stream frame call, the persons (on_person). The
  * history kept for the segments reaches back only to the start of the first segment not yet
- * delivered.
+ * delivered. A speaking source whose scores are final only later (LR-ASD's window:
+ * spk_source_ops.hold seconds) makes the frames wait that long: each is copied (faces, their
+ * details, events) into a queue and delivered, with its final scores, once the frames have moved
+ * hold seconds past it, or at the end of the stream. So the output keeps its order and every
+ * frame's "speaking" is its own; a killed run loses the last hold seconds of frames.
  *
  * Logging: the soundtrack context's messages are queued and delivered on the calling thread
  * too (emo_log_fn promises the thread that made the call). Leaves to others: the frames'
@@ -32,8 +36,19 @@
 #include "core/log.h"
 #include "pipeline/internal.h"
 #include "pipeline/persons.h"
+#include "pipeline/speaking.h"
 
 #define LOG_QUEUE_MAX 64 /* soundtrack messages held for the calling thread; more are dropped */
+
+/* A frame held for its late speaking scores (see the top): its own copies of what it points to. */
+typedef struct held_frame {
+  emo_frame_result f;
+  emo_track_face *faces; /* (cap_faces,) */
+  emo_face_details *details;
+  emo_event *events; /* (cap_events,) */
+  float *custom;     /* (cap_custom,) the faces' face-head answers (the context reuses its own) */
+  int cap_faces, cap_events, cap_custom;
+} held_frame;
 
 typedef struct queued_log {
   emo_log_level level;
@@ -68,6 +83,9 @@ typedef struct media_run {
   double keep_from; /* no later segment covers a frame before this time */
   emoi_err psn_err;
   int psn_rc;
+  held_frame *held; /* (cap_held,) ring: [h_head, h_head + n_held) */
+  int h_head, n_held, cap_held;
+  float *ev; /* (max_faces,) a held frame's final evidence */
 } media_run;
 
 /* The soundtrack context's log callback: queue the message for the calling thread. */
@@ -174,11 +192,12 @@ static int deliver_segments(media_run *m, double t) {
   return stop;
 }
 
-/* emoi_frame_fn of the frames: the segments due, then the frame. */
-static int on_frame(const emo_frame_result *f, void *user) {
-  media_run *m = user;
+/* Delivers one frame: the run record first (once, when the media's duration is known), the
+ * segments due, its persons fields (from evidence ev, which may be NULL), the frame. Returns
+ * non-zero when a callback asked to stop. */
+static int deliver_frame(media_run *m, const emo_frame_result *f, const float *ev, int av) {
   int stop = 0;
-  if (!m->run_sent) { /* the run record first, once the media's duration is known */
+  if (!m->run_sent) {
     m->run_sent = 1;
     stop = emoi_run_deliver(m->c, m->cb, "video", m->url,
                             f->media_duration > 0 ? f->media_duration : -1.0, m->sound);
@@ -186,8 +205,6 @@ static int on_frame(const emo_frame_result *f, void *user) {
   stop |= deliver_segments(m, f->frame >= 0 ? f->t : -1.0);
   if (m->psn && m->psn_rc == EMO_OK) {
     if (!m->st) m->voiced = -1;
-    int av = 0;
-    const float *ev = emoi_stream_evidence(m->c, NULL, &av);
     m->psn_rc = psn_frame(m->psn, (emo_frame_result *)f, ev, av, m->voiced, &m->psn_err);
     if (f->frame >= 0 && m->st) psn_trim(m->psn, m->keep_from);
   }
@@ -199,28 +216,150 @@ static int on_frame(const emo_frame_result *f, void *user) {
   return stop;
 }
 
-/* The end of a recording with persons: the method in the summary (logged once when it is the
- * fallback), the join, and each person through on_person. A failure here is a warning: the
+/* Copies f into the held queue. Returns EMO_OK or EMO_ENOMEM. */
+static int hold_frame(media_run *m, const emo_frame_result *f) {
+  if (m->n_held == m->cap_held) {
+    int cap = m->cap_held ? 2 * m->cap_held : 128;
+    held_frame *h = calloc((size_t)cap, sizeof *h);
+    if (!h) return EMO_ENOMEM;
+    for (int i = 0; i < m->n_held; i++) h[i] = m->held[(m->h_head + i) % m->cap_held];
+    for (int i = m->n_held; i < m->cap_held; i++) h[i] = m->held[(m->h_head + i) % m->cap_held];
+    free(m->held);
+    m->held = h;
+    m->h_head = 0;
+    m->cap_held = cap;
+  }
+  held_frame *h = &m->held[(m->h_head + m->n_held) % m->cap_held];
+  if (f->face_count > h->cap_faces) {
+    int cap = f->face_count;
+    emo_track_face *fa = realloc(h->faces, (size_t)cap * sizeof *fa);
+    if (fa) h->faces = fa;
+    emo_face_details *d = fa ? realloc(h->details, (size_t)cap * sizeof *d) : NULL;
+    if (d) h->details = d;
+    if (!fa || !d) return EMO_ENOMEM;
+    h->cap_faces = cap;
+  }
+  if (f->event_count > h->cap_events) {
+    emo_event *e = realloc(h->events, (size_t)f->event_count * sizeof *e);
+    if (!e) return EMO_ENOMEM;
+    h->events = e;
+    h->cap_events = f->event_count;
+  }
+  int need = 0; /* the face-head answers: probabilities and intensities per face */
+  for (int i = 0; i < f->face_count; i++)
+    if (f->faces[i].head && f->faces[i].custom)
+      need += emo_head_classes(f->faces[i].head) * (f->faces[i].custom_intensity ? 2 : 1);
+  if (need > h->cap_custom) {
+    float *c = realloc(h->custom, (size_t)need * sizeof *c);
+    if (!c) return EMO_ENOMEM;
+    h->custom = c;
+    h->cap_custom = need;
+  }
+  h->f = *f;
+  float *cu = h->custom;
+  for (int i = 0; i < f->face_count; i++) {
+    h->faces[i] = f->faces[i];
+    if (f->faces[i].details) {
+      h->details[i] = *f->faces[i].details;
+      h->faces[i].details = &h->details[i];
+    }
+    if (f->faces[i].head && f->faces[i].custom) {
+      const int nc = emo_head_classes(f->faces[i].head);
+      memcpy(cu, f->faces[i].custom, (size_t)nc * sizeof *cu);
+      h->faces[i].custom = cu;
+      cu += nc;
+      if (f->faces[i].custom_intensity) {
+        memcpy(cu, f->faces[i].custom_intensity, (size_t)nc * sizeof *cu);
+        h->faces[i].custom_intensity = cu;
+        cu += nc;
+      }
+    }
+  }
+  if (f->event_count) memcpy(h->events, f->events, (size_t)f->event_count * sizeof *h->events);
+  h->f.faces = h->faces;
+  h->f.events = h->events;
+  m->n_held++;
+  return EMO_OK;
+}
+
+/* Delivers the held frames up to time `until` (all when all), each with its final scores.
+ * Returns non-zero when a callback asked to stop. */
+static int deliver_held(media_run *m, spk_source *spk, double until, int all) {
+  while (m->n_held > 0) {
+    held_frame *h = &m->held[m->h_head];
+    if (!all && !(h->f.t <= until)) break;
+    const float *ev = NULL;
+    if (m->ev && h->f.face_count > 0) {
+      spk->ops->final_scores(spk, h->f.t, h->faces, h->f.face_count, m->ev);
+      ev = m->ev;
+    }
+    m->h_head = (m->h_head + 1) % m->cap_held;
+    m->n_held--;
+    if (deliver_frame(m, &h->f, ev, spk->ops->audio_visual)) return 1;
+  }
+  return 0;
+}
+
+static void held_free(media_run *m) {
+  for (int i = 0; i < m->cap_held; i++) {
+    free(m->held[i].faces);
+    free(m->held[i].details);
+    free(m->held[i].events);
+    free(m->held[i].custom);
+  }
+  free(m->held);
+  free(m->ev);
+}
+
+/* emoi_frame_fn of the frames: the segments due, then the frame; with a late speaking source,
+ * the frames that have waited long enough (see the top). */
+static int on_frame(const emo_frame_result *f, void *user) {
+  media_run *m = user;
+  spk_source *spk = m->psn ? emoi_stream_speaking(m->c) : NULL;
+  if (!spk || !(spk->ops->hold > 0.0) || !spk->ops->final_scores) {
+    int av = 0;
+    const float *ev = emoi_stream_evidence(m->c, NULL, &av);
+    return deliver_frame(m, f, ev, av);
+  }
+  if (!m->ev && !(m->ev = calloc((size_t)m->c->params.max_faces, sizeof *m->ev))) {
+    m->psn_rc = emoi_fail(&m->psn_err, EMO_ENOMEM, "out of memory for the held frames");
+    return 1;
+  }
+  if (f->frame >= 0) {
+    if (f->face_count > m->c->params.max_faces || hold_frame(m, f) != EMO_OK) {
+      m->psn_rc = emoi_fail(&m->psn_err, EMO_ENOMEM, "out of memory for the held frames");
+      return 1;
+    }
+    return deliver_held(m, spk, f->t - spk->ops->hold, 0);
+  }
+  /* the end: every pending score, every held frame, then the end-of-stream call */
+  if (!m->stopped) {
+    if (spk->ops->flush && m->psn_rc == EMO_OK) m->psn_rc = spk->ops->flush(spk, &m->psn_err);
+    if (deliver_held(m, spk, 0.0, 1)) return 1;
+  }
+  return deliver_frame(m, f, NULL, 0);
+}
+
+/* The end of a recording with persons: the method in the summary (analyze_video.c logs which
+ * one runs), the join, and each person through on_person. A failure here is a warning: the
  * frames and segments were delivered. */
 static void persons_end(emo_context *c, media_run *m, const emo_video_summary *vs,
                         emo_media_summary *ms) {
   const char *method = NULL;
   emoi_stream_evidence(c, &method, NULL);
   ((emo_video_summary *)vs)->speaking_method = method;
-  if (method && strcmp(method, "mouth_motion") == 0 && !c->said_fallback) {
-    c->said_fallback = 1;
-    emoi_log(&c->log, EMO_LOG_INFO,
-             "no active-speaker model (LR-ASD) installed: speaking scores by mouth motion");
-  }
   const emo_person *p = NULL;
-  int n = 0, rc = m->psn_rc;
-  if (rc == EMO_OK) rc = psn_finish(m->psn, vs, m->audio, &p, &n, &m->psn_err);
+  const emo_person_turn *sp = NULL;
+  int n = 0, n_sp = 0, rc = m->psn_rc;
+  if (rc == EMO_OK) rc = psn_finish(m->psn, vs, m->audio, &p, &n, &sp, &n_sp, &m->psn_err);
   if (rc != EMO_OK) {
     emoi_log(&c->log, EMO_LOG_WARN, "persons not computed: %s", m->psn_err.msg);
     return;
   }
   ms->persons = p;
   ms->person_count = n;
+  ms->turns = sp;
+  ms->turn_count = n_sp;
   for (int i = 0; i < n; i++)
     if (m->cb->on_person && m->cb->on_person(&p[i], m->cb->user)) {
       ms->interrupted = 1;
@@ -315,6 +454,7 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
     if (m.oom) emoi_log(&c->log, EMO_LOG_WARN, "soundtrack: out of memory for its segments");
   }
   free(m.queue);
+  held_free(&m);
   pthread_mutex_destroy(&m.mu);
   pthread_cond_destroy(&m.cv);
   emo_media_summary *ms = &c->media;

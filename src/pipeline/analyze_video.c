@@ -120,6 +120,10 @@ const float *emoi_stream_evidence(const emo_context *c, const char **method, int
   return spk ? c->stream->evidence : NULL;
 }
 
+spk_source *emoi_stream_speaking(const emo_context *c) {
+  return c->stream ? c->stream->spk : NULL;
+}
+
 void emoi_stream_free(struct emoi_stream **ps) {
   if (!ps || !*ps) return;
   struct emoi_stream *s = *ps;
@@ -160,6 +164,65 @@ static int add_span(struct emoi_stream *s, double start, double end) {
   return push_event(s, &e);
 }
 
+/* The speaking source of a stream (with c->run.persons): rp->speaking_model NULL (the default)
+ * or "mouth" = the mouth motion; "lr_asd" = LR-ASD from the model cache's checkpoint (an error
+ * when absent); any other value = an LR-ASD checkpoint's path. The default is the mouth motion
+ * because LR-ASD, even gated (speaking_asd.c: run only during speech with two or more faces),
+ * costs several times the analysis of the frames on a conversation (the README's "How persons
+ * work"), against a target of 15 %. The mouth source is kept from stream to stream, LR-ASD made
+ * for each (it reads the stream's soundtrack). Which one runs, and why, is logged once per
+ * context and reason (EMO_LOG_INFO). */
+static int speaking_begin(emo_context *c, struct emoi_stream *s, const char *url) {
+  emoi_err err = {{0}};
+  const char *sm = c->run.speaking_model;
+  char path[4200] = "";
+  int want_asd = 0, rc;
+  if (c->run.persons && sm && strcmp(sm, "mouth") != 0) {
+    if (strcmp(sm, "lr_asd") == 0) {
+      char dir[4096];
+      rc = emo_models_dir(&c->model->params, dir, sizeof dir);
+      if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+      snprintf(path, sizeof path, "%s/%s", dir, ASD_FILE_DEFAULT);
+    } else {
+      snprintf(path, sizeof path, "%s", sm);
+    }
+    want_asd = 1;
+  }
+  if (s->spk && (want_asd || strcmp(s->spk->ops->method, "mouth_motion") != 0))
+    spk_source_destroy(&s->spk);
+  if (want_asd) {
+    media_io io;
+    emoi_media_io(c, &io);
+    rc = spk_asd_create(&s->spk, path, url, &io, c->run.max_audio_seconds, c->model->vad_graph,
+                        &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+    if (!(c->said_fallback & 1)) {
+      c->said_fallback |= 1;
+      emoi_log(&c->log, EMO_LOG_INFO,
+               "speaking scores by LR-ASD (%s) during speech with two or more faces, by mouth "
+               "motion elsewhere",
+               path);
+    }
+  }
+  if (c->run.persons && !s->spk) {
+    rc = spk_mouth_create(&s->spk, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  }
+  int why = sm ? 2 : 4; /* the bit of the message said */
+  if (!want_asd && c->run.persons && !(c->said_fallback & why)) {
+    c->said_fallback |= why;
+    if (sm)
+      emoi_log(&c->log, EMO_LOG_INFO, "speaking scores by mouth motion (asked for)");
+    else
+      emoi_log(
+          &c->log, EMO_LOG_INFO,
+          "speaking scores by mouth motion, the default (LR-ASD, speaking_model \"lr_asd\" "
+          "or --speaking lr_asd, costs +340 to +370 %% CPU time on a conversation even run only "
+          "during speech with two or more faces)");
+  }
+  return EMO_OK;
+}
+
 /* Starts a stream with the options in c->run (url: the media file, NULL for
  * emo_stream_push): the scratch is made by the first stream of
  * the context; the tracker anew each time, since its options are the call's. */
@@ -198,31 +261,8 @@ static int stream_begin(emo_context *c, const char *url) {
     emoi_stream_free(&c->stream);
     return emoi_ctx_fail(c, rc, &err);
   }
-  /* The speaking source: the mouth motion (kept from stream to stream), or the LR-ASD network
-   * (rp->speaking_model; made for each stream, since it reads the stream's soundtrack);
-   * emo_analyze_media says which one ran. */
-  const char *sm = c->run.speaking_model;
-  int want_asd = c->run.persons && sm && strcmp(sm, "mouth") != 0;
-  if (s->spk && (want_asd || strcmp(s->spk->ops->method, "mouth_motion") != 0))
-    spk_source_destroy(&s->spk);
-  if (want_asd) {
-    char path[4200];
-    if (strcmp(sm, "lr_asd") == 0) {
-      char dir[4096];
-      rc = emo_models_dir(&c->model->params, dir, sizeof dir);
-      if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-      snprintf(path, sizeof path, "%s/%s", dir, ASD_FILE_DEFAULT);
-    } else {
-      snprintf(path, sizeof path, "%s", sm);
-    }
-    media_io io;
-    emoi_media_io(c, &io);
-    rc = spk_asd_create(&s->spk, path, url, &io, c->run.max_audio_seconds, &err);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-  } else if (c->run.persons && !s->spk) {
-    rc = spk_mouth_create(&s->spk, &err);
-    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
-  }
+  rc = speaking_begin(c, s, url);
+  if (rc != EMO_OK) return rc;
   if (s->spk) s->spk->ops->reset(s->spk);
   s->pyr_built[0] = s->pyr_built[1] = 0;
   s->cur = 0;

@@ -99,7 +99,7 @@ struct emo_context {
   int logq_n, logq_dropped;
   emo_context *soundtrack;   /* speech-only context for the soundtrack's thread, made lazily */
   struct psn_state *persons; /* faces and voices joined (pipeline/persons.h), made lazily */
-  int said_fallback;         /* the speaking-score fallback was logged once */
+  int said_fallback;         /* bits: which speaking-source messages were logged once */
   emo_media_summary media;
   /* feature vectors (learn/features.c) */
   float *feats; /* (feats_cap,) the last call's vectors, row after row */
@@ -189,6 +189,9 @@ void emoi_logq_drain(emo_context *c);
 /* The speaking evidence of the faces of the frame last pushed (parallel to its faces; see
  * pipeline/speaking.h), the source's method name and kind; NULL when none (persons off). */
 const float *emoi_stream_evidence(const emo_context *c, const char **method, int *audio_visual);
+/* The stream's speaking source itself (NULL when none), for sources whose scores come late
+ * (spk_source_ops.hold). */
+struct spk_source *emoi_stream_speaking(const emo_context *c);
 
 /* Frees the video state (analyze_video.c). */
 void emoi_stream_free(struct emoi_stream **s);

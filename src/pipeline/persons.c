@@ -1,11 +1,29 @@
 /* persons.c: the fusion of faces and voices into persons (see persons.h for the rules).
  *
- * The join: A[s][k] = (1 / T_s) * sum over speaker s's segments of the segment's duration
- * times the mean speaking score of track k over the frames the segment covers (0 where k is
- * not visible): the mean speaking score of face k while s talks. Cost 1 - A, a pair allowed
- * only when A >= PSN_JOIN_MIN; asg_solve (Hungarian) finds the optimal one-to-one join. With
- * more than ASG_MAX speakers or tracks, the ASG_MAX with the most talk time / the strongest
- * affinity take part (the rest stay unjoined). */
+ * Each delivered segment leaves a record: its speaker, duration and the PSN_TOP faces with the
+ * highest mean speaking score over the frames it covers (0 where a face is not visible). A
+ * segment is carried by face k when k's mean is >= PSN_CARRY and beats the next face's by
+ * PSN_CARRY_MARGIN, by nobody on screen (off) when no face reaches PSN_OFF_MAX, else it is
+ * ambiguous (crosstalk, no clear face).
+ *
+ * Diarization on short or crosstalk-heavy recordings often puts two or three voices into one
+ * speaker, or one voice into two. The face evidence corrects both before the join:
+ *  - split: a speaker with two or more carriers (faces, or off) that each carry at least
+ *    PSN_SPLIT_MIN seconds and PSN_SPLIT_SHARE of its talk becomes one unit per carrier; its
+ *    other segments go to the unit of their best face when it is one of those, else to its
+ *    largest unit. Any other speaker is one unit.
+ *  - merge: units carried by the same face (a split unit's face, or the face that carries at
+ *    least half of a whole speaker's talk) become one row of the join.
+ *  - join: A[r][k] = the mean speaking score of face k over row r's talk time (the duration-
+ *    weighted mean of the segments' means); cost 1 - A, a pair allowed only when A >=
+ *    PSN_JOIN_MIN; asg_solve (Hungarian) finds the optimal one-to-one join of rows and faces.
+ *    With more than ASG_MAX rows or faces, the ASG_MAX with the most talk time / the strongest
+ *    affinity take part (the rest stay unjoined).
+ * A face joined to a row is the person of all of its units' speech; the units never joined are,
+ * per diarization speaker, one off-screen voice. Each piece's final person follows from its
+ * unit: the turns of psn_finish (the RTTM writes them). A person's voice emotion and prosody are
+ * its main speaker's (the one that gave it the most talk). Memory at the end: one record per
+ * segment (56 bytes). */
 #include "pipeline/persons.h"
 
 #include <math.h>
@@ -26,6 +44,16 @@ typedef struct trk_stat {
   int64_t n_spk, n_lis;
 } trk_stat;
 
+#define PSN_TOP 3 /* faces kept per segment record */
+
+typedef struct seg_rec {
+  int speaker; /* 0: no speaker or no duration (not joined) */
+  double start, end, dur;
+  int seg;          /* index of its segment in delivery order */
+  int top[PSN_TOP]; /* track ids, best first, 0 = none */
+  float mean[PSN_TOP];
+} seg_rec;
+
 typedef struct spk_stat {
   double talk;       /* seconds of its segments */
   double prosody[6]; /* duration-weighted sums: f0_mean (voiced only), f0_min, f0_max,
@@ -40,17 +68,22 @@ struct psn_state {
   int cap_trk;
   spk_stat *spk; /* (cap_spk) index speaker - 1 */
   int cap_spk;
-  double *aff; /* (cap_spk, cap_trk) summed duration x mean score */
+  double *aff;   /* (cap_spk, cap_trk) summed duration x mean score */
+  seg_rec *segs; /* (cap_segs,) every delivered segment, in order */
+  int n_segs, cap_segs;
   emo_person *persons;
   int *ids; /* track ids of the persons */
   /* heads' answers (psn_set_heads): per track the sums over speaking / listening frames of
    * the face head's probabilities, per speaker the duration-weighted sum of the voice head's;
    * kept beside trk / spk, with the same capacities */
   const emo_head *fh, *vh;
-  int fc, vc;   /* their classes, 0 without */
-  double *fsum; /* (cap_trk, 2, fc): speaking then listening */
-  double *vsum; /* (cap_spk, vc) */
-  float *out;   /* the persons' means: (persons, 2 fc + vc) */
+  int fc, vc;             /* their classes, 0 without */
+  double *fsum;           /* (cap_trk, 2, fc): speaking then listening */
+  double *vsum;           /* (cap_spk, vc) */
+  float *out;             /* the persons' means: (persons, 2 fc + vc) */
+  int *spk_ids;           /* the persons' speakers lists */
+  int n_delivered;        /* segments delivered */
+  emo_person_turn *turns; /* (n_segs,) the final turns */
 };
 
 int psn_create(psn_state **out, emoi_err *err) {
@@ -70,12 +103,17 @@ void psn_destroy(psn_state **ps) {
   free(s->fsum);
   free(s->vsum);
   free(s->out);
+  free(s->spk_ids);
+  free(s->segs);
+  free(s->turns);
   free(s);
   *ps = NULL;
 }
 
 void psn_begin(psn_state *s) {
   s->head = s->n_hist = 0;
+  s->n_segs = 0;
+  s->n_delivered = 0;
   if (s->trk) memset(s->trk, 0, (size_t)s->cap_trk * sizeof *s->trk);
   if (s->spk) memset(s->spk, 0, (size_t)s->cap_spk * sizeof *s->spk);
   if (s->aff) memset(s->aff, 0, (size_t)s->cap_spk * (size_t)s->cap_trk * sizeof *s->aff);
@@ -200,12 +238,58 @@ void psn_trim(psn_state *s, double t) {
   if (s->head == s->n_hist) s->head = s->n_hist = 0;
 }
 
+/* The carrier of a segment: a track id, PSN_OFF (nobody on screen), or 0 (ambiguous). */
+#define PSN_OFF (-1)
+static int carrier(const seg_rec *r) {
+  if (r->top[0] == 0 || r->mean[0] < PSN_OFF_MAX) return PSN_OFF;
+  if (r->mean[0] >= PSN_CARRY && r->mean[0] - r->mean[1] >= PSN_CARRY_MARGIN) return r->top[0];
+  return 0;
+}
+
+/* Appends a piece [start, end) of a segment of speaker (0: none) with its tracks' summed
+ * scores sum (cap_trk,) over `frames` frames. */
+static int add_piece(psn_state *s, int speaker, double start, double end, const double *sum,
+                     int64_t frames, emoi_err *err) {
+  if (s->n_segs == s->cap_segs) {
+    int cap = s->cap_segs ? 2 * s->cap_segs : 256;
+    seg_rec *r = realloc(s->segs, (size_t)cap * sizeof *r);
+    if (!r) return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+    s->segs = r;
+    s->cap_segs = cap;
+  }
+  seg_rec *rec = &s->segs[s->n_segs++];
+  memset(rec, 0, sizeof *rec);
+  rec->start = start;
+  rec->end = end;
+  rec->seg = s->n_delivered;
+  if (speaker <= 0 || !(end > start)) return EMO_OK;
+  rec->speaker = speaker;
+  rec->dur = end - start;
+  for (int k = 0; sum && frames > 0 && k < s->cap_trk; k++) {
+    double mean = sum[k] / (double)frames;
+    for (int j = 0; j < PSN_TOP; j++) /* the top faces, best first */
+      if (mean > 0.0 && (rec->top[j] == 0 || mean > rec->mean[j])) {
+        memmove(&rec->top[j + 1], &rec->top[j], (PSN_TOP - 1 - j) * sizeof *rec->top);
+        memmove(&rec->mean[j + 1], &rec->mean[j], (PSN_TOP - 1 - j) * sizeof *rec->mean);
+        rec->top[j] = k + 1;
+        rec->mean[j] = (float)mean;
+        break;
+      }
+  }
+  return EMO_OK;
+}
+
 int psn_segment(psn_state *s, emo_speech_segment *seg, emoi_err *err) {
   seg->linked = 1;
   seg->track_id = seg->person = 0;
   seg->link = 0.0f;
   double dur = seg->end - seg->start;
-  if (seg->speaker <= 0 || !(dur > 0.0)) return EMO_OK;
+  int rc0;
+  if (seg->speaker <= 0 || !(dur > 0.0) || !(dur < 1e7)) {
+    rc0 = add_piece(s, 0, seg->start, seg->end, NULL, 0, err);
+    s->n_delivered++;
+    return rc0;
+  }
   int rc = grow(s, 1, seg->speaker, err);
   if (rc != EMO_OK) return rc;
   spk_stat *sp = &s->spk[seg->speaker - 1];
@@ -222,36 +306,84 @@ int psn_segment(psn_state *s, emo_speech_segment *seg, emoi_err *err) {
   if (s->vc && seg->custom && seg->head == s->vh)
     for (int k = 0; k < s->vc; k++)
       s->vsum[(size_t)(seg->speaker - 1) * s->vc + k] += dur * seg->custom[k];
-  /* Frames in [start, end) and each track's summed score over them. */
-  double *sum = calloc((size_t)s->cap_trk, sizeof *sum);
-  if (!sum) return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+  /* Frames in [start, end) and each track's summed score over them, per PSN_BIN bin. */
+  int nb = (int)ceil(dur / PSN_BIN), ct = s->cap_trk;
+  if (nb < 1) nb = 1;
+  double *bs = calloc((size_t)nb * (size_t)ct + 2 * (size_t)ct, sizeof *bs);
+  int64_t *bf = calloc((size_t)nb, sizeof *bf);
+  if (!bs || !bf) {
+    free(bs);
+    free(bf);
+    return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+  }
+  double *sum = bs + (size_t)nb * ct, *piece = sum + ct;
   int64_t frames = 0;
   for (int i = s->head; i < s->n_hist; i++) {
     const hist_entry *e = &s->hist[i];
     if (e->t < seg->start || e->t >= seg->end) continue;
-    if (e->track == 0)
+    int b = (int)((e->t - seg->start) / PSN_BIN);
+    b = b < 0 ? 0 : b >= nb ? nb - 1 : b;
+    if (e->track == 0) {
       frames++;
-    else if (e->score > 0.0f && e->track <= s->cap_trk)
+      bf[b]++;
+    } else if (e->score > 0.0f && e->track <= ct) {
       sum[e->track - 1] += e->score;
+      bs[(size_t)b * ct + e->track - 1] += e->score;
+    }
   }
   int best = 0;
   double best_mean = 0.0;
-  for (int k = 0; frames > 0 && k < s->cap_trk; k++) {
+  for (int k = 0; frames > 0 && k < ct; k++) {
     double mean = sum[k] / (double)frames;
-    s->aff[(size_t)(seg->speaker - 1) * s->cap_trk + k] += dur * mean;
+    s->aff[(size_t)(seg->speaker - 1) * ct + k] += dur * mean;
     if (mean > best_mean) {
       best_mean = mean;
       best = k + 1;
     }
   }
-  free(sum);
   if (best && best_mean >= PSN_SEG_LINK) {
     seg->track_id = best;
     seg->person = best;
     seg->link = (float)best_mean;
   }
+  /* Pieces: the segment is cut where the face that carries its bins changes (ambiguous bins
+   * stay with the piece they are in). */
+  double p_start = seg->start;
+  int64_t p_frames = 0;
+  int cur = 0;
+  for (int b = 0; b < nb && rc == EMO_OK; b++) {
+    seg_rec tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.speaker = 1;
+    for (int k = 0; bf[b] > 0 && k < ct; k++) {
+      double mean = bs[(size_t)b * ct + k] / (double)bf[b];
+      for (int j = 0; j < PSN_TOP; j++)
+        if (mean > 0.0 && (tmp.top[j] == 0 || mean > tmp.mean[j])) {
+          memmove(&tmp.top[j + 1], &tmp.top[j], (PSN_TOP - 1 - j) * sizeof *tmp.top);
+          memmove(&tmp.mean[j + 1], &tmp.mean[j], (PSN_TOP - 1 - j) * sizeof *tmp.mean);
+          tmp.top[j] = k + 1;
+          tmp.mean[j] = (float)mean;
+          break;
+        }
+    }
+    int c = bf[b] > 0 ? carrier(&tmp) : 0;
+    if (c != 0 && cur != 0 && c != cur) {
+      double cut = seg->start + b * PSN_BIN;
+      rc = add_piece(s, seg->speaker, p_start, cut, piece, p_frames, err);
+      memset(piece, 0, (size_t)ct * sizeof *piece);
+      p_frames = 0;
+      p_start = cut;
+    }
+    if (c != 0) cur = c;
+    for (int k = 0; k < ct; k++) piece[k] += bs[(size_t)b * ct + k];
+    p_frames += bf[b];
+  }
+  if (rc == EMO_OK) rc = add_piece(s, seg->speaker, p_start, seg->end, piece, p_frames, err);
+  free(bs);
+  free(bf);
   psn_trim(s, seg->end);
-  return EMO_OK;
+  s->n_delivered++;
+  return rc;
 }
 
 static int argmax(const float *p, int n) {
@@ -261,118 +393,224 @@ static int argmax(const float *p, int n) {
   return b;
 }
 
+typedef struct unit {
+  int speaker, face; /* face: the carrier's track id, PSN_OFF, or 0 = the whole speaker */
+  int row;           /* the join's row, -1 = not in the join */
+  double talk;
+} unit;
+
+/* The units (see the top) into u (capacity: the speakers plus the segments), each segment's
+ * unit into seg_unit. Returns how many. */
+static int make_units(const psn_state *s, int n_spk, unit *u, int *seg_unit, double *tc, int *cid,
+                      int n_c) {
+  int n_u = 0;
+  for (int sp = 1; sp <= n_spk; sp++) {
+    if (!(s->spk[sp - 1].talk > 0.0)) continue;
+    /* talk time per carrier (cid: carriers seen, tc: their seconds) */
+    int nc = 0;
+    for (int i = 0; i < s->n_segs; i++) {
+      const seg_rec *r = &s->segs[i];
+      if (r->speaker != sp) continue;
+      int c = carrier(r), j = 0;
+      if (c == 0) continue;
+      while (j < nc && cid[j] != c) j++;
+      if (j == nc) {
+        if (nc == n_c) continue;
+        cid[nc] = c;
+        tc[nc++] = 0.0;
+      }
+      tc[j] += r->dur;
+    }
+    int first = n_u, big = -1;
+    for (int j = 0; j < nc; j++)
+      if (tc[j] >= PSN_SPLIT_MIN && tc[j] >= PSN_SPLIT_SHARE * s->spk[sp - 1].talk) {
+        u[n_u] = (unit){sp, cid[j], -1, 0.0};
+        if (big < 0 || tc[j] > u[big].talk) big = n_u;
+        u[n_u++].talk = tc[j];
+      }
+    if (n_u - first < 2) { /* one unit for the whole speaker, carried by its majority face */
+      n_u = first;
+      int face = 0;
+      for (int j = 0; j < nc; j++)
+        if (cid[j] > 0 && tc[j] >= 0.5 * s->spk[sp - 1].talk) face = cid[j];
+      u[n_u] = (unit){sp, 0, -1, 0.0};
+      u[n_u].row = face; /* remembered here until the rows are made */
+      big = n_u++;
+    } else {
+      for (int k = first; k < n_u; k++) u[k].row = u[k].face > 0 ? u[k].face : 0;
+    }
+    for (int k = first; k < n_u; k++) u[k].talk = 0.0;
+    for (int i = 0; i < s->n_segs; i++) {
+      const seg_rec *r = &s->segs[i];
+      if (r->speaker != sp) continue;
+      int c = carrier(r), to = -1;
+      for (int k = first; k < n_u && n_u - first > 1; k++)
+        if (u[k].face == c && c != 0) to = k;
+      for (int k = first; to < 0 && k < n_u && n_u - first > 1; k++)
+        if (u[k].face > 0 && u[k].face == r->top[0]) to = k;
+      if (to < 0) to = big;
+      seg_unit[i] = to;
+      u[to].talk += r->dur;
+    }
+  }
+  return n_u;
+}
+
 int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result *audio,
-               const emo_person **out, int *n_out, emoi_err *err) {
+               const emo_person **out, int *n_out, const emo_person_turn **turns, int *n_turns,
+               emoi_err *err) {
   *out = NULL;
   *n_out = 0;
-  int n_trk = vs ? vs->track_count : 0, n_spk = 0;
+  *turns = NULL;
+  *n_turns = 0;
+  int n_trk = vs ? vs->track_count : 0, n_spk = 0, max_id = 0;
+  for (int k = 0; k < n_trk; k++)
+    if (vs->tracks[k].track_id > max_id) max_id = vs->tracks[k].track_id;
   if (audio)
     for (int i = 0; i < audio->speaker_count; i++)
       if (audio->speakers[i].speaker > n_spk) n_spk = audio->speakers[i].speaker;
-  int rc = grow(s, n_trk > 0 ? n_trk : 1, n_spk > 0 ? n_spk : 1, err);
+  for (int i = 0; i < s->n_segs; i++)
+    if (s->segs[i].speaker > n_spk) n_spk = s->segs[i].speaker;
+  int rc = grow(s, max_id > 0 ? max_id : 1, n_spk > 0 ? n_spk : 1, err);
   if (rc != EMO_OK) return rc;
-  /* Rows: speakers with talk time; columns: tracks seen. At most ASG_MAX of each. */
-  int rows[ASG_MAX], cols[ASG_MAX], nr = 0, nc = 0;
-  for (int i = 0; i < n_spk; i++) {
-    if (!(s->spk[i].talk > 0.0)) continue;
-    if (nr < ASG_MAX) {
-      rows[nr++] = i;
-      continue;
-    }
-    int w = 0; /* replace the row with the least talk time */
-    for (int r = 1; r < ASG_MAX; r++)
-      if (s->spk[rows[r]].talk < s->spk[rows[w]].talk) w = r;
-    if (s->spk[i].talk > s->spk[rows[w]].talk) rows[w] = i;
-  }
-  for (int k = 0; k < n_trk; k++) {
-    double best = 0.0;
-    for (int r = 0; r < nr; r++) {
-      double a = s->aff[(size_t)rows[r] * s->cap_trk + k] / s->spk[rows[r]].talk;
-      if (a > best) best = a;
-    }
-    if (!(best >= PSN_JOIN_MIN)) continue;
-    if (nc < ASG_MAX) {
-      cols[nc++] = k;
-      continue;
-    }
-    int w = 0;
-    double wv = INFINITY;
-    for (int c = 0; c < ASG_MAX; c++) {
-      double v = 0.0;
-      for (int r = 0; r < nr; r++) {
-        double a = s->aff[(size_t)rows[r] * s->cap_trk + cols[c]] / s->spk[rows[r]].talk;
-        if (a > v) v = a;
-      }
-      if (v < wv) {
-        wv = v;
-        w = c;
-      }
-    }
-    if (best > wv) cols[w] = k;
-  }
-  int spk_of_trk[ASG_MAX], row_to_col[ASG_MAX];
-  float link_of_trk[ASG_MAX];
+  int n_cap = n_spk + s->n_segs + 1;
+  unit *u = calloc((size_t)n_cap, sizeof *u);
+  int *seg_unit = calloc((size_t)s->n_segs + 1, sizeof *seg_unit);
+  double *tc = calloc((size_t)n_cap, sizeof *tc);
+  int *cid = calloc((size_t)n_cap, sizeof *cid);
+  double *ra = calloc((size_t)ASG_MAX * (size_t)(max_id + 1), sizeof *ra); /* rows x track ids */
   float *cst = malloc(ASG_MAX * ASG_MAX * sizeof *cst);
-  if (!cst) return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+  int *row_face = calloc((size_t)n_cap, sizeof *row_face);
+  free(s->turns);
+  s->turns = calloc((size_t)s->n_segs + 1, sizeof *s->turns);
+  if (!u || !seg_unit || !tc || !cid || !ra || !cst || !row_face || !s->turns) {
+    rc = emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+    goto done;
+  }
+  int n_u = make_units(s, n_spk, u, seg_unit, tc, cid, n_cap);
+  /* Rows: units carried by one face merge (u.row holds that face until here); at most ASG_MAX
+   * rows, those with the most talk time. */
+  double row_talk[ASG_MAX];
+  int nr = 0;
+  for (int k = 0; k < n_u; k++) {
+    int face = u[k].row, r = -1;
+    for (int j = 0; face > 0 && j < nr; j++)
+      if (row_face[j] == face) r = j;
+    if (r < 0 && nr < ASG_MAX) {
+      r = nr++;
+      row_face[r] = face;
+      row_talk[r] = 0.0;
+    } else if (r < 0) { /* full: replace the row with the least talk when this one has more */
+      int w = 0;
+      for (int j = 1; j < ASG_MAX; j++)
+        if (row_talk[j] < row_talk[w]) w = j;
+      if (!(u[k].talk > row_talk[w])) {
+        u[k].row = -1;
+        continue;
+      }
+      for (int j = 0; j < k; j++)
+        if (u[j].row == w) u[j].row = -1;
+      r = w;
+      row_face[r] = face;
+      row_talk[r] = 0.0;
+    }
+    u[k].row = r;
+    row_talk[r] += u[k].talk;
+  }
+  /* Affinities of rows and faces from the segment records. */
+  for (int i = 0; i < s->n_segs; i++) {
+    const seg_rec *g = &s->segs[i];
+    if (!g->speaker) continue;
+    int r = u[seg_unit[i]].row;
+    for (int j = 0; r >= 0 && j < PSN_TOP; j++)
+      if (g->top[j] > 0 && g->top[j] <= max_id)
+        ra[(size_t)r * (max_id + 1) + g->top[j]] += g->dur * g->mean[j];
+  }
   for (int r = 0; r < nr; r++)
+    for (int id = 0; id <= max_id; id++)
+      if (row_talk[r] > 0.0) ra[(size_t)r * (max_id + 1) + id] /= row_talk[r];
+  /* Columns: faces with an affinity that may join, at most ASG_MAX (the strongest). */
+  int cols[ASG_MAX], nc = 0;
+  float colv[ASG_MAX];
+  for (int k = 0; k < n_trk; k++) {
+    int id = vs->tracks[k].track_id;
+    double best = 0.0;
+    for (int r = 0; r < nr; r++)
+      if (ra[(size_t)r * (max_id + 1) + id] > best) best = ra[(size_t)r * (max_id + 1) + id];
+    if (!(best >= PSN_JOIN_MIN)) continue;
+    int c = nc < ASG_MAX ? nc++ : -1;
+    if (c < 0) {
+      c = 0;
+      for (int j = 1; j < ASG_MAX; j++)
+        if (colv[j] < colv[c]) c = j;
+      if (!(best > colv[c])) continue;
+    }
+    cols[c] = id;
+    colv[c] = (float)best;
+  }
+  int row_to_col[ASG_MAX];
+  for (int r = 0; r < nr; r++) {
+    row_to_col[r] = -1;
     for (int c = 0; c < nc; c++)
-      cst[r * nc + c] =
-          (float)(1.0 - s->aff[(size_t)rows[r] * s->cap_trk + cols[c]] / s->spk[rows[r]].talk);
+      cst[r * nc + c] = (float)(1.0 - ra[(size_t)r * (max_id + 1) + cols[c]]);
+  }
   int joined = nr > 0 && nc > 0 ? asg_solve(cst, nr, nc, 1.0f - PSN_JOIN_MIN, row_to_col) : 0;
   if (joined < 0) {
-    free(cst);
-    return emoi_fail(err, EMO_EINTERNAL, "persons: assignment failed");
+    rc = emoi_fail(err, EMO_EINTERNAL, "persons: assignment failed");
+    goto done;
   }
-  int spk_joined[ASG_MAX];
-  for (int c = 0; c < nc; c++) spk_of_trk[c] = 0, link_of_trk[c] = 0.0f;
-  for (int r = 0; r < nr; r++) {
-    spk_joined[r] = joined > 0 && row_to_col[r] >= 0;
-    if (spk_joined[r]) {
-      spk_of_trk[row_to_col[r]] = rows[r] + 1;
-      link_of_trk[row_to_col[r]] = 1.0f - cst[r * nc + row_to_col[r]];
-    }
-  }
-  free(cst);
-  /* Persons: one per track id seen, then one per speaker never joined. */
-  int n_off = 0;
-  for (int i = 0; i < n_spk; i++) {
-    int j = 0;
-    for (int r = 0; r < nr; r++) j |= rows[r] == i && spk_joined[r];
-    n_off += s->spk[i].talk > 0.0 && !j;
-  }
-  int n_face = 0;
+  /* Persons: one per track seen, then one per speaker with speech joined to no face. */
+  int n_face = 0, n_off = 0;
   for (int k = 0; k < n_trk; k++) n_face += vs->tracks[k].frames > 0;
+  int *off_id = calloc((size_t)n_spk + 1, sizeof *off_id); /* speaker -> off-screen person */
+  if (!off_id) {
+    rc = emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+    goto done;
+  }
+  for (int k = 0; k < n_u; k++) {
+    int r = u[k].row;
+    if ((r < 0 || row_to_col[r] < 0) && !off_id[u[k].speaker] && u[k].talk > 0.0)
+      off_id[u[k].speaker] = max_id + ++n_off;
+  }
   int n = n_face + n_off;
   free(s->persons);
   free(s->ids);
   free(s->out);
+  free(s->spk_ids);
   const size_t per = 2 * (size_t)s->fc + (size_t)s->vc;
   s->persons = calloc((size_t)(n > 0 ? n : 1), sizeof *s->persons);
   s->ids = calloc((size_t)(n > 0 ? n : 1), sizeof *s->ids);
   s->out = calloc((size_t)(n > 0 ? n : 1) * (per ? per : 1), sizeof *s->out);
-  if (!s->persons || !s->ids || !s->out)
-    return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+  s->spk_ids = calloc((size_t)(n_face * (n_spk + 1) + n_off + 1), sizeof *s->spk_ids);
+  if (!s->persons || !s->ids || !s->out || !s->spk_ids) {
+    free(off_id);
+    rc = emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
+    goto done;
+  }
   double interval = vs && vs->frames_analysed > 0 ? vs->duration / (double)vs->frames_analysed : 0;
-  int np = 0;
+  int np = 0, n_ids = 0;
+  double *by_spk = tc; /* talk per speaker of one person (n_cap >= n_spk + 1) */
   for (int pass = 0; pass < 2; pass++) {
     for (int i = 0; i < (pass ? n_spk : n_trk); i++) {
       emo_person *p = &s->persons[np];
-      int speaker = 0;
+      for (int sp = 0; sp <= n_spk; sp++) by_spk[sp] = 0.0;
+      p->dominant_speaking = p->dominant_listening = -1;
       if (pass == 0) {
         if (vs->tracks[i].frames <= 0) continue;
-        const trk_stat *ts = i < s->cap_trk ? &s->trk[i] : NULL;
-        p->person = vs->tracks[i].track_id;
-        s->ids[np] = vs->tracks[i].track_id;
+        int id = vs->tracks[i].track_id;
+        const trk_stat *ts = id - 1 < s->cap_trk ? &s->trk[id - 1] : NULL;
+        p->person = id;
+        s->ids[np] = id;
         p->track_ids = &s->ids[np];
         p->track_count = 1;
         p->on_screen = 1;
         p->on_screen_time = (double)vs->tracks[i].frames * interval;
-        for (int c = 0; c < nc; c++)
-          if (cols[c] == i && spk_of_trk[c]) {
-            speaker = spk_of_trk[c];
-            p->link_confidence = link_of_trk[c];
+        for (int r = 0; r < nr; r++)
+          if (row_to_col[r] >= 0 && cols[row_to_col[r]] == id) {
+            p->link_confidence = 1.0f - cst[r * nc + row_to_col[r]];
+            for (int k = 0; k < n_u; k++)
+              if (u[k].row == r) by_spk[u[k].speaker] += u[k].talk;
           }
-        p->dominant_speaking = p->dominant_listening = -1;
         if (ts && ts->n_spk > 0) {
           for (int k = 0; k < EMO_EXPR_COUNT; k++)
             p->expression_speaking[k] = (float)(ts->sum_spk[k] / (double)ts->n_spk);
@@ -396,18 +634,28 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
             p->custom_speaking = o;
         }
       } else {
-        int j = 0;
-        for (int r = 0; r < nr; r++) j |= rows[r] == i && spk_joined[r];
-        if (!(s->spk[i].talk > 0.0) || j) continue;
-        p->person = n_trk + (np - n_face) + 1;
-        p->dominant_speaking = p->dominant_listening = -1;
-        speaker = i + 1;
+        if (!off_id[i + 1]) continue;
+        p->person = off_id[i + 1];
+        for (int k = 0; k < n_u; k++)
+          if (u[k].speaker == i + 1 && (u[k].row < 0 || row_to_col[u[k].row] < 0))
+            by_spk[i + 1] += u[k].talk;
       }
+      /* speakers, the main one (most talk) first */
+      int speaker = 0;
+      p->speakers = &s->spk_ids[n_ids];
+      for (int sp = 1; sp <= n_spk; sp++) {
+        if (!(by_spk[sp] > 0.0)) continue;
+        p->talk_time += by_spk[sp];
+        if (!speaker || by_spk[sp] > by_spk[speaker]) speaker = sp;
+      }
+      if (speaker) s->spk_ids[n_ids + p->speaker_count++] = speaker;
+      for (int sp = 1; sp <= n_spk; sp++)
+        if (by_spk[sp] > 0.0 && sp != speaker) s->spk_ids[n_ids + p->speaker_count++] = sp;
+      n_ids += p->speaker_count;
       p->speaker = speaker;
       p->dominant = -1;
       if (speaker > 0) {
         const spk_stat *sp = &s->spk[speaker - 1];
-        p->talk_time = sp->talk;
         for (int a = 0; audio && a < audio->speaker_count; a++)
           if (audio->speakers[a].speaker == speaker) {
             memcpy(p->emotion, audio->speakers[a].emotion, sizeof p->emotion);
@@ -433,7 +681,39 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
       np++;
     }
   }
+  /* The final turns: each piece's person, consecutive pieces of a segment with one person as
+   * one turn. */
+  int nt = 0;
+  for (int i = 0; i < s->n_segs; i++) {
+    const seg_rec *g = &s->segs[i];
+    if (!g->speaker) continue;
+    const unit *x = &u[seg_unit[i]];
+    int r = x->row;
+    int who = r >= 0 && row_to_col[r] >= 0 ? cols[row_to_col[r]] : off_id[x->speaker];
+    emo_person_turn *t = nt > 0 ? &s->turns[nt - 1] : NULL;
+    if (t && t->segment == g->seg && t->person == who && t->end == g->start) {
+      t->end = g->end;
+      continue;
+    }
+    t = &s->turns[nt++];
+    t->start = g->start;
+    t->end = g->end;
+    t->person = who;
+    t->speaker = g->speaker;
+    t->segment = g->seg;
+  }
+  free(off_id);
   *out = s->persons;
   *n_out = np;
-  return EMO_OK;
+  *turns = s->turns;
+  *n_turns = nt;
+done:
+  free(u);
+  free(seg_unit);
+  free(tc);
+  free(cid);
+  free(ra);
+  free(cst);
+  free(row_face);
+  return rc;
 }

@@ -19,6 +19,15 @@
 #define PSN_SPEAKING 0.5f  /* speaking score from which a frame counts as speaking */
 #define PSN_SEG_LINK 0.3f  /* mean score over a segment from which its face is named */
 #define PSN_JOIN_MIN 0.25f /* affinity from which a speaker and a face may be joined */
+/* Splitting and merging speakers by the faces that carry their segments (persons.c): */
+#define PSN_CARRY 0.5f         /* a face's mean score over a segment from which it carries it */
+#define PSN_CARRY_MARGIN 0.25f /* ... when it beats the next face by this much */
+#define PSN_OFF_MAX 0.3f       /* no face reaches this (PSN_SEG_LINK): spoken off screen */
+#define PSN_SPLIT_MIN 1.0      /* seconds a carrier must carry to split a speaker off */
+#define PSN_SPLIT_SHARE 0.2    /* ... and this share of the speaker's talk */
+#define PSN_BIN                                                    \
+  1.0 /* seconds: a segment is cut into pieces where the face that \
+         carries its bins of this length changes */
 
 typedef struct psn_state psn_state;
 
@@ -45,10 +54,12 @@ int psn_segment(psn_state *s, emo_speech_segment *seg, emoi_err *err);
 /* No segment delivered later will cover a frame before t: forget the history before it. */
 void psn_trim(psn_state *s, double t);
 
-/* The end: joins speakers to faces and returns the persons (owned by s, valid until the next
- * psn_begin), ordered by id. vs: the frames' summary; audio: the soundtrack's result, NULL
- * when there is none. */
+/* The end: splits and merges speakers by the faces that carry their segments, joins them to
+ * faces and returns the persons (owned by s, valid until the next psn_begin), ordered by id, and
+ * the final turns (*turns (*n_turns,), in time order, owned by s likewise). vs: the frames'
+ * summary; audio: the soundtrack's result, NULL when there is none. */
 int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result *audio,
-               const emo_person **out, int *n_out, emoi_err *err);
+               const emo_person **out, int *n_out, const emo_person_turn **turns, int *n_turns,
+               emoi_err *err);
 
 #endif

@@ -92,8 +92,11 @@ static void mouth_destroy(spk_source *s) {
   free(s);
 }
 
-static const spk_source_ops mouth_ops = {"mouth_motion", 0,           mouth_push,
-                                         NULL,           mouth_reset, mouth_destroy};
+static const spk_source_ops mouth_ops = {.method = "mouth_motion",
+                                         .audio_visual = 0,
+                                         .push_frame = mouth_push,
+                                         .reset = mouth_reset,
+                                         .destroy = mouth_destroy};
 
 int spk_mouth_create(spk_source **out, emoi_err *err) {
   *out = NULL;

@@ -39,6 +39,14 @@ typedef struct spk_source_ops {
   int (*push_audio)(spk_source *s, const float *pcm, int n, double t0, emoi_err *err);
   void (*reset)(spk_source *s); /* a new stream: forget every track */
   void (*destroy)(spk_source *s);
+  /* Sources whose scores become final after a delay (a network's window): hold > 0 is how many
+   * seconds after a frame's push_frame its scores are final, the media call then holds each
+   * frame that long and asks final_scores for them (evidence as push_frame's, -1 where no final
+   * score exists); flush says that no frame follows, so every score pending becomes final.
+   * hold = 0 and NULL functions: push_frame's evidence is final. */
+  double hold;
+  int (*final_scores)(spk_source *s, double t, const emo_track_face *faces, int n, float *evidence);
+  int (*flush)(spk_source *s, emoi_err *err);
 } spk_source_ops;
 
 struct spk_source {
@@ -51,11 +59,15 @@ int spk_mouth_create(spk_source **out, emoi_err *err);
 
 /* The LR-ASD source (pipeline/speaking_asd.c) with the checkpoint at model_path and the sound
  * of the media file url (NULL: no sound, every score -1), opened under io, at most
- * max_audio_seconds of it. Returns EMO_OK, EMO_EIO naming the file and `emo models import`
+ * max_audio_seconds of it. vad_graph (borrowed, Silero VAD; NULL: every frame counts as voiced)
+ * gates the network: it runs only on frames with speech and two or more faces, the mouth motion
+ * scores the others. Returns EMO_OK, EMO_EIO naming the file and `emo models import`
  * when the weights are absent, asd_load's errors, or EMO_ENOMEM. */
 struct media_io;
+struct nn_graph;
 int spk_asd_create(spk_source **out, const char *model_path, const char *url,
-                   const struct media_io *io, double max_audio_seconds, emoi_err *err);
+                   const struct media_io *io, double max_audio_seconds,
+                   const struct nn_graph *vad_graph, emoi_err *err);
 
 /* Frees *s (any source) and sets it to NULL; safe on NULL. */
 void spk_source_destroy(spk_source **s);
