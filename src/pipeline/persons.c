@@ -594,9 +594,9 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
     for (int i = 0; i < (pass ? n_spk : n_trk); i++) {
       emo_person *p = &s->persons[np];
       for (int sp = 0; sp <= n_spk; sp++) by_spk[sp] = 0.0;
-      p->dominant_speaking = p->dominant_listening = -1;
       if (pass == 0) {
-        if (vs->tracks[i].frames <= 0) continue;
+        if (vs->tracks[i].frames <= 0) continue; /* p may be one past the end: untouched */
+        p->dominant_speaking = p->dominant_listening = -1;
         int id = vs->tracks[i].track_id;
         const trk_stat *ts = id - 1 < s->cap_trk ? &s->trk[id - 1] : NULL;
         p->person = id;
@@ -635,6 +635,7 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
         }
       } else {
         if (!off_id[i + 1]) continue;
+        p->dominant_speaking = p->dominant_listening = -1;
         p->person = off_id[i + 1];
         for (int k = 0; k < n_u; k++)
           if (u[k].speaker == i + 1 && (u[k].row < 0 || row_to_col[u[k].row] < 0))
