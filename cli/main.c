@@ -168,6 +168,8 @@ static void usage(FILE *f) {
       "                        with --face-details also the mesh contours and head axes)\n"
       "  --report OUT.html     also write the HTML report of the run (see emo report)\n"
       "  --no-reid             do not load the face-embedding model (ids by overlap only)\n"
+      "  --no-track-clustering final identities by the tracker alone (not joined across\n"
+      "                        shots by shot threading and constrained clustering)\n"
       "  --gallery DIR|RUN.jsonl  name people from DIR's photos (NAME.jpg or NAME/*.jpg, one\n"
       "                        face each), or from an earlier run's output (its tracks'\n"
       "                        \"embedding\": named RUN:<id>, or its gallery name): "
@@ -314,6 +316,8 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       i++;
     } else if (strcmp(a, "--landmarks") == 0) {
       p->output_landmarks = 1;
+    } else if (strcmp(a, "--no-track-clustering") == 0) {
+      p->track_clustering = 0;
     } else if (strcmp(a, "--landmark-crops") == 0) {
       p->landmark_crops = 1;
     } else if (strcmp(a, "--threshold") == 0) {

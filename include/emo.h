@@ -328,6 +328,12 @@ typedef struct emo_run_params {
    * (e.g. CK+48's 48x48 faces, too small for the detector): no detection, one face whose box
    * is the whole image, keypoints at an upright face's average places, score 1. Default 0 */
   int whole_face;
+  /* Video (appended field). 1 = at the end of a video, the tracks' final identities (the
+   * summary's identity) are also joined across shots by shot threading: shots from the same
+   * camera setup, tracks at the same place in them, never two faces seen in one frame, with
+   * the pooled face descriptors (README "Identity on real video"); default 1. 0 = the
+   * tracker's deferred re-identification alone */
+  int track_clustering;
 } emo_run_params;
 
 /* Return the defaults described above. Thread-safe. */

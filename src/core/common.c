@@ -93,6 +93,7 @@ emo_run_params emo_run_params_default(void) {
   p.vad_min_speech_ms = 250;
   p.vad_min_silence_ms = 100;
   p.vad_pad_ms = 500;
+  p.track_clustering = 1;
   return p;
 }
 

@@ -143,6 +143,7 @@ char *emoi_run_json(const emo_context *ctx, const emo_run_params *rp, const char
     put_num(&o, &first, "track_timeout", d.track_timeout);
     put_num(&o, &first, "reid_threshold", d.reid_threshold);
     put_num(&o, &first, "smoothing", d.smoothing);
+    if (!d.track_clustering) put_num(&o, &first, "track_clustering", 0); /* older hashes stay */
     put_num(&o, &first, "gallery", d.gallery ? emo_gallery_count(d.gallery) : 0);
     put_num(&o, &first, "soundtrack", speech);
   }

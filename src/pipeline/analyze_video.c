@@ -36,9 +36,11 @@
 #include "pipeline/gallery.h"
 #include "pipeline/internal.h"
 #include "pipeline/speaking.h"
+#include "pipeline/track_cluster.h"
 #include "pipeline/tracker.h"
 #include "vision/face_embed.h"
 #include "vision/face_mesh.h"
+#include "vision/frame_layout.h"
 #include "vision/optical_flow.h"
 #include "vision/shot_cut.h"
 
@@ -107,6 +109,11 @@ struct emoi_stream {
   emo_frame_result frame;
   emo_video_summary summary;
   sc_state cuts; /* shot-change detector (vision/shot_cut.h) */
+  /* final identities across shots (pipeline/track_cluster.h, emo_run_params.track_clustering) */
+  tcl_state *tcl;
+  fl_desc layout;        /* this frame's colour layout */
+  int *tcl_ids;          /* (max_faces,) this frame's track ids */
+  float (*tcl_boxes)[4]; /* (max_faces, 4) and boxes */
   /* embedding callback arguments, valid during one push */
   const uint8_t *rgb;
   int w, h, stride;
@@ -128,6 +135,9 @@ void emoi_stream_free(struct emoi_stream **ps) {
   if (!ps || !*ps) return;
   struct emoi_stream *s = *ps;
   trk_destroy(&s->trk);
+  tcl_destroy(&s->tcl);
+  free(s->tcl_ids);
+  free(s->tcl_boxes);
   of_pyramid_destroy(&s->pyr[0]);
   of_pyramid_destroy(&s->pyr[1]);
   free(s->faces);
@@ -241,7 +251,10 @@ static int stream_begin(emo_context *c, const char *url) {
     s->mesh_roi = calloc((size_t)c->params.max_faces, sizeof *s->mesh_roi);
     if (c->model->landmarker) s->mesh_lm = calloc((size_t)c->params.max_faces, sizeof *s->mesh_lm);
     s->evidence = calloc((size_t)c->params.max_faces, sizeof *s->evidence);
-    if (rc == EMO_OK && (!s->faces || !s->mesh_id || !s->mesh_roi ||
+    s->tcl_ids = calloc((size_t)c->params.max_faces, sizeof *s->tcl_ids);
+    s->tcl_boxes = calloc((size_t)c->params.max_faces, sizeof *s->tcl_boxes);
+    if (rc == EMO_OK) rc = tcl_create(&s->tcl, &err);
+    if (rc == EMO_OK && (!s->faces || !s->mesh_id || !s->mesh_roi || !s->tcl_ids || !s->tcl_boxes ||
                          (c->model->landmarker && !s->mesh_lm) || !s->evidence))
       rc = EMO_ENOMEM;
     if (rc != EMO_OK) {
@@ -289,6 +302,7 @@ static int stream_begin(emo_context *c, const char *url) {
   s->cap_cid = 0;
   for (int i = 0; i < s->cap_gal; i++) s->gal[i].emb_t = -1.0, s->gal[i].who = s->gal[i].also = -1;
   sc_reset(&s->cuts);
+  tcl_reset(s->tcl);
   memset(&s->frame, 0, sizeof s->frame);
   memset(&s->summary, 0, sizeof s->summary);
   return EMO_OK;
@@ -583,6 +597,47 @@ static int count_frame(emo_context *c, struct emoi_stream *s, int n, double t) {
   return EMO_OK;
 }
 
+/* What the final clustering keeps of a frame with n faces (pipeline/track_cluster.h): its shot,
+ * its colour layout outside the faces, and where each track is. */
+static int cluster_frame(struct emoi_stream *s, const uint8_t *rgb, int w, int h, int stride,
+                         double t, int cut, int n) {
+  for (int i = 0; i < n; i++) {
+    s->tcl_ids[i] = s->faces[i].track_id;
+    memcpy(s->tcl_boxes[i], s->faces[i].box, sizeof s->tcl_boxes[i]);
+  }
+  fl_describe(rgb, w, h, stride, (const float(*)[4])s->tcl_boxes, n, &s->layout);
+  return tcl_frame(s->tcl, t, cut, &s->layout, s->tcl_ids, (const float(*)[4])s->tcl_boxes, n);
+}
+
+/* The final identities of the tracks (the summary's), joined across shots by the constrained
+ * clustering of pipeline/track_cluster.h. */
+static int cluster_tracks(emo_context *c, struct emoi_stream *s, emo_track_summary *tracks, int n,
+                          emoi_err *err) {
+  const float **emb = malloc((size_t)(n ? n : 1) * sizeof *emb);
+  int *ident = malloc((size_t)(n ? n : 1) * sizeof *ident);
+  if (!emb || !ident) {
+    free(emb);
+    free(ident);
+    return emoi_fail(err, EMO_ENOMEM, "out of memory for the track clustering");
+  }
+  for (int i = 0; i < n; i++) { /* summaries are ordered by id: index id - 1 */
+    emb[i] = tracks[i].embedding;
+    ident[i] = tracks[i].identity > 0 ? tracks[i].identity : tracks[i].track_id;
+  }
+  tcl_params tp = tcl_params_default();
+  int links = 0, merges = 0;
+  int rc = tcl_cluster(s->tcl, &tp, n, emb, FEM_DIM, ident, &links, &merges, err);
+  if (rc == EMO_OK) {
+    for (int i = 0; i < n; i++) tracks[i].identity = ident[i];
+    emoi_log(&c->log, EMO_LOG_INFO,
+             "track clustering: %d shots, %d thread links, %d merges of identities",
+             tcl_shot_count(s->tcl), links, merges);
+  }
+  free(emb);
+  free(ident);
+  return rc;
+}
+
 /* One frame: cut check, flow or detection (by the schedule), tracker events, expressions,
  * statistics, and the result. */
 static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
@@ -652,6 +707,7 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
     if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   }
   rc = count_frame(c, s, n, t);
+  if (rc == EMO_OK && c->run.track_clustering) rc = cluster_frame(s, rgb, w, h, stride, t, cut, n);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
 
   emo_frame_result *fr = &s->frame;
@@ -713,6 +769,10 @@ int emo_stream_end(emo_context *c, const emo_frame_result **last,
   sm->no_face_span_count = s->n_spans;
   sm->no_face_spans = s->spans;
   sm->track_count = trk_summaries(s->trk, &sm->tracks);
+  if (c->run.track_clustering) {
+    rc = cluster_tracks(c, s, (emo_track_summary *)sm->tracks, sm->track_count, &err);
+    if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  }
   for (int i = 0; i < sm->track_count && c->run.gallery; i++) { /* the last match of each id */
     emo_track_summary *ts = (emo_track_summary *)&sm->tracks[i];
     const struct gal_id *e = ts->track_id <= s->cap_gal ? &s->gal[ts->track_id - 1] : NULL;

@@ -186,6 +186,8 @@ int emoi_run_begin(emo_context *c, const emo_run_params *rp) {
     bad = "min_mesh_face";
   else if (r.landmark_crops != 0 && r.landmark_crops != 1)
     bad = "landmark_crops";
+  else if (r.track_clustering != 0 && r.track_clustering != 1)
+    bad = "track_clustering";
   if (bad) {
     emoi_fail(&err, EMO_EINVAL, "emo_run_params.%s is out of its range (see emo.h)", bad);
     return emoi_ctx_fail(c, EMO_EINVAL, &err);

@@ -1,0 +1,45 @@
+/* frame_layout.h: a small colour-layout descriptor of a video frame, to tell whether two shots
+ * come from the same camera setup (shot threading: shot / reverse-shot editing returns to the
+ * same framing again and again). The frame becomes a FL_W x FL_H grid of mean RGB colours,
+ * sampled on a sparse lattice; the caller's face boxes (enlarged) are left out, since the
+ * people in front change expression and pose while the room behind them stays. Two
+ * descriptors are compared over the cells both have, at the best of small shifts (a camera that
+ * panned a little), by the median absolute colour difference and by the correlation of their
+ * colour patterns. The thumbnail comparison of
+ * shot threading in Everingham, Sivic & Zisserman ("Hello! My name is... Buffy", BMVC 2006)
+ * and Tapaswi et al. ("Knock! Knock! Who is it?", CVPR 2012) works the same way. What a match
+ * means for the tracks is left to pipeline/track_cluster.c. No allocation. */
+#ifndef EMO_VISION_FRAME_LAYOUT_H
+#define EMO_VISION_FRAME_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FL_W 16
+#define FL_H 9
+#define FL_CELLS (FL_W * FL_H)
+
+typedef struct fl_desc {
+  float rgb[FL_CELLS][3];  /* (FL_H, FL_W, 3) mean colour of each cell, 0..255 */
+  uint8_t valid[FL_CELLS]; /* 1: at least half of the cell's samples were outside faces */
+  int n_valid;
+} fl_desc;
+
+/* Describes an RGB frame (h rows of w*3 bytes, stride apart) into *out, leaving out the n
+ * face boxes (x, y, width, height in pixels; enlarged by half their size on every side). A
+ * frame too small (under FL_W x FL_H pixels) or bad arguments give n_valid = 0. */
+void fl_describe(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const float (*boxes)[4], int n,
+                 fl_desc *out);
+
+/* Distance between two descriptors, 0..255: the median over the cells valid in both of the
+ * mean absolute RGB difference, the smallest over shifts of up to one cell in x and y. Returns
+ * a negative value when fewer than a third of the cells can be compared. */
+float fl_distance(const fl_desc *a, const fl_desc *b);
+
+/* Pearson correlation, -1..1, of the two descriptors' colours over the cells valid in both
+ * (each channel centred on its mean over those cells), the largest over the same shifts: the
+ * layout's pattern whatever the exposure, what tells two setups of one dim room apart. Returns
+ * -2 when fewer than a third of the cells can be compared or either is flat. */
+float fl_correlation(const fl_desc *a, const fl_desc *b);
+
+#endif

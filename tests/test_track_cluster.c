@@ -1,0 +1,145 @@
+/* test_track_cluster.c: shot threading and constrained clustering of tracks
+ * (pipeline/track_cluster.c, vision/frame_layout.c) on synthetic shots and tracks with known
+ * truth: frames of one "camera setup" (a colour layout, people moving in front, a small pan)
+ * are close and other setups far; tracks at one place in threaded shots are joined, also
+ * without face descriptors; two faces seen in one frame are never joined, however alike their
+ * descriptors; tracks at one place in shots of different setups are not joined; descriptors
+ * alone join only above face_only; the tracker's identities stay together. */
+#include <math.h>
+#include <string.h>
+
+#include "harness.h"
+#include "pipeline/track_cluster.h"
+#include "vision/frame_layout.h"
+
+enum { W = 320, H = 180, DIM = 8 };
+static uint8_t img[H][W * 3];
+
+/* Setup `seed`: 20x20-pixel blocks of seed-dependent colours, shifted right by dx pixels,
+ * with a "person" (a bright square at px, py) in front. */
+static void render(int seed, int dx, int px, int py) {
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      int sx = x - dx;
+      unsigned hsh = (unsigned)seed * 2654435761u ^ (unsigned)((sx + 400) / 20) * 40503u ^
+                     (unsigned)(y / 20) * 9973u;
+      hsh ^= hsh >> 13;
+      hsh *= 0x5bd1e995u;
+      hsh ^= hsh >> 15;
+      for (int c = 0; c < 3; c++) img[y][x * 3 + c] = (uint8_t)(30 + ((hsh >> (8 * c)) & 127));
+      if (x >= px && x < px + 40 && y >= py && y < py + 40)
+        for (int c = 0; c < 3; c++) img[y][x * 3 + c] = 230;
+    }
+}
+
+static void describe(int seed, int dx, int px, int py, fl_desc *d) {
+  render(seed, dx, px, py);
+  const float box[1][4] = {{(float)px, (float)py, 40.0f, 40.0f}};
+  fl_describe(&img[0][0], W, H, W * 3, box, 1, d);
+}
+
+static void test_layout(void) {
+  static fl_desc a, b, c, e;
+  describe(1, 0, 40, 40, &a);
+  describe(1, 3, 200, 60, &b); /* same setup: panned a little, the person elsewhere */
+  describe(2, 0, 40, 40, &c);  /* another setup */
+  CHECK(a.n_valid > FL_CELLS / 2, "valid cells %d", a.n_valid);
+  float same = fl_distance(&a, &b), other = fl_distance(&a, &c);
+  float rsame = fl_correlation(&a, &b), rother = fl_correlation(&a, &c);
+  printf("layout distance: same setup %.2f (correlation %.3f), other setup %.2f (%.3f)\n", same,
+         rsame, other, rother);
+  tcl_params p = tcl_params_default();
+  CHECK(same >= 0.0f && same <= p.thread_max, "same setup %.2f", same);
+  CHECK(rsame >= p.thread_corr, "same setup correlation %.3f", rsame);
+  CHECK(other > 2.0f * p.thread_max, "other setup %.2f", other);
+  CHECK(rother < 0.5f, "other setup correlation %.3f", rother);
+  CHECK(fabsf(fl_correlation(&a, &a) - 1.0f) < 1e-4f, "self correlation");
+  memset(&e, 0, sizeof e);
+  CHECK(fl_distance(&a, &e) < 0.0f, "nothing to compare must be negative");
+  CHECK(fl_correlation(&a, &e) == -2.0f, "nothing to correlate");
+  fl_describe(&img[0][0], 4, 4, 12, NULL, 0, &e);
+  CHECK(e.n_valid == 0, "tiny frame");
+}
+
+/* A shot of setup `seed` from t with faces ids[i] at boxes[i] for 10 frames. */
+static void shot(tcl_state *s, double t, int seed, int n, const int *ids, const float (*boxes)[4]) {
+  static fl_desc d;
+  for (int f = 0; f < 10; f++) {
+    describe(seed, f, (int)boxes[0][0], (int)boxes[0][1], &d);
+    int rc = tcl_frame(s, t + 0.04 * f, f == 0, &d, ids, boxes, n);
+    CHECK(rc == EMO_OK, "tcl_frame %d", rc);
+  }
+}
+
+/* Descriptor of "person" p, with some noise k: unit vectors, p's cosine with each other
+ * about 0.9, different persons' about 0. */
+static void person_emb(float *e, int p, int k) {
+  for (int i = 0; i < DIM; i++)
+    e[i] = (i == p ? 3.0f : 0.0f) + (i == (p + k + 1) % DIM ? 1.0f : 0.0f);
+  float n = 0.0f;
+  for (int i = 0; i < DIM; i++) n += e[i] * e[i];
+  for (int i = 0; i < DIM; i++) e[i] /= sqrtf(n);
+}
+
+static void test_cluster(void) {
+  tcl_state *s = NULL;
+  emoi_err err = {{0}};
+  CHECK(tcl_create(&s, &err) == EMO_OK, "create");
+  const float left[4] = {40, 40, 40, 40}, right[4] = {220, 50, 40, 40};
+  /* shot / reverse-shot: setup 1 (A left, B right), setup 2 (C left), setup 1 again
+   * (tracks 4 and 5 where A and B were), setup 3 (track 6 left, where A sat in setup 1) */
+  const float two[2][4] = {{40, 40, 40, 40}, {220, 50, 40, 40}};
+  int ids1[2] = {1, 2}, ids2[1] = {3}, ids3[2] = {4, 5}, ids4[1] = {6};
+  shot(s, 0.0, 1, 2, ids1, two);
+  shot(s, 1.0, 2, 1, ids2, (const float(*)[4]) & left);
+  shot(s, 2.0, 1, 2, ids3, two);
+  shot(s, 3.0, 3, 1, ids4, (const float(*)[4]) & left);
+  (void)right;
+  CHECK(tcl_shot_count(s) == 4, "shots %d", tcl_shot_count(s));
+  static float e[6][DIM];
+  person_emb(e[0], 0, 0);
+  person_emb(e[2], 2, 0);
+  person_emb(e[4], 1, 1);
+  const float *emb[6] = {e[0], NULL, e[2], NULL, e[4], NULL}; /* 2, 4, 6: no descriptor */
+  tcl_params p = tcl_params_default();
+  int ident[6] = {1, 2, 3, 4, 5, 6}, links = -1, merges = -1;
+  CHECK(tcl_cluster(s, &p, 6, emb, DIM, ident, &links, &merges, &err) == EMO_OK, "cluster");
+  printf("links %d, merges %d, identities %d %d %d %d %d %d\n", links, merges, ident[0], ident[1],
+         ident[2], ident[3], ident[4], ident[5]);
+  CHECK(ident[3] == 1, "track 4 sits where 1 sat in the same setup: %d", ident[3]);
+  CHECK(ident[4] == 2, "track 5 sits where 2 sat, no descriptors: %d", ident[4]);
+  CHECK(ident[2] == 3 && ident[5] == 6, "other setups stay apart: %d %d", ident[2], ident[5]);
+  CHECK(ident[0] != ident[1], "1 and 2 were seen together");
+  CHECK(links == 2, "links %d", links);
+
+  /* the same with identical descriptors for everyone: co-visible tracks still never join */
+  const float *same[6] = {e[0], e[0], e[0], e[0], e[0], e[0]};
+  int id2[6] = {1, 2, 3, 4, 5, 6};
+  CHECK(tcl_cluster(s, &p, 6, same, DIM, id2, NULL, NULL, &err) == EMO_OK, "cluster");
+  CHECK(id2[0] != id2[1] && id2[3] != id2[4], "cannot-link broken: %d %d %d %d", id2[0], id2[1],
+        id2[3], id2[4]);
+  CHECK(id2[2] == id2[0] || id2[2] == id2[1], "alike descriptors join across setups: %d", id2[2]);
+
+  /* descriptors of different persons and no link: nobody joins; the tracker's identity holds */
+  int id3[6] = {1, 2, 3, 4, 5, 3};
+  static float f[6][DIM];
+  for (int i = 0; i < 6; i++) person_emb(f[i], i, 0);
+  const float *diff[6] = {f[0], f[1], f[2], f[3], f[4], f[5]};
+  p.link_alone = 0;
+  p.face_linked = 2.0f;
+  CHECK(tcl_cluster(s, &p, 6, diff, DIM, id3, NULL, &merges, &err) == EMO_OK, "cluster");
+  CHECK(merges == 0, "merges %d", merges);
+  CHECK(id3[0] == 1 && id3[1] == 2 && id3[2] == 3 && id3[3] == 4 && id3[4] == 5 && id3[5] == 3,
+        "identities changed: %d %d %d %d %d %d", id3[0], id3[1], id3[2], id3[3], id3[4], id3[5]);
+  int bad[2] = {3, 1};
+  CHECK(tcl_cluster(s, &p, 2, diff, DIM, bad, NULL, NULL, &err) == EMO_EINVAL, "bad identity");
+  tcl_destroy(&s);
+  CHECK(s == NULL, "destroy sets NULL");
+  tcl_destroy(&s);
+}
+
+int main(void) {
+  test_layout();
+  test_cluster();
+  return th_finish("test_track_cluster");
+}
