@@ -38,6 +38,31 @@ static void describe(int seed, int dx, int px, int py, fl_desc *d) {
   fl_describe(&img[0][0], W, H, W * 3, box, 1, d);
 }
 
+/* Clothes under a face: a shirt of colour (r, g, b) under a face box at (100, 40, 40, 40). */
+static float shirt_bc(const uint8_t a[3], const uint8_t b[3]) {
+  float box[4] = {100, 40, 40, 40}, ha[FL_BINS], hb[FL_BINS];
+  const uint8_t *col[2] = {a, b};
+  float *hist[2] = {ha, hb};
+  for (int k = 0; k < 2; k++) {
+    render(1, 0, 100, 40);
+    for (int y = 90; y < 180; y++)
+      for (int x = 60; x < 180; x++)
+        for (int c = 0; c < 3; c++) img[y][x * 3 + c] = col[k][c];
+    if (!fl_clothes(&img[0][0], W, H, W * 3, box, hist[k])) return -1.0f;
+  }
+  return fl_bhattacharyya(ha, hb, FL_BINS);
+}
+
+static void test_clothes(void) {
+  const uint8_t red[3] = {120, 30, 30}, dim_red[3] = {80, 20, 20}, blue[3] = {30, 40, 120};
+  float same = shirt_bc(red, red), dim = shirt_bc(red, dim_red), other = shirt_bc(red, blue);
+  printf("clothes: same %.3f, dimmer %.3f, other colour %.3f\n", same, dim, other);
+  CHECK(fabsf(same - 1.0f) < 1e-4f, "same shirt %.3f", same);
+  CHECK(other < 0.2f && other >= 0.0f, "red and blue shirts %.3f", other);
+  float h[FL_BINS], edge[4] = {100, 170, 40, 40}; /* the clothes below the frame */
+  CHECK(!fl_clothes(&img[0][0], W, H, W * 3, edge, h), "clothes outside the frame");
+}
+
 static void test_layout(void) {
   static fl_desc a, b, c, e;
   describe(1, 0, 40, 40, &a);
@@ -66,7 +91,7 @@ static void shot(tcl_state *s, double t, int seed, int n, const int *ids, const 
   static fl_desc d;
   for (int f = 0; f < 10; f++) {
     describe(seed, f, (int)boxes[0][0], (int)boxes[0][1], &d);
-    int rc = tcl_frame(s, t + 0.04 * f, f == 0, &d, ids, boxes, n);
+    int rc = tcl_frame(s, t + 0.04 * f, f == 0, &d, NULL, 0, 0, 0, ids, boxes, n);
     CHECK(rc == EMO_OK, "tcl_frame %d", rc);
   }
 }
@@ -140,6 +165,7 @@ static void test_cluster(void) {
 
 int main(void) {
   test_layout();
+  test_clothes();
   test_cluster();
   return th_finish("test_track_cluster");
 }

@@ -606,7 +606,8 @@ static int cluster_frame(struct emoi_stream *s, const uint8_t *rgb, int w, int h
     memcpy(s->tcl_boxes[i], s->faces[i].box, sizeof s->tcl_boxes[i]);
   }
   fl_describe(rgb, w, h, stride, (const float(*)[4])s->tcl_boxes, n, &s->layout);
-  return tcl_frame(s->tcl, t, cut, &s->layout, s->tcl_ids, (const float(*)[4])s->tcl_boxes, n);
+  return tcl_frame(s->tcl, t, cut, &s->layout, rgb, w, h, stride, s->tcl_ids,
+                   (const float(*)[4])s->tcl_boxes, n);
 }
 
 /* The final identities of the tracks (the summary's), joined across shots by the constrained

@@ -15,7 +15,9 @@
  *  - clusters start as the tracker's identities and are merged greedily, best first, with
  *    average-linkage similarity of the tracks' pooled face descriptors: a pair merges when
  *    similar enough alone (face_only), or linked by a thread and similar enough (face_linked),
- *    or linked without descriptors on either side to compare (link_alone), never across a
+ *    or linked without descriptors on either side to compare (link_alone), or wearing alike
+ *    clothes (the colour histogram under the face, Bhattacharyya coefficient >= clothes, as
+ *    Everingham et al.'s clothing descriptor) with faces that do not disagree; never across a
  *    cannot-link.
  * What is a shot and what is a face are the caller's (pipeline/analyze_video.c: the shot-cut
  * detector and the tracker); this file keeps what it needs of them as the video goes.
@@ -42,6 +44,8 @@ typedef struct tcl_params {
   float face_only;   /* merge on pooled descriptors alone from this similarity; > 1 = never */
   float face_linked; /* merge two linked clusters from this similarity */
   int link_alone;    /* 1: merge linked clusters when no descriptor pair can be compared */
+  float clothes;     /* merge from this clothing similarity when the faces do not disagree
+                        (similarity >= face_linked, or none to compare); > 1 = never */
 } tcl_params;
 
 /* The defaults (track_cluster.c says where each comes from). */
@@ -58,10 +62,11 @@ void tcl_reset(tcl_state *s);
 
 /* One analysed frame at time t (non-decreasing): cut = 1 when a new shot starts here (the first
  * frame always starts one); desc = the frame's layout (may be NULL: the shot is then not
- * threaded by this frame); ids (>= 1) and boxes (x, y, width, height, pixels) of the n faces
- * reported in it. Returns EMO_OK, EMO_EINVAL or EMO_ENOMEM. */
-int tcl_frame(tcl_state *s, double t, int cut, const fl_desc *desc, const int *ids,
-              const float (*boxes)[4], int n);
+ * threaded by this frame); rgb (h rows of w*3 bytes, stride apart; may be NULL) the frame, for
+ * the clothes under each face (fl_clothes); ids (>= 1) and boxes (x, y, width, height, pixels)
+ * of the n faces reported in it. Returns EMO_OK, EMO_EINVAL or EMO_ENOMEM. */
+int tcl_frame(tcl_state *s, double t, int cut, const fl_desc *desc, const uint8_t *rgb, int w,
+              int h, ptrdiff_t stride, const int *ids, const float (*boxes)[4], int n);
 
 /* Shots seen so far. */
 int tcl_shot_count(const tcl_state *s);

@@ -41,6 +41,45 @@ void fl_describe(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const float
     }
 }
 
+/* Bin of a pixel: 4 brightness levels (dim footage is mostly under 128) x 4 x 4 chromaticity
+ * cells (r / (r + g + b) and g / (r + g + b) over 0.2 .. 0.5, clamped), so a shirt's hue
+ * counts apart from how much light falls on it. */
+static int clothes_bin(const uint8_t *p) {
+  int sum = p[0] + p[1] + p[2];
+  int lum = sum < 120 ? 0 : sum < 240 ? 1 : sum < 390 ? 2 : 3;
+  float rn = (float)p[0] / (float)(sum + 1), gn = (float)p[1] / (float)(sum + 1);
+  int r = (int)((rn - 0.2f) / 0.075f), g = (int)((gn - 0.2f) / 0.075f);
+  r = r < 0 ? 0 : r > 3 ? 3 : r;
+  g = g < 0 ? 0 : g > 3 ? 3 : g;
+  return lum << 4 | r << 2 | g;
+}
+
+int fl_clothes(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const float box[4],
+               float hist[FL_BINS]) {
+  enum { S = 12 };
+  if (!rgb || !box || !(box[2] > 0.0f) || !(box[3] > 0.0f) || w <= 0 || h <= 0) return 0;
+  float x0 = box[0] + 0.5f * box[2] - 0.75f * box[2], y0 = box[1] + 1.25f * box[3];
+  float sx = 1.5f * box[2] / S, sy = 1.5f * box[3] / S;
+  int cnt[FL_BINS] = {0}, got = 0;
+  for (int j = 0; j < S; j++)
+    for (int i = 0; i < S; i++) {
+      float fx = x0 + ((float)i + 0.5f) * sx, fy = y0 + ((float)j + 0.5f) * sy;
+      if (!(fx >= 0.0f && fx < (float)w && fy >= 0.0f && fy < (float)h)) continue;
+      const uint8_t *p = rgb + (ptrdiff_t)fy * stride + 3 * (ptrdiff_t)fx;
+      cnt[clothes_bin(p)]++;
+      got++;
+    }
+  if (2 * got < S * S) return 0;
+  for (int k = 0; k < FL_BINS; k++) hist[k] = (float)cnt[k] / (float)got;
+  return 1;
+}
+
+float fl_bhattacharyya(const float *a, const float *b, int n) {
+  double s = 0.0;
+  for (int k = 0; k < n; k++) s += sqrt((double)a[k] * b[k]);
+  return (float)s;
+}
+
 /* Median of d[0..n) (n > 0), partially reordering d. */
 static float median(float *d, int n) {
   int k = n / 2, lo = 0, hi = n - 1;

@@ -36,6 +36,19 @@ void fl_describe(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const float
  * a negative value when fewer than a third of the cells can be compared. */
 float fl_distance(const fl_desc *a, const fl_desc *b);
 
+#define FL_BINS 64 /* clothing histogram: 4 brightness x 16 chromaticity bins */
+
+/* Colour histogram (FL_BINS, summing to 1) of the clothes under a face box (x, y, width,
+ * height): the region 1.5 box widths wide, from 0.25 to 1.75 box heights below the box, sampled
+ * on a 12 x 12 lattice (the clothing descriptor of Everingham et al., "Hello! My name is...
+ * Buffy", BMVC 2006). Returns 1, or 0 (hist untouched) when less than half the region lies in
+ * the frame. */
+int fl_clothes(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const float box[4],
+               float hist[FL_BINS]);
+
+/* Bhattacharyya coefficient of two histograms summing to 1: 1 = the same, 0 = disjoint. */
+float fl_bhattacharyya(const float *a, const float *b, int n);
+
 /* Pearson correlation, -1..1, of the two descriptors' colours over the cells valid in both
  * (each channel centred on its mean over those cells), the largest over the same shifts: the
  * layout's pattern whatever the exposure, what tells two setups of one dim room apart. Returns
