@@ -163,9 +163,65 @@ static void test_cluster(void) {
   tcl_destroy(&s);
 }
 
+/* A shot of setup `seed` with n people at x = 20 + 100 k, their shirts of colours col[k]. */
+static void shirt_shot(tcl_state *s, double t, int seed, int n, const int *ids,
+                       const uint8_t (*col)[3]) {
+  static fl_desc d;
+  float boxes[3][4];
+  for (int f = 0; f < 5; f++) {
+    render(seed, f, -100, -100);
+    for (int k = 0; k < n; k++) {
+      float *b = boxes[k];
+      b[0] = 20.0f + 100.0f * (float)k, b[1] = 20.0f, b[2] = 40.0f, b[3] = 40.0f;
+      for (int y = 65; y < 130; y++)
+        for (int x = (int)b[0] - 10; x < (int)b[0] + 50; x++)
+          for (int c = 0; c < 3; c++) img[y][x * 3 + c] = col[k][c];
+    }
+    fl_describe(&img[0][0], W, H, W * 3, (const float(*)[4])boxes, n, &d);
+    int rc = tcl_frame(s, t + 0.04 * f, f == 0, &d, &img[0][0], W, H, W * 3, ids,
+                       (const float(*)[4])boxes, n);
+    CHECK(rc == EMO_OK, "tcl_frame %d", rc);
+  }
+}
+
+/* Clothes join tracks of different setups unless they were seen together or their faces
+ * disagree. */
+static void test_cluster_clothes(void) {
+  tcl_state *s = NULL;
+  emoi_err err = {{0}};
+  CHECK(tcl_create(&s, &err) == EMO_OK, "create");
+  const uint8_t c1[1][3] = {{150, 30, 30}}, c23[2][3] = {{150, 30, 30}, {150, 30, 30}};
+  const uint8_t c4[1][3] = {{30, 40, 150}}, c5[1][3] = {{150, 30, 30}};
+  int i1[1] = {1}, i23[2] = {2, 3}, i4[1] = {4}, i5[1] = {5};
+  shirt_shot(s, 0.0, 4, 1, i1, c1);   /* 1: red shirt */
+  shirt_shot(s, 1.0, 5, 2, i23, c23); /* 2 and 3: red shirts, seen together */
+  shirt_shot(s, 2.0, 6, 1, i4, c4);   /* 4: blue shirt */
+  shirt_shot(s, 3.0, 7, 1, i5, c5);   /* 5: red shirt, a face unlike 1's */
+  static float e[5][DIM];
+  for (int i = 0; i < 5; i++) person_emb(e[i], i, 0);
+  const float *emb[5] = {e[0], NULL, NULL, NULL, e[4]};
+  tcl_params p = tcl_params_default();
+  int ident[5] = {1, 2, 3, 4, 5}, links = -1, merges = -1;
+  CHECK(tcl_cluster(s, &p, 5, emb, DIM, ident, &links, &merges, &err) == EMO_OK, "cluster");
+  printf("clothes: links %d, merges %d, identities %d %d %d %d %d\n", links, merges, ident[0],
+         ident[1], ident[2], ident[3], ident[4]);
+  CHECK(links == 0, "no setup recurs: links %d", links);
+  CHECK(ident[1] == 1 || ident[2] == 1, "a red shirt without a face joins 1: %d %d", ident[1],
+        ident[2]);
+  CHECK(ident[1] != ident[2], "2 and 3 were seen together");
+  CHECK(ident[3] == 4, "the blue shirt stays apart: %d", ident[3]);
+  CHECK(ident[4] != ident[0], "a face unlike 1's never joins 1 despite the shirt: %d", ident[4]);
+  p.clothes = 2.0f;
+  int off[5] = {1, 2, 3, 4, 5};
+  CHECK(tcl_cluster(s, &p, 5, emb, DIM, off, NULL, &merges, &err) == EMO_OK, "cluster");
+  CHECK(merges == 0, "clothes off: merges %d", merges);
+  tcl_destroy(&s);
+}
+
 int main(void) {
   test_layout();
   test_clothes();
   test_cluster();
+  test_cluster_clothes();
   return th_finish("test_track_cluster");
 }
