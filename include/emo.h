@@ -632,9 +632,10 @@ typedef struct emo_track_summary {
   int64_t au_frames;            /* frames with AU proxies (EMO_DETAILS_FULL) */
   float mean_aus[EMO_AU_COUNT]; /* mean AU proxy intensities over au_frames */
   int identity;                 /* the earlier id this id was found to be (deferred
-                                   re-identification; written "identity" when it differs from
-                                   track_id; apply it to earlier frames for final ids), else
-                                   track_id */
+                                   re-identification, and with track_clustering the clustering
+                                   across shots at the end of the video; written "identity"
+                                   when it differs from track_id; apply it to every frame of
+                                   the id for final ids), else track_id */
   const float *embedding;       /* (1024,) the id's pooled, L2-normalised face descriptor
                                    (mean of its sampled descriptors), NULL when it has none;
                                    written "embedding"; owned by the context. An earlier run's

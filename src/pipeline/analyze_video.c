@@ -20,8 +20,12 @@
  *  - on the other frames each visible track's box moves by pyramidal Lucas-Kanade flow
  *    (vision/optical_flow.c) between the previous and the current frame;
  *  - every visible face gets its expression, and its track a smoothed distribution;
- *  - spans with no face become no_face events, tracks starting/ending track events.
- * Nothing is kept per frame beyond the tracker's state: memory stays flat over hours. */
+ *  - spans with no face become no_face events, tracks starting/ending track events;
+ *  - with emo_run_params.track_clustering, each frame's colour layout, track boxes and clothes
+ *    are kept for the final identities, joined across shots at the end of the video
+ *    (pipeline/track_cluster.h: a few kilobytes a shot).
+ * Nothing is kept per frame beyond the tracker's state and what the clustering keeps per shot and
+ * per track: memory grows with shots and tracks, not with frames. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -46,7 +46,9 @@
  * TRK_POOL_MARGIN above any other identity, and no visible track has that identity, the track
  * takes it (trk_track.ident, the summary's identity): frames already reported keep their
  * track id, later ones carry the identity, and the summary lets a reader relabel the earlier
- * ones. A track settles (no more comparisons) when it matched or has TRK_POOL_N samples. */
+ * ones. A track settles (no more comparisons) when it matched or has TRK_POOL_N samples. At the
+ * end of a video the caller may join identities further (pipeline/track_cluster.h: shot
+ * threading, clothes and cannot-links); the tracker's identities are where it starts. */
 #ifndef EMO_PIPELINE_TRACKER_H
 #define EMO_PIPELINE_TRACKER_H
 
