@@ -297,6 +297,81 @@ static void test_join(void) {
   psn_destroy(&s);
 }
 
+/* Random recordings (fixed seed): up to 5 faces, some never seen, scores often high on several
+ * at once (overlap), up to 4 speakers. The turns stay in time order, inside the speech, and a
+ * person's talk time is the sum of its turns; under ASan (CI) this also checks the bounds of
+ * the units and turns (an overlapped piece can make a unit per face). */
+static void test_random(void) {
+  psn_state *s = NULL;
+  emoi_err err = {{0}};
+  CHECK(psn_create(&s, &err) == EMO_OK, "create");
+  unsigned seed = 12345;
+#define RND(n) ((int)((seed = seed * 1103515245u + 12345u) >> 16) % (n))
+  int bad_order = 0, bad_talk = 0, n_overlap = 0;
+  for (int it = 0; s && it < 300; it++) {
+    psn_begin(s);
+    int ntr = 1 + RND(5), nsp = 1 + RND(4), nseg = RND(12);
+    emo_track_face faces[5];
+    emo_track_summary tr[5];
+    memset(faces, 0, sizeof faces);
+    memset(tr, 0, sizeof tr);
+    for (int k = 0; k < ntr; k++) {
+      faces[k].track_id = tr[k].track_id = k + 1;
+      faces[k].dominant = -1;
+      tr[k].frames = RND(4) ? 10 : 0;
+    }
+    double t = 0.0;
+    int64_t nfr = 0;
+    for (int g = 0; g < nseg; g++) {
+      double d = RND(400) / 100.0;
+      for (double x = t; x < t + d; x += 0.04) {
+        float ev[5];
+        for (int k = 0; k < ntr; k++) ev[k] = RND(3) ? RND(100) / 100.0f : 0.9f;
+        emo_frame_result f;
+        memset(&f, 0, sizeof f);
+        f.t = x;
+        f.frame = nfr++;
+        f.face_count = ntr;
+        f.faces = faces;
+        psn_frame(s, &f, ev, 0, 1, &err);
+      }
+      segment(s, t, t + d, 1 + RND(nsp));
+      t += d;
+    }
+    emo_video_summary vs;
+    memset(&vs, 0, sizeof vs);
+    vs.track_count = ntr;
+    vs.tracks = tr;
+    vs.frames_analysed = nfr;
+    vs.duration = t;
+    emo_speaker_summary sp[4];
+    memset(sp, 0, sizeof sp);
+    for (int k = 0; k < 4; k++) sp[k].speaker = k + 1, sp[k].dominant = -1;
+    emo_audio_result au;
+    memset(&au, 0, sizeof au);
+    au.speaker_count = nsp;
+    au.speakers = sp;
+    const emo_person *p = NULL;
+    const emo_person_turn *tu = NULL;
+    int n = 0, nt = 0;
+    CHECK(psn_finish(s, &vs, &au, &p, &n, &tu, &nt, &err) == EMO_OK, "finish: %s", err.msg);
+    for (int i = 0; i < nt; i++) {
+      bad_order += (i > 0 && tu[i].start < tu[i - 1].start) || tu[i].start < 0 || tu[i].end > t;
+      n_overlap += tu[i].overlap;
+    }
+    for (int k = 0; k < n; k++) {
+      double sum = 0.0;
+      for (int i = 0; i < nt; i++) sum += tu[i].person == p[k].person ? tu[i].end - tu[i].start : 0;
+      bad_talk += fabs(sum - p[k].talk_time) > 1e-6;
+    }
+  }
+#undef RND
+  CHECK(bad_order == 0 && bad_talk == 0 && n_overlap > 0,
+        "random recordings: %d turns out of order or outside, %d talk times off, %d overlap turns",
+        bad_order, bad_talk, n_overlap);
+  psn_destroy(&s);
+}
+
 /* ---- real clips --------------------------------------------------------------------------- */
 
 typedef struct collect {
@@ -673,6 +748,7 @@ static void test_clips(emo_context *ctx) {
 int main(void) {
   test_mouth_motion();
   test_join();
+  test_random();
   /* the unit checks above ran; without data or models the rest is skipped (77) */
   if (!th_data("av") || access(th_data("av"), R_OK) != 0) {
     if (th_failures) return th_finish("test_persons");

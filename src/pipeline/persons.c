@@ -584,7 +584,7 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
     if (s->segs[i].speaker > n_spk) n_spk = s->segs[i].speaker;
   int rc = grow(s, max_id > 0 ? max_id : 1, n_spk > 0 ? n_spk : 1, err);
   if (rc != EMO_OK) return rc;
-  int n_cap = n_spk + s->n_segs + 1;
+  int n_cap = n_spk + PSN_TOP * s->n_segs + 1; /* units: at most a carrier per face of a piece */
   unit *u = calloc((size_t)n_cap, sizeof *u);
   int *seg_unit = calloc((size_t)s->n_segs + 1, sizeof *seg_unit);
   double *tc = calloc(2 * (size_t)n_cap, sizeof *tc), *ts = tc ? tc + n_cap : NULL;
