@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""persons.py BUILD_DIR [--data DIR] [--keep DIR] [--only NAME] [--speaking mouth|lr_asd]
+"""persons.py BUILD_DIR [--data DIR] [--keep DIR [--rescore]] [--only NAME] [--speaking mouth|lr_asd]
 | BUILD_DIR --timing [VIDEO]:
 the persons benchmark of issue 12. Runs `emo video` on labelled audio-visual clips and on
 synthetic split screens made here with ffmpeg (exact truth), and scores:
@@ -7,12 +7,24 @@ synthetic split screens made here with ffmpeg (exact truth), and scores:
   - frame-level active speaker detection over every (frame, visible face) pair: precision,
     recall and F1 of "speaking" >= 0.5, and the average precision of the scores ("speaking":
     null counts as 0);
-  - speaker-to-person assignment: for each true talker (a side of the screen, or the
-    off-screen voice), the person that the final join (the RTTM written with --rttm, named by
-    person) gives most of its single-talker time must be that side's face, or an off-screen
-    voice (a person without face); the diarization speaker that covered most of it is shown;
+  - speaker-to-person assignment, two measures of the final join (the RTTM written with --rttm,
+    named by person; its turns may overlap):
+    "single": for each true talker (a side of the screen, or the off-screen voice), the person
+    that the RTTM gives most of its single-talker time must be that side's face, or an
+    off-screen voice (a person without face); the diarization speaker that covered most of it
+    is shown. A talker who never talks alone has no such time and counts as wrong, and so does
+    one whose single-talker time two persons' overlapping turns cover equally ("tie").
+    "overlap": the talkers and the RTTM's persons are matched one to one so that the labelled
+    speaking time (overlap included) that the matched persons' turns cover is largest (the
+    optimal mapping of DER scoring, md-eval's), and a talker is right when its match is that
+    side's face, or a person without face for the off-screen voice. (A plain "the person
+    covering most of the talker's time" cannot work with overlap: a co-talker who speaks
+    throughout covers all of it.) Its seconds of labelled talk covered by its match are shown;
   - segment links: the share of single-talker speech time whose segment names the right face
     (or says on_screen false for the off-screen voice).
+
+--rescore (with --keep DIR of an earlier run): scores the clips and emo's outputs kept there again
+without making or running anything (to apply a new measure to an earlier build's outputs).
 
 --timing: what the persons add to `emo video`'s time on bench/video.sh's 30 s video (or VIDEO):
 REPEAT (5) runs of the default and of --no-persons, alternating, medians of the wall time and
@@ -121,9 +133,14 @@ def lrs2_words(path):
     return t0, t1
 
 
+RESCORE = []  # --rescore: [True]
+
+
 def make_split(out, pieces, offscreen, total, size):
     """pieces: side -> [(clip, start, heard)], played in order from start (frozen on the first
     frame before, on the last frame after); offscreen: [(clip, start)] heard, not seen."""
+    if RESCORE and os.path.exists(out):
+        return
     w, h = size
     args, filt, n = ["ffmpeg", "-v", "error", "-y"], [], 0
     vlabels, alabels = [], []
@@ -228,8 +245,9 @@ def run_emo(build, clip, out):
                                 "stream=width", "-of", "csv=p=0", clip.path], capture_output=True,
                                text=True, check=True).stdout.split()[0])
     rttm = out[:-len(".jsonl")] + ".rttm"
-    subprocess.run([os.path.join(build, "emo"), "video", "-q", "-o", out, "--rttm", rttm]
-                   + SPEAKING + [clip.path], check=True)
+    if not RESCORE:
+        subprocess.run([os.path.join(build, "emo"), "video", "-q", "-o", out, "--rttm", rttm]
+                       + SPEAKING + [clip.path], check=True)
     recs = [json.loads(line) for line in open(out, encoding="utf-8")]
     turns = []  # (start, end, person)
     for line in open(rttm, encoding="utf-8"):
@@ -283,8 +301,7 @@ def score_clip(clip, recs, width, turns):
         x = talkers[0]
         overlap.setdefault(x, {}).setdefault(seg["speaker"], 0.0)
         overlap[x][seg["speaker"]] += 0.01
-        who = next((p for s0, e0, p in turns if s0 <= t < e0), None)
-        if who is not None:
+        for who in {p for s0, e0, p in turns if s0 <= t < e0}:  # overlapping turns: each
             given.setdefault(x, {}).setdefault(who, 0.0)
             given[x][who] += 0.01
         link_all += 0.01
@@ -297,16 +314,57 @@ def score_clip(clip, recs, width, turns):
             continue
         spk = max(overlap[x], key=overlap[x].get)
         who = max(given[x], key=given[x].get) if x in given else None
-        p = next((p for p in persons if p["person"] == who), None)
-        if p is None:
-            got = None
-        elif not p["on_screen"]:
-            got = "OFF"
-        else:
-            sides = {track_side.get(t) for t in p["track_ids"]}
-            got = sides.pop() if len(sides) == 1 else None
+        got = person_side(next((p for p in persons if p["person"] == who), None), track_side)
+        if who is not None and sum(v > given[x][who] - 0.005 for v in given[x].values()) > 1:
+            got = "tie"  # overlapping turns give two persons as much: not right
         assign[x] = (spk, got, got == x)
-    return pairs, assign, (link_ok, link_all)
+    return pairs, assign, (link_ok, link_all), overlap_join(clip, turns, persons, track_side)
+
+
+def person_side(p, track_side):
+    """LEFT/RIGHT for a face person, OFF for a person without face, None if unclear."""
+    if p is None:
+        return None
+    if not p["on_screen"]:
+        return "OFF"
+    sides = {track_side.get(t) for t in p["track_ids"]}
+    return sides.pop() if len(sides) == 1 else None
+
+
+def overlap_join(clip, turns, persons, track_side):
+    """The "overlap" measure: talker -> (matched person's side or None, seconds of the talker's
+    labelled time the match covers, its labelled seconds), by the one-to-one mapping of talkers
+    to RTTM persons that covers the most labelled speaking time (overlap included)."""
+    import itertools
+    end = max([e for sp in clip.talk.values() for _, e in sp] + [0])
+    talkers = list(clip.talk)
+    names = sorted({p for _, _, p in turns})
+    cover = {x: {p: 0.0 for p in names} for x in talkers}
+    total = {x: 0.0 for x in talkers}
+    for k in range(int(end * 100)):
+        t = k / 100 + 0.005
+        if t < clip.skip_before or inside(t, clip.dontcare):
+            continue
+        active = {p for s0, e0, p in turns if s0 <= t < e0}
+        for x in talkers:
+            if inside(t, clip.talk[x]):
+                total[x] += 0.01
+                for p in active:
+                    cover[x][p] += 0.01
+    maps = []  # (covered seconds, talker -> person)
+    for perm in itertools.permutations(names + [None] * len(talkers), len(talkers)):
+        v = sum(cover[x][p] for x, p in zip(talkers, perm) if p is not None)
+        maps.append((v, dict(zip(talkers, perm))))
+    best = max(v for v, _ in maps)
+    optimal = [m for v, m in maps if v > best - 0.005]  # ties within half a grid step
+    side = lambda p: person_side(next((q for q in persons if q["person"] == p), None), track_side)
+    out = {}
+    for x in talkers:
+        p = optimal[0].get(x)
+        # a tie that could give x another person's side does not count as right
+        sides = {side(m.get(x)) for m in optimal}
+        out[x] = (side(p) if len(sides) == 1 else "tie", cover[x][p] if p else 0.0, total[x])
+    return out
 
 
 def pos_share(pairs):
@@ -375,25 +433,31 @@ def main():
             keep = args[i + 1]
         if a == "--only":
             only = args[i + 1]
+        if a == "--rescore":
+            RESCORE[:] = [True]
         if a == "--speaking":
             SPEAKING[:] = ["--speaking", args[i + 1]]
     if not os.path.isdir(os.path.join(data, "av")):
         print(f"no audio-visual data at {data}/av: nothing measured")
         return 0
+    if RESCORE and not (keep and os.path.isdir(keep)):
+        print("--rescore needs --keep DIR of an earlier run")
+        return 2
     tmp = keep or tempfile.mkdtemp(prefix="emo_persons_")
     os.makedirs(tmp, exist_ok=True)
     clips = labelled_clips(data) + synthetic_clips(data, tmp)
     all_pairs, groups = [], {"labelled": [], "synthetic": []}
-    n_ok = n_all = 0
+    n_ok = n_all = n_ov = 0
     link_ok = link_all = 0.0
     print(f"{'clip':22} {'pairs':>6} {'pos':>4} {'P':>6} {'R':>6} {'F1':>6} {'AP':>6}  link  "
-          "assignment (talker->speaker->joined face)")
+          "single: talker->speaker->person's side; overlap: talker->matched person's side "
+          "(seconds of its talk covered / labelled)")
     for c in clips:
         if only and only not in c.name:
             continue
         out = os.path.join(tmp, c.name + ".jsonl")
         recs, width, turns = run_emo(build, c, out)
-        pairs, assign, (lo, la) = score_clip(c, recs, width, turns)
+        pairs, assign, (lo, la), ovj = score_clip(c, recs, width, turns)
         all_pairs += pairs
         groups["synthetic" if c.name.startswith("synth") else "labelled"] += pairs
         p, r, f, ap = prf(pairs)
@@ -405,6 +469,9 @@ def main():
                 continue
             n_ok += a[2]
             desc.append(f"{x}->{a[0]}->{a[1] or 'none'}{'' if a[2] else ' WRONG'}")
+        for x, (got, cov, tot) in ovj.items():
+            n_ov += got == x
+            desc.append(f"| {x}->{got or 'none'} {cov:.1f}/{tot:.1f}s{'' if got == x else ' WRONG'}")
         link_ok += lo
         link_all += la
         link = f"{100 * lo / la:4.0f}%" if la else "   -"
@@ -418,7 +485,8 @@ def main():
                   f"{f:6.3f} {ap:6.3f}")
     if link_all:
         print(f"segment links right: {100 * link_ok / link_all:.1f}% of single-talker speech time")
-    print(f"talkers joined to the right person: {n_ok} of {n_all}")
+    print(f"talkers joined to the right person: {n_ok} of {n_all} (single-talker time), "
+          f"{n_ov} of {n_all} (overlap included, one-to-one mapping)")
     if not keep:
         subprocess.run(["rm", "-rf", tmp])
     return 0

@@ -757,6 +757,15 @@ typedef struct emo_speech_segment {
   const struct emo_head *head;
   const float *custom;           /* (emo_head_classes(head),) */
   const float *custom_intensity; /* (emo_head_classes(head),), NULL without intensity */
+  /* With persons (appended fields): overlapped speech seen in this segment, local evidence like
+   * track_id: the seconds of its 1 s bins (those of at least 0.5 s) in which two or more visible
+   * faces each had a mean speaking score >= 0.5, and the face other than track_id that spoke
+   * most in them (its person too; 0 when none). Written "overlap_time", "overlap_track_id",
+   * "overlap_person" when overlap_time > 0. The final turns give each of those faces its own,
+   * overlapping turn (emo_person_turn.overlap). */
+  double overlap_time;
+  int overlap_track_id;
+  int overlap_person;
 } emo_speech_segment;
 
 typedef struct emo_speaker_summary {
@@ -804,7 +813,8 @@ int emo_analyze_audio(emo_context *ctx, const emo_run_params *rp, const char *ur
 
 /* JSON of one segment: {"type":"segment","start","end","speaker":"S1","emotion":{...},
  * "dominant","prosody":{...}} (with "person","track_id","on_screen":true,"link" after
- * "speaker" when the segment is linked to a face, "on_screen":false when linked to none), and of
+ * "speaker" when the segment is linked to a face, "on_screen":false when linked to none, then
+ * "overlap_time","overlap_track_id","overlap_person" when faces spoke at once in it), and of
  * the summary: {"type":"summary","duration",
  * "speakers":[{"speaker","talk_time","emotion","dominant"}],"emotion","dominant"} (and
  * "interrupted":true when the analysis was interrupted). An
@@ -857,7 +867,10 @@ typedef struct emo_media_callbacks {
  *     track_id/person), which may differ from its speaker's final join when diarization or
  *     the scores disagree; the person records below and emo_persons_rttm give the final join;
  *   - a speaker (or the part of it) never joined is an off-screen voice: a person of its own,
- *     numbered after every track id, known only at the end. A face never joined is a listener. */
+ *     numbered after every track id, known only at the end. A face never joined is a listener;
+ *   - where two or more faces speak at once (each a mean score >= 0.5 over a 1 s bin of at least
+ *     0.5 s of a segment), each of them gets its own turn there whatever diarization made of the
+ *     voices (turns marked overlap), and such a bin counts for both faces in the split above. */
 typedef struct emo_person {
   int person;            /* id, written "P<n>" */
   int track_count;       /* face tracks of this person (0 for an off-screen voice) */
@@ -866,7 +879,8 @@ typedef struct emo_person {
                             speakers), 0 = none (a listener, or no soundtrack) */
   int on_screen;         /* 1 when the person has a face */
   double on_screen_time; /* seconds visible (analysed frames x the mean frame interval) */
-  double talk_time;      /* seconds of speech given to this person */
+  double talk_time;      /* seconds of speech given to this person: its turns, overlapped
+                            ones included (see overlap_time) */
   float link_confidence; /* the join's affinity (mean speaking score of the face over the
                             speaker's talk time), 0 when not joined */
   /* Face expression, mean over the analysed frames where the face spoke (speaking >= 0.5)
@@ -894,15 +908,24 @@ typedef struct emo_person {
    * prosody above are the main speaker's. */
   int speaker_count;
   const int *speakers; /* (speaker_count,) */
+  /* Seconds of talk_time in turns spoken while another person spoke too (emo_person_turn.overlap;
+   * appended field, written "overlap_time"). */
+  double overlap_time;
 } emo_person;
 
-/* A turn of the final join: the speech segments cut where the face that carries them changes
- * (their speaking scores over 1 s bins), each piece given to its person (see emo_person). */
+/* A turn of the final join: the speech segments cut where the faces that carry them change
+ * (their speaking scores over 1 s bins), each piece given to its person (see emo_person); a
+ * piece where two or more faces speak at once gives each of their persons a turn, so turns may
+ * overlap (as RTTM allows). */
 typedef struct emo_person_turn {
   double start, end; /* seconds */
   int person;        /* the person who speaks, 0 = none */
   int speaker;       /* the diarization speaker of its segment */
   int segment;       /* that segment's index in delivery order (= audio->segments') */
+  int overlap;       /* 1 when another person speaks throughout this turn too: two or more
+                        visible faces carried this stretch of the segment at once (each a mean
+                        speaking score >= 0.5 over 1 s bins), so each got a turn of its own, and
+                        the turns overlap (appended field) */
 } emo_person_turn;
 
 typedef struct emo_media_summary {
@@ -1194,14 +1217,15 @@ char *emo_run_json_kind(const emo_context *ctx, const emo_run_params *rp, const 
 char *emo_run_json(const emo_context *ctx, const emo_run_params *rp, const char *file);
 /* JSON of a person: {"type":"person","person":"P1","track_ids":[..],"speaker":"S1"|null,
  * ("speakers":["S1","S3"] when several speakers' speech is this person's),
- * "on_screen","on_screen_time","talk_time","link_confidence","expression_speaking":{..},
+ * "on_screen","on_screen_time","talk_time","overlap_time","link_confidence",
+ * "expression_speaking":{..},
  * "dominant_speaking","expression_listening":{..},"dominant_listening","emotion":{..},
  * "dominant","prosody":{..}} (the expression, emotion and prosody fields only when known). */
 char *emo_person_json(const emo_person *p);
 
-/* RTTM of a media analysis with persons: one SPEAKER line per speech segment, named by the
- * turn of the final join (s->turns, named "P<n>"), file_id as given. NULL when s has no
- * soundtrack result. */
+/* RTTM of a media analysis with persons: one SPEAKER line per turn of the final join
+ * (s->turns, named "P<n>"; overlapped speech gives each of its persons a line, so lines may
+ * overlap), file_id as given. NULL when s has no soundtrack result. */
 char *emo_persons_rttm(const emo_media_summary *s, const char *file_id);
 
 /* CSV: the header line (static string) and the rows of one frame, one per face:

@@ -45,6 +45,13 @@ char *emo_segment_json(const emo_speech_segment *s) {
   } else if (s->linked) {
     sb_puts(&b, ",\"on_screen\":false");
   }
+  if (s->linked && s->overlap_time > 0.0) {
+    sb_puts(&b, ",\"overlap_time\":");
+    sb_json_float(&b, s->overlap_time, 3);
+    if (s->overlap_track_id > 0)
+      sb_printf(&b, ",\"overlap_track_id\":%d,\"overlap_person\":\"P%d\"", s->overlap_track_id,
+                s->overlap_person);
+  }
   if (s->dominant >= 0) {
     sb_puts(&b, ",\"emotion\":");
     probs(&b, s->emotion, s->labels);

@@ -39,6 +39,8 @@ char *emo_person_json(const emo_person *p) {
   sb_json_float(&b, p->on_screen_time, 3);
   sb_puts(&b, ",\"talk_time\":");
   sb_json_float(&b, p->talk_time, 3);
+  sb_puts(&b, ",\"overlap_time\":");
+  sb_json_float(&b, p->overlap_time, 3);
   sb_puts(&b, ",\"link_confidence\":");
   sb_json_float(&b, p->link_confidence, 3);
   expr(&b, "expression_speaking", p->expression_speaking, p->dominant_speaking,

@@ -1,29 +1,35 @@
 /* persons.c: the fusion of faces and voices into persons (see persons.h for the rules).
  *
- * Each delivered segment leaves a record: its speaker, duration and the PSN_TOP faces with the
- * highest mean speaking score over the frames it covers (0 where a face is not visible). A
- * segment is carried by face k when k's mean is >= PSN_CARRY and beats the next face's by
- * PSN_CARRY_MARGIN, by nobody on screen (off) when no face reaches PSN_OFF_MAX, else it is
- * ambiguous (crosstalk, no clear face).
+ * Each delivered segment leaves records, one per piece: the segment is cut where the faces that
+ * carry its PSN_BIN bins change. A piece keeps its speaker, duration and the PSN_TOP faces with
+ * the highest mean speaking score over the frames it covers (0 where a face is not visible). It
+ * is carried by face k when k's mean is >= PSN_CARRY and beats the next face's by
+ * PSN_CARRY_MARGIN, by nobody on screen (off) when no face reaches PSN_OFF_MAX, by two or more
+ * faces at once (an overlap piece, "both") when in its bins of at least PSN_OVERLAP_MIN s two or
+ * more faces each reach PSN_CARRY, else it is ambiguous (no clear face).
  *
  * Diarization on short or crosstalk-heavy recordings often puts two or three voices into one
- * speaker, or one voice into two. The face evidence corrects both before the join:
+ * speaker, or one voice into two, and gives overlapped speech to one of its voices. The face
+ * evidence corrects this before the join:
  *  - split: a speaker with two or more carriers (faces, or off) that each carry at least
- *    PSN_SPLIT_MIN seconds and PSN_SPLIT_SHARE of its talk becomes one unit per carrier; its
- *    other segments go to the unit of their best face when it is one of those, else to its
- *    largest unit. Any other speaker is one unit.
- *  - merge: units carried by the same face (a split unit's face, or the face that carries at
- *    least half of a whole speaker's talk) become one row of the join.
+ *    PSN_SPLIT_MIN seconds and PSN_SPLIT_SHARE of its talk becomes one unit per carrier (an
+ *    overlap piece counts for each of its faces: two faces heard at once are two voices); its
+ *    other pieces (overlap ones included) go to the unit of their best face when it is one of
+ *    those, else to its largest unit. Any other speaker is one unit.
+ *  - merge: units carried by the same face (a split unit's face, or the face that carries alone
+ *    at least half of a whole speaker's talk) become one row of the join.
  *  - join: A[r][k] = the mean speaking score of face k over row r's talk time (the duration-
- *    weighted mean of the segments' means); cost 1 - A, a pair allowed only when A >=
+ *    weighted mean of the pieces' means); cost 1 - A, a pair allowed only when A >=
  *    PSN_JOIN_MIN; asg_solve (Hungarian) finds the optimal one-to-one join of rows and faces.
  *    With more than ASG_MAX rows or faces, the ASG_MAX with the most talk time / the strongest
  *    affinity take part (the rest stay unjoined).
  * A face joined to a row is the person of all of its units' speech; the units never joined are,
  * per diarization speaker, one off-screen voice. Each piece's final person follows from its
- * unit: the turns of psn_finish (the RTTM writes them). A person's voice emotion and prosody are
- * its main speaker's (the one that gave it the most talk). Memory at the end: one record per
- * segment (56 bytes). */
+ * unit, and an overlap piece also goes to each other face that carried it (a face's person is
+ * its track id), each with a turn of its own marked overlap: the turns of psn_finish (the RTTM
+ * writes them, overlapping). A person's talk time is the sum of its turns; its voice emotion and
+ * prosody are its main speaker's (the one that gave it the most talk). Memory at the end: one
+ * record per piece (68 bytes). */
 #include "pipeline/persons.h"
 
 #include <math.h>
@@ -52,6 +58,8 @@ typedef struct seg_rec {
   int seg;          /* index of its segment in delivery order */
   int top[PSN_TOP]; /* track ids, best first, 0 = none */
   float mean[PSN_TOP];
+  int co[PSN_TOP]; /* an overlap piece: the faces that carried its bins at once (track ids in
+                      increasing order, 0-terminated), else co[0] = 0 */
 } seg_rec;
 
 typedef struct spk_stat {
@@ -238,18 +246,52 @@ void psn_trim(psn_state *s, double t) {
   if (s->head == s->n_hist) s->head = s->n_hist = 0;
 }
 
-/* The carrier of a segment: a track id, PSN_OFF (nobody on screen), or 0 (ambiguous). */
+/* The carrier of a segment: a track id, PSN_OFF (nobody on screen), PSN_BOTH (an overlap piece:
+ * its co faces carry it together), or 0 (ambiguous). */
 #define PSN_OFF (-1)
+#define PSN_BOTH (-2)
 static int carrier(const seg_rec *r) {
+  if (r->co[0]) return PSN_BOTH;
   if (r->top[0] == 0 || r->mean[0] < PSN_OFF_MAX) return PSN_OFF;
   if (r->mean[0] >= PSN_CARRY && r->mean[0] - r->mean[1] >= PSN_CARRY_MARGIN) return r->top[0];
   return 0;
 }
 
+/* r's top faces (best first) from the tracks' summed scores sum (ct,) over `frames` frames. */
+static void rank_top(seg_rec *r, const double *sum, int64_t frames, int ct) {
+  for (int k = 0; sum && frames > 0 && k < ct; k++) {
+    double mean = sum[k] / (double)frames;
+    for (int j = 0; j < PSN_TOP; j++)
+      if (mean > 0.0 && (r->top[j] == 0 || mean > r->mean[j])) {
+        memmove(&r->top[j + 1], &r->top[j], (PSN_TOP - 1 - j) * sizeof *r->top);
+        memmove(&r->mean[j + 1], &r->mean[j], (PSN_TOP - 1 - j) * sizeof *r->mean);
+        r->top[j] = k + 1;
+        r->mean[j] = (float)mean;
+        break;
+      }
+  }
+}
+
+/* The faces that carry r at once (mean >= PSN_CARRY) into co (PSN_TOP,), in increasing track id
+ * order and 0-terminated, when there are two or more (overlapped speech); returns how many
+ * (co all 0 when fewer than two). */
+static int co_speakers(const seg_rec *r, int *co) {
+  int n = 0;
+  memset(co, 0, PSN_TOP * sizeof *co);
+  for (int j = 0; j < PSN_TOP; j++)
+    if (r->top[j] > 0 && r->mean[j] >= PSN_CARRY) {
+      int k = n++;
+      for (; k > 0 && co[k - 1] > r->top[j]; k--) co[k] = co[k - 1];
+      co[k] = r->top[j];
+    }
+  if (n < 2) memset(co, 0, PSN_TOP * sizeof *co);
+  return n < 2 ? 0 : n;
+}
+
 /* Appends a piece [start, end) of a segment of speaker (0: none) with its tracks' summed
- * scores sum (cap_trk,) over `frames` frames. */
+ * scores sum (cap_trk,) over `frames` frames; co: its overlapping faces (co_speakers), or NULL. */
 static int add_piece(psn_state *s, int speaker, double start, double end, const double *sum,
-                     int64_t frames, emoi_err *err) {
+                     int64_t frames, const int *co, emoi_err *err) {
   if (s->n_segs == s->cap_segs) {
     int cap = s->cap_segs ? 2 * s->cap_segs : 256;
     seg_rec *r = realloc(s->segs, (size_t)cap * sizeof *r);
@@ -265,17 +307,8 @@ static int add_piece(psn_state *s, int speaker, double start, double end, const 
   if (speaker <= 0 || !(end > start)) return EMO_OK;
   rec->speaker = speaker;
   rec->dur = end - start;
-  for (int k = 0; sum && frames > 0 && k < s->cap_trk; k++) {
-    double mean = sum[k] / (double)frames;
-    for (int j = 0; j < PSN_TOP; j++) /* the top faces, best first */
-      if (mean > 0.0 && (rec->top[j] == 0 || mean > rec->mean[j])) {
-        memmove(&rec->top[j + 1], &rec->top[j], (PSN_TOP - 1 - j) * sizeof *rec->top);
-        memmove(&rec->mean[j + 1], &rec->mean[j], (PSN_TOP - 1 - j) * sizeof *rec->mean);
-        rec->top[j] = k + 1;
-        rec->mean[j] = (float)mean;
-        break;
-      }
-  }
+  rank_top(rec, sum, frames, s->cap_trk);
+  if (co) memcpy(rec->co, co, sizeof rec->co);
   return EMO_OK;
 }
 
@@ -283,10 +316,12 @@ int psn_segment(psn_state *s, emo_speech_segment *seg, emoi_err *err) {
   seg->linked = 1;
   seg->track_id = seg->person = 0;
   seg->link = 0.0f;
+  seg->overlap_time = 0.0;
+  seg->overlap_track_id = seg->overlap_person = 0;
   double dur = seg->end - seg->start;
   int rc0;
   if (seg->speaker <= 0 || !(dur > 0.0) || !(dur < 1e7)) {
-    rc0 = add_piece(s, 0, seg->start, seg->end, NULL, 0, err);
+    rc0 = add_piece(s, 0, seg->start, seg->end, NULL, 0, NULL, err);
     s->n_delivered++;
     return rc0;
   }
@@ -309,14 +344,15 @@ int psn_segment(psn_state *s, emo_speech_segment *seg, emoi_err *err) {
   /* Frames in [start, end) and each track's summed score over them, per PSN_BIN bin. */
   int nb = (int)ceil(dur / PSN_BIN), ct = s->cap_trk;
   if (nb < 1) nb = 1;
-  double *bs = calloc((size_t)nb * (size_t)ct + 2 * (size_t)ct, sizeof *bs);
+  double *bs = calloc((size_t)nb * (size_t)ct + 3 * (size_t)ct, sizeof *bs);
   int64_t *bf = calloc((size_t)nb, sizeof *bf);
   if (!bs || !bf) {
     free(bs);
     free(bf);
     return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
   }
-  double *sum = bs + (size_t)nb * ct, *piece = sum + ct;
+  double *sum = bs + (size_t)nb * ct, *piece = sum + ct, *ov = piece + ct; /* ov: per track,
+                                                                 seconds of overlap bins */
   int64_t frames = 0;
   for (int i = s->head; i < s->n_hist; i++) {
     const hist_entry *e = &s->hist[i];
@@ -346,39 +382,49 @@ int psn_segment(psn_state *s, emo_speech_segment *seg, emoi_err *err) {
     seg->person = best;
     seg->link = (float)best_mean;
   }
-  /* Pieces: the segment is cut where the face that carries its bins changes (ambiguous bins
-   * stay with the piece they are in). */
+  /* Pieces: the segment is cut where the faces that carry its bins change: one face, nobody on
+   * screen, or two or more at once in a bin of at least PSN_OVERLAP_MIN s (overlapped speech);
+   * ambiguous bins stay with the piece they are in. */
   double p_start = seg->start;
   int64_t p_frames = 0;
-  int cur = 0;
+  int cur = 0, cur_co[PSN_TOP] = {0};
   for (int b = 0; b < nb && rc == EMO_OK; b++) {
     seg_rec tmp;
     memset(&tmp, 0, sizeof tmp);
-    tmp.speaker = 1;
-    for (int k = 0; bf[b] > 0 && k < ct; k++) {
-      double mean = bs[(size_t)b * ct + k] / (double)bf[b];
-      for (int j = 0; j < PSN_TOP; j++)
-        if (mean > 0.0 && (tmp.top[j] == 0 || mean > tmp.mean[j])) {
-          memmove(&tmp.top[j + 1], &tmp.top[j], (PSN_TOP - 1 - j) * sizeof *tmp.top);
-          memmove(&tmp.mean[j + 1], &tmp.mean[j], (PSN_TOP - 1 - j) * sizeof *tmp.mean);
-          tmp.top[j] = k + 1;
-          tmp.mean[j] = (float)mean;
-          break;
-        }
+    rank_top(&tmp, bs + (size_t)b * ct, bf[b], ct);
+    double len = fmin(PSN_BIN, seg->end - (seg->start + b * PSN_BIN));
+    int co[PSN_TOP] = {0}, c = 0;
+    if (bf[b] > 0 && len >= PSN_OVERLAP_MIN && co_speakers(&tmp, co) >= 2) {
+      memcpy(tmp.co, co, sizeof co);
+      for (int j = 0; j < PSN_TOP && co[j]; j++) ov[co[j] - 1] += len;
+      seg->overlap_time += len;
     }
-    int c = bf[b] > 0 ? carrier(&tmp) : 0;
-    if (c != 0 && cur != 0 && c != cur) {
+    if (bf[b] > 0) c = carrier(&tmp);
+    if (c != 0 && cur != 0 && (c != cur || memcmp(co, cur_co, sizeof co) != 0)) {
       double cut = seg->start + b * PSN_BIN;
-      rc = add_piece(s, seg->speaker, p_start, cut, piece, p_frames, err);
+      rc = add_piece(s, seg->speaker, p_start, cut, piece, p_frames,
+                     cur == PSN_BOTH ? cur_co : NULL, err);
       memset(piece, 0, (size_t)ct * sizeof *piece);
       p_frames = 0;
       p_start = cut;
     }
-    if (c != 0) cur = c;
+    if (c != 0) {
+      cur = c;
+      memcpy(cur_co, co, sizeof co);
+    }
     for (int k = 0; k < ct; k++) piece[k] += bs[(size_t)b * ct + k];
     p_frames += bf[b];
   }
-  if (rc == EMO_OK) rc = add_piece(s, seg->speaker, p_start, seg->end, piece, p_frames, err);
+  if (rc == EMO_OK)
+    rc = add_piece(s, seg->speaker, p_start, seg->end, piece, p_frames,
+                   cur == PSN_BOTH ? cur_co : NULL, err);
+  /* the segment's overlap: the face other than its own that spoke most in its overlap bins */
+  double ov_best = 0.0;
+  for (int k = 0; k < ct; k++)
+    if (k + 1 != seg->track_id && ov[k] > ov_best) {
+      ov_best = ov[k];
+      seg->overlap_track_id = seg->overlap_person = k + 1;
+    }
   free(bs);
   free(bf);
   psn_trim(s, seg->end);
@@ -399,27 +445,39 @@ typedef struct unit {
   double talk;
 } unit;
 
+/* Adds dur seconds to carrier c in (cid, tc, ts) (nc of them, at most n_c), to ts too when the
+ * carrier spoke alone. */
+static void add_carry(int *cid, double *tc, double *ts, int *nc, int n_c, int c, double dur,
+                      int alone) {
+  int j = 0;
+  while (j < *nc && cid[j] != c) j++;
+  if (j == *nc) {
+    if (*nc == n_c) return;
+    cid[j] = c;
+    tc[j] = ts[j] = 0.0;
+    (*nc)++;
+  }
+  tc[j] += dur;
+  if (alone) ts[j] += dur;
+}
+
 /* The units (see the top) into u (capacity: the speakers plus the segments), each segment's
- * unit into seg_unit. Returns how many. */
-static int make_units(const psn_state *s, int n_spk, unit *u, int *seg_unit, double *tc, int *cid,
-                      int n_c) {
+ * unit into seg_unit; tc, ts, cid: scratch (n_c,). Returns how many. */
+static int make_units(const psn_state *s, int n_spk, unit *u, int *seg_unit, double *tc, double *ts,
+                      int *cid, int n_c) {
   int n_u = 0;
   for (int sp = 1; sp <= n_spk; sp++) {
     if (!(s->spk[sp - 1].talk > 0.0)) continue;
-    /* talk time per carrier (cid: carriers seen, tc: their seconds) */
+    /* talk time per carrier (cid: carriers seen, tc: their seconds, overlap pieces counting for
+     * each of their faces: two faces heard at once are two voices; ts: alone) */
     int nc = 0;
     for (int i = 0; i < s->n_segs; i++) {
       const seg_rec *r = &s->segs[i];
       if (r->speaker != sp) continue;
-      int c = carrier(r), j = 0;
-      if (c == 0) continue;
-      while (j < nc && cid[j] != c) j++;
-      if (j == nc) {
-        if (nc == n_c) continue;
-        cid[nc] = c;
-        tc[nc++] = 0.0;
-      }
-      tc[j] += r->dur;
+      int c = carrier(r);
+      for (int j = 0; c == PSN_BOTH && j < PSN_TOP && r->co[j]; j++)
+        add_carry(cid, tc, ts, &nc, n_c, r->co[j], r->dur, 0);
+      if (c != 0 && c != PSN_BOTH) add_carry(cid, tc, ts, &nc, n_c, c, r->dur, 1);
     }
     int first = n_u, big = -1;
     for (int j = 0; j < nc; j++)
@@ -432,7 +490,7 @@ static int make_units(const psn_state *s, int n_spk, unit *u, int *seg_unit, dou
       n_u = first;
       int face = 0;
       for (int j = 0; j < nc; j++)
-        if (cid[j] > 0 && tc[j] >= 0.5 * s->spk[sp - 1].talk) face = cid[j];
+        if (cid[j] > 0 && ts[j] >= 0.5 * s->spk[sp - 1].talk) face = cid[j];
       u[n_u] = (unit){sp, 0, -1, 0.0};
       u[n_u].row = face; /* remembered here until the rows are made */
       big = n_u++;
@@ -443,9 +501,9 @@ static int make_units(const psn_state *s, int n_spk, unit *u, int *seg_unit, dou
     for (int i = 0; i < s->n_segs; i++) {
       const seg_rec *r = &s->segs[i];
       if (r->speaker != sp) continue;
-      int c = carrier(r), to = -1;
+      int c = carrier(r), to = -1; /* an overlap piece: the unit of its best face */
       for (int k = first; k < n_u && n_u - first > 1; k++)
-        if (u[k].face == c && c != 0) to = k;
+        if (u[k].face == c && c != 0 && c != PSN_BOTH) to = k;
       for (int k = first; to < 0 && k < n_u && n_u - first > 1; k++)
         if (u[k].face > 0 && u[k].face == r->top[0]) to = k;
       if (to < 0) to = big;
@@ -454,6 +512,59 @@ static int make_units(const psn_state *s, int n_spk, unit *u, int *seg_unit, dou
     }
   }
   return n_u;
+}
+
+static int turn_cmp(const void *a, const void *b) {
+  const emo_person_turn *x = a, *y = b;
+  if (x->start != y->start) return x->start < y->start ? -1 : 1;
+  return (x->person > y->person) - (x->person < y->person);
+}
+
+/* The final turns into s->turns (capacity (n_segs + 1) x (PSN_TOP + 1)): each piece's person
+ * (its unit's face, or its speaker's off-screen voice), and for an overlap piece every face that
+ * carried it too, each a turn marked overlap; consecutive pieces of a segment with the same
+ * person and overlap as one turn; in time order. Returns how many. */
+static int make_turns(psn_state *s, const emo_video_summary *vs, const unit *u, const int *seg_unit,
+                      const int *row_to_col, const int *cols, const int *off_id) {
+  int nt = 0, first = 0, cur_seg = -1;
+  for (int i = 0; i < s->n_segs; i++) {
+    const seg_rec *g = &s->segs[i];
+    if (!g->speaker) continue;
+    if (g->seg != cur_seg) { /* the turns of this segment start here */
+      first = nt;
+      cur_seg = g->seg;
+    }
+    const unit *x = &u[seg_unit[i]];
+    int r = x->row, who[PSN_TOP + 1], n_who = 0;
+    who[n_who++] = r >= 0 && row_to_col[r] >= 0 ? cols[row_to_col[r]] : off_id[x->speaker];
+    for (int j = 0; j < PSN_TOP && g->co[j]; j++) {
+      int seen = 0; /* a face of the recording (its person id is its track id) */
+      for (int k = 0; vs && k < vs->track_count; k++)
+        seen |= vs->tracks[k].track_id == g->co[j] && vs->tracks[k].frames > 0;
+      if (seen && g->co[j] != who[0]) who[n_who++] = g->co[j];
+    }
+    int over = n_who > 1;
+    for (int w = 0; w < n_who; w++) {
+      emo_person_turn *t = NULL;
+      for (int k = nt - 1; k >= first && !t; k--)
+        if (s->turns[k].person == who[w] && s->turns[k].end == g->start &&
+            s->turns[k].overlap == over)
+          t = &s->turns[k];
+      if (t) {
+        t->end = g->end;
+        continue;
+      }
+      t = &s->turns[nt++];
+      t->start = g->start;
+      t->end = g->end;
+      t->person = who[w];
+      t->speaker = g->speaker;
+      t->segment = g->seg;
+      t->overlap = over;
+    }
+  }
+  qsort(s->turns, (size_t)nt, sizeof *s->turns, turn_cmp);
+  return nt;
 }
 
 int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result *audio,
@@ -473,21 +584,21 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
     if (s->segs[i].speaker > n_spk) n_spk = s->segs[i].speaker;
   int rc = grow(s, max_id > 0 ? max_id : 1, n_spk > 0 ? n_spk : 1, err);
   if (rc != EMO_OK) return rc;
-  int n_cap = n_spk + s->n_segs + 1;
+  int n_cap = n_spk + PSN_TOP * s->n_segs + 1; /* units: at most a carrier per face of a piece */
   unit *u = calloc((size_t)n_cap, sizeof *u);
   int *seg_unit = calloc((size_t)s->n_segs + 1, sizeof *seg_unit);
-  double *tc = calloc((size_t)n_cap, sizeof *tc);
+  double *tc = calloc(2 * (size_t)n_cap, sizeof *tc), *ts = tc ? tc + n_cap : NULL;
   int *cid = calloc((size_t)n_cap, sizeof *cid);
   double *ra = calloc((size_t)ASG_MAX * (size_t)(max_id + 1), sizeof *ra); /* rows x track ids */
   float *cst = malloc(ASG_MAX * ASG_MAX * sizeof *cst);
   int *row_face = calloc((size_t)n_cap, sizeof *row_face);
   free(s->turns);
-  s->turns = calloc((size_t)s->n_segs + 1, sizeof *s->turns);
+  s->turns = calloc(((size_t)s->n_segs + 1) * (PSN_TOP + 1), sizeof *s->turns);
   if (!u || !seg_unit || !tc || !cid || !ra || !cst || !row_face || !s->turns) {
     rc = emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
     goto done;
   }
-  int n_u = make_units(s, n_spk, u, seg_unit, tc, cid, n_cap);
+  int n_u = make_units(s, n_spk, u, seg_unit, tc, ts, cid, n_cap);
   /* Rows: units carried by one face merge (u.row holds that face until here); at most ASG_MAX
    * rows, those with the most talk time. */
   double row_talk[ASG_MAX];
@@ -572,6 +683,7 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
     if ((r < 0 || row_to_col[r] < 0) && !off_id[u[k].speaker] && u[k].talk > 0.0)
       off_id[u[k].speaker] = max_id + ++n_off;
   }
+  int nt = make_turns(s, vs, u, seg_unit, row_to_col, cols, off_id);
   int n = n_face + n_off;
   free(s->persons);
   free(s->ids);
@@ -606,11 +718,8 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
         p->on_screen = 1;
         p->on_screen_time = (double)vs->tracks[i].frames * interval;
         for (int r = 0; r < nr; r++)
-          if (row_to_col[r] >= 0 && cols[row_to_col[r]] == id) {
+          if (row_to_col[r] >= 0 && cols[row_to_col[r]] == id)
             p->link_confidence = 1.0f - cst[r * nc + row_to_col[r]];
-            for (int k = 0; k < n_u; k++)
-              if (u[k].row == r) by_spk[u[k].speaker] += u[k].talk;
-          }
         if (ts && ts->n_spk > 0) {
           for (int k = 0; k < EMO_EXPR_COUNT; k++)
             p->expression_speaking[k] = (float)(ts->sum_spk[k] / (double)ts->n_spk);
@@ -637,9 +746,12 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
         if (!off_id[i + 1]) continue;
         p->dominant_speaking = p->dominant_listening = -1;
         p->person = off_id[i + 1];
-        for (int k = 0; k < n_u; k++)
-          if (u[k].speaker == i + 1 && (u[k].row < 0 || row_to_col[u[k].row] < 0))
-            by_spk[i + 1] += u[k].talk;
+      }
+      for (int k = 0; k < nt; k++) { /* its talk: its turns, overlapped or not */
+        const emo_person_turn *t = &s->turns[k];
+        if (t->person != p->person) continue;
+        by_spk[t->speaker] += t->end - t->start;
+        if (t->overlap) p->overlap_time += t->end - t->start;
       }
       /* speakers, the main one (most talk) first */
       int speaker = 0;
@@ -681,27 +793,6 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
       }
       np++;
     }
-  }
-  /* The final turns: each piece's person, consecutive pieces of a segment with one person as
-   * one turn. */
-  int nt = 0;
-  for (int i = 0; i < s->n_segs; i++) {
-    const seg_rec *g = &s->segs[i];
-    if (!g->speaker) continue;
-    const unit *x = &u[seg_unit[i]];
-    int r = x->row;
-    int who = r >= 0 && row_to_col[r] >= 0 ? cols[row_to_col[r]] : off_id[x->speaker];
-    emo_person_turn *t = nt > 0 ? &s->turns[nt - 1] : NULL;
-    if (t && t->segment == g->seg && t->person == who && t->end == g->start) {
-      t->end = g->end;
-      continue;
-    }
-    t = &s->turns[nt++];
-    t->start = g->start;
-    t->end = g->end;
-    t->person = who;
-    t->speaker = g->speaker;
-    t->segment = g->seg;
   }
   free(off_id);
   *out = s->persons;

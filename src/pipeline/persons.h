@@ -28,6 +28,9 @@
 #define PSN_BIN                                                    \
   1.0 /* seconds: a segment is cut into pieces where the face that \
          carries its bins of this length changes */
+/* A bin at least PSN_OVERLAP_MIN seconds long in which two or more faces carry (each a mean
+ * >= PSN_CARRY) is overlapped speech: each of those faces gets a turn of its own. */
+#define PSN_OVERLAP_MIN 0.5
 
 typedef struct psn_state psn_state;
 
