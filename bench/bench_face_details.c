@@ -12,6 +12,7 @@
 #include "bench_util.h"
 #include "core/models.h"
 #include "media/image_decode.h"
+#include "nn/resblock.h"
 #include "nn/tflite_reader.h"
 #include "vision/face_detect.h"
 #include "vision/face_mesh.h"
@@ -26,12 +27,30 @@ static double cpu_ms(void) {
 
 int main(int argc, char **argv) {
   int runs = 200, reference = 0;
+  nn_plan_options popt = {0};
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--runs") && i + 1 < argc)
       runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reference"))
       reference = 1;
+    else if (!strcmp(argv[i], "--int8"))
+      popt.int8 = 1;
+    else if (!strcmp(argv[i], "--int8-min") && i + 1 < argc)
+      popt.int8_min_macs = atoll(argv[++i]);
+    else if (!strcmp(argv[i], "--no-dwq"))
+      popt.no_dwq = 1;
+    else if (!strcmp(argv[i], "--no-resblock"))
+      popt.no_resblock = 1;
+    else if (!strcmp(argv[i], "--own-gemm"))
+      popt.gemm = NN_GEMM_OWN;
+    else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
+      const char *v = argv[++i];
+      popt.isa = !strcmp(v, "scalar") ? NN_ISA_SCALAR
+                 : !strcmp(v, "avx2") ? NN_ISA_AVX2
+                 : !strcmp(v, "avx512") ? NN_ISA_AVX512
+                                        : NN_ISA_AUTO;
+    }
     else
       path = argv[i];
   }
@@ -54,14 +73,19 @@ int main(int argc, char **argv) {
       fm_bundle_load(task, task_size, "face_landmarker.task", &b, &err) ||
       emoi_model_read(&mp, "blazeface_short", &det, &det_size, &err) ||
       nn_tflite_load(det, det_size, "blazeface_short", &dg, &err) ||
-      nn_plan_create(b->mesh, be, NULL, &mesh, &err) ||
-      (b->blend && nn_plan_create(b->blend, be, NULL, &blend, &err)) ||
+      nn_plan_create_ex(b->mesh, be, NULL, &popt, &mesh, &err) ||
+      (b->blend && nn_plan_create_ex(b->blend, be, NULL, &popt, &blend, &err)) ||
       nn_plan_create(dg, be, NULL, &dplan, &err) ||
       img_read_file(path, (int64_t)1 << 30, &img_bytes, &img_size, &err) ||
       img_decode(img_bytes, img_size, (int64_t)1 << 28, &img, &err)) {
     fprintf(stderr, "bench_face_details: %s\n", err.msg);
     return 1;
   }
+  nn_plan_stats ps;
+  nn_plan_get_stats(mesh, &ps);
+  printf("landmark plan: nodes %d: xnn %d (%d runtimes), ref %d, int8 %d (%d fused), gemm %d, residual blocks %d\n",
+         ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs, ps.n_nodes_ref, ps.n_nodes_qconv, ps.n_nodes_dwq,
+         ps.n_nodes_gemm, ps.n_nodes_resblock / NN_RB_NODES);
   bf_anchor anchors[896];
   bf_anchors_generate(&bf_short_range, anchors, 896);
   static bf_detection dets[BF_MAX_ANCHORS];
