@@ -133,6 +133,21 @@ int main(int argc, char **argv) {
         "pose %.3f ms, full %.3f ms per face (median of %d, one core, %s)\n",
         f, dets[f].x1 - dets[f].x0, sm.median, sp.median, sb.median, sm.median + sp.median,
         sm.median + sp.median + sb.median, runs, reference ? "reference kernels" : "XNNPACK");
+    /* the crop alone, at the plan's cap and on the plain C warp, interleaved (thread CPU) */
+    static float crop[1024 * 1024 * 3];
+    for (int r = 0; r < runs; r++) {
+      double c0 = cpu_ms();
+      fm_crop(b, img.data, img.width, img.height, img.width * 3, &roi, (emo_isa)popt.isa, crop,
+              &err);
+      double c1 = cpu_ms();
+      fm_crop(b, img.data, img.width, img.height, img.width * 3, &roi, EMO_ISA_SCALAR, crop, &err);
+      double c2 = cpu_ms();
+      t_mesh[r] = c1 - c0;
+      t_pose[r] = c2 - c1;
+    }
+    bu_stats sw = bu_summarize(t_mesh, runs), sr = bu_summarize(t_pose, runs);
+    printf("face %d: thread CPU time: crop warp %.3f ms (%s path; plain C %.3f ms)\n", f, sw.median,
+           emo_isa_name(emo_isa_pick((emo_isa)popt.isa)), sr.median);
     bu_stats cf = bu_summarize(c_full, runs), cp = bu_summarize(c_pose, runs);
     printf("face %d: thread CPU time: pose %.3f ms, full %.3f ms per face (median)\n", f, cp.median,
            cf.median);
