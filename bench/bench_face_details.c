@@ -86,6 +86,17 @@ int main(int argc, char **argv) {
   printf("landmark plan: nodes %d: xnn %d (%d runtimes), ref %d, int8 %d (%d fused), gemm %d, residual blocks %d\n",
          ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs, ps.n_nodes_ref, ps.n_nodes_qconv, ps.n_nodes_dwq,
          ps.n_nodes_gemm, ps.n_nodes_resblock / NN_RB_NODES);
+  if (blend) { /* which blendshape nodes fall back to the reference kernels */
+    nn_plan_get_stats(blend, &ps);
+    int count[NN_OP_COUNT] = {0};
+    for (int k = 0; k < b->blend->n_nodes; k++)
+      if (nn_plan_node_backend(blend, k) == NN_BACKEND_REFERENCE) count[b->blend->nodes[k].op]++;
+    printf("blendshape plan: nodes %d: xnn %d (%d runtimes), ref %d:", ps.n_nodes, ps.n_nodes_xnn,
+           ps.n_xnn_runs, ps.n_nodes_ref);
+    for (int op = 0; op < NN_OP_COUNT; op++)
+      if (count[op]) printf(" %s x%d", nn_op_name((nn_op)op), count[op]);
+    printf("\n");
+  }
   bf_anchor anchors[896];
   bf_anchors_generate(&bf_short_range, anchors, 896);
   static bf_detection dets[BF_MAX_ANCHORS];
