@@ -12,7 +12,6 @@
 #include "bench_util.h"
 #include "core/models.h"
 #include "media/image_decode.h"
-#include "nn/resblock.h"
 #include "nn/tflite_reader.h"
 #include "vision/face_detect.h"
 #include "vision/face_mesh.h"
@@ -46,12 +45,11 @@ int main(int argc, char **argv) {
       popt.gemm = NN_GEMM_OWN;
     else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
       const char *v = argv[++i];
-      popt.isa = !strcmp(v, "scalar") ? NN_ISA_SCALAR
-                 : !strcmp(v, "avx2") ? NN_ISA_AVX2
+      popt.isa = !strcmp(v, "scalar")   ? NN_ISA_SCALAR
+                 : !strcmp(v, "avx2")   ? NN_ISA_AVX2
                  : !strcmp(v, "avx512") ? NN_ISA_AVX512
                                         : NN_ISA_AUTO;
-    }
-    else
+    } else
       path = argv[i];
   }
   if (!path || runs < 1) {
@@ -83,9 +81,11 @@ int main(int argc, char **argv) {
   }
   nn_plan_stats ps;
   nn_plan_get_stats(mesh, &ps);
-  printf("landmark plan: nodes %d: xnn %d (%d runtimes), ref %d, int8 %d (%d fused), gemm %d, residual blocks %d\n",
-         ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs, ps.n_nodes_ref, ps.n_nodes_qconv, ps.n_nodes_dwq,
-         ps.n_nodes_gemm, ps.n_nodes_resblock / NN_RB_NODES);
+  printf(
+      "landmark plan: nodes %d: xnn %d (%d runtimes), ref %d, int8 %d (%d fused), gemm %d, in "
+      "residual blocks %d\n",
+      ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs, ps.n_nodes_ref, ps.n_nodes_qconv, ps.n_nodes_dwq,
+      ps.n_nodes_gemm, ps.n_nodes_resblock);
   if (blend) { /* which blendshape nodes fall back to the reference kernels */
     nn_plan_get_stats(blend, &ps);
     int count[NN_OP_COUNT] = {0};

@@ -226,8 +226,8 @@ static void own_kernels_vs_xnnpack(const fm_bundle *b, const fx_file *fix, nn_pl
   }
   nn_plan_stats st;
   nn_plan_get_stats(po, &st);
-  printf("own kernels: %d residual blocks of the landmark network on nn/resblock.c\n",
-         st.n_nodes_resblock / 6);
+  printf("own kernels: %d of the landmark network's %d nodes in residual blocks on nn/resblock.c\n",
+         st.n_nodes_resblock, st.n_nodes);
   double w_lm = 0, w_ang = 0, w_bs = 0;
   int faces = 0, same2 = 1;
   for (int k = 0;; k++) {
@@ -253,7 +253,8 @@ static void own_kernels_vs_xnnpack(const fm_bundle *b, const fx_file *fix, nn_pl
       fm_roi roi;
       fm_roi_from_landmarks((const float(*)[3])(lt->f32 + (size_t)j * FM_LANDMARKS * 3), im.width,
                             im.height, &roi);
-      int rc = fm_landmarks(b, po, im.data, im.width, im.height, im.width * 3, &roi, lo, &pr[0], &e);
+      int rc =
+          fm_landmarks(b, po, im.data, im.width, im.height, im.width * 3, &roi, lo, &pr[0], &e);
       rc |= fm_landmarks(b, po2, im.data, im.width, im.height, im.width * 3, &roi, lo2, &pr[1], &e);
       rc |= fm_landmarks(b, px, im.data, im.width, im.height, im.width * 3, &roi, lx, &pr[2], &e);
       CHECK(rc == EMO_OK, "%s: %s", rel, e.msg);
@@ -280,9 +281,10 @@ static void own_kernels_vs_xnnpack(const fm_bundle *b, const fx_file *fix, nn_pl
     img_rgb_free(&im);
     free(bytes);
   }
-  printf("own kernels vs XNNPACK on %d faces: landmarks max %.4f px, angles max %.4f deg, "
-         "blendshapes max %.5f; AVX2 cap %s\n",
-         faces, w_lm, w_ang, w_bs, same2 ? "bit-identical" : "DIFFERS");
+  printf(
+      "own kernels vs XNNPACK on %d faces: landmarks max %.4f px, angles max %.4f deg, "
+      "blendshapes max %.5f; AVX2 cap %s\n",
+      faces, w_lm, w_ang, w_bs, same2 ? "bit-identical" : "DIFFERS");
   CHECK(faces >= 5, "only %d faces", faces);
   CHECK(w_lm <= 0.005, "landmarks moved by %.4f px", w_lm);
   CHECK(w_ang <= 0.005, "angles moved by %.4f deg", w_ang);

@@ -165,14 +165,16 @@ static nn_graph *block_graph(const block *b, int leak, emoi_err *e) {
   int wa = nn_graph_add_const(g, "wa", NN_F32, 4, (int64_t[]){m, 1, 1, c}, b->wa,
                               sizeof(float) * m * c, e);
   int ba = nn_graph_add_const(g, "ba", NN_F32, 1, (int64_t[]){m}, b->ba, sizeof(float) * m, e);
-  int aa = nn_graph_add_const(g, "aa", NN_F32, 3, (int64_t[]){1, 1, m}, b->aa, sizeof(float) * m, e);
+  int aa =
+      nn_graph_add_const(g, "aa", NN_F32, 3, (int64_t[]){1, 1, m}, b->aa, sizeof(float) * m, e);
   int wd = nn_graph_add_const(g, "wd", NN_F32, 4, (int64_t[]){1, 3, 3, m}, b->wd,
                               sizeof(float) * 9 * m, e);
   int bd = nn_graph_add_const(g, "bd", NN_F32, 1, (int64_t[]){m}, b->bd, sizeof(float) * m, e);
   int wb = nn_graph_add_const(g, "wb", NN_F32, 4, (int64_t[]){c, 1, 1, m}, b->wb,
                               sizeof(float) * m * c, e);
   int bb = nn_graph_add_const(g, "bb", NN_F32, 1, (int64_t[]){c}, b->bb, sizeof(float) * c, e);
-  int ab = nn_graph_add_const(g, "ab", NN_F32, 3, (int64_t[]){1, 1, c}, b->ab, sizeof(float) * c, e);
+  int ab =
+      nn_graph_add_const(g, "ab", NN_F32, 3, (int64_t[]){1, 1, c}, b->ab, sizeof(float) * c, e);
   int v[6];
   static const char *names[6] = {"A", "B", "D", "E", "F", "Y"};
   for (int i = 0; i < 6; i++) v[i] = nn_graph_add_value(g, names[i], NN_F32, 4, u, e);
@@ -231,8 +233,8 @@ static void plan_case(int h, int w, int c, int m, int leak) {
   off.no_resblock = 1;
   int want = !leak && c % 8 == 0 && m % 8 == 0 && nn_rb_isa(g_cap) != NN_ISA_SCALAR;
   int got = run_plan(g, &b, NN_BACKEND_XNNPACK, &o, y1);
-  CHECK(got == (want ? NN_RB_NODES : 0), "%dx%dx%d m %d leak %d: %d nodes in residual blocks", h,
-        w, c, m, leak, got);
+  CHECK(got == (want ? NN_RB_NODES : 0), "%dx%dx%d m %d leak %d: %d nodes in residual blocks", h, w,
+        c, m, leak, got);
   CHECK(run_plan(g, &b, NN_BACKEND_XNNPACK, &off, y2) == 0, "no_resblock ignored");
   run_plan(g, &b, NN_BACKEND_REFERENCE, NULL, y0);
   const float *outs[3] = {y0, y1, y2};
@@ -256,8 +258,8 @@ int main(int argc, char **argv) {
   g_cap = (nn_isa)th_isa_arg(argc, argv);
   printf("test_resblock: kernels at path %d\n", (int)nn_rb_isa(g_cap));
   static const int ws[] = {1, 2, 7, 13, 17, 127};
-  static const int cm[][2] = {{8, 8}, {16, 8}, {32, 16}, {64, 32}, {128, 64}, {24, 40}, {7, 3},
-                              {16, 5}, {1, 1}};
+  static const int cm[][2] = {{8, 8},   {16, 8}, {32, 16}, {64, 32}, {128, 64},
+                              {24, 40}, {7, 3},  {16, 5},  {1, 1}};
   for (int i = 0; i < 6; i++)
     for (int j = 0; j < 9; j++) kernel_case(1 + (i + j) % 4, ws[i], cm[j][0], cm[j][1]);
   kernel_case(128, 128, 16, 8); /* the landmark network's first stage */
@@ -267,7 +269,7 @@ int main(int argc, char **argv) {
   printf("test_resblock: plans\n");
   plan_case(9, 13, 16, 8, 0);
   plan_case(4, 4, 128, 64, 0);
-  plan_case(5, 7, 7, 3, 0); /* channels not multiples of 8: XNNPACK */
+  plan_case(5, 7, 7, 3, 0);  /* channels not multiples of 8: XNNPACK */
   plan_case(6, 6, 16, 8, 1); /* the depthwise output also a graph output: XNNPACK */
   return th_finish("test_resblock");
 }

@@ -29,23 +29,22 @@
 #endif
 
 typedef void (*rb_expand_fn)(const nn_rb *r, const float *x, float *out);
-typedef void (*rb_project_fn)(const nn_rb *r, const float *const rows[3], const float *x,
-                              float *y);
+typedef void (*rb_project_fn)(const nn_rb *r, const float *const rows[3], const float *x, float *y);
 
 struct nn_rb {
   int h, w, c, m;
   nn_isa isa;
-  float *wa_t;  /* (c,m) */
-  float *ba;    /* (m) */
-  float *aa;    /* (m) */
-  float *wd;    /* (3,3,m) */
-  float *bd;    /* (m) */
-  float *wb_t;  /* (m,c) */
-  float *bb;    /* (c) */
-  float *ab;    /* (c) */
-  float *ring;  /* (3, w+2, m): expanded rows, zero first and last pixel */
-  float *zrow;  /* (w+2, m): zeros, the rows above and below the image */
-  float *dbuf;  /* (16, m): one pixel block's depthwise outputs (vector paths) */
+  float *wa_t; /* (c,m) */
+  float *ba;   /* (m) */
+  float *aa;   /* (m) */
+  float *wd;   /* (3,3,m) */
+  float *bd;   /* (m) */
+  float *wb_t; /* (m,c) */
+  float *bb;   /* (c) */
+  float *ab;   /* (c) */
+  float *ring; /* (3, w+2, m): expanded rows, zero first and last pixel */
+  float *zrow; /* (w+2, m): zeros, the rows above and below the image */
+  float *dbuf; /* (16, m): one pixel block's depthwise outputs (vector paths) */
   rb_expand_fn expand;
   rb_project_fn project;
 };
@@ -214,25 +213,25 @@ RB_INLINE void project_row(const nn_rb *r, const float *const rows[3], const flo
 
 /* One path: its row functions for the landmark network's channel counts (c = 2m, m = 8 .. 64)
  * and for any multiple of 8. */
-#define RB_PATH(name, target, big)                                                          \
-  static target void expand_##name(const nn_rb *r, const float *x, float *out) {           \
-    switch (r->c * 1024 + r->m) {                                                           \
-      case 16 * 1024 + 8: expand_row(r, x, out, big, 16, 8); break;                         \
-      case 32 * 1024 + 16: expand_row(r, x, out, big, 32, 16); break;                       \
-      case 64 * 1024 + 32: expand_row(r, x, out, big, 64, 32); break;                       \
-      case 128 * 1024 + 64: expand_row(r, x, out, big, 128, 64); break;                     \
-      default: expand_row(r, x, out, big, r->c, r->m);                                      \
-    }                                                                                       \
-  }                                                                                         \
-  static target void project_##name(const nn_rb *r, const float *const rows[3],            \
-                                    const float *x, float *y) {                             \
-    switch (r->c * 1024 + r->m) {                                                           \
-      case 16 * 1024 + 8: project_row(r, rows, x, y, big, 16, 8); break;                    \
-      case 32 * 1024 + 16: project_row(r, rows, x, y, big, 32, 16); break;                  \
-      case 64 * 1024 + 32: project_row(r, rows, x, y, big, 64, 32); break;                  \
-      case 128 * 1024 + 64: project_row(r, rows, x, y, big, 128, 64); break;                \
-      default: project_row(r, rows, x, y, big, r->c, r->m);                                 \
-    }                                                                                       \
+#define RB_PATH(name, target, big)                                                              \
+  static target void expand_##name(const nn_rb *r, const float *x, float *out) {                \
+    switch (r->c * 1024 + r->m) {                                                               \
+      case 16 * 1024 + 8: expand_row(r, x, out, big, 16, 8); break;                             \
+      case 32 * 1024 + 16: expand_row(r, x, out, big, 32, 16); break;                           \
+      case 64 * 1024 + 32: expand_row(r, x, out, big, 64, 32); break;                           \
+      case 128 * 1024 + 64: expand_row(r, x, out, big, 128, 64); break;                         \
+      default: expand_row(r, x, out, big, r->c, r->m);                                          \
+    }                                                                                           \
+  }                                                                                             \
+  static target void project_##name(const nn_rb *r, const float *const rows[3], const float *x, \
+                                    float *y) {                                                 \
+    switch (r->c * 1024 + r->m) {                                                               \
+      case 16 * 1024 + 8: project_row(r, rows, x, y, big, 16, 8); break;                        \
+      case 32 * 1024 + 16: project_row(r, rows, x, y, big, 32, 16); break;                      \
+      case 64 * 1024 + 32: project_row(r, rows, x, y, big, 64, 32); break;                      \
+      case 128 * 1024 + 64: project_row(r, rows, x, y, big, 128, 64); break;                    \
+      default: project_row(r, rows, x, y, big, r->c, r->m);                                     \
+    }                                                                                           \
   }
 
 RB_PATH(avx2, RB_AVX2, 8)
@@ -373,8 +372,7 @@ static int conv1x1(const nn_graph *g, const nn_node *n, int in, int64_t ci, int6
     return 0;
   const nn_value *w = &g->values[n->in[1]];
   return w->is_const && w->dtype == NN_F32 && w->rank == 4 && w->shape[0] == co &&
-         w->shape[1] == 1 && w->shape[2] == 1 && w->shape[3] == ci &&
-         per_channel(g, n, 2, co, 1);
+         w->shape[1] == 1 && w->shape[2] == 1 && w->shape[3] == ci && per_channel(g, n, 2, co, 1);
 }
 
 static int prelu(const nn_graph *g, const nn_node *n, int in, int64_t ch) {

@@ -206,8 +206,8 @@ int fm_crop(const fm_bundle *b, const uint8_t *rgb, int w, int h, int stride, co
   if (rc != EMO_OK) return rc;
   img_view view = {rgb, w, h, stride};
   img_norm norm = img_norm_range(0.0f, 1.0f);
-  if (img_warp_affine_f32_isa(&view, m, dst, b->mesh_size, b->mesh_size, 3, &norm,
-                              IMG_BORDER_ZERO, cap) != 0)
+  if (img_warp_affine_f32_isa(&view, m, dst, b->mesh_size, b->mesh_size, 3, &norm, IMG_BORDER_ZERO,
+                              cap) != 0)
     return emoi_fail(err, EMO_EINVAL, "face mesh: crop failed");
   return EMO_OK;
 }
@@ -218,8 +218,8 @@ int fm_landmarks(const fm_bundle *b, nn_plan *plan, const uint8_t *rgb, int w, i
   float m[6], pad_x = 0.0f, pad_y = 0.0f;
   int rc = crop_geometry(n, w, h, roi, m, &pad_x, &pad_y, err);
   if (rc == EMO_OK)
-    rc = fm_crop(b, rgb, w, h, stride, roi, (emo_isa)nn_plan_isa(plan), nn_plan_input(plan, 0),
-                 err);
+    rc =
+        fm_crop(b, rgb, w, h, stride, roi, (emo_isa)nn_plan_isa(plan), nn_plan_input(plan, 0), err);
   if (rc != EMO_OK) return rc;
   rc = nn_plan_run(plan, err);
   if (rc != EMO_OK) return rc;
