@@ -100,7 +100,7 @@ static void project_ref(const nn_rb *r, const float *const rows[3], const float 
 
 /* The helpers below take and return vectors; they are always inlined into the target functions,
  * so the ABI GCC warns about (a ymm argument without AVX in the generic caller) is never used. */
-#pragma GCC diagnostic ignored "-Wpsabi"
+#pragma GCC diagnostic ignored "-Wpsabi" /* GCC and clang */
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
@@ -120,9 +120,15 @@ RB_INLINE void st8(float *p, v8f v) {
   memcpy(p, &v, sizeof v);
 }
 
-/* s in every lane (one vbroadcastss; a braced list of eight s compiles to eight inserts). */
+/* s in every lane (one vbroadcastss; a braced list of eight s compiles to eight inserts with
+ * GCC 12). */
 RB_INLINE v8f splat8(float s) {
+#ifdef __clang__
+  v8f v = {s};
+  return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0);
+#else
   return __builtin_shuffle((v8f){s}, (v8i){0});
+#endif
 }
 
 /* v >= 0 ? v : v * a, lane by lane (a NaN gives v * a, a NaN, as prelu1). */
