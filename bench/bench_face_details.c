@@ -26,13 +26,30 @@ static double cpu_ms(void) {
 
 int main(int argc, char **argv) {
   int runs = 200, reference = 0;
+  nn_plan_options popt = {0};
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--runs") && i + 1 < argc)
       runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reference"))
       reference = 1;
-    else
+    else if (!strcmp(argv[i], "--int8"))
+      popt.int8 = 1;
+    else if (!strcmp(argv[i], "--int8-min") && i + 1 < argc)
+      popt.int8_min_macs = atoll(argv[++i]);
+    else if (!strcmp(argv[i], "--no-dwq"))
+      popt.no_dwq = 1;
+    else if (!strcmp(argv[i], "--no-resblock"))
+      popt.no_resblock = 1;
+    else if (!strcmp(argv[i], "--own-gemm"))
+      popt.gemm = NN_GEMM_OWN;
+    else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
+      const char *v = argv[++i];
+      popt.isa = !strcmp(v, "scalar")   ? NN_ISA_SCALAR
+                 : !strcmp(v, "avx2")   ? NN_ISA_AVX2
+                 : !strcmp(v, "avx512") ? NN_ISA_AVX512
+                                        : NN_ISA_AUTO;
+    } else
       path = argv[i];
   }
   if (!path || runs < 1) {
@@ -54,13 +71,31 @@ int main(int argc, char **argv) {
       fm_bundle_load(task, task_size, "face_landmarker.task", &b, &err) ||
       emoi_model_read(&mp, "blazeface_short", &det, &det_size, &err) ||
       nn_tflite_load(det, det_size, "blazeface_short", &dg, &err) ||
-      nn_plan_create(b->mesh, be, NULL, &mesh, &err) ||
-      (b->blend && nn_plan_create(b->blend, be, NULL, &blend, &err)) ||
+      nn_plan_create_ex(b->mesh, be, NULL, &popt, &mesh, &err) ||
+      (b->blend && nn_plan_create_ex(b->blend, be, NULL, &popt, &blend, &err)) ||
       nn_plan_create(dg, be, NULL, &dplan, &err) ||
       img_read_file(path, (int64_t)1 << 30, &img_bytes, &img_size, &err) ||
       img_decode(img_bytes, img_size, (int64_t)1 << 28, &img, &err)) {
     fprintf(stderr, "bench_face_details: %s\n", err.msg);
     return 1;
+  }
+  nn_plan_stats ps;
+  nn_plan_get_stats(mesh, &ps);
+  printf(
+      "landmark plan: nodes %d: xnn %d (%d runtimes), ref %d, int8 %d (%d fused), gemm %d, in "
+      "residual blocks %d\n",
+      ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs, ps.n_nodes_ref, ps.n_nodes_qconv, ps.n_nodes_dwq,
+      ps.n_nodes_gemm, ps.n_nodes_resblock);
+  if (blend) { /* which blendshape nodes fall back to the reference kernels */
+    nn_plan_get_stats(blend, &ps);
+    int count[NN_OP_COUNT] = {0};
+    for (int k = 0; k < b->blend->n_nodes; k++)
+      if (nn_plan_node_backend(blend, k) == NN_BACKEND_REFERENCE) count[b->blend->nodes[k].op]++;
+    printf("blendshape plan: nodes %d: xnn %d (%d runtimes), ref %d:", ps.n_nodes, ps.n_nodes_xnn,
+           ps.n_xnn_runs, ps.n_nodes_ref);
+    for (int op = 0; op < NN_OP_COUNT; op++)
+      if (count[op]) printf(" %s x%d", nn_op_name((nn_op)op), count[op]);
+    printf("\n");
   }
   bf_anchor anchors[896];
   bf_anchors_generate(&bf_short_range, anchors, 896);
@@ -109,6 +144,21 @@ int main(int argc, char **argv) {
         "pose %.3f ms, full %.3f ms per face (median of %d, one core, %s)\n",
         f, dets[f].x1 - dets[f].x0, sm.median, sp.median, sb.median, sm.median + sp.median,
         sm.median + sp.median + sb.median, runs, reference ? "reference kernels" : "XNNPACK");
+    /* the crop alone, at the plan's cap and on the plain C warp, interleaved (thread CPU) */
+    static float crop[1024 * 1024 * 3];
+    for (int r = 0; r < runs; r++) {
+      double c0 = cpu_ms();
+      fm_crop(b, img.data, img.width, img.height, img.width * 3, &roi, (emo_isa)popt.isa, crop,
+              &err);
+      double c1 = cpu_ms();
+      fm_crop(b, img.data, img.width, img.height, img.width * 3, &roi, EMO_ISA_SCALAR, crop, &err);
+      double c2 = cpu_ms();
+      t_mesh[r] = c1 - c0;
+      t_pose[r] = c2 - c1;
+    }
+    bu_stats sw = bu_summarize(t_mesh, runs), sr = bu_summarize(t_pose, runs);
+    printf("face %d: thread CPU time: crop warp %.3f ms (%s path; plain C %.3f ms)\n", f, sw.median,
+           emo_isa_name(emo_isa_pick((emo_isa)popt.isa)), sr.median);
     bu_stats cf = bu_summarize(c_full, runs), cp = bu_summarize(c_pose, runs);
     printf("face %d: thread CPU time: pose %.3f ms, full %.3f ms per face (median)\n", f, cp.median,
            cf.median);

@@ -999,54 +999,76 @@ static void test_ops(void) {
   }
 }
 
-/* The vector gray warp (FER crops: gray, replicate border) against the plain C reference:
- * bit-identical on random images of awkward sizes (1 to 127 px, padded strides, images of
- * under 4 bytes that the fast path must leave to the reference), random rotations, scales and
- * shifts that reach far outside the image, the last pixel of the buffer, and NaN matrices. */
+/* The vector warps against the plain C reference: the gray one (FER crops: gray, replicate
+ * border) and the RGB one (face-landmark crops: RGB, zero border), bit-identical on random images
+ * of awkward sizes (1 to 127 px, padded strides, images of under 4 bytes that the gray fast path
+ * must leave to the reference), random rotations, scales and shifts that reach far outside the
+ * image, the last pixel of the buffer (the buffers have no slack: ASan sees a byte read past it),
+ * and NaN matrices. The other two combinations run the reference under every cap; they are
+ * compared too. */
 static void test_warp_simd_matches_reference(emo_isa cap) {
-  unsigned st = 4242;
-  const int sz[][2] = {{1, 1}, {2, 1}, {1, 7}, {7, 1}, {13, 7}, {64, 48}, {127, 3}, {200, 120}};
-  int compared = 0, mismatched = 0;
-  float worst = 0;
-  for (size_t k = 0; k < sizeof sz / sizeof sz[0]; k++) {
-    const int w = sz[k][0], h = sz[k][1];
-    for (int pad = 0; pad < 2; pad++) {
-      const ptrdiff_t stride = (ptrdiff_t)w * 3 + pad * 5;
-      const size_t bytes = (size_t)stride * (size_t)(h - 1) + (size_t)w * 3; /* no slack */
-      uint8_t *px = malloc(bytes);
-      for (size_t i = 0; i < bytes; i++) px[i] = (uint8_t)th_randf(&st, 0, 256);
-      img_view v = {px, w, h, stride};
-      for (int trial = 0; trial < 12; trial++) {
-        const int dw = 1 + (int)th_randf(&st, 0, 70), dh = 1 + (int)th_randf(&st, 0, 9);
-        float m[6];
-        const float side = th_randf(&st, 0.2f, 2.5f) * (float)(w > h ? w : h);
-        img_affine_rotated_square(m, th_randf(&st, -0.5f, 1.5f) * (float)w,
-                                  th_randf(&st, -0.5f, 1.5f) * (float)h, th_randf(&st, -3.2f, 3.2f),
-                                  side, dw);
-        if (trial == 0) { /* the crop that ends exactly on the buffer's last pixel */
-          const float id[6] = {1, 0, (float)w - (float)dw, 0, 1, (float)(h - 1) - (float)dh + 1};
-          memcpy(m, id, sizeof m);
+  static const struct {
+    int channels;
+    img_border border;
+    const char *name;
+  } kinds[] = {{1, IMG_BORDER_REPLICATE, "gray replicate"},
+               {3, IMG_BORDER_ZERO, "RGB zero"},
+               {1, IMG_BORDER_ZERO, "gray zero"},
+               {3, IMG_BORDER_REPLICATE, "RGB replicate"}};
+  for (size_t kd = 0; kd < sizeof kinds / sizeof kinds[0]; kd++) {
+    const int ch = kinds[kd].channels;
+    const img_border border = kinds[kd].border;
+    unsigned st = 4242;
+    const int sz[][2] = {{1, 1}, {2, 1}, {1, 7}, {7, 1}, {13, 7}, {64, 48}, {127, 3}, {200, 120}};
+    int compared = 0, mismatched = 0;
+    float worst = 0;
+    for (size_t k = 0; k < sizeof sz / sizeof sz[0]; k++) {
+      const int w = sz[k][0], h = sz[k][1];
+      for (int pad = 0; pad < 2; pad++) {
+        const ptrdiff_t stride = (ptrdiff_t)w * 3 + pad * 5;
+        const size_t bytes = (size_t)stride * (size_t)(h - 1) + (size_t)w * 3; /* no slack */
+        uint8_t *px = malloc(bytes);
+        for (size_t i = 0; i < bytes; i++) px[i] = (uint8_t)th_randf(&st, 0, 256);
+        img_view v = {px, w, h, stride};
+        for (int trial = 0; trial < 12; trial++) {
+          const int dw = 1 + (int)th_randf(&st, 0, 70), dh = 1 + (int)th_randf(&st, 0, 9);
+          float m[6];
+          const float side = th_randf(&st, 0.2f, 2.5f) * (float)(w > h ? w : h);
+          img_affine_rotated_square(m, th_randf(&st, -0.5f, 1.5f) * (float)w,
+                                    th_randf(&st, -0.5f, 1.5f) * (float)h,
+                                    th_randf(&st, -3.2f, 3.2f), side, dw);
+          if (trial == 0) { /* the crop that ends exactly on the buffer's last pixel */
+            const float id[6] = {1, 0, (float)w - (float)dw, 0, 1, (float)(h - 1) - (float)dh + 1};
+            memcpy(m, id, sizeof m);
+          }
+          if (trial == 1) m[2] = NAN;
+          if (trial == 2) { /* a shift of a fraction of a pixel: most taps inside */
+            const float id[6] = {1, 0, 0.37f, 0, 1, 0.61f};
+            memcpy(m, id, sizeof m);
+          }
+          img_norm nm = img_norm_uniform(2.0f / 255.0f, -1.0f);
+          nm.scale[1] = 1.0f / 255.0f; /* per-channel normalisation, for the RGB kinds */
+          nm.offset[2] = 0.25f;
+          const size_t n = (size_t)dw * dh * ch;
+          float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+          int ra = img_warp_affine_f32_ref(&v, m, a, dw, dh, ch, &nm, border);
+          int rb = img_warp_affine_f32_isa(&v, m, b, dw, dh, ch, &nm, border, cap);
+          compared++;
+          if (ra != EMO_OK || rb != EMO_OK || memcmp(a, b, sizeof(float) * n) != 0) {
+            mismatched++;
+            for (size_t i = 0; i < n; i++) worst = fmaxf(worst, fabsf(a[i] - b[i]));
+          }
+          free(a);
+          free(b);
         }
-        if (trial == 1) m[2] = NAN;
-        img_norm nm = img_norm_uniform(2.0f / 255.0f, -1.0f);
-        float *a = malloc(sizeof(float) * dw * dh), *b = malloc(sizeof(float) * dw * dh);
-        int ra = img_warp_affine_f32_ref(&v, m, a, dw, dh, 1, &nm, IMG_BORDER_REPLICATE);
-        int rb = img_warp_affine_f32_isa(&v, m, b, dw, dh, 1, &nm, IMG_BORDER_REPLICATE, cap);
-        compared++;
-        if (ra != EMO_OK || rb != EMO_OK || memcmp(a, b, sizeof(float) * dw * dh) != 0) {
-          mismatched++;
-          for (int i = 0; i < dw * dh; i++) worst = fmaxf(worst, fabsf(a[i] - b[i]));
-        }
-        free(a);
-        free(b);
+        free(px);
       }
-      free(px);
     }
+    printf("%s warp, %s path vs reference: %d cases, %d differ (worst %g)\n", kinds[kd].name,
+           emo_isa_name(emo_isa_pick(cap)), compared, mismatched, worst);
+    CHECK(mismatched == 0, "%s warp differs from the reference in %d of %d cases", kinds[kd].name,
+          mismatched, compared);
   }
-  printf("gray warp, %s path vs reference: %d cases, %d differ (worst %g)\n",
-         emo_isa_name(emo_isa_pick(cap)), compared, mismatched, worst);
-  CHECK(mismatched == 0, "vector gray warp differs from the reference in %d of %d cases",
-        mismatched, compared);
 }
 
 int main(int argc, char **argv) {

@@ -241,6 +241,11 @@ typedef struct nn_plan_options {
                             used only on single-threaded XNNPACK plans in any case */
   nn_isa isa;            /* cap on the int8 kernels (above); 0 = NN_ISA_AUTO: the best this CPU
                             has. A/B timing and tests of the AVX2 path on an AVX-512 machine */
+  int no_resblock;       /* 1: residual blocks (1x1 conv, PReLU, 3x3 depthwise, 1x1 conv, add,
+                            PReLU: nn/resblock.c) stay six XNNPACK operators: A/B timing and
+                            tests. Otherwise such a block runs as one streamed step on
+                            single-threaded plans, on its vector paths (AVX2, AVX-512 under
+                            isa; float32, outputs within rounding of XNNPACK's) */
   nn_gemm gemm;          /* who runs the float products (1x1 stride-1 unpadded CONV2D,
                             FULLY_CONNECTED): 0 = NN_GEMM_AUTO, the faster one as measured by
                             bench/bench_gemm.c (see plan.c); NN_GEMM_XNNPACK or NN_GEMM_OWN
@@ -278,8 +283,10 @@ typedef struct nn_plan_stats {
                            each a step of its own (or fused, below) */
   int n_nodes_dwq;      /* 3x3 depthwise convolutions run inside the int8 step of the 1x1
                            convolution that reads them (nn/dwq.c); n_nodes = xnn + ref +
-                           winograd + qconv + dwq + gemm */
+                           winograd + qconv + dwq + gemm + resblock */
   int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step */
+  int n_nodes_resblock; /* nodes inside residual-block steps (nn/resblock.c), NN_RB_NODES a
+                           step; counted in n_nodes beside the others above */
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);

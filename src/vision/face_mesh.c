@@ -174,9 +174,10 @@ void fm_roi_from_landmarks(const float (*lm)[3], int w, int h, fm_roi *r) {
 
 /* ---- Landmarks ------------------------------------------------------------------------------ */
 
-int fm_landmarks(const fm_bundle *b, nn_plan *plan, const uint8_t *rgb, int w, int h, int stride,
-                 const fm_roi *roi, float (*lm)[3], float *presence, emoi_err *err) {
-  const int n = b->mesh_size;
+/* The crop's affine map m (tensor pixel -> image pixel) and the letterbox padding (fractions of
+ * the tensor) for roi; EMO_EINVAL for an empty or non-finite region. */
+static int crop_geometry(int n, int w, int h, const fm_roi *roi, float m[6], float *pad_x,
+                         float *pad_y, emoi_err *err) {
   /* ImageToTensor with keep_aspect_ratio: the rect grows to a square about its centre
    * (PadRoi); the padding is removed from the landmarks afterwards. */
   float wp = roi->w * (float)w, hp = roi->h * (float)h;
@@ -184,24 +185,43 @@ int fm_landmarks(const fm_bundle *b, nn_plan *plan, const uint8_t *rgb, int w, i
       !isfinite(roi->angle))
     return emoi_fail(err, EMO_EINVAL, "face mesh: empty or non-finite region");
   float side = fmaxf(wp, hp);
-  float pad_x = 0.5f * (1.0f - wp / side), pad_y = 0.5f * (1.0f - hp / side);
-  float m[6];
+  *pad_x = 0.5f * (1.0f - wp / side);
+  *pad_y = 0.5f * (1.0f - hp / side);
   img_affine_rotated_square(m, roi->cx * (float)w, roi->cy * (float)h, roi->angle, side, n);
   /* MediaPipe's OpenCV path maps tensor pixel indices (not centres) onto the rect's corners:
    * src_index = corner + j * side / n. In continuous coordinates that is the centred map
    * shifted by half a source pixel minus half a tensor pixel along the crop's axes. */
-  {
-    float k = side / (float)n;
-    float co = cosf(roi->angle), si = sinf(roi->angle);
-    float du = -0.5f * k, dv = -0.5f * k;
-    m[2] += co * du - si * dv + 0.5f;
-    m[5] += si * du + co * dv + 0.5f;
-  }
+  float k = side / (float)n;
+  float co = cosf(roi->angle), si = sinf(roi->angle);
+  float du = -0.5f * k, dv = -0.5f * k;
+  m[2] += co * du - si * dv + 0.5f;
+  m[5] += si * du + co * dv + 0.5f;
+  return EMO_OK;
+}
+
+int fm_crop(const fm_bundle *b, const uint8_t *rgb, int w, int h, int stride, const fm_roi *roi,
+            emo_isa cap, float *dst, emoi_err *err) {
+  float m[6], pad_x, pad_y;
+  int rc = crop_geometry(b->mesh_size, w, h, roi, m, &pad_x, &pad_y, err);
+  if (rc != EMO_OK) return rc;
   img_view view = {rgb, w, h, stride};
   img_norm norm = img_norm_range(0.0f, 1.0f);
-  if (img_warp_affine_f32(&view, m, nn_plan_input(plan, 0), n, n, 3, &norm, IMG_BORDER_ZERO) != 0)
+  if (img_warp_affine_f32_isa(&view, m, dst, b->mesh_size, b->mesh_size, 3, &norm, IMG_BORDER_ZERO,
+                              cap) != 0)
     return emoi_fail(err, EMO_EINVAL, "face mesh: crop failed");
-  int rc = nn_plan_run(plan, err);
+  return EMO_OK;
+}
+
+int fm_landmarks(const fm_bundle *b, nn_plan *plan, const uint8_t *rgb, int w, int h, int stride,
+                 const fm_roi *roi, float (*lm)[3], float *presence, emoi_err *err) {
+  const int n = b->mesh_size;
+  float m[6], pad_x = 0.0f, pad_y = 0.0f;
+  int rc = crop_geometry(n, w, h, roi, m, &pad_x, &pad_y, err);
+  if (rc == EMO_OK)
+    rc =
+        fm_crop(b, rgb, w, h, stride, roi, (emo_isa)nn_plan_isa(plan), nn_plan_input(plan, 0), err);
+  if (rc != EMO_OK) return rc;
+  rc = nn_plan_run(plan, err);
   if (rc != EMO_OK) return rc;
   const float *o = nn_plan_output(plan, 0);
   float logit = nn_plan_output(plan, 1)[0];

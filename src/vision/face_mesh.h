@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "emo.h"
 #include "nn/nn.h"
 #include "vision/blazeface.h"
 #include "vision/face_geometry.h"
@@ -57,6 +58,13 @@ void fm_roi_from_detection(const bf_detection *d, int w, int h, fm_roi *r);
 /* The region for the next frame from landmarks lm (normalised, FM_LANDMARKS): the landmarks'
  * bounding box, rotated by the line from point 33 to point 263, scaled by 1.5, square. */
 void fm_roi_from_landmarks(const float (*lm)[3], int w, int h, fm_roi *r);
+
+/* The landmark network's input for roi: dst (n, n, 3) RGB in [0, 1] (n = b->mesh_size), cut as
+ * MediaPipe's ImageToTensor does (rotated square about the region, zero border), with the warp's
+ * fast path allowed up to cap (emo.h; the output is the same on every path). fm_landmarks does
+ * this into its plan's input; exposed for bench_face_details. */
+int fm_crop(const fm_bundle *b, const uint8_t *rgb, int w, int h, int stride, const fm_roi *roi,
+            emo_isa cap, float *dst, emoi_err *err);
 
 /* Runs the landmark network (plan of b->mesh) on roi of the image (rgb rows `stride` bytes
  * apart) and writes FM_LANDMARKS landmarks, normalised as MediaPipe's NormalizedLandmark (x, y

@@ -13,7 +13,9 @@
  * time (warp_gray_avx2: 8) with one 4-byte gather per tap (R, G, B and a spare byte), chosen
  * at run time under an emo_isa cap (img_warp_affine_f32_isa), and
  * computes exactly the reference's operations in the reference's order (no fused
- * multiply-adds), so its output is bit-identical; test_image checks that. */
+ * multiply-adds), so its output is bit-identical; test_image checks that. A second one, for the
+ * face-landmark crop (RGB, zero border: warp_rgb_zero_avx2), does one pixel a 128-bit vector
+ * from two plain 4-byte loads per source row (no gathers), bit-identical too. */
 #include "vision/image_ops.h"
 
 #include <math.h>
@@ -339,9 +341,73 @@ __attribute__((target("avx2"))) static void warp_gray_avx2(const img_view *s, co
     }
   }
 }
+
+/* img_warp_affine_f32 for channels 3 and IMG_BORDER_ZERO (the face-landmark crop, the detector
+ * letterbox), one output pixel a 128-bit vector of R, G, B (and a lane that is never kept): where
+ * all four taps are inside the image, two 4-byte loads per source row (pixel x0 and the one after
+ * it, shifted down a byte, so no byte past pixel x0 + 1 is read) widened to floats, and the
+ * reference's bilinear sum and normalisation lane by lane in its order, unfused. Other pixels
+ * (border taps, outside, NaN) go through img_sample_rgb as in the reference. Each pixel's store
+ * writes a fourth float that the next pixel overwrites; a row's last pixel stores three. So the
+ * output is bit-identical to the reference (test_image checks it). */
+__attribute__((target("avx2"))) static void warp_rgb_zero_avx2(const img_view *s, const float m[6],
+                                                               float *dst, int dw, int dh,
+                                                               const img_norm *norm) {
+  const int w = s->width, h = s->height;
+  const float wf = (float)w, hf = (float)h;
+  const __m128 sc = _mm_setr_ps(norm->scale[0], norm->scale[1], norm->scale[2], 0.0f);
+  const __m128 of = _mm_setr_ps(norm->offset[0], norm->offset[1], norm->offset[2], 0.0f);
+  for (int i = 0; i < dh; i++) {
+    const float yc = (float)i + 0.5f;
+    const float bx = m[0] * 0.5f + m[1] * yc + m[2] - 0.5f;
+    const float by = m[3] * 0.5f + m[4] * yc + m[5] - 0.5f;
+    float *o = dst + (size_t)i * (size_t)dw * 3;
+    for (int j = 0; j < dw; j++, o += 3) {
+      const float x = bx + (float)j * m[0], y = by + (float)j * m[3];
+      if (x > -1.0f && x < wf && y > -1.0f && y < hf) {
+        const float xf = floorf(x), yf = floorf(y);
+        const int x0 = (int)xf, y0 = (int)yf;
+        if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
+          const uint8_t *r0 = s->data + (ptrdiff_t)y0 * s->stride + (ptrdiff_t)x0 * 3;
+          const uint8_t *r1 = r0 + s->stride;
+          int32_t u[4];
+          memcpy(&u[0], r0, 4);
+          memcpy(&u[1], r0 + 2, 4);
+          memcpy(&u[2], r1, 4);
+          memcpy(&u[3], r1 + 2, 4);
+          const __m128 a = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(u[0])));
+          const __m128 b =
+              _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_srli_si128(_mm_cvtsi32_si128(u[1]), 1)));
+          const __m128 e = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(u[2])));
+          const __m128 f =
+              _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_srli_si128(_mm_cvtsi32_si128(u[3]), 1)));
+          const float wx = x - xf, wy = y - yf;
+          const __m128 vx = _mm_set1_ps(wx), vx0 = _mm_set1_ps(1.0f - wx);
+          const __m128 vy = _mm_set1_ps(wy), vy0 = _mm_set1_ps(1.0f - wy);
+          const __m128 top = _mm_add_ps(_mm_mul_ps(vx0, a), _mm_mul_ps(vx, b));
+          const __m128 bot = _mm_add_ps(_mm_mul_ps(vx0, e), _mm_mul_ps(vx, f));
+          const __m128 v = _mm_add_ps(_mm_mul_ps(vy0, top), _mm_mul_ps(vy, bot));
+          const __m128 r = _mm_add_ps(_mm_mul_ps(v, sc), of);
+          if (j + 1 < dw) {
+            _mm_storeu_ps(o, r);
+          } else {
+            _mm_storel_pi((__m64 *)o, r);
+            _mm_store_ss(o + 2, _mm_movehl_ps(r, r));
+          }
+          continue;
+        }
+      }
+      float v[3];
+      img_sample_rgb(s, x, y, 0, v);
+      o[0] = v[0] * norm->scale[0] + norm->offset[0];
+      o[1] = v[1] * norm->scale[1] + norm->offset[1];
+      o[2] = v[2] * norm->scale[2] + norm->offset[2];
+    }
+  }
+}
 #endif
 
-/* img_warp_affine_f32 with the gray fast paths allowed up to cap. */
+/* img_warp_affine_f32 with the fast paths (gray replicate, RGB zero border) allowed up to cap. */
 static int warp_affine(const img_view *src, const float m[6], float *dst, int dw, int dh,
                        int channels, const img_norm *norm, img_border border, emo_isa cap) {
   if (!img_view_ok(src) || !m || !dst || !norm || dw <= 0 || dh <= 0 ||
@@ -350,8 +416,12 @@ static int warp_affine(const img_view *src, const float m[6], float *dst, int dw
     return EMO_EINVAL;
   const int rep = border == IMG_BORDER_REPLICATE;
 #ifdef IMG_X86
-  const emo_isa isa = channels == 1 && rep ? emo_isa_pick(cap) : EMO_ISA_SCALAR;
-  if (isa != EMO_ISA_SCALAR) {
+  const emo_isa isa = emo_isa_pick(cap);
+  if (isa != EMO_ISA_SCALAR && channels == 3 && !rep) {
+    warp_rgb_zero_avx2(src, m, dst, dw, dh, norm);
+    return EMO_OK;
+  }
+  if (isa != EMO_ISA_SCALAR && channels == 1 && rep) {
     const ptrdiff_t end = (ptrdiff_t)(src->height - 1) * src->stride + (ptrdiff_t)src->width * 3;
     if (end >= 4 && end <= INT32_MAX) {
       if (isa == EMO_ISA_AVX512)
