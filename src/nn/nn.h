@@ -279,7 +279,8 @@ typedef struct nn_plan_stats {
   int n_nodes_dwq;      /* 3x3 depthwise convolutions run inside the int8 step of the 1x1
                            convolution that reads them (nn/dwq.c); n_nodes = xnn + ref +
                            winograd + qconv + dwq + gemm */
-  int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step */
+  int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step, and the
+                           RELU or RELU6 nodes folded into their clamp */
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);
