@@ -1,7 +1,8 @@
 /* bench_util.h: helpers shared by the benchmarks in bench/: a monotonic clock and the thread's
  * CPU clock, the CPU's model name, order statistics (median, p10, p90) of a set of timings, and
- * parsing of "1,2"-style lists. Header-only (static inline) so each bench_*.c stays one executable. Benchmarks measure and
- * print; they never assert a time (that is the tests' rule, see CONVENTIONS.md). */
+ * parsing of "1,2"-style lists. Header-only (static inline) so each bench_*.c stays one executable.
+ * Benchmarks measure and print; they never assert a time (that is the tests' rule, see
+ * CONVENTIONS.md). */
 #ifndef EMO_BENCH_UTIL_H
 #define EMO_BENCH_UTIL_H
 

@@ -1070,8 +1070,8 @@ static void test_warp_axis_matches_reference(void) {
         const int dw = 1 + (int)th_randf(&st, 0, trial == 2 ? 600 : 90);
         const int dh = 1 + (int)th_randf(&st, 0, 12);
         const float sx = th_randf(&st, 0.05f, 4.0f), sy = th_randf(&st, 0.05f, 4.0f);
-        float m[6] = {sx, 0, th_randf(&st, -1.2f, 1.2f) * (float)w, 0, sy,
-                      th_randf(&st, -1.2f, 1.2f) * (float)h};
+        float m[6] = {sx, 0,  th_randf(&st, -1.2f, 1.2f) * (float)w,
+                      0,  sy, th_randf(&st, -1.2f, 1.2f) * (float)h};
         if (trial == 3) m[1] = -0.0f, m[3] = -0.0f;
         if (trial == 4) m[5] = NAN;
         if (trial == 5) m[2] = NAN;

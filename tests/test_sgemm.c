@@ -157,7 +157,11 @@ static void plan_case(int h, int wd, int ci, int co, int kh, int stride, int fc,
     for (int i = 0; i < fc; i++) big = fmax(big, fabs(yx[i]));
     for (int i = 0; i < fc; i++) worst = fmax(worst, fabs(yx[i] - yo[i]) / big);
     printf("plan %dx%dx%d conv %dx%d/%d -> %d%s, fc %d: worst relative difference %.3g\n", h, wd,
-           ci, kh, kh, stride, co, act == 2 ? " + RELU6 node" : act ? " + RELU node" : "", fc, worst);
+           ci, kh, kh, stride, co,
+           act == 2 ? " + RELU6 node"
+           : act    ? " + RELU node"
+                    : "",
+           fc, worst);
     CHECK(worst <= 1e-5, "plan: own GEMM differs from XNNPACK by %g", worst);
   }
   nn_plan_destroy(&px);

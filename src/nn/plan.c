@@ -46,9 +46,9 @@ enum {
   PLAN_XNN = 1,
   PLAN_WINOGRAD = 2,
   PLAN_QCONV = 3,
-  PLAN_DWQ = 4,    /* a 1x1 CONV2D run with the depthwise node before it (nn_dwq) */
-  PLAN_DWQ_DW = 5, /* that depthwise node: no step of its own */
-  PLAN_GEMM = 6,   /* a float product on emo's own GEMM (nn/sgemm.c) */
+  PLAN_DWQ = 4,     /* a 1x1 CONV2D run with the depthwise node before it (nn_dwq) */
+  PLAN_DWQ_DW = 5,  /* that depthwise node: no step of its own */
+  PLAN_GEMM = 6,    /* a float product on emo's own GEMM (nn/sgemm.c) */
   PLAN_GEMM_ACT = 7 /* a RELU or RELU6 that alone reads such a product's output: folded into the
                        product's clamp, no step of its own */
 };
@@ -66,7 +66,7 @@ typedef struct plan_seg {
                       dw_node before it, else NULL */
   nn_sgemm *sg;    /* the one node [begin, begin + 1) on emo's own float GEMM, else NULL */
   int dw_node;
-  int act_node;    /* the RELU or RELU6 node folded into sg (its output is the step's), or -1 */
+  int act_node; /* the RELU or RELU6 node folded into sg (its output is the step's), or -1 */
 } plan_seg;
 
 struct nn_plan {
