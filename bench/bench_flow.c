@@ -68,10 +68,7 @@ static emo_isa g_isa = EMO_ISA_AUTO; /* the path taken (--isa) */
 static int g_cpu;                    /* --cpu */
 
 static double now_ms(void) {
-  if (!g_cpu) return bu_now_ms();
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+  return g_cpu ? bu_thread_cpu_ms() : bu_now_ms();
 }
 
 static void print_stats(const char *op, double *t, int n, int levels, int max_side) {

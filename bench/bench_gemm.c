@@ -29,12 +29,6 @@
 static const char *var_name[N_VAR] = {"xnnpack", "own-avx2", "own-avx512"};
 static const nn_isa var_isa[N_VAR] = {NN_ISA_AUTO, NN_ISA_AVX2, NN_ISA_AVX512};
 
-static double cpu_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 static void fill(float *x, int64_t n, uint32_t seed) {
   uint32_t s = seed ? seed : 1;
   for (int64_t i = 0; i < n; i++) {
@@ -70,9 +64,9 @@ static void time_plans(nn_plan **plans, int rounds, int reps, double t[N_VAR][25
   for (int r = 0; r < rounds; r++)
     for (int v = 0; v < N_VAR; v++) {
       if (!plans[v]) continue;
-      double t0 = cpu_ms();
+      double t0 = bu_thread_cpu_ms();
       for (int i = 0; i < reps; i++) nn_plan_run(plans[v], &err);
-      t[v][r] = (cpu_ms() - t0) / reps;
+      t[v][r] = (bu_thread_cpu_ms() - t0) / reps;
     }
 }
 

@@ -20,6 +20,9 @@
  * --isa scalar|avx2|avx512 caps the int8 kernels (nn_plan_options.isa): the AVX2 path can be
  * timed on an AVX-512 machine (XNNPACK's float kernels are not capped; --xnn-avx2 hides AVX-512
  * from XNNPACK, bench_util.h, so that with --isa avx2 everything runs what an AVX2-only CPU runs).
+ * --cpu times on the calling thread's CPU clock instead of the wall clock (a loaded machine's wall
+ * time counts the waits for a core; rows with a pool of threads then count the caller's share
+ * only), --no-float skips the expression networks' float rows (perf record of the int8 plan).
  *
  * Targets it reports against (never asserts): BlazeFace short-range <= 1 ms and the FER step
  * <= 0.5 ms per face on one thread.
@@ -29,7 +32,7 @@
  *
  * usage: bench_models [--runs N] [--warmup N] [--threads 1,2] [--models DIR] [--reference]
  *                     [--only NETWORK] [--passes N] [--no-int8] [--no-dwq] [--no-winograd]
- *                     [--isa scalar|avx2|avx512] [FRAME.rgb...]
+ *                     [--isa scalar|avx2|avx512] [--xnn-avx2] [--cpu] [--no-float] [FRAME.rgb...]
  * With frames (raw 1280x720 RGB24, e.g. from ../shared/peers/scripts/make_media.sh) it also
  * splits the per-frame path (short-range + FER) into its steps on those real frames. */
 #define _GNU_SOURCE /* dladdr1, for bu_xnn_hide_avx512 */
@@ -83,6 +86,7 @@ typedef struct opts {
   int reference;
   const char *only;   /* time only this network (for profiling), no steps */
   int no_int8;        /* --no-int8: the int8 rows run in float (A/B timing) */
+  int no_float;       /* --no-float: the expression networks only as the pipeline runs them */
   nn_plan_options ab; /* --no-dwq, --no-winograd, --isa: switches for every plan built */
 } opts;
 
@@ -127,6 +131,15 @@ static const bu_stats *find_row(const char *what, int threads) {
   return NULL;
 }
 
+static int g_cpu; /* --cpu */
+
+/* The clock every row is timed on: wall, or with --cpu the calling thread's CPU time (on a
+ * loaded machine the wall clock also counts the time spent waiting for a core; the networks'
+ * single-thread rows run on the calling thread alone). */
+static double clock_ms(void) {
+  return g_cpu ? bu_thread_cpu_ms() : bu_now_ms();
+}
+
 /* Times plan runs: warm-up, then runs timings into t. Returns 0 or the failing status. */
 static int time_plan(nn_plan *plan, int warmup, int runs, double *t) {
   emoi_err err = {{0}};
@@ -136,12 +149,12 @@ static int time_plan(nn_plan *plan, int warmup, int runs, double *t) {
       return -1;
     }
   for (int i = 0; i < runs; i++) {
-    double t0 = bu_now_ms();
+    double t0 = clock_ms();
     if (nn_plan_run(plan, &err) != EMO_OK) {
       fprintf(stderr, "bench_models: run failed: %s\n", err.msg);
       return -1;
     }
-    t[i] = bu_now_ms() - t0;
+    t[i] = clock_ms() - t0;
   }
   return 0;
 }
@@ -194,7 +207,9 @@ static void bench_net(const opts *o, const net_desc *d, emo_model *m, pthreadpoo
   static char names[EMOI_NET_COUNT][V_COUNT][64];
   int expr = d->net == EMOI_NET_FER || d->net == EMOI_NET_FACEAPI;
   for (int v = 0; v < V_COUNT; v++) {
-    if ((v == V_INT8 && !expr) || (v == V_REF && !o->reference)) continue;
+    if ((v == V_INT8 && !expr) || (v == V_REF && !o->reference) ||
+        (v == V_FLOAT && expr && o->no_float))
+      continue;
     nn_backend backend = v == V_REF ? NN_BACKEND_REFERENCE : NN_BACKEND_XNNPACK;
     nn_plan_options popt = plan_opts(o, v == V_INT8);
     for (int ti = 0; ti < o->n_threads; ti++) {
@@ -298,9 +313,9 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
   for (int k = 0; k < 2; k++) {
     img_letterbox lb;
     for (int i = 0; i < warmup + runs; i++) {
-      double t0 = bu_now_ms();
+      double t0 = clock_ms();
       img_letterbox_f32(&view, buf, sizes[k], sizes[k], &det_norm, &lb);
-      if (i >= warmup) t[i - warmup] = bu_now_ms() - t0;
+      if (i >= warmup) t[i - warmup] = clock_ms() - t0;
     }
     print_row(lb_names[k], "1280x720", "C", 1, bu_summarize(t, runs), "");
   }
@@ -318,10 +333,10 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
       int n = k == 0 ? 64 : 112;
       img_affine_rotated_square(m, cx, cy, angle, 1.1f * 200.0f, n);
       for (int i = 0; i < warmup + runs; i++) {
-        double t0 = bu_now_ms();
+        double t0 = clock_ms();
         img_warp_affine_f32(&view, m, buf, n, n, k == 0 ? 1 : 3, k == 0 ? &fer_norm : &fa_norm,
                             IMG_BORDER_REPLICATE);
-        if (i >= warmup) t[i - warmup] = bu_now_ms() - t0;
+        if (i >= warmup) t[i - warmup] = clock_ms() - t0;
       }
       print_row(w_names[k], "200px face", "C", 1, bu_summarize(t, runs), "");
     }
@@ -344,14 +359,14 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
       const bf_anchor *anchors = k == 0 ? m->anchors_short : m->anchors_full;
       int ok = 1;
       for (int i = 0; i < warmup + runs && ok; i++) {
-        double t0 = bu_now_ms();
+        double t0 = clock_ms();
         int n = fd_detect(m->graphs[net], plan, cfg, anchors, rgb, FRAME_W, FRAME_H, FRAME_W * 3,
                           0.5f, 0.3f, dets, 64, &err);
         if (n < 0) {
           fprintf(stderr, "bench_models: fd_detect: %s\n", err.msg);
           ok = 0;
         }
-        if (i >= warmup) t[i - warmup] = bu_now_ms() - t0;
+        if (i >= warmup) t[i - warmup] = clock_ms() - t0;
       }
       if (ok)
         print_row(k == 0 ? "detect short (lb+nn+nms)" : "detect full (lb+nn+nms)", "1280x720",
@@ -373,13 +388,13 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
       fe_align_from_detection(&face, &al);
       int ok = 1;
       for (int i = 0; i < warmup + runs && ok; i++) {
-        double t0 = bu_now_ms();
+        double t0 = clock_ms();
         if (fe_classify(k % 2 == 0 ? FE_NET_FER : FE_NET_FACEAPI, plan, rgb, FRAME_W, FRAME_H,
                         FRAME_W * 3, &al, probs, &err) != EMO_OK) {
           fprintf(stderr, "bench_models: fe_classify: %s\n", err.msg);
           ok = 0;
         }
-        if (i >= warmup) t[i - warmup] = bu_now_ms() - t0;
+        if (i >= warmup) t[i - warmup] = clock_ms() - t0;
       }
       static const char *step_names[4] = {"FER step/face (warp+nn)", "faceapi step/face (warp+nn)",
                                           "FER int8 step/face", "faceapi int8 step/face"};
@@ -458,11 +473,11 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
       for (int f = 0; f < n_frames; f++) {
         img_view view = {frames[f], FRAME_W, FRAME_H, FRAME_W * 3};
         img_letterbox lb;
-        double t0 = bu_now_ms();
+        double t0 = clock_ms();
         img_letterbox_f32(&view, nn_plan_input(pd, 0), 128, 128, &dn, &lb);
-        double t1 = bu_now_ms();
+        double t1 = clock_ms();
         if (nn_plan_run(pd, &err) != EMO_OK) goto fail;
-        double t2 = bu_now_ms();
+        double t2 = clock_ms();
         int n = bf_decode(&bf_short_range, ms->anchors_short, nn_plan_output(pd, ri),
                           nn_plan_output(pd, si), 0.5f, dets, bf_short_range.n_anchors);
         n = bf_weighted_nms(dets, n, 0.3f, 64);
@@ -473,7 +488,7 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
           for (int k = 0; k < BF_KEYPOINTS; k++)
             img_letterbox_to_image(&lb, d->kp[k][0], d->kp[k][1], &d->kp[k][0], &d->kp[k][1]);
         }
-        double t3 = bu_now_ms();
+        double t3 = clock_ms();
         for (int i = 0; i < n; i++) {
           const bf_detection *d = &dets[i];
           /* the crop of vision/face_expression.c */
@@ -481,17 +496,17 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
           float bw = d->x1 - d->x0, bh = d->y1 - d->y0, m[6];
           float angle = atan2f(d->kp[1][1] - d->kp[0][1], d->kp[1][0] - d->kp[0][0]);
           img_affine_rotated_square(m, cx, cy, angle, 1.1f * (bw > bh ? bw : bh), 64);
-          double u0 = bu_now_ms();
+          double u0 = clock_ms();
           img_warp_affine_f32(&view, m, nn_plan_input(pf, 0), 64, 64, 1, &fn, IMG_BORDER_REPLICATE);
-          double u1 = bu_now_ms();
+          double u1 = clock_ms();
           if (nn_plan_run(pf, &err) != EMO_OK) goto fail;
-          double u2 = bu_now_ms();
+          double u2 = clock_ms();
           if (pass >= 0 && nface < (int)cap * 64) {
             t_warp[nface] = u1 - u0;
             t_fer[nface++] = u2 - u1;
           }
         }
-        double t4 = bu_now_ms();
+        double t4 = clock_ms();
         if (pass >= 0) {
           t_lb[nk] = t1 - t0;
           t_net[nk] = t2 - t1;
@@ -538,11 +553,14 @@ static void usage(void) {
           "                    [--only blazeface_short|blazeface_full|fer_mini_xception|"
           "faceapi_expression]\n"
           "                    [--passes N (default 3)] [--no-int8] [--no-dwq] [--no-winograd]\n"
+          "                    [--no-float] [--cpu]\n"
           "                    [--isa scalar|avx2|avx512] [--xnn-avx2] [FRAME.rgb... (1280x720 "
           "RGB24)]\n"
           "  --reference  also time the plain C reference kernels (runs/10, 1 thread)\n"
           "  --only NAME  time one network and nothing else (for perf record)\n"
           "  --no-int8, --no-dwq, --no-winograd  switch that fast path off in every plan (A/B)\n"
+          "  --no-float   time the expression networks only as the pipeline runs them (int8)\n"
+          "  --cpu        thread CPU time instead of wall time (loaded machines; 1-thread rows)\n"
           "  --isa CAP    the best int8 kernels not above CAP (default: the best this CPU has)\n"
           "  --xnn-avx2   hide AVX-512 from XNNPACK: its AVX2 + FMA3 kernels, as on an AVX2 CPU\n");
 }
@@ -573,6 +591,10 @@ int main(int argc, char **argv) {
       passes = atoi(argv[++i]);
     else if (!strcmp(a, "--no-int8"))
       o.no_int8 = 1;
+    else if (!strcmp(a, "--no-float"))
+      o.no_float = 1;
+    else if (!strcmp(a, "--cpu"))
+      g_cpu = 1;
     else if (!strcmp(a, "--no-dwq"))
       o.ab.no_dwq = 1;
     else if (!strcmp(a, "--no-winograd"))
@@ -635,8 +657,8 @@ int main(int argc, char **argv) {
       }
     }
 
-  printf("# emo %s bench_models: models %s, %d runs after %d warm-up, times in ms\n",
-         EMO_VERSION_STRING, dir, o.runs, o.warmup);
+  printf("# emo %s bench_models: models %s, %d runs after %d warm-up, times in ms (%s)\n",
+         EMO_VERSION_STRING, dir, o.runs, o.warmup, g_cpu ? "thread CPU time" : "wall time");
   char cpu[256];
   printf("# cpu: %s; emo's kernels: the %s path (--isa %s), int8 GEMM %s\n",
          bu_cpu_model(cpu, sizeof cpu), emo_isa_name(emo_isa_pick((emo_isa)o.ab.isa)),

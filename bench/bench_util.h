@@ -1,7 +1,8 @@
-/* bench_util.h: helpers shared by the benchmarks in bench/: a monotonic clock, the CPU's
- * model name, order statistics (median, p10, p90) of a set of timings, and parsing of "1,2"-style
- * lists. Header-only (static inline) so each bench_*.c stays one executable. Benchmarks measure and
- * print; they never assert a time (that is the tests' rule, see CONVENTIONS.md). */
+/* bench_util.h: helpers shared by the benchmarks in bench/: a monotonic clock and the thread's
+ * CPU clock, the CPU's model name, order statistics (median, p10, p90) of a set of timings, and
+ * parsing of "1,2"-style lists. Header-only (static inline) so each bench_*.c stays one executable.
+ * Benchmarks measure and print; they never assert a time (that is the tests' rule, see
+ * CONVENTIONS.md). */
 #ifndef EMO_BENCH_UTIL_H
 #define EMO_BENCH_UTIL_H
 
@@ -14,6 +15,14 @@
 static inline double bu_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* Milliseconds of CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): what a loaded
+ * machine's wall clock hides (time spent waiting for a core is not counted). */
+static inline double bu_thread_cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 

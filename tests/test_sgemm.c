@@ -76,8 +76,9 @@ done:
   free(r);
 }
 
-/* x (1,h,w,ci) -> conv (co,kh,kw,ci) stride s -> FC over the flattened result (fc outputs). */
-static nn_graph *build_graph(int h, int wd, int ci, int co, int kh, int stride, int fc) {
+/* x (1,h,w,ci) -> conv (co,kh,kw,ci) stride s -> FC over the flattened result (fc outputs). The
+ * conv's ReLU: act 0, its own clamp; 1, a RELU node after it; 2, a RELU6 node after it. */
+static nn_graph *build_graph(int h, int wd, int ci, int co, int kh, int stride, int fc, int act) {
   emoi_err err;
   nn_graph *g = NULL;
   if (nn_graph_create("test_sgemm", &g, &err)) return NULL;
@@ -93,9 +94,15 @@ static nn_graph *build_graph(int h, int wd, int ci, int co, int kh, int stride, 
   int y = nn_graph_add_value(g, "y", NN_F32, 4, ys, &err);
   nn_attr a = nn_attr_default();
   a.stride_h = a.stride_w = stride;
-  a.act_min = 0.0f;
+  if (!act) a.act_min = 0.0f;
   int in[3] = {x, w, b};
   nn_graph_add_node(g, NN_OP_CONV2D, in, 3, &y, 1, &a, "conv", &err);
+  if (act) {
+    int r = nn_graph_add_value(g, "relu", NN_F32, 4, ys, &err);
+    nn_attr ra = nn_attr_default();
+    nn_graph_add_node(g, act == 2 ? NN_OP_RELU6 : NN_OP_RELU, &y, 1, &r, 1, &ra, "relu", &err);
+    y = r;
+  }
   int ho = (h - kh) / stride + 1, wo = (wd - kh) / stride + 1;
   int64_t fs[2] = {fc, (int64_t)ho * wo * co}, os[2] = {1, fc};
   size_t nf = (size_t)fc * ho * wo * co;
@@ -116,8 +123,9 @@ static nn_graph *build_graph(int h, int wd, int ci, int co, int kh, int stride, 
   return g;
 }
 
-static void plan_case(int h, int wd, int ci, int co, int kh, int stride, int fc, int want_gemm) {
-  nn_graph *g = build_graph(h, wd, ci, co, kh, stride, fc);
+static void plan_case(int h, int wd, int ci, int co, int kh, int stride, int fc, int act,
+                      int want_gemm) {
+  nn_graph *g = build_graph(h, wd, ci, co, kh, stride, fc, act);
   CHECK(g != NULL, "graph %dx%dx%d", h, wd, ci);
   if (!g) return;
   emoi_err err;
@@ -139,6 +147,8 @@ static void plan_case(int h, int wd, int ci, int co, int kh, int stride, int fc,
     CHECK(s.n_nodes_gemm == 0, "NN_GEMM_XNNPACK: %d nodes on the GEMM", s.n_nodes_gemm);
     size_t nx = (size_t)h * wd * ci;
     fill(nn_plan_input(px, 0), nx);
+    if (act == 2) /* inputs large enough that the conv reaches past 6 */
+      for (size_t i = 0; i < nx; i++) nn_plan_input(px, 0)[i] *= 8.0f;
     memcpy(nn_plan_input(po, 0), nn_plan_input(px, 0), nx * sizeof(float));
     CHECK(nn_plan_run(px, &err) == EMO_OK, "run: %s", err.msg);
     CHECK(nn_plan_run(po, &err) == EMO_OK, "run: %s", err.msg);
@@ -146,8 +156,12 @@ static void plan_case(int h, int wd, int ci, int co, int kh, int stride, int fc,
     double worst = 0, big = 1;
     for (int i = 0; i < fc; i++) big = fmax(big, fabs(yx[i]));
     for (int i = 0; i < fc; i++) worst = fmax(worst, fabs(yx[i] - yo[i]) / big);
-    printf("plan %dx%dx%d conv %dx%d/%d -> %d, fc %d: worst relative difference %.3g\n", h, wd, ci,
-           kh, kh, stride, co, fc, worst);
+    printf("plan %dx%dx%d conv %dx%d/%d -> %d%s, fc %d: worst relative difference %.3g\n", h, wd,
+           ci, kh, kh, stride, co,
+           act == 2 ? " + RELU6 node"
+           : act    ? " + RELU node"
+                    : "",
+           fc, worst);
     CHECK(worst <= 1e-5, "plan: own GEMM differs from XNNPACK by %g", worst);
   }
   nn_plan_destroy(&px);
@@ -170,9 +184,12 @@ int main(int argc, char **argv) {
                     (i + j) % 4 == 3 ? pool : NULL);
   kernel_case(4096, 64, 32, 1, 1, pool); /* several row chunks on the pool */
   printf("%d kernel cases bit-identical to the reference\n", n_cases);
-  plan_case(9, 11, 13, 33, 1, 1, 7, 2);   /* 1x1 conv and FC on the GEMM */
-  plan_case(16, 16, 32, 64, 3, 1, 10, 1); /* 3x3: only the FC */
-  plan_case(15, 15, 16, 17, 1, 2, 3, 1);  /* strided 1x1: only the FC */
+  plan_case(9, 11, 13, 33, 1, 1, 7, 0, 2);   /* 1x1 conv and FC on the GEMM */
+  plan_case(16, 16, 32, 64, 3, 1, 10, 0, 1); /* 3x3: only the FC */
+  plan_case(15, 15, 16, 17, 1, 2, 3, 0, 1);  /* strided 1x1: only the FC */
+  plan_case(9, 11, 13, 33, 1, 1, 7, 1, 3);   /* the RELU node folded into the conv's clamp */
+  plan_case(9, 11, 13, 33, 1, 1, 7, 2, 3);   /* and a RELU6 node */
+  plan_case(15, 15, 16, 17, 1, 2, 3, 1, 1);  /* strided: the RELU stays on XNNPACK */
   pthreadpool_destroy(pool);
   return th_finish("test_sgemm");
 }

@@ -284,7 +284,8 @@ typedef struct nn_plan_stats {
   int n_nodes_dwq;      /* 3x3 depthwise convolutions run inside the int8 step of the 1x1
                            convolution that reads them (nn/dwq.c); n_nodes = xnn + ref +
                            winograd + qconv + dwq + gemm + resblock */
-  int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step */
+  int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step, and the
+                           RELU or RELU6 nodes folded into their clamp */
   int n_nodes_resblock; /* nodes inside residual-block steps (nn/resblock.c), NN_RB_NODES a
                            step; counted in n_nodes beside the others above */
 } nn_plan_stats;

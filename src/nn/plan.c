@@ -20,11 +20,14 @@
  * then has no step of its own. A float product (a 1x1 stride-1 unpadded CONV2D or a
  * FULLY_CONNECTED, nn_sgemm_node_eligible) runs as a step of its own on emo's GEMM microkernels
  * (sgemm.c) where own_gemm_pays says they beat XNNPACK's (CPUs without AVX-512), or where the
- * options ask for them (nn_plan_options.gemm). Running allocates nothing.
+ * options ask for them (nn_plan_options.gemm); a RELU or RELU6 node that alone reads such a
+ * product becomes the product's clamp (gemm_act_partner) and has no step of its own. Running
+ * allocates nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
  * Liveness-based buffer reuse is not done: the face models' activations are a few MB. Every
  * switch is a field of nn_plan_options: the plan reads no environment variable. */
+#include <math.h>
 #include <pthreadpool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +47,13 @@ enum {
   PLAN_XNN = 1,
   PLAN_WINOGRAD = 2,
   PLAN_QCONV = 3,
-  PLAN_DWQ = 4,    /* a 1x1 CONV2D run with the depthwise node before it (nn_dwq) */
-  PLAN_DWQ_DW = 5, /* that depthwise node: no step of its own */
-  PLAN_GEMM = 6,   /* a float product on emo's own GEMM (nn/sgemm.c) */
-  PLAN_RB = 7,     /* the first node of a residual block run as one step (nn/resblock.c) */
-  PLAN_RB_IN = 8   /* the block's other nodes: no step of their own */
+  PLAN_DWQ = 4,     /* a 1x1 CONV2D run with the depthwise node before it (nn_dwq) */
+  PLAN_DWQ_DW = 5,  /* that depthwise node: no step of its own */
+  PLAN_GEMM = 6,    /* a float product on emo's own GEMM (nn/sgemm.c) */
+  PLAN_RB = 7,      /* the first node of a residual block run as one step (nn/resblock.c) */
+  PLAN_RB_IN = 8,   /* the block's other nodes: no step of their own */
+  PLAN_GEMM_ACT = 9 /* a RELU or RELU6 that alone reads such a product's output: folded into the
+                       product's clamp, no step of its own */
 };
 
 /* Below this a 1x1 convolution stays on XNNPACK: the int8 step's fixed costs (quantising the
@@ -65,6 +70,7 @@ typedef struct plan_seg {
   nn_sgemm *sg;    /* the one node [begin, begin + 1) on emo's own float GEMM, else NULL */
   nn_rb *rb;       /* the NN_RB_NODES nodes [begin, end) as one residual block, else NULL */
   int dw_node;
+  int act_node; /* the RELU or RELU6 node folded into sg (its output is the step's), or -1 */
 } plan_seg;
 
 struct nn_plan {
@@ -125,7 +131,7 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
   const nn_graph *g = p->g;
   drop_segs(p);
   for (int k = 0; k < g->n_nodes;) {
-    if (supported[k] == PLAN_DWQ_DW) { /* runs in the step of the 1x1 node that reads it */
+    if (supported[k] == PLAN_DWQ_DW || supported[k] == PLAN_GEMM_ACT) { /* in another's step */
       k++;
       continue;
     }
@@ -144,6 +150,7 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
     s->sg = NULL;
     s->rb = NULL;
     s->dw_node = -1;
+    s->act_node = -1;
     if (supported[k] == PLAN_RB) {
       emoi_err e2;
       int st = nn_rb_create_node(g, k, p->isa, &s->rb, &e2);
@@ -158,13 +165,22 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
       }
     } else if (supported[k] == PLAN_GEMM) {
       emoi_err e2;
-      int st = nn_sgemm_create_node(g, k, p->isa, &s->sg, &e2);
+      int v = g->nodes[k].out[0], j = last_consumer[v];
+      float lo = g->nodes[k].attr.act_min, hi = g->nodes[k].attr.act_max;
+      if (j >= 0 && supported[j] == PLAN_GEMM_ACT) {
+        s->act_node = j;
+        lo = 0.0f;
+        hi = g->nodes[j].op == NN_OP_RELU6 ? 6.0f : INFINITY;
+      }
+      int st = nn_sgemm_create_node_clamped(g, k, lo, hi, p->isa, &s->sg, &e2);
       if (st == EMO_ENOMEM) {
         *err = e2;
         return st;
       }
-      if (st) { /* back to XNNPACK's product */
+      if (st) { /* back to XNNPACK's product, and the activation with it */
         supported[k] = PLAN_XNN;
+        if (s->act_node >= 0)
+          supported[s->act_node] = (unsigned char)nn_xnn_node_supported(g, s->act_node);
         drop_segs(p);
         return 1;
       }
@@ -261,6 +277,28 @@ static int dwq_partner(const nn_graph *g, int k, const int *producer,
     for (int i = 0; i < g->nodes[j].n_in; i++)
       if (g->nodes[j].in[i] == v && j != k) return -1;
   return kd;
+}
+
+/* The node that applies a RELU or RELU6 to the output of product node k when nothing else reads
+ * that output and the product has no clamp of its own (a BlazeFace 1x1 convolution and the RELU
+ * node after it): the activation can then be the product's clamp, which saves a pass over the
+ * tensor and an XNNPACK runtime boundary. Else -1. The clamp is max(v, 0) then min(v, 6), as the
+ * reference's; only a NaN's sign of zero could tell the two apart. */
+static int gemm_act_partner(const nn_graph *g, int k, const int *last_consumer,
+                            const unsigned char *is_output) {
+  const nn_node *n = &g->nodes[k];
+  int v = n->out[0], j = last_consumer[v];
+  if (n->n_out != 1 || is_output[v] || j <= k || n->attr.act_min != -INFINITY ||
+      n->attr.act_max != INFINITY)
+    return -1;
+  const nn_node *a = &g->nodes[j];
+  if ((a->op != NN_OP_RELU && a->op != NN_OP_RELU6) || a->n_in != 1 || a->in[0] != v ||
+      a->n_out != 1)
+    return -1;
+  for (int q = 0; q < g->n_nodes; q++) /* j is v's only reader */
+    for (int i = 0; i < g->nodes[q].n_in; i++)
+      if (g->nodes[q].in[i] == v && q != j) return -1;
+  return j;
 }
 
 int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_plan **out,
@@ -410,6 +448,14 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
             supported[k] = PLAN_DWQ;
           }
         }
+      if (use_gemm)
+        for (int k = 0; k < nn; k++) {
+          int j = supported[k] == PLAN_GEMM ? gemm_act_partner(g, k, last_consumer, is_output) : -1;
+          if (j >= 0 && supported[j] != PLAN_GEMM && supported[j] != PLAN_QCONV &&
+              supported[j] != PLAN_DWQ && supported[j] != PLAN_DWQ_DW && supported[j] != PLAN_RB &&
+              supported[j] != PLAN_RB_IN)
+            supported[j] = PLAN_GEMM_ACT;
+        }
     } else {
       p->stats.xnn_unavailable = 1;
     }
@@ -430,6 +476,10 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
     if (s->dq) {
       p->on_xnn[s->dw_node] = PLAN_DWQ_DW;
       p->stats.n_nodes_dwq++;
+    }
+    if (s->act_node >= 0) {
+      p->on_xnn[s->act_node] = PLAN_GEMM_ACT;
+      p->stats.n_nodes_gemm++;
     }
     for (int k = s->begin; k < s->end; k++) {
       p->on_xnn[k] = s->xnn  ? PLAN_XNN
@@ -556,8 +606,9 @@ int nn_plan_run(nn_plan *p, emoi_err *err) {
     else if (s->rb) {
       nn_rb_run(s->rb, p->buf[n->in[0]], p->buf[g->nodes[s->end - 1].out[0]]);
       st = EMO_OK;
-    } else if (s->sg) {
-      nn_sgemm_run_node(s->sg, g, s->begin, p->buf[n->in[0]], p->buf[n->out[0]], p->threadpool);
+    } else if (s->sg) { /* into the folded activation's output when there is one */
+      int out = s->act_node >= 0 ? g->nodes[s->act_node].out[0] : n->out[0];
+      nn_sgemm_run_node(s->sg, g, s->begin, p->buf[n->in[0]], p->buf[out], p->threadpool);
       st = EMO_OK;
     } else
       st = run_ref(p, s->begin, s->end, err);

@@ -368,6 +368,12 @@ int nn_sgemm_node_eligible(const nn_graph *g, int k) {
 }
 
 int nn_sgemm_create_node(const nn_graph *g, int k, nn_isa isa, nn_sgemm **out, emoi_err *err) {
+  return nn_sgemm_create_node_clamped(g, k, g->nodes[k].attr.act_min, g->nodes[k].attr.act_max, isa,
+                                      out, err);
+}
+
+int nn_sgemm_create_node_clamped(const nn_graph *g, int k, float act_min, float act_max, nn_isa isa,
+                                 nn_sgemm **out, emoi_err *err) {
   const nn_node *n = &g->nodes[k];
   const nn_value *w = &g->values[n->in[1]];
   int co = (int)w->shape[0], ci = (int)(n->op == NN_OP_CONV2D ? w->shape[3] : w->shape[1]);
@@ -375,7 +381,7 @@ int nn_sgemm_create_node(const nn_graph *g, int k, nn_isa isa, nn_sgemm **out, e
                        ? (const float *)(g->blob + g->values[n->in[2]].const_offset)
                        : NULL;
   int st = nn_sgemm_create(co, ci, (const float *)(g->blob + w->const_offset), (size_t)ci, b,
-                           n->attr.act_min, n->attr.act_max, isa, out, err);
+                           act_min, act_max, isa, out, err);
   if (st) emoi_err_prefix(err, g->source);
   return st;
 }

@@ -56,6 +56,11 @@ int nn_sgemm_node_eligible(const nn_graph *g, int k);
 /* nn_sgemm_create for node k of g (eligible), with its weights, bias and clamp. */
 int nn_sgemm_create_node(const nn_graph *g, int k, nn_isa isa, nn_sgemm **out, emoi_err *err);
 
+/* The same with the clamp [act_min, act_max] in place of the node's own (plan.c folds a RELU or
+ * RELU6 node that reads the product into it). */
+int nn_sgemm_create_node_clamped(const nn_graph *g, int k, float act_min, float act_max, nn_isa isa,
+                                 nn_sgemm **out, emoi_err *err);
+
 /* Runs node k of g (the one the object was made for) from x to y, dense buffers of its values. */
 void nn_sgemm_run_node(const nn_sgemm *s, const nn_graph *g, int k, const float *x, float *y,
                        void *threadpool);

@@ -407,17 +407,84 @@ __attribute__((target("avx2"))) static void warp_rgb_zero_avx2(const img_view *s
 }
 #endif
 
-/* img_warp_affine_f32 with the fast paths (gray replicate, RGB zero border) allowed up to cap. */
+/* The zero-border RGB warp when m neither rotates nor shears (m[1] = m[3] = 0: the detector's
+ * letterbox of a frame or of a photo's tile). A pixel's source x then depends on its column
+ * only and its y on its row only, so the reference's per-pixel work (two floors, the border
+ * tests, the tap offsets and weights) is done once per column and once per row; the pixels
+ * whose four taps are inside the image are blended with the reference's expression, the
+ * others go through img_sample_rgb itself. The same floats as the reference (test_image);
+ * plain C, for every ISA. Column tables of IMG_TAP_CHUNK entries on the stack. */
+static void warp_rgb_axis_zero(const img_view *s, const float m[6], float *dst, int dw, int dh,
+                               const img_norm *norm) {
+  const int w = s->width, h = s->height;
+  const float yc0 = 0.5f; /* m[1] = 0: the row's y centre does not move x (m[1] * yc = 0) */
+  const float bx = m[0] * 0.5f + m[1] * yc0 + m[2] - 0.5f;
+  ptrdiff_t off[IMG_TAP_CHUNK];
+  float wxs[IMG_TAP_CHUNK], xs[IMG_TAP_CHUNK];
+  unsigned char in[IMG_TAP_CHUNK]; /* both column taps inside the image */
+  for (int j0 = 0; j0 < dw; j0 += IMG_TAP_CHUNK) {
+    const int nj = dw - j0 < IMG_TAP_CHUNK ? dw - j0 : IMG_TAP_CHUNK;
+    for (int j = 0; j < nj; j++) {
+      const float x = bx + (float)(j0 + j) * m[0];
+      xs[j] = x;
+      in[j] = 0;
+      if (!(x > -1.0f && x < (float)w)) continue;
+      const float xf = floorf(x);
+      const int x0 = (int)xf;
+      wxs[j] = x - xf;
+      off[j] = (ptrdiff_t)x0 * 3;
+      in[j] = x0 >= 0 && x0 + 1 < w;
+    }
+    for (int i = 0; i < dh; i++) {
+      const float yc = (float)i + 0.5f;
+      const float by = m[3] * 0.5f + m[4] * yc + m[5] - 0.5f;
+      const float y = by + (float)j0 * m[3]; /* m[3] = 0: the same y for the whole row */
+      float *o = dst + ((size_t)i * (size_t)dw + (size_t)j0) * 3; /* row i of (dh, dw, 3) */
+      const int row_in = y > -1.0f && y < (float)h;
+      const float yf = floorf(row_in ? y : 0.0f);
+      const int y0 = (int)yf;
+      const int rows_in = row_in && y0 >= 0 && y0 + 1 < h;
+      const float wy = y - yf, wy0 = 1.0f - wy;
+      const uint8_t *r0 = rows_in ? s->data + (ptrdiff_t)y0 * s->stride : NULL;
+      for (int j = 0; j < nj; j++, o += 3) {
+        float v[3];
+        if (!row_in) {
+          v[0] = v[1] = v[2] = 0.0f;
+        } else if (rows_in && in[j]) {
+          const uint8_t *a = r0 + off[j], *e = a + s->stride;
+          const float wx = wxs[j], wx0 = 1.0f - wx;
+          for (int c = 0; c < 3; c++)
+            v[c] = wy0 * (wx0 * a[c] + wx * a[3 + c]) + wy * (wx0 * e[c] + wx * e[3 + c]);
+        } else {
+          img_sample_rgb(s, xs[j], y, 0, v);
+        }
+        o[0] = v[0] * norm->scale[0] + norm->offset[0];
+        o[1] = v[1] * norm->scale[1] + norm->offset[1];
+        o[2] = v[2] * norm->scale[2] + norm->offset[2];
+      }
+    }
+  }
+}
+
+/* img_warp_affine_f32 with the fast paths (the letterbox's axis-aligned RGB warp, the vector RGB
+ * zero-border and gray replicate warps) allowed up to cap; ref: the plain per-pixel loop only
+ * (img_warp_affine_f32_ref). */
 static int warp_affine(const img_view *src, const float m[6], float *dst, int dw, int dh,
-                       int channels, const img_norm *norm, img_border border, emo_isa cap) {
+                       int channels, const img_norm *norm, img_border border, emo_isa cap,
+                       int ref) {
   if (!img_view_ok(src) || !m || !dst || !norm || dw <= 0 || dh <= 0 ||
       (channels != 1 && channels != 3) ||
       (border != IMG_BORDER_ZERO && border != IMG_BORDER_REPLICATE))
     return EMO_EINVAL;
   const int rep = border == IMG_BORDER_REPLICATE;
+  if (!ref && !rep && channels == 3 && m[1] == 0.0f && m[3] == 0.0f && isfinite(m[0]) &&
+      isfinite(m[2]) && isfinite(m[4]) && isfinite(m[5])) {
+    warp_rgb_axis_zero(src, m, dst, dw, dh, norm);
+    return EMO_OK;
+  }
 #ifdef IMG_X86
   const emo_isa isa = emo_isa_pick(cap);
-  if (isa != EMO_ISA_SCALAR && channels == 3 && !rep) {
+  if (!ref && isa != EMO_ISA_SCALAR && channels == 3 && !rep) {
     warp_rgb_zero_avx2(src, m, dst, dw, dh, norm);
     return EMO_OK;
   }
@@ -459,17 +526,17 @@ static int warp_affine(const img_view *src, const float m[6], float *dst, int dw
 
 int img_warp_affine_f32(const img_view *src, const float m[6], float *dst, int dw, int dh,
                         int channels, const img_norm *norm, img_border border) {
-  return warp_affine(src, m, dst, dw, dh, channels, norm, border, EMO_ISA_AUTO);
+  return warp_affine(src, m, dst, dw, dh, channels, norm, border, EMO_ISA_AUTO, 0);
 }
 
 int img_warp_affine_f32_isa(const img_view *src, const float m[6], float *dst, int dw, int dh,
                             int channels, const img_norm *norm, img_border border, emo_isa cap) {
-  return warp_affine(src, m, dst, dw, dh, channels, norm, border, cap);
+  return warp_affine(src, m, dst, dw, dh, channels, norm, border, cap, 0);
 }
 
 int img_warp_affine_f32_ref(const img_view *src, const float m[6], float *dst, int dw, int dh,
                             int channels, const img_norm *norm, img_border border) {
-  return warp_affine(src, m, dst, dw, dh, channels, norm, border, EMO_ISA_SCALAR);
+  return warp_affine(src, m, dst, dw, dh, channels, norm, border, EMO_ISA_SCALAR, 1);
 }
 
 /* ---------------------------------------------------------------- letterbox */
