@@ -316,7 +316,9 @@ typedef struct emo_run_params {
                          aligned by them (eye centres and mouth centre, a similarity
                          transform) instead of the detector's keypoints; default 0 (the
                          keypoints: landmark crops won on KDEF and lost on the Taiwanese
-                         set, see the README). emo_image_features always uses the keypoints */
+                         set, see the README). emo_image_features and emo's own head
+                         (EMO_EXPRESSION_EMO, trained on keypoint crops) always use the
+                         keypoints */
   /* Heads you trained (emo train, emo_head_load with this model; borrowed, must outlive the
    * call or stream). face_head: every face of a photo or video frame also gets the head's
    * probabilities ("custom", "custom_intensity"; needs emo_model_params.features = 1, which
