@@ -74,7 +74,7 @@ static void check_builtin_head(const emo_model *m, emo_context *c, const float *
  * vector f of the same photo (dim values; emo_image_features rebuilds the detection from the
  * reported box, hence a tolerance far below what a misplaced block would change). */
 static void check_shared_vector(const emo_model *m, emo_context *c, const char *photo,
-                                const float *f, int dim) {
+                                const float *f, int dim, const float expression[EMO_EXPR_COUNT]) {
   emo_head *fh = NULL;
   char herr[1024];
   CHECK(emo_head_load(EMO_SOURCE_DIR "/models/face_expression/emo_face_kdef_v1.head", m, &fh, herr,
@@ -90,6 +90,10 @@ static void check_shared_vector(const emo_model *m, emo_context *c, const char *
   const emo_image_result *r = NULL;
   CHECK(emo_analyze_file(c, &rp, photo, &r) == EMO_OK && r->face_count == 1 && r->faces[0].custom,
         "%s", emo_context_last_error(c));
+  /* the built-in head takes its blocks out of the shared vector: its answer is unchanged */
+  for (int i = 0; r && r->face_count == 1 && i < EMO_EXPR_COUNT; i++)
+    CHECK(r->faces[0].expression[i] == expression[i], "expression %d with a face head: %g vs %g", i,
+          r->faces[0].expression[i], expression[i]);
   for (int i = 0; r && r->face_count == 1 && r->faces[0].custom && i < EMO_EXPR_COUNT; i++)
     CHECK(fabsf(r->faces[0].custom[i] - want[i]) < 1e-5f, "shared vector, class %d: %g vs %g", i,
           r->faces[0].custom[i], want[i]);
@@ -182,7 +186,9 @@ int main(void) {
     CHECK(f[p + EMO_EXPR_HAPPY] > 0.5f, "fer happy %g", f[p + EMO_EXPR_HAPPY]);
     CHECK(f[p + 7 + EMO_EXPR_HAPPY] > 0.5f, "face-api happy %g", f[p + 7 + EMO_EXPR_HAPPY]);
     check_builtin_head(m, c, f, r, dim, def);
-    check_shared_vector(m, c, happy, f, dim);
+    float expr[EMO_EXPR_COUNT];
+    memcpy(expr, r->faces[0].expression, sizeof expr);
+    check_shared_vector(m, c, happy, f, dim, expr);
     CHECK(emo_image_features(c, NULL, happy, &r, &f) == EMO_OK && r->face_count == 1 &&
               memcmp(f, first, sizeof(float) * dim) == 0,
           "same photo, same vector");
