@@ -19,7 +19,7 @@
  * src/audio/ser_weights.S. */
 extern const unsigned char emoi_ser_weights[];
 extern const unsigned long emoi_ser_weights_size;
-/* emo's own face-expression head (models/face_expression/emo_face_kdef_v1.head), linked in by
+/* emo's own face-expression head (models/face_expression/emo_face_kdef_v2.head), linked in by
  * src/vision/face_head_weights.S. */
 extern const unsigned char emoi_face_head[];
 extern const unsigned long emoi_face_head_size;
