@@ -652,12 +652,35 @@ static int append_test(const char *path, const char *persons, int n, double acc,
   return fclose(f);
 }
 
+/* Keeps only the feature blocks named in `names` (emo train --features): fs's columns and
+ * definition become those of the smaller vector (emo_features_select). */
+static int select_blocks(featset *fs, const char *names) {
+  char def[sizeof fs->definition], err[512];
+  int *cols = malloc((size_t)(fs->dim > 0 ? fs->dim : 1) * sizeof *cols);
+  int k = cols ? emo_features_select(fs->definition, names, def, sizeof def, cols, fs->dim, err,
+                                     sizeof err)
+               : EMO_ENOMEM;
+  if (k <= 0) {
+    fprintf(stderr, "emo train: --features %s: %s\n", names,
+            k == 0 ? "no values in these blocks" : err);
+    free(cols);
+    return -1;
+  }
+  for (int r = 0; r < fs->n; r++) /* in place: row r's columns never pass its start */
+    for (int j = 0; j < k; j++) fs->x[(size_t)r * k + j] = fs->x[(size_t)r * fs->dim + cols[j]];
+  free(cols);
+  fs->dim = k;
+  snprintf(fs->definition, sizeof fs->definition, "%s", def);
+  return 0;
+}
+
 int cli_train(int argc, char **argv) {
   xopts o = {-1, 0, 0, NULL, 0, 0, NULL};
   emo_train_params p = emo_train_params_default();
   const char *out = NULL, *card = NULL, *input = NULL;
   int folds = 5, no_cv = 0;
   const char *test_persons = NULL; /* comma-separated: held out of training, scored at the end */
+  const char *blocks = NULL;       /* --features: comma-separated blocks the head reads */
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "-o") == 0 && v)
@@ -696,6 +719,8 @@ int cli_train(int argc, char **argv) {
       no_cv = 1;
     else if (strcmp(a, "--test-persons") == 0 && v)
       test_persons = argv[++i];
+    else if (strcmp(a, "--features") == 0 && v)
+      blocks = argv[++i];
     else if (parse_xopt(argc, argv, &i, &o))
       continue;
     else if (a[0] == '-' && a[1]) {
@@ -712,8 +737,8 @@ int cli_train(int argc, char **argv) {
     fprintf(stderr,
             "usage: emo train [--kind auto|ncm|logreg|mlp] [--folds K] [--l2 X] "
             "[--hidden N] [--iterations N] [--lr X] [--no-class-weights] [--seed N] "
-            "[--no-cv] [--test-persons A,B] [--card FILE] [--whole-face] [--ser-model FILE] "
-            "INPUT -o HEAD\n");
+            "[--no-cv] [--test-persons A,B] [--features BLOCK,BLOCK] [--card FILE] "
+            "[--whole-face] [--ser-model FILE] INPUT -o HEAD\n");
     return 2;
   }
   char cmdline[2048] = "emo";
@@ -731,6 +756,10 @@ int cli_train(int argc, char **argv) {
     rc = read_featdir(input, &it, &fs);
   else
     rc = read_inputs(1, (char **)&input, &it) != 0 || extract(&it, &o, &fs) != 0 ? -1 : 0;
+  if (rc == 0 && blocks && select_blocks(&fs, blocks) != 0) {
+    featset_free(&fs);
+    rc = -1;
+  }
   if (rc != 0) {
     items_free(&it);
     return 1;

@@ -10,6 +10,7 @@ another set is one it never saw. Cross-check only: emo applies heads in C.
                      (peak) frame of each sequence is upscaled 4x with a 64-pixel edge border
                      into OUT/ck48/ (contempt, not among emo's classes, is left out)
   score DIR HEAD     prints UA and per-class recall of the head, FER and face-api on DIR
+                     (a head on some blocks, `emo train --features`, reads only those)
 Usage: /usr/bin/python3 dev/face_head_eval.py prepare ../shared/data /tmp/fh
        build/bin/emo features /tmp/fh/ck48.csv -o /tmp/fh/f_ck48
        /usr/bin/python3 dev/face_head_eval.py score /tmp/fh/f_ck48 \
@@ -32,6 +33,7 @@ def read_head(path):
     assert ver == 1 and kind == 2, 'only version-1 logistic-regression heads'
     o = 8 + 28 + 4  # tau
     dl = struct.unpack_from('<I', b, o)[0]
+    definition = b[o + 4:o + 4 + dl].decode()
     o += 4 + dl
     names = []
     for _ in range(nc):
@@ -46,7 +48,24 @@ def read_head(path):
         return a
     mean, std = arr(dim), arr(dim)
     w, bias = arr(nc * dim).reshape(nc, dim), arr(nc)
-    return names, mean, std, w, bias
+    return names, mean, std, w, bias, definition
+
+
+def blocks(definition):
+    """[(name, length)] of a feature definition (src/learn/feature_set.c)."""
+    body = definition.split(': ', 1)[1].split('; models ')[0]
+    return [(b.split(' ')[0], int(b.split(' ')[1])) for b in body.split(', ')]
+
+
+def columns(full, sub):
+    """Columns of the vectors of definition `full` that a head on definition `sub` reads
+    (`emo train --features` keeps whole blocks, in order)."""
+    keep, cols, at = {n for n, _ in blocks(sub)}, [], 0
+    for n, k in blocks(full):
+        if n in keep:
+            cols += range(at, at + k)
+        at += k
+    return np.array(cols, dtype=int)
 
 
 def tsv(p):
@@ -86,9 +105,11 @@ def score(d, head):
     x = np.load(d + '/features.npy').astype(np.float64)
     ix = pd.read_csv(d + '/index.csv')
     y = ix['label'].astype(str).values
-    names, mean, std, w, b = read_head(head)
-    z = (x - mean) / std
+    names, mean, std, w, b, definition = read_head(head)
+    cols = columns(open(d + '/definition.txt').read().strip(), definition)
+    z = (x[:, cols] - mean) / std
     head_pred = np.array(names)[(z @ w.T + b).argmax(1)]
+    # the networks from the probability blocks that end the whole vector
     models = [('emo head (KDEF)', head_pred), ('FER-2013', np.array(NAMES)[x[:, -14:-7].argmax(1)]),
               ('face-api', np.array(NAMES)[x[:, -7:].argmax(1)])]
     keep = np.isin(y, NAMES)

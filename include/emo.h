@@ -105,13 +105,15 @@ typedef enum emo_expression_model {
   EMO_EXPRESSION_FACEAPI = 1,  /* face-api face_expression_model, 112x112 RGB input */
   EMO_EXPRESSION_ENSEMBLE = 2, /* mean of both distributions */
   EMO_EXPRESSION_NONE = 3,     /* detection only */
-  EMO_EXPRESSION_EMO = 4,      /* emo's own 7-class head on the face feature vector (both nets'
-                                  penultimate layers, the face embedding, both nets'
-                                  probabilities; emo_features_dim), trained on KDEF and built
-                                  into the library (models/face_expression/MODEL_CARD.md:
-                                  non-commercial). Runs FER, face-api and the face embedding
-                                  on every face: about 3.5x the CPU of FER on video, so not
-                                  the default (README: the built-in expression head) */
+  EMO_EXPRESSION_EMO = 4,      /* the default: emo's own 7-class head (logistic regression)
+                                  on face-api's penultimate layer and probabilities (feature
+                                  blocks faceapi_penultimate, faceapi_probs), trained on KDEF
+                                  and built into the library (models/face_expression/
+                                  MODEL_CARD.md: non-commercial). Runs face-api's network
+                                  alone, so it costs about what EMO_EXPRESSION_FACEAPI costs;
+                                  12 points above face-api (19 above FER) on KDEF people it
+                                  never saw, at or above face-api on the other sets measured
+                                  (README: the built-in expression head) */
   EMO_EXPRESSION_MODEL_COUNT
 } emo_expression_model;
 
@@ -157,8 +159,8 @@ typedef struct emo_model_params {
   emo_detector detector;           /* which face detectors to load: EMO_DETECTOR_AUTO (default)
                                       loads both, SHORT or FULL only that one */
   emo_expression_model expression; /* the expression network(s) to load and run, default
-                                      EMO_EXPRESSION_FER; EMO_EXPRESSION_EMO is the most
-                                      accurate (emo's own head) and costs the most */
+                                      EMO_EXPRESSION_EMO (emo's own head on face-api's
+                                      network); FER, FACEAPI and ENSEMBLE stay selectable */
   int reid;                        /* 1 = load the face-embedding model so that a person who
                                       leaves and returns gets their id back (default 1) */
   int voice;                       /* 1 = load the speech models (VAD, speech emotion),
@@ -314,7 +316,9 @@ typedef struct emo_run_params {
                          aligned by them (eye centres and mouth centre, a similarity
                          transform) instead of the detector's keypoints; default 0 (the
                          keypoints: landmark crops won on KDEF and lost on the Taiwanese
-                         set, see the README). emo_image_features always uses the keypoints */
+                         set, see the README). emo_image_features and emo's own head
+                         (EMO_EXPRESSION_EMO, trained on keypoint crops) always use the
+                         keypoints */
   /* Heads you trained (emo train, emo_head_load with this model; borrowed, must outlive the
    * call or stream). face_head: every face of a photo or video frame also gets the head's
    * probabilities ("custom", "custom_intensity"; needs emo_model_params.features = 1, which
@@ -1004,7 +1008,8 @@ int emo_media_probe(const char *url, emo_media_info *info, char *message, size_t
  * models that produce it; src/learn/features.c documents every block). */
 typedef enum emo_modality {
   EMO_MODALITY_FACE = 0,  /* face v1: expression nets' penultimate layers (256 + 256), face
-                             embedding (1024), both nets' 7 probabilities, pose/AU slot (0) */
+                             embedding (1024), both nets' 7 probabilities, pose/AU slot (0);
+                             a head may read some of these blocks (emo_features_select) */
   EMO_MODALITY_VOICE = 1, /* voice v1: speech-emotion CNN's pooled layer (128), its 8
                              probabilities, prosody (6) */
   EMO_MODALITY_COUNT
@@ -1018,6 +1023,19 @@ int emo_features_dim(const emo_model *m, emo_modality which);
  * into buf. A head stores it and refuses features of another definition. EMO_EINVAL when the
  * model has no such vector or buf is too small (512 bytes suffice). Thread-safe. */
 int emo_features_definition(const emo_model *m, emo_modality which, char *buf, size_t size);
+
+/* Keeps some blocks of a feature vector (`emo train --features`): names is a comma-separated
+ * list of block names of definition ("faceapi_penultimate,faceapi_probs"; any order, the kept
+ * blocks stay in definition's order). Writes the definition of the smaller vector into out
+ * (the same version, only the kept blocks and the models they come from) and the index in the
+ * whole vector of each of its columns into columns (max_columns entries; columns may be NULL to
+ * count). Returns the number of columns, or EMO_EINVAL with err saying why (an unknown block,
+ * a malformed definition, a buffer too small). A head trained on the smaller vectors records
+ * that definition, and the library then computes only those blocks for it (a head without
+ * face_embedding runs no face embedding; one on face-api's blocks alone, face-api's network
+ * alone). Thread-safe. */
+int emo_features_select(const char *definition, const char *names, char *out, size_t out_size,
+                        int *columns, int max_columns, char *err, size_t err_size);
 
 /* Analyses a photo as emo_analyze_file does and computes the face vector of every face found:
  * *features points to (face_count, emo_features_dim) floats, row i for (*out)->faces[i]; both
@@ -1324,7 +1342,10 @@ void emo_options_destroy(emo_options **o);
 /* Sets the option name to value, parsed as its field's type: 0/1 (also false/true, no/yes), an
  * integer, a number, a string (copied), or an enum's name: detector auto|short|full (sets the
  * model's and the run's field: only that detector is loaded), expression
- * fer|faceapi|ensemble|none, log_level error|warn|info|debug (the model's and the context's).
+ * emo|fer|faceapi|ensemble|none, log_level error|warn|info|debug (the model's and the context's).
+ * face_head and voice_head take a head file's path: the head is loaded now (EMO_EINVAL with the
+ * reason when it cannot be read) and owned by o; the analysis call checks it against its model
+ * (a head on the whole face vector needs features = 1, as `--face-head` sets it).
  * Names are the fields of emo_model_params, emo_context_params and emo_run_params; the model's
  * max_file_bytes is model_max_file_bytes (the run's is max_file_bytes). value NULL restores the
  * default. Returns EMO_EINVAL (unknown name, unparsable value: emo_options_last_error says

@@ -60,7 +60,10 @@ static int copy_cache(const char *from, const char *to) {
   return system(cmd);
 }
 
-static void damage_and_load(const char *cache, const char *file, const char *how, int want) {
+/* Damages file in a copy of the cache and loads a model with the given expression model (the
+ * networks it reads are verified as they are read). */
+static void damage_and_load(const char *cache, const char *file, const char *how, int want,
+                            emo_expression_model expression) {
   char dir[256], path[512];
   snprintf(dir, sizeof dir, "/tmp/emo-test-api-%d-%s", (int)getpid(), how);
   CHECK(copy_cache(cache, dir) == 0, "copy cache");
@@ -83,6 +86,7 @@ static void damage_and_load(const char *cache, const char *file, const char *how
   free(d);
   emo_model_params p = emo_model_params_default();
   p.models_dir = dir;
+  p.expression = expression;
   p.log = capture_log;
   g_log[0] = 0;
   emo_model *m = NULL;
@@ -250,12 +254,16 @@ int main(void) {
   /* Damaged model files: each must be refused with the fix in the message. */
   char cache[4096];
   CHECK(emo_models_dir(&p, cache, sizeof cache) == EMO_OK, "dir");
-  damage_and_load(cache, "face_detection_short_range.tflite", "flip", EMO_EMODEL);
-  damage_and_load(cache, "face_detection_short_range.tflite", "truncate", EMO_EMODEL);
-  damage_and_load(cache, "face_detection_short_range.tflite", "magic", EMO_EMODEL);
-  damage_and_load(cache, "emotion.bin", "truncate", EMO_EMODEL);
-  damage_and_load(cache, "emotion.json", "flip", EMO_EMODEL);
-  damage_and_load(cache, "face_detection_full_range.tflite", "missing", EMO_ENOMODEL);
+  const emo_expression_model dflt = emo_model_params_default().expression;
+  damage_and_load(cache, "face_detection_short_range.tflite", "flip", EMO_EMODEL, dflt);
+  damage_and_load(cache, "face_detection_short_range.tflite", "truncate", EMO_EMODEL, dflt);
+  damage_and_load(cache, "face_detection_short_range.tflite", "magic", EMO_EMODEL, dflt);
+  /* the default (emo's head) reads face-api's network; FER's files matter to FER */
+  damage_and_load(cache, "face_expression_model.bin", "truncate", EMO_EMODEL, dflt);
+  damage_and_load(cache, "face_expression_model-weights_manifest.json", "flip", EMO_EMODEL, dflt);
+  damage_and_load(cache, "emotion.bin", "truncate", EMO_EMODEL, EMO_EXPRESSION_FER);
+  damage_and_load(cache, "emotion.json", "flip", EMO_EMODEL, EMO_EXPRESSION_FER);
+  damage_and_load(cache, "face_detection_full_range.tflite", "missing", EMO_ENOMODEL, dflt);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

@@ -19,7 +19,7 @@ int main(void) {
   /* the defaults are the ones emo.h writes beside each field */
   emo_model_params mp = emo_model_params_default();
   EXPECT(mp.models_dir == NULL && mp.faces == 1 && mp.detector == EMO_DETECTOR_AUTO);
-  EXPECT(mp.expression == EMO_EXPRESSION_FER && mp.reid == 1 && mp.voice == 1);
+  EXPECT(mp.expression == EMO_EXPRESSION_EMO && mp.reid == 1 && mp.voice == 1);
   EXPECT(mp.ser_model == NULL && mp.max_file_bytes == (int64_t)2 << 30);
   EXPECT(mp.log == NULL && mp.log_user == NULL && mp.log_level == EMO_LOG_WARN);
   emo_context_params cp = emo_context_params_default();

@@ -11,7 +11,9 @@
  *     records the face head's means while speaking/listening and the voice head's;
  *   - whole_face on a 48x48 CK+48 crop: one face, the whole image;
  *   - ser_model: the voice vector grows by the model's embed_dim, its definition names the
- *     file's hash, and a head made without it is refused (tiny model from fuzz/corpus).
+ *     file's hash; a head made without it reads only its own blocks, so it runs there with the
+ *     same answer, and a head made with it is refused by a model without it (tiny model from
+ *     tests/fixtures/wav2vec2_base.fix).
  * Skips without the data or the models. */
 #include <math.h>
 #include <stdio.h>
@@ -331,11 +333,33 @@ int main(void) {
       for (int i = vd; i < wd; i++) n2 += (double)f[i] * f[i], finite &= isfinite(f[i]) != 0;
       CHECK(finite && n2 > 0, "pooled block: finite %d, norm^2 %g", finite, n2);
     }
+    /* a head reads the blocks its definition names: the one trained without wav2vec 2.0 runs
+       on this model too, on the same blocks (built-in speech model, prosody), so with the same
+       answer as on the model without it */
     emo_run_params hp = rp;
-    hp.voice_head = vh; /* trained without wav2vec 2.0 */
-    CHECK(emo_analyze_audio(c, &hp, clip, NULL, &ar) == EMO_EINVAL &&
-              strstr(emo_context_last_error(c), "retrain"),
-          "head of other features: %s", emo_context_last_error(c));
+    hp.voice_head = vh;
+    CHECK(emo_analyze_audio(c, &hp, clip, NULL, &ar) == EMO_OK && ar->segment_count == 1 &&
+              ar->segments[0].custom && memcmp(ar->segments[0].custom, got, sizeof got) == 0,
+          "head without w2v_pooled on a model with it: %s (angry %g vs %g)",
+          emo_context_last_error(c), ar && ar->segment_count ? ar->segments[0].custom[0] : -1.0f,
+          got[0]);
+    /* and a head that reads w2v_pooled is refused by a model without it, naming the block */
+    float wx[4 * 256];
+    int wy[4] = {0, 1, 0, 1};
+    for (int i = 0; i < 4 * wd && wd <= 256; i++) wx[i] = (float)((i * 7) % 5) + (float)wy[i / wd];
+    emo_head *wh = NULL;
+    CHECK(wd <= 256 && train(wx, 4, wd, wy, 2, vnames, EMO_MODALITY_VOICE, def, &wh) == EMO_OK,
+          "head with w2v_pooled");
+    emo_context_destroy(&c);
+    emo_model_destroy(&m);
+    mp.ser_model = NULL;
+    CHECK(emo_model_load(&mp, &m) == EMO_OK && emo_context_create(m, NULL, &c) == EMO_OK,
+          "model without wav2vec 2.0");
+    hp.voice_head = wh;
+    CHECK(!c || (emo_analyze_audio(c, &hp, clip, NULL, &ar) == EMO_EINVAL &&
+                 strstr(emo_context_last_error(c), "w2v_pooled")),
+          "head with w2v_pooled, model without: %s", c ? emo_context_last_error(c) : "");
+    emo_head_destroy(&wh);
   }
   emo_head_destroy(&vh);
   emo_context_destroy(&c);

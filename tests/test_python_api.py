@@ -230,6 +230,45 @@ if out:
             "the frames analysed until the signal (%d of %d)" % (len(fr), len(frames)))
 h.check(len(out) == 2 and json.loads(out[1])["after"] > 0, "analysis works after an interrupt")
 
+# --- heads: face_head=PATH, voice_head=PATH give the CLI's --face-head / --voice-head ---------
+face_head = os.path.join(a.source, "models/face_expression/emo_face_kdef_v1.head")
+with tempfile.TemporaryDirectory() as tmp:
+    calm, angry = [os.path.join(a.data, "ser/ravdess/Actor_01/03-01-%s-01-01-01.flac" % k)
+                   for k in ("01-01", "05-02")]
+    vhead = os.path.join(tmp, "voice.head")
+    if all(os.path.exists(x) for x in (calm, angry)):
+        with open(os.path.join(tmp, "v.csv"), "w") as f:
+            f.write("file,label\n%s,neutral\n%s,angry\n" % (calm, angry))
+        subprocess.run([a.cli, "train", os.path.join(tmp, "v.csv"), "-o", vhead, "--kind", "ncm",
+                        "--no-cv", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    rc, data = cli("image", "--face-head", face_head, photo)
+    want = [fc["custom"] for fc in json.loads(lines_of(data)[1])["faces"]]
+    rh = emo.analyze_image(photo, face_head=face_head)
+    h.check(rc == 0 and len(want) >= 2 and
+            rh.faces["custom_happy"].tolist() == [c["happy"] for c in want] and
+            rh.faces["custom_dominant"].tolist() ==
+            [max(c, key=c.get) for c in want], "face_head=PATH gives `--face-head`'s answers "
+            "(%d faces)" % len(want))
+    if h.check(os.path.exists(vhead), "emo train made a voice head for the test"):
+        rc, data = cli("audio", "--whole", "--voice-head", vhead, angry)
+        segs = [x for x in map(json.loads, lines_of(data)) if x["type"] == "segment"]
+        rv = emo.analyze_audio(angry, audio_whole=True, voice_head=vhead)
+        h.check(rc == 0 and len(segs) == 1 and "custom" in segs[0] and
+                rv.segments["custom_angry"].tolist() == [segs[0]["custom"]["angry"]] and
+                rv.segments["custom_dominant"].tolist() == ["angry"],
+                "voice_head=PATH gives `--voice-head`'s answer, angry for its angry clip: %s" %
+                (segs[0].get("custom") if segs else None,))
+        try:
+            emo.analyze_image(photo, face_head=vhead)
+            h.check(False, "a voice head as face_head is refused")
+        except emo.EmoError as e:
+            h.check("face" in str(e), "a voice head as face_head: EmoError %s" % e)
+    try:
+        emo.analyze_image(photo, face_head=os.path.join(tmp, "none.head"))
+        h.check(False, "a missing head file is refused")
+    except ValueError as e:
+        h.check("none.head" in str(e), "a missing head file: ValueError naming it (%s)" % e)
+
 # --- the README's notebook example -----------------------------------------------------------
 with open(os.path.join(a.source, "README.md")) as f:
     readme = f.read()

@@ -20,7 +20,9 @@ command writes, so emo.read() of a CLI output file gives the same tables without
     options()                         the option names and what they do
 
 Options are the fields of emo's params structs (include/emo.h), e.g. detector="full",
-expression="ensemble", analysis_fps=5, soundtrack=False, n_threads=2; an unknown one raises
+expression="ensemble", analysis_fps=5, soundtrack=False, n_threads=2, face_head="mine.head"
+(a head file of `emo train`: its labels come as custom_* columns; voice_head likewise, per speech
+segment; face_head also sets features=True unless given, as the CLI does); an unknown one raises
 TypeError naming it, a bad value ValueError, a value out of range or a failed analysis
 emo.EmoError with emo's message. Ctrl-C stops an analysis after the current frame and raises
 emo.Interrupted, whose .result holds what was analysed until then.

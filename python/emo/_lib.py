@@ -214,6 +214,9 @@ class Analyzer:
         self._ctx = ctypes.c_void_p()
         self._busy = threading.Lock()
         self._errors = []
+        if options.get("face_head") is not None and "features" not in options:
+            # as the CLI's --face-head: a head may read the whole face vector
+            options = dict(options, features=True)
         known = option_names()
         for k in options:
             if k not in known:

@@ -5,7 +5,9 @@
  * handle lends the structs to emo_model_load, emo_context_create and the analysis calls.
  * Ranges are left to those calls, which refuse a value out of range with a message naming the
  * field; this file only parses (a number that is not one, an unknown enum name) and copies the
- * strings it is given. A new params field needs one row in the table below. */
+ * strings it is given. A new params field needs one row in the table below. The heads of
+ * emo_run_params (face_head, voice_head) are given as file paths: the handle loads each head
+ * (emo_head_load without a model: the analysis call checks it against its model) and owns it. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -26,7 +28,8 @@ typedef enum opt_type {
   T_EXPRESSION,
   T_LOG_LEVEL,
   T_DETAILS,
-  T_ISA
+  T_ISA,
+  T_HEAD /* a head file's path; the field gets the loaded head */
 } opt_type;
 
 enum { IN_MODEL = 1, IN_CONTEXT = 2, IN_RUN = 4 };
@@ -114,6 +117,8 @@ static const opt_def k_opts[] = {
     {"vad_min_speech_ms", T_INT, IN_RUN, {0, 0, R(vad_min_speech_ms)}, "shortest speech"},
     {"vad_min_silence_ms", T_INT, IN_RUN, {0, 0, R(vad_min_silence_ms)}, "silence ending speech"},
     {"vad_pad_ms", T_INT, IN_RUN, {0, 0, R(vad_pad_ms)}, "padding around speech"},
+    {"face_head", T_HEAD, IN_RUN, {0, 0, R(face_head)}, "head file (emo train) for every face"},
+    {"voice_head", T_HEAD, IN_RUN, {0, 0, R(voice_head)}, "head file (emo train) per segment"},
 };
 #define N_OPTS ((int)(sizeof k_opts / sizeof k_opts[0]))
 
@@ -121,7 +126,8 @@ struct emo_options {
   emo_model_params mp;
   emo_context_params cp;
   emo_run_params rp;
-  char *strings[N_OPTS]; /* the copies that string fields point to */
+  char *strings[N_OPTS];   /* the copies that string fields point to */
+  emo_head *heads[N_OPTS]; /* the heads that head fields point to */
   char error[256];
 };
 
@@ -139,7 +145,10 @@ int emo_options_create(emo_options **out) {
 
 void emo_options_destroy(emo_options **p) {
   if (!p || !*p) return;
-  for (int i = 0; i < N_OPTS; i++) free((*p)->strings[i]);
+  for (int i = 0; i < N_OPTS; i++) {
+    free((*p)->strings[i]);
+    emo_head_destroy(&(*p)->heads[i]);
+  }
   free(*p);
   *p = NULL;
 }
@@ -234,6 +243,7 @@ static int store(emo_options *o, int idx, void *field, const char *v) {
         *(double *)field = x;
       return EMO_OK;
     case T_STRING: *(const char **)field = o->strings[idx]; return EMO_OK;
+    case T_HEAD: *(const emo_head **)field = o->heads[idx]; return EMO_OK;
     case T_DETECTOR:
       if (parse_enum(v, detectors, 3, &e))
         return fail(o, "option %s: expected auto, short or full, got \"%s\"", d->name, v);
@@ -284,18 +294,26 @@ int emo_options_set(emo_options *o, const char *name, const char *value) {
                                  sizeof(double),        sizeof(const char *),
                                  sizeof(emo_detector),  sizeof(emo_expression_model),
                                  sizeof(emo_log_level), sizeof(emo_details),
-                                 sizeof(emo_isa)};
-  _Static_assert(sizeof sizes / sizeof sizes[0] == T_ISA + 1, "a size for every option type");
+                                 sizeof(emo_isa),       sizeof(const emo_head *)};
+  _Static_assert(sizeof sizes / sizeof sizes[0] == T_HEAD + 1, "a size for every option type");
   if (d->type == T_STRING) {
     char *copy = NULL;
     if (value && !(copy = strdup(value))) return EMO_ENOMEM;
     free(o->strings[idx]);
     o->strings[idx] = copy;
   }
+  if (d->type == T_HEAD) { /* NULL: no head */
+    emo_head *h = NULL;
+    char err[200];
+    if (value && emo_head_load(value, NULL, &h, err, sizeof err) != EMO_OK)
+      return fail(o, "option %s: %s", d->name, err);
+    emo_head_destroy(&o->heads[idx]);
+    o->heads[idx] = h;
+  }
   for (int s = 0; s < 3; s++) {
     if (!(d->in & (1 << s))) continue;
     void *field = base[s] + d->off[s];
-    if (!value && d->type != T_STRING) {
+    if (!value && d->type != T_STRING && d->type != T_HEAD) {
       memcpy(field, defs[s] + d->off[s], sizes[d->type]);
       continue;
     }

@@ -39,7 +39,7 @@ emo_model_params emo_model_params_default(void) {
   p.models_dir = NULL;
   p.faces = 1;
   p.detector = EMO_DETECTOR_AUTO;
-  p.expression = EMO_EXPRESSION_FER;
+  p.expression = EMO_EXPRESSION_EMO;
   p.reid = 1;
   p.voice = 1;
   p.ser_model = NULL;

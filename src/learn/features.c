@@ -23,10 +23,16 @@
  *                       20 s are pooled in equal chunks, length-weighted), embed_dim values;
  *                       the definition then names the file's sha256, so a head trained with
  *                       one wav2vec 2.0 model refuses another and refuses none.
+ * Subsets (learn/feature_set.c, emo_features_select): a head trained on some blocks records
+ * them in its definition, and the pipeline computes only those blocks for it (a head on
+ * face-api's two blocks runs face-api's network alone: no FER, no face embedding).
  * The analysis pipeline applies heads through the same vectors (emoi_face_custom in video,
  * emoi_voice_vector per speech segment), so `emo features` and a head at run time see the same
- * numbers. What it leaves to others: detection and segmentation (the analysis calls it wraps),
- * the heads (learn/head.c), writing files (the CLI). */
+ * numbers. With the built-in head (EMO_EXPRESSION_EMO) and a face head in one call, each face's
+ * vector holds the blocks of both and is computed once (emoi_expressions keeps it in
+ * ctx->fvec, emoi_face_custom takes its head's blocks out of it). What it leaves to others:
+ * detection and segmentation (the analysis calls it wraps), the heads (learn/head.c), writing files
+ * (the CLI). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +40,8 @@
 
 #include "audio/prosody.h"
 #include "core/models.h"
+#include "learn/feature_set.h"
+#include "learn/head.h"
 #include "media/audio_decode.h"
 #include "media/image_decode.h"
 #include "pipeline/internal.h"
@@ -44,6 +52,7 @@ extern const unsigned char emoi_ser_weights[];
 extern const unsigned long emoi_ser_weights_size;
 
 #define PROSODY_DIM 6
+#define SER_MAX_EMBED 1024 /* floats of the speech model's pooled layer on the stack (v1: 128) */
 
 /* Elements of graph output `out` of net, 0 when the model lacks it. */
 static int out_dim(const emo_model *m, emoi_net net, int out) {
@@ -52,20 +61,40 @@ static int out_dim(const emo_model *m, emoi_net net, int out) {
   return (int)nn_value_numel(&g->values[g->outputs[out]]);
 }
 
-int emo_features_dim(const emo_model *m, emo_modality which) {
+unsigned emoi_features_blocks(const emo_model *m, int dim[FS_N_BLOCKS]) {
+  unsigned can = 0;
+  memset(dim, 0, FS_N_BLOCKS * sizeof *dim);
   if (!m) return 0;
-  if (which == EMO_MODALITY_FACE) {
-    int a = out_dim(m, EMOI_NET_FER, m->tap[EMOI_NET_FER]);
-    int b = out_dim(m, EMOI_NET_FACEAPI, m->tap[EMOI_NET_FACEAPI]);
-    if (!a || !b || !m->graphs[EMOI_NET_EMBED]) return 0;
-    return a + b + FEM_DIM + 2 * EMO_EXPR_COUNT;
+  dim[FS_FER_PENULTIMATE] = out_dim(m, EMOI_NET_FER, m->tap[EMOI_NET_FER]);
+  dim[FS_FACEAPI_PENULTIMATE] = out_dim(m, EMOI_NET_FACEAPI, m->tap[EMOI_NET_FACEAPI]);
+  dim[FS_FACE_EMBEDDING] = m->graphs[EMOI_NET_EMBED] ? FEM_DIM : 0;
+  dim[FS_FER_PROBS] = m->graphs[EMOI_NET_FER] ? EMO_EXPR_COUNT : 0;
+  dim[FS_FACEAPI_PROBS] = m->graphs[EMOI_NET_FACEAPI] ? EMO_EXPR_COUNT : 0;
+  for (int b = FS_FER_PENULTIMATE; b < FS_POSE_AU; b++)
+    if (dim[b]) can |= FS_BIT(b);
+  if (m->params.faces) can |= FS_BIT(FS_POSE_AU); /* empty in version 1 */
+  if (m->ser) {
+    dim[FS_SER_PENULTIMATE] = ser_embed_dim(m->ser);
+    dim[FS_SER_PROBS] = SER_N_LABELS;
+    dim[FS_PROSODY] = PROSODY_DIM;
+    can |= FS_BIT(FS_SER_PENULTIMATE) | FS_BIT(FS_SER_PROBS) | FS_BIT(FS_PROSODY);
+    if (m->w2v) dim[FS_W2V_POOLED] = w2v_embed_dim(m->w2v), can |= FS_BIT(FS_W2V_POOLED);
   }
-  if (which == EMO_MODALITY_VOICE) {
-    if (!m->ser) return 0;
-    return ser_embed_dim(m->ser) + SER_N_LABELS + PROSODY_DIM +
-           (m->w2v ? w2v_embed_dim(m->w2v) : 0);
-  }
+  return can;
+}
+
+/* The blocks of the whole vector of modality which, 0 when the model cannot compute it: a face
+ * vector needs both expression networks' penultimate layers and the embedding. */
+static unsigned whole_vector(const emo_model *m, emo_modality which, int dim[FS_N_BLOCKS]) {
+  unsigned can = emoi_features_blocks(m, dim);
+  if (which == EMO_MODALITY_FACE) return (can & FS_FACE_ALL) == FS_FACE_ALL ? FS_FACE_ALL : 0;
+  if (which == EMO_MODALITY_VOICE) return can & FS_VOICE_ALL;
   return 0;
+}
+
+int emo_features_dim(const emo_model *m, emo_modality which) {
+  int dim[FS_N_BLOCKS];
+  return fs_dim(dim, whole_vector(m, which, dim));
 }
 
 /* First 16 hex digits of a manifest file's sha256 ("?" when unknown). */
@@ -74,36 +103,81 @@ static const char *short_hash(const char *name) {
   return f && f->sha256 ? f->sha256 : "?";
 }
 
-int emo_features_definition(const emo_model *m, emo_modality which, char *buf, size_t size) {
-  if (!m || !buf || size == 0) return EMO_EINVAL;
-  int n = -1;
-  if (emo_features_dim(m, which) == 0) return EMO_EINVAL;
+/* The definition of every block the model can compute, of modality which, into *d. */
+static int model_definition(const emo_model *m, emo_modality which, fs_def *d) {
+  int dim[FS_N_BLOCKS];
+  unsigned can = emoi_features_blocks(m, dim);
+  memset(d, 0, sizeof *d);
+  d->modality = which;
+  snprintf(d->header, sizeof d->header, "%s 1",
+           which == EMO_MODALITY_FACE ? "emo-face-features" : "emo-voice-features");
+  for (int b = 0; b < FS_N_BLOCKS; b++) {
+    if (!(can & FS_BIT(b)) || (which == EMO_MODALITY_FACE) != (b < FS_SER_PENULTIMATE)) continue;
+    d->block[d->n_blocks] = b;
+    d->dim[d->n_blocks] = dim[b];
+    snprintf(d->text[d->n_blocks++], FS_MAX_TEXT, "%s %d%s", fs_block_name(b), dim[b],
+             b == FS_PROSODY ? " (f0_mean f0_min f0_max energy_db voiced_ratio rate)" : "");
+  }
   if (which == EMO_MODALITY_FACE) {
-    n = snprintf(buf, size,
-                 "emo-face-features 1: fer_penultimate %d, faceapi_penultimate %d, "
-                 "face_embedding %d, fer_probs 7, faceapi_probs 7, pose_au 0; models "
-                 "fer_emotion_bin %.16s, faceapi_expression_bin %.16s, faceres_bin %.16s",
-                 out_dim(m, EMOI_NET_FER, m->tap[EMOI_NET_FER]),
-                 out_dim(m, EMOI_NET_FACEAPI, m->tap[EMOI_NET_FACEAPI]), FEM_DIM,
-                 short_hash("fer_emotion_bin"), short_hash("faceapi_expression_bin"),
-                 short_hash("faceres_bin"));
+    const char *files[] = {"fer_emotion_bin", "faceapi_expression_bin", "faceres_bin"};
+    for (int k = 0; k < 3; k++) {
+      snprintf(d->model[k], sizeof d->model[k], "%s", files[k]);
+      snprintf(d->hash[k], FS_MAX_HASH, "%.16s", short_hash(files[k]));
+    }
+    d->n_models = 3;
   } else {
     char hex[65];
     if (emoi_sha256_hex(emoi_ser_weights, (size_t)emoi_ser_weights_size, hex) != EMO_OK)
       return EMO_EINTERNAL;
-    if (m->w2v)
-      n = snprintf(buf, size,
-                   "emo-voice-features 1: ser_penultimate %d, ser_probs 8, prosody 6 (f0_mean "
-                   "f0_min f0_max energy_db voiced_ratio rate), w2v_pooled %d; models emo_ser_v1 "
-                   "%.16s, wav2vec2 %.16s",
-                   ser_embed_dim(m->ser), w2v_embed_dim(m->w2v), hex, m->w2v_sha256);
-    else
-      n = snprintf(buf, size,
-                   "emo-voice-features 1: ser_penultimate %d, ser_probs 8, prosody 6 (f0_mean "
-                   "f0_min f0_max energy_db voiced_ratio rate); models emo_ser_v1 %.16s",
-                   ser_embed_dim(m->ser), hex);
+    snprintf(d->model[0], sizeof d->model[0], "emo_ser_v1");
+    snprintf(d->hash[0], FS_MAX_HASH, "%.16s", hex);
+    snprintf(d->model[1], sizeof d->model[1], "wav2vec2");
+    snprintf(d->hash[1], FS_MAX_HASH, "%.16s", m->w2v ? m->w2v_sha256 : "");
+    d->n_models = 2;
   }
-  return n > 0 && (size_t)n < size ? EMO_OK : EMO_EINVAL;
+  return EMO_OK;
+}
+
+int emo_features_definition(const emo_model *m, emo_modality which, char *buf, size_t size) {
+  if (!m || !buf || size == 0) return EMO_EINVAL;
+  int dim[FS_N_BLOCKS];
+  unsigned whole = whole_vector(m, which, dim);
+  fs_def d;
+  if (!whole || model_definition(m, which, &d) != EMO_OK) return EMO_EINVAL;
+  return fs_compose(&d, whole, buf, size);
+}
+
+int emoi_head_blocks(const emo_model *m, const emo_head *h, unsigned *mask, emoi_err *err) {
+  const char *which = emo_head_modality(h) == EMO_MODALITY_FACE ? "face" : "voice";
+  char msg[256], want[HEAD_MAX_DEFINITION];
+  fs_def hd, md;
+  if (fs_parse(emo_head_definition(h), &hd, msg, sizeof msg) != EMO_OK)
+    return emoi_fail(err, EMO_EMODEL,
+                     "the head was trained on features this emo does not compute (%s); retrain it "
+                     "(emo features, emo train) with these models",
+                     msg);
+  int dim[FS_N_BLOCKS];
+  unsigned need = fs_mask(&hd), can = emoi_features_blocks(m, dim);
+  if (hd.modality != emo_head_modality(h))
+    return emoi_fail(err, EMO_EMODEL, "the head's feature definition is not of %s features", which);
+  if ((need & can) != need) {
+    for (int b = 0; b < FS_N_BLOCKS; b++)
+      if ((need & ~can) & FS_BIT(b))
+        return emoi_fail(err, EMO_EINVAL,
+                         "the head reads the %s feature block %s, which the loaded models cannot "
+                         "compute (load with emo_model_params.features = 1)",
+                         which, fs_block_name(b));
+  }
+  int rc = model_definition(m, hd.modality, &md);
+  if (rc == EMO_OK) rc = fs_compose(&md, need, want, sizeof want);
+  if (rc != EMO_OK) return emoi_fail(err, EMO_EINTERNAL, "feature definition too long");
+  if (strcmp(want, emo_head_definition(h)) != 0 || fs_dim(dim, need) != emo_head_dim(h))
+    return emoi_fail(err, EMO_EMODEL,
+                     "the head was trained on other features or models: it reads \"%s\", this "
+                     "emo computes \"%s\"; retrain it (emo features, emo train) with these models",
+                     emo_head_definition(h), want);
+  *mask = need;
+  return EMO_OK;
 }
 
 /* Grows ctx->feats to n floats. */
@@ -116,47 +190,40 @@ static int reserve(emo_context *c, size_t n) {
   return EMO_OK;
 }
 
-int emoi_face_vector(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan *embed,
+int emoi_face_vector(const emo_model *m, unsigned blocks, nn_plan *fer, nn_plan *fa, nn_plan *embed,
                      const uint8_t *rgb, int w, int h, int stride, const bf_detection *d,
                      float *out, emoi_err *err) {
-  float probs[2][EMO_EXPR_COUNT];
+  float probs[2][EMO_EXPR_COUNT], emb[FEM_DIM];
+  const float *pen[2] = {NULL, NULL};
   const emoi_net nets[2] = {EMOI_NET_FER, EMOI_NET_FACEAPI};
   const fe_net kinds[2] = {FE_NET_FER, FE_NET_FACEAPI};
+  const unsigned uses[2] = {FS_BIT(FS_FER_PENULTIMATE) | FS_BIT(FS_FER_PROBS),
+                            FS_BIT(FS_FACEAPI_PENULTIMATE) | FS_BIT(FS_FACEAPI_PROBS)};
   nn_plan *plans[2] = {fer, fa};
-  float *o = out;
+  int dim[FS_N_BLOCKS];
+  if ((emoi_features_blocks(m, dim) & blocks) != blocks)
+    return emoi_fail(err, EMO_EINVAL, "features: a network of the face vector is not loaded");
+  fe_align al;
+  fe_align_from_detection(d, &al); /* the heads were trained on keypoint-aligned crops */
   for (int i = 0; i < 2; i++) {
-    int n = out_dim(m, nets[i], m->tap[nets[i]]);
-    if (!plans[i] || n == 0)
-      return emoi_fail(err, EMO_EINVAL, "features: expression network not loaded");
-    fe_align al;
-    fe_align_from_detection(d, &al); /* the heads were trained on keypoint-aligned crops */
+    if (!(blocks & uses[i])) continue;
+    if (!plans[i]) return emoi_fail(err, EMO_EINVAL, "features: expression network not loaded");
     int rc = fe_classify(kinds[i], plans[i], rgb, w, h, stride, &al, probs[i], err);
     if (rc != EMO_OK) return rc;
-    memcpy(o, nn_plan_output(plans[i], m->tap[nets[i]]), (size_t)n * sizeof *o);
-    o += n;
+    if (m->tap[nets[i]] > 0) pen[i] = nn_plan_output(plans[i], m->tap[nets[i]]);
   }
-  if (!embed || !m->graphs[EMOI_NET_EMBED])
-    return emoi_fail(err, EMO_EINVAL, "features: face embedding not loaded");
-  int rc = fem_embed(embed, m->graphs[EMOI_NET_EMBED], rgb, w, h, (ptrdiff_t)stride, d, o, err);
-  if (rc != EMO_OK) return rc;
-  o += FEM_DIM;
-  for (int i = 0; i < 2; i++, o += EMO_EXPR_COUNT) memcpy(o, probs[i], sizeof probs[i]);
+  if (blocks & FS_BIT(FS_FACE_EMBEDDING)) {
+    if (!embed) return emoi_fail(err, EMO_EINVAL, "features: face embedding not loaded");
+    int rc = fem_embed(embed, m->graphs[EMOI_NET_EMBED], rgb, w, h, (ptrdiff_t)stride, d, emb, err);
+    if (rc != EMO_OK) return rc;
+  }
+  const float *src[FS_POSE_AU] = {pen[0], pen[1], emb, probs[0], probs[1]};
+  for (int b = 0; b < FS_POSE_AU; b++)
+    if (blocks & FS_BIT(b)) {
+      memcpy(out, src[b], (size_t)dim[b] * sizeof *out);
+      out += dim[b];
+    }
   return EMO_OK;
-}
-
-/* The face vector of detection d of an image (rows stride bytes apart) into out. */
-static int face_vector_det(emo_context *c, const uint8_t *rgb, int w, int h, ptrdiff_t stride,
-                           const bf_detection *d, float *out, emoi_err *err) {
-  return emoi_face_vector(c->model, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI],
-                          c->plans[EMOI_NET_EMBED], rgb, w, h, (int)stride, d, out, err);
-}
-
-/* The face vector of face f of an image (emo_analyze_rgb's result) into out. */
-static int face_vector(emo_context *c, const uint8_t *rgb, int w, int h, const emo_face *f,
-                       float *out, emoi_err *err) {
-  bf_detection d;
-  bf_detection_from_xywh(f->box, (const float(*)[2])f->keypoints, f->score, &d);
-  return face_vector_det(c, rgb, w, h, (ptrdiff_t)3 * w, &d, out, err);
 }
 
 /* Grows *buf to n floats. */
@@ -169,18 +236,51 @@ static int grow_floats(float **buf, size_t *cap, size_t n) {
   return EMO_OK;
 }
 
+/* The face vector of blocks of detection d of an image (rows stride bytes apart) into out, on
+ * the context's own plans. */
+static int face_vector_det(emo_context *c, unsigned blocks, const uint8_t *rgb, int w, int h,
+                           ptrdiff_t stride, const bf_detection *d, float *out, emoi_err *err) {
+  return emoi_face_vector(c->model, blocks, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI],
+                          c->plans[EMOI_NET_EMBED], rgb, w, h, (int)stride, d, out, err);
+}
+
+/* The whole face vector of face f of an image (emo_analyze_rgb's result) into out. */
+static int face_vector(emo_context *c, const uint8_t *rgb, int w, int h, const emo_face *f,
+                       float *out, emoi_err *err) {
+  bf_detection d;
+  bf_detection_from_xywh(f->box, (const float(*)[2])f->keypoints, f->score, &d);
+  return face_vector_det(c, FS_FACE_ALL, rgb, w, h, (ptrdiff_t)3 * w, &d, out, err);
+}
+
+int emoi_face_vectors_reserve(emo_context *c, unsigned blocks, int n) {
+  int dim[FS_N_BLOCKS];
+  emoi_features_blocks(c->model, dim);
+  c->fvec_n = 0;
+  c->fvec_blocks = blocks;
+  return grow_floats(&c->fvec, &c->fvec_cap, (size_t)(n > 0 ? n : 1) * fs_dim(dim, blocks));
+}
+
 int emoi_face_custom(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                      const bf_detection *dets, int n, emoi_err *err) {
   const emo_head *hd = c->run.face_head;
   if (!hd || n <= 0) return EMO_OK;
-  int dim = emo_head_dim(hd), C = emo_head_classes(hd);
+  const unsigned need = c->face_head_blocks;
+  int dim = emo_head_dim(hd), C = emo_head_classes(hd), bd[FS_N_BLOCKS];
+  emoi_features_blocks(c->model, bd);
+  /* the vectors emoi_expressions computed for the built-in head, when they hold these blocks */
+  const int shared = c->fvec_n == n && (c->fvec_blocks & need) == need;
+  const int row = fs_dim(bd, c->fvec_blocks);
   if (reserve(c, (size_t)dim) != EMO_OK ||
       grow_floats(&c->custom, &c->custom_cap, (size_t)n * 2 * (size_t)C) != EMO_OK)
     return emoi_fail(err, EMO_ENOMEM, "out of memory for the face head");
   for (int i = 0; i < n; i++) {
     float *p = c->custom + (size_t)i * 2 * C, *it = p + C;
-    int rc = face_vector_det(c, rgb, w, h, stride, &dets[i], c->feats, err);
-    if (rc != EMO_OK) return rc;
+    if (shared) {
+      fs_gather(bd, c->fvec_blocks, need, c->fvec + (size_t)i * row, c->feats);
+    } else {
+      int rc = face_vector_det(c, need, rgb, w, h, stride, &dets[i], c->feats, err);
+      if (rc != EMO_OK) return rc;
+    }
     emo_head_predict(hd, c->feats, p, emo_head_has_intensity(hd) ? it : NULL);
   }
   return EMO_OK;
@@ -216,21 +316,33 @@ static int w2v_pooled(const w2v_model *m, const float *x, int n, float *out, emo
   return rc;
 }
 
-int emoi_voice_vector(emo_context *c, const float *x, int n, const emo_prosody *p, float *v,
-                      emoi_err *err) {
+int emoi_voice_vector(emo_context *c, unsigned blocks, const float *x, int n, const emo_prosody *p,
+                      float *v, emoi_err *err) {
   const emo_model *m = c->model;
-  int dim = emo_features_dim(m, EMO_MODALITY_VOICE), ed = ser_embed_dim(m->ser);
-  memset(v, 0, (size_t)dim * sizeof *v);
+  int dim[FS_N_BLOCKS];
+  if ((emoi_features_blocks(m, dim) & blocks) != blocks)
+    return emoi_fail(err, EMO_EINVAL, "features: a model of the voice vector is not loaded");
+  memset(v, 0, (size_t)fs_dim(dim, blocks) * sizeof *v);
   if (n < 400) return EMO_OK; /* shorter than one analysis window: zeros */
   if (n > SER_MAX_SAMPLES) n = SER_MAX_SAMPLES;
-  float probs[SER_N_LABELS];
-  int rc = ser_classify_embed(m->ser, c->ser_plan, x, n, probs, v, err);
-  if (rc != EMO_OK) return rc;
-  memcpy(v + ed, probs, sizeof probs);
+  float probs[SER_N_LABELS], embed[SER_MAX_EMBED];
+  int rc = EMO_OK;
+  if (blocks & (FS_BIT(FS_SER_PENULTIMATE) | FS_BIT(FS_SER_PROBS))) {
+    if (dim[FS_SER_PENULTIMATE] > SER_MAX_EMBED)
+      return emoi_fail(err, EMO_EINTERNAL, "features: speech model's layer too wide");
+    rc = ser_classify_embed(m->ser, c->ser_plan, x, n, probs, embed, err);
+    if (rc != EMO_OK) return rc;
+  }
   float pr[PROSODY_DIM] = {p->f0_mean,   p->f0_min,       p->f0_max,
                            p->energy_db, p->voiced_ratio, p->rate};
-  memcpy(v + ed + SER_N_LABELS, pr, sizeof pr);
-  if (m->w2v) rc = w2v_pooled(m->w2v, x, n, v + ed + SER_N_LABELS + PROSODY_DIM, err);
+  const float *src[FS_W2V_POOLED] = {
+      [FS_SER_PENULTIMATE] = embed, [FS_SER_PROBS] = probs, [FS_PROSODY] = pr};
+  for (int b = FS_SER_PENULTIMATE; b < FS_W2V_POOLED; b++)
+    if (blocks & FS_BIT(b)) {
+      memcpy(v, src[b], (size_t)dim[b] * sizeof *v);
+      v += dim[b];
+    }
+  if (blocks & FS_BIT(FS_W2V_POOLED)) rc = w2v_pooled(m->w2v, x, n, v, err);
   return rc;
 }
 
@@ -320,7 +432,7 @@ int emo_audio_features(emo_context *c, const emo_run_params *rp, const char *url
   *out = NULL;
   *features = NULL;
   emoi_err err = {{0}};
-  int dim = emo_features_dim(c->model, EMO_MODALITY_VOICE);
+  int dim = emo_features_dim(c->model, EMO_MODALITY_VOICE), bd[FS_N_BLOCKS];
   if (dim == 0) {
     emoi_fail(&err, EMO_EINVAL, "features: the model was loaded without the speech models");
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
@@ -340,7 +452,8 @@ int emo_audio_features(emo_context *c, const emo_run_params *rp, const char *url
     if (b > n) b = n;
     if (a > b) a = b;
     if (b - a > SER_MAX_SAMPLES) b = a + SER_MAX_SAMPLES;
-    rc = emoi_voice_vector(c, pcm + a, (int)(b - a), &s->prosody, c->feats + (size_t)i * dim, &err);
+    rc = emoi_voice_vector(c, FS_VOICE_ALL & emoi_features_blocks(c->model, bd), pcm + a,
+                           (int)(b - a), &s->prosody, c->feats + (size_t)i * dim, &err);
   }
   free(pcm);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);

@@ -10,7 +10,8 @@
  *   flags        u32      bit 0: per-class intensity regressors follow; bit 1: multi-label
  *                         (independent sigmoid outputs, not a softmax); other bits 0
  *   tau          f32      NCM temperature (> 0), else 0
- *   definition   u32 length (1 .. 4096) + bytes: emo_features_definition of the vectors
+ *   definition   u32 length (1 .. 4096) + bytes: emo_features_definition of the vectors, or of
+ *                the blocks it reads (emo_features_select, learn/feature_set.c)
  *   class names  per class u8 length (1 .. 255) + bytes (no NUL, no control characters)
  *   mean, std    f32 x dim each (std > 0)
  *   weights      NCM: class means f32 (C, dim), b f32 (C); LOGREG: W (C, dim), b (C);
@@ -28,6 +29,7 @@
 #include "core/bytes.h"
 #include "core/file.h"
 #include "learn/head.h"
+#include "pipeline/internal.h"
 
 #define HEAD_MAGIC "EMOHEAD\0"
 #define HEAD_VERSION 1u
@@ -231,20 +233,11 @@ int emo_head_load_memory(const void *data, size_t size, const emo_model *m, emo_
     rc = fail(err, en, EMO_EMODEL, "head file: %zu unexpected bytes at the end", bytes_left(&r.c));
     goto fail;
   }
-  if (m) {
-    char want[1024];
-    if (emo_features_definition(m, h->modality, want, sizeof want) != EMO_OK) {
-      rc = fail(err, en, EMO_EINVAL,
-                "the head reads %s features, which the loaded models cannot compute (load with "
-                "emo_model_params.features = 1)",
-                h->modality == EMO_MODALITY_FACE ? "face" : "voice");
-      goto fail;
-    }
-    if (h->dim != emo_features_dim(m, h->modality) || strcmp(want, h->definition) != 0) {
-      rc = fail(err, en, EMO_EMODEL,
-                "the head was trained on other features or models: it reads \"%s\", this emo "
-                "computes \"%s\"; retrain it (emo features, emo train) with these models",
-                h->definition, want);
+  if (m) { /* the blocks it reads, computed by these models (learn/features.c) */
+    unsigned blocks = 0;
+    emoi_err fe = {{0}};
+    if ((rc = emoi_head_blocks(m, h, &blocks, &fe)) != EMO_OK) {
+      rc = fail(err, en, rc, "%s", fe.msg);
       goto fail;
     }
   }

@@ -62,7 +62,8 @@ static const char *detector_name(emo_detector d) {
 }
 
 static const char *expression_name(emo_expression_model e) {
-  static const char *const n[] = {"fer", "faceapi", "ensemble", "none"};
+  static const char *const n[EMO_EXPRESSION_MODEL_COUNT] = {"fer", "faceapi", "ensemble", "none",
+                                                            "emo"};
   return (unsigned)e < EMO_EXPRESSION_MODEL_COUNT ? n[e] : "?";
 }
 

@@ -385,7 +385,7 @@ static int describe_segments(emo_context *c, sample_source *src, emo_speech_segm
       if (rc == EMO_OK && hd) {
         emo_speech_segment tmp; /* the piece's prosody, as the voice vector holds it */
         describe_finish(c, &one, &tmp);
-        rc = emoi_voice_vector(c, x, got, &tmp.prosody, piece_vec, err);
+        rc = emoi_voice_vector(c, c->voice_head_blocks, x, got, &tmp.prosody, piece_vec, err);
         float wgt = b > a ? (float)got / (float)(b - a) : 1.0f;
         for (int j = 0; rc == EMO_OK && j < dim; j++) vec[j] += wgt * piece_vec[j];
       }

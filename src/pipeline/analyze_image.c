@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "learn/feature_set.h"
 #include "media/image_decode.h"
 #include "pipeline/internal.h"
 #include "vision/face_detect.h"
@@ -198,27 +199,44 @@ int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, in
 
 #define FACE_VECTOR_MAX 4096 /* floats of a face feature vector on the stack (v1: 1550) */
 
-/* emo's own head (EMO_EXPRESSION_EMO) on the face vector of d: probabilities in emo's order. */
-static int expression_head(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan *embed,
-                           const uint8_t *rgb, int w, int h, int stride, const bf_detection *d,
-                           float probs[EMO_EXPR_COUNT], emoi_err *err) {
+/* Where expression_one keeps face vectors for a face head (emoi_expressions): blocks (the
+ * built-in head's and the face head's) of face i at vecs + i * row; vecs NULL = keep none. */
+typedef struct vec_rows {
+  float *vecs;
+  unsigned blocks;
+  size_t row;
+} vec_rows;
+
+/* emo's own head (EMO_EXPRESSION_EMO) on the face vector of d: probabilities in emo's order.
+ * With vec (room for the vector of `blocks`, which hold the head's), that vector is computed
+ * there and the head's blocks taken out of it; else only the head's blocks are computed. */
+static int expression_head(const emo_model *m, unsigned blocks, float *vec, nn_plan *fer,
+                           nn_plan *fa, nn_plan *embed, const uint8_t *rgb, int w, int h,
+                           int stride, const bf_detection *d, float probs[EMO_EXPR_COUNT],
+                           emoi_err *err) {
   float x[FACE_VECTOR_MAX], p[EMO_EXPR_COUNT];
-  int dim = emo_features_dim(m, EMO_MODALITY_FACE);
-  if (dim <= 0 || dim > FACE_VECTOR_MAX || dim != emo_head_dim(m->expr_head))
-    return emoi_fail(err, EMO_EINTERNAL, "expression head: feature vector of %d values", dim);
-  int rc = emoi_face_vector(m, fer, fa, embed, rgb, w, h, stride, d, x, err);
+  int dim[FS_N_BLOCKS];
+  emoi_features_blocks(m, dim);
+  const unsigned need = m->expr_blocks;
+  if (fs_dim(dim, need) > FACE_VECTOR_MAX || fs_dim(dim, need) != emo_head_dim(m->expr_head))
+    return emoi_fail(err, EMO_EINTERNAL, "expression head: feature vector of %d values",
+                     fs_dim(dim, need));
+  int rc = emoi_face_vector(m, vec ? blocks : need, fer, fa, embed, rgb, w, h, stride, d,
+                            vec ? vec : x, err);
   if (rc != EMO_OK) return rc;
+  if (vec) fs_gather(dim, blocks, need, vec, x);
   if (emo_head_predict(m->expr_head, x, p, NULL) < 0)
     return emoi_fail(err, EMO_EINTERNAL, "expression head: prediction failed");
   for (int k = 0; k < EMO_EXPR_COUNT; k++) probs[m->expr_map[k]] = p[k];
   return EMO_OK;
 }
 
-/* One face with the given plans (FER, face-api, face embedding; any may be unused). */
+/* One face with the given plans (FER, face-api, face embedding; any may be unused); with the
+ * built-in head, its vector goes to vec when that is not NULL (vec_rows). */
 static int expression_one(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan *embed,
-                          const uint8_t *rgb, int w, int h, int stride, const bf_detection *d,
-                          const emo_face_details *fd, float probs[EMO_EXPR_COUNT], int *dominant,
-                          emoi_err *err) {
+                          const vec_rows *keep, float *vec, const uint8_t *rgb, int w, int h,
+                          int stride, const bf_detection *d, const emo_face_details *fd,
+                          float probs[EMO_EXPR_COUNT], int *dominant, emoi_err *err) {
   emo_expression_model expr = m->params.expression;
   *dominant = -1;
   for (int k = 0; k < EMO_EXPR_COUNT; k++) probs[k] = 0.0f;
@@ -232,7 +250,7 @@ static int expression_one(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan
   int use_fer = expr == EMO_EXPRESSION_FER || expr == EMO_EXPRESSION_ENSEMBLE;
   int use_fa = expr == EMO_EXPRESSION_FACEAPI || expr == EMO_EXPRESSION_ENSEMBLE;
   if (expr == EMO_EXPRESSION_EMO) /* the head was trained on keypoint-aligned crops */
-    rc = expression_head(m, fer, fa, embed, rgb, w, h, stride, d, a, err);
+    rc = expression_head(m, keep->blocks, vec, fer, fa, embed, rgb, w, h, stride, d, a, err);
   if (use_fer) rc = fe_classify(FE_NET_FER, fer, rgb, w, h, stride, &al, a, err);
   if (rc == EMO_OK && use_fa) rc = fe_classify(FE_NET_FACEAPI, fa, rgb, w, h, stride, &al, b, err);
   if (rc != EMO_OK) return rc;
@@ -254,6 +272,7 @@ typedef struct expr_job {
   size_t details_stride;
   float (*probs)[EMO_EXPR_COUNT];
   int *dominant;
+  const vec_rows *keep;
   int rc; /* first failure (written once) */
   emoi_err err;
 } expr_job;
@@ -272,10 +291,11 @@ static void expr_task(void *arg, int i, int worker) {
   expr_job *j = arg;
   emo_context *c = j->c;
   emoi_err err = {{0}};
+  float *vec = j->keep->vecs ? j->keep->vecs + (size_t)i * j->keep->row : NULL;
   int rc = expression_one(c->model, c->expr_plans[worker][0], c->expr_plans[worker][1],
-                          c->expr_plans[worker][2], j->rgb, j->w, j->h, j->stride, &j->dets[i],
-                          align_details(c, j->details, j->details_stride, i), j->probs[i],
-                          &j->dominant[i], &err);
+                          c->expr_plans[worker][2], j->keep, vec, j->rgb, j->w, j->h, j->stride,
+                          &j->dets[i], align_details(c, j->details, j->details_stride, i),
+                          j->probs[i], &j->dominant[i], &err);
   int expected = EMO_OK;
   if (rc != EMO_OK &&
       __atomic_compare_exchange_n(&j->rc, &expected, rc, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -286,21 +306,38 @@ int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int strid
                      const bf_detection *dets, int n, const emo_face_details *const *details,
                      size_t details_stride, float (*probs)[EMO_EXPR_COUNT], int *dominant,
                      emoi_err *err) {
-  if (n > 1 && c->workers && c->model->params.expression != EMO_EXPRESSION_NONE) {
-    expr_job j = {c,     rgb,      w,      h,    stride, dets, details, details_stride,
-                  probs, dominant, EMO_OK, {{0}}};
+  const emo_model *m = c->model;
+  vec_rows keep = {NULL, m->expr_blocks, 0};
+  c->fvec_n = 0;
+  if (m->params.expression == EMO_EXPRESSION_EMO && c->run.face_head && n > 0) {
+    /* one vector per face for both heads (emoi_face_custom takes the face head's blocks) */
+    int dim[FS_N_BLOCKS];
+    emoi_features_blocks(m, dim);
+    keep.blocks |= c->face_head_blocks;
+    if (emoi_face_vectors_reserve(c, keep.blocks, n) != EMO_OK)
+      return emoi_fail(err, EMO_ENOMEM, "out of memory for the face vectors");
+    keep.vecs = c->fvec;
+    keep.row = (size_t)fs_dim(dim, keep.blocks);
+  }
+  int rc = EMO_OK;
+  /* the workers have embedding plans only when the built-in head reads the embedding (context.c):
+     a face head that reads it too makes this call serial */
+  const int workers_can = !(keep.blocks & FS_BIT(FS_FACE_EMBEDDING)) || c->expr_plans[0][2];
+  if (n > 1 && c->workers && workers_can && m->params.expression != EMO_EXPRESSION_NONE) {
+    expr_job j = {c,     rgb,      w,     h,      stride, dets, details, details_stride,
+                  probs, dominant, &keep, EMO_OK, {{0}}};
     wk_run(c->workers, expr_task, &j, n);
     if (j.rc != EMO_OK) *err = j.err;
-    return j.rc;
+    rc = j.rc;
+  } else {
+    for (int i = 0; i < n && rc == EMO_OK; i++)
+      rc = expression_one(
+          m, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI], c->plans[EMOI_NET_EMBED], &keep,
+          keep.vecs ? keep.vecs + (size_t)i * keep.row : NULL, rgb, w, h, stride, &dets[i],
+          align_details(c, details, details_stride, i), probs[i], &dominant[i], err);
   }
-  for (int i = 0; i < n; i++) {
-    int rc =
-        expression_one(c->model, c->plans[EMOI_NET_FER], c->plans[EMOI_NET_FACEAPI],
-                       c->plans[EMOI_NET_EMBED], rgb, w, h, stride, &dets[i],
-                       align_details(c, details, details_stride, i), probs[i], &dominant[i], err);
-    if (rc != EMO_OK) return rc;
-  }
-  return EMO_OK;
+  if (rc == EMO_OK && keep.vecs) c->fvec_n = n;
+  return rc;
 }
 
 /* The three analysis calls share these steps, with c->run already set. */

@@ -384,6 +384,7 @@ static int soundtrack_start(media_run *m, pthread_t *th, emoi_err *err) {
   m->st = c->soundtrack;
   m->st->run = c->run;
   m->st->run.audio_whole = 0;
+  m->st->voice_head_blocks = c->voice_head_blocks; /* checked by c's emoi_run_begin */
   m->st->log = emoi_logger_make(queue_log, m, c->log.level);
   atomic_store(&m->st->interrupt, atomic_load(&c->interrupt));
   if (pthread_create(th, NULL, soundtrack_main, m) != 0) {

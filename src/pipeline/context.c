@@ -110,7 +110,8 @@ static int create(emo_model *model, const emo_context_params *params, int speech
       goto fail;
     }
     const emoi_net nets[3] = {EMOI_NET_FER, EMOI_NET_FACEAPI, EMOI_NET_EMBED};
-    const int n_nets = model->expr_head ? 3 : 2; /* the embedding: the head's input */
+    /* the embedding only when the built-in head reads it */
+    const int n_nets = model->expr_blocks & FS_BIT(FS_FACE_EMBEDDING) ? 3 : 2;
     for (int wk = 0; wk < c->n_workers; wk++)
       for (int k = 0; k < n_nets; k++) {
         if (!model->graphs[nets[k]]) continue;
@@ -204,29 +205,23 @@ int emoi_run_begin(emo_context *c, const emo_run_params *rp) {
     return emoi_ctx_fail(c, EMO_EINVAL, &err);
   }
   const emo_head *heads[2] = {r.face_head, r.voice_head};
+  unsigned blocks[2] = {0, 0};
   for (int i = 0; i < 2; i++) {
     if (!heads[i]) continue;
     const char *which = i ? "voice_head" : "face_head";
     emo_modality mod = i ? EMO_MODALITY_VOICE : EMO_MODALITY_FACE;
-    char def[4096];
     if (emo_head_modality(heads[i]) != mod) {
       emoi_fail(&err, EMO_EINVAL, "emo_run_params.%s is a %s head", which, i ? "face" : "voice");
       return emoi_ctx_fail(c, EMO_EINVAL, &err);
     }
-    if (emo_features_definition(c->model, mod, def, sizeof def) != EMO_OK) {
-      emoi_fail(&err, EMO_EINVAL,
-                "emo_run_params.%s needs the model's feature vectors (emo_model_params.%s)", which,
-                i ? "voice" : "features = 1");
-      return emoi_ctx_fail(c, EMO_EINVAL, &err);
-    }
-    if (strcmp(def, emo_head_definition(heads[i])) != 0) {
-      emoi_fail(&err, EMO_EINVAL,
-                "emo_run_params.%s was trained on other feature vectors than this model's "
-                "(retrain it with emo train on this model's features)",
-                which);
+    emoi_err he = {{0}}; /* the blocks it reads, from these models (learn/features.c) */
+    if (emoi_head_blocks(c->model, heads[i], &blocks[i], &he) != EMO_OK) {
+      emoi_fail(&err, EMO_EINVAL, "emo_run_params.%s: %s", which, he.msg);
       return emoi_ctx_fail(c, EMO_EINVAL, &err);
     }
   }
+  c->face_head_blocks = blocks[0];
+  c->voice_head_blocks = blocks[1];
   c->run = r;
   return EMO_OK;
 }
@@ -323,6 +318,7 @@ void emo_context_destroy(emo_context **pc) {
   free(c->face_probs);
   free(c->face_dominant);
   free(c->feats);
+  free(c->fvec);
   free(c->custom);
   free(c->seg_custom);
   free(c->spk_custom);

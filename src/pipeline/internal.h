@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/workers.h"
 #include "emo.h"
+#include "learn/feature_set.h"
 #include "media/media_io.h"
 #include "nn/nn.h"
 #include "vision/blazeface.h"
@@ -41,6 +42,7 @@ struct emo_model {
   int tap[EMOI_NET_COUNT];      /* graph output of the penultimate layer (params.features or
                                    EMO_EXPRESSION_EMO), 0 = none (learn/features.c) */
   emo_head *expr_head;          /* the built-in expression head (EMO_EXPRESSION_EMO), else NULL */
+  unsigned expr_blocks;         /* the feature blocks it reads (learn/feature_set.h) */
   int expr_map[EMO_EXPR_COUNT]; /* emo_expression of each of its classes */
   bf_anchor anchors_short[896];
   bf_anchor anchors_full[2304];
@@ -104,6 +106,14 @@ struct emo_context {
   /* feature vectors (learn/features.c) */
   float *feats; /* (feats_cap,) the last call's vectors, row after row */
   size_t feats_cap;
+  unsigned face_head_blocks, voice_head_blocks; /* what c->run's heads read (emoi_run_begin) */
+  /* emoi_expressions with EMO_EXPRESSION_EMO: face i's vector of fvec_blocks (the built-in
+   * head's blocks and the face head's) at row i, for the fvec_n faces of its last call (0: none
+   * kept), so emoi_face_custom on the same faces computes nothing again */
+  float *fvec;
+  size_t fvec_cap;
+  unsigned fvec_blocks;
+  int fvec_n;
   float *custom; /* (custom_cap,) video: face i's head probabilities at 2 C i, intensities
                     at 2 C i + C (emoi_face_custom) */
   size_t custom_cap;
@@ -121,11 +131,27 @@ struct emo_context {
 int emoi_detect(emo_context *c, const uint8_t *rgb, int w, int h, int stride, int tiling, int far,
                 emo_detector *used, emoi_err *err);
 
-/* The face feature vector (emo_features_dim floats) of detection d into out, with the given
- * plans of FER, face-api and the face embedding (learn/features.c). */
-int emoi_face_vector(const emo_model *m, nn_plan *fer, nn_plan *fa, nn_plan *embed,
+/* The face feature vector of the blocks in mask `blocks` (learn/feature_set.h; FS_FACE_ALL: the
+ * emo_features_dim floats of emo_image_features) of detection d into out, with the given plans
+ * of FER, face-api and the face embedding; only the networks those blocks come from run
+ * (learn/features.c). */
+int emoi_face_vector(const emo_model *m, unsigned blocks, nn_plan *fer, nn_plan *fa, nn_plan *embed,
                      const uint8_t *rgb, int w, int h, int stride, const bf_detection *d,
                      float *out, emoi_err *err);
+
+/* The lengths of the feature blocks this model computes into dim (0 for the others), and
+ * their mask (learn/features.c). */
+unsigned emoi_features_blocks(const emo_model *m, int dim[FS_N_BLOCKS]);
+
+/* The blocks head h reads (its feature definition), into *mask, after checking that this
+ * model computes them with the same networks: EMO_EMODEL (other models or another feature
+ * version: retrain) or EMO_EINVAL (a network not loaded), err saying which (learn/features.c). */
+int emoi_head_blocks(const emo_model *m, const emo_head *h, unsigned *mask, emoi_err *err);
+
+/* Makes room in ctx->fvec for n face vectors of blocks and marks it empty (learn/features.c):
+ * emoi_expressions keeps there the built-in head's vectors (with the face head's blocks) for
+ * emoi_face_custom. */
+int emoi_face_vectors_reserve(emo_context *c, unsigned blocks, int n);
 
 /* Classifies the expression of detections dets (n) with the params' expression model(s) into
  * probs[i] and dominant[i] (-1 with EMO_EXPRESSION_NONE); faces run in parallel when the
@@ -198,7 +224,8 @@ void emoi_stream_free(struct emoi_stream **s);
 
 /* With c->run.face_head: the face vector of each of dets (n) and the head's answer into
  * c->custom: face i's probabilities at 2 C i, its intensities at 2 C i + C (C classes)
- * (learn/features.c). */
+ * (learn/features.c). dets must be those of the last emoi_expressions call on c, whose kept
+ * vectors (ctx->fvec) it uses when they hold the head's blocks. */
 int emoi_face_custom(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                      const bf_detection *dets, int n, emoi_err *err);
 
@@ -213,10 +240,11 @@ int emoi_face_custom(emo_context *c, const uint8_t *rgb, int w, int h, int strid
     (f)->custom_intensity = emo_head_has_intensity(hd_) ? (f)->custom + C_ : NULL; \
   } while (0)
 
-/* The voice vector (emo_features_dim(VOICE) floats) of n samples at x (16 kHz) whose prosody
- * is p, into v; zeros for fewer than 400 samples (learn/features.c). */
-int emoi_voice_vector(emo_context *c, const float *x, int n, const emo_prosody *p, float *v,
-                      emoi_err *err);
+/* The voice vector of the blocks in mask `blocks` (FS_VOICE_ALL & what the model computes:
+ * the emo_features_dim(VOICE) floats) of n samples at x (16 kHz) whose prosody is p, into v;
+ * zeros for fewer than 400 samples (learn/features.c). */
+int emoi_voice_vector(emo_context *c, unsigned blocks, const float *x, int n, const emo_prosody *p,
+                      float *v, emoi_err *err);
 
 /* Records err as the context's last error and returns code. */
 int emoi_ctx_fail(emo_context *ctx, int code, const emoi_err *err);

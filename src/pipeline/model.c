@@ -8,6 +8,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "core/models.h"
+#include "learn/feature_set.h"
 #include "nn/tfjs_reader.h"
 #include "nn/tflite_reader.h"
 #include "pipeline/internal.h"
@@ -18,15 +19,15 @@
  * src/audio/ser_weights.S. */
 extern const unsigned char emoi_ser_weights[];
 extern const unsigned long emoi_ser_weights_size;
-/* emo's own face-expression head (models/face_expression/emo_face_kdef_v1.head), linked in by
+/* emo's own face-expression head (models/face_expression/emo_face_kdef_v2.head), linked in by
  * src/vision/face_head_weights.S. */
 extern const unsigned char emoi_face_head[];
 extern const unsigned long emoi_face_head_size;
 
-/* 1 when the model computes face feature vectors: asked for, or what the built-in expression
- * head reads. */
-static int wants_features(const emo_model_params *p) {
-  return p->features || p->expression == EMO_EXPRESSION_EMO;
+/* The face feature blocks the model computes (learn/feature_set.h): every one when asked for,
+ * and those the built-in expression head reads (expr_blocks, with EMO_EXPRESSION_EMO). */
+static unsigned wanted_blocks(const emo_model_params *p, unsigned expr_blocks) {
+  return (p->features ? FS_FACE_ALL : 0) | (p->expression == EMO_EXPRESSION_EMO ? expr_blocks : 0);
 }
 
 static int load_tflite(const emo_model_params *p, const char *name, nn_graph **out, emoi_err *err) {
@@ -77,18 +78,19 @@ static int load_net(const emo_model_params *p, emoi_net net, nn_graph **out, emo
   }
 }
 
-static int needs_net(const emo_model_params *p, emoi_net net) {
+/* Whether net is needed for params p when the model computes the feature blocks `blocks`. */
+static int needs_net(const emo_model_params *p, unsigned blocks, emoi_net net) {
   if (!p->faces) return 0;
   switch (net) {
     case EMOI_NET_DET_SHORT: return p->detector != EMO_DETECTOR_FULL;
     case EMOI_NET_DET_FULL: return p->detector != EMO_DETECTOR_SHORT;
     case EMOI_NET_FER:
-      if (wants_features(p)) return 1;
+      if (blocks & (FS_BIT(FS_FER_PENULTIMATE) | FS_BIT(FS_FER_PROBS))) return 1;
       return p->expression == EMO_EXPRESSION_FER || p->expression == EMO_EXPRESSION_ENSEMBLE;
     case EMOI_NET_FACEAPI:
-      if (wants_features(p)) return 1;
+      if (blocks & (FS_BIT(FS_FACEAPI_PENULTIMATE) | FS_BIT(FS_FACEAPI_PROBS))) return 1;
       return p->expression == EMO_EXPRESSION_FACEAPI || p->expression == EMO_EXPRESSION_ENSEMBLE;
-    case EMOI_NET_EMBED: return p->reid != 0 || wants_features(p);
+    case EMOI_NET_EMBED: return p->reid != 0 || (blocks & FS_BIT(FS_FACE_EMBEDDING)) != 0;
     default: return 0;
   }
 }
@@ -142,17 +144,20 @@ static int load_user_ser(emo_model *m, const char *path, emoi_err *err) {
   return EMO_OK;
 }
 
-/* The built-in expression head, checked against the loaded networks (its feature definition
- * names their sha256 prefixes, and the files themselves were verified against the manifest),
- * with its classes mapped onto emo's 7 by name. */
-static int load_face_head(emo_model *m, emoi_err *err) {
+/* The built-in expression head, read without the networks (its definition says which feature
+ * blocks it reads, so which networks to load: *blocks), its classes mapped onto emo's 7 by
+ * name. load_face_head_check then checks it against the networks loaded. */
+static int load_face_head(emo_model *m, unsigned *blocks, emoi_err *err) {
   char msg[1024];
-  int rc = emo_head_load_memory(emoi_face_head, (size_t)emoi_face_head_size, m, &m->expr_head, msg,
-                                sizeof msg);
+  int rc = emo_head_load_memory(emoi_face_head, (size_t)emoi_face_head_size, NULL, &m->expr_head,
+                                msg, sizeof msg);
   if (rc != EMO_OK) return emoi_fail(err, rc, "built-in expression head: %s", msg);
+  fs_def d;
   if (emo_head_classes(m->expr_head) != EMO_EXPR_COUNT ||
-      emo_head_modality(m->expr_head) != EMO_MODALITY_FACE)
+      emo_head_modality(m->expr_head) != EMO_MODALITY_FACE ||
+      fs_parse(emo_head_definition(m->expr_head), &d, msg, sizeof msg) != EMO_OK)
     return emoi_fail(err, EMO_EINTERNAL, "built-in expression head: not 7 face classes");
+  *blocks = fs_mask(&d);
   unsigned seen = 0;
   for (int i = 0; i < EMO_EXPR_COUNT; i++) {
     const char *name = emo_head_class_name(m->expr_head, i);
@@ -166,6 +171,14 @@ static int load_face_head(emo_model *m, emoi_err *err) {
     m->expr_map[i] = e;
   }
   return EMO_OK;
+}
+
+/* Checks the built-in head against the loaded networks: its feature definition names their
+ * sha256 prefixes (and the files themselves were verified against the manifest). */
+static int load_face_head_check(emo_model *m, emoi_err *err) {
+  emoi_err he = {{0}};
+  int rc = emoi_head_blocks(m, m->expr_head, &m->expr_blocks, &he);
+  return rc == EMO_OK ? EMO_OK : emoi_fail(err, rc, "built-in expression head: %s", he.msg);
 }
 
 int emo_model_load(const emo_model_params *params, emo_model **out) {
@@ -186,18 +199,24 @@ int emo_model_load(const emo_model_params *params, emo_model **out) {
   if (rc != EMO_OK) goto fail;
   p.models_dir = m->models_dir_buf;
   m->params = p;
+  unsigned head_blocks = 0;
+  if (p.faces && p.expression == EMO_EXPRESSION_EMO) {
+    rc = load_face_head(m, &head_blocks, &err);
+    if (rc != EMO_OK) goto fail;
+  }
+  const unsigned blocks = wanted_blocks(&p, head_blocks);
   for (int net = 0; net < EMOI_NET_COUNT; net++) {
-    if (!needs_net(&p, (emoi_net)net)) continue;
+    if (!needs_net(&p, blocks, (emoi_net)net)) continue;
     rc = load_net(&p, (emoi_net)net, &m->graphs[net], &err);
     if (rc == EMO_OK && !m->graphs[net]->finalized) rc = nn_graph_finalize(m->graphs[net], &err);
-    if (rc == EMO_OK && wants_features(&p) && (net == EMOI_NET_FER || net == EMOI_NET_FACEAPI)) {
+    if (rc == EMO_OK && blocks && (net == EMOI_NET_FER || net == EMOI_NET_FACEAPI)) {
       rc = nn_graph_add_penultimate_output(m->graphs[net], &err); /* learn/features.c */
       if (rc > 0) m->tap[net] = rc, rc = EMO_OK;
     }
     if (rc != EMO_OK) goto fail;
   }
-  if (p.faces && p.expression == EMO_EXPRESSION_EMO) {
-    rc = load_face_head(m, &err);
+  if (m->expr_head) {
+    rc = load_face_head_check(m, &err);
     if (rc != EMO_OK) goto fail;
   }
   if (p.faces && p.landmarks) {

@@ -1,8 +1,9 @@
 /* face_head_weights.S: links emo's own face-expression head (models/face_expression/
- * emo_face_kdef_v1.head, a logistic regression on emo's face feature vector trained by
- * `emo train` on KDEF, see models/face_expression/MODEL_CARD.md) into the library as read-only
- * data, so the default expression model needs no extra file in the repository or when
- * installed. EMO_FACE_HEAD_FILE is set by CMake. */
+ * emo_face_kdef_v2.head, a logistic regression on face-api's penultimate layer and
+ * probabilities, trained by `emo train --kind logreg --features
+ * faceapi_penultimate,faceapi_probs` on KDEF, see models/face_expression/MODEL_CARD.md) into the
+ * library as read-only data, so the default expression model needs no extra file in the
+ * repository or when installed. EMO_FACE_HEAD_FILE is set by CMake. */
   .section .rodata
   .balign 64
   .global emoi_face_head
