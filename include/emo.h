@@ -350,8 +350,10 @@ emo_run_params emo_run_params_default(void);
  * (Python's ctypes, ...) can refuse a library it was not written for. Thread-safe. */
 /* 1 was emo 0.1.0's single emo_params; 3 added face details, the gallery, persons, the ISA cap,
  * feature vectors, the summary's embeddings and shot_cut_count; 4 added
- * emo_run_params.speaking_model */
-#define EMO_ABI_VERSION 5
+ * emo_run_params.speaking_model; 5 grew run params, track faces and summaries, persons and
+ * callbacks; 6 added emo_run_params.track_clustering and the overlap fields of speech segments,
+ * persons and person turns */
+#define EMO_ABI_VERSION 6
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
