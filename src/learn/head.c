@@ -679,6 +679,66 @@ static int make_folds(const emo_train_set *s, int *folds_io, int *fold, int *ids
   return EMO_OK;
 }
 
+/* Called by out_of_fold for each example i held out of the fold that head h was trained
+ * without. */
+typedef void (*oof_visit)(void *ctx, const emo_head *h, int i);
+
+/* The out-of-fold loop both cross-validations share: deals the examples of s into folds by
+ * person (make_folds), and for each fold in turn trains a head on the other folds' examples
+ * and calls visit(ctx, h, i) for each example i of the fold, in order (so sums over the
+ * examples add up in the same order on every run). On success sets rep->folds and rep->kind,
+ * the rest of *rep zeroed. */
+static int out_of_fold(const emo_train_set *s, const emo_train_params *p, int folds,
+                       emo_cv_report *rep, oof_visit visit, void *ctx, char *err, size_t en) {
+  int n = s->n;
+  int *fold = malloc((size_t)n * sizeof(int)), *ids = malloc((size_t)n * sizeof(int));
+  int *rows = calloc((size_t)n, sizeof(int)); /* zeroed: GCC cannot see every row is set */
+  int rc = EMO_ENOMEM;
+  if (!fold || !ids || !rows) goto done;
+  rc = make_folds(s, &folds, fold, ids, err, en);
+  if (rc) goto done;
+  memset(rep, 0, sizeof *rep);
+  rep->folds = folds;
+  for (int f = 0; f < folds; f++) {
+    int m = 0;
+    for (int i = 0; i < n; i++)
+      if (fold[i] != f) rows[m++] = i;
+    emo_head *h = NULL;
+    rc = train_rows(s, p, rows, m, 1, &h, err, en);
+    if (rc) goto done;
+    rep->kind = h->kind;
+    for (int i = 0; i < n; i++)
+      if (fold[i] == f) visit(ctx, h, i);
+    emo_head_destroy(&h);
+  }
+done:
+  free(fold);
+  free(ids);
+  free(rows);
+  return rc;
+}
+
+/* emo_head_cross_validate's tally of the held-out answers. */
+typedef struct cv_tally {
+  const emo_train_set *s;
+  int *confusion;       /* (C, C): true class a row, predicted a column */
+  float *probs, *inten; /* (C,) scratch */
+  double mae;
+  int n_mae, right;
+} cv_tally;
+
+static void cv_visit(void *ctx, const emo_head *h, int i) {
+  cv_tally *t = ctx;
+  const emo_train_set *s = t->s;
+  int k = emo_head_predict(h, s->x + (size_t)i * s->dim, t->probs, t->inten);
+  t->confusion[(size_t)s->label[i] * s->n_classes + k]++;
+  t->right += k == s->label[i];
+  if (s->intensity && !isnan(s->intensity[i]) && h->has_intensity) {
+    t->mae += fabs(t->inten[s->label[i]] - s->intensity[i]);
+    t->n_mae++;
+  }
+}
+
 int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, int folds,
                             emo_cv_report *rep, int *confusion, char *err, size_t en) {
   if (!rep || !confusion) return EMO_EINVAL;
@@ -689,39 +749,15 @@ int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, 
   int rc = check_set(s, &p, err, en);
   if (rc) return rc;
   int n = s->n, C = s->n_classes;
-  int *fold = malloc((size_t)n * sizeof(int)), *ids = malloc((size_t)n * sizeof(int));
-  int *rows = malloc((size_t)n * sizeof(int)), *cnt = calloc((size_t)C, sizeof(int));
-  float *probs = malloc((size_t)C * sizeof(float)), *inten = malloc((size_t)C * sizeof(float));
+  cv_tally t = {.s = s, .confusion = confusion};
+  t.probs = malloc((size_t)C * sizeof(float));
+  t.inten = malloc((size_t)C * sizeof(float));
   rc = EMO_ENOMEM;
-  if (!fold || !ids || !rows || !cnt || !probs || !inten) goto done;
-  rc = make_folds(s, &folds, fold, ids, err, en);
-  if (rc) goto done;
+  if (!t.probs || !t.inten) goto done;
   memset(confusion, 0, (size_t)C * C * sizeof(int));
-  double mae = 0.0;
-  int n_mae = 0, right = 0;
-  memset(rep, 0, sizeof *rep);
-  rep->folds = folds;
-  for (int f = 0; f < folds; f++) {
-    int m = 0;
-    for (int i = 0; i < n; i++)
-      if (fold[i] != f) rows[m++] = i;
-    emo_head *h = NULL;
-    rc = train_rows(s, &p, rows, m, 1, &h, err, en);
-    if (rc) goto done;
-    rep->kind = h->kind;
-    for (int i = 0; i < n; i++) {
-      if (fold[i] != f) continue;
-      int k = emo_head_predict(h, s->x + (size_t)i * s->dim, probs, inten);
-      confusion[(size_t)s->label[i] * C + k]++;
-      right += k == s->label[i];
-      if (s->intensity && !isnan(s->intensity[i]) && h->has_intensity) {
-        mae += fabs(inten[s->label[i]] - s->intensity[i]);
-        n_mae++;
-      }
-    }
-    emo_head_destroy(&h);
-  }
-  rep->accuracy = (double)right / n;
+  rc = out_of_fold(s, &p, folds, rep, cv_visit, &t, err, en);
+  if (rc) goto done;
+  rep->accuracy = (double)t.right / n;
   double ua = 0.0, f1 = 0.0;
   int present = 0;
   for (int k = 0; k < C; k++) {
@@ -738,16 +774,12 @@ int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, 
   }
   rep->unweighted = present ? ua / present : 0.0;
   rep->macro_f1 = present ? f1 / present : 0.0;
-  rep->intensity_mae = n_mae ? mae / n_mae : NAN;
+  rep->intensity_mae = t.n_mae ? t.mae / t.n_mae : NAN;
   rc = EMO_OK;
 done:
   if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
-  free(fold);
-  free(ids);
-  free(rows);
-  free(cnt);
-  free(probs);
-  free(inten);
+  free(t.probs);
+  free(t.inten);
   return rc;
 }
 
@@ -779,6 +811,18 @@ static double roc_auc(scored *v, int n) {
   return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
 }
 
+/* emo_head_cross_validate_multilabel's held-out probabilities, (n, C). */
+typedef struct ml_tally {
+  const emo_train_set *s;
+  float *probs;
+} ml_tally;
+
+static void ml_visit(void *ctx, const emo_head *h, int i) {
+  ml_tally *t = ctx;
+  const emo_train_set *s = t->s;
+  emo_head_predict(h, s->x + (size_t)i * s->dim, t->probs + (size_t)i * s->n_classes, NULL);
+}
+
 int emo_head_cross_validate_multilabel(const emo_train_set *s, const emo_train_params *pp,
                                        int folds, emo_cv_report *rep, double *f1, double *auc,
                                        char *err, size_t en) {
@@ -788,28 +832,13 @@ int emo_head_cross_validate_multilabel(const emo_train_set *s, const emo_train_p
   int rc = check_set(s, &p, err, en);
   if (rc) return rc;
   int n = s->n, C = s->n_classes;
-  int *fold = malloc((size_t)n * sizeof(int)), *ids = malloc((size_t)n * sizeof(int));
-  int *rows = calloc((size_t)n, sizeof(int));
-  float *probs = malloc((size_t)n * C * sizeof(float));
+  float *probs = malloc((size_t)n * C * sizeof(float)); /* (n, C) out-of-fold */
   scored *v = malloc((size_t)n * sizeof *v);
+  ml_tally t = {.s = s, .probs = probs};
   rc = EMO_ENOMEM;
-  if (!fold || !ids || !rows || !probs || !v) goto done;
-  rc = make_folds(s, &folds, fold, ids, err, en);
+  if (!probs || !v) goto done;
+  rc = out_of_fold(s, &p, folds, rep, ml_visit, &t, err, en);
   if (rc) goto done;
-  memset(rep, 0, sizeof *rep);
-  rep->folds = folds;
-  for (int f = 0; f < folds; f++) {
-    int m = 0;
-    for (int i = 0; i < n; i++)
-      if (fold[i] != f) rows[m++] = i;
-    emo_head *h = NULL;
-    rc = train_rows(s, &p, rows, m, 1, &h, err, en);
-    if (rc) goto done;
-    rep->kind = h->kind;
-    for (int i = 0; i < n; i++)
-      if (fold[i] == f) emo_head_predict(h, s->x + (size_t)i * s->dim, probs + (size_t)i * C, NULL);
-    emo_head_destroy(&h);
-  }
   int exact = 0;
   for (int i = 0; i < n; i++) {
     int all = 1;
@@ -840,9 +869,6 @@ int emo_head_cross_validate_multilabel(const emo_train_set *s, const emo_train_p
   rc = EMO_OK;
 done:
   if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
-  free(fold);
-  free(ids);
-  free(rows);
   free(probs);
   free(v);
   return rc;
