@@ -23,11 +23,11 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "learn/head.h"
 
 #define BATCH 2048
@@ -46,16 +46,6 @@ emo_train_params emo_train_params_default(void) {
   p.class_weights = 1;
   p.seed = 1;
   return p;
-}
-
-static int fail(char *err, size_t n, int code, const char *fmt, ...) {
-  if (err && n) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-  }
-  return code;
 }
 
 char *head_strdup(const char *s) {
@@ -397,27 +387,29 @@ static emo_head_kind resolve_kind(emo_head_kind k, const int *count, int C) {
 
 static int check_set(const emo_train_set *s, const emo_train_params *p, char *err, size_t en) {
   if (!s || !p || !s->x || !s->label || !s->class_names)
-    return fail(err, en, EMO_EINVAL, "training set: missing arrays");
+    return emoi_fail_buf(err, en, EMO_EINVAL, "training set: missing arrays");
   if (s->targets && p->kind == EMO_HEAD_NCM)
-    return fail(err, en, EMO_EINVAL,
-                "nearest class mean has no multi-label form: use logreg or mlp (or auto)");
+    return emoi_fail_buf(err, en, EMO_EINVAL,
+                         "nearest class mean has no multi-label form: use logreg or mlp (or auto)");
   if (s->n < 2 || s->dim < 1 || s->dim > HEAD_MAX_DIM || s->n_classes < 2 ||
       s->n_classes > HEAD_MAX_CLASSES)
-    return fail(err, en, EMO_EINVAL,
-                "training set: %d examples of %d features in %d classes (need >= 2 examples, "
-                "1..%d features, 2..%d classes)",
-                s->n, s->dim, s->n_classes, HEAD_MAX_DIM, HEAD_MAX_CLASSES);
+    return emoi_fail_buf(
+        err, en, EMO_EINVAL,
+        "training set: %d examples of %d features in %d classes (need >= 2 examples, "
+        "1..%d features, 2..%d classes)",
+        s->n, s->dim, s->n_classes, HEAD_MAX_DIM, HEAD_MAX_CLASSES);
   if ((unsigned)p->kind >= EMO_HEAD_KIND_COUNT || p->iterations < 1 || p->iterations > 1000000 ||
       !(p->l2 >= 0.0f) || !(p->learning_rate > 0.0f) || p->hidden < 1 ||
       p->hidden > HEAD_MAX_HIDDEN)
-    return fail(err, en, EMO_EINVAL, "training params out of range");
+    return emoi_fail_buf(err, en, EMO_EINVAL, "training params out of range");
   for (int i = 0; i < s->n; i++)
     if (s->label[i] < 0 || s->label[i] >= s->n_classes)
-      return fail(err, en, EMO_EINVAL, "example %d: label %d out of range", i, s->label[i]);
+      return emoi_fail_buf(err, en, EMO_EINVAL, "example %d: label %d out of range", i,
+                           s->label[i]);
   for (size_t i = 0; i < (size_t)s->n * s->dim; i++)
     if (!isfinite(s->x[i]))
-      return fail(err, en, EMO_EINVAL, "example %zu: feature %zu is not finite", i / s->dim,
-                  i % s->dim);
+      return emoi_fail_buf(err, en, EMO_EINVAL, "example %zu: feature %zu is not finite",
+                           i / s->dim, i % s->dim);
   return EMO_OK;
 }
 
@@ -454,7 +446,7 @@ static int train_rows(const emo_train_set *s, const emo_train_params *p, const i
   d.it = it;
   for (int k = 0; k < C; k++)
     if (!d.count[k] && !allow_empty) {
-      rc = fail(err, en, EMO_EINVAL, "class \"%s\" has no examples", s->class_names[k]);
+      rc = emoi_fail_buf(err, en, EMO_EINVAL, "class \"%s\" has no examples", s->class_names[k]);
       goto done;
     }
   emo_head_kind kind = resolve_kind(p->kind, d.count, C);
@@ -495,9 +487,9 @@ static int train_rows(const emo_train_set *s, const emo_train_params *p, const i
     rc = fit_softmax(h, &d, p);
   }
   if (rc == EMO_OK && has_int) rc = fit_intensity(h, &d, p);
-  if (rc == EMO_ENOMEM) fail(err, en, rc, "out of memory training the head");
+  if (rc == EMO_ENOMEM) emoi_fail_buf(err, en, rc, "out of memory training the head");
 done:
-  if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
+  if (rc == EMO_ENOMEM && err && en && !err[0]) emoi_fail_buf(err, en, rc, "out of memory");
   if (rc != EMO_OK) emo_head_destroy(&h);
   free(y);
   free(t);
@@ -519,7 +511,7 @@ int emo_head_train(const emo_train_set *s, const emo_train_params *pp, emo_head 
   int rc = check_set(s, &p, err, en);
   if (rc) return rc;
   int *rows = malloc((size_t)s->n * sizeof(int));
-  if (!rows) return fail(err, en, EMO_ENOMEM, "out of memory");
+  if (!rows) return emoi_fail_buf(err, en, EMO_ENOMEM, "out of memory");
   for (int i = 0; i < s->n; i++) rows[i] = i;
   rc = train_rows(s, &p, rows, s->n, 0, out, err, en);
   free(rows);
@@ -654,18 +646,19 @@ static int make_folds(const emo_train_set *s, int *folds_io, int *fold, int *ids
             two = 1;
         }
       if (!two) {
-        return fail(err, en, EMO_EINVAL,
-                    any ? "class \"%s\": all its examples come from one person; grouped "
-                          "cross-validation needs at least 2 (add people, or drop the class)"
-                        : "class \"%s\" has no examples",
-                    s->class_names[k]);
+        return emoi_fail_buf(
+            err, en, EMO_EINVAL,
+            any ? "class \"%s\": all its examples come from one person; grouped "
+                  "cross-validation needs at least 2 (add people, or drop the class)"
+                : "class \"%s\" has no examples",
+            s->class_names[k]);
       }
     }
   }
   if (folds < 2) folds = 5;
   if (folds > n_ids) folds = n_ids;
   if (folds < 2) {
-    return fail(err, en, EMO_EINVAL, "cross-validation needs at least 2 persons");
+    return emoi_fail_buf(err, en, EMO_EINVAL, "cross-validation needs at least 2 persons");
   }
   for (int i = 0; i < n; i++) {
     int r = i;
@@ -744,7 +737,8 @@ int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, 
   if (!rep || !confusion) return EMO_EINVAL;
   if (err && en) err[0] = 0;
   if (s && s->targets)
-    return fail(err, en, EMO_EINVAL, "a multi-label set: use emo_head_cross_validate_multilabel");
+    return emoi_fail_buf(err, en, EMO_EINVAL,
+                         "a multi-label set: use emo_head_cross_validate_multilabel");
   emo_train_params p = pp ? *pp : emo_train_params_default();
   int rc = check_set(s, &p, err, en);
   if (rc) return rc;
@@ -777,7 +771,7 @@ int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, 
   rep->intensity_mae = t.n_mae ? t.mae / t.n_mae : NAN;
   rc = EMO_OK;
 done:
-  if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
+  if (rc == EMO_ENOMEM && err && en && !err[0]) emoi_fail_buf(err, en, rc, "out of memory");
   free(t.probs);
   free(t.inten);
   return rc;
@@ -868,7 +862,7 @@ int emo_head_cross_validate_multilabel(const emo_train_set *s, const emo_train_p
   rep->intensity_mae = NAN;
   rc = EMO_OK;
 done:
-  if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
+  if (rc == EMO_ENOMEM && err && en && !err[0]) emoi_fail_buf(err, en, rc, "out of memory");
   free(probs);
   free(v);
   return rc;
