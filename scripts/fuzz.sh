@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # fuzz.sh BUILD [SECONDS] [NAME...]: runs the libFuzzer harnesses built in BUILD/fuzz (all of
 # them, or fuzz_NAME for each NAME given) for SECONDS each (default 20), one after another,
-# starting from the committed seed corpus (fuzz/corpus/NAME), and fails if any harness stops on
-# a crash, leak, timeout, out-of-memory or undefined behaviour (the fuzz build makes UBSan
-# fatal). Ends with one table: per harness its status, executions, libFuzzer's cov: (edges) and
-# ft: (features) of its last stats line, corpus size and executions per second.
+# starting from the committed seed corpus (fuzz/corpus/NAME) with the harness's dictionary when
+# it has one (fuzz/dict/NAME.dict: the keys and tokens its parser looks for), and fails if any
+# harness stops on a crash, leak, timeout, out-of-memory or undefined behaviour (the fuzz build
+# makes UBSan fatal). Ends with one table: per harness its status, executions, libFuzzer's cov:
+# (edges) and ft: (features) of its last stats line, corpus size and executions per second.
 #
 # What it keeps, under $FUZZ_OUT/NAME/ (FUZZ_OUT defaults to BUILD/fuzz-out):
 #   corpus/     the working corpus: the seeds plus what libFuzzer found; kept between runs,
@@ -56,12 +57,14 @@ for bin in "${bins[@]}"; do
   cp -r "$root/fuzz/corpus/$name/." "$dir/corpus/" 2>/dev/null || true
   seeds=()
   [ -n "${FUZZ_EXTRA_SEEDS:-}" ] && [ -d "$FUZZ_EXTRA_SEEDS/$name" ] && seeds+=("$FUZZ_EXTRA_SEEDS/$name")
+  dict=()
+  [ -f "$root/fuzz/dict/$name.dict" ] && dict+=("-dict=$root/fuzz/dict/$name.dict")
   runs=()
   [ -n "${FUZZ_RUNS:-}" ] && runs+=("-runs=$FUZZ_RUNS")
   before=$(artefacts "$dir")
   echo "fuzz: $name for ${secs}s${FUZZ_RUNS:+ or $FUZZ_RUNS runs} (log $dir/fuzz.log)" >&2
   t0=$(date +%s)
-  "$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" "${runs[@]}" \
+  "$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" "${runs[@]}" "${dict[@]}" \
     -rss_limit_mb="${FUZZ_RSS_MB:-2048}" -timeout="${FUZZ_TIMEOUT:-10}" -print_final_stats=1 \
     -artifact_prefix="$dir/" "$dir/corpus" "${seeds[@]}" >"$dir/fuzz.log" 2>&1
   rc=$?

@@ -1,5 +1,6 @@
 """pyharness.py: what the Python tests (test_python_*.py) share: their arguments from CMake
-(--source, --build, --lib, --cli), checks that count failures, skipping with exit status 77 and
+(--source, --build, --lib, --cli), checks that count failures (also used by the tools' own
+tests, tools/test_der.py, test_hungarian.py and test_idscore.py), skipping with exit status 77 and
 the reason (numpy or pandas missing, ../shared/data or the models absent), and the import of the
 package from the source tree (python/emo) with the library given."""
 import argparse

@@ -6,19 +6,11 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+sys.path.append(os.path.join(os.path.dirname(here), "tests"))  # pyharness: the shared checks
 import der  # noqa: E402
-
-failures = 0
-checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print("FAIL: " + what)
+from pyharness import check, done  # noqa: E402
 
 
 def close(a, b, tol=1e-9):
@@ -106,5 +98,4 @@ with tempfile.TemporaryDirectory() as d:
     out = subprocess.run([sys.executable, tool, refp, badp], capture_output=True, text=True)
     check(out.returncode == 2 and "b.rttm:1" in out.stderr, "bad input: %r" % out.stderr)
 
-print("test_der: %d checks, %d failed" % (checks, failures))
-sys.exit(1 if failures else 0)
+done("test_der")

@@ -7,19 +7,11 @@ import os
 import random
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+sys.path.append(os.path.join(os.path.dirname(here), "tests"))  # pyharness: the shared checks
 import assignment  # noqa: E402
-
-failures = 0
-checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print("FAIL: " + what)
+from pyharness import check, done  # noqa: E402
 
 
 # the total is maximised, not greedily: greedy takes (0, 0) = 5 and gets 5, optimal gets 8
@@ -49,5 +41,4 @@ for t in range(300):
           and all(w[i][j] > 0 for i, j in m.items()),
           "random %d (%dx%d): got %f best %f" % (t, nr, nc, got, best))
 
-print("test_hungarian: %d checks, %d failed" % (checks, failures))
-sys.exit(1 if failures else 0)
+done("test_hungarian")

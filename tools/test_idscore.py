@@ -7,19 +7,11 @@ import os
 import random
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+sys.path.append(os.path.join(os.path.dirname(here), "tests"))  # pyharness: the shared checks
 import idscore  # noqa: E402
-
-failures = 0
-checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print("FAIL: " + what)
+from pyharness import check, done  # noqa: E402
 
 
 A = [0, 0, 10, 10]
@@ -117,7 +109,6 @@ for _ in range(3000):
     except Exception as e:  # noqa: BLE001
         check(False, "mutation raised %r" % e)
 # every committed ground truth parses
-here = os.path.dirname(os.path.abspath(__file__))
 fx = os.path.join(here, "..", "tests", "fixtures", "identity")
 for f in sorted(os.listdir(fx)):
     if f.endswith(".tsv"):
@@ -125,5 +116,4 @@ for f in sorted(os.listdir(fx)):
             g = idscore.parse_gt(fh.read(), f)
         check(len(g["frames"]) > 0, "%s has frames" % f)
 
-print("test_idscore: %d passed, %d failed" % (checks - failures, failures))
-sys.exit(1 if failures else 0)
+done("test_idscore")

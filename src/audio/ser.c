@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "nn/nn.h"
 
 #define SER_MAGIC "EMOSER\0\0"
 #define SER_VERSION 1u
@@ -100,12 +101,9 @@ static int want_tensor(rd *r, const ser_tensor *t, int n, const char *name, int 
   int ok = x->rank == rank;
   for (int i = 0; ok && i < rank; i++) ok = dims[i] < 0 || dims[i] == x->dims[i];
   if (!ok) {
-    char got[96] = "", want[96] = "";
-    size_t k = 0, q = 0;
-    for (int i = 0; i < x->rank && k < sizeof got; i++)
-      k += (size_t)snprintf(got + k, sizeof got - k, i ? ",%lld" : "%lld", (long long)x->dims[i]);
-    for (int i = 0; i < rank && q < sizeof want; i++)
-      q += (size_t)snprintf(want + q, sizeof want - q, i ? ",%lld" : "%lld", (long long)dims[i]);
+    char got[96], want[96];
+    nn_dims_str(got, sizeof got, x->dims, x->rank);
+    nn_dims_str(want, sizeof want, dims, rank);
     return emoi_fail(r->err, EMO_EMODEL, "%s: tensor '%s' has shape (%s), expected (%s)", r->src,
                      name, got, want);
   }

@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "nn/dense.h"
+#include "nn/nn.h"
 #include "nn/safetensors.h"
 
 /* Caps on the metadata (far above every published wav2vec 2.0 model; they bound the scratch a
@@ -144,13 +145,6 @@ static float *take(loader *ld, size_t n) {
   return p;
 }
 
-static void shape_str(char *s, size_t cap, const int64_t *d, int rank) {
-  size_t k = 0;
-  s[0] = '\0';
-  for (int i = 0; i < rank && k < cap; i++)
-    k += (size_t)snprintf(s + k, cap - k, i ? ",%lld" : "%lld", (long long)d[i]);
-}
-
 /* Finds tensor name with the given shape (rank 1..3: d0, d1, d2) and, in the filling pass,
  * converts it to float32 into dst, rejecting non-finite values. */
 static int get(loader *ld, const char *name, float *dst, int rank, int64_t d0, int64_t d1,
@@ -162,8 +156,8 @@ static int get(loader *ld, const char *name, float *dst, int rank, int64_t d0, i
   for (int i = 0; ok && i < rank; i++) ok = t->shape[i] == want[i];
   if (!ok) {
     char got[128], exp[128];
-    shape_str(got, sizeof got, t->shape, t->rank);
-    shape_str(exp, sizeof exp, want, rank);
+    nn_dims_str(got, sizeof got, t->shape, t->rank);
+    nn_dims_str(exp, sizeof exp, want, rank);
     return emoi_fail(ld->err, EMO_EMODEL, "%s: tensor '%s' has shape (%s), expected (%s)", ld->src,
                      name, got, exp);
   }

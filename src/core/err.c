@@ -15,6 +15,16 @@ int emoi_fail(emoi_err *err, int code, const char *fmt, ...) {
   return code;
 }
 
+int emoi_fail_buf(char *buf, size_t n, int code, const char *fmt, ...) {
+  if (buf && n) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
 void emoi_err_prefix(emoi_err *err, const char *prefix) {
   if (!err || !prefix) return;
   char old[sizeof err->msg];

@@ -22,6 +22,15 @@ int emoi_fail(emoi_err *err, int code, const char *fmt, ...)
 #endif
     ;
 
+/* The same for a caller's buffer of n bytes (the public functions that take `char *err,
+ * size_t err_size`, such as emo_head_train): formats into buf when buf is non-NULL and n > 0,
+ * and returns code. */
+int emoi_fail_buf(char *buf, size_t n, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* Prepends "prefix: " to an existing message (e.g. the model file name). */
 void emoi_err_prefix(emoi_err *err, const char *prefix);
 

@@ -14,7 +14,8 @@
  * computing the blocks (features.c), the heads (head.c, head_file.c). */
 #include "learn/feature_set.h"
 
-#include <stdarg.h>
+#include "core/err.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +43,6 @@ const char *fs_block_name(int b) {
   return b >= 0 && b < FS_N_BLOCKS ? blocks[b].name : NULL;
 }
 
-static int fail(char *err, size_t n, const char *fmt, ...) {
-  if (err && n) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-  }
-  return EMO_EINVAL;
-}
-
 /* The block of modality m named by the len bytes at s, or -1. */
 static int block_named(emo_modality m, const char *s, size_t len) {
   for (int b = 0; b < FS_N_BLOCKS; b++)
@@ -71,16 +62,16 @@ static int copy_span(char *dst, size_t size, const char *s, size_t len) {
 
 int fs_parse(const char *def, fs_def *d, char *err, size_t en) {
   memset(d, 0, sizeof *d);
-  if (!def) return fail(err, en, "no feature definition");
+  if (!def) return emoi_fail_buf(err, en, EMO_EINVAL, "no feature definition");
   const char *colon = strstr(def, ": ");
   if (strncmp(def, "emo-face-features ", 18) == 0)
     d->modality = EMO_MODALITY_FACE;
   else if (strncmp(def, "emo-voice-features ", 19) == 0)
     d->modality = EMO_MODALITY_VOICE;
   else
-    return fail(err, en, "not an emo feature definition: \"%.60s\"", def);
+    return emoi_fail_buf(err, en, EMO_EINVAL, "not an emo feature definition: \"%.60s\"", def);
   if (!colon || !copy_span(d->header, sizeof d->header, def, (size_t)(colon - def)))
-    return fail(err, en, "feature definition without \"NAME VERSION: \"");
+    return emoi_fail_buf(err, en, EMO_EINVAL, "feature definition without \"NAME VERSION: \"");
   const char *p = colon + 2, *models = strstr(p, "; models ");
   const char *end = models ? models : p + strlen(p);
   int last = -1;
@@ -89,20 +80,25 @@ int fs_parse(const char *def, fs_def *d, char *err, size_t en) {
     if (!q || q > end) q = end;
     const char *sp = memchr(p, ' ', (size_t)(q - p));
     int b = sp ? block_named(d->modality, p, (size_t)(sp - p)) : -1;
-    if (b < 0) return fail(err, en, "unknown feature block \"%.*s\"", (int)(q - p), p);
-    if (b <= last) return fail(err, en, "feature block %s out of order", blocks[b].name);
+    if (b < 0)
+      return emoi_fail_buf(err, en, EMO_EINVAL, "unknown feature block \"%.*s\"", (int)(q - p), p);
+    if (b <= last)
+      return emoi_fail_buf(err, en, EMO_EINVAL, "feature block %s out of order", blocks[b].name);
     char *num_end = NULL;
     long dim = strtol(sp + 1, &num_end, 10);
     if (num_end == sp + 1 || num_end > q || dim < 0 || dim > (1 << 16))
-      return fail(err, en, "feature block %s without a length", blocks[b].name);
+      return emoi_fail_buf(err, en, EMO_EINVAL, "feature block %s without a length",
+                           blocks[b].name);
     if (!copy_span(d->text[d->n_blocks], FS_MAX_TEXT, p, (size_t)(q - p)))
-      return fail(err, en, "feature block %s: description too long", blocks[b].name);
+      return emoi_fail_buf(err, en, EMO_EINVAL, "feature block %s: description too long",
+                           blocks[b].name);
     d->block[d->n_blocks] = b;
     d->dim[d->n_blocks++] = (int)dim;
     last = b;
     p = q < end ? q + 2 : end;
   }
-  if (d->n_blocks == 0) return fail(err, en, "feature definition without blocks");
+  if (d->n_blocks == 0)
+    return emoi_fail_buf(err, en, EMO_EINVAL, "feature definition without blocks");
   for (p = models ? models + 9 : end; *p;) { /* "name hash" items separated by ", " */
     const char *q = strstr(p, ", ");
     if (!q) q = p + strlen(p);
@@ -110,7 +106,8 @@ int fs_parse(const char *def, fs_def *d, char *err, size_t en) {
     if (!sp || d->n_models == FS_N_BLOCKS ||
         !copy_span(d->model[d->n_models], sizeof d->model[0], p, (size_t)(sp - p)) ||
         !copy_span(d->hash[d->n_models], FS_MAX_HASH, sp + 1, (size_t)(q - sp - 1)))
-      return fail(err, en, "feature definition: bad model \"%.*s\"", (int)(q - p), p);
+      return emoi_fail_buf(err, en, EMO_EINVAL, "feature definition: bad model \"%.*s\"",
+                           (int)(q - p), p);
     d->n_models++;
     p = *q ? q + 2 : q;
   }
@@ -178,7 +175,8 @@ int emo_features_select(const char *definition, const char *names, char *out, si
   fs_def d;
   int rc = fs_parse(definition, &d, err, err_size);
   if (rc != EMO_OK) return rc;
-  if (!names || !out) return fail(err, err_size, "emo_features_select: NULL argument");
+  if (!names || !out)
+    return emoi_fail_buf(err, err_size, EMO_EINVAL, "emo_features_select: NULL argument");
   unsigned mask = 0;
   for (const char *p = names; *p;) { /* comma-separated block names */
     const char *q = strchr(p, ',');
@@ -192,23 +190,25 @@ int emo_features_select(const char *definition, const char *names, char *out, si
         if (!(i == 0 || put(list, sizeof list, &len, ",")) || !put(list, sizeof list, &len, s))
           break;
       }
-      return fail(err, err_size, "no feature block \"%.*s\" in these vectors (they have %s)",
-                  (int)(q - p), p, list);
+      return emoi_fail_buf(err, err_size, EMO_EINVAL,
+                           "no feature block \"%.*s\" in these vectors (they have %s)",
+                           (int)(q - p), p, list);
     }
     mask |= FS_BIT(b);
     p = *q ? q + 1 : q;
   }
-  if (!mask) return fail(err, err_size, "no feature block named");
+  if (!mask) return emoi_fail_buf(err, err_size, EMO_EINVAL, "no feature block named");
   int n = 0, col = 0;
   for (int i = 0; i < d.n_blocks; i++) {
     for (int j = 0; j < d.dim[i]; j++, col++) {
       if (!(mask & FS_BIT(d.block[i]))) continue;
-      if (columns && n >= max_columns) return fail(err, err_size, "too many columns");
+      if (columns && n >= max_columns)
+        return emoi_fail_buf(err, err_size, EMO_EINVAL, "too many columns");
       if (columns) columns[n] = col;
       n++;
     }
   }
   if (fs_compose(&d, mask, out, out_size) != EMO_OK)
-    return fail(err, err_size, "definition buffer too small");
+    return emoi_fail_buf(err, err_size, EMO_EINVAL, "definition buffer too small");
   return n;
 }

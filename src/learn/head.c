@@ -23,11 +23,11 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "learn/head.h"
 
 #define BATCH 2048
@@ -46,16 +46,6 @@ emo_train_params emo_train_params_default(void) {
   p.class_weights = 1;
   p.seed = 1;
   return p;
-}
-
-static int fail(char *err, size_t n, int code, const char *fmt, ...) {
-  if (err && n) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-  }
-  return code;
 }
 
 char *head_strdup(const char *s) {
@@ -397,27 +387,29 @@ static emo_head_kind resolve_kind(emo_head_kind k, const int *count, int C) {
 
 static int check_set(const emo_train_set *s, const emo_train_params *p, char *err, size_t en) {
   if (!s || !p || !s->x || !s->label || !s->class_names)
-    return fail(err, en, EMO_EINVAL, "training set: missing arrays");
+    return emoi_fail_buf(err, en, EMO_EINVAL, "training set: missing arrays");
   if (s->targets && p->kind == EMO_HEAD_NCM)
-    return fail(err, en, EMO_EINVAL,
-                "nearest class mean has no multi-label form: use logreg or mlp (or auto)");
+    return emoi_fail_buf(err, en, EMO_EINVAL,
+                         "nearest class mean has no multi-label form: use logreg or mlp (or auto)");
   if (s->n < 2 || s->dim < 1 || s->dim > HEAD_MAX_DIM || s->n_classes < 2 ||
       s->n_classes > HEAD_MAX_CLASSES)
-    return fail(err, en, EMO_EINVAL,
-                "training set: %d examples of %d features in %d classes (need >= 2 examples, "
-                "1..%d features, 2..%d classes)",
-                s->n, s->dim, s->n_classes, HEAD_MAX_DIM, HEAD_MAX_CLASSES);
+    return emoi_fail_buf(
+        err, en, EMO_EINVAL,
+        "training set: %d examples of %d features in %d classes (need >= 2 examples, "
+        "1..%d features, 2..%d classes)",
+        s->n, s->dim, s->n_classes, HEAD_MAX_DIM, HEAD_MAX_CLASSES);
   if ((unsigned)p->kind >= EMO_HEAD_KIND_COUNT || p->iterations < 1 || p->iterations > 1000000 ||
       !(p->l2 >= 0.0f) || !(p->learning_rate > 0.0f) || p->hidden < 1 ||
       p->hidden > HEAD_MAX_HIDDEN)
-    return fail(err, en, EMO_EINVAL, "training params out of range");
+    return emoi_fail_buf(err, en, EMO_EINVAL, "training params out of range");
   for (int i = 0; i < s->n; i++)
     if (s->label[i] < 0 || s->label[i] >= s->n_classes)
-      return fail(err, en, EMO_EINVAL, "example %d: label %d out of range", i, s->label[i]);
+      return emoi_fail_buf(err, en, EMO_EINVAL, "example %d: label %d out of range", i,
+                           s->label[i]);
   for (size_t i = 0; i < (size_t)s->n * s->dim; i++)
     if (!isfinite(s->x[i]))
-      return fail(err, en, EMO_EINVAL, "example %zu: feature %zu is not finite", i / s->dim,
-                  i % s->dim);
+      return emoi_fail_buf(err, en, EMO_EINVAL, "example %zu: feature %zu is not finite",
+                           i / s->dim, i % s->dim);
   return EMO_OK;
 }
 
@@ -454,7 +446,7 @@ static int train_rows(const emo_train_set *s, const emo_train_params *p, const i
   d.it = it;
   for (int k = 0; k < C; k++)
     if (!d.count[k] && !allow_empty) {
-      rc = fail(err, en, EMO_EINVAL, "class \"%s\" has no examples", s->class_names[k]);
+      rc = emoi_fail_buf(err, en, EMO_EINVAL, "class \"%s\" has no examples", s->class_names[k]);
       goto done;
     }
   emo_head_kind kind = resolve_kind(p->kind, d.count, C);
@@ -495,9 +487,9 @@ static int train_rows(const emo_train_set *s, const emo_train_params *p, const i
     rc = fit_softmax(h, &d, p);
   }
   if (rc == EMO_OK && has_int) rc = fit_intensity(h, &d, p);
-  if (rc == EMO_ENOMEM) fail(err, en, rc, "out of memory training the head");
+  if (rc == EMO_ENOMEM) emoi_fail_buf(err, en, rc, "out of memory training the head");
 done:
-  if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
+  if (rc == EMO_ENOMEM && err && en && !err[0]) emoi_fail_buf(err, en, rc, "out of memory");
   if (rc != EMO_OK) emo_head_destroy(&h);
   free(y);
   free(t);
@@ -519,7 +511,7 @@ int emo_head_train(const emo_train_set *s, const emo_train_params *pp, emo_head 
   int rc = check_set(s, &p, err, en);
   if (rc) return rc;
   int *rows = malloc((size_t)s->n * sizeof(int));
-  if (!rows) return fail(err, en, EMO_ENOMEM, "out of memory");
+  if (!rows) return emoi_fail_buf(err, en, EMO_ENOMEM, "out of memory");
   for (int i = 0; i < s->n; i++) rows[i] = i;
   rc = train_rows(s, &p, rows, s->n, 0, out, err, en);
   free(rows);
@@ -654,18 +646,19 @@ static int make_folds(const emo_train_set *s, int *folds_io, int *fold, int *ids
             two = 1;
         }
       if (!two) {
-        return fail(err, en, EMO_EINVAL,
-                    any ? "class \"%s\": all its examples come from one person; grouped "
-                          "cross-validation needs at least 2 (add people, or drop the class)"
-                        : "class \"%s\" has no examples",
-                    s->class_names[k]);
+        return emoi_fail_buf(
+            err, en, EMO_EINVAL,
+            any ? "class \"%s\": all its examples come from one person; grouped "
+                  "cross-validation needs at least 2 (add people, or drop the class)"
+                : "class \"%s\" has no examples",
+            s->class_names[k]);
       }
     }
   }
   if (folds < 2) folds = 5;
   if (folds > n_ids) folds = n_ids;
   if (folds < 2) {
-    return fail(err, en, EMO_EINVAL, "cross-validation needs at least 2 persons");
+    return emoi_fail_buf(err, en, EMO_EINVAL, "cross-validation needs at least 2 persons");
   }
   for (int i = 0; i < n; i++) {
     int r = i;
@@ -679,26 +672,24 @@ static int make_folds(const emo_train_set *s, int *folds_io, int *fold, int *ids
   return EMO_OK;
 }
 
-int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, int folds,
-                            emo_cv_report *rep, int *confusion, char *err, size_t en) {
-  if (!rep || !confusion) return EMO_EINVAL;
-  if (err && en) err[0] = 0;
-  if (s && s->targets)
-    return fail(err, en, EMO_EINVAL, "a multi-label set: use emo_head_cross_validate_multilabel");
-  emo_train_params p = pp ? *pp : emo_train_params_default();
-  int rc = check_set(s, &p, err, en);
-  if (rc) return rc;
-  int n = s->n, C = s->n_classes;
+/* Called by out_of_fold for each example i held out of the fold that head h was trained
+ * without. */
+typedef void (*oof_visit)(void *ctx, const emo_head *h, int i);
+
+/* The out-of-fold loop both cross-validations share: deals the examples of s into folds by
+ * person (make_folds), and for each fold in turn trains a head on the other folds' examples
+ * and calls visit(ctx, h, i) for each example i of the fold, in order (so sums over the
+ * examples add up in the same order on every run). On success sets rep->folds and rep->kind,
+ * the rest of *rep zeroed. */
+static int out_of_fold(const emo_train_set *s, const emo_train_params *p, int folds,
+                       emo_cv_report *rep, oof_visit visit, void *ctx, char *err, size_t en) {
+  int n = s->n;
   int *fold = malloc((size_t)n * sizeof(int)), *ids = malloc((size_t)n * sizeof(int));
-  int *rows = malloc((size_t)n * sizeof(int)), *cnt = calloc((size_t)C, sizeof(int));
-  float *probs = malloc((size_t)C * sizeof(float)), *inten = malloc((size_t)C * sizeof(float));
-  rc = EMO_ENOMEM;
-  if (!fold || !ids || !rows || !cnt || !probs || !inten) goto done;
+  int *rows = calloc((size_t)n, sizeof(int)); /* zeroed: GCC cannot see every row is set */
+  int rc = EMO_ENOMEM;
+  if (!fold || !ids || !rows) goto done;
   rc = make_folds(s, &folds, fold, ids, err, en);
   if (rc) goto done;
-  memset(confusion, 0, (size_t)C * C * sizeof(int));
-  double mae = 0.0;
-  int n_mae = 0, right = 0;
   memset(rep, 0, sizeof *rep);
   rep->folds = folds;
   for (int f = 0; f < folds; f++) {
@@ -706,22 +697,61 @@ int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, 
     for (int i = 0; i < n; i++)
       if (fold[i] != f) rows[m++] = i;
     emo_head *h = NULL;
-    rc = train_rows(s, &p, rows, m, 1, &h, err, en);
+    rc = train_rows(s, p, rows, m, 1, &h, err, en);
     if (rc) goto done;
     rep->kind = h->kind;
-    for (int i = 0; i < n; i++) {
-      if (fold[i] != f) continue;
-      int k = emo_head_predict(h, s->x + (size_t)i * s->dim, probs, inten);
-      confusion[(size_t)s->label[i] * C + k]++;
-      right += k == s->label[i];
-      if (s->intensity && !isnan(s->intensity[i]) && h->has_intensity) {
-        mae += fabs(inten[s->label[i]] - s->intensity[i]);
-        n_mae++;
-      }
-    }
+    for (int i = 0; i < n; i++)
+      if (fold[i] == f) visit(ctx, h, i);
     emo_head_destroy(&h);
   }
-  rep->accuracy = (double)right / n;
+done:
+  free(fold);
+  free(ids);
+  free(rows);
+  return rc;
+}
+
+/* emo_head_cross_validate's tally of the held-out answers. */
+typedef struct cv_tally {
+  const emo_train_set *s;
+  int *confusion;       /* (C, C): true class a row, predicted a column */
+  float *probs, *inten; /* (C,) scratch */
+  double mae;
+  int n_mae, right;
+} cv_tally;
+
+static void cv_visit(void *ctx, const emo_head *h, int i) {
+  cv_tally *t = ctx;
+  const emo_train_set *s = t->s;
+  int k = emo_head_predict(h, s->x + (size_t)i * s->dim, t->probs, t->inten);
+  t->confusion[(size_t)s->label[i] * s->n_classes + k]++;
+  t->right += k == s->label[i];
+  if (s->intensity && !isnan(s->intensity[i]) && h->has_intensity) {
+    t->mae += fabs(t->inten[s->label[i]] - s->intensity[i]);
+    t->n_mae++;
+  }
+}
+
+int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, int folds,
+                            emo_cv_report *rep, int *confusion, char *err, size_t en) {
+  if (!rep || !confusion) return EMO_EINVAL;
+  if (err && en) err[0] = 0;
+  if (s && s->targets)
+    return emoi_fail_buf(err, en, EMO_EINVAL,
+                         "a multi-label set: use emo_head_cross_validate_multilabel");
+  emo_train_params p = pp ? *pp : emo_train_params_default();
+  int rc = check_set(s, &p, err, en);
+  if (rc) return rc;
+  int n = s->n, C = s->n_classes;
+  cv_tally t = {.s = s, .confusion = confusion};
+  t.probs = malloc((size_t)C * sizeof(float));
+  t.inten = malloc((size_t)C * sizeof(float));
+  rc = EMO_ENOMEM;
+  if (!t.probs || !t.inten) goto done;
+  memset(confusion, 0, (size_t)C * C * sizeof(int));
+  rc = out_of_fold(s, &p, folds, rep, cv_visit, &t, err, en);
+  if (rc) goto done;
+  rep->accuracy = (double)t.right / n;
   double ua = 0.0, f1 = 0.0;
   int present = 0;
   for (int k = 0; k < C; k++) {
@@ -738,16 +768,12 @@ int emo_head_cross_validate(const emo_train_set *s, const emo_train_params *pp, 
   }
   rep->unweighted = present ? ua / present : 0.0;
   rep->macro_f1 = present ? f1 / present : 0.0;
-  rep->intensity_mae = n_mae ? mae / n_mae : NAN;
+  rep->intensity_mae = t.n_mae ? t.mae / t.n_mae : NAN;
   rc = EMO_OK;
 done:
-  if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
-  free(fold);
-  free(ids);
-  free(rows);
-  free(cnt);
-  free(probs);
-  free(inten);
+  if (rc == EMO_ENOMEM && err && en && !err[0]) emoi_fail_buf(err, en, rc, "out of memory");
+  free(t.probs);
+  free(t.inten);
   return rc;
 }
 
@@ -779,6 +805,18 @@ static double roc_auc(scored *v, int n) {
   return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
 }
 
+/* emo_head_cross_validate_multilabel's held-out probabilities, (n, C). */
+typedef struct ml_tally {
+  const emo_train_set *s;
+  float *probs;
+} ml_tally;
+
+static void ml_visit(void *ctx, const emo_head *h, int i) {
+  ml_tally *t = ctx;
+  const emo_train_set *s = t->s;
+  emo_head_predict(h, s->x + (size_t)i * s->dim, t->probs + (size_t)i * s->n_classes, NULL);
+}
+
 int emo_head_cross_validate_multilabel(const emo_train_set *s, const emo_train_params *pp,
                                        int folds, emo_cv_report *rep, double *f1, double *auc,
                                        char *err, size_t en) {
@@ -788,28 +826,13 @@ int emo_head_cross_validate_multilabel(const emo_train_set *s, const emo_train_p
   int rc = check_set(s, &p, err, en);
   if (rc) return rc;
   int n = s->n, C = s->n_classes;
-  int *fold = malloc((size_t)n * sizeof(int)), *ids = malloc((size_t)n * sizeof(int));
-  int *rows = calloc((size_t)n, sizeof(int));
-  float *probs = malloc((size_t)n * C * sizeof(float));
+  float *probs = malloc((size_t)n * C * sizeof(float)); /* (n, C) out-of-fold */
   scored *v = malloc((size_t)n * sizeof *v);
+  ml_tally t = {.s = s, .probs = probs};
   rc = EMO_ENOMEM;
-  if (!fold || !ids || !rows || !probs || !v) goto done;
-  rc = make_folds(s, &folds, fold, ids, err, en);
+  if (!probs || !v) goto done;
+  rc = out_of_fold(s, &p, folds, rep, ml_visit, &t, err, en);
   if (rc) goto done;
-  memset(rep, 0, sizeof *rep);
-  rep->folds = folds;
-  for (int f = 0; f < folds; f++) {
-    int m = 0;
-    for (int i = 0; i < n; i++)
-      if (fold[i] != f) rows[m++] = i;
-    emo_head *h = NULL;
-    rc = train_rows(s, &p, rows, m, 1, &h, err, en);
-    if (rc) goto done;
-    rep->kind = h->kind;
-    for (int i = 0; i < n; i++)
-      if (fold[i] == f) emo_head_predict(h, s->x + (size_t)i * s->dim, probs + (size_t)i * C, NULL);
-    emo_head_destroy(&h);
-  }
   int exact = 0;
   for (int i = 0; i < n; i++) {
     int all = 1;
@@ -839,10 +862,7 @@ int emo_head_cross_validate_multilabel(const emo_train_set *s, const emo_train_p
   rep->intensity_mae = NAN;
   rc = EMO_OK;
 done:
-  if (rc == EMO_ENOMEM && err && en && !err[0]) fail(err, en, rc, "out of memory");
-  free(fold);
-  free(ids);
-  free(rows);
+  if (rc == EMO_ENOMEM && err && en && !err[0]) emoi_fail_buf(err, en, rc, "out of memory");
   free(probs);
   free(v);
   return rc;

@@ -7,12 +7,12 @@
  *     header dict {'descr': '<f4', 'fortran_order': False, 'shape': (rows, cols), }.
  * Caps: 1 GiB per file, 16 777 216 rows, 256 columns, fields of at most 64 KiB. */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/err.h"
 #include "core/file.h"
 #include "emo.h"
 
@@ -28,16 +28,6 @@ struct emo_table {
   char *text;     /* one allocation holding every field */
 };
 
-static int fail(char *err, size_t n, int code, const char *fmt, ...) {
-  if (err && n) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 void emo_table_destroy(emo_table **pt) {
   if (!pt || !*pt) return;
   free((*pt)->cells);
@@ -52,7 +42,7 @@ static int slurp(const char *path, size_t max, unsigned char **data, size_t *siz
                  size_t en) {
   emoi_err e = {{0}}; /* core/file.h: the one whole-file reader (cap, regular file, NUL-ended) */
   int rc = emoi_file_read(path, (int64_t)max, 0, data, size, &e);
-  return rc == EMO_OK ? EMO_OK : fail(err, en, rc, "%s", e.msg);
+  return rc == EMO_OK ? EMO_OK : emoi_fail_buf(err, en, rc, "%s", e.msg);
 }
 
 int emo_table_parse(const void *data, size_t size, const char *name, emo_table **out, char *err,
@@ -60,8 +50,9 @@ int emo_table_parse(const void *data, size_t size, const char *name, emo_table *
   if (!out) return EMO_EINVAL;
   *out = NULL;
   const char *src = name ? name : "CSV";
-  if (!data && size) return fail(err, en, EMO_EINVAL, "%s: NULL data", src);
-  if (size > TABLE_MAX_FILE) return fail(err, en, EMO_ELIMIT, "%s: larger than 1 GiB", src);
+  if (!data && size) return emoi_fail_buf(err, en, EMO_EINVAL, "%s: NULL data", src);
+  if (size > TABLE_MAX_FILE)
+    return emoi_fail_buf(err, en, EMO_ELIMIT, "%s: larger than 1 GiB", src);
   const unsigned char *p = data, *end = p + size;
   if (size >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) p += 3;
   emo_table *t = calloc(1, sizeof *t);
@@ -73,7 +64,7 @@ int emo_table_parse(const void *data, size_t size, const char *name, emo_table *
   }
   if (!t || !t->text || !t->cells) {
     emo_table_destroy(&t);
-    return fail(err, en, EMO_ENOMEM, "%s: out of memory", src);
+    return emoi_fail_buf(err, en, EMO_ENOMEM, "%s: out of memory", src);
   }
   char *w = t->text;
   size_t n_cells = 0;
@@ -87,8 +78,8 @@ int emo_table_parse(const void *data, size_t size, const char *name, emo_table *
     int row_line = line, fields = 0;
     for (;;) { /* one field */
       if (fields >= TABLE_MAX_COLS) {
-        rc =
-            fail(err, en, EMO_ELIMIT, "%s:%d: more than %d columns", src, row_line, TABLE_MAX_COLS);
+        rc = emoi_fail_buf(err, en, EMO_ELIMIT, "%s:%d: more than %d columns", src, row_line,
+                           TABLE_MAX_COLS);
         goto done;
       }
       char *start = w;
@@ -96,7 +87,8 @@ int emo_table_parse(const void *data, size_t size, const char *name, emo_table *
         p++;
         for (;;) {
           if (p >= end) {
-            rc = fail(err, en, EMO_EFORMAT, "%s:%d: quoted field not closed", src, row_line);
+            rc = emoi_fail_buf(err, en, EMO_EFORMAT, "%s:%d: quoted field not closed", src,
+                               row_line);
             goto done;
           }
           if (*p == '"') {
@@ -112,25 +104,27 @@ int emo_table_parse(const void *data, size_t size, const char *name, emo_table *
           *w++ = (char)*p++;
         }
         if (p < end && *p != ',' && *p != '\n' && *p != '\r') {
-          rc = fail(err, en, EMO_EFORMAT, "%s:%d: characters after a closing quote", src, line);
+          rc = emoi_fail_buf(err, en, EMO_EFORMAT, "%s:%d: characters after a closing quote", src,
+                             line);
           goto done;
         }
       } else {
         while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
           if (*p == '"') {
-            rc = fail(err, en, EMO_EFORMAT, "%s:%d: quote inside an unquoted field", src, line);
+            rc = emoi_fail_buf(err, en, EMO_EFORMAT, "%s:%d: quote inside an unquoted field", src,
+                               line);
             goto done;
           }
           *w++ = (char)*p++;
         }
       }
       if (memchr(start, 0, (size_t)(w - start))) {
-        rc = fail(err, en, EMO_EFORMAT, "%s:%d: NUL byte in a field", src, row_line);
+        rc = emoi_fail_buf(err, en, EMO_EFORMAT, "%s:%d: NUL byte in a field", src, row_line);
         goto done;
       }
       if (w - start > TABLE_MAX_FIELD) {
-        rc = fail(err, en, EMO_ELIMIT, "%s:%d: field longer than %d bytes", src, row_line,
-                  TABLE_MAX_FIELD);
+        rc = emoi_fail_buf(err, en, EMO_ELIMIT, "%s:%d: field longer than %d bytes", src, row_line,
+                           TABLE_MAX_FIELD);
         goto done;
       }
       *w++ = 0;
@@ -138,7 +132,7 @@ int emo_table_parse(const void *data, size_t size, const char *name, emo_table *
         cap_cells *= 2;
         char **nc = realloc(t->cells, cap_cells * sizeof *nc);
         if (!nc) {
-          rc = fail(err, en, EMO_ENOMEM, "%s: out of memory", src);
+          rc = emoi_fail_buf(err, en, EMO_ENOMEM, "%s: out of memory", src);
           goto done;
         }
         t->cells = nc;
@@ -156,13 +150,13 @@ int emo_table_parse(const void *data, size_t size, const char *name, emo_table *
     if (row < 0) {
       t->cols = fields;
     } else if (fields != t->cols) {
-      rc = fail(err, en, EMO_EFORMAT, "%s:%d: %d fields, the header has %d", src, row_line, fields,
-                t->cols);
+      rc = emoi_fail_buf(err, en, EMO_EFORMAT, "%s:%d: %d fields, the header has %d", src, row_line,
+                         fields, t->cols);
       goto done;
     }
     row++;
     if (row > TABLE_MAX_ROWS) {
-      rc = fail(err, en, EMO_ELIMIT, "%s: more than %d rows", src, TABLE_MAX_ROWS);
+      rc = emoi_fail_buf(err, en, EMO_ELIMIT, "%s: more than %d rows", src, TABLE_MAX_ROWS);
       goto done;
     }
     if (row > 0) {
@@ -170,7 +164,7 @@ int emo_table_parse(const void *data, size_t size, const char *name, emo_table *
         cap_lines = cap_lines ? cap_lines * 2 : 1024;
         int *nl = realloc(t->line, (size_t)cap_lines * sizeof *nl);
         if (!nl) {
-          rc = fail(err, en, EMO_ENOMEM, "%s: out of memory", src);
+          rc = emoi_fail_buf(err, en, EMO_ENOMEM, "%s: out of memory", src);
           goto done;
         }
         t->line = nl;
@@ -179,7 +173,7 @@ int emo_table_parse(const void *data, size_t size, const char *name, emo_table *
     }
   }
   if (row < 0) {
-    rc = fail(err, en, EMO_EFORMAT, "%s: empty (no header row)", src);
+    rc = emoi_fail_buf(err, en, EMO_EFORMAT, "%s: empty (no header row)", src);
     goto done;
   }
   t->rows = row;
@@ -232,16 +226,16 @@ int emo_table_line(const emo_table *t, int row) {
 
 int emo_npy_write_f32(const char *path, const float *x, int rows, int cols, char *err, size_t en) {
   if (!path || (!x && rows && cols) || rows < 0 || cols < 0)
-    return fail(err, en, EMO_EINVAL, "emo_npy_write_f32: bad argument");
+    return emoi_fail_buf(err, en, EMO_EINVAL, "emo_npy_write_f32: bad argument");
   char hdr[128];
   int hl = snprintf(hdr, sizeof hdr,
                     "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
   int total = 10 + hl + 1, pad = (64 - total % 64) % 64; /* header ends on 64 bytes, '\n' last */
   char tmp[4096];
   if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-    return fail(err, en, EMO_EINVAL, "%s: path too long", path);
+    return emoi_fail_buf(err, en, EMO_EINVAL, "%s: path too long", path);
   FILE *f = fopen(tmp, "wb");
-  if (!f) return fail(err, en, EMO_EIO, "%s: cannot create", tmp);
+  if (!f) return emoi_fail_buf(err, en, EMO_EIO, "%s: cannot create", tmp);
   unsigned hlen = (unsigned)(hl + pad + 1);
   unsigned char pre[10] = {
       0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)hlen, (unsigned char)(hlen >> 8)};
@@ -253,7 +247,7 @@ int emo_npy_write_f32(const char *path, const float *x, int rows, int cols, char
   int bad = ferror(f);
   if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
     remove(tmp);
-    return fail(err, en, EMO_EIO, "%s: write failed", path);
+    return emoi_fail_buf(err, en, EMO_EIO, "%s: write failed", path);
   }
   return EMO_OK;
 }
@@ -279,41 +273,44 @@ int emo_npy_parse_f32(const void *data, size_t size, float **x, int *rows, int *
   *rows = *cols = 0;
   const unsigned char *b = data;
   if (!b || size < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
-    return fail(err, en, EMO_EFORMAT, "not an NPY file (no \\x93NUMPY magic)");
+    return emoi_fail_buf(err, en, EMO_EFORMAT, "not an NPY file (no \\x93NUMPY magic)");
   size_t hlen, off;
   if (b[6] == 1) {
     hlen = (size_t)b[8] | (size_t)b[9] << 8;
     off = 10;
   } else if (b[6] == 2 || b[6] == 3) {
-    if (size < 12) return fail(err, en, EMO_EFORMAT, "NPY: truncated header");
+    if (size < 12) return emoi_fail_buf(err, en, EMO_EFORMAT, "NPY: truncated header");
     hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
     off = 12;
   } else {
-    return fail(err, en, EMO_EFORMAT, "NPY: version %d.%d not supported", b[6], b[7]);
+    return emoi_fail_buf(err, en, EMO_EFORMAT, "NPY: version %d.%d not supported", b[6], b[7]);
   }
   if (hlen > 65536 || hlen > size - off)
-    return fail(err, en, EMO_EFORMAT, "NPY: header of %zu bytes runs past the file", hlen);
+    return emoi_fail_buf(err, en, EMO_EFORMAT, "NPY: header of %zu bytes runs past the file", hlen);
   char h[65537];
   memcpy(h, b + off, hlen);
   h[hlen] = 0;
-  if (strlen(h) != hlen) return fail(err, en, EMO_EFORMAT, "NPY: NUL in the header");
+  if (strlen(h) != hlen) return emoi_fail_buf(err, en, EMO_EFORMAT, "NPY: NUL in the header");
   const char *d = dict_value(h, "descr"), *fo = dict_value(h, "fortran_order"),
              *sh = dict_value(h, "shape");
-  if (!d || !fo || !sh) return fail(err, en, EMO_EFORMAT, "NPY: header lacks descr/order/shape");
+  if (!d || !fo || !sh)
+    return emoi_fail_buf(err, en, EMO_EFORMAT, "NPY: header lacks descr/order/shape");
   if (strncmp(d, "'<f4'", 5) != 0)
-    return fail(err, en, EMO_EUNSUPPORTED, "NPY: dtype is not little-endian float32 ('<f4')");
+    return emoi_fail_buf(err, en, EMO_EUNSUPPORTED,
+                         "NPY: dtype is not little-endian float32 ('<f4')");
   if (strncmp(fo, "False", 5) != 0)
-    return fail(err, en, EMO_EUNSUPPORTED, "NPY: Fortran order is not supported");
+    return emoi_fail_buf(err, en, EMO_EUNSUPPORTED, "NPY: Fortran order is not supported");
   long r = -1, c = -1;
   char tail;
   if (sscanf(sh, "(%ld, %ld%c", &r, &c, &tail) != 3 || tail != ')' || r < 0 || c < 0 ||
       r > TABLE_MAX_ROWS || c > (1 << 16))
-    return fail(err, en, EMO_EFORMAT, "NPY: shape is not (rows, cols) within 2^24 x 2^16");
+    return emoi_fail_buf(err, en, EMO_EFORMAT, "NPY: shape is not (rows, cols) within 2^24 x 2^16");
   size_t n = (size_t)r * (size_t)c, body = size - off - hlen;
   if (body != n * 4)
-    return fail(err, en, EMO_EFORMAT, "NPY: %zu data bytes for shape (%ld, %ld)", body, r, c);
+    return emoi_fail_buf(err, en, EMO_EFORMAT, "NPY: %zu data bytes for shape (%ld, %ld)", body, r,
+                         c);
   float *a = malloc(n ? n * 4 : 4);
-  if (!a) return fail(err, en, EMO_ENOMEM, "NPY: out of memory");
+  if (!a) return emoi_fail_buf(err, en, EMO_ENOMEM, "NPY: out of memory");
   memcpy(a, b + off + hlen, n * 4);
   *x = a;
   *rows = (int)r;

@@ -520,13 +520,17 @@ static int node_fail(const nn_graph *g, const nn_node *n, emoi_err *err, int cod
                    what);
 }
 
-static void shape_str(const int64_t *s, int rank, char *buf, size_t cap) {
+void nn_dims_str(char *buf, size_t cap, const int64_t *dims, int rank) {
   size_t k = 0;
-  buf[0] = 0;
-  k += (size_t)snprintf(buf + k, cap - k, "(");
+  if (cap) buf[0] = 0;
   for (int i = 0; i < rank && k < cap; i++)
-    k += (size_t)snprintf(buf + k, cap - k, i ? ",%lld" : "%lld", (long long)s[i]);
-  if (k < cap) snprintf(buf + k, cap - k, ")");
+    k += (size_t)snprintf(buf + k, cap - k, i ? ",%lld" : "%lld", (long long)dims[i]);
+}
+
+static void shape_str(const int64_t *s, int rank, char *buf, size_t cap) {
+  char d[NN_MAX_RANK * 21]; /* 20 characters and a comma a dimension */
+  nn_dims_str(d, sizeof d, s, rank);
+  snprintf(buf, cap, "(%s)", d);
 }
 
 /* Output size of a convolution/pooling window along one axis; fills the pads. */

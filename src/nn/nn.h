@@ -74,6 +74,11 @@ typedef enum nn_op {
 /* Returns a static name such as "CONV2D". */
 const char *nn_op_name(nn_op op);
 
+/* Writes the rank dimensions of dims as "2,3,4" into buf (cap bytes, always NUL-ended when cap >
+ * 0; cut short when it does not fit): the shapes of the readers' "has shape (%s), expected (%s)"
+ * messages. */
+void nn_dims_str(char *buf, size_t cap, const int64_t *dims, int rank);
+
 typedef enum nn_padding {
   NN_PAD_VALID = 0,   /* no padding */
   NN_PAD_SAME = 1,    /* TensorFlow SAME: total = max((ceil(in/s)-1)*s + (k-1)*d + 1 - in, 0),

@@ -14,6 +14,7 @@
 #include "core/file.h"
 #include "core/zip.h"
 #include "nn/half.h"
+#include "nn/nn.h"
 
 typedef enum vkind {
   V_NONE,
@@ -765,12 +766,9 @@ float *pt_get_f32(const pt_file *f, const char *name, int rank, const int64_t *s
   int ok = t->rank == rank;
   for (int d = 0; ok && d < rank; d++) ok = shape[d] < 0 || shape[d] == t->shape[d];
   if (!ok) {
-    char a[128] = "", b[128] = "";
-    size_t la = 0, lb = 0;
-    for (int d = 0; d < t->rank && la < sizeof a; d++)
-      la += (size_t)snprintf(a + la, sizeof a - la, d ? ",%lld" : "%lld", (long long)t->shape[d]);
-    for (int d = 0; d < rank && lb < sizeof b; d++)
-      lb += (size_t)snprintf(b + lb, sizeof b - lb, d ? ",%lld" : "%lld", (long long)shape[d]);
+    char a[128], b[128];
+    nn_dims_str(a, sizeof a, t->shape, t->rank);
+    nn_dims_str(b, sizeof b, shape, rank);
     emoi_fail(err, EMO_EMODEL, "tensor '%s' has shape (%s), expected (%s)", name, a, b);
     return NULL;
   }

@@ -34,6 +34,7 @@
 
 #include "av/asd.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "media/video_decode.h"
 #include "media/video_encode.h"
 #include "output/annotate.h"
@@ -485,18 +486,14 @@ static int add_custom(struct emoi_stream *s, const emo_track_face *f) {
   if (id > s->cap_cid) {
     int cap = s->cap_cid ? s->cap_cid : 16;
     while (cap < id) cap *= 2;
-    double *sum = calloc((size_t)cap * C, sizeof *sum);
-    int64_t *cn = calloc((size_t)cap, sizeof *cn);
+    double *sum = emoi_grow_copy(s->csum, (size_t)s->cap_cid * C, (size_t)cap * C, sizeof *sum);
+    int64_t *cn = emoi_grow_copy(s->cn, (size_t)s->cap_cid, (size_t)cap, sizeof *cn);
     float *mean = calloc((size_t)cap * C, sizeof *mean);
     if (!sum || !cn || !mean) {
       free(sum);
       free(cn);
       free(mean);
       return EMO_ENOMEM;
-    }
-    if (s->cap_cid) {
-      memcpy(sum, s->csum, (size_t)s->cap_cid * C * sizeof *sum);
-      memcpy(cn, s->cn, (size_t)s->cap_cid * sizeof *cn);
     }
     free(s->csum);
     free(s->cn);

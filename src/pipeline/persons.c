@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "pipeline/assignment.h"
 
 typedef struct hist_entry {
@@ -150,11 +151,15 @@ static int grow(psn_state *s, int n_trk, int n_spk, emoi_err *err) {
   int ct = s->cap_trk, cs = s->cap_spk;
   while (ct < n_trk) ct = ct ? 2 * ct : 16;
   while (cs < n_spk) cs = cs ? 2 * cs : 8;
-  trk_stat *t = calloc((size_t)ct, sizeof *t);
-  spk_stat *p = calloc((size_t)cs, sizeof *p);
+  trk_stat *t = emoi_grow_copy(s->trk, (size_t)s->cap_trk, (size_t)ct, sizeof *t);
+  spk_stat *p = emoi_grow_copy(s->spk, (size_t)s->cap_spk, (size_t)cs, sizeof *p);
   double *a = calloc((size_t)ct * (size_t)cs, sizeof *a);
-  double *fs = s->fc ? calloc((size_t)ct * 2 * s->fc, sizeof *fs) : NULL;
-  double *vs = s->vc ? calloc((size_t)cs * s->vc, sizeof *vs) : NULL;
+  double *fs = s->fc ? emoi_grow_copy(s->fsum, (size_t)s->cap_trk * 2 * s->fc,
+                                      (size_t)ct * 2 * s->fc, sizeof *fs)
+                     : NULL;
+  double *vs =
+      s->vc ? emoi_grow_copy(s->vsum, (size_t)s->cap_spk * s->vc, (size_t)cs * s->vc, sizeof *vs)
+            : NULL;
   if (!t || !p || !a || (s->fc && !fs) || (s->vc && !vs)) {
     free(t);
     free(p);
@@ -163,14 +168,10 @@ static int grow(psn_state *s, int n_trk, int n_spk, emoi_err *err) {
     free(vs);
     return emoi_fail(err, EMO_ENOMEM, "out of memory for persons");
   }
-  if (s->fsum) memcpy(fs, s->fsum, (size_t)s->cap_trk * 2 * s->fc * sizeof *fs);
-  if (s->vsum) memcpy(vs, s->vsum, (size_t)s->cap_spk * s->vc * sizeof *vs);
   free(s->fsum);
   free(s->vsum);
   s->fsum = fs;
   s->vsum = vs;
-  if (s->trk) memcpy(t, s->trk, (size_t)s->cap_trk * sizeof *t);
-  if (s->spk) memcpy(p, s->spk, (size_t)s->cap_spk * sizeof *p);
   for (int i = 0; i < s->cap_spk; i++)
     for (int k = 0; k < s->cap_trk; k++) a[(size_t)i * ct + k] = s->aff[(size_t)i * s->cap_trk + k];
   free(s->trk);

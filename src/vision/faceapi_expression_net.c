@@ -49,13 +49,9 @@ static int fa_weight(fa_ctx *c, const char *name, int rank, const int64_t *shape
   int ok = w->rank == rank && w->dtype == NN_F32;
   for (int i = 0; ok && i < rank; i++) ok = w->shape[i] == shape[i];
   if (!ok) {
-    char want[96] = "", got[96] = "";
-    size_t k = 0;
-    for (int i = 0; i < rank && k < sizeof want; i++)
-      k += (size_t)snprintf(want + k, sizeof want - k, i ? ",%lld" : "%lld", (long long)shape[i]);
-    k = 0;
-    for (int i = 0; i < w->rank && k < sizeof got; i++)
-      k += (size_t)snprintf(got + k, sizeof got - k, i ? ",%lld" : "%lld", (long long)w->shape[i]);
+    char want[96], got[96];
+    nn_dims_str(want, sizeof want, shape, rank);
+    nn_dims_str(got, sizeof got, w->shape, w->rank);
     return emoi_fail(c->err, EMO_EMODEL, "%s: weight '%s' has shape (%s)%s, expected (%s) float32",
                      c->src, name, got, w->dtype == NN_F32 ? "" : " int32", want);
   }
