@@ -8,7 +8,8 @@
  * sanitizer report or hang is a bug. Seeds: fuzz/corpus/nn_graph/. Build: clang
  * -fsanitize=fuzzer,address,undefined -Iinclude -Isrc fuzz/fuzz_nn_graph.c src/nn/graph.c
  * src/nn/ops_ref.c src/nn/plan.c src/nn/backend_xnn.c src/nn/winograd.c src/nn/qconv.c src/nn/dwq.c
- * src/nn/sgemm.c src/nn/resblock.c src/core/isa.c src/core/err.c -lXNNPACK -lpthreadpool -lm -lpthread */
+ * src/nn/sgemm.c src/nn/resblock.c src/core/isa.c src/core/err.c -lXNNPACK -lpthreadpool -lm
+ * -lpthread */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
