@@ -33,7 +33,8 @@ def persons(gt, pred):
 def main(argv):
     d = argv[0]
     min_n = int(argv[1]) if len(argv) > 1 else 4
-    names = argv[2:] or sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(d, "*.log")))
+    names = argv[2:] or sorted(os.path.basename(p)[:-4]
+                               for p in glob.glob(os.path.join(d, "*.log")))
     root = os.path.dirname(here)
     same, diff = [], []
     for name in names:

@@ -18,7 +18,8 @@ from clothes_pairs import persons  # noqa: E402
 
 def main(argv):
     d = argv[0]
-    names = argv[1:] or sorted(os.path.basename(p)[:-6] for p in glob.glob(os.path.join(d, "*.jsonl")))
+    names = argv[1:] or sorted(os.path.basename(p)[:-6]
+                               for p in glob.glob(os.path.join(d, "*.jsonl")))
     root = os.path.dirname(here)
     same, diff = [], []
     for name in names:
@@ -26,7 +27,8 @@ def main(argv):
         for line in open(os.path.join(d, name + ".jsonl"), encoding="utf-8"):
             o = json.loads(line)
             if o.get("type") == "summary":
-                emb = {t["track_id"]: t["embedding"] for t in o.get("tracks", []) if "embedding" in t}
+                emb = {t["track_id"]: t["embedding"] for t in o.get("tracks", [])
+                       if "embedding" in t}
         who = persons(os.path.join(root, "tests", "fixtures", "identity", name + ".tsv"),
                       os.path.join(d, name + ".jsonl"))
         ids = sorted(t for t in emb if t in who)
