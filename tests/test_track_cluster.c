@@ -33,9 +33,11 @@ static void render(int seed, int dx, int px, int py) {
 }
 
 static void describe(int seed, int dx, int px, int py, fl_desc *d) {
+  static fg_grid g;
   render(seed, dx, px, py);
+  fg_compute(&img[0][0], W, H, W * 3, &g);
   const float box[1][4] = {{(float)px, (float)py, 40.0f, 40.0f}};
-  fl_describe(&img[0][0], W, H, W * 3, box, 1, d);
+  fl_describe(&g, box, 1, d);
 }
 
 /* Clothes under a face: a shirt of colour (r, g, b) under a face box at (100, 40, 40, 40). */
@@ -82,16 +84,19 @@ static void test_layout(void) {
   memset(&e, 0, sizeof e);
   CHECK(fl_distance(&a, &e) < 0.0f, "nothing to compare must be negative");
   CHECK(fl_correlation(&a, &e) == -2.0f, "nothing to correlate");
-  fl_describe(&img[0][0], 4, 4, 12, NULL, 0, &e);
+  static fg_grid tiny;
+  fg_compute(&img[0][0], 4, 4, 12, &tiny);
+  fl_describe(&tiny, NULL, 0, &e);
   CHECK(e.n_valid == 0, "tiny frame");
 }
 
 /* A shot of setup `seed` from t with faces ids[i] at boxes[i] for 10 frames. */
 static void shot(tcl_state *s, double t, int seed, int n, const int *ids, const float (*boxes)[4]) {
-  static fl_desc d;
+  static fg_grid g;
   for (int f = 0; f < 10; f++) {
-    describe(seed, f, (int)boxes[0][0], (int)boxes[0][1], &d);
-    int rc = tcl_frame(s, t + 0.04 * f, f == 0, &d, NULL, 0, 0, 0, ids, boxes, n);
+    render(seed, f, (int)boxes[0][0], (int)boxes[0][1]);
+    fg_compute(&img[0][0], W, H, W * 3, &g);
+    int rc = tcl_frame(s, t + 0.04 * f, f == 0, &g, NULL, 0, 0, 0, ids, boxes, n);
     CHECK(rc == EMO_OK, "tcl_frame %d", rc);
   }
 }
@@ -128,7 +133,7 @@ static void test_cluster(void) {
   const float *emb[6] = {e[0], NULL, e[2], NULL, e[4], NULL}; /* 2, 4, 6: no descriptor */
   tcl_params p = tcl_params_default();
   int ident[6] = {1, 2, 3, 4, 5, 6}, links = -1, merges = -1;
-  CHECK(tcl_cluster(s, &p, 6, emb, DIM, ident, &links, &merges, &err) == EMO_OK, "cluster");
+  CHECK(tcl_cluster(s, &p, 6, emb, DIM, ident, &links, &merges, NULL, &err) == EMO_OK, "cluster");
   printf("links %d, merges %d, identities %d %d %d %d %d %d\n", links, merges, ident[0], ident[1],
          ident[2], ident[3], ident[4], ident[5]);
   CHECK(ident[3] == 1, "track 4 sits where 1 sat in the same setup: %d", ident[3]);
@@ -140,7 +145,7 @@ static void test_cluster(void) {
   /* the same with identical descriptors for everyone: co-visible tracks still never join */
   const float *same[6] = {e[0], e[0], e[0], e[0], e[0], e[0]};
   int id2[6] = {1, 2, 3, 4, 5, 6};
-  CHECK(tcl_cluster(s, &p, 6, same, DIM, id2, NULL, NULL, &err) == EMO_OK, "cluster");
+  CHECK(tcl_cluster(s, &p, 6, same, DIM, id2, NULL, NULL, NULL, &err) == EMO_OK, "cluster");
   CHECK(id2[0] != id2[1] && id2[3] != id2[4], "cannot-link broken: %d %d %d %d", id2[0], id2[1],
         id2[3], id2[4]);
   CHECK(id2[2] == id2[0] || id2[2] == id2[1], "alike descriptors join across setups: %d", id2[2]);
@@ -152,23 +157,25 @@ static void test_cluster(void) {
   const float *diff[6] = {f[0], f[1], f[2], f[3], f[4], f[5]};
   p.link_alone = 0;
   p.face_linked = 2.0f;
-  CHECK(tcl_cluster(s, &p, 6, diff, DIM, id3, NULL, &merges, &err) == EMO_OK, "cluster");
+  CHECK(tcl_cluster(s, &p, 6, diff, DIM, id3, NULL, &merges, NULL, &err) == EMO_OK, "cluster");
   CHECK(merges == 0, "merges %d", merges);
   CHECK(id3[0] == 1 && id3[1] == 2 && id3[2] == 3 && id3[3] == 4 && id3[4] == 5 && id3[5] == 3,
         "identities changed: %d %d %d %d %d %d", id3[0], id3[1], id3[2], id3[3], id3[4], id3[5]);
   int bad[2] = {3, 1};
-  CHECK(tcl_cluster(s, &p, 2, diff, DIM, bad, NULL, NULL, &err) == EMO_EINVAL, "bad identity");
+  CHECK(tcl_cluster(s, &p, 2, diff, DIM, bad, NULL, NULL, NULL, &err) == EMO_EINVAL,
+        "bad identity");
   tcl_destroy(&s);
   CHECK(s == NULL, "destroy sets NULL");
   tcl_destroy(&s);
 }
 
-/* A shot of setup `seed` with n people at x = 20 + 100 k, their shirts of colours col[k]. */
-static void shirt_shot(tcl_state *s, double t, int seed, int n, const int *ids,
-                       const uint8_t (*col)[3]) {
-  static fl_desc d;
+/* A shot of setup `seed` with n people at x = 20 + 100 k, their shirts of colours col[k], for
+ * nf frames. */
+static void shirt_shot_n(tcl_state *s, double t, int seed, int n, const int *ids,
+                         const uint8_t (*col)[3], int nf) {
+  static fg_grid g;
   float boxes[3][4];
-  for (int f = 0; f < 5; f++) {
+  for (int f = 0; f < nf; f++) {
     render(seed, f, -100, -100);
     for (int k = 0; k < n; k++) {
       float *b = boxes[k];
@@ -177,11 +184,16 @@ static void shirt_shot(tcl_state *s, double t, int seed, int n, const int *ids,
         for (int x = (int)b[0] - 10; x < (int)b[0] + 50; x++)
           for (int c = 0; c < 3; c++) img[y][x * 3 + c] = col[k][c];
     }
-    fl_describe(&img[0][0], W, H, W * 3, (const float(*)[4])boxes, n, &d);
-    int rc = tcl_frame(s, t + 0.04 * f, f == 0, &d, &img[0][0], W, H, W * 3, ids,
+    fg_compute(&img[0][0], W, H, W * 3, &g);
+    int rc = tcl_frame(s, t + 0.04 * f, f == 0, &g, &img[0][0], W, H, W * 3, ids,
                        (const float(*)[4])boxes, n);
     CHECK(rc == EMO_OK, "tcl_frame %d", rc);
   }
+}
+
+static void shirt_shot(tcl_state *s, double t, int seed, int n, const int *ids,
+                       const uint8_t (*col)[3]) {
+  shirt_shot_n(s, t, seed, n, ids, col, 5);
 }
 
 /* Clothes join tracks of different setups unless they were seen together or their faces
@@ -202,7 +214,7 @@ static void test_cluster_clothes(void) {
   const float *emb[5] = {e[0], NULL, NULL, NULL, e[4]};
   tcl_params p = tcl_params_default();
   int ident[5] = {1, 2, 3, 4, 5}, links = -1, merges = -1;
-  CHECK(tcl_cluster(s, &p, 5, emb, DIM, ident, &links, &merges, &err) == EMO_OK, "cluster");
+  CHECK(tcl_cluster(s, &p, 5, emb, DIM, ident, &links, &merges, NULL, &err) == EMO_OK, "cluster");
   printf("clothes: links %d, merges %d, identities %d %d %d %d %d\n", links, merges, ident[0],
          ident[1], ident[2], ident[3], ident[4]);
   CHECK(links == 0, "no setup recurs: links %d", links);
@@ -211,10 +223,45 @@ static void test_cluster_clothes(void) {
   CHECK(ident[1] != ident[2], "2 and 3 were seen together");
   CHECK(ident[3] == 4, "the blue shirt stays apart: %d", ident[3]);
   CHECK(ident[4] != ident[0], "a face unlike 1's never joins 1 despite the shirt: %d", ident[4]);
-  p.clothes = 2.0f;
+  p.clothes = p.clothes_track = 2.0f;
   int off[5] = {1, 2, 3, 4, 5};
-  CHECK(tcl_cluster(s, &p, 5, emb, DIM, off, NULL, &merges, &err) == EMO_OK, "cluster");
+  CHECK(tcl_cluster(s, &p, 5, emb, DIM, off, NULL, &merges, NULL, &err) == EMO_OK, "cluster");
   CHECK(merges == 0, "clothes off: merges %d", merges);
+  tcl_destroy(&s);
+}
+
+/* One identity seen in two lights (tracks 1 and 2, joined by the tracker), and a track of the
+ * second light alone (3): the identity's summed clothes are a mix that matches 3 only half,
+ * but its track 2 matches 3 exactly (clothes_track). A short track (4, too few samples) of
+ * the same shirt does not count. */
+static void test_cluster_track_clothes(void) {
+  tcl_state *s = NULL;
+  emoi_err err = {{0}};
+  CHECK(tcl_create(&s, &err) == EMO_OK, "create");
+  const uint8_t lit[1][3] = {{150, 30, 30}}, dim[1][3] = {{30, 60, 40}};
+  int i1[1] = {1}, i2[1] = {2}, i3[1] = {3}, i4[1] = {4};
+  shirt_shot_n(s, 0.0, 4, 1, i1, lit, 20);
+  shirt_shot_n(s, 1.0, 5, 1, i2, dim, 20);
+  shirt_shot_n(s, 2.0, 6, 1, i3, dim, 20);
+  const float *emb[3] = {NULL, NULL, NULL};
+  tcl_params p = tcl_params_default();
+  int ident[3] = {1, 1, 3}, merges = -1;
+  CHECK(tcl_cluster(s, &p, 3, emb, DIM, ident, NULL, &merges, NULL, &err) == EMO_OK, "cluster");
+  printf("tracks' clothes: merges %d, identities %d %d %d\n", merges, ident[0], ident[1], ident[2]);
+  CHECK(ident[2] == 1, "3 joins the identity of its light's track 2: %d", ident[2]);
+  int off[3] = {1, 1, 3};
+  p.clothes_track = 2.0f;
+  CHECK(tcl_cluster(s, &p, 3, emb, DIM, off, NULL, &merges, NULL, &err) == EMO_OK, "cluster");
+  CHECK(off[2] == 3 && merges == 0, "the mix alone stays apart: %d, merges %d", off[2], merges);
+  tcl_reset(s);
+  shirt_shot_n(s, 0.0, 4, 1, i1, lit, 20);
+  shirt_shot_n(s, 1.0, 5, 1, i2, dim, 20);
+  shirt_shot_n(s, 2.0, 6, 1, i4, dim, 9); /* 3 samples */
+  const float *emb4[4] = {NULL, NULL, NULL, NULL};
+  int short4[4] = {1, 1, 3, 4};
+  p = tcl_params_default();
+  CHECK(tcl_cluster(s, &p, 4, emb4, DIM, short4, NULL, &merges, NULL, &err) == EMO_OK, "cluster");
+  CHECK(short4[3] == 4, "a track of 3 clothes samples stays apart: %d", short4[3]);
   tcl_destroy(&s);
 }
 
@@ -223,5 +270,6 @@ int main(void) {
   test_clothes();
   test_cluster();
   test_cluster_clothes();
+  test_cluster_track_clothes();
   return th_finish("test_track_cluster");
 }

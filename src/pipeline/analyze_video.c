@@ -21,8 +21,9 @@
  *    (vision/optical_flow.c) between the previous and the current frame;
  *  - every visible face gets its expression, and its track a smoothed distribution;
  *  - spans with no face become no_face events, tracks starting/ending track events;
- *  - with emo_run_params.track_clustering, each frame's colour layout, track boxes and clothes
- *    are kept for the final identities, joined across shots at the end of the video
+ *  - with emo_run_params.track_clustering, each shot's colour layouts (from the frame's grid,
+ *    vision/frame_grid.h, which the cut detector uses too), track boxes and sampled clothes are
+ *    kept for the final identities, joined across shots at the end of the video
  *    (pipeline/track_cluster.h: a few kilobytes a shot).
  * Nothing is kept per frame beyond the tracker's state and what the clustering keeps per shot and
  * per track: memory grows with shots and tracks, not with frames. */
@@ -45,7 +46,7 @@
 #include "pipeline/tracker.h"
 #include "vision/face_embed.h"
 #include "vision/face_mesh.h"
-#include "vision/frame_layout.h"
+#include "vision/frame_grid.h"
 #include "vision/optical_flow.h"
 #include "vision/shot_cut.h"
 
@@ -114,9 +115,9 @@ struct emoi_stream {
   emo_frame_result frame;
   emo_video_summary summary;
   sc_state cuts; /* shot-change detector (vision/shot_cut.h) */
+  fg_grid grid;  /* this frame's colour grid, for the cut detector and the clustering's layouts */
   /* final identities across shots (pipeline/track_cluster.h, emo_run_params.track_clustering) */
   tcl_state *tcl;
-  fl_desc layout;        /* this frame's colour layout */
   int *tcl_ids;          /* (max_faces,) this frame's track ids */
   float (*tcl_boxes)[4]; /* (max_faces, 4) and boxes */
   /* embedding callback arguments, valid during one push */
@@ -599,15 +600,15 @@ static int count_frame(emo_context *c, struct emoi_stream *s, int n, double t) {
 }
 
 /* What the final clustering keeps of a frame with n faces (pipeline/track_cluster.h): its shot,
- * its colour layout outside the faces, and where each track is. */
+ * its colour grid (for the layouts of a shot's first and last frames), where each track is and
+ * what it wears. */
 static int cluster_frame(struct emoi_stream *s, const uint8_t *rgb, int w, int h, int stride,
                          double t, int cut, int n) {
   for (int i = 0; i < n; i++) {
     s->tcl_ids[i] = s->faces[i].track_id;
     memcpy(s->tcl_boxes[i], s->faces[i].box, sizeof s->tcl_boxes[i]);
   }
-  fl_describe(rgb, w, h, stride, (const float(*)[4])s->tcl_boxes, n, &s->layout);
-  return tcl_frame(s->tcl, t, cut, &s->layout, rgb, w, h, stride, s->tcl_ids,
+  return tcl_frame(s->tcl, t, cut, &s->grid, rgb, w, h, stride, s->tcl_ids,
                    (const float(*)[4])s->tcl_boxes, n);
 }
 
@@ -628,7 +629,7 @@ static int cluster_tracks(emo_context *c, struct emoi_stream *s, emo_track_summa
   }
   tcl_params tp = tcl_params_default();
   int links = 0, merges = 0;
-  int rc = tcl_cluster(s->tcl, &tp, n, emb, FEM_DIM, ident, &links, &merges, err);
+  int rc = tcl_cluster(s->tcl, &tp, n, emb, FEM_DIM, ident, &links, &merges, &c->log, err);
   if (rc == EMO_OK) {
     for (int i = 0; i < n; i++) tracks[i].identity = ident[i];
     emoi_log(&c->log, EMO_LOG_INFO,
@@ -671,7 +672,8 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   int rc = EMO_OK;
   int next = s->have_prev ? 1 - s->cur : s->cur;
   s->pyr_built[next] = 0;
-  sc_kind shot = sc_push(&s->cuts, rgb, w, h, stride, t, NULL);
+  fg_compute(rgb, w, h, stride, &s->grid);
+  sc_kind shot = sc_push_grid(&s->cuts, &s->grid, t, NULL);
   int cut = shot == SC_HARD || shot == SC_GRADUAL;
   if (cut) rc = lose_tracks_at_cut(s, t, &err);
   if (shot == SC_SUSPECT) { /* an abrupt change that is no cut: detect, and verify identities */

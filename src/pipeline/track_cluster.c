@@ -2,14 +2,19 @@
  * of tracks (see track_cluster.h for the method).
  *
  * Memory: shots (two layout descriptors each), per-(id, shot) box sums and the co-visible pairs
- * (an open-addressing set) grow by doubling as the video goes; the clustering's matrices are
+ * (an open-addressing set) grow by doubling as the video goes; the previous frame's grid and
+ * boxes are kept for the layout of a shot's last frame; the clustering's matrices are
  * allocated by tcl_cluster for the call and freed before it returns. */
 #include "pipeline/track_cluster.h"
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/log.h"
+#include "core/mem.h"
 
 typedef struct tcl_shot {
   double t0, t1;
@@ -32,6 +37,10 @@ struct tcl_state {
   int cap_ids;
   float (*clothes)[FL_BINS]; /* (cap_ids, FL_BINS) per id: sum of its clothing histograms */
   int *n_clothes;            /* (cap_ids) per id: how many */
+  int *seen;                 /* (cap_ids) per id: frames seen (clothes every TCL_CLOTHES_EVERY) */
+  fg_grid prev;              /* the latest frame's grid (prev_shot's last frame so far) */
+  float (*prev_boxes)[4];    /* (cap_prev, 4) and its face boxes */
+  int n_prev, cap_prev, prev_shot; /* prev_shot -1 = no frame yet */
   uint64_t *pairs; /* (cap_pairs) set of co-visible id pairs (a << 32 | b, a < b), 0 = empty */
   int n_pairs, cap_pairs;
 };
@@ -46,16 +55,23 @@ struct tcl_state {
  * descriptors clearly disagree (the 10th percentile of same-person pooled pairs on the reel is
  * 0.48; one linked pair of one person scored 0.39). clothes 0.90: on the reel the most similar
  * clothes of two different people scored 0.874 (a dark top and a dark suit), and 19 pairs of one
- * person's tracks 0.90-0.98. */
+ * person's tracks 0.90-0.98 (on all 41 labelled files, two different people seen together, so
+ * held apart by the cannot-link alone, scored 0.900 and 0.907: this rule's margin is the
+ * cannot-link's and the faces'). clothes_track 0.93: the most similar clothes of two tracks of
+ * different people (each with 4 samples or more; dev/clothes_pairs.py) scored 0.872 on the reel
+ * (long_hair and tux) and 0.907 on all 41 labelled files (the pair above, seen together); the
+ * one merge it makes there scored 0.943 (README, "Identity on real video"). */
 tcl_params tcl_params_default(void) {
-  tcl_params p = {10.0f, 0.75f, 0.5f, 1.4f, 0.76f, 0.35f, 1, 0.90f};
+  tcl_params p = {10.0f, 0.75f, 0.5f, 1.4f, 0.76f, 0.35f, 1, 0.90f, 0.93f};
   return p;
 }
 
 int tcl_create(tcl_state **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "track clustering: NULL output");
   *out = calloc(1, sizeof **out);
-  return *out ? EMO_OK : emoi_fail(err, EMO_ENOMEM, "track clustering: out of memory");
+  if (!*out) return emoi_fail(err, EMO_ENOMEM, "track clustering: out of memory");
+  (*out)->prev_shot = -1;
+  return EMO_OK;
 }
 
 void tcl_destroy(tcl_state **ps) {
@@ -66,6 +82,8 @@ void tcl_destroy(tcl_state **ps) {
   free(s->last_obs);
   free(s->clothes);
   free(s->n_clothes);
+  free(s->seen);
+  free(s->prev_boxes);
   free(s->pairs);
   free(s);
   *ps = NULL;
@@ -73,8 +91,9 @@ void tcl_destroy(tcl_state **ps) {
 
 void tcl_reset(tcl_state *s) {
   if (!s) return;
-  s->n_shots = s->n_obs = s->n_pairs = 0;
-  for (int i = 0; i < s->cap_ids; i++) s->last_obs[i] = -1, s->n_clothes[i] = 0;
+  s->n_shots = s->n_obs = s->n_pairs = s->n_prev = 0;
+  s->prev_shot = -1;
+  for (int i = 0; i < s->cap_ids; i++) s->last_obs[i] = -1, s->n_clothes[i] = s->seen[i] = 0;
   if (s->clothes) memset(s->clothes, 0, (size_t)s->cap_ids * sizeof *s->clothes);
   if (s->pairs) memset(s->pairs, 0, (size_t)s->cap_pairs * sizeof *s->pairs);
 }
@@ -83,14 +102,15 @@ int tcl_shot_count(const tcl_state *s) {
   return s ? s->n_shots : 0;
 }
 
-/* Grows *p (of *cap elements of size sz) to hold need; new bytes are zero. 0 or EMO_ENOMEM. */
+/* Grows the table *p of *cap elements of size sz to hold need (doubling; new elements zero).
+ * 0 or EMO_ENOMEM (the table unchanged). */
 static int grow(void **p, int *cap, int need, size_t sz) {
   if (need <= *cap) return 0;
   int c = *cap ? *cap : 16;
   while (c < need) c *= 2;
-  char *n = realloc(*p, (size_t)c * sz);
+  void *n = emoi_grow_copy(*p, (size_t)*cap, (size_t)c, sz);
   if (!n) return EMO_ENOMEM;
-  memset(n + (size_t)*cap * sz, 0, (size_t)(c - *cap) * sz);
+  free(*p);
   *p = n;
   *cap = c;
   return 0;
@@ -142,12 +162,23 @@ static int pair_add(tcl_state *s, int a, int b) {
   return 0;
 }
 
-int tcl_frame(tcl_state *s, double t, int cut, const fl_desc *desc, const uint8_t *rgb, int w,
+/* The layout of shot prev_shot's last frame so far (the previous frame's grid and boxes). */
+static void finish_shot(tcl_state *s) {
+  if (s->prev_shot < 0) return;
+  tcl_shot *sh = &s->shots[s->prev_shot];
+  fl_describe(&s->prev, (const float(*)[4])s->prev_boxes, s->n_prev, &sh->last);
+  sh->has_last = sh->last.n_valid > 0;
+}
+
+int tcl_frame(tcl_state *s, double t, int cut, const fg_grid *grid, const uint8_t *rgb, int w,
               int h, ptrdiff_t stride, const int *ids, const float (*boxes)[4], int n) {
   if (!s || n < 0 || (n > 0 && (!ids || !boxes)) || !isfinite(t)) return EMO_EINVAL;
+  for (int i = 0; i < n; i++)
+    if (ids[i] < 1) return EMO_EINVAL;
   if (cut || s->n_shots == 0) {
     if (grow((void **)&s->shots, &s->cap_shots, s->n_shots + 1, sizeof *s->shots))
       return EMO_ENOMEM;
+    finish_shot(s); /* the shot that ends here: its last frame was the previous one */
     tcl_shot *sh = &s->shots[s->n_shots++];
     sh->t0 = sh->t1 = t;
     sh->has_first = sh->has_last = 0;
@@ -155,24 +186,35 @@ int tcl_frame(tcl_state *s, double t, int cut, const fl_desc *desc, const uint8_
   int shot = s->n_shots - 1;
   tcl_shot *sh = &s->shots[shot];
   sh->t1 = t;
-  if (desc && desc->n_valid > 0) {
-    if (!sh->has_first) sh->first = *desc, sh->has_first = 1;
-    sh->last = *desc;
-    sh->has_last = 1;
+  /* layouts at a shot's first frame (the first one with a valid layout) and, at the next cut or
+   * the clustering, its last one: the frame's grid and boxes are kept until then */
+  if (grid && grid->w > 0) {
+    if (!sh->has_first) {
+      fl_describe(grid, boxes, n, &sh->first);
+      sh->has_first = sh->first.n_valid > 0;
+    }
+    if (grow((void **)&s->prev_boxes, &s->cap_prev, n, sizeof *s->prev_boxes)) return EMO_ENOMEM;
+    s->prev = *grid;
+    if (n) memcpy(s->prev_boxes, boxes, (size_t)n * sizeof *s->prev_boxes);
+    s->n_prev = n;
+    s->prev_shot = shot;
+  } else {
+    s->prev_shot = -1; /* no grid: the shot's last layout stays what it was */
   }
   for (int i = 0; i < n; i++) {
     int id = ids[i];
-    if (id < 1) return EMO_EINVAL;
     if (id > s->cap_ids) {
-      int old = s->cap_ids, c1 = old, c2 = old;
+      int old = s->cap_ids, c1 = old, c2 = old, c3 = old;
       if (grow((void **)&s->clothes, &c1, id, sizeof *s->clothes) ||
           grow((void **)&s->n_clothes, &c2, id, sizeof *s->n_clothes) ||
+          grow((void **)&s->seen, &c3, id, sizeof *s->seen) ||
           grow((void **)&s->last_obs, &s->cap_ids, id, sizeof *s->last_obs))
-        return EMO_ENOMEM; /* (the three grow alike: cap_ids is set last) */
+        return EMO_ENOMEM; /* (the four grow alike: cap_ids is set last) */
       for (int k = old; k < s->cap_ids; k++) s->last_obs[k] = -1;
     }
     float hist[FL_BINS];
-    if (rgb && fl_clothes(rgb, w, h, stride, boxes[i], hist)) {
+    if (rgb && s->seen[id - 1]++ % TCL_CLOTHES_EVERY == 0 &&
+        fl_clothes(rgb, w, h, stride, boxes[i], hist)) {
       for (int k = 0; k < FL_BINS; k++) s->clothes[id - 1][k] += hist[k];
       s->n_clothes[id - 1]++;
     }
@@ -233,7 +275,7 @@ static int close_count(const tcl_state *s, const tcl_params *p, const int *by_sh
 /* Calls add(user, id_a, id_b) for every thread link (see track_cluster.h); returns the count
  * or EMO_ENOMEM. */
 static int find_links(const tcl_state *s, const tcl_params *p, void (*add)(void *, int, int),
-                      void *user) {
+                      void *user, const emoi_logger *log) {
   int ns = s->n_shots < TCL_MAX_SHOTS ? s->n_shots : TCL_MAX_SHOTS;
   int *start = calloc((size_t)ns + 1, sizeof *start); /* obs of shot k: by_shot[start[k]..) */
   int *by_shot = malloc((size_t)(s->n_obs ? s->n_obs : 1) * sizeof *by_shot);
@@ -252,12 +294,15 @@ static int find_links(const tcl_state *s, const tcl_params *p, void (*add)(void 
     for (int j = i + 1; j < ns; j++) {
       if (start[i] == start[i + 1] || start[j] == start[j + 1]) continue;
       if (!threaded(&s->shots[i], &s->shots[j], p)) continue;
+      emoi_log(log, EMO_LOG_DEBUG, "tcl: shots %d (%.2f s) and %d (%.2f s) threaded", i,
+               s->shots[i].t0, j, s->shots[j].t0);
       for (int k = start[i]; k < start[i + 1]; k++) {
         int a = by_shot[k], b = -1, back = -1;
         if (close_count(s, p, by_shot, start[j], start[j + 1], a, &b) != 1) continue;
         if (close_count(s, p, by_shot, start[i], start[i + 1], b, &back) != 1 || back != a)
           continue;
         if (s->obs[a].id == s->obs[b].id) continue;
+        emoi_log(log, EMO_LOG_DEBUG, "tcl: link ids %d and %d", s->obs[a].id, s->obs[b].id);
         add(user, s->obs[a].id, s->obs[b].id);
         links++;
       }
@@ -280,6 +325,8 @@ typedef struct tcl_work {
   int *fcnt;    /* (N, N) and those pairs */
   double *csum; /* (N, N) clothing similarity (Bhattacharyya) of the clusters' mean clothes */
   int *ccnt;    /* (N, N) 1 where both have clothes */
+  float *tmax;  /* (N, N) the most similar clothes of two member tracks (each with at least
+                   TCL_TRACK_CLOTHES samples), -1 = none */
   float (*hist)[FL_BINS]; /* (N, FL_BINS) per cluster: clothing histograms summed over frames */
   int *link;              /* (N, N) */
   uint8_t *cant;          /* (N, N) */
@@ -313,6 +360,7 @@ static void merge(tcl_work *w, int i, int j) {
     w->fcnt[i * n + k] = w->fcnt[k * n + i] = w->fcnt[i * n + k] + w->fcnt[j * n + k];
 
     w->link[i * n + k] = w->link[k * n + i] = w->link[i * n + k] + w->link[j * n + k];
+    w->tmax[i * n + k] = w->tmax[k * n + i] = fmaxf(w->tmax[i * n + k], w->tmax[j * n + k]);
     w->cant[i * n + k] = w->cant[k * n + i] = w->cant[i * n + k] | w->cant[j * n + k];
   }
   w->alive[j] = 0;
@@ -333,11 +381,12 @@ static int cmp_desc_int(const void *a, const void *b) {
 }
 
 int tcl_cluster(tcl_state *s, const tcl_params *p, int n_ids, const float *const *emb, int dim,
-                int *ident, int *links, int *merges, emoi_err *err) {
+                int *ident, int *links, int *merges, const emoi_logger *log, emoi_err *err) {
   if (links) *links = 0;
   if (merges) *merges = 0;
   if (!s || !p || n_ids < 0 || (n_ids > 0 && (!emb || !ident)) || dim <= 0)
     return emoi_fail(err, EMO_EINVAL, "track clustering: bad arguments");
+  finish_shot(s); /* the last shot's last frame */
   if (n_ids == 0) return EMO_OK;
   for (int i = 0; i < n_ids; i++)
     if (ident[i] < 1 || ident[i] > n_ids)
@@ -367,11 +416,12 @@ int tcl_cluster(tcl_state *s, const tcl_params *p, int n_ids, const float *const
   w.fcnt = calloc(nn ? nn : 1, sizeof *w.fcnt);
   w.csum = calloc(nn ? nn : 1, sizeof *w.csum);
   w.ccnt = calloc(nn ? nn : 1, sizeof *w.ccnt);
+  w.tmax = malloc((nn ? nn : 1) * sizeof *w.tmax);
   w.hist = calloc((size_t)(n ? n : 1), sizeof *w.hist);
   w.link = calloc(nn ? nn : 1, sizeof *w.link);
   w.cant = calloc(nn ? nn : 1, sizeof *w.cant);
   if (!w.id_of || !w.alive || !w.parent || !w.low || !lab || !w.fsum || !w.fcnt || !w.csum ||
-      !w.ccnt || !w.hist || !w.link || !w.cant)
+      !w.ccnt || !w.tmax || !w.hist || !w.link || !w.cant)
     goto done;
   for (int k = 0; k < n; k++) {
     w.id_of[k] = frames[2 * k + 1];
@@ -393,8 +443,29 @@ int tcl_cluster(tcl_state *s, const tcl_params *p, int n_ids, const float *const
       }
       w.cant[ab] = w.cant[ba] = (uint8_t)pair_has(s, w.id_of[a], w.id_of[b]);
       clothes_pair(&w, a, b);
+      int na = s->n_clothes[w.id_of[a] - 1], nb = s->n_clothes[w.id_of[b] - 1];
+      w.tmax[ab] = w.tmax[ba] =
+          na >= TCL_TRACK_CLOTHES && nb >= TCL_TRACK_CLOTHES ? (float)w.csum[ab] : -1.0f;
     }
-  int nl = find_links(s, p, add_link, &w);
+  for (int o = 0; o < s->n_obs && log && log->level >= EMO_LOG_DEBUG; o++) {
+    const tcl_obs *ob = &s->obs[o];
+    int id = ob->id, nc = id <= s->cap_ids ? s->n_clothes[id - 1] : 0;
+    emoi_log(log, EMO_LOG_DEBUG,
+             "tcl: id %d in shot %d (%.2f s): %d frames at (%.0f, %.0f) side %.0f; clothes %d, "
+             "descriptor %d",
+             id, ob->shot, s->shots[ob->shot].t0, ob->n, ob->sum[0] / ob->n, ob->sum[1] / ob->n,
+             ob->sum[2] / ob->n, nc, id <= n_ids && emb[id - 1] != NULL);
+  }
+  for (int k = 0; k < n && log && log->level >= EMO_LOG_DEBUG; k++) {
+    char buf[FL_BINS * 8 + 1] = "";
+    double sum = 0.0;
+    for (int b = 0; b < FL_BINS; b++) sum += w.hist[k][b];
+    for (int b = 0, len = 0; b < FL_BINS && len < (int)sizeof buf - 8; b++)
+      len += snprintf(buf + len, sizeof buf - (size_t)len, " %.4f",
+                      sum > 0.0 ? w.hist[k][b] / sum : 0.0);
+    emoi_log(log, EMO_LOG_DEBUG, "tcl: clothes of id %d:%s", w.id_of[k], buf);
+  }
+  int nl = find_links(s, p, add_link, &w, log);
   if (nl < 0) goto done;
   if (links) *links = nl;
   /* the tracker's identities first: members of one identity are one cluster */
@@ -425,16 +496,36 @@ int tcl_cluster(tcl_state *s, const tcl_params *p, int n_ids, const float *const
           score = 2.0 + f;
         else if (has_c && agree && c >= p->clothes)
           score = 1.0 + c;
+        else if (agree && w.tmax[ab] >= p->clothes_track)
+          score = w.tmax[ab];
         else
           continue;
         if (score > best) best = score, bi = a, bj = b;
       }
     }
     if (bi < 0) break;
+    if (log && log->level >= EMO_LOG_DEBUG) {
+      size_t ab = (size_t)bi * n + bj;
+      emoi_log(log, EMO_LOG_DEBUG,
+               "tcl: merge ids %d and %d: links %d, faces %.3f (%d), clothes %.3f, tracks' %.3f",
+               w.id_of[bi], w.id_of[bj], w.link[ab], w.fcnt[ab] ? w.fsum[ab] / w.fcnt[ab] : -9.0,
+               w.fcnt[ab], w.ccnt[ab] ? w.csum[ab] : -9.0, w.tmax[ab]);
+    }
     merge(&w, bi, bj);
     made++;
   }
   if (merges) *merges = made;
+  for (int a = 0; a < n && log && log->level >= EMO_LOG_DEBUG; a++) /* what stayed apart */
+    for (int b = a + 1; b < n && w.alive[a]; b++) {
+      size_t ab = (size_t)a * n + b;
+      if (!w.alive[b] || !((w.ccnt[ab] && w.csum[ab] >= 0.7) || w.tmax[ab] >= 0.7)) continue;
+      emoi_log(log, EMO_LOG_DEBUG,
+               "tcl: apart ids %d and %d: cannot %d, links %d, faces %.3f (%d), clothes %.3f, "
+               "tracks' %.3f",
+               w.id_of[a], w.id_of[b], w.cant[ab], w.link[ab],
+               w.fcnt[ab] ? w.fsum[ab] / w.fcnt[ab] : -9.0, w.fcnt[ab],
+               w.ccnt[ab] ? w.csum[ab] : -9.0, w.tmax[ab]);
+    }
   /* each cluster's label: the smallest of its members' identities (low, per root); every id
    * whose identity is a member's (clustered or not) takes it */
   for (int k = 0; k < n; k++) w.low[k] = n_ids + 1;
@@ -459,6 +550,7 @@ done:
   free(w.fcnt);
   free(w.csum);
   free(w.ccnt);
+  free(w.tmax);
   free(w.hist);
   free(w.link);
   free(w.cant);

@@ -17,12 +17,16 @@
  *    similar enough alone (face_only), or linked by a thread and similar enough (face_linked),
  *    or linked without descriptors on either side to compare (link_alone), or wearing alike
  *    clothes (the colour histogram under the face, Bhattacharyya coefficient >= clothes, as
- *    Everingham et al.'s clothing descriptor) with faces that do not disagree; never across a
+ *    Everingham et al.'s clothing descriptor) with faces that do not disagree, or when two of
+ *    their member tracks wear alike clothes (>= clothes_track, single linkage over the tracks'
+ *    own histograms: a cluster's summed clothes mix its close-ups and its wide shots under
+ *    other light, where one track of each light matches the other's); never across a
  *    cannot-link.
  * What is a shot and what is a face are the caller's (pipeline/analyze_video.c: the shot-cut
  * detector and the tracker); this file keeps what it needs of them as the video goes.
  *
- * Cost: per analysed frame, the caller's descriptor (a few thousand pixel reads) and a copy;
+ * Cost: per analysed frame, a copy of the caller's grid (2.3 KB) and, every TCL_CLOTHES_EVERY
+ * frames of a track, 144 pixel reads for its clothes; two layouts a shot (no pixel reads);
  * memory O(shots + tracks x shots they appear in + co-visible pairs), about 4 KB a shot. At
  * the end, O(S^2) descriptor distances for S shots (at most TCL_MAX_SHOTS are threaded), and
  * for N tracks (at most TCL_MAX_IDS, those with the most frames; others keep the tracker's
@@ -31,21 +35,28 @@
 #define EMO_PIPELINE_TRACK_CLUSTER_H
 
 #include "core/err.h"
+#include "core/log.h"
 #include "vision/frame_layout.h"
 
-#define TCL_MAX_SHOTS 4096 /* shots threaded at most (later shots are not) */
-#define TCL_MAX_IDS 1024   /* tracks clustered at most */
+#define TCL_MAX_SHOTS 4096  /* shots threaded at most (later shots are not) */
+#define TCL_MAX_IDS 1024    /* tracks clustered at most */
+#define TCL_TRACK_CLOTHES 4 /* clothes samples a track needs for clothes_track */
+#define TCL_CLOTHES_EVERY                                                         \
+  4 /* a track's clothes are sampled at its first frame and every this many after \
+       (a track's clothes sum many frames: the reel scored the same with 1) */
 
 typedef struct tcl_params {
-  float thread_max;  /* shots are of one setup at this fl_distance or less, */
-  float thread_corr; /* or at this fl_correlation or more */
-  float box_shift;   /* link: centres within this many face sides (x and y each) */
-  float box_scale;   /* link: larger side / smaller side at most */
-  float face_only;   /* merge on pooled descriptors alone from this similarity; > 1 = never */
-  float face_linked; /* merge two linked clusters from this similarity */
-  int link_alone;    /* 1: merge linked clusters when no descriptor pair can be compared */
-  float clothes;     /* merge from this clothing similarity when the faces do not disagree
-                        (similarity >= face_linked, or none to compare); > 1 = never */
+  float thread_max;    /* shots are of one setup at this fl_distance or less, */
+  float thread_corr;   /* or at this fl_correlation or more */
+  float box_shift;     /* link: centres within this many face sides (x and y each) */
+  float box_scale;     /* link: larger side / smaller side at most */
+  float face_only;     /* merge on pooled descriptors alone from this similarity; > 1 = never */
+  float face_linked;   /* merge two linked clusters from this similarity */
+  int link_alone;      /* 1: merge linked clusters when no descriptor pair can be compared */
+  float clothes;       /* merge from this clothing similarity when the faces do not disagree
+                          (similarity >= face_linked, or none to compare); > 1 = never */
+  float clothes_track; /* merge when two member tracks' own clothes are this similar (each
+                          with TCL_TRACK_CLOTHES samples) and the faces do not disagree */
 } tcl_params;
 
 /* The defaults (track_cluster.c says where each comes from). */
@@ -61,11 +72,13 @@ void tcl_destroy(tcl_state **s);
 void tcl_reset(tcl_state *s);
 
 /* One analysed frame at time t (non-decreasing): cut = 1 when a new shot starts here (the first
- * frame always starts one); desc = the frame's layout (may be NULL: the shot is then not
- * threaded by this frame); rgb (h rows of w*3 bytes, stride apart; may be NULL) the frame, for
- * the clothes under each face (fl_clothes); ids (>= 1) and boxes (x, y, width, height, pixels)
- * of the n faces reported in it. Returns EMO_OK, EMO_EINVAL or EMO_ENOMEM. */
-int tcl_frame(tcl_state *s, double t, int cut, const fl_desc *desc, const uint8_t *rgb, int w,
+ * frame always starts one); grid = the frame's colour grid (vision/frame_grid.h; may be NULL:
+ * the shot is then not threaded by this frame), of which a layout (fl_describe, faces left
+ * out) is made only for a shot's first and last frames; rgb (h rows of w*3 bytes, stride apart;
+ * may be NULL) the frame, for the clothes under each face (fl_clothes, every
+ * TCL_CLOTHES_EVERY frames of a track); ids (>= 1) and boxes (x, y, width, height, pixels) of
+ * the n faces reported in it. Returns EMO_OK, EMO_EINVAL or EMO_ENOMEM. */
+int tcl_frame(tcl_state *s, double t, int cut, const fg_grid *grid, const uint8_t *rgb, int w,
               int h, ptrdiff_t stride, const int *ids, const float (*boxes)[4], int n);
 
 /* Shots seen so far. */
@@ -74,9 +87,10 @@ int tcl_shot_count(const tcl_state *s);
 /* Clusters ids 1..n_ids: emb[id - 1] is id's L2-normalised pooled descriptor of dim values, or
  * NULL; ident[id - 1] holds its identity on entry (the tracker's: ids sharing one start in
  * one cluster) and the final one on return (the cluster's smallest id). links and merges (may
- * be NULL) receive the thread links found and the merges made. Returns EMO_OK, EMO_EINVAL or
- * EMO_ENOMEM (ident unchanged). */
+ * be NULL) receive the thread links found and the merges made. log (may be NULL) receives, at
+ * EMO_LOG_DEBUG, the threaded shots, links, merges and the close pairs left apart. Returns
+ * EMO_OK, EMO_EINVAL or EMO_ENOMEM (ident unchanged). */
 int tcl_cluster(tcl_state *s, const tcl_params *p, int n_ids, const float *const *emb, int dim,
-                int *ident, int *links, int *merges, emoi_err *err);
+                int *ident, int *links, int *merges, const emoi_logger *log, emoi_err *err);
 
 #endif

@@ -4,41 +4,33 @@
 #include <math.h>
 #include <string.h>
 
-#define FL_SAMPLES 6 /* samples per cell side */
-
-void fl_describe(const uint8_t *rgb, int w, int h, ptrdiff_t stride, const float (*boxes)[4], int n,
-                 fl_desc *out) {
+void fl_describe(const fg_grid *g, const float (*boxes)[4], int n, fl_desc *out) {
   memset(out, 0, sizeof *out);
-  if (!rgb || w < FL_W || h < FL_H || stride < 3 * (ptrdiff_t)w || n < 0 || (n > 0 && !boxes))
-    return;
-  for (int cy = 0; cy < FL_H; cy++)
-    for (int cx = 0; cx < FL_W; cx++) {
-      double sum[3] = {0.0, 0.0, 0.0};
-      int got = 0;
-      for (int sy = 0; sy < FL_SAMPLES; sy++)
-        for (int sx = 0; sx < FL_SAMPLES; sx++) {
-          float fx = ((float)cx + ((float)sx + 0.5f) / FL_SAMPLES) * (float)w / FL_W;
-          float fy = ((float)cy + ((float)sy + 0.5f) / FL_SAMPLES) * (float)h / FL_H;
-          int masked = 0;
-          for (int k = 0; k < n && !masked; k++) {
-            const float *b = boxes[k];
-            masked = fx >= b[0] - 0.5f * b[2] && fx < b[0] + 1.5f * b[2] &&
-                     fy >= b[1] - 0.5f * b[3] && fy < b[1] + 1.5f * b[3];
-          }
-          if (masked) continue;
-          int x = (int)fx, y = (int)fy;
-          if (x >= w) x = w - 1;
-          if (y >= h) y = h - 1;
-          const uint8_t *p = rgb + (ptrdiff_t)y * stride + 3 * (ptrdiff_t)x;
-          for (int c = 0; c < 3; c++) sum[c] += p[c];
-          got++;
-        }
-      int i = cy * FL_W + cx;
-      if (2 * got < FL_SAMPLES * FL_SAMPLES) continue;
-      for (int c = 0; c < 3; c++) out->rgb[i][c] = (float)(sum[c] / got);
-      out->valid[i] = 1;
-      out->n_valid++;
+  if (!g || g->w < FG_W || g->h < FG_H || n < 0 || (n > 0 && !boxes)) return;
+  float sum[FL_CELLS][3] = {{0}};
+  int got[FL_CELLS] = {0};
+  for (int gy = 0; gy < FG_H; gy++)
+    for (int gx = 0; gx < FG_W; gx++) {
+      float fx = ((float)gx + 0.5f) * (float)g->w / FG_W; /* the cell's centre, pixels */
+      float fy = ((float)gy + 0.5f) * (float)g->h / FG_H;
+      int masked = 0;
+      for (int k = 0; k < n && !masked; k++) {
+        const float *b = boxes[k];
+        masked = fx >= b[0] - 0.5f * b[2] && fx < b[0] + 1.5f * b[2] && fy >= b[1] - 0.5f * b[3] &&
+                 fy < b[1] + 1.5f * b[3];
+      }
+      if (masked) continue;
+      int i = (gy / 2) * FL_W + gx / 2;
+      const uint8_t *p = g->rgb[gy * FG_W + gx];
+      for (int c = 0; c < 3; c++) sum[i][c] += p[c];
+      got[i]++;
     }
+  for (int i = 0; i < FL_CELLS; i++) {
+    if (got[i] < 2) continue; /* at least half of its 4 grid cells outside the faces */
+    for (int c = 0; c < 3; c++) out->rgb[i][c] = sum[i][c] / (float)got[i];
+    out->valid[i] = 1;
+    out->n_valid++;
+  }
 }
 
 /* Bin of a pixel: 4 brightness levels (dim footage is mostly under 128) x 4 x 4 chromaticity
@@ -105,34 +97,41 @@ static float median(float *d, int n) {
   return d[k];
 }
 
+/* The cells valid in both a and b with b shifted by (ox, oy) cells: ia[k] in a pairs with
+ * ib[k] in b. Returns how many. The one offset scan of fl_distance and fl_correlation. */
+static int paired_cells(const fl_desc *a, const fl_desc *b, int ox, int oy, int *ia, int *ib) {
+  int n = 0;
+  for (int y = 0; y < FL_H; y++)
+    for (int x = 0; x < FL_W; x++) {
+      int x2 = x + ox, y2 = y + oy;
+      if (x2 < 0 || x2 >= FL_W || y2 < 0 || y2 >= FL_H) continue;
+      int i = y * FL_W + x, j = y2 * FL_W + x2;
+      if (!a->valid[i] || !b->valid[j]) continue;
+      ia[n] = i;
+      ib[n++] = j;
+    }
+  return n;
+}
+
 float fl_correlation(const fl_desc *a, const fl_desc *b) {
   if (!a || !b) return -2.0f;
   float best = -2.0f;
+  int ia[FL_CELLS], ib[FL_CELLS];
   for (int oy = -1; oy <= 1; oy++)
     for (int ox = -1; ox <= 1; ox++) {
+      int n = paired_cells(a, b, ox, oy, ia, ib);
+      if (3 * n < FL_CELLS) continue;
       double sa[3] = {0, 0, 0}, sb[3] = {0, 0, 0}, saa = 0.0, sbb = 0.0, sab = 0.0;
-      int n = 0;
-      for (int pass = 0; pass < 2; pass++) /* the means, then the centred products */
-        for (int y = 0; y < FL_H; y++)
-          for (int x = 0; x < FL_W; x++) {
-            int x2 = x + ox, y2 = y + oy;
-            if (x2 < 0 || x2 >= FL_W || y2 < 0 || y2 >= FL_H) continue;
-            int i = y * FL_W + x, j = y2 * FL_W + x2;
-            if (!a->valid[i] || !b->valid[j]) continue;
-            for (int c = 0; c < 3; c++) {
-              if (pass == 0) {
-                sa[c] += a->rgb[i][c];
-                sb[c] += b->rgb[j][c];
-                if (c == 0) n++;
-              } else {
-                double u = a->rgb[i][c] - sa[c] / n, v = b->rgb[j][c] - sb[c] / n;
-                saa += u * u;
-                sbb += v * v;
-                sab += u * v;
-              }
-            }
-          }
-      if (3 * n < FL_CELLS || !(saa > 0.0) || !(sbb > 0.0)) continue;
+      for (int k = 0; k < n; k++) /* each channel's mean, then the centred products */
+        for (int c = 0; c < 3; c++) sa[c] += a->rgb[ia[k]][c], sb[c] += b->rgb[ib[k]][c];
+      for (int k = 0; k < n; k++)
+        for (int c = 0; c < 3; c++) {
+          double u = a->rgb[ia[k]][c] - sa[c] / n, v = b->rgb[ib[k]][c] - sb[c] / n;
+          saa += u * u;
+          sbb += v * v;
+          sab += u * v;
+        }
+      if (!(saa > 0.0) || !(sbb > 0.0)) continue;
       float r = (float)(sab / sqrt(saa * sbb));
       if (r > best) best = r;
     }
@@ -142,20 +141,15 @@ float fl_correlation(const fl_desc *a, const fl_desc *b) {
 float fl_distance(const fl_desc *a, const fl_desc *b) {
   if (!a || !b) return -1.0f;
   float best = -1.0f, d[FL_CELLS];
+  int ia[FL_CELLS], ib[FL_CELLS];
   for (int oy = -1; oy <= 1; oy++)
     for (int ox = -1; ox <= 1; ox++) {
-      int n = 0;
-      for (int y = 0; y < FL_H; y++)
-        for (int x = 0; x < FL_W; x++) {
-          int x2 = x + ox, y2 = y + oy;
-          if (x2 < 0 || x2 >= FL_W || y2 < 0 || y2 >= FL_H) continue;
-          int i = y * FL_W + x, j = y2 * FL_W + x2;
-          if (!a->valid[i] || !b->valid[j]) continue;
-          d[n++] = (fabsf(a->rgb[i][0] - b->rgb[j][0]) + fabsf(a->rgb[i][1] - b->rgb[j][1]) +
-                    fabsf(a->rgb[i][2] - b->rgb[j][2])) /
-                   3.0f;
-        }
+      int n = paired_cells(a, b, ox, oy, ia, ib);
       if (3 * n < FL_CELLS) continue;
+      for (int k = 0; k < n; k++) {
+        const float *u = a->rgb[ia[k]], *v = b->rgb[ib[k]];
+        d[k] = (fabsf(u[0] - v[0]) + fabsf(u[1] - v[1]) + fabsf(u[2] - v[2])) / 3.0f;
+      }
       float m = median(d, n);
       if (best < 0.0f || m < best) best = m;
     }

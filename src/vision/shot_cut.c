@@ -27,22 +27,6 @@ void sc_reset(sc_state *s) {
   s->last_cut_t = 0.0;
 }
 
-/* Mean luma of each cell, from 4x4 samples per cell. */
-static void make_grid(const uint8_t *rgb, int w, int h, ptrdiff_t stride, uint8_t *g) {
-  for (int gy = 0; gy < SC_GRID_H; gy++)
-    for (int gx = 0; gx < SC_GRID_W; gx++) {
-      int sum = 0;
-      for (int sy = 0; sy < 4; sy++)
-        for (int sx = 0; sx < 4; sx++) {
-          long x = ((long)gx * 8 + 2 * sx + 1) * w / (8 * SC_GRID_W);
-          long y = ((long)gy * 8 + 2 * sy + 1) * h / (8 * SC_GRID_H);
-          const uint8_t *p = rgb + (size_t)y * (size_t)stride + (size_t)x * 3;
-          sum += (77 * p[0] + 150 * p[1] + 29 * p[2]) >> 8;
-        }
-      g[gy * SC_GRID_W + gx] = (uint8_t)(sum / 16);
-    }
-}
-
 static float mad(const uint8_t *a, const uint8_t *b) {
   int s = 0;
   for (int i = 0; i < SC_CELLS; i++) s += a[i] > b[i] ? a[i] - b[i] : b[i] - a[i];
@@ -119,10 +103,16 @@ static int gradual(const sc_state *s, float d_now) {
 
 sc_kind sc_push(sc_state *s, const uint8_t *rgb, int w, int h, ptrdiff_t stride, double t,
                 float *diff) {
+  fg_grid g;
+  fg_compute(rgb, w, h, stride, &g);
+  return sc_push_grid(s, &g, t, diff);
+}
+
+sc_kind sc_push_grid(sc_state *s, const fg_grid *g, double t, float *diff) {
   if (diff) *diff = 0.0f;
-  if (!s || !rgb || w <= 0 || h <= 0 || stride < 3 * (ptrdiff_t)w || !isfinite(t)) return SC_NONE;
+  if (!s || !g || g->w <= 0 || g->h <= 0 || !isfinite(t)) return SC_NONE;
   int next = s->n ? (s->head + 1) % SC_HISTORY : 0;
-  make_grid(rgb, w, h, stride, s->grid[next]);
+  memcpy(s->grid[next], g->luma, SC_CELLS);
   s->t[next] = t;
   s->head = next;
   if (s->n < SC_HISTORY) s->n++;

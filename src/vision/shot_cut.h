@@ -2,7 +2,8 @@
  * shots), dissolves and fades, from a coarse luma grid of each analysed frame. Deciding what a
  * cut means for the face tracks is left to the caller (pipeline/analyze_video.c).
  *
- * Each frame becomes a 32x18 grid of cell means (luma, 0..255). Between consecutive frames:
+ * Each frame becomes a 32x18 grid of cell means (luma, 0..255: vision/frame_grid.h, the grid
+ * the shot threading's colour layout is made from too). Between consecutive frames:
  *  - a hard cut is a large change of the grid (mean absolute difference > 35), or a change of
  *    its pattern that brightness does not explain: Pearson correlation of the two grids below
  *    0.5 with a mean absolute difference above 6 (dim shots differ by little in absolute
@@ -24,9 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_GRID_W 32
-#define SC_GRID_H 18
-#define SC_CELLS (SC_GRID_W * SC_GRID_H)
+#include "vision/frame_grid.h"
+
+#define SC_CELLS FG_CELLS
 #define SC_HISTORY 48 /* grids kept for the dissolve test (at most ~2 s at 24 fps) */
 
 typedef enum sc_kind { SC_NONE = 0, SC_SUSPECT, SC_HARD, SC_GRADUAL } sc_kind;
@@ -44,10 +45,13 @@ typedef struct sc_state {
 /* Forgets every frame. */
 void sc_reset(sc_state *s);
 
-/* Adds the frame at time t (RGB, h rows of w*3 bytes, stride apart; t non-decreasing) and
- * says whether the shot changed there. *diff (may be NULL) receives the mean absolute grid
- * difference from the previous frame (0 for the first). Returns SC_NONE for the first frame
- * or bad arguments. */
+/* Adds the frame at time t (its grid, fg_compute; t non-decreasing) and says whether the shot
+ * changed there. *diff (may be NULL) receives the mean absolute grid difference from the
+ * previous frame (0 for the first). Returns SC_NONE for the first frame or bad arguments (a
+ * grid of no frame among them). */
+sc_kind sc_push_grid(sc_state *s, const fg_grid *g, double t, float *diff);
+
+/* sc_push_grid of the RGB frame (h rows of w*3 bytes, stride apart): computes its grid first. */
 sc_kind sc_push(sc_state *s, const uint8_t *rgb, int w, int h, ptrdiff_t stride, double t,
                 float *diff);
 
