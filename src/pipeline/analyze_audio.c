@@ -183,13 +183,6 @@ static int scan(emo_context *c, const char *url, float **probs_out, int64_t *n_w
   return rc;
 }
 
-static int argmax(const float *p, int n) {
-  int b = 0;
-  for (int k = 1; k < n; k++)
-    if (p[k] > p[b]) b = k;
-  return b;
-}
-
 /* Speech emotion of n samples at x with the user's wav2vec2 model: segments longer than
  * W2V_CHUNK are classified in chunks (attention is quadratic in length) whose distributions
  * are averaged, weighted by their length; shorter than one frame of the model's conv stack is
@@ -281,7 +274,7 @@ static void describe_finish(const emo_context *c, const seg_acc *acc, emo_speech
   double d = acc->dur > 0 ? acc->dur : 1, v = acc->voiced_dur;
   for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++) s->emotion[e] = (float)(acc->emotion[e] / d);
   s->labels = emotion_labels(c);
-  s->dominant = argmax(s->emotion, EMO_SPEECH_EMOTION_COUNT);
+  s->dominant = emoi_argmax(s->emotion, EMO_SPEECH_EMOTION_COUNT);
   s->prosody.f0_mean = v > 0 ? (float)(acc->f0_mean / v) : 0.0f;
   s->prosody.f0_min = v > 0 ? (float)(acc->f0_min / v) : 0.0f;
   s->prosody.f0_max = v > 0 ? (float)(acc->f0_max / v) : 0.0f;
@@ -470,7 +463,7 @@ static int summarise(emo_context *c) {
     if (sp[k].talk_time > 0.0) {
       for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++)
         sp[k].emotion[e] = (float)(sp[k].emotion[e] / sp[k].talk_time);
-      sp[k].dominant = argmax(sp[k].emotion, EMO_SPEECH_EMOTION_COUNT);
+      sp[k].dominant = emoi_argmax(sp[k].emotion, EMO_SPEECH_EMOTION_COUNT);
     }
   }
   r->dominant = -1;
@@ -478,7 +471,7 @@ static int summarise(emo_context *c) {
   if (total > 0.0) {
     for (int e = 0; e < EMO_SPEECH_EMOTION_COUNT; e++)
       r->emotion[e] = (float)(r->emotion[e] / total);
-    r->dominant = argmax(r->emotion, EMO_SPEECH_EMOTION_COUNT);
+    r->dominant = emoi_argmax(r->emotion, EMO_SPEECH_EMOTION_COUNT);
   }
   const emo_head *hd = c->run.voice_head;
   if (hd && max_spk > 0) { /* the voice head's duration-weighted mean per speaker */

@@ -249,4 +249,13 @@ int emoi_voice_vector(emo_context *c, unsigned blocks, const float *x, int n, co
 /* Records err as the context's last error and returns code. */
 int emoi_ctx_fail(emo_context *ctx, int code, const emoi_err *err);
 
+/* The index of the largest of p[0, n) (the first of equals; 0 when n < 1): the dominant class
+ * of a distribution (a segment's or a speaker's voice emotion, a person's face expression). */
+static inline int emoi_argmax(const float *p, int n) {
+  int b = 0;
+  for (int k = 1; k < n; k++)
+    if (p[k] > p[b]) b = k;
+  return b;
+}
+
 #endif

@@ -38,6 +38,7 @@
 
 #include "core/mem.h"
 #include "pipeline/assignment.h"
+#include "pipeline/internal.h"
 
 typedef struct hist_entry {
   double t;
@@ -433,13 +434,6 @@ int psn_segment(psn_state *s, emo_speech_segment *seg, emoi_err *err) {
   return rc;
 }
 
-static int argmax(const float *p, int n) {
-  int b = 0;
-  for (int k = 1; k < n; k++)
-    if (p[k] > p[b]) b = k;
-  return b;
-}
-
 typedef struct unit {
   int speaker, face; /* face: the carrier's track id, PSN_OFF, or 0 = the whole speaker */
   int row;           /* the join's row, -1 = not in the join */
@@ -724,12 +718,12 @@ int psn_finish(psn_state *s, const emo_video_summary *vs, const emo_audio_result
         if (ts && ts->n_spk > 0) {
           for (int k = 0; k < EMO_EXPR_COUNT; k++)
             p->expression_speaking[k] = (float)(ts->sum_spk[k] / (double)ts->n_spk);
-          p->dominant_speaking = argmax(p->expression_speaking, EMO_EXPR_COUNT);
+          p->dominant_speaking = emoi_argmax(p->expression_speaking, EMO_EXPR_COUNT);
         }
         if (ts && ts->n_lis > 0) {
           for (int k = 0; k < EMO_EXPR_COUNT; k++)
             p->expression_listening[k] = (float)(ts->sum_lis[k] / (double)ts->n_lis);
-          p->dominant_listening = argmax(p->expression_listening, EMO_EXPR_COUNT);
+          p->dominant_listening = emoi_argmax(p->expression_listening, EMO_EXPR_COUNT);
         }
         for (int w = 0; ts && s->fc && w < 2; w++) { /* the face head: speaking, listening */
           int64_t cnt = w ? ts->n_lis : ts->n_spk;
