@@ -266,7 +266,7 @@ static void test_ensemble(const ser_model *m1, const unsigned char *v1, size_t s
   size_t n2 = 0;
   unsigned char *b = make_v2(v1, size, 0, &n2);
   if (!b) {
-    printf("ensemble: skipped, %s is not a version-1 file\n", "the model");
+    printf("ensemble: skipped, the model is not a version-1 file\n");
     return;
   }
   ser_model *m2 = NULL;
