@@ -1,5 +1,7 @@
 /* ser.c: reader of emo's speech-emotion weights file (format in ser.h) into an nn_graph, and
- * clip classification (log-mel front end, chunking, logit averaging, softmax). The reader is
+ * clip classification (log-mel front end, chunking, logit averaging, softmax). A file may hold
+ * an ensemble (version 2): one graph with a branch per member on the shared input, their logits
+ * averaged inside the graph, so classification does not care how many there are. The reader is
  * bounds-checked byte by byte (core/bytes.h's cursor): every count, length and shape is validated
  * before use, so any input gives a clear error naming the field, never a crash (fuzz/fuzz_ser.c).
  *
@@ -143,7 +145,8 @@ static int add_node(nn_graph *g, nn_op op, const int *in, int n_in, const char *
 
 /* Adds the member's per-band normalization (x - "<pre>norm.mean") / "<pre>norm.std" on value
  * input (1, T, n_mels, 1) as SUB and DIV nodes with (n_mels, 1) constants; returns the value id
- * or < 0. The same float operations in the same order as training/ser_common.py's. */
+ * or < 0. The same float32 operations, in the same order, as the C front end of version 1 did
+ * (training/ser_common.py computes them in float64; the parity test bounds the difference). */
 static int add_norm(rd *r, nn_graph *g, const ser_tensor *tabs, int nt, const char *pre, int input,
                     uint32_t nmels) {
   float v[FEAT_MAX_MELS];
