@@ -7,9 +7,14 @@
  *     measured accuracy on all 240 clips is in models/ser/MODEL_CARD.md). Skipped, with the
  *     reason, when ../shared/data/ser or ffmpeg is absent;
  *   - the reader: every truncation, a bad magic, a wrong version, a flipped label, trailing
- *     bytes give EMO_EMODEL with a message; too-short clips give EMO_EINVAL.
+ *     bytes give EMO_EMODEL with a message; too-short clips give EMO_EINVAL;
+ *   - version 2 (ensembles): a two-member file built here from a version-1 file (the second
+ *     member's final layer x3) must give softmax(2 x logits), i.e. p^2 / sum p^2 of the
+ *     version-1 probabilities, and the pooled layer twice over; a member count the tensors do
+ *     not fill is refused.
  * EMO_SER_MODEL / EMO_SER_FIXTURE override the two file paths (for trying a new export). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +99,8 @@ static void test_reader(const unsigned char *buf, size_t size) {
   c[0] = 'X';
   CHECK(ser_load(c, size, "x", &m, &e) == EMO_EMODEL && strstr(e.msg, "magic"), "magic: %s", e.msg);
   memcpy(c, buf, size);
-  c[8] = 2;
-  CHECK(ser_load(c, size, "x", &m, &e) == EMO_EMODEL && strstr(e.msg, "version 2"), "version: %s",
+  c[8] = 3;
+  CHECK(ser_load(c, size, "x", &m, &e) == EMO_EMODEL && strstr(e.msg, "version 3"), "version: %s",
         e.msg);
   memcpy(c, buf, size);
   c[17] = 'b'; /* first label "angry" -> "bngry" */
@@ -197,6 +202,102 @@ static void test_heldout(const ser_model *m) {
   CHECK(ua / 8 >= 0.50, "unweighted accuracy %.3f", ua / 8);
 }
 
+static uint32_t rd32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A version-2 file of two members built from a version-1 file: member 0 is the file's network,
+ * member 1 the same with its final layer (fc.w, fc.b) times 3. Their mean logits are twice the
+ * original's, so the ensemble's probabilities must be p_i^2 / sum_j p_j^2 of the original's p,
+ * and its pooled layer the original's twice over. With extra_member, n_members says 3 while
+ * the tensors hold 2 (must be refused). Returns a malloc'd buffer or NULL. */
+static unsigned char *make_v2(const unsigned char *v1, size_t size, int extra_member,
+                              size_t *out_size) {
+  size_t o = 16; /* magic, version, n_labels */
+  for (int i = 0; i < SER_N_LABELS && o < size; i++) o += 1 + v1[o];
+  o += 9 * 4 + 8; /* features, chunk_frames, n_blocks */
+  if (o + 4 > size || memcmp(v1, "EMOSER", 6) != 0 || rd32(v1 + 8) != 1) return NULL;
+  uint32_t nt = rd32(v1 + o);
+  unsigned char *b = malloc(2 * size + 64 * nt + 16);
+  if (!b) return NULL;
+  memcpy(b, v1, o);
+  wr32(b + 8, 2);
+  wr32(b + o, extra_member ? 3 : 2);
+  wr32(b + o + 4, 2 * nt);
+  size_t w = o + 8;
+  for (int member = 0; member < 2; member++) {
+    size_t r = o + 4;
+    for (uint32_t t = 0; t < nt; t++) {
+      unsigned len = v1[r];
+      char name[80];
+      memcpy(name, v1 + r + 1, len);
+      name[len] = '\0';
+      uint32_t rank = rd32(v1 + r + 1 + len);
+      size_t numel = 1, hdr = 1 + len + 4 + 4 * rank;
+      for (uint32_t d = 0; d < rank; d++) numel *= rd32(v1 + r + 1 + len + 4 + 4 * d);
+      int len2 = snprintf((char *)b + w + 1, 64, "m%d.%s", member, name);
+      b[w] = (unsigned char)len2;
+      memcpy(b + w + 1 + len2, v1 + r + 1 + len, hdr - 1 - len + 4 * numel);
+      if (member == 1 && strncmp(name, "fc.", 3) == 0)
+        for (size_t i = 0; i < numel; i++) {
+          unsigned char *p = b + w + 1 + len2 + (hdr - 1 - len) + 4 * i;
+          float f;
+          uint32_t u = rd32(p);
+          memcpy(&f, &u, 4);
+          f *= 3.0f;
+          memcpy(&u, &f, 4);
+          wr32(p, u);
+        }
+      w += 1 + len2 + (hdr - 1 - len) + 4 * numel;
+      r += hdr + 4 * numel;
+    }
+  }
+  *out_size = w;
+  return b;
+}
+
+/* Version 2 (an ensemble): loads, averages its members' logits, concatenates their pooled
+ * layers; a member count that disagrees with the tensors is refused. */
+static void test_ensemble(const ser_model *m1, const unsigned char *v1, size_t size) {
+  size_t n2 = 0;
+  unsigned char *b = make_v2(v1, size, 0, &n2);
+  if (!b) {
+    printf("ensemble: skipped, the model is not a version-1 file\n");
+    return;
+  }
+  ser_model *m2 = NULL;
+  emoi_err e = {{0}};
+  CHECK(ser_load(b, n2, "v2", &m2, &e) == 0, "v2 load: %s", e.msg);
+  if (m2) {
+    int d1 = ser_embed_dim(m1);
+    CHECK(ser_embed_dim(m2) == 2 * d1, "v2 pooled %d, want %d", ser_embed_dim(m2), 2 * d1);
+    float x[24000], p1[SER_N_LABELS], p2[SER_N_LABELS], e1[SER_MAX_EMBED], e2[SER_MAX_EMBED];
+    for (int i = 0; i < 24000; i++)
+      x[i] = 0.2f * sinf(0.031f * (float)i) * sinf(0.0007f * (float)i) + 0.01f * sinf(1.3f * i);
+    CHECK(ser_classify_embed(m1, NULL, x, 24000, p1, e1, &e) == 0, "v1: %s", e.msg);
+    CHECK(ser_classify_embed(m2, NULL, x, 24000, p2, e2, &e) == 0, "v2: %s", e.msg);
+    double z = 0, worst = 0, worst_e = 0;
+    for (int i = 0; i < SER_N_LABELS; i++) z += (double)p1[i] * p1[i];
+    for (int i = 0; i < SER_N_LABELS; i++)
+      worst = fmax(worst, fabs(p2[i] - (double)p1[i] * p1[i] / z));
+    for (int k = 0; k < 2 * d1; k++) worst_e = fmax(worst_e, fabs(e2[k] - e1[k % d1]));
+    printf("ensemble of 2: worst |p - p1^2/sum| = %.3g, pooled %.3g\n", worst, worst_e);
+    CHECK(worst < 1e-5, "ensemble probabilities off by %g", worst);
+    CHECK(worst_e < 1e-5, "ensemble pooled layer off by %g", worst_e);
+  }
+  ser_destroy(&m2);
+  free(b);
+  b = make_v2(v1, size, 1, &n2);
+  CHECK(b && ser_load(b, n2, "v2", &m2, &e) == EMO_EMODEL && strstr(e.msg, "m2.norm.mean") &&
+            m2 == NULL,
+        "3 members with 2 members' tensors: %s", e.msg);
+  free(b);
+}
+
 int main(void) {
   char b1[512], b2[512];
   const char *model_path = path_or("EMO_SER_MODEL", "models/ser/emo_ser_v1.bin", b1, sizeof b1);
@@ -226,6 +327,7 @@ int main(void) {
     for (int i = 0; i < SER_N_LABELS; i++) s += probs[i];
     CHECK(fabs(s - 1.0) < 1e-5, "probs sum %g", s);
     test_parity(m, fix_path);
+    test_ensemble(m, buf, size);
     test_heldout(m);
   }
   test_reader(buf, size);

@@ -1,6 +1,9 @@
 """export.py: turns a training run (train_ser.py's OUT/ser_best.pt + results.json) into
   models/ser/emo_ser_v1.bin   the weights file src/audio/ser.c reads (format: src/audio/ser.h),
                               batch norm folded into the convolutions, float32 little-endian;
+(--members A,B,...: an ensemble of runs and/or version-1 files instead, written as a version-2
+file models/ser/NAME.bin with each member's own normalization, the fixture's probabilities
+those of the averaged logits, and no model card: eval_ser.py's figures go into it by hand)
   tests/fixtures/ser.fix      EMOFIX (tests/fixture.h) parity fixture for tests/test_ser.c:
                               a few real clips (int16 PCM as uint8 bytes, "s<k>.pcm16") and the
                               probabilities PyTorch gives (the unfolded eval-mode model on
@@ -52,6 +55,37 @@ def write_bin(path, model, norm_mean, norm_std):
     tensors += [("fc.w", model.fc.weight.detach().numpy().astype("<f4")),
                 ("fc.b", model.fc.bias.detach().numpy().astype("<f4"))]
     parts.append(struct.pack("<3I", S.CHUNK, len(blocks), len(tensors)))
+    for name, a in tensors:
+        parts.append(struct.pack("<B", len(name)) + name.encode() + struct.pack("<I", a.ndim))
+        parts.append(struct.pack("<%dI" % a.ndim, *a.shape) + np.ascontiguousarray(a).tobytes())
+    data = b"".join(parts)
+    with open(path, "wb") as f:
+        f.write(data)
+    return len(data)
+
+
+def write_bin_v2(path, members):
+    """members: list of (eval-mode model, norm_mean, norm_std) -> version-2 file (ser.h)."""
+    cfg = F.DEFAULT
+    parts = [b"EMOSER\0\0", struct.pack("<II", 2, len(S.LABELS))]
+    for lab in S.LABELS:
+        parts.append(struct.pack("<B", len(lab)) + lab.encode())
+    parts.append(struct.pack("<5I3fI", cfg["sample_rate"], cfg["win_length"], cfg["hop_length"],
+                             cfg["n_fft"], cfg["n_mels"], cfg["f_min"], cfg["f_max"],
+                             cfg["log_offset"], 0))
+    tensors, n_blocks = [], None
+    for j, (model, nm, ns) in enumerate(members):
+        blocks = fold(model)
+        assert n_blocks in (None, len(blocks))
+        n_blocks = len(blocks)
+        p = "m%d." % j
+        tensors += [(p + "norm.mean", np.asarray(nm).astype("<f4")),
+                    (p + "norm.std", np.asarray(ns).astype("<f4"))]
+        for i, (w, b) in enumerate(blocks):
+            tensors += [(p + "conv%d.w" % i, w), (p + "conv%d.b" % i, b)]
+        tensors += [(p + "fc.w", model.fc.weight.detach().numpy().astype("<f4")),
+                    (p + "fc.b", model.fc.bias.detach().numpy().astype("<f4"))]
+    parts.append(struct.pack("<4I", S.CHUNK, n_blocks, len(members), len(tensors)))
     for name, a in tensors:
         parts.append(struct.pack("<B", len(name)) + name.encode() + struct.pack("<I", a.ndim))
         parts.append(struct.pack("<%dI" % a.ndim, *a.shape) + np.ascontiguousarray(a).tobytes())
@@ -156,12 +190,54 @@ is ambiguous even for people; do not use for decisions about individuals.
 """
 
 
+def fixture_clips(d):
+    """Parity fixture clips: a 1.0 s excerpt (tiled to a chunk), an EmoDB test clip (2 s), and
+    two RAVDESS test utterances' middles joined (3.5 s: several overlapping chunks)."""
+    def rd(p, a=0, b=None):
+        return sf.read(os.path.join(d, p), dtype="int16")[0][a:b]
+
+    return [("ravdess/Actor_17/03-01-05-02-01-01-17.flac",
+             rd("ravdess/Actor_17/03-01-05-02-01-01-17.flac", 16000, 32000)),
+            ("emodb/03a04Wc.flac", rd("emodb/03a04Wc.flac")),
+            ("ravdess Actor_18 + Actor_19", np.concatenate([
+                rd("ravdess/Actor_18/03-01-03-02-02-01-18.flac", 14000, 42000),
+                rd("ravdess/Actor_19/03-01-04-02-01-01-19.flac", 14000, 42000)]))]
+
+
+def export_members(args):
+    import eval_ser as E
+    members = [E.load_member(m) for m in args.members.split(",")]
+    path = os.path.join(args.root, "models/ser/%s.bin" % args.name)
+    size = write_bin_v2(path, members)
+    tens = [("info", np.frombuffer((
+        "training/export.py: PyTorch %s eval-mode ensemble of %d (%s), logits averaged, on "
+        "training/features.py features" % (torch.__version__, len(members), args.members)
+    ).encode(), dtype=np.uint8))]
+    for k, (p, x) in enumerate(fixture_clips(args.data)):
+        raw = S.clip_features(x.astype(np.float64) / 32768.0)
+        lo = np.mean([E.clip_logits(m, raw, nm, ns) for m, nm, ns in members], axis=0)
+        pr = np.exp(lo - lo.max())
+        pr /= pr.sum()
+        tens.append(("s%d.pcm16" % k, np.frombuffer(x.astype("<i2").tobytes(), dtype=np.uint8)))
+        tens.append(("s%d.probs" % k, pr.astype(np.float32)))
+        print(p, len(x), "samples ->", S.LABELS[int(pr.argmax())], np.round(pr, 3))
+    F.write_fixture(os.path.join(args.root, "tests/fixtures/ser.fix"), tens)
+    print("wrote", path, size, "bytes;", sum(p.numel() for m, _, _ in members
+                                              for p in m.parameters()), "parameters")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default="/tmp/ser/train")
     ap.add_argument("--data", default="../shared/data/ser")
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("--members", default="",
+                    help="comma-separated run directories and/or version-1 .bin files: write an "
+                         "ensemble (version 2) instead of --run")
+    ap.add_argument("--name", default="emo_ser_v2", help="with --members: models/ser/NAME.bin")
     args = ap.parse_args()
+    if args.members:
+        return export_members(args)
     ck = torch.load(os.path.join(args.run, "ser_best.pt"))
     res = json.load(open(os.path.join(args.run, "results.json")))
     model = S.make_model()
@@ -170,18 +246,8 @@ def main():
     nm, ns = ck["norm_mean"], ck["norm_std"]
     size = write_bin(os.path.join(args.root, "models/ser/emo_ser_v1.bin"), model, nm, ns)
 
-    # parity fixture: a 1.0 s excerpt (tiled to a chunk), an EmoDB test clip (2 s), and two
-    # RAVDESS test utterances' middles joined (3.5 s: several overlapping chunks)
-    d = args.data
 
-    def rd(p, a=0, b=None):
-        return sf.read(os.path.join(d, p), dtype="int16")[0][a:b]
-
-    clips = [("ravdess/Actor_17/03-01-05-02-01-01-17.flac", rd("ravdess/Actor_17/03-01-05-02-01-01-17.flac", 16000, 32000)),
-             ("emodb/03a04Wc.flac", rd("emodb/03a04Wc.flac")),
-             ("ravdess Actor_18 + Actor_19", np.concatenate([
-                 rd("ravdess/Actor_18/03-01-03-02-02-01-18.flac", 14000, 42000),
-                 rd("ravdess/Actor_19/03-01-04-02-01-01-19.flac", 14000, 42000)]))]
+    clips = fixture_clips(args.data)
     tens = []
     info = "training/export.py: PyTorch %s eval-mode model on training/features.py features" % (
         torch.__version__)

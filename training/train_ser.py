@@ -14,6 +14,14 @@ Augmentation (waveform, then features): random gain (+-6 dB), white noise at a r
 clips), random time crop of TRAIN_CHUNK frames (= time shift), SpecAugment (2 frequency masks <= 8
 bands, 2 time masks <= 20 frames).
 
+Mixup (--mixup ALPHA, off by default): each batch is mixed with a shuffled copy of itself
+(Zhang et al. 2018, "mixup: Beyond Empirical Risk Minimization"), the two labels' losses
+weighted alike.
+
+Honest evaluation: only the validation speakers (RAVDESS 15-16) are scored unless --eval-test;
+several runs are compared, averaged (an ensemble) and finally scored on the test speakers by
+training/eval_ser.py.
+
 Feature versions (clean + N_AUG augmented) are computed once per clip; training runs for a
 budget of process CPU time (--cpu-minutes, counting the feature computation too, so the whole
 script stays inside it on a shared machine; --minutes is the older wall-clock budget) with a
@@ -181,6 +189,13 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mixup", type=float, default=0.0,
+                    help="mixup alpha (0: off): each batch mixed with a shuffled copy of itself, "
+                         "lambda ~ Beta(alpha, alpha) folded to >= 0.5, losses mixed alike")
+    ap.add_argument("--eval-test", action="store_true",
+                    help="also evaluate the held-out test speakers (off by default, so that a "
+                         "recipe is chosen on validation alone; training/eval_ser.py reports "
+                         "the test figures of the final choice)")
     ap.add_argument("--recalibrate-only", action="store_true",
                     help="load OUT/ser_best.pt, re-estimate batch-norm statistics, re-evaluate")
     args = ap.parse_args()
@@ -244,7 +259,8 @@ def main():
     if args.init:
         model.load_state_dict(init_state)
         init = {k: evaluate(model, [feats[i] for i in idx], y[idx])
-                for k, idx in [("val", va)] + [("test_" + c, v) for c, v in tests.items()]}
+                for k, idx in [("val", va)] + [("test_" + c, v) for c, v in tests.items()
+                                               if args.eval_test]}
         print("initial model", {k: round(v["ua"], 3) for k, v in init.items()}, flush=True)
     aux = torch.nn.Linear(S.CHANNELS[-1], 1)  # intensity (strong vs normal), not exported
     opt = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=args.lr,
@@ -282,9 +298,22 @@ def main():
             xb = torch.from_numpy(np.stack(xb).astype(np.float32))[:, None]
             yb = torch.from_numpy(y[order[b:b + bs]])
             ib = torch.from_numpy(inten[order[b:b + bs]])
+            lam, perm = 1.0, None
+            if args.mixup > 0:
+                lam = float(rng.beta(args.mixup, args.mixup))
+                lam = max(lam, 1 - lam)
+                perm = torch.from_numpy(rng.permutation(len(yb)))
+                xb = lam * xb + (1 - lam) * xb[perm]
             h = model.drop(model.features(xb).mean(dim=(2, 3)))
-            loss = tF.cross_entropy(model.fc(h), yb, weight=cw, label_smoothing=0.1)
-            known = ib >= 0
+            lo = model.fc(h)
+            loss = lam * tF.cross_entropy(lo, yb, weight=cw, label_smoothing=0.1)
+            if perm is not None:
+                loss = loss + (1 - lam) * tF.cross_entropy(lo, yb[perm], weight=cw,
+                                                           label_smoothing=0.1)
+                known = (ib >= 0) & (ib[perm] >= 0)
+                ib = lam * ib + (1 - lam) * ib[perm]
+            else:
+                known = ib >= 0
             if args.intensity_weight > 0 and bool(known.any()):
                 loss = loss + args.intensity_weight * tF.binary_cross_entropy_with_logits(
                     aux(h).squeeze(1)[known], ib[known])
@@ -323,19 +352,21 @@ def main():
                chosen=cands[0][1], val=evaluate(model, [feats[i] for i in va], y[va]),
                history=history, train_seconds=time.time() - t0, epochs=len(history),
                cpu_seconds=time.process_time(), corpora=list(corpora),
-               seed=args.seed, torch=torch.__version__, n_train=len(tr),
+               seed=args.seed, torch=torch.__version__, n_train=len(tr), mixup=args.mixup,
                command=" ".join(["/usr/bin/python3"] + sys.argv))
     torch.save(dict(state=best_state, norm_mean=norm_mean, norm_std=norm_std),
                os.path.join(args.out, "ser_best.pt"))
-    for c, idx in tests.items():
-        res["test_" + c] = evaluate(model, [feats[i] for i in idx], y[idx])
+    if args.eval_test:
+        for c, idx in tests.items():
+            res["test_" + c] = evaluate(model, [feats[i] for i in idx], y[idx])
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
-    for k in ["val"] + ["test_" + c for c in tests]:
+    for k in ["val"] + ["test_" + c for c in tests if args.eval_test]:
         print(k, "UA %.3f WA %.3f" % (res[k]["ua"], res[k]["wa"]), res[k]["per_class"])
-    print("confusion (rows true, cols predicted)", S.LABELS)
-    for r in res["test_ravdess"]["confusion"]:
-        print(r)
+    if args.eval_test:
+        print("confusion (rows true, cols predicted)", S.LABELS)
+        for r in res["test_ravdess"]["confusion"]:
+            print(r)
     print("total %.0f s" % res["train_seconds"])
 
 

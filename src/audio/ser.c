@@ -1,5 +1,7 @@
 /* ser.c: reader of emo's speech-emotion weights file (format in ser.h) into an nn_graph, and
- * clip classification (log-mel front end, chunking, logit averaging, softmax). The reader is
+ * clip classification (log-mel front end, chunking, logit averaging, softmax). A file may hold
+ * an ensemble (version 2): one graph with a branch per member on the shared input, their logits
+ * averaged inside the graph, so classification does not care how many there are. The reader is
  * bounds-checked byte by byte (core/bytes.h's cursor): every count, length and shape is validated
  * before use, so any input gives a clear error naming the field, never a crash (fuzz/fuzz_ser.c).
  *
@@ -17,9 +19,9 @@
 #include "nn/nn.h"
 
 #define SER_MAGIC "EMOSER\0\0"
-#define SER_VERSION 1u
+#define SER_VERSION 2u /* newest version read; 1 is read too */
 #define SER_MAX_BLOCKS 8
-#define SER_MAX_TENSORS 64
+#define SER_MAX_TENSORS (2 + SER_MAX_MEMBERS * (2 * SER_MAX_BLOCKS + 2))
 #define SER_MAX_CHANNELS 1024
 #define SER_MAX_TENSOR_ELEMS (4 << 20)
 #define SER_TRIM_NATS 7.0 /* training/ser_common.py TRIM_NATS */
@@ -33,8 +35,6 @@ struct ser_model {
   int chunk; /* frames per network input */
   int embed; /* channels of the pooled layer before fc: graph output 1 */
   char labels[SER_N_LABELS][32];
-  float norm_mean[FEAT_MAX_MELS]; /* (n_mels) */
-  float norm_std[FEAT_MAX_MELS];  /* (n_mels) */
 };
 
 /* ---- reading the file ------------------------------------------------------------- */
@@ -143,6 +143,99 @@ static int add_node(nn_graph *g, nn_op op, const int *in, int n_in, const char *
   return r < 0 ? r : out;
 }
 
+/* Adds the member's per-band normalization (x - "<pre>norm.mean") / "<pre>norm.std" on value
+ * input (1, T, n_mels, 1) as SUB and DIV nodes with (n_mels, 1) constants; returns the value id
+ * or < 0. The same float32 operations, in the same order, as the C front end of version 1 did
+ * (training/ser_common.py computes them in float64; the parity test bounds the difference). */
+static int add_norm(rd *r, nn_graph *g, const ser_tensor *tabs, int nt, const char *pre, int input,
+                    uint32_t nmels) {
+  float v[FEAT_MAX_MELS];
+  int x = input;
+  for (int k = 0; k < 2; k++) {
+    const ser_tensor *t = NULL;
+    char nm[64];
+    int64_t d1[1] = {nmels}, d2[2] = {nmels, 1};
+    snprintf(nm, sizeof nm, "%snorm.%s", pre, k ? "std" : "mean");
+    int st = want_tensor(r, tabs, nt, nm, 1, d1, &t);
+    if (st || (st = tensor_floats(r, t, v))) return st < 0 ? st : EMO_EMODEL;
+    for (uint32_t i = 0; k && i < nmels; i++)
+      if (!(v[i] > 1e-12f))
+        return emoi_fail(r->err, EMO_EMODEL, "%s: %s[%u] must be > 0", r->src, nm, i);
+    int c = nn_graph_add_const(g, nm, NN_F32, 2, d2, v, sizeof(float) * nmels, r->err);
+    if (c < 0) return c;
+    int in2[2] = {x, c};
+    snprintf(nm, sizeof nm, "%snormed%d", pre, k);
+    if ((x = add_node(g, k ? NN_OP_DIV : NN_OP_SUB, in2, 2, nm, NULL, r->err)) < 0) return x;
+  }
+  return x;
+}
+
+/* Adds one member network (tensors "<pre>norm.mean/std", "<pre>conv<i>.w/b", "<pre>fc.w/b") on
+ * value input; writes its logits (1, 8) and pooled layer (1, Co_last) value ids. */
+static int add_member(rd *r, nn_graph *g, const ser_tensor *tabs, int nt, const char *pre,
+                      int input, uint32_t nmels, uint32_t n_blocks, int *logits, int *pooled,
+                      int *channels) {
+  int x = add_norm(r, g, tabs, nt, pre, input, nmels), st;
+  if (x < 0) return x;
+  int64_t cin = 1;
+  char nm[64];
+  for (uint32_t b = 0; b < n_blocks; b++) {
+    const ser_tensor *tw = NULL, *tb = NULL;
+    int64_t wd[4] = {-1, -1, -1, cin};
+    snprintf(nm, sizeof nm, "%sconv%u.w", pre, b);
+    if ((st = want_tensor(r, tabs, nt, nm, 4, wd, &tw))) return st;
+    if (wd[0] > SER_MAX_CHANNELS || wd[1] > 7 || wd[2] > 7 || wd[1] % 2 == 0 || wd[2] % 2 == 0)
+      return emoi_fail(r->err, EMO_EMODEL,
+                       "%s: tensor '%s': need <= %d output channels and odd kernels <= 7", r->src,
+                       nm, SER_MAX_CHANNELS);
+    int64_t bd[1] = {wd[0]};
+    snprintf(nm, sizeof nm, "%sconv%u.b", pre, b);
+    if ((st = want_tensor(r, tabs, nt, nm, 1, bd, &tb))) return st;
+    int w_id = add_const(r, g, tw);
+    if (w_id < 0) return w_id;
+    int b_id = add_const(r, g, tb);
+    if (b_id < 0) return b_id;
+    nn_attr a = nn_attr_default();
+    a.padding = NN_PAD_SAME;
+    a.act_min = 0.0f; /* fused ReLU */
+    int in3[3] = {x, w_id, b_id};
+    snprintf(nm, sizeof nm, "%sconv%u", pre, b);
+    if ((x = add_node(g, NN_OP_CONV2D, in3, 3, nm, &a, r->err)) < 0) return x;
+    nn_attr p = nn_attr_default();
+    p.kernel_h = p.kernel_w = 2;
+    p.stride_h = p.stride_w = 2;
+    snprintf(nm, sizeof nm, "%spool%u", pre, b);
+    if ((x = add_node(g, NN_OP_MAX_POOL2D, &x, 1, nm, &p, r->err)) < 0) return x;
+    cin = wd[0];
+  }
+  nn_attr mean = nn_attr_default();
+  mean.n_axes = 2;
+  mean.axes[0] = 1;
+  mean.axes[1] = 2;
+  mean.keepdims = 0;
+  snprintf(nm, sizeof nm, "%sgap", pre);
+  if ((x = add_node(g, NN_OP_MEAN, &x, 1, nm, &mean, r->err)) < 0) return x;
+  *pooled = x;
+  *channels = (int)cin;
+  const ser_tensor *fw = NULL, *fb = NULL;
+  int64_t fwd[2] = {SER_N_LABELS, cin}, fbd[1] = {SER_N_LABELS};
+  char nw[64], nb[64];
+  snprintf(nw, sizeof nw, "%sfc.w", pre);
+  snprintf(nb, sizeof nb, "%sfc.b", pre);
+  if ((st = want_tensor(r, tabs, nt, nw, 2, fwd, &fw)) ||
+      (st = want_tensor(r, tabs, nt, nb, 1, fbd, &fb)))
+    return st;
+  int fw_id = add_const(r, g, fw);
+  if (fw_id < 0) return fw_id;
+  int fb_id = add_const(r, g, fb);
+  if (fb_id < 0) return fb_id;
+  int in3[3] = {x, fw_id, fb_id};
+  snprintf(nm, sizeof nm, "%slogits", pre);
+  if ((x = add_node(g, NN_OP_FULLY_CONNECTED, in3, 3, nm, NULL, r->err)) < 0) return x;
+  *logits = x;
+  return 0;
+}
+
 static int parse(rd *r, ser_model *m) {
   uint32_t u, version;
   const unsigned char *magic;
@@ -150,12 +243,12 @@ static int parse(rd *r, ser_model *m) {
   if (memcmp(magic, SER_MAGIC, 8) != 0)
     return emoi_fail(r->err, EMO_EMODEL, "%s: not an emo SER weights file (bad magic)", r->src);
   if (rd_u32(r, "version", &version)) return EMO_EMODEL;
-  if (version != SER_VERSION)
+  if (version < 1 || version > SER_VERSION)
     return emoi_fail(r->err, EMO_EMODEL,
-                     "%s: SER weights version %u, this build reads version %u: use the "
-                     "models/ser/emo_ser_v%u.bin of this source tree (or re-export with "
+                     "%s: SER weights version %u, this build reads versions 1..%u: use the "
+                     "models/ser/ weights of this source tree (or re-export with "
                      "training/export.py)",
-                     r->src, version, SER_VERSION, SER_VERSION);
+                     r->src, version, SER_VERSION);
   if (rd_u32(r, "n_labels", &u)) return EMO_EMODEL;
   if (u != SER_N_LABELS)
     return emoi_fail(r->err, EMO_EMODEL, "%s: n_labels %u, expected %d", r->src, u, SER_N_LABELS);
@@ -196,10 +289,13 @@ static int parse(rd *r, ser_model *m) {
   }
   if (sr != 16000)
     return emoi_fail(r->err, EMO_EMODEL, "%s: sample_rate %u, only 16000 is supported", r->src, sr);
-  uint32_t chunk, n_blocks, n_tensors;
+  uint32_t chunk, n_blocks, n_members = 1, n_tensors;
   if (rd_u32(r, "chunk_frames", &chunk) || rd_u32(r, "n_blocks", &n_blocks) ||
-      rd_u32(r, "n_tensors", &n_tensors))
+      (version >= 2 && rd_u32(r, "n_members", &n_members)) || rd_u32(r, "n_tensors", &n_tensors))
     return EMO_EMODEL;
+  if (n_members < 1 || n_members > SER_MAX_MEMBERS)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: n_members %u not in 1..%d", r->src, n_members,
+                     SER_MAX_MEMBERS);
   if (n_blocks < 1 || n_blocks > SER_MAX_BLOCKS)
     return emoi_fail(r->err, EMO_EMODEL, "%s: n_blocks %u not in 1..%d", r->src, n_blocks,
                      SER_MAX_BLOCKS);
@@ -253,76 +349,46 @@ static int parse(rd *r, ser_model *m) {
     return emoi_fail(r->err, EMO_EMODEL, "%s: %zu unexpected bytes after the last tensor", r->src,
                      bytes_left(&r->c));
 
-  /* normalization */
-  const ser_tensor *t;
-  int64_t d1[1] = {nmels};
-  if (want_tensor(r, tabs, nt, "norm.mean", 1, d1, &t) || tensor_floats(r, t, m->norm_mean))
-    return EMO_EMODEL;
-  d1[0] = nmels;
-  if (want_tensor(r, tabs, nt, "norm.std", 1, d1, &t) || tensor_floats(r, t, m->norm_std))
-    return EMO_EMODEL;
-  for (uint32_t i = 0; i < nmels; i++)
-    if (!(m->norm_std[i] > 1e-12f))
-      return emoi_fail(r->err, EMO_EMODEL, "%s: norm.std[%u] must be > 0", r->src, i);
-
-  /* network */
+  /* network: one branch per member on the shared input */
   int st = nn_graph_create(r->src, &m->g, r->err);
   if (st) return st;
   nn_graph *g = m->g;
   int64_t in_shape[4] = {1, chunk, nmels, 1};
-  int x = nn_graph_add_value(g, "logmel", NN_F32, 4, in_shape, r->err);
-  if (x < 0) return x;
-  int input = x;
-  int64_t cin = 1;
-  char nm[64];
-  for (uint32_t b = 0; b < n_blocks; b++) {
-    const ser_tensor *tw, *tb;
-    int64_t wd[4] = {-1, -1, -1, cin};
-    snprintf(nm, sizeof nm, "conv%u.w", b);
-    if ((st = want_tensor(r, tabs, nt, nm, 4, wd, &tw))) return st;
-    if (wd[0] > SER_MAX_CHANNELS || wd[1] > 7 || wd[2] > 7 || wd[1] % 2 == 0 || wd[2] % 2 == 0)
-      return emoi_fail(r->err, EMO_EMODEL,
-                       "%s: tensor '%s': need <= %d output channels and odd kernels <= 7", r->src,
-                       nm, SER_MAX_CHANNELS);
-    int64_t bd[1] = {wd[0]};
-    snprintf(nm, sizeof nm, "conv%u.b", b);
-    if ((st = want_tensor(r, tabs, nt, nm, 1, bd, &tb))) return st;
-    int w_id = add_const(r, g, tw);
-    if (w_id < 0) return w_id;
-    int b_id = add_const(r, g, tb);
-    if (b_id < 0) return b_id;
-    nn_attr a = nn_attr_default();
-    a.padding = NN_PAD_SAME;
-    a.act_min = 0.0f; /* fused ReLU */
-    int in3[3] = {x, w_id, b_id};
-    snprintf(nm, sizeof nm, "conv%u", b);
-    if ((x = add_node(g, NN_OP_CONV2D, in3, 3, nm, &a, r->err)) < 0) return x;
-    nn_attr p = nn_attr_default();
-    p.kernel_h = p.kernel_w = 2;
-    p.stride_h = p.stride_w = 2;
-    snprintf(nm, sizeof nm, "pool%u", b);
-    if ((x = add_node(g, NN_OP_MAX_POOL2D, &x, 1, nm, &p, r->err)) < 0) return x;
-    cin = wd[0];
+  int input = nn_graph_add_value(g, "logmel", NN_F32, 4, in_shape, r->err);
+  if (input < 0) return input;
+  int logits[SER_MAX_MEMBERS], gaps[SER_MAX_MEMBERS];
+  m->embed = 0;
+  for (uint32_t j = 0; j < n_members; j++) {
+    char pre[16] = "";
+    if (version >= 2) snprintf(pre, sizeof pre, "m%u.", j);
+    int ch = 0;
+    if ((st = add_member(r, g, tabs, nt, pre, input, nmels, n_blocks, &logits[j], &gaps[j], &ch)))
+      return st;
+    m->embed += ch;
   }
-  nn_attr mean = nn_attr_default();
-  mean.n_axes = 2;
-  mean.axes[0] = 1;
-  mean.axes[1] = 2;
-  mean.keepdims = 0;
-  if ((x = add_node(g, NN_OP_MEAN, &x, 1, "gap", &mean, r->err)) < 0) return x;
-  int gap = x;
-  m->embed = (int)cin;
-  const ser_tensor *fw, *fb;
-  int64_t fwd[2] = {SER_N_LABELS, cin}, fbd[1] = {SER_N_LABELS};
-  if ((st = want_tensor(r, tabs, nt, "fc.w", 2, fwd, &fw)) ||
-      (st = want_tensor(r, tabs, nt, "fc.b", 1, fbd, &fb)))
-    return st;
-  int fw_id = add_const(r, g, fw);
-  if (fw_id < 0) return fw_id;
-  int fb_id = add_const(r, g, fb);
-  if (fb_id < 0) return fb_id;
-  int in3[3] = {x, fw_id, fb_id};
-  if ((x = add_node(g, NN_OP_FULLY_CONNECTED, in3, 3, "logits", NULL, r->err)) < 0) return x;
+  int x = logits[0], gap = gaps[0];
+  if (n_members > 1) {
+    /* mean of the members' logits: a chain of ADDs, then MUL by 1/n */
+    char nm[64];
+    for (uint32_t j = 1; j < n_members; j++) {
+      int in2[2] = {x, logits[j]};
+      snprintf(nm, sizeof nm, "logit_sum%u", j);
+      if ((x = add_node(g, NN_OP_ADD, in2, 2, nm, NULL, r->err)) < 0) return x;
+    }
+    float inv = 1.0f / (float)n_members;
+    int64_t one[1] = {1};
+    int c = nn_graph_add_const(g, "inv_members", NN_F32, 1, one, &inv, sizeof inv, r->err);
+    if (c < 0) return c;
+    int in2[2] = {x, c};
+    if ((x = add_node(g, NN_OP_MUL, in2, 2, "logits", NULL, r->err)) < 0) return x;
+    nn_attr cat = nn_attr_default();
+    cat.axis = 1;
+    if ((gap = add_node(g, NN_OP_CONCAT, gaps, (int)n_members, "pooled", &cat, r->err)) < 0)
+      return gap;
+  }
+  if (m->embed > SER_MAX_EMBED)
+    return emoi_fail(r->err, EMO_EMODEL, "%s: pooled layers total %d channels, at most %d", r->src,
+                     m->embed, SER_MAX_EMBED);
   int outs[2] = {x, gap}; /* logits; the pooled features (ser_classify_embed) */
   if ((st = nn_graph_set_io(g, &input, 1, outs, 2, r->err))) return st;
   return nn_graph_finalize(g, r->err);
@@ -416,7 +482,7 @@ int ser_classify_embed(const ser_model *m, nn_plan *plan, const float *pcm, int 
   for (int t = 0; t < frames; t++)
     for (int k = 0; k < M; k++) {
       float *v = &lm[(size_t)t * M + k];
-      *v = ((*v - mu) - m->norm_mean[k]) / m->norm_std[k];
+      *v -= mu; /* each member's per-band normalization is in the graph */
     }
   double acc[SER_N_LABELS] = {0};
   int n_chunks = 0;

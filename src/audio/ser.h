@@ -1,23 +1,30 @@
 /* ser.h: emo's built-in speech-emotion-recognition model (trained by us, training/train_ser.py):
  * the reader of its weights file (models/ser/emo_ser_v1.bin, format below) into an nn_graph,
  * and clip classification: PCM -> log-mel (audio/features.h) -> normalization -> fixed-size
- * chunks through the CNN -> logits averaged over chunks -> softmax over 8 labels.
+ * chunks through the CNN (or an ensemble of CNNs, their logits averaged) -> logits averaged
+ * over chunks -> softmax over 8 labels.
  *
- * Weights file, version 1 (little-endian, no padding, nothing after the last tensor):
+ * Weights file, version 2 (little-endian, no padding, nothing after the last tensor; version 1,
+ * emo_ser_v1.bin, is read too: it has no n_members field and no "m<j>." name prefixes, i.e.
+ * one member):
  *   magic        8 bytes  "EMOSER\0\0"
- *   version      u32      1
+ *   version      u32      2
  *   n_labels     u32      8; then per label: u8 len (1..31), len bytes (must be, in order,
  *                         angry disgust fear happy sad surprise neutral calm)
  *   features     u32 sample_rate, win_length, hop_length, n_fft, n_mels;
  *                f32 f_min, f_max, log_offset; u32 mel_scale (0 = HTK, the only one)
  *   chunk_frames u32      frames per network input (1, chunk_frames, n_mels, 1) NHWC
- *   n_blocks     u32      1..8 conv blocks
+ *   n_blocks     u32      1..8 conv blocks (per member)
+ *   n_members    u32      1..SER_MAX_MEMBERS networks of an ensemble (version 2 only)
  *   n_tensors    u32      then per tensor: u8 name_len (1..63), name, u32 rank (1..4),
  *                         rank x u32 dims, f32 data (product of dims)
- * Tensors: "norm.mean", "norm.std" (n_mels); "conv<i>.w" (Co, Kh, Kw, Ci) OHWI with batch norm
- * folded in, "conv<i>.b" (Co), i < n_blocks, Ci of block 0 = 1, Kh/Kw odd <= 7; "fc.w"
- * (8, Co_last), "fc.b" (8). Network: per block CONV2D (SAME, stride 1, fused ReLU) then
- * MAX_POOL2D 2x2 stride 2; MEAN over H and W; FULLY_CONNECTED -> logits.
+ * Tensors: "norm.mean", "norm.std" (n_mels), shared by the members; per member j (prefix "m<j>."
+ * in version 2, none in version 1): "conv<i>.w" (Co, Kh, Kw, Ci) OHWI with batch norm folded
+ * in, "conv<i>.b" (Co), i < n_blocks, Ci of block 0 = 1, Kh/Kw odd <= 7; "fc.w" (8, Co_last),
+ * "fc.b" (8). Member network: per block CONV2D (SAME, stride 1, fused ReLU) then MAX_POOL2D
+ * 2x2 stride 2; MEAN over H and W; FULLY_CONNECTED -> logits. The model's logits are the mean
+ * of its members' (an ensemble of independently trained networks, Lakshminarayanan et al.
+ * 2017); its pooled layer is the concatenation of theirs, member after member.
  * Front end (the same in training/ser_common.py): log-mel of the whole clip; leading and
  * trailing frames whose mean log-mel is more than 7 (nats of power, ~30 dB) below the loudest
  * frame's are dropped, leaving (F, n_mels); minus its scalar mean, per band (x - norm.mean) /
@@ -36,6 +43,8 @@
 #include "nn/nn.h"
 
 #define SER_N_LABELS 8
+#define SER_MAX_MEMBERS 8             /* networks in one weights file */
+#define SER_MAX_EMBED 1024            /* channels of the pooled layer, all members together */
 #define SER_MAX_SAMPLES (16000 * 600) /* longest clip ser_classify accepts: 10 minutes */
 
 /* Immutable after ser_load; shareable across threads (each thread needs its own nn_plan). */
@@ -68,7 +77,8 @@ int ser_chunk_frames(const ser_model *m);
 int ser_classify(const ser_model *m, nn_plan *plan, const float *pcm, int n,
                  float probs[SER_N_LABELS], emoi_err *err);
 
-/* Channels of the network's pooled layer (its input to the final fully connected layer). */
+/* Channels of the network's pooled layer (its input to the final fully connected layer; for an
+ * ensemble the members' pooled layers concatenated), at most SER_MAX_EMBED. */
 int ser_embed_dim(const ser_model *m);
 
 /* ser_classify, and when embed is not NULL also the pooled layer averaged over the chunks into

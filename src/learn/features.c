@@ -52,7 +52,6 @@ extern const unsigned char emoi_ser_weights[];
 extern const unsigned long emoi_ser_weights_size;
 
 #define PROSODY_DIM 6
-#define SER_MAX_EMBED 1024 /* floats of the speech model's pooled layer on the stack (v1: 128) */
 
 /* Elements of graph output `out` of net, 0 when the model lacks it. */
 static int out_dim(const emo_model *m, emoi_net net, int out) {
