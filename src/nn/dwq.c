@@ -337,6 +337,10 @@ int nn_dwq_nodes_eligible(const nn_graph *g, int kd, int kc) {
   return 1;
 }
 
+void nn_dwq_set_epilogue(nn_dwq *q, const nn_epi *e) {
+  if (q) nn_qconv_set_epilogue(q->qc, e);
+}
+
 void nn_dwq_destroy(nn_dwq **pq) {
   if (!pq || !*pq) return;
   nn_dwq *q = *pq;

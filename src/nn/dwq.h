@@ -68,6 +68,8 @@ int nn_dwq_create_node(const nn_graph *g, int kd, int kc, nn_isa isa, nn_dwq **o
  * not run from two threads at once. */
 int nn_dwq_run(nn_dwq *q, const float *x, float *y, emoi_err *err);
 
+/* The pointwise product's epilogue (nn_qconv_set_epilogue). */
+void nn_dwq_set_epilogue(nn_dwq *q, const nn_epi *e);
 void nn_dwq_destroy(nn_dwq **q);
 
 #endif

@@ -255,6 +255,14 @@ typedef struct nn_plan_options {
                             FULLY_CONNECTED): 0 = NN_GEMM_AUTO, the faster one as measured by
                             bench/bench_gemm.c (see plan.c); NN_GEMM_XNNPACK or NN_GEMM_OWN
                             (nn/sgemm.c, at the isa cap, scalar included): A/B timing and tests */
+  int no_epilogue;       /* 1: the nodes after a product on emo's own kernels (sgemm, qconv, dwq)
+                            stay nodes of their own instead of being fused into the product's
+                            store (nn/epilogue.h: additions of a tensor or per-channel constant,
+                            ReLU, ReLU6, leaky ReLU, PReLU, clamps): A/B timing and tests */
+  int epilogue_adds;     /* 1: the fused chains also take additions of a tensor (residual and
+                            dense-block sums) and values other nodes read too (stored on the
+                            way). Off by default: on face-api's dense blocks and BlazeFace it
+                            measured slower than XNNPACK's own additions (plan.c) */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
@@ -288,11 +296,13 @@ typedef struct nn_plan_stats {
                            each a step of its own (or fused, below) */
   int n_nodes_dwq;      /* 3x3 depthwise convolutions run inside the int8 step of the 1x1
                            convolution that reads them (nn/dwq.c); n_nodes = xnn + ref +
-                           winograd + qconv + dwq + gemm + resblock */
-  int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step, and the
-                           RELU or RELU6 nodes folded into their clamp */
+                           winograd + qconv + dwq + gemm + resblock + fused */
+  int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step */
   int n_nodes_resblock; /* nodes inside residual-block steps (nn/resblock.c), NN_RB_NODES a
                            step; counted in n_nodes beside the others above */
+  int n_nodes_fused;    /* additions and activations fused into the epilogue of a product on
+                           sgemm, qconv or dwq (nn/epilogue.h), no step of their own; counted in
+                           n_nodes beside the others above */
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);

@@ -20,8 +20,17 @@
  * then has no step of its own. A float product (a 1x1 stride-1 unpadded CONV2D or a
  * FULLY_CONNECTED, nn_sgemm_node_eligible) runs as a step of its own on emo's GEMM microkernels
  * (sgemm.c) where own_gemm_pays says they beat XNNPACK's (CPUs without AVX-512), or where the
- * options ask for them (nn_plan_options.gemm); a RELU or RELU6 node that alone reads such a
- * product becomes the product's clamp (gemm_act_partner) and has no step of its own. Running
+ * options ask for them (nn_plan_options.gemm). After a product on one of emo's own kernels (sgemm,
+ * qconv, dwq), a chain of element-wise nodes each reading the value before it (residual and
+ * dense-block additions, per-channel biases, ReLU, ReLU6, leaky ReLU, PReLU, clamps:
+ * epi_chain_find) is fused into the product's store as its epilogue (nn/epilogue.h, applied to
+ * the rows the kernel has written, while they are in cache; a clamp that opens the chain of an
+ * sgemm product becomes the kernel's own), unless the options say no_epilogue. By default a chain
+ * takes no addition of a tensor and no value another node reads: with those
+ * (nn_plan_options.epilogue_adds) the step runs at the chain's last node and a chain value that
+ * other nodes also read is stored on the way, which measured slower than XNNPACK's additions on
+ * face-api's dense blocks and BlazeFace (every fused value gets a buffer of its own in the arena,
+ * cold in cache, where XNNPACK reuses its workspace). Running
  * allocates nothing.
  *
  * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
@@ -35,6 +44,7 @@
 
 #include "nn/backend_xnn.h"
 #include "nn/dwq.h"
+#include "nn/epilogue.h"
 #include "nn/nn.h"
 #include "nn/qconv.h"
 #include "nn/resblock.h"
@@ -47,14 +57,17 @@ enum {
   PLAN_XNN = 1,
   PLAN_WINOGRAD = 2,
   PLAN_QCONV = 3,
-  PLAN_DWQ = 4,     /* a 1x1 CONV2D run with the depthwise node before it (nn_dwq) */
-  PLAN_DWQ_DW = 5,  /* that depthwise node: no step of its own */
-  PLAN_GEMM = 6,    /* a float product on emo's own GEMM (nn/sgemm.c) */
-  PLAN_RB = 7,      /* the first node of a residual block run as one step (nn/resblock.c) */
-  PLAN_RB_IN = 8,   /* the block's other nodes: no step of their own */
-  PLAN_GEMM_ACT = 9 /* a RELU or RELU6 that alone reads such a product's output: folded into the
-                       product's clamp, no step of its own */
+  PLAN_DWQ = 4,    /* a 1x1 CONV2D run with the depthwise node before it (nn_dwq) */
+  PLAN_DWQ_DW = 5, /* that depthwise node: no step of its own */
+  PLAN_GEMM = 6,   /* a float product on emo's own GEMM (nn/sgemm.c) */
+  PLAN_RB = 7,     /* the first node of a residual block run as one step (nn/resblock.c) */
+  PLAN_RB_IN = 8,  /* the block's other nodes: no step of their own */
+  PLAN_EPI = 9     /* an addition or activation fused into the epilogue of the product before it
+                      (nn/epilogue.h): no step of its own */
 };
+
+/* Longest chain of nodes fused into one product's epilogue. */
+#define PLAN_EPI_MAX_NODES 7
 
 /* Below this a 1x1 convolution stays on XNNPACK: the int8 step's fixed costs (quantising the
  * input, a runtime boundary) outweigh what VNNI saves. */
@@ -70,7 +83,10 @@ typedef struct plan_seg {
   nn_sgemm *sg;    /* the one node [begin, begin + 1) on emo's own float GEMM, else NULL */
   nn_rb *rb;       /* the NN_RB_NODES nodes [begin, end) as one residual block, else NULL */
   int dw_node;
-  int act_node; /* the RELU or RELU6 node folded into sg (its output is the step's), or -1 */
+  int tail;    /* the last node of the fused epilogue chain (its output is the step's), or -1 */
+  nn_epi *epi; /* the chain's ops (NULL: none left, e.g. a RELU folded into sg's clamp) */
+  float *prod; /* where the product itself goes: its own value's buffer when another node reads
+                  it, else the chain's output (the epilogue then works in place) */
 } plan_seg;
 
 struct nn_plan {
@@ -84,7 +100,9 @@ struct nn_plan {
   plan_seg *segs;       /* (n_segs) */
   int n_segs;
   unsigned char *on_xnn; /* (n_nodes): PLAN_XNN inside an XNNPACK runtime, PLAN_WINOGRAD,
-                            PLAN_QCONV, PLAN_DWQ, PLAN_DWQ_DW or PLAN_REF */
+                            PLAN_QCONV, PLAN_DWQ, PLAN_DWQ_DW, PLAN_EPI or PLAN_REF */
+  int *epi_next;         /* (n_nodes) while building: the next node of k's epilogue chain, or -1 */
+  int *epi_head;         /* (n_nodes) while building: for a chain's last node, its product */
   nn_plan_stats stats;
 };
 
@@ -102,11 +120,14 @@ void nn_plan_destroy(nn_plan **pp) {
     nn_dwq_destroy(&p->segs[i].dq);
     nn_sgemm_destroy(&p->segs[i].sg);
     nn_rb_destroy(&p->segs[i].rb);
+    free(p->segs[i].epi);
   }
   free(p->segs);
   free(p->buf);
   free(p->arena);
   free(p->on_xnn);
+  free(p->epi_next);
+  free(p->epi_head);
   free(p);
   *pp = NULL;
 }
@@ -119,8 +140,215 @@ static void drop_segs(nn_plan *p) {
     nn_dwq_destroy(&p->segs[i].dq);
     nn_sgemm_destroy(&p->segs[i].sg);
     nn_rb_destroy(&p->segs[i].rb);
+    free(p->segs[i].epi);
+    p->segs[i].epi = NULL;
   }
   p->n_segs = 0;
+}
+
+static int same_shape(const nn_value *a, const nn_value *b) {
+  if (a->rank != b->rank) return 0;
+  for (int d = 0; d < a->rank; d++)
+    if (a->shape[d] != b->shape[d]) return 0;
+  return 1;
+}
+
+/* Whether constant c broadcasts along the last axis of a tensor of ch channels: one value (*per
+ * = 0) or ch values on the last axis, every other axis 1 (*per = 1). */
+static int const_per_channel(const nn_graph *g, int c, int64_t ch, int *per) {
+  const nn_value *cv = &g->values[c];
+  if (!cv->is_const || cv->dtype != NN_F32) return 0;
+  int64_t ne = nn_value_numel(cv);
+  *per = ne != 1;
+  return ne == 1 || (ne == ch && cv->rank >= 1 && cv->shape[cv->rank - 1] == ch);
+}
+
+/* Nodes that read value v (each counted once). */
+static int n_readers(const nn_graph *g, int v) {
+  int r = 0;
+  for (int q = 0; q < g->n_nodes; q++)
+    for (int i = 0; i < g->nodes[q].n_in; i++)
+      if (g->nodes[q].in[i] == v) {
+        r++;
+        break;
+      }
+  return r;
+}
+
+/* The epilogue ops (epilogue.h) that do what node j does to value v, a float tensor, written to
+ * ops (room for 2): an ADD of a tensor of v's shape or of a per-channel constant, a RELU, RELU6,
+ * LEAKY_RELU or PRELU (per-channel or scalar alpha), each followed by the node's own clamp when
+ * it has one. Returns how many, 0 when node j cannot be fused so. */
+static int epi_node_ops(const nn_plan *p, int j, int v, nn_epi_op *ops) {
+  const nn_graph *g = p->g;
+  const nn_node *n = &g->nodes[j];
+  const nn_value *vv = &g->values[v];
+  if (n->n_out != 1 || vv->dtype != NN_F32 || vv->rank < 1 || vv->is_const ||
+      !same_shape(&g->values[n->out[0]], vv) || g->values[n->out[0]].dtype != NN_F32)
+    return 0;
+  int64_t ch = vv->shape[vv->rank - 1];
+  int k = 0, per = 0;
+  nn_epi_op z;
+  memset(&z, 0, sizeof z);
+  ops[0] = ops[1] = z;
+  switch (n->op) {
+    case NN_OP_ADD: {
+      if (n->n_in != 2) return 0;
+      int o = n->in[0] == v ? n->in[1] : n->in[1] == v ? n->in[0] : -1;
+      if (o < 0 || o == v) return 0;
+      const nn_value *ov = &g->values[o];
+      if (!ov->is_const && ov->dtype == NN_F32 && same_shape(ov, vv)) {
+        ops[k].kind = NN_EPI_ADD;
+        ops[k++].t = p->buf[o];
+      } else if (const_per_channel(g, o, ch, &per)) {
+        ops[k].kind = NN_EPI_BIAS;
+        ops[k].c = nn_graph_const_data(g, o);
+        ops[k++].c_per_channel = per;
+      } else
+        return 0;
+      break;
+    }
+    case NN_OP_RELU:
+    case NN_OP_RELU6:
+      if (n->n_in != 1 || n->in[0] != v) return 0;
+      ops[k].kind = NN_EPI_CLAMP;
+      ops[k].lo = 0.0f;
+      ops[k++].hi = n->op == NN_OP_RELU6 ? 6.0f : INFINITY;
+      break;
+    case NN_OP_LEAKY_RELU:
+      if (n->n_in != 1 || n->in[0] != v) return 0;
+      ops[k].kind = NN_EPI_PRELU;
+      ops[k++].c = &n->attr.alpha;
+      break;
+    case NN_OP_PRELU:
+      if (n->n_in != 2 || n->in[0] != v || !const_per_channel(g, n->in[1], ch, &per)) return 0;
+      ops[k].kind = NN_EPI_PRELU;
+      ops[k].c = nn_graph_const_data(g, n->in[1]);
+      ops[k++].c_per_channel = per;
+      break;
+    default: return 0;
+  }
+  if (n->attr.act_min != -INFINITY || n->attr.act_max != INFINITY) {
+    ops[k].kind = NN_EPI_CLAMP;
+    ops[k].lo = n->attr.act_min;
+    ops[k++].hi = n->attr.act_max;
+  }
+  return k;
+}
+
+/* Finds the chain of nodes fused into the epilogue of product node k (a step of emo's own: sgemm,
+ * qconv or dwq): from k's output, each next node is the first reader of the value before it that
+ * epi_node_ops takes and that no other step has claimed. The step then runs at the chain's last
+ * node, so a chain value that other nodes read too (stored by the epilogue) must have no such
+ * reader up to that node: the chain is cut back until none has. Marks the nodes PLAN_EPI and
+ * links them in p->epi_next from k, p->epi_head at the last one. */
+static void epi_chain_find(nn_plan *p, int k, unsigned char *supported,
+                           const unsigned char *is_output, int adds) {
+  const nn_graph *g = p->g;
+  int members[PLAN_EPI_MAX_NODES], keep[PLAN_EPI_MAX_NODES], n = 0, n_ops = 0;
+  if (g->nodes[k].n_out != 1) return;
+  int v = g->nodes[k].out[0];
+  while (n < PLAN_EPI_MAX_NODES && !is_output[v]) {
+    int j = -1, readers = 0;
+    nn_epi_op tmp[2];
+    for (int q = 0; q < g->n_nodes; q++) {
+      int reads = 0;
+      for (int i = 0; i < g->nodes[q].n_in; i++) reads |= g->nodes[q].in[i] == v;
+      if (!reads) continue;
+      readers++;
+      if (j < 0 && (supported[q] == PLAN_XNN || supported[q] == PLAN_REF) &&
+          epi_node_ops(p, q, v, tmp) > 0)
+        j = q;
+    }
+    if (j < 0) break;
+    if (!adds && (readers > 1 || tmp[0].kind == NN_EPI_ADD)) break; /* see epilogue_adds */
+    int nops = epi_node_ops(p, j, v, tmp) + (readers > 1);
+    if (n_ops + nops > NN_EPI_MAX_OPS) break;
+    n_ops += nops;
+    members[n] = j;
+    keep[n++] = readers > 1;
+    v = g->nodes[j].out[0];
+  }
+  for (; n > 0; n--) { /* every other reader of a kept value after the step's place */
+    int tail = members[n - 1], ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+      if (!keep[i]) continue;
+      int vi = i == 0 ? g->nodes[k].out[0] : g->nodes[members[i - 1]].out[0];
+      for (int q = 0; q <= tail && ok; q++)
+        for (int a = 0; a < g->nodes[q].n_in; a++)
+          if (g->nodes[q].in[a] == vi && q != members[i]) ok = 0;
+    }
+    if (ok) break;
+  }
+  if (n == 0) return;
+  int prev = k;
+  for (int i = 0; i < n; i++) {
+    supported[members[i]] = PLAN_EPI;
+    p->epi_next[prev] = members[i];
+    prev = members[i];
+  }
+  p->epi_next[prev] = -1;
+  p->epi_head[prev] = k;
+}
+
+/* Undoes epi_chain_find for product h (its step could not be built): the chain's nodes go back
+ * to XNNPACK. */
+static void epi_chain_drop(nn_plan *p, int h, unsigned char *supported) {
+  int j = p->epi_next[h];
+  p->epi_next[h] = -1;
+  while (j >= 0) {
+    int nx = p->epi_next[j];
+    supported[j] = (unsigned char)nn_xnn_node_supported(p->g, j);
+    p->epi_next[j] = -1;
+    if (nx < 0) p->epi_head[j] = -1;
+    j = nx;
+  }
+}
+
+/* Builds s->epi for the chain after product h (p->epi_next), s->tail and s->prod (where the
+ * product goes: its own buffer when another node reads it, else the chain's output, worked in
+ * place). With fold_lo and fold_hi (a product of sgemm's, with no clamp of its own) a clamp that
+ * the chain opens with goes into them, the product's own clamp, and out of the ops. */
+static int seg_chain(nn_plan *p, plan_seg *s, int h, float *fold_lo, float *fold_hi,
+                     emoi_err *err) {
+  const nn_graph *g = p->g;
+  int v = g->nodes[h].out[0], raw_kept = 0;
+  s->tail = -1;
+  s->epi = NULL;
+  s->prod = p->buf[v];
+  if (p->epi_next[h] < 0) return EMO_OK;
+  nn_epi *e = calloc(1, sizeof *e);
+  if (!e) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory for an epilogue", g->source);
+  const nn_value *vv = &g->values[v];
+  e->n = (int)vv->shape[vv->rank - 1];
+  e->isa = nn_epi_isa(p->isa);
+  for (int j = p->epi_next[h]; j >= 0; j = p->epi_next[j]) {
+    if (n_readers(g, v) > 1) {
+      if (j == p->epi_next[h])
+        raw_kept = 1;
+      else {
+        e->op[e->n_ops].kind = NN_EPI_STORE;
+        e->op[e->n_ops++].dst = p->buf[v];
+      }
+    }
+    e->n_ops += epi_node_ops(p, j, v, &e->op[e->n_ops]);
+    s->tail = j;
+    v = g->nodes[j].out[0];
+  }
+  e->dst = p->buf[v];
+  s->prod = raw_kept ? p->buf[g->nodes[h].out[0]] : e->dst;
+  if (fold_lo && fold_hi && !raw_kept && e->n_ops > 0 && e->op[0].kind == NN_EPI_CLAMP) {
+    *fold_lo = e->op[0].lo;
+    *fold_hi = e->op[0].hi;
+    memmove(&e->op[0], &e->op[1], (size_t)(e->n_ops - 1) * sizeof e->op[0]);
+    e->n_ops--;
+  }
+  if (e->n_ops == 0) {
+    free(e);
+    e = NULL;
+  }
+  s->epi = e;
+  return EMO_OK;
 }
 
 /* Splits the nodes into runs by supported[] and builds the XNNPACK runtimes. Returns 1 when
@@ -130,11 +358,15 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
                       const int *last_consumer, const unsigned char *is_output, emoi_err *err) {
   const nn_graph *g = p->g;
   drop_segs(p);
-  for (int k = 0; k < g->n_nodes;) {
-    if (supported[k] == PLAN_DWQ_DW || supported[k] == PLAN_GEMM_ACT) { /* in another's step */
-      k++;
+  for (int k0 = 0; k0 < g->n_nodes;) {
+    /* a product with an epilogue chain is a step at the chain's last node, after every value
+       the chain reads (its other nodes and the depthwise node of a dwq have none) */
+    if (supported[k0] == PLAN_DWQ_DW || (supported[k0] == PLAN_EPI && p->epi_head[k0] < 0) ||
+        (supported[k0] != PLAN_EPI && p->epi_next[k0] >= 0)) {
+      k0++;
       continue;
     }
+    int k = supported[k0] == PLAN_EPI ? p->epi_head[k0] : k0;
     int e = supported[k] == PLAN_RB ? k + NN_RB_NODES : k + 1;
     while (e < g->n_nodes && supported[e] == supported[k] && supported[k] != PLAN_WINOGRAD &&
            supported[k] != PLAN_QCONV && supported[k] != PLAN_DWQ && supported[k] != PLAN_GEMM &&
@@ -150,7 +382,9 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
     s->sg = NULL;
     s->rb = NULL;
     s->dw_node = -1;
-    s->act_node = -1;
+    s->tail = -1;
+    s->epi = NULL;
+    s->prod = NULL;
     if (supported[k] == PLAN_RB) {
       emoi_err e2;
       int st = nn_rb_create_node(g, k, p->isa, &s->rb, &e2);
@@ -165,22 +399,18 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
       }
     } else if (supported[k] == PLAN_GEMM) {
       emoi_err e2;
-      int v = g->nodes[k].out[0], j = last_consumer[v];
       float lo = g->nodes[k].attr.act_min, hi = g->nodes[k].attr.act_max;
-      if (j >= 0 && supported[j] == PLAN_GEMM_ACT) {
-        s->act_node = j;
-        lo = 0.0f;
-        hi = g->nodes[j].op == NN_OP_RELU6 ? 6.0f : INFINITY;
-      }
-      int st = nn_sgemm_create_node_clamped(g, k, lo, hi, p->isa, &s->sg, &e2);
+      int own_clamp = lo != -INFINITY || hi != INFINITY;
+      int st = seg_chain(p, s, k, own_clamp ? NULL : &lo, own_clamp ? NULL : &hi, err);
+      if (st) return st;
+      st = nn_sgemm_create_node_clamped(g, k, lo, hi, p->isa, &s->sg, &e2);
       if (st == EMO_ENOMEM) {
         *err = e2;
         return st;
       }
-      if (st) { /* back to XNNPACK's product, and the activation with it */
+      if (st) { /* back to XNNPACK's product, and the chain with it */
         supported[k] = PLAN_XNN;
-        if (s->act_node >= 0)
-          supported[s->act_node] = (unsigned char)nn_xnn_node_supported(g, s->act_node);
+        epi_chain_drop(p, k, supported);
         drop_segs(p);
         return 1;
       }
@@ -199,6 +429,8 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
         return 1;
       }
       s->dw_node = kd;
+      if ((st = seg_chain(p, s, k, NULL, NULL, err))) return st;
+      nn_dwq_set_epilogue(s->dq, s->epi);
     } else if (supported[k] == PLAN_QCONV) {
       emoi_err e2;
       int st = nn_qconv_create_node(g, k, p->isa, &s->qc, &e2);
@@ -206,11 +438,14 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
         *err = e2;
         return st;
       }
-      if (st) { /* back to XNNPACK's float convolution */
+      if (st) { /* back to XNNPACK's float convolution, and the chain with it */
         supported[k] = PLAN_XNN;
+        epi_chain_drop(p, k, supported);
         drop_segs(p);
         return 1;
       }
+      if ((st = seg_chain(p, s, k, NULL, NULL, err))) return st;
+      nn_qconv_set_epilogue(s->qc, s->epi);
     } else if (supported[k] == PLAN_WINOGRAD) {
       emoi_err e2;
       int st = nn_winograd_create_node(g, k, NN_WINOGRAD_F4X4, p->isa, p->own_gemm, p->threadpool,
@@ -251,7 +486,7 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
         return 1;
       }
     }
-    k = e;
+    k0 = k == k0 ? e : k0 + 1;
   }
   return 0;
 }
@@ -277,28 +512,6 @@ static int dwq_partner(const nn_graph *g, int k, const int *producer,
     for (int i = 0; i < g->nodes[j].n_in; i++)
       if (g->nodes[j].in[i] == v && j != k) return -1;
   return kd;
-}
-
-/* The node that applies a RELU or RELU6 to the output of product node k when nothing else reads
- * that output and the product has no clamp of its own (a BlazeFace 1x1 convolution and the RELU
- * node after it): the activation can then be the product's clamp, which saves a pass over the
- * tensor and an XNNPACK runtime boundary. Else -1. The clamp is max(v, 0) then min(v, 6), as the
- * reference's; only a NaN's sign of zero could tell the two apart. */
-static int gemm_act_partner(const nn_graph *g, int k, const int *last_consumer,
-                            const unsigned char *is_output) {
-  const nn_node *n = &g->nodes[k];
-  int v = n->out[0], j = last_consumer[v];
-  if (n->n_out != 1 || is_output[v] || j <= k || n->attr.act_min != -INFINITY ||
-      n->attr.act_max != INFINITY)
-    return -1;
-  const nn_node *a = &g->nodes[j];
-  if ((a->op != NN_OP_RELU && a->op != NN_OP_RELU6) || a->n_in != 1 || a->in[0] != v ||
-      a->n_out != 1)
-    return -1;
-  for (int q = 0; q < g->n_nodes; q++) /* j is v's only reader */
-    for (int i = 0; i < g->nodes[q].n_in; i++)
-      if (g->nodes[q].in[i] == v && q != j) return -1;
-  return j;
 }
 
 int nn_plan_create(const nn_graph *g, nn_backend backend, void *threadpool, nn_plan **out,
@@ -366,7 +579,10 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
   p->buf = calloc((size_t)nv + 1, sizeof *p->buf);
   p->segs = calloc((size_t)nn + 1, sizeof *p->segs);
   p->on_xnn = calloc((size_t)nn + 1, 1);
-  if (!p->buf || !p->segs || !p->on_xnn) goto oom;
+  p->epi_next = malloc(((size_t)nn + 1) * sizeof *p->epi_next);
+  p->epi_head = malloc(((size_t)nn + 1) * sizeof *p->epi_head);
+  if (!p->buf || !p->segs || !p->on_xnn || !p->epi_next || !p->epi_head) goto oom;
+  for (int k = 0; k <= nn; k++) p->epi_next[k] = p->epi_head[k] = -1;
 
   /* which values need a buffer; who computes and who last reads each */
   for (int v = 0; v < nv; v++) producer[v] = last_consumer[v] = -1;
@@ -448,14 +664,10 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
             supported[k] = PLAN_DWQ;
           }
         }
-      if (use_gemm)
-        for (int k = 0; k < nn; k++) {
-          int j = supported[k] == PLAN_GEMM ? gemm_act_partner(g, k, last_consumer, is_output) : -1;
-          if (j >= 0 && supported[j] != PLAN_GEMM && supported[j] != PLAN_QCONV &&
-              supported[j] != PLAN_DWQ && supported[j] != PLAN_DWQ_DW && supported[j] != PLAN_RB &&
-              supported[j] != PLAN_RB_IN)
-            supported[j] = PLAN_GEMM_ACT;
-        }
+      if (!(opt && opt->no_epilogue))
+        for (int k = 0; k < nn; k++)
+          if (supported[k] == PLAN_GEMM || supported[k] == PLAN_QCONV || supported[k] == PLAN_DWQ)
+            epi_chain_find(p, k, supported, is_output, opt && opt->epilogue_adds);
     } else {
       p->stats.xnn_unavailable = 1;
     }
@@ -477,10 +689,11 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
       p->on_xnn[s->dw_node] = PLAN_DWQ_DW;
       p->stats.n_nodes_dwq++;
     }
-    if (s->act_node >= 0) {
-      p->on_xnn[s->act_node] = PLAN_GEMM_ACT;
-      p->stats.n_nodes_gemm++;
-    }
+    if (s->tail >= 0)
+      for (int j = p->epi_next[s->begin]; j >= 0; j = p->epi_next[j]) {
+        p->on_xnn[j] = PLAN_EPI;
+        p->stats.n_nodes_fused++;
+      }
     for (int k = s->begin; k < s->end; k++) {
       p->on_xnn[k] = s->xnn  ? PLAN_XNN
                      : s->wg ? PLAN_WINOGRAD
@@ -503,6 +716,9 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
         p->stats.n_nodes_ref++;
     }
   }
+  free(p->epi_next);
+  free(p->epi_head);
+  p->epi_next = p->epi_head = NULL;
   st = EMO_OK;
   *out = p;
   p = NULL;
@@ -599,16 +815,15 @@ int nn_plan_run(nn_plan *p, emoi_err *err) {
       st = nn_xnn_run_invoke(s->xnn, err);
     else if (s->wg)
       st = nn_winograd_run(s->wg, p->buf[n->in[0]], p->buf[n->out[0]], err);
-    else if (s->dq) /* the depthwise node's input in, the pointwise node's output out */
-      st = nn_dwq_run(s->dq, p->buf[g->nodes[s->dw_node].in[0]], p->buf[n->out[0]], err);
+    else if (s->dq) /* the depthwise node's input in, the pointwise node's product out */
+      st = nn_dwq_run(s->dq, p->buf[g->nodes[s->dw_node].in[0]], s->prod, err);
     else if (s->qc)
-      st = nn_qconv_run(s->qc, p->buf[n->in[0]], p->buf[n->out[0]], err);
+      st = nn_qconv_run(s->qc, p->buf[n->in[0]], s->prod, err);
     else if (s->rb) {
       nn_rb_run(s->rb, p->buf[n->in[0]], p->buf[g->nodes[s->end - 1].out[0]]);
       st = EMO_OK;
-    } else if (s->sg) { /* into the folded activation's output when there is one */
-      int out = s->act_node >= 0 ? g->nodes[s->act_node].out[0] : n->out[0];
-      nn_sgemm_run_node(s->sg, g, s->begin, p->buf[n->in[0]], p->buf[out], p->threadpool);
+    } else if (s->sg) { /* the epilogue chain's output comes from s->epi, or is s->prod */
+      nn_sgemm_run_node(s->sg, g, s->begin, p->buf[n->in[0]], s->prod, s->epi, p->threadpool);
       st = EMO_OK;
     } else
       st = run_ref(p, s->begin, s->end, err);

@@ -75,6 +75,7 @@ struct nn_qconv {
   uint8_t *xq;       /* (n,h,w,ci): the whole input quantised, when the kernel is larger than
                         1x1 (its rows are then gathered into a, im2col), else NULL */
   int16_t *xq16;     /* the same as int16 (AVX2, gathered into a16) */
+  const nn_epi *epi; /* applied to each stored tile (nn_qconv_set_epilogue), or NULL */
 };
 
 /* Where the sums go: int32 c (ldc elements a row), or, when c is NULL, float y after
@@ -87,6 +88,7 @@ typedef struct qc_out {
   const int32_t *comp;
   const float *scale, *bias;
   float lo, hi;
+  const nn_epi *e; /* with y: applied to each tile after it is stored (epilogue.h), or NULL */
 } qc_out;
 
 int nn_qconv_cpu_has_vnni(void) {
@@ -160,6 +162,7 @@ static void ref_out(int m, int n, int k, const uint8_t *a, size_t lda, const int
       v = v < q->lo ? q->lo : v;
       q->y[(size_t)i * q->ldy + o] = v > q->hi ? q->hi : v;
     }
+  if (q->e) nn_epi_apply(q->e, q->y, q->ldy, 0, m, 0, n);
 }
 
 /* lo/hi over the m rows of k values x + off[i] (off NULL: x + i*k) that the GEMM reads, both
@@ -444,7 +447,10 @@ static QA_TARGET void store_tile_avx2(__m256i acc[QC_MR][2], int row0, int mr, i
       __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r][q], comp));
       v = _mm256_add_ps(_mm256_mul_ps(v, sc), bi);
       v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
-      _mm256_maskstore_ps(o->y + (size_t)(row0 + r) * o->ldy + col, mk, v);
+      if (left >= 8) /* a masked store is slow on some CPUs, and loads cannot forward from it */
+        _mm256_storeu_ps(o->y + (size_t)(row0 + r) * o->ldy + col, v);
+      else
+        _mm256_maskstore_ps(o->y + (size_t)(row0 + r) * o->ldy + col, mk, v);
     }
   }
 }
@@ -549,7 +555,7 @@ int nn_qgemm_avx2(int m, int n, int k, const uint8_t *a, size_t lda, const int16
   if (!a16) return EMO_ENOMEM;
   for (int i = 0; i < m; i++)
     for (int j = 0; j < k; j++) a16[(size_t)i * kp + j] = a[(size_t)i * lda + j];
-  qc_out o = {c, ldc, NULL, 0, NULL, NULL, NULL, 0, 0};
+  qc_out o = {c, ldc, NULL, 0, NULL, NULL, NULL, 0, 0, NULL};
   gemm_avx2(m, n, k, a16, kp, packed, &o);
   free(a16);
   return EMO_OK;
@@ -564,7 +570,7 @@ int nn_qgemm_vnni(int m, int n, int k, const uint8_t *a, size_t lda, const int8_
 #if QC_X86
   if (!nn_qconv_cpu_has_vnni()) return EMO_EUNSUPPORTED;
   if (m <= 0 || n <= 0 || k <= 0) return EMO_OK;
-  qc_out o = {c, ldc, NULL, 0, NULL, NULL, NULL, 0, 0};
+  qc_out o = {c, ldc, NULL, 0, NULL, NULL, NULL, 0, 0, NULL};
   gemm_vnni(m, n, k, a, lda, packed, &o);
   return EMO_OK;
 #else
@@ -574,6 +580,10 @@ int nn_qgemm_vnni(int m, int n, int k, const uint8_t *a, size_t lda, const int8_
 }
 
 /* ---- The node ---------------------------------------------------------------------------- */
+
+void nn_qconv_set_epilogue(nn_qconv *q, const nn_epi *e) {
+  if (q) q->epi = e;
+}
 
 void nn_qconv_destroy(nn_qconv **pq) {
   if (!pq || !*pq) return;
@@ -718,6 +728,7 @@ int nn_qconv_run_range(nn_qconv *q, const float *x, float lo, float hi, int nan,
   float sa = (hi - lo) / 255.0f;
   if (nan || !isfinite(sa)) {
     for (size_t i = 0; i < (size_t)m * n; i++) y[i] = NAN;
+    if (q->epi) nn_epi_apply(q->epi, y, (size_t)n, 0, m, 0, n);
     return EMO_OK;
   }
   int zp = 0;
@@ -735,7 +746,7 @@ int nn_qconv_run_range(nn_qconv *q, const float *x, float lo, float hi, int nan,
   size_t seg = (size_t)q->kw * d->ci, rs = (size_t)d->w * d->ci;
   int nx = d->n * d->h * d->w * d->ci;
   int qm = big ? 0 : flat && k == q->kp ? 1 : m, qk = qm == 1 ? m * k : k;
-  qc_out o = {NULL, 0, y, (size_t)n, q->comp, q->cscale, q->bias, d->act_min, d->act_max};
+  qc_out o = {NULL, 0, y, (size_t)n, q->comp, q->cscale, q->bias, d->act_min, d->act_max, q->epi};
 #if QC_X86
   if (q->isa == NN_ISA_AVX2) {
     if (big) { /* as below, in int16 */
@@ -749,6 +760,7 @@ int nn_qconv_run_range(nn_qconv *q, const float *x, float lo, float hi, int nan,
       quantise_avx2(x + (q->row_off ? q->row_off[i] : (size_t)i * k), qk, inv, zp,
                     q->a16 + (size_t)i * q->kp);
     gemm_avx2(m, n, k, q->a16, (size_t)q->kp, q->packed16, &o);
+    if (q->epi) nn_epi_apply(q->epi, y, (size_t)n, 0, m, 0, n);
     return EMO_OK;
   }
 #endif
@@ -777,6 +789,7 @@ int nn_qconv_run_range(nn_qconv *q, const float *x, float lo, float hi, int nan,
 #if QC_X86
   if (q->isa == NN_ISA_AVX512) {
     gemm_vnni(m, n, k, q->a, (size_t)q->kp, q->packed, &o);
+    if (q->epi) nn_epi_apply(q->epi, y, (size_t)n, 0, m, 0, n);
     return EMO_OK;
   }
 #endif

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/epilogue.h"
 #include "nn/nn.h"
 
 /* One convolution: x (n,h,w,ci) -> y (n,ho,wo,co), output pixel (oy,ox) reads the kh x kw
@@ -70,6 +71,9 @@ int nn_qconv_run(nn_qconv *q, const float *x, float *y, emoi_err *err);
 int nn_qconv_run_range(nn_qconv *q, const float *x, float lo, float hi, int nan, float *y,
                        emoi_err *err);
 
+/* Makes every later run apply e (epilogue.h; borrowed, must outlive the runs; NULL: none) to each
+ * tile of y as it is stored: y is then where the product goes (e->dst, or a buffer e reads). */
+void nn_qconv_set_epilogue(nn_qconv *q, const nn_epi *e);
 void nn_qconv_destroy(nn_qconv **q);
 
 /* ---- The int32 GEMM, exposed for tests ------------------------------------------------

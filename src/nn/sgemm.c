@@ -237,7 +237,7 @@ static const avx512_tile_fn avx512_tiles[SG_MR_AVX512 + 1] = {
 
 /* Rows [r0, r1) of c: every panel passes over the chunk of a, tile by tile. */
 static void rows_run(const nn_sgemm *g, int r0, int r1, const float *a, size_t lda, float *c,
-                     size_t ldc) {
+                     size_t ldc, const nn_epi *e) {
 #if SG_X86
   const size_t kp = (size_t)g->k * SG_NR; /* floats of one panel */
   if (g->isa == NN_ISA_AVX2) {
@@ -249,6 +249,7 @@ static void rows_run(const nn_sgemm *g, int r0, int r1, const float *a, size_t l
                        g->lo, g->hi, c + (size_t)r * ldc + p * SG_NR, ldc, nr);
       }
     }
+    if (e) nn_epi_apply(e, c, ldc, r0, r1 - r0, 0, g->n);
     return;
   }
   if (g->isa == NN_ISA_AVX512) {
@@ -262,10 +263,12 @@ static void rows_run(const nn_sgemm *g, int r0, int r1, const float *a, size_t l
                          c + (size_t)r * ldc + p * SG_NR, ldc, nr);
       }
     }
+    if (e) nn_epi_apply(e, c, ldc, r0, r1 - r0, 0, g->n);
     return;
   }
 #endif
   rows_scalar(g, r0, r1, a, lda, c, ldc);
+  if (e) nn_epi_apply(e, c, ldc, r0, r1 - r0, 0, g->n);
 }
 
 typedef struct sg_job {
@@ -274,22 +277,28 @@ typedef struct sg_job {
   size_t lda;
   float *c;
   size_t ldc;
+  const nn_epi *e;
   int m, chunk;
 } sg_job;
 
 static void chunk_task(void *ctx, size_t i) {
   const sg_job *j = ctx;
   int r0 = (int)i * j->chunk, r1 = r0 + j->chunk < j->m ? r0 + j->chunk : j->m;
-  rows_run(j->g, r0, r1, j->a, j->lda, j->c, j->ldc);
+  rows_run(j->g, r0, r1, j->a, j->lda, j->c, j->ldc, j->e);
 }
 
 void nn_sgemm_run(const nn_sgemm *g, int m, const float *a, size_t lda, float *c, size_t ldc,
                   void *threadpool) {
+  nn_sgemm_run_epi(g, m, a, lda, c, ldc, NULL, threadpool);
+}
+
+void nn_sgemm_run_epi(const nn_sgemm *g, int m, const float *a, size_t lda, float *c, size_t ldc,
+                      const nn_epi *e, void *threadpool) {
   if (!g || m <= 0) return;
   /* rows per chunk: a multiple of the tile heights (6, 8) whose a fits SG_L1A bytes */
   int chunk = (int)(SG_L1A / ((size_t)g->k * sizeof(float)));
   chunk = chunk < 24 ? 24 : chunk / 24 * 24;
-  sg_job j = {g, a, lda, c, ldc, m, chunk};
+  sg_job j = {g, a, lda, c, ldc, e, m, chunk};
   size_t n_chunks = ((size_t)m + (size_t)chunk - 1) / (size_t)chunk;
   if (threadpool && n_chunks > 1 && pthreadpool_get_threads_count(threadpool) > 1)
     pthreadpool_parallelize_1d(threadpool, chunk_task, &j, n_chunks, 0);
@@ -387,8 +396,8 @@ int nn_sgemm_create_node_clamped(const nn_graph *g, int k, float act_min, float 
 }
 
 void nn_sgemm_run_node(const nn_sgemm *s, const nn_graph *g, int k, const float *x, float *y,
-                       void *threadpool) {
+                       const nn_epi *e, void *threadpool) {
   const nn_node *n = &g->nodes[k];
   int m = (int)(nn_value_numel(&g->values[n->in[0]]) / s->k);
-  nn_sgemm_run(s, m, x, (size_t)s->k, y, (size_t)s->n, threadpool);
+  nn_sgemm_run_epi(s, m, x, (size_t)s->k, y, (size_t)s->n, e, threadpool);
 }

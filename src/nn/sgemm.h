@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+#include "nn/epilogue.h"
 #include "nn/nn.h"
 
 typedef struct nn_sgemm nn_sgemm;
@@ -40,6 +41,11 @@ int nn_sgemm_create(int n, int k, const float *w, size_t ldw, const float *bias,
 void nn_sgemm_run(const nn_sgemm *g, int m, const float *a, size_t lda, float *c, size_t ldc,
                   void *threadpool);
 
+/* nn_sgemm_run followed, tile by tile as each is stored, by the epilogue e (epilogue.h; NULL:
+ * none), whose columns are the n outputs and rows the m rows: c is where the product's tiles go
+ * (e->dst itself, or a buffer e reads them from). */
+void nn_sgemm_run_epi(const nn_sgemm *g, int m, const float *a, size_t lda, float *c, size_t ldc,
+                      const nn_epi *e, void *threadpool);
 /* The path the object runs (nn_sgemm_isa at its creation). */
 nn_isa nn_sgemm_path(const nn_sgemm *g);
 
@@ -61,8 +67,9 @@ int nn_sgemm_create_node(const nn_graph *g, int k, nn_isa isa, nn_sgemm **out, e
 int nn_sgemm_create_node_clamped(const nn_graph *g, int k, float act_min, float act_max, nn_isa isa,
                                  nn_sgemm **out, emoi_err *err);
 
-/* Runs node k of g (the one the object was made for) from x to y, dense buffers of its values. */
+/* Runs node k of g (the one the object was made for) from x to y, dense buffers of its values,
+ * then the epilogue e (NULL: none) on each tile. */
 void nn_sgemm_run_node(const nn_sgemm *s, const nn_graph *g, int k, const float *x, float *y,
-                       void *threadpool);
+                       const nn_epi *e, void *threadpool);
 
 #endif
