@@ -24,5 +24,5 @@ echo "== MediaPipe"
 if [ -f "${EMO_REF_DIR:-/tmp/emo-ref}/tasks-vision/vision_bundle.mjs" ] && command -v chromium >/dev/null; then
   node "$(dirname "$0")/face_details_mediapipe.cjs" "$IMAGE" "$RUNS"
 else
-  echo "skipped: no \$EMO_REF_DIR/tasks-vision or chromium (see tools/ref/face_landmarker.cjs)"
+  echo "skipped: no \$EMO_REF_DIR/tasks-vision (tools/ref/setup.sh installs it) or no chromium"
 fi
