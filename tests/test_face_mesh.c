@@ -243,23 +243,27 @@ static int fix_photo_get(const fx_file *fix, int k, fix_photo *ph) {
  * (0.0003 px, under 0.00005 degrees, 0.00001 on this tree's AVX-512 machine) with a wide margin:
  * landmarks within 0.005 px, head angles within 0.005 degrees, blendshapes (the network fed each
  * path's landmarks) within 0.0005. The AVX2 cap gives
- * bit-identical landmarks to the best path (resblock.c's and the warp's paths are exact).
+ * bit-identical landmarks to the best path (resblock.c's and the warp's paths are exact). The
+ * blendshape network's layer normalisations as fused steps (nn/layernorm.c, the default) give
+ * bit-identical blendshapes to the same network node by node (no_layernorm).
  * own_begin makes the plans, own_photo compares one photo's faces, own_end checks the worst. */
 typedef struct {
   nn_plan *po, *po2, *px; /* default, AVX2 cap, plain */
+  nn_plan *bn;            /* the blendshape network node by node (no_layernorm) */
   double w_lm, w_ang, w_bs;
-  int faces, same2;
+  int faces, same2, same_ln, n_ln;
 } own_cmp;
 
-static int own_begin(const fm_bundle *b, own_cmp *oc) {
+static int own_begin(const fm_bundle *b, nn_plan *blend, own_cmp *oc) {
   nn_plan_options own = {0}, own2 = {.isa = NN_ISA_AVX2},
-                  xnn = {.no_resblock = 1, .isa = NN_ISA_SCALAR};
+                  xnn = {.no_resblock = 1, .isa = NN_ISA_SCALAR}, nodes = {.no_layernorm = 1};
   emoi_err e = {{0}};
   memset(oc, 0, sizeof *oc);
-  oc->same2 = 1;
+  oc->same2 = oc->same_ln = 1;
   if (nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &own, &oc->po, &e) ||
       nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &own2, &oc->po2, &e) ||
-      nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &xnn, &oc->px, &e)) {
+      nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &xnn, &oc->px, &e) ||
+      (b->blend && nn_plan_create_ex(b->blend, NN_BACKEND_XNNPACK, NULL, &nodes, &oc->bn, &e))) {
     CHECK(0, "plans: %s", e.msg);
     return -1;
   }
@@ -267,6 +271,14 @@ static int own_begin(const fm_bundle *b, own_cmp *oc) {
   nn_plan_get_stats(oc->po, &st);
   printf("own kernels: %d of the landmark network's %d nodes in residual blocks on nn/resblock.c\n",
          st.n_nodes_resblock, st.n_nodes);
+  if (blend) {
+    nn_plan_get_stats(blend, &st);
+    oc->n_ln = st.n_nodes_lnorm;
+    printf(
+        "own kernels: %d of the blendshape network's %d nodes in layer-norm steps "
+        "(nn/layernorm.c); %d XNNPACK runtimes\n",
+        st.n_nodes_lnorm, st.n_nodes, st.n_xnn_runs);
+  }
   return 0;
 }
 
@@ -306,6 +318,11 @@ static void own_photo(const fm_bundle *b, nn_plan *blend, own_cmp *oc, const fix
       fm_blendshapes(b, blend, (const float(*)[3])lo, im.width, im.height, ba, &e);
       fm_blendshapes(b, blend, (const float(*)[3])lx, im.width, im.height, bc, &e);
       for (int q = 0; q < FM_BLENDSHAPES; q++) db = fmax(db, fabs(ba[q] - bc[q]));
+      if (oc->bn) {
+        float bnodes[FM_BLENDSHAPES];
+        fm_blendshapes(b, oc->bn, (const float(*)[3])lo, im.width, im.height, bnodes, &e);
+        oc->same_ln &= memcmp(ba, bnodes, sizeof ba) == 0;
+      }
     }
     oc->w_lm = fmax(oc->w_lm, dl);
     oc->w_ang = fmax(oc->w_ang, da);
@@ -319,16 +336,20 @@ static void own_photo(const fm_bundle *b, nn_plan *blend, own_cmp *oc, const fix
 static void own_end(own_cmp *oc) {
   printf(
       "own kernels vs XNNPACK on %d faces: landmarks max %.4f px, angles max %.4f deg, "
-      "blendshapes max %.5f; AVX2 cap %s\n",
-      oc->faces, oc->w_lm, oc->w_ang, oc->w_bs, oc->same2 ? "bit-identical" : "DIFFERS");
+      "blendshapes max %.5f; AVX2 cap %s; blendshapes with fused layer norms %s\n",
+      oc->faces, oc->w_lm, oc->w_ang, oc->w_bs, oc->same2 ? "bit-identical" : "DIFFERS",
+      oc->same_ln ? "bit-identical" : "DIFFER");
   CHECK(oc->faces >= 5, "only %d faces", oc->faces);
   CHECK(oc->w_lm <= 0.005, "landmarks moved by %.4f px", oc->w_lm);
   CHECK(oc->w_ang <= 0.005, "angles moved by %.4f deg", oc->w_ang);
   CHECK(oc->w_bs <= 0.0005, "blendshapes moved by %.5f", oc->w_bs);
   CHECK(oc->same2, "the AVX2 cap changed the landmarks");
+  CHECK(oc->n_ln >= 8 * 12, "only %d blendshape nodes in layer-norm steps", oc->n_ln);
+  CHECK(oc->same_ln, "the fused layer norms changed the blendshapes");
   nn_plan_destroy(&oc->po);
   nn_plan_destroy(&oc->po2);
   nn_plan_destroy(&oc->px);
+  nn_plan_destroy(&oc->bn);
 }
 
 /* The worst differences from MediaPipe over the fixture's faces (parity_photo). */
@@ -446,7 +467,7 @@ int main(void) {
             nn_plan_create(bundle->blend, NN_BACKEND_XNNPACK, NULL, &blend_plan, &berr) == EMO_OK,
         "blendshape plan: %s", berr.msg);
   own_cmp oc;
-  const int own = bundle && own_begin(bundle, &oc) == 0;
+  const int own = bundle && own_begin(bundle, blend_plan, &oc) == 0;
   /* the whole pipeline needs the rest of the model cache; without it only own_* runs */
   const int models = th_models_ready();
   mp.voice = 0;

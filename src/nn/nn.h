@@ -255,6 +255,10 @@ typedef struct nn_plan_options {
                             FULLY_CONNECTED): 0 = NN_GEMM_AUTO, the faster one as measured by
                             bench/bench_gemm.c (see plan.c); NN_GEMM_XNNPACK or NN_GEMM_OWN
                             (nn/sgemm.c, at the isa cap, scalar included): A/B timing and tests */
+  int no_layernorm;      /* 1: layer normalisations written as TFLite's twelve elementwise nodes
+                            (nn/layernorm.c) run node by node: A/B timing and tests. Otherwise each
+                            (with the transpose of its last two axes that may follow) runs as one
+                            step on XNNPACK plans, with the nodes' results bit for bit */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
@@ -288,10 +292,12 @@ typedef struct nn_plan_stats {
                            each a step of its own (or fused, below) */
   int n_nodes_dwq;      /* 3x3 depthwise convolutions run inside the int8 step of the 1x1
                            convolution that reads them (nn/dwq.c); n_nodes = xnn + ref +
-                           winograd + qconv + dwq + gemm + resblock */
+                           winograd + qconv + dwq + gemm + resblock + lnorm */
   int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step, and the
                            RELU or RELU6 nodes folded into their clamp */
   int n_nodes_resblock; /* nodes inside residual-block steps (nn/resblock.c), NN_RB_NODES a
+                           step; counted in n_nodes beside the others above */
+  int n_nodes_lnorm;    /* nodes inside layer-normalisation steps (nn/layernorm.c), 12 or 13 a
                            step; counted in n_nodes beside the others above */
 } nn_plan_stats;
 
