@@ -5,7 +5,8 @@
 // those too. Prints, per phase, the CPU time of the renderer's main thread, where the page and
 // the WASM build run (/proc/PID/task/PID/schedstat, read between the page's timed loops: the
 // same measure as emo's thread CPU time; Linux only), and of all the renderer's threads, each
-// divided by the runs, and the median wall time (performance.now, inflated on a loaded machine).
+// divided by the runs, and the median wall time per image (performance.now; inflated on a loaded
+// machine, where the per-face difference of two wall times means nothing).
 // Needs $EMO_REF_DIR/tasks-vision (see tools/ref/face_landmarker.cjs) and the bundle in the
 // model cache.
 // Usage: node bench/face_details_mediapipe.cjs IMAGE [RUNS]
@@ -88,7 +89,7 @@ function rendererCpuNs(root) {
     '/face_detector.tflite': { body: require('child_process').execFileSync('unzip', ['-p', fx.needModel('face_landmarker.task'), 'face_detector.tflite']) },
   };
   for (const k of ['detector', 'pose', 'full']) for (const round of [0, 1]) for (const e of [0, 1]) routes[`/cpu/${k}${round}${e}`] = mark(`${k}${round}${e}`);
-  const r = JSON.parse((await runInChromium(routes)).get('r').toString());
+  const r = JSON.parse((await runInChromium(routes, { timeoutMs: 1800000 })).get('r').toString());
   const c = {}, a = {}, w = {};
   for (const k of ['detector', 'pose', 'full']) {
     const d = (i, t) => (cpu[`${k}${i}1`][t] - cpu[`${k}${i}0`][t]) / 1e6 / runs;
@@ -100,6 +101,6 @@ function rendererCpuNs(root) {
   console.log(`MediaPipe tasks-vision (WASM, CPU, Chromium): ${r.faces} face(s); renderer main thread CPU time per ` +
     `image: detector ${c.detector.toFixed(3)} ms, landmarker pose-level ${c.pose.toFixed(3)} ms, full ${c.full.toFixed(3)} ms ` +
     `=> pose ${per(c, 'pose')} ms, full ${per(c, 'full')} ms per face (mean of ${runs}, lower of 2 rounds; all renderer ` +
-    `threads: pose ${per(a, 'pose')} ms, full ${per(a, 'full')} ms); median wall: pose ${per(w, 'pose')} ms, full ` +
-    `${per(w, 'full')} ms per face`);
+    `threads: pose ${per(a, 'pose')} ms, full ${per(a, 'full')} ms); median wall per image: detector ` +
+    `${w.detector.toFixed(1)} ms, pose-level ${w.pose.toFixed(1)} ms, full ${w.full.toFixed(1)} ms`);
 })().catch((e) => { console.error(e); process.exit(1); });
