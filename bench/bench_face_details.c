@@ -41,6 +41,8 @@ int main(int argc, char **argv) {
       popt.no_dwq = 1;
     else if (!strcmp(argv[i], "--no-resblock"))
       popt.no_resblock = 1;
+    else if (!strcmp(argv[i], "--no-layernorm"))
+      popt.no_layernorm = 1;
     else if (!strcmp(argv[i], "--own-gemm"))
       popt.gemm = NN_GEMM_OWN;
     else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
@@ -91,8 +93,8 @@ int main(int argc, char **argv) {
     int count[NN_OP_COUNT] = {0};
     for (int k = 0; k < b->blend->n_nodes; k++)
       if (nn_plan_node_backend(blend, k) == NN_BACKEND_REFERENCE) count[b->blend->nodes[k].op]++;
-    printf("blendshape plan: nodes %d: xnn %d (%d runtimes), ref %d:", ps.n_nodes, ps.n_nodes_xnn,
-           ps.n_xnn_runs, ps.n_nodes_ref);
+    printf("blendshape plan: nodes %d: xnn %d (%d runtimes), in layer-norm steps %d, ref %d:",
+           ps.n_nodes, ps.n_nodes_xnn, ps.n_xnn_runs, ps.n_nodes_lnorm, ps.n_nodes_ref);
     for (int op = 0; op < NN_OP_COUNT; op++)
       if (count[op]) printf(" %s x%d", nn_op_name((nn_op)op), count[op]);
     printf("\n");

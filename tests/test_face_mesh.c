@@ -206,6 +206,36 @@ static void landmark_crops(emo_context *ctx, int moves) {
         "landmark crops (moves %d): %g %g %g", moves, d01, d02, sum);
 }
 
+/* One photo of the fixture: its path under ../shared/data and MediaPipe's outputs for its n
+ * faces, in MediaPipe's order. 0 when the fixture has no photo k. */
+typedef struct {
+  char rel[256];
+  int n;
+  const float *landmarks;   /* (n, 478, 3), normalised */
+  const float *matrix;      /* (n, 16), column-major */
+  const float *blendshapes; /* (n, 52) */
+} fix_photo;
+
+static int fix_photo_get(const fx_file *fix, int k, fix_photo *ph) {
+  char name[64];
+  snprintf(name, sizeof name, "s%d.file", k);
+  const fx_tensor *ft = fx_get(fix, name);
+  if (!ft) return 0;
+  snprintf(ph->rel, sizeof ph->rel, "%.*s", (int)ft->numel, (const char *)ft->u8);
+  snprintf(name, sizeof name, "s%d.landmarks", k);
+  const fx_tensor *lt = fx_get(fix, name);
+  snprintf(name, sizeof name, "s%d.matrix", k);
+  const fx_tensor *mt = fx_get(fix, name);
+  snprintf(name, sizeof name, "s%d.blendshapes", k);
+  const fx_tensor *bt = fx_get(fix, name);
+  CHECK(lt && mt && bt, "%s: fixture tensors missing", ph->rel);
+  ph->n = lt && mt && bt ? (int)lt->dims[0] : 0;
+  ph->landmarks = lt ? lt->f32 : NULL;
+  ph->matrix = mt ? mt->f32 : NULL;
+  ph->blendshapes = bt ? bt->f32 : NULL;
+  return 1;
+}
+
 /* emo's own kernels in the landmark step (the residual blocks on nn/resblock.c, the crop on the
  * vector warp) against the plain XNNPACK float path with the plain C warp, on the fixture's faces
  * (each cropped from MediaPipe's landmarks): the residual blocks sum in another order than
@@ -213,88 +243,203 @@ static void landmark_crops(emo_context *ctx, int moves) {
  * (0.0003 px, under 0.00005 degrees, 0.00001 on this tree's AVX-512 machine) with a wide margin:
  * landmarks within 0.005 px, head angles within 0.005 degrees, blendshapes (the network fed each
  * path's landmarks) within 0.0005. The AVX2 cap gives
- * bit-identical landmarks to the best path (resblock.c's and the warp's paths are exact). */
-static void own_kernels_vs_xnnpack(const fm_bundle *b, const fx_file *fix, nn_plan *blend) {
+ * bit-identical landmarks to the best path (resblock.c's and the warp's paths are exact). The
+ * blendshape network's layer normalisations as fused steps (nn/layernorm.c, the default) give
+ * bit-identical blendshapes to the same network node by node (no_layernorm).
+ * own_begin makes the plans, own_photo compares one photo's faces, own_end checks the worst. */
+typedef struct {
+  nn_plan *po, *po2, *px; /* default, AVX2 cap, plain */
+  nn_plan *bn;            /* the blendshape network node by node (no_layernorm) */
+  double w_lm, w_ang, w_bs;
+  int faces, same2, same_ln, n_ln;
+} own_cmp;
+
+static int own_begin(const fm_bundle *b, nn_plan *blend, own_cmp *oc) {
   nn_plan_options own = {0}, own2 = {.isa = NN_ISA_AVX2},
-                  xnn = {.no_resblock = 1, .isa = NN_ISA_SCALAR};
-  nn_plan *po = NULL, *po2 = NULL, *px = NULL;
+                  xnn = {.no_resblock = 1, .isa = NN_ISA_SCALAR}, nodes = {.no_layernorm = 1};
   emoi_err e = {{0}};
-  if (nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &own, &po, &e) ||
-      nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &own2, &po2, &e) ||
-      nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &xnn, &px, &e)) {
+  memset(oc, 0, sizeof *oc);
+  oc->same2 = oc->same_ln = 1;
+  if (nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &own, &oc->po, &e) ||
+      nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &own2, &oc->po2, &e) ||
+      nn_plan_create_ex(b->mesh, NN_BACKEND_XNNPACK, NULL, &xnn, &oc->px, &e) ||
+      (b->blend && nn_plan_create_ex(b->blend, NN_BACKEND_XNNPACK, NULL, &nodes, &oc->bn, &e))) {
     CHECK(0, "plans: %s", e.msg);
-    goto done;
+    return -1;
   }
   nn_plan_stats st;
-  nn_plan_get_stats(po, &st);
+  nn_plan_get_stats(oc->po, &st);
   printf("own kernels: %d of the landmark network's %d nodes in residual blocks on nn/resblock.c\n",
          st.n_nodes_resblock, st.n_nodes);
-  double w_lm = 0, w_ang = 0, w_bs = 0;
-  int faces = 0, same2 = 1;
-  for (int k = 0;; k++) {
-    char name[64];
-    snprintf(name, sizeof name, "s%d.file", k);
-    const fx_tensor *ft = fx_get(fix, name);
-    if (!ft) break;
-    char rel[256];
-    snprintf(rel, sizeof rel, "%.*s", (int)ft->numel, (const char *)ft->u8);
-    snprintf(name, sizeof name, "s%d.landmarks", k);
-    const fx_tensor *lt = fx_get(fix, name);
-    size_t sz = 0;
-    unsigned char *bytes = th_read_file(th_data(rel), &sz);
-    img_rgb im = {0};
-    if (!lt || !bytes || img_decode(bytes, sz, 1 << 28, &im, &e) != EMO_OK) {
-      CHECK(0, "%s: cannot read", rel);
-      free(bytes);
-      continue;
-    }
-    for (int j = 0; j < (int)lt->dims[0]; j++) {
-      static float lo[FM_LANDMARKS][3], lo2[FM_LANDMARKS][3], lx[FM_LANDMARKS][3];
-      float pr[3];
-      fm_roi roi;
-      fm_roi_from_landmarks((const float(*)[3])(lt->f32 + (size_t)j * FM_LANDMARKS * 3), im.width,
-                            im.height, &roi);
-      int rc =
-          fm_landmarks(b, po, im.data, im.width, im.height, im.width * 3, &roi, lo, &pr[0], &e);
-      rc |= fm_landmarks(b, po2, im.data, im.width, im.height, im.width * 3, &roi, lo2, &pr[1], &e);
-      rc |= fm_landmarks(b, px, im.data, im.width, im.height, im.width * 3, &roi, lx, &pr[2], &e);
-      CHECK(rc == EMO_OK, "%s: %s", rel, e.msg);
-      same2 &= memcmp(lo, lo2, sizeof lo) == 0;
-      double dl = 0;
-      for (int p = 0; p < FM_LANDMARKS; p++)
-        dl = fmax(dl, hypot((lo[p][0] - lx[p][0]) * im.width, (lo[p][1] - lx[p][1]) * im.height));
-      emo_head_pose a, c;
-      fg_estimate_pose(&b->geometry, (const float(*)[3])lo, im.width, im.height, &a);
-      fg_estimate_pose(&b->geometry, (const float(*)[3])lx, im.width, im.height, &c);
-      double da = fmax(fabs(a.pitch - c.pitch), fmax(fabs(a.yaw - c.yaw), fabs(a.roll - c.roll)));
-      double db = 0;
-      if (blend) {
-        float ba[FM_BLENDSHAPES], bc[FM_BLENDSHAPES];
-        fm_blendshapes(b, blend, (const float(*)[3])lo, im.width, im.height, ba, &e);
-        fm_blendshapes(b, blend, (const float(*)[3])lx, im.width, im.height, bc, &e);
-        for (int q = 0; q < FM_BLENDSHAPES; q++) db = fmax(db, fabs(ba[q] - bc[q]));
-      }
-      w_lm = fmax(w_lm, dl);
-      w_ang = fmax(w_ang, da);
-      w_bs = fmax(w_bs, db);
-      faces++;
-    }
-    img_rgb_free(&im);
-    free(bytes);
+  if (blend) {
+    nn_plan_get_stats(blend, &st);
+    oc->n_ln = st.n_nodes_lnorm;
+    printf(
+        "own kernels: %d of the blendshape network's %d nodes in layer-norm steps "
+        "(nn/layernorm.c); %d XNNPACK runtimes\n",
+        st.n_nodes_lnorm, st.n_nodes, st.n_xnn_runs);
   }
+  return 0;
+}
+
+static void own_photo(const fm_bundle *b, nn_plan *blend, own_cmp *oc, const fix_photo *ph) {
+  emoi_err e = {{0}};
+  size_t sz = 0;
+  unsigned char *bytes = th_read_file(th_data(ph->rel), &sz);
+  img_rgb im = {0};
+  if (!bytes || img_decode(bytes, sz, 1 << 28, &im, &e) != EMO_OK) {
+    CHECK(0, "%s: cannot read", ph->rel);
+    free(bytes);
+    return;
+  }
+  for (int j = 0; j < ph->n; j++) {
+    static float lo[FM_LANDMARKS][3], lo2[FM_LANDMARKS][3], lx[FM_LANDMARKS][3];
+    float pr[3];
+    fm_roi roi;
+    fm_roi_from_landmarks((const float(*)[3])(ph->landmarks + (size_t)j * FM_LANDMARKS * 3),
+                          im.width, im.height, &roi);
+    int rc =
+        fm_landmarks(b, oc->po, im.data, im.width, im.height, im.width * 3, &roi, lo, &pr[0], &e);
+    rc |=
+        fm_landmarks(b, oc->po2, im.data, im.width, im.height, im.width * 3, &roi, lo2, &pr[1], &e);
+    rc |= fm_landmarks(b, oc->px, im.data, im.width, im.height, im.width * 3, &roi, lx, &pr[2], &e);
+    CHECK(rc == EMO_OK, "%s: %s", ph->rel, e.msg);
+    oc->same2 &= memcmp(lo, lo2, sizeof lo) == 0;
+    double dl = 0;
+    for (int p = 0; p < FM_LANDMARKS; p++)
+      dl = fmax(dl, hypot((lo[p][0] - lx[p][0]) * im.width, (lo[p][1] - lx[p][1]) * im.height));
+    emo_head_pose a, c;
+    fg_estimate_pose(&b->geometry, (const float(*)[3])lo, im.width, im.height, &a);
+    fg_estimate_pose(&b->geometry, (const float(*)[3])lx, im.width, im.height, &c);
+    double da = fmax(fabs(a.pitch - c.pitch), fmax(fabs(a.yaw - c.yaw), fabs(a.roll - c.roll)));
+    double db = 0;
+    if (blend) {
+      float ba[FM_BLENDSHAPES], bc[FM_BLENDSHAPES];
+      fm_blendshapes(b, blend, (const float(*)[3])lo, im.width, im.height, ba, &e);
+      fm_blendshapes(b, blend, (const float(*)[3])lx, im.width, im.height, bc, &e);
+      for (int q = 0; q < FM_BLENDSHAPES; q++) db = fmax(db, fabs(ba[q] - bc[q]));
+      if (oc->bn) {
+        float bnodes[FM_BLENDSHAPES];
+        fm_blendshapes(b, oc->bn, (const float(*)[3])lo, im.width, im.height, bnodes, &e);
+        oc->same_ln &= memcmp(ba, bnodes, sizeof ba) == 0;
+      }
+    }
+    oc->w_lm = fmax(oc->w_lm, dl);
+    oc->w_ang = fmax(oc->w_ang, da);
+    oc->w_bs = fmax(oc->w_bs, db);
+    oc->faces++;
+  }
+  img_rgb_free(&im);
+  free(bytes);
+}
+
+static void own_end(own_cmp *oc) {
   printf(
       "own kernels vs XNNPACK on %d faces: landmarks max %.4f px, angles max %.4f deg, "
-      "blendshapes max %.5f; AVX2 cap %s\n",
-      faces, w_lm, w_ang, w_bs, same2 ? "bit-identical" : "DIFFERS");
-  CHECK(faces >= 5, "only %d faces", faces);
-  CHECK(w_lm <= 0.005, "landmarks moved by %.4f px", w_lm);
-  CHECK(w_ang <= 0.005, "angles moved by %.4f deg", w_ang);
-  CHECK(w_bs <= 0.0005, "blendshapes moved by %.5f", w_bs);
-  CHECK(same2, "the AVX2 cap changed the landmarks");
-done:
-  nn_plan_destroy(&po);
-  nn_plan_destroy(&po2);
-  nn_plan_destroy(&px);
+      "blendshapes max %.5f; AVX2 cap %s; blendshapes with fused layer norms %s\n",
+      oc->faces, oc->w_lm, oc->w_ang, oc->w_bs, oc->same2 ? "bit-identical" : "DIFFERS",
+      oc->same_ln ? "bit-identical" : "DIFFER");
+  CHECK(oc->faces >= 5, "only %d faces", oc->faces);
+  CHECK(oc->w_lm <= 0.005, "landmarks moved by %.4f px", oc->w_lm);
+  CHECK(oc->w_ang <= 0.005, "angles moved by %.4f deg", oc->w_ang);
+  CHECK(oc->w_bs <= 0.0005, "blendshapes moved by %.5f", oc->w_bs);
+  CHECK(oc->same2, "the AVX2 cap changed the landmarks");
+  CHECK(oc->n_ln >= 8 * 12, "only %d blendshape nodes in layer-norm steps", oc->n_ln);
+  CHECK(oc->same_ln, "the fused layer norms changed the blendshapes");
+  nn_plan_destroy(&oc->po);
+  nn_plan_destroy(&oc->po2);
+  nn_plan_destroy(&oc->px);
+  nn_plan_destroy(&oc->bn);
+}
+
+/* The worst differences from MediaPipe over the fixture's faces (parity_photo). */
+typedef struct {
+  double mean, ang, t, bs_net, bs;
+  int faces;
+} parity_worst;
+
+/* emo's whole pipeline (its detector, crop, landmarks, pose, blendshapes) on one photo of the
+ * fixture against MediaPipe's outputs, and the blendshape network alone fed MediaPipe's own
+ * landmarks (the engine's parity). */
+static void parity_photo(emo_context *ctx, const emo_run_params *rp, const fm_bundle *bundle,
+                         nn_plan *blend_plan, const fix_photo *ph, parity_worst *pw) {
+  const emo_image_result *r = NULL;
+  const char *img = th_data(ph->rel);
+  emoi_err berr = {{0}};
+  CHECK(img && emo_analyze_file(ctx, rp, img, &r) == EMO_OK, "%s: %s", ph->rel,
+        emo_context_last_error(ctx));
+  if (!r) return;
+  for (int j = 0; j < ph->n; j++) {
+    const float *ref = ph->landmarks + (size_t)j * 478 * 3;
+    const float *ref_bs = ph->blendshapes + (size_t)j * 52;
+    if (blend_plan) {
+      float bs[FM_BLENDSHAPES];
+      CHECK(fm_blendshapes(bundle, blend_plan, (const float(*)[3])ref, r->width, r->height, bs,
+                           &berr) == EMO_OK,
+            "%s", berr.msg);
+      double mxd = 0;
+      for (int q = 0; q < FM_BLENDSHAPES; q++) mxd = fmax(mxd, fabs(bs[q] - ref_bs[q]));
+      CHECK(mxd <= 1e-4, "%s face %d: blendshape network differs by %.2g", ph->rel, j, mxd);
+      pw->bs_net = fmax(pw->bs_net, mxd);
+    }
+    float rx = ref[3 * 1] * (float)r->width, ry = ref[3 * 1 + 1] * (float)r->height;
+    /* emo's face whose nose tip (landmark 1) is nearest */
+    const emo_face_details *best = NULL;
+    float bd = 1e30f;
+    for (int i = 0; i < r->face_count; i++) {
+      const emo_face_details *d = r->faces[i].details;
+      if (!d || d->level == EMO_DETAILS_NONE) continue;
+      float dx = d->landmarks[1][0] - rx, dy = d->landmarks[1][1] - ry;
+      if (dx * dx + dy * dy < bd) bd = dx * dx + dy * dy, best = d;
+    }
+    float iod = hypotf((ref[3 * 33] - ref[3 * 263]) * (float)r->width,
+                       (ref[3 * 33 + 1] - ref[3 * 263 + 1]) * (float)r->height);
+    /* A face emo's detector did not find (its BlazeFace runs see other resamplings; the
+     * 0.58-score face of multi_face.jpg) is reported, not compared. */
+    if (!best || sqrtf(bd) > 0.5f * iod) {
+      printf("%-40s face %d: not found by emo's detector\n", ph->rel, j);
+      continue;
+    }
+    double sum = 0, mx = 0;
+    for (int p = 0; p < 478; p++) {
+      double e = hypot(best->landmarks[p][0] - ref[3 * p] * r->width,
+                       best->landmarks[p][1] - ref[3 * p + 1] * r->height);
+      sum += e;
+      if (e > mx) mx = e;
+    }
+    double mean = sum / 478 / iod;
+    float p0, y0, r0;
+    angles(ph->matrix + 16 * j, &p0, &y0, &r0);
+    const emo_head_pose *ps = &best->pose;
+    double da = fmax(fabs(ps->pitch - p0), fmax(fabs(ps->yaw - y0), fabs(ps->roll - r0)));
+    double dt = 0;
+    for (int c = 0; c < 3; c++)
+      dt = fmax(dt, fabs(ps->translation[c] - ph->matrix[16 * j + 12 + c]));
+    printf(
+        "%-40s face %d: landmarks mean %.2f%% max %.2f%% of IOD (%.0f px); pose emo "
+        "(%.1f %.1f %.1f) mediapipe (%.1f %.1f %.1f) max |d| %.2f deg; translation %.2f cm; "
+        "residual %.3f cm\n",
+        ph->rel, j, 100 * mean, 100 * mx / iod, iod, ps->pitch, ps->yaw, ps->roll, p0, y0, r0, da,
+        dt, ps->residual);
+    double bsd = 0, bsm = 0;
+    for (int q = 1; q < FM_BLENDSHAPES; q++) {
+      bsd = fmax(bsd, fabs(best->blendshapes[q] - ref_bs[q]));
+      bsm += fabs(best->blendshapes[q] - ref_bs[q]) / (FM_BLENDSHAPES - 1);
+    }
+    printf("%-40s face %d: blendshapes mean |d| %.3f max %.3f\n", ph->rel, j, bsm, bsd);
+    CHECK(best->level == EMO_DETAILS_FULL, "%s face %d: level %d", ph->rel, j, best->level);
+    CHECK(bsm <= (iod < 80 ? 0.08 : 0.03) && bsd <= 0.5,
+          "%s face %d: blendshapes differ by %.3f (max %.3f)", ph->rel, j, bsm, bsd);
+    pw->bs = fmax(pw->bs, bsd);
+    CHECK(best->has_pose, "%s face %d: no pose", ph->rel, j);
+    CHECK(mean <= 0.04, "%s face %d: mean landmark error %.3f IOD", ph->rel, j, mean);
+    CHECK(da <= 3.0, "%s face %d: angle differs by %.2f deg", ph->rel, j, da);
+    CHECK(dt <= 3.0, "%s face %d: translation differs by %.2f cm", ph->rel, j, dt);
+    pw->mean = fmax(pw->mean, mean);
+    pw->ang = fmax(pw->ang, da);
+    pw->t = fmax(pw->t, dt);
+    pw->faces++;
+  }
 }
 
 int main(void) {
@@ -321,117 +466,38 @@ int main(void) {
   CHECK(bundle && bundle->blend &&
             nn_plan_create(bundle->blend, NN_BACKEND_XNNPACK, NULL, &blend_plan, &berr) == EMO_OK,
         "blendshape plan: %s", berr.msg);
-  if (bundle) own_kernels_vs_xnnpack(bundle, fix, blend_plan);
-  if (!th_models_ready()) th_skip("model cache incomplete: run emo models fetch");
+  own_cmp oc;
+  const int own = bundle && own_begin(bundle, blend_plan, &oc) == 0;
+  /* the whole pipeline needs the rest of the model cache; without it only own_* runs */
+  const int models = th_models_ready();
   mp.voice = 0;
   mp.reid = 0;
   mp.landmarks = 1;
   emo_model *model = NULL;
   emo_context *ctx = NULL;
-  CHECK(emo_model_load(&mp, &model) == EMO_OK, "model load");
-  CHECK(model && emo_context_create(model, NULL, &ctx) == EMO_OK, "context");
-  if (!ctx) return th_finish("test_face_mesh");
+  if (models) {
+    CHECK(emo_model_load(&mp, &model) == EMO_OK, "model load");
+    CHECK(model && emo_context_create(model, NULL, &ctx) == EMO_OK, "context");
+  }
   emo_run_params rp = emo_run_params_default();
   rp.face_details = EMO_DETAILS_FULL;
-  double worst_mean = 0, worst_ang = 0, worst_t = 0, worst_bs_net = 0, worst_bs = 0;
-  int faces = 0;
-  for (int k = 0;; k++) {
-    char name[64];
-    snprintf(name, sizeof name, "s%d.file", k);
-    const fx_tensor *ft = fx_get(fix, name);
-    if (!ft) break;
-    char rel[256];
-    snprintf(rel, sizeof rel, "%.*s", (int)ft->numel, (const char *)ft->u8);
-    snprintf(name, sizeof name, "s%d.landmarks", k);
-    const fx_tensor *lt = fx_get(fix, name);
-    snprintf(name, sizeof name, "s%d.matrix", k);
-    const fx_tensor *mt = fx_get(fix, name);
-    snprintf(name, sizeof name, "s%d.blendshapes", k);
-    const fx_tensor *bt = fx_get(fix, name);
-    const emo_image_result *r = NULL;
-    const char *img = th_data(rel);
-    CHECK(img && emo_analyze_file(ctx, &rp, img, &r) == EMO_OK, "%s: %s", rel,
-          emo_context_last_error(ctx));
-    if (!r || !lt || !mt || !bt) continue;
-    int n_ref = (int)lt->dims[0];
-    for (int j = 0; j < n_ref; j++) {
-      const float *ref = lt->f32 + (size_t)j * 478 * 3;
-      const float *ref_bs = bt->f32 + (size_t)j * 52;
-      /* The blendshape network alone, on MediaPipe's own landmarks: the engine's parity. */
-      if (blend_plan) {
-        float bs[FM_BLENDSHAPES];
-        CHECK(fm_blendshapes(bundle, blend_plan, (const float(*)[3])ref, r->width, r->height, bs,
-                             &berr) == EMO_OK,
-              "%s", berr.msg);
-        double mxd = 0;
-        for (int q = 0; q < FM_BLENDSHAPES; q++) mxd = fmax(mxd, fabs(bs[q] - ref_bs[q]));
-        CHECK(mxd <= 1e-4, "%s face %d: blendshape network differs by %.2g", rel, j, mxd);
-        worst_bs_net = fmax(worst_bs_net, mxd);
-      }
-      float rx = ref[3 * 1] * (float)r->width, ry = ref[3 * 1 + 1] * (float)r->height;
-      /* emo's face whose nose tip (landmark 1) is nearest */
-      const emo_face_details *best = NULL;
-      float bd = 1e30f;
-      for (int i = 0; i < r->face_count; i++) {
-        const emo_face_details *d = r->faces[i].details;
-        if (!d || d->level == EMO_DETAILS_NONE) continue;
-        float dx = d->landmarks[1][0] - rx, dy = d->landmarks[1][1] - ry;
-        if (dx * dx + dy * dy < bd) bd = dx * dx + dy * dy, best = d;
-      }
-      float iod = hypotf((ref[3 * 33] - ref[3 * 263]) * (float)r->width,
-                         (ref[3 * 33 + 1] - ref[3 * 263 + 1]) * (float)r->height);
-      /* A face emo's detector did not find (its BlazeFace runs see other resamplings; the
-       * 0.58-score face of multi_face.jpg) is reported, not compared. */
-      if (!best || sqrtf(bd) > 0.5f * iod) {
-        printf("%-40s face %d: not found by emo's detector\n", rel, j);
-        continue;
-      }
-      double sum = 0, mx = 0;
-      for (int p = 0; p < 478; p++) {
-        double e = hypot(best->landmarks[p][0] - ref[3 * p] * r->width,
-                         best->landmarks[p][1] - ref[3 * p + 1] * r->height);
-        sum += e;
-        if (e > mx) mx = e;
-      }
-      double mean = sum / 478 / iod;
-      float p0, y0, r0;
-      angles(mt->f32 + 16 * j, &p0, &y0, &r0);
-      const emo_head_pose *ps = &best->pose;
-      double da = fmax(fabs(ps->pitch - p0), fmax(fabs(ps->yaw - y0), fabs(ps->roll - r0)));
-      double dt = 0;
-      for (int c = 0; c < 3; c++)
-        dt = fmax(dt, fabs(ps->translation[c] - mt->f32[16 * j + 12 + c]));
-      printf(
-          "%-40s face %d: landmarks mean %.2f%% max %.2f%% of IOD (%.0f px); pose emo "
-          "(%.1f %.1f %.1f) mediapipe (%.1f %.1f %.1f) max |d| %.2f deg; translation %.2f cm; "
-          "residual %.3f cm\n",
-          rel, j, 100 * mean, 100 * mx / iod, iod, ps->pitch, ps->yaw, ps->roll, p0, y0, r0, da, dt,
-          ps->residual);
-      double bsd = 0, bsm = 0;
-      for (int q = 1; q < FM_BLENDSHAPES; q++) {
-        bsd = fmax(bsd, fabs(best->blendshapes[q] - ref_bs[q]));
-        bsm += fabs(best->blendshapes[q] - ref_bs[q]) / (FM_BLENDSHAPES - 1);
-      }
-      printf("%-40s face %d: blendshapes mean |d| %.3f max %.3f\n", rel, j, bsm, bsd);
-      CHECK(best->level == EMO_DETAILS_FULL, "%s face %d: level %d", rel, j, best->level);
-      CHECK(bsm <= (iod < 80 ? 0.08 : 0.03) && bsd <= 0.5,
-            "%s face %d: blendshapes differ by %.3f (max %.3f)", rel, j, bsm, bsd);
-      worst_bs = fmax(worst_bs, bsd);
-      CHECK(best->has_pose, "%s face %d: no pose", rel, j);
-      CHECK(mean <= 0.04, "%s face %d: mean landmark error %.3f IOD", rel, j, mean);
-      CHECK(da <= 3.0, "%s face %d: angle differs by %.2f deg", rel, j, da);
-      CHECK(dt <= 3.0, "%s face %d: translation differs by %.2f cm", rel, j, dt);
-      worst_mean = fmax(worst_mean, mean);
-      worst_ang = fmax(worst_ang, da);
-      worst_t = fmax(worst_t, dt);
-      faces++;
-    }
+  parity_worst pw = {0};
+  fix_photo ph;
+  for (int k = 0; fix_photo_get(fix, k, &ph); k++) {
+    if (own) own_photo(bundle, blend_plan, &oc, &ph);
+    if (ctx) parity_photo(ctx, &rp, bundle, blend_plan, &ph, &pw);
   }
+  if (own) own_end(&oc);
+  if (!models) {
+    if (th_failures) return th_finish("test_face_mesh"); /* a skip must not hide a failure */
+    th_skip("model cache incomplete: run emo models fetch (own kernels checked)");
+  }
+  if (!ctx) return th_finish("test_face_mesh");
   printf(
       "%d faces: worst mean landmark error %.2f%% IOD, worst angle %.2f deg, worst translation "
       "%.2f cm, worst blendshape %.3f (the network alone on MediaPipe's landmarks: %.2g)\n",
-      faces, 100 * worst_mean, worst_ang, worst_t, worst_bs, worst_bs_net);
-  CHECK(faces >= 5, "only %d faces compared", faces);
+      pw.faces, 100 * pw.mean, pw.ang, pw.t, pw.bs, pw.bs_net);
+  CHECK(pw.faces >= 5, "only %d faces compared", pw.faces);
   /* a face below min_mesh_face gets details of level NONE, written as "pose":null */
   rp.min_mesh_face = 1e5f;
   const emo_image_result *r = NULL;

@@ -1071,12 +1071,12 @@ static void test_warp_simd_matches_reference(emo_isa cap) {
   }
 }
 
-/* The letterbox's path (RGB, zero border, a map without rotation or shear: per-column and
- * per-row taps) against the plain per-pixel reference: bit-identical on random images of
- * awkward sizes with padded strides, down- and up-scales, shifts that put the image partly or
- * wholly outside the output (the zero border and the pixels with some taps outside), widths
- * beyond one column table (IMG_TAP_CHUNK), negative zero and NaN entries, and real letterboxes. */
-static void test_warp_axis_matches_reference(void) {
+/* The letterbox's maps (RGB, zero border, no rotation or shear) through the RGB zero-border path
+ * under cap (the same path as the rotated crops above) against the plain per-pixel reference:
+ * bit-identical on random images of awkward sizes with padded strides, down- and up-scales,
+ * shifts that put the image partly or wholly outside the output (the zero border and the pixels
+ * with some taps outside), wide outputs, negative zero and NaN entries, and real letterboxes. */
+static void test_warp_axis_matches_reference(emo_isa cap) {
   unsigned st = 777;
   const int sz[][2] = {{1, 1}, {2, 1}, {1, 7}, {13, 7}, {64, 48}, {127, 3}, {301, 200}};
   int compared = 0, mismatched = 0;
@@ -1101,7 +1101,7 @@ static void test_warp_axis_matches_reference(void) {
         const size_t n = (size_t)dw * (size_t)dh * 3;
         float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
         int ra = img_warp_affine_f32_ref(&v, m, a, dw, dh, 3, &nm, IMG_BORDER_ZERO);
-        int rb = img_warp_affine_f32(&v, m, b, dw, dh, 3, &nm, IMG_BORDER_ZERO);
+        int rb = img_warp_affine_f32_isa(&v, m, b, dw, dh, 3, &nm, IMG_BORDER_ZERO, cap);
         compared++;
         if (ra != EMO_OK || rb != EMO_OK || memcmp(a, b, sizeof(float) * n) != 0) mismatched++;
         if (trial == 0) { /* the letterbox itself, which takes this path, against the map */
@@ -1124,8 +1124,8 @@ static void test_warp_axis_matches_reference(void) {
       free(px);
     }
   }
-  printf("RGB zero-border axis-aligned warp vs reference: %d cases, %d differ\n", compared,
-         mismatched);
+  printf("RGB zero-border axis-aligned warp, %s path vs reference: %d cases, %d differ\n",
+         emo_isa_name(emo_isa_pick(cap)), compared, mismatched);
   CHECK(mismatched == 0, "axis-aligned RGB warp differs from the reference in %d of %d cases",
         mismatched, compared);
 }
@@ -1134,7 +1134,7 @@ int main(int argc, char **argv) {
   const emo_isa cap = (emo_isa)th_isa_arg(argc, argv);
   test_ops();
   test_warp_simd_matches_reference(cap);
-  test_warp_axis_matches_reference();
+  test_warp_axis_matches_reference(cap);
   test_bad_inputs();
   test_png();
   test_webp();

@@ -263,6 +263,10 @@ typedef struct nn_plan_options {
                             dense-block sums) and values other nodes read too (stored on the
                             way). Off by default: on face-api's dense blocks and BlazeFace it
                             measured slower than XNNPACK's own additions (plan.c) */
+  int no_layernorm;      /* 1: layer normalisations written as TFLite's twelve elementwise nodes
+                            (nn/layernorm.c) run node by node: A/B timing and tests. Otherwise each
+                            (with the transpose of its last two axes that may follow) runs as one
+                            step on XNNPACK plans, with the nodes' results bit for bit */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
@@ -296,13 +300,15 @@ typedef struct nn_plan_stats {
                            each a step of its own (or fused, below) */
   int n_nodes_dwq;      /* 3x3 depthwise convolutions run inside the int8 step of the 1x1
                            convolution that reads them (nn/dwq.c); n_nodes = xnn + ref +
-                           winograd + qconv + dwq + gemm + resblock + fused */
+                           winograd + qconv + dwq + gemm + resblock + fused + lnorm */
   int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step */
   int n_nodes_resblock; /* nodes inside residual-block steps (nn/resblock.c), NN_RB_NODES a
                            step; counted in n_nodes beside the others above */
   int n_nodes_fused;    /* additions and activations fused into the epilogue of a product on
                            sgemm, qconv or dwq (nn/epilogue.h), no step of their own; counted in
                            n_nodes beside the others above */
+  int n_nodes_lnorm;    /* nodes inside layer-normalisation steps (nn/layernorm.c), 12 or 13 a
+                           step; counted in n_nodes beside the others above */
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);

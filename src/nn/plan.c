@@ -45,6 +45,7 @@
 #include "nn/backend_xnn.h"
 #include "nn/dwq.h"
 #include "nn/epilogue.h"
+#include "nn/layernorm.h"
 #include "nn/nn.h"
 #include "nn/qconv.h"
 #include "nn/resblock.h"
@@ -62,8 +63,10 @@ enum {
   PLAN_GEMM = 6,   /* a float product on emo's own GEMM (nn/sgemm.c) */
   PLAN_RB = 7,     /* the first node of a residual block run as one step (nn/resblock.c) */
   PLAN_RB_IN = 8,  /* the block's other nodes: no step of their own */
-  PLAN_EPI = 9     /* an addition or activation fused into the epilogue of the product before it
+  PLAN_EPI = 9,    /* an addition or activation fused into the epilogue of the product before it
                       (nn/epilogue.h): no step of its own */
+  PLAN_LN = 10,    /* the first node of a layer normalisation run as one step (nn/layernorm.c) */
+  PLAN_LN_IN = 11  /* its other nodes: no step of their own */
 };
 
 /* Longest chain of nodes fused into one product's epilogue. */
@@ -82,6 +85,7 @@ typedef struct plan_seg {
                       dw_node before it, else NULL */
   nn_sgemm *sg;    /* the one node [begin, begin + 1) on emo's own float GEMM, else NULL */
   nn_rb *rb;       /* the NN_RB_NODES nodes [begin, end) as one residual block, else NULL */
+  nn_ln *ln;       /* the nodes [begin, end) as one layer normalisation, else NULL */
   int dw_node;
   int tail;    /* the last node of the fused epilogue chain (its output is the step's), or -1 */
   nn_epi *epi; /* the chain's ops (NULL: none left, e.g. a RELU folded into sg's clamp) */
@@ -121,6 +125,7 @@ void nn_plan_destroy(nn_plan **pp) {
     nn_sgemm_destroy(&p->segs[i].sg);
     nn_rb_destroy(&p->segs[i].rb);
     free(p->segs[i].epi);
+    nn_ln_destroy(&p->segs[i].ln);
   }
   free(p->segs);
   free(p->buf);
@@ -142,6 +147,7 @@ static void drop_segs(nn_plan *p) {
     nn_rb_destroy(&p->segs[i].rb);
     free(p->segs[i].epi);
     p->segs[i].epi = NULL;
+    nn_ln_destroy(&p->segs[i].ln);
   }
   p->n_segs = 0;
 }
@@ -368,10 +374,13 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
     }
     int k = supported[k0] == PLAN_EPI ? p->epi_head[k0] : k0;
     int e = supported[k] == PLAN_RB ? k + NN_RB_NODES : k + 1;
-    while (e < g->n_nodes && supported[e] == supported[k] && supported[k] != PLAN_WINOGRAD &&
-           supported[k] != PLAN_QCONV && supported[k] != PLAN_DWQ && supported[k] != PLAN_GEMM &&
-           supported[k] != PLAN_RB)
-      e++;
+    if (supported[k] == PLAN_LN)
+      while (e < g->n_nodes && supported[e] == PLAN_LN_IN) e++;
+    else
+      while (e < g->n_nodes && supported[e] == supported[k] && supported[k] != PLAN_WINOGRAD &&
+             supported[k] != PLAN_QCONV && supported[k] != PLAN_DWQ && supported[k] != PLAN_GEMM &&
+             supported[k] != PLAN_RB)
+        e++;
     plan_seg *s = &p->segs[p->n_segs++];
     s->begin = k;
     s->end = e;
@@ -381,11 +390,24 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
     s->dq = NULL;
     s->sg = NULL;
     s->rb = NULL;
+    s->ln = NULL;
     s->dw_node = -1;
     s->tail = -1;
     s->epi = NULL;
     s->prod = NULL;
-    if (supported[k] == PLAN_RB) {
+    if (supported[k] == PLAN_LN) {
+      emoi_err e2;
+      int st = nn_ln_create_node(g, k, &s->ln, &e2);
+      if (st == EMO_ENOMEM) {
+        *err = e2;
+        return st;
+      }
+      if (st) { /* back to node by node */
+        for (int j = k; j < e; j++) supported[j] = (unsigned char)nn_xnn_node_supported(g, j);
+        drop_segs(p);
+        return 1;
+      }
+    } else if (supported[k] == PLAN_RB) {
       emoi_err e2;
       int st = nn_rb_create_node(g, k, p->isa, &s->rb, &e2);
       if (st == EMO_ENOMEM) {
@@ -656,6 +678,19 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
           for (int j = k + 1; j < k + NN_RB_NODES; j++) supported[j] = PLAN_RB_IN;
           k += NN_RB_NODES - 1;
         }
+      /* Layer normalisations (nn/layernorm.c): their MEAN, SQRT, DIV and TRANSPOSE nodes have
+         no XNNPACK operator here, so node by node they split the XNNPACK runtimes */
+      if (!(opt && opt->no_layernorm))
+        for (int k = 0; k < nn; k++) {
+          const int cnt = nn_ln_node_count(g, k);
+          int free_nodes = cnt > 0;
+          for (int j = k; j < k + cnt; j++)
+            free_nodes &= supported[j] == PLAN_XNN || supported[j] == PLAN_REF;
+          if (!free_nodes) continue;
+          supported[k] = PLAN_LN;
+          for (int j = k + 1; j < k + cnt; j++) supported[j] = PLAN_LN_IN;
+          k += cnt - 1;
+        }
       if (use_i8 && !opt->no_dwq && nn_dw3_isa(p->isa) >= NN_ISA_AVX2)
         for (int k = 0; k < nn; k++) {
           int kd = supported[k] == PLAN_QCONV ? dwq_partner(g, k, producer, is_output) : -1;
@@ -701,9 +736,12 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
                      : s->dq ? PLAN_DWQ
                      : s->sg ? PLAN_GEMM
                      : s->rb ? PLAN_RB
+                     : s->ln ? PLAN_LN
                              : PLAN_REF;
       if (s->rb)
         p->stats.n_nodes_resblock++;
+      else if (s->ln)
+        p->stats.n_nodes_lnorm++;
       else if (s->wg)
         p->stats.n_nodes_winograd++;
       else if (s->qc || s->dq)
@@ -821,6 +859,9 @@ int nn_plan_run(nn_plan *p, emoi_err *err) {
       st = nn_qconv_run(s->qc, p->buf[n->in[0]], s->prod, err);
     else if (s->rb) {
       nn_rb_run(s->rb, p->buf[n->in[0]], p->buf[g->nodes[s->end - 1].out[0]]);
+      st = EMO_OK;
+    } else if (s->ln) {
+      nn_ln_run(s->ln, p->buf[n->in[0]], p->buf[g->nodes[s->end - 1].out[0]]);
       st = EMO_OK;
     } else if (s->sg) { /* the epilogue chain's output comes from s->epi, or is s->prod */
       nn_sgemm_run_node(s->sg, g, s->begin, p->buf[n->in[0]], s->prod, s->epi, p->threadpool);

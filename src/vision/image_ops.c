@@ -14,8 +14,9 @@
  * at run time under an emo_isa cap (img_warp_affine_f32_isa), and
  * computes exactly the reference's operations in the reference's order (no fused
  * multiply-adds), so its output is bit-identical; test_image checks that. A second one, for the
- * face-landmark crop (RGB, zero border: warp_rgb_zero_avx2), does one pixel a 128-bit vector
- * from two plain 4-byte loads per source row (no gathers), bit-identical too. */
+ * RGB zero-border warps (the face-landmark crop and the detector's letterbox, one path:
+ * warp_rgb_zero), does one pixel a 128-bit vector from two plain 4-byte loads per source
+ * row (no gathers), with a plain C sibling for the scalar cap; bit-identical too. */
 #include "vision/image_ops.h"
 
 #include <math.h>
@@ -342,57 +343,96 @@ __attribute__((target("avx2"))) static void warp_gray_avx2(const img_view *s, co
   }
 }
 
-/* img_warp_affine_f32 for channels 3 and IMG_BORDER_ZERO (the face-landmark crop, the detector
- * letterbox), one output pixel a 128-bit vector of R, G, B (and a lane that is never kept): where
- * all four taps are inside the image, two 4-byte loads per source row (pixel x0 and the one after
- * it, shifted down a byte, so no byte past pixel x0 + 1 is read) widened to floats, and the
- * reference's bilinear sum and normalisation lane by lane in its order, unfused. Other pixels
- * (border taps, outside, NaN) go through img_sample_rgb as in the reference. Each pixel's store
- * writes a fourth float that the next pixel overwrites; a row's last pixel stores three. So the
- * output is bit-identical to the reference (test_image checks it). */
-__attribute__((target("avx2"))) static void warp_rgb_zero_avx2(const img_view *s, const float m[6],
-                                                               float *dst, int dw, int dh,
-                                                               const img_norm *norm) {
+#endif
+
+/* floorf(x) for x in (-1, 2^31) without a libm call (the baseline x86-64 has no rounding
+ * instruction): truncate, then step down below zero. The same value as floorf there. */
+static inline float img_floor(float x) {
+  const float t = (float)(int)x;
+  return t > x ? t - 1.0f : t;
+}
+
+#ifdef IMG_X86
+/* One pixel of the RGB zero-border warp whose four taps are inside the image (warp_rgb_zero):
+ * a 128-bit vector of R, G, B (and a lane that is never kept) from two 4-byte loads per source
+ * row (pixel x0 and the one after it, shifted down a byte, so no byte past pixel x0 + 1 is read)
+ * widened to floats, and the reference's bilinear sum and normalisation lane by lane in its
+ * order, unfused. The store writes a fourth float that the next pixel overwrites; a row's last
+ * pixel (last) stores three. */
+__attribute__((target("avx2"))) static void rgb_blend_avx2(const uint8_t *r0, const uint8_t *r1,
+                                                           float wx, float wy, __m128 sc, __m128 of,
+                                                           float *o, int last) {
+  int32_t u[4];
+  memcpy(&u[0], r0, 4);
+  memcpy(&u[1], r0 + 2, 4);
+  memcpy(&u[2], r1, 4);
+  memcpy(&u[3], r1 + 2, 4);
+  const __m128 a = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(u[0])));
+  const __m128 b = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_srli_si128(_mm_cvtsi32_si128(u[1]), 1)));
+  const __m128 e = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(u[2])));
+  const __m128 f = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_srli_si128(_mm_cvtsi32_si128(u[3]), 1)));
+  const __m128 vx = _mm_set1_ps(wx), vx0 = _mm_set1_ps(1.0f - wx);
+  const __m128 vy = _mm_set1_ps(wy), vy0 = _mm_set1_ps(1.0f - wy);
+  const __m128 top = _mm_add_ps(_mm_mul_ps(vx0, a), _mm_mul_ps(vx, b));
+  const __m128 bot = _mm_add_ps(_mm_mul_ps(vx0, e), _mm_mul_ps(vx, f));
+  const __m128 v = _mm_add_ps(_mm_mul_ps(vy0, top), _mm_mul_ps(vy, bot));
+  const __m128 r = _mm_add_ps(_mm_mul_ps(v, sc), of);
+  if (!last) {
+    _mm_storeu_ps(o, r);
+  } else {
+    _mm_storel_pi((__m64 *)o, r);
+    _mm_store_ss(o + 2, _mm_movehl_ps(r, r));
+  }
+}
+#endif
+
+/* img_warp_affine_f32 for channels 3 and IMG_BORDER_ZERO: the face-landmark crop (rotated) and
+ * the detector's letterbox (axis-aligned), one path. Per output pixel: the reference's source
+ * position and border tests, its floor (img_floor in plain C: no libm call), and where all four
+ * taps are inside the image, the reference's bilinear sum and normalisation in its order,
+ * unfused: rgb_blend_avx2 with vec (x86-64, instantiated for AVX2), else channel by channel (the
+ * portable sibling, for every ISA); other pixels (border taps, outside, NaN) go through
+ * img_sample_rgb as in the reference. So the output is bit-identical to the reference
+ * (test_image checks it). flat: m[3] is zero (the letterbox), so y is the row's (a zero step
+ * changes no sum) and its tests and floor leave the pixel loop. */
+static inline __attribute__((always_inline)) void warp_rgb_zero(const img_view *s, const float m[6],
+                                                                float *dst, int dw, int dh,
+                                                                const img_norm *norm, const int vec,
+                                                                const int flat) {
   const int w = s->width, h = s->height;
   const float wf = (float)w, hf = (float)h;
+#ifdef IMG_X86
   const __m128 sc = _mm_setr_ps(norm->scale[0], norm->scale[1], norm->scale[2], 0.0f);
   const __m128 of = _mm_setr_ps(norm->offset[0], norm->offset[1], norm->offset[2], 0.0f);
+#else
+  (void)vec;
+#endif
   for (int i = 0; i < dh; i++) {
     const float yc = (float)i + 0.5f;
     const float bx = m[0] * 0.5f + m[1] * yc + m[2] - 0.5f;
     const float by = m[3] * 0.5f + m[4] * yc + m[5] - 0.5f;
-    float *o = dst + (size_t)i * (size_t)dw * 3;
+    const float y_row = by + 0.0f * m[3];        /* every pixel's y when flat */
+    float *o = dst + (size_t)i * (size_t)dw * 3; /* row i of (dh, dw, 3) */
     for (int j = 0; j < dw; j++, o += 3) {
-      const float x = bx + (float)j * m[0], y = by + (float)j * m[3];
+      const float x = bx + (float)j * m[0], y = flat ? y_row : by + (float)j * m[3];
       if (x > -1.0f && x < wf && y > -1.0f && y < hf) {
-        const float xf = floorf(x), yf = floorf(y);
+        const float xf = vec ? floorf(x) : img_floor(x), yf = vec ? floorf(y) : img_floor(y);
         const int x0 = (int)xf, y0 = (int)yf;
         if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
           const uint8_t *r0 = s->data + (ptrdiff_t)y0 * s->stride + (ptrdiff_t)x0 * 3;
           const uint8_t *r1 = r0 + s->stride;
-          int32_t u[4];
-          memcpy(&u[0], r0, 4);
-          memcpy(&u[1], r0 + 2, 4);
-          memcpy(&u[2], r1, 4);
-          memcpy(&u[3], r1 + 2, 4);
-          const __m128 a = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(u[0])));
-          const __m128 b =
-              _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_srli_si128(_mm_cvtsi32_si128(u[1]), 1)));
-          const __m128 e = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(u[2])));
-          const __m128 f =
-              _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_srli_si128(_mm_cvtsi32_si128(u[3]), 1)));
           const float wx = x - xf, wy = y - yf;
-          const __m128 vx = _mm_set1_ps(wx), vx0 = _mm_set1_ps(1.0f - wx);
-          const __m128 vy = _mm_set1_ps(wy), vy0 = _mm_set1_ps(1.0f - wy);
-          const __m128 top = _mm_add_ps(_mm_mul_ps(vx0, a), _mm_mul_ps(vx, b));
-          const __m128 bot = _mm_add_ps(_mm_mul_ps(vx0, e), _mm_mul_ps(vx, f));
-          const __m128 v = _mm_add_ps(_mm_mul_ps(vy0, top), _mm_mul_ps(vy, bot));
-          const __m128 r = _mm_add_ps(_mm_mul_ps(v, sc), of);
-          if (j + 1 < dw) {
-            _mm_storeu_ps(o, r);
-          } else {
-            _mm_storel_pi((__m64 *)o, r);
-            _mm_store_ss(o + 2, _mm_movehl_ps(r, r));
+#ifdef IMG_X86
+          if (vec) {
+            rgb_blend_avx2(r0, r1, wx, wy, sc, of, o, j + 1 == dw);
+            continue;
+          }
+#endif
+          const float wx0 = 1.0f - wx, wy0 = 1.0f - wy;
+          for (int c = 0; c < 3; c++) {
+            const float v =
+                wy0 * (wx0 * r0[c] + wx * r0[3 + c]) + wy * (wx0 * r1[c] + wx * r1[3 + c]);
+            o[c] = v * norm->scale[c] + norm->offset[c];
           }
           continue;
         }
@@ -405,69 +445,31 @@ __attribute__((target("avx2"))) static void warp_rgb_zero_avx2(const img_view *s
     }
   }
 }
-#endif
 
-/* The zero-border RGB warp when m neither rotates nor shears (m[1] = m[3] = 0: the detector's
- * letterbox of a frame or of a photo's tile). A pixel's source x then depends on its column
- * only and its y on its row only, so the reference's per-pixel work (two floors, the border
- * tests, the tap offsets and weights) is done once per column and once per row; the pixels
- * whose four taps are inside the image are blended with the reference's expression, the
- * others go through img_sample_rgb itself. The same floats as the reference (test_image);
- * plain C, for every ISA. Column tables of IMG_TAP_CHUNK entries on the stack. */
-static void warp_rgb_axis_zero(const img_view *s, const float m[6], float *dst, int dw, int dh,
-                               const img_norm *norm) {
-  const int w = s->width, h = s->height;
-  const float yc0 = 0.5f; /* m[1] = 0: the row's y centre does not move x (m[1] * yc = 0) */
-  const float bx = m[0] * 0.5f + m[1] * yc0 + m[2] - 0.5f;
-  ptrdiff_t off[IMG_TAP_CHUNK];
-  float wxs[IMG_TAP_CHUNK], xs[IMG_TAP_CHUNK];
-  unsigned char in[IMG_TAP_CHUNK]; /* both column taps inside the image */
-  for (int j0 = 0; j0 < dw; j0 += IMG_TAP_CHUNK) {
-    const int nj = dw - j0 < IMG_TAP_CHUNK ? dw - j0 : IMG_TAP_CHUNK;
-    for (int j = 0; j < nj; j++) {
-      const float x = bx + (float)(j0 + j) * m[0];
-      xs[j] = x;
-      in[j] = 0;
-      if (!(x > -1.0f && x < (float)w)) continue;
-      const float xf = floorf(x);
-      const int x0 = (int)xf;
-      wxs[j] = x - xf;
-      off[j] = (ptrdiff_t)x0 * 3;
-      in[j] = x0 >= 0 && x0 + 1 < w;
-    }
-    for (int i = 0; i < dh; i++) {
-      const float yc = (float)i + 0.5f;
-      const float by = m[3] * 0.5f + m[4] * yc + m[5] - 0.5f;
-      const float y = by + (float)j0 * m[3]; /* m[3] = 0: the same y for the whole row */
-      float *o = dst + ((size_t)i * (size_t)dw + (size_t)j0) * 3; /* row i of (dh, dw, 3) */
-      const int row_in = y > -1.0f && y < (float)h;
-      const float yf = floorf(row_in ? y : 0.0f);
-      const int y0 = (int)yf;
-      const int rows_in = row_in && y0 >= 0 && y0 + 1 < h;
-      const float wy = y - yf, wy0 = 1.0f - wy;
-      const uint8_t *r0 = rows_in ? s->data + (ptrdiff_t)y0 * s->stride : NULL;
-      for (int j = 0; j < nj; j++, o += 3) {
-        float v[3];
-        if (!row_in) {
-          v[0] = v[1] = v[2] = 0.0f;
-        } else if (rows_in && in[j]) {
-          const uint8_t *a = r0 + off[j], *e = a + s->stride;
-          const float wx = wxs[j], wx0 = 1.0f - wx;
-          for (int c = 0; c < 3; c++)
-            v[c] = wy0 * (wx0 * a[c] + wx * a[3 + c]) + wy * (wx0 * e[c] + wx * e[3 + c]);
-        } else {
-          img_sample_rgb(s, xs[j], y, 0, v);
-        }
-        o[0] = v[0] * norm->scale[0] + norm->offset[0];
-        o[1] = v[1] * norm->scale[1] + norm->offset[1];
-        o[2] = v[2] * norm->scale[2] + norm->offset[2];
-      }
-    }
-  }
+static void warp_rgb_zero_c(const img_view *s, const float m[6], float *dst, int dw, int dh,
+                            const img_norm *norm) {
+  if (m[3] == 0.0f)
+    warp_rgb_zero(s, m, dst, dw, dh, norm, 0, 1);
+  else
+    warp_rgb_zero(s, m, dst, dw, dh, norm, 0, 0);
 }
 
-/* img_warp_affine_f32 with the fast paths (the letterbox's axis-aligned RGB warp, the vector RGB
- * zero-border and gray replicate warps) allowed up to cap; ref: the plain per-pixel loop only
+#ifdef IMG_X86
+/* flatten: rgb_blend_avx2, which warp_rgb_zero cannot inline (it has no target), is inlined
+ * here. */
+__attribute__((target("avx2"), flatten)) static void warp_rgb_zero_avx2(const img_view *s,
+                                                                        const float m[6],
+                                                                        float *dst, int dw, int dh,
+                                                                        const img_norm *norm) {
+  if (m[3] == 0.0f)
+    warp_rgb_zero(s, m, dst, dw, dh, norm, 1, 1);
+  else
+    warp_rgb_zero(s, m, dst, dw, dh, norm, 1, 0);
+}
+#endif
+
+/* img_warp_affine_f32 with the fast paths (the RGB zero-border warp, vector or plain C, and the
+ * gray replicate warps) allowed up to cap; ref: the plain per-pixel loop only
  * (img_warp_affine_f32_ref). */
 static int warp_affine(const img_view *src, const float m[6], float *dst, int dw, int dh,
                        int channels, const img_norm *norm, img_border border, emo_isa cap,
@@ -477,17 +479,20 @@ static int warp_affine(const img_view *src, const float m[6], float *dst, int dw
       (border != IMG_BORDER_ZERO && border != IMG_BORDER_REPLICATE))
     return EMO_EINVAL;
   const int rep = border == IMG_BORDER_REPLICATE;
-  if (!ref && !rep && channels == 3 && m[1] == 0.0f && m[3] == 0.0f && isfinite(m[0]) &&
-      isfinite(m[2]) && isfinite(m[4]) && isfinite(m[5])) {
-    warp_rgb_axis_zero(src, m, dst, dw, dh, norm);
+#ifdef IMG_X86
+  const emo_isa isa = emo_isa_pick(cap);
+#endif
+  if (!ref && channels == 3 && !rep) {
+#ifdef IMG_X86
+    if (isa != EMO_ISA_SCALAR) {
+      warp_rgb_zero_avx2(src, m, dst, dw, dh, norm);
+      return EMO_OK;
+    }
+#endif
+    warp_rgb_zero_c(src, m, dst, dw, dh, norm);
     return EMO_OK;
   }
 #ifdef IMG_X86
-  const emo_isa isa = emo_isa_pick(cap);
-  if (!ref && isa != EMO_ISA_SCALAR && channels == 3 && !rep) {
-    warp_rgb_zero_avx2(src, m, dst, dw, dh, norm);
-    return EMO_OK;
-  }
   if (isa != EMO_ISA_SCALAR && channels == 1 && rep) {
     const ptrdiff_t end = (ptrdiff_t)(src->height - 1) * src->stride + (ptrdiff_t)src->width * 3;
     if (end >= 4 && end <= INT32_MAX) {

@@ -7,7 +7,7 @@
 //   "s<k>.matrix"       float32 (n, 16): facial transformation matrices (column-major);
 //   "s<k>.blendshapes"  float32 (n, 52).
 // Faces are in MediaPipe's order. Needs the package unpacked under $EMO_REF_DIR/tasks-vision
-// (npm pack @mediapipe/tasks-vision@0.10.21, untar, rename "package"), the bundle in the
+// (tools/ref/setup.sh: npm pack @mediapipe/tasks-vision@0.10.21, unpacked), the bundle in the
 // model cache and Chromium. Usage: node tools/ref/face_landmarker.cjs
 'use strict';
 

@@ -4,7 +4,10 @@
 // binary blobs, launches Chromium on the page, and collects what the page POSTs back:
 //   POST /result/<key>   body: the bytes of one result (kept in a Map under <key>)
 //   POST /log            body: text, printed
-//   POST /done           the page finished;  POST /error  body: message, fails the run.
+//   POST /done           the page finished;  POST /error  body: message, fails the run;
+//   POST <route>         a route with { post: (body, pid) => reply }: the caller's hook, called
+//                        with Chromium's pid before the page gets the reply (the bench reads the
+//                        renderer's CPU time there).
 // Nothing is fetched from the network: every route is a local file or an in-memory buffer.
 // What to compute is left to the callers (tflite_models.cjs).
 'use strict';
@@ -49,6 +52,12 @@ function runInChromium(routes, { timeoutMs = 300000, chromium = process.env.CHRO
         req.on('data', (c) => chunks.push(c));
         req.on('end', () => {
           const body = Buffer.concat(chunks);
+          if (routes[p] && routes[p].post) {
+            let reply;
+            try { reply = routes[p].post(body, child && child.pid); } catch (e) { res.end('error'); finish(e); return; }
+            res.end(reply === undefined ? 'ok' : String(reply));
+            return;
+          }
           res.end('ok');
           if (p.startsWith('/result/')) results.set(p.slice(8), body);
           else if (p === '/log') console.log('[page]', body.toString());
