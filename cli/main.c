@@ -25,8 +25,6 @@
 #include "report.h"
 #include "train.h"
 
-static int g_verbosity = EMO_LOG_WARN;
-
 static void log_to_stderr(emo_log_level level, const char *message, void *user) {
   (void)user;
   static const char *const names[] = {"error", "warning", "info", "debug"};
@@ -111,8 +109,6 @@ static void report(const char *path, const char *message) {
   else
     fprintf(stderr, "emo: %s: %s\n", path, message ? message : "failed");
 }
-
-static const char *g_gallery_dir; /* --gallery DIR (emo video) */
 
 static void usage(FILE *f) {
   fputs(
@@ -210,107 +206,128 @@ static void usage(FILE *f) {
       f);
 }
 
-/* Parses a non-negative integer option value; returns 0 on success. */
-static int parse_long(const char *s, long long lo, long long hi, long long *out) {
-  if (!s || !*s) return -1;
-  char *end = NULL;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (errno || *end || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_float(const char *s, float lo, float hi, float *out) {
-  if (!s || !*s) return -1;
-  char *end = NULL;
-  errno = 0;
-  float v = strtof(s, &end);
-  if (errno || *end || !(v >= lo && v <= hi)) return -1;
-  *out = v;
-  return 0;
-}
-
-/* The library's three params structs as the command line sets them. */
-typedef struct cli_params {
+/* What one run of an analysis command (image, video, audio, models) takes from its command
+ * line: the library's three params structs as the options set them, and what the CLI itself
+ * does with the results. parse_options fills it; the command reads it. The commands share one
+ * option set (each ignores what it does not use), so they share this struct. */
+typedef struct cli_options {
   emo_model_params mp;
   emo_context_params cp;
   emo_run_params rp;
-} cli_params;
+  int verbosity;           /* -q / -v: the most verbose emo_log_level that reaches stderr */
+  const char *out_path;    /* -o: JSON Lines (NULL: stdout) */
+  const char *csv_path;    /* --csv (video) */
+  const char *report_path; /* --report (video) */
+  const char *rttm_path;   /* --rttm (video, audio) */
+  const char *face_head;   /* --face-head, --voice-head: emo train's heads */
+  const char *voice_head;
+  const char *gallery; /* --gallery DIR|RUN.jsonl (video) */
+} cli_options;
 
-static cli_params cli_params_default(void) {
-  cli_params c;
+static cli_options cli_options_default(void) {
+  cli_options c;
+  memset(&c, 0, sizeof c);
   c.mp = emo_model_params_default();
   c.cp = emo_context_params_default();
   c.rp = emo_run_params_default();
+  c.verbosity = EMO_LOG_WARN;
   return c;
 }
 
 /* Routes the library's messages to stderr at the verbosity the options chose. */
-static void cli_params_log(cli_params *c) {
+static void cli_options_log(cli_options *c) {
   c->mp.log = c->cp.log = log_to_stderr;
-  c->mp.log_level = c->cp.log_level = (emo_log_level)g_verbosity;
+  c->mp.log_level = c->cp.log_level = (emo_log_level)c->verbosity;
 }
 
-/* Parses the options shared by analysis commands; returns the index of the first operand,
- * or -1 after printing an error. */
-static const char *g_csv_path;
-static const char *g_report_path;
-static const char *g_rttm_path;
-static const char *g_face_head; /* --face-head, --voice-head: emo train's heads */
-static const char *g_voice_head;
+/* One parser per kind of option value. Flag a's value is v (NULL: a was the last argument).
+ * Each returns 0 with *out set, or prints why and returns -1. */
 
-static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const char **out_path) {
-  emo_model_params *mp = &cp_all->mp;
-  emo_context_params *cp = &cp_all->cp;
-  emo_run_params *p = &cp_all->rp;
+static int bad_value(const char *a, const char *v) {
+  fprintf(stderr, "emo: invalid value for %s: %s\n", a, v ? v : "(none)");
+  return -1;
+}
+
+/* Any string (a path, a list). */
+static int opt_string(const char *a, const char *v, const char **out) {
+  if (!v) {
+    fprintf(stderr, "emo: option %s needs a value\n", a);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* One of n names: *out is its index. */
+static int opt_choice(const char *a, const char *v, const char *const *names, int n, int *out) {
+  if (opt_string(a, v, &v)) return -1;
+  for (int k = 0; k < n; k++)
+    if (strcmp(v, names[k]) == 0) {
+      *out = k;
+      return 0;
+    }
+  return bad_value(a, v);
+}
+
+/* A decimal integer in [lo, hi] (a missing value is an invalid one). */
+static int opt_long(const char *a, const char *v, long long lo, long long hi, long long *out) {
+  if (!v || !*v) return bad_value(a, v);
+  char *end = NULL;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  if (errno || *end || n < lo || n > hi) return bad_value(a, v);
+  *out = n;
+  return 0;
+}
+
+/* A number in [lo, hi] (a missing value is an invalid one). */
+static int opt_float(const char *a, const char *v, float lo, float hi, float *out) {
+  if (!v || !*v) return bad_value(a, v);
+  char *end = NULL;
+  errno = 0;
+  float f = strtof(v, &end);
+  if (errno || *end || !(f >= lo && f <= hi)) return bad_value(a, v);
+  *out = f;
+  return 0;
+}
+
+/* Parses the options shared by the analysis commands from argv[i] on into *o; returns the
+ * index of the first operand, or -1 after printing an error. */
+static int parse_options(int argc, char **argv, int i, cli_options *o) {
+  emo_model_params *mp = &o->mp;
+  emo_context_params *cp = &o->cp;
+  emo_run_params *p = &o->rp;
+  /* the values of --detector, --expression, --face-details, --speaking, --isa: index = enum */
+  static const char *const detectors[] = {"auto", "short", "full"};
+  static const char *const expressions[] = {"fer", "faceapi", "ensemble", "none", "emo"};
+  static const char *const details[] = {"none", "pose", "full"};
+  static const char *const speaking[] = {"mouth", "lr_asd"};
+  const char *isas[EMO_ISA_COUNT];
+  for (int k = 0; k < EMO_ISA_COUNT; k++) isas[k] = emo_isa_name((emo_isa)k);
+#define NAMES(a) a, (int)(sizeof a / sizeof *a)
   for (; i < argc; i++) {
     const char *a = argv[i];
     const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
     long long n;
+    float f;
+    int k;
     if (strcmp(a, "--") == 0) return i + 1;
     if (a[0] != '-' || a[1] == 0) return i;
     if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-      if (!v) goto missing;
-      *out_path = v;
+      if (opt_string(a, v, &o->out_path)) return -1;
       i++;
     } else if (strcmp(a, "--detector") == 0) {
-      if (!v) goto missing;
-      if (strcmp(v, "auto") == 0)
-        p->detector = EMO_DETECTOR_AUTO;
-      else if (strcmp(v, "short") == 0)
-        p->detector = EMO_DETECTOR_SHORT;
-      else if (strcmp(v, "full") == 0)
-        p->detector = EMO_DETECTOR_FULL;
-      else
-        goto bad;
+      if (opt_choice(a, v, NAMES(detectors), &k)) return -1;
+      p->detector = (emo_detector)k;
       mp->detector = p->detector; /* load only what runs */
       i++;
     } else if (strcmp(a, "--expression") == 0) {
-      if (!v) goto missing;
-      if (strcmp(v, "fer") == 0)
-        mp->expression = EMO_EXPRESSION_FER;
-      else if (strcmp(v, "faceapi") == 0)
-        mp->expression = EMO_EXPRESSION_FACEAPI;
-      else if (strcmp(v, "ensemble") == 0)
-        mp->expression = EMO_EXPRESSION_ENSEMBLE;
-      else if (strcmp(v, "none") == 0)
-        mp->expression = EMO_EXPRESSION_NONE;
-      else if (strcmp(v, "emo") == 0)
-        mp->expression = EMO_EXPRESSION_EMO;
-      else
-        goto bad;
+      if (opt_choice(a, v, NAMES(expressions), &k)) return -1;
+      mp->expression = (emo_expression_model)k;
       i++;
     } else if (strcmp(a, "--face-details") == 0) {
-      if (!v) goto missing;
-      if (strcmp(v, "none") == 0)
-        p->face_details = EMO_DETAILS_NONE;
-      else if (strcmp(v, "pose") == 0)
-        p->face_details = EMO_DETAILS_POSE;
-      else if (strcmp(v, "full") == 0)
-        p->face_details = EMO_DETAILS_FULL;
-      else
-        goto bad;
+      if (opt_choice(a, v, NAMES(details), &k)) return -1;
+      p->face_details = (emo_details)k;
       mp->landmarks = p->face_details != EMO_DETAILS_NONE; /* load only what runs */
       i++;
     } else if (strcmp(a, "--landmarks") == 0) {
@@ -320,88 +337,76 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
     } else if (strcmp(a, "--landmark-crops") == 0) {
       p->landmark_crops = 1;
     } else if (strcmp(a, "--threshold") == 0) {
-      if (parse_float(v, 0.0f, 1.0f, &p->score_threshold)) goto bad;
+      if (opt_float(a, v, 0.0f, 1.0f, &p->score_threshold)) return -1;
       i++;
     } else if (strcmp(a, "--max-faces") == 0) {
-      if (parse_long(v, 1, 2048, &n)) goto bad;
+      if (opt_long(a, v, 1, 2048, &n)) return -1;
       cp->max_faces = (int)n;
       i++;
     } else if (strcmp(a, "--max-pixels") == 0) {
-      if (parse_long(v, 1, (long long)1 << 40, &n)) goto bad;
+      if (opt_long(a, v, 1, (long long)1 << 40, &n)) return -1;
       p->max_pixels = n;
       i++;
     } else if (strcmp(a, "--threads") == 0) {
-      if (parse_long(v, 0, 1024, &n)) goto bad;
+      if (opt_long(a, v, 0, 1024, &n)) return -1;
       cp->n_threads = (int)n;
       i++;
     } else if (strcmp(a, "--models") == 0) {
-      if (!v) goto missing;
-      mp->models_dir = v;
+      if (opt_string(a, v, &mp->models_dir)) return -1;
       i++;
     } else if (strcmp(a, "--fps") == 0) {
-      float f;
-      if (parse_float(v, 0.0f, 1000.0f, &f)) goto bad;
+      if (opt_float(a, v, 0.0f, 1000.0f, &f)) return -1;
       p->analysis_fps = f;
       i++;
     } else if (strcmp(a, "--detect-every") == 0) {
-      if (parse_long(v, 1, 100000, &n)) goto bad;
+      if (opt_long(a, v, 1, 100000, &n)) return -1;
       p->detect_every = (int)n;
       i++;
     } else if (strcmp(a, "--csv") == 0) {
-      if (!v) goto missing;
-      g_csv_path = v;
+      if (opt_string(a, v, &o->csv_path)) return -1;
       i++;
     } else if (strcmp(a, "--gallery") == 0) {
-      if (!v) goto missing;
-      g_gallery_dir = v;
+      if (opt_string(a, v, &o->gallery)) return -1;
       i++;
     } else if (strcmp(a, "--report") == 0) {
-      if (!v) goto missing;
-      g_report_path = v;
+      if (opt_string(a, v, &o->report_path)) return -1;
       i++;
     } else if (strcmp(a, "--annotate") == 0) {
-      if (!v) goto missing;
-      p->annotate_path = v;
+      if (opt_string(a, v, &p->annotate_path)) return -1;
       i++;
     } else if (strcmp(a, "--vad-threshold") == 0) {
-      if (parse_float(v, 0.001f, 0.999f, &p->vad_threshold)) goto bad;
+      if (opt_float(a, v, 0.001f, 0.999f, &p->vad_threshold)) return -1;
       i++;
     } else if (strcmp(a, "--vad-pad") == 0) {
-      if (parse_long(v, 0, 600000, &n)) goto bad;
+      if (opt_long(a, v, 0, 600000, &n)) return -1;
       p->vad_pad_ms = (int)n;
       i++;
     } else if (strcmp(a, "--vad-min-silence") == 0) {
-      if (parse_long(v, 0, 600000, &n)) goto bad;
+      if (opt_long(a, v, 0, 600000, &n)) return -1;
       p->vad_min_silence_ms = (int)n;
       i++;
     } else if (strcmp(a, "--vad-min-speech") == 0) {
-      if (parse_long(v, 0, 600000, &n)) goto bad;
+      if (opt_long(a, v, 0, 600000, &n)) return -1;
       p->vad_min_speech_ms = (int)n;
       i++;
     } else if (strcmp(a, "--ser-model") == 0) {
-      if (!v) goto missing;
-      mp->ser_model = v;
+      if (opt_string(a, v, &mp->ser_model)) return -1;
       i++;
     } else if (strcmp(a, "--face-head") == 0) {
-      if (!v) goto missing;
-      g_face_head = v;
+      if (opt_string(a, v, &o->face_head)) return -1;
       mp->features = 1;
       i++;
     } else if (strcmp(a, "--voice-head") == 0) {
-      if (!v) goto missing;
-      g_voice_head = v;
+      if (opt_string(a, v, &o->voice_head)) return -1;
       i++;
     } else if (strcmp(a, "--rttm") == 0) {
-      if (!v) goto missing;
-      g_rttm_path = v;
+      if (opt_string(a, v, &o->rttm_path)) return -1;
       i++;
     } else if (strcmp(a, "--protocols") == 0) {
-      if (!v) goto missing;
-      p->protocols = v;
+      if (opt_string(a, v, &p->protocols)) return -1;
       i++;
     } else if (strcmp(a, "--io-timeout") == 0) {
-      float f;
-      if (parse_float(v, 0.001f, 86400.0f, &f)) goto bad;
+      if (opt_float(a, v, 0.001f, 86400.0f, &f)) return -1;
       p->io_timeout = f;
       i++;
     } else if (strcmp(a, "--other-hosts") == 0) {
@@ -414,8 +419,7 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
     } else if (strcmp(a, "--no-persons") == 0) {
       p->persons = 0;
     } else if (strcmp(a, "--speaking") == 0) {
-      if (!v) goto missing;
-      if (strcmp(v, "mouth") != 0 && strcmp(v, "lr_asd") != 0) goto bad;
+      if (opt_choice(a, v, NAMES(speaking), &k)) return -1;
       p->speaking_model = v;
       i++;
     } else if (strcmp(a, "--no-reid") == 0) {
@@ -425,16 +429,13 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
     } else if (strcmp(a, "--float-expression") == 0) {
       cp->float_expression = 1;
     } else if (strcmp(a, "--isa") == 0) {
-      if (!v) goto missing;
-      int k = 0;
-      while (k < EMO_ISA_COUNT && strcmp(v, emo_isa_name((emo_isa)k)) != 0) k++;
-      if (k == EMO_ISA_COUNT) goto bad;
+      if (opt_choice(a, v, NAMES(isas), &k)) return -1;
       cp->isa = (emo_isa)k;
       i++;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-      g_verbosity = EMO_LOG_ERROR;
+      o->verbosity = EMO_LOG_ERROR;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-      g_verbosity = g_verbosity < EMO_LOG_INFO ? EMO_LOG_INFO : EMO_LOG_DEBUG;
+      o->verbosity = o->verbosity < EMO_LOG_INFO ? EMO_LOG_INFO : EMO_LOG_DEBUG;
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage(stdout);
       exit(0);
@@ -442,31 +443,24 @@ static int parse_options(int argc, char **argv, int i, cli_params *cp_all, const
       fprintf(stderr, "emo: unknown option %s (see emo --help)\n", a);
       return -1;
     }
-    continue;
-  missing:
-    fprintf(stderr, "emo: option %s needs a value\n", a);
-    return -1;
-  bad:
-    fprintf(stderr, "emo: invalid value for %s: %s\n", a, v ? v : "(none)");
-    return -1;
   }
+#undef NAMES
   return i;
 }
 
 static int cmd_image(int argc, char **argv) {
-  cli_params p = cli_params_default();
+  cli_options p = cli_options_default();
   p.mp.reid = 0;  /* photos need no re-identification model */
   p.mp.voice = 0; /* nor speech models */
-  const char *out_path = NULL;
-  int first = parse_options(argc, argv, 2, &p, &out_path);
+  int first = parse_options(argc, argv, 2, &p);
   if (first < 0) return 2;
   if (first >= argc) {
     fprintf(stderr, "emo image: no input files (see emo --help)\n");
     return 2;
   }
-  cli_params_log(&p);
+  cli_options_log(&p);
 
-  outfile *out = outfile_open(out_path, (const char *const *)argv + first, argc - first);
+  outfile *out = outfile_open(p.out_path, (const char *const *)argv + first, argc - first);
   if (!out) return 1;
   emo_model *model = NULL;
   emo_context *ctx = NULL;
@@ -484,9 +478,9 @@ static int cmd_image(int argc, char **argv) {
     return 1;
   }
   emo_head *head = NULL;
-  if (g_face_head) {
+  if (p.face_head) {
     char herr[1024];
-    if (emo_head_load(g_face_head, model, &head, herr, sizeof herr) != EMO_OK) {
+    if (emo_head_load(p.face_head, model, &head, herr, sizeof herr) != EMO_OK) {
       fprintf(stderr, "emo: %s\n", herr);
       emo_context_destroy(&ctx);
       emo_model_destroy(&model);
@@ -604,47 +598,46 @@ static int on_frame(const emo_frame_result *fr, void *user) {
 }
 
 static int cmd_video(int argc, char **argv) {
-  cli_params p = cli_params_default();
-  const char *out_path = NULL;
-  int first = parse_options(argc, argv, 2, &p, &out_path);
+  cli_options p = cli_options_default();
+  int first = parse_options(argc, argv, 2, &p);
   if (first < 0) return 2;
   if (first != argc - 1) {
     fprintf(stderr, "emo video: give exactly one input (see emo --help)\n");
     return 2;
   }
-  cli_params_log(&p);
+  cli_options_log(&p);
   video_out vo = {0};
   const char *const *inputs = (const char *const *)argv + first;
-  const char *outputs[5] = {out_path, g_csv_path, p.rp.annotate_path, g_report_path, g_rttm_path};
+  const char *outputs[5] = {p.out_path, p.csv_path, p.rp.annotate_path, p.report_path, p.rttm_path};
   if (refuse_same_outputs(outputs, 5)) return 2;
-  if (!(vo.out = outfile_open(out_path, inputs, 1))) return 1;
+  if (!(vo.out = outfile_open(p.out_path, inputs, 1))) return 1;
   outfile *rttm = NULL;
-  if (g_rttm_path && !(rttm = outfile_open(g_rttm_path, inputs, 1))) {
+  if (p.rttm_path && !(rttm = outfile_open(p.rttm_path, inputs, 1))) {
     outfile_abort(&vo.out);
     return 1;
   }
-  if (g_csv_path) {
-    vo.csv = outfile_open(g_csv_path, inputs, 1);
+  if (p.csv_path) {
+    vo.csv = outfile_open(p.csv_path, inputs, 1);
     if (!vo.csv) {
       outfile_abort(&rttm);
       outfile_abort(&vo.out);
       return 1;
     }
   }
-  if (g_report_path && report_open(&vo.html, &vo.report, g_report_path, argv[first],
+  if (p.report_path && report_open(&vo.html, &vo.report, p.report_path, argv[first],
                                    p.rp.annotate_path, inputs) != 0) {
     outfile_abort(&vo.csv);
     outfile_abort(&vo.out);
     return 1;
   }
-  vo.progress = isatty(2) && g_verbosity >= EMO_LOG_WARN;
+  vo.progress = isatty(2) && p.verbosity >= EMO_LOG_WARN;
   vo.started = now_seconds();
   emo_model *model = NULL;
   emo_context *ctx = NULL;
   int rc = emo_model_load(&p.mp, &model);
   if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
   emo_head *heads[2] = {NULL, NULL}; /* --face-head, --voice-head: the library applies them */
-  const char *head_paths[2] = {g_face_head, g_voice_head};
+  const char *head_paths[2] = {p.face_head, p.voice_head};
   int head_failed = 0;
   for (int k = 0; rc == EMO_OK && k < 2; k++) {
     char herr[1024];
@@ -665,9 +658,9 @@ static int cmd_video(int argc, char **argv) {
   int stopped = 0;
   emo_gallery *gallery = NULL;
   int gallery_failed = 0;
-  if (rc == EMO_OK && g_gallery_dir) {
-    gallery_failed = emo_gallery_load(ctx, g_gallery_dir, &gallery) != EMO_OK;
-    if (gallery_failed) report(g_gallery_dir, emo_context_last_error(ctx));
+  if (rc == EMO_OK && p.gallery) {
+    gallery_failed = emo_gallery_load(ctx, p.gallery, &gallery) != EMO_OK;
+    if (gallery_failed) report(p.gallery, emo_context_last_error(ctx));
     p.rp.gallery = gallery;
   }
   if (gallery_failed) {
@@ -745,22 +738,21 @@ static int audio_segment(const emo_speech_segment *s, void *user) {
 }
 
 static int cmd_audio(int argc, char **argv) {
-  cli_params p = cli_params_default();
+  cli_options p = cli_options_default();
   p.mp.faces = 0;
   p.mp.reid = 0;
-  const char *out_path = NULL;
-  int first = parse_options(argc, argv, 2, &p, &out_path);
+  int first = parse_options(argc, argv, 2, &p);
   if (first < 0) return 2;
   if (first != argc - 1) {
     fprintf(stderr, "emo audio: give exactly one input (see emo --help)\n");
     return 2;
   }
-  cli_params_log(&p);
+  cli_options_log(&p);
   const char *const *inputs = (const char *const *)argv + first;
-  const char *outputs[2] = {out_path, g_rttm_path};
+  const char *outputs[2] = {p.out_path, p.rttm_path};
   if (refuse_same_outputs(outputs, 2)) return 2;
-  outfile *out = outfile_open(out_path, inputs, 1), *rttm = NULL;
-  if (!out || (g_rttm_path && !(rttm = outfile_open(g_rttm_path, inputs, 1)))) {
+  outfile *out = outfile_open(p.out_path, inputs, 1), *rttm = NULL;
+  if (!out || (p.rttm_path && !(rttm = outfile_open(p.rttm_path, inputs, 1)))) {
     outfile_abort(&out);
     return 1;
   }
@@ -770,9 +762,9 @@ static int cmd_audio(int argc, char **argv) {
   if (rc == EMO_OK) rc = emo_context_create(model, &p.cp, &ctx);
   int failed = 0, analysed = 0, stopped = 0;
   emo_head *head = NULL;
-  if (rc == EMO_OK && g_voice_head) {
+  if (rc == EMO_OK && p.voice_head) {
     char herr[1024];
-    rc = emo_head_load(g_voice_head, model, &head, herr, sizeof herr);
+    rc = emo_head_load(p.voice_head, model, &head, herr, sizeof herr);
     if (rc != EMO_OK) fprintf(stderr, "emo: %s\n", herr);
   }
   if (rc == EMO_OK) {
@@ -790,7 +782,7 @@ static int cmd_audio(int argc, char **argv) {
       char *j = emo_audio_summary_json(r);
       if (outfile_line(out, j) != 0) failed = 1;
       emo_free(j);
-      if (g_rttm_path) {
+      if (p.rttm_path) {
         const char *base = strrchr(argv[first], '/');
         char id[256];
         snprintf(id, sizeof id, "%s", base ? base + 1 : argv[first]);
@@ -802,7 +794,7 @@ static int cmd_audio(int argc, char **argv) {
         emo_free(t);
       }
     }
-  } else if (!head && !g_voice_head) {
+  } else if (!head && !p.voice_head) {
     fprintf(stderr, "emo: cannot load models (%s)\n", emo_status_str(rc));
   }
   emo_head_destroy(&head);
@@ -818,14 +810,13 @@ static int cmd_audio(int argc, char **argv) {
 }
 
 static int cmd_models(int argc, char **argv) {
-  cli_params cp = cli_params_default();
-  const char *unused = NULL;
+  cli_options cp = cli_options_default();
   const char *sub = argc > 2 ? argv[2] : "list";
-  int first = parse_options(argc, argv, 3, &cp, &unused);
+  int first = parse_options(argc, argv, 3, &cp);
   if (first < 0) return 2;
   emo_model_params p = cp.mp;
   p.log = log_to_stderr;
-  p.log_level = g_verbosity < EMO_LOG_INFO ? EMO_LOG_INFO : (emo_log_level)g_verbosity;
+  p.log_level = cp.verbosity < EMO_LOG_INFO ? EMO_LOG_INFO : (emo_log_level)cp.verbosity;
   char dir[4096];
   if (emo_models_dir(&p, dir, sizeof dir) != EMO_OK) {
     fprintf(stderr, "emo: model directory path too long\n");

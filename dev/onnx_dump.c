@@ -5,12 +5,13 @@
  *
  * Build from the repository root:
  *   gcc -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc dev/onnx_dump.c \
- *       src/nn/onnx_reader.c src/core/err.c -lm -o /tmp/onnx_dump
+ *       src/nn/onnx_reader.c src/core/file.c src/core/err.c -lm -o /tmp/onnx_dump
  * Usage: onnx_dump model.onnx */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "nn/onnx_reader.h"
 
 static struct {
@@ -112,23 +113,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s model.onnx\n", argv[0]);
     return 2;
   }
-  FILE *f = fopen(argv[1], "rb");
-  if (!f) {
-    perror(argv[1]);
-    return 1;
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
-  if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    fclose(f);
-    return 1;
-  }
-  fclose(f);
+  unsigned char *buf = NULL;
+  size_t n = 0;
   emoi_err err = {{0}};
+  if (emoi_file_read(argv[1], 0, 0, &buf, &n, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
   onnx_model *m = NULL;
-  if (nn_onnx_parse(buf, (size_t)n, argv[1], &m, &err)) {
+  if (nn_onnx_parse(buf, n, argv[1], &m, &err)) {
     fprintf(stderr, "%s\n", err.msg);
     free(buf);
     return 1;

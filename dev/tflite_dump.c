@@ -5,11 +5,13 @@
  *
  * Build from the repository root, e.g.:
  *   gcc -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc dev/tflite_dump.c \
- *       src/nn/tflite_reader.c src/nn/graph.c src/core/err.c -lm -o /tmp/tflite_dump
+ *       src/nn/tflite_reader.c src/nn/graph.c src/core/file.c src/core/err.c -lm \
+ *       -o /tmp/tflite_dump
  * Usage: tflite_dump model.tflite */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/file.h"
 #include "nn/nn.h"
 #include "nn/tflite_reader.h"
 
@@ -29,23 +31,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s model.tflite\n", argv[0]);
     return 2;
   }
-  FILE *f = fopen(argv[1], "rb");
-  if (!f) {
-    perror(argv[1]);
-    return 1;
-  }
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
-  if (!b || n < 0 || fread(b, 1, (size_t)n, f) != (size_t)n) {
-    fprintf(stderr, "%s: read failed\n", argv[1]);
-    return 1;
-  }
-  fclose(f);
-  nn_graph *g = NULL;
+  unsigned char *b = NULL;
+  size_t n = 0;
   emoi_err err = {{0}};
-  int rc = nn_tflite_load(b, (size_t)n, argv[1], &g, &err);
+  if (emoi_file_read(argv[1], 0, 0, &b, &n, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
+  nn_graph *g = NULL;
+  int rc = nn_tflite_load(b, n, argv[1], &g, &err);
   free(b);
   if (rc) {
     fprintf(stderr, "error %d: %s\n", rc, err.msg);

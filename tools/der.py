@@ -35,9 +35,8 @@ class InputError(Exception):
     pass
 
 
-def read_rttm(path):
-    """Returns {file_id: {speaker: [(start, end), ...]}} from SPEAKER lines."""
-    out = {}
+def read_fields(path):
+    """Yields (line number, fields) for each line of path that is neither blank nor a comment."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.readlines()
@@ -45,7 +44,15 @@ def read_rttm(path):
         raise InputError("%s: %s" % (path, e))
     for ln, line in enumerate(lines, 1):
         fields = line.split()
-        if not fields or fields[0].startswith("#") or fields[0] != "SPEAKER":
+        if fields and not fields[0].startswith("#"):
+            yield ln, fields
+
+
+def read_rttm(path):
+    """Returns {file_id: {speaker: [(start, end), ...]}} from SPEAKER lines."""
+    out = {}
+    for ln, fields in read_fields(path):
+        if fields[0] != "SPEAKER":
             continue
         if len(fields) < 8:
             raise InputError("%s:%d: SPEAKER line has %d fields, need >= 8" % (path, ln, len(fields)))
@@ -68,15 +75,7 @@ def read_rttm(path):
 def read_uem(path):
     """Returns {file_id: [(start, end), ...]}."""
     out = {}
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.readlines()
-    except OSError as e:
-        raise InputError("%s: %s" % (path, e))
-    for ln, line in enumerate(lines, 1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
+    for ln, fields in read_fields(path):
         if len(fields) < 4:
             raise InputError("%s:%d: UEM line needs 4 fields" % (path, ln))
         try:

@@ -878,10 +878,13 @@ int dia_energy_vad(const float *pcm, int n, float threshold_db, dia_result *out,
   if (nf == 0) return 0;
   float *e = malloc((size_t)nf * sizeof *e), *sorted = malloc((size_t)nf * sizeof *sorted);
   unsigned char *sp = malloc((size_t)nf);
-  if (!e || !sp || !sorted) {
+  /* a segment is a run of at least minrun frames: at most nf / minrun of them */
+  dia_segment *segs = malloc(((size_t)nf / minrun + 1) * sizeof *segs);
+  if (!e || !sp || !sorted || !segs) {
     free(e);
     free(sorted);
     free(sp);
+    free(segs);
     return emoi_fail(err, EMO_ENOMEM, "energy_vad: out of memory (%d frames)", nf);
   }
   for (int t = 0; t < nf; t++) { /* frame energy in dB after removing the frame mean */
@@ -899,7 +902,7 @@ int dia_energy_vad(const float *pcm, int n, float threshold_db, dia_result *out,
   qsort(sorted, (size_t)nf, sizeof *sorted, cmp_float);
   float thr = sorted[nf / 10] + threshold_db;
   for (int t = 0; t < nf; t++) sp[t] = e[t] > thr;
-  /* fill short gaps between speech runs, then drop short runs */
+  /* fill short gaps between speech runs */
   int last = -1;
   for (int t = 0; t < nf; t++)
     if (sp[t]) {
@@ -907,6 +910,8 @@ int dia_energy_vad(const float *pcm, int n, float threshold_db, dia_result *out,
         memset(sp + last + 1, 1, (size_t)(t - last - 1));
       last = t;
     }
+  /* the runs left are the segments; shorter runs are dropped */
+  const double tmax = (double)n / DIA_SAMPLE_RATE;
   int nseg = 0;
   for (int t = 0; t < nf;) {
     if (!sp[t]) {
@@ -915,33 +920,13 @@ int dia_energy_vad(const float *pcm, int n, float threshold_db, dia_result *out,
     }
     int u = t;
     while (u < nf && sp[u]) u++;
-    if (u - t < minrun)
-      memset(sp + t, 0, (size_t)(u - t));
-    else
-      nseg++;
-    t = u;
-  }
-  dia_segment *segs = malloc(((size_t)nseg + 1) * sizeof *segs);
-  if (!segs) {
-    free(e);
-    free(sorted);
-    free(sp);
-    return emoi_fail(err, EMO_ENOMEM, "energy_vad: out of memory");
-  }
-  double tmax = (double)n / DIA_SAMPLE_RATE;
-  int k = 0;
-  for (int t = 0; t < nf;) {
-    if (!sp[t]) {
-      t++;
-      continue;
+    if (u - t >= minrun) {
+      dia_segment *g = &segs[nseg++];
+      g->start = (double)t * HOP / DIA_SAMPLE_RATE;
+      const double end = ((double)(u - 1) * HOP + win) / DIA_SAMPLE_RATE;
+      g->end = end < tmax ? end : tmax;
+      g->speaker = 0;
     }
-    int u = t;
-    while (u < nf && sp[u]) u++;
-    segs[k].start = (double)t * HOP / DIA_SAMPLE_RATE;
-    double end = ((double)(u - 1) * HOP + win) / DIA_SAMPLE_RATE;
-    segs[k].end = end < tmax ? end : tmax;
-    segs[k].speaker = 0;
-    k++;
     t = u;
   }
   free(e);

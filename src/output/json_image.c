@@ -20,10 +20,7 @@ char *emo_image_result_json(const emo_image_result *r, const char *file) {
   if (!r) return NULL;
   sb b = {0};
   sb_puts(&b, "{\"file\":");
-  if (file)
-    sb_json_string(&b, file);
-  else
-    sb_puts(&b, "null");
+  sb_json_string_or_null(&b, file);
   sb_printf(&b, ",\"width\":%d,\"height\":%d,\"face_count\":%d,\"detector\":\"%s\",\"faces\":[",
             r->width, r->height, r->face_count, detector_name(r->detector_used));
   for (int i = 0; i < r->face_count; i++) {
@@ -63,10 +60,7 @@ char *emo_image_result_json(const emo_image_result *r, const char *file) {
 char *emo_error_json(const char *file, int status, const char *message) {
   sb b = {0};
   sb_puts(&b, "{\"file\":");
-  if (file)
-    sb_json_string(&b, file);
-  else
-    sb_puts(&b, "null");
+  sb_json_string_or_null(&b, file);
   sb_puts(&b, ",\"error\":");
   sb_json_string(&b, emo_status_str(status));
   sb_puts(&b, ",\"message\":");

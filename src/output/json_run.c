@@ -40,10 +40,7 @@ static void put_num(sb *b, int *first, const char *key, double v) {
 
 static void put_str(sb *b, int *first, const char *key, const char *v) {
   put_key(b, first, key);
-  if (v)
-    sb_json_string(b, v);
-  else
-    sb_puts(b, "null");
+  sb_json_string_or_null(b, v);
 }
 
 /* A head you trained, named by its classes (what its answers are called). */
@@ -88,10 +85,7 @@ char *emoi_run_json(const emo_context *ctx, const emo_run_params *rp, const char
   sb_puts(&b, "{\"type\":\"run\",\"kind\":");
   sb_json_string(&b, kind);
   sb_puts(&b, ",\"file\":");
-  if (file)
-    sb_json_string(&b, file);
-  else
-    sb_puts(&b, "null");
+  sb_json_string_or_null(&b, file);
   sb_printf(&b, ",\"emo_version\":\"%s\",\"duration\":", EMO_VERSION_STRING);
   if (duration >= 0 && isfinite(duration))
     sb_printf(&b, "%.3f", duration);

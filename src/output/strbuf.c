@@ -85,6 +85,13 @@ void sb_json_string(sb *b, const char *str) {
   sb_puts(b, "\"");
 }
 
+void sb_json_string_or_null(sb *b, const char *str) {
+  if (str)
+    sb_json_string(b, str);
+  else
+    sb_puts(b, "null");
+}
+
 void sb_json_float(sb *b, double v, int decimals) {
   if (!isfinite(v)) {
     sb_puts(b, "null");

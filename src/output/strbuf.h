@@ -23,6 +23,8 @@ void sb_printf(sb *b, const char *fmt, ...)
 /* Appends str as a JSON string literal with quotes, escaping quotes, backslashes and
  * control characters; bytes >= 0x80 pass through (file names are written as given). */
 void sb_json_string(sb *b, const char *str);
+/* The same, or null when str is NULL. */
+void sb_json_string_or_null(sb *b, const char *str);
 /* Appends a float with the given number of decimals, or null when not finite. */
 void sb_json_float(sb *b, double v, int decimals);
 /* Returns the string (caller frees) or NULL if any append failed; resets b. */
