@@ -207,8 +207,7 @@ static void plan_case(int h, int w, int c, int dw, int int8) {
     nn_plan_stats sf, su;
     nn_plan_get_stats(pf, &sf);
     nn_plan_get_stats(pu, &su);
-    int sum = sf.n_nodes_xnn + sf.n_nodes_ref + sf.n_nodes_winograd + sf.n_nodes_qconv +
-              sf.n_nodes_dwq + sf.n_nodes_gemm + sf.n_nodes_resblock + sf.n_nodes_fused;
+    int sum = nn_plan_stats_placed(&sf);
     CHECK(sum == sf.n_nodes, "stats: %d nodes counted, %d in the graph", sum, sf.n_nodes);
     CHECK(su.n_nodes_fused == 0, "no_epilogue: %d nodes fused", su.n_nodes_fused);
     /* in int8 without VNNI or AVX2 under the cap the plan stays float on XNNPACK's GEMM */

@@ -312,6 +312,9 @@ typedef struct nn_plan_stats {
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);
+/* The nodes s counts by where they run (xnn + ref + winograd + ... + lnorm): equals s->n_nodes
+   when every node is accounted for once (tests check it). */
+int nn_plan_stats_placed(const nn_plan_stats *s);
 
 /* Backend that runs node k (index into the finalized graph's nodes). */
 nn_backend nn_plan_node_backend(const nn_plan *p, int node);

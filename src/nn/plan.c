@@ -793,6 +793,11 @@ const float *nn_plan_output(const nn_plan *p, int i) {
   return p->buf[p->g->outputs[i]];
 }
 
+int nn_plan_stats_placed(const nn_plan_stats *s) {
+  return s->n_nodes_xnn + s->n_nodes_ref + s->n_nodes_winograd + s->n_nodes_qconv + s->n_nodes_dwq +
+         s->n_nodes_gemm + s->n_nodes_resblock + s->n_nodes_fused + s->n_nodes_lnorm;
+}
+
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s) {
   if (!s) return;
   memset(s, 0, sizeof *s);
