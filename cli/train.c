@@ -8,7 +8,9 @@
  *                                            person-grouped cross-validation
  * INPUT is a CSV with columns file,label[,person][,intensity] (files relative to the CSV's
  * folder), a folder with one subfolder per label, or (emo train) a DIR written by emo features.
- * Photos give one vector for their most confident face; audio clips one for the whole clip.
+ * Photos give one vector for their most confident face; audio clips one for the whole clip;
+ * video clips (by extension: mp4, mov, mkv, ...) the mean of their main face track's per-frame
+ * vectors (emo_video_features; --per-frame: one per analysed frame of that track).
  * An input that cannot be read or has no face is listed on stderr, skipped and counted. */
 #include "train.h"
 
@@ -218,6 +220,12 @@ static int has_ext(const char *f, const char *const *exts) {
   return 0;
 }
 
+static int is_video(const char *f) {
+  static const char *const video[] = {"mp4", "mov",  "mkv", "avi", "webm", "m4v",
+                                      "mpg", "mpeg", "ts",  "wmv", NULL};
+  return has_ext(f, video);
+}
+
 static int guess_modality(const char *f) {
   static const char *const audio[] = {"wav", "flac", "mp3", "m4a", "ogg", "opus", "aac", NULL};
   return has_ext(f, audio) ? EMO_MODALITY_VOICE : EMO_MODALITY_FACE;
@@ -226,7 +234,7 @@ static int guess_modality(const char *f) {
 /* ---- extraction ---------------------------------------------------------------------- */
 
 typedef struct featset {
-  int modality, dim, n;
+  int modality, dim, n, cap;
   float *x;    /* (n, dim) */
   int *src;    /* (n,) index into items */
   float *meta; /* (n, 6): start, end, x, y, w, h */
@@ -243,6 +251,7 @@ static void featset_free(featset *f) {
 typedef struct xopts {
   int modality; /* -1 = by the first input's extension */
   int all_faces, segments;
+  int per_frame; /* --per-frame: a clip gives one row per analysed frame of its main track */
   const char *models;
   int quiet;
   int whole_face;        /* --whole-face: photos are face crops (no detection) */
@@ -252,6 +261,28 @@ typedef struct xopts {
 static void log_err(emo_log_level level, const char *message, void *user) {
   (void)user;
   if (level <= EMO_LOG_ERROR) fprintf(stderr, "emo: %s\n", message);
+}
+
+/* Appends the n rows x (fs->dim each) of a video clip (items[i]) to fs. */
+static int append_rows(featset *fs, int i, const float *x, const emo_video_feature_row *vr, int n) {
+  float *nx = realloc(fs->x, (size_t)(fs->n + n) * fs->dim * sizeof(float));
+  if (nx) fs->x = nx;
+  int *ns = realloc(fs->src, (size_t)(fs->n + n) * sizeof(int));
+  if (ns) fs->src = ns;
+  float *nm = realloc(fs->meta, (size_t)(fs->n + n) * 6 * sizeof(float));
+  if (nm) fs->meta = nm;
+  if (!nx || !ns || !nm) return -1;
+  memcpy(fs->x + (size_t)fs->n * fs->dim, x, (size_t)n * fs->dim * sizeof(float));
+  for (int k = 0; k < n; k++) {
+    float *m = fs->meta + (size_t)(fs->n + k) * 6;
+    fs->src[fs->n + k] = i;
+    m[0] = (float)vr[k].start;
+    m[1] = (float)vr[k].end;
+    memcpy(&m[2], vr[k].box, 4 * sizeof(float));
+  }
+  fs->n += n;
+  fs->cap = fs->n;
+  return 0;
 }
 
 static int extract(const items *it, const xopts *o, featset *fs) {
@@ -286,16 +317,30 @@ static int extract(const items *it, const xopts *o, featset *fs) {
   }
   fs->dim = emo_features_dim(m, (emo_modality)fs->modality);
   emo_features_definition(m, (emo_modality)fs->modality, fs->definition, sizeof fs->definition);
-  int cap = it->n, failed = 0, noface = 0;
-  fs->x = malloc((size_t)cap * fs->dim * sizeof(float));
-  fs->src = malloc((size_t)cap * sizeof(int));
-  fs->meta = malloc((size_t)cap * 6 * sizeof(float));
+  int failed = 0, noface = 0;
+  fs->cap = it->n;
+  fs->x = malloc((size_t)fs->cap * fs->dim * sizeof(float));
+  fs->src = malloc((size_t)fs->cap * sizeof(int));
+  fs->meta = malloc((size_t)fs->cap * 6 * sizeof(float));
   if (!fs->x || !fs->src || !fs->meta) goto oom;
   for (int i = 0; i < it->n; i++) {
     const float *x = NULL;
     int count = 0;
     float meta[64][6];
-    if (fs->modality == EMO_MODALITY_FACE) {
+    if (fs->modality == EMO_MODALITY_FACE && is_video(it->v[i].file)) {
+      const emo_video_feature_row *vr = NULL;
+      int nr = 0;
+      rc = emo_video_features(c, &rp, it->v[i].file, o->per_frame, &nr, &vr, &x);
+      if (rc == EMO_OK && nr == 0) {
+        noface++;
+        fprintf(stderr, "emo: %s: no face found, skipped\n", it->v[i].file);
+      }
+      if (rc == EMO_OK && nr > 0) {
+        if (append_rows(fs, i, x, vr, nr) != 0) goto oom;
+        if (!o->quiet && (i + 1) % 50 == 0) fprintf(stderr, "emo: %d / %d inputs\n", i + 1, it->n);
+        continue;
+      }
+    } else if (fs->modality == EMO_MODALITY_FACE) {
       const emo_image_result *r = NULL;
       rc = emo_image_features(c, &rp, it->v[i].file, &r, &x);
       if (rc == EMO_OK) {
@@ -331,13 +376,13 @@ static int extract(const items *it, const xopts *o, featset *fs) {
       fprintf(stderr, "emo: %s: %s, skipped\n", it->v[i].file, emo_context_last_error(c));
       continue;
     }
-    if (fs->n + count > cap) {
-      cap = (fs->n + count) * 2;
-      float *nx = realloc(fs->x, (size_t)cap * fs->dim * sizeof(float));
+    if (fs->n + count > fs->cap) {
+      fs->cap = (fs->n + count) * 2;
+      float *nx = realloc(fs->x, (size_t)fs->cap * fs->dim * sizeof(float));
       if (nx) fs->x = nx;
-      int *ns = realloc(fs->src, (size_t)cap * sizeof(int));
+      int *ns = realloc(fs->src, (size_t)fs->cap * sizeof(int));
       if (ns) fs->src = ns;
-      float *nm = realloc(fs->meta, (size_t)cap * 6 * sizeof(float));
+      float *nm = realloc(fs->meta, (size_t)fs->cap * 6 * sizeof(float));
       if (nm) fs->meta = nm;
       if (!nx || !ns || !nm) goto oom;
     }
@@ -440,6 +485,8 @@ static int parse_xopt(int argc, char **argv, int *i, xopts *o) {
     o->all_faces = 1;
   else if (strcmp(a, "--segments") == 0)
     o->segments = 1;
+  else if (strcmp(a, "--per-frame") == 0)
+    o->per_frame = 1;
   else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
     o->quiet = 1;
   else if (strcmp(a, "--models") == 0 && *i + 1 < argc)
@@ -454,7 +501,7 @@ static int parse_xopt(int argc, char **argv, int *i, xopts *o) {
 }
 
 int cli_features(int argc, char **argv) {
-  xopts o = {-1, 0, 0, NULL, 0, 0, NULL};
+  xopts o = {-1, 0, 0, 0, NULL, 0, 0, NULL};
   const char *out = NULL;
   char **in = calloc((size_t)argc, sizeof *in);
   int n_in = 0;
@@ -474,6 +521,7 @@ int cli_features(int argc, char **argv) {
   if (!out || !n_in) {
     fprintf(stderr,
             "usage: emo features [--face|--voice] [--all-faces] [--whole-face] [--segments] "
+            "[--per-frame] "
             "[--ser-model FILE] INPUT... -o DIR\n");
     free(in);
     return 2;
@@ -675,7 +723,7 @@ static int select_blocks(featset *fs, const char *names) {
 }
 
 int cli_train(int argc, char **argv) {
-  xopts o = {-1, 0, 0, NULL, 0, 0, NULL};
+  xopts o = {-1, 0, 0, 0, NULL, 0, 0, NULL};
   emo_train_params p = emo_train_params_default();
   const char *out = NULL, *card = NULL, *input = NULL;
   int folds = 5, no_cv = 0;

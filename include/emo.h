@@ -1053,6 +1053,28 @@ int emo_image_features(emo_context *ctx, const emo_run_params *rp, const char *p
 int emo_audio_features(emo_context *ctx, const emo_run_params *rp, const char *url,
                        const emo_audio_result **out, const float **features);
 
+/* One row of emo_video_features. */
+typedef struct emo_video_feature_row {
+  int track_id; /* the track the face belongs to (the clip's main track) */
+  int frames;   /* analysed frames pooled into the row (1 per frame) */
+  double start; /* media time of the (first) frame, seconds */
+  double end;   /* media time of the last frame pooled (= start per frame) */
+  float box[4]; /* x, y, width, height of the face in the (last) frame */
+} emo_video_feature_row;
+
+/* Analyses a video clip as emo_analyze_media does (rp NULL = defaults; the soundtrack and
+ * persons are not analysed) and computes the face vector of every face of every analysed
+ * frame. The clip's main face track is the one with the most analysed frames (the first
+ * such on a tie): with per_frame = 0 the call gives one row, the mean of that track's
+ * per-frame vectors; with per_frame = 1 one row per analysed frame of that track. A clip
+ * with no face gives *rows = 0 (success). *meta is (*rows,) and *features (*rows,
+ * emo_features_dim) floats, both owned by ctx and valid until the next call on it. Needs
+ * emo_model_params.features = 1. EMO_ELIMIT when per_frame would keep more than 100000
+ * rows (clips, not hours: analyse fewer frames with rp->analysis_fps). Errors of
+ * emo_analyze_media otherwise. Not thread-safe on one context. */
+int emo_video_features(emo_context *ctx, const emo_run_params *rp, const char *url, int per_frame,
+                       int *rows, const emo_video_feature_row **meta, const float **features);
+
 /* A head: a small classifier (and per-class intensity regressor) on feature vectors, trained
  * by emo_head_train, saved and loaded as a file (format in src/learn/head_file.c: magic,
  * version, feature definition, standardisation, weights). Immutable once made: may be shared

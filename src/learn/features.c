@@ -30,7 +30,12 @@
  * emoi_voice_vector per speech segment), so `emo features` and a head at run time see the same
  * numbers. With the built-in head (EMO_EXPRESSION_EMO) and a face head in one call, each face's
  * vector holds the blocks of both and is computed once (emoi_expressions keeps it in
- * ctx->fvec, emoi_face_custom takes its head's blocks out of it). What it leaves to others:
+ * ctx->fvec, emoi_face_custom takes its head's blocks out of it).
+ * Video clips (emo_video_features): emo_analyze_media runs with a tap (ctx->vtap_on) through
+ * which classify_faces hands every analysed frame's faces to emoi_video_tap; their whole vectors
+ * are summed per track (and kept per frame when asked), and the clip's row is the mean over the
+ * track seen in the most frames, so a clip goes through the same decoder, detector, tracker and
+ * frame sampling as `emo video`. What it leaves to others:
  * detection and segmentation (the analysis calls it wraps), the heads (learn/head.c), writing files
  * (the CLI). */
 #include <math.h>
@@ -457,6 +462,139 @@ int emo_audio_features(emo_context *c, const emo_run_params *rp, const char *url
   free(pcm);
   if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
   *out = r;
+  *features = c->feats;
+  return EMO_OK;
+}
+
+/* ---- video clips (emo_video_features) ------------------------------------------------ */
+
+#define VTAP_MAX_ROWS 100000
+
+/* Grows *p (elements of size bytes, *cap of them) to n, zeroing the new ones. */
+static int grow_zero(void *p, size_t size, int cap, int n) {
+  void **pp = p;
+  void *q = realloc(*pp, (size_t)n * size);
+  if (!q) return EMO_ENOMEM;
+  memset((char *)q + (size_t)cap * size, 0, (size_t)(n - cap) * size);
+  *pp = q;
+  return EMO_OK;
+}
+
+int emoi_video_tap(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                   const emo_track_face *faces, const bf_detection *dets, int n, double t,
+                   emoi_err *err) {
+  const int dim = emo_features_dim(c->model, EMO_MODALITY_FACE);
+  if (reserve(c, (size_t)dim) != EMO_OK) return emoi_fail(err, EMO_ENOMEM, "out of memory");
+  for (int i = 0; i < n; i++) {
+    const int id = faces[i].track_id;
+    if (id <= 0) continue;
+    if (id > c->vtap_ids) {
+      int cap = id * 2;
+      if (grow_zero(&c->vtap_sum, (size_t)dim * sizeof *c->vtap_sum, c->vtap_ids, cap) ||
+          grow_zero(&c->vtap_cnt, sizeof *c->vtap_cnt, c->vtap_ids, cap) ||
+          grow_zero(&c->vtap_first, sizeof *c->vtap_first, c->vtap_ids, cap) ||
+          grow_zero(&c->vtap_last, sizeof *c->vtap_last, c->vtap_ids, cap) ||
+          grow_zero(&c->vtap_box, sizeof *c->vtap_box, c->vtap_ids, cap))
+        return emoi_fail(err, EMO_ENOMEM, "features: out of memory");
+      c->vtap_ids = cap;
+    }
+    if (c->fvec_n == n && (c->fvec_blocks & FS_FACE_ALL) == FS_FACE_ALL) {
+      int bd[FS_N_BLOCKS]; /* emoi_expressions kept this face's vector */
+      emoi_features_blocks(c->model, bd);
+      fs_gather(bd, c->fvec_blocks, FS_FACE_ALL, c->fvec + (size_t)i * fs_dim(bd, c->fvec_blocks),
+                c->feats);
+    } else {
+      int rc = face_vector_det(c, FS_FACE_ALL, rgb, w, h, stride, &dets[i], c->feats, err);
+      if (rc != EMO_OK) return rc;
+    }
+    double *sum = c->vtap_sum + (size_t)(id - 1) * dim;
+    for (int k = 0; k < dim; k++) sum[k] += c->feats[k];
+    if (c->vtap_cnt[id - 1]++ == 0) c->vtap_first[id - 1] = t;
+    c->vtap_last[id - 1] = t;
+    memcpy(c->vtap_box[id - 1], faces[i].box, sizeof faces[i].box);
+    if (!c->vtap_per_frame) continue;
+    if (c->vtap_n == VTAP_MAX_ROWS)
+      return emoi_fail(err, EMO_ELIMIT,
+                       "features: more than %d face rows; analyse fewer frames "
+                       "(emo_run_params.analysis_fps) or pool per clip",
+                       VTAP_MAX_ROWS);
+    if (c->vtap_n == c->vtap_cap) {
+      int cap = c->vtap_cap ? c->vtap_cap * 2 : 256;
+      if (grow_zero(&c->vtap_x, (size_t)dim * sizeof *c->vtap_x, c->vtap_cap, cap) ||
+          grow_zero(&c->vtap_rows, sizeof *c->vtap_rows, c->vtap_cap, cap))
+        return emoi_fail(err, EMO_ENOMEM, "features: out of memory");
+      c->vtap_cap = cap;
+    }
+    memcpy(c->vtap_x + (size_t)c->vtap_n * dim, c->feats, (size_t)dim * sizeof *c->feats);
+    emo_video_feature_row *r = &c->vtap_rows[c->vtap_n++];
+    r->track_id = id;
+    r->frames = 1;
+    r->start = r->end = t;
+    memcpy(r->box, faces[i].box, sizeof r->box);
+  }
+  return EMO_OK;
+}
+
+int emo_video_features(emo_context *c, const emo_run_params *rp, const char *url, int per_frame,
+                       int *rows, const emo_video_feature_row **meta, const float **features) {
+  if (!c || !url || !rows || !meta || !features) return EMO_EINVAL;
+  *rows = 0;
+  *meta = NULL;
+  *features = NULL;
+  emoi_err err = {{0}};
+  const int dim = emo_features_dim(c->model, EMO_MODALITY_FACE);
+  if (dim == 0) {
+    emoi_fail(&err, EMO_EINVAL,
+              "features: the model was loaded without emo_model_params.features = 1");
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  emo_run_params run = rp ? *rp : emo_run_params_default();
+  run.soundtrack = 0;
+  run.persons = 0;
+  for (int id = 0; id < c->vtap_ids; id++) c->vtap_cnt[id] = 0;
+  if (c->vtap_sum) memset(c->vtap_sum, 0, (size_t)c->vtap_ids * dim * sizeof *c->vtap_sum);
+  c->vtap_n = 0;
+  c->vtap_on = 1;
+  c->vtap_per_frame = per_frame != 0;
+  const emo_media_summary *sum = NULL;
+  int rc = emo_analyze_media(c, &run, url, NULL, &sum);
+  c->vtap_on = 0;
+  if (rc != EMO_OK) return rc; /* emo_analyze_media set the context's message */
+  int best = 0;                /* the main track: most analysed frames, the first on a tie */
+  for (int id = 1; id <= c->vtap_ids; id++)
+    if (c->vtap_cnt[id - 1] > (best ? c->vtap_cnt[best - 1] : 0)) best = id;
+  if (!best) return EMO_OK;
+  if (per_frame) {
+    int k = 0;
+    for (int r = 0; r < c->vtap_n; r++) {
+      if (c->vtap_rows[r].track_id != best) continue;
+      if (k != r) {
+        c->vtap_rows[k] = c->vtap_rows[r];
+        memcpy(c->vtap_x + (size_t)k * dim, c->vtap_x + (size_t)r * dim,
+               (size_t)dim * sizeof *c->vtap_x);
+      }
+      k++;
+    }
+    *rows = k;
+    *meta = c->vtap_rows;
+    *features = c->vtap_x;
+    return EMO_OK;
+  }
+  if (reserve(c, (size_t)dim) != EMO_OK) {
+    emoi_fail(&err, EMO_ENOMEM, "features: out of memory");
+    return emoi_ctx_fail(c, EMO_ENOMEM, &err);
+  }
+  const double *s = c->vtap_sum + (size_t)(best - 1) * dim;
+  const int cnt = c->vtap_cnt[best - 1];
+  for (int k = 0; k < dim; k++) c->feats[k] = (float)(s[k] / cnt);
+  emo_video_feature_row *o = &c->vtap_out;
+  o->track_id = best;
+  o->frames = cnt;
+  o->start = c->vtap_first[best - 1];
+  o->end = c->vtap_last[best - 1];
+  memcpy(o->box, c->vtap_box[best - 1], sizeof o->box);
+  *rows = 1;
+  *meta = o;
   *features = c->feats;
   return EMO_OK;
 }

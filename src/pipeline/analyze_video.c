@@ -557,6 +557,10 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
   rc = emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, &s->faces[0].details,
                         sizeof s->faces[0], c->face_probs, c->face_dominant, err);
   if (rc != EMO_OK) return rc;
+  if (c->vtap_on) {
+    rc = emoi_video_tap(c, rgb, w, h, stride, s->faces, c->face_dets, n, t, err);
+    if (rc != EMO_OK) return rc;
+  }
   if (c->run.face_head) {
     rc = emoi_face_custom(c, rgb, w, h, stride, c->face_dets, n, err);
     for (int i = 0; rc == EMO_OK && i < n; i++) EMOI_SET_CUSTOM(c, &s->faces[i], i);

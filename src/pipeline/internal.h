@@ -114,6 +114,19 @@ struct emo_context {
   size_t fvec_cap;
   unsigned fvec_blocks;
   int fvec_n;
+  /* emo_video_features: while vtap_on, classify_faces hands each analysed frame's faces to
+   * emoi_video_tap, which sums every track's vectors (vtap_sum, (vtap_ids, dim), row id - 1;
+   * vtap_cnt frames, vtap_first/last times) and with vtap_per_frame keeps every row too */
+  int vtap_on, vtap_per_frame;
+  double *vtap_sum;
+  int *vtap_cnt;
+  double *vtap_first, *vtap_last;
+  float (*vtap_box)[4];
+  int vtap_ids;
+  float *vtap_x;                    /* (vtap_cap, dim) per-frame rows */
+  emo_video_feature_row *vtap_rows; /* (vtap_cap,) */
+  int vtap_n, vtap_cap;
+  emo_video_feature_row vtap_out; /* the pooled row */
   float *custom; /* (custom_cap,) video: face i's head probabilities at 2 C i, intensities
                     at 2 C i + C (emoi_face_custom) */
   size_t custom_cap;
@@ -228,6 +241,13 @@ void emoi_stream_free(struct emoi_stream **s);
  * vectors (ctx->fvec) it uses when they hold the head's blocks. */
 int emoi_face_custom(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                      const bf_detection *dets, int n, emoi_err *err);
+
+/* emo_video_features' tap (learn/features.c): the whole face vector of each of the n faces
+ * of an analysed frame at time t (dets: their detections, as emoi_expressions got them),
+ * summed by track and, per frame, kept. */
+int emoi_video_tap(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
+                   const emo_track_face *faces, const bf_detection *dets, int n, double t,
+                   emoi_err *err);
 
 /* Points f->head, custom, custom_intensity (an emo_face or emo_track_face) at face i's answer
  * in c->custom. */
