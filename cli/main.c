@@ -674,6 +674,9 @@ static int cmd_video(int argc, char **argv) {
     stopped = stopped_by();
     if (vo.progress) fputc('\n', stderr);
     if (sum) {
+      /* the final turns (emo_analyze_media_lines writes them here too) */
+      for (int i = 0; sum->turns && i < sum->turn_count && !vo.write_failed; i++)
+        put_line(&vo, emo_turn_json(&sum->turns[i]));
       emo_video_summary s = *sum->video;
       s.interrupted = s.interrupted || stopped != 0;
       put_line(&vo, emo_summary_json(&s));

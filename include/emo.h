@@ -1264,6 +1264,13 @@ char *emo_run_json(const emo_context *ctx, const emo_run_params *rp, const char 
  * "dominant_speaking","expression_listening":{..},"dominant_listening","emotion":{..},
  * "dominant","prosody":{..}} (the expression, emotion and prosody fields only when known). */
 char *emo_person_json(const emo_person *p);
+/* JSON of a turn of the final join (emo_media_summary.turns[i]): {"type":"turn","start","end",
+ * "person":"P1"|null,"speaker":"S1","segment":<index>,"overlap":true|false}, times to the
+ * millisecond. "overlap":true marks a turn spoken while another person spoke too (each of
+ * them has a turn of its own there, so turn records may overlap in time); "segment" is the index
+ * of its speech segment in delivery order. Returns a string (free with emo_free), NULL when t
+ * is NULL or out of memory. Thread-safe. */
+char *emo_turn_json(const emo_person_turn *t);
 
 /* RTTM of a media analysis with persons: one SPEAKER line per turn of the final join
  * (s->turns, named "P<n>"; overlapped speech gives each of its persons a line, so lines may
@@ -1301,7 +1308,7 @@ typedef struct emo_report_params {
   int64_t max_line_bytes; /* longer JSON lines are skipped (default 64 MiB) */
   int64_t max_buckets;    /* time buckets of the timeline (default 16384) */
   int64_t max_samples;    /* face samples kept over all tracks (default 131072) */
-  int max_segments;       /* speech segments kept, and track events (default 200000) */
+  int max_segments;       /* speech segments and turns kept, and track events (default 200000) */
   int max_tracks;         /* face tracks kept (default 100000) */
   int max_persons;        /* person records kept (default 10000) */
 } emo_report_params;
@@ -1405,7 +1412,9 @@ typedef int (*emo_line_fn)(const char *line, size_t len, void *user);
  *   - emo_analyze_media_lines: first the run record (emo_media_callbacks.on_run), then
  *     emo_analyze_media's frames, each followed by its events
  *     (emo_frame_json, emo_event_json), the speech segments (emo_segment_json) where that
- *     call delivers them, and last the summary (emo_summary_json, "interrupted":true when fn
+ *     call delivers them, with persons the person records (emo_person_json) and then the
+ *     final turns in time order (emo_turn_json, one per emo_media_summary.turns; none once fn
+ *     asked to stop), and last the summary (emo_summary_json, "interrupted":true when fn
  *     or emo_context_interrupt stopped it), also after a stream that broke mid-way;
  *   - emo_analyze_audio_lines: the run record, emo_analyze_audio's segments, then the summary
  *     (emo_audio_summary_json).

@@ -5,6 +5,7 @@ checks that the script ran to the end without an error (the page marks <body dat
 and counts script errors in data-errors) and that the lanes, curves and other drawn elements
 are as many as the run says:
   - the hand-made person run (tests/fixtures/report/persons.jsonl): 3 lanes, 69 curves, ...;
+    the same with turn records: overlapped turns marked in the lanes, the overlap row from them;
   - labels and a file name that try to run script: nothing runs, the text shows as text;
   - <script> in the analysed file's name (the run record, which titles the page), in the JSON
     Lines file's name and in a label; the identity panel on a hand-made shot cut (1 track ended
@@ -162,8 +163,9 @@ def check_csv(browser, tmp, page, name, persons_rows):
     import io
     D = page_data(page)
     files, n_buttons = csv_exports(browser, tmp, page)
-    check(files is not None and n_buttons == 4 and len(files) == 4,
-          "%s: the 4 CSV buttons each hand a file to the browser (%s)" % (name, sorted(files or {})))
+    n_tables = 5 if D.get("turns") else 4  # turns.csv with turn records
+    check(files is not None and n_buttons == n_tables and len(files) == n_tables,
+          "%s: the %d CSV buttons each hand a file to the browser (%s)" % (name, n_tables, sorted(files or {})))
     if not files:
         return
     expr, voice = D["expressions"], D["voice_emotions"]
@@ -181,6 +183,8 @@ def check_csv(browser, tmp, page, name, persons_rows):
         "tracks.csv": (["track_id", "person", "first", "last", "frames", "dominant"], len(tracks)),
         "timeline.csv": (tl_cols, samples),
     }
+    if D.get("turns"):
+        want["turns.csv"] = (["start", "end", "person", "speaker", "overlap"], len(D["turns"]))
     for fname, (cols, n) in want.items():
         f = files.get(fname)
         if not f:
@@ -280,6 +284,39 @@ def main():
     png = shot.replace(".png", "_persons.png") if shot else os.path.join(out, "report_persons.png")
     chrome(browser, tmp, page, ["--window-size=1280,1240", "--screenshot=" + png], True)
     check(os.path.exists(png), "persons: screenshot %s" % png)
+
+    # 1b. the same run with turn records (emo video writes them since issue 12's overlap): each
+    # person's speech is drawn from its turns, the overlapped ones marked, and the overlap row is
+    # where two persons' turns meet (P1 and P2 at 1.0-2.0 s; P1 alone 0.4-1.0 s, P2 alone
+    # 3.0-4.0 s, off-screen P3 6.0-7.0 s). The segments' own meeting (2.6-3.0 s) is not drawn.
+    turns = [(0.4, 1.0, "P1", "S1", False), (1.0, 2.0, "P1", "S1", True), (1.0, 2.0, "P2", "S1", True),
+             (3.0, 4.0, "P2", "S2", False), (6.0, 7.0, "P3", "S3", False)]
+    tj = os.path.join(tmp, "persons_turns.jsonl")
+    with open(fixture, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    last = max(i for i, line in enumerate(lines) if line.startswith('{"type":"person"'))
+    lines[last + 1:last + 1] = [json.dumps({"type": "turn", "start": s0, "end": e0, "person": p,
+                                            "speaker": sp, "segment": 0, "overlap": o},
+                                           separators=(",", ":")) for s0, e0, p, sp, o in turns]
+    with open(tj, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    page = os.path.join(out, "persons_turns.html")
+    r = emo(build, "report", tj, "-o", page)
+    check(r.returncode == 0, "emo report on the person fixture with turns (%s)" % r.stderr.strip())
+    d = dom(browser, tmp, page)
+    a = rendered(d, "turns")
+    check(a.get("data-lanes") == "3", "turns: 3 lanes: %s" % a.get("data-lanes"))
+    check(len(re.findall(r'class="speak overlapturn"', d)) == 2, "turns: 2 overlapped turns marked (P1, P2)")
+    check(len(re.findall(r'class="speak"', d)) == 2, "turns: 2 turns spoken alone on screen")
+    check(len(re.findall(r'class="speak offscreen"', d)) == 1, "turns: 1 off-screen turn")
+    ov = re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="12" fill="#dc2626" class="overlap"', d)
+    check(len(ov) == 1, "turns: 1 overlap in the overlap row (P1 and P2 at 1.0-2.0 s): %s" % ov)
+    check(re.search(r'<dt>over another person</dt><dd>1(\.0)? s</dd>', d) is not None,
+          "turns: the person cards give 1 s spoken over another person")
+    check(re.search(r'overlapped speech: </span><b>1\.0 s', d) is not None,
+          "turns: the speech panel gives 1 s of overlapped speech")
+    check(len(re.findall(r'<table data-table=', d)) == 5, "turns: 5 tables (turns.csv added)")
+    check_csv(browser, tmp, page, "turns", 3)
 
     # 2. injection through labels and the file name
     evil = "</script><script>document.title='pwned'</script><img src=x onerror=\"document.body.setAttribute('data-pwned','1')\">"
@@ -413,6 +450,16 @@ def main():
             check(n_persons > 0 and a.get("data-lanes") == str(n_persons),
                   "%s: %d lanes (one per person): %s" % (name, n_persons, a.get("data-lanes")))
             check(int(a.get("data-curves") or 0) > 0, "%s: curves drawn: %s" % (name, a.get("data-curves")))
+            # the interview's crosstalk: turn lines marked overlap, drawn in the lanes and the
+            # overlap row (emo's segments never overlap, so without turns the row was empty)
+            n_over = sum(1 for line in open(jsonl, encoding="utf-8")
+                         if line.startswith('{"type":"turn"') and '"overlap":true' in line)
+            check(n_over >= 2, "%s: %d turn lines marked overlap" % (name, n_over))
+            check(len(re.findall(r'class="speak overlapturn"', d)) >= 2 and
+                  len(re.findall(r'class="overlap"', d)) >= 1,
+                  "%s: overlapped turns marked in the lanes (%d) and the overlap row (%d)" %
+                  (name, len(re.findall(r'class="speak overlapturn"', d)),
+                   len(re.findall(r'class="overlap"', d))))
         else:
             check(a.get("data-lanes") == str(lanes), "%s: %d lanes: %s" % (name, lanes, a.get("data-lanes")))
             check(a.get("data-curves") == str(curves), "%s: %d curves: %s" % (name, curves, a.get("data-curves")))

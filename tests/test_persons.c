@@ -9,7 +9,8 @@
  *    summary names the method), a synthetic split screen made with ffmpeg (each turn's segment
  *    names the face that spoke, the off-screen voice is off screen), and bad input: a video
  *    without sound, audio without faces, a soundtrack ending early, faces too small for a
- *    mouth crop. None may crash or lose a line. */
+ *    mouth crop. None may crash or lose a line. The overlapped split screen also goes through
+ *    emo_analyze_media_lines: its turn records (overlap marked) and the report made of them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,32 @@ static void test_join(void) {
   CHECK(pj && strstr(pj, "\"overlap_time\":2"), "overlap_time in the person's JSON: %s",
         pj ? pj : "");
   emo_free(pj);
+  /* the turn records (emo_turn_json) and the report that reads them: both faces' 2-4 s turns
+   * marked overlap, inlined in the page with their flag */
+  emo_report *rep = NULL;
+  CHECK(emo_report_create(NULL, &rep) == EMO_OK, "report");
+  int n_over_json = 0;
+  for (int i = 0; i < n_seg && rep; i++) {
+    char *tj = emo_turn_json(&sp_of[i]);
+    CHECK(tj && strncmp(tj, "{\"type\":\"turn\",\"start\":", 23) == 0, "turn JSON: %s",
+          tj ? tj : "");
+    n_over_json += tj && strstr(tj, "\"overlap\":true") != NULL;
+    if (tj && sp_of[i].overlap && sp_of[i].person == 2)
+      CHECK(strcmp(tj,
+                   "{\"type\":\"turn\",\"start\":2.000,\"end\":4.000,\"person\":\"P2\","
+                   "\"speaker\":\"S1\",\"segment\":0,\"overlap\":true}") == 0,
+            "P2's overlapped turn: %s", tj);
+    if (tj) emo_report_add_line(rep, tj, strlen(tj));
+    emo_free(tj);
+  }
+  CHECK(n_over_json == 2, "two turn records marked overlap: %d", n_over_json);
+  char *html = NULL;
+  CHECK(rep && emo_report_html(rep, &html) == EMO_OK && html &&
+            strstr(html, "[2.000,4.000,\"P1\",\"S1\",1]") &&
+            strstr(html, "[2.000,4.000,\"P2\",\"S1\",1]"),
+        "the report's page holds both overlapped turns");
+  emo_free(html);
+  emo_report_destroy(&rep);
   /* ... and a face that never speaks alone (an interview's crosstalk): both 0-4 s, track 2
    * alone 4-6 s, all one speaker: track 1 still gets its overlapped turns */
   psn_begin(s);
@@ -504,6 +531,8 @@ static int sh(const char *cmd) {
   return rc;
 }
 
+static void test_overlap_lines(emo_context *ctx, const char *path);
+
 /* Overlapped speech on a synthetic GRID split screen: LEFT speaks alone 0-3 s, both sides'
  * sentences play with their sound mixed 3-6 s, RIGHT speaks alone 6-9 s (a face is frozen while
  * it does not speak). The final turns must give the overlapped speech (3.5-5.5 s, the sentences'
@@ -567,6 +596,97 @@ static void test_overlap_clip(emo_context *ctx, const char *dir, const char *gri
   CHECK(marked >= 2.0 && l_ov >= 1.0 && r_ov >= 1.0 && seg_overlap >= 1.0,
         "overlap marked (%s): turns %.2f s, persons %.2f / %.2f s, segments %.2f s", c.method,
         marked, l_ov, r_ov, seg_overlap);
+  if (!method) test_overlap_lines(ctx, path);
+}
+
+typedef struct lines_buf {
+  char *text;
+  size_t len, cap;
+} lines_buf;
+
+static int add_line(const char *line, size_t len, void *user) {
+  lines_buf *b = user;
+  if (b->len + len + 2 > b->cap) {
+    size_t cap = (b->cap + len + 2) * 2;
+    char *t = realloc(b->text, cap);
+    if (!t) return 1;
+    b->text = t;
+    b->cap = cap;
+  }
+  memcpy(b->text + b->len, line, len);
+  b->len += len;
+  b->text[b->len++] = '\n';
+  b->text[b->len] = 0;
+  return 0;
+}
+
+/* The overlap clip through emo_analyze_media_lines (the records `emo video` writes): turn
+ * records after the person records and before the summary, in time order, at least two marked
+ * overlap from two persons whose overlapped turns meet in time; the report made from these lines
+ * inlines those turns with their overlap flag (the page draws them in the persons' lanes and
+ * the overlap row; tests/report_browser.py checks the drawing). */
+static void test_overlap_lines(emo_context *ctx, const char *path) {
+  lines_buf b = {0};
+  int rc = emo_analyze_media_lines(ctx, NULL, path, add_line, &b);
+  CHECK(rc == EMO_OK && b.text, "overlap clip through emo_analyze_media_lines: %d", rc);
+  if (!b.text) return;
+  int n_turns = 0, n_over = 0, order_ok = 1, after_person = 1, last_person = 0, summary_line = 0;
+  int line_no = 0, first_turn = 0, meet = 0;
+  double last_start = -1, ov_s[64], ov_e[64];
+  char ov_p[64][16];
+  for (char *ln = b.text; *ln;) {
+    char *nl = strchr(ln, '\n');
+    if (nl) *nl = 0; /* one line at a time (put back below) */
+    line_no++;
+    if (strncmp(ln, "{\"type\":\"person\"", 16) == 0) last_person = line_no;
+    if (strncmp(ln, "{\"type\":\"summary\"", 17) == 0) summary_line = line_no;
+    double s0 = 0, e0 = 0;
+    char who[16] = "";
+    if (sscanf(ln, "{\"type\":\"turn\",\"start\":%lf,\"end\":%lf,\"person\":\"%15[^\"]", &s0, &e0,
+               who) >= 2) {
+      if (!first_turn) first_turn = line_no;
+      printf("  %s\n", ln);
+      n_turns++;
+      order_ok &= s0 >= last_start && e0 > s0;
+      last_start = s0;
+      if (strstr(ln, "\"overlap\":true") && n_over < 64) {
+        for (int k = 0; k < n_over; k++)
+          meet |= strcmp(ov_p[k], who) != 0 && fmin(ov_e[k], e0) > fmax(ov_s[k], s0);
+        ov_s[n_over] = s0;
+        ov_e[n_over] = e0;
+        snprintf(ov_p[n_over++], sizeof ov_p[0], "%s", who);
+      }
+    }
+    if (!nl) break;
+    *nl = '\n';
+    ln = nl + 1;
+  }
+  after_person = first_turn > last_person && last_person > 0;
+  printf("overlap clip as JSON Lines: %d lines, %d turn records, %d marked overlap\n", line_no,
+         n_turns, n_over);
+  CHECK(n_turns >= 2 && order_ok, "turn records in time order (%d)", n_turns);
+  CHECK(after_person && summary_line > first_turn,
+        "turns after the person records (line %d > %d) and before the summary (%d)", first_turn,
+        last_person, summary_line);
+  CHECK(n_over >= 2 && meet, "overlapped turns of two persons at the same time (%d marked)",
+        n_over);
+  emo_report *rep = NULL;
+  char *html = NULL;
+  CHECK(emo_report_create(NULL, &rep) == EMO_OK &&
+            emo_report_add_text(rep, b.text, b.len) == EMO_OK &&
+            emo_report_warnings(rep, NULL, 0) == 0 && emo_report_html(rep, &html) == EMO_OK,
+        "the report reads the run without a warning");
+  const char *tu = html ? strstr(html, "\"turns\":[[") : NULL;
+  const char *tu_end = tu ? strstr(tu, "]],") : NULL;
+  if (tu && tu_end) printf("  in the page: %.*s\n", (int)(tu_end + 2 - tu), tu);
+  int flagged = 0;
+  for (const char *q = tu; q && tu_end && (q = strstr(q, ",1]")) && q < tu_end + 2; q += 3)
+    flagged++;
+  CHECK(tu && flagged == n_over, "the page holds the turns, %d of them flagged overlap (%d)",
+        flagged, n_over);
+  emo_free(html);
+  emo_report_destroy(&rep);
+  free(b.text);
 }
 
 static void test_clips(emo_context *ctx) {

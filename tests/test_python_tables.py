@@ -57,6 +57,9 @@ p = r.persons
 h.check(len(p) == 2 and p["person"].tolist() == ["P1", "P2"], "persons table")
 h.check(p["voice_calm"][0] == 0.3 and np.isnan(p["voice_calm"][1]), "person voice columns")
 h.check(p["track_ids_0"][0] == 1 and p["track_ids_1"][0] == 3, "track_ids columns")
+tu = r.turns
+h.check(len(tu) == 2 and tu["person"].tolist() == ["P1", "P2"] and tu["overlap"].tolist() == [True, True],
+        "turns table, overlap marked")
 h.check(r.summary["frames_analysed"] == 2 and not r.interrupted, "summary dict")
 h.check(r.tracks["mean_expression_happy"].tolist()[0] == 0.9, "summary tracks table")
 h.check("faces" in repr(r), "repr names the tables")
@@ -80,8 +83,8 @@ with tempfile.TemporaryDirectory() as tmp:
         rc = emo.read(path)
     h.check(len(w) == 1 and "cut short" in str(w[0].message) and ":8:" in str(w[0].message),
             "one warning naming line 8, got %s" % [str(x.message) for x in w])
-    h.check(len(rc.faces) == 2 and len(rc.persons) == 2 and rc.summary == {},
-            "the 7 whole lines are read")
+    h.check(len(rc.faces) == 2 and len(rc.persons) == 2 and rc.summary == {} and rc.turns.empty,
+            "the 7 whole lines are read (no turn among them: an empty turns table)")
 
     # A damaged line inside: an error naming the file and line.
     bad = b"".join(lines[:2]) + b'{"type":"event",\n' + b"".join(lines[2:])
@@ -120,7 +123,7 @@ with tempfile.TemporaryDirectory() as tmp:
 r2 = emo.read(io.StringIO(whole.decode()))
 h.check(r2.faces.equals(r.faces), "a text file object reads the same")
 recs = list(emo.iter_records(fixture))
-h.check(len(recs) == 8 and emo.to_result(recs[:4]).faces.equals(r.faces), "iter_records + to_result")
+h.check(len(recs) == 10 and emo.to_result(recs[:4]).faces.equals(r.faces), "iter_records + to_result")
 
 # Photos: `emo image` lines, with an error line.
 photo = ('{"file":"a.jpg","width":640,"height":480,"face_count":1,"detector":"short_range","faces":'

@@ -1,7 +1,8 @@
 /* test_report.c: the HTML report's reader and writer (emo_report_*) on the bad inputs issue 15
  * names: the hand-made person run of tests/fixtures/report, labels and titles that try to run
  * script, a cut last line, lines edited into nonsense, only garbage, no faces and no speech,
- * one frame, and a 10-hour run (bounded memory and page: buckets get wider). What the page
+ * one frame, a 10-hour run (bounded memory and page: buckets get wider), and turn records
+ * (issue 12's overlapped speech), well-formed and not. What the page
  * draws from it is checked in a real browser by tests/report_browser.py. */
 #include <math.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ static void test_persons_fixture(void) {
     CHECK(count(html, "http://") + count(html, "https://") == 1,
           "no network address but the SVG namespace");
     CHECK(strstr(html, "<title>interview.mp4</title>"), "title");
+    CHECK(strstr(html, "\"turns\":[]"), "a run without turn records: no turns");
   }
   emo_free(html);
 
@@ -272,11 +274,71 @@ static void test_run_record_and_cuts(void) {
   emo_free(html);
 }
 
+/* Turn records (emo_turn_json): kept, inlined in the page as [start,end,person,speaker,overlap]
+ * in the order read, and malformed ones skipped with a warning each; the old person fixture
+ * (no turn records) gets an empty list, so the page draws it from its segments as before. */
+static void test_turns(void) {
+  const char *run =
+      "{\"type\":\"frame\",\"t\":0.0,\"faces\":[{\"track_id\":1,\"box\":[1,1,9,9],"
+      "\"person\":\"P1\"},{\"track_id\":2,\"box\":[20,1,9,9],\"person\":\"P2\"}]}\n"
+      "{\"type\":\"segment\",\"start\":0.0,\"end\":6.0,\"speaker\":\"S1\",\"person\":\"P1\","
+      "\"track_id\":1,\"on_screen\":true,\"overlap_time\":2,\"overlap_track_id\":2,"
+      "\"overlap_person\":\"P2\"}\n"
+      "{\"type\":\"person\",\"person\":\"P1\",\"track_ids\":[1],\"speaker\":\"S1\"}\n"
+      "{\"type\":\"person\",\"person\":\"P2\",\"track_ids\":[2],\"speaker\":null}\n"
+      "{\"type\":\"turn\",\"start\":0,\"end\":2,\"person\":\"P1\",\"speaker\":\"S1\","
+      "\"segment\":0,\"overlap\":false}\n"
+      "{\"type\":\"turn\",\"start\":2,\"end\":4,\"person\":\"P1\",\"speaker\":\"S1\","
+      "\"segment\":0,\"overlap\":true}\n"
+      "{\"type\":\"turn\",\"start\":2,\"end\":4,\"person\":\"P2\",\"speaker\":\"S1\","
+      "\"segment\":0,\"overlap\":true}\n"
+      "{\"type\":\"turn\",\"start\":4,\"end\":6,\"person\":\"P2\",\"speaker\":\"S1\","
+      "\"segment\":0}\n"
+      "{\"type\":\"turn\",\"start\":6,\"end\":7,\"person\":null,\"speaker\":\"S2\","
+      "\"segment\":1,\"overlap\":false}\n"
+      /* malformed: each skipped with a warning */
+      "{\"type\":\"turn\",\"start\":\"2\",\"end\":4,\"person\":\"P1\"}\n"
+      "{\"type\":\"turn\",\"start\":5,\"end\":4,\"person\":\"P1\"}\n"
+      "{\"type\":\"turn\",\"start\":1,\"end\":1e300,\"person\":\"P1\"}\n"
+      "{\"type\":\"turn\",\"start\":1,\"end\":2,\"person\":\"P1\",\"overlap\":\"yes\"}\n"
+      "{\"type\":\"turn\",\"start\":1,\"end\":2,\"person\":7}\n"
+      "{\"type\":\"turn\",\"start\":1,\"end\":2,\"speaker\":[\"S1\"]}\n"
+      "{\"type\":\"turn\",\"start\":null,\"end\":2}\n"
+      "{\"type\":\"turn\"}\n"
+      "{\"type\":\"turn\",\"start\":1,\"end\":2,\"person\":\"</script><script>alert(1)"
+      "</script>\",\"overlap\":true}\n"
+      "{\"type\":\"turn\",\"start\":3,\"end\":3.5,\"pers";
+  int nw = -1, st = 0;
+  char *html = page(run, NULL, &nw, &st);
+  CHECK(st == EMO_OK && html, "a run with turns gives a page: %d", st);
+  CHECK(nw == 10, "one warning per malformed turn (8), two for the cut line: %d", nw);
+  if (html) {
+    CHECK(strstr(html,
+                 "\"turns\":[[0.000,2.000,\"P1\",\"S1\",0],[2.000,4.000,\"P1\",\"S1\",1],"
+                 "[2.000,4.000,\"P2\",\"S1\",1],[4.000,6.000,\"P2\",\"S1\",0],"
+                 "[6.000,7.000,\"\",\"S2\",0],[1.000,2.000,\"\\u003c/script\\u003e"),
+          "the turns inlined, overlap marked, a label escaped");
+    CHECK(count(html, "</script>") == 2, "the label cannot close the page's script");
+  }
+  emo_free(html);
+  /* too many turns: the rest skipped (max_segments caps turns too) */
+  emo_report_params p = emo_report_params_default();
+  p.max_segments = 2;
+  html = page(run, &p, &nw, &st);
+  CHECK(st == EMO_OK && html &&
+            strstr(html,
+                   "\"turns\":[[0.000,2.000,\"P1\",\"S1\",0],"
+                   "[2.000,4.000,\"P1\",\"S1\",1]],"),
+        "two turns kept of more");
+  emo_free(html);
+}
+
 int main(void) {
   test_run_record_and_cuts();
   test_persons_fixture();
   test_escaping();
   test_small_and_empty();
   test_ten_hours();
+  test_turns();
   return th_finish("test_report");
 }

@@ -4,9 +4,9 @@ stream).
 
 The conversion is generic, so fields that emo adds later appear as columns with no change here:
   - a record's "type" picks its table: frame -> frames (and its faces -> faces), event ->
-    events, segment -> segments, person -> persons, any other X -> "Xs"; a line without a type is
-    a photo (`emo image`): images, and its faces -> faces; the summary is kept as a dict and its
-    lists of objects become tables too (tracks, speakers, no_face_spans, ...);
+    events, segment -> segments, person -> persons, turn -> turns, any other X -> "Xs"; a line
+    without a type is a photo (`emo image`): images, and its faces -> faces; the summary is kept
+    as a dict and its lists of objects become tables too (tracks, speakers, no_face_spans, ...);
   - nested objects are flattened with their key as prefix ("expression": {"happy": p} ->
     expression_happy, "pose": {"yaw": y} -> pose_yaw), except action units ("aus": {"AU12": v}
     -> AU12), whose names already say what they are;
@@ -125,7 +125,7 @@ class Result:
             return tables[name]
         if name in arrays:
             return arrays[name]
-        if name in ("faces", "frames", "events", "segments", "persons", "images"):
+        if name in ("faces", "frames", "events", "segments", "persons", "turns", "images"):
             return pd.DataFrame()
         raise AttributeError("emo.Result has no table or array %r (tables: %s; arrays: %s)" %
                              (name, ", ".join(sorted(tables)), ", ".join(sorted(arrays))))

@@ -1,7 +1,8 @@
 /* json_lines.c: the analysis calls with their results delivered as the JSON Lines records the
  * CLI prints (emo_analyze_file_lines, emo_analyze_media_lines, emo_analyze_audio_lines). Each
  * wraps the callback API (emo_analyze_file, emo_analyze_media, emo_analyze_audio) and the
- * writers of src/output/ (emo_frame_json, emo_event_json, emo_segment_json, ...) in the order
+ * writers of src/output/ (emo_frame_json, emo_event_json, emo_segment_json, emo_person_json,
+ * emo_turn_json, ...) in the order
  * `emo image|video|audio` writes them, so a binding gets records byte-identical to the CLI's
  * without mirroring a result struct (tests/test_python_api.py compares them). The CLI's extra
  * outputs (CSV, RTTM, progress) stay in cli/main.c. */
@@ -73,6 +74,9 @@ int emo_analyze_media_lines(emo_context *ctx, const emo_run_params *rp, const ch
   const emo_media_callbacks cb = {on_frame, on_segment, &k, on_person, on_run};
   const emo_media_summary *sum = NULL;
   int rc = emo_analyze_media(ctx, rp, url, &cb, &sum);
+  /* the final turns are known only at the end: after the person records, before the summary */
+  for (int i = 0; sum && sum->turns && i < sum->turn_count && !k.stop && k.status == EMO_OK; i++)
+    sink_send(&k, emo_turn_json(&sum->turns[i]));
   if (sum) {
     emo_video_summary s = *sum->video;
     s.interrupted = s.interrupted || sum->interrupted;

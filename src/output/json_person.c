@@ -1,5 +1,6 @@
 /* json_person.c: the person records of emo_analyze_media ({"type":"person",...},
- * emo_person_json) and its RTTM named by persons (emo_persons_rttm). Field sets are documented
+ * emo_person_json), its final turns ({"type":"turn",...}, emo_turn_json) and its RTTM named by
+ * persons (emo_persons_rttm). Field sets are documented
  * in include/emo.h; times to the millisecond, probabilities to 4 decimals, prosody to 0.1. */
 #include <math.h>
 #include <stdio.h>
@@ -82,6 +83,25 @@ char *emo_person_json(const emo_person *p) {
   if (p->voice_head && p->custom_voice)
     head_json_object(&b, p->voice_head, "custom_voice", p->custom_voice, 4);
   sb_puts(&b, "}");
+  return sb_take(&b);
+}
+
+char *emo_turn_json(const emo_person_turn *t) {
+  if (!t) return NULL;
+  sb b = {0};
+  sb_puts(&b, "{\"type\":\"turn\",\"start\":");
+  sb_json_float(&b, t->start, 3);
+  sb_puts(&b, ",\"end\":");
+  sb_json_float(&b, t->end, 3);
+  if (t->person > 0)
+    sb_printf(&b, ",\"person\":\"P%d\"", t->person);
+  else
+    sb_puts(&b, ",\"person\":null");
+  if (t->speaker > 0)
+    sb_printf(&b, ",\"speaker\":\"S%d\"", t->speaker);
+  else
+    sb_puts(&b, ",\"speaker\":null");
+  sb_printf(&b, ",\"segment\":%d,\"overlap\":%s}", t->segment, t->overlap ? "true" : "false");
   return sb_take(&b);
 }
 

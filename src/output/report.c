@@ -1,8 +1,8 @@
 /* report.c: the HTML report of a run (emo_report_*). Reads emo's own JSON Lines (frames,
- * events, speech segments, persons, summaries; of this run or of an earlier one, possibly
- * truncated or edited by hand), keeps a decimated picture of it in bounded memory, and writes
- * one self-contained HTML page: the page template (report_template.html, compiled in) with the
- * data inlined as JSON. Drawing is left to the page's script; this file only decides what is
+ * events, speech segments, persons, final turns, summaries; of this run or of an earlier one,
+ * possibly truncated or edited by hand), keeps a decimated picture of it in bounded memory, and
+ * writes one self-contained HTML page: the page template (report_template.html, compiled in) with
+ * the data inlined as JSON. Drawing is left to the page's script; this file only decides what is
  * kept.
  *
  * Decimation: time is cut into buckets of `step` seconds (first 20 ms). A face's frames in one
@@ -11,7 +11,12 @@
  * when the buckets of the timeline or the samples of all tracks pass the caps in
  * emo_report_params, step doubles and neighbouring buckets merge, so memory and the page's
  * size stay bounded for any length (a 1 h recording ends with 0.32 s buckets). Segments,
- * person records and events are kept whole (up to their caps).
+ * turns, person records and events are kept whole (up to their caps).
+ *
+ * Turns ({"type":"turn",...}, emo_turn_json): the final who-speaks-when of a run with persons,
+ * where overlapped speech gives each person a turn of its own ("overlap":true). When a run has
+ * them the page draws each person's speech and the overlap row from them; older runs without
+ * turn records are drawn from their segments as before.
  *
  * Outside bytes: every line is parsed by cJSON with its length; numbers are checked finite and
  * in range, unknown fields are ignored, strings are copied with a length cap. A bad line is
@@ -76,6 +81,12 @@ typedef struct rp_segment {
   float emo[RP_VOICE]; /* NAN when the model has no such label */
 } rp_segment;
 
+typedef struct rp_turn {
+  double start, end;
+  char person[RP_STR], speaker[RP_STR]; /* "" when null */
+  int overlap;                          /* 0, 1 */
+} rp_turn;
+
 struct emo_report {
   emo_report_params p;
   char title[1024], video[4096];
@@ -88,6 +99,8 @@ struct emo_report {
   int64_t n_samples;
   rp_segment *segs;
   int n_segs, cap_segs;
+  rp_turn *turns; /* (n_turns,) as read (capped by max_segments) */
+  int n_turns, cap_turns;
   double *ev_start, *ev_end; /* track_start / track_end times */
   int n_ev_start, n_ev_end, cap_ev_start, cap_ev_end;
   cJSON *persons; /* array of person records as read */
@@ -169,6 +182,7 @@ void emo_report_destroy(emo_report **pr) {
   for (int i = 0; i < r->n_tracks; i++) free(r->tracks[i].s);
   free(r->tracks);
   free(r->segs);
+  free(r->turns);
   free(r->ev_start);
   free(r->ev_end);
   free(r->ev_start_id);
@@ -489,6 +503,40 @@ static void add_segment(emo_report *r, const cJSON *o, int64_t line) {
     g->emo[k] = cJSON_IsObject(em) && num(em, k_voice[k], 0, 1, &v) ? (float)v : NAN;
 }
 
+/* A turn record: start <= end, person and speaker strings or null, overlap a boolean (absent:
+ * false). Anything else is skipped with a warning. */
+static void add_turn(emo_report *r, const cJSON *o, int64_t line) {
+  double s, e;
+  const cJSON *ov = cJSON_GetObjectItemCaseSensitive(o, "overlap");
+  const cJSON *pe = cJSON_GetObjectItemCaseSensitive(o, "person");
+  const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "speaker");
+  if (!num(o, "start", 0, RP_MAX_T, &s) || !num(o, "end", s, RP_MAX_T, &e) ||
+      (ov && !cJSON_IsBool(ov)) || (pe && !cJSON_IsNull(pe) && !cJSON_IsString(pe)) ||
+      (sp && !cJSON_IsNull(sp) && !cJSON_IsString(sp))) {
+    warnf(r, "line %lld: a turn without a valid start, end, person, speaker or overlap (skipped)",
+          (long long)line);
+    r->bad_lines++;
+    return;
+  }
+  if (r->n_turns >= r->p.max_segments) {
+    warnf(r, "line %lld: more than %d turns (the rest skipped)", (long long)line,
+          r->p.max_segments);
+    return;
+  }
+  if (grow_int((void **)&r->turns, &r->cap_turns, r->n_turns + 1, sizeof(rp_turn))) {
+    r->oom = 1;
+    return;
+  }
+  rp_turn *u = &r->turns[r->n_turns++];
+  memset(u, 0, sizeof *u);
+  u->start = s;
+  u->end = e;
+  if (e > r->max_t) r->max_t = e;
+  str(o, "person", u->person);
+  str(o, "speaker", u->speaker);
+  u->overlap = cJSON_IsTrue(ov);
+}
+
 /* Appends (t, id) to a list of event times (and ids when ids is not NULL); 0 or -1 (memory). */
 static int push_time(double **t, int **ids, int *n, int *cap, double v, int id) {
   int c = *cap;
@@ -596,6 +644,8 @@ int emo_report_add_line(emo_report *r, const char *line, size_t len) {
     add_frame(r, o, no);
   else if (strcmp(ty, "segment") == 0)
     add_segment(r, o, no);
+  else if (strcmp(ty, "turn") == 0)
+    add_turn(r, o, no);
   else if (strcmp(ty, "event") == 0)
     add_event(r, o);
   else if (strcmp(ty, "summary") == 0)
@@ -828,6 +878,15 @@ static char *data_json(const emo_report *r) {
     for (int k = 0; k < RP_VOICE; k++)
       sb_printf(&b, k ? ",%d" : "%d", isnan(g->emo[k]) ? -1 : q(g->emo[k], 100));
     sb_puts(&b, "]]");
+  }
+  sb_puts(&b, "],\"turns\":[");
+  for (int i = 0; i < r->n_turns; i++) {
+    const rp_turn *u = &r->turns[i];
+    sb_printf(&b, "%s[%.3f,%.3f,", i ? "," : "", u->start, u->end);
+    sb_json_string(&b, u->person);
+    sb_puts(&b, ",");
+    sb_json_string(&b, u->speaker);
+    sb_printf(&b, ",%d]", u->overlap);
   }
   sb_puts(&b, "],\"persons\":");
   put_cjson(&b, r->persons);
