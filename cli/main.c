@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "batch.h"
 #include "emo.h"
 #include "outfile.h"
@@ -240,57 +241,6 @@ static void cli_options_log(cli_options *c) {
   c->mp.log_level = c->cp.log_level = (emo_log_level)c->verbosity;
 }
 
-/* One parser per kind of option value. Flag a's value is v (NULL: a was the last argument).
- * Each returns 0 with *out set, or prints why and returns -1. */
-
-static int bad_value(const char *a, const char *v) {
-  fprintf(stderr, "emo: invalid value for %s: %s\n", a, v ? v : "(none)");
-  return -1;
-}
-
-/* Any string (a path, a list). */
-static int opt_string(const char *a, const char *v, const char **out) {
-  if (!v) {
-    fprintf(stderr, "emo: option %s needs a value\n", a);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
-/* One of n names: *out is its index. */
-static int opt_choice(const char *a, const char *v, const char *const *names, int n, int *out) {
-  if (opt_string(a, v, &v)) return -1;
-  for (int k = 0; k < n; k++)
-    if (strcmp(v, names[k]) == 0) {
-      *out = k;
-      return 0;
-    }
-  return bad_value(a, v);
-}
-
-/* A decimal integer in [lo, hi] (a missing value is an invalid one). */
-static int opt_long(const char *a, const char *v, long long lo, long long hi, long long *out) {
-  if (!v || !*v) return bad_value(a, v);
-  char *end = NULL;
-  errno = 0;
-  long long n = strtoll(v, &end, 10);
-  if (errno || *end || n < lo || n > hi) return bad_value(a, v);
-  *out = n;
-  return 0;
-}
-
-/* A number in [lo, hi] (a missing value is an invalid one). */
-static int opt_float(const char *a, const char *v, float lo, float hi, float *out) {
-  if (!v || !*v) return bad_value(a, v);
-  char *end = NULL;
-  errno = 0;
-  float f = strtof(v, &end);
-  if (errno || *end || !(f >= lo && f <= hi)) return bad_value(a, v);
-  *out = f;
-  return 0;
-}
-
 /* Parses the options shared by the analysis commands from argv[i] on into *o; returns the
  * index of the first operand, or -1 after printing an error. */
 static int parse_options(int argc, char **argv, int i, cli_options *o) {
@@ -314,19 +264,19 @@ static int parse_options(int argc, char **argv, int i, cli_options *o) {
     if (strcmp(a, "--") == 0) return i + 1;
     if (a[0] != '-' || a[1] == 0) return i;
     if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-      if (opt_string(a, v, &o->out_path)) return -1;
+      if (cli_opt_string(a, v, &o->out_path)) return -1;
       i++;
     } else if (strcmp(a, "--detector") == 0) {
-      if (opt_choice(a, v, NAMES(detectors), &k)) return -1;
+      if (cli_opt_choice(a, v, NAMES(detectors), &k)) return -1;
       p->detector = (emo_detector)k;
       mp->detector = p->detector; /* load only what runs */
       i++;
     } else if (strcmp(a, "--expression") == 0) {
-      if (opt_choice(a, v, NAMES(expressions), &k)) return -1;
+      if (cli_opt_choice(a, v, NAMES(expressions), &k)) return -1;
       mp->expression = (emo_expression_model)k;
       i++;
     } else if (strcmp(a, "--face-details") == 0) {
-      if (opt_choice(a, v, NAMES(details), &k)) return -1;
+      if (cli_opt_choice(a, v, NAMES(details), &k)) return -1;
       p->face_details = (emo_details)k;
       mp->landmarks = p->face_details != EMO_DETAILS_NONE; /* load only what runs */
       i++;
@@ -337,76 +287,76 @@ static int parse_options(int argc, char **argv, int i, cli_options *o) {
     } else if (strcmp(a, "--landmark-crops") == 0) {
       p->landmark_crops = 1;
     } else if (strcmp(a, "--threshold") == 0) {
-      if (opt_float(a, v, 0.0f, 1.0f, &p->score_threshold)) return -1;
+      if (cli_opt_float(a, v, 0.0f, 1.0f, &p->score_threshold)) return -1;
       i++;
     } else if (strcmp(a, "--max-faces") == 0) {
-      if (opt_long(a, v, 1, 2048, &n)) return -1;
+      if (cli_opt_long(a, v, 1, 2048, &n)) return -1;
       cp->max_faces = (int)n;
       i++;
     } else if (strcmp(a, "--max-pixels") == 0) {
-      if (opt_long(a, v, 1, (long long)1 << 40, &n)) return -1;
+      if (cli_opt_long(a, v, 1, (long long)1 << 40, &n)) return -1;
       p->max_pixels = n;
       i++;
     } else if (strcmp(a, "--threads") == 0) {
-      if (opt_long(a, v, 0, 1024, &n)) return -1;
+      if (cli_opt_long(a, v, 0, 1024, &n)) return -1;
       cp->n_threads = (int)n;
       i++;
     } else if (strcmp(a, "--models") == 0) {
-      if (opt_string(a, v, &mp->models_dir)) return -1;
+      if (cli_opt_string(a, v, &mp->models_dir)) return -1;
       i++;
     } else if (strcmp(a, "--fps") == 0) {
-      if (opt_float(a, v, 0.0f, 1000.0f, &f)) return -1;
+      if (cli_opt_float(a, v, 0.0f, 1000.0f, &f)) return -1;
       p->analysis_fps = f;
       i++;
     } else if (strcmp(a, "--detect-every") == 0) {
-      if (opt_long(a, v, 1, 100000, &n)) return -1;
+      if (cli_opt_long(a, v, 1, 100000, &n)) return -1;
       p->detect_every = (int)n;
       i++;
     } else if (strcmp(a, "--csv") == 0) {
-      if (opt_string(a, v, &o->csv_path)) return -1;
+      if (cli_opt_string(a, v, &o->csv_path)) return -1;
       i++;
     } else if (strcmp(a, "--gallery") == 0) {
-      if (opt_string(a, v, &o->gallery)) return -1;
+      if (cli_opt_string(a, v, &o->gallery)) return -1;
       i++;
     } else if (strcmp(a, "--report") == 0) {
-      if (opt_string(a, v, &o->report_path)) return -1;
+      if (cli_opt_string(a, v, &o->report_path)) return -1;
       i++;
     } else if (strcmp(a, "--annotate") == 0) {
-      if (opt_string(a, v, &p->annotate_path)) return -1;
+      if (cli_opt_string(a, v, &p->annotate_path)) return -1;
       i++;
     } else if (strcmp(a, "--vad-threshold") == 0) {
-      if (opt_float(a, v, 0.001f, 0.999f, &p->vad_threshold)) return -1;
+      if (cli_opt_float(a, v, 0.001f, 0.999f, &p->vad_threshold)) return -1;
       i++;
     } else if (strcmp(a, "--vad-pad") == 0) {
-      if (opt_long(a, v, 0, 600000, &n)) return -1;
+      if (cli_opt_long(a, v, 0, 600000, &n)) return -1;
       p->vad_pad_ms = (int)n;
       i++;
     } else if (strcmp(a, "--vad-min-silence") == 0) {
-      if (opt_long(a, v, 0, 600000, &n)) return -1;
+      if (cli_opt_long(a, v, 0, 600000, &n)) return -1;
       p->vad_min_silence_ms = (int)n;
       i++;
     } else if (strcmp(a, "--vad-min-speech") == 0) {
-      if (opt_long(a, v, 0, 600000, &n)) return -1;
+      if (cli_opt_long(a, v, 0, 600000, &n)) return -1;
       p->vad_min_speech_ms = (int)n;
       i++;
     } else if (strcmp(a, "--ser-model") == 0) {
-      if (opt_string(a, v, &mp->ser_model)) return -1;
+      if (cli_opt_string(a, v, &mp->ser_model)) return -1;
       i++;
     } else if (strcmp(a, "--face-head") == 0) {
-      if (opt_string(a, v, &o->face_head)) return -1;
+      if (cli_opt_string(a, v, &o->face_head)) return -1;
       mp->features = 1;
       i++;
     } else if (strcmp(a, "--voice-head") == 0) {
-      if (opt_string(a, v, &o->voice_head)) return -1;
+      if (cli_opt_string(a, v, &o->voice_head)) return -1;
       i++;
     } else if (strcmp(a, "--rttm") == 0) {
-      if (opt_string(a, v, &o->rttm_path)) return -1;
+      if (cli_opt_string(a, v, &o->rttm_path)) return -1;
       i++;
     } else if (strcmp(a, "--protocols") == 0) {
-      if (opt_string(a, v, &p->protocols)) return -1;
+      if (cli_opt_string(a, v, &p->protocols)) return -1;
       i++;
     } else if (strcmp(a, "--io-timeout") == 0) {
-      if (opt_float(a, v, 0.001f, 86400.0f, &f)) return -1;
+      if (cli_opt_float(a, v, 0.001f, 86400.0f, &f)) return -1;
       p->io_timeout = f;
       i++;
     } else if (strcmp(a, "--other-hosts") == 0) {
@@ -419,7 +369,7 @@ static int parse_options(int argc, char **argv, int i, cli_options *o) {
     } else if (strcmp(a, "--no-persons") == 0) {
       p->persons = 0;
     } else if (strcmp(a, "--speaking") == 0) {
-      if (opt_choice(a, v, NAMES(speaking), &k)) return -1;
+      if (cli_opt_choice(a, v, NAMES(speaking), &k)) return -1;
       p->speaking_model = v;
       i++;
     } else if (strcmp(a, "--no-reid") == 0) {
@@ -429,7 +379,7 @@ static int parse_options(int argc, char **argv, int i, cli_options *o) {
     } else if (strcmp(a, "--float-expression") == 0) {
       cp->float_expression = 1;
     } else if (strcmp(a, "--isa") == 0) {
-      if (opt_choice(a, v, NAMES(isas), &k)) return -1;
+      if (cli_opt_choice(a, v, NAMES(isas), &k)) return -1;
       cp->isa = (emo_isa)k;
       i++;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {

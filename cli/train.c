@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "args.h"
 #include "emo.h"
 
 typedef struct item {
@@ -727,6 +728,7 @@ int cli_train(int argc, char **argv) {
   emo_train_params p = emo_train_params_default();
   const char *out = NULL, *card = NULL, *input = NULL;
   int folds = 5, no_cv = 0;
+  long long num;                   /* a numeric option's value */
   const char *test_persons = NULL; /* comma-separated: held out of training, scored at the end */
   const char *blocks = NULL;       /* --features: comma-separated blocks the head reads */
   for (int i = 2; i < argc; i++) {
@@ -749,19 +751,29 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "emo train: --kind auto|ncm|logreg|mlp\n");
         return 2;
       }
-    } else if (strcmp(a, "--folds") == 0 && v)
-      folds = atoi(argv[++i]);
-    else if (strcmp(a, "--l2") == 0 && v)
-      p.l2 = strtof(argv[++i], NULL);
-    else if (strcmp(a, "--hidden") == 0 && v)
-      p.hidden = atoi(argv[++i]);
-    else if (strcmp(a, "--iterations") == 0 && v)
-      p.iterations = atoi(argv[++i]);
-    else if (strcmp(a, "--lr") == 0 && v)
-      p.learning_rate = strtof(argv[++i], NULL);
-    else if (strcmp(a, "--seed") == 0 && v)
-      p.seed = strtoull(argv[++i], NULL, 10);
-    else if (strcmp(a, "--no-class-weights") == 0)
+    } else if (strcmp(a, "--folds") == 0) {
+      if (cli_opt_long(a, v, 2, 1000, &num)) return 2;
+      folds = (int)num;
+      i++;
+    } else if (strcmp(a, "--l2") == 0) {
+      if (cli_opt_float(a, v, 0.0f, 1e6f, &p.l2)) return 2;
+      i++;
+    } else if (strcmp(a, "--hidden") == 0) {
+      if (cli_opt_long(a, v, 1, 65536, &num)) return 2;
+      p.hidden = (int)num;
+      i++;
+    } else if (strcmp(a, "--iterations") == 0) {
+      if (cli_opt_long(a, v, 1, 10000000, &num)) return 2;
+      p.iterations = (int)num;
+      i++;
+    } else if (strcmp(a, "--lr") == 0) {
+      if (cli_opt_float(a, v, 1e-9f, 10.0f, &p.learning_rate)) return 2;
+      i++;
+    } else if (strcmp(a, "--seed") == 0) {
+      if (cli_opt_long(a, v, 0, INT64_MAX, &num)) return 2;
+      p.seed = (uint64_t)num;
+      i++;
+    } else if (strcmp(a, "--no-class-weights") == 0)
       p.class_weights = 0;
     else if (strcmp(a, "--no-cv") == 0)
       no_cv = 1;

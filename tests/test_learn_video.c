@@ -5,13 +5,16 @@
  *     per_frame = 1 rows (same track, same frames; tolerance 1e-4: float sums in another
  *     order);
  *   - `emo features` on a folder of 2 labels x 2 clips, with a photo and a broken clip mixed in,
- *     writes one row per clip and one for the photo, skips and names the broken file.
+ *     writes one row per clip and one for the photo, skips and names the broken file;
+ *   - `emo train` on those rows refuses a bad number (--folds abc, --lr 0, ...: exit 2, the flag
+ *     named) and trains with good ones.
  * Skips without the data or the models. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "emo.h"
@@ -120,6 +123,27 @@ static void check_cli(const char *grid, const char *photo) {
          cols);
   CHECK(rows == 5, "%d rows", rows);
   free(x);
+  /* emo train on them: a bad number is refused with exit 2 and named, never read as 0 */
+  const char *bad[][2] = {{"--folds abc", "--folds"}, {"--folds 1", "--folds"},
+                          {"--lr 0", "--lr"},         {"--l2 0.5x", "--l2"},
+                          {"--seed -3", "--seed"},    {"--iterations 0", "--iterations"}};
+  for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+    snprintf(cmd, sizeof cmd, "%s/emo train %s/out %s -o %s/h.head 2> %s/err2.txt", EMO_BINARY_DIR,
+             dir, bad[b][0], dir, dir);
+    int st = system(cmd);
+    snprintf(p, sizeof p, "%s/err2.txt", dir);
+    char *msg = (char *)th_read_file(p, &n);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2 && msg && strstr(msg, "invalid value for") &&
+              strstr(msg, bad[b][1]),
+          "emo train %s: exit %d, %s", bad[b][0], WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+          msg ? msg : "");
+    free(msg);
+  }
+  snprintf(cmd, sizeof cmd, "%s/emo train -q %s/out --kind ncm --no-cv -o %s/h.head",
+           EMO_BINARY_DIR, dir, dir);
+  CHECK(system(cmd) == 0, "%s", cmd);
+  snprintf(p, sizeof p, "%s/h.head", dir);
+  CHECK(access(p, R_OK) == 0, "emo train wrote %s", p);
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
