@@ -315,7 +315,7 @@ static void bench_steps(const opts *o, emo_model *const *models, pthreadpool_t *
     img_letterbox lb;
     for (int i = 0; i < warmup + runs; i++) {
       double t0 = clock_ms();
-      img_letterbox_f32(&view, buf, sizes[k], sizes[k], &det_norm, &lb);
+      img_letterbox_f32(&view, buf, sizes[k], sizes[k], &det_norm, &lb, (emo_isa)o->ab.isa);
       if (i >= warmup) t[i - warmup] = clock_ms() - t0;
     }
     print_row(lb_names[k], "1280x720", "C", 1, bu_summarize(t, runs), "");
@@ -475,7 +475,8 @@ static void bench_real(const opts *o, emo_model *const *models, pthreadpool_t *p
         img_view view = {frames[f], FRAME_W, FRAME_H, FRAME_W * 3};
         img_letterbox lb;
         double t0 = clock_ms();
-        img_letterbox_f32(&view, nn_plan_input(pd, 0), 128, 128, &dn, &lb);
+        img_letterbox_f32(&view, nn_plan_input(pd, 0), 128, 128, &dn, &lb,
+                          (emo_isa)nn_plan_isa(pd));
         double t1 = clock_ms();
         if (nn_plan_run(pd, &err) != EMO_OK) goto fail;
         double t2 = clock_ms();

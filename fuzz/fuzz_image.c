@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   img_view v = img_view_rgb(img.data, img.width, img.height);
   img_norm nm = img_norm_range(-1.0f, 1.0f);
   img_letterbox lb;
-  if (img_letterbox_f32(&v, buf, 128, 128, &nm, &lb) != EMO_OK) abort();
+  if (img_letterbox_f32(&v, buf, 128, 128, &nm, &lb, EMO_ISA_AUTO) != EMO_OK) abort();
   /* a crop and angle taken from the input bytes */
   float m[6];
   const float ang = (float)(acc % 628) / 100.0f;

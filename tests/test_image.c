@@ -842,7 +842,7 @@ static void test_ops(void) {
     img_norm nm = img_norm_range(-1, 1);
     static float out[128 * 128 * 3];
     img_letterbox lb;
-    int rc = img_letterbox_f32(&v, out, 128, 128, &nm, &lb);
+    int rc = img_letterbox_f32(&v, out, 128, 128, &nm, &lb, EMO_ISA_AUTO);
     CHECK(rc == EMO_OK && fabsf(lb.scale - 0.64f) < 1e-6f && fabsf(lb.pad_x) < 1e-6f &&
               fabsf(lb.pad_y - 32.0f) < 1e-5f,
           "letterbox transform %g %g %g", lb.scale, lb.pad_x, lb.pad_y);
@@ -876,7 +876,7 @@ static void test_ops(void) {
     uint8_t tall[30 * 60 * 3];
     memset(tall, 0, sizeof tall);
     v = img_view_rgb(tall, 30, 60);
-    img_letterbox_f32(&v, out, 64, 64, &nm, &lb);
+    img_letterbox_f32(&v, out, 64, 64, &nm, &lb, EMO_ISA_AUTO);
     CHECK(fabsf(lb.scale - 64.0f / 60) < 1e-6f && fabsf(lb.pad_x - 16.0f) < 1e-4f &&
               fabsf(lb.pad_y) < 1e-6f,
           "tall letterbox %g %g %g", lb.scale, lb.pad_x, lb.pad_y);
@@ -1109,7 +1109,7 @@ static void test_warp_axis_matches_reference(emo_isa cap) {
           const int S = 1 + (int)th_randf(&st, 0, 200);
           float *c = malloc(sizeof(float) * (size_t)S * S * 3),
                 *d = malloc(sizeof(float) * (size_t)S * S * 3);
-          img_letterbox_f32(&v, c, S, S, &nm, &lb);
+          img_letterbox_f32(&v, c, S, S, &nm, &lb, cap);
           const float inv = 1.0f / lb.scale;
           const float lm[6] = {inv, 0.0f, -lb.pad_x * inv, 0.0f, inv, -lb.pad_y * inv};
           img_warp_affine_f32_ref(&v, lm, d, S, S, 3, &nm, IMG_BORDER_ZERO);

@@ -33,7 +33,8 @@ int fd_detect(const nn_graph *g, nn_plan *plan, const bf_model_config *cfg,
   img_view view = {rgb, w, h, stride};
   img_norm norm = img_norm_range(-1.0f, 1.0f);
   img_letterbox lb;
-  if (img_letterbox_f32(&view, nn_plan_input(plan, 0), S, S, &norm, &lb) != 0)
+  if (img_letterbox_f32(&view, nn_plan_input(plan, 0), S, S, &norm, &lb,
+                        (emo_isa)nn_plan_isa(plan)) != 0)
     return emoi_fail(err, EMO_EINVAL, "letterbox of a %dx%d image failed", w, h);
   int rc = nn_plan_run(plan, err);
   if (rc != EMO_OK) return rc;

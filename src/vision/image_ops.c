@@ -547,7 +547,7 @@ int img_warp_affine_f32_ref(const img_view *src, const float m[6], float *dst, i
 /* ---------------------------------------------------------------- letterbox */
 
 int img_letterbox_f32(const img_view *src, float *dst, int dw, int dh, const img_norm *norm,
-                      img_letterbox *lb) {
+                      img_letterbox *lb, emo_isa cap) {
   if (!img_view_ok(src) || !dst || !norm || dw <= 0 || dh <= 0) return EMO_EINVAL;
   img_letterbox t;
   const float sx = (float)dw / (float)src->width, sy = (float)dh / (float)src->height;
@@ -560,7 +560,7 @@ int img_letterbox_f32(const img_view *src, float *dst, int dw, int dh, const img
   const float inv = 1.0f / t.scale;
   const float m[6] = {inv, 0.0f, -t.pad_x * inv, 0.0f, inv, -t.pad_y * inv};
   if (lb) *lb = t;
-  return img_warp_affine_f32(src, m, dst, dw, dh, 3, norm, IMG_BORDER_ZERO);
+  return warp_affine(src, m, dst, dw, dh, 3, norm, IMG_BORDER_ZERO, cap, 0);
 }
 
 void img_letterbox_to_image(const img_letterbox *lb, float u, float v, float *x, float *y) {

@@ -92,9 +92,10 @@ typedef struct img_letterbox {
  * edge pixels blend with that black where a tap falls outside, as in MediaPipe.
  * (MediaPipe's OpenCV CPU path maps dst pixel indices rather than centres through its
  * perspective warp, a shift of (1/scale - 1)/2 source pixels; its GPU path and this code
- * use centres.) Fills *lb (may be NULL). Returns 0 or EMO_EINVAL. */
+ * use centres.) The warp's fast paths run up to cap (EMO_ISA_SCALAR: plain C). Fills *lb (may
+ * be NULL). Returns 0 or EMO_EINVAL. */
 int img_letterbox_f32(const img_view *src, float *dst, int dw, int dh, const img_norm *norm,
-                      img_letterbox *lb);
+                      img_letterbox *lb, emo_isa cap);
 
 /* Maps a point given in normalised network coordinates ([0,1] of the tensor's width and
  * height, as BlazeFace's decoder outputs) to continuous image pixel coordinates. */
