@@ -114,22 +114,22 @@ static int read_folder(const char *dir, items *it) {
     return -1;
   }
   char path[4096];
-  for (int i = 0; i < nl; i++) {
+  int rc = 0;
+  for (int i = 0; i < nl; i++) { /* a file beside the label folders is not an input */
     snprintf(path, sizeof path, "%s/%s", dir, labels[i]);
-    if (!is_dir(path)) continue;
     int nf = 0;
-    char **files = list_dir(path, &nf);
+    char **files = rc == 0 && is_dir(path) ? list_dir(path, &nf) : NULL;
     for (int j = 0; files && j < nf; j++) {
       char fp[8200];
       snprintf(fp, sizeof fp, "%s/%s", path, files[j]);
-      if (!is_dir(fp) && items_add(it, fp, labels[i], NULL, NAN) != 0) return -1;
+      if (rc == 0 && !is_dir(fp) && items_add(it, fp, labels[i], NULL, NAN) != 0) rc = -1;
       free(files[j]);
     }
     free(files);
     free(labels[i]);
   }
   free(labels);
-  return 0;
+  return rc;
 }
 
 /* CSV list: file,label[,person][,intensity]; files relative to the CSV's folder. */
