@@ -8,7 +8,7 @@
 #include <string.h>
 
 static int bad_value(const char *a, const char *v) {
-  fprintf(stderr, "emo: invalid value for %s: %s\n", a, v ? v : "(none)");
+  fprintf(stderr, "emo: invalid value for %s: \"%s\"\n", a, v);
   return -1;
 }
 
@@ -33,9 +33,10 @@ int cli_opt_choice(const char *a, const char *v, const char *const *names, int n
   return bad_value(a, v);
 }
 
-/* A decimal integer in [lo, hi] (a missing value is an invalid one). */
+/* A decimal integer in [lo, hi]. */
 int cli_opt_long(const char *a, const char *v, long long lo, long long hi, long long *out) {
-  if (!v || !*v) return bad_value(a, v);
+  if (cli_opt_string(a, v, &v)) return -1;
+  if (!*v) return bad_value(a, v);
   char *end = NULL;
   errno = 0;
   long long n = strtoll(v, &end, 10);
@@ -44,9 +45,10 @@ int cli_opt_long(const char *a, const char *v, long long lo, long long hi, long 
   return 0;
 }
 
-/* A number in [lo, hi] (a missing value is an invalid one). */
+/* A number in [lo, hi]. */
 int cli_opt_float(const char *a, const char *v, float lo, float hi, float *out) {
-  if (!v || !*v) return bad_value(a, v);
+  if (cli_opt_string(a, v, &v)) return -1;
+  if (!*v) return bad_value(a, v);
   char *end = NULL;
   errno = 0;
   float f = strtof(v, &end);

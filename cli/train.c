@@ -82,27 +82,37 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names of a directory's entries (no dot files); NULL on error. */
+/* Sorted names of a directory's entries (no dot files); NULL when it cannot be read or memory
+ * ran out (never a partial list). */
 static char **list_dir(const char *dir, int *n) {
   DIR *d = opendir(dir);
   *n = 0;
   if (!d) return NULL;
-  char **v = NULL;
-  int cap = 0;
+  char **v = calloc(1, sizeof *v);
+  int cap = 1, ok = v != NULL;
   struct dirent *e;
-  while ((e = readdir(d))) {
+  while (ok && (e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
     if (*n == cap) {
-      cap = cap ? cap * 2 : 64;
+      cap *= 2;
       char **nv = realloc(v, (size_t)cap * sizeof *nv);
-      if (!nv) break;
+      if (!(ok = nv != NULL)) break;
       v = nv;
     }
-    v[(*n)++] = dupstr(e->d_name);
+    if ((v[*n] = dupstr(e->d_name)))
+      ++*n;
+    else
+      ok = 0;
   }
   closedir(d);
-  if (v) qsort(v, (size_t)*n, sizeof *v, cmp_str);
-  return v ? v : calloc(1, sizeof *v);
+  if (!ok) {
+    for (int i = 0; i < *n; i++) free(v[i]);
+    free(v);
+    *n = 0;
+    return NULL;
+  }
+  qsort(v, (size_t)*n, sizeof *v, cmp_str);
+  return v;
 }
 
 /* Folder per label: DIR/label/file. */
@@ -119,6 +129,10 @@ static int read_folder(const char *dir, items *it) {
     snprintf(path, sizeof path, "%s/%s", dir, labels[i]);
     int nf = 0;
     char **files = rc == 0 && is_dir(path) ? list_dir(path, &nf) : NULL;
+    if (rc == 0 && is_dir(path) && !files) {
+      fprintf(stderr, "emo: %s: cannot read the folder\n", path);
+      rc = -1;
+    }
     for (int j = 0; files && j < nf; j++) {
       char fp[8200];
       snprintf(fp, sizeof fp, "%s/%s", path, files[j]);

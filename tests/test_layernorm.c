@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "nn/layernorm.h"
 #include "nn/nn.h"
+#include "plan_run.h"
 
 static unsigned rng = 777;
 
@@ -73,20 +74,8 @@ static nn_graph *ln_graph(int r, const int64_t *xs, int tperm, int leak, const f
 /* Runs g on x; y gets output 0 (n floats); returns the nodes in layer-norm steps. */
 static int run_plan(const nn_graph *g, nn_backend be, const nn_plan_options *o, const float *x,
                     size_t n, float *y) {
-  nn_plan *p = NULL;
-  emoi_err err = {{0}};
-  if (nn_plan_create_ex(g, be, NULL, o, &p, &err) != EMO_OK) {
-    CHECK(0, "plan: %s", err.msg);
-    return -1;
-  }
-  memcpy(nn_plan_input(p, 0), x, n * sizeof(float));
-  CHECK(nn_plan_run(p, &err) == EMO_OK, "run: %s", err.msg);
-  memcpy(y, nn_plan_output(p, 0), n * sizeof(float));
   nn_plan_stats st;
-  nn_plan_get_stats(p, &st);
-  CHECK(st.n_nodes == nn_plan_stats_placed(&st), "stats do not add up");
-  nn_plan_destroy(&p);
-  return st.n_nodes_lnorm;
+  return th_plan_run(g, be, o, x, n, y, n, &st) ? -1 : st.n_nodes_lnorm;
 }
 
 static void ln_case(int r, const int64_t *xs, int tperm, int leak, int want) {

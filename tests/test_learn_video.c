@@ -139,6 +139,15 @@ static void check_cli(const char *grid, const char *photo) {
           msg ? msg : "");
     free(msg);
   }
+  /* a number option with no value says so, rather than calling the value invalid */
+  snprintf(cmd, sizeof cmd, "%s/emo train %s/out -o %s/h.head --folds 2> %s/err2.txt",
+           EMO_BINARY_DIR, dir, dir, dir);
+  int st = system(cmd);
+  snprintf(p, sizeof p, "%s/err2.txt", dir);
+  char *msg = (char *)th_read_file(p, &n);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2 && msg && strstr(msg, "--folds needs a value"),
+        "emo train ... --folds: exit %d, %s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, msg ? msg : "");
+  free(msg);
   snprintf(cmd, sizeof cmd, "%s/emo train -q %s/out --kind ncm --no-cv -o %s/h.head",
            EMO_BINARY_DIR, dir, dir);
   CHECK(system(cmd) == 0, "%s", cmd);

@@ -330,6 +330,17 @@ static void test_turns(void) {
                    "\"turns\":[[0.000,2.000,\"P1\",\"S1\",0],"
                    "[2.000,4.000,\"P1\",\"S1\",1]],"),
         "two turns kept of more");
+  CHECK(nw == 11, "the cap warned about once (the malformed 10 stay): %d", nw);
+  emo_free(html);
+  /* too many segments: one warning, however many are dropped */
+  const char *segs =
+      "{\"type\":\"segment\",\"start\":0,\"end\":1}\n"
+      "{\"type\":\"segment\",\"start\":1,\"end\":2}\n"
+      "{\"type\":\"segment\",\"start\":2,\"end\":3}\n"
+      "{\"type\":\"segment\",\"start\":3,\"end\":4}\n";
+  p.max_segments = 1;
+  html = page(segs, &p, &nw, &st);
+  CHECK(st == EMO_OK && html && nw == 1, "three segments past the cap: one warning (%d)", nw);
   emo_free(html);
 }
 

@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "nn/nn.h"
 #include "nn/resblock.h"
+#include "plan_run.h"
 
 static unsigned rng = 12345;
 static nn_isa g_cap;
@@ -197,21 +198,9 @@ static nn_graph *block_graph(const block *b, int leak, emoi_err *e) {
 /* Runs g on b's input with backend/options; y gets output 0; returns the residual-block nodes. */
 static int run_plan(const nn_graph *g, const block *b, nn_backend be, const nn_plan_options *o,
                     float *y) {
-  nn_plan *p = NULL;
-  emoi_err err = {{0}};
-  if (nn_plan_create_ex(g, be, NULL, o, &p, &err) != EMO_OK) {
-    CHECK(0, "plan: %s", err.msg);
-    return -1;
-  }
   size_t n = (size_t)b->h * b->w * b->c;
-  memcpy(nn_plan_input(p, 0), b->x, n * sizeof(float));
-  CHECK(nn_plan_run(p, &err) == EMO_OK, "run: %s", err.msg);
-  memcpy(y, nn_plan_output(p, 0), n * sizeof(float));
   nn_plan_stats st;
-  nn_plan_get_stats(p, &st);
-  CHECK(st.n_nodes == nn_plan_stats_placed(&st), "stats do not add up");
-  nn_plan_destroy(&p);
-  return st.n_nodes_resblock;
+  return th_plan_run(g, be, o, b->x, n, y, n, &st) ? -1 : st.n_nodes_resblock;
 }
 
 static void plan_case(int h, int w, int c, int m, int leak) {

@@ -31,7 +31,7 @@
  * numbers. With the built-in head (EMO_EXPRESSION_EMO) and a face head in one call, each face's
  * vector holds the blocks of both and is computed once (emoi_expressions keeps it in
  * ctx->fvec, emoi_face_custom takes its head's blocks out of it).
- * Video clips (emo_video_features): emo_analyze_media runs with a tap (ctx->vtap_on) through
+ * Video clips (emo_video_features): emo_analyze_media runs with a tap (ctx->vtap.on) through
  * which classify_faces hands every analysed frame's faces to emoi_video_tap; their whole vectors
  * are summed per track (and kept per frame when asked), and the clip's row is the mean over the
  * track seen in the most frames, so a clip goes through the same decoder, detector, tracker and
@@ -480,6 +480,16 @@ static int grow_zero(void *p, size_t size, int cap, int n) {
   return EMO_OK;
 }
 
+void emoi_vtap_free(emoi_vtap *t) {
+  free(t->sum);
+  free(t->cnt);
+  free(t->first);
+  free(t->last);
+  free(t->box);
+  free(t->x);
+  free(t->rows);
+}
+
 int emoi_video_tap(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
                    const emo_track_face *faces, const bf_detection *dets, int n, double t,
                    emoi_err *err) {
@@ -488,15 +498,15 @@ int emoi_video_tap(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
   for (int i = 0; i < n; i++) {
     const int id = faces[i].track_id;
     if (id <= 0) continue;
-    if (id > c->vtap_ids) {
+    if (id > c->vtap.ids) {
       int cap = id * 2;
-      if (grow_zero(&c->vtap_sum, (size_t)dim * sizeof *c->vtap_sum, c->vtap_ids, cap) ||
-          grow_zero(&c->vtap_cnt, sizeof *c->vtap_cnt, c->vtap_ids, cap) ||
-          grow_zero(&c->vtap_first, sizeof *c->vtap_first, c->vtap_ids, cap) ||
-          grow_zero(&c->vtap_last, sizeof *c->vtap_last, c->vtap_ids, cap) ||
-          grow_zero(&c->vtap_box, sizeof *c->vtap_box, c->vtap_ids, cap))
+      if (grow_zero(&c->vtap.sum, (size_t)dim * sizeof *c->vtap.sum, c->vtap.ids, cap) ||
+          grow_zero(&c->vtap.cnt, sizeof *c->vtap.cnt, c->vtap.ids, cap) ||
+          grow_zero(&c->vtap.first, sizeof *c->vtap.first, c->vtap.ids, cap) ||
+          grow_zero(&c->vtap.last, sizeof *c->vtap.last, c->vtap.ids, cap) ||
+          grow_zero(&c->vtap.box, sizeof *c->vtap.box, c->vtap.ids, cap))
         return emoi_fail(err, EMO_ENOMEM, "features: out of memory");
-      c->vtap_ids = cap;
+      c->vtap.ids = cap;
     }
     if (c->fvec_n == n && (c->fvec_blocks & FS_FACE_ALL) == FS_FACE_ALL) {
       int bd[FS_N_BLOCKS]; /* emoi_expressions kept this face's vector */
@@ -507,26 +517,26 @@ int emoi_video_tap(emo_context *c, const uint8_t *rgb, int w, int h, int stride,
       int rc = face_vector_det(c, FS_FACE_ALL, rgb, w, h, stride, &dets[i], c->feats, err);
       if (rc != EMO_OK) return rc;
     }
-    double *sum = c->vtap_sum + (size_t)(id - 1) * dim;
+    double *sum = c->vtap.sum + (size_t)(id - 1) * dim;
     for (int k = 0; k < dim; k++) sum[k] += c->feats[k];
-    if (c->vtap_cnt[id - 1]++ == 0) c->vtap_first[id - 1] = t;
-    c->vtap_last[id - 1] = t;
-    memcpy(c->vtap_box[id - 1], faces[i].box, sizeof faces[i].box);
-    if (!c->vtap_per_frame) continue;
-    if (c->vtap_n == VTAP_MAX_ROWS)
+    if (c->vtap.cnt[id - 1]++ == 0) c->vtap.first[id - 1] = t;
+    c->vtap.last[id - 1] = t;
+    memcpy(c->vtap.box[id - 1], faces[i].box, sizeof faces[i].box);
+    if (!c->vtap.per_frame) continue;
+    if (c->vtap.n == VTAP_MAX_ROWS)
       return emoi_fail(err, EMO_ELIMIT,
                        "features: more than %d face rows; analyse fewer frames "
                        "(emo_run_params.analysis_fps) or pool per clip",
                        VTAP_MAX_ROWS);
-    if (c->vtap_n == c->vtap_cap) {
-      int cap = c->vtap_cap ? c->vtap_cap * 2 : 256;
-      if (grow_zero(&c->vtap_x, (size_t)dim * sizeof *c->vtap_x, c->vtap_cap, cap) ||
-          grow_zero(&c->vtap_rows, sizeof *c->vtap_rows, c->vtap_cap, cap))
+    if (c->vtap.n == c->vtap.cap) {
+      int cap = c->vtap.cap ? c->vtap.cap * 2 : 256;
+      if (grow_zero(&c->vtap.x, (size_t)dim * sizeof *c->vtap.x, c->vtap.cap, cap) ||
+          grow_zero(&c->vtap.rows, sizeof *c->vtap.rows, c->vtap.cap, cap))
         return emoi_fail(err, EMO_ENOMEM, "features: out of memory");
-      c->vtap_cap = cap;
+      c->vtap.cap = cap;
     }
-    memcpy(c->vtap_x + (size_t)c->vtap_n * dim, c->feats, (size_t)dim * sizeof *c->feats);
-    emo_video_feature_row *r = &c->vtap_rows[c->vtap_n++];
+    memcpy(c->vtap.x + (size_t)c->vtap.n * dim, c->feats, (size_t)dim * sizeof *c->feats);
+    emo_video_feature_row *r = &c->vtap.rows[c->vtap.n++];
     r->track_id = id;
     r->frames = 1;
     r->start = r->end = t;
@@ -551,48 +561,48 @@ int emo_video_features(emo_context *c, const emo_run_params *rp, const char *url
   emo_run_params run = rp ? *rp : emo_run_params_default();
   run.soundtrack = 0;
   run.persons = 0;
-  for (int id = 0; id < c->vtap_ids; id++) c->vtap_cnt[id] = 0;
-  if (c->vtap_sum) memset(c->vtap_sum, 0, (size_t)c->vtap_ids * dim * sizeof *c->vtap_sum);
-  c->vtap_n = 0;
-  c->vtap_on = 1;
-  c->vtap_per_frame = per_frame != 0;
+  for (int id = 0; id < c->vtap.ids; id++) c->vtap.cnt[id] = 0;
+  if (c->vtap.sum) memset(c->vtap.sum, 0, (size_t)c->vtap.ids * dim * sizeof *c->vtap.sum);
+  c->vtap.n = 0;
+  c->vtap.on = 1;
+  c->vtap.per_frame = per_frame != 0;
   const emo_media_summary *sum = NULL;
   int rc = emo_analyze_media(c, &run, url, NULL, &sum);
-  c->vtap_on = 0;
+  c->vtap.on = 0;
   if (rc != EMO_OK) return rc; /* emo_analyze_media set the context's message */
   int best = 0;                /* the main track: most analysed frames, the first on a tie */
-  for (int id = 1; id <= c->vtap_ids; id++)
-    if (c->vtap_cnt[id - 1] > (best ? c->vtap_cnt[best - 1] : 0)) best = id;
+  for (int id = 1; id <= c->vtap.ids; id++)
+    if (c->vtap.cnt[id - 1] > (best ? c->vtap.cnt[best - 1] : 0)) best = id;
   if (!best) return EMO_OK;
   if (per_frame) {
     int k = 0;
-    for (int r = 0; r < c->vtap_n; r++) {
-      if (c->vtap_rows[r].track_id != best) continue;
+    for (int r = 0; r < c->vtap.n; r++) {
+      if (c->vtap.rows[r].track_id != best) continue;
       if (k != r) {
-        c->vtap_rows[k] = c->vtap_rows[r];
-        memcpy(c->vtap_x + (size_t)k * dim, c->vtap_x + (size_t)r * dim,
-               (size_t)dim * sizeof *c->vtap_x);
+        c->vtap.rows[k] = c->vtap.rows[r];
+        memcpy(c->vtap.x + (size_t)k * dim, c->vtap.x + (size_t)r * dim,
+               (size_t)dim * sizeof *c->vtap.x);
       }
       k++;
     }
     *rows = k;
-    *meta = c->vtap_rows;
-    *features = c->vtap_x;
+    *meta = c->vtap.rows;
+    *features = c->vtap.x;
     return EMO_OK;
   }
   if (reserve(c, (size_t)dim) != EMO_OK) {
     emoi_fail(&err, EMO_ENOMEM, "features: out of memory");
     return emoi_ctx_fail(c, EMO_ENOMEM, &err);
   }
-  const double *s = c->vtap_sum + (size_t)(best - 1) * dim;
-  const int cnt = c->vtap_cnt[best - 1];
+  const double *s = c->vtap.sum + (size_t)(best - 1) * dim;
+  const int cnt = c->vtap.cnt[best - 1];
   for (int k = 0; k < dim; k++) c->feats[k] = (float)(s[k] / cnt);
-  emo_video_feature_row *o = &c->vtap_out;
+  emo_video_feature_row *o = &c->vtap.out;
   o->track_id = best;
   o->frames = cnt;
-  o->start = c->vtap_first[best - 1];
-  o->end = c->vtap_last[best - 1];
-  memcpy(o->box, c->vtap_box[best - 1], sizeof o->box);
+  o->start = c->vtap.first[best - 1];
+  o->end = c->vtap.last[best - 1];
+  memcpy(o->box, c->vtap.box[best - 1], sizeof o->box);
   *rows = 1;
   *meta = o;
   *features = c->feats;

@@ -98,9 +98,9 @@ struct emo_report {
   int n_tracks, cap_tracks;
   int64_t n_samples;
   rp_segment *segs;
-  int n_segs, cap_segs;
+  int n_segs, cap_segs, segs_dropped;
   rp_turn *turns; /* (n_turns,) as read (capped by max_segments) */
-  int n_turns, cap_turns;
+  int n_turns, cap_turns, turns_dropped;
   double *ev_start, *ev_end; /* track_start / track_end times */
   int n_ev_start, n_ev_end, cap_ev_start, cap_ev_end;
   cJSON *persons; /* array of person records as read */
@@ -469,6 +469,26 @@ static void add_frame(emo_report *r, const cJSON *o, int64_t line) {
   if (r->n_samples > r->p.max_samples && r->step < RP_MAX_T) coarsen(r);
 }
 
+/* A zeroed slot for one more record of a list capped at max_segments (segments, turns), or
+ * NULL: past the cap (the first record past it is warned about, the rest only counted in
+ * *dropped) or out of memory (r->oom). */
+static void *next_slot(emo_report *r, void **v, int *n, int *cap, int *dropped, size_t sz,
+                       const char *what, int64_t line) {
+  if (*n >= r->p.max_segments) {
+    if ((*dropped)++ == 0)
+      warnf(r, "line %lld: more than %d %s (the rest skipped)", (long long)line, r->p.max_segments,
+            what);
+    return NULL;
+  }
+  if (grow_int(v, cap, *n + 1, sz)) {
+    r->oom = 1;
+    return NULL;
+  }
+  char *slot = (char *)*v + (size_t)(*n)++ * sz;
+  memset(slot, 0, sz);
+  return slot;
+}
+
 static void add_segment(emo_report *r, const cJSON *o, int64_t line) {
   double s, e;
   if (!num(o, "start", 0, RP_MAX_T, &s) || !num(o, "end", s, RP_MAX_T, &e)) {
@@ -476,18 +496,9 @@ static void add_segment(emo_report *r, const cJSON *o, int64_t line) {
     r->bad_lines++;
     return;
   }
-  if (r->n_segs >= r->p.max_segments) {
-    if (r->n_segs == r->p.max_segments)
-      warnf(r, "line %lld: more than %d segments (the rest skipped)", (long long)line,
-            r->p.max_segments);
-    return;
-  }
-  if (grow_int((void **)&r->segs, &r->cap_segs, r->n_segs + 1, sizeof(rp_segment))) {
-    r->oom = 1;
-    return;
-  }
-  rp_segment *g = &r->segs[r->n_segs++];
-  memset(g, 0, sizeof *g);
+  rp_segment *g = next_slot(r, (void **)&r->segs, &r->n_segs, &r->cap_segs, &r->segs_dropped,
+                            sizeof *g, "segments", line);
+  if (!g) return;
   g->start = s;
   g->end = e;
   if (e > r->max_t) r->max_t = e;
@@ -518,17 +529,9 @@ static void add_turn(emo_report *r, const cJSON *o, int64_t line) {
     r->bad_lines++;
     return;
   }
-  if (r->n_turns >= r->p.max_segments) {
-    warnf(r, "line %lld: more than %d turns (the rest skipped)", (long long)line,
-          r->p.max_segments);
-    return;
-  }
-  if (grow_int((void **)&r->turns, &r->cap_turns, r->n_turns + 1, sizeof(rp_turn))) {
-    r->oom = 1;
-    return;
-  }
-  rp_turn *u = &r->turns[r->n_turns++];
-  memset(u, 0, sizeof *u);
+  rp_turn *u = next_slot(r, (void **)&r->turns, &r->n_turns, &r->cap_turns, &r->turns_dropped,
+                         sizeof *u, "turns", line);
+  if (!u) return;
   u->start = s;
   u->end = e;
   if (e > r->max_t) r->max_t = e;

@@ -557,7 +557,7 @@ static int classify_faces(emo_context *c, struct emoi_stream *s, const uint8_t *
   rc = emoi_expressions(c, rgb, w, h, stride, c->face_dets, n, &s->faces[0].details,
                         sizeof s->faces[0], c->face_probs, c->face_dominant, err);
   if (rc != EMO_OK) return rc;
-  if (c->vtap_on) {
+  if (c->vtap.on) {
     rc = emoi_video_tap(c, rgb, w, h, stride, s->faces, c->face_dets, n, t, err);
     if (rc != EMO_OK) return rc;
   }

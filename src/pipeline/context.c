@@ -319,13 +319,7 @@ void emo_context_destroy(emo_context **pc) {
   free(c->face_dominant);
   free(c->feats);
   free(c->fvec);
-  free(c->vtap_sum);
-  free(c->vtap_cnt);
-  free(c->vtap_first);
-  free(c->vtap_last);
-  free(c->vtap_box);
-  free(c->vtap_x);
-  free(c->vtap_rows);
+  emoi_vtap_free(&c->vtap);
   free(c->custom);
   free(c->seg_custom);
   free(c->spk_custom);

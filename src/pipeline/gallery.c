@@ -284,34 +284,41 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The sorted names of dir's entries (malloc'd; *n of them), or NULL with *n = -1. */
+static void free_list(char **v, int n) {
+  for (int i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+/* The sorted names of dir's entries (malloc'd; *n of them, at most GAL_MAX_PHOTOS), or NULL
+ * with *n = -1 when it cannot be opened or memory ran out (never a partial list). */
 static char **list_dir(const char *dir, int *n) {
   *n = -1;
   DIR *dp = opendir(dir);
   if (!dp) return NULL;
   char **v = NULL;
-  int cnt = 0, cap = 0;
+  int cnt = 0, cap = 0, ok = 1;
   struct dirent *e;
-  while ((e = readdir(dp)) != NULL && cnt < GAL_MAX_PHOTOS) {
+  while (ok && (e = readdir(dp)) != NULL && cnt < GAL_MAX_PHOTOS) {
     if (e->d_name[0] == '.') continue;
     if (cnt == cap) {
       cap = cap ? 2 * cap : 32;
       char **nv = realloc(v, (size_t)cap * sizeof *nv);
-      if (!nv) break;
+      if (!(ok = nv != NULL)) break;
       v = nv;
     }
-    if (!(v[cnt] = strdup(e->d_name))) break;
-    cnt++;
+    if ((v[cnt] = strdup(e->d_name)))
+      cnt++;
+    else
+      ok = 0;
   }
   closedir(dp);
+  if (!ok) {
+    free_list(v, cnt);
+    return NULL;
+  }
   if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
   *n = cnt;
   return v;
-}
-
-static void free_list(char **v, int n) {
-  for (int i = 0; i < n; i++) free(v[i]);
-  free(v);
 }
 
 /* A person's name from a file or folder name: up to the first '.', printable, <= 63 bytes. */
@@ -378,6 +385,7 @@ int emo_gallery_load(emo_context *c, const char *dir, emo_gallery **out) {
     } else if (S_ISDIR(st.st_mode)) { /* DIR/NAME/photo.jpg: every photo is NAME */
       int m = 0;
       char **inner = list_dir(path, &m);
+      if (m < 0) rc = emoi_fail(&err, EMO_EIO, "gallery: %.300s: cannot read the folder", path);
       for (int j = 0; j < m && rc == EMO_OK && g->n < GAL_MAX_PHOTOS; j++) {
         if (snprintf(sub, sizeof sub, "%s/%s", path, inner[j]) < (int)sizeof sub &&
             stat(sub, &st) == 0 && S_ISREG(st.st_mode) && is_image(inner[j]))

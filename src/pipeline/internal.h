@@ -53,6 +53,26 @@ struct emo_model {
 #define EMOI_MAX_WORKERS 16 /* expression plans for faces classified in parallel */
 #define EMOI_MAX_TILES 9    /* detector tiles of a large photo (analyze_image.c: 3 x 3 at most) */
 
+/* emo_video_features' tap (learn/features.c): while on, classify_faces hands each analysed
+ * frame's faces to emoi_video_tap, which sums every track's vectors (sum: (ids, dim), row
+ * id - 1; cnt frames, first/last times, last box) and with per_frame keeps every row too
+ * (x: (cap, dim), rows: (cap,), n of them). out is the pooled row handed back. */
+typedef struct emoi_vtap {
+  int on, per_frame;
+  double *sum;
+  int *cnt;
+  double *first, *last;
+  float (*box)[4];
+  int ids;
+  float *x;
+  emo_video_feature_row *rows;
+  int n, cap;
+  emo_video_feature_row out;
+} emoi_vtap;
+
+/* Frees a tap's arrays (the struct itself is the context's). */
+void emoi_vtap_free(emoi_vtap *t);
+
 struct emo_context {
   emo_model *model; /* borrowed */
   emo_context_params params;
@@ -114,21 +134,9 @@ struct emo_context {
   size_t fvec_cap;
   unsigned fvec_blocks;
   int fvec_n;
-  /* emo_video_features: while vtap_on, classify_faces hands each analysed frame's faces to
-   * emoi_video_tap, which sums every track's vectors (vtap_sum, (vtap_ids, dim), row id - 1;
-   * vtap_cnt frames, vtap_first/last times) and with vtap_per_frame keeps every row too */
-  int vtap_on, vtap_per_frame;
-  double *vtap_sum;
-  int *vtap_cnt;
-  double *vtap_first, *vtap_last;
-  float (*vtap_box)[4];
-  int vtap_ids;
-  float *vtap_x;                    /* (vtap_cap, dim) per-frame rows */
-  emo_video_feature_row *vtap_rows; /* (vtap_cap,) */
-  int vtap_n, vtap_cap;
-  emo_video_feature_row vtap_out; /* the pooled row */
-  float *custom; /* (custom_cap,) video: face i's head probabilities at 2 C i, intensities
-                    at 2 C i + C (emoi_face_custom) */
+  emoi_vtap vtap; /* emo_video_features' tap */
+  float *custom;  /* (custom_cap,) video: face i's head probabilities at 2 C i, intensities
+                     at 2 C i + C (emoi_face_custom) */
   size_t custom_cap;
   float *seg_custom; /* (seg_custom_cap,) the same for speech segments (analyze_audio.c) */
   size_t seg_custom_cap;
