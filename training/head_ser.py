@@ -24,6 +24,11 @@ speakers v1 never heard (RAVDESS 15-16, EMOVO f2 f3 m2 m3): on the others v1's c
 trained, so their scores flatter every head alike. The choice: the grid point with the best mean
 of the RAVDESS 15-16 and EMOVO UA over the unseen speakers.
 
+--speaker-norm (an experiment: emo's runtime keeps no per-speaker state, so its heads are not
+written out) standardises each speaker's pooled features over that speaker's own clips, labels
+unused, before the same cross-validation; --eval-test then scores the choice on the test
+speakers, which eval_ser.py cannot do for it.
+
 Usage (repository root, 1 CPU thread):
   /usr/bin/python3 training/head_ser.py --out /tmp/ser_voice/head --n-aug 2
 Writes OUT/results.json (every grid point's cross-validated scores, the choice, the command),
@@ -106,6 +111,9 @@ def main():
                          "each speaker's pooled features standardised over that speaker's clean "
                          "clips (labels unused, test speakers by their own clips), then mapped "
                          "back to the training set's mean and spread so v1's layer still applies")
+    ap.add_argument("--norm-clips", type=int, default=0,
+                    help="with --speaker-norm: each speaker's statistics from this many of its "
+                         "clips drawn at random (0: all), as a recording would offer fewer")
     ap.add_argument("--eval-test", action="store_true",
                     help="score the chosen head once on the test speakers (for --speaker-norm, "
                          "which eval_ser.py cannot run)")
@@ -150,7 +158,10 @@ def main():
         E, A = E.copy(), A.copy()
         for sp in sorted(set(spk)):
             m = spk == sp
-            mu, sd = E[m].mean(0), E[m].std(0) + 1e-6
+            pick = np.nonzero(m)[0]
+            if args.norm_clips > 0:
+                pick = rng.choice(pick, min(args.norm_clips, len(pick)), replace=False)
+            mu, sd = E[pick].mean(0), E[pick].std(0) + 1e-6
             ma = np.isin(own, np.nonzero(m)[0])
             E[m] = (E[m] - mu) / sd * sd_g + mu_g
             A[ma] = (A[ma] - mu) / sd * sd_g + mu_g
