@@ -40,21 +40,32 @@ def fold(model):
     return out
 
 
-def write_bin(path, model, norm_mean, norm_std):
+def _header(version):
+    """The file's magic, version, labels and feature configuration (src/audio/ser.h)."""
     cfg = F.DEFAULT
-    parts = [b"EMOSER\0\0", struct.pack("<II", 1, len(S.LABELS))]
+    parts = [b"EMOSER\0\0", struct.pack("<II", version, len(S.LABELS))]
     for lab in S.LABELS:
         parts.append(struct.pack("<B", len(lab)) + lab.encode())
     parts.append(struct.pack("<5I3fI", cfg["sample_rate"], cfg["win_length"], cfg["hop_length"],
                              cfg["n_fft"], cfg["n_mels"], cfg["f_min"], cfg["f_max"],
                              cfg["log_offset"], 0))
+    return parts
+
+
+def _member(model, norm_mean, norm_std, prefix=""):
+    """One eval-mode model's tensors, names prefixed -> (conv blocks, [(name, array)])."""
     blocks = fold(model)
-    tensors = [("norm.mean", norm_mean.astype("<f4")), ("norm.std", norm_std.astype("<f4"))]
+    tensors = [(prefix + "norm.mean", np.asarray(norm_mean).astype("<f4")),
+               (prefix + "norm.std", np.asarray(norm_std).astype("<f4"))]
     for i, (w, b) in enumerate(blocks):
-        tensors += [("conv%d.w" % i, w), ("conv%d.b" % i, b)]
-    tensors += [("fc.w", model.fc.weight.detach().numpy().astype("<f4")),
-                ("fc.b", model.fc.bias.detach().numpy().astype("<f4"))]
-    parts.append(struct.pack("<3I", S.CHUNK, len(blocks), len(tensors)))
+        tensors += [(prefix + "conv%d.w" % i, w), (prefix + "conv%d.b" % i, b)]
+    tensors += [(prefix + "fc.w", model.fc.weight.detach().numpy().astype("<f4")),
+                (prefix + "fc.b", model.fc.bias.detach().numpy().astype("<f4"))]
+    return len(blocks), tensors
+
+
+def _write(path, parts, tensors):
+    """Appends the tensors to parts, writes the file; -> its size."""
     for name, a in tensors:
         parts.append(struct.pack("<B", len(name)) + name.encode() + struct.pack("<I", a.ndim))
         parts.append(struct.pack("<%dI" % a.ndim, *a.shape) + np.ascontiguousarray(a).tobytes())
@@ -62,37 +73,25 @@ def write_bin(path, model, norm_mean, norm_std):
     with open(path, "wb") as f:
         f.write(data)
     return len(data)
+
+
+def write_bin(path, model, norm_mean, norm_std):
+    """One eval-mode model -> version-1 file (ser.h)."""
+    parts = _header(1)
+    n_blocks, tensors = _member(model, norm_mean, norm_std)
+    parts.append(struct.pack("<3I", S.CHUNK, n_blocks, len(tensors)))
+    return _write(path, parts, tensors)
 
 
 def write_bin_v2(path, members):
     """members: list of (eval-mode model, norm_mean, norm_std) -> version-2 file (ser.h)."""
-    cfg = F.DEFAULT
-    parts = [b"EMOSER\0\0", struct.pack("<II", 2, len(S.LABELS))]
-    for lab in S.LABELS:
-        parts.append(struct.pack("<B", len(lab)) + lab.encode())
-    parts.append(struct.pack("<5I3fI", cfg["sample_rate"], cfg["win_length"], cfg["hop_length"],
-                             cfg["n_fft"], cfg["n_mels"], cfg["f_min"], cfg["f_max"],
-                             cfg["log_offset"], 0))
-    tensors, n_blocks = [], None
+    parts, tensors, n_blocks = _header(2), [], None
     for j, (model, nm, ns) in enumerate(members):
-        blocks = fold(model)
-        assert n_blocks in (None, len(blocks))
-        n_blocks = len(blocks)
-        p = "m%d." % j
-        tensors += [(p + "norm.mean", np.asarray(nm).astype("<f4")),
-                    (p + "norm.std", np.asarray(ns).astype("<f4"))]
-        for i, (w, b) in enumerate(blocks):
-            tensors += [(p + "conv%d.w" % i, w), (p + "conv%d.b" % i, b)]
-        tensors += [(p + "fc.w", model.fc.weight.detach().numpy().astype("<f4")),
-                    (p + "fc.b", model.fc.bias.detach().numpy().astype("<f4"))]
+        nb, t = _member(model, nm, ns, "m%d." % j)
+        assert n_blocks in (None, nb)
+        n_blocks, tensors = nb, tensors + t
     parts.append(struct.pack("<4I", S.CHUNK, n_blocks, len(members), len(tensors)))
-    for name, a in tensors:
-        parts.append(struct.pack("<B", len(name)) + name.encode() + struct.pack("<I", a.ndim))
-        parts.append(struct.pack("<%dI" % a.ndim, *a.shape) + np.ascontiguousarray(a).tobytes())
-    data = b"".join(parts)
-    with open(path, "wb") as f:
-        f.write(data)
-    return len(data)
+    return _write(path, parts, tensors)
 
 
 def probs_of(model, pcm, nm, ns):

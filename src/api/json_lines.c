@@ -5,7 +5,7 @@
  * emo_turn_json, ...) in the order
  * `emo image|video|audio` writes them, so a binding gets records byte-identical to the CLI's
  * without mirroring a result struct (tests/test_python_api.py compares them). The CLI's extra
- * outputs (CSV, RTTM, progress) stay in cli/main.c. */
+ * outputs (CSV, RTTM, progress) stay in cli/video.c and cli/audio.c. */
 #include <string.h>
 
 #include "emo.h"
