@@ -4,7 +4,8 @@
  * are close and other setups far; tracks at one place in threaded shots are joined, also
  * without face descriptors; two faces seen in one frame are never joined, however alike their
  * descriptors; tracks at one place in shots of different setups are not joined; descriptors
- * alone join only above face_only; the tracker's identities stay together. */
+ * alone join only above face_only; the tracker's identities stay together; clothes join tracks
+ * whose faces do not disagree, and a weak face match joins only with alike clothes. */
 #include <math.h>
 #include <string.h>
 
@@ -265,11 +266,50 @@ static void test_cluster_track_clothes(void) {
   tcl_destroy(&s);
 }
 
+/* Two weak cues that agree (both_face, both_clothes): with the clothes rules off, a face match
+ * of 0.6 (below face_only) and one shirt join tracks 1 and 2; a face match of 0.4 in that
+ * shirt (3) or of 0.6 in another shirt (4) stays apart, and nothing joins with the rule off. */
+static void test_cluster_both(void) {
+  tcl_state *s = NULL;
+  emoi_err err = {{0}};
+  CHECK(tcl_create(&s, &err) == EMO_OK, "create");
+  const uint8_t red[1][3] = {{150, 30, 30}}, blue[1][3] = {{30, 40, 150}};
+  int i1[1] = {1}, i2[1] = {2}, i3[1] = {3}, i4[1] = {4};
+  shirt_shot_n(s, 0.0, 4, 1, i1, red, 20);
+  shirt_shot_n(s, 1.0, 5, 1, i2, red, 20);
+  shirt_shot_n(s, 2.0, 6, 1, i3, red, 20);
+  shirt_shot_n(s, 3.0, 7, 1, i4, blue, 20);
+  static float e[4][DIM]; /* cosines with 1: 0.6, 0.4, 0.6; 3 and 2 disagree (-0.49) */
+  memset(e, 0, sizeof e);
+  e[0][0] = 1.0f;
+  e[1][0] = 0.6f, e[1][1] = 0.8f;
+  e[2][0] = 0.4f, e[2][1] = -sqrtf(1.0f - 0.16f);
+  e[3][0] = 0.6f, e[3][2] = 0.8f;
+  const float *emb[4] = {e[0], e[1], e[2], e[3]};
+  tcl_params p = tcl_params_default();
+  p.clothes = p.clothes_track = 2.0f;
+  CHECK(p.both_face < 0.6f && p.both_face > 0.4f && p.both_face < p.face_only, "both_face %.2f",
+        p.both_face);
+  int ident[4] = {1, 2, 3, 4}, merges = -1;
+  CHECK(tcl_cluster(s, &p, 4, emb, DIM, ident, NULL, &merges, NULL, &err) == EMO_OK, "cluster");
+  printf("faces and clothes: merges %d, identities %d %d %d %d\n", merges, ident[0], ident[1],
+         ident[2], ident[3]);
+  CHECK(ident[1] == 1, "a weak face in the same shirt joins 1: %d", ident[1]);
+  CHECK(ident[2] == 3, "a weaker face in the same shirt stays apart: %d", ident[2]);
+  CHECK(ident[3] == 4, "a weak face in another shirt stays apart: %d", ident[3]);
+  int off[4] = {1, 2, 3, 4};
+  p.both_face = 2.0f;
+  CHECK(tcl_cluster(s, &p, 4, emb, DIM, off, NULL, &merges, NULL, &err) == EMO_OK, "cluster");
+  CHECK(merges == 0 && off[1] == 2, "the rule off: merges %d", merges);
+  tcl_destroy(&s);
+}
+
 int main(void) {
   test_layout();
   test_clothes();
   test_cluster();
   test_cluster_clothes();
   test_cluster_track_clothes();
+  test_cluster_both();
   return th_finish("test_track_cluster");
 }

@@ -60,9 +60,14 @@ struct tcl_state {
  * cannot-link's and the faces'). clothes_track 0.93: the most similar clothes of two tracks of
  * different people (each with 4 samples or more; dev/clothes_pairs.py) scored 0.872 on the reel
  * (long_hair and tux) and 0.907 on all 41 labelled files (the pair above, seen together); the
- * one merge it makes there scored 0.943 (README, "Identity on real video"). */
+ * one merge it makes there scored 0.943 (README, "Identity on real video"). both_face 0.55 and
+ * both_clothes 0.86: black_top's first close-up on the reel (descriptors 0.609, tracks' clothes
+ * 0.880 with the rest of her); of different people's tracks on all 41 labelled files
+ * (dev/face_clothes_pairs.py), those with clothes >= 0.86 score 0.495 at most on descriptors
+ * (the reel's long_hair and tux, clothes 0.872) and those with descriptors >= 0.55 score 0.788 at
+ * most on clothes (black_top and tux). */
 tcl_params tcl_params_default(void) {
-  tcl_params p = {10.0f, 0.75f, 0.5f, 1.4f, 0.76f, 0.35f, 1, 0.90f, 0.93f};
+  tcl_params p = {10.0f, 0.75f, 0.5f, 1.4f, 0.76f, 0.35f, 1, 0.90f, 0.93f, 0.55f, 0.86f};
   return p;
 }
 
@@ -464,6 +469,8 @@ int tcl_cluster(tcl_state *s, const tcl_params *p, int n_ids, const float *const
       len += snprintf(buf + len, sizeof buf - (size_t)len, " %.4f",
                       sum > 0.0 ? w.hist[k][b] / sum : 0.0);
     emoi_log(log, EMO_LOG_DEBUG, "tcl: clothes of id %d:%s", w.id_of[k], buf);
+    emoi_log(log, EMO_LOG_DEBUG, "tcl: id %d starts in identity %d, %d clothes samples", w.id_of[k],
+             ident[w.id_of[k] - 1], s->n_clothes[w.id_of[k] - 1]);
   }
   int nl = find_links(s, p, add_link, &w, log);
   if (nl < 0) goto done;
@@ -498,6 +505,8 @@ int tcl_cluster(tcl_state *s, const tcl_params *p, int n_ids, const float *const
           score = 1.0 + c;
         else if (agree && w.tmax[ab] >= p->clothes_track)
           score = w.tmax[ab];
+        else if (has_f && f >= p->both_face && w.tmax[ab] >= p->both_clothes)
+          score = w.tmax[ab] - 1.0;
         else
           continue;
         if (score > best) best = score, bi = a, bj = b;

@@ -20,8 +20,9 @@
  *    Everingham et al.'s clothing descriptor) with faces that do not disagree, or when two of
  *    their member tracks wear alike clothes (>= clothes_track, single linkage over the tracks'
  *    own histograms: a cluster's summed clothes mix its close-ups and its wide shots under
- *    other light, where one track of each light matches the other's); never across a
- *    cannot-link.
+ *    other light, where one track of each light matches the other's), or, last, when both
+ *    cues are weak but agree (descriptors >= both_face and two member tracks' clothes
+ *    >= both_clothes); never across a cannot-link.
  * What is a shot and what is a face are the caller's (pipeline/analyze_video.c: the shot-cut
  * detector and the tracker); this file keeps what it needs of them as the video goes.
  *
@@ -57,6 +58,9 @@ typedef struct tcl_params {
                           (similarity >= face_linked, or none to compare); > 1 = never */
   float clothes_track; /* merge when two member tracks' own clothes are this similar (each
                           with TCL_TRACK_CLOTHES samples) and the faces do not disagree */
+  float both_face;     /* merge when the pooled descriptors score this much or more (a weak */
+  float both_clothes;  /* face match) and two member tracks' clothes this much (each with
+                          TCL_TRACK_CLOTHES samples): two weak cues that agree; > 1 = never */
 } tcl_params;
 
 /* The defaults (track_cluster.c says where each comes from). */
