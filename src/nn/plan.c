@@ -29,12 +29,15 @@
  * takes no addition of a tensor and no value another node reads: with those
  * (nn_plan_options.epilogue_adds) the step runs at the chain's last node and a chain value that
  * other nodes also read is stored on the way, which measured slower than XNNPACK's additions on
- * face-api's dense blocks and BlazeFace (every fused value gets a buffer of its own in the arena,
- * cold in cache, where XNNPACK reuses its workspace). Running
+ * face-api's dense blocks and BlazeFace, first with a buffer of its own for every value, and still
+ * with buffers shared by lifetime (README, speed section). Running
  * allocates nothing.
  *
- * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
- * Liveness-based buffer reuse is not done: the face models' activations are a few MB. Every
+ * Once the steps are built, the buffers are laid out again by lifetime (plan_relayout): values
+ * whose steps do not interleave share bytes, so a value's readers find it still in cache (unless
+ * the options say no_reuse).
+ *
+ * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c). Every
  * switch is a field of nn_plan_options: the plan reads no environment variable. */
 #include <math.h>
 #include <pthreadpool.h>
@@ -797,7 +800,9 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
                    total);
     goto fail;
   }
-  memset(p->arena, 0, total ? total : 64);
+  /* laid out again by lifetime once the steps are built (plan_relayout), which zeroes the new
+     arena; this one only gives the steps their pointers, and is never run */
+  if (opt && opt->no_reuse) memset(p->arena, 0, total ? total : 64);
   size_t off = 0;
   for (int v = 0; v < nv; v++)
     if (used[v] && !g->values[v].is_const) {
