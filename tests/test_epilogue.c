@@ -5,7 +5,9 @@
  * (products whose sums feed later products and ReLUs, values read twice), run with the epilogue
  * fused and with no_epilogue (each node a step of its own), on emo's float GEMM and in int8
  * (every convolution, with and without the fused depthwise): the outputs must be equal as floats,
- * since every fused op is the same IEEE operation in the same order. argv[1] caps the ISA
+ * since every fused op is the same IEEE operation in the same order. The unfused plan also keeps a
+ * buffer of its own for every value (no_reuse), so the comparison covers the fused plan's buffers
+ * shared by lifetime too. argv[1] caps the ISA
  * (harness.h's th_isa_arg). */
 #include <math.h>
 #include <stdio.h>
@@ -199,6 +201,7 @@ static void plan_case(int h, int w, int c, int dw, int int8) {
   of.epilogue_adds = adds;
   ou = of;
   ou.no_epilogue = 1;
+  ou.no_reuse = 1; /* and a buffer of its own for every value (plan.c's plan_relayout) */
   int st = nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &of, &pf, &err);
   CHECK(st == EMO_OK, "plan: %s", err.msg);
   st = st ? st : nn_plan_create_ex(g, NN_BACKEND_XNNPACK, NULL, &ou, &pu, &err);
@@ -218,14 +221,23 @@ static void plan_case(int h, int w, int c, int dw, int int8) {
     size_t nx = (size_t)h * w * c;
     fill(nn_plan_input(pf, 0), nx);
     memcpy(nn_plan_input(pu, 0), nn_plan_input(pf, 0), nx * sizeof(float));
+    CHECK(su.arena_bytes == su.arena_bytes_unshared, "no_reuse: arena %zu bytes, unshared %zu",
+          su.arena_bytes, su.arena_bytes_unshared);
+    CHECK(sf.arena_bytes < sf.arena_bytes_unshared, "arena %zu bytes, unshared %zu: nothing shared",
+          sf.arena_bytes, sf.arena_bytes_unshared);
+    /* twice: the input must survive a run (a caller may run a plan again on it) */
+    CHECK(nn_plan_run(pf, &err) == EMO_OK, "run: %s", err.msg);
     CHECK(nn_plan_run(pf, &err) == EMO_OK, "run: %s", err.msg);
     CHECK(nn_plan_run(pu, &err) == EMO_OK, "run: %s", err.msg);
     int diff = 0;
     for (int i = 0; i < 5; i++) diff += nn_plan_output(pf, 0)[i] != nn_plan_output(pu, 0)[i];
     for (size_t i = 0; i < nx; i++) diff += nn_plan_output(pf, 1)[i] != nn_plan_output(pu, 1)[i];
-    printf("plan %dx%dx%d%s%s: %d nodes fused (%d gemm, %d int8, %d xnn), %d outputs differ\n", h,
-           w, c, dw ? " separable" : "", int8 ? " int8" : " float", sf.n_nodes_fused,
-           sf.n_nodes_gemm, sf.n_nodes_qconv, sf.n_nodes_xnn, diff);
+    printf(
+        "plan %dx%dx%d%s%s: %d nodes fused (%d gemm, %d int8, %d xnn), arena %zu of %zu "
+        "bytes, %d outputs differ\n",
+        h, w, c, dw ? " separable" : "", int8 ? " int8" : " float", sf.n_nodes_fused,
+        sf.n_nodes_gemm, sf.n_nodes_qconv, sf.n_nodes_xnn, sf.arena_bytes, sf.arena_bytes_unshared,
+        diff);
     CHECK(diff == 0, "fused and unfused plans differ in %d outputs", diff);
   }
   nn_plan_destroy(&pf);

@@ -345,6 +345,22 @@ int nn_xnn_run_invoke(nn_xnn_run *r, emoi_err *err) {
   return EMO_OK;
 }
 
+int nn_xnn_run_rebind(nn_xnn_run *r, float *(*remap)(void *ctx, const void *old), void *ctx,
+                      emoi_err *err) {
+  for (size_t i = 0; i < r->n_ext; i++) {
+    float *to = remap(ctx, r->ext[i].data);
+    if (!to)
+      return emoi_fail(err, EMO_EINTERNAL, "run at node %d: a boundary value has no new buffer",
+                       r->first_node);
+    r->ext[i].data = to;
+  }
+  enum xnn_status s = xnn_setup_runtime(r->rt, r->n_ext, r->ext);
+  if (s != xnn_status_success)
+    return emoi_fail(err, EMO_EINTERNAL, "run at node %d: xnn_setup_runtime failed (status %d)",
+                     r->first_node, (int)s);
+  return EMO_OK;
+}
+
 void nn_xnn_run_destroy(nn_xnn_run **pr) {
   if (!pr || !*pr) return;
   if ((*pr)->rt) xnn_delete_runtime((*pr)->rt);

@@ -30,6 +30,11 @@ int nn_xnn_run_create(const nn_graph *g, int begin, int end, const int *producer
 /* Runs the runtime (its buffers were bound at creation). */
 int nn_xnn_run_invoke(nn_xnn_run *r, emoi_err *err);
 
+/* Binds the run's boundary values to other buffers: each is remap(ctx, its buffer now), which
+ * must be non-NULL. The plan lays its buffers out by lifetime after building its runs. */
+int nn_xnn_run_rebind(nn_xnn_run *r, float *(*remap)(void *ctx, const void *old), void *ctx,
+                      emoi_err *err);
+
 void nn_xnn_run_destroy(nn_xnn_run **r);
 
 #endif

@@ -267,6 +267,9 @@ typedef struct nn_plan_options {
                             (nn/layernorm.c) run node by node: A/B timing and tests. Otherwise each
                             (with the transpose of its last two axes that may follow) runs as one
                             step on XNNPACK plans, with the nodes' results bit for bit */
+  int no_reuse;          /* 1: every activation value keeps a buffer of its own in the arena
+                            instead of sharing bytes with values whose lifetimes do not overlap
+                            (plan.c's plan_relayout): A/B timing and tests */
 } nn_plan_options;
 
 int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
@@ -309,6 +312,8 @@ typedef struct nn_plan_stats {
                            n_nodes beside the others above */
   int n_nodes_lnorm;    /* nodes inside layer-normalisation steps (nn/layernorm.c), 12 or 13 a
                            step; counted in n_nodes beside the others above */
+  size_t arena_bytes;   /* the activation buffers' arena, laid out by lifetime (plan.c) */
+  size_t arena_bytes_unshared; /* what it would be with a buffer of its own for every value */
 } nn_plan_stats;
 
 void nn_plan_get_stats(const nn_plan *p, nn_plan_stats *s);

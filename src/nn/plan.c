@@ -29,15 +29,19 @@
  * takes no addition of a tensor and no value another node reads: with those
  * (nn_plan_options.epilogue_adds) the step runs at the chain's last node and a chain value that
  * other nodes also read is stored on the way, which measured slower than XNNPACK's additions on
- * face-api's dense blocks and BlazeFace (every fused value gets a buffer of its own in the arena,
- * cold in cache, where XNNPACK reuses its workspace). Running
+ * face-api's dense blocks and BlazeFace, first with a buffer of its own for every value, and still
+ * with buffers shared by lifetime (README, speed section). Running
  * allocates nothing.
  *
- * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c).
- * Liveness-based buffer reuse is not done: the face models' activations are a few MB. Every
+ * Once the steps are built, the buffers are laid out again by lifetime (plan_relayout): values
+ * whose steps do not interleave share bytes, so a value's readers find it still in cache (unless
+ * the options say no_reuse).
+ *
+ * What it leaves to others: kernels (ops_ref.c, backend_xnn.c), shapes (graph.c). Every
  * switch is a field of nn_plan_options: the plan reads no environment variable. */
 #include <math.h>
 #include <pthreadpool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xnnpack.h>
@@ -513,6 +517,169 @@ static int build_segs(nn_plan *p, unsigned char *supported, const int *producer,
   return 0;
 }
 
+/* Marks the values step s touches (its nodes' inputs and outputs, the fused depthwise node's
+ * and the epilogue chain's) with step index i in first/last, and counts each value's steps. */
+static void seg_touch(const nn_plan *p, const plan_seg *s, int i, int *first, int *last,
+                      int *n_steps, int *step_of) {
+  const nn_graph *g = p->g;
+  int nodes[PLAN_EPI_MAX_NODES + 2], n_extra = 0;
+  if (s->dq) nodes[n_extra++] = s->dw_node;
+  if (s->tail >= 0)
+    for (int j = p->epi_next[s->begin]; j >= 0 && n_extra < PLAN_EPI_MAX_NODES + 2;
+         j = p->epi_next[j])
+      nodes[n_extra++] = j;
+  for (int x = 0; x < s->end - s->begin + n_extra; x++) {
+    const nn_node *n =
+        &g->nodes[x < s->end - s->begin ? s->begin + x : nodes[x - (s->end - s->begin)]];
+    for (int j = 0; j < n->n_in + n->n_out; j++) {
+      int v = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+      if (v < 0 || !p->buf[v]) continue;
+      if (first[v] > i) first[v] = i;
+      if (last[v] < i) last[v] = i;
+      if (step_of[v] != i) n_steps[v]++;
+      step_of[v] = i;
+    }
+  }
+}
+
+typedef struct plan_slot {
+  size_t size, off;
+  int v;
+} plan_slot;
+
+static int slot_by_size(const void *a, const void *b) {
+  const plan_slot *x = a, *y = b;
+  if (x->size != y->size) return x->size < y->size ? 1 : -1;
+  return x->v - y->v;
+}
+
+typedef struct plan_remap {
+  const nn_plan *p;
+  float *const *old_buf; /* (n_values) */
+  float **new_buf;       /* (n_values) */
+} plan_remap;
+
+/* The new buffer of the value whose old buffer is old, NULL when none is. */
+static float *remap_buf(void *ctx, const void *old) {
+  const plan_remap *m = ctx;
+  if (!old) return NULL;
+  for (int v = 0; v < m->p->g->n_values; v++)
+    if (m->old_buf[v] == old) return m->new_buf[v];
+  return NULL;
+}
+
+/* Lays the activation buffers out again by lifetime, once the steps are built: two values share
+ * bytes of the arena when no step touches both and their steps do not interleave (the value
+ * lives from the first step that touches it to the last; the graph's inputs and outputs for the
+ * whole run, so a caller may read them after it). A value only one XNNPACK runtime touches lives
+ * in XNNPACK's workspace and gets no buffer. Greedy, largest value first, each at the lowest
+ * offset clear of the values whose lives overlap its own (as TFLite's arena planner). Then every
+ * pointer the steps hold (XNNPACK's bound values, epilogues, products) moves to the new arena.
+ * The reused bytes stay in cache between a value's producer and its readers, so a fused
+ * addition no longer writes to cold memory. */
+static int plan_relayout(nn_plan *p, const unsigned char *is_output, emoi_err *err) {
+  const nn_graph *g = p->g;
+  int nv = g->n_values, st = EMO_OK;
+  int *first = malloc((size_t)nv * sizeof *first), *last = malloc((size_t)nv * sizeof *last);
+  int *n_steps = calloc((size_t)nv, sizeof *n_steps), *step_of = malloc((size_t)nv * sizeof(int));
+  int *xnn_step = calloc((size_t)p->n_segs + 1, sizeof *xnn_step);
+  plan_slot *sl = malloc((size_t)nv * sizeof *sl), *placed = malloc((size_t)nv * sizeof *placed);
+  float **nbuf = calloc((size_t)nv + 1, sizeof *nbuf);
+  unsigned char *arena = NULL;
+  if (!first || !last || !n_steps || !step_of || !xnn_step || !sl || !placed || !nbuf) {
+    st = emoi_fail(err, EMO_ENOMEM, "%s: out of memory laying out activations", g->source);
+    goto done;
+  }
+  for (int v = 0; v < nv; v++) {
+    first[v] = INT32_MAX;
+    last[v] = step_of[v] = -1;
+  }
+  for (int i = 0; i < p->n_segs; i++) {
+    seg_touch(p, &p->segs[i], i, first, last, n_steps, step_of);
+    xnn_step[i] = p->segs[i].xnn != NULL;
+  }
+  for (int i = 0; i < g->n_inputs; i++) {
+    int v = g->inputs[i];
+    first[v] = -1;
+    last[v] = p->n_segs;
+  }
+  for (int v = 0; v < nv; v++)
+    if (is_output[v]) {
+      if (first[v] > p->n_segs) first[v] = -1;
+      last[v] = p->n_segs;
+    }
+  int n = 0;
+  for (int v = 0; v < nv; v++) {
+    if (!p->buf[v] || last[v] < 0) continue;
+    if (n_steps[v] == 1 && last[v] < p->n_segs && first[v] >= 0 && xnn_step[first[v]]) continue;
+    sl[n].size = align64((size_t)nn_value_numel(&g->values[v]) * sizeof(float) + XNN_EXTRA_BYTES);
+    sl[n].v = v;
+    sl[n++].off = 0;
+  }
+  qsort(sl, (size_t)n, sizeof *sl, slot_by_size);
+  size_t total = 0;
+  for (int a = 0; a < n; a++) {
+    int np = 0, v = sl[a].v;
+    for (int b = 0; b < a; b++) { /* the placed values alive at the same time, by offset */
+      int w = sl[b].v;
+      if (first[w] > last[v] || first[v] > last[w]) continue;
+      int at = np++;
+      while (at > 0 && placed[at - 1].off > sl[b].off) {
+        placed[at] = placed[at - 1];
+        at--;
+      }
+      placed[at] = sl[b];
+    }
+    size_t off = 0;
+    for (int b = 0; b < np; b++) {
+      if (placed[b].off >= off + sl[a].size) break;
+      if (placed[b].off + placed[b].size > off) off = placed[b].off + placed[b].size;
+    }
+    sl[a].off = off;
+    if (off + sl[a].size > total) total = off + sl[a].size;
+  }
+  arena = aligned_alloc(64, total ? total : 64);
+  if (!arena) {
+    st = emoi_fail(err, EMO_ENOMEM, "%s: out of memory for %zu bytes of activations", g->source,
+                   total);
+    goto done;
+  }
+  memset(arena, 0, total ? total : 64);
+  for (int a = 0; a < n; a++) nbuf[sl[a].v] = (float *)(arena + sl[a].off);
+  plan_remap m = {p, p->buf, nbuf};
+  for (int i = 0; i < p->n_segs && !st; i++) {
+    plan_seg *s = &p->segs[i];
+    if (s->xnn) st = nn_xnn_run_rebind(s->xnn, remap_buf, &m, err);
+    if (s->prod) s->prod = remap_buf(&m, s->prod);
+    if (s->epi) {
+      s->epi->dst = remap_buf(&m, s->epi->dst);
+      for (int k = 0; k < s->epi->n_ops; k++) {
+        if (s->epi->op[k].t) s->epi->op[k].t = remap_buf(&m, s->epi->op[k].t);
+        if (s->epi->op[k].dst) s->epi->op[k].dst = remap_buf(&m, s->epi->op[k].dst);
+      }
+    }
+  }
+  if (st) goto done;
+  free(p->arena);
+  free(p->buf);
+  p->arena = arena;
+  p->buf = nbuf;
+  p->stats.arena_bytes = total;
+  arena = NULL;
+  nbuf = NULL;
+done:
+  free(arena);
+  free(nbuf);
+  free(first);
+  free(last);
+  free(n_steps);
+  free(step_of);
+  free(xnn_step);
+  free(sl);
+  free(placed);
+  return st;
+}
+
 /* 1 when node k should run in int8: a CONV2D qconv takes (1x1, or larger without padding) with
  * at least min_macs multiply-adds. */
 static int qconv_worth_it(const nn_graph *g, int k, double min_macs) {
@@ -626,13 +793,16 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
   for (int v = 0; v < nv; v++)
     if (used[v] && !g->values[v].is_const)
       total += align64((size_t)nn_value_numel(&g->values[v]) * sizeof(float) + XNN_EXTRA_BYTES);
+  p->stats.arena_bytes_unshared = total;
   p->arena = aligned_alloc(64, total ? total : 64);
   if (!p->arena) {
     st = emoi_fail(err, EMO_ENOMEM, "%s: out of memory for %zu bytes of activations", g->source,
                    total);
     goto fail;
   }
-  memset(p->arena, 0, total ? total : 64);
+  /* laid out again by lifetime once the steps are built (plan_relayout), which zeroes the new
+     arena; this one only gives the steps their pointers, and is never run */
+  if (opt && opt->no_reuse) memset(p->arena, 0, total ? total : 64);
   size_t off = 0;
   for (int v = 0; v < nv; v++)
     if (used[v] && !g->values[v].is_const) {
@@ -717,6 +887,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
     }
   }
   p->stats.n_nodes = nn;
+  p->stats.arena_bytes = p->stats.arena_bytes_unshared;
   for (int i = 0; i < p->n_segs; i++) {
     const plan_seg *s = &p->segs[i];
     if (s->xnn) p->stats.n_xnn_runs++;
@@ -754,6 +925,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
         p->stats.n_nodes_ref++;
     }
   }
+  if (!(opt && opt->no_reuse) && (st = plan_relayout(p, is_output, err))) goto fail;
   free(p->epi_next);
   free(p->epi_head);
   p->epi_next = p->epi_head = NULL;
