@@ -355,11 +355,12 @@ typedef struct embed_job {
   int *rc;               /* (n) */
 } embed_job;
 
-/* wk_run task: embedding k of the job on the worker's own plan (the same network and options
- * as the context's, so the same numbers). */
+/* wk_run task: embedding k of the job, on the context's plan for the caller and on a helper's
+ * own plan (the same network and options, so the same numbers). */
 static void embed_task(void *arg, int k, int worker) {
   embed_job *j = arg;
-  j->rc[k] = embed_one(j->c, j->c->expr_plans[worker][2], j->idx[k], j->pooled, j->out[j->idx[k]]);
+  nn_plan *plan = worker ? j->c->expr_plans[worker][2] : j->c->plans[EMOI_NET_EMBED];
+  j->rc[k] = embed_one(j->c, plan, j->idx[k], j->pooled, j->out[j->idx[k]]);
 }
 
 /* trk_embed_many_fn: the tracker's embeddings of one frame across the context's workers (face
@@ -367,7 +368,7 @@ static void embed_task(void *arg, int k, int worker) {
 static void embed_many(void *user, const int *idx, int pooled, int n, float (*out)[FEM_DIM],
                        int *rc) {
   emo_context *c = user;
-  if (c->workers && c->expr_plans[0][2]) {
+  if (c->workers && c->n_workers > 1 && c->expr_plans[1][2]) {
     embed_job j = {c, idx, pooled, out, rc};
     wk_run(c->workers, embed_task, &j, n);
   } else {
