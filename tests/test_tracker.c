@@ -584,6 +584,67 @@ static void test_pooled_reid(void) {
   trk_destroy(&s);
 }
 
+/* trk_embed_many_fn over sim_embed, in the order given (the serial calls' order, so the same
+ * noise); counts its calls. */
+static int many_calls, many_items;
+static void sim_embed_many(void *user, const int *idx, int pooled, int n, float (*out)[FEM_DIM],
+                           int *rc) {
+  many_calls++;
+  many_items += n;
+  for (int k = 0; k < n; k++) rc[k] = sim_embed(user, idx[k], pooled, out[idx[k]]);
+}
+
+/* Three people born together, a cut, and back in another order: with embed_many set (the
+ * embeddings of a frame computed at once, as analyze_video.c does across threads) every id,
+ * identity and embedding call is what the one-at-a-time callback gives. */
+static void run_three(int many, int ids[][3], int idents[][3], int *calls, int *pcalls) {
+  sim sm;
+  sim_init(&sm);
+  trk_state *s = NULL;
+  emoi_err err = {{0}};
+  CHECK(trk_create(NULL, &s, &err) == EMO_OK, "create: %s", err.msg);
+  if (!s) return;
+  if (many) trk_set_embed_many(s, sim_embed_many);
+  const int order[2][3] = {{0, 1, 2}, {2, 0, 1}};
+  for (int f = 0; f < 40; f++) {
+    const int shot = f >= 20;
+    if (f == 20) CHECK(trk_cut(s, f * 0.1, &err) == EMO_OK, "cut: %s", err.msg);
+    bf_detection d[3];
+    for (int q = 0; q < 3; q++) {
+      d[q] = det_at(150.0f + 200.0f * q + (float)(f % 20), 200.0f, 90.0f);
+      sm.truth[q] = order[shot][q];
+    }
+    CHECK(trk_update_detections(s, f * 0.1, d, 3, sim_embed, &sm, &err) == EMO_OK, "frame %d: %s",
+          f, err.msg);
+    for (int q = 0; q < 3; q++) {
+      const trk_track *tr = trk_get(s, q);
+      ids[f][q] = tr ? tr->id : -1;
+      idents[f][q] = tr ? tr->ident : -1;
+    }
+  }
+  *calls = sm.calls;
+  *pcalls = sm.pcalls;
+  trk_destroy(&s);
+}
+
+static void test_embed_many(void) {
+  int ids[2][40][3], idents[2][40][3], calls[2], pcalls[2];
+  many_calls = many_items = 0;
+  run_three(0, ids[0], idents[0], &calls[0], &pcalls[0]);
+  CHECK(many_calls == 0, "embed_many called without being set");
+  run_three(1, ids[1], idents[1], &calls[1], &pcalls[1]);
+  CHECK(many_calls > 0 && many_items >= 2 * many_calls, "embed_many: %d calls, %d embeddings",
+        many_calls, many_items);
+  CHECK(calls[0] == calls[1] && pcalls[0] == pcalls[1] && calls[0] >= 3,
+        "embedding calls %d + %d pooled one at a time, %d + %d with embed_many", calls[0],
+        pcalls[0], calls[1], pcalls[1]);
+  CHECK(!memcmp(ids[0], ids[1], sizeof ids[0]) && !memcmp(idents[0], idents[1], sizeof idents[0]),
+        "ids or identities differ with embed_many");
+  CHECK(ids[0][0][0] > 0 && ids[0][0][0] != ids[0][0][1] && ids[0][0][1] != ids[0][0][2] &&
+            ids[0][0][0] != ids[0][0][2] && ids[0][39][2] > 0,
+        "three tracks born together: ids %d %d %d", ids[0][0][0], ids[0][0][1], ids[0][0][2]);
+}
+
 int main(void) {
   test_pooled_reid();
   test_verification();
@@ -594,5 +655,6 @@ int main(void) {
   test_expression();
   test_limits();
   test_embed_error();
+  test_embed_many();
   return th_finish("test_tracker");
 }

@@ -320,8 +320,8 @@ int emoi_expressions(emo_context *c, const uint8_t *rgb, int w, int h, int strid
     keep.row = (size_t)fs_dim(dim, keep.blocks);
   }
   int rc = EMO_OK;
-  /* the workers have embedding plans only when the built-in head reads the embedding (context.c):
-     a face head that reads it too makes this call serial */
+  /* the caller's worker slot has an embedding plan only when the built-in head reads it
+     (context.c): a face head that reads it too makes this call serial */
   const int workers_can = !(keep.blocks & FS_BIT(FS_FACE_EMBEDDING)) || c->expr_plans[0][2];
   if (n > 1 && c->workers && workers_can && m->params.expression != EMO_EXPRESSION_NONE) {
     expr_job j = {c,     rgb,      w,     h,      stride, dets, details, details_stride,

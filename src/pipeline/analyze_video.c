@@ -36,6 +36,7 @@
 #include "av/asd.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/workers.h"
 #include "media/video_decode.h"
 #include "media/video_encode.h"
 #include "output/annotate.h"
@@ -180,6 +181,9 @@ static int add_span(struct emoi_stream *s, double start, double end) {
   return push_event(s, &e);
 }
 
+static void embed_many(void *user, const int *idx, int pooled, int n, float (*out)[FEM_DIM],
+                       int *rc);
+
 /* The speaking source of a stream (with c->run.persons): rp->speaking_model NULL (the default)
  * or "mouth" = the mouth motion; "lr_asd" = LR-ASD from the model cache's checkpoint (an error
  * when absent); any other value = an LR-ASD checkpoint's path. The default is the mouth motion
@@ -280,6 +284,7 @@ static int stream_begin(emo_context *c, const char *url) {
     emoi_stream_free(&c->stream);
     return emoi_ctx_fail(c, rc, &err);
   }
+  trk_set_embed_many(s->trk, embed_many);
   rc = speaking_begin(c, s, url);
   if (rc != EMO_OK) return rc;
   if (s->spk) s->spk->ops->reset(s->spk);
@@ -321,18 +326,57 @@ int emo_stream_begin(emo_context *c, const emo_run_params *rp) {
   return rc != EMO_OK ? rc : stream_begin(c, NULL);
 }
 
-/* trk_embed_fn: the embedding of detection i of the frame being pushed. */
-static int embed_detection(void *user, int i, int pooled, float *out) {
-  emo_context *c = user;
+/* The embedding of detection i of the frame being pushed, on the given plan (trk_embed_fn's
+ * statuses; EMO_EUNSUPPORTED: reid off, or the face is too small for a trustworthy one). */
+static int embed_one(emo_context *c, nn_plan *plan, int i, int pooled, float *out) {
   struct emoi_stream *s = c->stream;
   emoi_err err = {{0}};
-  if (!c->plans[EMOI_NET_EMBED]) return EMO_EUNSUPPORTED; /* reid off: tracker uses IoU only */
+  if (!plan) return EMO_EUNSUPPORTED; /* reid off: tracker uses IoU only */
   fem_reject why = fem_quality_min(s->rgb, s->w, s->h, s->stride, &s->dets[i],
                                    pooled ? FEM_POOL_MIN_SIDE : FEM_MIN_SIDE, NULL);
   if (why != FEM_OK) return EMO_EUNSUPPORTED; /* no descriptor rather than a wrong one */
-  s->n_embeddings++;
-  return fem_embed(c->plans[EMOI_NET_EMBED], c->model->graphs[EMOI_NET_EMBED], s->rgb, s->w, s->h,
-                   s->stride, &s->dets[i], out, &err);
+  return fem_embed(plan, c->model->graphs[EMOI_NET_EMBED], s->rgb, s->w, s->h, s->stride,
+                   &s->dets[i], out, &err);
+}
+
+/* trk_embed_fn: one embedding, on the calling thread. */
+static int embed_detection(void *user, int i, int pooled, float *out) {
+  emo_context *c = user;
+  int rc = embed_one(c, c->plans[EMOI_NET_EMBED], i, pooled, out);
+  if (rc != EMO_EUNSUPPORTED) c->stream->n_embeddings++;
+  return rc;
+}
+
+typedef struct embed_job {
+  emo_context *c;
+  const int *idx; /* (n) detections */
+  int pooled;
+  float (*out)[FEM_DIM]; /* rows by detection */
+  int *rc;               /* (n) */
+} embed_job;
+
+/* wk_run task: embedding k of the job, on the context's plan for the caller and on a helper's
+ * own plan (the same network and options, so the same numbers). */
+static void embed_task(void *arg, int k, int worker) {
+  embed_job *j = arg;
+  nn_plan *plan = worker ? j->c->expr_plans[worker][2] : j->c->plans[EMOI_NET_EMBED];
+  j->rc[k] = embed_one(j->c, plan, j->idx[k], j->pooled, j->out[j->idx[k]]);
+}
+
+/* trk_embed_many_fn: the tracker's embeddings of one frame across the context's workers (face
+ * embeddings are the largest serial part of a detection frame, issue 16 item 4). */
+static void embed_many(void *user, const int *idx, int pooled, int n, float (*out)[FEM_DIM],
+                       int *rc) {
+  emo_context *c = user;
+  if (c->workers && c->n_workers > 1 && c->expr_plans[1][2]) {
+    embed_job j = {c, idx, pooled, out, rc};
+    wk_run(c->workers, embed_task, &j, n);
+  } else {
+    for (int k = 0; k < n; k++)
+      rc[k] = embed_one(c, c->plans[EMOI_NET_EMBED], idx[k], pooled, out[idx[k]]);
+  }
+  for (int k = 0; k < n; k++)
+    if (rc[k] != EMO_EUNSUPPORTED) c->stream->n_embeddings++;
 }
 
 /* Drops weak detections that overlap no visible track (see BIRTH_SCORE); returns the count. */

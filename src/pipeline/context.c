@@ -109,12 +109,15 @@ static int create(emo_model *model, const emo_context_params *params, int speech
       emoi_fail(&err, rc, "cannot start %d worker threads", c->n_workers);
       goto fail;
     }
+    /* the embedding for the built-in head when it reads it, and on the helpers (wk >= 1)
+       wherever the model has it, for the tracker's embeddings of a video frame
+       (analyze_video.c's embed_many; the caller uses plans[EMOI_NET_EMBED]): a plan of the
+       embedding holds its own packed weights, about 145 MB */
     const emoi_net nets[3] = {EMOI_NET_FER, EMOI_NET_FACEAPI, EMOI_NET_EMBED};
-    /* the embedding only when the built-in head reads it */
-    const int n_nets = model->expr_blocks & FS_BIT(FS_FACE_EMBEDDING) ? 3 : 2;
+    const int head_embeds = (model->expr_blocks & FS_BIT(FS_FACE_EMBEDDING)) != 0;
     for (int wk = 0; wk < c->n_workers; wk++)
-      for (int k = 0; k < n_nets; k++) {
-        if (!model->graphs[nets[k]]) continue;
+      for (int k = 0; k < 3; k++) {
+        if (!model->graphs[nets[k]] || (k == 2 && wk == 0 && !head_embeds)) continue;
         rc = nn_plan_create_ex(model->graphs[nets[k]], backend, NULL,
                                k < 2 ? &expr_opt : &other_opt, &c->expr_plans[wk][k], &err);
         if (rc != EMO_OK) goto fail;

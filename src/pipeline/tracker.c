@@ -57,6 +57,7 @@ struct trk_state {
   float (*det_emb)[FEM_DIM];     /* (TRK_MAX_TRACKS, FEM_DIM) */
   int64_t n_checked, n_rejected; /* verifications, and those that refused a continuation */
   int64_t n_pool_merged;         /* provisional tracks re-identified by pooled descriptors */
+  trk_embed_many_fn many;        /* optional: several embeddings at once (tracker.h) */
 };
 
 trk_params trk_params_default(void) {
@@ -292,6 +293,37 @@ static int get_pemb(trk_state *s, int i, trk_embed_fn embed, void *user, emoi_er
   return EMO_OK;
 }
 
+/* The embeddings that get_emb (pooled 0) or get_pemb (pooled 1) would compute for detections
+ * idx[0..n), all at once through the embed_many callback when two or more are missing
+ * (tracker.h); get_emb and get_pemb then find them done. */
+static int prefetch(trk_state *s, const int *idx, int n, int pooled, trk_embed_fn embed, void *user,
+                    emoi_err *err) {
+  if (!s->many || !embed) return EMO_OK;
+  int todo[TRK_MAX_TRACKS], rcs[TRK_MAX_TRACKS], m = 0;
+  for (int k = 0; k < n; k++) {
+    int i = idx[k];
+    if (pooled ? !s->has_pemb[i] && !s->ptried[i] : !s->tried[i]) todo[m++] = i;
+  }
+  if (m < 2) return EMO_OK;
+  s->many(user, todo, pooled, m, s->det_emb, rcs);
+  for (int k = 0; k < m; k++) {
+    int i = todo[k];
+    if (pooled)
+      s->ptried[i] = 1;
+    else
+      s->tried[i] = 1;
+    if (rcs[k] == EMO_EUNSUPPORTED) continue;
+    if (rcs[k] < 0) return emoi_fail(err, rcs[k], "tracker: embedding of detection %d failed", i);
+    s->has_pemb[i] = 1;
+    if (!pooled) s->has_emb[i] = 1;
+  }
+  return EMO_OK;
+}
+
+void trk_set_embed_many(trk_state *s, trk_embed_many_fn many) {
+  if (s) s->many = many;
+}
+
 /* Starts a track for detection d (a new id, or id revived from the ended list when >= 0). */
 static int start_track(trk_state *s, const bf_detection *d, int i, double t, int revive_id,
                        int revive_slot) {
@@ -412,6 +444,16 @@ static void decide_identity(trk_state *s, int k) {
 /* Pooled samples of this frame's detected tracks (tracker.h), and the decisions they allow. */
 static int sample_pools(trk_state *s, double t, trk_embed_fn embed, void *user, emoi_err *err) {
   if (!embed) return EMO_OK;
+  int want[TRK_MAX_TRACKS] = {0},
+      n_want = 0; /* the samples the loop below takes (each track's own) */
+  for (int k = 0; k < s->n_live && n_want < TRK_MAX_TRACKS; k++) {
+    const trk_track *tr = &s->live[k];
+    if (tr->visible && tr->detected_now && tr->last_det_t == t && tr->n_pool < TRK_POOL_N &&
+        t - tr->pool_t >= TRK_POOL_DT)
+      want[n_want++] = tr->det_i;
+  }
+  int rc = prefetch(s, want, n_want, 1, embed, user, err);
+  if (rc != EMO_OK) return rc;
   for (int k = 0; k < s->n_live; k++) {
     trk_track *tr = &s->live[k];
     if (!tr->visible || !tr->detected_now || tr->last_det_t != t || tr->n_pool >= TRK_POOL_N)
@@ -419,7 +461,7 @@ static int sample_pools(trk_state *s, double t, trk_embed_fn embed, void *user, 
     if (t - tr->pool_t < TRK_POOL_DT) continue;
     int i = tr->det_i;
     tr->pool_t = t;
-    int rc = get_pemb(s, i, embed, user, err);
+    rc = get_pemb(s, i, embed, user, err);
     if (rc != EMO_OK) return rc;
     if (!s->has_pemb[i]) continue;
     for (int d = 0; d < FEM_DIM; d++) {
@@ -502,6 +544,10 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
     }
     if (b2 >= 0 && s->iou[b1][j] - s->iou[b2][j] < gap) s->flag[b1] = s->flag[b2] = 1;
   }
+  int want[TRK_MAX_TRACKS] = {0}, n_want = 0;
+  for (int i = 0; i < n; i++)
+    if (s->flag[i]) want[n_want++] = i;
+  if ((rc = prefetch(s, want, n_want, 0, embed, user, err)) != EMO_OK) return rc;
   for (int i = 0; i < n; i++)
     if (s->flag[i] && (rc = get_emb(s, i, embed, user, err)) != EMO_OK) return rc;
 
@@ -524,6 +570,12 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
   rc = asg_solve(s->cost, n, nl, 2.0f, s->r2c);
   if (rc < 0) return emoi_fail(err, rc, "tracker: assignment failed");
 
+  n_want = 0; /* each track's evidence depends only on its own state: known ahead */
+  for (int i = 0; i < n; i++)
+    if (s->r2c[i] >= 0 && s->live[s->r2c[i]].visible &&
+        weak_evidence(&s->live[s->r2c[i]], &dets[i], t))
+      want[n_want++] = i;
+  if ((rc = prefetch(s, want, n_want, 0, embed, user, err)) != EMO_OK) return rc;
   for (int i = 0; i < n; i++) {
     int j = s->r2c[i];
     if (j < 0) continue;
@@ -554,6 +606,10 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
     }
 
   /* unmatched detections: take back a lost or ended track that looks the same, else a new id */
+  n_want = 0;
+  for (int i = 0; i < n; i++)
+    if (s->r2c[i] < 0 && s->valid[i]) want[n_want++] = i;
+  if ((rc = prefetch(s, want, n_want, 0, embed, user, err)) != EMO_OK) return rc;
   for (int i = 0; i < n; i++) {
     if (s->r2c[i] >= 0 || !s->valid[i]) continue;
     if ((rc = get_emb(s, i, embed, user, err)) != EMO_OK) return rc;

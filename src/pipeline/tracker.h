@@ -137,6 +137,18 @@ void trk_reset(trk_state *s);
  * descriptor that decides alone. */
 typedef int (*trk_embed_fn)(void *user, int det_index, int pooled, float *out);
 
+/* Optional (trk_set_embed_many): the embeddings of n detections of one trk_update_detections
+ * call at once, det_index[k] (distinct) with pooled as in trk_embed_fn, into out[det_index[k]],
+ * each one's status into rc[k] (as trk_embed_fn would return it); called with that call's user.
+ * The tracker calls it instead of embed wherever it knows ahead that it will need two or more
+ * (births, ambiguous or weak associations, pooled samples), so that the caller may compute
+ * them in parallel. Each result must be what embed would give: the association is the same. */
+typedef void (*trk_embed_many_fn)(void *user, const int *det_index, int pooled, int n,
+                                  float (*out)[FEM_DIM], int *rc);
+
+/* Sets (or, with NULL, clears) s's trk_embed_many_fn; used only when embed is not NULL. */
+void trk_set_embed_many(trk_state *s, trk_embed_many_fn many);
+
 /* A detection frame at media time t (non-decreasing): dets (n, image pixels, borrowed; only
  * the first TRK_MAX_TRACKS are used) are associated with the live tracks; see the file
  * comment. embed may be NULL (no appearance: no re-identification, IoU only); it is called
