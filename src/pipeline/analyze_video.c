@@ -210,7 +210,7 @@ static int speaking_begin(emo_context *c, struct emoi_stream *s, const char *url
     media_io io;
     emoi_media_io(c, &io);
     rc = spk_asd_create(&s->spk, path, url, &io, c->run.max_audio_seconds, c->model->vad_graph,
-                        &err);
+                        (nn_isa)c->params.isa, &err);
     if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
     if (!(c->said_fallback & 1)) {
       c->said_fallback |= 1;

@@ -44,6 +44,7 @@
 #define AHEAD 5.0   /* seconds of sound given to the streams ahead of the frame time */
 #define CHUNK 16000 /* samples read from the file at a time */
 #define WINDOW 50   /* ticks (2 s at 25 fps) per tile */
+#define STRIDE 1    /* the network scores one tile of every STRIDE of a track's gated frames */
 #define MIN_FACE                                                                              \
   24.0f           /* pixels: a narrower face is not scored (upscaled 5x, its mouth is a blur; \
                      the mouth-motion source's limit too) */
@@ -64,8 +65,10 @@ typedef struct asd_slot {
   asd_stream *st;
   int64_t fed;   /* samples pushed into st */
   int audio_end; /* st was told the soundtrack ended */
-  int finished;  /* the track was missing from a frame: st finished and drained */
-  float prob;    /* the latest final score's probability, -1 = none yet */
+  int finished;  /* the track was missing from a frame, or its tile is done: st finished, drained */
+  double t0;     /* the stream's first frame */
+  double skip_until; /* the stride (see the top): frames before this take the mouth motion */
+  float prob;        /* the latest final score's probability, -1 = none yet */
 } asd_slot;
 
 typedef struct asd_source {
@@ -194,6 +197,13 @@ static int finish_slot(asd_source *a, asd_slot *sl, emoi_err *err) {
   return rc;
 }
 
+/* The slot of track id, live or finished, or NULL. */
+static asd_slot *slot_find(asd_source *a, int id) {
+  for (int i = 0; i < SLOTS; i++)
+    if (a->slot[i].id == id) return &a->slot[i];
+  return NULL;
+}
+
 static asd_slot *slot_of(asd_source *a, int id, double t, emoi_err *err, int *rc) {
   asd_slot *free_sl = NULL, *oldest = NULL;
   for (int i = 0; i < SLOTS; i++) {
@@ -211,6 +221,7 @@ static asd_slot *slot_of(asd_source *a, int id, double t, emoi_err *err, int *rc
   *rc = asd_stream_new(a->model, &a->sp, t, &sl->st, err);
   if (*rc != EMO_OK) return NULL;
   sl->id = id;
+  sl->t0 = t;
   sl->last_t = -1.0; /* no frame yet */
   sl->prob = -1.0f;
   return sl;
@@ -255,7 +266,14 @@ static int asd_push(spk_source *s, double t, const uint8_t *rgb, int w, int h, i
     const float *b = faces[i].box;
     asd_box box = {b[0], b[1], b[0] + b[2], b[1] + b[3]};
     if (!(b[2] >= MIN_FACE)) continue; /* too small to say anything: null */
-    if (!run_asd) { /* the mouth motion, gated by the voice as the fusion gates it; no sound
+    int skip = 0;
+    asd_slot *own = run_asd && STRIDE > 1 ? slot_find(a, faces[i].track_id) : NULL;
+    if (own && !own->finished && t >= own->t0 + (WINDOW - 0.5) / ASD_FPS) {
+      if ((rc = finish_slot(a, own, err)) != EMO_OK) return rc; /* its tile is done */
+      own->skip_until = own->t0 + (STRIDE * WINDOW - 0.5) / ASD_FPS;
+    }
+    if (own && t < own->skip_until) skip = 1;
+    if (!run_asd || skip) { /* the mouth motion, gated by the voice as the fusion gates it; no sound
                        at t (none, or it ended): null, as LR-ASD's */
       float e = a->mouth_ev[i] < 0.0f || !sound ? -1.0f : speech ? a->mouth_ev[i] : 0.0f;
       ring_put(a, faces[i].track_id, t, e);
@@ -345,7 +363,8 @@ static const spk_source_ops asd_ops = {.method = "lr_asd",
                                        .flush = asd_flush};
 
 int spk_asd_create(spk_source **out, const char *model_path, const char *url, const media_io *io,
-                   double max_audio_seconds, const struct nn_graph *vad_graph, emoi_err *err) {
+                   double max_audio_seconds, const struct nn_graph *vad_graph, nn_isa isa,
+                   emoi_err *err) {
   *out = NULL;
   asd_source *a = calloc(1, sizeof *a);
   if (!a) return emoi_fail(err, EMO_ENOMEM, "out of memory for the LR-ASD source");
@@ -359,7 +378,7 @@ int spk_asd_create(spk_source **out, const char *model_path, const char *url, co
                    "%.300s: no LR-ASD weights; download finetuning_TalkSet.model from "
                    "github.com/Junhua-Liao/LR-ASD and install it with `emo models import FILE`",
                    model_path);
-  if (rc == EMO_OK) rc = asd_work_new(a->model, a->sp.window, &a->work, err);
+  if (rc == EMO_OK) rc = asd_work_new(a->model, a->sp.window, isa, &a->work, err);
   if (rc == EMO_OK) rc = spk_mouth_create(&a->mouth, err);
   if (rc == EMO_OK && vad_graph) rc = vad_create(vad_graph, NULL, &a->vad, err);
   if (rc == EMO_OK && url) {
