@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""speaking_cpu.py BUILD_DIR [--repeat N] [CLIP...]: what each speaking source adds to `emo video`.
+"""speaking_cpu.py BUILD_DIR [--repeat N] [--modes plain,mouth,lr_asd] [CLIP...]: what each speaking source adds to `emo video`.
 
 For each clip (default: the split-screen interviews and one sitcom clip of ../shared/data/av),
 runs `emo video -q -o /dev/null` REPEAT (3) times each with --no-persons (the plain run),
@@ -33,10 +33,13 @@ def main():
     if not args:
         print(__doc__)
         return 2
-    build, repeat, clips = args[0], 3, []
+    build, repeat, clips, modes = args[0], 3, [], ["plain", "mouth", "lr_asd"]
     i = 1
     while i < len(args):
-        if args[i] == "--repeat":
+        if args[i] == "--modes":
+            modes = args[i + 1].split(",")
+            i += 2
+        elif args[i] == "--repeat":
             repeat = int(args[i + 1])
             i += 2
         else:
@@ -48,16 +51,18 @@ def main():
         if not os.path.exists(clip):
             print(f"{clip}: absent, skipped")
             continue
-        t = {m: [] for m, _ in MODES}
+        use = [(m, o) for m, o in MODES if m in modes]
+        t = {m: [] for m, _ in use}
         for _ in range(repeat):
-            for m, opt in MODES:
+            for m, opt in use:
                 t[m].append(cpu_of([emo, "video", "-q", "-o", os.devnull] + opt + [clip]))
         med = {m: sorted(v)[len(v) // 2] for m, v in t.items()}
         runs = ", ".join(f"{m} " + " ".join(f"{x:.2f}" for x in v) for m, v in t.items())
-        print(f"{os.path.basename(clip)}: CPU s, median of {repeat}: plain {med['plain']:.2f}, "
-              f"mouth {med['mouth']:.2f} ({100 * (med['mouth'] / med['plain'] - 1):+.1f} %), "
-              f"lr_asd {med['lr_asd']:.2f} ({100 * (med['lr_asd'] / med['plain'] - 1):+.1f} %)"
-              f"  [runs: {runs}]", flush=True)
+        base = med.get("plain")
+        figs = ", ".join(f"{m} {v:.2f}" + (f" ({100 * (v / base - 1):+.1f} %)" if base and m != "plain" else "")
+                         for m, v in med.items())
+        print(f"{os.path.basename(clip)}: CPU s, median of {repeat}: {figs}  [runs: {runs}]",
+              flush=True)
     return 0
 
 

@@ -20,7 +20,8 @@
  * delivers it, so the per-frame "speaking" is the score of that very frame. push_frame's
  * evidence (for a caller that does not hold) is the track's most recent final score.
  *
- * The gate (LR-ASD's visual encoder costs about 0.25-0.3 s of CPU per second per face): a frame
+ * The gate (LR-ASD, its visual encoder on nn/sgemm.h, adds about 0.12 s of CPU per second per
+ * face: +4.3 s on the 17.6 s two-face split-screen interview, README): a frame
  * goes through the network only where its answer can change who is joined to whom, that is
  * while the soundtrack has speech (Silero VAD, the model the soundtrack's analysis uses, run
  * again here on the samples this source reads, 5 s ahead of the frames, so the decision never
@@ -44,7 +45,6 @@
 #define AHEAD 5.0   /* seconds of sound given to the streams ahead of the frame time */
 #define CHUNK 16000 /* samples read from the file at a time */
 #define WINDOW 50   /* ticks (2 s at 25 fps) per tile */
-#define STRIDE 1    /* the network scores one tile of every STRIDE of a track's gated frames */
 #define MIN_FACE                                                                              \
   24.0f           /* pixels: a narrower face is not scored (upscaled 5x, its mouth is a blur; \
                      the mouth-motion source's limit too) */
@@ -65,10 +65,8 @@ typedef struct asd_slot {
   asd_stream *st;
   int64_t fed;   /* samples pushed into st */
   int audio_end; /* st was told the soundtrack ended */
-  int finished;  /* the track was missing from a frame, or its tile is done: st finished, drained */
-  double t0;     /* the stream's first frame */
-  double skip_until; /* the stride (see the top): frames before this take the mouth motion */
-  float prob;        /* the latest final score's probability, -1 = none yet */
+  int finished;  /* the track was missing from a frame: st finished and drained */
+  float prob;    /* the latest final score's probability, -1 = none yet */
 } asd_slot;
 
 typedef struct asd_source {
@@ -197,13 +195,6 @@ static int finish_slot(asd_source *a, asd_slot *sl, emoi_err *err) {
   return rc;
 }
 
-/* The slot of track id, live or finished, or NULL. */
-static asd_slot *slot_find(asd_source *a, int id) {
-  for (int i = 0; i < SLOTS; i++)
-    if (a->slot[i].id == id) return &a->slot[i];
-  return NULL;
-}
-
 static asd_slot *slot_of(asd_source *a, int id, double t, emoi_err *err, int *rc) {
   asd_slot *free_sl = NULL, *oldest = NULL;
   for (int i = 0; i < SLOTS; i++) {
@@ -221,7 +212,6 @@ static asd_slot *slot_of(asd_source *a, int id, double t, emoi_err *err, int *rc
   *rc = asd_stream_new(a->model, &a->sp, t, &sl->st, err);
   if (*rc != EMO_OK) return NULL;
   sl->id = id;
-  sl->t0 = t;
   sl->last_t = -1.0; /* no frame yet */
   sl->prob = -1.0f;
   return sl;
@@ -266,14 +256,7 @@ static int asd_push(spk_source *s, double t, const uint8_t *rgb, int w, int h, i
     const float *b = faces[i].box;
     asd_box box = {b[0], b[1], b[0] + b[2], b[1] + b[3]};
     if (!(b[2] >= MIN_FACE)) continue; /* too small to say anything: null */
-    int skip = 0;
-    asd_slot *own = run_asd && STRIDE > 1 ? slot_find(a, faces[i].track_id) : NULL;
-    if (own && !own->finished && t >= own->t0 + (WINDOW - 0.5) / ASD_FPS) {
-      if ((rc = finish_slot(a, own, err)) != EMO_OK) return rc; /* its tile is done */
-      own->skip_until = own->t0 + (STRIDE * WINDOW - 0.5) / ASD_FPS;
-    }
-    if (own && t < own->skip_until) skip = 1;
-    if (!run_asd || skip) { /* the mouth motion, gated by the voice as the fusion gates it; no sound
+    if (!run_asd) { /* the mouth motion, gated by the voice as the fusion gates it; no sound
                        at t (none, or it ended): null, as LR-ASD's */
       float e = a->mouth_ev[i] < 0.0f || !sound ? -1.0f : speech ? a->mouth_ev[i] : 0.0f;
       ring_put(a, faces[i].track_id, t, e);
