@@ -233,7 +233,7 @@ static int speaking_begin(emo_context *c, struct emoi_stream *s, const char *url
       emoi_log(
           &c->log, EMO_LOG_INFO,
           "speaking scores by mouth motion, the default (LR-ASD, speaking_model \"lr_asd\" "
-          "or --speaking lr_asd, costs +340 to +370 %% CPU time on a conversation even run only "
+          "or --speaking lr_asd, costs +55 to +100 %% CPU time on a conversation even run only "
           "during speech with two or more faces)");
   }
   return EMO_OK;
