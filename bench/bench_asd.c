@@ -28,7 +28,7 @@ int main(int argc, char **argv) {
   emoi_err err = {{0}};
   asd_model *m = NULL;
   asd_work *w = NULL;
-  if (asd_load(argv[1], &m, &err) || asd_work_new(m, 100, &w, &err)) {
+  if (asd_load(argv[1], &m, &err) || asd_work_new(m, 100, NN_ISA_AUTO, &w, &err)) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;
   }

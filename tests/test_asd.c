@@ -10,8 +10,10 @@
  *     and sum of squares torch.load's tensors have (relative 1e-6);
  *   - the network, both checkpoints: logits within 2e-3 of PyTorch's float64 (logits are O(1);
  *     float32 PyTorch itself differs from float64 by ~2e-6, emo's float32 with BatchNorm folded
- *     and OpenBLAS sums by the worst difference printed), the visual and audio embeddings within
- *     2e-3; the plain reference products agree with the fast path within 1e-3;
+ *     and the sgemm's sums by the worst difference printed), the visual and audio embeddings
+ *     within 2e-3; the plain reference products agree with the fast path within 1e-3;
+ *   - argv[1] (harness.h's th_isa_arg: scalar, avx2, avx512) runs only this: the visual
+ *     encoder's kernels under that cap give the best path's logits bit for bit (8 ticks);
  *   - the stream: with a window as long as the track, exactly the whole-track forward; every
  *     pushed frame comes back once, in order; with short windows (20 ticks, hop 10) the scores
  *     stay close to the whole-track ones (printed); a track without audio gives valid = 0;
@@ -332,6 +334,33 @@ static void test_reader(const fx_file *fx, const char *path, const char *tag) {
   pt_close(&f);
 }
 
+/* The visual encoder's kernels under the cap (argv[1]) give the best path's logits bit for bit
+ * (nn/sgemm.h's promise) on the first 8 ticks. */
+static void test_isa(const fx_file *fx, const char *path, nn_isa cap) {
+  const fx_tensor *crops = need(fx, "crops"), *mfcc = need(fx, "mfcc_net");
+  asd_model *m = NULL;
+  asd_work *wa = NULL, *wc = NULL;
+  emoi_err err = {{0}};
+  CHECK(asd_load(path, &m, &err) == EMO_OK, "%s", err.msg);
+  CHECK(m && asd_work_new(m, 8, NN_ISA_AUTO, &wa, &err) == EMO_OK, "%s", err.msg);
+  CHECK(m && asd_work_new(m, 8, cap, &wc, &err) == EMO_OK, "%s", err.msg);
+  float la[16], lc[16];
+  if (wa && wc) {
+    CHECK(asd_forward(m, wa, NN_DENSE_FAST, crops->u8, 8, mfcc->f32, la, NULL, NULL, &err) == 0,
+          "%s", err.msg);
+    CHECK(asd_forward(m, wc, NN_DENSE_FAST, crops->u8, 8, mfcc->f32, lc, NULL, NULL, &err) == 0,
+          "%s", err.msg);
+    CHECK(memcmp(la, lc, sizeof la) == 0, "capped kernels differ from the best path's");
+    printf("capped kernels (%s): logits equal to the best path's\n", cap == NN_ISA_SCALAR ? "scalar"
+                                                                     : cap == NN_ISA_AVX2
+                                                                         ? "avx2"
+                                                                         : "avx512");
+  }
+  asd_work_free(&wa);
+  asd_work_free(&wc);
+  asd_free(&m);
+}
+
 static void test_net(const fx_file *fx, const char *path, const char *tag, asd_model **keep) {
   const fx_tensor *crops = need(fx, "crops"), *mfcc = need(fx, "mfcc_net");
   char n1[64], n2[64], n3[64];
@@ -344,7 +373,7 @@ static void test_net(const fx_file *fx, const char *path, const char *tag, asd_m
   asd_work *w = NULL;
   emoi_err err = {{0}};
   CHECK(asd_load(path, &m, &err) == EMO_OK, "%s", err.msg);
-  CHECK(asd_work_new(m, T, &w, &err) == EMO_OK, "%s", err.msg);
+  CHECK(asd_work_new(m, T, NN_ISA_AUTO, &w, &err) == EMO_OK, "%s", err.msg);
   if (!m || !w) return;
   float *l = malloc((size_t)T * 2 * sizeof(float)), *v = malloc((size_t)T * 128 * sizeof(float));
   float *a = malloc((size_t)T * 128 * sizeof(float)), *lr = malloc((size_t)T * 2 * sizeof(float));
@@ -437,7 +466,7 @@ static void test_stream(const asd_model *m, const fx_file *fx) {
   int T = (int)crops->dims[0];
   asd_work *w = NULL;
   emoi_err err = {{0}};
-  CHECK(asd_work_new(m, 100, &w, &err) == EMO_OK, "%s", err.msg);
+  CHECK(asd_work_new(m, 100, NN_ISA_AUTO, &w, &err) == EMO_OK, "%s", err.msg);
   float *l = malloc((size_t)T * 2 * sizeof(float));
   asd_score *sc = malloc((size_t)T * sizeof *sc);
   CHECK(asd_forward(m, w, NN_DENSE_FAST, crops->u8, T, mfcc->f32, l, NULL, NULL, &err) == EMO_OK,
@@ -493,11 +522,21 @@ static void test_stream(const asd_model *m, const fx_file *fx) {
   free(sc);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  nn_isa cap = (nn_isa)th_isa_arg(argc, argv);
   char path[1024], msg[512];
   snprintf(path, sizeof path, "%s/tests/fixtures/lr_asd.fix", EMO_SOURCE_DIR);
   fx_file *fx = NULL;
   if (fx_load(path, &fx, msg, sizeof msg)) th_skip("no fixture: %s", msg);
+  if (argc > 1) { /* a cap's run (tests/CMakeLists.txt): only the kernels under that cap */
+    const char *dir = th_data("models/lr_asd");
+    if (!dir) th_skip("../shared/data/models/lr_asd is absent");
+    char p1[1200];
+    snprintf(p1, sizeof p1, "%s/finetuning_TalkSet.model", dir);
+    test_isa(fx, p1, cap);
+    fx_free(&fx);
+    return th_finish("test_asd");
+  }
   test_mfcc(fx);
   test_pickle();
   test_saved();

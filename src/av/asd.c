@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "audio/mfcc.h"
+#include "nn/sgemm.h"
 #include "nn/torch_ckpt.h"
 
 #define BN_EPS 1e-3
@@ -67,6 +68,10 @@ struct asd_model {
 
 struct asd_work {
   int max_ticks;
+  /* NN_DENSE_FAST's visual convolutions: [block][s1, s2, t1, t2] on nn/sgemm.h, weights packed
+   * here (per work, so the isa cap is the work's), bias and ReLU fused; the temporal ones as
+   * products of an im2col over time, K = k * ci, its taps (k, ci) side by side. */
+  nn_sgemm *vg[3][4];
   float *A, *B;   /* (T, 56*56*32) ping-pong visual activations */
   float *col;     /* COL_FLOATS */
   float *P, *Q;   /* (4T * HP, 128) audio activations */
@@ -323,7 +328,34 @@ void asd_free(asd_model **m) {
 
 /* ================================================================ scratch */
 
-int asd_work_new(const asd_model *m, int max_ticks, asd_work **out, emoi_err *err) {
+/* The products of the visual convs for NN_DENSE_FAST (see asd_work). */
+static int make_gemms(const asd_model *m, nn_isa isa, asd_work *w, emoi_err *err) {
+  for (int b = 0; b < 3; b++) {
+    const vblock *v = &m->v[b];
+    const conv *cs[4] = {&v->s1, &v->s2, &v->t1, &v->t2};
+    for (int i = 0; i < 4; i++) {
+      const conv *c = cs[i];
+      size_t K = (size_t)c->k * (i < 2 ? c->k : 1) * c->ci;
+      float *wt = NULL;
+      const float *wp = c->w; /* spatial: (co, k, k, ci) already */
+      if (i >= 2) {           /* taps (k, co, ci) -> (co, k, ci) */
+        wt = malloc(K * (size_t)c->co * sizeof *wt);
+        if (!wt) return emoi_fail(err, EMO_ENOMEM, "asd: out of memory for the packed weights");
+        for (int o = 0; o < c->co; o++)
+          for (int j = 0; j < c->k; j++)
+            memcpy(wt + ((size_t)o * c->k + j) * c->ci, c->w + ((size_t)j * c->co + o) * c->ci,
+                   (size_t)c->ci * sizeof *wt);
+        wp = wt;
+      }
+      int rc = nn_sgemm_create(c->co, (int)K, wp, K, c->b, 0.0f, INFINITY, isa, &w->vg[b][i], err);
+      free(wt);
+      if (rc != EMO_OK) return rc;
+    }
+  }
+  return EMO_OK;
+}
+
+int asd_work_new(const asd_model *m, int max_ticks, nn_isa isa, asd_work **out, emoi_err *err) {
   if (!out) return emoi_fail(err, EMO_EINVAL, "asd_work_new: NULL out");
   *out = NULL;
   if (!m || max_ticks < 1 || max_ticks > ASD_MAX_WINDOW)
@@ -349,6 +381,11 @@ int asd_work_new(const asd_model *m, int max_ticks, asd_work **out, emoi_err *er
   }
   w->arena = a;
   w->max_ticks = max_ticks;
+  int rc = make_gemms(m, isa, w, err);
+  if (rc != EMO_OK) {
+    asd_work_free(&w);
+    return rc;
+  }
   float **dst[10] = {&w->A, &w->B, &w->col, &w->P, &w->Q, &w->x, &w->g1, &w->g2, &w->h, &w->tmp};
   size_t at = 0;
   for (int i = 0; i < 10; i++) {
@@ -361,6 +398,8 @@ int asd_work_new(const asd_model *m, int max_ticks, asd_work **out, emoi_err *er
 
 void asd_work_free(asd_work **w) {
   if (!w || !*w) return;
+  for (int b = 0; b < 3; b++)
+    for (int i = 0; i < 4; i++) nn_sgemm_destroy(&(*w)->vg[b][i]);
   free((*w)->arena);
   free(*w);
   *w = NULL;
@@ -377,8 +416,8 @@ static void set_bias(float *y, size_t rows, int co, const float *b) {
 }
 
 /* Spatial conv + bias + ReLU over T frames of (H, W, ci) -> (Ho, Wo, co). */
-static void spatial(nn_dense_path path, const conv *c, const float *x, int T, int H, int W,
-                    float *y, float *col, int *Ho_out, int *Wo_out) {
+static void spatial(nn_dense_path path, const conv *c, const nn_sgemm *g, const float *x, int T,
+                    int H, int W, float *y, float *col, int *Ho_out, int *Wo_out) {
   int k = c->k, s = c->stride, p = c->pad, ci = c->ci;
   int Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
   size_t K = (size_t)k * k * ci, per = (size_t)Ho * Wo * K;
@@ -397,7 +436,10 @@ static void spatial(nn_dense_path path, const conv *c, const float *x, int T, in
             for (int kx = 0; kx < k; kx++) {
               int ix = ox * s - p + kx;
               float *dst = row + ((size_t)ky * k + kx) * ci;
-              if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+              int out = iy < 0 || iy >= H || ix < 0 || ix >= W;
+              if (ci == 1) /* block 1's gray input: a call per value would cost more than it */
+                *dst = out ? 0.0f : xf[(size_t)iy * W + ix];
+              else if (out)
                 memset(dst, 0, (size_t)ci * sizeof(float));
               else
                 memcpy(dst, xf + ((size_t)iy * W + ix) * ci, (size_t)ci * sizeof(float));
@@ -407,6 +449,10 @@ static void spatial(nn_dense_path path, const conv *c, const float *x, int T, in
     }
     size_t rows = (size_t)n * Ho * Wo;
     float *yo = y + (size_t)t0 * Ho * Wo * c->co;
+    if (path == NN_DENSE_FAST) {
+      nn_sgemm_run(g, (int)rows, col, K, yo, (size_t)c->co, NULL);
+      continue;
+    }
     set_bias(yo, rows, c->co, c->b);
     nn_dense_gemm(path, 1, (int)rows, c->co, (int)K, col, (int)K, c->w, (int)K, 1.0f, yo, c->co);
     relu(yo, rows * (size_t)c->co);
@@ -430,6 +476,31 @@ static void taps(nn_dense_path path, const conv *c, const float *x, int n, int R
                   1.0f, y + (size_t)a * rs * c->co, c->co);
   }
   relu(y + (size_t)lo * rs * c->co, (size_t)(hi - lo) * rs * c->co);
+}
+
+/* The visual encoder's temporal conv + bias + ReLU on NN_DENSE_FAST: x (T, R, ci) -> y (T, R, co),
+ * as taps() computes it, from an im2col over time (each row of R the k taps' ci values side by
+ * side, zeros outside [0, T)) of as many frames as col holds, and one fused product g. */
+static void temporal(const conv *c, const nn_sgemm *g, const float *x, int T, int R, float *y,
+                     float *col) {
+  size_t ci = (size_t)c->ci, K = (size_t)c->k * ci, per = (size_t)R * K;
+  int nf = (int)(COL_FLOATS / per);
+  if (nf < 1) nf = 1;
+  for (int t0 = 0; t0 < T; t0 += nf) {
+    int n = T - t0 < nf ? T - t0 : nf;
+    for (int f = 0; f < n; f++)
+      for (int j = 0; j < c->k; j++) {
+        int ts = t0 + f + j - c->pad;
+        float *dst = col + (size_t)f * per + (size_t)j * ci;
+        const float *src = x + (size_t)ts * R * ci;
+        for (int r = 0; r < R; r++, dst += K)
+          if (ts < 0 || ts >= T)
+            memset(dst, 0, ci * sizeof *dst);
+          else
+            memcpy(dst, src + (size_t)r * ci, ci * sizeof *dst);
+      }
+    nn_sgemm_run(g, n * R, col, K, y + (size_t)t0 * R * c->co, (size_t)c->co, NULL);
+  }
 }
 
 /* 3x3 stride 2 pad 1 max pool of T frames (H, W, C). */
@@ -460,12 +531,17 @@ static void visual(const asd_model *m, asd_work *w, nn_dense_path path, const ui
   int H = ASD_CROP, W = ASD_CROP, Ho, Wo;
   for (int b = 0; b < 3; b++) {
     const vblock *v = &m->v[b];
-    spatial(path, &v->s1, x, T, H, W, y, w->col, &Ho, &Wo); /* x -> y */
+    spatial(path, &v->s1, w->vg[b][0], x, T, H, W, y, w->col, &Ho, &Wo); /* x -> y */
     H = Ho;
     W = Wo;
-    spatial(path, &v->s2, y, T, H, W, x, w->col, &Ho, &Wo); /* y -> x */
-    taps(path, &v->t1, x, T, H * W, y, 0, T);               /* x -> y */
-    taps(path, &v->t2, y, T, H * W, x, 0, T);               /* y -> x */
+    spatial(path, &v->s2, w->vg[b][1], y, T, H, W, x, w->col, &Ho, &Wo); /* y -> x */
+    if (path == NN_DENSE_FAST) {
+      temporal(&v->t1, w->vg[b][2], x, T, H * W, y, w->col); /* x -> y */
+      temporal(&v->t2, w->vg[b][3], y, T, H * W, x, w->col); /* y -> x */
+    } else {
+      taps(path, &v->t1, x, T, H * W, y, 0, T);
+      taps(path, &v->t2, y, T, H * W, x, 0, T);
+    }
     if (b < 2) {
       pool2d(x, T, H, W, v->t2.co, y, &Ho);
       H = W = Ho;

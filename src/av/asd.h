@@ -7,7 +7,7 @@
  *
  *     asd_model *m;  asd_load(path, &m, &err);  // path: emo_models_dir() + "/" ASD_FILE_DEFAULT;
  *                                               // once, shared by threads; EMO_EIO when absent
- *     asd_work *w;   asd_work_new(m, 100, &w, &err);  // once per thread, windows <= 100 ticks
+ *     asd_work *w;   asd_work_new(m, 100, isa, &w, &err); // once per thread, windows <= 100 ticks
  *     asd_stream_params sp = asd_stream_params_default();
  *     asd_stream *s; asd_stream_new(m, &sp, t_first_frame, &s, &err); // when the track starts
  *     for each video frame of the track (times increasing, seconds on the soundtrack's clock):
@@ -59,8 +59,10 @@
  * conversion. BatchNorm (eval) is folded into the convolutions at load.
  *
  * Threads: an asd_model is immutable and shareable; an asd_work and an asd_stream belong to one
- * thread at a time. Matrix products use OpenBLAS (nn/dense.h: the thread count is the
- * application's). Nothing reads the environment; nothing prints.
+ * thread at a time. The visual encoder's convolutions (nearly all the work) run on emo's own
+ * packed sgemm (nn/sgemm.h, one thread, bias and ReLU fused); the other products use OpenBLAS
+ * (nn/dense.h: the thread count is the application's). Nothing reads the environment; nothing
+ * prints.
  *
  * It leaves to others: face detection and tracking, decoding and resampling the soundtrack to
  * 16 kHz, the link from scores to speakers and persons (pipeline/), the MFCC (audio/mfcc.h). */
@@ -72,6 +74,7 @@
 
 #include "core/err.h"
 #include "nn/dense.h"
+#include "nn/nn.h"
 
 /* The checkpoints' file names in the model cache (models/manifest.json "imports": users put
  * upstream's files there with `emo models import FILE...`, which checks their sha256). */
@@ -99,8 +102,10 @@ int asd_load_memory(const uint8_t *data, size_t size, const char *label, asd_mod
                     emoi_err *err);
 void asd_free(asd_model **m);
 
-/* Scratch for windows of up to max_ticks ticks (1 .. ASD_MAX_WINDOW). */
-int asd_work_new(const asd_model *m, int max_ticks, asd_work **out, emoi_err *err);
+/* Scratch for windows of up to max_ticks ticks (1 .. ASD_MAX_WINDOW), and the visual encoder's
+ * products for NN_DENSE_FAST (nn/sgemm.h's kernels, packed here) on the best kernels under the
+ * cap isa (NN_ISA_AUTO: none): AVX-512F, AVX2 + FMA or scalar, picked at run time. */
+int asd_work_new(const asd_model *m, int max_ticks, nn_isa isa, asd_work **out, emoi_err *err);
 void asd_work_free(asd_work **w);
 
 /* The network on one window, as upstream's forward_audio_frontend / forward_visual_frontend /

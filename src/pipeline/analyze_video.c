@@ -214,7 +214,7 @@ static int speaking_begin(emo_context *c, struct emoi_stream *s, const char *url
     media_io io;
     emoi_media_io(c, &io);
     rc = spk_asd_create(&s->spk, path, url, &io, c->run.max_audio_seconds, c->model->vad_graph,
-                        &err);
+                        (nn_isa)c->params.isa, &err);
     if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
     if (!(c->said_fallback & 1)) {
       c->said_fallback |= 1;
@@ -237,7 +237,7 @@ static int speaking_begin(emo_context *c, struct emoi_stream *s, const char *url
       emoi_log(
           &c->log, EMO_LOG_INFO,
           "speaking scores by mouth motion, the default (LR-ASD, speaking_model \"lr_asd\" "
-          "or --speaking lr_asd, costs +340 to +370 %% CPU time on a conversation even run only "
+          "or --speaking lr_asd, costs +55 to +100 %% CPU time on a conversation even run only "
           "during speech with two or more faces)");
   }
   return EMO_OK;

@@ -24,6 +24,7 @@
 
 #include "core/err.h"
 #include "emo.h"
+#include "nn/nn.h"
 
 typedef struct spk_source spk_source;
 
@@ -61,13 +62,14 @@ int spk_mouth_create(spk_source **out, emoi_err *err);
  * of the media file url (NULL: no sound, every score -1), opened under io, at most
  * max_audio_seconds of it. vad_graph (borrowed, Silero VAD; NULL: every frame counts as voiced)
  * gates the network: it runs only on frames with speech and two or more faces, the mouth motion
- * scores the others. Returns EMO_OK, EMO_EIO naming the file and `emo models import`
+ * scores the others. isa caps the network's kernels (NN_ISA_AUTO: the best this CPU has).
+ * Returns EMO_OK, EMO_EIO naming the file and `emo models import`
  * when the weights are absent, asd_load's errors, or EMO_ENOMEM. */
 struct media_io;
 struct nn_graph;
 int spk_asd_create(spk_source **out, const char *model_path, const char *url,
                    const struct media_io *io, double max_audio_seconds,
-                   const struct nn_graph *vad_graph, emoi_err *err);
+                   const struct nn_graph *vad_graph, nn_isa isa, emoi_err *err);
 
 /* Frees *s (any source) and sets it to NULL; safe on NULL. */
 void spk_source_destroy(spk_source **s);

@@ -20,7 +20,8 @@
  * delivers it, so the per-frame "speaking" is the score of that very frame. push_frame's
  * evidence (for a caller that does not hold) is the track's most recent final score.
  *
- * The gate (LR-ASD's visual encoder costs about 0.25-0.3 s of CPU per second per face): a frame
+ * The gate (LR-ASD, its visual encoder on nn/sgemm.h, adds about 0.12 s of CPU per second per
+ * face: +4.3 s on the 17.6 s two-face split-screen interview, README): a frame
  * goes through the network only where its answer can change who is joined to whom, that is
  * while the soundtrack has speech (Silero VAD, the model the soundtrack's analysis uses, run
  * again here on the samples this source reads, 5 s ahead of the frames, so the decision never
@@ -345,7 +346,8 @@ static const spk_source_ops asd_ops = {.method = "lr_asd",
                                        .flush = asd_flush};
 
 int spk_asd_create(spk_source **out, const char *model_path, const char *url, const media_io *io,
-                   double max_audio_seconds, const struct nn_graph *vad_graph, emoi_err *err) {
+                   double max_audio_seconds, const struct nn_graph *vad_graph, nn_isa isa,
+                   emoi_err *err) {
   *out = NULL;
   asd_source *a = calloc(1, sizeof *a);
   if (!a) return emoi_fail(err, EMO_ENOMEM, "out of memory for the LR-ASD source");
@@ -359,7 +361,7 @@ int spk_asd_create(spk_source **out, const char *model_path, const char *url, co
                    "%.300s: no LR-ASD weights; download finetuning_TalkSet.model from "
                    "github.com/Junhua-Liao/LR-ASD and install it with `emo models import FILE`",
                    model_path);
-  if (rc == EMO_OK) rc = asd_work_new(a->model, a->sp.window, &a->work, err);
+  if (rc == EMO_OK) rc = asd_work_new(a->model, a->sp.window, isa, &a->work, err);
   if (rc == EMO_OK) rc = spk_mouth_create(&a->mouth, err);
   if (rc == EMO_OK && vad_graph) rc = vad_create(vad_graph, NULL, &a->vad, err);
   if (rc == EMO_OK && url) {
