@@ -938,8 +938,8 @@ typedef struct emo_media_summary {
   const emo_video_summary *video;      /* the frames' summary */
   const emo_audio_result *audio;       /* the soundtrack's segments and summaries; NULL when it was
                                           not analysed (rp->soundtrack = 0, a model without the
-                                          speech models, no audio stream, a live source) or could
-                                          not be decoded */
+                                          speech models, no audio stream) or could not be
+                                          decoded */
   int interrupted;                     /* 1 when a callback or emo_context_interrupt stopped it */
   int person_count;                    /* persons (rp->persons), 0 otherwise */
   const emo_person *persons;           /* (person_count,) ordered by id, as delivered */
@@ -949,10 +949,11 @@ typedef struct emo_media_summary {
 } emo_media_summary;
 
 /* Analyses a video file, URL or device that FFmpeg can open: its frames (as the stream calls
- * above do, decoding on a thread of its own) and, for a regular file with an audio stream when
- * the model has the speech models and rp->soundtrack, its soundtrack (as emo_analyze_audio does),
- * the two at the same time on separate threads. Delivers everything through cb on the calling
- * thread, in an order a reader can rely on:
+ * above do, decoding on a thread of its own) and, when it has an audio stream, the model has the
+ * speech models and rp->soundtrack, its soundtrack (as emo_analyze_audio does), the two at the
+ * same time on separate threads. A regular file is opened by each; any other source ("-" for
+ * standard input, a pipe, a URL, a device) is read once, its demuxer handing the sound over.
+ * Delivers everything through cb on the calling thread, in an order a reader can rely on:
  *   - frames in time order, each as soon as it is analysed (with LR-ASD speaking scores: about
  *     2.3 s later, when its scores are final);
  *   - a speech segment [start, end) right after the last frame with t < end, before the first
@@ -963,6 +964,11 @@ typedef struct emo_media_summary {
  *     speaker features over the whole file), so the first frame waits for that pass (about
  *     11 s per hour of audio on a 2-core machine), while the frames already decoded wait in
  *     a 3-frame queue.
+ *   - read once (not a regular file): every segment after the last frame, before the
+ *     end-of-stream call (diarization needs the whole recording), the same segments as the file
+ *     gives; with persons each frame waits until its voice activity is final (about 1.5 to
+ *     2.5 s of sound later) and gets the "speaking" the file gives it. LR-ASD is not used there
+ *     (it would read the sound a second time): the mouth motion scores, with a warning.
  * Nothing is held beyond the current frame (LR-ASD: the last 2.3 s of frames) and the segments
  * not yet due.
  * Persons (rp->persons, the default, when the soundtrack is asked for): each face of a frame

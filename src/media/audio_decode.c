@@ -78,8 +78,9 @@ void aud_close(aud_reader **pr) {
   *pr = NULL;
 }
 
+static int open_decoder(aud_reader *r, const AVStream *st, emoi_err *err);
+
 static int finish_open(aud_reader *r, emoi_err *err) {
-  char eb[128];
   const char *fname = r->fmt->iformat ? r->fmt->iformat->name : "";
   int ret = avformat_find_stream_info(r->fmt, NULL);
   media_guard_disarm(&r->guard);
@@ -95,21 +96,26 @@ static int finish_open(aud_reader *r, emoi_err *err) {
   r->astream = as;
   for (unsigned i = 0; i < r->fmt->nb_streams; i++)
     if ((int)i != as) r->fmt->streams[i]->discard = AVDISCARD_ALL;
-  AVStream *st = r->fmt->streams[as];
-  AVCodecParameters *par = st->codecpar;
+  snprintf(r->info.format, sizeof r->info.format, "%s", fname);
+  if (r->fmt->duration > 0) r->info.duration = (double)r->fmt->duration / AV_TIME_BASE;
+  return open_decoder(r, r->fmt->streams[as], err);
+}
+
+/* The decoder of stream st (and the info it gives), for both kinds of reader. */
+static int open_decoder(aud_reader *r, const AVStream *st, emoi_err *err) {
+  char eb[128];
+  int ret;
+  const AVCodecParameters *par = st->codecpar;
   const AVCodec *codec = avcodec_find_decoder(par->codec_id);
   if (!codec)
     return emoi_fail(err, EMO_EFORMAT, "%s: no decoder for audio codec %s", r->name,
                      avcodec_get_name(par->codec_id));
   snprintf(r->info.codec, sizeof r->info.codec, "%s", avcodec_get_name(par->codec_id));
-  snprintf(r->info.format, sizeof r->info.format, "%s", fname);
   r->info.orig_rate = par->sample_rate > 0 ? par->sample_rate : 0;
   r->info.orig_channels = par->ch_layout.nb_channels > 0 ? par->ch_layout.nb_channels : 0;
-  double dur = 0;
+  double dur = r->info.duration; /* the container's, when the stream states none */
   if (st->duration > 0 && st->time_base.num > 0 && st->time_base.den > 0)
     dur = (double)st->duration * av_q2d(st->time_base);
-  else if (r->fmt->duration > 0)
-    dur = (double)r->fmt->duration / AV_TIME_BASE;
   r->info.duration = (isfinite(dur) && dur > 0 && dur < 1e9) ? dur : 0.0;
   r->dec = avcodec_alloc_context3(codec);
   if (!r->dec) return emoi_fail(err, EMO_ENOMEM, "%s: out of memory (decoder)", r->name);
@@ -194,6 +200,66 @@ int aud_open_memory(const void *data, size_t size, aud_reader **out, emoi_err *e
     return emoi_fail(err, EMO_ENOMEM, "aud_open_memory: out of memory");
   }
   return open_common(r, out, err);
+}
+
+static int convert(aud_reader *r, const AVFrame *fr, emoi_err *err);
+
+int aud_open_packets(const AVStream *st, aud_reader **out, emoi_err *err) {
+  if (!out) return emoi_fail(err, EMO_EINVAL, "aud_open_packets: out is NULL");
+  *out = NULL;
+  if (!st || !st->codecpar || st->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
+    return emoi_fail(err, EMO_EINVAL, "aud_open_packets: not an audio stream");
+  aud_reader *r = calloc(1, sizeof *r);
+  if (!r) return emoi_fail(err, EMO_ENOMEM, "aud_open_packets: out of memory");
+  snprintf(r->name, sizeof r->name, "<soundtrack>");
+  media_guard_init_memory(&r->guard, NULL);
+  media_guard *log_prev = media_log_enter(&r->guard);
+  int rc = open_decoder(r, st, err);
+  media_log_leave(log_prev);
+  if (rc != EMO_OK) {
+    aud_close(&r);
+    return rc;
+  }
+  *out = r;
+  return EMO_OK;
+}
+
+int aud_feed(aud_reader *r, const AVPacket *pkt, emoi_err *err) {
+  if (!r || r->fmt) return emoi_fail(err, EMO_EINVAL, "aud_feed: not a packet reader");
+  if (r->eof_demux) return EMO_OK; /* after the end */
+  media_guard *log_prev = media_log_enter(&r->guard);
+  char eb[128];
+  int rc = EMO_OK;
+  if (!pkt) r->eof_demux = 1;
+  for (int sent = 0; rc == EMO_OK && !sent;) {
+    int ret = avcodec_send_packet(r->dec, pkt);
+    sent = ret != AVERROR(EAGAIN); /* EAGAIN: take the decoder's frames first */
+    if (ret < 0 && sent && ret != AVERROR_EOF && ++r->consec_errors > AUD_MAX_CONSEC_ERRORS)
+      rc = emoi_fail(err, EMO_EFORMAT, "%s: audio stream damaged (%s)", r->name,
+                     averr(ret, eb, sizeof eb));
+    for (;;) { /* every frame it can give now */
+      if (rc != EMO_OK) break;
+      ret = avcodec_receive_frame(r->dec, r->frame);
+      if (ret == 0) {
+        r->consec_errors = 0;
+        rc = convert(r, r->frame, err);
+        av_frame_unref(r->frame);
+        continue;
+      }
+      if (ret == AVERROR_EOF) {
+        r->eof_dec = 1;
+        rc = convert(r, NULL, err); /* drain the resampler */
+        r->drained = 1;
+        break;
+      }
+      if (ret != AVERROR(EAGAIN) && ++r->consec_errors > AUD_MAX_CONSEC_ERRORS)
+        rc = emoi_fail(err, EMO_EFORMAT, "%s: audio stream damaged (%s)", r->name,
+                       averr(ret, eb, sizeof eb));
+      if (ret == AVERROR(EAGAIN)) break;
+    }
+  }
+  media_log_leave(log_prev);
+  return rc;
 }
 
 void aud_get_info(const aud_reader *r, aud_info *info) {
@@ -314,6 +380,7 @@ static int refill(aud_reader *r, emoi_err *err) {
       continue;
     }
     /* the decoder wants input */
+    if (!r->fmt) break; /* packets come from aud_feed */
     if (r->eof_demux) {
       avcodec_send_packet(r->dec, NULL);
       continue;

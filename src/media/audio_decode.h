@@ -15,6 +15,8 @@
 #include "core/err.h"
 #include "media/media_io.h"
 
+#include <libavformat/avformat.h>
+
 #define AUD_RATE 16000 /* output sample rate */
 
 typedef struct aud_reader aud_reader;
@@ -36,6 +38,19 @@ int aud_open(const char *url, const media_io *io, aud_reader **out, emoi_err *er
 
 /* Same from size bytes at data (borrowed: must stay valid until aud_close). */
 int aud_open_memory(const void *data, size_t size, aud_reader **out, emoi_err *err);
+
+/* A reader without a demuxer, for packets another reader demuxes (media_io.audio_tap): a
+ * decoder for st's codec parameters and time base (st borrowed for the call only). Packets go
+ * in with aud_feed; aud_read then hands out their samples, exactly as aud_open's reader of the
+ * same stream would, and returns 0 when it has none yet (or at the end, after aud_feed(NULL)).
+ * Errors as aud_open's. */
+int aud_open_packets(const AVStream *st, aud_reader **out, emoi_err *err);
+
+/* Decodes one packet of a reader from aud_open_packets (pkt borrowed; NULL = the end: drains
+ * the decoder and the resampler) into its buffer, which grows until aud_read empties it.
+ * Returns EMO_OK; a packet that fails to decode is skipped (EMO_EFORMAT after
+ * AUD_MAX_CONSEC_ERRORS in a row); EMO_ENOMEM; EMO_EINVAL for a reader from aud_open. */
+int aud_feed(aud_reader *r, const AVPacket *pkt, emoi_err *err);
 
 /* Reads up to max_samples (>= 1) samples at 16 kHz mono float32 into buf. Returns the number
  * written (> 0), 0 at the end of the stream, or a negative status: a damaged stream yields

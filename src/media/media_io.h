@@ -76,6 +76,15 @@ typedef struct media_io {
   void *interrupt_user;
   int other_hosts; /* 1: nested opens (playlist segments) may go to other hosts/folders */
   media_log log;
+  /* Optional, video readers only (vid_open): the one demuxer of a source that cannot be opened
+   * twice (standard input, a pipe, a network url). The packets of the input's best audio stream
+   * st are handed to audio_tap as they are demuxed, on the thread that demuxes (the decoding
+   * thread of a threaded reader), in demux order, pkt borrowed for the call; once after the last
+   * one with pkt NULL (the end of the input or a read error); when the input has no audio
+   * stream, once at open with pkt and st NULL. The callback must not block for long: the frames
+   * wait behind it. */
+  void (*audio_tap)(const AVPacket *pkt, const AVStream *st, void *user);
+  void *audio_tap_user;
 } media_io;
 
 /* Per-reader state: the policy (copied from a media_io), the url FFmpeg is given, the open

@@ -85,6 +85,10 @@ struct vid_reader {
   double last_pkt_t;   /* media time of the end of the latest demuxed video packet */
   double hdr_duration; /* video stream duration stated by the container index, 0 if none */
   media_guard guard;   /* protocols, deadlines, abort flag, log sink (media_io.h) */
+  /* media_io.audio_tap: the best audio stream's packets go there (astream -1: none) */
+  void (*audio_tap)(const AVPacket *pkt, const AVStream *st, void *user);
+  void *audio_tap_user;
+  int astream, tap_ended;
   /* Threading (threaded = 1). */
   int threaded, th_started, sync_ready;
   pthread_t th;
@@ -176,9 +180,13 @@ static int finish_open(vid_reader *r, int64_t max_pixels, emoi_err *err) {
   r->vstream = vs;
   r->st = r->fmt->streams[vs];
   if (vs < 64 && isfinite(hdr_dur[vs]) && hdr_dur[vs] < 1e9) r->hdr_duration = hdr_dur[vs];
+  if (r->audio_tap) { /* the same stream the soundtrack's own reader would pick (aud_open) */
+    int as = av_find_best_stream(r->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    r->astream = as >= 0 ? as : -1;
+  }
   for (unsigned i = 0; i < r->fmt->nb_streams; i++) {
     if (r->fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) r->info.has_audio = 1;
-    if ((int)i != vs) r->fmt->streams[i]->discard = AVDISCARD_ALL;
+    if ((int)i != vs && (int)i != r->astream) r->fmt->streams[i]->discard = AVDISCARD_ALL;
   }
   AVCodecParameters *par = r->st->codecpar;
   int w = par->width, h = par->height;
@@ -265,6 +273,7 @@ static vid_reader *reader_alloc(const char *name) {
   if (!r) return NULL;
   snprintf(r->name, sizeof r->name, "%s", name);
   r->vstream = -1;
+  r->astream = -1;
   r->held = -1;
   r->sws_cs = r->sws_range = -1;
   return r;
@@ -297,6 +306,10 @@ int vid_open(const char *url, const media_io *io, int64_t max_pixels, double ana
   r->analysis_fps = analysis_fps;
   r->threaded = threaded ? 1 : 0;
   r->gray_max_side = gray_max_side;
+  if (io) {
+    r->audio_tap = io->audio_tap;
+    r->audio_tap_user = io->audio_tap_user;
+  }
   int rc = media_guard_init(&r->guard, io, url, err);
   if (rc != EMO_OK) {
     free(r);
@@ -332,6 +345,10 @@ int vid_open(const char *url, const media_io *io, int64_t max_pixels, double ana
   }
   rc = finish_open(r, max_pixels, err);
   if (rc != EMO_OK) goto fail;
+  if (r->audio_tap && r->astream < 0) { /* nothing will come: say so now */
+    r->tap_ended = 1;
+    r->audio_tap(NULL, NULL, r->audio_tap_user);
+  }
   if (r->threaded) {
     rc = start_thread(r, err);
     if (rc != EMO_OK) goto fail;
@@ -633,6 +650,13 @@ static int end_status(vid_reader *r, emoi_err *err) {
 
 /* Decodes until the next frame to deliver, written into slot s. Returns 1, 0 at a clean
  * end, or a negative code (err filled) at the end of a damaged stream. */
+/* Tells media_io.audio_tap that no packet follows (once). */
+static void tap_end(vid_reader *r) {
+  if (r->astream < 0 || r->tap_ended) return;
+  r->tap_ended = 1;
+  r->audio_tap(NULL, r->fmt->streams[r->astream], r->audio_tap_user);
+}
+
 static int produce(vid_reader *r, vid_slot *s, emoi_err *err) {
   for (;;) {
     int ret = avcodec_receive_frame(r->dec, r->frame);
@@ -687,11 +711,17 @@ static int produce(vid_reader *r, vid_slot *s, emoi_err *err) {
       else if (r->read_retries)
         r->read_error = AVERROR_INVALIDDATA;
       r->eof_sent = 1;
+      tap_end(r);
       ret = avcodec_send_packet(r->dec, NULL);
       if (ret < 0 && ret != AVERROR_EOF) return end_status(r, err);
       continue;
     }
     r->read_retries = 0;
+    if (r->pkt->stream_index == r->astream && r->astream >= 0) {
+      r->audio_tap(r->pkt, r->fmt->streams[r->astream], r->audio_tap_user);
+      av_packet_unref(r->pkt);
+      continue;
+    }
     if (r->pkt->stream_index != r->vstream) {
       av_packet_unref(r->pkt);
       continue;

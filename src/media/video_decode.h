@@ -4,8 +4,9 @@
  * Inputs: any container and codec the linked FFmpeg supports, network URLs (RTSP, HTTP, ...
  * as avformat_open_input takes them, limited to the protocols media_io.h allows), standard
  * input ("-") and V4L2 webcams (a url starting with "/dev/video"). The best video stream is decoded
- * (cover-art pictures are skipped); other streams are discarded at the demuxer. Audio is only
- * reported (vid_info.has_audio).
+ * (cover-art pictures are skipped); other streams are discarded at the demuxer. Audio is
+ * reported (vid_info.has_audio), and its packets handed to media_io.audio_tap when the caller
+ * sets one (one demuxer for the frames and the soundtrack of a source read once).
  *
  * What a frame is: every output frame is RGB24 with the stream's header dimensions after the
  * display rotation (ISO/IEC 14496-12 display matrix, as FFmpeg exposes it in

@@ -10,7 +10,9 @@
  * against 191 MB when the samples are held). Sources that cannot be read twice (URLs,
  * devices) and --whole keep the recording's samples (230 MB per hour, up to
  * params.max_audio_seconds) for the call, released when it returns. Both paths give the same
- * result bit for bit (tests/test_audio.c). */
+ * result bit for bit (tests/test_audio.c). A soundtrack whose samples another thread pulls from
+ * the frames' demuxer (emoi_analyze_audio_pulled, for emo_analyze_media on a source read once)
+ * takes the single-pass path, with Silero run as the samples come. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,53 @@ static int decode_all(emo_context *c, const char *url, emoi_err *err) {
   return rc;
 }
 
+/* decode_all for samples pulled from another thread (emoi_pulled), with Silero run on each
+ * whole window as it comes (the same windows, in the same order, as find_speech runs them on
+ * the held samples): *probs_out (*n_win_out,) as speech_from_probs takes them. */
+static int decode_pulled(emo_context *c, const emoi_pulled *src, float **probs_out,
+                         int64_t *n_win_out, emoi_err *err) {
+  c->pcm_len = 0;
+  *probs_out = NULL;
+  *n_win_out = 0;
+  size_t max = (size_t)(c->run.max_audio_seconds * SR);
+  float *probs = NULL;
+  size_t probs_cap = 0;
+  int64_t n_win = 0;
+  int rc = EMO_OK;
+  vad_reset(c->vad);
+  for (;;) {
+    rc = reserve(&c->pcm, &c->pcm_cap, c->pcm_len + READ_CHUNK);
+    if (rc != EMO_OK) {
+      emoi_fail(err, rc, "%s: out of memory after %.0f s of audio", src->name,
+                (double)c->pcm_len / SR);
+      break;
+    }
+    if (atomic_load(&c->interrupt)) break;
+    int got = src->pull(c->pcm + c->pcm_len, READ_CHUNK, err, src->user);
+    if (got <= 0) {
+      rc = got; /* 0 = end; negative = damaged after the decodable part */
+      break;
+    }
+    c->pcm_len += (size_t)got;
+    int64_t w = (int64_t)c->pcm_len / VAD_WINDOW;
+    rc = reserve(&probs, &probs_cap, (size_t)w + 1);
+    for (; rc == EMO_OK && n_win < w; n_win++)
+      rc = vad_process(c->vad, c->pcm + n_win * VAD_WINDOW, &probs[n_win], err);
+    if (rc != EMO_OK) break;
+    if (src->on_vad) src->on_vad(probs, n_win, src->user);
+    if (c->pcm_len > max) {
+      rc = emoi_fail(err, EMO_ELIMIT, "%s: longer than max_audio_seconds (%.0f s)", src->name,
+                     c->run.max_audio_seconds);
+      break;
+    }
+  }
+  if (!probs) probs = malloc(sizeof *probs);
+  if (!probs && rc == EMO_OK) rc = emoi_fail(err, EMO_ENOMEM, "out of memory");
+  *probs_out = probs;
+  *n_win_out = n_win;
+  return rc;
+}
+
 /* Silero segmentation (params.vad_*). The defaults are tuned for diarization: silero-vad's own
  * (threshold 0.5, 30 ms padding, 100 ms minimum silence) cut speech at every pause and miss
  * quiet, distant talkers: on the AMI tuning excerpts (trn00..04) they missed 23 % of the
@@ -80,7 +129,7 @@ static int decode_all(emo_context *c, const char *url, emoi_err *err) {
  * collar) is lowest with threshold 0.2 and 500 ms of padding, which also closes gaps shorter
  * than 1 s (dev/vad_sad_grid.py; chosen on trn00..04 only). The segments are also the
  * emotion segments, which thereby become whole turns instead of fragments. */
-static int segmentation_params(const emo_run_params *p, vad_seg_params *sp, emoi_err *err) {
+int emoi_vad_seg_params(const emo_run_params *p, vad_seg_params *sp, emoi_err *err) {
   if (!(p->vad_threshold > 0.0f && p->vad_threshold < 1.0f) || p->vad_min_speech_ms < 0 ||
       p->vad_min_silence_ms < 0 || p->vad_pad_ms < 0 || p->vad_min_speech_ms > 600000 ||
       p->vad_min_silence_ms > 600000 || p->vad_pad_ms > 600000)
@@ -100,7 +149,7 @@ static int segmentation_params(const emo_run_params *p, vad_seg_params *sp, emoi
 static int speech_from_probs(emo_context *c, float *probs, int64_t n_win, int64_t n_samples, int rc,
                              dia_segment **out, int *n_out, emoi_err *err) {
   vad_seg_params sp;
-  if (rc == EMO_OK) rc = segmentation_params(&c->run, &sp, err);
+  if (rc == EMO_OK) rc = emoi_vad_seg_params(&c->run, &sp, err);
   int n = rc == EMO_OK ? vad_segments(probs, n_win, n_samples, &sp, NULL, 0, err) : rc;
   vad_segment *vs = n > 0 ? malloc((size_t)n * sizeof *vs) : NULL;
   dia_segment *ds = n > 0 ? malloc((size_t)n * sizeof *ds) : NULL;
@@ -498,8 +547,8 @@ static int summarise(emo_context *c) {
   return EMO_OK;
 }
 
-static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
-                   const emo_audio_result **out);
+static int analyze(emo_context *c, const char *url, const emoi_pulled *pulled, int whole,
+                   seg_sink *sink, const emo_audio_result **out);
 
 /* emo_analyze_audio's segments behind its run record. */
 typedef struct audio_gate {
@@ -542,7 +591,7 @@ int emo_analyze_audio(emo_context *c, const emo_run_params *rp, const char *url,
 int emoi_analyze_audio(emo_context *c, const char *url, emoi_segment_fn on_segment, void *user,
                        const emo_audio_result **out) {
   seg_sink sink = {on_segment, user, 0};
-  int rc = analyze(c, url, c->run.audio_whole, &sink, out);
+  int rc = analyze(c, url, NULL, c->run.audio_whole, &sink, out);
   if (c) { /* the samples are not needed by the result */
     free(c->pcm);
     c->pcm = NULL;
@@ -551,8 +600,23 @@ int emoi_analyze_audio(emo_context *c, const char *url, emoi_segment_fn on_segme
   return rc;
 }
 
-static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
-                   const emo_audio_result **out) {
+int emoi_analyze_audio_pulled(emo_context *c, const emoi_pulled *src, emoi_segment_fn on_segment,
+                              void *user, const emo_audio_result **out) {
+  if (!src || !src->pull) return EMO_EINVAL;
+  seg_sink sink = {on_segment, user, 0};
+  int rc = analyze(c, src->name ? src->name : "soundtrack", src, 0, &sink, out);
+  if (c) {
+    free(c->pcm);
+    c->pcm = NULL;
+    c->pcm_len = c->pcm_cap = 0;
+  }
+  return rc;
+}
+
+/* url is read (twice when it is a regular file and not whole), or, with pulled, the samples
+ * come from pulled and url only names them. */
+static int analyze(emo_context *c, const char *url, const emoi_pulled *pulled, int whole,
+                   seg_sink *sink, const emo_audio_result **out) {
   if (!c || !url || !out) return EMO_EINVAL;
   *out = NULL;
   emoi_err err = {{0}};
@@ -565,7 +629,7 @@ static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
    * streams VAD and diarization features, pass 2 the segments' samples. --whole and sources
    * that cannot be read twice (URLs, devices) keep the samples of the whole recording. */
   struct stat st;
-  const int two_pass = !whole && stat(url, &st) == 0 && S_ISREG(st.st_mode);
+  const int two_pass = !pulled && !whole && stat(url, &st) == 0 && S_ISREG(st.st_mode);
   dia_feats df;
   memset(&df, 0, sizeof df);
   float *probs = NULL;
@@ -580,8 +644,11 @@ static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
       return emoi_ctx_fail(c, decode_rc, &err);
     }
   } else {
-    decode_rc = decode_all(c, url, &err);
-    if (decode_rc != EMO_OK && c->pcm_len == 0) return emoi_ctx_fail(c, decode_rc, &err);
+    decode_rc = pulled ? decode_pulled(c, pulled, &probs, &n_win, &err) : decode_all(c, url, &err);
+    if (decode_rc != EMO_OK && c->pcm_len == 0) {
+      free(probs);
+      return emoi_ctx_fail(c, decode_rc, &err);
+    }
     n_samples = (int64_t)c->pcm_len;
   }
   emoi_err decode_err = err;
@@ -611,7 +678,10 @@ static int analyze(emo_context *c, const char *url, int whole, seg_sink *sink,
       dr.n_speakers = 1;
     }
   } else {
-    rc = find_speech(c, &speech, &n_speech, &err);
+    if (pulled) /* Silero already ran as the samples came */
+      rc = speech_from_probs(c, probs, n_win, n_samples, EMO_OK, &speech, &n_speech, &err);
+    else
+      rc = find_speech(c, &speech, &n_speech, &err);
     if (rc == EMO_OK && n_speech > 0) {
       dia_config cfg;
       dia_config_default(&cfg);

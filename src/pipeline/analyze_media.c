@@ -24,6 +24,29 @@
  * hold seconds past it, or at the end of the stream. So the output keeps its order and every
  * frame's "speaking" is its own; a killed run loses the last hold seconds of frames.
  *
+ * A source read once (standard input, a pipe, a network url, a device: anything but a regular
+ * file) cannot be opened by a second decoder, so the frames' demuxer hands the packets of its best
+ * audio stream over (media_io.audio_tap, on the demuxing thread): they are decoded there
+ * (aud_open_packets, the same decoder and resampler the file's own reader uses) and the samples
+ * queued for the soundtrack's thread, which runs Silero as they come and, at the end, the file's
+ * single-pass analysis (emoi_analyze_audio_pulled: the same segments, speakers and descriptions,
+ * bit for bit). The diarizer clusters the whole recording, so the segments are known only at
+ * the end; the frames do not wait for them. With persons, each frame is held (a copy, as for
+ * LR-ASD) only until its voice activity is final: Silero's segmentation of the windows so far,
+ * rounded as the diarizer rounds (its segments cover exactly the speech frames, whatever the
+ * speakers), decides a time t for good once the sound has reached t + 2 pad + min_speech +
+ * min_silence (+ 0.18 s; 1.53 s with the defaults), redone every second of sound (voiced_at).
+ * So the frames go out about 1.5 to 2.5 s behind the sound, with the "speaking" the file
+ * gives; the segments, their links and the persons follow the last frame, as psn_finish
+ * does for a file. Memory is bounded by that delay in frames, plus, for the whole recording,
+ * its samples (as emo_analyze_audio holds a url's: 230 MB an hour, up to max_audio_seconds),
+ * the diarizer's features, the persons' history (16 bytes per face per frame: it is trimmed only
+ * as segments are delivered) and a float per 32 ms of Silero's probabilities. Past
+ * max_audio_seconds the soundtrack stops and the later frames, once it has been described, have
+ * "speaking" null. A live source that never ends therefore gets scored frames but no segment
+ * before it stops (an online diarizer would be needed). LR-ASD reads the sound through a second
+ * decoder of its own, so a source read once uses the mouth motion (with a warning).
+ *
  * Logging: the soundtrack context's messages are queued and delivered on the calling thread
  * too (emo_log_fn promises the thread that made the call). Leaves to others: the frames'
  * analysis (analyze_video.c), the soundtrack's (analyze_audio.c), serialisation (output/). */
@@ -33,7 +56,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audio/vad.h"
 #include "core/log.h"
+#include "media/audio_decode.h"
 #include "pipeline/internal.h"
 #include "pipeline/persons.h"
 #include "pipeline/speaking.h"
@@ -47,6 +72,8 @@ typedef struct held_frame {
   emo_face_details *details;
   emo_event *events; /* (cap_events,) */
   float *custom;     /* (cap_custom,) the faces' face-head answers (the context reuses its own) */
+  float *ev; /* (cap_faces,) the faces' speaking evidence when it came (a source read once) */
+  int has_ev, av;
   int cap_faces, cap_events, cap_custom;
 } held_frame;
 
@@ -86,7 +113,28 @@ typedef struct media_run {
   held_frame *held; /* (cap_held,) ring: [h_head, h_head + n_held) */
   int h_head, n_held, cap_held;
   float *ev; /* (max_faces,) a held frame's final evidence */
+  /* A source read once (see the top): the demuxing thread's side ... */
+  int once;
+  aud_reader *tap_dec; /* decodes the tapped packets (demuxing thread only) */
+  float *stage;        /* (STAGE,) its samples on their way to pend (demuxing thread only) */
+  /* ... shared under mu ... */
+  float *pend; /* (cap_pend,) decoded samples not yet pulled: [pend_pos, n_pend) */
+  size_t n_pend, cap_pend, pend_pos;
+  int tap_end; /* no sample follows those in pend */
+  int tap_rc;  /* the tapped soundtrack's error (with tap_err), 0 none */
+  emoi_err tap_err;
+  float *vprobs; /* (cap_vwin,) Silero's probabilities so far, 512 samples each */
+  int64_t n_vwin, cap_vwin;
+  /* ... and the calling thread's: the segmentation of the first vsegs_win windows */
+  vad_seg_params vsp;
+  int64_t delay; /* samples of sound past a frame before its voice activity is final */
+  vad_segment *vsegs;
+  int n_vsegs, cap_vsegs, vsegs_i;
+  int64_t vsegs_win;
+  int vq; /* first queued segment that may still cover a frame (once the soundtrack is done) */
 } media_run;
+
+#define STAGE 16384 /* samples moved from the tapped decoder to pend at a time */
 
 /* The soundtrack context's log callback: queue the message for the calling thread. */
 static void queue_log(emo_log_level level, const char *message, void *user) {
@@ -144,10 +192,172 @@ static int on_described(const emo_speech_segment *s, void *user) {
   return 0;
 }
 
+/* ---- a source read once: the one demuxer's audio packets become the soundtrack's samples */
+
+/* Appends n samples to pend. Called with mu held. */
+static int pend_push(media_run *m, const float *x, int n) {
+  if (m->pend_pos > 0 && m->pend_pos == m->n_pend) m->pend_pos = m->n_pend = 0;
+  if (m->n_pend + (size_t)n > m->cap_pend) {
+    if (m->pend_pos > 0) {
+      memmove(m->pend, m->pend + m->pend_pos, (m->n_pend - m->pend_pos) * sizeof *m->pend);
+      m->n_pend -= m->pend_pos;
+      m->pend_pos = 0;
+    }
+    size_t cap = m->cap_pend ? m->cap_pend : 65536;
+    while (cap < m->n_pend + (size_t)n) cap *= 2;
+    if (cap != m->cap_pend) {
+      float *p = realloc(m->pend, cap * sizeof *p);
+      if (!p) return EMO_ENOMEM;
+      m->pend = p;
+      m->cap_pend = cap;
+    }
+  }
+  memcpy(m->pend + m->n_pend, x, (size_t)n * sizeof *x);
+  m->n_pend += (size_t)n;
+  return EMO_OK;
+}
+
+/* media_io.audio_tap, on the demuxing thread: decodes the packet (outside mu) and queues its
+ * samples for the soundtrack's thread; st NULL: the input has no audio stream. */
+static void on_audio_packet(const AVPacket *pkt, const AVStream *st, void *user) {
+  media_run *m = user;
+  emoi_err err = {{0}};
+  pthread_mutex_lock(&m->mu);
+  int skip = m->tap_end || m->done;
+  if (!st) m->sound = 0;
+  pthread_mutex_unlock(&m->mu);
+  if (skip) return;
+  int rc = EMO_OK;
+  if (!st)
+    rc = emoi_fail(&err, EMO_EFORMAT, "%s: no audio stream", m->url);
+  else if (!m->tap_dec && (rc = aud_open_packets(st, &m->tap_dec, &err)) == EMO_OK &&
+           !(m->stage = malloc(STAGE * sizeof *m->stage)))
+    rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for the soundtrack");
+  if (rc == EMO_OK) rc = aud_feed(m->tap_dec, pkt, &err);
+  for (;;) { /* what the packet gave, in blocks */
+    int got = rc == EMO_OK ? aud_read(m->tap_dec, m->stage, STAGE, &err) : 0;
+    if (got < 0) rc = got;
+    pthread_mutex_lock(&m->mu);
+    if (got > 0 && !m->done && pend_push(m, m->stage, got) != EMO_OK)
+      rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for the soundtrack");
+    if (rc != EMO_OK) {
+      m->tap_rc = rc;
+      m->tap_err = err;
+    }
+    if (rc != EMO_OK || !pkt) m->tap_end = 1;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    if (got <= 0 || rc != EMO_OK) break;
+  }
+}
+
+/* emoi_pull_fn of the soundtrack's thread: waits for tapped samples. */
+static int pull_samples(float *buf, int max, emoi_err *err, void *user) {
+  media_run *m = user;
+  pthread_mutex_lock(&m->mu);
+  while (m->pend_pos == m->n_pend && !m->tap_end && !atomic_load(&m->st->interrupt))
+    pthread_cond_wait(&m->cv, &m->mu);
+  int got = 0;
+  if (m->pend_pos < m->n_pend) {
+    size_t k = m->n_pend - m->pend_pos;
+    got = k < (size_t)max ? (int)k : max;
+    memcpy(buf, m->pend + m->pend_pos, (size_t)got * sizeof *buf);
+    m->pend_pos += (size_t)got;
+  } else if (m->tap_rc) {
+    got = m->tap_rc;
+    if (err) *err = m->tap_err;
+  }
+  pthread_mutex_unlock(&m->mu);
+  return got;
+}
+
+/* emoi_vad_fn of the soundtrack's thread: Silero's probabilities so far, for the frames. */
+static void on_vad(const float *probs, int64_t n_win, void *user) {
+  media_run *m = user;
+  pthread_mutex_lock(&m->mu);
+  if (n_win > m->cap_vwin) {
+    int64_t cap = m->cap_vwin ? m->cap_vwin : 4096;
+    while (cap < n_win) cap *= 2;
+    float *p = realloc(m->vprobs, (size_t)cap * sizeof *p);
+    if (p) {
+      m->vprobs = p;
+      m->cap_vwin = cap;
+    }
+  }
+  if (n_win <= m->cap_vwin) {
+    memcpy(m->vprobs + m->n_vwin, probs + m->n_vwin, (size_t)(n_win - m->n_vwin) * sizeof *probs);
+    m->n_vwin = n_win;
+  }
+  pthread_cond_broadcast(&m->cv);
+  pthread_mutex_unlock(&m->mu);
+}
+
+#define VOICED_WAIT 1 /* voiced_at: not final yet */
+
+/* The voice activity at t of a source read once (1, 0, or -1 unknown), as the file's
+ * segments would give it (deliver_segments), or VOICED_WAIT while it is not final. Once the
+ * soundtrack is done: from its segments. Before: Silero's segmentation of the windows so far
+ * (vad_segments, redone at most every VOICED_STEP windows), taken as the diarizer takes it
+ * (diarize.c: the speech frames are its segments rounded to 10 ms, and its segments cover exactly
+ * those frames whatever the speakers), for t at least m->delay samples before their end: a
+ * speech start found later lies more than 2 x pad after t, and any segment that could reach t
+ * has lived long enough (min_speech + min_silence) to be kept or dropped for good. Called with
+ * mu held, for non-decreasing t. */
+#define VOICED_STEP 31 /* about 1 s of windows */
+static int voiced_at(media_run *m, double t, int *voiced, emoi_err *err) {
+  if (m->done) {
+    if (m->audio_duration < 0 || t >= m->audio_duration) {
+      *voiced = -1;
+      return EMO_OK;
+    }
+    while (m->vq < m->n && m->queue[m->vq].end <= t) m->vq++;
+    *voiced = m->vq < m->n && m->queue[m->vq].start <= t;
+    return EMO_OK;
+  }
+  const double sr = VAD_RATE;
+  if (!(t * sr + (double)m->delay <= (double)(m->n_vwin * VAD_WINDOW))) return VOICED_WAIT;
+  if (!(t * sr + (double)m->delay <= (double)(m->vsegs_win * VAD_WINDOW))) {
+    if (m->n_vwin - m->vsegs_win < VOICED_STEP)
+      return VOICED_WAIT; /* a little more sound first: the segmentation is redone in steps */
+    int64_t nw = m->n_vwin;
+    int n = vad_segments(m->vprobs, nw, nw * VAD_WINDOW, &m->vsp, NULL, 0, err);
+    if (n > m->cap_vsegs) {
+      vad_segment *v = realloc(m->vsegs, (size_t)n * sizeof *v);
+      if (!v) return emoi_fail(err, EMO_ENOMEM, "out of memory for the voice activity");
+      m->vsegs = v;
+      m->cap_vsegs = n;
+    }
+    if (n > 0) n = vad_segments(m->vprobs, nw, nw * VAD_WINDOW, &m->vsp, m->vsegs, n, err);
+    if (n < 0) return n;
+    m->n_vsegs = n;
+    m->vsegs_win = nw;
+    m->vsegs_i = 0;
+  }
+  /* the diarizer's frame rounding (diarize.c sec_to_frame, 100 frames a second) */
+  for (; m->vsegs_i < m->n_vsegs; m->vsegs_i++) {
+    double e = (double)m->vsegs[m->vsegs_i].end / sr;
+    double f1 = e > 0 ? floor(e * 100 + 0.5) : 0;
+    if (t < f1 / 100) break;
+  }
+  *voiced = 0;
+  for (int i = m->vsegs_i; i < m->n_vsegs; i++) {
+    double a = (double)m->vsegs[i].start / sr, e = (double)m->vsegs[i].end / sr;
+    double f0 = a > 0 ? floor(a * 100 + 0.5) : 0, f1 = e > 0 ? floor(e * 100 + 0.5) : 0;
+    if (f0 / 100 > t) break;
+    if (f1 > f0 && t < f1 / 100) {
+      *voiced = 1;
+      break;
+    }
+  }
+  return EMO_OK;
+}
+
 static void *soundtrack_main(void *arg) {
   media_run *m = arg;
   const emo_audio_result *r = NULL;
-  int rc = emoi_analyze_audio(m->st, m->url, on_described, m, &r);
+  emoi_pulled src = {m->url, pull_samples, on_vad, m};
+  int rc = m->once ? emoi_analyze_audio_pulled(m->st, &src, on_described, m, &r)
+                   : emoi_analyze_audio(m->st, m->url, on_described, m, &r);
   pthread_mutex_lock(&m->mu);
   m->audio_rc = rc;
   m->audio = r;
@@ -202,11 +412,12 @@ static int deliver_frame(media_run *m, const emo_frame_result *f, const float *e
     stop = emoi_run_deliver(m->c, m->cb, "video", m->url,
                             f->media_duration > 0 ? f->media_duration : -1.0, m->sound);
   }
-  stop |= deliver_segments(m, f->frame >= 0 ? f->t : -1.0);
+  if (!m->once || f->frame < 0) /* read once: the segments come at the end (see the top) */
+    stop |= deliver_segments(m, f->frame >= 0 ? f->t : -1.0);
   if (m->psn && m->psn_rc == EMO_OK) {
     if (!m->st) m->voiced = -1;
     m->psn_rc = psn_frame(m->psn, (emo_frame_result *)f, ev, av, m->voiced, &m->psn_err);
-    if (f->frame >= 0 && m->st) psn_trim(m->psn, m->keep_from);
+    if (f->frame >= 0 && m->st && !m->once) psn_trim(m->psn, m->keep_from);
   }
   if (m->cb->on_frame && m->cb->on_frame(f, m->cb->user)) stop = 1;
   if (stop) {
@@ -216,8 +427,9 @@ static int deliver_frame(media_run *m, const emo_frame_result *f, const float *e
   return stop;
 }
 
-/* Copies f into the held queue. Returns EMO_OK or EMO_ENOMEM. */
-static int hold_frame(media_run *m, const emo_frame_result *f) {
+/* Copies f, and its faces' evidence ev (may be NULL: it comes later) of kind av, into the held
+ * queue. Returns EMO_OK or EMO_ENOMEM. */
+static int hold_frame(media_run *m, const emo_frame_result *f, const float *ev, int av) {
   if (m->n_held == m->cap_held) {
     int cap = m->cap_held ? 2 * m->cap_held : 128;
     held_frame *h = calloc((size_t)cap, sizeof *h);
@@ -236,7 +448,9 @@ static int hold_frame(media_run *m, const emo_frame_result *f) {
     if (fa) h->faces = fa;
     emo_face_details *d = fa ? realloc(h->details, (size_t)cap * sizeof *d) : NULL;
     if (d) h->details = d;
-    if (!fa || !d) return EMO_ENOMEM;
+    float *e = d ? realloc(h->ev, (size_t)cap * sizeof *e) : NULL;
+    if (e) h->ev = e;
+    if (!fa || !d || !e) return EMO_ENOMEM;
     h->cap_faces = cap;
   }
   if (f->event_count > h->cap_events) {
@@ -256,6 +470,9 @@ static int hold_frame(media_run *m, const emo_frame_result *f) {
     h->cap_custom = need;
   }
   h->f = *f;
+  h->has_ev = ev != NULL;
+  h->av = av;
+  if (ev && f->face_count) memcpy(h->ev, ev, (size_t)f->face_count * sizeof *ev);
   float *cu = h->custom;
   for (int i = 0; i < f->face_count; i++) {
     h->faces[i] = f->faces[i];
@@ -282,20 +499,33 @@ static int hold_frame(media_run *m, const emo_frame_result *f) {
   return EMO_OK;
 }
 
-/* Delivers the held frames up to time `until` (all when all), each with its final scores.
+/* Delivers the held frames up to time `until` (all when all) whose scores are final: a late
+ * speaking source's (spk, may be NULL) and, read once, the voice activity at their time.
  * Returns non-zero when a callback asked to stop. */
 static int deliver_held(media_run *m, spk_source *spk, double until, int all) {
+  const int late = spk && spk->ops->hold > 0.0 && spk->ops->final_scores;
   while (m->n_held > 0) {
     held_frame *h = &m->held[m->h_head];
-    if (!all && !(h->f.t <= until)) break;
-    const float *ev = NULL;
-    if (m->ev && h->f.face_count > 0) {
+    if (!all && late && !(h->f.t <= until)) break;
+    if (m->once) {
+      int v = -1;
+      pthread_mutex_lock(&m->mu);
+      int rc = voiced_at(m, h->f.t, &v, &m->psn_err);
+      pthread_mutex_unlock(&m->mu);
+      if (rc == VOICED_WAIT && !all) break;
+      if (rc < 0 && m->psn_rc == EMO_OK) m->psn_rc = rc;
+      m->voiced = rc == EMO_OK ? v : -1;
+    }
+    const float *ev = h->has_ev ? h->ev : NULL;
+    int av = h->av;
+    if (late && m->ev && h->f.face_count > 0) {
       spk->ops->final_scores(spk, h->f.t, h->faces, h->f.face_count, m->ev);
       ev = m->ev;
+      av = spk->ops->audio_visual;
     }
     m->h_head = (m->h_head + 1) % m->cap_held;
     m->n_held--;
-    if (deliver_frame(m, &h->f, ev, spk->ops->audio_visual)) return 1;
+    if (deliver_frame(m, &h->f, ev, av)) return 1;
   }
   return 0;
 }
@@ -306,9 +536,14 @@ static void held_free(media_run *m) {
     free(m->held[i].details);
     free(m->held[i].events);
     free(m->held[i].custom);
+    free(m->held[i].ev);
   }
   free(m->held);
   free(m->ev);
+  free(m->pend);
+  free(m->vprobs);
+  free(m->vsegs);
+  free(m->stage);
 }
 
 /* emoi_frame_fn of the frames: the segments due, then the frame; with a late speaking source,
@@ -316,25 +551,32 @@ static void held_free(media_run *m) {
 static int on_frame(const emo_frame_result *f, void *user) {
   media_run *m = user;
   spk_source *spk = m->psn ? emoi_stream_speaking(m->c) : NULL;
-  if (!spk || !(spk->ops->hold > 0.0) || !spk->ops->final_scores) {
-    int av = 0;
-    const float *ev = emoi_stream_evidence(m->c, NULL, &av);
-    return deliver_frame(m, f, ev, av);
-  }
-  if (!m->ev && !(m->ev = calloc((size_t)m->c->params.max_faces, sizeof *m->ev))) {
+  const int late = spk && spk->ops->hold > 0.0 && spk->ops->final_scores;
+  int av = 0;
+  const float *ev = late ? NULL : emoi_stream_evidence(m->c, NULL, &av);
+  if (!late && (!m->once || !m->psn)) return deliver_frame(m, f, ev, av);
+  if (late && !m->ev && !(m->ev = calloc((size_t)m->c->params.max_faces, sizeof *m->ev))) {
     m->psn_rc = emoi_fail(&m->psn_err, EMO_ENOMEM, "out of memory for the held frames");
     return 1;
   }
   if (f->frame >= 0) {
-    if (f->face_count > m->c->params.max_faces || hold_frame(m, f) != EMO_OK) {
+    if (f->face_count > m->c->params.max_faces || hold_frame(m, f, ev, av) != EMO_OK) {
       m->psn_rc = emoi_fail(&m->psn_err, EMO_ENOMEM, "out of memory for the held frames");
       return 1;
     }
-    return deliver_held(m, spk, f->t - spk->ops->hold, 0);
+    return deliver_held(m, spk, late ? f->t - spk->ops->hold : f->t, 0);
   }
   /* the end: every pending score, every held frame, then the end-of-stream call */
   if (!m->stopped) {
-    if (spk->ops->flush && m->psn_rc == EMO_OK) m->psn_rc = spk->ops->flush(spk, &m->psn_err);
+    if (late && spk->ops->flush && m->psn_rc == EMO_OK)
+      m->psn_rc = spk->ops->flush(spk, &m->psn_err);
+    if (m->once) { /* no sample follows: the soundtrack's segments are the final word */
+      pthread_mutex_lock(&m->mu);
+      m->tap_end = 1;
+      pthread_cond_broadcast(&m->cv);
+      while (!m->done) pthread_cond_wait(&m->cv, &m->mu);
+      pthread_mutex_unlock(&m->mu);
+    }
     if (deliver_held(m, spk, 0.0, 1)) return 1;
   }
   return deliver_frame(m, f, NULL, 0);
@@ -367,13 +609,21 @@ static void persons_end(emo_context *c, media_run *m, const emo_video_summary *v
     }
 }
 
-/* Starts the soundtrack's analysis for url when it is a regular file and the model has the
- * speech models: a live source would never end, so its speech is not put on the timeline. */
+/* Starts the soundtrack's analysis for url when the model has the speech models: from the file
+ * itself when url is a regular file, else from the frames' demuxer (m->once, see the top). */
 static int soundtrack_start(media_run *m, pthread_t *th, emoi_err *err) {
   emo_context *c = m->c;
   struct stat st;
-  if (!c->model->ser || !c->model->vad_graph || stat(m->url, &st) != 0 || !S_ISREG(st.st_mode))
-    return 0;
+  if (!c->model->ser || !c->model->vad_graph) return 0;
+  m->once = !(stat(m->url, &st) == 0 && S_ISREG(st.st_mode));
+  if (m->once) {
+    int rc = emoi_vad_seg_params(&c->run, &m->vsp, err);
+    if (rc != EMO_OK) return rc;
+    const double ms = VAD_RATE / 1000.0; /* samples per ms */
+    m->delay = (int64_t)(ms * (2.0 * m->vsp.speech_pad_ms + m->vsp.min_speech_ms +
+                               m->vsp.min_silence_ms + 50.0)) +
+               4 * VAD_WINDOW;
+  }
   if (!c->soundtrack) {
     emo_context_params p = c->params;
     p.n_threads = 1; /* the frames' analysis has the other threads */
@@ -427,7 +677,19 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
     pthread_cond_destroy(&m.cv);
     return emoi_ctx_fail(c, running, &err);
   }
-  if (running && cb && cb->on_run) { /* the run record names the speech models only then */
+  if (running && m.once) { /* the frames' demuxer hands the sound over (on_audio_packet) */
+    m.sound = 1;           /* until the demuxer finds no audio stream */
+    c->audio_tap = on_audio_packet;
+    c->audio_tap_user = &m;
+    const char *sm = c->run.speaking_model;
+    if (m.psn && sm && strcmp(sm, "mouth") != 0) {
+      emoi_log(&c->log, EMO_LOG_WARN,
+               "%s is read once: LR-ASD would read its sound a second time, the mouth motion "
+               "gives the speaking scores",
+               url);
+      c->run.speaking_model = NULL;
+    }
+  } else if (running && cb && cb->on_run) { /* the run record names the speech models then */
     emo_media_info mi;
     m.sound = emo_media_probe(url, &mi, NULL, 0) == EMO_OK && mi.has_audio;
   }
@@ -441,7 +703,16 @@ int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
   if (rc == EMO_OK) rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
   if (running) {
     if (rc != EMO_OK && !vs) atomic_store(&m.st->interrupt, 1); /* no frames: stop it */
+    if (m.once) { /* the demuxer is closed: nothing more comes */
+      pthread_mutex_lock(&m.mu);
+      m.tap_end = 1;
+      pthread_cond_broadcast(&m.cv);
+      pthread_mutex_unlock(&m.mu);
+    }
     pthread_join(th, NULL);
+    c->audio_tap = NULL;
+    c->audio_tap_user = NULL;
+    aud_close(&m.tap_dec);
     pthread_mutex_lock(&m.mu);
     deliver_logs(&m);
     pthread_mutex_unlock(&m.mu);

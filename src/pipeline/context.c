@@ -278,6 +278,8 @@ void emoi_media_io(emo_context *c, media_io *io) {
   io->log.fn = media_sink;
   io->log.user = c;
   io->log.level = c->log.level;
+  io->audio_tap = c->audio_tap;
+  io->audio_tap_user = c->audio_tap_user;
   c->caller = pthread_self();
 }
 

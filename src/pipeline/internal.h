@@ -119,7 +119,11 @@ struct emo_context {
   char *logq[EMOI_LOGQ_MAX];
   int logq_level[EMOI_LOGQ_MAX];
   int logq_n, logq_dropped;
-  emo_context *soundtrack;   /* speech-only context for the soundtrack's thread, made lazily */
+  emo_context *soundtrack; /* speech-only context for the soundtrack's thread, made lazily */
+  /* media_io.audio_tap of the call in progress (emoi_media_io), set by emo_analyze_media for a
+   * source read once; NULL otherwise */
+  void (*audio_tap)(const AVPacket *pkt, const AVStream *st, void *user);
+  void *audio_tap_user;
   struct psn_state *persons; /* faces and voices joined (pipeline/persons.h), made lazily */
   int said_fallback;         /* bits: which speaking-source messages were logged once */
   emo_media_summary media;
@@ -225,6 +229,28 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
 typedef int (*emoi_segment_fn)(const emo_speech_segment *s, void *user);
 int emoi_analyze_audio(emo_context *c, const char *url, emoi_segment_fn on_segment, void *user,
                        const emo_audio_result **out);
+
+/* The soundtrack of a source read once (emo_analyze_media's one demuxer): its samples come
+ * from another thread through pull, which blocks until it has some and returns how many (> 0,
+ * at most max, 16 kHz mono), 0 at the end, or a negative status with err filled. Silero runs
+ * as the samples come, and on_vad (may be NULL) hears of its probabilities so far (probs (n_win,)
+ * for samples [512 i, 512 (i + 1)), valid during the call) after each block. The samples are
+ * kept (as for a URL, up to c->run.max_audio_seconds); the rest is emoi_analyze_audio's
+ * single-pass reading, so the result equals the file's. name is for messages. */
+typedef int (*emoi_pull_fn)(float *buf, int max, emoi_err *err, void *user);
+typedef void (*emoi_vad_fn)(const float *probs, int64_t n_win, void *user);
+typedef struct emoi_pulled {
+  const char *name;
+  emoi_pull_fn pull;
+  emoi_vad_fn on_vad;
+  void *user;
+} emoi_pulled;
+int emoi_analyze_audio_pulled(emo_context *c, const emoi_pulled *src, emoi_segment_fn on_segment,
+                              void *user, const emo_audio_result **out);
+
+/* Silero's segmentation options of c->run (vad_threshold, vad_*_ms) as vad_segments takes them:
+ * EMO_OK, or EMO_EINVAL when out of range. */
+int emoi_vad_seg_params(const emo_run_params *p, vad_seg_params *sp, emoi_err *err);
 
 /* The media_io (media/media_io.h) of a call on c: c->run's protocols, timeout and playlist
  * rule, emo_context_interrupt as its interrupt, and a log sink that delivers FFmpeg's
