@@ -264,6 +264,7 @@ int main(int argc, char **argv) {
   kernel_case(2, 2, 128, 64);   /* and its last */
   kernel_case(3, 19, 48, 32);   /* multiples of 16 outside the network's shapes */
   kernel_case(2, 21, 16, 16);
+  kernel_case(3, 9, 32, 8); /* c a multiple of 16, m of 8 only */
   printf("  %d cases on a vector path equal to the plain C one; worst error / bound %.3f\n", n_vec,
          worst_ratio);
   printf("test_resblock: plans\n");

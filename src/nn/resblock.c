@@ -230,6 +230,26 @@ RB_INLINE v16f prelu16(v16f v, v16f a) {
   return (v16f)((ge & (v16i)v) | (~ge & (v16i)n));
 }
 
+/* The depthwise part of project_px alone, into r->dbuf (np, m). */
+RB_INLINE void dw_px(const nn_rb *r, const float *const rows[3], int i, const int np, const int m) {
+  float *d = r->dbuf;
+  for (int j = 0; j < m; j += 8) {
+    v8f acc[16];
+    const v8f b = ld8(r->bd + j);
+    RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
+    for (int ky = 0; ky < 3; ky++)
+      for (int kx = 0; kx < 3; kx++) {
+        const v8f wv = ld8(r->wd + (ky * 3 + kx) * m + j);
+        const float *row = rows[ky] + (size_t)(i + kx) * m + j;
+        RB_UNROLL for (int p = 0; p < np; p++) {
+          v8f t = ld8(row + (size_t)p * m) * wv;
+          acc[p] = acc[p] + t;
+        }
+      }
+    RB_UNROLL for (int p = 0; p < np; p++) st8(d + (size_t)p * m + j, acc[p]);
+  }
+}
+
 /* The same with sixteen channels a vector (one zmm register; AVX-512 path, c and m multiples of
  * 16): half the broadcasts and instructions per multiply-add of the eight-channel code. */
 /* expand_ref for pixels [i, i + np) of a row; np, and c and m where the caller specialises them,
@@ -258,21 +278,24 @@ RB_INLINE void expand_px16(const nn_rb *r, const float *x, float *out, int i, co
 RB_INLINE void project_px16(const nn_rb *r, const float *const rows[3], const float *x, float *y,
                             int i, const int np, const int c, const int m) {
   float *d = r->dbuf;
-  for (int j = 0; j < m; j += 16) {
-    v16f acc[16];
-    const v16f b = ld16(r->bd + j);
-    RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
-    for (int ky = 0; ky < 3; ky++)
-      for (int kx = 0; kx < 3; kx++) {
-        const v16f wv = ld16(r->wd + (ky * 3 + kx) * m + j);
-        const float *row = rows[ky] + (size_t)(i + kx) * m + j;
-        RB_UNROLL for (int p = 0; p < np; p++) {
-          v16f t = ld16(row + (size_t)p * m) * wv;
-          acc[p] = acc[p] + t;
+  if (m % 16) /* c a multiple of 16, m of 8 only: the depthwise on eight channels a vector */
+    dw_px(r, rows, i, np, m);
+  else
+    for (int j = 0; j < m; j += 16) {
+      v16f acc[16];
+      const v16f b = ld16(r->bd + j);
+      RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
+      for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) {
+          const v16f wv = ld16(r->wd + (ky * 3 + kx) * m + j);
+          const float *row = rows[ky] + (size_t)(i + kx) * m + j;
+          RB_UNROLL for (int p = 0; p < np; p++) {
+            v16f t = ld16(row + (size_t)p * m) * wv;
+            acc[p] = acc[p] + t;
+          }
         }
-      }
-    RB_UNROLL for (int p = 0; p < np; p++) st16(d + (size_t)p * m + j, acc[p]);
-  }
+      RB_UNROLL for (int p = 0; p < np; p++) st16(d + (size_t)p * m + j, acc[p]);
+    }
   const float *xp = x + (size_t)i * c;
   float *yp = y + (size_t)i * c;
   for (int j = 0; j < c; j += 16) {
@@ -370,12 +393,12 @@ static RB_AVX512 void expand_avx512(const nn_rb *r, const float *x, float *out) 
 static RB_AVX512 void project_avx512(const nn_rb *r, const float *const rows[3], const float *x,
                                      float *y) {
   switch (r->c * 1024 + r->m) {
-    case 16 * 1024 + 8: project_row(r, rows, x, y, 16, 16, 8); break;
+    case 16 * 1024 + 8: project_row16(r, rows, x, y, 16, 8); break;
     case 32 * 1024 + 16: project_row16(r, rows, x, y, 32, 16); break;
     case 64 * 1024 + 32: project_row16(r, rows, x, y, 64, 32); break;
     case 128 * 1024 + 64: project_row16(r, rows, x, y, 128, 64); break;
     default:
-      if (r->c % 16 == 0 && r->m % 16 == 0)
+      if (r->c % 16 == 0)
         project_row16(r, rows, x, y, r->c, r->m);
       else
         project_row(r, rows, x, y, 16, r->c, r->m);
