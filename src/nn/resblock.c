@@ -8,11 +8,11 @@
  * expanded once, when row y + 1 is first needed.
  *
  * The vector paths use GCC's vector extension (eight floats, one ymm register; on AVX-512
- * sixteen, one zmm register, where c and m are multiples of 16: every block but the 16/8 ones,
- * 10% less time per face than eight there, measured) and keep a block of pixels' accumulators in
+ * sixteen, one zmm register, where c and m are multiples of 16, and for the projection where c
+ * is: 10% less time per face than eight, measured) and keep a block of pixels' accumulators in
  * registers (16 pixels on AVX-512 with its 32 registers, 8 on AVX2),
- * broadcasting one input value per pixel against eight output channels' weights. They need c and
- * m to be multiples of 8 (every block of the landmark network: c/m = 16/8 .. 128/64); otherwise
+ * broadcasting one input value per pixel against a vector of output channels' weights. They need c
+ * and m to be multiples of 8 (every block of the landmark network: c/m = 16/8 .. 128/64); otherwise
  * the plain C path runs whatever the cap. Each lane performs exactly the scalar path's
  * operations in its order (separate multiply and add statements: no contraction into fused
  * multiply-adds under ISO C's default), hence equal outputs. */
