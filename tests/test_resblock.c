@@ -251,6 +251,9 @@ int main(int argc, char **argv) {
     for (int j = 0; j < 9; j++) kernel_case(1 + (i + j) % 4, ws[i], cm[j][0], cm[j][1]);
   kernel_case(128, 128, 16, 8); /* the landmark network's first stage */
   kernel_case(2, 2, 128, 64);   /* and its last */
+  kernel_case(3, 19, 48, 32);   /* multiples of 16 outside the network's shapes */
+  kernel_case(2, 21, 16, 16);
+  kernel_case(3, 9, 32, 8); /* c a multiple of 16, m of 8 only */
   printf("  %d cases on a vector path equal to the plain C one; worst error / bound %.3f\n", n_vec,
          worst_ratio);
   printf("test_resblock: plans\n");

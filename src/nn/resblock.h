@@ -14,10 +14,11 @@
  * Arithmetic: float32, every product and sum a separate IEEE operation (no fused multiply-add),
  * in one fixed order per output element: a convolution starts at its bias and adds the products
  * in increasing input channel (the depthwise one in row-major tap order, taps outside the image
- * read as zero); PReLU is v >= 0 ? v : v * alpha. The vector paths (AVX2, AVX-512: eight channels
- * a vector, vectorised across channels only) therefore give bit-identical results to the plain
- * C path, chosen at run time under an nn_isa cap; tests/test_resblock.c checks both, and the
- * chain of reference kernels (ops_ref.c) within a bound (their sums run in another order).
+ * read as zero); PReLU is v >= 0 ? v : v * alpha. The vector paths (AVX2: eight channels a
+ * vector; AVX-512: sixteen where c and m are multiples of 16; vectorised across channels only)
+ * therefore give bit-identical results to the plain C path, chosen at run time under an nn_isa cap;
+ * tests/test_resblock.c checks both, and the chain of reference kernels (ops_ref.c) within a bound
+ * (their sums run in another order).
  *
  * What it leaves to others: choosing the nodes (plan.c), the other blocks of the network (the
  * downsampling ones, the heads: XNNPACK), threads (the callers parallelise over faces). */
