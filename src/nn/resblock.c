@@ -140,68 +140,6 @@ RB_INLINE v8f prelu8(v8f v, v8f a) {
   return (v8f)((ge & (v8i)v) | (~ge & (v8i)n));
 }
 
-/* expand_ref for pixels [i, i + np) of a row; np, and c and m where the caller specialises them,
- * are constants after inlining (so that pixel p's operands are at constant offsets). */
-RB_INLINE void expand_px(const nn_rb *r, const float *x, float *out, int i, const int np,
-                         const int c, const int m) {
-  for (int j = 0; j < m; j += 8) {
-    v8f acc[16];
-    const v8f b = ld8(r->ba + j);
-    RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
-    const float *xp = x + (size_t)i * c;
-    for (int k = 0; k < c; k++) {
-      const v8f wv = ld8(r->wa_t + (size_t)k * m + j);
-      RB_UNROLL for (int p = 0; p < np; p++) {
-        v8f t = splat8(xp[(size_t)p * c + k]) * wv;
-        acc[p] = acc[p] + t;
-      }
-    }
-    const v8f al = ld8(r->aa + j);
-    float *op = out + (size_t)(i + 1) * m + j;
-    RB_UNROLL for (int p = 0; p < np; p++) st8(op + (size_t)p * m, prelu8(acc[p], al));
-  }
-}
-
-/* project_ref for pixels [i, i + np). */
-RB_INLINE void project_px(const nn_rb *r, const float *const rows[3], const float *x, float *y,
-                          int i, const int np, const int c, const int m) {
-  float *d = r->dbuf;
-  for (int j = 0; j < m; j += 8) {
-    v8f acc[16];
-    const v8f b = ld8(r->bd + j);
-    RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
-    for (int ky = 0; ky < 3; ky++)
-      for (int kx = 0; kx < 3; kx++) {
-        const v8f wv = ld8(r->wd + (ky * 3 + kx) * m + j);
-        const float *row = rows[ky] + (size_t)(i + kx) * m + j;
-        RB_UNROLL for (int p = 0; p < np; p++) {
-          v8f t = ld8(row + (size_t)p * m) * wv;
-          acc[p] = acc[p] + t;
-        }
-      }
-    RB_UNROLL for (int p = 0; p < np; p++) st8(d + (size_t)p * m + j, acc[p]);
-  }
-  const float *xp = x + (size_t)i * c;
-  float *yp = y + (size_t)i * c;
-  for (int j = 0; j < c; j += 8) {
-    v8f acc[16];
-    const v8f b = ld8(r->bb + j);
-    RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
-    for (int k = 0; k < m; k++) {
-      const v8f wv = ld8(r->wb_t + (size_t)k * c + j);
-      RB_UNROLL for (int p = 0; p < np; p++) {
-        v8f t = splat8(d[(size_t)p * m + k]) * wv;
-        acc[p] = acc[p] + t;
-      }
-    }
-    const v8f al = ld8(r->ab + j);
-    RB_UNROLL for (int p = 0; p < np; p++) {
-      v8f f = ld8(xp + (size_t)p * c + j) + acc[p];
-      st8(yp + (size_t)p * c + j, prelu8(f, al));
-    }
-  }
-}
-
 typedef float v16f __attribute__((vector_size(64)));
 typedef int v16i __attribute__((vector_size(64)));
 
@@ -230,146 +168,36 @@ RB_INLINE v16f prelu16(v16f v, v16f a) {
   return (v16f)((ge & (v16i)v) | (~ge & (v16i)n));
 }
 
-/* The depthwise part of project_px alone, into r->dbuf (np, m). */
-RB_INLINE void dw_px(const nn_rb *r, const float *const rows[3], int i, const int np, const int m) {
-  float *d = r->dbuf;
-  for (int j = 0; j < m; j += 8) {
-    v8f acc[16];
-    const v8f b = ld8(r->bd + j);
-    RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
-    for (int ky = 0; ky < 3; ky++)
-      for (int kx = 0; kx < 3; kx++) {
-        const v8f wv = ld8(r->wd + (ky * 3 + kx) * m + j);
-        const float *row = rows[ky] + (size_t)(i + kx) * m + j;
-        RB_UNROLL for (int p = 0; p < np; p++) {
-          v8f t = ld8(row + (size_t)p * m) * wv;
-          acc[p] = acc[p] + t;
-        }
-      }
-    RB_UNROLL for (int p = 0; p < np; p++) st8(d + (size_t)p * m + j, acc[p]);
-  }
-}
-
-/* The same with sixteen channels a vector (one zmm register; AVX-512 path, c and m multiples of
- * 16): half the broadcasts and instructions per multiply-add of the eight-channel code. */
-/* expand_ref for pixels [i, i + np) of a row; np, and c and m where the caller specialises them,
- * are constants after inlining (so that pixel p's operands are at constant offsets). */
-RB_INLINE void expand_px16(const nn_rb *r, const float *x, float *out, int i, const int np,
-                           const int c, const int m) {
-  for (int j = 0; j < m; j += 16) {
-    v16f acc[16];
-    const v16f b = ld16(r->ba + j);
-    RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
-    const float *xp = x + (size_t)i * c;
-    for (int k = 0; k < c; k++) {
-      const v16f wv = ld16(r->wa_t + (size_t)k * m + j);
-      RB_UNROLL for (int p = 0; p < np; p++) {
-        v16f t = splat16(xp[(size_t)p * c + k]) * wv;
-        acc[p] = acc[p] + t;
-      }
-    }
-    const v16f al = ld16(r->aa + j);
-    float *op = out + (size_t)(i + 1) * m + j;
-    RB_UNROLL for (int p = 0; p < np; p++) st16(op + (size_t)p * m, prelu16(acc[p], al));
-  }
-}
-
-/* project_ref for pixels [i, i + np). */
-RB_INLINE void project_px16(const nn_rb *r, const float *const rows[3], const float *x, float *y,
-                            int i, const int np, const int c, const int m) {
-  float *d = r->dbuf;
-  if (m % 16) /* c a multiple of 16, m of 8 only: the depthwise on eight channels a vector */
-    dw_px(r, rows, i, np, m);
-  else
-    for (int j = 0; j < m; j += 16) {
-      v16f acc[16];
-      const v16f b = ld16(r->bd + j);
-      RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
-      for (int ky = 0; ky < 3; ky++)
-        for (int kx = 0; kx < 3; kx++) {
-          const v16f wv = ld16(r->wd + (ky * 3 + kx) * m + j);
-          const float *row = rows[ky] + (size_t)(i + kx) * m + j;
-          RB_UNROLL for (int p = 0; p < np; p++) {
-            v16f t = ld16(row + (size_t)p * m) * wv;
-            acc[p] = acc[p] + t;
-          }
-        }
-      RB_UNROLL for (int p = 0; p < np; p++) st16(d + (size_t)p * m + j, acc[p]);
-    }
-  const float *xp = x + (size_t)i * c;
-  float *yp = y + (size_t)i * c;
-  for (int j = 0; j < c; j += 16) {
-    v16f acc[16];
-    const v16f b = ld16(r->bb + j);
-    RB_UNROLL for (int p = 0; p < np; p++) acc[p] = b;
-    for (int k = 0; k < m; k++) {
-      const v16f wv = ld16(r->wb_t + (size_t)k * c + j);
-      RB_UNROLL for (int p = 0; p < np; p++) {
-        v16f t = splat16(d[(size_t)p * m + k]) * wv;
-        acc[p] = acc[p] + t;
-      }
-    }
-    const v16f al = ld16(r->ab + j);
-    RB_UNROLL for (int p = 0; p < np; p++) {
-      v16f f = ld16(xp + (size_t)p * c + j) + acc[p];
-      st16(yp + (size_t)p * c + j, prelu16(f, al));
-    }
-  }
-}
-
-/* A row in blocks of big pixels, then 4, then 1; channel counts c and m (constants, or r's). */
-RB_INLINE void expand_row(const nn_rb *r, const float *x, float *out, const int big, const int c,
-                          const int m) {
-  int i = 0;
-  for (; i + big <= r->w; i += big) expand_px(r, x, out, i, big, c, m);
-  for (; i + 4 <= r->w; i += 4) expand_px(r, x, out, i, 4, c, m);
-  for (; i < r->w; i++) expand_px(r, x, out, i, 1, c, m);
-}
-
-RB_INLINE void project_row(const nn_rb *r, const float *const rows[3], const float *x, float *y,
-                           const int big, const int c, const int m) {
-  int i = 0;
-  for (; i + big <= r->w; i += big) project_px(r, rows, x, y, i, big, c, m);
-  for (; i + 4 <= r->w; i += 4) project_px(r, rows, x, y, i, 4, c, m);
-  for (; i < r->w; i++) project_px(r, rows, x, y, i, 1, c, m);
-}
-
-/* expand_row and project_row on the sixteen-channel code. */
-RB_INLINE void expand_row16(const nn_rb *r, const float *x, float *out, const int c, const int m) {
-  int i = 0;
-  for (; i + 16 <= r->w; i += 16) expand_px16(r, x, out, i, 16, c, m);
-  for (; i + 4 <= r->w; i += 4) expand_px16(r, x, out, i, 4, c, m);
-  for (; i < r->w; i++) expand_px16(r, x, out, i, 1, c, m);
-}
-
-RB_INLINE void project_row16(const nn_rb *r, const float *const rows[3], const float *x, float *y,
-                             const int c, const int m) {
-  int i = 0;
-  for (; i + 16 <= r->w; i += 16) project_px16(r, rows, x, y, i, 16, c, m);
-  for (; i + 4 <= r->w; i += 4) project_px16(r, rows, x, y, i, 4, c, m);
-  for (; i < r->w; i++) project_px16(r, rows, x, y, i, 1, c, m);
-}
+/* The pixel kernels at eight channels a vector (a ymm register: the AVX2 path, and AVX-512's
+ * blocks of eight) and at sixteen (a zmm register: AVX-512, c and m multiples of 16, half the
+ * broadcasts and instructions per multiply-add): one text, resblock_lanes.h, at each width. */
+#define RB_W 8
+#include "nn/resblock_lanes.h"
+#undef RB_W
+#define RB_W 16
+#include "nn/resblock_lanes.h"
+#undef RB_W
 
 /* One path: its row functions for the landmark network's channel counts (c = 2m, m = 8 .. 64)
  * and for any multiple of 8. */
 #define RB_PATH(name, target, big)                                                              \
   static target void expand_##name(const nn_rb *r, const float *x, float *out) {                \
     switch (r->c * 1024 + r->m) {                                                               \
-      case 16 * 1024 + 8: expand_row(r, x, out, big, 16, 8); break;                             \
-      case 32 * 1024 + 16: expand_row(r, x, out, big, 32, 16); break;                           \
-      case 64 * 1024 + 32: expand_row(r, x, out, big, 64, 32); break;                           \
-      case 128 * 1024 + 64: expand_row(r, x, out, big, 128, 64); break;                         \
-      default: expand_row(r, x, out, big, r->c, r->m);                                          \
+      case 16 * 1024 + 8: expand_row8(r, x, out, big, 16, 8); break;                            \
+      case 32 * 1024 + 16: expand_row8(r, x, out, big, 32, 16); break;                          \
+      case 64 * 1024 + 32: expand_row8(r, x, out, big, 64, 32); break;                          \
+      case 128 * 1024 + 64: expand_row8(r, x, out, big, 128, 64); break;                        \
+      default: expand_row8(r, x, out, big, r->c, r->m);                                         \
     }                                                                                           \
   }                                                                                             \
   static target void project_##name(const nn_rb *r, const float *const rows[3], const float *x, \
                                     float *y) {                                                 \
     switch (r->c * 1024 + r->m) {                                                               \
-      case 16 * 1024 + 8: project_row(r, rows, x, y, big, 16, 8); break;                        \
-      case 32 * 1024 + 16: project_row(r, rows, x, y, big, 32, 16); break;                      \
-      case 64 * 1024 + 32: project_row(r, rows, x, y, big, 64, 32); break;                      \
-      case 128 * 1024 + 64: project_row(r, rows, x, y, big, 128, 64); break;                    \
-      default: project_row(r, rows, x, y, big, r->c, r->m);                                     \
+      case 16 * 1024 + 8: project_row8(r, rows, x, y, big, 16, 8); break;                       \
+      case 32 * 1024 + 16: project_row8(r, rows, x, y, big, 32, 16); break;                     \
+      case 64 * 1024 + 32: project_row8(r, rows, x, y, big, 64, 32); break;                     \
+      case 128 * 1024 + 64: project_row8(r, rows, x, y, big, 128, 64); break;                   \
+      default: project_row8(r, rows, x, y, big, r->c, r->m);                                    \
     }                                                                                           \
   }
 
@@ -378,30 +206,30 @@ RB_PATH(avx2, RB_AVX2, 8)
 /* AVX-512: sixteen channels a vector where c and m allow it, else as AVX2 with 16 pixels. */
 static RB_AVX512 void expand_avx512(const nn_rb *r, const float *x, float *out) {
   switch (r->c * 1024 + r->m) {
-    case 16 * 1024 + 8: expand_row(r, x, out, 16, 16, 8); break;
-    case 32 * 1024 + 16: expand_row16(r, x, out, 32, 16); break;
-    case 64 * 1024 + 32: expand_row16(r, x, out, 64, 32); break;
-    case 128 * 1024 + 64: expand_row16(r, x, out, 128, 64); break;
+    case 16 * 1024 + 8: expand_row8(r, x, out, 16, 16, 8); break;
+    case 32 * 1024 + 16: expand_row16(r, x, out, 16, 32, 16); break;
+    case 64 * 1024 + 32: expand_row16(r, x, out, 16, 64, 32); break;
+    case 128 * 1024 + 64: expand_row16(r, x, out, 16, 128, 64); break;
     default:
       if (r->c % 16 == 0 && r->m % 16 == 0)
-        expand_row16(r, x, out, r->c, r->m);
+        expand_row16(r, x, out, 16, r->c, r->m);
       else
-        expand_row(r, x, out, 16, r->c, r->m);
+        expand_row8(r, x, out, 16, r->c, r->m);
   }
 }
 
 static RB_AVX512 void project_avx512(const nn_rb *r, const float *const rows[3], const float *x,
                                      float *y) {
   switch (r->c * 1024 + r->m) {
-    case 16 * 1024 + 8: project_row16(r, rows, x, y, 16, 8); break;
-    case 32 * 1024 + 16: project_row16(r, rows, x, y, 32, 16); break;
-    case 64 * 1024 + 32: project_row16(r, rows, x, y, 64, 32); break;
-    case 128 * 1024 + 64: project_row16(r, rows, x, y, 128, 64); break;
+    case 16 * 1024 + 8: project_row16(r, rows, x, y, 16, 16, 8); break;
+    case 32 * 1024 + 16: project_row16(r, rows, x, y, 16, 32, 16); break;
+    case 64 * 1024 + 32: project_row16(r, rows, x, y, 16, 64, 32); break;
+    case 128 * 1024 + 64: project_row16(r, rows, x, y, 16, 128, 64); break;
     default:
       if (r->c % 16 == 0)
-        project_row16(r, rows, x, y, r->c, r->m);
+        project_row16(r, rows, x, y, 16, r->c, r->m);
       else
-        project_row(r, rows, x, y, 16, r->c, r->m);
+        project_row8(r, rows, x, y, 16, r->c, r->m);
   }
 }
 
