@@ -284,7 +284,7 @@ static void on_vad(const float *probs, int64_t n_win, void *user) {
       m->cap_vwin = cap;
     }
   }
-  if (n_win <= m->cap_vwin) {
+  if (n_win > m->n_vwin && n_win <= m->cap_vwin) { /* (out of memory: known at the end) */
     memcpy(m->vprobs + m->n_vwin, probs + m->n_vwin, (size_t)(n_win - m->n_vwin) * sizeof *probs);
     m->n_vwin = n_win;
   }
