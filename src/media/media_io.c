@@ -1,10 +1,11 @@
-/* media_io.c: protocol policy, nested-open check, network deadlines and FFmpeg log routing
- * for the media readers and writer (see media_io.h for the rules and why). Follows FFmpeg
- * 5.1's public API: AVFormatContext.io_open / opaque (nested opens keep the opaque),
+/* media_io.c: protocol policy, nested-open check, network deadlines and FFmpeg log routing and
+ * allocation cap for the media readers and writer (see media_io.h for the rules and why). Follows
+ * FFmpeg 5.1's public API: AVFormatContext.io_open / opaque (nested opens keep the opaque),
  * protocol_whitelist (inherited by nested URLContexts), rw_timeout, av_url_split,
- * av_log_set_callback / av_log_format_line2 / av_log_default_callback. */
+ * av_log_set_callback / av_log_format_line2 / av_log_default_callback, av_max_alloc. */
 #include "media/media_io.h"
 
+#include <libavutil/mem.h>
 #include <libavutil/opt.h>
 
 #include <ctype.h>
@@ -355,7 +356,7 @@ static _Thread_local media_guard *tls_guard;
 static _Thread_local char tls_line[1024];
 static _Thread_local size_t tls_len;
 static _Thread_local int tls_level, tls_prefix = 1;
-static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
 /* emo level for an FFmpeg message from avcl at level, -1 to drop. */
 static int map_level(void *avcl, int level) {
@@ -406,12 +407,13 @@ static void media_av_log(void *avcl, int level, const char *fmt, va_list vl) {
   if (tls_len && (tls_line[tls_len - 1] == '\n' || tls_len == sizeof tls_line - 1)) deliver(g);
 }
 
-static void log_install(void) {
+static void ffmpeg_setup(void) {
   av_log_set_callback(media_av_log);
+  av_max_alloc(MEDIA_MAX_ALLOC);
 }
 
 media_guard *media_log_enter(media_guard *g) {
-  pthread_once(&log_once, log_install);
+  pthread_once(&setup_once, ffmpeg_setup);
   media_guard *prev = tls_guard;
   if (prev != g && tls_len && prev) deliver(prev);
   tls_guard = g;

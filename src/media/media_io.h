@@ -43,7 +43,15 @@
  * EMO_LOG_ERROR; error -> EMO_LOG_WARN, except from decoders, encoders and parsers (damaged
  * frames: one message per broken slice) -> EMO_LOG_DEBUG; warning -> EMO_LOG_INFO; info and
  * verbose -> EMO_LOG_DEBUG; FFmpeg debug/trace dropped. After MEDIA_LOG_MAX_WARN warnings from
- * one reader the rest go at EMO_LOG_DEBUG, so a damaged file cannot flood a terminal. */
+ * one reader the rest go at EMO_LOG_DEBUG, so a damaged file cannot flood a terminal.
+ *
+ * Allocation cap. With the log callback, once per process, FFmpeg's largest single allocation
+ * (av_max_alloc, INT_MAX by default) is lowered to MEDIA_MAX_ALLOC: some demuxers size a buffer
+ * from a header field before reading it (the WAV reader's LIST/INFO chunks, ff_read_riff_info,
+ * zeroed an allocation of 1.6 GB for a 142-byte file), and the cap turns such a header into
+ * an allocation failure, reported like any damaged input. The largest real buffer is a
+ * decoded 8K frame (about 130 MB). This is process-wide, so it also applies to an
+ * application's own FFmpeg use. */
 #ifndef EMO_MEDIA_MEDIA_IO_H
 #define EMO_MEDIA_MEDIA_IO_H
 
@@ -57,6 +65,7 @@
 
 #define MEDIA_IO_DEFAULT_TIMEOUT_S 10.0
 #define MEDIA_LOG_MAX_WARN 20
+#define MEDIA_MAX_ALLOC ((size_t)512 << 20)
 
 /* Where FFmpeg's messages for one reader/writer go: fn(level, msg, user) with level an
  * emo_log_level (EMO_LOG_ERROR..EMO_LOG_DEBUG) no more verbose than .level; msg is one line
@@ -140,7 +149,8 @@ int media_guard_fail(media_guard *g, int averror, int fallback, const char *name
 int media_io_transport_error(int averror);
 
 /* Thread-local FFmpeg log routing (see above). enter returns the previous guard of this
- * thread, which leave restores: calls nest. Installs the av_log callback on first use. */
+ * thread, which leave restores: calls nest. Installs the av_log callback and the allocation cap
+ * on first use. */
 media_guard *media_log_enter(media_guard *g);
 void media_log_leave(media_guard *prev);
 
