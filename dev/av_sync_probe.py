@@ -4,7 +4,7 @@ synchrony (Hershey & Movellan 2000; Slaney & Covell 2001): per face track, the P
 between a per-frame visual signal of the mouth and the sound's energy, best over offsets of
 -0.1..+0.1 s (20 ms steps), in windows of W seconds. Its numbers are in the README (persons).
 
-  git apply dev/av_sync_probe.patch       # speaking.c dumps "MOT t track motion centre grad x"
+  git checkout 5fae8f8 && git show 5fae8f8:dev/av_sync_probe.patch | git apply  # speaking.c dumps "MOT t track motion centre grad x"
   EMO_SYNC_DUMP=1 build/emo video -q -o /dev/null CLIP.mp4 2> dump.txt
   python3 dev/av_sync_probe.py CLIP.mp4 dump.txt [W] [T0,T1,...]
 
