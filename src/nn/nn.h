@@ -259,10 +259,6 @@ typedef struct nn_plan_options {
                             stay nodes of their own instead of being fused into the product's
                             store (nn/epilogue.h: additions of a tensor or per-channel constant,
                             ReLU, ReLU6, leaky ReLU, PReLU, clamps): A/B timing and tests */
-  int epilogue_adds;     /* 1: the fused chains also take additions of a tensor (residual and
-                            dense-block sums) and values other nodes read too (stored on the
-                            way). Off by default: on face-api's dense blocks and BlazeFace it
-                            measured slower than XNNPACK's own additions (plan.c) */
   int no_layernorm;      /* 1: layer normalisations written as TFLite's twelve elementwise nodes
                             (nn/layernorm.c) run node by node: A/B timing and tests. Otherwise each
                             (with the transpose of its last two axes that may follow) runs as one
