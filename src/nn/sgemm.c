@@ -1,11 +1,11 @@
 /* sgemm.c: emo's float32 GEMM microkernels (sgemm.h): the packing, the scalar reference, the
- * AVX2 + FMA 6x16 and AVX-512F 8x32 register tiles, the row-chunk driver and the graph-node
- * wrappers plan.c calls. Register blocking follows Goto & van de Geijn, "Anatomy of
- * High-Performance Matrix Multiplication" (ACM TOMS 34(3), 2008): a tile of c stays in registers
- * over the whole depth, a panel of packed weights streams through, and rows of a are taken in
- * chunks that stay in L1 while every panel passes over them. The vector kernels are compiled
- * with target attributes and picked at run time (__builtin_cpu_supports), so a binary built
- * for baseline x86-64 runs everywhere; other architectures get the scalar path.
+ * AVX2 + FMA 6x16 (12x8 for a last panel of at most 8 channels) and AVX-512F 8x32 register tiles,
+ * the row-chunk driver and the graph-node wrappers plan.c calls. Register blocking follows Goto &
+ * van de Geijn, "Anatomy of High-Performance Matrix Multiplication" (ACM TOMS 34(3), 2008): a tile
+ * of c stays in registers over the whole depth, a panel of packed weights streams through, and rows
+ * of a are taken in chunks that stay in L1 while every panel passes over them. The vector kernels
+ * are compiled with target attributes and picked at run time (__builtin_cpu_supports), so a binary
+ * built for baseline x86-64 runs everywhere; other architectures get the scalar path.
  *
  * Bit-exactness: an output element is acc = bias, then acc = fma(a[i], w[i], acc) for i = 0..k-1,
  * then (when the node has a clamp) max(acc, lo), min(acc, hi), the same on every path. Rows
@@ -29,10 +29,11 @@
 #define SG_X86 0
 #endif
 
-#define SG_NR 16       /* output channels per packed panel */
-#define SG_L1A 16384   /* bytes of a a row chunk may take (it stays in L1 for every panel) */
-#define SG_MR_AVX2 6   /* rows of the AVX2 tile (x 16 channels) */
-#define SG_MR_AVX512 8 /* rows of the AVX-512 tile (x 32 channels) */
+#define SG_NR 16           /* output channels per packed panel */
+#define SG_L1A 16384       /* bytes of a a row chunk may take (it stays in L1 for every panel) */
+#define SG_MR_AVX2 6       /* rows of the AVX2 tile (x 16 channels) */
+#define SG_MR_AVX2_HALF 12 /* rows of the AVX2 tile for a panel of at most 8 channels */
+#define SG_MR_AVX512 8     /* rows of the AVX-512 tile (x 32 channels) */
 
 struct nn_sgemm {
   int n, k, np; /* output channels, depth, panels: ceil(n / 16) */
@@ -165,6 +166,62 @@ typedef void (*avx2_tile_fn)(int, const float *, size_t, const float *, const fl
 static const avx2_tile_fn avx2_tiles[SG_MR_AVX2 + 1] = {
     NULL, avx2_tile1, avx2_tile2, avx2_tile3, avx2_tile4, avx2_tile5, avx2_tile6};
 
+/* MR rows (up to 12) x 8 channels of c from the first half of panel w (k, 16), nr (1..8) stored:
+ * the tile for a panel with at most 8 channels left (n = 8, 24, 36, 1 in BlazeFace), where the
+ * 6x16 tile would spend half its multiply-adds on zero weights. One accumulator a row, the same
+ * bias, fma chain over k and clamp per element as avx2_tile, so the same floats. */
+#define A2H_ROW(r)  \
+  __m256 h##r = b0; \
+  const float *a##r = a + (size_t)(MR > r ? r : 0) * lda;
+#define A2H_FMA(r) \
+  if (MR > r) h##r = _mm256_fmadd_ps(_mm256_broadcast_ss(a##r + q), w0, h##r);
+#define A2H_CLAMP(r) \
+  if (MR > r) h##r = _mm256_min_ps(_mm256_max_ps(h##r, vlo), vhi);
+#define A2H_STORE(r) \
+  if (MR > r) _mm256_maskstore_ps(c + (size_t)r * ldc, m0, h##r);
+#define A2H_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+SG_INLINE SG_AVX2 void avx2_half(const int MR, int k, const float *a, size_t lda, const float *w,
+                                 const float *bias, int clamp, float lo, float hi, float *c,
+                                 size_t ldc, int nr) {
+  const __m256 b0 = _mm256_loadu_ps(bias);
+  A2H_EACH(A2H_ROW)
+  for (int q = 0; q < k; q++) {
+    const __m256 w0 = _mm256_load_ps(w);
+    w += SG_NR;
+    A2H_EACH(A2H_FMA)
+  }
+  if (clamp) {
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    A2H_EACH(A2H_CLAMP)
+  }
+  const __m256i m0 = _mm256_loadu_si256((const __m256i *)(sg_mask_src + 16 - nr));
+  A2H_EACH(A2H_STORE)
+}
+
+#define AVX2_HALF_FN(R)                                                                        \
+  static SG_AVX2 void avx2_half##R(int k, const float *a, size_t lda, const float *w,          \
+                                   const float *bias, int clamp, float lo, float hi, float *c, \
+                                   size_t ldc, int nr) {                                       \
+    avx2_half(R, k, a, lda, w, bias, clamp, lo, hi, c, ldc, nr);                               \
+  }
+AVX2_HALF_FN(1)
+AVX2_HALF_FN(2)
+AVX2_HALF_FN(3)
+AVX2_HALF_FN(4)
+AVX2_HALF_FN(5)
+AVX2_HALF_FN(6)
+AVX2_HALF_FN(7)
+AVX2_HALF_FN(8)
+AVX2_HALF_FN(9)
+AVX2_HALF_FN(10)
+AVX2_HALF_FN(11)
+AVX2_HALF_FN(12)
+
+static const avx2_tile_fn avx2_halves[SG_MR_AVX2_HALF + 1] = {
+    NULL,       avx2_half1, avx2_half2, avx2_half3,  avx2_half4,  avx2_half5, avx2_half6,
+    avx2_half7, avx2_half8, avx2_half9, avx2_half10, avx2_half11, avx2_half12};
+
 /* MR rows x NP * 16 channels of c from panels w0 (and w1 when NP is 2), nr (1..NP * 16) channels
  * stored. Broadcasts come straight from memory (embedded broadcast): 2 * MR accumulators, named
  * variables as in avx2_tile. */
@@ -243,6 +300,14 @@ static void rows_run(const nn_sgemm *g, int r0, int r1, const float *a, size_t l
   if (g->isa == NN_ISA_AVX2) {
     for (int p = 0; p < g->np; p++) {
       int nr = g->n - p * SG_NR < SG_NR ? g->n - p * SG_NR : SG_NR;
+      if (nr <= 8) { /* the last panel's half that has weights */
+        for (int r = r0; r < r1; r += SG_MR_AVX2_HALF) {
+          int mr = r1 - r < SG_MR_AVX2_HALF ? r1 - r : SG_MR_AVX2_HALF;
+          avx2_halves[mr](g->k, a + (size_t)r * lda, lda, g->w + p * kp, g->bias + p * SG_NR,
+                          g->clamp, g->lo, g->hi, c + (size_t)r * ldc + p * SG_NR, ldc, nr);
+        }
+        continue;
+      }
       for (int r = r0; r < r1; r += SG_MR_AVX2) {
         int mr = r1 - r < SG_MR_AVX2 ? r1 - r : SG_MR_AVX2;
         avx2_tiles[mr](g->k, a + (size_t)r * lda, lda, g->w + p * kp, g->bias + p * SG_NR, g->clamp,
