@@ -303,12 +303,12 @@ typedef struct nn_plan_stats {
   int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step */
   int n_nodes_resblock; /* nodes inside residual-block steps (nn/resblock.c), NN_RB_NODES a
                            step; counted in n_nodes beside the others above */
-  int n_nodes_fused;    /* additions and activations fused into the epilogue of a product on
-                           sgemm, qconv or dwq (nn/epilogue.h), no step of their own; counted in
-                           n_nodes beside the others above */
-  int n_nodes_lnorm;    /* nodes inside layer-normalisation steps (nn/layernorm.c), 12 or 13 a
-                           step; counted in n_nodes beside the others above */
-  size_t arena_bytes;   /* the activation buffers' arena, laid out by lifetime (plan.c) */
+  int n_nodes_fused;  /* per-channel additions and activations fused into the epilogue of a product
+                         on  sgemm, qconv or dwq (nn/epilogue.h), no step of their own; counted in
+                         n_nodes beside the others above */
+  int n_nodes_lnorm;  /* nodes inside layer-normalisation steps (nn/layernorm.c), 12 or 13 a
+                         step; counted in n_nodes beside the others above */
+  size_t arena_bytes; /* the activation buffers' arena, laid out by lifetime (plan.c) */
   size_t arena_bytes_unshared; /* what it would be with a buffer of its own for every value */
 } nn_plan_stats;
 
