@@ -32,7 +32,7 @@
  *
  * usage: bench_models [--runs N] [--warmup N] [--threads 1,2] [--models DIR] [--reference]
  *                     [--only NETWORK] [--passes N] [--no-int8] [--no-dwq] [--no-winograd]
- *                     [--no-epilogue] [--epilogue-adds] [--no-reuse]
+ *                     [--no-epilogue] [--no-reuse]
  *                     [--isa scalar|avx2|avx512] [--xnn-avx2] [--cpu] [--no-float] [FRAME.rgb...]
  * With frames (raw 1280x720 RGB24, e.g. from ../shared/peers/scripts/make_media.sh) it also
  * splits the per-frame path (short-range + FER) into its steps on those real frames. */
@@ -562,7 +562,6 @@ static void usage(void) {
           "  --only NAME  time one network and nothing else (for perf record)\n"
           "  --no-int8, --no-dwq, --no-winograd  switch that fast path off in every plan (A/B)\n"
           "  --no-epilogue  no additions or activations fused into products' stores (A/B)\n"
-          "  --epilogue-adds  fuse additions of tensors too (A/B; off by default)\n"
           "  --no-reuse   a buffer of its own for every activation, no sharing by lifetime (A/B)\n"
           "  --no-float   time the expression networks only as the pipeline runs them (int8)\n"
           "  --cpu        thread CPU time instead of wall time (loaded machines; 1-thread rows)\n"
@@ -598,8 +597,6 @@ int main(int argc, char **argv) {
       o.no_int8 = 1;
     else if (!strcmp(a, "--no-epilogue"))
       o.ab.no_epilogue = 1;
-    else if (!strcmp(a, "--epilogue-adds"))
-      o.ab.epilogue_adds = 1;
     else if (!strcmp(a, "--no-reuse"))
       o.ab.no_reuse = 1;
     else if (!strcmp(a, "--no-float"))

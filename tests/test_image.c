@@ -1000,12 +1000,13 @@ static void test_ops(void) {
 }
 
 /* The vector warps against the plain C reference: the gray one (FER crops: gray, replicate
- * border) and the RGB one (face-landmark crops: RGB, zero border), bit-identical on random images
+ * border) and the RGB one (face-landmark crops: RGB, zero border; face-api crops: RGB,
+ * replicate border), bit-identical on random images
  * of awkward sizes (1 to 127 px, padded strides, images of under 4 bytes that the gray fast path
  * must leave to the reference), random rotations, scales and shifts that reach far outside the
  * image, the last pixel of the buffer (the buffers have no slack: ASan sees a byte read past it),
- * and NaN matrices. The other two combinations run the reference under every cap; they are
- * compared too. */
+ * and NaN matrices. Gray with a zero border runs the reference under every cap; it is compared
+ * too. */
 static void test_warp_simd_matches_reference(emo_isa cap) {
   static const struct {
     int channels;

@@ -27,11 +27,6 @@ static inline float epi_clamp(float v, float lo, float hi) {
   for (int i = 0; i < e->n_ops; i++) {                                        \
     const nn_epi_op *o = &e->op[i];                                           \
     switch (o->kind) {                                                        \
-      case NN_EPI_ADD: {                                                      \
-        const float *t = o->t + off;                                          \
-        for (int c = 0; c < nc; c++) v[c] = v[c] + t[c];                      \
-        break;                                                                \
-      }                                                                       \
       case NN_EPI_BIAS:                                                       \
         if (o->c_per_channel) {                                               \
           const float *b = o->c + c0;                                         \
@@ -55,11 +50,6 @@ static inline float epi_clamp(float v, float lo, float hi) {
           for (int c = 0; c < nc; c++) v[c] = v[c] >= 0 ? v[c] : v[c] * a;    \
         }                                                                     \
         break;                                                                \
-      case NN_EPI_STORE: {                                                    \
-        float *t = o->dst + off;                                              \
-        for (int c = 0; c < nc; c++) t[c] = v[c];                             \
-        break;                                                                \
-      }                                                                       \
       default: break;                                                         \
     }                                                                         \
   }                                                                           \
@@ -74,14 +64,14 @@ static inline float epi_clamp(float v, float lo, float hi) {
         size_t off = (size_t)r * (size_t)e->n + (size_t)cb;                                    \
         const float *s = src + (size_t)r * lds + (size_t)cb;                                   \
         float *d = e->dst + off;                                                               \
-        epi_row_##NAME(e, s, d, off, cb, n1);                                                  \
+        epi_row_##NAME(e, s, d, cb, n1);                                                       \
       }                                                                                        \
   }
 
-#define EPI_ROW_FN(NAME, ATTR)                                                 \
-  static inline __attribute__((always_inline)) ATTR void epi_row_##NAME(       \
-      const nn_epi *e, const float *s, float *d, size_t off, int c0, int nc) { \
-    EPI_ROW_BODY                                                               \
+#define EPI_ROW_FN(NAME, ATTR)                                                          \
+  static inline __attribute__((always_inline))                                          \
+  ATTR void epi_row_##NAME(const nn_epi *e, const float *s, float *d, int c0, int nc) { \
+    EPI_ROW_BODY                                                                        \
   }
 
 EPI_ROW_FN(tile_base, )
@@ -94,10 +84,7 @@ EPI_TILE_FN(tile_base, )
  * the last one masked, every op on the vector in registers, one load of src and one store of dst.
  * max(v, lo) then min(v, hi) as maxps/minps with v first: a NaN becomes lo, as epi_clamp. Row
  * order matters where a caller hands the whole tensor at once (qconv): walked column group first,
- * every cache line of src, dst and the added tensors came in twice (face-api at the AVX2 cap with
- * --epilogue-adds: the epilogue 22 % of the profile, 16 % row first). Running each op over a whole
- * row segment before the next op (the portable path's order, compiled for AVX2) measured worse
- * (24 %): the ops are few and the added tensors' loads dominate. */
+ * every cache line of src and dst came in twice. */
 #define EPI_AVX2 __attribute__((target("avx2")))
 static EPI_AVX2 void tile_avx2(const nn_epi *e, const float *src, size_t lds, int r0, int mr,
                                int c0, int nc) {
@@ -113,7 +100,6 @@ static EPI_AVX2 void tile_avx2(const nn_epi *e, const float *src, size_t lds, in
       for (int i = 0; i < e->n_ops; i++) {
         const nn_epi_op *o = &e->op[i];
         switch (o->kind) {
-          case NN_EPI_ADD: v = _mm256_add_ps(v, _mm256_loadu_ps(o->t + off)); break;
           case NN_EPI_BIAS:
             v = _mm256_add_ps(
                 v, o->c_per_channel ? _mm256_loadu_ps(o->c + col) : _mm256_set1_ps(o->c[0]));
@@ -126,7 +112,6 @@ static EPI_AVX2 void tile_avx2(const nn_epi *e, const float *src, size_t lds, in
             v = _mm256_blendv_ps(_mm256_mul_ps(v, a), v, _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
             break;
           }
-          case NN_EPI_STORE: _mm256_storeu_ps(o->dst + off, v); break;
           default: break;
         }
       }
@@ -139,7 +124,6 @@ static EPI_AVX2 void tile_avx2(const nn_epi *e, const float *src, size_t lds, in
       for (int i = 0; i < e->n_ops; i++) {
         const nn_epi_op *o = &e->op[i];
         switch (o->kind) {
-          case NN_EPI_ADD: v = _mm256_add_ps(v, _mm256_maskload_ps(o->t + off, mk)); break;
           case NN_EPI_BIAS:
             v = _mm256_add_ps(
                 v, o->c_per_channel ? _mm256_maskload_ps(o->c + col, mk) : _mm256_set1_ps(o->c[0]));
@@ -153,7 +137,6 @@ static EPI_AVX2 void tile_avx2(const nn_epi *e, const float *src, size_t lds, in
             v = _mm256_blendv_ps(_mm256_mul_ps(v, a), v, _mm256_cmp_ps(v, zero, _CMP_GE_OQ));
             break;
           }
-          case NN_EPI_STORE: _mm256_maskstore_ps(o->dst + off, mk, v); break;
           default: break;
         }
       }
@@ -175,7 +158,6 @@ static EPI_AVX512 void tile_avx512(const nn_epi *e, const float *src, size_t lds
       for (int i = 0; i < e->n_ops; i++) {
         const nn_epi_op *o = &e->op[i];
         switch (o->kind) {
-          case NN_EPI_ADD: v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, o->t + off)); break;
           case NN_EPI_BIAS:
             v = _mm512_add_ps(v, o->c_per_channel ? _mm512_maskz_loadu_ps(mk, o->c + col)
                                                   : _mm512_set1_ps(o->c[0]));
@@ -190,7 +172,6 @@ static EPI_AVX512 void tile_avx512(const nn_epi *e, const float *src, size_t lds
             v = _mm512_mask_mul_ps(v, neg, v, a);
             break;
           }
-          case NN_EPI_STORE: _mm512_mask_storeu_ps(o->dst + off, mk, v); break;
           default: break;
         }
       }
@@ -237,11 +218,9 @@ void nn_epi_apply_ref(const nn_epi *e, const float *src, size_t lds, int r0, int
       for (int i = 0; i < e->n_ops; i++) {
         const nn_epi_op *o = &e->op[i];
         switch (o->kind) {
-          case NN_EPI_ADD: v = v + o->t[off]; break;
           case NN_EPI_BIAS: v = v + o->c[o->c_per_channel ? c : 0]; break;
           case NN_EPI_CLAMP: v = epi_clamp(v, o->lo, o->hi); break;
           case NN_EPI_PRELU: v = v >= 0 ? v : v * o->c[o->c_per_channel ? c : 0]; break;
-          case NN_EPI_STORE: o->dst[off] = v; break;
           default: break;
         }
       }

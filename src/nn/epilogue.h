@@ -1,9 +1,9 @@
-/* epilogue.h: the element-wise nodes that follow a product (residual and dense-block additions, a
- * per-channel bias, ReLU, ReLU6, clamps, PReLU, leaky ReLU) applied by the kernel that computes the
- * product, tile by tile right after it stores the tile (the tile is still in L1), instead of as
- * nodes of their own, each a pass over the whole tensor and, on XNNPACK, a runtime boundary.
- * plan.c finds the chains (a product, then nodes each of which reads the value before it) and
- * builds one nn_epi per fused step; nn/sgemm.c, nn/qconv.c and nn/dwq.c call nn_epi_apply on every
+/* epilogue.h: the element-wise nodes that follow a product (a per-channel bias, ReLU, ReLU6,
+ * clamps, PReLU, leaky ReLU) applied by the kernel that computes the product, tile by tile right
+ * after it stores the tile (the tile is still in L1), instead of as nodes of their own, each a
+ * pass over the whole tensor and, on XNNPACK, a runtime boundary. plan.c finds the chains (a
+ * product, then nodes each of which alone reads the value before it) and builds one nn_epi per
+ * fused step; nn/sgemm.c, nn/qconv.c and nn/dwq.c call nn_epi_apply on every
  * tile they store.
  *
  * Every op is one IEEE operation per element (an add, a max and a min, a compare and a multiply),
@@ -12,6 +12,10 @@
  * later op can tell) on every path; tests/test_epilogue.c checks that at each ISA cap. The AVX2
  * and AVX-512 paths (intrinsics, chosen at run time under the plan's nn_isa cap) do the same
  * operations as the portable C one, without FMA.
+ *
+ * Additions of a tensor (residual and dense-block sums) are not fused: they measured slower than
+ * XNNPACK's own additions at the AVX2 cap and mixed on AVX-512 (the added tensors' loads dominate;
+ * README, speed section); the experiment is kept as dev/epilogue_adds.patch.
  *
  * What it leaves to others: deciding what to fuse (plan.c), the products themselves. */
 #ifndef EMO_NN_EPILOGUE_H
@@ -24,24 +28,20 @@
 #define NN_EPI_MAX_OPS 16
 
 typedef enum nn_epi_kind {
-  NN_EPI_ADD = 0, /* v += t[row, col]: a tensor of the product's shape (m, n), dense */
-  NN_EPI_BIAS,    /* v += c[col] (c_per_channel) or c[0] */
-  NN_EPI_CLAMP,   /* v = min(max(v, lo), hi), as the reference's clamp (a NaN becomes lo) */
-  NN_EPI_PRELU,   /* v = v >= 0 ? v : v * c[col] (or c[0]): PReLU, leaky ReLU (c = &alpha) */
-  NN_EPI_STORE,   /* dst[row, col] = v: a value of the chain that other nodes read too */
+  NN_EPI_BIAS = 0, /* v += c[col] (c_per_channel) or c[0] */
+  NN_EPI_CLAMP,    /* v = min(max(v, lo), hi), as the reference's clamp (a NaN becomes lo) */
+  NN_EPI_PRELU,    /* v = v >= 0 ? v : v * c[col] (or c[0]): PReLU, leaky ReLU (c = &alpha) */
   NN_EPI_KIND_COUNT
 } nn_epi_kind;
 
 typedef struct nn_epi_op {
   nn_epi_kind kind;
-  const float *t; /* ADD: (m, n) */
-  float *dst;     /* STORE: (m, n) */
   const float *c; /* BIAS, PRELU: (n) or (1) */
   int c_per_channel;
   float lo, hi; /* CLAMP */
 } nn_epi_op;
 
-/* The ops in order; the result goes to dst (m, n), dense. Every tensor has n columns. */
+/* The ops in order; the result goes to dst (m, n), dense. */
 typedef struct nn_epi {
   int n_ops;
   nn_epi_op op[NN_EPI_MAX_OPS];

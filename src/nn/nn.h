@@ -259,10 +259,6 @@ typedef struct nn_plan_options {
                             stay nodes of their own instead of being fused into the product's
                             store (nn/epilogue.h: additions of a tensor or per-channel constant,
                             ReLU, ReLU6, leaky ReLU, PReLU, clamps): A/B timing and tests */
-  int epilogue_adds;     /* 1: the fused chains also take additions of a tensor (residual and
-                            dense-block sums) and values other nodes read too (stored on the
-                            way). Off by default: on face-api's dense blocks and BlazeFace it
-                            measured slower than XNNPACK's own additions (plan.c) */
   int no_layernorm;      /* 1: layer normalisations written as TFLite's twelve elementwise nodes
                             (nn/layernorm.c) run node by node: A/B timing and tests. Otherwise each
                             (with the transpose of its last two axes that may follow) runs as one
@@ -307,12 +303,12 @@ typedef struct nn_plan_stats {
   int n_nodes_gemm;     /* products on emo's own float GEMM (nn/sgemm.c), each a step */
   int n_nodes_resblock; /* nodes inside residual-block steps (nn/resblock.c), NN_RB_NODES a
                            step; counted in n_nodes beside the others above */
-  int n_nodes_fused;    /* additions and activations fused into the epilogue of a product on
-                           sgemm, qconv or dwq (nn/epilogue.h), no step of their own; counted in
-                           n_nodes beside the others above */
-  int n_nodes_lnorm;    /* nodes inside layer-normalisation steps (nn/layernorm.c), 12 or 13 a
-                           step; counted in n_nodes beside the others above */
-  size_t arena_bytes;   /* the activation buffers' arena, laid out by lifetime (plan.c) */
+  int n_nodes_fused;  /* per-channel additions and activations fused into the epilogue of a product
+                         on  sgemm, qconv or dwq (nn/epilogue.h), no step of their own; counted in
+                         n_nodes beside the others above */
+  int n_nodes_lnorm;  /* nodes inside layer-normalisation steps (nn/layernorm.c), 12 or 13 a
+                         step; counted in n_nodes beside the others above */
+  size_t arena_bytes; /* the activation buffers' arena, laid out by lifetime (plan.c) */
   size_t arena_bytes_unshared; /* what it would be with a buffer of its own for every value */
 } nn_plan_stats;
 

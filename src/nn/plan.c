@@ -21,17 +21,13 @@
  * FULLY_CONNECTED, nn_sgemm_node_eligible) runs as a step of its own on emo's GEMM microkernels
  * (sgemm.c) where own_gemm_pays says they beat XNNPACK's (CPUs without AVX-512), or where the
  * options ask for them (nn_plan_options.gemm). After a product on one of emo's own kernels (sgemm,
- * qconv, dwq), a chain of element-wise nodes each reading the value before it (residual and
- * dense-block additions, per-channel biases, ReLU, ReLU6, leaky ReLU, PReLU, clamps:
- * epi_chain_find) is fused into the product's store as its epilogue (nn/epilogue.h, applied to
- * the rows the kernel has written, while they are in cache; a clamp that opens the chain of an
- * sgemm product becomes the kernel's own), unless the options say no_epilogue. By default a chain
- * takes no addition of a tensor and no value another node reads: with those
- * (nn_plan_options.epilogue_adds) the step runs at the chain's last node and a chain value that
- * other nodes also read is stored on the way, which measured slower than XNNPACK's additions on
- * face-api's dense blocks and BlazeFace, first with a buffer of its own for every value, and still
- * with buffers shared by lifetime (README, speed section). Running
- * allocates nothing.
+ * qconv, dwq), a chain of element-wise nodes each the only reader of the value before it
+ * (per-channel biases, ReLU, ReLU6, leaky ReLU, PReLU, clamps: epi_chain_find) is fused into the
+ * product's store as its epilogue (nn/epilogue.h, applied to the rows the kernel has written,
+ * while they are in cache; a clamp that opens the chain of an sgemm product becomes the kernel's
+ * own), unless the options say no_epilogue. Additions of a tensor stay nodes of their own:
+ * fused, they measured slower than XNNPACK's additions on face-api's dense blocks and BlazeFace
+ * (README, speed section; dev/epilogue_adds.patch). Running allocates nothing.
  *
  * Once the steps are built, the buffers are laid out again by lifetime (plan_relayout): values
  * whose steps do not interleave share bytes, so a value's readers find it still in cache (unless
@@ -186,7 +182,7 @@ static int n_readers(const nn_graph *g, int v) {
 }
 
 /* The epilogue ops (epilogue.h) that do what node j does to value v, a float tensor, written to
- * ops (room for 2): an ADD of a tensor of v's shape or of a per-channel constant, a RELU, RELU6,
+ * ops (room for 2): an ADD of a per-channel constant, a RELU, RELU6,
  * LEAKY_RELU or PRELU (per-channel or scalar alpha), each followed by the node's own clamp when
  * it has one. Returns how many, 0 when node j cannot be fused so. */
 static int epi_node_ops(const nn_plan *p, int j, int v, nn_epi_op *ops) {
@@ -205,17 +201,10 @@ static int epi_node_ops(const nn_plan *p, int j, int v, nn_epi_op *ops) {
     case NN_OP_ADD: {
       if (n->n_in != 2) return 0;
       int o = n->in[0] == v ? n->in[1] : n->in[1] == v ? n->in[0] : -1;
-      if (o < 0 || o == v) return 0;
-      const nn_value *ov = &g->values[o];
-      if (!ov->is_const && ov->dtype == NN_F32 && same_shape(ov, vv)) {
-        ops[k].kind = NN_EPI_ADD;
-        ops[k++].t = p->buf[o];
-      } else if (const_per_channel(g, o, ch, &per)) {
-        ops[k].kind = NN_EPI_BIAS;
-        ops[k].c = nn_graph_const_data(g, o);
-        ops[k++].c_per_channel = per;
-      } else
-        return 0;
+      if (o < 0 || o == v || !const_per_channel(g, o, ch, &per)) return 0;
+      ops[k].kind = NN_EPI_BIAS;
+      ops[k].c = nn_graph_const_data(g, o);
+      ops[k++].c_per_channel = per;
       break;
     }
     case NN_OP_RELU:
@@ -247,48 +236,27 @@ static int epi_node_ops(const nn_plan *p, int j, int v, nn_epi_op *ops) {
 }
 
 /* Finds the chain of nodes fused into the epilogue of product node k (a step of emo's own: sgemm,
- * qconv or dwq): from k's output, each next node is the first reader of the value before it that
- * epi_node_ops takes and that no other step has claimed. The step then runs at the chain's last
- * node, so a chain value that other nodes read too (stored by the epilogue) must have no such
- * reader up to that node: the chain is cut back until none has. Marks the nodes PLAN_EPI and
- * links them in p->epi_next from k, p->epi_head at the last one. */
+ * qconv or dwq): from k's output, each next node is the only reader of the value before it, one
+ * that epi_node_ops takes and that no other step has claimed. Marks the nodes PLAN_EPI and links
+ * them in p->epi_next from k, p->epi_head at the last one. */
 static void epi_chain_find(nn_plan *p, int k, unsigned char *supported,
-                           const unsigned char *is_output, int adds) {
+                           const unsigned char *is_output) {
   const nn_graph *g = p->g;
-  int members[PLAN_EPI_MAX_NODES], keep[PLAN_EPI_MAX_NODES], n = 0, n_ops = 0;
+  int members[PLAN_EPI_MAX_NODES], n = 0, n_ops = 0;
   if (g->nodes[k].n_out != 1) return;
   int v = g->nodes[k].out[0];
-  while (n < PLAN_EPI_MAX_NODES && !is_output[v]) {
-    int j = -1, readers = 0;
+  while (n < PLAN_EPI_MAX_NODES && !is_output[v] && n_readers(g, v) == 1) {
+    int j = -1;
+    for (int q = 0; q < g->n_nodes && j < 0; q++)
+      for (int i = 0; i < g->nodes[q].n_in; i++)
+        if (g->nodes[q].in[i] == v) j = q;
     nn_epi_op tmp[2];
-    for (int q = 0; q < g->n_nodes; q++) {
-      int reads = 0;
-      for (int i = 0; i < g->nodes[q].n_in; i++) reads |= g->nodes[q].in[i] == v;
-      if (!reads) continue;
-      readers++;
-      if (j < 0 && (supported[q] == PLAN_XNN || supported[q] == PLAN_REF) &&
-          epi_node_ops(p, q, v, tmp) > 0)
-        j = q;
-    }
-    if (j < 0) break;
-    if (!adds && (readers > 1 || tmp[0].kind == NN_EPI_ADD)) break; /* see epilogue_adds */
-    int nops = epi_node_ops(p, j, v, tmp) + (readers > 1);
-    if (n_ops + nops > NN_EPI_MAX_OPS) break;
+    int nops =
+        supported[j] == PLAN_XNN || supported[j] == PLAN_REF ? epi_node_ops(p, j, v, tmp) : 0;
+    if (nops == 0 || n_ops + nops > NN_EPI_MAX_OPS) break;
     n_ops += nops;
-    members[n] = j;
-    keep[n++] = readers > 1;
+    members[n++] = j;
     v = g->nodes[j].out[0];
-  }
-  for (; n > 0; n--) { /* every other reader of a kept value after the step's place */
-    int tail = members[n - 1], ok = 1;
-    for (int i = 0; i < n && ok; i++) {
-      if (!keep[i]) continue;
-      int vi = i == 0 ? g->nodes[k].out[0] : g->nodes[members[i - 1]].out[0];
-      for (int q = 0; q <= tail && ok; q++)
-        for (int a = 0; a < g->nodes[q].n_in; a++)
-          if (g->nodes[q].in[a] == vi && q != members[i]) ok = 0;
-    }
-    if (ok) break;
   }
   if (n == 0) return;
   int prev = k;
@@ -316,13 +284,13 @@ static void epi_chain_drop(nn_plan *p, int h, unsigned char *supported) {
 }
 
 /* Builds s->epi for the chain after product h (p->epi_next), s->tail and s->prod (where the
- * product goes: its own buffer when another node reads it, else the chain's output, worked in
- * place). With fold_lo and fold_hi (a product of sgemm's, with no clamp of its own) a clamp that
+ * product goes: the chain's output, worked in place; nothing else reads the values between).
+ * With fold_lo and fold_hi (a product of sgemm's, with no clamp of its own) a clamp that
  * the chain opens with goes into them, the product's own clamp, and out of the ops. */
 static int seg_chain(nn_plan *p, plan_seg *s, int h, float *fold_lo, float *fold_hi,
                      emoi_err *err) {
   const nn_graph *g = p->g;
-  int v = g->nodes[h].out[0], raw_kept = 0;
+  int v = g->nodes[h].out[0];
   s->tail = -1;
   s->epi = NULL;
   s->prod = p->buf[v];
@@ -333,21 +301,13 @@ static int seg_chain(nn_plan *p, plan_seg *s, int h, float *fold_lo, float *fold
   e->n = (int)vv->shape[vv->rank - 1];
   e->isa = nn_epi_isa(p->isa);
   for (int j = p->epi_next[h]; j >= 0; j = p->epi_next[j]) {
-    if (n_readers(g, v) > 1) {
-      if (j == p->epi_next[h])
-        raw_kept = 1;
-      else {
-        e->op[e->n_ops].kind = NN_EPI_STORE;
-        e->op[e->n_ops++].dst = p->buf[v];
-      }
-    }
     e->n_ops += epi_node_ops(p, j, v, &e->op[e->n_ops]);
     s->tail = j;
     v = g->nodes[j].out[0];
   }
   e->dst = p->buf[v];
-  s->prod = raw_kept ? p->buf[g->nodes[h].out[0]] : e->dst;
-  if (fold_lo && fold_hi && !raw_kept && e->n_ops > 0 && e->op[0].kind == NN_EPI_CLAMP) {
+  s->prod = e->dst;
+  if (fold_lo && fold_hi && e->n_ops > 0 && e->op[0].kind == NN_EPI_CLAMP) {
     *fold_lo = e->op[0].lo;
     *fold_hi = e->op[0].hi;
     memmove(&e->op[0], &e->op[1], (size_t)(e->n_ops - 1) * sizeof e->op[0]);
@@ -651,13 +611,7 @@ static int plan_relayout(nn_plan *p, const unsigned char *is_output, emoi_err *e
     plan_seg *s = &p->segs[i];
     if (s->xnn) st = nn_xnn_run_rebind(s->xnn, remap_buf, &m, err);
     if (s->prod) s->prod = remap_buf(&m, s->prod);
-    if (s->epi) {
-      s->epi->dst = remap_buf(&m, s->epi->dst);
-      for (int k = 0; k < s->epi->n_ops; k++) {
-        if (s->epi->op[k].t) s->epi->op[k].t = remap_buf(&m, s->epi->op[k].t);
-        if (s->epi->op[k].dst) s->epi->op[k].dst = remap_buf(&m, s->epi->op[k].dst);
-      }
-    }
+    if (s->epi) s->epi->dst = remap_buf(&m, s->epi->dst);
   }
   if (st) goto done;
   free(p->arena);
@@ -872,7 +826,7 @@ int nn_plan_create_ex(const nn_graph *g, nn_backend backend, void *threadpool,
       if (!(opt && opt->no_epilogue))
         for (int k = 0; k < nn; k++)
           if (supported[k] == PLAN_GEMM || supported[k] == PLAN_QCONV || supported[k] == PLAN_DWQ)
-            epi_chain_find(p, k, supported, is_output, opt && opt->epilogue_adds);
+            epi_chain_find(p, k, supported, is_output);
     } else {
       p->stats.xnn_unavailable = 1;
     }

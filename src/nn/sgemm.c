@@ -1,11 +1,11 @@
 /* sgemm.c: emo's float32 GEMM microkernels (sgemm.h): the packing, the scalar reference, the
- * AVX2 + FMA 6x16 and AVX-512F 8x32 register tiles, the row-chunk driver and the graph-node
- * wrappers plan.c calls. Register blocking follows Goto & van de Geijn, "Anatomy of
- * High-Performance Matrix Multiplication" (ACM TOMS 34(3), 2008): a tile of c stays in registers
- * over the whole depth, a panel of packed weights streams through, and rows of a are taken in
- * chunks that stay in L1 while every panel passes over them. The vector kernels are compiled
- * with target attributes and picked at run time (__builtin_cpu_supports), so a binary built
- * for baseline x86-64 runs everywhere; other architectures get the scalar path.
+ * AVX2 + FMA 6x16 (12x8 for a last panel of at most 8 channels) and AVX-512F 8x32 register tiles,
+ * the row-chunk driver and the graph-node wrappers plan.c calls. Register blocking follows Goto &
+ * van de Geijn, "Anatomy of High-Performance Matrix Multiplication" (ACM TOMS 34(3), 2008): a tile
+ * of c stays in registers over the whole depth, a panel of packed weights streams through, and rows
+ * of a are taken in chunks that stay in L1 while every panel passes over them. The vector kernels
+ * are compiled with target attributes and picked at run time (__builtin_cpu_supports), so a binary
+ * built for baseline x86-64 runs everywhere; other architectures get the scalar path.
  *
  * Bit-exactness: an output element is acc = bias, then acc = fma(a[i], w[i], acc) for i = 0..k-1,
  * then (when the node has a clamp) max(acc, lo), min(acc, hi), the same on every path. Rows
@@ -29,10 +29,11 @@
 #define SG_X86 0
 #endif
 
-#define SG_NR 16       /* output channels per packed panel */
-#define SG_L1A 16384   /* bytes of a a row chunk may take (it stays in L1 for every panel) */
-#define SG_MR_AVX2 6   /* rows of the AVX2 tile (x 16 channels) */
-#define SG_MR_AVX512 8 /* rows of the AVX-512 tile (x 32 channels) */
+#define SG_NR 16           /* output channels per packed panel */
+#define SG_L1A 16384       /* bytes of a a row chunk may take (it stays in L1 for every panel) */
+#define SG_MR_AVX2 6       /* rows of the AVX2 tile (x 16 channels) */
+#define SG_MR_AVX2_HALF 12 /* rows of the AVX2 tile for a panel of at most 8 channels */
+#define SG_MR_AVX512 8     /* rows of the AVX-512 tile (x 32 channels) */
 
 struct nn_sgemm {
   int n, k, np; /* output channels, depth, panels: ceil(n / 16) */
@@ -94,43 +95,46 @@ static const int32_t sg_mask_src[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 
                                         -1, -1, -1, -1, -1, 0,  0,  0,  0,  0,  0,
                                         0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
 
-/* MR rows x 16 channels of c from panel w (k, 16): MR is a constant in each instantiation and
- * the accumulators are named variables (GCC keeps an array of them in memory as well, storing
- * every accumulator to the stack in the inner loop: the very spill this file exists to avoid).
- * nr (1..16) channels are stored. */
+/* MR rows x NV * 8 channels of c from panel w (k, 16): MR and NV are constants in each
+ * instantiation and the accumulators are named variables (GCC keeps an array of them in memory as
+ * well, storing every accumulator to the stack in the inner loop: the very spill this file exists
+ * to avoid). NV 2: the 6x16 tile. NV 1, up to 12 rows: the tile for a last panel with at most 8
+ * channels (n = 8, 24, 36, 1 in BlazeFace), where the 6x16 tile would spend half or more of its
+ * multiply-adds on zero weights; per element the same bias, fma chain over k and clamp, so the
+ * same floats. nr (1..NV * 8) channels are stored. */
 #define A2_ROW(r)                    \
   __m256 c##r##0 = b0, c##r##1 = b1; \
   const float *a##r = a + (size_t)(MR > r ? r : 0) * lda;
-#define A2_FMA(r)                                    \
-  if (MR > r) {                                      \
-    const __m256 va = _mm256_broadcast_ss(a##r + q); \
-    c##r##0 = _mm256_fmadd_ps(va, w0, c##r##0);      \
-    c##r##1 = _mm256_fmadd_ps(va, w1, c##r##1);      \
+#define A2_FMA(r)                                           \
+  if (MR > r) {                                             \
+    const __m256 va = _mm256_broadcast_ss(a##r + q);        \
+    c##r##0 = _mm256_fmadd_ps(va, w0, c##r##0);             \
+    if (NV > 1) c##r##1 = _mm256_fmadd_ps(va, w1, c##r##1); \
   }
-#define A2_CLAMP(r)                                            \
-  if (MR > r) {                                                \
-    c##r##0 = _mm256_min_ps(_mm256_max_ps(c##r##0, vlo), vhi); \
-    c##r##1 = _mm256_min_ps(_mm256_max_ps(c##r##1, vlo), vhi); \
+#define A2_CLAMP(r)                                                        \
+  if (MR > r) {                                                            \
+    c##r##0 = _mm256_min_ps(_mm256_max_ps(c##r##0, vlo), vhi);             \
+    if (NV > 1) c##r##1 = _mm256_min_ps(_mm256_max_ps(c##r##1, vlo), vhi); \
   }
-#define A2_STORE(r)                                     \
-  if (MR > r) {                                         \
-    _mm256_storeu_ps(c + (size_t)r * ldc, c##r##0);     \
-    _mm256_storeu_ps(c + (size_t)r * ldc + 8, c##r##1); \
+#define A2_STORE(r)                                                 \
+  if (MR > r) {                                                     \
+    _mm256_storeu_ps(c + (size_t)r * ldc, c##r##0);                 \
+    if (NV > 1) _mm256_storeu_ps(c + (size_t)r * ldc + 8, c##r##1); \
   }
-#define A2_MSTORE(r)                                           \
-  if (MR > r) {                                                \
-    _mm256_maskstore_ps(c + (size_t)r * ldc, m0, c##r##0);     \
-    _mm256_maskstore_ps(c + (size_t)r * ldc + 8, m1, c##r##1); \
+#define A2_MSTORE(r)                                                       \
+  if (MR > r) {                                                            \
+    _mm256_maskstore_ps(c + (size_t)r * ldc, m0, c##r##0);                 \
+    if (NV > 1) _mm256_maskstore_ps(c + (size_t)r * ldc + 8, m1, c##r##1); \
   }
-#define A2_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define A2_EACH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
-SG_INLINE SG_AVX2 void avx2_tile(const int MR, int k, const float *a, size_t lda, const float *w,
-                                 const float *bias, int clamp, float lo, float hi, float *c,
-                                 size_t ldc, int nr) {
-  const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
+SG_INLINE SG_AVX2 void avx2_tile(const int MR, const int NV, int k, const float *a, size_t lda,
+                                 const float *w, const float *bias, int clamp, float lo, float hi,
+                                 float *c, size_t ldc, int nr) {
+  const __m256 b0 = _mm256_loadu_ps(bias), b1 = NV > 1 ? _mm256_loadu_ps(bias + 8) : b0;
   A2_EACH(A2_ROW)
   for (int q = 0; q < k; q++) {
-    const __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8);
+    const __m256 w0 = _mm256_load_ps(w), w1 = NV > 1 ? _mm256_load_ps(w + 8) : w0;
     w += SG_NR;
     A2_EACH(A2_FMA)
   }
@@ -138,7 +142,7 @@ SG_INLINE SG_AVX2 void avx2_tile(const int MR, int k, const float *a, size_t lda
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     A2_EACH(A2_CLAMP)
   }
-  if (nr == SG_NR) {
+  if (nr == NV * 8) {
     A2_EACH(A2_STORE)
   } else {
     const __m256i m0 = _mm256_loadu_si256((const __m256i *)(sg_mask_src + 16 - nr));
@@ -147,23 +151,38 @@ SG_INLINE SG_AVX2 void avx2_tile(const int MR, int k, const float *a, size_t lda
   }
 }
 
-#define AVX2_TILE_FN(R)                                                                        \
-  static SG_AVX2 void avx2_tile##R(int k, const float *a, size_t lda, const float *w,          \
-                                   const float *bias, int clamp, float lo, float hi, float *c, \
-                                   size_t ldc, int nr) {                                       \
-    avx2_tile(R, k, a, lda, w, bias, clamp, lo, hi, c, ldc, nr);                               \
+#define AVX2_TILE_FN(NAME, R, NV)                                                         \
+  static SG_AVX2 void NAME##R(int k, const float *a, size_t lda, const float *w,          \
+                              const float *bias, int clamp, float lo, float hi, float *c, \
+                              size_t ldc, int nr) {                                       \
+    avx2_tile(R, NV, k, a, lda, w, bias, clamp, lo, hi, c, ldc, nr);                      \
   }
-AVX2_TILE_FN(1)
-AVX2_TILE_FN(2)
-AVX2_TILE_FN(3)
-AVX2_TILE_FN(4)
-AVX2_TILE_FN(5)
-AVX2_TILE_FN(6)
+AVX2_TILE_FN(avx2_tile, 1, 2)
+AVX2_TILE_FN(avx2_tile, 2, 2)
+AVX2_TILE_FN(avx2_tile, 3, 2)
+AVX2_TILE_FN(avx2_tile, 4, 2)
+AVX2_TILE_FN(avx2_tile, 5, 2)
+AVX2_TILE_FN(avx2_tile, 6, 2)
+AVX2_TILE_FN(avx2_half, 1, 1)
+AVX2_TILE_FN(avx2_half, 2, 1)
+AVX2_TILE_FN(avx2_half, 3, 1)
+AVX2_TILE_FN(avx2_half, 4, 1)
+AVX2_TILE_FN(avx2_half, 5, 1)
+AVX2_TILE_FN(avx2_half, 6, 1)
+AVX2_TILE_FN(avx2_half, 7, 1)
+AVX2_TILE_FN(avx2_half, 8, 1)
+AVX2_TILE_FN(avx2_half, 9, 1)
+AVX2_TILE_FN(avx2_half, 10, 1)
+AVX2_TILE_FN(avx2_half, 11, 1)
+AVX2_TILE_FN(avx2_half, 12, 1)
 
 typedef void (*avx2_tile_fn)(int, const float *, size_t, const float *, const float *, int, float,
                              float, float *, size_t, int);
 static const avx2_tile_fn avx2_tiles[SG_MR_AVX2 + 1] = {
     NULL, avx2_tile1, avx2_tile2, avx2_tile3, avx2_tile4, avx2_tile5, avx2_tile6};
+static const avx2_tile_fn avx2_halves[SG_MR_AVX2_HALF + 1] = {
+    NULL,       avx2_half1, avx2_half2, avx2_half3,  avx2_half4,  avx2_half5, avx2_half6,
+    avx2_half7, avx2_half8, avx2_half9, avx2_half10, avx2_half11, avx2_half12};
 
 /* MR rows x NP * 16 channels of c from panels w0 (and w1 when NP is 2), nr (1..NP * 16) channels
  * stored. Broadcasts come straight from memory (embedded broadcast): 2 * MR accumulators, named
@@ -243,6 +262,14 @@ static void rows_run(const nn_sgemm *g, int r0, int r1, const float *a, size_t l
   if (g->isa == NN_ISA_AVX2) {
     for (int p = 0; p < g->np; p++) {
       int nr = g->n - p * SG_NR < SG_NR ? g->n - p * SG_NR : SG_NR;
+      if (nr <= 8) { /* the last panel's half that has weights */
+        for (int r = r0; r < r1; r += SG_MR_AVX2_HALF) {
+          int mr = r1 - r < SG_MR_AVX2_HALF ? r1 - r : SG_MR_AVX2_HALF;
+          avx2_halves[mr](g->k, a + (size_t)r * lda, lda, g->w + p * kp, g->bias + p * SG_NR,
+                          g->clamp, g->lo, g->hi, c + (size_t)r * ldc + p * SG_NR, ldc, nr);
+        }
+        continue;
+      }
       for (int r = r0; r < r1; r += SG_MR_AVX2) {
         int mr = r1 - r < SG_MR_AVX2 ? r1 - r : SG_MR_AVX2;
         avx2_tiles[mr](g->k, a + (size_t)r * lda, lda, g->w + p * kp, g->bias + p * SG_NR, g->clamp,

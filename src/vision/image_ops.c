@@ -14,9 +14,10 @@
  * at run time under an emo_isa cap (img_warp_affine_f32_isa), and
  * computes exactly the reference's operations in the reference's order (no fused
  * multiply-adds), so its output is bit-identical; test_image checks that. A second one, for the
- * RGB zero-border warps (the face-landmark crop and the detector's letterbox, one path:
- * warp_rgb_zero), does one pixel a 128-bit vector from two plain 4-byte loads per source
- * row (no gathers), with a plain C sibling for the scalar cap; bit-identical too. */
+ * RGB warps (the face-landmark crop and the detector's letterbox, zero border, and the face-api
+ * expression crop, replicate border; one path: warp_rgb), does one pixel a 128-bit vector from two
+ * plain 4-byte loads per source row (no gathers), with a plain C sibling for the scalar cap;
+ * bit-identical too. */
 #include "vision/image_ops.h"
 
 #include <math.h>
@@ -353,7 +354,7 @@ static inline float img_floor(float x) {
 }
 
 #ifdef IMG_X86
-/* One pixel of the RGB zero-border warp whose four taps are inside the image (warp_rgb_zero):
+/* One pixel of the RGB warp whose four taps are inside the image (warp_rgb):
  * a 128-bit vector of R, G, B (and a lane that is never kept) from two 4-byte loads per source
  * row (pixel x0 and the one after it, shifted down a byte, so no byte past pixel x0 + 1 is read)
  * widened to floats, and the reference's bilinear sum and normalisation lane by lane in its
@@ -386,19 +387,21 @@ __attribute__((target("avx2"))) static void rgb_blend_avx2(const uint8_t *r0, co
 }
 #endif
 
-/* img_warp_affine_f32 for channels 3 and IMG_BORDER_ZERO: the face-landmark crop (rotated) and
- * the detector's letterbox (axis-aligned), one path. Per output pixel: the reference's source
- * position and border tests, its floor (img_floor in plain C: no libm call), and where all four
- * taps are inside the image, the reference's bilinear sum and normalisation in its order,
- * unfused: rgb_blend_avx2 with vec (x86-64, instantiated for AVX2), else channel by channel (the
- * portable sibling, for every ISA); other pixels (border taps, outside, NaN) go through
- * img_sample_rgb as in the reference. So the output is bit-identical to the reference
- * (test_image checks it). flat: m[3] is zero (the letterbox), so y is the row's (a zero step
- * changes no sum) and its tests and floor leave the pixel loop. */
-static inline __attribute__((always_inline)) void warp_rgb_zero(const img_view *s, const float m[6],
-                                                                float *dst, int dw, int dh,
-                                                                const img_norm *norm, const int vec,
-                                                                const int flat) {
+/* img_warp_affine_f32 for channels 3, either border: the face-landmark crop (rotated, zero), the
+ * face-api expression crop (replicate) and the detector's letterbox (axis-aligned, zero), one
+ * path. Per output pixel: the reference's source position and border tests, its floor
+ * (img_floor in plain C: no libm call), and where all four taps are inside the image, the
+ * reference's bilinear sum and normalisation in its order, unfused: rgb_blend_avx2 with vec
+ * (x86-64, instantiated for AVX2), else channel by channel (the portable sibling, for every ISA);
+ * other pixels (border taps, outside, NaN) go through img_sample_rgb with the border, as in the
+ * reference. Inside the image both borders' taps are the same (img_tap_clamped of an x in
+ * [0, w - 1) is floor(x) and x - floor(x)), so the output is bit-identical to the reference
+ * (test_image checks it for both). flat: m[3] is zero (the letterbox), so y is the row's (a zero
+ * step changes no sum) and its tests and floor leave the pixel loop. */
+static inline __attribute__((always_inline)) void warp_rgb(const img_view *s, const float m[6],
+                                                           float *dst, int dw, int dh,
+                                                           const img_norm *norm, const int rep,
+                                                           const int vec, const int flat) {
   const int w = s->width, h = s->height;
   const float wf = (float)w, hf = (float)h;
 #ifdef IMG_X86
@@ -438,7 +441,7 @@ static inline __attribute__((always_inline)) void warp_rgb_zero(const img_view *
         }
       }
       float v[3];
-      img_sample_rgb(s, x, y, 0, v);
+      img_sample_rgb(s, x, y, rep, v);
       o[0] = v[0] * norm->scale[0] + norm->offset[0];
       o[1] = v[1] * norm->scale[1] + norm->offset[1];
       o[2] = v[2] * norm->scale[2] + norm->offset[2];
@@ -446,30 +449,33 @@ static inline __attribute__((always_inline)) void warp_rgb_zero(const img_view *
   }
 }
 
-static void warp_rgb_zero_c(const img_view *s, const float m[6], float *dst, int dw, int dh,
-                            const img_norm *norm) {
-  if (m[3] == 0.0f)
-    warp_rgb_zero(s, m, dst, dw, dh, norm, 0, 1);
+static void warp_rgb_c(const img_view *s, const float m[6], float *dst, int dw, int dh,
+                       const img_norm *norm, int rep) {
+  if (rep)
+    warp_rgb(s, m, dst, dw, dh, norm, 1, 0, 0);
+  else if (m[3] == 0.0f)
+    warp_rgb(s, m, dst, dw, dh, norm, 0, 0, 1);
   else
-    warp_rgb_zero(s, m, dst, dw, dh, norm, 0, 0);
+    warp_rgb(s, m, dst, dw, dh, norm, 0, 0, 0);
 }
 
 #ifdef IMG_X86
-/* flatten: rgb_blend_avx2, which warp_rgb_zero cannot inline (it has no target), is inlined
- * here. */
-__attribute__((target("avx2"), flatten)) static void warp_rgb_zero_avx2(const img_view *s,
-                                                                        const float m[6],
-                                                                        float *dst, int dw, int dh,
-                                                                        const img_norm *norm) {
-  if (m[3] == 0.0f)
-    warp_rgb_zero(s, m, dst, dw, dh, norm, 1, 1);
+/* flatten: rgb_blend_avx2, which warp_rgb cannot inline (it has no target), is inlined here. */
+__attribute__((target("avx2"), flatten)) static void warp_rgb_avx2(const img_view *s,
+                                                                   const float m[6], float *dst,
+                                                                   int dw, int dh,
+                                                                   const img_norm *norm, int rep) {
+  if (rep)
+    warp_rgb(s, m, dst, dw, dh, norm, 1, 1, 0);
+  else if (m[3] == 0.0f)
+    warp_rgb(s, m, dst, dw, dh, norm, 0, 1, 1);
   else
-    warp_rgb_zero(s, m, dst, dw, dh, norm, 1, 0);
+    warp_rgb(s, m, dst, dw, dh, norm, 0, 1, 0);
 }
 #endif
 
-/* img_warp_affine_f32 with the fast paths (the RGB zero-border warp, vector or plain C, and the
- * gray replicate warps) allowed up to cap; ref: the plain per-pixel loop only
+/* img_warp_affine_f32 with the fast paths (the RGB warp, vector or plain C, and the gray
+ * replicate warps) allowed up to cap; ref: the plain per-pixel loop only
  * (img_warp_affine_f32_ref). */
 static int warp_affine(const img_view *src, const float m[6], float *dst, int dw, int dh,
                        int channels, const img_norm *norm, img_border border, emo_isa cap,
@@ -482,14 +488,14 @@ static int warp_affine(const img_view *src, const float m[6], float *dst, int dw
 #ifdef IMG_X86
   const emo_isa isa = emo_isa_pick(cap);
 #endif
-  if (!ref && channels == 3 && !rep) {
+  if (!ref && channels == 3) {
 #ifdef IMG_X86
     if (isa != EMO_ISA_SCALAR) {
-      warp_rgb_zero_avx2(src, m, dst, dw, dh, norm);
+      warp_rgb_avx2(src, m, dst, dw, dh, norm, rep);
       return EMO_OK;
     }
 #endif
-    warp_rgb_zero_c(src, m, dst, dw, dh, norm);
+    warp_rgb_c(src, m, dst, dw, dh, norm, rep);
     return EMO_OK;
   }
 #ifdef IMG_X86
