@@ -15,8 +15,9 @@
  * computes exactly the reference's operations in the reference's order (no fused
  * multiply-adds), so its output is bit-identical; test_image checks that. A second one, for the
  * RGB zero-border warps (the face-landmark crop and the detector's letterbox, one path:
- * warp_rgb_zero), does one pixel a 128-bit vector from two plain 4-byte loads per source
- * row (no gathers), with a plain C sibling for the scalar cap; bit-identical too. */
+ * warp_rgb_zero), does eight pixels at once with four 4-byte gathers where all their taps are
+ * inside the image (rgb_blend8_avx2), else one pixel a 128-bit vector from two plain 4-byte loads
+ * per source row, with a plain C sibling for the scalar cap; bit-identical too. */
 #include "vision/image_ops.h"
 
 #include <math.h>
