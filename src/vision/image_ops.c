@@ -15,9 +15,10 @@
  * computes exactly the reference's operations in the reference's order (no fused
  * multiply-adds), so its output is bit-identical; test_image checks that. A second one, for the
  * RGB warps (the face-landmark crop and the detector's letterbox, zero border, and the face-api
- * expression crop, replicate border; one path: warp_rgb), does one pixel a 128-bit vector from two
- * plain 4-byte loads per source row (no gathers), with a plain C sibling for the scalar cap;
- * bit-identical too. */
+ * expression crop, replicate border; one path: warp_rgb), does eight pixels at once with four
+ * 4-byte gathers where all their taps are inside the image (rgb_blend8_avx2), else one pixel a
+ * 128-bit vector from two plain 4-byte loads per source row (no gathers), with a plain C sibling
+ * for the scalar cap; bit-identical too. */
 #include "vision/image_ops.h"
 
 #include <math.h>
@@ -385,6 +386,64 @@ __attribute__((target("avx2"))) static void rgb_blend_avx2(const uint8_t *r0, co
     _mm_store_ss(o + 2, _mm_movehl_ps(r, r));
   }
 }
+
+/* Eight consecutive pixels j .. j + 7 of a row of warp_rgb at once, when all their four
+ * taps are inside the image (else 0: the caller does them one by one): the reference's source
+ * positions (bx + j * m0, by + j * m3 or the flat row's y), floors and bilinear sums lane by
+ * lane in its order, unfused, the source bytes by gathers of four bytes at pixel x0 and at x0's
+ * third byte (so no byte past pixel x0 + 1 is read, as rgb_blend_avx2), one channel a vector;
+ * then the 24 floats interleaved. Offsets in 32 bits: the caller checks that the image fits. */
+__attribute__((target("avx2"))) static int rgb_blend8_avx2(const img_view *s, float bx, float by,
+                                                           float y_row, const float m[6], int flat,
+                                                           int j, const img_norm *norm, float *o) {
+  const __m256 jv = _mm256_cvtepi32_ps(
+      _mm256_add_epi32(_mm256_set1_epi32(j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  const __m256 x = _mm256_add_ps(_mm256_set1_ps(bx), _mm256_mul_ps(jv, _mm256_set1_ps(m[0])));
+  const __m256 y = flat
+                       ? _mm256_set1_ps(y_row)
+                       : _mm256_add_ps(_mm256_set1_ps(by), _mm256_mul_ps(jv, _mm256_set1_ps(m[3])));
+  const __m256 xf = _mm256_floor_ps(x), yf = _mm256_floor_ps(y);
+  /* NaN or out of int range converts to INT_MIN, which fails x0 >= 0 */
+  const __m256i x0 = _mm256_cvttps_epi32(xf), y0 = _mm256_cvttps_epi32(yf);
+  const __m256i neg = _mm256_or_si256(x0, y0);
+  const __m256i out = _mm256_or_si256(
+      _mm256_cmpgt_epi32(_mm256_add_epi32(x0, _mm256_set1_epi32(2)), _mm256_set1_epi32(s->width)),
+      _mm256_cmpgt_epi32(_mm256_add_epi32(y0, _mm256_set1_epi32(2)), _mm256_set1_epi32(s->height)));
+  if (_mm256_movemask_ps(_mm256_castsi256_ps(neg)) || _mm256_movemask_epi8(out)) return 0;
+  const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(y0, _mm256_set1_epi32(s->stride)),
+                                       _mm256_mullo_epi32(x0, _mm256_set1_epi32(3)));
+  const __m256i off1 = _mm256_add_epi32(off, _mm256_set1_epi32(s->stride));
+  const __m256i two = _mm256_set1_epi32(2);
+  const int *base = (const int *)(const void *)s->data;
+  const __m256i g00 = _mm256_i32gather_epi32(base, off, 1);
+  const __m256i g01 = _mm256_i32gather_epi32(base, _mm256_add_epi32(off, two), 1);
+  const __m256i g10 = _mm256_i32gather_epi32(base, off1, 1);
+  const __m256i g11 = _mm256_i32gather_epi32(base, _mm256_add_epi32(off1, two), 1);
+  const __m256 wx = _mm256_sub_ps(x, xf), wy = _mm256_sub_ps(y, yf);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 wx0 = _mm256_sub_ps(one, wx), wy0 = _mm256_sub_ps(one, wy);
+  const __m256i ff = _mm256_set1_epi32(0xff);
+  float ch[3][8];
+  for (int c = 0; c < 3; c++) {
+    /* pixel x0's channel c is byte c of the first gather, pixel x0 + 1's byte c + 1 of the
+       second */
+    const __m256 a = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g00, 8 * c), ff));
+    const __m256 b = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g01, 8 * c + 8), ff));
+    const __m256 e = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g10, 8 * c), ff));
+    const __m256 f = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g11, 8 * c + 8), ff));
+    const __m256 top = _mm256_add_ps(_mm256_mul_ps(wx0, a), _mm256_mul_ps(wx, b));
+    const __m256 bot = _mm256_add_ps(_mm256_mul_ps(wx0, e), _mm256_mul_ps(wx, f));
+    const __m256 v = _mm256_add_ps(_mm256_mul_ps(wy0, top), _mm256_mul_ps(wy, bot));
+    _mm256_storeu_ps(ch[c], _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(norm->scale[c])),
+                                          _mm256_set1_ps(norm->offset[c])));
+  }
+  for (int p = 0; p < 8; p++) {
+    o[3 * p] = ch[0][p];
+    o[3 * p + 1] = ch[1][p];
+    o[3 * p + 2] = ch[2][p];
+  }
+  return 1;
+}
 #endif
 
 /* img_warp_affine_f32 for channels 3, either border: the face-landmark crop (rotated, zero), the
@@ -407,6 +466,8 @@ static inline __attribute__((always_inline)) void warp_rgb(const img_view *s, co
 #ifdef IMG_X86
   const __m128 sc = _mm_setr_ps(norm->scale[0], norm->scale[1], norm->scale[2], 0.0f);
   const __m128 of = _mm_setr_ps(norm->offset[0], norm->offset[1], norm->offset[2], 0.0f);
+  /* the gathers' 32-bit offsets reach the last row's pixels */
+  const int gather_ok = s->stride >= 0 && (int64_t)(h + 1) * s->stride < INT32_MAX;
 #else
   (void)vec;
 #endif
@@ -416,7 +477,17 @@ static inline __attribute__((always_inline)) void warp_rgb(const img_view *s, co
     const float by = m[3] * 0.5f + m[4] * yc + m[5] - 0.5f;
     const float y_row = by + 0.0f * m[3];        /* every pixel's y when flat */
     float *o = dst + (size_t)i * (size_t)dw * 3; /* row i of (dh, dw, 3) */
+    int single_until = 0; /* pixels before it go one by one (a block of eight failed) */
     for (int j = 0; j < dw; j++, o += 3) {
+#ifdef IMG_X86
+      if (vec && gather_ok && j >= single_until && j + 8 <= dw) {
+        if (rgb_blend8_avx2(s, bx, by, y_row, m, flat, j, norm, o)) {
+          j += 7, o += 21;
+          continue;
+        }
+        single_until = j + 8;
+      }
+#endif
       const float x = bx + (float)j * m[0], y = flat ? y_row : by + (float)j * m[3];
       if (x > -1.0f && x < wf && y > -1.0f && y < hf) {
         const float xf = vec ? floorf(x) : img_floor(x), yf = vec ? floorf(y) : img_floor(y);
