@@ -9,25 +9,11 @@ applied before knowing which are.
 Usage: python3 dev/clothes_pairs.py DIR [MIN_SAMPLES] [NAMES...]  (default: every NAME.log)"""
 import glob
 import itertools
-import math
 import os
-import re
-import subprocess
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-
-
-def persons(gt, pred):
-    out = subprocess.run([sys.executable, os.path.join(here, "ident_errors.py"), gt, pred],
-                         capture_output=True, text=True, check=True).stdout
-    first = out.split("\n")[0][len("tracks: "):]
-    who = {}
-    for part in first.split("; ") if first else []:
-        a, b = part.split(": ", 1)
-        best = max(b.split(", "), key=lambda x: int(x.split(" x")[1]))
-        who[int(a.split("->")[0])] = best.split(" x")[0]
-    return who
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ident_logread import bc, gt_path, persons, read_log  # noqa: E402
 
 
 def main(argv):
@@ -35,22 +21,13 @@ def main(argv):
     min_n = int(argv[1]) if len(argv) > 1 else 4
     names = argv[2:] or sorted(os.path.basename(p)[:-4]
                                for p in glob.glob(os.path.join(d, "*.log")))
-    root = os.path.dirname(here)
     same, diff = [], []
     for name in names:
-        hist, n = {}, {}
-        for line in open(os.path.join(d, name + ".log"), encoding="utf-8", errors="replace"):
-            m = re.search(r"tcl: clothes of id (\d+):(.*)", line)
-            if m:
-                hist[int(m.group(1))] = [float(v) for v in m.group(2).split()]
-            m = re.search(r"tcl: id (\d+) in shot \d+ .*; clothes (\d+),", line)
-            if m:
-                n[int(m.group(1))] = int(m.group(2))
-        who = persons(os.path.join(root, "tests", "fixtures", "identity", name + ".tsv"),
-                      os.path.join(d, name + ".jsonl"))
+        hist, n, _, _ = read_log(os.path.join(d, name + ".log"))
+        who = persons(gt_path(name), os.path.join(d, name + ".jsonl"))
         ids = sorted(t for t in hist if t in who and n.get(t, 0) >= min_n and sum(hist[t]) > 0)
         for a, b in itertools.combinations(ids, 2):
-            v = sum(math.sqrt(x * y) for x, y in zip(hist[a], hist[b]))
+            v = bc(hist[a], hist[b])
             (same if who[a] == who[b] else diff).append((v, name, a, who[a], b, who[b]))
     for label, lst in (("different people", diff), ("same person", same)):
         lst.sort(reverse=True)

@@ -10,59 +10,45 @@ What it reads: each track's frames, tracker identity (the identity its last fram
 co-visible pairs (cannot-links) from the JSON Lines; descriptors from the summary; clothes
 (normalised histogram and sample count), mean boxes per shot and thread links from the log.
 
-Usage: python3 dev/cluster_replay.py IN_DIR OUT_DIR [--both F,C] [NAMES...]
+Usage: python3 dev/cluster_replay.py IN_DIR OUT_DIR [--both F,C] [--cont G,S] [NAMES...]
   --both F,C: track_cluster.c's both_face and both_clothes (default 0.55,0.86; 2,2 = off, the
   rule before it came): merge when the pooled descriptors score >= F and two member tracks'
-  own clothes (TCL_TRACK_CLOTHES samples each) >= C."""
+  own clothes (TCL_TRACK_CLOTHES samples each) >= C.
+  --cont G,S: track_cluster.c's cont_gap and cont_shift (default 1.0,1.0; 0,0 = off): the
+  log's continuation links (found with the gap and shift emo ran with, each the only one for
+  the other there) whose gap is G seconds or less and centre shift S face sides or less count
+  as links."""
 import glob
 import itertools
 import json
 import math
 import os
-import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ident_logread import bc, read_jsonl, read_log  # noqa: E402
 
 TRACK_CLOTHES = 4
 P = dict(face_only=0.76, face_linked=0.35, link_alone=1, clothes=0.90, clothes_track=0.93,
-         fc_face=0.55, fc_clothes=0.86)
-
-
-def bc(a, b):
-    sa, sb = sum(a), sum(b)
-    if not (sa > 0 and sb > 0):
-        return None
-    return sum(math.sqrt(x / sa * (y / sb)) for x, y in zip(a, b))
+         fc_face=0.55, fc_clothes=0.86, cont_gap=1.0,
+         cont_shift=1.0)
 
 
 def replay(log_path, jsonl_path, p):
-    hist, nclo, links = {}, {}, []
-    for line in open(log_path, encoding="utf-8", errors="replace"):
-        m = re.search(r"tcl: clothes of id (\d+):(.*)", line)
-        if m:
-            hist[int(m.group(1))] = [float(v) for v in m.group(2).split()]
-        m = re.search(r"tcl: id (\d+) in shot \d+ .*; clothes (\d+),", line)
-        if m:
-            nclo[int(m.group(1))] = int(m.group(2))
-        m = re.search(r"tcl: link ids (\d+) and (\d+)", line)
-        if m:
-            links.append((int(m.group(1)), int(m.group(2))))
-    frames, last_ident, emb, cant, summary = {}, {}, {}, set(), None
+    hist, nclo, links, conts = read_log(log_path)
+    links = links + [(a, b) for a, b, gap, shift in conts
+                     if gap <= p["cont_gap"] and shift <= p["cont_shift"]]
+    emb, cant = read_jsonl(jsonl_path)
+    frames, last_ident, summary = {}, {}, None
     lines = open(jsonl_path, encoding="utf-8").read().splitlines()
     for k, line in enumerate(lines):
         o = json.loads(line)
         if o.get("type") == "frame":
-            ids = [f["track_id"] for f in o.get("faces", [])]
             for f in o.get("faces", []):
                 frames[f["track_id"]] = frames.get(f["track_id"], 0) + 1
                 last_ident[f["track_id"]] = f.get("identity", f["track_id"])
-            for a, b in itertools.combinations(ids, 2):
-                if a != b:
-                    cant.add((min(a, b), max(a, b)))
         elif o.get("type") == "summary":
             summary = k
-            for tr in o.get("tracks", []):
-                if "embedding" in tr:
-                    emb[tr["track_id"]] = tr["embedding"]
     items = sorted(frames, key=lambda i: (-frames[i], i))
     n = len(items)
     pos = {i: k for k, i in enumerate(items)}
@@ -149,6 +135,9 @@ def main(argv):
         if rest[i] == "--both":
             f, c = rest[i + 1].split(",")
             p["fc_face"], p["fc_clothes"] = float(f), float(c)
+            i += 2
+        elif rest[i] == "--cont":
+            p["cont_gap"], p["cont_shift"] = (float(v) for v in rest[i + 1].split(","))
             i += 2
         else:
             names.append(rest[i])

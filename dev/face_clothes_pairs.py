@@ -11,46 +11,26 @@ Usage: python3 dev/face_clothes_pairs.py DIR [F C] [NAMES...]
   different-person pair closest to the rule)"""
 import glob
 import itertools
-import json
-import math
 import os
-import re
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, here)
-from clothes_pairs import persons  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ident_logread import bc, gt_path, persons, read_jsonl, read_log  # noqa: E402
 
 
 def main(argv):
     d = argv[0]
     F, C = (float(argv[1]), float(argv[2])) if len(argv) > 2 else (0.55, 0.875)
     names = argv[3:] or sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(d, "*.log")))
-    root = os.path.dirname(here)
     rows = []
     for name in names:
-        hist, n, emb, seen = {}, {}, {}, set()
-        for line in open(os.path.join(d, name + ".log"), encoding="utf-8", errors="replace"):
-            m = re.search(r"tcl: clothes of id (\d+):(.*)", line)
-            if m:
-                hist[int(m.group(1))] = [float(v) for v in m.group(2).split()]
-            m = re.search(r"tcl: id (\d+) in shot \d+ .*; clothes (\d+),", line)
-            if m:
-                n[int(m.group(1))] = int(m.group(2))
-        for line in open(os.path.join(d, name + ".jsonl"), encoding="utf-8"):
-            o = json.loads(line)
-            if o.get("type") == "frame":
-                ids = sorted(f["track_id"] for f in o.get("faces", []))
-                seen.update(itertools.combinations(ids, 2))
-            elif o.get("type") == "summary":
-                emb = {t["track_id"]: t["embedding"] for t in o.get("tracks", [])
-                       if "embedding" in t}
-        who = persons(os.path.join(root, "tests", "fixtures", "identity", name + ".tsv"),
-                      os.path.join(d, name + ".jsonl"))
+        hist, n, _, _ = read_log(os.path.join(d, name + ".log"))
+        emb, seen = read_jsonl(os.path.join(d, name + ".jsonl"))
+        who = persons(gt_path(name), os.path.join(d, name + ".jsonl"))
         ids = sorted(t for t in hist if t in who and t in emb and n.get(t, 0) >= 4 and
                      sum(hist[t]) > 0)
         for a, b in itertools.combinations(ids, 2):
-            c = sum(math.sqrt(x * y) for x, y in zip(hist[a], hist[b]))
+            c = bc(hist[a], hist[b])
             f = sum(x * y for x, y in zip(emb[a], emb[b]))
             rows.append((who[a] == who[b], f, c, name, a, who[a], b, who[b], (a, b) in seen))
     diff = [r for r in rows if not r[0]]

@@ -7,30 +7,21 @@ the margin of the clustering's face thresholds (face_only, face_linked).
 Usage: python3 dev/face_pairs.py DIR [NAMES...]  (default: every NAME.jsonl in DIR)"""
 import glob
 import itertools
-import json
 import os
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, here)
-from clothes_pairs import persons  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ident_logread import gt_path, persons, read_jsonl  # noqa: E402
 
 
 def main(argv):
     d = argv[0]
     names = argv[1:] or sorted(os.path.basename(p)[:-6]
                                for p in glob.glob(os.path.join(d, "*.jsonl")))
-    root = os.path.dirname(here)
     same, diff = [], []
     for name in names:
-        emb = {}
-        for line in open(os.path.join(d, name + ".jsonl"), encoding="utf-8"):
-            o = json.loads(line)
-            if o.get("type") == "summary":
-                emb = {t["track_id"]: t["embedding"] for t in o.get("tracks", [])
-                       if "embedding" in t}
-        who = persons(os.path.join(root, "tests", "fixtures", "identity", name + ".tsv"),
-                      os.path.join(d, name + ".jsonl"))
+        emb, _ = read_jsonl(os.path.join(d, name + ".jsonl"))
+        who = persons(gt_path(name), os.path.join(d, name + ".jsonl"))
         ids = sorted(t for t in emb if t in who)
         for a, b in itertools.combinations(ids, 2):
             v = sum(x * y for x, y in zip(emb[a], emb[b]))

@@ -5,7 +5,8 @@
  * without face descriptors; two faces seen in one frame are never joined, however alike their
  * descriptors; tracks at one place in shots of different setups are not joined; descriptors
  * alone join only above face_only; the tracker's identities stay together; clothes join tracks
- * whose faces do not disagree, and a weak face match joins only with alike clothes. */
+ * whose faces do not disagree, and a weak face match joins only with alike clothes; a track that
+ * starts where another ended just before in one shot continues it. */
 #include <math.h>
 #include <string.h>
 
@@ -304,6 +305,67 @@ static void test_cluster_both(void) {
   tcl_destroy(&s);
 }
 
+/* Frames t0, t0 + 0.04, ... (n of them) of one face, id at (x, 40), side 40; cut at the first
+ * when asked. */
+static void face_run(tcl_state *s, double t0, int n, int id, float x, int cut) {
+  const float box[1][4] = {{x, 40.0f, 40.0f, 40.0f}};
+  for (int f = 0; f < n; f++)
+    CHECK(tcl_frame(s, t0 + 0.04 * f, cut && f == 0, NULL, NULL, 0, 0, 0, &id, box, 1) == EMO_OK,
+          "tcl_frame");
+}
+
+/* Continuation links (cont_gap): a track that starts where another ended just before, in one
+ * shot, joins it without descriptors; not after a longer gap, not elsewhere, not across a cut,
+ * not when two tracks ended there, not when the descriptors disagree, not with the rule off. */
+static void test_continuation(void) {
+  tcl_state *s = NULL;
+  emoi_err err = {{0}};
+  CHECK(tcl_create(&s, &err) == EMO_OK, "create");
+  tcl_params p = tcl_params_default();
+  CHECK(p.cont_gap > 0.0f && p.cont_gap < 5.0f, "cont_gap %.2f", p.cont_gap);
+  const double gap = 0.5 * p.cont_gap;
+  face_run(s, 0.0, 10, 1, 100.0f, 1);                  /* 1 ends at 0.36 s */
+  face_run(s, 0.36 + gap, 10, 2, 108.0f, 0);           /* 2 starts there: joins 1 */
+  double t = 0.36 + gap + 0.36;                        /* 2 ends here */
+  face_run(s, t + 2.0 * p.cont_gap, 10, 3, 108.0f, 0); /* 3: too long after */
+  t += 2.0 * p.cont_gap + 0.36;
+  face_run(s, t + gap, 10, 4, 250.0f, 0); /* 4: elsewhere */
+  face_run(s, t + 0.5, 10, 5, 250.0f, 1); /* 5: after a cut, where 4 was */
+  const float *none[5] = {NULL, NULL, NULL, NULL, NULL};
+  int ident[5] = {1, 2, 3, 4, 5}, links = -1, merges = -1;
+  CHECK(tcl_cluster(s, &p, 5, none, DIM, ident, &links, &merges, NULL, &err) == EMO_OK, "cluster");
+  printf("continuation: links %d, merges %d, identities %d %d %d %d %d\n", links, merges, ident[0],
+         ident[1], ident[2], ident[3], ident[4]);
+  CHECK(ident[1] == 1, "2 continues 1: %d", ident[1]);
+  CHECK(ident[2] == 3, "3 came too late: %d", ident[2]);
+  CHECK(ident[3] == 4, "4 is elsewhere: %d", ident[3]);
+  CHECK(ident[4] == 5, "5 is after a cut: %d", ident[4]);
+  CHECK(links == 1, "links %d", links);
+  static float e[2][DIM]; /* descriptors that disagree keep 1 and 2 apart */
+  person_emb(e[0], 0, 0);
+  person_emb(e[1], 1, 0);
+  const float *diff[5] = {e[0], e[1], NULL, NULL, NULL};
+  int apart[5] = {1, 2, 3, 4, 5};
+  CHECK(tcl_cluster(s, &p, 5, diff, DIM, apart, NULL, NULL, NULL, &err) == EMO_OK, "cluster");
+  CHECK(apart[1] == 2, "descriptors that disagree: %d", apart[1]);
+  int off[5] = {1, 2, 3, 4, 5};
+  tcl_params q = p;
+  q.cont_gap = 0.0f;
+  CHECK(tcl_cluster(s, &q, 5, none, DIM, off, &links, &merges, NULL, &err) == EMO_OK, "cluster");
+  CHECK(off[1] == 2 && links == 0 && merges == 0, "the rule off: %d, links %d", off[1], links);
+  /* two tracks end where a third starts: which one it continues is unknown, so none */
+  tcl_reset(s);
+  const float two[2][4] = {{100, 40, 40, 40}, {110, 44, 40, 40}};
+  const int ids12[2] = {1, 2};
+  for (int f = 0; f < 10; f++)
+    CHECK(tcl_frame(s, 0.04 * f, f == 0, NULL, NULL, 0, 0, 0, ids12, two, 2) == EMO_OK, "frame");
+  face_run(s, 0.36 + gap, 10, 3, 104.0f, 0);
+  int amb[3] = {1, 2, 3};
+  CHECK(tcl_cluster(s, &p, 3, none, DIM, amb, &links, NULL, NULL, &err) == EMO_OK, "cluster");
+  CHECK(amb[2] == 3 && links == 0, "ambiguous continuation joined: %d, links %d", amb[2], links);
+  tcl_destroy(&s);
+}
+
 int main(void) {
   test_layout();
   test_clothes();
@@ -311,5 +373,6 @@ int main(void) {
   test_cluster_clothes();
   test_cluster_track_clothes();
   test_cluster_both();
+  test_continuation();
   return th_finish("test_track_cluster");
 }

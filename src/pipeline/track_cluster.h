@@ -11,6 +11,10 @@
  *  - a track in a shot and a track in a threaded shot whose mean boxes sit at a similar place
  *    and size (centres within box_shift face sides, sides within a factor box_scale), each the
  *    only such track of its shot for the other, are linked (must-link evidence);
+ *  - a track that starts where another ended shortly before in the same shot (cont_gap: a
+ *    detector miss or a doubtful continuation the tracker did not bridge), each the only such
+ *    track for the other, is linked to it too (a continuation link, must-link evidence like a
+ *    thread link);
  *  - two tracks seen in one frame are never one person (cannot-link, a hard constraint);
  *  - clusters start as the tracker's identities and are merged greedily, best first, with
  *    average-linkage similarity of the tracks' pooled face descriptors: a pair merges when
@@ -29,7 +33,8 @@
  * Cost: per analysed frame, a copy of the caller's grid (2.3 KB) and, every TCL_CLOTHES_EVERY
  * frames of a track, 144 pixel reads for its clothes; two layouts a shot (no pixel reads);
  * memory O(shots + tracks x shots they appear in + co-visible pairs), about 4 KB a shot. At
- * the end, O(S^2) descriptor distances for S shots (at most TCL_MAX_SHOTS are threaded), and
+ * the end, O(S^2) descriptor distances for S shots (at most TCL_MAX_SHOTS are threaded), the
+ * continuation test O(K^2) for the K tracks of each shot, and
  * for N tracks (at most TCL_MAX_IDS, those with the most frames; others keep the tracker's
  * identity) O(N^2 D) for the descriptor similarities (D = FEM_DIM) and O(N^3) for the merges. */
 #ifndef EMO_PIPELINE_TRACK_CLUSTER_H
@@ -61,6 +66,10 @@ typedef struct tcl_params {
   float both_face;     /* merge when the pooled descriptors score this much or more (a weak */
   float both_clothes;  /* face match) and two member tracks' clothes this much (each with
                           TCL_TRACK_CLOTHES samples): two weak cues that agree; > 1 = never */
+  float cont_gap;      /* continuation link: a track that starts within this many seconds after
+                          another ended, in one shot, where it ended; 0 = never */
+  float cont_shift;    /* continuation link: centres within this many face sides (x and y
+                          each; sides within box_scale) */
 } tcl_params;
 
 /* The defaults (track_cluster.c says where each comes from). */
@@ -91,9 +100,9 @@ int tcl_shot_count(const tcl_state *s);
 /* Clusters ids 1..n_ids: emb[id - 1] is id's L2-normalised pooled descriptor of dim values, or
  * NULL; ident[id - 1] holds its identity on entry (the tracker's: ids sharing one start in
  * one cluster) and the final one on return (the cluster's smallest id). links and merges (may
- * be NULL) receive the thread links found and the merges made. log (may be NULL) receives, at
- * EMO_LOG_DEBUG, the threaded shots, links, merges and the close pairs left apart. Returns
- * EMO_OK, EMO_EINVAL or EMO_ENOMEM (ident unchanged). */
+ * be NULL) receive the thread and continuation links found and the merges made. log (may be NULL)
+ * receives, at EMO_LOG_DEBUG, the threaded shots, links, merges and the close pairs left apart.
+ * Returns EMO_OK, EMO_EINVAL or EMO_ENOMEM (ident unchanged). */
 int tcl_cluster(tcl_state *s, const tcl_params *p, int n_ids, const float *const *emb, int dim,
                 int *ident, int *links, int *merges, const emoi_logger *log, emoi_err *err);
 
