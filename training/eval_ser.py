@@ -33,6 +33,8 @@ def load_member(spec):
     model = S.make_model()
     if os.path.isdir(spec):
         ck = torch.load(os.path.join(spec, "ser_best.pt"))
+        assert not ck.get("speaker_norm"), spec + ": trained speaker-normalised (--speaker-norm)" \
+            ", which neither this tool nor emo's runtime applies"
         model.load_state_dict(ck["state"])
         nm, ns = np.asarray(ck["norm_mean"]), np.asarray(ck["norm_std"])
     else:

@@ -18,6 +18,12 @@ Mixup (--mixup ALPHA, off by default): each batch is mixed with a shuffled copy 
 (Zhang et al. 2018, "mixup: Beyond Empirical Risk Minimization"), the two labels' losses
 weighted alike.
 
+Speaker normalisation (--speaker-norm K, an experiment; emo's runtime does not apply it): each
+clip's input is standardised per band by the statistics of K random clean clips of its own
+speaker (labels unused) instead of the training set's, redrawn at every step, so that the
+network learns with the few, unbalanced statistics a diarized speaker would give at run time.
+--val-actors moves the validation actors (training/cv_ser.py: grouped CV of whole runs).
+
 Honest evaluation: only the validation speakers (RAVDESS 15-16) are scored unless --eval-test;
 several runs are compared, averaged (an ensemble) and finally scored on the test speakers by
 training/eval_ser.py.
@@ -112,6 +118,30 @@ def evaluate(model, feats, labels):
     return dict(ua=ua, wa=wa, per_class=per, confusion=cm.tolist(), n=int(len(labels)))
 
 
+SPK_DRAWS = 8  # per-speaker statistics drawn for training (--speaker-norm)
+
+
+def speaker_draws(items, raw, norm_mean, norm_std, k, rng):
+    """-> ({clip: [(a, b)] * SPK_DRAWS}, feats): (a, b) turns a globally normalised clip x into
+    the speaker-normalised x * a + b, i.e. (lm - m) / s with (m, s) the per-band statistics of k
+    random clean clips of the clip's speaker; feats: every clip normalised by the first draw
+    (the one validation and test use)."""
+    groups = {}
+    for i, it in enumerate(items):
+        groups.setdefault((it["corpus"], it["speaker"]), []).append(i)
+    spk, feats = {}, [None] * len(items)
+    for idx in groups.values():
+        stats = []
+        for _ in range(SPK_DRAWS):
+            fr = np.concatenate([raw[j] for j in rng.choice(idx, min(k, len(idx)), replace=False)])
+            stats.append((fr.mean(0), fr.std(0) + 1e-5))
+        draws = [(norm_std / s, (norm_mean - m) / s) for m, s in stats]
+        for i in idx:
+            spk[i] = draws
+            feats[i] = (raw[i] - stats[0][0][None, :]) / stats[0][1][None, :]
+    return spk, feats
+
+
 def recalibrate_bn(model, feats, bs=32):
     """Re-estimates every batch norm's running mean/variance as a plain average over the clean
     training clips cut exactly as at inference (S.clip_chunks): the running averages kept
@@ -196,6 +226,15 @@ def main():
                     help="also evaluate the held-out test speakers (off by default, so that a "
                          "recipe is chosen on validation alone; training/eval_ser.py reports "
                          "the test figures of the final choice)")
+    ap.add_argument("--speaker-norm", type=int, default=0, metavar="K",
+                    help="end-to-end speaker normalisation (0: off): every clip's input is "
+                         "standardised per band by the statistics of K random clean clips of its "
+                         "speaker (redrawn among %d draws per step; validation: one seeded draw), "
+                         "as emo's runtime would take them from a diarized speaker's segments" % SPK_DRAWS)
+    ap.add_argument("--val-actors", default="",
+                    help="RAVDESS actors used for validation instead of 15-16 (comma-separated; "
+                         "15-16 then train): one fold of training/cv_ser.py's grouped "
+                         "cross-validation of whole runs; 17-20 stay held out")
     ap.add_argument("--recalibrate-only", action="store_true",
                     help="load OUT/ser_best.pt, re-estimate batch-norm statistics, re-evaluate")
     args = ap.parse_args()
@@ -207,6 +246,11 @@ def main():
 
     corpora = tuple(args.corpora.split(","))
     items = S.index_corpora(args.data, corpora)
+    if args.val_actors:
+        vset = {int(a) for a in args.val_actors.split(",")}
+        for it in items:
+            if it["corpus"] == "ravdess" and it["split"] != "test":
+                it["split"] = "val" if it["speaker"] in vset else "train"
     audio = load_audio(items, os.path.join(args.out, "audio_cache.npz"))
     tr = [i for i, it in enumerate(items) if it["split"] == "train"]
     va = [i for i, it in enumerate(items) if it["split"] == "val"]
@@ -220,6 +264,10 @@ def main():
     if args.init:
         init_state, norm_mean, norm_std = load_bin(args.init)
     feats = [(r - norm_mean) / norm_std for r in raw]
+    versions = {i: [feats[i]] for i in tr}  # globally normalised; see spk below
+    spk = None
+    if args.speaker_norm:  # evaluation and batch-norm statistics see speaker-normalised clips
+        spk, feats = speaker_draws(items, raw, norm_mean, norm_std, args.speaker_norm, rng)
     y = np.array([it["label"] for it in items])
     inten = np.array([it.get("intensity", -1) for it in items], dtype=np.float32)
     counts = np.bincount(y[tr], minlength=8)
@@ -248,7 +296,6 @@ def main():
         return
 
     # augmented versions, computed once (waveform augmentation is the slow part)
-    versions = {i: [feats[i]] for i in tr}
     for i in tr:
         for _ in range(args.n_aug):
             versions[i].append(S.clip_features(augment(audio[i], rng), norm_mean, norm_std))
@@ -293,6 +340,9 @@ def main():
             for i in order[b:b + bs]:
                 v = versions[i]
                 c = v[rng.integers(0, len(v))]
+                if spk is not None:  # global -> one of the speaker's draws
+                    sa, sb = spk[i][rng.integers(0, SPK_DRAWS)]
+                    c = c * sa[None, :] + sb[None, :]
                 st = rng.integers(0, max(1, c.shape[0] - TRAIN_CHUNK + 1))
                 xb.append(spec_augment(S.take_chunk(c, st, TRAIN_CHUNK), rng))
             xb = torch.from_numpy(np.stack(xb).astype(np.float32))[:, None]
@@ -353,9 +403,10 @@ def main():
                history=history, train_seconds=time.time() - t0, epochs=len(history),
                cpu_seconds=time.process_time(), corpora=list(corpora),
                seed=args.seed, torch=torch.__version__, n_train=len(tr), mixup=args.mixup,
+               speaker_norm=args.speaker_norm, val_actors=args.val_actors,
                command=" ".join(["/usr/bin/python3"] + sys.argv))
-    torch.save(dict(state=best_state, norm_mean=norm_mean, norm_std=norm_std),
-               os.path.join(args.out, "ser_best.pt"))
+    torch.save(dict(state=best_state, norm_mean=norm_mean, norm_std=norm_std,
+                    speaker_norm=args.speaker_norm), os.path.join(args.out, "ser_best.pt"))
     if args.eval_test:
         for c, idx in tests.items():
             res["test_" + c] = evaluate(model, [feats[i] for i in idx], y[idx])
