@@ -15,7 +15,7 @@
  *
  * Additions of a tensor (residual and dense-block sums) are not fused: they measured slower than
  * XNNPACK's own additions at the AVX2 cap and mixed on AVX-512 (the added tensors' loads dominate;
- * README, speed section); the experiment is kept as dev/epilogue_adds.patch.
+ * README, speed section); commit 4e5368b removed that experiment (`git revert 4e5368b`).
  *
  * What it leaves to others: deciding what to fuse (plan.c), the products themselves. */
 #ifndef EMO_NN_EPILOGUE_H

@@ -27,7 +27,7 @@
  * while they are in cache; a clamp that opens the chain of an sgemm product becomes the kernel's
  * own), unless the options say no_epilogue. Additions of a tensor stay nodes of their own:
  * fused, they measured slower than XNNPACK's additions on face-api's dense blocks and BlazeFace
- * (README, speed section; dev/epilogue_adds.patch). Running allocates nothing.
+ * (README, speed section; commit 4e5368b removed them). Running allocates nothing.
  *
  * Once the steps are built, the buffers are laid out again by lifetime (plan_relayout): values
  * whose steps do not interleave share bytes, so a value's readers find it still in cache (unless
