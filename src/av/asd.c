@@ -33,7 +33,9 @@
 #define PADF 2
 #define EMB 128
 #define GRU_H 64
-#define COL_FLOATS (784 * 800) /* the largest im2col of one frame (block 2's 5x5 conv) */
+#define COL_FLOATS                                                                         \
+  (784 * 800) /* the largest im2col of one frame (block 2's 5x5 conv); also holds the int8 \
+                 path's padded frame or 5 input frames of a temporal conv (5 x 3136 x 32) */
 
 typedef struct conv {
   int co, ci, k, stride, pad;
@@ -601,8 +603,10 @@ static int qtemporal(const conv *c, nn_qconv *q, const float *x, int T, int R, f
   size_t fr = (size_t)R * c->ci;
   for (int t = 0; t < T; t++) {
     int first = t - c->pad;
-    const float *src = x + (ptrdiff_t)first * (ptrdiff_t)fr;
-    if (first < 0 || first + c->k > T) {
+    const float *src = col;
+    if (first >= 0 && first + c->k <= T) {
+      src = x + (size_t)first * fr;
+    } else {
       for (int j = 0; j < c->k; j++) {
         int ts = first + j;
         if (ts < 0 || ts >= T)
@@ -610,7 +614,6 @@ static int qtemporal(const conv *c, nn_qconv *q, const float *x, int T, int R, f
         else
           memcpy(col + (size_t)j * fr, x + (size_t)ts * fr, fr * sizeof *col);
       }
-      src = col;
     }
     int rc = nn_qconv_run(q, src, y + (size_t)t * R * c->co, err);
     if (rc != EMO_OK) return rc;
