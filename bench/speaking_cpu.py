@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""speaking_cpu.py BUILD_DIR [--repeat N] [--modes plain,mouth,lr_asd] [CLIP...]: what each speaking source adds to `emo video`.
+"""speaking_cpu.py BUILD_DIR [--repeat N] [--modes plain,mouth,lr_asd] [--base BUILD_DIR2] [CLIP...]: what each speaking source adds to `emo video`.
 
 For each clip (default: the split-screen interviews and one sitcom clip of ../shared/data/av),
 runs `emo video -q -o /dev/null` REPEAT (3) times each with --no-persons (the plain run),
 --speaking mouth (the default) and --speaking lr_asd, interleaved, and prints the median process
 CPU time (user + system of the child, from getrusage; on a shared machine it is far steadier than
 the wall time, which is not reported) and each source's overhead over the plain run. It measures;
-it asserts nothing.
+it asserts nothing. --base adds a mode "lr_asd@base": --speaking lr_asd on BUILD_DIR2's emo, in
+the same interleaving (a before/after of a change on the same load).
 """
 import os
 import resource
@@ -33,11 +34,14 @@ def main():
     if not args:
         print(__doc__)
         return 2
-    build, repeat, clips, modes = args[0], 3, [], ["plain", "mouth", "lr_asd"]
+    build, repeat, clips, modes, base = args[0], 3, [], ["plain", "mouth", "lr_asd"], None
     i = 1
     while i < len(args):
         if args[i] == "--modes":
             modes = args[i + 1].split(",")
+            i += 2
+        elif args[i] == "--base":
+            base = args[i + 1]
             i += 2
         elif args[i] == "--repeat":
             repeat = int(args[i + 1])
@@ -51,11 +55,13 @@ def main():
         if not os.path.exists(clip):
             print(f"{clip}: absent, skipped")
             continue
-        use = [(m, o) for m, o in MODES if m in modes]
-        t = {m: [] for m, _ in use}
+        use = [(m, emo, o) for m, o in MODES if m in modes]
+        if base:
+            use.append(("lr_asd@base", os.path.join(base, "emo"), ["--speaking", "lr_asd"]))
+        t = {m: [] for m, _, _ in use}
         for _ in range(repeat):
-            for m, opt in use:
-                t[m].append(cpu_of([emo, "video", "-q", "-o", os.devnull] + opt + [clip]))
+            for m, exe, opt in use:
+                t[m].append(cpu_of([exe, "video", "-q", "-o", os.devnull] + opt + [clip]))
         med = {m: sorted(v)[len(v) // 2] for m, v in t.items()}
         runs = ", ".join(f"{m} " + " ".join(f"{x:.2f}" for x in v) for m, v in t.items())
         base = med.get("plain")

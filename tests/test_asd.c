@@ -13,7 +13,10 @@
  *     and the sgemm's sums by the worst difference printed), the visual and audio embeddings
  *     within 2e-3; the plain reference products agree with the fast path within 1e-3;
  *   - argv[1] (harness.h's th_isa_arg: scalar, avx2, avx512) runs only this: the visual
- *     encoder's kernels under that cap give the best path's logits bit for bit (8 ticks);
+ *     encoder's kernels under that cap give the best path's logits bit for bit (8 ticks), float
+ *     and int8;
+ *   - the int8 visual encoder (asd_work_set_int8): logits within 0.1 of PyTorch's, the same
+ *     decision (which logit is larger) on every tick;
  *   - the stream: with a window as long as the track, exactly the whole-track forward; every
  *     pushed frame comes back once, in order; with short windows (20 ticks, hop 10) the scores
  *     stay close to the whole-track ones (printed); a track without audio gives valid = 0;
@@ -38,6 +41,7 @@
 #define TOL_LOGIT 2e-3
 #define TOL_EMB 2e-3
 #define TOL_REF 1e-3
+#define TOL_INT8 0.1 /* the int8 visual encoder's logits (asd_work_set_int8): see test_net */
 
 static double worst(const float *a, const float *b, size_t n) {
   double w = 0;
@@ -351,10 +355,19 @@ static void test_isa(const fx_file *fx, const char *path, nn_isa cap) {
     CHECK(asd_forward(m, wc, NN_DENSE_FAST, crops->u8, 8, mfcc->f32, lc, NULL, NULL, &err) == 0,
           "%s", err.msg);
     CHECK(memcmp(la, lc, sizeof la) == 0, "capped kernels differ from the best path's");
-    printf("capped kernels (%s): logits equal to the best path's\n", cap == NN_ISA_SCALAR ? "scalar"
-                                                                     : cap == NN_ISA_AVX2
-                                                                         ? "avx2"
-                                                                         : "avx512");
+    /* the int8 visual encoder: the same integers on every kernel (nn/qconv.h), so the same logits
+     */
+    CHECK(asd_work_set_int8(m, wa, 1, &err) == EMO_OK && asd_work_set_int8(m, wc, 1, &err) == 0,
+          "%s", err.msg);
+    CHECK(asd_forward(m, wa, NN_DENSE_FAST, crops->u8, 8, mfcc->f32, la, NULL, NULL, &err) == 0,
+          "%s", err.msg);
+    CHECK(asd_forward(m, wc, NN_DENSE_FAST, crops->u8, 8, mfcc->f32, lc, NULL, NULL, &err) == 0,
+          "%s", err.msg);
+    CHECK(memcmp(la, lc, sizeof la) == 0, "capped int8 kernels differ from the best path's");
+    printf("capped kernels (%s): logits equal to the best path's, float and int8\n",
+           cap == NN_ISA_SCALAR ? "scalar"
+           : cap == NN_ISA_AVX2 ? "avx2"
+                                : "avx512");
   }
   asd_work_free(&wa);
   asd_work_free(&wc);
@@ -398,6 +411,21 @@ static void test_net(const fx_file *fx, const char *path, const char *tag, asd_m
   CHECK(asd_forward(m, w, NN_DENSE_FAST, crops->u8, T + 1, mfcc->f32, l, NULL, NULL, &err) ==
             EMO_EINVAL,
         "too many ticks");
+  /* the int8 visual encoder: not upstream's arithmetic, so a bound of its own (TOL_INT8, logits
+   * O(1)) and the same decision (the sign of logit 1 - logit 0) on every tick */
+  CHECK(asd_work_set_int8(m, w, 1, &err) == EMO_OK, "%s", err.msg);
+  CHECK(asd_forward(m, w, NN_DENSE_FAST, crops->u8, T, mfcc->f32, l, NULL, NULL, &err) == EMO_OK,
+        "%s", err.msg);
+  int flips = 0;
+  for (int t = 0; t < T; t++)
+    flips += (l[2 * t + 1] > l[2 * t]) != (lg->f32[2 * t + 1] > lg->f32[2 * t]);
+  double wq = worst(l, lg->f32, (size_t)T * 2);
+  printf(
+      "%s int8 visual encoder vs PyTorch float64: logits worst %.3g, %d of %d decisions differ\n",
+      tag, wq, flips, T);
+  CHECK(wq <= TOL_INT8, "%s int8 logits differ by %g", tag, wq);
+  CHECK(flips == 0, "%s int8 flips %d decisions", tag, flips);
+  CHECK(asd_work_set_int8(m, w, 0, &err) == EMO_OK, "%s", err.msg);
   free(l);
   free(v);
   free(a);

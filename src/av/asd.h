@@ -108,6 +108,13 @@ void asd_free(asd_model **m);
 int asd_work_new(const asd_model *m, int max_ticks, nn_isa isa, asd_work **out, emoi_err *err);
 void asd_work_free(asd_work **w);
 
+/* Switches the work's visual encoder (on NN_DENSE_FAST) to int8 (on) or back to float (off): its
+ * 12 convolutions on nn/qconv.h (weights s8 per output channel, each frame's activations u8 with
+ * their own range; AVX512-VNNI, AVX2 or the scalar reference under the work's isa cap, the same
+ * integers on each). Not upstream's arithmetic: the logits drift from the float path's (test_asd
+ * bounds it). Returns EMO_OK or EMO_ENOMEM. */
+int asd_work_set_int8(const asd_model *m, asd_work *w, int on, emoi_err *err);
+
 /* The network on one window, as upstream's forward_audio_frontend / forward_visual_frontend /
  * forward_audio_visual_backend / lossAV.FC: crops (T, 112, 112) uint8 gray, mfcc (4T, 13);
  * writes logits (T, 2) (column 1 is upstream's score) and, when non-NULL, the visual and audio
