@@ -9,6 +9,9 @@
  *    one person leaves for 2 s and returns (the old id must come back through the face
  *    embedding, although the track timed out).
  *  - The CLI on a real video: valid JSON Lines with frames, the event and a summary; --csv.
+ *  - The CLI on a real clip with several faces, with one thread and with two: the same output
+ *    byte for byte (the work spread over the workers, face embeddings and the flow of each
+ *    box, changes no number), on a clip where flow moves two or more boxes on many frames.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -372,6 +375,57 @@ static void cli_damaged(void) {
   remove(out);
 }
 
+/* Runs `emo video` on in with the given extra arguments into out; 1 on success. */
+static int run_cli(const char *in, const char *args, const char *out) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "'%s/emo' video -q --no-voice %s -o '%s' '%s'", EMO_BINARY_DIR, args,
+           out, in);
+  int rc = system(cmd);
+  CHECK(rc == 0, "CLI video failed (%d): %s", rc, cmd);
+  return rc == 0;
+}
+
+static void cli_threads(void) {
+  const char *in = th_data("av/scenes/drama_two_shot.mp4");
+  if (!in) {
+    printf("threads: av/scenes/drama_two_shot.mp4 is absent, skipped\n");
+    return;
+  }
+  char out1[256], out2[256];
+  snprintf(out1, sizeof out1, "/tmp/emo-test-threads1-%d.jsonl", (int)getpid());
+  snprintf(out2, sizeof out2, "/tmp/emo-test-threads2-%d.jsonl", (int)getpid());
+  if (run_cli(in, "--threads 1", out1) && run_cli(in, "--threads 2", out2)) {
+    size_t n1 = 0, n2 = 0;
+    char *a = (char *)th_read_file(out1, &n1), *b = (char *)th_read_file(out2, &n2);
+    CHECK(a && b, "threads: no output");
+    if (a && b) {
+      size_t at = 0; /* the first difference */
+      while (at < n1 && at < n2 && a[at] == b[at]) at++;
+      int line = 1;
+      for (size_t i = 0; i < at; i++) line += a[i] == '\n';
+      a[n1] = 0;
+      int frames = 0, flow_multi = 0; /* frames; frames whose 2+ boxes moved by flow */
+      for (char *p = a; (p = strstr(p, "\"face_count\":")); p++) {
+        frames++;
+        int fc = atoi(p + 13);
+        if (fc >= 2 && strncmp(strchr(p, ',') + 1, "\"detector_ran\":false", 20) == 0) flow_multi++;
+      }
+      printf(
+          "threads: 1 and 2 threads, %zu and %zu bytes, %d frames, %d with 2+ boxes by flow, "
+          "first difference %s (line %d)\n",
+          n1, n2, frames, flow_multi, at == n1 && n1 == n2 ? "none" : "at", line);
+      CHECK(n1 == n2 && at == n1, "threads: outputs differ from line %d", line);
+      CHECK(frames > 0 && flow_multi >= frames / 4,
+            "threads: %d of %d frames moved 2+ boxes by flow: the clip no longer tests it",
+            flow_multi, frames);
+    }
+    free(a);
+    free(b);
+  }
+  remove(out1);
+  remove(out2);
+}
+
 int main(void) {
   if (!th_data("video")) th_skip("../shared/data is absent (set EMO_SHARED_DATA)");
   if (!th_models_ready()) th_skip("models are not in the cache: run `emo models fetch`");
@@ -390,6 +444,7 @@ int main(void) {
     CHECK(0, "could not cut the identity photos");
   cli_video();
   cli_damaged();
+  cli_threads();
   emo_context_destroy(&ctx);
   emo_model_destroy(&model);
   return th_finish("test_video");

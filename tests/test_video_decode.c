@@ -1,7 +1,8 @@
 /* test_video_decode.c: the video reader (media/video_decode.h), writer (media/video_encode.h)
  * and frame annotation (output/annotate.h). Real videos come from ../shared/data/video (the
  * test is skipped without them); damaged copies, round-trip files and a rotated clip
- * (fuzz/corpus/video) exercise the error and rotation paths. */
+ * (fuzz/corpus/video) exercise the error and rotation paths; media_io.frame_tap sees every
+ * delivered frame, in its slot, before vid_read hands it over, threaded or not. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "media/media_io.h"
 #include "media/video_decode.h"
 #include "media/video_encode.h"
 #include "output/annotate.h"
@@ -478,6 +480,61 @@ static void test_annotate(void) {
   free(mem);
 }
 
+/* What frame_tap saw: per slot, the last frame's time, index and a checksum of its gray. */
+typedef struct tap_seen {
+  int calls, bad_slot;
+  double t[VID_MAX_SLOTS];
+  int64_t index[VID_MAX_SLOTS];
+  unsigned sum[VID_MAX_SLOTS];
+} tap_seen;
+
+static unsigned gray_sum(const vid_frame *f) {
+  unsigned h = 0;
+  for (int y = 0; f->gray && y < f->gray_h; y++)
+    for (int x = 0; x < f->gray_w; x++) h = h * 31u + f->gray[(ptrdiff_t)y * f->gray_stride + x];
+  return h;
+}
+
+static void tap(const vid_frame *f, void *user) {
+  tap_seen *s = user;
+  s->calls++;
+  if (f->slot < 0 || f->slot >= VID_MAX_SLOTS) {
+    s->bad_slot++;
+    return;
+  }
+  s->t[f->slot] = f->t;
+  s->index[f->slot] = f->index;
+  s->sum[f->slot] = gray_sum(f);
+}
+
+/* Every frame vid_read delivers went through the tap first, with the same slot, time, index and
+ * pixels, on the decoding thread (threaded) or the caller's. */
+static void test_frame_tap(const char *path, int threaded) {
+  tap_seen seen = {0};
+  media_io io = {0};
+  io.frame_tap = tap;
+  io.frame_tap_user = &seen;
+  vid_reader *r = NULL;
+  emoi_err e = {{0}};
+  CHECK(vid_open(path, &io, BIG, 0, threaded, 320, &r, &e) == EMO_OK, "open with a tap: %s", e.msg);
+  if (!r) return;
+  vid_frame f;
+  int n = 0, bad = 0;
+  while (vid_read(r, &f, &e) == 1) {
+    n++;
+    if (f.slot < 0 || f.slot >= VID_MAX_SLOTS || seen.t[f.slot] != f.t ||
+        seen.index[f.slot] != f.index || seen.sum[f.slot] != gray_sum(&f))
+      bad++;
+  }
+  int calls = seen.calls;
+  vid_close(&r);
+  printf("frame_tap (threaded %d): %d frames read, %d tap calls, %d mismatches\n", threaded, n,
+         calls, bad);
+  CHECK(n > 10 && calls == n && bad == 0 && seen.bad_slot == 0,
+        "frame_tap: %d frames, %d calls, %d mismatches, %d bad slots", n, calls, bad,
+        seen.bad_slot);
+}
+
 int main(void) {
   test_annotate();
   test_errors_and_rotation();
@@ -495,5 +552,7 @@ int main(void) {
   test_round_trip(NULL);
   test_real_files();
   test_gray(audio);
+  test_frame_tap(audio, 1);
+  test_frame_tap(audio, 0);
   return th_finish("test_video_decode");
 }

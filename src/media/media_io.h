@@ -77,6 +77,8 @@ typedef struct media_log {
   int level;
 } media_log;
 
+struct vid_frame; /* media/video_decode.h */
+
 typedef struct media_io {
   const char *protocols;        /* comma list of schemes a url may use (copied at open); NULL = the
                                    default list above; "" refuses every url except "-" */
@@ -94,6 +96,15 @@ typedef struct media_io {
    * wait behind it. */
   void (*audio_tap)(const AVPacket *pkt, const AVStream *st, void *user);
   void *audio_tap_user;
+  /* Optional, video readers only (vid_open): the caller's own per-frame work that needs only
+   * the frame (media/ knows nothing of it), done on the decoding thread of a threaded reader
+   * (the caller's otherwise) as soon as a delivered frame is converted, before it is queued:
+   * f is the frame vid_read will hand over (struct vid_frame, media/video_decode.h), its slot
+   * (0..VID_MAX_SLOTS-1) the buffer it lives in, so that frame_tap can keep what it makes per
+   * slot for the caller to take when vid_read delivers that frame (vid_frame.slot); a slot is
+   * not written again before the caller's next vid_read. Must not block for long. */
+  void (*frame_tap)(const struct vid_frame *f, void *user);
+  void *frame_tap_user;
 } media_io;
 
 /* Per-reader state: the policy (copied from a media_io), the url FFmpeg is given, the open

@@ -28,7 +28,7 @@
 #include <libavutil/time.h>
 #include <libswscale/swscale.h>
 
-#define VID_SLOTS 4               /* 1 held by the caller + up to 3 decoded ahead */
+#define VID_SLOTS VID_MAX_SLOTS   /* 1 held by the caller + up to 3 decoded ahead */
 #define VID_SWS_SLACK 256         /* bytes after each frame buffer, see finish_open */
 #define VID_MAX_CONSEC_ERRORS 100 /* consecutive failed packets before giving up */
 #define VID_MAX_READ_RETRIES 16   /* consecutive demuxer errors before giving up */
@@ -88,6 +88,8 @@ struct vid_reader {
   /* media_io.audio_tap: the best audio stream's packets go there (astream -1: none) */
   void (*audio_tap)(const AVPacket *pkt, const AVStream *st, void *user);
   void *audio_tap_user;
+  void (*frame_tap)(const vid_frame *f, void *user); /* media_io.frame_tap, NULL none */
+  void *frame_tap_user;
   int astream, tap_ended;
   /* Threading (threaded = 1). */
   int threaded, th_started, sync_ready;
@@ -309,6 +311,8 @@ int vid_open(const char *url, const media_io *io, int64_t max_pixels, double ana
   if (io) {
     r->audio_tap = io->audio_tap;
     r->audio_tap_user = io->audio_tap_user;
+    r->frame_tap = io->frame_tap;
+    r->frame_tap_user = io->frame_tap_user;
   }
   int rc = media_guard_init(&r->guard, io, url, err);
   if (rc != EMO_OK) {
@@ -657,6 +661,8 @@ static void tap_end(vid_reader *r) {
   r->audio_tap(NULL, r->fmt->streams[r->astream], r->audio_tap_user);
 }
 
+static void fill_frame(const vid_reader *r, const vid_slot *s, vid_frame *f);
+
 static int produce(vid_reader *r, vid_slot *s, emoi_err *err) {
   for (;;) {
     int ret = avcodec_receive_frame(r->dec, r->frame);
@@ -682,6 +688,11 @@ static int produce(vid_reader *r, vid_slot *s, emoi_err *err) {
       if (!keep) continue;
       s->t = t;
       s->index = index;
+      if (r->frame_tap) {
+        vid_frame f;
+        fill_frame(r, s, &f);
+        r->frame_tap(&f, r->frame_tap_user);
+      }
       return 1;
     }
     if (ret == AVERROR_EOF) return end_status(r, err);
@@ -811,6 +822,7 @@ static void fill_frame(const vid_reader *r, const vid_slot *s, vid_frame *f) {
   f->gray_h = r->gray_h;
   f->gray_k = r->gray_k;
   f->gray_stride = r->gray_stride;
+  f->slot = (int)(s - r->slots);
 }
 
 int vid_read(vid_reader *r, vid_frame *f, emoi_err *err) {

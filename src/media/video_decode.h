@@ -41,6 +41,8 @@
 
 typedef struct vid_reader vid_reader;
 
+#define VID_MAX_SLOTS 4 /* frame buffers of a reader: 1 held by the caller + up to 3 ahead */
+
 typedef struct vid_info {
   int width, height; /* of the output frames, after rotation */
   double fps;        /* nominal frame rate, 0 if unknown */
@@ -65,6 +67,7 @@ typedef struct vid_frame {
   const uint8_t *gray;
   int gray_w, gray_h, gray_k;
   ptrdiff_t gray_stride;
+  int slot; /* the reader's buffer holding it, 0..VID_MAX_SLOTS-1 (media_io.frame_tap) */
 } vid_frame;
 
 /* Opens url (file path, network URL, "-" for standard input, or "/dev/videoN" for a V4L2

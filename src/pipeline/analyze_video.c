@@ -437,23 +437,87 @@ static void track_to_face(const trk_track *t, emo_track_face *f) {
   f->identity = t->ident;
 }
 
-/* The decoder's downscaled luma of a frame (see media/video_decode.h), or data NULL. */
-typedef struct frame_gray {
+/* What the decoding thread made of a frame (see frame_prep below): its downscaled luma (see
+ * media/video_decode.h; data NULL: none), and, when the reader ran frame_prep, the frame's
+ * colour grid and flow pyramid (pyr NULL: none). */
+typedef struct frame_pre {
   const uint8_t *data;
   int w, h, k;
   ptrdiff_t stride;
-} frame_gray;
+  of_pyramid **pyr; /* the prepared pyramid, swapped into the stream when flow needs it */
+  int *pyr_ok;      /* *pyr holds this frame (0 once swapped out, or when its build failed) */
+  const fg_grid *grid;
+} frame_pre;
 
-/* Builds pyramid i of the stream from the frame: from the decoder's luma when there is one
- * (made on the decoding thread, a fraction of the bytes), else from the RGB. */
+/* Builds pyramid p from the frame: from the decoder's luma when there is one (a fraction of
+ * the bytes), else from the RGB. */
+static int pyramid_from(of_pyramid *p, const uint8_t *rgb, int w, int h, int stride,
+                        const frame_pre *g, emoi_err *err) {
+  return g && g->data ? of_pyramid_build_gray(p, g->data, g->w, g->h, g->stride, g->k, w, h,
+                                              FLOW_LEVELS, err)
+                      : of_pyramid_build(p, rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, err);
+}
+
+/* Pyramid i of the stream for the frame: the one the decoding thread prepared, taken by a
+ * swap (the slot gets the stale pyramid back, rebuilt when the slot is refilled), else built
+ * here. The same pyramid either way. */
 static int build_pyramid(struct emoi_stream *s, int i, const uint8_t *rgb, int w, int h, int stride,
-                         const frame_gray *g, emoi_err *err) {
-  int rc = g && g->data
-               ? of_pyramid_build_gray(s->pyr[i], g->data, g->w, g->h, g->stride, g->k, w, h,
-                                       FLOW_LEVELS, err)
-               : of_pyramid_build(s->pyr[i], rgb, w, h, stride, FLOW_MAX_SIDE, FLOW_LEVELS, err);
+                         const frame_pre *g, emoi_err *err) {
+  int rc = EMO_OK;
+  if (g && g->pyr && *g->pyr_ok) {
+    of_pyramid *t = s->pyr[i];
+    s->pyr[i] = *g->pyr;
+    *g->pyr = t;
+    *g->pyr_ok = 0;
+  } else {
+    rc = pyramid_from(s->pyr[i], rgb, w, h, stride, g, err);
+  }
   s->pyr_built[i] = rc == EMO_OK;
   return rc;
+}
+
+/* The decoding thread's share of each frame (media_io.frame_tap), per reader slot: the colour
+ * grid of the cut detector and the flow pyramid, made while the analysis thread works on the
+ * frames before (issue 16 item 4: the analysis thread is the critical path on 2 cores). Every
+ * frame gets its pyramid here, also those the analysis would not build one for (detection
+ * frames followed by a detection, frames without faces): a little more CPU, off the critical
+ * path. */
+typedef struct frame_prep {
+  of_pyramid *pyr[VID_MAX_SLOTS];
+  int pyr_ok[VID_MAX_SLOTS];
+  fg_grid grid[VID_MAX_SLOTS];
+} frame_prep;
+
+static void frame_prep_free(frame_prep **pp) {
+  if (!pp || !*pp) return;
+  for (int i = 0; i < VID_MAX_SLOTS; i++) of_pyramid_destroy(&(*pp)->pyr[i]);
+  free(*pp);
+  *pp = NULL;
+}
+
+/* The pyramids at the context's isa cap (the point solver runs on the previous frame's). */
+static frame_prep *frame_prep_create(emo_isa isa) {
+  frame_prep *p = calloc(1, sizeof *p);
+  emoi_err err = {{0}};
+  for (int i = 0; p && i < VID_MAX_SLOTS; i++) {
+    if (of_pyramid_create(&p->pyr[i], &err) != EMO_OK) {
+      frame_prep_free(&p);
+      break;
+    }
+    of_pyramid_set_isa(p->pyr[i], isa);
+  }
+  return p;
+}
+
+/* media_io.frame_tap, on the decoding thread. */
+static void frame_prep_tap(const vid_frame *f, void *user) {
+  frame_prep *p = user;
+  const int k = f->slot;
+  emoi_err err = {{0}};
+  const frame_pre g = {f->gray, f->gray_w, f->gray_h, f->gray_k, f->gray_stride, NULL, NULL, NULL};
+  fg_compute(f->rgb, f->width, f->height, f->stride, &p->grid[k]);
+  p->pyr_ok[k] =
+      pyramid_from(p->pyr[k], f->rgb, f->width, f->height, (int)f->stride, &g, &err) == EMO_OK;
 }
 
 /* A hard cut between shots: nobody is where they were. Every track becomes lost (so a face
@@ -470,26 +534,52 @@ static int lose_tracks_at_cut(struct emoi_stream *s, double t, emoi_err *err) {
   return EMO_OK;
 }
 
+typedef struct flow_job {
+  const of_pyramid *prev, *next;
+  const trk_state *trk;
+  of_box_result *res; /* (n) by visible track */
+  int *rc;            /* (n) */
+} flow_job;
+
+/* wk_run task: the flow of visible track k (of_track_box is reentrant and reads only the two
+ * pyramids and the box; the results are applied afterwards, in track order). */
+static void flow_task(void *arg, int k, int worker) {
+  (void)worker;
+  flow_job *j = arg;
+  j->rc[k] = of_track_box(j->prev, j->next, trk_get(j->trk, k)->box, &j->res[k]);
+}
+
 /* Moves every visible track by optical flow from the previous frame's pyramid to this one's
- * (built here into pyr[next]). Sets *lost when a box cannot be trusted (the caller then
- * detects on this frame); an unsure box asks for a detection on the next frame. */
-static int track_by_flow(struct emoi_stream *s, int next, const uint8_t *rgb, int w, int h,
-                         int stride, const frame_gray *gray, double t, int *lost, emoi_err *err) {
+ * (built here into pyr[next]). The boxes' flows run across the context's workers (the
+ * analysis thread's largest serial part on a flow frame, issue 16 item 4), then are applied in
+ * track order as one loop would: the same boxes whatever the thread count. Sets *lost when a
+ * box cannot be trusted (the caller then detects on this frame); an unsure box asks for a
+ * detection on the next frame. */
+static int track_by_flow(emo_context *c, struct emoi_stream *s, int next, const uint8_t *rgb, int w,
+                         int h, int stride, const frame_pre *gray, double t, int *lost,
+                         emoi_err *err) {
   *lost = 0;
   int rc = build_pyramid(s, next, rgb, w, h, stride, gray, err);
   if (rc != EMO_OK) return rc;
+  const int n = trk_count(s->trk);
+  of_box_result res[TRK_MAX_TRACKS];
+  int box_rc[TRK_MAX_TRACKS];
+  flow_job j = {s->pyr[s->cur], s->pyr[next], s->trk, res, box_rc};
+  if (c->workers && c->n_workers > 1 && n > 1)
+    wk_run(c->workers, flow_task, &j, n);
+  else
+    for (int i = 0; i < n; i++) flow_task(&j, i, 0);
   float worst = 1.0f;
-  for (int i = 0; i < trk_count(s->trk); i++) {
-    const trk_track *tr = trk_get(s->trk, i);
-    of_box_result fr;
-    if (of_track_box(s->pyr[s->cur], s->pyr[next], tr->box, &fr) != EMO_OK) {
-      for (int k = 0; k < trk_count(s->trk); k++) trk_mark_verify(s->trk, k);
+  for (int i = 0; i < n; i++) {
+    const of_box_result *fr = &res[i];
+    if (box_rc[i] != EMO_OK) {
+      for (int k = 0; k < n; k++) trk_mark_verify(s->trk, k);
       worst = 0.0f;
       break;
     }
-    if (fr.confidence < worst) worst = fr.confidence;
-    if (fr.confidence < FLOW_LOW) trk_mark_verify(s->trk, i); /* flow unsure: verify next */
-    trk_set_box(s->trk, i, fr.box, fr.dx, fr.dy, fr.scale);
+    if (fr->confidence < worst) worst = fr->confidence;
+    if (fr->confidence < FLOW_LOW) trk_mark_verify(s->trk, i); /* flow unsure: verify next */
+    trk_set_box(s->trk, i, fr->box, fr->dx, fr->dy, fr->scale);
   }
   if (worst < FLOW_LOST) {
     *lost = 1;
@@ -692,7 +782,7 @@ static int cluster_tracks(emo_context *c, struct emoi_stream *s, emo_track_summa
 /* One frame: cut check, flow or detection (by the schedule), tracker events, expressions,
  * statistics, and the result. */
 static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
-                       const frame_gray *gray, const emo_frame_result **out) {
+                       const frame_pre *gray, const emo_frame_result **out) {
   if (!c || !out) return EMO_EINVAL;
   *out = NULL;
   emoi_err err = {{0}};
@@ -720,7 +810,10 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   int rc = EMO_OK;
   int next = s->have_prev ? 1 - s->cur : s->cur;
   s->pyr_built[next] = 0;
-  fg_compute(rgb, w, h, stride, &s->grid);
+  if (gray && gray->grid)
+    s->grid = *gray->grid; /* made on the decoding thread */
+  else
+    fg_compute(rgb, w, h, stride, &s->grid);
   sc_kind shot = sc_push_grid(&s->cuts, &s->grid, t, NULL);
   int cut = shot == SC_HARD || shot == SC_GRADUAL;
   if (cut) rc = lose_tracks_at_cut(s, t, &err);
@@ -730,7 +823,7 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   }
   int detect = cut || should_detect(c, s) || !s->pyr_built[s->cur];
   if (rc == EMO_OK && !detect)
-    rc = track_by_flow(s, next, rgb, w, h, stride, gray, t, &detect, &err);
+    rc = track_by_flow(c, s, next, rgb, w, h, stride, gray, t, &detect, &err);
   if (rc == EMO_OK && detect)
     rc = detect_and_associate(c, s, rgb, w, h, stride, t, cut, &err);
   else if (rc == EMO_OK)
@@ -863,8 +956,14 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
   if (rc != EMO_OK) return rc;
   media_io io;
   emoi_media_io(c, &io);
+  frame_prep *prep = frame_prep_create(c->params.isa); /* NULL: all on this thread */
+  io.frame_tap = prep ? frame_prep_tap : NULL;
+  io.frame_tap_user = prep;
   rc = vid_open(url, &io, c->run.max_pixels, c->run.analysis_fps, 1, FLOW_MAX_SIDE, &r, &err);
-  if (rc != EMO_OK) return emoi_ctx_fail(c, rc, &err);
+  if (rc != EMO_OK) {
+    frame_prep_free(&prep);
+    return emoi_ctx_fail(c, rc, &err);
+  }
   vid_info info;
   vid_get_info(r, &info);
   rc = stream_begin(c, url);
@@ -896,7 +995,14 @@ int emoi_analyze_video(emo_context *c, const char *url, emoi_frame_fn on_frame, 
   vid_frame vf;
   while (!stopped && (read_rc = vid_read(r, &vf, &err)) == 1) {
     const emo_frame_result *fr = NULL;
-    const frame_gray g = {vf.gray, vf.gray_w, vf.gray_h, vf.gray_k, vf.gray_stride};
+    const frame_pre g = {vf.gray,
+                         vf.gray_w,
+                         vf.gray_h,
+                         vf.gray_k,
+                         vf.gray_stride,
+                         prep ? &prep->pyr[vf.slot] : NULL,
+                         prep ? &prep->pyr_ok[vf.slot] : NULL,
+                         prep ? &prep->grid[vf.slot] : NULL};
     rc = stream_push(c, vf.rgb, vf.width, vf.height, (int)vf.stride, vf.t, &g, &fr);
     if (rc != EMO_OK) goto done; /* message already in the context */
     ((emo_frame_result *)fr)->frame = vf.index;
@@ -945,6 +1051,7 @@ done:
   vidw_abort(&wr); /* a failed run leaves no half file under the name asked for */
   emoi_logq_drain(c);
   free(canvas);
-  vid_close(&r);
+  vid_close(&r); /* joins the decoding thread before its frame_prep goes */
+  frame_prep_free(&prep);
   return rc;
 }

@@ -269,43 +269,25 @@ static int new_id(trk_state *s, double t) {
   return id;
 }
 
-/* Embedding of detection i, once per frame; EMO_EUNSUPPORTED from the callback means "no
- * embedding available" (the association goes on without appearance). */
-static int get_emb(trk_state *s, int i, trk_embed_fn embed, void *user, emoi_err *err) {
-  if (s->tried[i] || !embed) return EMO_OK;
-  s->tried[i] = 1;
-  int rc = embed(user, i, 0, s->det_emb[i]);
-  if (rc == EMO_EUNSUPPORTED) return EMO_OK;
-  if (rc < 0) return emoi_fail(err, rc, "tracker: embedding of detection %d failed", i);
-  s->has_emb[i] = s->has_pemb[i] = 1;
-  return EMO_OK;
-}
-
-/* A pooled sample of detection i (the single-decision embedding when this frame has one, else
- * the callback's pooled mode), once per frame. */
-static int get_pemb(trk_state *s, int i, trk_embed_fn embed, void *user, emoi_err *err) {
-  if (s->has_pemb[i] || s->ptried[i] || !embed) return EMO_OK;
-  s->ptried[i] = 1;
-  int rc = embed(user, i, 1, s->det_emb[i]);
-  if (rc == EMO_EUNSUPPORTED) return EMO_OK;
-  if (rc < 0) return emoi_fail(err, rc, "tracker: embedding of detection %d failed", i);
-  s->has_pemb[i] = 1;
-  return EMO_OK;
-}
-
-/* The embeddings that get_emb (pooled 0) or get_pemb (pooled 1) would compute for detections
- * idx[0..n), all at once through the embed_many callback when two or more are missing
- * (tracker.h); get_emb and get_pemb then find them done. */
-static int prefetch(trk_state *s, const int *idx, int n, int pooled, trk_embed_fn embed, void *user,
-                    emoi_err *err) {
-  if (!s->many || !embed) return EMO_OK;
+/* Embeddings of detections idx[0..n), each once per frame: pooled 0 = the single-decision
+ * embedding (has_emb, and it serves as a pooled sample too), pooled 1 = a pooled sample (the
+ * single-decision one when this frame has it, else the callback's pooled mode). The missing
+ * ones are computed all at once through the embed_many callback when two or more are missing
+ * (tracker.h), else one by one; EMO_EUNSUPPORTED from the callback means "no embedding
+ * available" (the association goes on without appearance). The loops below call it first with
+ * the detections they will look at (known ahead), then per detection, which finds them done. */
+static int fetch_emb(trk_state *s, const int *idx, int n, int pooled, trk_embed_fn embed,
+                     void *user, emoi_err *err) {
+  if (!embed) return EMO_OK;
   int todo[TRK_MAX_TRACKS], rcs[TRK_MAX_TRACKS], m = 0;
-  for (int k = 0; k < n; k++) {
+  for (int k = 0; k < n && m < TRK_MAX_TRACKS; k++) {
     int i = idx[k];
     if (pooled ? !s->has_pemb[i] && !s->ptried[i] : !s->tried[i]) todo[m++] = i;
   }
-  if (m < 2) return EMO_OK;
-  s->many(user, todo, pooled, m, s->det_emb, rcs);
+  if (m >= 2 && s->many)
+    s->many(user, todo, pooled, m, s->det_emb, rcs);
+  else
+    for (int k = 0; k < m; k++) rcs[k] = embed(user, todo[k], pooled, s->det_emb[todo[k]]);
   for (int k = 0; k < m; k++) {
     int i = todo[k];
     if (pooled)
@@ -318,6 +300,11 @@ static int prefetch(trk_state *s, const int *idx, int n, int pooled, trk_embed_f
     if (!pooled) s->has_emb[i] = 1;
   }
   return EMO_OK;
+}
+
+/* The single-decision embedding of detection i (fetch_emb of one). */
+static int get_emb(trk_state *s, int i, trk_embed_fn embed, void *user, emoi_err *err) {
+  return fetch_emb(s, &i, 1, 0, embed, user, err);
 }
 
 void trk_set_embed_many(trk_state *s, trk_embed_many_fn many) {
@@ -452,7 +439,7 @@ static int sample_pools(trk_state *s, double t, trk_embed_fn embed, void *user, 
         t - tr->pool_t >= TRK_POOL_DT)
       want[n_want++] = tr->det_i;
   }
-  int rc = prefetch(s, want, n_want, 1, embed, user, err);
+  int rc = fetch_emb(s, want, n_want, 1, embed, user, err);
   if (rc != EMO_OK) return rc;
   for (int k = 0; k < s->n_live; k++) {
     trk_track *tr = &s->live[k];
@@ -461,7 +448,7 @@ static int sample_pools(trk_state *s, double t, trk_embed_fn embed, void *user, 
     if (t - tr->pool_t < TRK_POOL_DT) continue;
     int i = tr->det_i;
     tr->pool_t = t;
-    rc = get_pemb(s, i, embed, user, err);
+    rc = fetch_emb(s, &i, 1, 1, embed, user, err);
     if (rc != EMO_OK) return rc;
     if (!s->has_pemb[i]) continue;
     for (int d = 0; d < FEM_DIM; d++) {
@@ -547,7 +534,7 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
   int want[TRK_MAX_TRACKS] = {0}, n_want = 0;
   for (int i = 0; i < n; i++)
     if (s->flag[i]) want[n_want++] = i;
-  if ((rc = prefetch(s, want, n_want, 0, embed, user, err)) != EMO_OK) return rc;
+  if ((rc = fetch_emb(s, want, n_want, 0, embed, user, err)) != EMO_OK) return rc;
   for (int i = 0; i < n; i++)
     if (s->flag[i] && (rc = get_emb(s, i, embed, user, err)) != EMO_OK) return rc;
 
@@ -575,7 +562,7 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
     if (s->r2c[i] >= 0 && s->live[s->r2c[i]].visible &&
         weak_evidence(&s->live[s->r2c[i]], &dets[i], t))
       want[n_want++] = i;
-  if ((rc = prefetch(s, want, n_want, 0, embed, user, err)) != EMO_OK) return rc;
+  if ((rc = fetch_emb(s, want, n_want, 0, embed, user, err)) != EMO_OK) return rc;
   for (int i = 0; i < n; i++) {
     int j = s->r2c[i];
     if (j < 0) continue;
@@ -609,7 +596,7 @@ int trk_update_detections(trk_state *s, double t, const bf_detection *dets, int 
   n_want = 0;
   for (int i = 0; i < n; i++)
     if (s->r2c[i] < 0 && s->valid[i]) want[n_want++] = i;
-  if ((rc = prefetch(s, want, n_want, 0, embed, user, err)) != EMO_OK) return rc;
+  if ((rc = fetch_emb(s, want, n_want, 0, embed, user, err)) != EMO_OK) return rc;
   for (int i = 0; i < n; i++) {
     if (s->r2c[i] >= 0 || !s->valid[i]) continue;
     if ((rc = get_emb(s, i, embed, user, err)) != EMO_OK) return rc;
