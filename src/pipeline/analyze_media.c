@@ -47,6 +47,11 @@
  * before it stops (an online diarizer would be needed). LR-ASD reads the sound through a second
  * decoder of its own, so a source read once uses the mouth motion (with a warning).
  *
+ * A stream pushed by the caller (emo_stream_begin_media) is a source read once whose frames come
+ * from emo_stream_push and whose samples from emo_stream_push_audio (aud_open_pcm / aud_feed_pcm:
+ * the same resampler) into the same queue; its media_run lives in ctx->stream_media between the
+ * calls, and emo_stream_end_media finishes it as emo_analyze_media does (media_finish).
+ *
  * Logging: the soundtrack context's messages are queued and delivered on the calling thread
  * too (emo_log_fn promises the thread that made the call). Leaves to others: the frames'
  * analysis (analyze_video.c), the soundtrack's (analyze_audio.c), serialisation (output/). */
