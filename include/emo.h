@@ -352,8 +352,9 @@ emo_run_params emo_run_params_default(void);
  * feature vectors, the summary's embeddings and shot_cut_count; 4 added
  * emo_run_params.speaking_model; 5 grew run params, track faces and summaries, persons and
  * callbacks; 6 added emo_run_params.track_clustering and the overlap fields of speech segments,
- * persons and person turns */
-#define EMO_ABI_VERSION 6
+ * persons and person turns; 7 added emo_person_turn.track_id and the media stream
+ * (emo_stream_begin_media, emo_stream_push_audio, emo_stream_end_media) */
+#define EMO_ABI_VERSION 7
 int emo_abi_version(void);
 
 /* ---- Models: fetch, list, load ------------------------------------------------------ */
@@ -932,6 +933,9 @@ typedef struct emo_person_turn {
                         visible faces carried this stretch of the segment at once (each a mean
                         speaking score >= 0.5 over 1 s bins), so each got a turn of its own, and
                         the turns overlap (appended field) */
+  int track_id;      /* the face track whose person speaks (a face person's id is its track id:
+                        the identity its re-identified tracks share), 0 for an off-screen voice
+                        (ABI 7; written "track_id", null when 0) */
 } emo_person_turn;
 
 typedef struct emo_media_summary {
@@ -988,6 +992,46 @@ typedef struct emo_media_summary {
  * thread-safe on one context (it uses a second, internal context for the soundtrack). */
 int emo_analyze_media(emo_context *ctx, const emo_run_params *rp, const char *url,
                       const emo_media_callbacks *cb, const emo_media_summary **summary);
+
+/* A live stream with its sound: frames (emo_stream_push) and PCM audio (emo_stream_push_audio)
+ * pushed by the caller, interleaved in time, analysed as emo_analyze_media analyses a source read
+ * once (standard input, a pipe): the same soundtrack analysis (Silero as the samples come, the
+ * diarizer and the segments' descriptions over the whole recording at the end), the same
+ * persons, and so the same frames, segments, persons and turns as emo_analyze_media gives for
+ * the file these frames and samples were decoded from (with the same decoder: emo's frames
+ * carry their own luma for optical flow, pushed frames get it from their RGB). Begins like
+ * emo_stream_begin (rp copied, NULL = defaults; ends any stream on ctx) and delivers through cb
+ * (copied pointer: cb and its user must outlive the stream), on the calling thread, inside the
+ * push calls and emo_stream_end_media:
+ *   - the run record (kind "video", file "stream", duration null) before the first frame;
+ *   - each frame (also returned by emo_stream_push, without its persons fields then when
+ *     persons are on): with persons, a frame waits until its voice activity is final (about 1.5
+ *     to 2.5 s of pushed sound later: it may come out of a later emo_stream_push or
+ *     emo_stream_push_audio call), with its "speaking" and "person";
+ *   - at emo_stream_end_media: the frames still waiting, every segment (diarization needs the
+ *     whole recording), the end-of-stream frame (frame == -1), then each person.
+ * The speaking scores are the mouth motion's (LR-ASD would read the sound a second time: a
+ * speaking_model other than "mouth" is a warning). Without the speech models or with
+ * rp->soundtrack = 0 the sound is ignored. A non-zero return from a callback stops the
+ * deliveries (the pushes still return EMO_OK; the summary is marked interrupted). Memory: as
+ * for a source read once (emo_analyze_media): the recording's samples at 16 kHz (230 MB an hour,
+ * up to rp->max_audio_seconds), and the frames waiting. Not thread-safe on one context. */
+int emo_stream_begin_media(emo_context *ctx, const emo_run_params *rp,
+                           const emo_media_callbacks *cb);
+
+/* Pushes n sample frames of interleaved float32 PCM (pcm: n * channels floats, borrowed; nominal
+ * range [-1, 1]) of channels channels (1..64, averaged to mono) at sample_rate Hz (1..1000000,
+ * resampled to 16 kHz by the resampler the file reader uses) to the stream begun by
+ * emo_stream_begin_media. The sound starts at media time 0 and is continuous: push silence for
+ * a gap. Rate and channels may change between calls. Returns EMO_OK, EMO_EINVAL (no such
+ * stream, bad arguments) or EMO_ENOMEM / EMO_EFORMAT with the context's message (the soundtrack
+ * then ends there). */
+int emo_stream_push_audio(emo_context *ctx, const float *pcm, int n, int channels, int sample_rate);
+
+/* Ends the stream begun by emo_stream_begin_media: delivers the rest (see there) and returns
+ * EMO_OK with *summary (may be NULL; owned by ctx, valid until the next analysis call) as
+ * emo_analyze_media's. emo_stream_end refuses such a stream (EMO_EINVAL). */
+int emo_stream_end_media(emo_context *ctx, const emo_media_summary **summary);
 
 /* Asks the analysis running on ctx (emo_analyze_media, emo_analyze_audio) to stop after the current
  * frame, as if a callback had returned non-zero. Async-signal-safe and callable from any thread: an
@@ -1271,8 +1315,9 @@ char *emo_run_json(const emo_context *ctx, const emo_run_params *rp, const char 
  * "dominant","prosody":{..}} (the expression, emotion and prosody fields only when known). */
 char *emo_person_json(const emo_person *p);
 /* JSON of a turn of the final join (emo_media_summary.turns[i]): {"type":"turn","start","end",
- * "person":"P1"|null,"speaker":"S1","segment":<index>,"overlap":true|false}, times to the
- * millisecond. "overlap":true marks a turn spoken while another person spoke too (each of
+ * "person":"P1"|null,"track_id":1|null,"speaker":"S1","segment":<index>,"overlap":true|false},
+ * times to the millisecond ("track_id": the face track of the person, null for an off-screen
+ * voice). "overlap":true marks a turn spoken while another person spoke too (each of
  * them has a turn of its own there, so turn records may overlap in time); "segment" is the index
  * of its speech segment in delivery order. Returns a string (free with emo_free), NULL when t
  * is NULL or out of memory. Thread-safe. */

@@ -275,7 +275,7 @@ static void test_join(void) {
     if (tj && sp_of[i].overlap && sp_of[i].person == 2)
       CHECK(strcmp(tj,
                    "{\"type\":\"turn\",\"start\":2.000,\"end\":4.000,\"person\":\"P2\","
-                   "\"speaker\":\"S1\",\"segment\":0,\"overlap\":true}") == 0,
+                   "\"track_id\":2,\"speaker\":\"S1\",\"segment\":0,\"overlap\":true}") == 0,
             "P2's overlapped turn: %s", tj);
     if (tj) emo_report_add_line(rep, tj, strlen(tj));
     emo_free(tj);

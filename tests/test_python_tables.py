@@ -60,6 +60,7 @@ h.check(p["track_ids_0"][0] == 1 and p["track_ids_1"][0] == 3, "track_ids column
 tu = r.turns
 h.check(len(tu) == 2 and tu["person"].tolist() == ["P1", "P2"] and tu["overlap"].tolist() == [True, True],
         "turns table, overlap marked")
+h.check(tu["track_id"].tolist() == [1, 2], "turns track_id column")
 h.check(r.summary["frames_analysed"] == 2 and not r.interrupted, "summary dict")
 h.check(r.tracks["mean_expression_happy"].tolist()[0] == 0.9, "summary tracks table")
 h.check("faces" in repr(r), "repr names the tables")

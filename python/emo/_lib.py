@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 
-ABI_VERSION = 6  # EMO_ABI_VERSION of the include/emo.h this file was written for
+ABI_VERSION = 7  # EMO_ABI_VERSION of the include/emo.h this file was written for
 
 _log = logging.getLogger("emo")
 

@@ -224,8 +224,49 @@ int aud_open_packets(const AVStream *st, aud_reader **out, emoi_err *err) {
   return EMO_OK;
 }
 
+int aud_open_pcm(aud_reader **out, emoi_err *err) {
+  if (!out) return emoi_fail(err, EMO_EINVAL, "aud_open_pcm: out is NULL");
+  aud_reader *r = calloc(1, sizeof *r);
+  if (!r || !(r->frame = av_frame_alloc())) {
+    free(r);
+    *out = NULL;
+    return emoi_fail(err, EMO_ENOMEM, "aud_open_pcm: out of memory");
+  }
+  snprintf(r->name, sizeof r->name, "<pushed audio>");
+  media_guard_init_memory(&r->guard, NULL);
+  *out = r;
+  return EMO_OK;
+}
+
+int aud_feed_pcm(aud_reader *r, const float *pcm, int n, int channels, int rate, emoi_err *err) {
+  if (!r || r->fmt || r->dec) return emoi_fail(err, EMO_EINVAL, "aud_feed_pcm: not a pcm reader");
+  if (r->drained) return EMO_OK; /* after the end */
+  media_guard *log_prev = media_log_enter(&r->guard);
+  int rc;
+  if (!pcm) {
+    rc = convert(r, NULL, err);
+    r->drained = r->eof_demux = r->eof_dec = 1;
+  } else if (n < 0 || channels < 1 || channels > 64 || rate < 1 || rate > 1000000) {
+    rc = emoi_fail(err, EMO_EINVAL, "%s: %d samples of %d channels at %d Hz", r->name, n, channels,
+                   rate);
+  } else {
+    AVFrame *fr = r->frame; /* a frame header around the caller's samples (not copied) */
+    fr->format = AV_SAMPLE_FMT_FLT;
+    fr->sample_rate = rate;
+    fr->nb_samples = n;
+    av_channel_layout_uninit(&fr->ch_layout);
+    av_channel_layout_default(&fr->ch_layout, channels);
+    fr->data[0] = (uint8_t *)pcm;
+    fr->extended_data = fr->data;
+    rc = n > 0 ? convert(r, fr, err) : EMO_OK;
+    fr->data[0] = NULL;
+  }
+  media_log_leave(log_prev);
+  return rc;
+}
+
 int aud_feed(aud_reader *r, const AVPacket *pkt, emoi_err *err) {
-  if (!r || r->fmt) return emoi_fail(err, EMO_EINVAL, "aud_feed: not a packet reader");
+  if (!r || r->fmt || !r->dec) return emoi_fail(err, EMO_EINVAL, "aud_feed: not a packet reader");
   if (r->eof_demux) return EMO_OK; /* after the end */
   media_guard *log_prev = media_log_enter(&r->guard);
   char eb[128];
@@ -358,6 +399,7 @@ static int convert(aud_reader *r, const AVFrame *fr, emoi_err *err) {
 static int refill(aud_reader *r, emoi_err *err) {
   char eb[128];
   while (r->fifo_len == r->fifo_pos && !r->drained) {
+    if (!r->dec) break; /* samples come from aud_feed_pcm */
     int ret = avcodec_receive_frame(r->dec, r->frame);
     if (ret == 0) {
       r->consec_errors = 0;

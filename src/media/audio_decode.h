@@ -52,6 +52,17 @@ int aud_open_packets(const AVStream *st, aud_reader **out, emoi_err *err);
  * AUD_MAX_CONSEC_ERRORS in a row); EMO_ENOMEM; EMO_EINVAL for a reader from aud_open. */
 int aud_feed(aud_reader *r, const AVPacket *pkt, emoi_err *err);
 
+/* A reader for raw samples a caller pushes (emo_stream_push_audio): no decoder; aud_feed_pcm
+ * converts them with the resampler aud_open's reader uses for decoded frames, and aud_read
+ * hands them out as for aud_open_packets. Returns EMO_OK or EMO_ENOMEM. */
+int aud_open_pcm(aud_reader **out, emoi_err *err);
+
+/* Converts n samples per channel of interleaved float32 pcm (channels 1..64 of the default
+ * layout for that count, rate 1..1000000 Hz; may change between calls) into the reader's
+ * buffer (pcm NULL: the end, drains the resampler). Returns EMO_OK, EMO_EINVAL (bad
+ * arguments, a reader not from aud_open_pcm), EMO_EFORMAT, EMO_ELIMIT or EMO_ENOMEM. */
+int aud_feed_pcm(aud_reader *r, const float *pcm, int n, int channels, int rate, emoi_err *err);
+
 /* Reads up to max_samples (>= 1) samples at 16 kHz mono float32 into buf. Returns the number
  * written (> 0), 0 at the end of the stream, or a negative status: a damaged stream yields
  * its decodable samples first, then EMO_EFORMAT naming the problem; a network that stalls

@@ -97,6 +97,10 @@ char *emo_turn_json(const emo_person_turn *t) {
     sb_printf(&b, ",\"person\":\"P%d\"", t->person);
   else
     sb_puts(&b, ",\"person\":null");
+  if (t->track_id > 0)
+    sb_printf(&b, ",\"track_id\":%d", t->track_id);
+  else
+    sb_puts(&b, ",\"track_id\":null");
   if (t->speaker > 0)
     sb_printf(&b, ",\"speaker\":\"S%d\"", t->speaker);
   else

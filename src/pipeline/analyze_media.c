@@ -47,6 +47,11 @@
  * before it stops (an online diarizer would be needed). LR-ASD reads the sound through a second
  * decoder of its own, so a source read once uses the mouth motion (with a warning).
  *
+ * A stream pushed by the caller (emo_stream_begin_media) is a source read once whose frames come
+ * from emo_stream_push and whose samples from emo_stream_push_audio (aud_open_pcm / aud_feed_pcm:
+ * the same resampler) into the same queue; its media_run lives in ctx->stream_media between the
+ * calls, and emo_stream_end_media finishes it as emo_analyze_media does (media_finish).
+ *
  * Logging: the soundtrack context's messages are queued and delivered on the calling thread
  * too (emo_log_fn promises the thread that made the call). Leaves to others: the frames'
  * analysis (analyze_video.c), the soundtrack's (analyze_audio.c), serialisation (output/). */
@@ -132,6 +137,9 @@ typedef struct media_run {
   int n_vsegs, cap_vsegs, vsegs_i;
   int64_t vsegs_win;
   int vq; /* first queued segment that may still cover a frame (once the soundtrack is done) */
+  /* the call's soundtrack thread, and whether the frames come from emo_stream_push */
+  pthread_t th;
+  int running, pushed;
 } media_run;
 
 #define STAGE 16384 /* samples moved from the tapped decoder to pend at a time */
@@ -217,38 +225,59 @@ static int pend_push(media_run *m, const float *x, int n) {
   return EMO_OK;
 }
 
+/* Moves what the tap's reader holds (after aud_feed or aud_feed_pcm returned rc) into pend for
+ * the soundtrack's thread, in blocks; eof: no sample follows. Called without mu. */
+static void tap_drain(media_run *m, int rc, int eof, emoi_err *err) {
+  for (;;) {
+    int got = rc == EMO_OK ? aud_read(m->tap_dec, m->stage, STAGE, err) : 0;
+    if (got < 0) rc = got;
+    pthread_mutex_lock(&m->mu);
+    if (got > 0 && !m->done && pend_push(m, m->stage, got) != EMO_OK)
+      rc = emoi_fail(err, EMO_ENOMEM, "out of memory for the soundtrack");
+    if (rc != EMO_OK) {
+      m->tap_rc = rc;
+      m->tap_err = *err;
+    }
+    if (rc != EMO_OK || eof) m->tap_end = 1;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    if (got <= 0 || rc != EMO_OK) break;
+  }
+}
+
+/* Whether the tap still takes sound (not ended, soundtrack not done). */
+static int tap_open(media_run *m) {
+  pthread_mutex_lock(&m->mu);
+  int open = !m->tap_end && !m->done;
+  pthread_mutex_unlock(&m->mu);
+  return open;
+}
+
+/* The stage buffer between the tap's reader and pend. */
+static int tap_stage(media_run *m, emoi_err *err) {
+  if (!m->stage && !(m->stage = malloc(STAGE * sizeof *m->stage)))
+    return emoi_fail(err, EMO_ENOMEM, "out of memory for the soundtrack");
+  return EMO_OK;
+}
+
 /* media_io.audio_tap, on the demuxing thread: decodes the packet (outside mu) and queues its
  * samples for the soundtrack's thread; st NULL: the input has no audio stream. */
 static void on_audio_packet(const AVPacket *pkt, const AVStream *st, void *user) {
   media_run *m = user;
   emoi_err err = {{0}};
-  pthread_mutex_lock(&m->mu);
-  int skip = m->tap_end || m->done;
-  if (!st) m->sound = 0;
-  pthread_mutex_unlock(&m->mu);
-  if (skip) return;
+  if (!st) {
+    pthread_mutex_lock(&m->mu);
+    m->sound = 0;
+    pthread_mutex_unlock(&m->mu);
+  }
+  if (!tap_open(m)) return;
   int rc = EMO_OK;
   if (!st)
     rc = emoi_fail(&err, EMO_EFORMAT, "%s: no audio stream", m->url);
-  else if (!m->tap_dec && (rc = aud_open_packets(st, &m->tap_dec, &err)) == EMO_OK &&
-           !(m->stage = malloc(STAGE * sizeof *m->stage)))
-    rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for the soundtrack");
+  else if (!m->tap_dec && (rc = aud_open_packets(st, &m->tap_dec, &err)) == EMO_OK)
+    rc = tap_stage(m, &err);
   if (rc == EMO_OK) rc = aud_feed(m->tap_dec, pkt, &err);
-  for (;;) { /* what the packet gave, in blocks */
-    int got = rc == EMO_OK ? aud_read(m->tap_dec, m->stage, STAGE, &err) : 0;
-    if (got < 0) rc = got;
-    pthread_mutex_lock(&m->mu);
-    if (got > 0 && !m->done && pend_push(m, m->stage, got) != EMO_OK)
-      rc = emoi_fail(&err, EMO_ENOMEM, "out of memory for the soundtrack");
-    if (rc != EMO_OK) {
-      m->tap_rc = rc;
-      m->tap_err = err;
-    }
-    if (rc != EMO_OK || !pkt) m->tap_end = 1;
-    pthread_cond_broadcast(&m->cv);
-    pthread_mutex_unlock(&m->mu);
-    if (got <= 0 || rc != EMO_OK) break;
-  }
+  tap_drain(m, rc, !pkt, &err);
 }
 
 /* emoi_pull_fn of the soundtrack's thread: waits for tapped samples. */
@@ -610,12 +639,13 @@ static void persons_end(emo_context *c, media_run *m, const emo_video_summary *v
 }
 
 /* Starts the soundtrack's analysis for url when the model has the speech models: from the file
- * itself when url is a regular file, else from the frames' demuxer (m->once, see the top). */
-static int soundtrack_start(media_run *m, pthread_t *th, emoi_err *err) {
+ * itself when url is a regular file, else from the frames' demuxer or the caller's pushed
+ * samples (m->once, see the top). */
+static int soundtrack_start(media_run *m, emoi_err *err) {
   emo_context *c = m->c;
   struct stat st;
   if (!c->model->ser || !c->model->vad_graph) return 0;
-  m->once = !(stat(m->url, &st) == 0 && S_ISREG(st.st_mode));
+  m->once = m->pushed || !(stat(m->url, &st) == 0 && S_ISREG(st.st_mode));
   if (m->once) {
     int rc = emoi_vad_seg_params(&c->run, &m->vsp, err);
     if (rc != EMO_OK) return rc;
@@ -637,104 +667,231 @@ static int soundtrack_start(media_run *m, pthread_t *th, emoi_err *err) {
   m->st->voice_head_blocks = c->voice_head_blocks; /* checked by c's emoi_run_begin */
   m->st->log = emoi_logger_make(queue_log, m, c->log.level);
   atomic_store(&m->st->interrupt, atomic_load(&c->interrupt));
-  if (pthread_create(th, NULL, soundtrack_main, m) != 0) {
+  if (pthread_create(&m->th, NULL, soundtrack_main, m) != 0) {
     m->st = NULL;
     return emoi_fail(err, EMO_ENOMEM, "cannot start the soundtrack's thread");
   }
   return 1;
 }
 
-int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
-                      const emo_media_callbacks *cb, const emo_media_summary **summary) {
-  if (summary) *summary = NULL;
-  if (!c || !url) return EMO_EINVAL;
+/* The first half of a media analysis on c (after emoi_run_begin): m set up for url (pushed:
+ * the frames and the sound come from emo_stream_push / emo_stream_push_audio), the persons
+ * begun, the soundtrack's thread started. Returns EMO_OK, or a status with the context's
+ * message (nothing to undo then). */
+static int media_start(emo_context *c, media_run *m, const char *url, const emo_media_callbacks *cb,
+                       int pushed) {
   static const emo_media_callbacks none = {0};
-  atomic_store(&c->interrupt, 0);
-  int rc = emoi_run_begin(c, rp);
-  if (rc != EMO_OK) return rc;
   emoi_err err = {{0}};
-  media_run m;
-  memset(&m, 0, sizeof m);
-  m.c = c;
-  m.url = url;
-  m.cb = cb ? cb : &none;
-  m.last_end = -1.0;
-  m.audio_duration = -1.0;
-  m.voiced = -1;
+  memset(m, 0, sizeof *m);
+  m->c = c;
+  m->url = url;
+  m->cb = cb ? cb : &none;
+  m->pushed = pushed;
+  m->last_end = -1.0;
+  m->audio_duration = -1.0;
+  m->voiced = -1;
   /* Persons need the soundtrack asked for and possible (a file without sound still gets its
    * face persons, with "speaking": null). */
   if (c->run.persons && c->run.soundtrack && c->model->ser && c->model->vad_graph) {
     if (!c->persons && psn_create(&c->persons, &err) != EMO_OK)
       return emoi_ctx_fail(c, EMO_ENOMEM, &err);
-    m.psn = c->persons;
+    m->psn = c->persons;
   }
-  pthread_mutex_init(&m.mu, NULL);
-  pthread_cond_init(&m.cv, NULL);
-  pthread_t th;
-  int running = c->run.soundtrack ? soundtrack_start(&m, &th, &err) : 0;
-  if (running < 0) {
-    pthread_mutex_destroy(&m.mu);
-    pthread_cond_destroy(&m.cv);
-    return emoi_ctx_fail(c, running, &err);
+  pthread_mutex_init(&m->mu, NULL);
+  pthread_cond_init(&m->cv, NULL);
+  m->running = c->run.soundtrack ? soundtrack_start(m, &err) : 0;
+  if (m->running < 0) {
+    pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->cv);
+    return emoi_ctx_fail(c, m->running, &err);
   }
-  if (running && m.once) { /* the frames' demuxer hands the sound over (on_audio_packet) */
-    m.sound = 1;           /* until the demuxer finds no audio stream */
-    c->audio_tap = on_audio_packet;
-    c->audio_tap_user = &m;
+  if (m->running && m->once) { /* the sound comes with the frames (on_audio_packet, pushed) */
+    m->sound = 1;              /* until the demuxer finds no audio stream */
+    if (!pushed) {
+      c->audio_tap = on_audio_packet;
+      c->audio_tap_user = m;
+    }
     const char *sm = c->run.speaking_model;
-    if (m.psn && sm && strcmp(sm, "mouth") != 0) {
+    if (m->psn && sm && strcmp(sm, "mouth") != 0) {
       emoi_log(&c->log, EMO_LOG_WARN,
                "%s is read once: LR-ASD would read its sound a second time, the mouth motion "
                "gives the speaking scores",
                url);
       c->run.speaking_model = NULL;
     }
-  } else if (running && cb && cb->on_run) { /* the run record names the speech models then */
+  } else if (m->running && cb && cb->on_run) { /* the run record names the speech models then */
     emo_media_info mi;
-    m.sound = emo_media_probe(url, &mi, NULL, 0) == EMO_OK && mi.has_audio;
+    m->sound = emo_media_probe(url, &mi, NULL, 0) == EMO_OK && mi.has_audio;
   }
-  const emo_video_summary *vs = NULL;
-  rc = EMO_OK;
-  if (m.psn) {
-    psn_begin(m.psn);
-    rc = psn_set_heads(m.psn, c->run.face_head, c->run.voice_head, &err);
-    if (rc != EMO_OK) emoi_ctx_fail(c, rc, &err);
-  }
-  if (rc == EMO_OK) rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
-  if (running) {
-    if (rc != EMO_OK && !vs) atomic_store(&m.st->interrupt, 1); /* no frames: stop it */
-    if (m.once) { /* the demuxer is closed: nothing more comes */
-      pthread_mutex_lock(&m.mu);
-      m.tap_end = 1;
-      pthread_cond_broadcast(&m.cv);
-      pthread_mutex_unlock(&m.mu);
+  if (m->psn) {
+    psn_begin(m->psn);
+    int rc = psn_set_heads(m->psn, c->run.face_head, c->run.voice_head, &err);
+    if (rc != EMO_OK) {
+      m->stopped = 1; /* ends the soundtrack without delivering anything */
+      if (m->running) atomic_store(&m->st->interrupt, 1);
+      return emoi_ctx_fail(c, rc, &err);
     }
-    pthread_join(th, NULL);
+  }
+  return EMO_OK;
+}
+
+/* The second half: the soundtrack joined, its messages delivered, m freed, the media summary
+ * (persons delivered when the frames were: vs != NULL). rc is the frames' status. */
+static int media_finish(emo_context *c, media_run *m, int rc, const emo_video_summary *vs,
+                        const emo_media_summary **summary) {
+  if (m->running) {
+    if (rc != EMO_OK && !vs) atomic_store(&m->st->interrupt, 1); /* no frames: stop it */
+    if (m->once) { /* the demuxer is closed: nothing more comes */
+      pthread_mutex_lock(&m->mu);
+      m->tap_end = 1;
+      pthread_cond_broadcast(&m->cv);
+      pthread_mutex_unlock(&m->mu);
+    }
+    pthread_join(m->th, NULL);
     c->audio_tap = NULL;
     c->audio_tap_user = NULL;
-    aud_close(&m.tap_dec);
-    pthread_mutex_lock(&m.mu);
-    deliver_logs(&m);
-    pthread_mutex_unlock(&m.mu);
-    m.st->log = emoi_logger_make(NULL, NULL, EMO_LOG_ERROR);
-    if (m.audio_rc != EMO_OK) {
-      const char *why = m.st->last_error[0] ? m.st->last_error : emo_status_str(m.audio_rc);
+    aud_close(&m->tap_dec);
+    pthread_mutex_lock(&m->mu);
+    deliver_logs(m);
+    pthread_mutex_unlock(&m->mu);
+    m->st->log = emoi_logger_make(NULL, NULL, EMO_LOG_ERROR);
+    if (m->audio_rc != EMO_OK) {
+      const char *why = m->st->last_error[0] ? m->st->last_error : emo_status_str(m->audio_rc);
       /* a file without sound is ordinary; a soundtrack that fails is worth a warning */
       emoi_log(&c->log, strstr(why, "no audio stream") ? EMO_LOG_INFO : EMO_LOG_WARN,
                "soundtrack not analysed: %s", why);
     }
-    if (m.oom) emoi_log(&c->log, EMO_LOG_WARN, "soundtrack: out of memory for its segments");
+    if (m->oom) emoi_log(&c->log, EMO_LOG_WARN, "soundtrack: out of memory for its segments");
   }
-  free(m.queue);
-  held_free(&m);
-  pthread_mutex_destroy(&m.mu);
-  pthread_cond_destroy(&m.cv);
+  free(m->queue);
+  held_free(m);
+  pthread_mutex_destroy(&m->mu);
+  pthread_cond_destroy(&m->cv);
   emo_media_summary *ms = &c->media;
   memset(ms, 0, sizeof *ms);
   ms->video = vs;
-  ms->audio = running && m.audio_rc == EMO_OK && !m.oom ? m.audio : NULL;
-  ms->interrupted = m.stopped || atomic_load(&c->interrupt) || (vs && vs->interrupted);
-  if (m.psn && vs) persons_end(c, &m, vs, ms);
+  ms->audio = m->running && m->audio_rc == EMO_OK && !m->oom ? m->audio : NULL;
+  ms->interrupted = m->stopped || atomic_load(&c->interrupt) || (vs && vs->interrupted);
+  if (m->psn && vs) persons_end(c, m, vs, ms);
   if (summary && vs) *summary = ms;
   return rc; /* the frames' error, with its message already in the context */
+}
+
+int emo_analyze_media(emo_context *c, const emo_run_params *rp, const char *url,
+                      const emo_media_callbacks *cb, const emo_media_summary **summary) {
+  if (summary) *summary = NULL;
+  if (!c || !url) return EMO_EINVAL;
+  emoi_media_abort(c);
+  atomic_store(&c->interrupt, 0);
+  int rc = emoi_run_begin(c, rp);
+  if (rc != EMO_OK) return rc;
+  media_run m;
+  rc = media_start(c, &m, url, cb, 0);
+  if (rc != EMO_OK) {
+    if (m.psn && m.stopped) media_finish(c, &m, rc, NULL, NULL);
+    return rc;
+  }
+  const emo_video_summary *vs = NULL;
+  rc = emoi_analyze_video(c, url, on_frame, &m, &vs);
+  return media_finish(c, &m, rc, vs, summary);
+}
+
+/* ---- a stream pushed by the caller, with its sound (emo_stream_begin_media) ------------ */
+
+#define STREAM_NAME "stream" /* the stream's name in messages and the run record */
+
+void emoi_media_abort(emo_context *c) {
+  media_run *m = c ? c->stream_media : NULL;
+  if (!m) return;
+  c->stream_media = NULL;
+  m->stopped = 1;
+  if (m->running) atomic_store(&m->st->interrupt, 1);
+  media_finish(c, m, EMO_OK, NULL, NULL);
+  free(m);
+}
+
+int emo_stream_begin_media(emo_context *c, const emo_run_params *rp,
+                           const emo_media_callbacks *cb) {
+  if (!c) return EMO_EINVAL;
+  emoi_media_abort(c);
+  atomic_store(&c->interrupt, 0);
+  int rc = emoi_run_begin(c, rp);
+  if (rc == EMO_OK) rc = emoi_run_needs_faces(c);
+  if (rc != EMO_OK) return rc;
+  emoi_err err = {{0}};
+  media_run *m = malloc(sizeof *m);
+  if (!m) return emoi_ctx_fail(c, EMO_ENOMEM, &err);
+  rc = media_start(c, m, STREAM_NAME, cb, 1);
+  if (rc == EMO_OK && (rc = emoi_stream_start(c, NULL)) != EMO_OK) {
+    m->stopped = 1; /* ends the soundtrack without delivering anything */
+    if (m->running) atomic_store(&m->st->interrupt, 1);
+  }
+  if (rc != EMO_OK) {
+    if (m->stopped) media_finish(c, m, rc, NULL, NULL);
+    free(m);
+    return rc;
+  }
+  c->stream_media = m;
+  return EMO_OK;
+}
+
+int emoi_media_frame(emo_context *c, const emo_frame_result *f) {
+  media_run *m = c->stream_media;
+  if (m->stopped) return 1;
+  return on_frame(f, m);
+}
+
+int emo_stream_push_audio(emo_context *c, const float *pcm, int n, int channels, int sample_rate) {
+  if (!c) return EMO_EINVAL;
+  emoi_err err = {{0}};
+  media_run *m = c->stream_media;
+  if (!m || (!pcm && n > 0) || n < 0 || channels < 1 || channels > 64 || sample_rate < 1 ||
+      sample_rate > 1000000) {
+    emoi_fail(&err, EMO_EINVAL,
+              m ? "emo_stream_push_audio: %d samples of %d channels at %d Hz"
+                : "emo_stream_push_audio: no stream begun with emo_stream_begin_media",
+              n, channels, sample_rate);
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  if (!m->running || !m->once || n == 0 || !tap_open(m)) return EMO_OK; /* no soundtrack */
+  int rc = m->tap_dec ? EMO_OK : aud_open_pcm(&m->tap_dec, &err);
+  if (rc == EMO_OK) rc = tap_stage(m, &err);
+  if (rc == EMO_OK) rc = aud_feed_pcm(m->tap_dec, pcm, n, channels, sample_rate, &err);
+  tap_drain(m, rc, 0, &err);
+  /* frames held for their voice activity may be final now */
+  if (rc == EMO_OK && m->n_held > 0 && !m->stopped) {
+    spk_source *spk = m->psn ? emoi_stream_speaking(c) : NULL;
+    const int late = spk && spk->ops->hold > 0.0 && spk->ops->final_scores;
+    if (!late) deliver_held(m, spk, 0.0, 0);
+  }
+  return rc == EMO_OK ? EMO_OK : emoi_ctx_fail(c, rc, &err);
+}
+
+int emo_stream_end_media(emo_context *c, const emo_media_summary **summary) {
+  if (summary) *summary = NULL;
+  if (!c) return EMO_EINVAL;
+  emoi_err err = {{0}};
+  media_run *m = c->stream_media;
+  if (!m) {
+    emoi_fail(&err, EMO_EINVAL,
+              "emo_stream_end_media: no stream begun with emo_stream_begin_media");
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
+  c->stream_media = NULL;
+  if (m->running && m->tap_dec && tap_open(m)) { /* the resampler's last samples */
+    int rc = aud_feed_pcm(m->tap_dec, NULL, 0, 1, 1, &err);
+    tap_drain(m, rc, 1, &err);
+  }
+  const emo_frame_result *last = NULL;
+  const emo_video_summary *vs = NULL;
+  int rc = emo_stream_end(c, &last, &vs);
+  if (rc == EMO_OK) {
+    ((emo_video_summary *)vs)->interrupted = m->stopped;
+    on_frame(last, m);
+  } else {
+    vs = NULL;
+  }
+  rc = media_finish(c, m, rc, vs, summary);
+  free(m);
+  return rc;
 }

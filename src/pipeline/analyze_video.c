@@ -319,8 +319,13 @@ static int stream_begin(emo_context *c, const char *url) {
   return EMO_OK;
 }
 
+int emoi_stream_start(emo_context *c, const char *url) {
+  return stream_begin(c, url);
+}
+
 int emo_stream_begin(emo_context *c, const emo_run_params *rp) {
   if (!c) return EMO_EINVAL;
+  emoi_media_abort(c);
   int rc = emoi_run_begin(c, rp);
   if (rc == EMO_OK) rc = emoi_run_needs_faces(c);
   return rc != EMO_OK ? rc : stream_begin(c, NULL);
@@ -436,18 +441,6 @@ static void track_to_face(const trk_track *t, emo_track_face *f) {
   f->dominant = -1;
   f->identity = t->ident;
 }
-
-/* What the decoding thread made of a frame (see frame_prep below): its downscaled luma (see
- * media/video_decode.h; data NULL: none), and, when the reader ran frame_prep, the frame's
- * colour grid and flow pyramid (pyr NULL: none). */
-typedef struct frame_pre {
-  const uint8_t *data;
-  int w, h, k;
-  ptrdiff_t stride;
-  of_pyramid **pyr; /* the prepared pyramid, swapped into the stream when flow needs it */
-  int *pyr_ok;      /* *pyr holds this frame (0 once swapped out, or when its build failed) */
-  const fg_grid *grid;
-} frame_pre;
 
 /* Builds pyramid p from the frame: from the decoder's luma when there is one (a fraction of
  * the bytes), else from the RGB. */
@@ -870,9 +863,16 @@ static int stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int str
   return EMO_OK;
 }
 
+int emoi_stream_push_gray(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
+                          const frame_pre *gray, const emo_frame_result **out) {
+  int rc = stream_push(c, rgb, w, h, stride, t, gray, out);
+  if (rc == EMO_OK && c->stream_media) emoi_media_frame(c, *out); /* through its callbacks */
+  return rc;
+}
+
 int emo_stream_push(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
                     const emo_frame_result **out) {
-  return stream_push(c, rgb, w, h, stride, t, NULL, out);
+  return emoi_stream_push_gray(c, rgb, w, h, stride, t, NULL, out);
 }
 
 int emo_stream_end(emo_context *c, const emo_frame_result **last,
@@ -881,6 +881,12 @@ int emo_stream_end(emo_context *c, const emo_frame_result **last,
   if (last) *last = NULL;
   if (summary) *summary = NULL;
   emoi_err err = {{0}};
+  if (c->stream_media) {
+    emoi_fail(&err, EMO_EINVAL,
+              "a stream begun by emo_stream_begin_media ends with "
+              "emo_stream_end_media");
+    return emoi_ctx_fail(c, EMO_EINVAL, &err);
+  }
   if (!c->stream) {
     int rc = emo_stream_begin(c, NULL);
     if (rc != EMO_OK) return rc;

@@ -298,6 +298,7 @@ void emoi_logq_drain(emo_context *c) {
 void emo_context_destroy(emo_context **pc) {
   if (!pc || !*pc) return;
   emo_context *c = *pc;
+  emoi_media_abort(c);
   emoi_logq_drain(c);
   pthread_mutex_destroy(&c->logq_mu);
   emo_context_destroy(&c->soundtrack);

@@ -124,8 +124,9 @@ struct emo_context {
    * source read once; NULL otherwise */
   void (*audio_tap)(const AVPacket *pkt, const AVStream *st, void *user);
   void *audio_tap_user;
-  struct psn_state *persons; /* faces and voices joined (pipeline/persons.h), made lazily */
-  int said_fallback;         /* bits: which speaking-source messages were logged once */
+  struct media_run *stream_media; /* the stream begun by emo_stream_begin_media, else NULL */
+  struct psn_state *persons;      /* faces and voices joined (pipeline/persons.h), made lazily */
+  int said_fallback;              /* bits: which speaking-source messages were logged once */
   emo_media_summary media;
   /* feature vectors (learn/features.c) */
   float *feats; /* (feats_cap,) the last call's vectors, row after row */
@@ -265,6 +266,32 @@ const float *emoi_stream_evidence(const emo_context *c, const char **method, int
 /* The stream's speaking source itself (NULL when none), for sources whose scores come late
  * (spk_source_ops.hold). */
 struct spk_source *emoi_stream_speaking(const emo_context *c);
+
+/* Starts the video state of a stream on c with the options in c->run (url: the media file,
+ * NULL for frames pushed by the caller) (analyze_video.c). */
+int emoi_stream_start(emo_context *c, const char *url);
+/* A stream begun by emo_stream_begin_media (analyze_media.c): emo_stream_push hands each
+ * analysed frame to emoi_media_frame (non-zero: a callback asked to stop); emoi_media_abort
+ * ends it without delivering anything more (a new analysis on c, its destruction). */
+int emoi_media_frame(emo_context *c, const emo_frame_result *f);
+void emoi_media_abort(emo_context *c);
+
+/* What the decoding thread made of a frame (analyze_video.c's frame_prep): its downscaled luma
+ * (see media/video_decode.h; data NULL: none), and, when the reader ran frame_prep, the frame's
+ * colour grid and flow pyramid (pyr NULL: none). */
+typedef struct frame_pre {
+  const uint8_t *data;
+  int w, h, k;
+  ptrdiff_t stride;
+  struct of_pyramid **pyr; /* the prepared pyramid, swapped into the stream when flow needs it */
+  int *pyr_ok; /* *pyr holds this frame (0 once swapped out, or when its build failed) */
+  const struct fg_grid *grid;
+} frame_pre;
+/* emo_stream_push with the decoder's luma for optical flow (gray may be NULL: made from rgb), as
+ * emo_analyze_media's frames get it (tests/test_stream_media.c pushes frames the file reader
+ * decoded, to compare with the file's analysis line for line). */
+int emoi_stream_push_gray(emo_context *c, const uint8_t *rgb, int w, int h, int stride, double t,
+                          const frame_pre *gray, const emo_frame_result **out);
 
 /* Frees the video state (analyze_video.c). */
 void emoi_stream_free(struct emoi_stream **s);

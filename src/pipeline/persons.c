@@ -539,6 +539,9 @@ static int make_turns(psn_state *s, const emo_video_summary *vs, const unit *u, 
       if (seen && g->co[j] != who[0]) who[n_who++] = g->co[j];
     }
     int over = n_who > 1;
+    int face0 = 0; /* who[0] is a face (a face person's id is its track id) */
+    for (int k = 0; vs && k < vs->track_count; k++)
+      face0 |= vs->tracks[k].track_id == who[0] && vs->tracks[k].frames > 0;
     for (int w = 0; w < n_who; w++) {
       emo_person_turn *t = NULL;
       for (int k = nt - 1; k >= first && !t; k--)
@@ -556,6 +559,7 @@ static int make_turns(psn_state *s, const emo_video_summary *vs, const unit *u, 
       t->speaker = g->speaker;
       t->segment = g->seg;
       t->overlap = over;
+      t->track_id = w > 0 || face0 ? who[w] : 0; /* who[w > 0]: faces of the recording */
     }
   }
   qsort(s->turns, (size_t)nt, sizeof *s->turns, turn_cmp);
