@@ -18,56 +18,20 @@
 
 #include "emo.h"
 #include "harness.h"
+#include "lines.h"
 
-typedef struct lines {
-  char **v;
-  int n, cap;
-  atomic_llong *written;    /* piped: bytes written into the pipe so far */
+/* A pipe's lines, and the bytes written into the pipe when the first frame line came. */
+typedef struct piped_lines {
+  th_lines l;
+  atomic_llong *written;    /* bytes written into the pipe so far */
   long long at_first_frame; /* ... when the first frame line came (-1: none) */
-} lines;
+} piped_lines;
 
-static int add_line(const char *line, size_t len, void *user) {
-  lines *l = user;
-  if (l->n == l->cap) {
-    int cap = l->cap ? 2 * l->cap : 1024;
-    char **v = realloc(l->v, (size_t)cap * sizeof *v);
-    if (!v) return 1;
-    l->v = v;
-    l->cap = cap;
-  }
-  if (l->written && l->at_first_frame < 0 && strstr(line, "\"type\":\"frame\""))
-    l->at_first_frame = atomic_load(l->written);
-  char *s = malloc(len + 1);
-  if (!s) return 1;
-  memcpy(s, line, len);
-  s[len] = 0;
-  l->v[l->n++] = s;
-  return 0;
-}
-
-static void lines_free(lines *l) {
-  for (int i = 0; i < l->n; i++) free(l->v[i]);
-  free(l->v);
-  memset(l, 0, sizeof *l);
-}
-
-/* The lines of one type ("\"type\":\"frame\"" ...) in their order, joined by newlines. */
-static char *of_type(const lines *l, const char *type) {
-  size_t n = 1;
-  for (int i = 0; i < l->n; i++)
-    if (strstr(l->v[i], type)) n += strlen(l->v[i]) + 1;
-  char *s = malloc(n), *p = s;
-  if (!s) return NULL;
-  for (int i = 0; i < l->n; i++)
-    if (strstr(l->v[i], type)) p += sprintf(p, "%s\n", l->v[i]);
-  *p = 0;
-  return s;
-}
-
-static int count(const char *s, const char *what) {
-  int n = 0;
-  for (const char *p = s; (p = strstr(p, what)); p += strlen(what)) n++;
-  return n;
+static int add_piped(const char *line, size_t len, void *user) {
+  piped_lines *p = user;
+  if (p->at_first_frame < 0 && strstr(line, "\"type\":\"frame\""))
+    p->at_first_frame = atomic_load(p->written);
+  return th_lines_add(line, len, &p->l);
 }
 
 typedef struct writer {
@@ -94,7 +58,7 @@ static void *write_main(void *arg) {
 
 /* Analyses path through standard input, a pipe fed by a thread; *early: the share of the file
  * written into the pipe when the first frame line came. */
-static int analyze_piped(emo_context *ctx, const char *path, lines *out, double *early) {
+static int analyze_piped(emo_context *ctx, const char *path, th_lines *out, double *early) {
   int fds[2];
   if (pipe(fds) != 0) return EMO_EIO;
   writer w = {path, fds[1], 0, 0};
@@ -105,14 +69,14 @@ static int analyze_piped(emo_context *ctx, const char *path, lines *out, double 
   int saved = dup(0);
   dup2(fds[0], 0);
   close(fds[0]);
-  out->written = &w.written;
-  out->at_first_frame = -1;
+  piped_lines pl = {{0}, &w.written, -1};
   pthread_create(&th, NULL, write_main, &w);
-  int rc = emo_analyze_media_lines(ctx, NULL, "-", add_line, out);
+  int rc = emo_analyze_media_lines(ctx, NULL, "-", add_piped, &pl);
+  *out = pl.l;
   dup2(saved, 0); /* the pipe's reading end closes: a writer still blocked stops */
   close(saved);
   pthread_join(th, NULL);
-  if (early) *early = w.size > 0 ? (double)out->at_first_frame / (double)w.size : -1.0;
+  if (early) *early = w.size > 0 ? (double)pl.at_first_frame / (double)w.size : -1.0;
   return rc;
 }
 
@@ -124,8 +88,8 @@ static void first_difference(const char *a, const char *b, const char *what) {
 }
 
 static void compare(emo_context *ctx, const char *path, const char *label) {
-  lines f = {0}, p = {0};
-  int rc1 = emo_analyze_media_lines(ctx, NULL, path, add_line, &f);
+  th_lines f = {0}, p = {0};
+  int rc1 = emo_analyze_media_lines(ctx, NULL, path, th_lines_add, &f);
   double early = -1;
   int rc2 = analyze_piped(ctx, path, &p, &early);
   CHECK(rc1 == EMO_OK && rc2 == EMO_OK, "%s: by path %d, piped %d", label, rc1, rc2);
@@ -133,13 +97,13 @@ static void compare(emo_context *ctx, const char *path, const char *label) {
                                 "\"type\":\"turn\""};
   static const char *names[] = {"frames", "segments", "persons", "turns"};
   for (int k = 0; k < 4; k++) {
-    char *a = of_type(&f, types[k]), *b = of_type(&p, types[k]);
-    int n = a ? count(a, "\n") : -1;
+    char *a = th_lines_of_type(&f, types[k]), *b = th_lines_of_type(&p, types[k]);
+    int n = a ? th_count(a, "\n") : -1;
     CHECK(a && b && strcmp(a, b) == 0, "%s: the piped %s equal the file's (%d lines)", label,
           names[k], n);
     if (a && b && strcmp(a, b) != 0) first_difference(a, b, names[k]);
     if (k == 0) { /* the frames are scored: someone speaks, someone listens */
-      CHECK(a && count(a, "\"speaking\":0.") + count(a, "\"speaking\":1") > 0,
+      CHECK(a && th_count(a, "\"speaking\":0.") + th_count(a, "\"speaking\":1") > 0,
             "%s: frames carry speaking scores", label);
     }
     if (k >= 1 && k <= 2) CHECK(n >= (k == 1 ? 2 : 2), "%s: %d %s", label, n, names[k]);
@@ -160,24 +124,25 @@ static void compare(emo_context *ctx, const char *path, const char *label) {
   CHECK(early >= 0 && early < 0.6, "%s: first frame after %.0f %% of the pipe's bytes", label,
         100 * early);
   printf("%s: first frame line after %.0f %% of the piped bytes\n", label, 100 * early);
-  lines_free(&f);
-  lines_free(&p);
+  th_lines_free(&f);
+  th_lines_free(&p);
 }
 
 /* A pipe without an audio stream: frames come (bounded hold: none waits for sound), no segment,
  * "speaking" null. */
 static void silent_pipe(emo_context *ctx, const char *path, const char *label) {
-  lines p = {0};
+  th_lines p = {0};
   int rc = analyze_piped(ctx, path, &p, NULL);
-  char *fr = of_type(&p, "\"type\":\"frame\""), *sg = of_type(&p, "\"type\":\"segment\"");
-  CHECK(rc == EMO_OK && fr && count(fr, "\n") > 10, "%s: frames without sound (%d)", label, rc);
-  CHECK(sg && count(sg, "\n") == 0, "%s: no segment", label);
-  CHECK(fr && count(fr, "\"speaking\":null") > 0 && count(fr, "\"speaking\":0.") == 0,
+  char *fr = th_lines_of_type(&p, "\"type\":\"frame\""),
+       *sg = th_lines_of_type(&p, "\"type\":\"segment\"");
+  CHECK(rc == EMO_OK && fr && th_count(fr, "\n") > 10, "%s: frames without sound (%d)", label, rc);
+  CHECK(sg && th_count(sg, "\n") == 0, "%s: no segment", label);
+  CHECK(fr && th_count(fr, "\"speaking\":null") > 0 && th_count(fr, "\"speaking\":0.") == 0,
         "%s: speaking null without sound", label);
-  printf("%s: %d frame lines, none scored\n", label, fr ? count(fr, "\n") : -1);
+  printf("%s: %d frame lines, none scored\n", label, fr ? th_count(fr, "\n") : -1);
   free(fr);
   free(sg);
-  lines_free(&p);
+  th_lines_free(&p);
 }
 
 int main(void) {

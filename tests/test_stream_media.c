@@ -15,33 +15,12 @@
 
 #include "emo.h"
 #include "harness.h"
+#include "lines.h"
 #include "media/video_decode.h"
 #include "pipeline/internal.h"
 
-typedef struct lines {
-  char **v;
-  int n, cap;
-} lines;
-
-static int add_line(const char *line, size_t len, void *user) {
-  lines *l = user;
-  if (l->n == l->cap) {
-    int cap = l->cap ? 2 * l->cap : 1024;
-    char **v = realloc(l->v, (size_t)cap * sizeof *v);
-    if (!v) return 1;
-    l->v = v;
-    l->cap = cap;
-  }
-  char *s = malloc(len + 1);
-  if (!s) return 1;
-  memcpy(s, line, len);
-  s[len] = 0;
-  l->v[l->n++] = s;
-  return 0;
-}
-
-static int add_owned(lines *l, char *s) {
-  int r = s ? add_line(s, strlen(s), l) : 1;
+static int add_owned(th_lines *l, char *s) {
+  int r = s ? th_lines_add(s, strlen(s), l) : 1;
   emo_free(s);
   return r;
 }
@@ -56,39 +35,14 @@ static int on_person(const emo_person *p, void *user) {
   return add_owned(user, emo_person_json(p));
 }
 
-static void lines_free(lines *l) {
-  for (int i = 0; i < l->n; i++) free(l->v[i]);
-  free(l->v);
-  memset(l, 0, sizeof *l);
-}
-
-/* The lines of one type in their order, joined by newlines. */
-static char *of_type(const lines *l, const char *type) {
-  size_t n = 1;
-  for (int i = 0; i < l->n; i++)
-    if (strstr(l->v[i], type)) n += strlen(l->v[i]) + 1;
-  char *s = malloc(n), *p = s;
-  if (!s) return NULL;
-  for (int i = 0; i < l->n; i++)
-    if (strstr(l->v[i], type)) p += sprintf(p, "%s\n", l->v[i]);
-  *p = 0;
-  return s;
-}
-
-static int count(const char *s, const char *what) {
-  int n = 0;
-  for (const char *p = s; (p = strstr(p, what)); p += strlen(what)) n++;
-  return n;
-}
-
 /* The turns and the summary's tracks as lines, after the rest. */
-static void add_summary(lines *l, const emo_media_summary *sum) {
+static void add_summary(th_lines *l, const emo_media_summary *sum) {
   for (int i = 0; sum && i < sum->turn_count; i++) add_owned(l, emo_turn_json(&sum->turns[i]));
 }
 
 /* Pushes the clip's frames and its sound (pcm: n samples of ch channels at rate Hz). */
 static int push_stream(emo_context *ctx, const char *clip, const float *pcm, long n, int ch,
-                       int rate, int luma, lines *out) {
+                       int rate, int luma, th_lines *out) {
   const emo_media_callbacks cb = {on_frame, on_segment, out, on_person, NULL};
   emo_run_params rp = emo_run_params_default();
   int rc = emo_stream_begin_media(ctx, &rp, &cb);
@@ -147,8 +101,8 @@ static float *read_pcm(const char *path, long *n, int ch) {
  * the same) and through the public emo_stream_push alone (segments and turns the same, persons
  * too up to the faces' expressions: optical flow on luma made from RGB moves boxes a little). */
 static void compare(emo_context *ctx, const char *clip, const char *raw, int ch, int rate) {
-  lines f = {0};
-  int rc1 = emo_analyze_media_lines(ctx, NULL, clip, add_line, &f);
+  th_lines f = {0};
+  int rc1 = emo_analyze_media_lines(ctx, NULL, clip, th_lines_add, &f);
   CHECK(rc1 == EMO_OK, "file: %d", rc1);
   long n = 0;
   float *pcm = read_pcm(raw, &n, ch);
@@ -158,20 +112,20 @@ static void compare(emo_context *ctx, const char *clip, const char *raw, int ch,
                                 "\"type\":\"frame\""};
   static const char *names[] = {"segments", "turns", "persons", "frames"};
   for (int luma = 1; luma >= 0; luma--) {
-    lines s = {0};
+    th_lines s = {0};
     const char *how = luma ? "pushed with the decoder's luma" : "pushed (emo_stream_push)";
     int rc2 = push_stream(ctx, clip, pcm, n, ch, rate, luma, &s);
     CHECK(rc2 == EMO_OK, "%s: %d (%s)", how, rc2, emo_context_last_error(ctx));
     for (int k = 0; k < 4; k++) {
-      char *a = of_type(&f, types[k]), *b = of_type(&s, types[k]);
-      int na = a ? count(a, "\n") : -1, nb = b ? count(b, "\n") : -1;
+      char *a = th_lines_of_type(&f, types[k]), *b = th_lines_of_type(&s, types[k]);
+      int na = a ? th_count(a, "\n") : -1, nb = b ? th_count(b, "\n") : -1;
       int same = a && b && strcmp(a, b) == 0;
       if (luma || k < 2)
         CHECK(same && na >= 1, "%s: the %s equal the file's (%d, %d lines)", how, names[k], na, nb);
       else
         CHECK(na == nb, "%s: as many %s as the file's (%d, %d)", how, names[k], na, nb);
       if (k == 3)
-        CHECK(b && count(b, "\"speaking\":0.") + count(b, "\"speaking\":1") > 0,
+        CHECK(b && th_count(b, "\"speaking\":0.") + th_count(b, "\"speaking\":1") > 0,
               "%s: the frames carry speaking scores", how);
       printf("%s: %s file %d, stream %d lines, identical: %s\n", how, names[k], na, nb,
              same ? "yes" : "no");
@@ -184,10 +138,10 @@ static void compare(emo_context *ctx, const char *clip, const char *raw, int ch,
       free(a);
       free(b);
     }
-    lines_free(&s);
+    th_lines_free(&s);
   }
   free(pcm);
-  lines_free(&f);
+  th_lines_free(&f);
 }
 
 int main(void) {
