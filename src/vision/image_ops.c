@@ -477,7 +477,9 @@ static inline __attribute__((always_inline)) void warp_rgb(const img_view *s, co
     const float by = m[3] * 0.5f + m[4] * yc + m[5] - 0.5f;
     const float y_row = by + 0.0f * m[3];        /* every pixel's y when flat */
     float *o = dst + (size_t)i * (size_t)dw * 3; /* row i of (dh, dw, 3) */
+#ifdef IMG_X86
     int single_until = 0; /* pixels before it go one by one (a block of eight failed) */
+#endif
     for (int j = 0; j < dw; j++, o += 3) {
 #ifdef IMG_X86
       if (vec && gather_ok && j >= single_until && j + 8 <= dw) {
