@@ -1,6 +1,6 @@
 # aarch64-linux-gnu.cmake: CMake toolchain for the ARM64 cross build (scripts/cross_aarch64.sh):
 # Debian's gcc-aarch64-linux-gnu, with the arm64 libraries installed multiarch
-# (/usr/lib/aarch64-linux-gnu) or, for XNNPACK and pthreadpool (whose -dev packages cannot be
+# (/usr/lib/aarch64-linux-gnu; libcpuinfo0 among them, which the unpacked libXNNPACK.so needs) or, for XNNPACK and pthreadpool (whose -dev packages cannot be
 # installed beside the amd64 ones), unpacked into EMO_ARM64_EXTRA (a folder holding usr/lib/...).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)

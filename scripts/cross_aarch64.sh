@@ -25,7 +25,7 @@ dpkg --print-foreign-architectures | grep -qx arm64 || { $sudo dpkg --add-archit
 want=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 for p in libcjson-dev libpng-dev libjpeg62-turbo-dev libwebp-dev libssl-dev libavformat-dev \
          libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev \
-         libopenblas-dev libzip-dev; do
+         libopenblas-dev libzip-dev libcpuinfo0; do
   want+=("$p:arm64")
 done
 missing=()
